@@ -1,0 +1,212 @@
+"""The REST API under /performance/, read by the CLI and the dashboard.
+
+Read-only for now; every route answers JSON. With ``extensions.api.auth``
+set, every route but the health checks needs ``Authorization: Bearer``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from otel_perf import __version__
+from otel_perf.config.models import APISettings
+from otel_perf.findings import Finding, Kind
+from otel_perf.pipeline import Pipeline
+
+OPEN_PATHS = frozenset({"/health", "/performance/health", "/performance/openapi.json"})
+MAX_LIMIT = 1000
+
+
+class API:
+    """Routes over one pipeline."""
+
+    def __init__(self, pipeline: Pipeline, settings: APISettings) -> None:
+        self.pipeline = pipeline
+        self.settings = settings
+        self.started = time.time()
+        token = settings.auth.bearer_token if settings.auth else None
+        self._token = token.get_secret_value() if token else ""
+
+    def app(self) -> Starlette:
+        routes = [
+            Route("/health", self.health),
+            Route("/performance/health", self.health),
+            Route("/performance/metrics", self.metrics),
+            Route("/performance/findings", self.findings),
+            Route("/performance/openapi.json", self.openapi),
+        ]
+        app = Starlette(routes=routes)
+        app.add_middleware(_AuthMiddleware, token=self._token)  # type: ignore[arg-type]
+        return app
+
+    async def health(self, request: Request) -> Response:
+        telemetry = self.pipeline.telemetry
+        full = telemetry.queue_depth >= telemetry.queue_capacity
+        body = {
+            "status": "degraded" if full else "ok",
+            "version": __version__,
+            "uptime_s": round(time.time() - self.started, 3),
+            "queue": {"depth": telemetry.queue_depth, "capacity": telemetry.queue_capacity},
+            "processors": sorted(self.pipeline.processors),
+            "exporters": sorted(self.pipeline.exporters),
+            "store": {"path": self.pipeline.store.path},
+        }
+        return JSONResponse(body, status_code=503 if full else 200)
+
+    async def metrics(self, request: Request) -> Response:
+        return JSONResponse(self.pipeline.telemetry.snapshot())
+
+    async def findings(self, request: Request) -> Response:
+        query = request.query_params
+        kind = query.get("kind")
+        if kind and kind not in {k.value for k in Kind}:
+            known = ", ".join(k.value for k in Kind)
+            return _error(400, f'query parameter kind: unknown kind "{kind}" (known: {known})')
+        try:
+            limit = int(query.get("limit", "100"))
+            since_ns = int(query.get("since_ns", "0"))
+        except ValueError:
+            return _error(400, "query parameters limit and since_ns must be integers")
+        if not 1 <= limit <= MAX_LIMIT:
+            return _error(400, f"query parameter limit: must be between 1 and {MAX_LIMIT}")
+        rows = self.pipeline.store.findings(kind, query.get("service"), since_ns, limit)
+        return JSONResponse({"findings": [f.model_dump(mode="json") for f in rows]})
+
+    async def openapi(self, request: Request) -> Response:
+        return JSONResponse(openapi_document())
+
+
+class _AuthMiddleware:
+    """Pure ASGI bearer-token check; health and the OpenAPI document stay open."""
+
+    def __init__(self, app: Any, token: str) -> None:
+        self.app = app
+        self.token = token.encode()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or not self.token or scope["path"] in OPEN_PATHS:
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        sent = headers.get(b"authorization", b"")
+        if not hmac.compare_digest(sent, b"Bearer " + self.token):
+            response = _error(401, "missing or wrong bearer token")
+            response.headers["WWW-Authenticate"] = "Bearer"
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def _counts(description: str) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "description": description,
+        "additionalProperties": {"type": "integer"},
+    }
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI 3.1 description of this API."""
+    finding_schema = Finding.model_json_schema(ref_template="#/components/schemas/{model}")
+    defs = finding_schema.pop("$defs", {})
+    ok = {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}
+    unauthorized = {"description": "missing or wrong bearer token"}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "otel-perf", "version": __version__},
+        "paths": {
+            "/performance/health": {
+                "get": {
+                    "summary": "Liveness and readiness: status, queue fill, components",
+                    "responses": {"200": ok, "503": {"description": "queue full (degraded)"}},
+                }
+            },
+            "/performance/metrics": {
+                "get": {
+                    "summary": "Ingest counters per signal, queue, processing, spans per "
+                    "service and route, events by name",
+                    "responses": {
+                        "200": {
+                            "description": "OK",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/Metrics"}
+                                }
+                            },
+                        },
+                        "401": unauthorized,
+                    },
+                }
+            },
+            "/performance/findings": {
+                "get": {
+                    "summary": "Stored findings, newest first",
+                    "parameters": [
+                        _param("kind", "string", [k.value for k in Kind]),
+                        _param("service", "string"),
+                        _param("since_ns", "integer"),
+                        _param("limit", "integer"),
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "OK",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "properties": {
+                                            "findings": {
+                                                "type": "array",
+                                                "items": {"$ref": "#/components/schemas/Finding"},
+                                            }
+                                        },
+                                    }
+                                }
+                            },
+                        },
+                        "400": {"description": "bad query parameter"},
+                        "401": unauthorized,
+                    },
+                }
+            },
+        },
+        "components": {
+            "schemas": {
+                **defs,
+                "Finding": finding_schema,
+                "Metrics": {
+                    "type": "object",
+                    "properties": {
+                        "receiver": {
+                            "type": "object",
+                            "properties": {
+                                name: _counts(f"{name} items per signal")
+                                for name in ("accepted", "refused", "rejected")
+                            },
+                        },
+                        "queue": _counts("queue depth and capacity in items"),
+                        "processed": _counts("items processed per signal"),
+                    },
+                },
+            },
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }
+
+
+def _param(name: str, kind: str, enum: list[str] | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": kind}
+    if enum:
+        schema["enum"] = enum
+    return {"name": name, "in": "query", "required": False, "schema": schema}

@@ -1,0 +1,255 @@
+"""The ``otel-perf`` command: run, validate, print-config, components, replay,
+and API readers (metrics, health, findings). Only ``main`` exits."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from otel_perf import __version__
+from otel_perf.components import exporter_types, processor_types
+from otel_perf.config import ConfigError, load_config
+from otel_perf.config.models import EXTENSION_TYPES, RECEIVER_TYPES
+from otel_perf.store import StoreError
+
+DEFAULT_API = "http://127.0.0.1:8080"
+
+
+class CLIError(Exception):
+    """A failure to report in one line and exit non-zero."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="otel-perf", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"otel-perf {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="start the sidecar (embedded default config without --config)")
+    run.add_argument("--config", "-c", help="YAML config file")
+    run.add_argument("--store", help="SQLite store path (overrides service.store.path)")
+    run.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+
+    validate = sub.add_parser("validate", help="check a config file and report every problem")
+    validate.add_argument("file")
+
+    show = sub.add_parser("print-config", help="print the resolved config, secrets redacted")
+    show.add_argument("--config", "-c")
+
+    sub.add_parser("components", help="list the component types this build has")
+
+    replay = sub.add_parser("replay", help="feed OTLP JSON lines through the pipeline on event time")
+    replay.add_argument("files", nargs="+", type=Path)
+    replay.add_argument("--config", "-c")
+    replay.add_argument("--store", default=":memory:", help="store path (default: in memory)")
+    replay.add_argument("--output", "-o", choices=["table", "json"], default="table")
+
+    for name, text in (
+        ("metrics", "ingest counters and span counts per service"),
+        ("health", "the sidecar's health"),
+        ("findings", "stored findings, newest first"),
+    ):
+        reader = sub.add_parser(name, help=text)
+        reader.add_argument("--api", default=os.environ.get("OTEL_PERF_API", DEFAULT_API))
+        reader.add_argument("--token", default=os.environ.get("OTEL_PERF_TOKEN"))
+        reader.add_argument("--output", "-o", choices=["table", "json"], default="table")
+        if name == "findings":
+            reader.add_argument("--kind")
+            reader.add_argument("--service")
+            reader.add_argument("--limit", type=int, default=50)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    console = Console()
+    try:
+        return int(COMMANDS[args.command](args, console))
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    except (CLIError, StoreError, OSError) as exc:
+        print(f"otel-perf {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def cmd_run(args: argparse.Namespace, console: Console) -> int:
+    from otel_perf.sidecar import Sidecar
+
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    config = load_config(args.config)
+    sidecar = Sidecar(config, store_path=args.store)
+    ports = sidecar.start()
+    logging.getLogger("otel_perf").info(
+        "otel-perf %s running (config: %s, store: %s, grpc %s, http %s, api %s)",
+        __version__,
+        config.source,
+        sidecar.pipeline.store.path,
+        ports.grpc,
+        ports.http,
+        ports.api,
+    )
+    sidecar.run_until_signalled()
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace, console: Console) -> int:
+    load_config(args.file)
+    print(f"{args.file}: valid")
+    return 0
+
+
+def cmd_print_config(args: argparse.Namespace, console: Console) -> int:
+    print(yaml.safe_dump(load_config(args.config).redacted(), sort_keys=False), end="")
+    return 0
+
+
+def cmd_components(args: argparse.Namespace, console: Console) -> int:
+    table = Table("kind", "type", "description")
+    for kind, names in (("receiver", RECEIVER_TYPES), ("extension", EXTENSION_TYPES)):
+        for name, model in names.items():
+            table.add_row(kind, name, (model.__doc__ or "").strip().splitlines()[0])
+    for kind, factories in (("processor", processor_types()), ("exporter", exporter_types())):
+        for name, factory in factories.items():
+            table.add_row(kind, name, factory.description)
+    console.print(table)
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace, console: Console) -> int:
+    from otel_perf.pipeline import Pipeline
+    from otel_perf.replay import replay
+    from otel_perf.store import Store
+
+    config = load_config(args.config)
+    for path in args.files:
+        if not path.is_file():
+            raise CLIError(f"{path}: no such file")
+    pipeline = Pipeline(config, Store(args.store, config.service.store.max_findings))
+    pipeline.start(worker=False)
+    try:
+        report = replay(pipeline, args.files)
+    finally:
+        pipeline.shutdown()
+    for error in report.errors:
+        print(f"warning: {error}", file=sys.stderr)
+    summary = {
+        "lines": report.lines,
+        "items": report.items,
+        "rejected": report.rejected,
+        "errors": len(report.errors),
+        "findings": [f.model_dump(mode="json") for f in report.findings],
+    }
+    if args.output == "json":
+        print(json.dumps(summary, sort_keys=True))
+    else:
+        console.print(
+            f"replayed {report.lines} lines, {report.items} items, {report.rejected} rejected, "
+            f"{len(report.findings)} findings"
+        )
+        _findings_table(console, summary["findings"])
+    return 1 if report.errors else 0
+
+
+def _get(args: argparse.Namespace, path: str) -> Any:
+    request = urllib.request.Request(args.api.rstrip("/") + path)
+    if args.token:
+        request.add_header("Authorization", f"Bearer {args.token}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (URL is ours)
+            return json.load(response)
+    except urllib.error.HTTPError as exc:
+        detail = exc.read().decode(errors="replace")[:200]
+        if exc.code != 503:  # health answers 503 with a body when degraded
+            raise CLIError(f"{args.api}{path}: HTTP {exc.code}: {detail}") from None
+        return json.loads(detail)
+    except urllib.error.URLError as exc:
+        raise CLIError(f"cannot reach the otel-perf API at {args.api}: {exc.reason}") from None
+
+
+def cmd_metrics(args: argparse.Namespace, console: Console) -> int:
+    data = _get(args, "/performance/metrics")
+    if args.output == "json":
+        print(json.dumps(data, sort_keys=True))
+        return 0
+    table = Table("signal", "accepted", "refused", "rejected", "processed", title="ingest")
+    receiver = data["receiver"]
+    for signal in receiver["accepted"]:
+        table.add_row(
+            signal,
+            *(str(receiver[k][signal]) for k in ("accepted", "refused", "rejected")),
+            str(data["processed"][signal]),
+        )
+    console.print(table)
+    console.print(f"queue {data['queue']['depth']}/{data['queue']['capacity']} items")
+    services = Table("service", "spans", title="spans per service")
+    for name, count in sorted(data["services"]["counts"].items(), key=lambda kv: -kv[1]):
+        services.add_row(name, str(count))
+    console.print(services)
+    routes = Table("service and route", "server spans", title="routes")
+    for name, count in sorted(data["routes"]["counts"].items(), key=lambda kv: -kv[1])[:50]:
+        routes.add_row(name, str(count))
+    console.print(routes)
+    return 0
+
+
+def cmd_health(args: argparse.Namespace, console: Console) -> int:
+    data = _get(args, "/performance/health")
+    if args.output == "json":
+        print(json.dumps(data, sort_keys=True))
+    else:
+        table = Table("field", "value", title=f"otel-perf at {args.api}")
+        for key, value in data.items():
+            table.add_row(key, json.dumps(value) if not isinstance(value, str) else value)
+        console.print(table)
+    return 0 if data.get("status") == "ok" else 1
+
+
+def cmd_findings(args: argparse.Namespace, console: Console) -> int:
+    query = f"?limit={args.limit}"
+    query += f"&kind={args.kind}" if args.kind else ""
+    query += f"&service={args.service}" if args.service else ""
+    data = _get(args, "/performance/findings" + query)
+    if args.output == "json":
+        print(json.dumps(data, sort_keys=True))
+    else:
+        _findings_table(console, data["findings"])
+    return 0
+
+
+def _findings_table(console: Console, findings: list[dict[str, Any]]) -> None:
+    table = Table("time_ns", "kind", "severity", "service", "subject", "summary", title="findings")
+    for f in findings:
+        table.add_row(
+            str(f["time_ns"]), f["kind"], f["severity"], f["service"], f["subject"], f["summary"]
+        )
+    console.print(table)
+
+
+COMMANDS = {
+    "run": cmd_run,
+    "validate": cmd_validate,
+    "print-config": cmd_print_config,
+    "components": cmd_components,
+    "replay": cmd_replay,
+    "metrics": cmd_metrics,
+    "health": cmd_health,
+    "findings": cmd_findings,
+}
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,122 @@
+"""The config tree, shaped like the OTel Collector's.
+
+``receivers``, ``processors``, ``exporters`` and ``extensions`` map component
+ids (``type`` or ``type/name``) to that type's settings; ``service`` wires them
+into pipelines. Each component's settings are validated by its own model.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, field_validator
+
+from otel_perf.components import ComponentConfig
+from otel_perf.config.types import Duration, Endpoint, Secret
+
+
+class TLSSettings(ComponentConfig):
+    """Server TLS; set ``client_ca_file`` to require client certificates (mTLS)."""
+
+    cert_file: str
+    key_file: str
+    client_ca_file: str | None = None
+
+
+class AuthSettings(ComponentConfig):
+    """Bearer-token check: requests must send ``Authorization: Bearer <token>``."""
+
+    bearer_token: Secret | None = None
+
+
+class GrpcSettings(ComponentConfig):
+    endpoint: Endpoint = "127.0.0.1:4317"
+    max_recv_msg_size_mib: int = Field(default=16, gt=0, le=1024)
+    workers: int = Field(default=4, gt=0, le=256)
+    tls: TLSSettings | None = None
+
+
+class HttpSettings(ComponentConfig):
+    endpoint: Endpoint = "127.0.0.1:4318"
+    max_request_body_size_mib: int = Field(default=20, gt=0, le=1024)
+    tls: TLSSettings | None = None
+
+
+class Protocols(ComponentConfig):
+    grpc: GrpcSettings | None = None
+    http: HttpSettings | None = None
+
+
+class OTLPReceiverConfig(ComponentConfig):
+    """``receivers.otlp``: OTLP over gRPC and HTTP (protobuf and JSON)."""
+
+    protocols: Protocols = Protocols(grpc=GrpcSettings(), http=HttpSettings())
+    auth: AuthSettings | None = None
+    max_attribute_value_bytes: int = Field(default=65536, gt=0)
+    retry_after: Duration = 1.0
+
+
+class APISettings(ComponentConfig):
+    """``extensions.api``: the REST API under /performance/."""
+
+    endpoint: Endpoint = "127.0.0.1:8080"
+    auth: AuthSettings | None = None
+
+
+RECEIVER_TYPES: dict[str, type[ComponentConfig]] = {"otlp": OTLPReceiverConfig}
+EXTENSION_TYPES: dict[str, type[ComponentConfig]] = {"api": APISettings}
+
+
+class PipelineSettings(ComponentConfig):
+    receivers: list[str] = Field(min_length=1)
+    processors: list[str] = []
+    exporters: list[str] = []
+
+
+class QueueSettings(ComponentConfig):
+    """The bounded queue between receivers and processors, counted in items."""
+
+    max_items: int = Field(default=200_000, gt=0)
+
+
+class StoreSettings(ComponentConfig):
+    path: str = "./otel-perf.db"
+    flush_interval: Duration = 10.0
+    max_findings: int = Field(default=100_000, gt=0)
+
+
+class LimitSettings(ComponentConfig):
+    """Caps on maps keyed by wire data in the core's own counters."""
+
+    max_services: int = Field(default=1000, gt=0)
+    max_routes: int = Field(default=1000, gt=0)
+
+
+class ServiceSettings(ComponentConfig):
+    extensions: list[str] = []
+    pipelines: dict[str, PipelineSettings] = {}
+    queue: QueueSettings = QueueSettings()
+    store: StoreSettings = StoreSettings()
+    limits: LimitSettings = LimitSettings()
+    tick_interval: Duration = 1.0
+
+    @field_validator("pipelines")
+    @classmethod
+    def _pipeline_names(cls, value: dict[str, PipelineSettings]) -> dict[str, PipelineSettings]:
+        for name in value:
+            signal = name.split("/", 1)[0]
+            if signal not in ("traces", "metrics", "logs"):
+                raise ValueError(
+                    f'pipeline "{name}": the name must start with traces, metrics or logs'
+                )
+        return value
+
+
+class RawConfig(ComponentConfig):
+    """The top level before each component's settings are validated."""
+
+    receivers: dict[str, dict[str, Any] | None] = {}
+    processors: dict[str, dict[str, Any] | None] = {}
+    exporters: dict[str, dict[str, Any] | None] = {}
+    extensions: dict[str, dict[str, Any] | None] = {}
+    service: ServiceSettings = ServiceSettings()

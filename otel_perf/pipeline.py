@@ -1,0 +1,269 @@
+"""Wiring: receivers -> bounded queue -> processors -> findings -> exporters.
+
+The pipeline owns the chores around processors: it counts and times them,
+isolates their failures (a processor that raises is logged and counted, the
+others go on), ticks them on a schedule, persists their state and fans their
+findings out to subscribers, the store and exporters.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+
+from otel_perf.components import (
+    Context,
+    Exporter,
+    Processor,
+    component_type,
+    exporter_types,
+    processor_types,
+)
+from otel_perf.config import Config
+from otel_perf.findings import Finding, Kind
+from otel_perf.model import Batch, LogBatch, MetricBatch, SpanBatch, SpanKind
+from otel_perf.queue import BoundedQueue
+from otel_perf.store import Store
+from otel_perf.telemetry import Telemetry
+
+log = logging.getLogger("otel_perf.pipeline")
+
+Handler = Callable[[Finding], None]
+Clock = Callable[[], int]
+SIGNAL_OF_BATCH: dict[type, str] = {
+    SpanBatch: "spans",
+    MetricBatch: "metric_points",
+    LogBatch: "log_records",
+}
+PIPELINE_OF_BATCH: dict[type, str] = {SpanBatch: "traces", MetricBatch: "metrics", LogBatch: "logs"}
+ALL = "*"
+
+
+class Pipeline:
+    """The running graph of one config. Implements the receivers' Sink."""
+
+    def __init__(self, config: Config, store: Store | None = None, clock: Clock = time.time_ns):
+        self.config = config
+        self.clock = clock
+        service = config.service
+        self.telemetry = Telemetry(service.limits.max_services, service.limits.max_routes)
+        self.store = (
+            store if store is not None else Store(service.store.path, service.store.max_findings)
+        )
+        self.queue = BoundedQueue(service.queue.max_items)
+        self.telemetry.queue_capacity = service.queue.max_items
+        self.processors: dict[str, Processor] = {}
+        self.exporters: dict[str, Exporter] = {}
+        self._chains: dict[str, list[Processor]] = {"traces": [], "metrics": [], "logs": []}
+        self._routes: dict[str, list[Exporter]] = defaultdict(list)
+        self._subscribers: dict[str, list[Handler]] = defaultdict(list)
+        self._worker: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._lock = threading.RLock()  # processors are touched by one thread at a time
+        self._build()
+
+    # -- construction -------------------------------------------------------
+    def _build(self) -> None:
+        for name, settings in self.config.service.pipelines.items():
+            chain = self._chains[name.split("/", 1)[0]]
+            exporters = [self._exporter(eid) for eid in settings.exporters]
+            for pid in settings.processors:
+                processor = self._processor(pid)
+                if processor not in chain:
+                    chain.append(processor)
+                for exporter in exporters:
+                    if exporter not in self._routes[pid]:
+                        self._routes[pid].append(exporter)
+            # findings of processors outside this pipeline never reach its exporters,
+            # but exporters still get the pipeline's own telemetry via bind_telemetry
+        for exporter in self.exporters.values():
+            exporter.bind_telemetry(self.telemetry)
+
+    def _processor(self, pid: str) -> Processor:
+        if pid not in self.processors:
+            factory = processor_types()[component_type(pid)]
+            self.processors[pid] = factory.create(
+                Context(pid, self.store), self.config.processors[pid]
+            )
+        return self.processors[pid]
+
+    def _exporter(self, eid: str) -> Exporter:
+        if eid not in self.exporters:
+            factory = exporter_types()[component_type(eid)]
+            self.exporters[eid] = factory.create(
+                Context(eid, self.store), self.config.exporters[eid]
+            )
+        return self.exporters[eid]
+
+    @property
+    def span_attributes(self) -> frozenset[str]:
+        """Extra span attribute keys the configured processors read."""
+        keys: set[str] = set()
+        for processor in self._chains["traces"]:
+            keys |= processor.span_attributes
+        return frozenset(keys)
+
+    # -- subscriptions ------------------------------------------------------
+    def on(self, kind: Kind | str, handler: Handler) -> Callable[[], None]:
+        """Call ``handler(finding)`` for every finding of ``kind`` (``"*"`` for all).
+
+        Returns a function that removes the subscription. Handlers run on the
+        pipeline thread; an exception in one is logged and does not stop others.
+        """
+        key = kind.value if isinstance(kind, Kind) else kind
+        if key != ALL and key not in {k.value for k in Kind}:
+            known = ", ".join(k.value for k in Kind)
+            raise ValueError(f'unknown finding kind "{key}" (known: {known}, or "*")')
+        self._subscribers[key].append(handler)
+        return lambda: self._subscribers[key].remove(handler)
+
+    # -- lifecycle ----------------------------------------------------------
+    def start(self, worker: bool = True) -> None:
+        """Start exporters and processors, then (live mode) the worker thread."""
+        for exporter in self.exporters.values():
+            exporter.start()
+        for processor in self.processors.values():
+            processor.start()
+        if worker:
+            self._worker = threading.Thread(
+                target=self._run, name="otel-perf-pipeline", daemon=True
+            )
+            self._worker.start()
+
+    def submit(self, batch: Batch) -> bool:
+        """Queue a batch from a receiver; False (and counted as refused) when full."""
+        signal = SIGNAL_OF_BATCH[type(batch)]
+        accepted = self.queue.offer(batch)
+        counter = self.telemetry.accepted if accepted else self.telemetry.refused
+        self.telemetry.count(counter, signal, len(batch))
+        self.telemetry.queue_depth = self.queue.depth
+        return accepted
+
+    def shutdown(self, timeout: float = 30.0) -> None:
+        """Stop taking batches, drain the queue, tick once more, flush and close."""
+        if self._stopping.is_set():
+            return
+        self._stopping.set()
+        self.queue.close()
+        if self._worker is not None:
+            self._worker.join(timeout)
+        now = self.clock()
+        self.tick(now)
+        self.flush(now)
+        for processor in self.processors.values():
+            self._guard(processor.id, processor.shutdown)
+        for exporter in self.exporters.values():
+            self._guard(exporter.id, exporter.shutdown)
+        self.store.close()
+
+    def _run(self) -> None:
+        service = self.config.service
+        next_tick = time.monotonic() + service.tick_interval
+        next_flush = time.monotonic() + service.store.flush_interval
+        while True:
+            wait = max(0.0, min(next_tick, next_flush) - time.monotonic())
+            batch = self.queue.take(timeout=wait)
+            if batch is not None:
+                self.process(batch)
+            elif self.queue.closed:
+                return
+            if time.monotonic() >= next_tick:
+                next_tick = time.monotonic() + service.tick_interval
+                self.tick(self.clock())
+            if time.monotonic() >= next_flush:
+                next_flush = time.monotonic() + service.store.flush_interval
+                self.flush(self.clock())
+
+    # -- the work -----------------------------------------------------------
+    def process(self, batch: Batch) -> None:
+        """Hand one batch to every processor of its signal, in order."""
+        started = time.perf_counter_ns()
+        signal = SIGNAL_OF_BATCH[type(batch)]
+        chain = self._chains[PIPELINE_OF_BATCH[type(batch)]]
+        with self._lock:
+            for processor in chain:
+                t0 = time.perf_counter_ns()
+                if isinstance(batch, SpanBatch):
+                    self._guard(processor.id, processor.consume_spans, batch)
+                elif isinstance(batch, MetricBatch):
+                    self._guard(processor.id, processor.consume_metrics, batch)
+                else:
+                    self._guard(processor.id, processor.consume_logs, batch)
+                self.telemetry.observe_processing(processor.id, time.perf_counter_ns() - t0)
+        self._observe(batch)
+        self.telemetry.count(self.telemetry.processed, signal, len(batch))
+        self.telemetry.queue_depth = self.queue.depth
+        self.telemetry.max_batch_latency_ns = max(
+            self.telemetry.max_batch_latency_ns, time.perf_counter_ns() - started
+        )
+
+    def _observe(self, batch: Batch) -> None:
+        if isinstance(batch, SpanBatch):
+            services: Counter[str] = Counter()
+            routes: Counter[str] = Counter()
+            for span in batch.spans:
+                service = span.resource.service_name
+                services[service] += 1
+                if span.kind == SpanKind.SERVER:
+                    routes[f"{service} {route_of(span.attributes, span.name)}"] += 1
+            self.telemetry.observe_spans(services, routes)
+        elif isinstance(batch, LogBatch):
+            names = Counter(r.event_name for r in batch.records if r.event_name)
+            if names:
+                self.telemetry.observe_events(names)
+
+    def tick(self, now_ns: int) -> list[Finding]:
+        """Evaluate every processor at event time ``now_ns`` and publish what they find."""
+        found: list[Finding] = []
+        with self._lock:
+            for processor in self.processors.values():
+                result = self._guard(processor.id, processor.tick, now_ns)
+                for finding in result or ():
+                    found.append(finding)
+                    self._publish(processor.id, finding)
+        if found:
+            self._guard("store", self.store.add_findings, found)
+        return found
+
+    def _publish(self, source: str, finding: Finding) -> None:
+        self.telemetry.count(self.telemetry.findings, finding.kind.value)
+        for handler in [*self._subscribers[finding.kind.value], *self._subscribers[ALL]]:
+            self._guard(f"subscriber:{finding.kind.value}", handler, finding)
+        for exporter in self._routes[source]:
+            self._guard(exporter.id, exporter.export, [finding])
+
+    def flush(self, now_ns: int) -> None:
+        """Persist processor state and push exporters."""
+        with self._lock:
+            for processor in self.processors.values():
+                self._guard(processor.id, processor.flush, now_ns)
+        for exporter in self.exporters.values():
+            self._guard(exporter.id, exporter.flush)
+
+    def snapshot(self) -> dict[str, object]:
+        with self._lock:
+            return {pid: self._guard(pid, p.snapshot) or {} for pid, p in self.processors.items()}
+
+    def _guard(self, who: str, fn: Callable[..., object], *args: object) -> object:
+        try:
+            return fn(*args)
+        except Exception:  # isolate: one component's bug must not stop the rest
+            log.exception("component %s failed", who)
+            self.telemetry.count(self.telemetry.component_errors, who)
+            return None
+
+
+def route_of(attributes: dict[str, object], name: str) -> str:
+    """The operation a server span stands for: method + route, rpc method, or its name."""
+    route = attributes.get("http.route")
+    if route:
+        method = attributes.get("http.request.method") or attributes.get("http.method")
+        return f"{method} {route}" if method else str(route)
+    rpc = attributes.get("rpc.method")
+    if rpc:
+        service = attributes.get("rpc.service")
+        return f"{service}/{rpc}" if service else str(rpc)
+    return name

@@ -1,0 +1,124 @@
+"""The running program: pipeline, OTLP receivers and the API, with clean shutdown.
+
+Shutdown order matters: receivers stop accepting first, then the pipeline
+drains its queue, ticks once more and flushes the store and exporters, and
+the API goes last so health stays readable while draining.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any, Protocol
+
+from otel_perf.api import API
+from otel_perf.config import Config
+from otel_perf.config.models import APISettings, OTLPReceiverConfig
+from otel_perf.config.types import split_endpoint
+from otel_perf.pipeline import Pipeline
+from otel_perf.serving import ServerThread
+from otel_perf.store import Store
+
+log = logging.getLogger("otel_perf")
+
+
+class _Receiver(Protocol):
+    def start(self) -> int: ...
+
+    def stop(self, grace: float = ...) -> None: ...
+
+
+@dataclass
+class Ports:
+    """Where each listener is bound (useful when the config asked for port 0)."""
+
+    grpc: dict[str, int] = field(default_factory=dict)
+    http: dict[str, int] = field(default_factory=dict)
+    api: int | None = None
+
+
+class Sidecar:
+    """One otel-perf process built from a config."""
+
+    def __init__(self, config: Config, store_path: str | None = None) -> None:
+        self.config = config
+        path = store_path or config.service.store.path
+        self.pipeline = Pipeline(config, Store(path, config.service.store.max_findings))
+        self.ports = Ports()
+        self._receivers: list[tuple[str, str, _Receiver]] = []
+        self._api: ServerThread | None = None
+        self._stopped = threading.Event()
+        self._stop_lock = threading.Lock()
+
+    def start(self) -> Ports:
+        """Start everything; returns the bound ports."""
+        from otel_perf.receiver.grpc import GrpcReceiver
+        from otel_perf.receiver.http import HttpReceiver
+
+        self.pipeline.start()
+        try:
+            for rid in self._used_receivers():
+                settings = self.config.receivers[rid]
+                assert isinstance(settings, OTLPReceiverConfig)
+                if settings.protocols.grpc is not None:
+                    self._add(rid, "grpc", GrpcReceiver(settings, self.pipeline))
+                if settings.protocols.http is not None:
+                    self._add(rid, "http", HttpReceiver(settings, self.pipeline))
+            if "api" in self.config.service.extensions:
+                self._start_api()
+        except BaseException:
+            self.stop()
+            raise
+        return self.ports
+
+    def _used_receivers(self) -> list[str]:
+        used: list[str] = []
+        for pipeline in self.config.service.pipelines.values():
+            used += [r for r in pipeline.receivers if r not in used]
+        return used
+
+    def _add(self, rid: str, protocol: str, receiver: Any) -> None:
+        port = receiver.start()
+        self._receivers.append((rid, protocol, receiver))
+        getattr(self.ports, protocol)[rid] = port
+        log.info("receiver %s listening for OTLP/%s on port %d", rid, protocol, port)
+
+    def _start_api(self) -> None:
+        settings = self.config.extensions["api"]
+        assert isinstance(settings, APISettings)
+        host, port = split_endpoint(settings.endpoint)
+        self._api = ServerThread(API(self.pipeline, settings).app(), host, port, "otel-perf-api")
+        self.ports.api = self._api.start()
+        log.info("API listening on %s:%d", host, self.ports.api)
+
+    def stop(self, grace: float = 5.0) -> None:
+        """Stop accepting, drain, flush, close. Safe to call twice."""
+        with self._stop_lock:
+            if self._stopped.is_set():
+                return
+            for _, _, receiver in self._receivers:
+                receiver.stop(grace)
+            self.pipeline.shutdown()
+            if self._api is not None:
+                self._api.stop()
+            self._stopped.set()
+
+    def wait(self) -> None:
+        self._stopped.wait()
+
+    def run_until_signalled(self) -> None:
+        """Block until SIGTERM or SIGINT, then shut down cleanly."""
+        requested = threading.Event()
+
+        def on_signal(signum: int, frame: FrameType | None) -> None:
+            log.info("received %s, shutting down", signal.Signals(signum).name)
+            requested.set()
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        while not requested.wait(0.5):
+            pass
+        self.stop()

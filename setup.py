@@ -1,0 +1,22 @@
+"""Map processors/ and exporters/ into the otel_perf namespace.
+
+Subpackages are discovered here so that adding a processor folder needs no
+edit to pyproject.toml; tests/test_packaging.py checks the wheel holds them all.
+"""
+
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+ROOT = Path(__file__).parent
+MAPPED = {"otel_perf.processors": "processors", "otel_perf.exporters": "exporters"}
+
+packages = find_packages(include=["otel_perf", "otel_perf.*"])
+package_dir = {"otel_perf": "otel_perf"}
+for namespace, folder in MAPPED.items():
+    package_dir[namespace] = folder
+    packages.append(namespace)
+    for sub in find_packages(where=folder):
+        packages.append(f"{namespace}.{sub}")
+
+setup(packages=packages, package_dir=package_dir)

@@ -1,0 +1,48 @@
+"""Shared fixtures: free loopback ports, configs, a recording test processor."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # tests' own helpers (support.py)
+
+from support import RecordingProcessor, register_test_components  # noqa: E402
+
+register_test_components()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def ports() -> Iterator[dict[str, int]]:
+    yield {"grpc": free_port(), "http": free_port(), "api": free_port()}
+
+
+@pytest.fixture
+def write_config(tmp_path: Path):  # type: ignore[no-untyped-def]
+    def write(text: str, name: str = "config.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(textwrap.dedent(text))
+        return path
+
+    return write
+
+
+@pytest.fixture(autouse=True)
+def _reset_recordings() -> None:
+    RecordingProcessor.instances.clear()
+
+
+IN_CI = os.environ.get("CI") == "true"

@@ -1,0 +1,83 @@
+"""Test-only components and helpers, registered like any plugin would be."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, ClassVar
+
+from otel_perf.components import (
+    ComponentConfig,
+    Context,
+    Factory,
+    Processor,
+    register_processor,
+)
+from otel_perf.findings import Finding, Kind, Severity
+from otel_perf.model import LogBatch, MetricBatch, SpanBatch
+
+
+class RecordingConfig(ComponentConfig):
+    """Settings of the test processor."""
+
+    emit_every_tick: bool = False
+    block: bool = False
+
+
+class RecordingProcessor(Processor):
+    """Keeps what it was given; optionally blocks until released (a slow processor)."""
+
+    instances: ClassVar[list[RecordingProcessor]] = []
+
+    def __init__(self, context: Context, config: RecordingConfig) -> None:
+        super().__init__(context)
+        self.config = config
+        self.spans: list[Any] = []
+        self.points: list[Any] = []
+        self.logs: list[Any] = []
+        self.ticks: list[int] = []
+        self.release = threading.Event()
+        if not config.block:
+            self.release.set()
+        self.instances.append(self)
+
+    def consume_spans(self, batch: SpanBatch) -> None:
+        self.release.wait(60)
+        self.spans.extend(batch.spans)
+
+    def consume_metrics(self, batch: MetricBatch) -> None:
+        self.points.extend(batch.points)
+
+    def consume_logs(self, batch: LogBatch) -> None:
+        self.logs.extend(batch.records)
+
+    def tick(self, now_ns: int) -> list[Finding]:
+        self.ticks.append(now_ns)
+        if not (self.config.emit_every_tick and self.spans):
+            return []
+        return [
+            Finding(
+                kind=Kind.BOTTLENECK_IDENTIFIED,
+                severity=Severity.WARNING,
+                service=self.spans[-1].service_name,
+                subject=self.spans[-1].name,
+                time_ns=now_ns,
+                summary=f"{len(self.spans)} spans seen",
+                attributes={"spans": len(self.spans)},
+                evidence={"trace_ids": [self.spans[-1].trace_id.hex()]},
+                source=self.id,
+            )
+        ]
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"spans": len(self.spans)}
+
+
+def register_test_components() -> None:
+    register_processor(
+        Factory(
+            type="recording",
+            config_model=RecordingConfig,
+            create=RecordingProcessor,
+            description="test-only: records batches",
+        )
+    )
