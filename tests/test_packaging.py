@@ -1,0 +1,55 @@
+"""processors/ and exporters/ install as otel_perf.processors / otel_perf.exporters only."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parents[1]
+
+
+def packages_in(folder: Path) -> set[str]:
+    return {
+        str(p.parent.relative_to(folder)).replace("/", ".")
+        for p in folder.rglob("__init__.py")
+        if "__pycache__" not in p.parts
+    }
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+         "-w", str(out), str(ROOT)],
+        check=True,
+        capture_output=True,
+    )
+    (path,) = out.glob("otel_perf-*.whl")
+    return zipfile.ZipFile(path)
+
+
+def test_wheel_holds_every_processor_and_exporter_package(wheel: zipfile.ZipFile) -> None:
+    names = set(wheel.namelist())
+    for folder in ("processors", "exporters"):
+        for package in packages_in(ROOT / folder):
+            sub = "" if package == "." else package.replace(".", "/") + "/"
+            assert f"otel_perf/{folder}/{sub}__init__.py" in names
+
+
+def test_nothing_named_processors_or_exporters_at_the_top(wheel: zipfile.ZipFile) -> None:
+    tops = {name.split("/", 1)[0] for name in wheel.namelist()}
+    assert "processors" not in tops and "exporters" not in tops
+    assert "otel_perf/config/default.yaml" in wheel.namelist()
+
+
+def test_editable_install_imports_mapped_packages() -> None:
+    import otel_perf.exporters
+    import otel_perf.processors
+
+    assert Path(otel_perf.processors.__file__).parent == ROOT / "processors"
+    assert Path(otel_perf.exporters.__file__).parent == ROOT / "exporters"
