@@ -1,0 +1,129 @@
+"""Start otel-perf as a real process on loopback ports, wait for it, stop it cleanly."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from conftest import free_port
+
+HERE = Path(__file__).parent
+
+DEFAULT = """
+receivers:
+  otlp:
+    protocols:
+      grpc: {{endpoint: "127.0.0.1:{grpc}"}}
+      http: {{endpoint: "127.0.0.1:{http}"}}
+extensions:
+  api: {{endpoint: "127.0.0.1:{api}"}}
+service:
+  extensions: [api]
+  pipelines:
+    traces: {{receivers: [otlp]}}
+    metrics: {{receivers: [otlp]}}
+    logs: {{receivers: [otlp]}}
+"""
+
+
+@dataclass
+class SidecarProcess:
+    """A running ``otel-perf run`` with its ports."""
+
+    process: subprocess.Popen[bytes]
+    grpc: int
+    http: int
+    api: int
+    log_path: Path
+    store: Path
+
+    @property
+    def grpc_endpoint(self) -> str:
+        return f"127.0.0.1:{self.grpc}"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.http}"
+
+    def get(self, path: str, token: str | None = None) -> Any:
+        request = urllib.request.Request(f"http://127.0.0.1:{self.api}{path}")
+        if token:
+            request.add_header("Authorization", f"Bearer {token}")
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return json.load(response)
+
+    def metrics(self) -> Any:
+        return self.get("/performance/metrics")
+
+    def wait_for(self, predicate: Any, timeout: float = 30.0) -> Any:
+        """Poll /performance/metrics until predicate(metrics) is true."""
+        deadline = time.monotonic() + timeout
+        last: Any = None
+        while time.monotonic() < deadline:
+            last = self.metrics()
+            if predicate(last):
+                return last
+            time.sleep(0.05)
+        raise AssertionError(f"condition not met within {timeout}s; last metrics: {last}")
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self, timeout: float = 30.0) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def start_sidecar(tmp_path: Path, config: str | None = None, **env: str) -> SidecarProcess:
+    """Start otel-perf with ``config`` (format fields grpc/http/api/tmp) and wait for health."""
+    ports = {"grpc": free_port(), "http": free_port(), "api": free_port()}
+    text = textwrap.dedent(config or DEFAULT).format(tmp=tmp_path, **ports)
+    config_path = tmp_path / f"otel-perf-{ports['api']}.yaml"
+    config_path.write_text(text)
+    store = tmp_path / f"store-{ports['api']}.db"
+    log_path = tmp_path / f"otel-perf-{ports['api']}.log"
+    environment = {**os.environ, "PYTHONPATH": str(HERE), **env}
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, str(HERE / "sidecar_main.py"), "run", "--config", str(config_path),
+             "--store", str(store)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=environment,
+        )
+    sidecar = SidecarProcess(process, store=store, log_path=log_path, **ports)
+    _wait_healthy(sidecar)
+    return sidecar
+
+
+def _wait_healthy(sidecar: SidecarProcess, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not sidecar.alive():
+            raise AssertionError(f"otel-perf exited early:\n{sidecar.log()}")
+        try:
+            sidecar.get("/performance/health")
+            return
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.05)
+    sidecar.stop()
+    raise AssertionError(f"otel-perf did not become healthy:\n{sidecar.log()}")

@@ -1,0 +1,97 @@
+"""A Starlette app run by uvicorn under `opentelemetry-instrument`, hit with real HTTP
+requests, shows up in otel-perf by service and route."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import free_port
+from e2e import SidecarProcess, start_sidecar
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).parents[1]
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture
+def sidecar(tmp_path: Path) -> Iterator[SidecarProcess]:
+    process = start_sidecar(tmp_path)
+    yield process
+    assert process.stop() == 0, process.log()
+
+
+def start_app(sidecar: SidecarProcess, port: int, log: Path) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "OTEL_SERVICE_NAME": "shop",
+        "OTEL_RESOURCE_ATTRIBUTES": "service.version=3.1.0,deployment.environment.name=test",
+        "OTEL_TRACES_EXPORTER": "otlp",
+        "OTEL_METRICS_EXPORTER": "none",
+        "OTEL_LOGS_EXPORTER": "none",
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://{sidecar.grpc_endpoint}",
+        "OTEL_BSP_SCHEDULE_DELAY": "100",
+    }
+    command = [
+        str(BIN / "opentelemetry-instrument"),
+        str(BIN / "uvicorn"),
+        "asgi_app:app",
+        "--app-dir", str(ROOT / "examples"),
+        "--host", "127.0.0.1",
+        "--port", str(port),
+        "--log-level", "warning",
+    ]
+    with log.open("wb") as out:
+        return subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+def get(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def wait_up(url: str, app: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert app.poll() is None, log.read_text()
+        try:
+            get(url)
+            return
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.1)
+    raise AssertionError(f"app did not start:\n{log.read_text()}")
+
+
+def test_instrumented_app_shows_up_by_service_and_route(
+    sidecar: SidecarProcess, tmp_path: Path
+) -> None:
+    port = free_port()
+    log = tmp_path / "app.log"
+    app = start_app(sidecar, port, log)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_up(f"{base}/cart", app, log)
+        statuses = [get(f"{base}/items/{i}") for i in range(1, 6)] + [get(f"{base}/items/0")]
+        statuses += [get(f"{base}/cart") for _ in range(3)]
+        assert statuses == [200] * 5 + [500] + [200] * 3
+    finally:
+        app.terminate()  # SIGTERM: the SDK flushes its span processor on exit
+        app.wait(30)
+    metrics = sidecar.wait_for(
+        lambda m: sum(n for r, n in m["routes"]["counts"].items() if "/items/" in r) >= 6
+    )
+    routes = metrics["routes"]["counts"]
+    assert routes.get("shop GET /items/{item_id:int}", 0) >= 6, routes
+    assert routes["shop GET /cart"] >= 3, routes
+    assert metrics["services"]["counts"]["shop"] >= 9
