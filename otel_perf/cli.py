@@ -48,7 +48,9 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("components", help="list the component types this build has")
 
-    replay = sub.add_parser("replay", help="feed OTLP JSON lines through the pipeline on event time")
+    replay = sub.add_parser(
+        "replay", help="feed OTLP JSON lines through the pipeline on event time"
+    )
     replay.add_argument("files", nargs="+", type=Path)
     replay.add_argument("--config", "-c")
     replay.add_argument("--store", default=":memory:", help="store path (default: in memory)")

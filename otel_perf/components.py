@@ -12,6 +12,7 @@ metrics). Neither calls the other: the pipeline wires them.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -116,7 +117,7 @@ class Factory(Generic[C, P]):
     """A component type: its name, config model and constructor."""
 
     type: str
-    config_model: type[C]
+    config_model: builtins.type[C]
     create: Callable[[Context, C], P]
     description: str = ""
 

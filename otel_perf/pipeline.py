@@ -156,6 +156,7 @@ class Pipeline:
         for processor in self.processors.values():
             self._guard(processor.id, processor.shutdown)
         for exporter in self.exporters.values():
+            self._guard(exporter.id, exporter.flush)
             self._guard(exporter.id, exporter.shutdown)
         self.store.close()
 
@@ -236,12 +237,11 @@ class Pipeline:
             self._guard(exporter.id, exporter.export, [finding])
 
     def flush(self, now_ns: int) -> None:
-        """Persist processor state and push exporters."""
+        """Persist processor state. Exporters send on their own schedule (and are
+        flushed at shutdown), so a slow backend never stalls the pipeline thread."""
         with self._lock:
             for processor in self.processors.values():
                 self._guard(processor.id, processor.flush, now_ns)
-        for exporter in self.exporters.values():
-            self._guard(exporter.id, exporter.flush)
 
     def snapshot(self) -> dict[str, object]:
         with self._lock:

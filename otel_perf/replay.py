@@ -98,4 +98,3 @@ def replay(pipeline: Pipeline, paths: list[Path]) -> ReplayReport:
         report.findings += pipeline.tick(latest)
     pipeline.flush(latest)
     return report
-

@@ -104,8 +104,15 @@ def start_sidecar(tmp_path: Path, config: str | None = None, **env: str) -> Side
     environment = {**os.environ, "PYTHONPATH": str(HERE), **env}
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, str(HERE / "sidecar_main.py"), "run", "--config", str(config_path),
-             "--store", str(store)],
+            [
+                sys.executable,
+                str(HERE / "sidecar_main.py"),
+                "run",
+                "--config",
+                str(config_path),
+                "--store",
+                str(store),
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=environment,

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from otel_perf.components import (
     ComponentConfig,
     Context,
+    EmptyConfig,
     Factory,
     Processor,
     register_processor,
@@ -72,7 +73,20 @@ class RecordingProcessor(Processor):
         return {"spans": len(self.spans)}
 
 
+class BrokenProcessor(Processor):
+    """Raises everywhere: the pipeline must isolate it."""
+
+    def consume_spans(self, batch: SpanBatch) -> None:
+        raise RuntimeError("boom")
+
+    def tick(self, now_ns: int) -> list[Finding]:
+        raise RuntimeError("boom")
+
+
 def register_test_components() -> None:
+    register_processor(
+        Factory("broken", EmptyConfig, lambda context, config: BrokenProcessor(context))
+    )
     register_processor(
         Factory(
             type="recording",

@@ -55,7 +55,8 @@ def test_validate_command_accepts_the_default(capsys: pytest.CaptureFixture[str]
 
 
 def test_env_substitution_with_default_and_type(
-    write_config, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+    write_config,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
 ) -> None:
     monkeypatch.setenv("OP_PORT_BODY", "7")
     path = write_config(
@@ -93,7 +94,8 @@ def test_missing_env_variable_is_an_error_with_its_position(write_config) -> Non
 
 
 def test_print_config_redacts_secrets(
-    write_config, capsys: pytest.CaptureFixture[str]  # type: ignore[no-untyped-def]
+    write_config,
+    capsys: pytest.CaptureFixture[str],  # type: ignore[no-untyped-def]
 ) -> None:
     path = write_config(
         """

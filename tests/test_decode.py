@@ -30,8 +30,11 @@ def test_spans_keep_ids_resource_and_wanted_attributes() -> None:
     assert span.kind == SpanKind.SERVER
     assert len(span.trace_id) == 16 and len(span.span_id) == 8
     assert span.duration_ns == 5_000_000
-    assert span.attributes == {"http.route": "/items/{id}", "http.request.method": "GET",
-                               "url.path": "/items/1"}
+    assert span.attributes == {
+        "http.route": "/items/{id}",
+        "http.request.method": "GET",
+        "url.path": "/items/1",
+    }
 
 
 def test_bad_spans_are_rejected_and_the_rest_kept() -> None:
@@ -78,8 +81,13 @@ def test_metrics_of_each_kind() -> None:
     scope.metrics.add(name="")  # rejected: no name
     batch, problems = Decoder().metrics(request)
     types = [p.type for p in batch.points]
-    assert types == [MetricType.GAUGE, MetricType.GAUGE, MetricType.HISTOGRAM,
-                     MetricType.EXPONENTIAL_HISTOGRAM, MetricType.SUM]
+    assert types == [
+        MetricType.GAUGE,
+        MetricType.GAUGE,
+        MetricType.HISTOGRAM,
+        MetricType.EXPONENTIAL_HISTOGRAM,
+        MetricType.SUM,
+    ]
     assert batch.points[2].bucket_counts == (1, 1, 1) and batch.points[2].bounds == (0.1, 0.5)
     assert batch.points[3].positive is not None and batch.points[3].positive.offset == 4
     assert batch.points[4].is_monotonic and batch.points[4].value == 5.0
@@ -103,14 +111,25 @@ def test_otlp_json_with_hex_ids_round_trips() -> None:
 
 def test_otlp_json_integer_enums_and_string_int64() -> None:
     document = {
-        "resourceSpans": [{"scopeSpans": [{"spans": [{
-            "traceId": "5b8efff798038103d269b633813fc60c",
-            "spanId": "eee19b7ec3c1b174",
-            "name": "x", "kind": 2,
-            "startTimeUnixNano": "1544712660000000000",
-            "endTimeUnixNano": "1544712661000000000",
-            "unknownField": 1,
-        }]}]}]
+        "resourceSpans": [
+            {
+                "scopeSpans": [
+                    {
+                        "spans": [
+                            {
+                                "traceId": "5b8efff798038103d269b633813fc60c",
+                                "spanId": "eee19b7ec3c1b174",
+                                "name": "x",
+                                "kind": 2,
+                                "startTimeUnixNano": "1544712660000000000",
+                                "endTimeUnixNano": "1544712661000000000",
+                                "unknownField": 1,
+                            }
+                        ]
+                    }
+                ]
+            }
+        ]
     }
     batch, _ = Decoder().spans(parse_json("traces", json.dumps(document)))  # type: ignore[arg-type]
     assert batch.spans[0].kind == 2
@@ -122,8 +141,10 @@ def test_otlp_json_integer_enums_and_string_int64() -> None:
     [
         (b"{not json", "cannot decode OTLP traces JSON"),
         (b"[1, 2]", "must be an object"),
-        (b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "zz"}]}]}]}',
-         "expected a hex string"),
+        (
+            b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "zz"}]}]}]}',
+            "expected a hex string",
+        ),
         (b'{"resourceSpans": 5}', "invalid OTLP traces JSON"),
     ],
 )

@@ -44,10 +44,14 @@ def start_app(sidecar: SidecarProcess, port: int, log: Path) -> subprocess.Popen
         str(BIN / "opentelemetry-instrument"),
         str(BIN / "uvicorn"),
         "asgi_app:app",
-        "--app-dir", str(ROOT / "examples"),
-        "--host", "127.0.0.1",
-        "--port", str(port),
-        "--log-level", "warning",
+        "--app-dir",
+        str(ROOT / "examples"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
     ]
     with log.open("wb") as out:
         return subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)

@@ -101,13 +101,17 @@ def sidecar(tmp_path: Path) -> Iterator[SidecarProcess]:
 @pytest.mark.parametrize("protocol", ["grpc", "http"])
 def test_sdk_exports_are_all_counted(sidecar: SidecarProcess, protocol: str) -> None:
     span_exp, metric_exp, log_exp = exporters(protocol, sidecar)
-    spans, metrics, logs = CountingSpans(span_exp), CountingMetrics(metric_exp), CountingLogs(log_exp)
+    spans, metrics, logs = (
+        CountingSpans(span_exp),
+        CountingMetrics(metric_exp),
+        CountingLogs(log_exp),
+    )
     resource = Resource.create({"service.name": f"shop-{protocol}", "service.version": "2.0"})
 
     tracer_provider = TracerProvider(resource=resource)
     tracer_provider.add_span_processor(BatchSpanProcessor(spans, max_export_batch_size=64))
     tracer = tracer_provider.get_tracer("tests")
-    for i in range(250):
+    for _ in range(250):
         with tracer.start_as_current_span("GET /cart/{id}", kind=SpanKind.SERVER) as span:
             span.set_attribute("http.route", "/cart/{id}")
             span.set_attribute("http.request.method", "GET")
@@ -135,8 +139,10 @@ def test_sdk_exports_are_all_counted(sidecar: SidecarProcess, protocol: str) -> 
 
     assert spans.sent == 500 and metrics.sent >= 6 and logs.sent == 8
     final = sidecar.wait_for(
-        lambda m: m["processed"]
-        == {"spans": spans.sent, "metric_points": metrics.sent, "log_records": logs.sent}
+        lambda m: (
+            m["processed"]
+            == {"spans": spans.sent, "metric_points": metrics.sent, "log_records": logs.sent}
+        )
     )
     receiver = final["receiver"]
     assert receiver["accepted"] == final["processed"]

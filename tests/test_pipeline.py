@@ -9,14 +9,12 @@ import pytest
 from otlp_builders import trace_request
 from support import RecordingProcessor
 
-from otel_perf.components import Context, Factory, Processor, register_processor
 from otel_perf.config import load_config
 from otel_perf.decode import Decoder
 from otel_perf.findings import Finding, Kind
 from otel_perf.model import SpanBatch
 from otel_perf.pipeline import Pipeline
 from otel_perf.store import Store
-from otel_perf.components import EmptyConfig
 
 CONFIG = """
 receivers:
@@ -34,17 +32,6 @@ service:
 """
 
 
-class BrokenProcessor(Processor):
-    """Raises everywhere: the pipeline must isolate it."""
-
-    def consume_spans(self, batch: SpanBatch) -> None:
-        raise RuntimeError("boom")
-
-    def tick(self, now_ns: int) -> list[Finding]:
-        raise RuntimeError("boom")
-
-
-register_processor(Factory("broken", EmptyConfig, lambda c, s: BrokenProcessor(c)))
 
 
 @pytest.fixture

@@ -3,9 +3,22 @@
 import otel_perf
 
 PUBLIC = {
-    "ComponentConfig", "Config", "ConfigError", "Context", "Exporter", "Factory", "Finding",
-    "Kind", "Pipeline", "Processor", "Severity", "State", "__version__", "load_config",
-    "register_exporter", "register_processor",
+    "ComponentConfig",
+    "Config",
+    "ConfigError",
+    "Context",
+    "Exporter",
+    "Factory",
+    "Finding",
+    "Kind",
+    "Pipeline",
+    "Processor",
+    "Severity",
+    "State",
+    "__version__",
+    "load_config",
+    "register_exporter",
+    "register_processor",
 }
 
 

@@ -13,9 +13,14 @@ from otel_perf.store import MIGRATIONS, Store, StoreError
 
 def finding(i: int) -> Finding:
     return Finding(
-        kind=Kind.SLO_VIOLATION, severity=Severity.CRITICAL, service="checkout",
-        subject=f"availability-{i}", time_ns=i, summary="burning",
-        attributes={"burn_rate": 14.4}, evidence={"trace_ids": ["ab" * 16]},
+        kind=Kind.SLO_VIOLATION,
+        severity=Severity.CRITICAL,
+        service="checkout",
+        subject=f"availability-{i}",
+        time_ns=i,
+        summary="burning",
+        attributes={"burn_rate": 14.4},
+        evidence={"trace_ids": ["ab" * 16]},
     )
 
 

@@ -1,0 +1,19 @@
+"""Exporters: one package per exporter, imported as otel_perf.exporters.<name>.
+
+Each package holds ``config.py`` (its settings model), ``exporter.py`` (the
+runtime, with the ``FACTORY`` describing the type) and a README.md. Built-in
+types register themselves through :func:`register_builtins`.
+"""
+
+from otel_perf.components import register_exporter
+
+
+def register_builtins() -> None:
+    """Register the built-in exporter types (``jsonl``, ``otlp``)."""
+    # imported here so that importing otel_perf.exporters stays cheap until the
+    # registry is actually needed
+    from otel_perf.exporters.jsonl import FACTORY as JSONL
+    from otel_perf.exporters.otlp import FACTORY as OTLP
+
+    for factory in (JSONL, OTLP):
+        register_exporter(factory)

@@ -1,0 +1,110 @@
+"""The ``otel_perf.*`` metrics: a findings counter and views of the Telemetry.
+
+Observable instruments read the pipeline's ``Telemetry.snapshot()`` when the
+SDK collects (on the metric reader's thread), so ingest never touches them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from opentelemetry.metrics import CallbackOptions, Counter, Meter, Observation
+
+from otel_perf.findings import Finding
+from otel_perf.telemetry import Telemetry
+
+FINDINGS = "otel_perf.findings"
+RECEIVER_ACCEPTED = "otel_perf.receiver.accepted"
+RECEIVER_REFUSED = "otel_perf.receiver.refused"
+RECEIVER_REJECTED = "otel_perf.receiver.rejected"
+QUEUE_SIZE = "otel_perf.queue.size"
+QUEUE_CAPACITY = "otel_perf.queue.capacity"
+PROCESSOR_BATCHES = "otel_perf.processor.batches"
+
+TelemetrySource = Callable[[], Telemetry | None]
+Callback = Callable[[CallbackOptions], Iterable[Observation]]
+
+_RECEIVER = (
+    (RECEIVER_ACCEPTED, "accepted", "Items taken into the queue, by signal."),
+    (RECEIVER_REFUSED, "refused", "Items refused because the queue was full, by signal."),
+    (RECEIVER_REJECTED, "rejected", "Items rejected as invalid, by signal."),
+)
+
+
+def finding_attributes(finding: Finding) -> dict[str, str]:
+    """The attributes of one ``otel_perf.findings`` increment."""
+    return {
+        "kind": finding.kind.value,
+        "severity": finding.severity.value,
+        "service": finding.service,
+    }
+
+
+def create_instruments(meter: Meter, telemetry: TelemetrySource) -> Counter:
+    """Create every instrument on ``meter``; return the findings counter.
+
+    Args:
+        meter: the meter of the exporter's own MeterProvider.
+        telemetry: returns the bound Telemetry, or None before binding (then
+            the observable instruments report nothing).
+    """
+    for name, key, description in _RECEIVER:
+        meter.create_observable_counter(
+            name, [_by_signal(telemetry, key)], unit="{item}", description=description
+        )
+    meter.create_observable_gauge(
+        QUEUE_SIZE, [_queue(telemetry, "depth")], unit="{item}", description="Items queued."
+    )
+    meter.create_observable_gauge(
+        QUEUE_CAPACITY,
+        [_queue(telemetry, "capacity")],
+        unit="{item}",
+        description="Items the queue holds at most.",
+    )
+    meter.create_observable_counter(
+        PROCESSOR_BATCHES,
+        [_processor_batches(telemetry)],
+        unit="{batch}",
+        description="Batches handed to each processor.",
+    )
+    return meter.create_counter(
+        FINDINGS, unit="{finding}", description="Findings exported, by kind, severity, service."
+    )
+
+
+def _snapshot(telemetry: TelemetrySource) -> dict[str, Any] | None:
+    bound = telemetry()
+    return None if bound is None else bound.snapshot()
+
+
+def _by_signal(telemetry: TelemetrySource, key: str) -> Callback:
+    def observe(_: CallbackOptions) -> Iterable[Observation]:
+        snap = _snapshot(telemetry)
+        if snap is None:
+            return []
+        counts: dict[str, int] = snap["receiver"][key]
+        return [Observation(n, {"signal": signal}) for signal, n in counts.items()]
+
+    return observe
+
+
+def _queue(telemetry: TelemetrySource, key: str) -> Callback:
+    def observe(_: CallbackOptions) -> Iterable[Observation]:
+        snap = _snapshot(telemetry)
+        return [] if snap is None else [Observation(snap["queue"][key])]
+
+    return observe
+
+
+def _processor_batches(telemetry: TelemetrySource) -> Callback:
+    def observe(_: CallbackOptions) -> Iterable[Observation]:
+        snap = _snapshot(telemetry)
+        if snap is None:
+            return []
+        return [
+            Observation(stats["batches"], {"processor": name})
+            for name, stats in snap["processing"].items()
+        ]
+
+    return observe
