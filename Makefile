@@ -23,7 +23,7 @@ services:
 
 test: $(STAMP) services
 	$(BIN)/ruff check .
-	$(BIN)/mypy
+	./.ci/typecheck.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -31,7 +31,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy
+	./.ci/typecheck.sh
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.ingest

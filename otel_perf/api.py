@@ -43,7 +43,7 @@ class API:
             Route("/performance/openapi.json", self.openapi),
         ]
         app = Starlette(routes=routes)
-        app.add_middleware(_AuthMiddleware, token=self._token)  # type: ignore[arg-type]
+        app.add_middleware(_AuthMiddleware, token=self._token)
         return app
 
     async def health(self, request: Request) -> Response:

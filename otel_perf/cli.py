@@ -149,7 +149,7 @@ def cmd_replay(args: argparse.Namespace, console: Console) -> int:
         pipeline.shutdown()
     for error in report.errors:
         print(f"warning: {error}", file=sys.stderr)
-    summary = {
+    summary: dict[str, Any] = {
         "lines": report.lines,
         "items": report.items,
         "rejected": report.rejected,

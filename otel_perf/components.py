@@ -42,18 +42,23 @@ class Context:
     store: Store
 
 
-class Processor:
-    """Base processor; override what you need. Methods run on the pipeline thread."""
-
-    #: span attribute keys this processor reads, beyond the defaults
-    span_attributes: frozenset[str] = frozenset()
+class Component:
+    """What processors and exporters share: their context and id."""
 
     def __init__(self, context: Context) -> None:
         self.context = context
 
     @property
     def id(self) -> str:
+        """The component id from the config (``type`` or ``type/name``)."""
         return self.context.component_id
+
+
+class Processor(Component):
+    """Base processor; override what you need. Methods run on the pipeline thread."""
+
+    #: span attribute keys this processor reads, beyond the defaults
+    span_attributes: frozenset[str] = frozenset()
 
     def start(self) -> None:
         """Load persisted state, open resources."""
@@ -82,15 +87,8 @@ class Processor:
         """Release resources; must be safe to call twice and without start()."""
 
 
-class Exporter:
+class Exporter(Component):
     """Base exporter: receives findings and the pipeline's self-observability."""
-
-    def __init__(self, context: Context) -> None:
-        self.context = context
-
-    @property
-    def id(self) -> str:
-        return self.context.component_id
 
     def start(self) -> None:
         """Open connections or files."""

@@ -27,6 +27,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 from otel_perf.model import (
     AttrValue,
+    Batch,
     ExponentialBuckets,
     LogBatch,
     LogRecordData,
@@ -157,73 +158,66 @@ class Decoder:
     def __init__(self, limits: Limits | None = None) -> None:
         self.limits = limits or Limits()
 
+    def decode(self, signal: str, request: Message) -> tuple[Batch, Problems]:
+        """Decode a parsed request of ``signal`` (traces, metrics or logs)."""
+        if isinstance(request, ExportTraceServiceRequest):
+            return self.spans(request)
+        if isinstance(request, ExportMetricsServiceRequest):
+            return self.metrics(request)
+        if isinstance(request, ExportLogsServiceRequest):
+            return self.logs(request)
+        raise TypeError(f"not an OTLP {signal} request: {type(request).__name__}")
+
     # -- traces -------------------------------------------------------------
     def spans(self, request: ExportTraceServiceRequest) -> tuple[SpanBatch, Problems]:
         problems = Problems()
         out: list[SpanRecord] = []
-        append = out.append
-        keys = self.limits.span_attribute_keys
-        limit = self.limits.max_attribute_value_bytes
         for ri, rs in enumerate(request.resource_spans):
             resource = Resource(attributes(rs.resource.attributes))
             for si, ss in enumerate(rs.scope_spans):
-                scope = ss.scope.name
-                for pi, span in enumerate(ss.spans):
-                    trace_id = span.trace_id
-                    span_id = span.span_id
-                    parent = span.parent_span_id
-                    start = span.start_time_unix_nano
-                    end = span.end_time_unix_nano
-                    if (
-                        len(trace_id) != TRACE_ID_BYTES
-                        or len(span_id) != SPAN_ID_BYTES
-                        or (parent and len(parent) != SPAN_ID_BYTES)
-                        or end == 0
-                        or end < start
-                        or trace_id == b"\0" * TRACE_ID_BYTES
-                    ):
-                        problems.reject(
-                            f"resource_spans[{ri}].scope_spans[{si}].spans[{pi}]",
-                            _span_problem(trace_id, span_id, parent, start, end),
-                        )
-                        continue
-                    attrs: dict[str, AttrValue] = {}
-                    for kv in span.attributes:
-                        key = kv.key
-                        if key in keys:
-                            value, clipped = _clip(any_value(kv.value), limit)
-                            if clipped:
-                                problems.warn(
-                                    f"resource_spans[{ri}].scope_spans[{si}].spans[{pi}]"
-                                    f".attributes[{key!r}]",
-                                    f"value longer than {limit} bytes was truncated",
-                                )
-                            attrs[key] = value
-                    events: tuple[tuple[int, str, dict[str, AttrValue]], ...] = ()
-                    if span.events:
-                        events = tuple(
-                            (e.time_unix_nano, e.name, attributes(e.attributes))
-                            for e in span.events
-                        )
-                    status = span.status
-                    append(
-                        SpanRecord(
-                            trace_id,
-                            span_id,
-                            parent,
-                            resource,
-                            scope,
-                            span.name,
-                            span.kind,
-                            start,
-                            end,
-                            status.code,
-                            status.message,
-                            attrs,
-                            events,
-                        )
-                    )
+                where = f"resource_spans[{ri}].scope_spans[{si}]"
+                self._scope_spans(resource, ss, where, out, problems)
         return SpanBatch(out), problems
+
+    def _scope_spans(
+        self, resource: Resource, ss: Any, where: str, out: list[SpanRecord], problems: Problems
+    ) -> None:
+        """Append the valid spans of one ScopeSpans to ``out`` (the hot loop of ingest)."""
+        keys = self.limits.span_attribute_keys
+        limit = self.limits.max_attribute_value_bytes
+        scope = ss.scope.name
+        append = out.append
+        for pi, span in enumerate(ss.spans):
+            trace_id, span_id, parent = span.trace_id, span.span_id, span.parent_span_id
+            start, end = span.start_time_unix_nano, span.end_time_unix_nano
+            problem = _span_problem(trace_id, span_id, parent, start, end)
+            if problem:
+                problems.reject(f"{where}.spans[{pi}]", problem)
+                continue
+            attrs, clipped = _wanted(span.attributes, keys, limit)
+            for key in clipped:
+                problems.warn(
+                    f"{where}.spans[{pi}].attributes[{key!r}]",
+                    f"value longer than {limit} bytes was truncated",
+                )
+            status = span.status
+            append(
+                SpanRecord(
+                    trace_id,
+                    span_id,
+                    parent,
+                    resource,
+                    scope,
+                    span.name,
+                    span.kind,
+                    start,
+                    end,
+                    status.code,
+                    status.message,
+                    attrs,
+                    _events(span.events) if span.events else (),
+                )
+            )
 
     # -- metrics ------------------------------------------------------------
     def metrics(self, request: ExportMetricsServiceRequest) -> tuple[MetricBatch, Problems]:
@@ -272,6 +266,40 @@ class Decoder:
         return LogBatch(out), problems
 
 
+_SCALARS = frozenset({"int_value", "bool_value", "double_value"})
+
+
+def _wanted(
+    kvs: Iterable[KeyValue], keys: frozenset[str], limit: int
+) -> tuple[dict[str, AttrValue], list[str]]:
+    """The attributes named in ``keys``, and which of them were clipped to ``limit``.
+
+    This is the hottest loop of ingest: scalar values are read inline rather than
+    through :func:`any_value`, and other keys are skipped without touching values.
+    """
+    attrs: dict[str, AttrValue] = {}
+    clipped: list[str] = []
+    for kv in kvs:
+        key = kv.key
+        if key not in keys:
+            continue
+        value = kv.value
+        kind = value.WhichOneof("value")
+        if kind == "string_value":
+            text = value.string_value
+            if len(text) > limit:
+                text = text[:limit]
+                clipped.append(key)
+            attrs[key] = text
+        elif kind in _SCALARS:
+            attrs[key] = getattr(value, kind)
+        else:
+            attrs[key], was_clipped = _clip(any_value(value), limit)
+            if was_clipped:
+                clipped.append(key)
+    return attrs, clipped
+
+
 def _event_name_attribute(kvs: Iterable[KeyValue]) -> str:
     # Older SDKs put the event name in an attribute instead of the field.
     for kv in kvs:
@@ -285,17 +313,27 @@ def _id_problem(name: str, value: bytes, size: int) -> str:
 
 
 def _span_problem(trace_id: bytes, span_id: bytes, parent: bytes, start: int, end: int) -> str:
+    """Why a span is invalid, or "" when it is fine (cheapest checks first)."""
     if len(trace_id) != TRACE_ID_BYTES:
         return _id_problem("trace_id", trace_id, TRACE_ID_BYTES)
-    if trace_id == b"\0" * TRACE_ID_BYTES:
-        return "trace_id must not be all zeros"
     if len(span_id) != SPAN_ID_BYTES:
         return _id_problem("span_id", span_id, SPAN_ID_BYTES)
     if parent and len(parent) != SPAN_ID_BYTES:
         return _id_problem("parent_span_id", parent, SPAN_ID_BYTES)
     if end == 0:
         return "end_time_unix_nano is zero"
-    return f"end_time_unix_nano {end} is before start_time_unix_nano {start}"
+    if end < start:
+        return f"end_time_unix_nano {end} is before start_time_unix_nano {start}"
+    if trace_id == _ZERO_TRACE_ID:
+        return "trace_id must not be all zeros"
+    return ""
+
+
+_ZERO_TRACE_ID = b"\0" * TRACE_ID_BYTES
+
+
+def _events(events: Iterable[Any]) -> tuple[tuple[int, str, dict[str, AttrValue]], ...]:
+    return tuple((e.time_unix_nano, e.name, attributes(e.attributes)) for e in events)
 
 
 def _metric_points(
@@ -308,74 +346,82 @@ def _metric_points(
     if kind is None:
         return []
     data = getattr(metric, kind)
+    fields_of = _POINT_FIELDS[kind]
     out: list[MetricPoint] = []
-    base = {"resource": resource, "name": metric.name, "unit": metric.unit}
     for di, dp in enumerate(data.data_points):
         if dp.time_unix_nano == 0:
             problems.reject(f"{where}.data_points[{di}]", "time_unix_nano is zero")
             continue
-        common = dict(
-            base,
+        point = MetricPoint(
+            resource=resource,
+            name=metric.name,
+            unit=metric.unit,
             attributes=attributes(dp.attributes),
             time_ns=dp.time_unix_nano,
             start_ns=dp.start_time_unix_nano,
+            **fields_of(data, dp),
         )
-        if kind in ("gauge", "sum"):
-            value = dp.as_double if dp.WhichOneof("value") == "as_double" else float(dp.as_int)
-            out.append(
-                MetricPoint(
-                    type=MetricType.GAUGE if kind == "gauge" else MetricType.SUM,
-                    value=value,
-                    is_monotonic=bool(getattr(data, "is_monotonic", False)),
-                    temporality=getattr(data, "aggregation_temporality", 0),
-                    **common,
-                )
-            )
-        elif kind == "histogram":
-            out.append(
-                MetricPoint(
-                    type=MetricType.HISTOGRAM,
-                    temporality=data.aggregation_temporality,
-                    count=dp.count,
-                    sum=dp.sum if dp.HasField("sum") else None,
-                    min=dp.min if dp.HasField("min") else None,
-                    max=dp.max if dp.HasField("max") else None,
-                    bounds=tuple(dp.explicit_bounds),
-                    bucket_counts=tuple(dp.bucket_counts),
-                    **common,
-                )
-            )
-        elif kind == "exponential_histogram":
-            out.append(
-                MetricPoint(
-                    type=MetricType.EXPONENTIAL_HISTOGRAM,
-                    temporality=data.aggregation_temporality,
-                    count=dp.count,
-                    sum=dp.sum if dp.HasField("sum") else None,
-                    min=dp.min if dp.HasField("min") else None,
-                    max=dp.max if dp.HasField("max") else None,
-                    scale=dp.scale,
-                    zero_count=dp.zero_count,
-                    positive=ExponentialBuckets(
-                        dp.positive.offset, tuple(dp.positive.bucket_counts)
-                    ),
-                    negative=ExponentialBuckets(
-                        dp.negative.offset, tuple(dp.negative.bucket_counts)
-                    ),
-                    **common,
-                )
-            )
-        else:  # summary
-            out.append(
-                MetricPoint(
-                    type=MetricType.SUMMARY,
-                    count=dp.count,
-                    sum=dp.sum,
-                    quantiles=tuple((q.quantile, q.value) for q in dp.quantile_values),
-                    **common,
-                )
-            )
+        out.append(point)
     return out
+
+
+def _number_fields(data: Any, dp: Any) -> dict[str, Any]:
+    is_double = dp.WhichOneof("value") == "as_double"
+    return {
+        "type": MetricType.SUM if hasattr(data, "is_monotonic") else MetricType.GAUGE,
+        "value": dp.as_double if is_double else float(dp.as_int),
+        "is_monotonic": bool(getattr(data, "is_monotonic", False)),
+        "temporality": getattr(data, "aggregation_temporality", 0),
+    }
+
+
+def _stats(data: Any, dp: Any) -> dict[str, Any]:
+    """count/sum/min/max shared by both histogram kinds (optional fields stay None)."""
+    return {
+        "temporality": data.aggregation_temporality,
+        "count": dp.count,
+        "sum": dp.sum if dp.HasField("sum") else None,
+        "min": dp.min if dp.HasField("min") else None,
+        "max": dp.max if dp.HasField("max") else None,
+    }
+
+
+def _histogram_fields(data: Any, dp: Any) -> dict[str, Any]:
+    return {
+        "type": MetricType.HISTOGRAM,
+        "bounds": tuple(dp.explicit_bounds),
+        "bucket_counts": tuple(dp.bucket_counts),
+        **_stats(data, dp),
+    }
+
+
+def _exponential_fields(data: Any, dp: Any) -> dict[str, Any]:
+    return {
+        "type": MetricType.EXPONENTIAL_HISTOGRAM,
+        "scale": dp.scale,
+        "zero_count": dp.zero_count,
+        "positive": ExponentialBuckets(dp.positive.offset, tuple(dp.positive.bucket_counts)),
+        "negative": ExponentialBuckets(dp.negative.offset, tuple(dp.negative.bucket_counts)),
+        **_stats(data, dp),
+    }
+
+
+def _summary_fields(data: Any, dp: Any) -> dict[str, Any]:
+    return {
+        "type": MetricType.SUMMARY,
+        "count": dp.count,
+        "sum": dp.sum,
+        "quantiles": tuple((q.quantile, q.value) for q in dp.quantile_values),
+    }
+
+
+_POINT_FIELDS: dict[str, Any] = {
+    "gauge": _number_fields,
+    "sum": _number_fields,
+    "histogram": _histogram_fields,
+    "exponential_histogram": _exponential_fields,
+    "summary": _summary_fields,
+}
 
 
 # -- parsing ------------------------------------------------------------------

@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from otel_perf.components import (
     Context,
@@ -222,7 +222,7 @@ class Pipeline:
         with self._lock:
             for processor in self.processors.values():
                 result = self._guard(processor.id, processor.tick, now_ns)
-                for finding in result or ():
+                for finding in result if isinstance(result, list) else ():
                     found.append(finding)
                     self._publish(processor.id, finding)
         if found:
@@ -256,7 +256,7 @@ class Pipeline:
             return None
 
 
-def route_of(attributes: dict[str, object], name: str) -> str:
+def route_of(attributes: Mapping[str, object], name: str) -> str:
     """The operation a server span stands for: method + route, rpc method, or its name."""
     route = attributes.get("http.route")
     if route:

@@ -65,12 +65,7 @@ def _line_batches(line: str, decoder: Decoder, report: ReplayReport) -> Iterator
         if key not in document:
             continue
         message = parse_json(signal, {key: document[key]})
-        if signal == "traces":
-            batch, problems = decoder.spans(message)  # type: ignore[arg-type]
-        elif signal == "metrics":
-            batch, problems = decoder.metrics(message)  # type: ignore[arg-type, assignment]
-        else:
-            batch, problems = decoder.logs(message)  # type: ignore[arg-type, assignment]
+        batch, problems = decoder.decode(signal, message)
         report.rejected += problems.rejected
         if problems.rejected:
             report.errors.append(problems.message())

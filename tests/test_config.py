@@ -143,3 +143,16 @@ def test_durations(text: str | int, seconds: float) -> None:
 def test_bad_duration_message() -> None:
     with pytest.raises(ValueError, match='expected a duration like "200ms", got "fast"'):
         parse_duration_s("fast")
+
+
+def test_deploy_examples_validate() -> None:
+    examples = sorted((Path(__file__).parents[1] / "deploy").rglob("otel-perf*.yaml"))
+    assert examples
+    for path in examples:
+        load_config(path)
+
+
+def test_empty_bearer_token_is_refused(write_config) -> None:  # type: ignore[no-untyped-def]
+    path = write_config("receivers:\n  otlp:\n    auth: {bearer_token: ''}\n")
+    with pytest.raises(ConfigError, match="bearer_token is empty"):
+        load_config(path)

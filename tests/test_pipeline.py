@@ -32,8 +32,6 @@ service:
 """
 
 
-
-
 @pytest.fixture
 def pipeline(tmp_path: Path) -> Any:
     config = load_config(text=CONFIG % (tmp_path / "findings.jsonl"))

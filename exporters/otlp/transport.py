@@ -40,42 +40,39 @@ def signal_url(base: str, signal: str) -> str:
     return base.rstrip("/") + "/v1/" + signal
 
 
-def log_exporter(config: OTLPExporterConfig, on_failure: OnFailure) -> CountingLogExporter:
-    """The SDK log exporter for ``config.protocol``, wrapped to count failures."""
-    inner: LogRecordExporter
+_SDK_EXPORTERS: dict[tuple[str, str], Any] = {
+    ("logs", "grpc"): GrpcLogExporter,
+    ("logs", "http/protobuf"): HttpLogExporter,
+    ("metrics", "grpc"): GrpcMetricExporter,
+    ("metrics", "http/protobuf"): HttpMetricExporter,
+}
+
+
+def _sdk_exporter(config: OTLPExporterConfig, signal: str) -> Any:
+    """The SDK's exporter of ``signal`` for ``config.protocol``."""
+    make = _SDK_EXPORTERS[(signal, config.protocol)]
     if config.protocol == "grpc":
-        inner = GrpcLogExporter(
+        return make(
             endpoint=config.endpoint,
             insecure=config.insecure,
             headers=_headers(config, grpc=True),
             timeout=config.timeout,
         )
-    else:
-        inner = HttpLogExporter(
-            endpoint=_http_endpoint(config, "logs"),
-            headers=_headers(config, grpc=False),
-            timeout=config.timeout,
-        )
-    return CountingLogExporter(inner, on_failure)
+    return make(
+        endpoint=_http_endpoint(config, signal),
+        headers=_headers(config, grpc=False),
+        timeout=config.timeout,
+    )
+
+
+def log_exporter(config: OTLPExporterConfig, on_failure: OnFailure) -> CountingLogExporter:
+    """The SDK log exporter for ``config.protocol``, wrapped to count failures."""
+    return CountingLogExporter(_sdk_exporter(config, "logs"), on_failure)
 
 
 def metric_exporter(config: OTLPExporterConfig, on_failure: OnFailure) -> CountingMetricExporter:
     """The SDK metric exporter for ``config.protocol``, wrapped to count failures."""
-    inner: MetricExporter
-    if config.protocol == "grpc":
-        inner = GrpcMetricExporter(
-            endpoint=config.endpoint,
-            insecure=config.insecure,
-            headers=_headers(config, grpc=True),
-            timeout=config.timeout,
-        )
-    else:
-        inner = HttpMetricExporter(
-            endpoint=_http_endpoint(config, "metrics"),
-            headers=_headers(config, grpc=False),
-            timeout=config.timeout,
-        )
-    return CountingMetricExporter(inner, on_failure)
+    return CountingMetricExporter(_sdk_exporter(config, "metrics"), on_failure)
 
 
 def _http_endpoint(config: OTLPExporterConfig, signal: str) -> str | None:

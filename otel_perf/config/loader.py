@@ -147,7 +147,7 @@ def _construct(
             _construct(item, f"{path}[{i}]", positions, problems)
             for i, item in enumerate(node.value)
         ]
-    value = yaml.SafeLoader(" ").construct_object(node)  # type: ignore[no-untyped-call]
+    value = yaml.SafeLoader(" ").construct_object(node)
     if isinstance(value, str) and "${" in value:
         return _substitute(value, path, positions, problems)
     return value

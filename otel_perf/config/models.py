@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 
 from otel_perf.components import ComponentConfig
 from otel_perf.config.types import Duration, Endpoint, Secret
@@ -27,6 +27,14 @@ class AuthSettings(ComponentConfig):
     """Bearer-token check: requests must send ``Authorization: Bearer <token>``."""
 
     bearer_token: Secret | None = None
+
+    @field_validator("bearer_token")
+    @classmethod
+    def _not_empty(cls, value: SecretStr | None) -> SecretStr | None:
+        # an empty token would match a bare "Bearer " header: refuse it instead
+        if value is not None and not value.get_secret_value().strip():
+            raise ValueError("bearer_token is empty; remove auth or set a token")
+        return value
 
 
 class GrpcSettings(ComponentConfig):

@@ -22,6 +22,11 @@ class Sink(Protocol):
 
     telemetry: Telemetry
 
+    @property
+    def span_attributes(self) -> frozenset[str]:
+        """Span attribute keys to keep beyond the decoder's defaults."""
+        ...
+
     def submit(self, batch: Batch) -> bool:
         """Queue a batch without blocking; False when the queue is full."""
         ...
