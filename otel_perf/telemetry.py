@@ -89,6 +89,7 @@ class Telemetry:
                 "processing": {
                     name: {
                         "batches": self.processing_batches[name],
+                        "total_s": round(self.processing_ns[name] / 1e9, 6),
                         "mean_ms": round(
                             self.processing_ns[name] / self.processing_batches[name] / 1e6, 4
                         ),

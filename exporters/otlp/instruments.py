@@ -21,6 +21,7 @@ RECEIVER_REJECTED = "otel_perf.receiver.rejected"
 QUEUE_SIZE = "otel_perf.queue.size"
 QUEUE_CAPACITY = "otel_perf.queue.capacity"
 PROCESSOR_BATCHES = "otel_perf.processor.batches"
+PROCESSOR_DURATION = "otel_perf.processor.duration"
 
 TelemetrySource = Callable[[], Telemetry | None]
 Callback = Callable[[CallbackOptions], Iterable[Observation]]
@@ -64,9 +65,15 @@ def create_instruments(meter: Meter, telemetry: TelemetrySource) -> Counter:
     )
     meter.create_observable_counter(
         PROCESSOR_BATCHES,
-        [_processor_batches(telemetry)],
+        [_processor_stat(telemetry, "batches")],
         unit="{batch}",
         description="Batches handed to each processor.",
+    )
+    meter.create_observable_counter(
+        PROCESSOR_DURATION,
+        [_processor_stat(telemetry, "total_s")],
+        unit="s",
+        description="Time spent in each processor's consume calls.",
     )
     return meter.create_counter(
         FINDINGS, unit="{finding}", description="Findings exported, by kind, severity, service."
@@ -97,13 +104,13 @@ def _queue(telemetry: TelemetrySource, key: str) -> Callback:
     return observe
 
 
-def _processor_batches(telemetry: TelemetrySource) -> Callback:
+def _processor_stat(telemetry: TelemetrySource, key: str) -> Callback:
     def observe(_: CallbackOptions) -> Iterable[Observation]:
         snap = _snapshot(telemetry)
         if snap is None:
             return []
         return [
-            Observation(stats["batches"], {"processor": name})
+            Observation(stats[key], {"processor": name})
             for name, stats in snap["processing"].items()
         ]
 

@@ -51,7 +51,7 @@ class Received:
                 for record in sl.log_records
             ]
 
-    def points(self, name: str) -> list[tuple[Attrs, int]]:
+    def points(self, name: str) -> list[tuple[Attrs, float]]:
         """(attributes, value) of every sum/gauge point of metric ``name``."""
         with self.lock:
             found = []
@@ -63,7 +63,8 @@ class Received:
                                 continue
                             data = metric.sum if metric.HasField("sum") else metric.gauge
                             for p in data.data_points:
-                                found.append((attrs(p.attributes), p.as_int))
+                                value = p.as_double if p.HasField("as_double") else p.as_int
+                                found.append((attrs(p.attributes), value))
             return found
 
     def metric_resources(self) -> list[Attrs]:
@@ -271,6 +272,8 @@ def test_grpc_exports_events_and_metrics(
     assert received.points("otel_perf.queue.size") == [({}, 3)]
     assert received.points("otel_perf.queue.capacity") == [({}, 100)]
     assert received.points("otel_perf.processor.batches") == [({"processor": "slo/checkout"}, 1)]
+    [(where, seconds)] = received.points("otel_perf.processor.duration")
+    assert where == {"processor": "slo/checkout"} and seconds == 0.001
     assert received.metric_resources()[0]["service.name"] == "otel-perf"
 
     exporter.shutdown()
