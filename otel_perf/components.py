@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
 from otel_perf.findings import Finding
 from otel_perf.model import LogBatch, MetricBatch, SpanBatch
+from otel_perf.series import SeriesHub
 from otel_perf.store import Store
 
 
@@ -36,10 +37,11 @@ class EmptyConfig(ComponentConfig):
 
 @dataclass(frozen=True)
 class Context:
-    """What a component gets at creation: its id and the shared store."""
+    """What a component gets at creation: its id, the shared store and the series hub."""
 
     component_id: str
     store: Store
+    series: SeriesHub = field(default_factory=SeriesHub)
 
 
 class Component:

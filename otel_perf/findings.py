@@ -24,6 +24,9 @@ class Kind(StrEnum):
     REGRESSION_DETECTED = "regression_detected"
     CAPACITY_FORECAST = "capacity_forecast"
     RECOMMENDATION = "recommendation"
+    SLOW_QUERY = "slow_query"
+    N_PLUS_ONE = "n_plus_one"
+    SLOW_REQUEST = "slow_request"
 
 
 class Severity(StrEnum):

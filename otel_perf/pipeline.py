@@ -26,6 +26,7 @@ from otel_perf.config import Config
 from otel_perf.findings import Finding, Kind
 from otel_perf.model import Batch, LogBatch, MetricBatch, SpanBatch, SpanKind
 from otel_perf.queue import BoundedQueue
+from otel_perf.series import SeriesHub
 from otel_perf.store import Store
 from otel_perf.telemetry import Telemetry
 
@@ -53,6 +54,7 @@ class Pipeline:
         self.store = (
             store if store is not None else Store(service.store.path, service.store.max_findings)
         )
+        self.series = SeriesHub()
         self.queue = BoundedQueue(service.queue.max_items)
         self.telemetry.queue_capacity = service.queue.max_items
         self.processors: dict[str, Processor] = {}
@@ -86,7 +88,7 @@ class Pipeline:
         if pid not in self.processors:
             factory = processor_types()[component_type(pid)]
             self.processors[pid] = factory.create(
-                Context(pid, self.store), self.config.processors[pid]
+                Context(pid, self.store, self.series), self.config.processors[pid]
             )
         return self.processors[pid]
 
@@ -94,7 +96,7 @@ class Pipeline:
         if eid not in self.exporters:
             factory = exporter_types()[component_type(eid)]
             self.exporters[eid] = factory.create(
-                Context(eid, self.store), self.config.exporters[eid]
+                Context(eid, self.store, self.series), self.config.exporters[eid]
             )
         return self.exporters[eid]
 

@@ -41,6 +41,18 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (component, name)
     );
     """,
+    # 2: rolled-up series (span metrics at 1 min and 1 h)
+    """
+    CREATE TABLE series (
+        resolution_s INTEGER NOT NULL,
+        start_ns INTEGER NOT NULL,
+        service TEXT NOT NULL,
+        key TEXT NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (resolution_s, start_ns, key)
+    );
+    CREATE INDEX series_service ON series (resolution_s, service, start_ns);
+    """,
 )
 
 
@@ -143,6 +155,43 @@ class Store:
         with self._lock:
             rows = self._db.execute(query, args).fetchall()
         return [Finding.model_validate_json(row[0]) for row in rows]
+
+    # -- series -------------------------------------------------------------
+    def add_series(
+        self, resolution_s: int, start_ns: int, rows: list[tuple[str, str, Any]]
+    ) -> None:
+        """Store one closed interval: rows of (service, key, JSON-ready body)."""
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO series (resolution_s, start_ns, service, key, body)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [
+                    (resolution_s, start_ns, service, key, json.dumps(body, separators=(",", ":")))
+                    for service, key, body in rows
+                ],
+            )
+
+    def series(
+        self, resolution_s: int, since_ns: int = 0, service: str | None = None
+    ) -> list[tuple[int, str, Any]]:
+        """(start_ns, key, body) rows at ``resolution_s`` from ``since_ns`` on, oldest first."""
+        query = "SELECT start_ns, key, body FROM series WHERE resolution_s = ? AND start_ns >= ?"
+        args: list[Any] = [resolution_s, since_ns]
+        if service is not None:
+            query += " AND service = ?"
+            args.append(service)
+        with self._lock:
+            rows = self._db.execute(query + " ORDER BY start_ns", args).fetchall()
+        return [(start, key, json.loads(body)) for start, key, body in rows]
+
+    def expire_series(self, resolution_s: int, before_ns: int) -> int:
+        """Delete rows older than ``before_ns``; returns how many went."""
+        with self._transaction() as db:
+            cursor = db.execute(
+                "DELETE FROM series WHERE resolution_s = ? AND start_ns < ?",
+                (resolution_s, before_ns),
+            )
+            return cursor.rowcount
 
     # -- component state ----------------------------------------------------
     def save_state(self, component: str, name: str, body: Any, now_ns: int) -> None:

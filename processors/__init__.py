@@ -7,4 +7,9 @@ register themselves through :func:`register_builtins`.
 
 
 def register_builtins() -> None:
-    """Register built-in processor types (none yet: later issues add them)."""
+    """Register the built-in processor types."""
+    from otel_perf.components import register_processor
+    from otel_perf.processors.spanmetrics.processor import FACTORY as SPANMETRICS
+
+    for factory in (SPANMETRICS,):
+        register_processor(factory)

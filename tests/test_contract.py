@@ -20,6 +20,7 @@ from otel_perf.store import Store
 SAMPLES: dict[str, dict[str, Any]] = {
     "recording": {"emit_every_tick": True},
     "broken": {},
+    "spanmetrics": {"interval": "10s", "late_grace": "0s"},
     "jsonl": {"path": "{tmp}/findings.jsonl"},
     "otlp": {"endpoint": "http://127.0.0.1:9", "insecure": True, "timeout": "1s"},
 }

@@ -1,0 +1,714 @@
+"""A mergeable latency sketch: the OpenTelemetry base-2 exponential histogram.
+
+The layout is the OTLP ``ExponentialHistogram`` data point, so any point an SDK sends can be
+held, merged and exported unchanged, and what we export any OTLP consumer can read.
+
+At ``scale`` s the base is ``2 ** (2 ** -s)`` and bucket ``i`` holds the magnitudes in
+``(base**i, base**(i + 1)]``. Positive and negative values have a bucket range each (an
+``offset`` and dense counts); exact zeros have their own count. Indices come from the
+specification's mapping functions, so they agree with what the OpenTelemetry SDKs produce:
+the logarithm method with the exact power-of-two correction for s > 0, the exponent method
+(``math.frexp``) for s <= 0. Subnormal values are rounded up to the smallest normal value,
+as the specification permits and the Python SDK does.
+
+When a value would need more than ``max_size`` buckets on one side, the histogram downscales
+like the SDK aggregation: ``scale -= k`` and every index becomes ``index >> k``, merging
+``2 ** k`` neighbours into one bucket.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "MAX_SCALE",
+    "MIN_SCALE",
+    "ExponentialHistogram",
+    "OtlpPoint",
+    "lower_boundary",
+    "map_to_index",
+    "map_to_indices",
+    "quantile_relative_error",
+]
+
+MIN_SCALE = -10  # at -10 every normal float64 falls into bucket -1 or 0
+MAX_SCALE = 20  # the largest scale whose indices fit an int32 (the OTLP field)
+
+Int64Array = npt.NDArray[np.int64]
+Float64Array = npt.NDArray[np.float64]
+
+_MIN_NORMAL = sys.float_info.min  # 2 ** -1022
+_SCALE_FACTOR = {s: math.ldexp(1 / math.log(2), s) for s in range(1, MAX_SCALE + 1)}
+_EMPTY_FLOATS: Float64Array = np.zeros(0, dtype=np.float64)
+
+
+def _boundary_tolerance(scale: int) -> float:
+    """How close (in bucket units) to a boundary float error can move a value's position.
+
+    ``log(v) * factor`` is within a few ulps of the truth, so ``1e-13`` relative to the
+    largest possible position (about ``1075 * 2**scale``) is a wide margin.
+    """
+    return 1e-9 + 1e-13 * math.ldexp(1100.0, max(scale, 0))
+
+
+def _check_scale(scale: int) -> None:
+    if not MIN_SCALE <= scale <= MAX_SCALE:
+        raise ValueError(f"scale must be between {MIN_SCALE} and {MAX_SCALE}, got {scale}")
+
+
+def map_to_index(value: float, scale: int) -> int:
+    """The bucket index of a positive finite ``value`` at ``scale``, as the OTel spec maps it.
+
+    Args:
+        value: A positive finite magnitude; subnormals count as the smallest normal value.
+        scale: The histogram scale, ``MIN_SCALE..MAX_SCALE``.
+
+    Returns:
+        ``i`` such that ``base**i < value <= base**(i + 1)``; exact for powers of two and at
+        scale <= 0, within float error of a boundary otherwise (as the specification allows).
+
+    >>> map_to_index(1.0, 6), map_to_index(math.nextafter(1.0, 2.0), 6), map_to_index(3.0, 0)
+    (-1, 0, 1)
+    """
+    frac, exp = math.frexp(value if value > _MIN_NORMAL else _MIN_NORMAL)
+    if scale <= 0:
+        # frexp's fraction is in [0.5, 1): exp - 1 is the base-2 exponent; powers of two sit
+        # on their bucket's upper edge, one index lower.
+        return (exp - 1 - (frac == 0.5)) >> -scale
+    if frac == 0.5:
+        return ((exp - 1) << scale) - 1
+    index = math.floor(math.log(value) * _SCALE_FACTOR[scale])
+    return min(index, (1024 << scale) - 1)
+
+
+def map_to_indices(values: Float64Array, scale: int) -> Int64Array:
+    """:func:`map_to_index` over an array of positive finite values, vectorised.
+
+    The logarithm is numpy's, which may differ from ``math.log`` in the last ulp; the few
+    values that land within float error of a boundary (powers of two among them) are mapped
+    again with :func:`map_to_index`, so both paths give identical indices.
+    """
+    clamped = np.maximum(values, _MIN_NORMAL)
+    if scale <= 0:
+        frac, exp = np.frexp(clamped)
+        index: Int64Array = exp.astype(np.int64) - 1 - (frac == 0.5)
+        return np.right_shift(index, -scale)
+    position = np.log(clamped) * _SCALE_FACTOR[scale]
+    indices = np.floor(position).astype(np.int64)
+    near = np.abs(position - np.rint(position)) <= _boundary_tolerance(scale)
+    for i in np.flatnonzero(near):
+        indices[i] = map_to_index(float(clamped[i]), scale)
+    return np.minimum(indices, (1024 << scale) - 1)
+
+
+def _base_pow(exponent: float, scale: int) -> float:
+    """``base ** exponent`` computed as a power of two, exact on whole powers of two."""
+    log2 = math.ldexp(exponent, -scale)
+    whole = math.floor(log2)
+    try:
+        return math.ldexp(math.pow(2.0, log2 - whole), whole)
+    except OverflowError:
+        return math.inf
+
+
+def lower_boundary(index: int, scale: int) -> float:
+    """The exclusive lower edge ``base ** index`` of bucket ``index`` (inf past float64)."""
+    return _base_pow(float(index), scale)
+
+
+def quantile_relative_error(scale: int) -> float:
+    """The worst relative error of a log-midpoint estimate at ``scale``: ``sqrt(base) - 1``.
+
+    >>> round(quantile_relative_error(6), 5)
+    0.00543
+    """
+    return math.pow(2.0, math.ldexp(0.5, -scale)) - 1.0
+
+
+def _scale_change(low: int, high: int, max_size: int, scale: int) -> int:
+    """How many halvings make indices ``low..high`` fit ``max_size`` buckets (SDK's rule)."""
+    change = 0
+    while high - low >= max_size and scale - change > MIN_SCALE:
+        low, high, change = low >> 1, high >> 1, change + 1
+    return change
+
+
+class _Buckets:
+    """One side's dense counts for indices ``offset .. offset + len(counts) - 1``.
+
+    Kept compact: the array spans exactly the indices in use, so its first and last counts
+    are non-zero (an empty side holds a zero-length array).
+    """
+
+    __slots__ = ("counts", "offset")
+
+    def __init__(self, offset: int = 0, counts: Int64Array | None = None) -> None:
+        self.offset = offset
+        self.counts: Int64Array = np.zeros(0, np.int64) if counts is None else counts
+
+    @property
+    def end(self) -> int:
+        """One past the highest index held."""
+        return self.offset + self.counts.size
+
+    def total(self) -> int:
+        return int(self.counts.sum())
+
+    def copy(self) -> _Buckets:
+        return _Buckets(self.offset, self.counts.copy())
+
+    def scale_change(self, low: int, high: int, max_size: int, scale: int) -> int:
+        """Halvings needed to hold what is here plus indices ``low..high``."""
+        if self.counts.size:
+            low, high = min(low, self.offset), max(high, self.end - 1)
+        return _scale_change(low, high, max_size, scale)
+
+    def add_counts(self, low: int, counts: Int64Array) -> None:
+        """Add ``counts`` for indices ``low, low + 1, ...``, growing the array to cover them."""
+        if counts.size == 0:
+            return
+        high = low + counts.size - 1
+        if self.counts.size == 0:
+            self.offset, self.counts = low, counts.astype(np.int64, copy=True)
+            return
+        new_low, new_high = min(low, self.offset), max(high, self.end - 1)
+        if new_low != self.offset or new_high != self.end - 1:
+            grown = np.zeros(new_high - new_low + 1, np.int64)
+            grown[self.offset - new_low : self.end - new_low] = self.counts
+            self.offset, self.counts = new_low, grown
+        self.counts[low - self.offset : high - self.offset + 1] += counts
+
+    def increment(self, index: int, count: int) -> None:
+        if self.offset <= index < self.end:
+            self.counts[index - self.offset] += count
+        else:
+            self.add_counts(index, np.array([count], np.int64))
+
+    def add_indices(self, indices: Int64Array) -> None:
+        if indices.size:
+            low = int(indices.min())
+            self.add_counts(low, np.bincount(indices - low).astype(np.int64, copy=False))
+
+    def downscale(self, change: int) -> None:
+        """Merge each run of ``2 ** change`` neighbours: index ``i`` becomes ``i >> change``."""
+        if change == 0 or self.counts.size == 0:
+            return
+        merged = np.arange(self.offset, self.end, dtype=np.int64) >> change
+        starts = np.concatenate(([0], np.flatnonzero(np.diff(merged)) + 1))
+        self.counts = np.add.reduceat(self.counts, starts).astype(np.int64, copy=False)
+        self.offset = int(merged[0])
+
+    def trimmed(self) -> _Buckets:
+        """The same buckets without zero counts at either end (the canonical form)."""
+        used = np.flatnonzero(self.counts)
+        if used.size == 0:
+            return _Buckets()
+        return _Buckets(self.offset + int(used[0]), self.counts[used[0] : used[-1] + 1].copy())
+
+    def count_below(self, index: int) -> int:
+        """The count in buckets with indices below ``index``."""
+        return int(self.counts[: max(0, min(index - self.offset, self.counts.size))].sum())
+
+    def count_at(self, index: int) -> int:
+        return int(self.counts[index - self.offset]) if self.offset <= index < self.end else 0
+
+    def count_at_or_below(self, magnitude: float, scale: int) -> float:
+        """Magnitudes <= ``magnitude``: exact on a boundary, log-linear inside a bucket."""
+        position = math.ldexp(math.log2(magnitude), scale)  # bucket i spans (i, i + 1]
+        nearest = round(position)
+        if abs(position - nearest) <= _boundary_tolerance(scale):
+            return float(self.count_below(nearest))
+        index = math.floor(position)
+        return self.count_below(index) + (position - index) * self.count_at(index)
+
+    def sizeof(self) -> int:
+        return object.__sizeof__(self) + sys.getsizeof(self.counts)
+
+    def same(self, other: _Buckets) -> bool:
+        return self.offset == other.offset and np.array_equal(self.counts, other.counts)
+
+
+@dataclass(frozen=True, slots=True)
+class OtlpPoint:
+    """The fields of an OTLP exponential histogram point (``zero_threshold`` is 0).
+
+    ``sum`` is None when unknown; ``min`` and ``max`` are None for an empty histogram.
+    ``ExponentialHistogram.from_otlp(**dataclasses.asdict(point))`` loads it back.
+    """
+
+    scale: int
+    zero_count: int
+    positive_offset: int
+    positive_counts: tuple[int, ...]
+    negative_offset: int
+    negative_counts: tuple[int, ...]
+    count: int
+    sum: float | None
+    min: float | None
+    max: float | None
+
+
+def _same_float(a: float, b: float) -> bool:
+    return a == b or (math.isnan(a) and math.isnan(b))
+
+
+class ExponentialHistogram:
+    """A base-2 exponential histogram in the OpenTelemetry format, mergeable and compact.
+
+    Quantiles are estimated at the log-midpoint ``base ** (i + 0.5)`` of the bucket holding
+    the wanted rank, clamped to ``[min, max]``. A bucket spans a ratio of ``base``, so the
+    estimate is within a factor ``sqrt(base)`` of the true value: relative error at most
+    ``2 ** (2 ** -scale / 2) - 1``. At the default scale 6 the bucket ratio is
+    ``2 ** (1/64)`` (1.09%) and the error at most ``2 ** (1/128) - 1``, about 0.54%; 2048
+    buckets at scale 6 span 32 octaves (9.6 decades) before a downscale halves the resolution.
+
+    Args:
+        max_size: The most buckets one side may hold (at least 2).
+        max_scale: The starting (and finest) scale, ``MIN_SCALE..MAX_SCALE``.
+
+    Equality compares the recorded data (scale, buckets, count, sum, min, max), not
+    ``max_size`` or ``max_scale``. Sums are float accumulations, so the same values recorded
+    in another order or grouping can differ from each other in ``sum`` by rounding.
+
+    >>> import numpy as np
+    >>> latencies_ms = np.random.default_rng(7).lognormal(mean=3.0, sigma=0.5, size=10_000)
+    >>> h = ExponentialHistogram()
+    >>> h.record_many(latencies_ms)
+    >>> h.scale, h.count
+    (6, 10000)
+    >>> exact = float(np.quantile(latencies_ms, 0.99, method="inverted_cdf"))
+    >>> abs(h.quantile(0.99) / exact - 1) <= quantile_relative_error(h.scale)
+    True
+    >>> h.count_at_or_below(h.max)
+    10000.0
+    """
+
+    __slots__ = (
+        "_count",
+        "_max",
+        "_max_scale",
+        "_max_size",
+        "_min",
+        "_negative",
+        "_positive",
+        "_scale",
+        "_sum",
+        "_zero_count",
+    )
+
+    def __init__(self, max_size: int = 2048, max_scale: int = 6) -> None:
+        if max_size < 2:
+            raise ValueError(f"max_size must be at least 2, got {max_size}")
+        _check_scale(max_scale)
+        self._max_size = max_size
+        self._max_scale = max_scale
+        self._scale = max_scale
+        self._positive = _Buckets()
+        self._negative = _Buckets()
+        self._zero_count = 0
+        self._count = 0
+        self._sum = 0.0
+        self._min = math.inf  # +-inf while empty; the properties report NaN then
+        self._max = -math.inf
+
+    # -- recording ---------------------------------------------------------------------
+
+    def record(self, value: float, count: int = 1) -> None:
+        """Record ``value`` ``count`` times.
+
+        Raises:
+            ValueError: If ``value`` is not finite or ``count`` is negative.
+        """
+        if not math.isfinite(value) or count < 0:
+            raise ValueError(f"cannot record value {value!r} with count {count}")
+        if count == 0:
+            return
+        self._count += count
+        self._sum += value * count
+        self._min, self._max = min(self._min, value), max(self._max, value)
+        if value == 0:
+            self._zero_count += count
+            return
+        side = self._positive if value > 0 else self._negative
+        index = map_to_index(abs(value), self._scale)
+        change = side.scale_change(index, index, self._max_size, self._scale)
+        if change:
+            self._downscale(change)
+            index = map_to_index(abs(value), self._scale)
+        side.increment(index, count)
+
+    def record_many(self, values: npt.ArrayLike) -> None:
+        """Record every value of an array at once (the hot path: one numpy pass per step).
+
+        Buckets and scale come out exactly as from ``record`` called on each value in turn.
+
+        Raises:
+            ValueError: If any value is not finite; nothing is recorded then.
+        """
+        data = np.asarray(values, dtype=np.float64).ravel()
+        if data.size == 0:
+            return
+        low, high = float(data.min()), float(data.max())  # NaN propagates to both
+        if not (math.isfinite(low) and math.isfinite(high)):
+            raise ValueError("cannot record non-finite values")
+        positive, negative = (data, _EMPTY_FLOATS) if low > 0 else _split_signs(data)
+        self._record_magnitudes(positive, negative)
+        self._zero_count += data.size - positive.size - negative.size
+        self._count += data.size
+        self._sum += float(data.sum())
+        self._min, self._max = min(self._min, low), max(self._max, high)
+
+    def _record_magnitudes(self, positive: Float64Array, negative: Float64Array) -> None:
+        pos_index = map_to_indices(positive, self._scale)
+        neg_index = map_to_indices(negative, self._scale)
+        change = max(
+            self._change_for(self._positive, pos_index), self._change_for(self._negative, neg_index)
+        )
+        if change:
+            # Like the SDK: downscale, then map the new values at the new scale.
+            self._downscale(change)
+            pos_index = map_to_indices(positive, self._scale)
+            neg_index = map_to_indices(negative, self._scale)
+        self._positive.add_indices(pos_index)
+        self._negative.add_indices(neg_index)
+
+    def _change_for(self, side: _Buckets, indices: Int64Array) -> int:
+        if indices.size == 0:
+            return 0
+        low, high = int(indices.min()), int(indices.max())
+        return side.scale_change(low, high, self._max_size, self._scale)
+
+    def _downscale(self, change: int) -> None:
+        self._positive.downscale(change)
+        self._negative.downscale(change)
+        self._scale -= change
+
+    def merge(self, other: ExponentialHistogram) -> None:
+        """Add ``other``'s data into this histogram (in place).
+
+        Both are brought to the smaller scale, and further down if the combined range would
+        exceed this histogram's ``max_size``; ``other`` is left unchanged.
+        """
+        if other._count == 0:
+            return
+        scale = min(self._scale, other._scale)
+        positive, negative = other._positive.copy(), other._negative.copy()
+        positive.downscale(other._scale - scale)
+        negative.downscale(other._scale - scale)
+        self._downscale(self._scale - scale)
+        change = max(
+            self._merge_change(self._positive, positive),
+            self._merge_change(self._negative, negative),
+        )
+        self._downscale(change)
+        positive.downscale(change)
+        negative.downscale(change)
+        self._positive.add_counts(positive.offset, positive.counts)
+        self._negative.add_counts(negative.offset, negative.counts)
+        self._zero_count += other._zero_count
+        self._count += other._count
+        self._sum += other._sum
+        self._min, self._max = min(self._min, other._min), max(self._max, other._max)
+
+    def _merge_change(self, mine: _Buckets, theirs: _Buckets) -> int:
+        if theirs.counts.size == 0:
+            return 0
+        return mine.scale_change(theirs.offset, theirs.end - 1, self._max_size, self._scale)
+
+    def copy(self) -> ExponentialHistogram:
+        """An independent copy (same configuration, same data)."""
+        twin = ExponentialHistogram(self._max_size, self._max_scale)
+        twin._scale, twin._zero_count, twin._count = self._scale, self._zero_count, self._count
+        twin._sum, twin._min, twin._max = self._sum, self._min, self._max
+        twin._positive, twin._negative = self._positive.copy(), self._negative.copy()
+        return twin
+
+    # -- reading -----------------------------------------------------------------------
+
+    def quantile(self, q: float) -> float:
+        """The estimated value at rank ``ceil(q * count)`` (numpy's ``"inverted_cdf"``).
+
+        The estimate is the log-midpoint ``base ** (i + 0.5)`` of the bucket holding that
+        rank (0 for the zero bucket, mirrored for negatives), clamped to ``[min, max]``.
+        Ranks 1 and ``count`` (so ``q = 0`` and ``q = 1``) give ``min`` and ``max`` exactly.
+
+        Args:
+            q: The quantile, between 0 and 1.
+
+        Returns:
+            The estimate, or NaN if the histogram is empty.
+
+        Raises:
+            ValueError: If ``q`` is outside ``[0, 1]``.
+        """
+        return self.quantiles([q])[0]
+
+    def quantiles(self, qs: Iterable[float]) -> list[float]:
+        """:meth:`quantile` for several ``qs`` (the cumulative counts are built once)."""
+        wanted = list(qs)
+        for q in wanted:
+            if not 0.0 <= q <= 1.0:
+                raise ValueError(f"quantile must be between 0 and 1, got {q}")
+        if self._count == 0:
+            return [math.nan] * len(wanted)
+        neg_cumulative = np.cumsum(self._negative.counts[::-1])  # most negative first
+        pos_cumulative = np.cumsum(self._positive.counts)
+        return [self._quantile(q, neg_cumulative, pos_cumulative) for q in wanted]
+
+    def _quantile(self, q: float, neg_cumulative: Int64Array, pos_cumulative: Int64Array) -> float:
+        rank = max(1, math.ceil(q * self._count))
+        if rank == 1 or rank == self._count:  # the first and last order statistics are known
+            return self._min if rank == 1 else self._max
+        neg_total = int(neg_cumulative[-1]) if neg_cumulative.size else 0
+        if rank <= neg_total:
+            index = self._negative.end - 1 - int(np.searchsorted(neg_cumulative, rank))
+            estimate = -_base_pow(index + 0.5, self._scale)
+        elif rank <= neg_total + self._zero_count:
+            estimate = 0.0
+        else:
+            rank -= neg_total + self._zero_count
+            index = self._positive.offset + int(np.searchsorted(pos_cumulative, rank))
+            estimate = _base_pow(index + 0.5, self._scale)
+        return min(max(estimate, self._min), self._max)
+
+    def count_at_or_below(self, threshold: float) -> float:
+        """How many recorded values are ``<= threshold`` (an SLO's "good" events).
+
+        Exact when ``threshold`` is a bucket boundary ``base ** i``, below ``min`` or at or
+        above ``max``. Inside a bucket the count is interpolated log-linearly: values are
+        taken as spread evenly over ``log(value)`` across the bucket, so a threshold a
+        fraction ``f`` of the way from ``log(lower)`` to ``log(upper)`` counts ``f`` of the
+        bucket. For a negative threshold on a boundary, values exactly equal to it are left
+        out (latencies are positive, so this never matters for them).
+
+        Raises:
+            ValueError: If ``threshold`` is NaN.
+        """
+        if math.isnan(threshold):
+            raise ValueError("threshold must not be NaN")
+        if self._count == 0 or threshold < self._min:
+            return 0.0
+        if threshold >= self._max:
+            return float(self._count)
+        negatives = self._negative.total()
+        if threshold < 0:
+            return negatives - self._negative.count_at_or_below(-threshold, self._scale)
+        at_or_below_zero = float(negatives + self._zero_count)
+        if threshold == 0:
+            return at_or_below_zero
+        return at_or_below_zero + self._positive.count_at_or_below(threshold, self._scale)
+
+    @property
+    def scale(self) -> int:
+        """The current scale (``max_scale`` until a downscale)."""
+        return self._scale
+
+    @property
+    def max_size(self) -> int:
+        return self._max_size
+
+    @property
+    def max_scale(self) -> int:
+        return self._max_scale
+
+    @property
+    def count(self) -> int:
+        return self._count
+
+    @property
+    def zero_count(self) -> int:
+        return self._zero_count
+
+    @property
+    def zero_threshold(self) -> float:
+        """Values with magnitude at or below this go to ``zero_count``; always 0 here."""
+        return 0.0
+
+    @property
+    def sum(self) -> float:
+        """The sum of the recorded values (NaN if an OTLP point did not carry it)."""
+        return self._sum
+
+    @property
+    def min(self) -> float:
+        """The smallest value recorded (NaN when empty)."""
+        return self._min if self._count else math.nan
+
+    @property
+    def max(self) -> float:
+        """The largest value recorded (NaN when empty)."""
+        return self._max if self._count else math.nan
+
+    @property
+    def mean(self) -> float:
+        """``sum / count`` (NaN when empty)."""
+        return self._sum / self._count if self._count else math.nan
+
+    @property
+    def is_empty(self) -> bool:
+        return self._count == 0
+
+    @property
+    def nbytes(self) -> int:
+        """Approximate bytes held: this object and its two count arrays."""
+        return sys.getsizeof(self)
+
+    def __sizeof__(self) -> int:
+        return object.__sizeof__(self) + self._positive.sizeof() + self._negative.sizeof()
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ExponentialHistogram):
+            return NotImplemented
+        return (
+            (self._scale, self._zero_count, self._count)
+            == (other._scale, other._zero_count, other._count)
+            and _same_float(self._sum, other._sum)
+            and (self._min, self._max) == (other._min, other._max)
+            and self._positive.same(other._positive)
+            and self._negative.same(other._negative)
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
+    def __repr__(self) -> str:
+        return (
+            f"ExponentialHistogram(scale={self._scale}, count={self._count}, "
+            f"zero_count={self._zero_count}, min={self.min}, max={self.max}, "
+            f"positive={self._positive.counts.size} buckets@{self._positive.offset}, "
+            f"negative={self._negative.counts.size} buckets@{self._negative.offset})"
+        )
+
+    # -- exchange ----------------------------------------------------------------------
+
+    def otlp_buckets(self) -> OtlpPoint:
+        """The OTLP point fields for export (an empty side has offset 0 and no counts)."""
+        empty = self._count == 0
+        return OtlpPoint(
+            scale=self._scale,
+            zero_count=self._zero_count,
+            positive_offset=self._positive.offset,
+            positive_counts=tuple(self._positive.counts.tolist()),
+            negative_offset=self._negative.offset,
+            negative_counts=tuple(self._negative.counts.tolist()),
+            count=self._count,
+            sum=None if math.isnan(self._sum) else self._sum,
+            min=None if empty else self._min,
+            max=None if empty else self._max,
+        )
+
+    @classmethod
+    def from_otlp(
+        cls,
+        scale: int,
+        zero_count: int,
+        positive_offset: int,
+        positive_counts: Sequence[int],
+        negative_offset: int,
+        negative_counts: Sequence[int],
+        count: int,
+        sum: float | None,
+        min: float | None,
+        max: float | None,
+        *,
+        max_size: int = 2048,
+    ) -> ExponentialHistogram:
+        """Load an OTLP exponential histogram point (``zero_threshold`` 0).
+
+        Zero counts at either end of a side are dropped (the same data, canonical form).
+        ``max_size`` is raised to the point's widest side if needed; ``max_scale`` is the
+        point's scale. OTLP's ``min``/``max`` are optional: when missing they are set to the
+        outer edges of the outermost non-empty buckets, the tightest bounds the buckets give.
+
+        Raises:
+            ValueError: On a scale out of range, negative counts or a ``count`` that is not
+                ``zero_count`` plus the bucket counts.
+        """
+        positive = _buckets_from(positive_offset, positive_counts)
+        negative = _buckets_from(negative_offset, negative_counts)
+        if zero_count < 0 or count != zero_count + positive.total() + negative.total():
+            raise ValueError(f"count {count} is not zero_count plus the bucket counts")
+        histogram = cls(_fitting_size(max_size, positive, negative), scale)
+        histogram._positive, histogram._negative = positive, negative
+        histogram._zero_count, histogram._count = zero_count, count
+        histogram._sum = math.nan if sum is None else float(sum)
+        if count:
+            histogram._min = histogram._edge(lowest=True) if min is None else float(min)
+            histogram._max = histogram._edge(lowest=False) if max is None else float(max)
+        return histogram
+
+    def _edge(self, lowest: bool) -> float:
+        """The outer edge of the lowest (or highest) non-empty bucket, or 0 for zeros."""
+        near, far = (self._negative, self._positive) if lowest else (self._positive, self._negative)
+        sign = -1.0 if lowest else 1.0
+        if near.counts.size:
+            return sign * lower_boundary(near.end, self._scale)
+        if self._zero_count:
+            return 0.0
+        return -sign * lower_boundary(far.offset, self._scale)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A compact JSON-ready form that :meth:`from_dict` restores exactly."""
+        point = self.otlp_buckets()
+        return {
+            "scale": point.scale,
+            "max_scale": self._max_scale,
+            "max_size": self._max_size,
+            "zero_count": point.zero_count,
+            "count": point.count,
+            "sum": point.sum,
+            "min": point.min,
+            "max": point.max,
+            "positive": {"offset": point.positive_offset, "counts": list(point.positive_counts)},
+            "negative": {"offset": point.negative_offset, "counts": list(point.negative_counts)},
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ExponentialHistogram:
+        """Restore a histogram from :meth:`to_dict` output.
+
+        Raises:
+            ValueError: On inconsistent counts or an out-of-range scale or max_scale.
+            KeyError: On a missing field.
+        """
+        histogram = cls.from_otlp(
+            d["scale"],
+            d["zero_count"],
+            d["positive"]["offset"],
+            d["positive"]["counts"],
+            d["negative"]["offset"],
+            d["negative"]["counts"],
+            d["count"],
+            d["sum"],
+            d["min"],
+            d["max"],
+            max_size=d.get("max_size", 2048),
+        )
+        max_scale = d.get("max_scale", histogram._scale)
+        if not histogram._scale <= max_scale <= MAX_SCALE:
+            raise ValueError(f"max_scale {max_scale} is below scale {histogram._scale} or too big")
+        histogram._max_scale = max_scale
+        return histogram
+
+
+def _split_signs(data: Float64Array) -> tuple[Float64Array, Float64Array]:
+    """Positive values and the magnitudes of negative ones (zeros are in neither)."""
+    return data[data > 0], -data[data < 0]
+
+
+def _fitting_size(max_size: int, *sides: _Buckets) -> int:
+    """``max_size``, raised to hold the widest of ``sides`` unchanged."""
+    return max(max_size, *(side.counts.size for side in sides))
+
+
+def _buckets_from(offset: int, counts: Sequence[int]) -> _Buckets:
+    array = np.asarray(counts, dtype=np.int64).reshape(-1)
+    if array.size and int(array.min()) < 0:
+        raise ValueError("bucket counts must not be negative")
+    return _Buckets(int(offset), array).trimmed()

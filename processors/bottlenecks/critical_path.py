@@ -1,0 +1,160 @@
+"""Self time and the critical path of a trace.
+
+Both work on a :class:`~otel_perf.processors.bottlenecks.tracetree.TraceTree`'s
+corrected windows and clip every child to its parent's window, so work that
+outlives its parent (fire-and-forget tasks) counts only while the parent runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from otel_perf.processors.bottlenecks.tracetree import TraceTree, Window, clip
+
+
+class Segment(NamedTuple):
+    """A stretch of the critical path spent in one span's own code."""
+
+    span_id: bytes
+    service: str
+    operation: str
+    start_ns: int
+    end_ns: int
+
+    @property
+    def duration_ns(self) -> int:
+        return self.end_ns - self.start_ns
+
+
+def self_times(tree: TraceTree) -> dict[bytes, int]:
+    """Exclusive time of every span.
+
+    A span's duration minus the time covered by at least one child, children
+    clipped to the span's window (overlapping children count once).
+
+    Args:
+        tree: The trace.
+
+    Returns:
+        ns of self time by span id, each between 0 and the span's duration.
+    """
+    return {span_id: _self_time(tree, span_id) for span_id in tree.spans}
+
+
+def critical_path(tree: TraceTree, root: bytes) -> list[Segment]:
+    """The chain of work that set the end-to-end latency of ``root``.
+
+    Walking back from the root's end, the child that finished last before the
+    cursor is on the path; the time from its end to the cursor is the parent's
+    own; the walk descends into that child, then resumes at the child's start
+    with the children that ended by then. Children overlapping the chosen one
+    (a gather's faster members) drop out. Ties on end time go to the longer
+    child, then to the smaller span id, so equal inputs give equal paths.
+
+    Args:
+        tree: The trace.
+        root: The span whose latency is explained (usually ``tree.main_root()``).
+
+    Returns:
+        Segments in time order, contiguous, covering the root's window exactly;
+        zero-length stretches are left out (a zero-length root gives one empty
+        segment), and consecutive stretches of one span are merged.
+    """
+    start, end = tree.windows[root]
+    backwards: list[Segment] = []
+    stack = [_Frame.of(tree, root, (start, end))]
+    while stack:
+        frame = stack[-1]
+        child = frame.next_child()
+        if child is None:
+            _emit(backwards, tree, frame.span_id, frame.start_ns, frame.cursor_ns)
+            stack.pop()
+            continue
+        child_id, window = child
+        _emit(backwards, tree, frame.span_id, window[1], frame.cursor_ns)
+        frame.cursor_ns = window[0]
+        stack.append(_Frame.of(tree, child_id, window))
+    backwards.reverse()
+    return backwards or [_segment(tree, root, start, end)]
+
+
+def critical_path_shares(tree: TraceTree) -> dict[tuple[str, str], int]:
+    """ns of critical-path time per (service, operation) for the trace.
+
+    Measured on :meth:`TraceTree.main_root`, so the values add up to that
+    root's duration; detached orphan subtrees are left out because where they
+    sat on the timeline is unknown.
+
+    Args:
+        tree: The trace.
+
+    Returns:
+        Critical-path ns by (service name, span name); empty for an empty tree.
+    """
+    root = tree.main_root()
+    shares: dict[tuple[str, str], int] = {}
+    for segment in [] if root is None else critical_path(tree, root):
+        key = (segment.service, segment.operation)
+        shares[key] = shares.get(key, 0) + segment.duration_ns
+    return shares
+
+
+@dataclass(slots=True)
+class _Frame:
+    """A span being walked back: its window start, the cursor, its children."""
+
+    span_id: bytes
+    start_ns: int
+    cursor_ns: int
+    pending: list[tuple[int, int, bytes]]  # (-end, start, id): latest end, longest first
+    index: int = 0
+
+    @classmethod
+    def of(cls, tree: TraceTree, span_id: bytes, window: Window) -> _Frame:
+        clipped = [(clip(tree.windows[c], window), c) for c in tree.children[span_id]]
+        pending = sorted((-end, start, c) for (start, end), c in clipped)
+        return cls(span_id, window[0], window[1], pending)
+
+    def next_child(self) -> tuple[bytes, Window] | None:
+        # The cursor only moves back, so a child skipped once never qualifies later.
+        while self.index < len(self.pending):
+            neg_end, start, child = self.pending[self.index]
+            self.index += 1
+            if -neg_end <= self.cursor_ns:
+                return child, (start, -neg_end)
+        return None
+
+
+def _emit(backwards: list[Segment], tree: TraceTree, span_id: bytes, start: int, end: int) -> None:
+    if end <= start:
+        return
+    last = backwards[-1] if backwards else None
+    if last is not None and last.span_id == span_id and last.start_ns == end:
+        backwards[-1] = last._replace(start_ns=start)
+    else:
+        backwards.append(_segment(tree, span_id, start, end))
+
+
+def _segment(tree: TraceTree, span_id: bytes, start: int, end: int) -> Segment:
+    span = tree.spans[span_id]
+    return Segment(span_id, span.service_name, span.name, start, end)
+
+
+def _self_time(tree: TraceTree, span_id: bytes) -> int:
+    window: tuple[int, int] = tree.windows[span_id]
+    # Children are ordered by start and clipping keeps that order, as _covered_ns needs.
+    covered = _covered_ns(clip(tree.windows[c], window) for c in tree.children[span_id])
+    return window[1] - window[0] - covered
+
+
+def _covered_ns(windows: Iterable[Window]) -> int:
+    """Length of the union of windows given in start order."""
+    total = 0
+    reach: int | None = None
+    for start, end in windows:
+        begin = start if reach is None else max(start, reach)
+        total += max(end - begin, 0)
+        reach = end if reach is None else max(reach, end)
+    return total

@@ -1,0 +1,1 @@
+"""Span metrics: calls, errors and duration per service, operation and dimensions."""

@@ -1,0 +1,99 @@
+"""From a span to its series key, with bounded cardinality (the hot path of span metrics)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from otel_perf.model import AttrValue, SpanKind, SpanRecord, StatusCode
+from otel_perf.series import OVERFLOW_ATTRIBUTE, SeriesKey
+
+#: stable name -> older names Python instrumentations still send by default
+ALIASES: dict[str, tuple[str, ...]] = {
+    "http.request.method": ("http.method",),
+    "http.response.status_code": ("http.status_code",),
+    "db.system.name": ("db.system",),
+    "db.query.text": ("db.statement",),
+    "db.operation.name": ("db.operation",),
+    "db.namespace": ("db.name",),
+    "url.path": ("http.target",),
+}
+OVERFLOW = "otel.metric.overflow"
+_OVERFLOW_DIMS = ((OVERFLOW_ATTRIBUTE, "true"),)
+
+
+def attribute(attrs: Mapping[str, AttrValue], name: str) -> AttrValue:
+    """``attrs[name]``, falling back to the older semantic-convention names."""
+    value = attrs.get(name)
+    if value is None:
+        for alias in ALIASES.get(name, ()):
+            value = attrs.get(alias)
+            if value is not None:
+                break
+    return value
+
+
+def http_status(attrs: Mapping[str, AttrValue]) -> int | None:
+    value = attribute(attrs, "http.response.status_code")
+    try:
+        return None if value is None else int(str(value))
+    except ValueError:
+        return None
+
+
+def is_error(span: SpanRecord) -> bool:
+    """Status ERROR, or a 5xx answer on a server span (the spanmetrics convention)."""
+    if span.status_code == StatusCode.ERROR:
+        return True
+    if span.kind == SpanKind.SERVER:
+        status = http_status(span.attributes)
+        return status is not None and status >= 500
+    return False
+
+
+class Keyer:
+    """Maps spans to SeriesKeys; past the limits, to overflow series (counted).
+
+    Args:
+        dimensions: attribute names added to the key.
+        max_series_per_service: distinct keys per service before overflow.
+        max_services: distinct services before they share an overflow service.
+    """
+
+    def __init__(self, dimensions: list[str], max_series_per_service: int, max_services: int):
+        self.dimensions = tuple(dimensions)
+        self.max_series = max_series_per_service
+        self.max_services = max_services
+        self._keys: dict[tuple[object, ...], SeriesKey] = {}
+        self._per_service: dict[str, int] = {}
+        self.overflowed_spans = 0
+
+    def key(self, span: SpanRecord) -> SeriesKey:
+        attrs = span.attributes
+        service = span.resource.service_name
+        raw = (service, span.name, span.kind, *(attribute(attrs, d) for d in self.dimensions))
+        found = self._keys.get(raw)
+        if found is not None:
+            return found
+        return self._new_key(raw, service, span)
+
+    def _new_key(self, raw: tuple[object, ...], service: str, span: SpanRecord) -> SeriesKey:
+        count = self._per_service.get(service)
+        if count is None and len(self._per_service) >= self.max_services:
+            self.overflowed_spans += 1
+            return SeriesKey(OVERFLOW, OVERFLOW, 0, _OVERFLOW_DIMS)
+        if count is not None and count >= self.max_series:
+            self.overflowed_spans += 1
+            return SeriesKey(service, OVERFLOW, 0, _OVERFLOW_DIMS)
+        dims = tuple(
+            (name, str(value))
+            for name, value in zip(self.dimensions, raw[3:], strict=True)
+            if value is not None
+        )
+        key = SeriesKey(service, span.name, int(span.kind), dims)
+        self._keys[raw] = key
+        self._per_service[service] = (count or 0) + 1
+        return key
+
+    @property
+    def series(self) -> int:
+        return len(self._keys)

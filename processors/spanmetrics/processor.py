@@ -1,0 +1,176 @@
+"""The ``spanmetrics`` processor: RED series from spans, published through the series layer."""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import Any
+
+from otel_perf.components import Context, Factory, Processor
+from otel_perf.findings import Finding
+from otel_perf.model import SpanBatch
+from otel_perf.processors.spanmetrics.config import SpanMetricsConfig
+from otel_perf.processors.spanmetrics.keys import ALIASES, Keyer, is_error
+from otel_perf.processors.spanmetrics.windows import NS, Rollup, Windows, merge_intervals
+from otel_perf.series import RED, SeriesInterval, SeriesKey
+
+ROLLUPS_S = (60, 3600)
+API_LIMIT = 500
+
+
+class SpanMetricsProcessor(Processor):
+    """Aggregates spans into RED series per interval and rolls them up to 1 min and 1 h."""
+
+    def __init__(self, context: Context, config: SpanMetricsConfig) -> None:
+        super().__init__(context)
+        self.config = config
+        self.span_attributes = frozenset(config.dimensions) | {
+            alias for d in config.dimensions for alias in ALIASES.get(d, ())
+        }
+        self.keyer = Keyer(config.dimensions, config.max_series_per_service, config.max_services)
+        self.windows = Windows(config.interval, config.late_grace)
+        self.rollups = [Rollup(seconds) for seconds in ROLLUPS_S]
+        self.recent: deque[SeriesInterval] = deque(
+            maxlen=max(1, math.ceil(config.memory_horizon / config.interval))
+        )
+        self.spans = 0
+
+    # -- intake -------------------------------------------------------------
+    def consume_spans(self, batch: SpanBatch) -> None:
+        groups: dict[tuple[int, SeriesKey], tuple[list[int], list[int]]] = {}
+        key_of, slot_of = self.keyer.key, self.windows.slot
+        for span in batch.spans:
+            group_key = (slot_of(span.end_ns), key_of(span))
+            group = groups.get(group_key)
+            if group is None:
+                group = groups[group_key] = ([], [0])
+            group[0].append(span.end_ns - span.start_ns)
+            if span.status_code == 2 or span.kind == 2:  # cheap pre-check, then the rule
+                group[1][0] += is_error(span)
+        for (start, key), (durations, errors) in groups.items():
+            self.windows.add(start, key, durations, errors[0])
+        self.spans += len(batch)
+
+    # -- evaluation ---------------------------------------------------------
+    def tick(self, now_ns: int) -> list[Finding]:
+        for interval in self.windows.advance(now_ns, self.id):
+            self._publish(interval)
+        watermark = self.windows.watermark_ns
+        for rollup in self.rollups:
+            for interval in rollup.close_until(watermark, self.id):
+                self._persist(interval)
+                self.context.series.publish(interval)
+        return []
+
+    def _publish(self, interval: SeriesInterval) -> None:
+        self.recent.append(interval)
+        self.context.series.publish(interval)
+        for rollup in self.rollups:
+            rollup.add(interval)
+
+    def _persist(self, interval: SeriesInterval) -> None:
+        rows = [
+            (key.service, key_id(key), {"key": key.to_dict(), **red.to_dict()})
+            for key, red in interval.values.items()
+        ]
+        self.context.store.add_series(interval.resolution_s, interval.start_ns, rows)
+        retention = (
+            self.config.retention_1m if interval.resolution_s == 60 else self.config.retention_1h
+        )
+        self.context.store.expire_series(
+            interval.resolution_s, interval.end_ns - int(retention * NS)
+        )
+
+    # -- state --------------------------------------------------------------
+    def flush(self, now_ns: int) -> None:
+        """Keep what is still open, so a restart (or kill -9) loses at most one flush."""
+        state = {
+            "watermark_ns": self.windows.watermark_ns,
+            "open": _dump(self.windows.open),
+            "rollups": [_dump(r.open) for r in self.rollups],
+        }
+        self.context.store.save_state(self.id, "open", state, now_ns)
+
+    def start(self) -> None:
+        state = self.context.store.load_state(self.id, "open")
+        if not state:
+            return
+        self.windows.watermark_ns = int(state["watermark_ns"])
+        self.windows.open = _load(state["open"])
+        for rollup, body in zip(self.rollups, state["rollups"], strict=False):
+            rollup.open = _load(body)
+
+    def shutdown(self) -> None:
+        """Nothing held beyond memory; flush() has saved the open intervals."""
+
+    # -- reading ------------------------------------------------------------
+    def red(self, window_s: float | None = None) -> dict[SeriesKey, RED]:
+        """RED per series over the most recent closed intervals covering ``window_s``."""
+        count = max(1, math.ceil((window_s or self.config.api_window) / self.config.interval))
+        return merge_intervals(list(self.recent)[-count:])
+
+    def snapshot(self) -> dict[str, Any]:
+        window = self.config.api_window
+        merged = self.red(window)
+        rows = sorted(merged.items(), key=lambda kv: -kv[1].calls)[:API_LIMIT]
+        return {
+            "window_s": window,
+            "series": self.keyer.series,
+            "overflowed_spans": self.keyer.overflowed_spans,
+            "late_spans": self.windows.late_spans,
+            "spans": self.spans,
+            "red": [red_row(key, red, window) for key, red in rows],
+        }
+
+
+def red_row(key: SeriesKey, red: RED, window_s: float) -> dict[str, Any]:
+    """A series' rate, error ratio and latency quantiles, for people and the API."""
+    hist = red.duration_s
+    p50, p95, p99 = hist.quantiles([0.5, 0.95, 0.99]) if red.calls else (math.nan,) * 3
+    return {
+        **key.to_dict(),
+        "calls": red.calls,
+        "errors": red.errors,
+        "rate_per_s": round(red.calls / window_s, 4),
+        "error_ratio": round(red.errors / red.calls, 6) if red.calls else 0.0,
+        "p50_ms": _ms(p50),
+        "p95_ms": _ms(p95),
+        "p99_ms": _ms(p99),
+    }
+
+
+def _ms(seconds: float) -> float | None:
+    return None if math.isnan(seconds) else round(seconds * 1000, 3)
+
+
+def key_id(key: SeriesKey) -> str:
+    dims = ",".join(f"{k}={v}" for k, v in key.dims)
+    return f"{key.service}\x1f{key.operation}\x1f{key.span_kind}\x1f{dims}"
+
+
+def _dump(windows: dict[int, dict[SeriesKey, RED]]) -> list[Any]:
+    return [
+        [start, [[key.to_dict(), red.to_dict()] for key, red in values.items()]]
+        for start, values in windows.items()
+    ]
+
+
+def _load(body: list[Any]) -> dict[int, dict[SeriesKey, RED]]:
+    return {
+        int(start): {
+            SeriesKey(
+                k["service"], k["operation"], int(k["span_kind"]), tuple(k["dims"].items())
+            ): RED.from_dict(r)
+            for k, r in values
+        }
+        for start, values in body
+    }
+
+
+FACTORY: Factory[SpanMetricsConfig, Processor] = Factory(
+    type="spanmetrics",
+    config_model=SpanMetricsConfig,
+    create=SpanMetricsProcessor,
+    description="RED metrics (calls, errors, exponential-histogram durations) per service "
+    "and operation, rolled up to 1 min and 1 h.",
+)

@@ -1,0 +1,100 @@
+"""Event-time intervals and their rollups.
+
+Spans land in the base interval their end time falls in. A base interval
+closes once ``now`` passes its end plus the grace for late spans; a span for an
+interval already closed is added to the oldest open one and counted as late,
+so totals stay right. Closed base intervals merge into 1 min and 1 h rollups,
+which close when every base interval inside them has.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from otel_perf.series import RED, SeriesInterval, SeriesKey
+
+NS = 1_000_000_000
+
+
+class Rollup:
+    """Merges closed intervals into windows of ``resolution_s`` (aligned to the epoch)."""
+
+    def __init__(self, resolution_s: int) -> None:
+        self.resolution_s = resolution_s
+        self.resolution_ns = resolution_s * NS
+        self.open: dict[int, dict[SeriesKey, RED]] = {}
+
+    def add(self, interval: SeriesInterval) -> None:
+        start = interval.start_ns - interval.start_ns % self.resolution_ns
+        window = self.open.setdefault(start, {})
+        for key, red in interval.values.items():
+            current = window.get(key)
+            if current is None:
+                window[key] = red.copy()
+            else:
+                current.merge(red)
+
+    def close_until(self, watermark_ns: int, source: str) -> list[SeriesInterval]:
+        """Windows wholly before ``watermark_ns`` (all their base intervals closed)."""
+        done = sorted(s for s in self.open if s + self.resolution_ns <= watermark_ns)
+        return [
+            SeriesInterval(s, s + self.resolution_ns, self.resolution_s, self.open.pop(s), source)
+            for s in done
+        ]
+
+
+class Windows:
+    """Open base intervals keyed by start; closes them on ``advance(now)``."""
+
+    def __init__(self, interval_s: float, grace_s: float) -> None:
+        self.interval_ns = int(interval_s * NS)
+        self.grace_ns = int(grace_s * NS)
+        self.open: dict[int, dict[SeriesKey, RED]] = {}
+        self.watermark_ns = 0  # every interval ending at or before this is closed
+        self.late_spans = 0
+
+    def slot(self, end_ns: int) -> int:
+        start = end_ns - end_ns % self.interval_ns
+        if start < self.watermark_ns:
+            self.late_spans += 1
+            return self.watermark_ns
+        return start
+
+    def add(self, start_ns: int, key: SeriesKey, durations_ns: list[int], errors: int) -> None:
+        window = self.open.setdefault(start_ns, {})
+        red = window.get(key)
+        if red is None:
+            red = window[key] = RED()
+        red.calls += len(durations_ns)
+        red.errors += errors
+        red.duration_s.record_many(np.asarray(durations_ns, dtype=np.float64) / NS)
+
+    def advance(self, now_ns: int, source: str) -> list[SeriesInterval]:
+        """Close every interval whose end plus grace is at or before ``now_ns``."""
+        closed = []
+        for start in sorted(self.open):
+            end = start + self.interval_ns
+            if end + self.grace_ns > now_ns:
+                break
+            closed.append(
+                SeriesInterval(start, end, self.interval_ns // NS, self.open.pop(start), source)
+            )
+        # time moves on even without traffic, so later spans cannot reopen the past
+        horizon = now_ns - self.grace_ns
+        self.watermark_ns = max(self.watermark_ns, horizon - horizon % self.interval_ns)
+        return closed
+
+
+def merge_intervals(intervals: Iterable[SeriesInterval]) -> dict[SeriesKey, RED]:
+    """One RED per key over several intervals."""
+    merged: dict[SeriesKey, RED] = {}
+    for interval in intervals:
+        for key, red in interval.values.items():
+            current = merged.get(key)
+            if current is None:
+                merged[key] = red.copy()
+            else:
+                current.merge(red)
+    return merged

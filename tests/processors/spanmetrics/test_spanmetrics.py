@@ -1,0 +1,166 @@
+"""Span metrics: RED per series on event-time intervals, rollups, bounds, persistence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from otel_perf.components import Context
+from otel_perf.model import Resource, SpanBatch, SpanKind, SpanRecord
+from otel_perf.processors.spanmetrics.config import SpanMetricsConfig
+from otel_perf.processors.spanmetrics.processor import SpanMetricsProcessor
+from otel_perf.series import SeriesHub, SeriesInterval, SeriesKey
+from otel_perf.store import Store
+
+S = 1_000_000_000
+T0 = 1_700_000_040 * S  # a multiple of 60 s and of 10 s
+
+
+def span(
+    end_s: float,
+    duration_ms: float = 10.0,
+    service: str = "shop",
+    name: str = "GET /items/{id}",
+    kind: int = SpanKind.SERVER,
+    status: int = 0,
+    **attrs: Any,
+) -> SpanRecord:
+    end = T0 + int(end_s * S)
+    start = end - int(duration_ms * 1_000_000)
+    return SpanRecord(
+        b"t" * 16,
+        b"s" * 8,
+        b"",
+        Resource({"service.name": service}),
+        "test",
+        name,
+        kind,
+        start,
+        end,
+        status,
+        "",
+        {"http.route": "/items/{id}", "http.request.method": "GET", **attrs},
+    )
+
+
+@pytest.fixture
+def make(tmp_path: Path) -> Any:
+    store = Store(tmp_path / "s.db")
+    hub = SeriesHub()
+    published: list[SeriesInterval] = []
+    hub.subscribe(published.append)
+
+    def build(**settings: Any) -> SpanMetricsProcessor:
+        processor = SpanMetricsProcessor(
+            Context("spanmetrics", store, hub), SpanMetricsConfig(**settings)
+        )
+        processor.start()
+        return processor
+
+    build.published = published  # type: ignore[attr-defined]
+    build.store = store  # type: ignore[attr-defined]
+    return build
+
+
+def key(**dims: str) -> SeriesKey:
+    base = {"http.route": "/items/{id}", "http.request.method": "GET"}
+    return SeriesKey("shop", "GET /items/{id}", SpanKind.SERVER, tuple({**base, **dims}.items()))
+
+
+def test_calls_errors_and_durations_per_interval(make: Any) -> None:
+    processor = make(late_grace="5s")
+    spans = [
+        span(1, 10),
+        span(2, 20),
+        span(3, 30, status=2),
+        span(4, 40, **{"http.response.status_code": 503}),
+        span(5, 50, kind=SpanKind.CLIENT, **{"http.response.status_code": 503}),
+        span(12, 60),
+    ]
+    processor.consume_spans(SpanBatch(spans))
+    processor.tick(T0 + 14 * S)  # first interval ends at 10 s + 5 s grace: still open
+    assert make.published == []
+    processor.tick(T0 + 15 * S)
+    (first,) = make.published
+    assert (first.start_ns, first.end_ns, first.resolution_s) == (T0, T0 + 10 * S, 10)
+    server = first.values[key()]
+    assert (server.calls, server.errors) == (4, 2)  # status ERROR and a 5xx server answer
+    client = first.values[SeriesKey("shop", "GET /items/{id}", SpanKind.CLIENT, key().dims)]
+    assert (client.calls, client.errors) == (1, 0)  # a 5xx seen by a client is not its error
+    assert server.duration_s.quantile(1.0) == pytest.approx(0.040)
+    assert server.duration_s.sum == pytest.approx(0.100)
+
+
+def test_old_semantic_convention_names_fill_dimensions(make: Any) -> None:
+    processor = make()
+    old = span(1)
+    old.attributes = {"http.route": "/items/{id}", "http.method": "GET"}
+    processor.consume_spans(SpanBatch([old, span(2)]))
+    processor.tick(T0 + 60 * S)
+    assert make.published[0].values[key()].calls == 2
+
+
+def test_late_spans_are_kept_and_counted(make: Any) -> None:
+    processor = make(late_grace="0s")
+    processor.consume_spans(SpanBatch([span(1)]))
+    processor.tick(T0 + 20 * S)
+    processor.consume_spans(SpanBatch([span(2)]))  # its interval closed already
+    processor.tick(T0 + 40 * S)
+    calls = sum(red.calls for interval in make.published for _, red in interval)
+    assert calls == 2
+    assert processor.windows.late_spans == 1
+
+
+def test_rollups_to_a_minute_and_an_hour_are_published_and_stored(make: Any) -> None:
+    processor = make(late_grace="0s")
+    processor.consume_spans(SpanBatch([span(s * 10 + 1, 5.0 + s) for s in range(12)]))
+    processor.tick(T0 + 3600 * S)
+    minutes = [i for i in make.published if i.resolution_s == 60]
+    hours = [i for i in make.published if i.resolution_s == 3600]
+    assert [m.values[key()].calls for m in minutes] == [6, 6]
+    assert [h.values[key()].calls for h in hours] == [12]
+    rows = make.store.series(60)
+    assert [body["calls"] for _, _, body in rows] == [6, 6]
+    assert rows[0][2]["key"]["service"] == "shop"
+
+
+def test_cardinality_limit_per_service_and_overflow(make: Any) -> None:
+    processor = make(max_series_per_service=3)
+    spans = [span(1, name=f"op-{i}") for i in range(5)] + [span(1, service="other")]
+    processor.consume_spans(SpanBatch(spans))
+    processor.tick(T0 + 60 * S)
+    values = make.published[0].values
+    overflow = [k for k in values if k.is_overflow]
+    assert len(overflow) == 1 and overflow[0].service == "shop"
+    assert values[overflow[0]].calls == 2
+    assert processor.keyer.overflowed_spans == 2
+    assert processor.snapshot()["overflowed_spans"] == 2
+
+
+def test_snapshot_quantiles_within_one_percent(make: Any) -> None:
+    processor = make(late_grace="0s")
+    rng = np.random.default_rng(7)
+    durations = rng.lognormal(mean=3.0, sigma=0.8, size=2000)  # ms
+    spans = [span(1 + (i % 50) / 10, float(d)) for i, d in enumerate(durations)]
+    processor.consume_spans(SpanBatch(spans))
+    processor.tick(T0 + 20 * S)
+    (row,) = processor.snapshot()["red"]
+    for q, name in ((0.5, "p50_ms"), (0.95, "p95_ms"), (0.99, "p99_ms")):
+        exact = float(np.quantile(durations, q, method="inverted_cdf"))
+        assert row[name] == pytest.approx(exact, rel=0.01)
+    assert row["calls"] == 2000 and row["rate_per_s"] == pytest.approx(2000 / 60, abs=1e-4)
+
+
+def test_open_intervals_survive_a_restart(make: Any) -> None:
+    first = make(late_grace="0s")
+    first.consume_spans(SpanBatch([span(1), span(11)]))
+    first.tick(T0 + 10 * S)
+    first.flush(T0 + 10 * S)
+    again = make(late_grace="0s")  # same store, same component id
+    again.consume_spans(SpanBatch([span(15)]))
+    again.tick(T0 + 60 * S)
+    minute = [i for i in make.published if i.resolution_s == 60]
+    assert minute and minute[-1].values[key()].calls == 3
