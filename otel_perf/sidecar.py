@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any, Protocol
@@ -18,7 +19,7 @@ from otel_perf.api import API
 from otel_perf.config import Config
 from otel_perf.config.models import APISettings, OTLPReceiverConfig
 from otel_perf.config.types import split_endpoint
-from otel_perf.pipeline import Pipeline
+from otel_perf.pipeline import Clock, Pipeline
 from otel_perf.serving import ServerThread
 from otel_perf.store import Store
 
@@ -43,10 +44,13 @@ class Ports:
 class Sidecar:
     """One otel-perf process built from a config."""
 
-    def __init__(self, config: Config, store_path: str | None = None) -> None:
+    def __init__(
+        self, config: Config, store_path: str | None = None, clock: Clock = time.time_ns
+    ) -> None:
         self.config = config
         path = store_path or config.service.store.path
-        self.pipeline = Pipeline(config, Store(path, config.service.store.max_findings))
+        store = Store(path, config.service.store.max_findings)
+        self.pipeline = Pipeline(config, store, clock=clock)
         self.ports = Ports()
         self._receivers: list[tuple[str, str, _Receiver]] = []
         self._api: ServerThread | None = None

@@ -9,7 +9,8 @@ register themselves through :func:`register_builtins`.
 def register_builtins() -> None:
     """Register the built-in processor types."""
     from otel_perf.components import register_processor
+    from otel_perf.processors.bottlenecks.processor import FACTORY as BOTTLENECKS
     from otel_perf.processors.spanmetrics.processor import FACTORY as SPANMETRICS
 
-    for factory in (SPANMETRICS,):
+    for factory in (SPANMETRICS, BOTTLENECKS):
         register_processor(factory)

@@ -1,0 +1,163 @@
+"""What one evaluation window learns from the traces analysed in it.
+
+Every map here is keyed by data from the wire and bounded; what does not fit
+is counted in ``overflowed``. Times are ns, latency sketches hold seconds.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from otel_perf.histogram import ExponentialHistogram
+
+NS = 1_000_000_000
+OpKey = tuple[str, str]  # (service, operation)
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+@dataclass(slots=True)
+class Exemplars:
+    """The ``size`` trace ids with the largest weight seen (a min-heap)."""
+
+    size: int
+    heap: list[tuple[int, str]] = field(default_factory=list)
+
+    def offer(self, weight: int, trace_id: str) -> None:
+        if len(self.heap) < self.size:
+            heapq.heappush(self.heap, (weight, trace_id))
+        elif weight > self.heap[0][0]:
+            heapq.heapreplace(self.heap, (weight, trace_id))
+
+    def ids(self) -> list[str]:
+        return [trace for _, trace in sorted(self.heap, reverse=True)]
+
+
+@dataclass(slots=True)
+class OpStats:
+    """One (service, operation) across traces: time on critical paths and self time."""
+
+    exemplars: Exemplars
+    critical_ns: int = 0
+    self_ns: int = 0
+    traces: int = 0
+
+
+@dataclass(slots=True)
+class EntryStats:
+    """One entry operation (the root span's): its latency and who makes it up."""
+
+    exemplars: Exemplars
+    traces: int = 0
+    total_ns: int = 0
+    latency_s: ExponentialHistogram = field(default_factory=ExponentialHistogram)
+    shares: dict[OpKey, int] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class QueryStats:
+    """One query fingerprint of one service."""
+
+    fingerprint: str
+    db_system: str
+    operation: str
+    exemplars: Exemplars
+    latency_s: ExponentialHistogram = field(default_factory=ExponentialHistogram)
+
+
+@dataclass(slots=True)
+class PatternStats:
+    """One repeated-call pattern (kind, service, parent operation, fingerprint)."""
+
+    exemplars: Exemplars
+    occurrences: int = 0
+    calls: int = 0
+    max_calls: int = 0
+    total_ns: int = 0
+    saveable_ns: int = 0
+
+
+@dataclass(slots=True)
+class SlowStats:
+    """Slow server spans of one (service, route), with the slowest one's critical path."""
+
+    threshold_ns: int
+    exemplars: Exemplars
+    requests: int = 0
+    slow: int = 0
+    worst_ns: int = 0
+    worst_path: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class MemoryStats:
+    """Memory growth per request of one (service, route)."""
+
+    requests: int = 0
+    grew: int = 0
+    total_bytes: int = 0
+    max_bytes: int = 0
+    growth_bytes: ExponentialHistogram = field(default_factory=ExponentialHistogram)
+
+
+class Bounded(dict[K, V]):
+    """A dict that stops taking new keys at ``limit`` and counts what it turned away."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+        self.overflowed = 0
+
+    def slot(self, key: K, make: Callable[[], V]) -> V | None:
+        value = self.get(key)
+        if value is None:
+            if len(self) >= self.limit:
+                self.overflowed += 1
+                return None
+            value = self[key] = make()
+        return value
+
+
+@dataclass
+class Window:
+    """Aggregates of one evaluation window ``[start_ns, start_ns + length)``."""
+
+    start_ns: int
+    max_operations: int
+    max_fingerprints: int
+    max_routes: int
+    exemplars: int
+    traces: int = 0
+    critical_total_ns: int = 0
+
+    def __post_init__(self) -> None:
+        self.ops: Bounded[OpKey, OpStats] = Bounded(self.max_operations)
+        self.entries: Bounded[OpKey, EntryStats] = Bounded(self.max_routes)
+        self.queries: Bounded[tuple[str, str], QueryStats] = Bounded(self.max_fingerprints)
+        self.patterns: Bounded[tuple[str, str, str, str], PatternStats] = Bounded(
+            self.max_fingerprints
+        )
+        self.slow: Bounded[OpKey, SlowStats] = Bounded(self.max_routes)
+        self.phases: Bounded[tuple[str, str, str], ExponentialHistogram] = Bounded(
+            self.max_routes * 8
+        )
+        self.memory: Bounded[OpKey, MemoryStats] = Bounded(self.max_routes)
+
+    def exemplar_set(self) -> Exemplars:
+        return Exemplars(self.exemplars)
+
+    @property
+    def overflowed(self) -> int:
+        maps = (
+            self.ops,
+            self.entries,
+            self.queries,
+            self.patterns,
+            self.slow,
+            self.phases,
+            self.memory,
+        )
+        return sum(m.overflowed for m in maps)

@@ -1,0 +1,218 @@
+"""One complete trace into a window's aggregates: critical path, self time, queries,
+repeated calls, slow requests, checkpoint phases and memory."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from otel_perf.histogram import ExponentialHistogram
+from otel_perf.model import SpanKind, SpanRecord
+from otel_perf.pipeline import route_of
+from otel_perf.processors.bottlenecks.aggregate import (
+    NS,
+    EntryStats,
+    MemoryStats,
+    OpKey,
+    OpStats,
+    PatternStats,
+    QueryStats,
+    SlowStats,
+    Window,
+)
+from otel_perf.processors.bottlenecks.checkpoints import phases
+from otel_perf.processors.bottlenecks.config import BottlenecksConfig
+from otel_perf.processors.bottlenecks.critical_path import Segment, critical_path, self_times
+from otel_perf.processors.bottlenecks.fingerprint import (
+    db_operation,
+    db_statement,
+    db_system,
+    fingerprint,
+    fingerprint_id,
+)
+from otel_perf.processors.bottlenecks.memory import memory_delta
+from otel_perf.processors.bottlenecks.patterns import (
+    Pattern,
+    consecutive_parallelizable,
+    n_plus_one,
+)
+from otel_perf.processors.bottlenecks.tracetree import TraceTree, build_tree
+
+MAX_ENTRY_SHARES = 200  # contributors kept per entry operation
+
+
+@lru_cache(maxsize=8192)
+def _fingerprint(statement: str) -> tuple[str, str]:
+    # ORMs repeat the same parametrised text, so most lookups hit the cache
+    text = fingerprint(statement)
+    return text, fingerprint_id(text)
+
+
+class Analyser:
+    """Applies the per-trace analyses with one config."""
+
+    def __init__(self, config: BottlenecksConfig) -> None:
+        self.config = config
+
+    def add_trace(self, window: Window, spans: list[SpanRecord]) -> None:
+        tree = build_tree(spans)
+        root = tree.main_root()
+        if root is None:
+            return
+        trace_id = spans[0].trace_id.hex()
+        path = critical_path(tree, root)
+        window.traces += 1
+        window.critical_total_ns += tree.duration_ns(root)
+        shares = _shares(path)
+        self._entry(window, tree, root, shares, trace_id)
+        self._operations(window, tree, shares, trace_id)
+        self._spans(window, tree, path, trace_id)
+        for pattern in self._patterns(tree):
+            self._pattern(window, pattern, trace_id)
+
+    def _entry(
+        self, window: Window, tree: TraceTree, root: bytes, shares: dict[OpKey, int], trace: str
+    ) -> None:
+        span = tree.spans[root]
+        key = (span.service_name, route_of(span.attributes, span.name))
+        entry = window.entries.slot(key, lambda: EntryStats(window.exemplar_set()))
+        if entry is None:
+            return
+        duration = tree.duration_ns(root)
+        entry.traces += 1
+        entry.total_ns += duration
+        entry.latency_s.record(duration / NS)
+        entry.exemplars.offer(duration, trace)
+        for op, ns in shares.items():
+            if op in entry.shares or len(entry.shares) < MAX_ENTRY_SHARES:
+                entry.shares[op] = entry.shares.get(op, 0) + ns
+
+    def _operations(
+        self, window: Window, tree: TraceTree, shares: dict[OpKey, int], trace: str
+    ) -> None:
+        selfs = self_times(tree)
+        for span_id, self_ns in selfs.items():
+            span = tree.spans[span_id]
+            key = (span.service_name, span.name)
+            stats = window.ops.slot(key, lambda: OpStats(window.exemplar_set()))
+            if stats is not None:
+                stats.self_ns += self_ns
+        for key, ns in shares.items():
+            stats = window.ops.slot(key, lambda: OpStats(window.exemplar_set()))
+            if stats is not None:
+                stats.critical_ns += ns
+                stats.traces += 1
+                stats.exemplars.offer(ns, trace)
+
+    def _spans(self, window: Window, tree: TraceTree, path: list[Segment], trace: str) -> None:
+        for span in tree.spans.values():
+            if span.kind == SpanKind.CLIENT:
+                self._query(window, tree, span, trace)
+            elif span.kind == SpanKind.SERVER:
+                route = (span.service_name, route_of(span.attributes, span.name))
+                self._slow(window, tree, span, route, path, trace)
+                self._phases(window, span, route)
+                self._memory(window, span, route)
+
+    def _query(self, window: Window, tree: TraceTree, span: SpanRecord, trace: str) -> None:
+        statement = db_statement(span.attributes)
+        if not statement:
+            return
+        text, fid = _fingerprint(statement)
+        key = (span.service_name, fid)
+        stats = window.queries.slot(
+            key,
+            lambda: QueryStats(
+                text,
+                db_system(span.attributes) or "",
+                db_operation(span.attributes) or "",
+                window.exemplar_set(),
+            ),
+        )
+        if stats is not None:
+            duration = tree.duration_ns(span.span_id)
+            stats.latency_s.record(duration / NS)
+            stats.exemplars.offer(duration, trace)
+
+    def _slow(
+        self,
+        window: Window,
+        tree: TraceTree,
+        span: SpanRecord,
+        route: OpKey,
+        path: list[Segment],
+        trace: str,
+    ) -> None:
+        seconds = self.config.slow_request_thresholds.get(
+            route[0], self.config.slow_request_threshold
+        )
+        threshold = int(seconds * NS)
+        stats = window.slow.slot(route, lambda: SlowStats(threshold, window.exemplar_set()))
+        if stats is None:
+            return
+        stats.requests += 1
+        duration = span.end_ns - span.start_ns
+        if duration < threshold:
+            return
+        stats.slow += 1
+        stats.exemplars.offer(duration, trace)
+        if duration > stats.worst_ns:
+            stats.worst_ns = duration
+            stats.worst_path = _summarise(path)
+
+    def _phases(self, window: Window, span: SpanRecord, route: OpKey) -> None:
+        if not span.events:
+            return
+        for name, ns in phases(span):
+            hist = window.phases.slot((*route, name), ExponentialHistogram)
+            if hist is not None:
+                hist.record(ns / NS)
+
+    def _memory(self, window: Window, span: SpanRecord, route: OpKey) -> None:
+        delta = memory_delta(span.attributes)
+        if delta is None:
+            return
+        stats = window.memory.slot(route, MemoryStats)
+        if stats is None:
+            return
+        stats.requests += 1
+        stats.total_bytes += delta
+        stats.max_bytes = max(stats.max_bytes, delta)
+        if delta > 0:
+            stats.grew += 1
+            stats.growth_bytes.record(float(delta))
+
+    def _patterns(self, tree: TraceTree) -> list[Pattern]:
+        config = self.config
+        found = n_plus_one(tree, config.n_plus_one_min_count, int(config.n_plus_one_min_total * NS))
+        return found + consecutive_parallelizable(tree, int(config.parallel_min_saveable * NS))
+
+    def _pattern(self, window: Window, pattern: Pattern, trace: str) -> None:
+        key = (pattern.kind.value, pattern.service, pattern.operation, pattern.fingerprint)
+        stats = window.patterns.slot(key, lambda: PatternStats(window.exemplar_set()))
+        if stats is None:
+            return
+        stats.occurrences += 1
+        stats.calls += pattern.count
+        stats.max_calls = max(stats.max_calls, pattern.count)
+        stats.total_ns += pattern.total_ns
+        stats.saveable_ns += pattern.saveable_ns
+        stats.exemplars.offer(pattern.saveable_ns, trace)
+
+
+def _shares(path: list[Segment]) -> dict[OpKey, int]:
+    shares: dict[OpKey, int] = {}
+    for segment in path:
+        key = (segment.service, segment.operation)
+        shares[key] = shares.get(key, 0) + segment.duration_ns
+    return shares
+
+
+def _summarise(path: list[Segment], top: int = 5) -> list[dict[str, object]]:
+    """The critical path's largest contributors, for a person reading a finding."""
+    shares = _shares(path)
+    total = sum(shares.values()) or 1
+    ranked = sorted(shares.items(), key=lambda kv: -kv[1])[:top]
+    return [
+        {"service": s, "operation": o, "ms": round(ns / 1e6, 3), "share": round(ns / total, 4)}
+        for (s, o), ns in ranked
+    ]

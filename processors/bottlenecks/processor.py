@@ -1,0 +1,93 @@
+"""The ``bottlenecks`` processor: assemble traces, analyse each, evaluate per window."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from otel_perf.announce import Announcer
+from otel_perf.components import Context, Factory, Processor
+from otel_perf.findings import Finding
+from otel_perf.model import SpanBatch, SpanRecord
+from otel_perf.processors.bottlenecks.aggregate import NS, Window
+from otel_perf.processors.bottlenecks.analyse import Analyser
+from otel_perf.processors.bottlenecks.assembly import TraceAssembler
+from otel_perf.processors.bottlenecks.config import BottlenecksConfig
+from otel_perf.processors.bottlenecks.evaluate import evaluate, ranking
+from otel_perf.processors.bottlenecks.memory import KEYS as MEMORY_KEYS
+from otel_perf.processors.bottlenecks.report import report
+
+
+class BottlenecksProcessor(Processor):
+    """Critical path, self time, slow queries, repeated calls, slow requests, phases, memory."""
+
+    span_attributes = MEMORY_KEYS | {"url.template", "url.full", "http.url"}
+
+    def __init__(self, context: Context, config: BottlenecksConfig) -> None:
+        super().__init__(context)
+        self.config = config
+        self.interval_ns = int(config.evaluation_interval * NS)
+        self.assembler = TraceAssembler(
+            int(config.trace_quiet_time * NS), config.max_traces, config.max_spans_per_trace
+        )
+        self.analyser = Analyser(config)
+        self.announcer = Announcer(int(config.quiet_period * NS))
+        self.window: Window | None = None
+        self.previous: Window | None = None
+        self.traces_analysed = 0
+
+    def consume_spans(self, batch: SpanBatch) -> None:
+        for trace in self.assembler.add(batch.spans):
+            self._analyse(trace)
+
+    def tick(self, now_ns: int) -> list[Finding]:
+        for trace in self.assembler.complete(now_ns):
+            self._analyse(trace, now_ns)
+        window = self.window
+        if window is None or now_ns < window.start_ns + self.interval_ns:
+            return []
+        found = evaluate(window, self.config, now_ns, self.id)
+        self.previous, self.window = window, None
+        magnitudes = {finding.key: size for finding, size in found}
+        return self.announcer.evaluate([f for f, _ in found], magnitudes, now_ns)
+
+    def _analyse(self, spans: list[SpanRecord], now_ns: int | None = None) -> None:
+        if self.window is None:
+            at = now_ns if now_ns is not None else max(s.end_ns for s in spans)
+            self.window = self._new_window(at - at % self.interval_ns)
+        self.analyser.add_trace(self.window, spans)
+        self.traces_analysed += 1
+
+    def _new_window(self, start_ns: int) -> Window:
+        c = self.config
+        return Window(start_ns, c.max_operations, c.max_fingerprints, c.max_routes, c.exemplars)
+
+    def windows(self) -> list[Window]:
+        """The last closed window and the one filling now (what the API reports)."""
+        return [w for w in (self.previous, self.window) if w is not None]
+
+    def snapshot(self) -> dict[str, Any]:
+        windows = self.windows()
+        return {
+            "traces_held": len(self.assembler),
+            "traces_analysed": self.traces_analysed,
+            "evicted_early": self.assembler.evicted_early,
+            "dropped_spans": self.assembler.dropped_spans,
+            "suppressed_findings": self.announcer.suppressed,
+            "overflowed": sum(w.overflowed for w in windows),
+            "ranking": ranking(windows),
+            **report(windows),
+        }
+
+    def shutdown(self) -> None:
+        """Incomplete traces are analysed so the last snapshot includes them."""
+        for trace in self.assembler.drain():
+            self._analyse(trace)
+
+
+FACTORY: Factory[BottlenecksConfig, Processor] = Factory(
+    type="bottlenecks",
+    config_model=BottlenecksConfig,
+    create=BottlenecksProcessor,
+    description="Trace assembly, critical path and self time, slow queries, N+1 and "
+    "repeated calls, slow requests, checkpoint phases and memory growth.",
+)
