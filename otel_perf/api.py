@@ -40,6 +40,7 @@ class API:
             Route("/performance/health", self.health),
             Route("/performance/metrics", self.metrics),
             Route("/performance/findings", self.findings),
+            Route("/performance/bottlenecks", self.bottlenecks),
             Route("/performance/openapi.json", self.openapi),
         ]
         app = Starlette(routes=routes)
@@ -61,7 +62,35 @@ class API:
         return JSONResponse(body, status_code=503 if full else 200)
 
     async def metrics(self, request: Request) -> Response:
-        return JSONResponse(self.pipeline.telemetry.snapshot())
+        """Ingest counters, plus RED per service and operation when span metrics run."""
+        limit = _limit(request)
+        if isinstance(limit, Response):
+            return limit
+        body: dict[str, Any] = self.pipeline.telemetry.snapshot()
+        service = request.query_params.get("service")
+        for pid, snap in self.pipeline.snapshot("spanmetrics").items():
+            rows = [r for r in snap.get("red", []) if not service or r["service"] == service]
+            body.setdefault("red", []).extend(rows[:limit])
+            body.setdefault("spanmetrics", {})[pid] = {k: v for k, v in snap.items() if k != "red"}
+        return JSONResponse(body)
+
+    async def bottlenecks(self, request: Request) -> Response:
+        """The critical-path ranking with evidence, slow queries, repeated calls, slow
+        requests, checkpoint phases and memory growth."""
+        limit = _limit(request)
+        if isinstance(limit, Response):
+            return limit
+        service = request.query_params.get("service")
+        snaps = self.pipeline.snapshot("bottlenecks")
+        if not snaps:
+            return _error(404, "no bottlenecks processor in this pipeline's config")
+        pid, snap = next(iter(snaps.items()))
+        body: dict[str, Any] = {"processor": pid}
+        for key, value in snap.items():
+            if isinstance(value, list):
+                value = [r for r in value if not service or r.get("service") == service][:limit]
+            body[key] = value
+        return JSONResponse(body)
 
     async def findings(self, request: Request) -> Response:
         query = request.query_params
@@ -104,6 +133,16 @@ class _AuthMiddleware:
         await self.app(scope, receive, send)
 
 
+def _limit(request: Request, default: int = 100) -> int | Response:
+    try:
+        limit = int(request.query_params.get("limit", str(default)))
+    except ValueError:
+        return _error(400, "query parameter limit must be an integer")
+    if not 1 <= limit <= MAX_LIMIT:
+        return _error(400, f"query parameter limit: must be between 1 and {MAX_LIMIT}")
+    return limit
+
+
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
@@ -135,7 +174,9 @@ def openapi_document() -> dict[str, Any]:
             "/performance/metrics": {
                 "get": {
                     "summary": "Ingest counters per signal, queue, processing, spans per "
-                    "service and route, events by name",
+                    "service and route, events by name; with span metrics, RED (rate, error "
+                    "ratio, p50/p95/p99) per service and operation over the last minute",
+                    "parameters": [_param("service", "string"), _param("limit", "integer")],
                     "responses": {
                         "200": {
                             "description": "OK",
@@ -146,6 +187,21 @@ def openapi_document() -> dict[str, Any]:
                             },
                         },
                         "401": unauthorized,
+                    },
+                }
+            },
+            "/performance/bottlenecks": {
+                "get": {
+                    "summary": "Operations ranked by their share of critical-path time, with "
+                    "exemplar trace ids; slow queries by fingerprint; N+1 and repeated-call "
+                    "patterns; slow requests with their critical path; checkpoint phases; "
+                    "memory growth per route",
+                    "parameters": [_param("service", "string"), _param("limit", "integer")],
+                    "responses": {
+                        "200": ok,
+                        "400": {"description": "bad query parameter"},
+                        "401": unauthorized,
+                        "404": {"description": "no bottlenecks processor configured"},
                     },
                 }
             },

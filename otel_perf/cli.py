@@ -9,6 +9,7 @@ import logging
 import os
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -60,15 +61,17 @@ def _parser() -> argparse.ArgumentParser:
         ("metrics", "ingest counters and span counts per service"),
         ("health", "the sidecar's health"),
         ("findings", "stored findings, newest first"),
+        ("bottlenecks", "critical-path ranking, slow queries, N+1, slow requests"),
     ):
         reader = sub.add_parser(name, help=text)
         reader.add_argument("--api", default=os.environ.get("OTEL_PERF_API", DEFAULT_API))
         reader.add_argument("--token", default=os.environ.get("OTEL_PERF_TOKEN"))
         reader.add_argument("--output", "-o", choices=["table", "json"], default="table")
-        if name == "findings":
-            reader.add_argument("--kind")
+        if name in ("findings", "bottlenecks", "metrics"):
             reader.add_argument("--service")
             reader.add_argument("--limit", type=int, default=50)
+        if name == "findings":
+            reader.add_argument("--kind")
     return parser
 
 
@@ -183,8 +186,13 @@ def _get(args: argparse.Namespace, path: str) -> Any:
         raise CLIError(f"cannot reach the otel-perf API at {args.api}: {exc.reason}") from None
 
 
+def _query(args: argparse.Namespace, **extra: str | None) -> str:
+    params = {"limit": str(args.limit), "service": args.service, **extra}
+    return "?" + urllib.parse.urlencode({k: v for k, v in params.items() if v})
+
+
 def cmd_metrics(args: argparse.Namespace, console: Console) -> int:
-    data = _get(args, "/performance/metrics")
+    data = _get(args, "/performance/metrics" + _query(args))
     if args.output == "json":
         print(json.dumps(data, sort_keys=True))
         return 0
@@ -206,6 +214,93 @@ def cmd_metrics(args: argparse.Namespace, console: Console) -> int:
     for name, count in sorted(data["routes"]["counts"].items(), key=lambda kv: -kv[1])[:50]:
         routes.add_row(name, str(count))
     console.print(routes)
+    if "red" in data:
+        _red_table(console, data["red"])
+    return 0
+
+
+def _red_table(console: Console, rows: list[dict[str, Any]]) -> None:
+    table = Table(
+        "service",
+        "operation",
+        "rate/s",
+        "errors",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        title="RED over the last minute",
+    )
+    for r in rows:
+        table.add_row(
+            r["service"],
+            r["operation"],
+            f"{r['rate_per_s']:g}",
+            f"{r['error_ratio']:.2%}",
+            *(_num(r[k]) for k in ("p50_ms", "p95_ms", "p99_ms")),
+        )
+    console.print(table)
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}"
+
+
+def cmd_bottlenecks(args: argparse.Namespace, console: Console) -> int:
+    data = _get(args, "/performance/bottlenecks" + _query(args))
+    if args.output == "json":
+        print(json.dumps(data, sort_keys=True))
+        return 0
+    ranking = Table(
+        "service",
+        "operation",
+        "share of critical path",
+        "critical ms",
+        "self ms",
+        "traces",
+        "exemplar trace",
+        title="bottlenecks",
+    )
+    for r in data["ranking"]:
+        ranking.add_row(
+            r["service"],
+            r["operation"],
+            f"{r['critical_path_share']:.1%}",
+            _num(r["critical_path_ms"]),
+            _num(r["self_time_ms"]),
+            str(r["traces"]),
+            (r["exemplar_trace_ids"] or ["-"])[0],
+        )
+    console.print(ranking)
+    queries = Table("service", "db", "count", "p50 ms", "p95 ms", "fingerprint", title="queries")
+    for q in data["slow_queries"][:20]:
+        queries.add_row(
+            q["service"],
+            q["db_system"],
+            str(q["count"]),
+            _num(q["p50_ms"]),
+            _num(q["p95_ms"]),
+            q["fingerprint"][:80],
+        )
+    console.print(queries)
+    patterns = Table(
+        "pattern",
+        "service",
+        "parent operation",
+        "calls",
+        "saveable ms",
+        "fingerprint",
+        title="repeated and sequential calls",
+    )
+    for p in data["patterns"][:20]:
+        patterns.add_row(
+            p["pattern"],
+            p["service"],
+            p["parent_operation"],
+            str(p["max_calls"]),
+            _num(p["saveable_ms_per_trace"]),
+            p["fingerprint"][:60],
+        )
+    console.print(patterns)
     return 0
 
 
@@ -222,10 +317,7 @@ def cmd_health(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_findings(args: argparse.Namespace, console: Console) -> int:
-    query = f"?limit={args.limit}"
-    query += f"&kind={args.kind}" if args.kind else ""
-    query += f"&service={args.service}" if args.service else ""
-    data = _get(args, "/performance/findings" + query)
+    data = _get(args, "/performance/findings" + _query(args, kind=args.kind))
     if args.output == "json":
         print(json.dumps(data, sort_keys=True))
     else:
@@ -251,6 +343,7 @@ COMMANDS = {
     "metrics": cmd_metrics,
     "health": cmd_health,
     "findings": cmd_findings,
+    "bottlenecks": cmd_bottlenecks,
 }
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from otel_perf.components import (
     Context,
@@ -245,9 +246,16 @@ class Pipeline:
             for processor in self.processors.values():
                 self._guard(processor.id, processor.flush, now_ns)
 
-    def snapshot(self) -> dict[str, object]:
+    def snapshot(self, of_type: str | None = None) -> dict[str, dict[str, Any]]:
+        """Each processor's snapshot by id (only those of type ``of_type`` when given),
+        taken under the pipeline lock so the API never sees a half-applied batch."""
+        out: dict[str, dict[str, Any]] = {}
         with self._lock:
-            return {pid: self._guard(pid, p.snapshot) or {} for pid, p in self.processors.items()}
+            for pid, processor in self.processors.items():
+                if of_type is None or component_type(pid) == of_type:
+                    result = self._guard(pid, processor.snapshot)
+                    out[pid] = result if isinstance(result, dict) else {}
+        return out
 
     def _guard(self, who: str, fn: Callable[..., object], *args: object) -> object:
         try:

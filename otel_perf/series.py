@@ -82,6 +82,7 @@ class SeriesInterval:
     resolution_s: int
     values: dict[SeriesKey, RED]
     source: str = ""
+    rollup: bool = False  # a merge of base intervals already published
 
     def __iter__(self) -> Iterator[tuple[SeriesKey, RED]]:
         return iter(self.values.items())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -85,3 +86,70 @@ def test_openapi_document_lists_every_route(pipeline: Pipeline) -> None:
         document["paths"]
     )
     assert "Finding" in document["components"]["schemas"]
+
+
+TRACE_CONFIG = """
+receivers: {otlp: {}}
+processors:
+  spanmetrics: {late_grace: 0s}
+  bottlenecks: {trace_quiet_time: 0s, evaluation_interval: 1m, min_traces: 1}
+service:
+  pipelines:
+    traces: {receivers: [otlp], processors: [spanmetrics, bottlenecks]}
+"""
+
+
+@pytest.fixture
+def traced() -> Iterator[Pipeline]:
+    from trace_builder import db, span
+
+    from otel_perf.model import SpanBatch, SpanKind
+
+    pipe = Pipeline(load_config(text=TRACE_CONFIG), Store(":memory:"), clock=lambda: 1)
+    pipe.start(worker=False)
+    spans = [
+        span(
+            "root",
+            None,
+            0,
+            100,
+            name="GET /orders",
+            kind=SpanKind.SERVER,
+            attrs={"http.route": "/orders", "http.request.method": "GET"},
+        )
+    ]
+    spans += [
+        db(f"q{i}", "root", 10 + 8 * i, 17 + 8 * i, f"SELECT * FROM items WHERE id = {i}")
+        for i in range(10)
+    ]
+    pipe.process(SpanBatch(spans))
+    last_end = max(s.end_ns for s in spans)
+    pipe.tick(last_end + 60 * 10**9)
+    yield pipe
+    pipe.shutdown()
+
+
+def test_metrics_carry_red_per_operation(traced: Pipeline) -> None:
+    with client(traced) as api:
+        body = api.get("/performance/metrics", params={"service": "app"}).json()
+    rows = {r["operation"]: r for r in body["red"]}
+    assert rows["GET /orders"]["calls"] == 1
+    assert rows["GET /orders"]["p50_ms"] == pytest.approx(100, rel=0.01)
+    assert body["spanmetrics"]["spanmetrics"]["series"] >= 2
+
+
+def test_bottlenecks_route_and_cli(traced: Pipeline, capsys: pytest.CaptureFixture[str]) -> None:
+    from otel_perf.cli import main
+
+    with client(traced) as api:
+        body = api.get("/performance/bottlenecks").json()
+        assert body["ranking"][0]["critical_path_share"] > 0
+        assert body["patterns"][0]["pattern"] == "n_plus_one"
+        assert api.get("/performance/bottlenecks", params={"limit": "x"}).status_code == 400
+        url = str(api.base_url)
+        assert main(["bottlenecks", "--api", url, "-o", "json"]) == 0
+        assert json.loads(capsys.readouterr().out)["patterns"][0]["max_calls"] == 10
+        assert main(["bottlenecks", "--api", url]) == 0
+        assert "n_plus_one" in capsys.readouterr().out
+        assert main(["metrics", "--api", url]) == 0
+        assert "GET /orders" in capsys.readouterr().out

@@ -26,6 +26,8 @@ class OTLPExporterConfig(ComponentConfig):
         metrics_interval: how often metrics are collected and exported.
         events: export findings as log records (events).
         metrics: export the ``otel_perf.*`` metrics.
+        span_metrics: with ``metrics``, also export span metrics
+            (``traces.span.metrics.calls`` and ``.duration``) per closed interval.
         resource: resource attributes added to ``service.name: otel-perf``.
     """
 
@@ -37,6 +39,7 @@ class OTLPExporterConfig(ComponentConfig):
     metrics_interval: Duration = 10.0
     events: bool = True
     metrics: bool = True
+    span_metrics: bool = True
     resource: dict[str, str] = {}
 
     @model_validator(mode="after")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -21,10 +22,12 @@ from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import OTELResourceDetector, Resource
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from otel_perf.components import Context, Exporter, Factory
 from otel_perf.exporters.otlp import instruments, transport
 from otel_perf.exporters.otlp.config import OTLPExporterConfig
+from otel_perf.exporters.otlp.spanmetrics import SpanMetricsSender
 from otel_perf.findings import Finding
 from otel_perf.telemetry import Telemetry
 
@@ -48,6 +51,8 @@ class _Running:
     exporters: list[transport.CountingLogExporter | transport.CountingMetricExporter] = field(
         default_factory=list
     )
+    span_metrics: SpanMetricsSender | None = None
+    unsubscribe: Callable[[], None] | None = None
 
     def flush(self, timeout_s: float) -> None:
         """Export what is queued now; blocks at most about ``timeout_s`` per signal."""
@@ -63,6 +68,10 @@ class _Running:
     def close(self, timeout_s: float) -> None:
         """Flush, then shut both providers down (their threads and channels)."""
         try:
+            if self.unsubscribe is not None:
+                self.unsubscribe()
+            if self.span_metrics is not None:
+                self.span_metrics.close(timeout_s)
             self.flush(timeout_s)
             if self.logger_provider is not None:
                 self.logger_provider.shutdown()
@@ -161,6 +170,13 @@ class OTLPExporter(Exporter):
             running.meter_provider = meters
             meter = meters.get_meter(SCOPE, _version())
             running.findings = instruments.create_instruments(meter, lambda: self._telemetry)
+        if self.config.metrics and self.config.span_metrics:
+            sdk_exporter = transport.metric_exporter(self.config, self._count_error)
+            running.exporters.append(sdk_exporter)
+            scope = InstrumentationScope(SCOPE, _version())
+            sender = SpanMetricsSender(sdk_exporter, scope, self._count_error)
+            running.span_metrics = sender
+            running.unsubscribe = self.context.series.subscribe(sender.offer)
         return running
 
     def _count_error(self) -> None:

@@ -40,7 +40,9 @@ class Rollup:
         """Windows wholly before ``watermark_ns`` (all their base intervals closed)."""
         done = sorted(s for s in self.open if s + self.resolution_ns <= watermark_ns)
         return [
-            SeriesInterval(s, s + self.resolution_ns, self.resolution_s, self.open.pop(s), source)
+            SeriesInterval(
+                s, s + self.resolution_ns, self.resolution_s, self.open.pop(s), source, rollup=True
+            )
             for s in done
         ]
 

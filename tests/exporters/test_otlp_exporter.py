@@ -433,3 +433,57 @@ def test_registered_as_otlp(context: Context) -> None:
     exporter = factory.create(context, factory.config_model())
     assert isinstance(exporter, OTLPExporter)
     exporter.shutdown()
+
+
+# -- span metrics -------------------------------------------------------------------
+def test_span_metrics_are_exported_per_base_interval(
+    context: Context, grpc_receiver: tuple[str, Received]
+) -> None:
+    from otel_perf.histogram import ExponentialHistogram
+    from otel_perf.series import RED, SeriesInterval, SeriesKey
+
+    endpoint, received = grpc_receiver
+    exporter = make(context, Telemetry(), endpoint=endpoint)
+    exporter.start()
+    hist = ExponentialHistogram()
+    hist.record_many([0.010, 0.020, 0.400])
+    key = SeriesKey("checkout", "GET /cart", 2, (("http.route", "/cart"),))
+    base = SeriesInterval(10**18, 10**18 + 10**10, 10, {key: RED(3, 1, hist)})
+    context.series.publish(base)
+    context.series.publish(
+        SeriesInterval(10**18, 10**18 + 6 * 10**10, 60, {key: RED(3, 1, hist)}, rollup=True)
+    )  # a rollup is not sent again
+    exporter.shutdown()
+
+    calls = [
+        (m, rm)
+        for request in received.metrics
+        for rm in request.resource_metrics
+        for sm in rm.scope_metrics
+        for m in sm.metrics
+        if m.name == "traces.span.metrics.calls"
+    ]
+    assert len(calls) == 1
+    metric, resource_metrics = calls[0]
+    assert attrs(resource_metrics.resource.attributes)["service.name"] == "checkout"
+    by_status = {attrs(p.attributes)["status.code"]: p.as_int for p in metric.sum.data_points}
+    assert by_status == {"STATUS_CODE_UNSET": 2, "STATUS_CODE_ERROR": 1}
+    point = metric.sum.data_points[0]
+    assert attrs(point.attributes)["http.route"] == "/cart"
+    assert attrs(point.attributes)["span.kind"] == "SPAN_KIND_SERVER"
+    (duration,) = [
+        m
+        for request in received.metrics
+        for rm in request.resource_metrics
+        for sm in rm.scope_metrics
+        for m in sm.metrics
+        if m.name == "traces.span.metrics.duration"
+    ]
+    (dp,) = duration.exponential_histogram.data_points
+    buckets = hist.otlp_buckets()
+    assert (dp.count, dp.scale) == (3, buckets.scale)
+    assert (dp.positive.offset, tuple(dp.positive.bucket_counts)) == (
+        buckets.positive_offset,
+        buckets.positive_counts,
+    )
+    assert duration.unit == "s"

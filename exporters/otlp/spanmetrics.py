@@ -1,0 +1,149 @@
+"""Span metrics as OTLP metrics, named as the Collector's spanmetrics connector names them.
+
+Each closed base interval becomes one delta export: ``traces.span.metrics.calls``
+(a monotonic sum per status) and ``traces.span.metrics.duration`` (the
+exponential histogram, unchanged, in seconds), grouped by service into one
+resource each. Sending happens on a worker thread behind a bounded queue, so a
+slow backend never holds up the pipeline; what the queue cannot hold is counted.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from opentelemetry.sdk.metrics.export import (
+    AggregationTemporality,
+    Buckets,
+    ExponentialHistogram,
+    ExponentialHistogramDataPoint,
+    Metric,
+    MetricsData,
+    NumberDataPoint,
+    ResourceMetrics,
+    ScopeMetrics,
+    Sum,
+)
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+
+from otel_perf.series import RED, SeriesInterval, SeriesKey
+
+CALLS = "traces.span.metrics.calls"
+DURATION = "traces.span.metrics.duration"
+KIND_NAMES = {
+    0: "SPAN_KIND_UNSPECIFIED",
+    1: "SPAN_KIND_INTERNAL",
+    2: "SPAN_KIND_SERVER",
+    3: "SPAN_KIND_CLIENT",
+    4: "SPAN_KIND_PRODUCER",
+    5: "SPAN_KIND_CONSUMER",
+}
+DELTA = AggregationTemporality.DELTA
+log = logging.getLogger("otel_perf.exporters.otlp")
+
+
+def attributes(key: SeriesKey) -> dict[str, str]:
+    return {
+        "span.name": key.operation,
+        "span.kind": KIND_NAMES.get(key.span_kind, ""),
+        **dict(key.dims),
+    }
+
+
+def _calls(key: SeriesKey, red: RED, start: int, end: int) -> list[NumberDataPoint]:
+    base = attributes(key)
+    points = [
+        NumberDataPoint(
+            {**base, "status.code": "STATUS_CODE_UNSET"}, start, end, red.calls - red.errors
+        )
+    ]
+    if red.errors:
+        points.append(
+            NumberDataPoint({**base, "status.code": "STATUS_CODE_ERROR"}, start, end, red.errors)
+        )
+    return points
+
+
+def _duration(key: SeriesKey, red: RED, start: int, end: int) -> ExponentialHistogramDataPoint:
+    b = red.duration_s.otlp_buckets()
+    return ExponentialHistogramDataPoint(
+        attributes=attributes(key),
+        start_time_unix_nano=start,
+        time_unix_nano=end,
+        count=b.count,
+        sum=b.sum or 0.0,
+        scale=b.scale,
+        zero_count=b.zero_count,
+        positive=Buckets(b.positive_offset, list(b.positive_counts)),
+        negative=Buckets(b.negative_offset, list(b.negative_counts)),
+        flags=0,
+        min=b.min if b.min is not None else 0.0,
+        max=b.max if b.max is not None else 0.0,
+    )
+
+
+def metrics_data(interval: SeriesInterval, scope: InstrumentationScope) -> MetricsData:
+    """One interval's series as SDK MetricsData, one resource per service."""
+    by_service: dict[str, list[tuple[SeriesKey, RED]]] = {}
+    for key, red in interval.values.items():
+        by_service.setdefault(key.service, []).append((key, red))
+    start, end = interval.start_ns, interval.end_ns
+    resources = []
+    for service, series in sorted(by_service.items()):
+        calls = [p for key, red in series for p in _calls(key, red, start, end)]
+        durations = [_duration(key, red, start, end) for key, red in series if red.calls]
+        metrics = [
+            Metric(CALLS, "Spans per series and status.", "{call}", Sum(calls, DELTA, True)),
+            Metric(DURATION, "Span durations.", "s", ExponentialHistogram(durations, DELTA)),
+        ]
+        resources.append(
+            ResourceMetrics(
+                Resource({"service.name": service}), [ScopeMetrics(scope, metrics, "")], ""
+            )
+        )
+    return MetricsData(resources)
+
+
+class SpanMetricsSender:
+    """Takes closed intervals on the pipeline thread, sends them from its own."""
+
+    def __init__(
+        self,
+        exporter: Any,
+        scope: InstrumentationScope,
+        on_drop: Callable[[], None],
+        max_queue: int = 32,
+    ) -> None:
+        self.exporter = exporter
+        self.scope = scope
+        self.on_drop = on_drop
+        self._queue: queue.Queue[SeriesInterval | None] = queue.Queue(max_queue)
+        self._thread = threading.Thread(target=self._run, name="otel-perf-spanmetrics", daemon=True)
+        self._thread.start()
+
+    def offer(self, interval: SeriesInterval) -> None:
+        if interval.rollup:
+            return  # rollups repeat base intervals already sent
+        try:
+            self._queue.put_nowait(interval)
+        except queue.Full:
+            self.on_drop()
+
+    def _run(self) -> None:
+        while (interval := self._queue.get()) is not None:
+            try:
+                self.exporter.export(metrics_data(interval, self.scope))
+            except Exception:  # keep the worker alive; the wrapper counted the failure
+                log.exception("span metrics export failed")
+
+    def close(self, timeout_s: float) -> None:
+        """Send what is queued (within ``timeout_s``), then stop the worker."""
+        try:
+            self._queue.put(None, timeout=timeout_s)
+        except queue.Full:
+            pass
+        self._thread.join(timeout_s)
