@@ -48,11 +48,12 @@ class Resource:
     """The entity that produced telemetry; shared by every record of one ResourceSpans."""
 
     attributes: Mapping[str, AttrValue]
+    service_name: str = field(init=False, compare=False)
 
-    @property
-    def service_name(self) -> str:
+    def __post_init__(self) -> None:
+        # read on every span by several processors: resolve it once per resource
         value = self.attributes.get("service.name")
-        return str(value) if value else "unknown_service"
+        object.__setattr__(self, "service_name", str(value) if value else "unknown_service")
 
     @property
     def service_version(self) -> str | None:

@@ -12,6 +12,10 @@ class BottlenecksConfig(ComponentConfig):
     """``processors.bottlenecks``: trace assembly, critical path, slow queries, N+1.
 
     Attributes:
+        sample_ratio: share of traces analysed, chosen by trace id (the same traces
+            on every instance, as the Collector's probabilistic sampler does); per-trace
+            analysis costs far more than span metrics, so this trades detail for
+            throughput. Counts in findings then describe the sample.
         trace_quiet_time: a trace is analysed once no span of it ended for this long.
         max_traces: traces held at once; past it the oldest is analysed as it is.
         max_spans_per_trace: spans kept per trace; the rest are counted.
@@ -29,6 +33,7 @@ class BottlenecksConfig(ComponentConfig):
         exemplars: trace ids kept per item as evidence.
     """
 
+    sample_ratio: float = Field(default=1.0, gt=0, le=1)
     trace_quiet_time: Duration = 10.0
     max_traces: int = Field(default=50_000, gt=0)
     max_spans_per_trace: int = Field(default=10_000, gt=0)

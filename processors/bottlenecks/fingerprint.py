@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 
 from otel_perf.model import AttrValue
 
@@ -87,6 +88,7 @@ def db_operation(attrs: Mapping[str, AttrValue]) -> str | None:
     return None if statement is None else _first_word(statement[:MAX_STATEMENT_CHARS])
 
 
+@lru_cache(maxsize=8192)  # ORMs send the same parametrised text again and again
 def fingerprint(sql: str) -> str:
     """The statement with its values replaced by ``?``, in one canonical spelling.
 

@@ -133,6 +133,8 @@ def n_plus_one(
     """
     found: list[Pattern] = []
     for parent in tree.walk():
+        if len(tree.children[parent]) < min_count:
+            continue  # most spans are leaves or have a few children: nothing to group
         groups: dict[str, list[_Call]] = {}
         for call in _calls(tree, parent):
             groups.setdefault(call.key, []).append(call)
@@ -169,6 +171,8 @@ def consecutive_parallelizable(
     """
     found: list[Pattern] = []
     for parent in tree.walk():
+        if len(tree.children[parent]) < 2:
+            continue
         for run in _runs(tree, parent, tolerance_ns):
             if len(run) < 2:
                 continue

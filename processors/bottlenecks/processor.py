@@ -34,9 +34,15 @@ class BottlenecksProcessor(Processor):
         self.window: Window | None = None
         self.previous: Window | None = None
         self.traces_analysed = 0
+        # trace ids are random (W3C): the low 8 bytes below ratio * 2^64 pick a stable sample
+        ratio = config.sample_ratio
+        self.threshold = None if ratio >= 1 else int(ratio * 2**64)
 
     def consume_spans(self, batch: SpanBatch) -> None:
-        for trace in self.assembler.add(batch.spans):
+        spans = batch.spans
+        if self.threshold is not None:
+            spans = [s for s in spans if int.from_bytes(s.trace_id[8:], "big") < self.threshold]
+        for trace in self.assembler.add(spans):
             self._analyse(trace)
 
     def tick(self, now_ns: int) -> list[Finding]:

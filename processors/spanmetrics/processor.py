@@ -84,6 +84,7 @@ class SpanMetricsProcessor(Processor):
     # -- state --------------------------------------------------------------
     def flush(self, now_ns: int) -> None:
         """Keep what is still open, so a restart (or kill -9) loses at most one flush."""
+        self.windows.settle()
         state = {
             "watermark_ns": self.windows.watermark_ns,
             "open": _dump(self.windows.open),
