@@ -8,6 +8,7 @@ import json
 import math
 import sys
 import time
+from types import ModuleType
 
 import numpy as np
 import numpy.typing as npt
@@ -18,7 +19,6 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import ExponentialHistogramDataPoint, InMemoryMetricReader
 from opentelemetry.sdk.metrics.view import ExponentialBucketHistogramAggregation, View
 
-from otel_perf import histogram as histogram_module
 from otel_perf.histogram import (
     MAX_SCALE,
     MIN_SCALE,
@@ -28,6 +28,8 @@ from otel_perf.histogram import (
     map_to_indices,
     quantile_relative_error,
 )
+from otel_perf.histogram import exponential as exponential_module
+from otel_perf.histogram import mapping as mapping_module
 
 Floats = npt.NDArray[np.float64]
 
@@ -521,6 +523,7 @@ def test_copy_is_independent() -> None:
     assert h.count == 2 and twin.count == 3 and h != twin
 
 
-def test_doctests() -> None:
-    result = doctest.testmod(histogram_module)
+@pytest.mark.parametrize("module", [mapping_module, exponential_module])
+def test_doctests(module: ModuleType) -> None:
+    result = doctest.testmod(module)
     assert result.attempted > 0 and result.failed == 0

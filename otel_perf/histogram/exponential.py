@@ -1,20 +1,4 @@
-"""A mergeable latency sketch: the OpenTelemetry base-2 exponential histogram.
-
-The layout is the OTLP ``ExponentialHistogram`` data point, so any point an SDK sends can be
-held, merged and exported unchanged, and what we export any OTLP consumer can read.
-
-At ``scale`` s the base is ``2 ** (2 ** -s)`` and bucket ``i`` holds the magnitudes in
-``(base**i, base**(i + 1)]``. Positive and negative values have a bucket range each (an
-``offset`` and dense counts); exact zeros have their own count. Indices come from the
-specification's mapping functions, so they agree with what the OpenTelemetry SDKs produce:
-the logarithm method with the exact power-of-two correction for s > 0, the exponent method
-(``math.frexp``) for s <= 0. Subnormal values are rounded up to the smallest normal value,
-as the specification permits and the Python SDK does.
-
-When a value would need more than ``max_size`` buckets on one side, the histogram downscales
-like the SDK aggregation: ``scale -= k`` and every index becomes ``index >> k``, merging
-``2 ** k`` neighbours into one bucket.
-"""
+"""The exponential histogram itself: recording, merging, quantiles and OTLP exchange."""
 
 from __future__ import annotations
 
@@ -27,212 +11,21 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = [
-    "MAX_SCALE",
-    "MIN_SCALE",
-    "ExponentialHistogram",
-    "OtlpPoint",
-    "lower_boundary",
-    "map_to_index",
-    "map_to_indices",
-    "quantile_relative_error",
-]
+from otel_perf.histogram.buckets import Buckets, buckets_from, fitting_size
+from otel_perf.histogram.mapping import (
+    MAX_SCALE,
+    Float64Array,
+    Int64Array,
+    base_pow,
+    check_scale,
+    lower_boundary,
+    map_to_index,
+    map_to_indices,
+)
 
-MIN_SCALE = -10  # at -10 every normal float64 falls into bucket -1 or 0
-MAX_SCALE = 20  # the largest scale whose indices fit an int32 (the OTLP field)
+__all__ = ["ExponentialHistogram", "OtlpPoint"]
 
-Int64Array = npt.NDArray[np.int64]
-Float64Array = npt.NDArray[np.float64]
-
-_MIN_NORMAL = sys.float_info.min  # 2 ** -1022
-_SCALE_FACTOR = {s: math.ldexp(1 / math.log(2), s) for s in range(1, MAX_SCALE + 1)}
 _EMPTY_FLOATS: Float64Array = np.zeros(0, dtype=np.float64)
-
-
-def _boundary_tolerance(scale: int) -> float:
-    """How close (in bucket units) to a boundary float error can move a value's position.
-
-    ``log(v) * factor`` is within a few ulps of the truth, so ``1e-13`` relative to the
-    largest possible position (about ``1075 * 2**scale``) is a wide margin.
-    """
-    return 1e-9 + 1e-13 * math.ldexp(1100.0, max(scale, 0))
-
-
-def _check_scale(scale: int) -> None:
-    if not MIN_SCALE <= scale <= MAX_SCALE:
-        raise ValueError(f"scale must be between {MIN_SCALE} and {MAX_SCALE}, got {scale}")
-
-
-def map_to_index(value: float, scale: int) -> int:
-    """The bucket index of a positive finite ``value`` at ``scale``, as the OTel spec maps it.
-
-    Args:
-        value: A positive finite magnitude; subnormals count as the smallest normal value.
-        scale: The histogram scale, ``MIN_SCALE..MAX_SCALE``.
-
-    Returns:
-        ``i`` such that ``base**i < value <= base**(i + 1)``; exact for powers of two and at
-        scale <= 0, within float error of a boundary otherwise (as the specification allows).
-
-    >>> map_to_index(1.0, 6), map_to_index(math.nextafter(1.0, 2.0), 6), map_to_index(3.0, 0)
-    (-1, 0, 1)
-    """
-    frac, exp = math.frexp(value if value > _MIN_NORMAL else _MIN_NORMAL)
-    if scale <= 0:
-        # frexp's fraction is in [0.5, 1): exp - 1 is the base-2 exponent; powers of two sit
-        # on their bucket's upper edge, one index lower.
-        return (exp - 1 - (frac == 0.5)) >> -scale
-    if frac == 0.5:
-        return ((exp - 1) << scale) - 1
-    index = math.floor(math.log(value) * _SCALE_FACTOR[scale])
-    return min(index, (1024 << scale) - 1)
-
-
-def map_to_indices(values: Float64Array, scale: int) -> Int64Array:
-    """:func:`map_to_index` over an array of positive finite values, vectorised.
-
-    The logarithm is numpy's, which may differ from ``math.log`` in the last ulp; the few
-    values that land within float error of a boundary (powers of two among them) are mapped
-    again with :func:`map_to_index`, so both paths give identical indices.
-    """
-    clamped = np.maximum(values, _MIN_NORMAL)
-    if scale <= 0:
-        frac, exp = np.frexp(clamped)
-        index: Int64Array = exp.astype(np.int64) - 1 - (frac == 0.5)
-        return np.right_shift(index, -scale)
-    position = np.log(clamped) * _SCALE_FACTOR[scale]
-    indices = np.floor(position).astype(np.int64)
-    near = np.abs(position - np.rint(position)) <= _boundary_tolerance(scale)
-    for i in np.flatnonzero(near):
-        indices[i] = map_to_index(float(clamped[i]), scale)
-    return np.minimum(indices, (1024 << scale) - 1)
-
-
-def _base_pow(exponent: float, scale: int) -> float:
-    """``base ** exponent`` computed as a power of two, exact on whole powers of two."""
-    log2 = math.ldexp(exponent, -scale)
-    whole = math.floor(log2)
-    try:
-        return math.ldexp(math.pow(2.0, log2 - whole), whole)
-    except OverflowError:
-        return math.inf
-
-
-def lower_boundary(index: int, scale: int) -> float:
-    """The exclusive lower edge ``base ** index`` of bucket ``index`` (inf past float64)."""
-    return _base_pow(float(index), scale)
-
-
-def quantile_relative_error(scale: int) -> float:
-    """The worst relative error of a log-midpoint estimate at ``scale``: ``sqrt(base) - 1``.
-
-    >>> round(quantile_relative_error(6), 5)
-    0.00543
-    """
-    return math.pow(2.0, math.ldexp(0.5, -scale)) - 1.0
-
-
-def _scale_change(low: int, high: int, max_size: int, scale: int) -> int:
-    """How many halvings make indices ``low..high`` fit ``max_size`` buckets (SDK's rule)."""
-    change = 0
-    while high - low >= max_size and scale - change > MIN_SCALE:
-        low, high, change = low >> 1, high >> 1, change + 1
-    return change
-
-
-class _Buckets:
-    """One side's dense counts for indices ``offset .. offset + len(counts) - 1``.
-
-    Kept compact: the array spans exactly the indices in use, so its first and last counts
-    are non-zero (an empty side holds a zero-length array).
-    """
-
-    __slots__ = ("counts", "offset")
-
-    def __init__(self, offset: int = 0, counts: Int64Array | None = None) -> None:
-        self.offset = offset
-        self.counts: Int64Array = np.zeros(0, np.int64) if counts is None else counts
-
-    @property
-    def end(self) -> int:
-        """One past the highest index held."""
-        return self.offset + self.counts.size
-
-    def total(self) -> int:
-        return int(self.counts.sum())
-
-    def copy(self) -> _Buckets:
-        return _Buckets(self.offset, self.counts.copy())
-
-    def scale_change(self, low: int, high: int, max_size: int, scale: int) -> int:
-        """Halvings needed to hold what is here plus indices ``low..high``."""
-        if self.counts.size:
-            low, high = min(low, self.offset), max(high, self.end - 1)
-        return _scale_change(low, high, max_size, scale)
-
-    def add_counts(self, low: int, counts: Int64Array) -> None:
-        """Add ``counts`` for indices ``low, low + 1, ...``, growing the array to cover them."""
-        if counts.size == 0:
-            return
-        high = low + counts.size - 1
-        if self.counts.size == 0:
-            self.offset, self.counts = low, counts.astype(np.int64, copy=True)
-            return
-        new_low, new_high = min(low, self.offset), max(high, self.end - 1)
-        if new_low != self.offset or new_high != self.end - 1:
-            grown = np.zeros(new_high - new_low + 1, np.int64)
-            grown[self.offset - new_low : self.end - new_low] = self.counts
-            self.offset, self.counts = new_low, grown
-        self.counts[low - self.offset : high - self.offset + 1] += counts
-
-    def increment(self, index: int, count: int) -> None:
-        if self.offset <= index < self.end:
-            self.counts[index - self.offset] += count
-        else:
-            self.add_counts(index, np.array([count], np.int64))
-
-    def add_indices(self, indices: Int64Array) -> None:
-        if indices.size:
-            low = int(indices.min())
-            self.add_counts(low, np.bincount(indices - low).astype(np.int64, copy=False))
-
-    def downscale(self, change: int) -> None:
-        """Merge each run of ``2 ** change`` neighbours: index ``i`` becomes ``i >> change``."""
-        if change == 0 or self.counts.size == 0:
-            return
-        merged = np.arange(self.offset, self.end, dtype=np.int64) >> change
-        starts = np.concatenate(([0], np.flatnonzero(np.diff(merged)) + 1))
-        self.counts = np.add.reduceat(self.counts, starts).astype(np.int64, copy=False)
-        self.offset = int(merged[0])
-
-    def trimmed(self) -> _Buckets:
-        """The same buckets without zero counts at either end (the canonical form)."""
-        used = np.flatnonzero(self.counts)
-        if used.size == 0:
-            return _Buckets()
-        return _Buckets(self.offset + int(used[0]), self.counts[used[0] : used[-1] + 1].copy())
-
-    def count_below(self, index: int) -> int:
-        """The count in buckets with indices below ``index``."""
-        return int(self.counts[: max(0, min(index - self.offset, self.counts.size))].sum())
-
-    def count_at(self, index: int) -> int:
-        return int(self.counts[index - self.offset]) if self.offset <= index < self.end else 0
-
-    def count_at_or_below(self, magnitude: float, scale: int) -> float:
-        """Magnitudes <= ``magnitude``: exact on a boundary, log-linear inside a bucket."""
-        position = math.ldexp(math.log2(magnitude), scale)  # bucket i spans (i, i + 1]
-        nearest = round(position)
-        if abs(position - nearest) <= _boundary_tolerance(scale):
-            return float(self.count_below(nearest))
-        index = math.floor(position)
-        return self.count_below(index) + (position - index) * self.count_at(index)
-
-    def sizeof(self) -> int:
-        return object.__sizeof__(self) + sys.getsizeof(self.counts)
-
-    def same(self, other: _Buckets) -> bool:
-        return self.offset == other.offset and np.array_equal(self.counts, other.counts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,6 +71,7 @@ class ExponentialHistogram:
     in another order or grouping can differ from each other in ``sum`` by rounding.
 
     >>> import numpy as np
+    >>> from otel_perf.histogram import quantile_relative_error
     >>> latencies_ms = np.random.default_rng(7).lognormal(mean=3.0, sigma=0.5, size=10_000)
     >>> h = ExponentialHistogram()
     >>> h.record_many(latencies_ms)
@@ -306,12 +100,12 @@ class ExponentialHistogram:
     def __init__(self, max_size: int = 2048, max_scale: int = 6) -> None:
         if max_size < 2:
             raise ValueError(f"max_size must be at least 2, got {max_size}")
-        _check_scale(max_scale)
+        check_scale(max_scale)
         self._max_size = max_size
         self._max_scale = max_scale
         self._scale = max_scale
-        self._positive = _Buckets()
-        self._negative = _Buckets()
+        self._positive = Buckets()
+        self._negative = Buckets()
         self._zero_count = 0
         self._count = 0
         self._sum = 0.0
@@ -379,7 +173,7 @@ class ExponentialHistogram:
         self._positive.add_indices(pos_index)
         self._negative.add_indices(neg_index)
 
-    def _change_for(self, side: _Buckets, indices: Int64Array) -> int:
+    def _change_for(self, side: Buckets, indices: Int64Array) -> int:
         if indices.size == 0:
             return 0
         low, high = int(indices.min()), int(indices.max())
@@ -417,7 +211,7 @@ class ExponentialHistogram:
         self._sum += other._sum
         self._min, self._max = min(self._min, other._min), max(self._max, other._max)
 
-    def _merge_change(self, mine: _Buckets, theirs: _Buckets) -> int:
+    def _merge_change(self, mine: Buckets, theirs: Buckets) -> int:
         if theirs.counts.size == 0:
             return 0
         return mine.scale_change(theirs.offset, theirs.end - 1, self._max_size, self._scale)
@@ -469,13 +263,13 @@ class ExponentialHistogram:
         neg_total = int(neg_cumulative[-1]) if neg_cumulative.size else 0
         if rank <= neg_total:
             index = self._negative.end - 1 - int(np.searchsorted(neg_cumulative, rank))
-            estimate = -_base_pow(index + 0.5, self._scale)
+            estimate = -base_pow(index + 0.5, self._scale)
         elif rank <= neg_total + self._zero_count:
             estimate = 0.0
         else:
             rank -= neg_total + self._zero_count
             index = self._positive.offset + int(np.searchsorted(pos_cumulative, rank))
-            estimate = _base_pow(index + 0.5, self._scale)
+            estimate = base_pow(index + 0.5, self._scale)
         return min(max(estimate, self._min), self._max)
 
     def count_at_or_below(self, threshold: float) -> float:
@@ -630,11 +424,11 @@ class ExponentialHistogram:
             ValueError: On a scale out of range, negative counts or a ``count`` that is not
                 ``zero_count`` plus the bucket counts.
         """
-        positive = _buckets_from(positive_offset, positive_counts)
-        negative = _buckets_from(negative_offset, negative_counts)
+        positive = buckets_from(positive_offset, positive_counts)
+        negative = buckets_from(negative_offset, negative_counts)
         if zero_count < 0 or count != zero_count + positive.total() + negative.total():
             raise ValueError(f"count {count} is not zero_count plus the bucket counts")
-        histogram = cls(_fitting_size(max_size, positive, negative), scale)
+        histogram = cls(fitting_size(max_size, positive, negative), scale)
         histogram._positive, histogram._negative = positive, negative
         histogram._zero_count, histogram._count = zero_count, count
         histogram._sum = math.nan if sum is None else float(sum)
@@ -700,15 +494,3 @@ class ExponentialHistogram:
 def _split_signs(data: Float64Array) -> tuple[Float64Array, Float64Array]:
     """Positive values and the magnitudes of negative ones (zeros are in neither)."""
     return data[data > 0], -data[data < 0]
-
-
-def _fitting_size(max_size: int, *sides: _Buckets) -> int:
-    """``max_size``, raised to hold the widest of ``sides`` unchanged."""
-    return max(max_size, *(side.counts.size for side in sides))
-
-
-def _buckets_from(offset: int, counts: Sequence[int]) -> _Buckets:
-    array = np.asarray(counts, dtype=np.int64).reshape(-1)
-    if array.size and int(array.min()) < 0:
-        raise ValueError("bucket counts must not be negative")
-    return _Buckets(int(offset), array).trimmed()
