@@ -65,7 +65,7 @@ class Analyser:
         shares = _shares(path)
         self._entry(window, tree, root, shares, trace_id)
         self._operations(window, tree, shares, trace_id)
-        self._spans(window, tree, path, trace_id)
+        self._spans(window, tree, trace_id)
         for pattern in self._patterns(tree):
             self._pattern(window, pattern, trace_id)
 
@@ -103,13 +103,13 @@ class Analyser:
                 stats.traces += 1
                 stats.exemplars.offer(ns, trace)
 
-    def _spans(self, window: Window, tree: TraceTree, path: list[Segment], trace: str) -> None:
+    def _spans(self, window: Window, tree: TraceTree, trace: str) -> None:
         for span in tree.spans.values():
             if span.kind == SpanKind.CLIENT:
                 self._query(window, tree, span, trace)
             elif span.kind == SpanKind.SERVER:
                 route = (span.service_name, route_of(span.attributes, span.name))
-                self._slow(window, tree, span, route, path, trace)
+                self._slow(window, tree, span, route, trace)
                 self._phases(window, span, route)
                 self._memory(window, span, route)
 
@@ -139,7 +139,6 @@ class Analyser:
         tree: TraceTree,
         span: SpanRecord,
         route: OpKey,
-        path: list[Segment],
         trace: str,
     ) -> None:
         seconds = self.config.slow_request_thresholds.get(
@@ -157,7 +156,9 @@ class Analyser:
         stats.exemplars.offer(duration, trace)
         if duration > stats.worst_ns:
             stats.worst_ns = duration
-            stats.worst_path = _summarise(path)
+            # this request's own path: for a server span below the root, the root's path
+            # would describe the caller's request instead
+            stats.worst_path = _summarise(critical_path(tree, span.span_id))
 
     def _phases(self, window: Window, span: SpanRecord, route: OpKey) -> None:
         if not span.events:
