@@ -78,6 +78,10 @@ class Processor(Component):
         """Evaluate at event time ``now_ns``; return new findings."""
         return []
 
+    def finish(self, now_ns: int) -> list[Finding]:
+        """End of input (a replay's last line): evaluate everything still held."""
+        return self.tick(now_ns)
+
     def snapshot(self) -> dict[str, Any]:
         """A JSON-ready, read-only view of current state for the API."""
         return {}

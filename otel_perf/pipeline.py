@@ -232,6 +232,19 @@ class Pipeline:
             self._guard("store", self.store.add_findings, found)
         return found
 
+    def finish(self, now_ns: int) -> list[Finding]:
+        """End of input: every processor evaluates what it still holds (replay's last step)."""
+        found: list[Finding] = []
+        with self._lock:
+            for processor in self.processors.values():
+                result = self._guard(processor.id, processor.finish, now_ns)
+                for finding in result if isinstance(result, list) else ():
+                    found.append(finding)
+                    self._publish(processor.id, finding)
+        if found:
+            self._guard("store", self.store.add_findings, found)
+        return found
+
     def _publish(self, source: str, finding: Finding) -> None:
         self.telemetry.count(self.telemetry.findings, finding.kind.value)
         for handler in [*self._subscribers[finding.kind.value], *self._subscribers[ALL]]:

@@ -91,5 +91,6 @@ def replay(pipeline: Pipeline, paths: list[Path]) -> ReplayReport:
                 next_tick += interval_ns
     if latest:
         report.findings += pipeline.tick(latest)
+        report.findings += pipeline.finish(latest)
     pipeline.flush(latest)
     return report

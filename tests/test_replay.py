@@ -67,3 +67,29 @@ def test_replay_is_deterministic(tmp_path: Path, write_config, capsys) -> None: 
 def test_replay_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["replay", str(tmp_path / "nope.jsonl")]) == 1
     assert "no such file" in capsys.readouterr().err
+
+
+def test_replay_of_recorded_traffic_finds_the_n_plus_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The default pipeline (span metrics and bottlenecks) on a recording, fully offline."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+    from scenarios import generate
+
+    traffic = generate("n_plus_one", traces=120)
+    path = tmp_path / "recorded.jsonl"
+    path.write_text(
+        "\n".join(
+            json.dumps(message_to_json(ExportTraceServiceRequest.FromString(raw)))
+            for raw in traffic.requests
+        )
+        + "\n"
+    )
+    assert main(["replay", str(path), "-o", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["items"] == traffic.spans
+    n_plus_one = [f for f in report["findings"] if f["kind"] == "n_plus_one"]
+    assert n_plus_one and n_plus_one[0]["attributes"]["parent_operation"] == "GET /orders"
+    assert not [f for f in report["findings"] if f["kind"] == "slow_query"]

@@ -56,6 +56,15 @@ class BottlenecksProcessor(Processor):
         magnitudes = {finding.key: size for finding, size in found}
         return self.announcer.evaluate([f for f, _ in found], magnitudes, now_ns)
 
+    def finish(self, now_ns: int) -> list[Finding]:
+        """Analyse every trace still held and evaluate the window now (end of a replay)."""
+        for trace in self.assembler.drain():
+            self._analyse(trace, now_ns)
+        if self.window is None:
+            return []
+        self.window.start_ns = min(self.window.start_ns, now_ns - self.interval_ns)
+        return self.tick(now_ns)
+
     def _analyse(self, spans: list[SpanRecord], now_ns: int | None = None) -> None:
         if self.window is None:
             at = now_ns if now_ns is not None else max(s.end_ns for s in spans)

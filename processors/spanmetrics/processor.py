@@ -81,6 +81,11 @@ class SpanMetricsProcessor(Processor):
             interval.resolution_s, interval.end_ns - int(retention * NS)
         )
 
+    def finish(self, now_ns: int) -> list[Finding]:
+        """Close every open interval and rollup (end of a replay)."""
+        far = now_ns + self.windows.interval_ns + self.windows.grace_ns + 3600 * NS
+        return self.tick(far - far % (3600 * NS) + self.windows.grace_ns)
+
     # -- state --------------------------------------------------------------
     def flush(self, now_ns: int) -> None:
         """Keep what is still open, so a restart (or kill -9) loses at most one flush."""
