@@ -1,13 +1,16 @@
-"""Ingest throughput: spans per receiver-CPU-second, otel-perf vs a decode-only gRPC server.
+"""Ingest throughput and memory: otel-perf vs a decode-only gRPC server, then at cardinality.
 
-``python -m benchmarks.ingest [--clients N] [--requests N]``
+``python -m benchmarks.ingest [--clients N] [--requests N] [--cardinality-requests N]``
 
 Client processes send pre-serialised OTLP/gRPC trace requests to two receivers
 in turn, each its own process on free loopback ports: a decode-only server
-(parse and discard) and ``otel-perf run`` with the embedded default config.
-The receiver's CPU time (user + system) is read just before the first
-measured send and right after the last span is processed, so start-up and
-warm-up are excluded. Prints a table, then one JSON object as the last line.
+(parse and discard) and ``otel-perf run`` with the embedded default config
+(span metrics and bottlenecks on). The receiver's CPU time (user + system) is
+read just before the first measured send and right after the last span is
+processed and its traces analysed, so start-up and warm-up are excluded. A
+second ``otel-perf run`` then takes steady traffic across 1,000 services x 20
+operations and reports its resident memory. Prints a table, then one JSON
+object as the last line.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import argparse
 import json
 import multiprocessing
 import queue
+import random
 import select
 import signal
 import subprocess
@@ -26,30 +30,63 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import psutil
 import yaml
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.trace.v1.trace_pb2 import ScopeSpans, Span
 
 from benchmarks._common import (
     SPANS_PER_REQUEST,
     ClientResult,
+    _random_id,
+    _set_attributes,
     build_pool,
     free_ports,
     open_channel,
     run_client,
+    send,
     send_many,
 )
+from benchmarks._common import START_TIMEOUT_S as CLIENT_START_TIMEOUT_S
 
 REPO = Path(__file__).resolve().parent.parent
 AIM_SPANS_PER_CPU_S = 100_000
 AIM_RATIO = 0.5
+AIM_CARDINALITY_RSS_MB = 200.0
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
-POLL_S = 0.05
+IDLE_WINDOW_S = 0.2
+IDLE_CPU_SHARE = 0.25
+"""The receiver counts as idle below this share of one core over IDLE_WINDOW_S."""
+MAX_PROBE_GAP_S = 5.0
+
+# -- the cardinality phase: every request is one service, with all its operations
+CARDINALITY_SERVICES = 1000
+RESOURCES = (
+    "orders",
+    "items",
+    "users",
+    "carts",
+    "payments",
+    "invoices",
+    "shipments",
+    "reviews",
+    "coupons",
+    "stock",
+)
+"""Each service has one route per resource (a SERVER span) and the query that route
+makes (a CLIENT span): 2 x 10 = 20 operations, so 20 span-metrics series per service."""
+CARDINALITY_OPERATIONS = 2 * len(RESOURCES)
+TRACES_PER_ROUTE = 5  # per request
+CARDINALITY_SPANS_PER_REQUEST = len(RESOURCES) * TRACES_PER_ROUTE * 2
+DEFAULT_CARDINALITY_REQUESTS = 2000  # 2 per service: 200,000 spans, 10 calls per series
+MAX_CARDINALITY_REQUESTS = 10_000
+DEFAULT_CARDINALITY_RATE = 5000  # spans per second, all clients together
 
 
 class BenchmarkError(Exception):
@@ -65,6 +102,7 @@ class Receiver:
     address: str
     log: Path
     api: str | None = None
+    processors: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -78,6 +116,7 @@ class Measurement:
     cpu_s: float
     wall_s: float
     rss_mb: float
+    processors: list[str] = field(default_factory=list)
 
     @property
     def spans_per_cpu_s(self) -> float:
@@ -86,6 +125,20 @@ class Measurement:
     @property
     def wall_spans_per_s(self) -> float:
         return self.spans / self.wall_s if self.wall_s > 0 else float("inf")
+
+
+@dataclass
+class Cardinality:
+    """The cardinality phase: its traffic figures and the receiver's memory afterwards."""
+
+    measurement: Measurement
+    start_rss_mb: float
+    rss_mb: float
+    hwm_mb: float
+    series: int | None
+    overflowed_spans: int | None
+    rate_spans_per_s: int
+    sent_spans_per_s: float
 
 
 # -- receivers -----------------------------------------------------------------
@@ -159,21 +212,34 @@ def pipeline_config(grpc_port: int, http_port: int, api_port: int) -> str:
 
 
 @contextmanager
-def pipeline_receiver(tmp: Path) -> Iterator[Receiver]:
-    """``otel-perf run`` on free ports, ready once /performance/health answers."""
+def pipeline_receiver(tmp: Path, name: str = "pipeline") -> Iterator[Receiver]:
+    """``otel-perf run`` on free ports, ready once /performance/health answers.
+
+    The processors it runs are read from the health answer, so the report shows
+    what was measured.
+    """
     grpc_port, http_port, api_port = free_ports(3)
-    config = tmp / "otel-perf.yaml"
+    config = tmp / f"{name}.yaml"
     config.write_text(pipeline_config(grpc_port, http_port, api_port))
-    log = tmp / "otel-perf.log"
+    log = tmp / f"{name}.log"
     argv = [sys.executable, "-m", "otel_perf.cli", "run", "--config", str(config)]
-    argv += ["--store", str(tmp / "bench.db")]
+    argv += ["--store", str(tmp / f"{name}.db")]
     with _spawned(argv, log, pipe_stdout=False) as process:
         api = f"http://127.0.0.1:{api_port}"
-        _wait_healthy(api, process, log)
-        yield Receiver("pipeline", process, f"127.0.0.1:{grpc_port}", log, api)
+        health = _wait_healthy(api, process, log)
+        processors = [str(p) for p in health.get("processors", [])]
+        yield Receiver(name, process, f"127.0.0.1:{grpc_port}", log, api, processors)
 
 
-def _wait_healthy(api: str, process: subprocess.Popen[bytes], log: Path) -> None:
+@contextmanager
+def cardinality_receiver(tmp: Path) -> Iterator[Receiver]:
+    """A fresh ``otel-perf run`` (same config) for the cardinality phase."""
+    with pipeline_receiver(tmp, "cardinality") as receiver:
+        yield receiver
+
+
+def _wait_healthy(api: str, process: subprocess.Popen[bytes], log: Path) -> Any:
+    """Wait until the API answers; returns the health body."""
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -181,8 +247,7 @@ def _wait_healthy(api: str, process: subprocess.Popen[bytes], log: Path) -> None
                 f"otel-perf exited with {process.returncode} at start:\n{log_tail(log)}"
             )
         try:
-            get_json(api, "/performance/health")
-            return
+            return get_json(api, "/performance/health")
         except (OSError, ValueError):
             time.sleep(0.1)
     raise BenchmarkError(f"otel-perf API {api} did not answer in {START_TIMEOUT_S}s")
@@ -208,24 +273,89 @@ def wait_processed(receiver: Receiver, expected: int, timeout_s: float) -> tuple
     """
     if receiver.api is None:
         return 0, 0, 0
+    api = receiver.api
+
+    def probe() -> tuple[bool, tuple[int, int, int]]:
+        counts = span_counts(api)
+        return counts[1] >= expected, counts
+
+    return poll(
+        receiver,
+        probe,
+        timeout_s,
+        lambda counts: f"{receiver.name} processed {counts[1]} of {expected} spans in {timeout_s}s",
+    )
+
+
+def wait_analysed(receiver: Receiver, timeout_s: float) -> None:
+    """Poll until the bottlenecks processor holds no trace waiting to be analysed.
+
+    It assembles traces and analyses each one on a later tick, once the trace has
+    been quiet for ``trace_quiet_time``, so "processed" alone would leave that work
+    out of the measured CPU time. A no-op without a bottlenecks processor.
+    """
+    if receiver.api is None or "bottlenecks" not in receiver.processors:
+        return
+    api = receiver.api
+
+    def probe() -> tuple[bool, int]:
+        held = int(get_json(api, "/performance/bottlenecks?limit=1")["traces_held"])
+        return held == 0, held
+
+    poll(
+        receiver,
+        probe,
+        timeout_s,
+        lambda held: f"{receiver.name} still held {held} traces after {timeout_s}s",
+    )
+
+
+T = TypeVar("T")
+
+
+def poll(
+    receiver: Receiver,
+    probe: Callable[[], tuple[bool, T]],
+    timeout_s: float,
+    describe: Callable[[T], str],
+) -> T:
+    """Call ``probe`` until it reports done; returns its last value.
+
+    Each API answer costs the receiver CPU, and with 20,000 series a few hundred
+    ms of it, so after the first call ``probe`` runs only once the receiver has
+    been nearly idle for :data:`IDLE_WINDOW_S` (the work waited for is over, or
+    has not started), or :data:`MAX_PROBE_GAP_S` after the previous call.
+
+    Raises:
+        BenchmarkError: ``describe(value)`` once ``timeout_s`` has passed.
+    """
     deadline = time.monotonic() + timeout_s
-    while True:
-        counts = span_counts(receiver.api)
-        if counts[1] >= expected:
-            return counts
+    done, value = probe()
+    last = time.monotonic()
+    while not done:
         if time.monotonic() > deadline:
-            raise BenchmarkError(
-                f"pipeline processed {counts[1]} of {expected} spans in {timeout_s}s"
-            )
-        time.sleep(POLL_S)
+            raise BenchmarkError(describe(value))
+        if _idle(receiver.process.pid) or time.monotonic() - last >= MAX_PROBE_GAP_S:
+            done, value = probe()
+            last = time.monotonic()
+    return value
+
+
+def _idle(pid: int) -> bool:
+    """Whether ``pid`` used under :data:`IDLE_CPU_SHARE` of a core over the next window."""
+    cpu0, wall0 = cpu_seconds(pid), time.monotonic()
+    time.sleep(IDLE_WINDOW_S)
+    return cpu_seconds(pid) - cpu0 < IDLE_CPU_SHARE * (time.monotonic() - wall0)
 
 
 def settle(receiver: Receiver, timeout_s: float) -> tuple[int, int, int]:
-    """Wait until everything accepted so far is processed; returns the counts."""
+    """Wait until everything accepted so far is processed and analysed; returns the counts."""
     if receiver.api is None:
         return 0, 0, 0
     accepted = span_counts(receiver.api)[0]
-    return wait_processed(receiver, accepted, timeout_s)
+    counts = wait_processed(receiver, accepted, timeout_s)
+    wait_analysed(receiver, timeout_s)
+    return counts
 
 
 # -- process figures -------------------------------------------------------------
@@ -239,10 +369,19 @@ def cpu_seconds(pid: int) -> float:
 
 def peak_rss_mb(pid: int) -> float:
     """The process's peak resident set size (VmHWM) in MiB."""
+    return _status_mb(pid, "VmHWM")
+
+
+def rss_mb(pid: int) -> float:
+    """The process's resident set size now (VmRSS) in MiB."""
+    return _status_mb(pid, "VmRSS")
+
+
+def _status_mb(pid: int, name: str) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{name}:"):
             return int(line.split()[1]) / 1024
-    raise BenchmarkError(f"no VmHWM in /proc/{pid}/status")
+    raise BenchmarkError(f"no {name} in /proc/{pid}/status")
 
 
 # -- clients ---------------------------------------------------------------------
@@ -259,20 +398,26 @@ def warm_up(receiver: Receiver, payloads: list[bytes], requests: int, timeout_s:
 
 
 def start_clients(
-    receiver: Receiver, payloads: list[bytes], clients: int, requests: int
+    receiver: Receiver, work: list[tuple[Any, ...]], target: Callable[..., None] = run_client
 ) -> tuple[list[Any], Any, Any]:
-    """Spawn the client processes; returns them, their start Event and their results Queue."""
+    """Spawn one client process per entry of ``work``.
+
+    Client ``i`` runs ``target(i, address, *work[i], start, results)``; with the
+    default target an entry is ``(payloads, requests)``: send ``requests`` requests
+    round-robin over ``payloads``. Returns the processes, their start Event and
+    their results Queue.
+    """
     context = multiprocessing.get_context("spawn")
     start = context.Event()
     results = context.Queue()
     processes = [
         context.Process(
-            target=run_client,
-            args=(i, receiver.address, payloads, requests, start, results),
+            target=target,
+            args=(i, receiver.address, *item, start, results),
             name=f"ingest-client-{i}",
             daemon=True,
         )
-        for i in range(clients)
+        for i, item in enumerate(work)
     ]
     for process in processes:
         process.start()
@@ -321,7 +466,8 @@ def stop_clients(processes: list[Any]) -> None:
 def measure(receiver: Receiver, payloads: list[bytes], args: argparse.Namespace) -> Measurement:
     """Warm up, then time ``args.clients`` clients sending ``args.requests`` requests each."""
     warm_up(receiver, payloads, args.warmup, args.timeout)
-    processes, start, results = start_clients(receiver, payloads, args.clients, args.requests)
+    work = [(payloads, args.requests)] * args.clients
+    processes, start, results = start_clients(receiver, work)
     try:
         await_ready(results, args.clients, args.timeout)
         accepted0, processed0, rejected0 = settle(receiver, args.timeout)
@@ -331,6 +477,7 @@ def measure(receiver: Receiver, payloads: list[bytes], args: argparse.Namespace)
         requests = sum(o.requests for o in outcomes)
         spans = requests * SPANS_PER_REQUEST
         counts = wait_processed(receiver, processed0 + spans, args.timeout)
+        wait_analysed(receiver, args.timeout)
         cpu1, wall1 = cpu_seconds(receiver.process.pid), time.perf_counter()
     finally:
         stop_clients(processes)
@@ -344,6 +491,7 @@ def measure(receiver: Receiver, payloads: list[bytes], args: argparse.Namespace)
         cpu_s=cpu1 - cpu0,
         wall_s=wall1 - wall0,
         rss_mb=peak_rss_mb(receiver.process.pid),
+        processors=receiver.processors,
     )
 
 
@@ -374,6 +522,206 @@ def run_receiver(
             raise BenchmarkError(f"{name}: {exc}" + (f"\n{tail}" if tail else "")) from None
 
 
+# -- the cardinality phase -------------------------------------------------------
+
+
+def build_cardinality_request(
+    rng: random.Random, service_index: int, now_ns: int
+) -> ExportTraceServiceRequest:
+    """One service's request: per resource, traces of a SERVER route and the query it makes.
+
+    Every operation of the service appears :data:`TRACES_PER_ROUTE` times; the
+    spans end within the second before ``now_ns``.
+    """
+    service = f"svc-{service_index:04d}"
+    request = ExportTraceServiceRequest()
+    resource_spans = request.resource_spans.add()
+    _set_attributes(
+        resource_spans.resource.attributes,
+        {
+            "service.name": service,
+            "service.version": f"2.{service_index % 7}.0",
+            "deployment.environment.name": "production",
+            "host.name": f"{service}-{rng.getrandbits(32):08x}",
+            "telemetry.sdk.language": "python",
+        },
+    )
+    scope_spans = resource_spans.scope_spans.add()
+    scope_spans.scope.name = "opentelemetry.instrumentation.asgi"
+    for resource in RESOURCES:
+        for _ in range(TRACES_PER_ROUTE):
+            _add_route_trace(rng, scope_spans, resource, now_ns)
+    return request
+
+
+def _add_route_trace(
+    rng: random.Random, scope_spans: ScopeSpans, resource: str, now_ns: int
+) -> None:
+    trace_id = _random_id(rng, 16)
+    duration = rng.randrange(2, 200) * 10**6
+    start = now_ns - duration - rng.randrange(800 * 10**6)
+    route = f"/api/{resource}/{{id}}"
+    root = scope_spans.spans.add(
+        trace_id=trace_id,
+        span_id=_random_id(rng, 8),
+        name=f"GET {route}",
+        kind=Span.SPAN_KIND_SERVER,
+        start_time_unix_nano=start,
+        end_time_unix_nano=start + duration,
+    )
+    _set_attributes(
+        root.attributes,
+        {
+            "http.request.method": "GET",
+            "http.route": route,
+            "http.response.status_code": 200,
+            "url.path": f"/api/{resource}/{rng.randrange(1, 1_000_000)}",
+        },
+    )
+    query = scope_spans.spans.add(
+        trace_id=trace_id,
+        span_id=_random_id(rng, 8),
+        parent_span_id=root.span_id,
+        name=f"SELECT {resource}",
+        kind=Span.SPAN_KIND_CLIENT,
+        start_time_unix_nano=start + duration // 4,
+        end_time_unix_nano=start + duration * 3 // 4,
+    )
+    _set_attributes(
+        query.attributes,
+        {
+            "db.system.name": "postgresql",
+            "db.operation.name": "SELECT",
+            "db.query.text": f"SELECT * FROM {resource} WHERE id = $1",
+        },
+    )
+
+
+def run_paced_client(
+    index: int,
+    address: str,
+    seed: int,
+    services: list[int],
+    requests_per_s: float,
+    start: Any,
+    results: Any,
+) -> None:
+    """Cardinality client process body: one request per entry of ``services``, paced.
+
+    Like :func:`benchmarks._common.run_client` (ready, wait for ``start``, send,
+    report), but each request is built just before it is due, so its spans are
+    fresh when they arrive, and requests go out at ``requests_per_s``. Building
+    one costs the client under a millisecond.
+    """
+    channel: Any = None
+    try:
+        channel, export = open_channel(address)
+        results.put(("ready", index))
+        if not start.wait(CLIENT_START_TIMEOUT_S):
+            results.put(ClientResult(index, error="never told to start"))
+            return
+        rng = random.Random(seed * 1000 + index)
+        began = time.monotonic()
+        retries = 0
+        for i, service in enumerate(services):
+            delay = began + i / requests_per_s - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            request = build_cardinality_request(rng, service, time.time_ns())
+            retries += send(export, request.SerializeToString())
+        results.put(ClientResult(index, len(services), retries))
+    except Exception as exc:  # reported to the parent, which fails the run
+        results.put(ClientResult(index, error=f"{type(exc).__name__}: {exc}"))
+    finally:
+        if channel is not None:
+            channel.close()
+
+
+def measure_cardinality(receiver: Receiver, args: argparse.Namespace) -> Cardinality:
+    """Steady traffic over every service and operation, then the memory figures.
+
+    Request ``i`` is service ``i % CARDINALITY_SERVICES``; the requests are dealt
+    to the clients in turn and sent at ``--cardinality-rate`` spans per second
+    in all.
+    """
+    pid = receiver.process.pid
+    services = [i % CARDINALITY_SERVICES for i in range(args.cardinality_requests)]
+    shares = [services[i :: args.clients] for i in range(args.clients)]
+    per_client_rps = args.cardinality_rate / CARDINALITY_SPANS_PER_REQUEST / len(shares)
+    work = [(args.seed, share, per_client_rps) for share in shares if share]
+    planned_s = max(len(share) for share in shares) / per_client_rps
+    processes, start, results = start_clients(receiver, work, run_paced_client)
+    try:
+        await_ready(results, len(work), args.timeout)
+        accepted0, processed0, rejected0 = settle(receiver, args.timeout)
+        start_rss = rss_mb(pid)
+        cpu0, wall0 = cpu_seconds(pid), time.perf_counter()
+        start.set()
+        outcomes = collect(results, len(work), args.timeout + planned_s)
+        sent_s = time.perf_counter() - wall0
+        requests = sum(o.requests for o in outcomes)
+        spans = requests * CARDINALITY_SPANS_PER_REQUEST
+        counts = wait_processed(receiver, processed0 + spans, args.timeout)
+        wait_analysed(receiver, args.timeout)
+        cpu1, wall1 = cpu_seconds(pid), time.perf_counter()
+        rss, hwm = rss_mb(pid), peak_rss_mb(pid)
+    finally:
+        stop_clients(processes)
+    check_counts(counts, (accepted0, processed0, rejected0), spans)
+    series, overflowed = spanmetrics_series(receiver)
+    measurement = Measurement(
+        name=receiver.name,
+        spans=spans,
+        requests=requests,
+        retries=sum(o.retries for o in outcomes),
+        cpu_s=cpu1 - cpu0,
+        wall_s=wall1 - wall0,
+        rss_mb=hwm,
+        processors=receiver.processors,
+    )
+    return Cardinality(
+        measurement,
+        start_rss,
+        rss,
+        hwm,
+        series,
+        overflowed,
+        rate_spans_per_s=args.cardinality_rate,
+        sent_spans_per_s=spans / sent_s,
+    )
+
+
+def spanmetrics_series(receiver: Receiver) -> tuple[int | None, int | None]:
+    """(series, overflowed spans) summed over the span-metrics processors, if exposed."""
+    if receiver.api is None:
+        return None, None
+    processors = get_json(receiver.api, "/performance/metrics?limit=1").get("spanmetrics")
+    if not isinstance(processors, dict) or not processors:
+        return None, None
+    snapshots = [s for s in processors.values() if isinstance(s, dict) and "series" in s]
+    if not snapshots:
+        return None, None
+    series = sum(int(s["series"]) for s in snapshots)
+    return series, sum(int(s.get("overflowed_spans", 0)) for s in snapshots)
+
+
+def run_cardinality(tmp: Path, args: argparse.Namespace) -> Cardinality:
+    """Start a fresh otel-perf and measure it under the cardinality traffic."""
+    print(
+        f"measuring cardinality ({CARDINALITY_SERVICES:,} services x "
+        f"{CARDINALITY_OPERATIONS} operations, {args.cardinality_requests:,} requests at "
+        f"{args.cardinality_rate:,} spans/s) ...",
+        file=sys.stderr,
+        flush=True,
+    )
+    with cardinality_receiver(tmp) as receiver:
+        try:
+            return measure_cardinality(receiver, args)
+        except BenchmarkError as exc:
+            tail = log_tail(receiver.log)
+            raise BenchmarkError(f"cardinality: {exc}" + (f"\n{tail}" if tail else "")) from None
+
+
 # -- report ----------------------------------------------------------------------
 
 
@@ -391,41 +739,113 @@ def table(results: list[Measurement]) -> str:
     return "\n".join([header, "-" * len(header), *rows])
 
 
-def summary(decode_only: Measurement, pipeline: Measurement, clients: int) -> dict[str, Any]:
+def summary(
+    decode_only: Measurement,
+    pipeline: Measurement,
+    cardinality: Cardinality | None,
+    clients: int,
+) -> dict[str, Any]:
     """The machine-readable result; the first three keys are the contract."""
     ratio = pipeline.spans_per_cpu_s / decode_only.spans_per_cpu_s
-    return {
+    aims = pipeline.spans_per_cpu_s >= AIM_SPANS_PER_CPU_S and ratio >= AIM_RATIO
+    result: dict[str, Any] = {
         "spans_per_cpu_s": {
             "decode_only": round(decode_only.spans_per_cpu_s),
             "pipeline": round(pipeline.spans_per_cpu_s),
         },
         "ratio": round(ratio, 3),
         "rss_mb": round(pipeline.rss_mb, 1),
-        "wall_spans_per_s": {
-            "decode_only": round(decode_only.wall_spans_per_s),
-            "pipeline": round(pipeline.wall_spans_per_s),
-        },
-        "cpu_s": {"decode_only": round(decode_only.cpu_s, 3), "pipeline": round(pipeline.cpu_s, 3)},
-        "retries": {"decode_only": decode_only.retries, "pipeline": pipeline.retries},
-        "spans": pipeline.spans,
-        "clients": clients,
-        "aims_met": bool(pipeline.spans_per_cpu_s >= AIM_SPANS_PER_CPU_S and ratio >= AIM_RATIO),
     }
+    if cardinality is not None:
+        result["cardinality"] = cardinality_summary(cardinality)
+        aims = aims and cardinality.rss_mb <= AIM_CARDINALITY_RSS_MB
+    result.update(
+        {
+            "processors": pipeline.processors,
+            "wall_spans_per_s": {
+                "decode_only": round(decode_only.wall_spans_per_s),
+                "pipeline": round(pipeline.wall_spans_per_s),
+            },
+            "cpu_s": {
+                "decode_only": round(decode_only.cpu_s, 3),
+                "pipeline": round(pipeline.cpu_s, 3),
+            },
+            "retries": {"decode_only": decode_only.retries, "pipeline": pipeline.retries},
+            "spans": pipeline.spans,
+            "clients": clients,
+            "aims_met": bool(aims),
+        }
+    )
+    return result
 
 
-def report(decode_only: Measurement, pipeline: Measurement, args: argparse.Namespace) -> None:
+def cardinality_summary(cardinality: Cardinality) -> dict[str, Any]:
+    """The ``cardinality`` object of the JSON line (``series`` only when the API has it)."""
+    m = cardinality.measurement
+    body: dict[str, Any] = {
+        "services": CARDINALITY_SERVICES,
+        "operations": CARDINALITY_OPERATIONS,
+        "rss_mb": round(cardinality.rss_mb, 1),
+        "hwm_mb": round(cardinality.hwm_mb, 1),
+    }
+    if cardinality.series is not None:
+        body["series"] = cardinality.series
+    body.update(
+        {
+            "start_rss_mb": round(cardinality.start_rss_mb, 1),
+            "spans": m.spans,
+            "requests": m.requests,
+            "rate_spans_per_s": cardinality.rate_spans_per_s,
+            "sent_spans_per_s": round(cardinality.sent_spans_per_s),
+            "spans_per_cpu_s": round(m.spans_per_cpu_s),
+            "cpu_s": round(m.cpu_s, 3),
+            "wall_s": round(m.wall_s, 3),
+            "retries": m.retries,
+        }
+    )
+    if cardinality.overflowed_spans is not None:
+        body["overflowed_spans"] = cardinality.overflowed_spans
+    return body
+
+
+def report(
+    decode_only: Measurement,
+    pipeline: Measurement,
+    cardinality: Cardinality | None,
+    args: argparse.Namespace,
+) -> None:
     """Print the table, the aims, then the JSON line last."""
-    result = summary(decode_only, pipeline, args.clients)
+    result = summary(decode_only, pipeline, cardinality, args.clients)
     print(
         f"ingest: {args.clients} clients x {args.requests} requests x {SPANS_PER_REQUEST} spans "
         f"per receiver (pool of {args.pool} requests, {args.warmup} warm-up requests)"
     )
-    print(table([decode_only, pipeline]))
+    print(f"pipeline processors (from /performance/health): {', '.join(pipeline.processors)}")
+    rows = [decode_only, pipeline]
+    if cardinality is not None:
+        rows.append(cardinality.measurement)
+    print(table(rows))
+    throughput_met = (
+        pipeline.spans_per_cpu_s >= AIM_SPANS_PER_CPU_S and result["ratio"] >= AIM_RATIO
+    )
     print(
         f"pipeline: {result['spans_per_cpu_s']['pipeline']:,} spans/cpu-s "
         f"(aim >= {AIM_SPANS_PER_CPU_S:,}); ratio pipeline/decode-only {result['ratio']:.3f} "
-        f"(aim >= {AIM_RATIO}); aims {'met' if result['aims_met'] else 'NOT met'}"
+        f"(aim >= {AIM_RATIO}); {'met' if throughput_met else 'NOT met'}"
     )
+    if cardinality is not None:
+        c = result["cardinality"]
+        series = f"{c['series']:,} span-metrics series" if "series" in c else "series not exposed"
+        met = cardinality.rss_mb <= AIM_CARDINALITY_RSS_MB
+        print(
+            f"cardinality: {c['services']:,} services x {c['operations']} operations "
+            f"({series}), {c['requests']:,} requests, {c['spans']:,} spans sent at "
+            f"{c['sent_spans_per_s']:,}/s (asked {c['rate_spans_per_s']:,}/s): "
+            f"RSS {c['rss_mb']:.1f} MB after the traffic (aim <= {AIM_CARDINALITY_RSS_MB:.0f}), "
+            f"peak {c['hwm_mb']:.1f} MB, {c['start_rss_mb']:.1f} MB before; "
+            f"{'met' if met else 'NOT met'}"
+        )
+    print(f"aims {'met' if result['aims_met'] else 'NOT met'}")
     print(json.dumps(result), flush=True)
 
 
@@ -451,11 +871,35 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--warmup", type=_bounded(1, 1000), default=8, help="warm-up requests")
     parser.add_argument("--pool", type=_bounded(1, 256), default=32, help="distinct requests")
-    parser.add_argument("--seed", type=int, default=1, help="seed of the request pool")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the request pools")
+    parser.add_argument(
+        "--cardinality-requests",
+        type=_cardinality_requests,
+        default=DEFAULT_CARDINALITY_REQUESTS,
+        help=f"requests of the cardinality phase, each one service's {CARDINALITY_OPERATIONS} "
+        f"operations x {TRACES_PER_ROUTE} ({CARDINALITY_SPANS_PER_REQUEST} spans); "
+        f"0 skips the phase, else {CARDINALITY_SERVICES:,} to {MAX_CARDINALITY_REQUESTS:,}",
+    )
+    parser.add_argument(
+        "--cardinality-rate",
+        type=_bounded(1000, 100_000),
+        default=DEFAULT_CARDINALITY_RATE,
+        help="spans per second the cardinality phase sends, all clients together",
+    )
     parser.add_argument(
         "--timeout", type=float, default=120.0, help="seconds allowed for each wait"
     )
     return parser.parse_args(argv)
+
+
+def _cardinality_requests(text: str) -> int:
+    value = int(text)
+    if value != 0 and not CARDINALITY_SERVICES <= value <= MAX_CARDINALITY_REQUESTS:
+        raise argparse.ArgumentTypeError(
+            f"must be 0 (skip) or between {CARDINALITY_SERVICES} (one per service) "
+            f"and {MAX_CARDINALITY_REQUESTS}"
+        )
+    return value
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:
@@ -472,10 +916,11 @@ def main(argv: list[str] | None = None) -> int:
             tmp = Path(name)
             decode_only = run_receiver("decode-only", decode_only_receiver, tmp, payloads, args)
             pipeline = run_receiver("pipeline", pipeline_receiver, tmp, payloads, args)
+            cardinality = run_cardinality(tmp, args) if args.cardinality_requests else None
     except BenchmarkError as exc:
         print(f"benchmarks.ingest: {exc}", file=sys.stderr)
         return 1
-    report(decode_only, pipeline, args)
+    report(decode_only, pipeline, cardinality, args)
     return 0
 
 

@@ -31,7 +31,7 @@ class SpanMetricsConfig(ComponentConfig):
     max_series_per_service: int = Field(default=1000, gt=0)
     max_services: int = Field(default=1000, gt=0)
     late_grace: Duration = 10.0
-    memory_horizon: Duration = 300.0
+    memory_horizon: Duration = 60.0
     retention_1m: Duration = 7 * 86400.0
     retention_1h: Duration = 90 * 86400.0
     api_window: Duration = 60.0
