@@ -41,6 +41,7 @@ class API:
             Route("/performance/metrics", self.metrics),
             Route("/performance/findings", self.findings),
             Route("/performance/bottlenecks", self.bottlenecks),
+            Route("/performance/slo", self.slo),
             Route("/performance/openapi.json", self.openapi),
         ]
         app = Starlette(routes=routes)
@@ -48,10 +49,28 @@ class API:
         return app
 
     async def health(self, request: Request) -> Response:
+        """Process health (503 only when the queue is full) and the SLOs' verdict.
+
+        ``status`` is ``critical`` while a page alert fires, ``degraded`` while a ticket
+        fires, an objective is breached or the queue is full, else ``ok``; ``reasons``
+        says which.
+        """
         telemetry = self.pipeline.telemetry
         full = telemetry.queue_depth >= telemetry.queue_capacity
+        reasons = ["ingest queue is full"] if full else []
+        status = "degraded" if full else "ok"
+        for snap in self.pipeline.snapshot("slo").values():
+            for view in snap.get("objectives", []):
+                for alert, state in view["alerts"].items():
+                    if state["firing"]:
+                        reasons.append(f"{view['name']}: burn-rate {alert} firing")
+                        status = "critical" if alert == "page" else _worse(status, "degraded")
+                if view["breached"]:
+                    reasons.append(f"{view['name']}: SLO breached over {view['window']}")
+                    status = _worse(status, "degraded")
         body = {
-            "status": "degraded" if full else "ok",
+            "status": status,
+            "reasons": reasons,
             "version": __version__,
             "uptime_s": round(time.time() - self.started, 3),
             "queue": {"depth": telemetry.queue_depth, "capacity": telemetry.queue_capacity},
@@ -73,6 +92,17 @@ class API:
             body.setdefault("red", []).extend(rows[:limit])
             body.setdefault("spanmetrics", {})[pid] = {k: v for k, v in snap.items() if k != "red"}
         return JSONResponse(body)
+
+    async def slo(self, request: Request) -> Response:
+        """Every objective: target, SLI, error budget with its arithmetic, burn rates, alerts."""
+        service = request.query_params.get("service")
+        objectives = [
+            view
+            for snap in self.pipeline.snapshot("slo").values()
+            for view in snap.get("objectives", [])
+            if not service or view["service"] == service
+        ]
+        return JSONResponse({"objectives": objectives})
 
     async def bottlenecks(self, request: Request) -> Response:
         """The critical-path ranking with evidence, slow queries, repeated calls, slow
@@ -133,6 +163,11 @@ class _AuthMiddleware:
         await self.app(scope, receive, send)
 
 
+def _worse(current: str, other: str) -> str:
+    order = ["ok", "degraded", "critical"]
+    return max(current, other, key=order.index)
+
+
 def _limit(request: Request, default: int = 100) -> int | Response:
     try:
         limit = int(request.query_params.get("limit", str(default)))
@@ -167,7 +202,8 @@ def openapi_document() -> dict[str, Any]:
         "paths": {
             "/performance/health": {
                 "get": {
-                    "summary": "Liveness and readiness: status, queue fill, components",
+                    "summary": "Liveness and readiness: status (ok, degraded, critical) with "
+                    "reasons from the queue and the SLOs, queue fill, components",
                     "responses": {"200": ok, "503": {"description": "queue full (degraded)"}},
                 }
             },
@@ -203,6 +239,15 @@ def openapi_document() -> dict[str, Any]:
                         "401": unauthorized,
                         "404": {"description": "no bottlenecks processor configured"},
                     },
+                }
+            },
+            "/performance/slo": {
+                "get": {
+                    "summary": "Each objective: target, SLI over its window, error budget "
+                    "consumed and remaining with the formulas and figures, burn rate per "
+                    "alert window, alert state",
+                    "parameters": [_param("service", "string")],
+                    "responses": {"200": ok, "401": unauthorized},
                 }
             },
             "/performance/findings": {

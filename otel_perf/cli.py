@@ -62,12 +62,13 @@ def _parser() -> argparse.ArgumentParser:
         ("health", "the sidecar's health"),
         ("findings", "stored findings, newest first"),
         ("bottlenecks", "critical-path ranking, slow queries, N+1, slow requests"),
+        ("slo", "objectives: SLI, error budget, burn rates, alerts"),
     ):
         reader = sub.add_parser(name, help=text)
         reader.add_argument("--api", default=os.environ.get("OTEL_PERF_API", DEFAULT_API))
         reader.add_argument("--token", default=os.environ.get("OTEL_PERF_TOKEN"))
         reader.add_argument("--output", "-o", choices=["table", "json"], default="table")
-        if name in ("findings", "bottlenecks", "metrics"):
+        if name in ("findings", "bottlenecks", "metrics", "slo"):
             reader.add_argument("--service")
             reader.add_argument("--limit", type=int, default=50)
         if name == "findings":
@@ -304,6 +305,40 @@ def cmd_bottlenecks(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def cmd_slo(args: argparse.Namespace, console: Console) -> int:
+    data = _get(args, "/performance/slo" + _query(args))
+    if args.output == "json":
+        print(json.dumps(data, sort_keys=True))
+        return 0
+    table = Table(
+        "objective", "service", "target", "SLI", "budget left", "burn 1h", "alerts", title="SLOs"
+    )
+    for o in data["objectives"]:
+        budget = o.get("budget") or {}
+        burn = next((r["long"]["burn_rate"] for r in o.get("rules", [])), None)
+        firing = [name for name, a in o["alerts"].items() if a["firing"]]
+        table.add_row(
+            o["name"],
+            o["service"],
+            f"{o['target']:.3%}",
+            _pct(budget.get("sli")),
+            _pct(budget.get("error_budget_remaining")),
+            _num(burn),
+            ", ".join(firing) or "-",
+        )
+    console.print(table)
+    for o in data["objectives"]:
+        if o.get("budget") and o["budget"]["total"]:
+            console.print(
+                f"[bold]{o['name']}[/bold]: " + o["budget"]["formulas"]["error_budget_remaining"]
+            )
+    return 0
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3%}"
+
+
 def cmd_health(args: argparse.Namespace, console: Console) -> int:
     data = _get(args, "/performance/health")
     if args.output == "json":
@@ -313,7 +348,7 @@ def cmd_health(args: argparse.Namespace, console: Console) -> int:
         for key, value in data.items():
             table.add_row(key, json.dumps(value) if not isinstance(value, str) else value)
         console.print(table)
-    return 0 if data.get("status") == "ok" else 1
+    return {"ok": 0, "degraded": 1}.get(str(data.get("status")), 2)
 
 
 def cmd_findings(args: argparse.Namespace, console: Console) -> int:
@@ -344,6 +379,7 @@ COMMANDS = {
     "health": cmd_health,
     "findings": cmd_findings,
     "bottlenecks": cmd_bottlenecks,
+    "slo": cmd_slo,
 }
 
 if __name__ == "__main__":

@@ -78,6 +78,13 @@ class Processor(Component):
         """Evaluate at event time ``now_ns``; return new findings."""
         return []
 
+    def gauges(self) -> list[tuple[str, float, dict[str, str]]]:
+        """Current values (name, value, attributes) for exporters to publish as gauges.
+
+        Names must be registered with :func:`otel_perf.gauges.register`.
+        """
+        return []
+
     def finish(self, now_ns: int) -> list[Finding]:
         """End of input (a replay's last line): evaluate everything still held."""
         return self.tick(now_ns)

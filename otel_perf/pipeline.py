@@ -82,6 +82,7 @@ class Pipeline:
                         self._routes[pid].append(exporter)
             # findings of processors outside this pipeline never reach its exporters,
             # but exporters still get the pipeline's own telemetry via bind_telemetry
+        self.telemetry.gauge_source = self.gauges
         for exporter in self.exporters.values():
             exporter.bind_telemetry(self.telemetry)
 
@@ -268,6 +269,16 @@ class Pipeline:
                 if of_type is None or component_type(pid) == of_type:
                     result = self._guard(pid, processor.snapshot)
                     out[pid] = result if isinstance(result, dict) else {}
+        return out
+
+    def gauges(self) -> dict[str, list[tuple[float, dict[str, str]]]]:
+        """Every processor's gauges by name, read under the pipeline lock."""
+        out: dict[str, list[tuple[float, dict[str, str]]]] = {}
+        with self._lock:
+            for pid, processor in self.processors.items():
+                values = self._guard(pid, processor.gauges)
+                for name, value, attributes in values if isinstance(values, list) else ():
+                    out.setdefault(name, []).append((value, attributes))
         return out
 
     def _guard(self, who: str, fn: Callable[..., object], *args: object) -> object:

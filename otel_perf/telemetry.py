@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,6 +51,8 @@ class Telemetry:
         self.findings: Counter[str] = Counter()
         self.export_errors: Counter[str] = Counter()
         self.component_errors: Counter[str] = Counter()  # exceptions isolated by the pipeline
+        # set by the pipeline: processors' gauges by name, for exporters
+        self.gauge_source: Callable[[], dict[str, list[tuple[float, dict[str, str]]]]] | None = None
         self.queue_depth = 0
         self.queue_capacity = 0
         self.max_batch_latency_ns = 0

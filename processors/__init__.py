@@ -10,7 +10,8 @@ def register_builtins() -> None:
     """Register the built-in processor types."""
     from otel_perf.components import register_processor
     from otel_perf.processors.bottlenecks.processor import FACTORY as BOTTLENECKS
+    from otel_perf.processors.slo.processor import FACTORY as SLO
     from otel_perf.processors.spanmetrics.processor import FACTORY as SPANMETRICS
 
-    for factory in (SPANMETRICS, BOTTLENECKS):
+    for factory in (SPANMETRICS, BOTTLENECKS, SLO):
         register_processor(factory)

@@ -153,3 +153,48 @@ def test_bottlenecks_route_and_cli(traced: Pipeline, capsys: pytest.CaptureFixtu
         assert "n_plus_one" in capsys.readouterr().out
         assert main(["metrics", "--api", url]) == 0
         assert "GET /orders" in capsys.readouterr().out
+
+
+SLO_CONFIG = """
+receivers: {otlp: {}}
+processors:
+  slo:
+    defaults: {enabled: false}
+    min_events: 0
+    objectives: [{name: shop, service: app, availability: 0.999}]
+service:
+  pipelines:
+    traces: {receivers: [otlp], processors: [slo]}
+"""
+
+
+def test_slo_route_health_and_cli(capsys: pytest.CaptureFixture[str]) -> None:
+    from trace_builder import span
+
+    from otel_perf.cli import main
+    from otel_perf.model import SpanBatch, SpanKind
+
+    pipe = Pipeline(load_config(text=SLO_CONFIG), Store(":memory:"), clock=lambda: 1)
+    pipe.start(worker=False)
+    failing = [
+        span(i, None, i * 100, i * 100 + 20, kind=SpanKind.SERVER, status=2) for i in range(1, 30)
+    ]
+    pipe.process(SpanBatch(failing))
+    pipe.tick(max(s.end_ns for s in failing) + 10**9)
+    try:
+        with client(pipe) as api:
+            (objective,) = api.get("/performance/slo").json()["objectives"]
+            assert objective["budget"]["sli"] == 0.0
+            assert (
+                "error budget remaining"
+                in objective["budget"]["formulas"]["error_budget_remaining"]
+            )
+            health = api.get("/performance/health").json()
+            assert health["status"] == "critical"
+            assert "shop: burn-rate page firing" in health["reasons"]
+            url = str(api.base_url)
+            assert main(["slo", "--api", url]) == 0
+            assert "shop" in capsys.readouterr().out
+            assert main(["health", "--api", url]) == 2
+    finally:
+        pipe.shutdown()

@@ -11,6 +11,7 @@ from typing import Any
 
 from opentelemetry.metrics import CallbackOptions, Counter, Meter, Observation
 
+from otel_perf import gauges
 from otel_perf.findings import Finding
 from otel_perf.telemetry import Telemetry
 
@@ -75,6 +76,13 @@ def create_instruments(meter: Meter, telemetry: TelemetrySource) -> Counter:
         unit="s",
         description="Time spent in each processor's consume calls.",
     )
+    for info in gauges.registered():
+        meter.create_observable_gauge(
+            info.name,
+            [_processor_gauge(telemetry, info.name)],
+            unit=info.unit,
+            description=info.description,
+        )
     return meter.create_counter(
         FINDINGS, unit="{finding}", description="Findings exported, by kind, severity, service."
     )
@@ -100,6 +108,17 @@ def _queue(telemetry: TelemetrySource, key: str) -> Callback:
     def observe(_: CallbackOptions) -> Iterable[Observation]:
         snap = _snapshot(telemetry)
         return [] if snap is None else [Observation(snap["queue"][key])]
+
+    return observe
+
+
+def _processor_gauge(telemetry: TelemetrySource, name: str) -> Callback:
+    def observe(_: CallbackOptions) -> Iterable[Observation]:
+        bound = telemetry()
+        source = None if bound is None else bound.gauge_source
+        if source is None:
+            return []
+        return [Observation(value, attrs) for value, attrs in source().get(name, [])]
 
     return observe
 

@@ -1,0 +1,1 @@
+"""SLOs: latency, availability and throughput objectives, error budgets, burn-rate alerts."""

@@ -1,0 +1,215 @@
+"""The ``slo`` processor: objectives, SLIs per minute, budgets, burn-rate alerts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from otel_perf import gauges
+from otel_perf.components import Context, Factory, Processor
+from otel_perf.findings import Finding
+from otel_perf.model import MetricBatch, MetricPoint, MetricType, SpanBatch
+from otel_perf.processors.slo.config import SLOConfig, defaults_for, expand
+from otel_perf.processors.slo.objective import Objective, SLIKind
+from otel_perf.processors.slo.sources import (
+    MINUTE_NS,
+    MetricStreams,
+    histogram_events,
+    span_events,
+    unit_scale,
+)
+from otel_perf.processors.slo.state import ObjectiveState
+
+HISTOGRAMS = (MetricType.HISTOGRAM, MetricType.EXPONENTIAL_HISTOGRAM)
+
+gauges.register("otel_perf.slo.sli", "1", "SLI over the objective's window.")
+gauges.register("otel_perf.slo.target", "1", "The objective's target.")
+gauges.register(
+    "otel_perf.slo.error_budget.remaining",
+    "1",
+    "Error budget remaining over the window (negative: exhausted).",
+)
+gauges.register("otel_perf.slo.burn_rate", "1", "Error budget burn rate per alert window.")
+
+
+class SLOProcessor(Processor):
+    """Keeps every objective's minute counts and evaluates them on event time."""
+
+    def __init__(self, context: Context, config: SLOConfig) -> None:
+        super().__init__(context)
+        self.config = config
+        self.states: dict[str, ObjectiveState] = {}
+        self.by_service: dict[str, list[ObjectiveState]] = {}
+        for objective in self._configured():
+            self._track(objective)
+        self.explicit_services = frozenset(self.by_service)
+        self.default_services: set[str] = set()
+        self.untracked_services = 0
+        self.streams = MetricStreams(config.max_streams)
+        self.ratio_pending: dict[tuple[str, int], list[float]] = {}
+        self.evaluated_ns = 0
+        self.saved_ns = 0
+
+    def _configured(self) -> list[Objective]:
+        rules, min_events = self.config.rules(), self.config.min_events
+        objectives = [o for s in self.config.objectives for o in expand(s, rules, min_events)]
+        if self.config.openslo:
+            from otel_perf.processors.slo.openslo import load_openslo
+
+            objectives += load_openslo([Path(p) for p in self.config.openslo])
+        return objectives
+
+    def _track(self, objective: Objective) -> ObjectiveState:
+        state = ObjectiveState.new(objective)
+        saved = self.context.store.load_state(self.id, objective.name)
+        if saved:
+            state.restore(saved)
+        self.states[objective.name] = state
+        self.by_service.setdefault(objective.service, []).append(state)
+        return state
+
+    def objectives_of(self, service: str) -> list[Objective]:
+        """The service's objectives; the defaults on first sight when it has none."""
+        states = self.by_service.get(service)
+        if states is None:
+            states = self._defaults(service)
+        return [s.objective for s in states]
+
+    def _defaults(self, service: str) -> list[ObjectiveState]:
+        if not self.config.defaults.enabled:
+            return []
+        if len(self.default_services) >= self.config.max_services:
+            self.untracked_services += 1
+            return []
+        self.default_services.add(service)
+        return [self._track(o) for o in defaults_for(service, self.config)]
+
+    # -- intake -------------------------------------------------------------
+    def consume_spans(self, batch: SpanBatch) -> None:
+        span_events(batch.spans, self.objectives_of, self._add)
+
+    def _add(self, name: str, minute: int, good: float, total: float) -> None:
+        self.states[name].add(minute, good, total)
+
+    def consume_metrics(self, batch: MetricBatch) -> None:
+        for point in batch.points:
+            states = self.by_service.get(point.resource.service_name)
+            if not states:
+                continue
+            wanted = [s.objective for s in states if _reads(s.objective, point)]
+            if not wanted:
+                continue
+            delta = self.streams.delta(point)
+            if delta is not None:
+                for objective in wanted:
+                    self._metric_events(objective, delta)
+
+    def _metric_events(self, objective: Objective, point: MetricPoint) -> None:
+        minute = point.time_ns // MINUTE_NS
+        if objective.kind == SLIKind.LATENCY and point.type in HISTOGRAMS:
+            assert objective.threshold_s is not None
+            good, total = histogram_events(point, objective.threshold_s, unit_scale(point.unit))
+            self._add(objective.name, minute, good, total)
+            return
+        if objective.kind == SLIKind.RATIO and point.value is not None:
+            cell = self.ratio_pending.setdefault((objective.name, minute), [0.0, 0.0, 0.0])
+            role = {objective.good_metric: 0, objective.bad_metric: 1, objective.total_metric: 2}
+            cell[role[point.name]] += point.value
+
+    # -- evaluation ---------------------------------------------------------
+    def tick(self, now_ns: int) -> list[Finding]:
+        self._settle_ratios(now_ns // MINUTE_NS)
+        interval_ns = self.config.evaluation_interval * 1e9
+        if self.evaluated_ns and now_ns - self.evaluated_ns < interval_ns:
+            return []
+        self.evaluated_ns = now_ns
+        found: list[Finding] = []
+        for state in self.states.values():
+            found += state.evaluate(now_ns, self.id)
+        return found
+
+    def _settle_ratios(self, now_minute: int) -> None:
+        """Ratio counters of a minute are paired once the minute has passed."""
+        for key in [k for k in self.ratio_pending if k[1] < now_minute]:
+            good, bad, total = self.ratio_pending.pop(key)
+            objective = self.states[key[0]].objective
+            good = good if objective.good_metric else max(0.0, total - bad)
+            self._add(key[0], key[1], min(good, total), total)
+
+    def finish(self, now_ns: int) -> list[Finding]:
+        self._settle_ratios(now_ns // MINUTE_NS + 1)
+        self.evaluated_ns = 0
+        return self.tick(now_ns)
+
+    # -- state --------------------------------------------------------------
+    def flush(self, now_ns: int) -> None:
+        """Save objectives that changed (at most once per ``save_interval`` of event time)."""
+        if self.saved_ns and now_ns - self.saved_ns < self.config.save_interval * 1e9:
+            return
+        self.saved_ns = now_ns
+        for name, state in self.states.items():
+            if state.dirty:
+                self.context.store.save_state(self.id, name, state.to_dict(), now_ns)
+                state.dirty = False
+
+    def shutdown(self) -> None:
+        """State is saved by flush(), which the pipeline calls before shutdown."""
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "objectives": [s.view() for s in self.states.values()],
+            "untracked_services": self.untracked_services,
+            "metric_streams_dropped": self.streams.dropped,
+        }
+
+    def gauges(self) -> list[tuple[str, float, dict[str, str]]]:
+        """SLI, target, budget remaining and burn rates per objective, for exporters."""
+        out: list[tuple[str, float, dict[str, str]]] = []
+        for state in self.states.values():
+            budget = state.last.get("budget")
+            if not budget:
+                continue
+            o = state.objective
+            attrs = {"service.name": o.service, "objective": o.name, "sli.kind": o.kind.value}
+            out += [
+                ("otel_perf.slo.sli", float(budget["sli"]), attrs),
+                ("otel_perf.slo.target", o.target, attrs),
+                (
+                    "otel_perf.slo.error_budget.remaining",
+                    float(budget["error_budget_remaining"]),
+                    attrs,
+                ),
+            ]
+            for rule in state.last["rules"]:
+                for side in ("long", "short"):
+                    window = {**attrs, "window": rule[side]["window"]}
+                    out.append(("otel_perf.slo.burn_rate", float(rule[side]["burn_rate"]), window))
+        return out
+
+
+def _reads(objective: Objective, point: MetricPoint) -> bool:
+    if objective.kind == SLIKind.LATENCY:
+        return objective.latency_metric == point.name and _attrs_match(objective, point)
+    if objective.kind == SLIKind.RATIO:
+        names = (objective.good_metric, objective.bad_metric, objective.total_metric)
+        return point.name in names and _attrs_match(objective, point)
+    return False
+
+
+def _attrs_match(objective: Objective, point: MetricPoint) -> bool:
+    attrs = point.attributes
+    if objective.operation and objective.operation not in (
+        attrs.get("http.route"),
+        attrs.get("span.name"),
+    ):
+        return False
+    return all(attrs.get(k) == v for k, v in objective.metric_attributes)
+
+
+FACTORY: Factory[SLOConfig, Processor] = Factory(
+    type="slo",
+    config_model=SLOConfig,
+    create=SLOProcessor,
+    description="Latency, availability and throughput SLOs with error budgets and "
+    "multiwindow burn-rate alerts (YAML or OpenSLO v1).",
+)

@@ -1,0 +1,224 @@
+"""One objective's running state: minute counts, alerts, last evaluation, and persistence."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from otel_perf.findings import Finding, Kind, Severity, State
+from otel_perf.processors.slo.budget import explain
+from otel_perf.processors.slo.burn_rate import (
+    AlertState,
+    RuleState,
+    Transition,
+    evaluate,
+    firing_by_severity,
+    scaled_rules,
+)
+from otel_perf.processors.slo.objective import (
+    AlertSeverity,
+    BudgetingMethod,
+    BurnRateRule,
+    Objective,
+)
+from otel_perf.processors.slo.windows import (
+    MinuteCounts,
+    nominal_window_s,
+    timeslice_rule,
+    window_range,
+)
+
+MINUTE_NS = 60_000_000_000
+
+
+@dataclass
+class ObjectiveState:
+    """Counts and alert state of one objective."""
+
+    objective: Objective
+    counts: MinuteCounts
+    rules: tuple[BurnRateRule, ...]
+    alerts: dict[AlertSeverity, AlertState] = field(default_factory=dict)
+    breached: bool = False
+    dirty: bool = False
+    last: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def new(cls, objective: Objective) -> ObjectiveState:
+        counts = MinuteCounts.for_window(objective.window, timeslice_rule(objective))
+        rules = scaled_rules(objective.rules, nominal_window_s(objective.window))
+        alerts = {
+            AlertSeverity(r.severity): AlertState(objective.name, AlertSeverity(r.severity))
+            for r in rules
+        }
+        return cls(objective, counts, rules, alerts)
+
+    @property
+    def uses_timeslices(self) -> bool:
+        return self.objective.budgeting != BudgetingMethod.OCCURRENCES
+
+    def add(self, minute: int, good: float, total: float) -> None:
+        if self.counts.add(minute, round(good), round(total)):
+            self.dirty = True
+
+    def evaluate(self, now_ns: int, source: str) -> list[Finding]:
+        """Burn rates and the window's SLI at ``now_ns``; findings for every transition."""
+        minute = now_ns // MINUTE_NS
+        self.counts.advance(minute)
+        target, counts = self.objective.target, self.counts
+        states = evaluate(
+            self.rules,
+            lambda window_s: counts.trailing(window_s, minute + 1),
+            target,
+            self.objective.min_events,
+        )
+        first, last = window_range(self.objective.window, minute)
+        good, total = (
+            counts.timeslices(first, last) if self.uses_timeslices else counts.sum(first, last)
+        )
+        budget = explain(good, total, target, self.objective.budgeting)
+        self.last = {"budget": budget, "rules": [_rule(s) for s in states], "at_ns": now_ns}
+        found = [
+            self._alert(t, states, source)
+            for severity, firing in firing_by_severity(states).items()
+            if (t := self.alerts[severity].update(firing, now_ns)) is not None
+        ]
+        breached = total > 0 and float(str(budget["sli"])) < target
+        if breached != self.breached:
+            self.breached = breached
+            found.append(self._violation(budget, now_ns, source))
+        if found:
+            self.dirty = True
+        return found
+
+    def _alert(self, transition: Transition, states: list[RuleState], source: str) -> Finding:
+        o = self.objective
+        page = transition.severity == AlertSeverity.PAGE
+        mine = [s for s in states if s.rule.severity == transition.severity]
+        worst = max(mine, key=lambda s: s.long.burn_rate)
+        firing = transition.status == "firing"
+        summary = (
+            f"{o.name}: error budget burning {worst.long.burn_rate:g}× "
+            f"over {_window(worst.long.window_s)} and {worst.short.burn_rate:g}× over "
+            f"{_window(worst.short.window_s)} ({transition.severity.value})"
+            if firing
+            else f"{o.name}: burn-rate {transition.severity.value} resolved after "
+            f"{transition.duration_ns / 1e9:.0f} s"
+        )
+        return Finding(
+            kind=Kind.BURN_RATE_ALERT,
+            severity=(Severity.CRITICAL if page else Severity.WARNING) if firing else Severity.INFO,
+            service=o.service,
+            subject=f"{o.name} {transition.severity.value}",
+            time_ns=transition.at_ns,
+            summary=summary,
+            attributes={
+                "objective": o.name,
+                "alert": transition.severity.value,
+                "status": transition.status,
+                "since_ns": transition.since_ns,
+                "target": o.target,
+                "burn_rates": [_rule(s) for s in mine],
+            },
+            source=source,
+            state=State.OPEN if firing else State.RESOLVED,
+        )
+
+    def _violation(self, budget: dict[str, Any], now_ns: int, source: str) -> Finding:
+        o = self.objective
+        sli = budget["sli"]
+        breached = self.breached
+        return Finding(
+            kind=Kind.SLO_VIOLATION,
+            severity=Severity.CRITICAL if budget["exhausted"] else Severity.WARNING,
+            service=o.service,
+            subject=o.name,
+            time_ns=now_ns,
+            summary=(
+                f"{o.name}: SLI {sli:.4%} below the {o.target:.4%} target over "
+                f"{_window_name(o)}; error budget remaining {budget['error_budget_remaining']:.1%}"
+                if breached
+                else f"{o.name}: back within target ({sli:.4%} ≥ {o.target:.4%})"
+            ),
+            attributes={
+                "objective": o.name,
+                "kind": o.kind.value,
+                "operation": o.operation or "",
+                "sli": sli,
+                "target": o.target,
+                "window": _window_name(o),
+                "error_budget_remaining": budget["error_budget_remaining"],
+                "exhausted": budget["exhausted"],
+                "good": budget["good"],
+                "total": budget["total"],
+            },
+            source=source,
+            state=State.OPEN if breached else State.RESOLVED,
+        )
+
+    def view(self) -> dict[str, Any]:
+        """The objective, its last evaluation with the arithmetic, and its alert state."""
+        o = self.objective
+        return {
+            "name": o.name,
+            "service": o.service,
+            "operation": o.operation,
+            "kind": o.kind.value,
+            "target": o.target,
+            "threshold_ms": None if o.threshold_s is None else round(o.threshold_s * 1000, 3),
+            "window": _window_name(o),
+            "breached": self.breached,
+            "alerts": {
+                s.value: {"firing": a.firing, "since_ns": a.since_ns}
+                for s, a in self.alerts.items()
+            },
+            **self.last,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "counts": self.counts.to_dict(),
+            "alerts": [a.to_dict() for a in self.alerts.values()],
+            "breached": self.breached,
+        }
+
+    def restore(self, data: dict[str, Any]) -> None:
+        self.counts = MinuteCounts.from_dict(data["counts"], timeslice_rule(self.objective))
+        for body in data.get("alerts", []):
+            alert = AlertState.from_dict(body)
+            if alert.severity in self.alerts:
+                self.alerts[alert.severity] = alert
+        self.breached = bool(data.get("breached", False))
+
+
+def _rule(state: RuleState) -> dict[str, Any]:
+    return {
+        "severity": state.rule.severity,
+        "threshold": state.rule.burn_rate,
+        "firing": state.firing,
+        "long": {
+            "window": _window(state.long.window_s),
+            "burn_rate": state.long.burn_rate,
+            "good": state.long.good,
+            "total": state.long.total,
+        },
+        "short": {
+            "window": _window(state.short.window_s),
+            "burn_rate": state.short.burn_rate,
+            "good": state.short.good,
+            "total": state.short.total,
+        },
+    }
+
+
+def _window(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
+def _window_name(o: Objective) -> str:
+    if o.window.calendar:
+        return f"calendar {o.window.calendar} ({o.window.timezone})"
+    return f"rolling {_window(o.window.duration_s)}"

@@ -1,0 +1,367 @@
+"""Per-minute good/total counts over an SLO window, in memory bounded by the window, not traffic.
+
+Events land in the minute of their *event* time: ``minute = time_ns // 60e9``. Two numpy rings
+hold them:
+
+* the **minute ring** keeps each of the last ``minute_horizon`` minutes (default 3 days + 2 h:
+  the longest Workbook burn-rate window plus a margin for late data);
+* the **hour ring** keeps every hour of the whole span (default 35 days: a 31-day calendar month
+  plus room), including the hours the minute ring also covers, so both rings always agree.
+
+``sum(a, b)`` answers the half-open range ``[a, b)``. Minutes at or after the minute horizon
+are exact. **Precision:** an edge older than the minute horizon is rounded *down* to its hour
+(``a → a - a % 60``), so a range reaching that far back may include up to 59 older minutes (or
+drop up to 59 at its upper edge). At the boundary hour, which the minute ring covers only in
+part, the older part is ``hour − (minutes of that hour still in the minute ring)``: exact.
+
+Timeslices: each minute that received an ``add`` is a minute *with data*; when it closes (time
+moves past it) the objective's timeslice rule decides whether it was *good*. The hour ring keeps
+good minutes and minutes with data per hour. Late data for a closed minute still in the minute
+ring re-decides it; once a minute has left the minute ring its verdict is final (late events
+still count in its hour's event totals).
+
+Time only moves forward: ``advance(m)`` and an ``add`` for a newer minute move the head to ``m``
+(so the caller rejects implausible future timestamps first); data older than everything kept is
+ignored and counted in ``dropped_adds``. Memory: ``16 B × minute_horizon`` counts + ``2 B ×
+minute_horizon`` flags + ``32 B × hours`` — about 105 KiB with the defaults, whatever the traffic.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import zlib
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import numpy.typing as npt
+
+from otel_perf.processors.slo.objective import Objective, SLIKind, TimeWindow
+
+NS = 1_000_000_000
+MINUTE_NS = 60 * NS
+DAY_MINUTES = 1440
+MINUTE_HORIZON = 3 * DAY_MINUTES + 120  # 3 d (longest default burn-rate window) + 2 h margin
+SPAN_MINUTES = 35 * DAY_MINUTES
+FORMAT_VERSION = 1
+COUNTERS = ("late_adds", "dropped_adds", "dropped_events", "invalid_adds")
+
+#: decides at minute close whether a minute with ``(good, total)`` events was a good timeslice
+TimesliceRule = Callable[[int, int], bool]
+Array = npt.NDArray[np.int64]
+Ring = npt.NDArray[Any]  # int64 counts or int8 flags
+
+
+def no_bad_events(good: int, total: int) -> bool:
+    """Default timeslice rule: a minute is good when none of its events was bad."""
+    return good >= total
+
+
+def timeslice_rule(objective: Objective) -> TimesliceRule:
+    """The objective's rule for a good minute.
+
+    Throughput: ``min_rps ≤ total / 60 s ≤ max_rps`` (a missing bound is open). Otherwise, with
+    ``timeslice_target``: ``good / total ≥ timeslice_target`` (a minute without events is good);
+    without one: :func:`no_bad_events`.
+    """
+    if objective.kind == SLIKind.THROUGHPUT:
+        low = objective.min_rps if objective.min_rps is not None else 0.0
+        high = objective.max_rps if objective.max_rps is not None else math.inf
+        return lambda good, total: low <= total / 60.0 <= high
+    target = objective.timeslice_target
+    if target is None:
+        return no_bad_events
+    return lambda good, total: total == 0 or good / total >= target
+
+
+class MinuteCounts:
+    """Bounded (good, total) counts per event-time minute; see the module docstring.
+
+    Args:
+        minute_horizon: minutes kept at minute resolution.
+        span_minutes: minutes kept at all (hour resolution beyond the horizon).
+        rule: the timeslice rule applied when a minute closes.
+    """
+
+    def __init__(
+        self,
+        minute_horizon: int = MINUTE_HORIZON,
+        span_minutes: int = SPAN_MINUTES,
+        rule: TimesliceRule = no_bad_events,
+    ) -> None:
+        if minute_horizon < 1:
+            raise ValueError(f"minute_horizon must be at least 1, got {minute_horizon}")
+        # one more hour than the span so an edge rounded down to its hour is still kept
+        hour_slots = math.ceil(max(span_minutes, minute_horizon) / 60) + 1
+        self.rule = rule
+        self.head_minute: int | None = None  # the newest minute; the only one still open
+        # columns: good, total events per minute / good timeslice, has data (0 or 1) per minute
+        self.minutes: Array = np.zeros((minute_horizon, 2), dtype=np.int64)
+        self.flags: Ring = np.zeros((minute_horizon, 2), dtype=np.int8)
+        # columns: good events, total events, good minutes, minutes with data
+        self.hours: Array = np.zeros((hour_slots, 4), dtype=np.int64)
+        self.late_adds = 0  # adds for an already closed minute, applied in place
+        self.dropped_adds = 0  # adds older than everything kept, ignored
+        self.dropped_events = 0
+        self.invalid_adds = 0  # negative counts or good > total, ignored
+
+    @classmethod
+    def for_window(cls, window: TimeWindow, rule: TimesliceRule = no_bad_events) -> MinuteCounts:
+        """Sized for ``window``: its longest possible length, in whole hours, plus one hour."""
+        span = {"month": 31 * DAY_MINUTES, "week": 7 * DAY_MINUTES}.get(
+            window.calendar or "", math.ceil(window.duration_s / 60)
+        )
+        return cls(MINUTE_HORIZON, span, rule)
+
+    @property
+    def minute_horizon(self) -> int:
+        return len(self.minutes)
+
+    @property
+    def oldest_minute(self) -> int:
+        """The oldest minute kept at all (the start of the oldest hour in the hour ring)."""
+        head = self._head()
+        return (head // 60 - len(self.hours) + 1) * 60
+
+    @property
+    def horizon_minute(self) -> int:
+        """The oldest minute kept at minute resolution."""
+        return self._head() - self.minute_horizon + 1
+
+    @property
+    def nbytes(self) -> int:
+        return self.minutes.nbytes + self.flags.nbytes + self.hours.nbytes
+
+    def add(self, minute: int, good: int, total: int) -> bool:
+        """Count ``good`` of ``total`` events in ``minute``; False when ignored (and counted)."""
+        if good < 0 or total < good:
+            self.invalid_adds += 1
+            return False
+        if self.head_minute is None or minute > self.head_minute:
+            self.advance(minute)
+        if minute < self.oldest_minute:
+            self.dropped_adds += 1
+            self.dropped_events += total
+            return False
+        self.hours[(minute // 60) % len(self.hours), :2] += (good, total)
+        if minute >= self.horizon_minute:
+            self._add_minute(minute, good, total)
+        if minute < self._head():
+            self.late_adds += 1
+        return True
+
+    def advance(self, minute: int) -> None:
+        """Move the head to ``minute``: close the open minute, clear the slots entering the rings.
+
+        O(minutes skipped), bounded by the ring sizes. An older ``minute`` is a no-op.
+        """
+        head = self.head_minute
+        if head is None:
+            self.head_minute = minute
+            return
+        if minute <= head:
+            return
+        self._decide(head, was_seen=0, was_good=0)
+        _clear(self.minutes, head + 1, minute + 1)
+        _clear(self.flags, head + 1, minute + 1)
+        _clear(self.hours, head // 60 + 1, minute // 60 + 1)
+        self.head_minute = minute
+
+    def sum(self, from_minute: int, to_minute: int) -> tuple[int, int]:
+        """``(good, total)`` events in ``[from_minute, to_minute)``, clamped to what is kept."""
+        if self.head_minute is None:
+            return 0, 0
+        return self._query(from_minute, to_minute, self.minutes, 0, self.head_minute + 1)
+
+    def trailing(self, window_s: float, to_minute: int) -> tuple[int, int]:
+        """``(good, total)`` in the ``ceil(window_s / 60)`` minutes before ``to_minute``."""
+        return self.sum(to_minute - math.ceil(window_s / 60), to_minute)
+
+    def timeslices(self, from_minute: int, to_minute: int) -> tuple[int, int]:
+        """``(good minutes, minutes with data)`` among the *closed* minutes of the range.
+
+        Timeslices SLI = good minutes / minutes with data. Same rounding as :meth:`sum`.
+        """
+        if self.head_minute is None:
+            return 0, 0
+        return self._query(from_minute, to_minute, self.flags, 2, self.head_minute)
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready state: each ring as base64 of its zlib-compressed little-endian bytes.
+
+        Mostly-empty rings compress to almost nothing; a full default ring is ~100 KiB raw.
+        """
+        return {
+            "version": FORMAT_VERSION,
+            "head_minute": self.head_minute,
+            "minute_horizon": self.minute_horizon,
+            "hour_slots": len(self.hours),
+            "counters": {name: getattr(self, name) for name in COUNTERS},
+            "minutes": _pack(self.minutes),
+            "flags": _pack(self.flags),
+            "hours": _pack(self.hours),
+        }
+
+    @classmethod
+    def from_dict(
+        cls, data: dict[str, object], rule: TimesliceRule = no_bad_events
+    ) -> MinuteCounts:
+        """Rebuild from :meth:`to_dict` output; ValueError when it does not fit."""
+        if data.get("version") != FORMAT_VERSION:
+            raise ValueError(f"unknown MinuteCounts format {data.get('version')!r}")
+        horizon, slots = _int(data["minute_horizon"]), _int(data["hour_slots"])
+        counts = cls(horizon, (slots - 1) * 60, rule)
+        counts.minutes = _unpack(data["minutes"], counts.minutes)
+        counts.flags = _unpack(data["flags"], counts.flags)
+        counts.hours = _unpack(data["hours"], counts.hours)
+        head = data["head_minute"]
+        counts.head_minute = None if head is None else _int(head)
+        counters = data["counters"]
+        if not isinstance(counters, dict):
+            raise ValueError("counters must be an object")
+        for name in COUNTERS:
+            setattr(counts, name, _int(counters.get(name, 0)))
+        return counts
+
+    def _head(self) -> int:
+        if self.head_minute is None:
+            raise ValueError("no minute seen yet")
+        return self.head_minute
+
+    def _add_minute(self, minute: int, good: int, total: int) -> None:
+        slot = minute % self.minute_horizon
+        was_good, was_seen = (int(v) for v in self.flags[slot])
+        self.minutes[slot] += (good, total)
+        self.flags[slot, 1] = 1
+        if minute < self._head():  # closed already: decide it again with the late events
+            self._decide(minute, was_seen, was_good)
+
+    def _decide(self, minute: int, was_seen: int, was_good: int) -> None:
+        """Apply the timeslice rule to ``minute``; move its hour's tallies by the difference."""
+        slot = minute % self.minute_horizon
+        good, total = (int(v) for v in self.minutes[slot])
+        seen = int(self.flags[slot, 1])
+        is_good = int(bool(seen) and self.rule(good, total))
+        self.flags[slot, 0] = is_good
+        self.hours[(minute // 60) % len(self.hours), 2:] += (is_good - was_good, seen - was_seen)
+
+    def _query(self, start: int, stop: int, fine: Ring, col: int, end: int) -> tuple[int, int]:
+        """Sum ``fine`` (minute ring) and hour columns ``col:col+2`` over ``[start, stop)``.
+
+        ``end`` is one past the newest minute the hour ring has counted into those columns.
+        """
+        lo = self.horizon_minute
+        start, stop = _round(start, lo), _round(stop, lo)
+        start, stop = max(start, self.oldest_minute), min(stop, end)
+        if start >= stop:
+            return 0, 0
+        result = np.zeros(2, dtype=np.int64)
+        if stop > lo:
+            result += _ring_sum(fine, max(start, lo), stop)
+        if start < lo:  # start is a whole hour here
+            cut = min(stop, lo)
+            result += _ring_sum(self.hours[:, col : col + 2], start // 60, -(-cut // 60))
+            if cut % 60:  # the boundary hour: take away the part the minute ring answered
+                hour_end = min(cut - cut % 60 + 60, end)
+                result -= _ring_sum(fine, cut, hour_end)
+        return int(result[0]), int(result[1])
+
+
+def _round(minute: int, horizon_minute: int) -> int:
+    """An edge older than the minute horizon rounds down to its hour."""
+    return minute if minute >= horizon_minute else minute - minute % 60
+
+
+def _ring_sum(ring: Ring, start: int, stop: int) -> Array:
+    """Column sums of ``ring`` over absolute positions ``[start, stop)``, wrapping around."""
+    size = len(ring)
+    i, j = start % size, stop % size
+    if stop - start >= size:
+        total: Array = ring.sum(axis=0, dtype=np.int64)
+    elif i < j or start == stop:
+        total = ring[i:j].sum(axis=0, dtype=np.int64)
+    else:
+        total = ring[i:].sum(axis=0, dtype=np.int64) + ring[:j].sum(axis=0, dtype=np.int64)
+    return total
+
+
+def _clear(ring: Ring, start: int, stop: int) -> None:
+    """Zero the slots for absolute positions ``[start, stop)``."""
+    size = len(ring)
+    if stop - start >= size:
+        ring[:] = 0
+        return
+    i, j = start % size, stop % size
+    if i < j:
+        ring[i:j] = 0
+    elif start < stop:
+        ring[i:] = 0
+        ring[:j] = 0
+
+
+def _pack(ring: Ring) -> str:
+    little_endian = ring.astype(ring.dtype.newbyteorder("<"))
+    return base64.b64encode(zlib.compress(little_endian.tobytes())).decode("ascii")
+
+
+def _unpack(text: object, like: Ring) -> Ring:
+    """The ring packed by :func:`_pack`, checked against ``like``'s shape and dtype."""
+    if not isinstance(text, str):
+        raise ValueError("ring data must be a base64 string")
+    try:
+        raw = zlib.decompress(base64.b64decode(text))
+    except zlib.error as exc:
+        raise ValueError(f"ring data is not zlib data: {exc}") from exc
+    flat = np.frombuffer(raw, dtype=like.dtype.newbyteorder("<"))
+    if flat.size != like.size:
+        raise ValueError(f"ring data holds {flat.size} values, expected {like.size}")
+    return flat.astype(like.dtype).reshape(like.shape)
+
+
+def _int(value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError(f"expected an int, got {value!r}")
+    return value
+
+
+def calendar_start(now_ns: int, calendar: str, tz: str) -> int:
+    """Start (ns since the epoch) of the calendar month or week holding ``now_ns`` in ``tz``.
+
+    Months start on the 1st at 00:00 local time, weeks on Monday at 00:00 local time. The local
+    midnight is converted with that day's own UTC offset, so DST changes inside the period do not
+    shift it. A midnight that does not exist (DST starting at 00:00) resolves with the offset
+    before the change, as PEP 495 prescribes for ``fold=0``; a repeated one to its first time.
+    """
+    zone = ZoneInfo(tz)
+    local = datetime.fromtimestamp(now_ns // NS, zone).date()
+    if calendar == "month":
+        day = local.replace(day=1)
+    elif calendar == "week":
+        day = local - timedelta(days=local.weekday())
+    else:
+        raise ValueError(f'calendar must be "month" or "week", got {calendar!r}')
+    start = datetime(day.year, day.month, day.day, tzinfo=zone)
+    return round(start.timestamp()) * NS
+
+
+def window_range(window: TimeWindow, now_minute: int) -> tuple[int, int]:
+    """``[from_minute, to_minute)`` of the SLO window at ``now_minute`` (which it includes).
+
+    Rolling: the last ``ceil(duration_s / 60)`` minutes. Calendar: from the period's start.
+    """
+    if window.calendar is None:
+        return now_minute + 1 - math.ceil(window.duration_s / 60), now_minute + 1
+    start_ns = calendar_start(now_minute * MINUTE_NS, window.calendar, window.timezone)
+    return start_ns // MINUTE_NS, now_minute + 1
+
+
+def nominal_window_s(window: TimeWindow) -> float:
+    """The SLO window's length for scaling burn-rate rules: a month counts as 30 d, a week 7 d."""
+    if window.calendar == "month":
+        return 30 * 86400.0
+    if window.calendar == "week":
+        return 7 * 86400.0
+    return float(window.duration_s)
