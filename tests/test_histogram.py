@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import doctest
+import gc
 import json
 import math
 import sys
 import time
+import tracemalloc
+from collections.abc import Callable
 from types import ModuleType
 
 import numpy as np
@@ -513,7 +516,64 @@ def test_memory_follows_the_span_in_use() -> None:
     assert len(narrow.otlp_buckets().positive_counts) == 65
     assert narrow.nbytes < empty.nbytes + 65 * 8 + 256
     wide = recorded(np.geomspace(1e-3, 1e6, 10_000))  # nine decades: 1914 buckets
-    assert wide.nbytes > 1914 * 8
+    assert 1914 * 2 < wide.nbytes < empty.nbytes + 1914 * 2 + 512  # 10,000 values: uint16
+
+
+def traced_bytes_each(make: Callable[[], object], n: int) -> float:
+    """Mean bytes allocated and still held per object made by ``make`` (tracemalloc)."""
+    kept: list[object] = []
+    gc.collect()
+    was_tracing = tracemalloc.is_tracing()
+    if not was_tracing:
+        tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        kept.extend(make() for _ in range(n))
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        if not was_tracing:
+            tracemalloc.stop()
+    return (held - sys.getsizeof(kept)) / n
+
+
+def test_small_histograms_stay_small() -> None:
+    # Span metrics keep one sketch per series per interval, several copies at 20,000 series:
+    # 10 lognormal values spread over ~170 buckets cost about 2,000 bytes with int64 counts.
+    samples = iter(np.random.default_rng(17).lognormal(-3.0, 0.6, (500, 10)))
+
+    def small() -> ExponentialHistogram:
+        h = ExponentialHistogram()
+        h.record_many(next(samples))
+        return h
+
+    assert traced_bytes_each(ExponentialHistogram, 500) <= 250
+    assert traced_bytes_each(small, 500) <= 700
+
+
+def test_counts_widen_past_each_dtype_limit() -> None:
+    h = ExponentialHistogram()
+    h.record(1.5, 250)
+    h.record_many(np.full(10, 1.5))  # 260: past uint8 through record_many
+    h.record(-2.0)
+    h.record(1.5, 70_000)  # past uint16 through record
+    big = ExponentialHistogram()
+    big.record(1.5, 2**32)
+    big.record(1.75, 3)
+    h.merge(big)  # past uint32 through merge
+    index = map_to_index(1.5, 6)
+    point = h.otlp_buckets()
+    assert point.positive_offset == index
+    assert point.positive_counts[0] == 260 + 70_000 + 2**32
+    assert point.positive_counts[-1] == 3 and sum(point.positive_counts) == h.count - 1
+    assert (point.negative_offset, point.negative_counts) == (map_to_index(2.0, 6), (1,))
+    assert h.count_at_or_below(1.6) == h.count - 3
+    assert h.quantile(0.5) == pytest.approx(1.5, rel=quantile_relative_error(6))
+    wrapped = ExponentialHistogram(max_size=4)  # a downscale merges 255 counts into one
+    wrapped.record_many(np.linspace(1.01, 1.5, 255))
+    assert wrapped.otlp_buckets().positive_counts[-1] > 0
+    assert sum(wrapped.otlp_buckets().positive_counts) == 255
+    assert ExponentialHistogram.from_dict(json.loads(json.dumps(h.to_dict()))) == h
 
 
 def test_copy_is_independent() -> None:

@@ -1,16 +1,56 @@
-"""One side's dense bucket counts of an exponential histogram, and the downscale rule."""
+"""One side's dense bucket counts of an exponential histogram, and the downscale rule.
+
+Memory matters here: a span-metrics pipeline keeps one histogram per series per interval, most
+of them holding a handful of values spread over a few hundred buckets. So a side is only
+allocated once a value lands on it (the histogram holds None until then), and its counts use
+the narrowest unsigned dtype that can hold the side's total (``uint8`` up to 255 values, then
+``uint16``, ``uint32`` and ``int64``), widened as the total grows. No bucket can exceed the
+side's total, so the counts never overflow and no per-bucket check is needed.
+"""
 
 from __future__ import annotations
 
 import math
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from otel_perf.histogram.mapping import MIN_SCALE, Int64Array, boundary_tolerance
 
-__all__ = ["Buckets", "buckets_from", "fitting_size"]
+__all__ = [
+    "Buckets",
+    "CountArray",
+    "buckets_from",
+    "count_dtype",
+    "fitting_size",
+    "scale_change",
+    "with_counts",
+    "with_indices",
+]
+
+CountArray = npt.NDArray[np.integer[Any]]
+
+_UINT8 = np.dtype(np.uint8)
+_UINT16 = np.dtype(np.uint16)
+_UINT32 = np.dtype(np.uint32)
+_INT64 = np.dtype(np.int64)
+_MAX_COUNT = {
+    dtype.itemsize: int(np.iinfo(dtype).max) for dtype in (_UINT8, _UINT16, _UINT32, _INT64)
+}
+
+
+def count_dtype(total: int) -> np.dtype[Any]:
+    """The narrowest dtype holding every count of a side whose counts sum to ``total``."""
+    if total < 0x100:
+        return _UINT8
+    if total < 0x10000:
+        return _UINT16
+    if total < 0x100000000:
+        return _UINT32
+    return _INT64
 
 
 def _scale_change(low: int, high: int, max_size: int, scale: int) -> int:
@@ -24,74 +64,82 @@ def _scale_change(low: int, high: int, max_size: int, scale: int) -> int:
 class Buckets:
     """One side's dense counts for indices ``offset .. offset + len(counts) - 1``.
 
-    Kept compact: the array spans exactly the indices in use, so its first and last counts
-    are non-zero (an empty side holds a zero-length array).
+    Kept compact: the array spans exactly the indices in use, so it is never empty and its
+    first and last counts are non-zero. ``total`` is the sum of the counts; the array's dtype
+    is at least ``count_dtype(total)`` wide.
     """
 
-    __slots__ = ("counts", "offset")
+    __slots__ = ("counts", "offset", "total")
 
-    def __init__(self, offset: int = 0, counts: Int64Array | None = None) -> None:
+    def __init__(self, offset: int, counts: CountArray, total: int) -> None:
         self.offset = offset
-        self.counts: Int64Array = np.zeros(0, np.int64) if counts is None else counts
+        self.counts = counts
+        self.total = total
+
+    @classmethod
+    def from_indices(cls, indices: Int64Array) -> Buckets:
+        """One count per entry of a non-empty ``indices`` array."""
+        low = int(indices.min())
+        counts = np.bincount(indices - low).astype(count_dtype(indices.size), copy=False)
+        return cls(low, counts, indices.size)
 
     @property
     def end(self) -> int:
         """One past the highest index held."""
         return self.offset + self.counts.size
 
-    def total(self) -> int:
-        return int(self.counts.sum())
-
     def copy(self) -> Buckets:
-        return Buckets(self.offset, self.counts.copy())
+        return Buckets(self.offset, self.counts.copy(), self.total)
 
     def scale_change(self, low: int, high: int, max_size: int, scale: int) -> int:
         """Halvings needed to hold what is here plus indices ``low..high``."""
-        if self.counts.size:
-            low, high = min(low, self.offset), max(high, self.end - 1)
-        return _scale_change(low, high, max_size, scale)
+        return _scale_change(min(low, self.offset), max(high, self.end - 1), max_size, scale)
 
-    def add_counts(self, low: int, counts: Int64Array) -> None:
-        """Add ``counts`` for indices ``low, low + 1, ...``, growing the array to cover them."""
+    def add_counts(self, low: int, counts: CountArray, added: int) -> None:
+        """Add ``counts`` (summing to ``added``) for indices ``low, low + 1, ...``.
+
+        The array grows to cover them and widens if the new total needs a wider dtype.
+        """
         if counts.size == 0:
             return
+        self.total += added
+        dtype = count_dtype(self.total)
         high = low + counts.size - 1
-        if self.counts.size == 0:
-            self.offset, self.counts = low, counts.astype(np.int64, copy=True)
-            return
-        new_low, new_high = min(low, self.offset), max(high, self.end - 1)
-        if new_low != self.offset or new_high != self.end - 1:
-            grown = np.zeros(new_high - new_low + 1, np.int64)
-            grown[self.offset - new_low : self.end - new_low] = self.counts
+        offset, end = self.offset, self.end
+        if low < offset or high >= end or dtype.itemsize > self.counts.itemsize:
+            new_low, new_high = min(low, offset), max(high, end - 1)
+            if dtype.itemsize < self.counts.itemsize:
+                dtype = self.counts.dtype
+            grown = np.zeros(new_high - new_low + 1, dtype)
+            grown[offset - new_low : end - new_low] = self.counts
             self.offset, self.counts = new_low, grown
-        self.counts[low - self.offset : high - self.offset + 1] += counts
+        target = self.counts[low - self.offset : high - self.offset + 1]
+        # Every sum is at most ``total``, which the dtype holds: the cast cannot wrap.
+        np.add(target, counts, out=target, casting="unsafe")
 
     def increment(self, index: int, count: int) -> None:
-        if self.offset <= index < self.end:
-            self.counts[index - self.offset] += count
+        counts, at, total = self.counts, index - self.offset, self.total + count
+        if 0 <= at < counts.size and total <= _MAX_COUNT[counts.itemsize]:
+            counts[at] += count
+            self.total = total
         else:
-            self.add_counts(index, np.array([count], np.int64))
+            self.add_counts(index, np.array([count], np.int64), count)
 
     def add_indices(self, indices: Int64Array) -> None:
         if indices.size:
             low = int(indices.min())
-            self.add_counts(low, np.bincount(indices - low).astype(np.int64, copy=False))
+            self.add_counts(low, np.bincount(indices - low), indices.size)
 
     def downscale(self, change: int) -> None:
         """Merge each run of ``2 ** change`` neighbours: index ``i`` becomes ``i >> change``."""
-        if change == 0 or self.counts.size == 0:
-            return
-        merged = np.arange(self.offset, self.end, dtype=np.int64) >> change
-        starts = np.concatenate(([0], np.flatnonzero(np.diff(merged)) + 1))
-        self.counts = np.add.reduceat(self.counts, starts).astype(np.int64, copy=False)
-        self.offset = int(merged[0])
+        if change:
+            self.offset, self.counts = _downscaled(self.offset, self.counts, change)
 
-    def trimmed(self) -> Buckets:
-        """The same buckets without zero counts at either end (the canonical form)."""
-        used = np.flatnonzero(self.counts)
-        if used.size == 0:
-            return Buckets()
-        return Buckets(self.offset + int(used[0]), self.counts[used[0] : used[-1] + 1].copy())
+    def downscaled(self, change: int) -> Buckets:
+        """:meth:`downscale` without changing this side: ``self`` itself when ``change`` is 0."""
+        if change == 0:
+            return self
+        return Buckets(*_downscaled(self.offset, self.counts, change), self.total)
 
     def count_below(self, index: int) -> int:
         """The count in buckets with indices below ``index``."""
@@ -109,6 +157,10 @@ class Buckets:
         index = math.floor(position)
         return self.count_below(index) + (position - index) * self.count_at(index)
 
+    def cumulative(self, reverse: bool = False) -> Int64Array:
+        """Running totals of the counts (from the highest index down if ``reverse``)."""
+        return np.cumsum(self.counts[::-1] if reverse else self.counts, dtype=np.int64)
+
     def sizeof(self) -> int:
         return object.__sizeof__(self) + sys.getsizeof(self.counts)
 
@@ -116,13 +168,53 @@ class Buckets:
         return self.offset == other.offset and np.array_equal(self.counts, other.counts)
 
 
-def fitting_size(max_size: int, *sides: Buckets) -> int:
+def _downscaled(offset: int, counts: CountArray, change: int) -> tuple[int, CountArray]:
+    merged = np.arange(offset, offset + counts.size, dtype=np.int64) >> change
+    starts = np.concatenate(([0], np.flatnonzero(np.diff(merged)) + 1))
+    # A merged count is at most the side's total, so the dtype still holds it.
+    return int(merged[0]), np.add.reduceat(counts, starts, dtype=counts.dtype)
+
+
+def scale_change(side: Buckets | None, low: int, high: int, max_size: int, scale: int) -> int:
+    """Halvings needed for ``side`` (None when empty) to also hold indices ``low..high``."""
+    if side is None:
+        return _scale_change(low, high, max_size, scale)
+    return side.scale_change(low, high, max_size, scale)
+
+
+def with_indices(side: Buckets | None, indices: Int64Array) -> Buckets | None:
+    """``side`` with one more count per entry of ``indices`` (allocated if it was None)."""
+    if indices.size == 0:
+        return side
+    if side is None:
+        return Buckets.from_indices(indices)
+    side.add_indices(indices)
+    return side
+
+
+def with_counts(side: Buckets | None, theirs: Buckets | None, owned: bool) -> Buckets | None:
+    """``side`` with ``theirs`` added; ``theirs`` is taken over if ``owned``, else copied."""
+    if theirs is None:
+        return side
+    if side is None:
+        return theirs if owned else theirs.copy()
+    side.add_counts(theirs.offset, theirs.counts, theirs.total)
+    return side
+
+
+def fitting_size(max_size: int, *sides: Buckets | None) -> int:
     """``max_size``, raised to hold the widest of ``sides`` unchanged."""
-    return max(max_size, *(side.counts.size for side in sides))
+    return max([max_size, *(side.counts.size for side in sides if side is not None)])
 
 
-def buckets_from(offset: int, counts: Sequence[int]) -> Buckets:
+def buckets_from(offset: int, counts: Sequence[int]) -> Buckets | None:
+    """Buckets for OTLP counts, without zeros at either end (None if all counts are 0)."""
     array = np.asarray(counts, dtype=np.int64).reshape(-1)
     if array.size and int(array.min()) < 0:
         raise ValueError("bucket counts must not be negative")
-    return Buckets(int(offset), array).trimmed()
+    used = np.flatnonzero(array)
+    if used.size == 0:
+        return None
+    first, last = int(used[0]), int(used[-1])
+    total = int(array.sum())
+    return Buckets(int(offset) + first, array[first : last + 1].astype(count_dtype(total)), total)

@@ -11,7 +11,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from otel_perf.histogram.buckets import Buckets, buckets_from, fitting_size
+from otel_perf.histogram.buckets import (
+    Buckets,
+    buckets_from,
+    count_dtype,
+    fitting_size,
+    scale_change,
+    with_counts,
+    with_indices,
+)
 from otel_perf.histogram.mapping import (
     MAX_SCALE,
     Float64Array,
@@ -26,6 +34,8 @@ from otel_perf.histogram.mapping import (
 __all__ = ["ExponentialHistogram", "OtlpPoint"]
 
 _EMPTY_FLOATS: Float64Array = np.zeros(0, dtype=np.float64)
+_EMPTY_INTS: Int64Array = np.zeros(0, dtype=np.int64)
+_NEG_INF = -math.inf  # shared: ``-math.inf`` in __init__ would box a new float per histogram
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,13 +114,13 @@ class ExponentialHistogram:
         self._max_size = max_size
         self._max_scale = max_scale
         self._scale = max_scale
-        self._positive = Buckets()
-        self._negative = Buckets()
+        self._positive: Buckets | None = None  # allocated when a value first lands there
+        self._negative: Buckets | None = None
         self._zero_count = 0
         self._count = 0
         self._sum = 0.0
         self._min = math.inf  # +-inf while empty; the properties report NaN then
-        self._max = -math.inf
+        self._max = _NEG_INF
 
     # -- recording ---------------------------------------------------------------------
 
@@ -132,6 +142,13 @@ class ExponentialHistogram:
             return
         side = self._positive if value > 0 else self._negative
         index = map_to_index(abs(value), self._scale)
+        if side is None:  # a single bucket always fits
+            side = Buckets(index, np.array([count], count_dtype(count)), count)
+            if value > 0:
+                self._positive = side
+            else:
+                self._negative = side
+            return
         change = side.scale_change(index, index, self._max_size, self._scale)
         if change:
             self._downscale(change)
@@ -160,29 +177,32 @@ class ExponentialHistogram:
         self._min, self._max = min(self._min, low), max(self._max, high)
 
     def _record_magnitudes(self, positive: Float64Array, negative: Float64Array) -> None:
-        pos_index = map_to_indices(positive, self._scale)
-        neg_index = map_to_indices(negative, self._scale)
+        pos_index = _indices(positive, self._scale)
+        neg_index = _indices(negative, self._scale)
         change = max(
             self._change_for(self._positive, pos_index), self._change_for(self._negative, neg_index)
         )
         if change:
             # Like the SDK: downscale, then map the new values at the new scale.
             self._downscale(change)
-            pos_index = map_to_indices(positive, self._scale)
-            neg_index = map_to_indices(negative, self._scale)
-        self._positive.add_indices(pos_index)
-        self._negative.add_indices(neg_index)
+            pos_index = _indices(positive, self._scale)
+            neg_index = _indices(negative, self._scale)
+        self._positive = with_indices(self._positive, pos_index)
+        self._negative = with_indices(self._negative, neg_index)
 
-    def _change_for(self, side: Buckets, indices: Int64Array) -> int:
+    def _change_for(self, side: Buckets | None, indices: Int64Array) -> int:
         if indices.size == 0:
             return 0
         low, high = int(indices.min()), int(indices.max())
-        return side.scale_change(low, high, self._max_size, self._scale)
+        return scale_change(side, low, high, self._max_size, self._scale)
 
     def _downscale(self, change: int) -> None:
-        self._positive.downscale(change)
-        self._negative.downscale(change)
-        self._scale -= change
+        if change:
+            if self._positive is not None:
+                self._positive.downscale(change)
+            if self._negative is not None:
+                self._negative.downscale(change)
+            self._scale -= change
 
     def merge(self, other: ExponentialHistogram) -> None:
         """Add ``other``'s data into this histogram (in place).
@@ -193,35 +213,34 @@ class ExponentialHistogram:
         if other._count == 0:
             return
         scale = min(self._scale, other._scale)
-        positive, negative = other._positive.copy(), other._negative.copy()
-        positive.downscale(other._scale - scale)
-        negative.downscale(other._scale - scale)
+        positive = _downscaled(other._positive, other._scale - scale)
+        negative = _downscaled(other._negative, other._scale - scale)
         self._downscale(self._scale - scale)
         change = max(
             self._merge_change(self._positive, positive),
             self._merge_change(self._negative, negative),
         )
         self._downscale(change)
-        positive.downscale(change)
-        negative.downscale(change)
-        self._positive.add_counts(positive.offset, positive.counts)
-        self._negative.add_counts(negative.offset, negative.counts)
+        positive, negative = _downscaled(positive, change), _downscaled(negative, change)
+        # ``other``'s own sides are copied; sides downscaled above are new and taken over.
+        self._positive = with_counts(self._positive, positive, positive is not other._positive)
+        self._negative = with_counts(self._negative, negative, negative is not other._negative)
         self._zero_count += other._zero_count
         self._count += other._count
         self._sum += other._sum
         self._min, self._max = min(self._min, other._min), max(self._max, other._max)
 
-    def _merge_change(self, mine: Buckets, theirs: Buckets) -> int:
-        if theirs.counts.size == 0:
+    def _merge_change(self, mine: Buckets | None, theirs: Buckets | None) -> int:
+        if theirs is None:
             return 0
-        return mine.scale_change(theirs.offset, theirs.end - 1, self._max_size, self._scale)
+        return scale_change(mine, theirs.offset, theirs.end - 1, self._max_size, self._scale)
 
     def copy(self) -> ExponentialHistogram:
         """An independent copy (same configuration, same data)."""
         twin = ExponentialHistogram(self._max_size, self._max_scale)
         twin._scale, twin._zero_count, twin._count = self._scale, self._zero_count, self._count
         twin._sum, twin._min, twin._max = self._sum, self._min, self._max
-        twin._positive, twin._negative = self._positive.copy(), self._negative.copy()
+        twin._positive, twin._negative = _copied(self._positive), _copied(self._negative)
         return twin
 
     # -- reading -----------------------------------------------------------------------
@@ -252,23 +271,36 @@ class ExponentialHistogram:
                 raise ValueError(f"quantile must be between 0 and 1, got {q}")
         if self._count == 0:
             return [math.nan] * len(wanted)
-        neg_cumulative = np.cumsum(self._negative.counts[::-1])  # most negative first
-        pos_cumulative = np.cumsum(self._positive.counts)
-        return [self._quantile(q, neg_cumulative, pos_cumulative) for q in wanted]
+        negative, positive = self._negative, self._positive
+        # Most negative first; ``end`` is one past the highest negative index.
+        neg_cumulative = _EMPTY_INTS if negative is None else negative.cumulative(reverse=True)
+        pos_cumulative = _EMPTY_INTS if positive is None else positive.cumulative()
+        neg_end = 0 if negative is None else negative.end
+        pos_offset = 0 if positive is None else positive.offset
+        return [
+            self._quantile(q, neg_cumulative, neg_end, pos_cumulative, pos_offset) for q in wanted
+        ]
 
-    def _quantile(self, q: float, neg_cumulative: Int64Array, pos_cumulative: Int64Array) -> float:
+    def _quantile(
+        self,
+        q: float,
+        neg_cumulative: Int64Array,
+        neg_end: int,
+        pos_cumulative: Int64Array,
+        pos_offset: int,
+    ) -> float:
         rank = max(1, math.ceil(q * self._count))
         if rank == 1 or rank == self._count:  # the first and last order statistics are known
             return self._min if rank == 1 else self._max
         neg_total = int(neg_cumulative[-1]) if neg_cumulative.size else 0
         if rank <= neg_total:
-            index = self._negative.end - 1 - int(np.searchsorted(neg_cumulative, rank))
+            index = neg_end - 1 - int(np.searchsorted(neg_cumulative, rank))
             estimate = -base_pow(index + 0.5, self._scale)
         elif rank <= neg_total + self._zero_count:
             estimate = 0.0
         else:
             rank -= neg_total + self._zero_count
-            index = self._positive.offset + int(np.searchsorted(pos_cumulative, rank))
+            index = pos_offset + int(np.searchsorted(pos_cumulative, rank))
             estimate = base_pow(index + 0.5, self._scale)
         return min(max(estimate, self._min), self._max)
 
@@ -291,13 +323,16 @@ class ExponentialHistogram:
             return 0.0
         if threshold >= self._max:
             return float(self._count)
-        negatives = self._negative.total()
+        negative, positive = self._negative, self._positive
+        negatives = 0 if negative is None else negative.total
         if threshold < 0:
-            return negatives - self._negative.count_at_or_below(-threshold, self._scale)
+            if negative is None:  # only when an OTLP point's min claimed a negative value
+                return 0.0
+            return negatives - negative.count_at_or_below(-threshold, self._scale)
         at_or_below_zero = float(negatives + self._zero_count)
-        if threshold == 0:
+        if threshold == 0 or positive is None:
             return at_or_below_zero
-        return at_or_below_zero + self._positive.count_at_or_below(threshold, self._scale)
+        return at_or_below_zero + positive.count_at_or_below(threshold, self._scale)
 
     @property
     def scale(self) -> int:
@@ -351,11 +386,15 @@ class ExponentialHistogram:
 
     @property
     def nbytes(self) -> int:
-        """Approximate bytes held: this object and its two count arrays."""
+        """Approximate bytes held: this object and its count arrays."""
         return sys.getsizeof(self)
 
     def __sizeof__(self) -> int:
-        return object.__sizeof__(self) + self._positive.sizeof() + self._negative.sizeof()
+        size = object.__sizeof__(self)
+        for side in (self._positive, self._negative):
+            if side is not None:
+                size += side.sizeof()
+        return size
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, ExponentialHistogram):
@@ -365,18 +404,19 @@ class ExponentialHistogram:
             == (other._scale, other._zero_count, other._count)
             and _same_float(self._sum, other._sum)
             and (self._min, self._max) == (other._min, other._max)
-            and self._positive.same(other._positive)
-            and self._negative.same(other._negative)
+            and _same_side(self._positive, other._positive)
+            and _same_side(self._negative, other._negative)
         )
 
     __hash__ = None  # type: ignore[assignment]  # mutable
 
     def __repr__(self) -> str:
+        pos, neg = self._positive, self._negative
         return (
             f"ExponentialHistogram(scale={self._scale}, count={self._count}, "
             f"zero_count={self._zero_count}, min={self.min}, max={self.max}, "
-            f"positive={self._positive.counts.size} buckets@{self._positive.offset}, "
-            f"negative={self._negative.counts.size} buckets@{self._negative.offset})"
+            f"positive={pos.counts.size if pos else 0} buckets@{pos.offset if pos else 0}, "
+            f"negative={neg.counts.size if neg else 0} buckets@{neg.offset if neg else 0})"
         )
 
     # -- exchange ----------------------------------------------------------------------
@@ -384,13 +424,15 @@ class ExponentialHistogram:
     def otlp_buckets(self) -> OtlpPoint:
         """The OTLP point fields for export (an empty side has offset 0 and no counts)."""
         empty = self._count == 0
+        positive_offset, positive_counts = _side_counts(self._positive)
+        negative_offset, negative_counts = _side_counts(self._negative)
         return OtlpPoint(
             scale=self._scale,
             zero_count=self._zero_count,
-            positive_offset=self._positive.offset,
-            positive_counts=tuple(self._positive.counts.tolist()),
-            negative_offset=self._negative.offset,
-            negative_counts=tuple(self._negative.counts.tolist()),
+            positive_offset=positive_offset,
+            positive_counts=positive_counts,
+            negative_offset=negative_offset,
+            negative_counts=negative_counts,
             count=self._count,
             sum=None if math.isnan(self._sum) else self._sum,
             min=None if empty else self._min,
@@ -426,7 +468,8 @@ class ExponentialHistogram:
         """
         positive = buckets_from(positive_offset, positive_counts)
         negative = buckets_from(negative_offset, negative_counts)
-        if zero_count < 0 or count != zero_count + positive.total() + negative.total():
+        in_buckets = (positive.total if positive else 0) + (negative.total if negative else 0)
+        if zero_count < 0 or count != zero_count + in_buckets:
             raise ValueError(f"count {count} is not zero_count plus the bucket counts")
         histogram = cls(fitting_size(max_size, positive, negative), scale)
         histogram._positive, histogram._negative = positive, negative
@@ -441,9 +484,9 @@ class ExponentialHistogram:
         """The outer edge of the lowest (or highest) non-empty bucket, or 0 for zeros."""
         near, far = (self._negative, self._positive) if lowest else (self._positive, self._negative)
         sign = -1.0 if lowest else 1.0
-        if near.counts.size:
+        if near is not None:
             return sign * lower_boundary(near.end, self._scale)
-        if self._zero_count:
+        if self._zero_count or far is None:
             return 0.0
         return -sign * lower_boundary(far.offset, self._scale)
 
@@ -494,3 +537,27 @@ class ExponentialHistogram:
 def _split_signs(data: Float64Array) -> tuple[Float64Array, Float64Array]:
     """Positive values and the magnitudes of negative ones (zeros are in neither)."""
     return data[data > 0], -data[data < 0]
+
+
+def _indices(magnitudes: Float64Array, scale: int) -> Int64Array:
+    """Bucket indices of ``magnitudes`` (numpy's per-call cost skipped when there are none)."""
+    return map_to_indices(magnitudes, scale) if magnitudes.size else _EMPTY_INTS
+
+
+def _downscaled(side: Buckets | None, change: int) -> Buckets | None:
+    return None if side is None else side.downscaled(change)
+
+
+def _copied(side: Buckets | None) -> Buckets | None:
+    return None if side is None else side.copy()
+
+
+def _same_side(a: Buckets | None, b: Buckets | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return a.same(b)
+
+
+def _side_counts(side: Buckets | None) -> tuple[int, tuple[int, ...]]:
+    """A side's OTLP offset and counts (offset 0 and no counts when empty)."""
+    return (0, ()) if side is None else (side.offset, tuple(side.counts.tolist()))
