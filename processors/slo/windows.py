@@ -304,7 +304,8 @@ def _clear(ring: Ring, start: int, stop: int) -> None:
 
 def _pack(ring: Ring) -> str:
     little_endian = ring.astype(ring.dtype.newbyteorder("<"))
-    return base64.b64encode(zlib.compress(little_endian.tobytes())).decode("ascii")
+    # level 1: saving 1,000 objectives at level 6 held the pipeline lock ~3 s; 20 % larger
+    return base64.b64encode(zlib.compress(little_endian.tobytes(), 1)).decode("ascii")
 
 
 def _unpack(text: object, like: Ring) -> Ring:
