@@ -44,7 +44,9 @@ from otel_perf.processors.slo.objective import Objective, SLIKind, TimeWindow
 NS = 1_000_000_000
 MINUTE_NS = 60 * NS
 DAY_MINUTES = 1440
-MINUTE_HORIZON = 3 * DAY_MINUTES + 120  # 3 d (longest default burn-rate window) + 2 h margin
+# minute resolution for the burn-rate windows up to 6 h (+1 h margin); the 3 d ticket window and
+# the SLO window read whole hours beyond it (documented rounding): ~35 KB per objective, not ~110
+MINUTE_HORIZON = 7 * 60
 SPAN_MINUTES = 35 * DAY_MINUTES
 FORMAT_VERSION = 1
 COUNTERS = ("late_adds", "dropped_adds", "dropped_events", "invalid_adds")
