@@ -42,6 +42,7 @@ class API:
             Route("/performance/findings", self.findings),
             Route("/performance/bottlenecks", self.bottlenecks),
             Route("/performance/slo", self.slo),
+            Route("/performance/anomalies", self.anomalies),
             Route("/performance/openapi.json", self.openapi),
         ]
         app = Starlette(routes=routes)
@@ -103,6 +104,11 @@ class API:
             if not service or view["service"] == service
         ]
         return JSONResponse({"objectives": objectives})
+
+    async def anomalies(self, request: Request) -> Response:
+        """Series watched, open episodes and the highest current scores."""
+        snaps = self.pipeline.snapshot("anomaly")
+        return JSONResponse({"processors": snaps})
 
     async def bottlenecks(self, request: Request) -> Response:
         """The critical-path ranking with evidence, slow queries, repeated calls, slow
@@ -247,6 +253,13 @@ def openapi_document() -> dict[str, Any]:
                     "consumed and remaining with the formulas and figures, burn rate per "
                     "alert window, alert state",
                     "parameters": [_param("service", "string")],
+                    "responses": {"200": ok, "401": unauthorized},
+                }
+            },
+            "/performance/anomalies": {
+                "get": {
+                    "summary": "Anomaly detection: series watched, open episodes (value, "
+                    "expected range, score, direction, start) and the top current scores",
                     "responses": {"200": ok, "401": unauthorized},
                 }
             },

@@ -9,9 +9,10 @@ register themselves through :func:`register_builtins`.
 def register_builtins() -> None:
     """Register the built-in processor types."""
     from otel_perf.components import register_processor
+    from otel_perf.processors.anomaly.processor import FACTORY as ANOMALY
     from otel_perf.processors.bottlenecks.processor import FACTORY as BOTTLENECKS
     from otel_perf.processors.slo.processor import FACTORY as SLO
     from otel_perf.processors.spanmetrics.processor import FACTORY as SPANMETRICS
 
-    for factory in (SPANMETRICS, BOTTLENECKS, SLO):
+    for factory in (SPANMETRICS, BOTTLENECKS, SLO, ANOMALY):
         register_processor(factory)

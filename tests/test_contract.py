@@ -21,6 +21,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "recording": {"emit_every_tick": True},
     "broken": {},
     "spanmetrics": {"interval": "10s", "late_grace": "0s"},
+    "anomaly": {"warm_up": 0},
     "slo": {"min_events": 0, "evaluation_interval": "1s"},
     "bottlenecks": {"trace_quiet_time": "0s", "evaluation_interval": "1s", "min_traces": 1},
     "jsonl": {"path": "{tmp}/findings.jsonl"},

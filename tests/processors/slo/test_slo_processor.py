@@ -34,8 +34,17 @@ SHOP = Resource({"service.name": "shop"})
 
 def request(end_ns: int, error: bool = False, duration_ms: float = 20.0) -> SpanRecord:
     return SpanRecord(
-        b"t" * 16, b"s" * 8, b"", SHOP, "t", "GET /cart", SpanKind.SERVER,
-        end_ns - int(duration_ms * 1e6), end_ns, StatusCode.ERROR if error else 0, "",
+        b"t" * 16,
+        b"s" * 8,
+        b"",
+        SHOP,
+        "t",
+        "GET /cart",
+        SpanKind.SERVER,
+        end_ns - int(duration_ms * 1e6),
+        end_ns,
+        StatusCode.ERROR if error else 0,
+        "",
         {"http.route": "/cart"},
     )
 
@@ -67,15 +76,23 @@ class Run:
         times = [self.now + spacing // 2 + i * spacing for i in range(per_minute)]
         for step in range(6):  # six 10 s slices, a tick after each
             lo, hi = self.now + step * 10 * S, self.now + (step + 1) * 10 * S
-            spans = [request(t, error=i in failing or bad >= per_minute)
-                     for i, t in enumerate(times) if lo <= t < hi]
+            spans = [
+                request(t, error=i in failing or bad >= per_minute)
+                for i, t in enumerate(times)
+                if lo <= t < hi
+            ]
             self.slo.consume_spans(SpanBatch(spans))
             self.findings += self.slo.tick(hi)
         self.now += MIN
 
     def alerts(self, alert: str, status: str = "firing") -> list[Finding]:
-        return [f for f in self.findings if f.kind == "burn_rate_alert"
-                and f.attributes["alert"] == alert and f.attributes["status"] == status]
+        return [
+            f
+            for f in self.findings
+            if f.kind == "burn_rate_alert"
+            and f.attributes["alert"] == alert
+            and f.attributes["status"] == status
+        ]
 
 
 def test_full_outage_pages_within_about_a_minute(tmp_path: Path) -> None:
@@ -143,13 +160,24 @@ def test_budget_numbers_match_a_hand_computation(tmp_path: Path) -> None:
 
 
 def _explicit(durations_ms: np.ndarray, bounds: tuple[float, ...], time_ns: int) -> MetricPoint:
-    counts = np.bincount(np.searchsorted(bounds, durations_ms, side="left"),
-                         minlength=len(bounds) + 1)
-    return MetricPoint(SHOP, "http.server.request.duration", "ms", MetricType.HISTOGRAM,
-                       {"http.route": "/cart"}, time_ns, temporality=1, count=len(durations_ms),
-                       sum=float(durations_ms.sum()), min=float(durations_ms.min()),
-                       max=float(durations_ms.max()), bounds=bounds,
-                       bucket_counts=tuple(int(c) for c in counts))
+    counts = np.bincount(
+        np.searchsorted(bounds, durations_ms, side="left"), minlength=len(bounds) + 1
+    )
+    return MetricPoint(
+        SHOP,
+        "http.server.request.duration",
+        "ms",
+        MetricType.HISTOGRAM,
+        {"http.route": "/cart"},
+        time_ns,
+        temporality=1,
+        count=len(durations_ms),
+        sum=float(durations_ms.sum()),
+        min=float(durations_ms.min()),
+        max=float(durations_ms.max()),
+        bounds=bounds,
+        bucket_counts=tuple(int(c) for c in counts),
+    )
 
 
 def _exponential(durations_s: np.ndarray, time_ns: int) -> MetricPoint:
@@ -158,11 +186,23 @@ def _exponential(durations_s: np.ndarray, time_ns: int) -> MetricPoint:
     hist = ExponentialHistogram()
     hist.record_many(durations_s)
     b = hist.otlp_buckets()
-    return MetricPoint(SHOP, "latency.exp", "s", MetricType.EXPONENTIAL_HISTOGRAM, {},
-                       time_ns, temporality=1, count=b.count, sum=b.sum, min=b.min, max=b.max,
-                       scale=b.scale, zero_count=b.zero_count,
-                       positive=ExponentialBuckets(b.positive_offset, b.positive_counts),
-                       negative=ExponentialBuckets(b.negative_offset, b.negative_counts))
+    return MetricPoint(
+        SHOP,
+        "latency.exp",
+        "s",
+        MetricType.EXPONENTIAL_HISTOGRAM,
+        {},
+        time_ns,
+        temporality=1,
+        count=b.count,
+        sum=b.sum,
+        min=b.min,
+        max=b.max,
+        scale=b.scale,
+        zero_count=b.zero_count,
+        positive=ExponentialBuckets(b.positive_offset, b.positive_counts),
+        negative=ExponentialBuckets(b.negative_offset, b.negative_counts),
+    )
 
 
 def test_latency_sli_from_spans_explicit_and_exponential_histograms_agree(
@@ -170,10 +210,18 @@ def test_latency_sli_from_spans_explicit_and_exponential_histograms_agree(
 ) -> None:
     objectives = [
         {"name": "spans", "service": "shop", "latency": {"p95": "150ms"}},
-        {"name": "explicit", "service": "shop", "latency": {"p95": "150ms"},
-         "metric": "http.server.request.duration"},
-        {"name": "exponential", "service": "shop", "latency": {"p95": "150ms"},
-         "metric": "latency.exp"},
+        {
+            "name": "explicit",
+            "service": "shop",
+            "latency": {"p95": "150ms"},
+            "metric": "http.server.request.duration",
+        },
+        {
+            "name": "exponential",
+            "service": "shop",
+            "latency": {"p95": "150ms"},
+            "metric": "latency.exp",
+        },
     ]
     slo = processor(Store(tmp_path / "s.db"), objectives=objectives)
     rng = np.random.default_rng(11)
@@ -182,8 +230,9 @@ def test_latency_sli_from_spans_explicit_and_exponential_histograms_agree(
         durations = rng.lognormal(np.log(60), 0.7, 400)  # ms, about 9 % over 150 ms
         end = T0 + minute * MIN + 30 * S
         slo.consume_spans(SpanBatch([request(end, duration_ms=float(d)) for d in durations]))
-        slo.consume_metrics(MetricBatch([_explicit(durations, bounds, end),
-                                         _exponential(durations / 1000, end)]))
+        slo.consume_metrics(
+            MetricBatch([_explicit(durations, bounds, end), _exponential(durations / 1000, end)])
+        )
     slo.tick(T0 + 6 * MIN)
     slis = {v["name"]: v["budget"]["sli"] for v in slo.snapshot()["objectives"]}
     exact = slis["spans-latency-p95"]
@@ -211,5 +260,9 @@ def test_zero_config_services_get_default_objectives(tmp_path: Path) -> None:
     slo.consume_spans(SpanBatch([request(T0 + S)]))
     slo.tick(T0 + MIN)
     names = sorted(v["name"] for v in slo.snapshot()["objectives"])
-    assert names == ["shop", "shop-latency-p50", "shop-latency-p95", "shop-latency-p99"] or \
-        names == ["shop-availability", "shop-latency-p50", "shop-latency-p95", "shop-latency-p99"]
+    assert names == [
+        "shop",
+        "shop-latency-p50",
+        "shop-latency-p95",
+        "shop-latency-p99",
+    ] or names == ["shop-availability", "shop-latency-p50", "shop-latency-p95", "shop-latency-p99"]

@@ -1,0 +1,155 @@
+"""The ``anomaly`` processor: one streaming detector per series, episodes as findings.
+
+Series come from span metrics (rate, error ratio, latency quantiles per service and
+operation, one point per closed interval) and from every received metric stream
+(gauges as values, sums as rates, histograms as their p95). Each point is scored
+once, in event-time order per series, by the same :class:`Detector` the NAB
+benchmark runs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from typing import Any
+
+from otel_perf import gauges
+from otel_perf.components import Context, Factory, Processor
+from otel_perf.findings import Finding
+from otel_perf.metricmath import MetricStreams, point_value
+from otel_perf.model import MetricBatch, MetricPoint, MetricType
+from otel_perf.processors.anomaly.config import AnomalyConfig
+from otel_perf.processors.anomaly.series import SeriesState, Settings, settings_for
+from otel_perf.series import SeriesInterval
+
+NS = 1_000_000_000
+QUANTILES = {"p50_ms": 0.5, "p95_ms": 0.95, "p99_ms": 0.99}
+
+gauges.register("otel_perf.anomaly.score", "1", "Latest anomaly score per series (0 to 1).")
+
+
+class AnomalyProcessor(Processor):
+    """Scores every covered series point by point; opens and resolves episodes."""
+
+    def __init__(self, context: Context, config: AnomalyConfig) -> None:
+        super().__init__(context)
+        self.config = config
+        self.series: OrderedDict[str, SeriesState] = OrderedDict()
+        self.untracked = 0
+        self.streams = MetricStreams(config.max_series)
+        self.pending: list[Finding] = []
+        self.saved_ns = 0
+        self._unsubscribe = context.series.subscribe(self._interval)
+
+    # -- intake -------------------------------------------------------------
+    def _interval(self, interval: SeriesInterval) -> None:
+        if interval.rollup:
+            return
+        seconds = interval.resolution_s
+        t = interval.end_ns
+        for key, red in interval.values.items():
+            if key.is_overflow or not red.calls:
+                continue
+            where = f"{key.service} {key.operation}"
+            for signal in self.config.span_signals:
+                if signal == "rate":
+                    value = red.calls / seconds
+                elif signal == "error_ratio":
+                    value = red.errors / red.calls
+                else:
+                    value = red.duration_s.quantile(QUANTILES[signal]) * 1000
+                self._observe(f"span.{signal}{{{where}}}", key.service, t, value)
+
+    def consume_metrics(self, batch: MetricBatch) -> None:
+        for point in batch.points:
+            value = self._metric_value(point)
+            if value is not None and math.isfinite(value):
+                self._observe(
+                    _metric_name(point), point.resource.service_name, point.time_ns, value
+                )
+
+    def _metric_value(self, point: MetricPoint) -> float | None:
+        if point.type == MetricType.GAUGE:
+            return point.value
+        delta = self.streams.delta(point)
+        if delta is None:
+            return None
+        if point.type == MetricType.SUM:
+            seconds = (point.time_ns - point.start_ns) / NS if point.temporality == 1 else 0
+            return delta.value if not seconds or seconds <= 0 else (delta.value or 0) / seconds
+        return point_value(delta)
+
+    def _observe(self, name: str, service: str, t_ns: int, value: float) -> None:
+        state = self._state(name, service)
+        if state is None:
+            return
+        finding = state.observe(t_ns, value, self.id)
+        if finding is not None:
+            self.pending.append(finding)
+
+    def _state(self, name: str, service: str) -> SeriesState | None:
+        state = self.series.get(name)
+        if state is not None:
+            return state
+        settings = settings_for(name, self.config)
+        if settings is None:
+            return None
+        if len(self.series) >= self.config.max_series:
+            self.untracked += 1
+            return None
+        state = SeriesState.new(name, service, settings)
+        saved = self.context.store.load_state(self.id, name)
+        if saved:
+            state.restore(saved)
+        self.series[name] = state
+        return state
+
+    # -- evaluation ---------------------------------------------------------
+    def tick(self, now_ns: int) -> list[Finding]:
+        found, self.pending = self.pending, []
+        return found
+
+    def flush(self, now_ns: int) -> None:
+        if self.saved_ns and now_ns - self.saved_ns < self.config.save_interval * NS:
+            return
+        self.saved_ns = now_ns
+        for name, state in self.series.items():
+            if state.dirty:
+                self.context.store.save_state(self.id, name, state.to_dict(), now_ns)
+                state.dirty = False
+
+    def shutdown(self) -> None:
+        self._unsubscribe()
+        self._unsubscribe = lambda: None
+
+    def snapshot(self) -> dict[str, Any]:
+        ranked = sorted(self.series.values(), key=lambda s: -s.last_score)
+        return {
+            "series": len(self.series),
+            "untracked": self.untracked,
+            "open_episodes": [s.view() for s in ranked if s.episode is not None],
+            "top_scores": [s.view() for s in ranked[:50]],
+        }
+
+    def gauges(self) -> list[tuple[str, float, dict[str, str]]]:
+        return [
+            ("otel_perf.anomaly.score", s.last_score, {"series": s.name, "service.name": s.service})
+            for s in self.series.values()
+            if s.points
+        ]
+
+
+def _metric_name(point: MetricPoint) -> str:
+    attrs = ",".join(f"{k}={v!s}" for k, v in sorted(point.attributes.items()))
+    return f"metric:{point.name}{{{point.resource.service_name}{',' if attrs else ''}{attrs}}}"
+
+
+__all__ = ["AnomalyProcessor", "Settings"]
+
+FACTORY: Factory[AnomalyConfig, Processor] = Factory(
+    type="anomaly",
+    config_model=AnomalyConfig,
+    create=AnomalyProcessor,
+    description="Streaming anomaly detection on span metrics and every received metric, "
+    "one finding per episode.",
+)

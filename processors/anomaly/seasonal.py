@@ -1,0 +1,76 @@
+"""Seasonal baseline: an exponentially weighted mean per phase bucket of a fixed period.
+
+The period (a day, a week) is cut into ``n_buckets`` equal phase buckets; bucket ``b`` holds
+``m_b ← m_b + α (x − m_b)`` over the points whose timestamp falls in it (the first point sets it).
+``predict(t_s)`` is the bucket's mean once the bucket has been seen ``min_visits`` times, so a
+profile predicts only after it has watched each phase at least that often. State is
+``2 · n_buckets`` numbers whatever the history length.
+
+>>> p = SeasonalProfile(period_s=4.0, n_buckets=4, alpha=0.5, min_visits=1)
+>>> for t in range(8):
+...     p.learn_one(float(t), float(t % 4))
+>>> p.predict(9.0)
+1.0
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+
+class SeasonalProfile:
+    """Per-phase EWMA of a series over ``period_s``."""
+
+    def __init__(
+        self, period_s: float, n_buckets: int, alpha: float = 0.2, min_visits: int = 2
+    ) -> None:
+        self.period_s = period_s
+        self.n_buckets = n_buckets
+        self.alpha = alpha
+        self.min_visits = min_visits
+        self.means = [0.0] * n_buckets
+        self.visits = [0] * n_buckets
+
+    def bucket(self, t_s: float) -> int:
+        """Phase bucket of a timestamp (epoch seconds, UTC)."""
+        phase = math.fmod(t_s, self.period_s) / self.period_s
+        return min(int(phase * self.n_buckets), self.n_buckets - 1) if phase >= 0 else 0
+
+    def predict(self, t_s: float) -> float | None:
+        """The bucket's mean, or None while it has been seen fewer than ``min_visits`` times."""
+        b = self.bucket(t_s)
+        return self.means[b] if self.visits[b] >= self.min_visits else None
+
+    def learn_one(self, t_s: float, x: float) -> None:
+        """Fold ``x`` into its bucket's mean."""
+        b = self.bucket(t_s)
+        if self.visits[b] == 0:
+            self.means[b] = x
+        else:
+            self.means[b] += self.alpha * (x - self.means[b])
+        self.visits[b] += 1
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready state."""
+        return {
+            "period_s": self.period_s,
+            "n_buckets": self.n_buckets,
+            "alpha": self.alpha,
+            "min_visits": self.min_visits,
+            "means": list(self.means),
+            "visits": list(self.visits),
+        }
+
+    @classmethod
+    def from_dict(cls, state: dict[str, Any]) -> SeasonalProfile:
+        """Rebuild from :meth:`to_dict`."""
+        profile = cls(
+            float(state["period_s"]),
+            int(state["n_buckets"]),
+            float(state["alpha"]),
+            int(state["min_visits"]),
+        )
+        profile.means = [float(v) for v in state["means"]]
+        profile.visits = [int(v) for v in state["visits"]]
+        return profile

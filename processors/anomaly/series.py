@@ -1,0 +1,222 @@
+"""One watched series: its detector, expected range, and current episode."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from typing import Any
+
+from otel_perf.findings import Finding, Kind, Severity, State
+from otel_perf.processors.anomaly.config import AnomalyConfig, Direction
+from otel_perf.processors.anomaly.detector import DEFAULT_THRESHOLD, Detector, DetectorSettings
+
+NS = 1_000_000_000
+EWMA_ALPHA = 0.05  # the expected range reported with findings: ~20-point memory
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The resolved settings of one series."""
+
+    threshold: float
+    direction: Direction
+    warm_up: int
+    resolve_after: int
+
+
+def threshold_for(sensitivity: str) -> float:
+    """The score threshold of a named sensitivity.
+
+    Scores are −log10(tail probability) / 10, so ±0.15 moves the tail probability
+    that alerts by a factor of ~30: low 10⁻⁶·⁵, medium 10⁻⁵, high 10⁻³·⁵.
+    """
+    return DEFAULT_THRESHOLD + {"low": 0.15, "medium": 0.0, "high": -0.15}[sensitivity]
+
+
+def settings_for(name: str, config: AnomalyConfig) -> Settings | None:
+    """The settings of series ``name``, or None when it is not covered."""
+    if not any(fnmatchcase(name, p) for p in config.include):
+        return None
+    if any(fnmatchcase(name, p) for p in config.exclude):
+        return None
+    rule = next((r for r in config.rules if fnmatchcase(name, r.match)), None)
+    sensitivity = (rule.sensitivity if rule else None) or config.sensitivity
+    threshold = rule.threshold if rule and rule.threshold else threshold_for(sensitivity)
+    return Settings(
+        threshold=threshold,
+        direction=(rule.direction if rule else None) or config.direction,
+        warm_up=rule.warm_up if rule and rule.warm_up is not None else config.warm_up,
+        resolve_after=config.resolve_after,
+    )
+
+
+@dataclass
+class Episode:
+    start_ns: int
+    max_score: float
+    direction: str
+    points: int = 1
+
+
+@dataclass
+class SeriesState:
+    name: str
+    service: str
+    settings: Settings
+    detector: Detector
+    points: int = 0
+    mean: float = 0.0
+    var: float = 0.0
+    last_score: float = 0.0
+    last_t_ns: int = 0
+    normal_streak: int = 0
+    episode: Episode | None = None
+    dirty: bool = False
+    last_value: float = field(default=math.nan)
+
+    @classmethod
+    def new(cls, name: str, service: str, settings: Settings) -> SeriesState:
+        detector = Detector(
+            DetectorSettings(
+                threshold=settings.threshold,
+                warm_up=settings.warm_up,
+                direction=settings.direction,
+            )
+        )
+        return cls(name, service, settings, detector)
+
+    def observe(self, t_ns: int, value: float, source: str) -> Finding | None:
+        """Score one point (in event-time order; older points are skipped)."""
+        if t_ns <= self.last_t_ns:
+            return None
+        low, high = self.expected()
+        score = self.detector.score_one(t_ns / NS, value)
+        self._learn(value)
+        self.last_t_ns, self.last_score, self.last_value = t_ns, score, value
+        self.points += 1
+        self.dirty = True
+        direction = "up" if value > self.mean else "down"
+        # warm-up, direction and the refractory period live in the detector, as in NAB
+        anomalous = score >= self.settings.threshold
+        return self._episode(anomalous, t_ns, value, score, direction, (low, high), source)
+
+    def _learn(self, value: float) -> None:
+        if self.points == 0:
+            self.mean, self.var = value, 0.0
+            return
+        delta = value - self.mean
+        self.mean += EWMA_ALPHA * delta
+        self.var = (1 - EWMA_ALPHA) * (self.var + EWMA_ALPHA * delta * delta)
+
+    def expected(self) -> tuple[float, float]:
+        spread = 3 * math.sqrt(self.var)
+        return self.mean - spread, self.mean + spread
+
+    def _episode(
+        self,
+        anomalous: bool,
+        t_ns: int,
+        value: float,
+        score: float,
+        direction: str,
+        expected: tuple[float, float],
+        source: str,
+    ) -> Finding | None:
+        if anomalous:
+            self.normal_streak = 0
+            if self.episode is None:
+                self.episode = Episode(t_ns, score, direction)
+                return self._finding(State.OPEN, t_ns, value, score, expected, source)
+            self.episode.points += 1
+            self.episode.max_score = max(self.episode.max_score, score)
+            return None
+        if self.episode is None:
+            return None
+        self.normal_streak += 1
+        if self.normal_streak < self.settings.resolve_after:
+            return None
+        finding = self._finding(State.RESOLVED, t_ns, value, score, expected, source)
+        self.episode = None
+        return finding
+
+    def _finding(
+        self,
+        state: State,
+        t_ns: int,
+        value: float,
+        score: float,
+        expected: tuple[float, float],
+        source: str,
+    ) -> Finding:
+        episode = self.episode
+        assert episode is not None
+        low, high = expected
+        opened = state == State.OPEN
+        summary = (
+            f"{self.name}: {value:.6g} outside the expected {low:.6g}–{high:.6g} "
+            f"(score {score:.4f}, {episode.direction})"
+            if opened
+            else f"{self.name}: back to normal after {(t_ns - episode.start_ns) / NS:.0f} s "
+            f"(peak score {episode.max_score:.4f})"
+        )
+        return Finding(
+            kind=Kind.ANOMALY_DETECTED,
+            severity=(Severity.CRITICAL if score >= 0.9999 else Severity.WARNING)
+            if opened
+            else Severity.INFO,
+            service=self.service,
+            subject=self.name,
+            time_ns=t_ns,
+            summary=summary,
+            attributes={
+                "series": self.name,
+                "value": value,
+                "expected_low": low,
+                "expected_high": high,
+                "score": score,
+                "max_score": episode.max_score,
+                "direction": episode.direction,
+                "start_ns": episode.start_ns,
+                "points": episode.points,
+            },
+            source=source,
+            state=state,
+        )
+
+    def view(self) -> dict[str, Any]:
+        low, high = self.expected()
+        return {
+            "series": self.name,
+            "service": self.service,
+            "score": self.last_score,
+            "value": self.last_value,
+            "expected_low": low,
+            "expected_high": high,
+            "points": self.points,
+            "episode": None
+            if self.episode is None
+            else {
+                "start_ns": self.episode.start_ns,
+                "max_score": self.episode.max_score,
+                "direction": self.episode.direction,
+                "points": self.episode.points,
+            },
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "detector": self.detector.to_dict(),
+            "points": self.points,
+            "mean": self.mean,
+            "var": self.var,
+            "last_t_ns": self.last_t_ns,
+            "last_score": self.last_score,
+        }
+
+    def restore(self, data: dict[str, Any]) -> None:
+        self.detector = Detector.from_dict(data["detector"])
+        self.points = int(data["points"])
+        self.mean, self.var = float(data["mean"]), float(data["var"])
+        self.last_t_ns = int(data["last_t_ns"])
+        self.last_score = float(data["last_score"])

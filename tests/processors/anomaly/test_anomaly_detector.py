@@ -1,0 +1,141 @@
+"""The streaming anomaly detector on seeded synthetic series."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+
+import pytest
+
+from otel_perf.processors.anomaly.detector import (
+    DEFAULT_THRESHOLD,
+    Detector,
+    DetectorSettings,
+)
+
+STEP_S = 60.0
+T0_S = 1_700_000_000.0
+ONSET = 1000  # index at which the synthetic anomaly starts
+
+
+def noisy(n: int, seed: int = 1, sd: float = 1.0) -> list[float]:
+    rng = random.Random(seed)
+    return [10.0 + rng.gauss(0.0, sd) for _ in range(n)]
+
+
+def scores_of(values: list[float], detector: Detector | None = None, start: int = 0) -> list[float]:
+    d = detector or Detector(seed=0)
+    return [d.score_one(T0_S + (start + i) * STEP_S, x) for i, x in enumerate(values)]
+
+
+def first_alert(scores: list[float], after: int = 0) -> int | None:
+    for i, s in enumerate(scores[after:], start=after):
+        if s >= DEFAULT_THRESHOLD:
+            return i
+    return None
+
+
+def assert_flagged_soon(values: list[float], within: int = 5) -> None:
+    scores = scores_of(values)
+    assert first_alert(scores[:ONSET]) is None, "false alarm before the anomaly"
+    alert = first_alert(scores, ONSET)
+    assert alert is not None and alert - ONSET < within, alert
+
+
+def test_spike_is_flagged() -> None:
+    values = noisy(1200)
+    values[ONSET] += 15.0
+    assert_flagged_soon(values, within=1)
+
+
+def test_level_shift_is_flagged() -> None:
+    values = noisy(1200)
+    values[ONSET:] = [x + 8.0 for x in values[ONSET:]]
+    assert_flagged_soon(values, within=2)
+
+
+def test_variance_change_is_flagged() -> None:
+    rng = random.Random(7)
+    values = noisy(ONSET) + [10.0 + rng.gauss(0.0, 6.0) for _ in range(200)]
+    assert_flagged_soon(values, within=5)
+
+
+def test_flat_line_is_flagged() -> None:
+    values = noisy(ONSET) + [10.0] * 200
+    assert_flagged_soon(values, within=5)
+
+
+def test_direction_up_ignores_drops() -> None:
+    values = noisy(1200)
+    values[ONSET] -= 15.0
+    scores = scores_of(values, Detector(DetectorSettings(direction="up")))
+    assert first_alert(scores) is None
+
+
+def seasonal(hours: int, seed: int = 3) -> list[tuple[float, float]]:
+    """Hourly points, a daily cycle, quieter weekends and noise."""
+    rng = random.Random(seed)
+    points = []
+    for h in range(hours):
+        t_s = T0_S + h * 3600.0
+        daily = 20.0 * math.sin(2 * math.pi * (h % 24) / 24)
+        weekend = -15.0 if (h // 24) % 7 >= 5 else 0.0
+        points.append((t_s, 100.0 + daily + weekend + rng.gauss(0.0, 2.0)))
+    return points
+
+
+def test_clean_daily_and_weekly_seasonality_raises_nothing_after_warm_up() -> None:
+    d = Detector(seed=0)
+    points = seasonal(24 * 7 * 8)
+    scores = [d.score_one(t, x) for t, x in points]
+    assert max(scores) < DEFAULT_THRESHOLD
+
+
+def test_state_round_trips_through_json() -> None:
+    values = noisy(1500)
+    values[1200] += 20.0
+    original = Detector(seed=0)
+    scores_of(values[:700], original)
+    restored = Detector.from_dict(json.loads(json.dumps(original.to_dict())))
+    assert restored.to_dict() == original.to_dict()
+    assert scores_of(values[700:], restored, 700) == scores_of(values[700:], original, 700)
+
+
+def test_same_seed_same_output() -> None:
+    values = noisy(1200, seed=5)
+    values[ONSET] += 9.0
+    assert scores_of(values, Detector(seed=3)) == scores_of(values, Detector(seed=3))
+
+
+def _leaves(state: object) -> int:
+    if isinstance(state, dict):
+        return sum(_leaves(v) for v in state.values())
+    if isinstance(state, list):
+        return sum(_leaves(v) for v in state)
+    return 1
+
+
+def test_state_is_bounded() -> None:
+    def state_size(n: int) -> int:
+        d = Detector(seed=0)
+        scores_of(noisy(n), d)
+        return _leaves(d.to_dict())
+
+    assert state_size(30_000) == state_size(3_000)
+
+
+def test_scores_are_in_unit_interval_and_bad_points_are_ignored() -> None:
+    d = Detector(seed=0)
+    values = noisy(600) + [1e12, -1e12, 0.0]
+    scores = scores_of(values, d)
+    assert all(0.0 <= s <= 1.0 for s in scores)
+    before = d.to_dict()
+    assert d.score_one(T0_S + 1e6, math.nan) == 0.0
+    assert d.score_one(math.inf, 1.0) == 0.0
+    assert d.to_dict() == before
+
+
+@pytest.mark.parametrize("score", [0.0, DEFAULT_THRESHOLD, 1.0])
+def test_label_uses_the_threshold(score: float) -> None:
+    assert Detector().label(score) is (score >= DEFAULT_THRESHOLD)
