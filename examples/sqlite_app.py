@@ -41,8 +41,8 @@ from contextlib import asynccontextmanager, closing, contextmanager
 from pathlib import Path
 from typing import Any
 
-from opentelemetry import trace
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+from route_naming import RouteNaming
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -161,33 +161,6 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
-
-
-class RouteNaming:
-    """Name the server span after the matched route once routing is done.
-
-    The same trick as ``asgi_app.RouteNaming``: the ASGI middleware starts the
-    span before the router runs, so this puts the route Starlette matched on the
-    span as ``http.route`` and in its name when the response starts.
-    """
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        span = trace.get_current_span()  # the server span; it ends with the response body
-
-        async def send_named(message: Any) -> None:
-            route = scope.get("route")
-            if message["type"] == "http.response.start" and route is not None:
-                span.set_attribute("http.route", route.path)
-                span.update_name(f"{scope['method']} {route.path}")
-            await send(message)
-
-        await self.app(scope, receive, send_named)
 
 
 routes = [

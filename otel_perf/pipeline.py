@@ -222,23 +222,17 @@ class Pipeline:
 
     def tick(self, now_ns: int) -> list[Finding]:
         """Evaluate every processor at event time ``now_ns`` and publish what they find."""
-        found: list[Finding] = []
-        with self._lock:
-            for processor in self.processors.values():
-                result = self._guard(processor.id, processor.tick, now_ns)
-                for finding in result if isinstance(result, list) else ():
-                    found.append(finding)
-                    self._publish(processor.id, finding)
-        if found:
-            self._guard("store", self.store.add_findings, found)
-        return found
+        return self._evaluate("tick", now_ns)
 
     def finish(self, now_ns: int) -> list[Finding]:
         """End of input: every processor evaluates what it still holds (replay's last step)."""
+        return self._evaluate("finish", now_ns)
+
+    def _evaluate(self, method: str, now_ns: int) -> list[Finding]:
         found: list[Finding] = []
         with self._lock:
             for processor in self.processors.values():
-                result = self._guard(processor.id, processor.finish, now_ns)
+                result = self._guard(processor.id, getattr(processor, method), now_ns)
                 for finding in result if isinstance(result, list) else ():
                     found.append(finding)
                     self._publish(processor.id, finding)

@@ -134,3 +134,63 @@ def _wait_healthy(sidecar: SidecarProcess, timeout: float = 30.0) -> None:
             time.sleep(0.05)
     sidecar.stop()
     raise AssertionError(f"otel-perf did not become healthy:\n{sidecar.log()}")
+
+
+# -- apps under opentelemetry-instrument ------------------------------------------------
+ROOT = HERE.parent
+BIN = Path(sys.executable).parent
+
+
+def start_instrumented_app(
+    module: str, sidecar: SidecarProcess, port: int, log: Path, **env: str
+) -> subprocess.Popen[bytes]:
+    """``examples/<module>.py``'s ``app`` under uvicorn and opentelemetry-instrument,
+    exporting traces to ``sidecar`` over gRPC; ``env`` adds or overrides variables."""
+    environment = {
+        **os.environ,
+        "OTEL_TRACES_EXPORTER": "otlp",
+        "OTEL_METRICS_EXPORTER": "none",
+        "OTEL_LOGS_EXPORTER": "none",
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://{sidecar.grpc_endpoint}",
+        "OTEL_BSP_SCHEDULE_DELAY": "100",
+        **env,
+    }
+    command = [
+        str(BIN / "opentelemetry-instrument"),
+        str(BIN / "uvicorn"),
+        f"{module}:app",
+        "--app-dir",
+        str(ROOT / "examples"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+    ]
+    with log.open("wb") as out:
+        return subprocess.Popen(command, env=environment, stdout=out, stderr=subprocess.STDOUT)
+
+
+def http_status(url: str, timeout: float = 10.0) -> int:
+    """GET ``url``; the status code, also for 4xx/5xx answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            response.read()
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def wait_app(url: str, app: subprocess.Popen[bytes], log: Path, timeout: float = 60.0) -> None:
+    """Poll ``url`` until the app answers; fail with its log if it exits first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert app.poll() is None, log.read_text()
+        try:
+            http_status(url)
+            return
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.1)
+    raise AssertionError(f"app did not start:\n{log.read_text()}")

@@ -3,18 +3,14 @@ requests, shows up in otel-perf by service and route."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import free_port
-from e2e import SidecarProcess, start_sidecar
+from e2e import SidecarProcess, http_status, start_instrumented_app, start_sidecar, wait_app
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).parents[1]
@@ -29,52 +25,18 @@ def sidecar(tmp_path: Path) -> Iterator[SidecarProcess]:
 
 
 def start_app(sidecar: SidecarProcess, port: int, log: Path) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "OTEL_SERVICE_NAME": "shop",
-        "OTEL_RESOURCE_ATTRIBUTES": "service.version=3.1.0,deployment.environment.name=test",
-        "OTEL_TRACES_EXPORTER": "otlp",
-        "OTEL_METRICS_EXPORTER": "none",
-        "OTEL_LOGS_EXPORTER": "none",
-        "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
-        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://{sidecar.grpc_endpoint}",
-        "OTEL_BSP_SCHEDULE_DELAY": "100",
-    }
-    command = [
-        str(BIN / "opentelemetry-instrument"),
-        str(BIN / "uvicorn"),
-        "asgi_app:app",
-        "--app-dir",
-        str(ROOT / "examples"),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-    ]
-    with log.open("wb") as out:
-        return subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+    return start_instrumented_app(
+        "asgi_app",
+        sidecar,
+        port,
+        log,
+        OTEL_SERVICE_NAME="shop",
+        OTEL_RESOURCE_ATTRIBUTES="service.version=3.1.0,deployment.environment.name=test",
+    )
 
 
-def get(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return exc.code
-
-
-def wait_up(url: str, app: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert app.poll() is None, log.read_text()
-        try:
-            get(url)
-            return
-        except (urllib.error.URLError, ConnectionError):
-            time.sleep(0.1)
-    raise AssertionError(f"app did not start:\n{log.read_text()}")
+get = http_status
+wait_up = wait_app
 
 
 def test_instrumented_app_shows_up_by_service_and_route(

@@ -4,19 +4,16 @@ processor reports the N+1 endpoint and the slow report query as findings."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import free_port
-from e2e import SidecarProcess, start_sidecar
+from e2e import SidecarProcess, http_status, start_instrumented_app, start_sidecar, wait_app
 
 from otel_perf.processors.bottlenecks.evaluate import MAX_SUBJECT
 
@@ -69,53 +66,18 @@ def sidecar(tmp_path: Path) -> Iterator[SidecarProcess]:
 
 
 def start_app(sidecar: SidecarProcess, port: int, tmp_path: Path) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "OTEL_SERVICE_NAME": SERVICE,
-        "OTEL_TRACES_EXPORTER": "otlp",
-        "OTEL_METRICS_EXPORTER": "none",
-        "OTEL_LOGS_EXPORTER": "none",
-        "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
-        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://{sidecar.grpc_endpoint}",
-        "OTEL_BSP_SCHEDULE_DELAY": "100",
-        "SQLITE_APP_DB": str(tmp_path / "library.db"),
-    }
-    command = [
-        str(BIN / "opentelemetry-instrument"),
-        str(BIN / "uvicorn"),
-        "sqlite_app:app",
-        "--app-dir",
-        str(ROOT / "examples"),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-    ]
-    with (tmp_path / "app.log").open("wb") as out:
-        return subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+    return start_instrumented_app(
+        "sqlite_app",
+        sidecar,
+        port,
+        tmp_path / "app.log",
+        OTEL_SERVICE_NAME=SERVICE,
+        SQLITE_APP_DB=str(tmp_path / "library.db"),
+    )
 
 
-def get(url: str, timeout: float = 10.0) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            response.read()
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return exc.code
-
-
-def wait_up(url: str, app: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert app.poll() is None, log.read_text()
-        try:
-            get(url)
-            return
-        except (urllib.error.URLError, ConnectionError):
-            time.sleep(0.1)
-    raise AssertionError(f"app did not start:\n{log.read_text()}")
+get = http_status
+wait_up = wait_app
 
 
 def wait_finding(
