@@ -13,6 +13,9 @@ SDK, exporters and resource from the standard OTEL_* variables.
 
 from __future__ import annotations
 
+import asyncio
+import os
+
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from route_naming import RouteNaming
 from starlette.applications import Starlette
@@ -28,7 +31,13 @@ async def item(request: Request) -> JSONResponse:
     return JSONResponse({"id": item_id, "name": f"item {item_id}"})
 
 
+# a deliberate slow-down for trying version comparison (``SLOW_CART_MS=40``)
+SLOW_CART_S = float(os.environ.get("SLOW_CART_MS", "0")) / 1000
+
+
 async def cart(request: Request) -> JSONResponse:
+    if SLOW_CART_S:
+        await asyncio.sleep(SLOW_CART_S)
     return JSONResponse({"items": []})
 
 

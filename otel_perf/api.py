@@ -1,7 +1,7 @@
 """The REST API under /performance/, read by the CLI and the dashboard.
 
-Read-only for now; every route answers JSON. With ``extensions.api.auth``
-set, every route but the health checks needs ``Authorization: Bearer``.
+Every route answers JSON; the regression and benchmark routes also take POSTs. With
+``extensions.api.auth`` set, every route but the health checks needs ``Authorization: Bearer``.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from otel_perf import __version__
 from otel_perf.config.models import APISettings
 from otel_perf.findings import Finding, Kind
 from otel_perf.pipeline import Pipeline
+from otel_perf.processors.regression.routes import regression_paths, regression_routes
 
 OPEN_PATHS = frozenset({"/health", "/performance/health", "/performance/openapi.json"})
 MAX_LIMIT = 1000
@@ -43,6 +44,7 @@ class API:
             Route("/performance/bottlenecks", self.bottlenecks),
             Route("/performance/slo", self.slo),
             Route("/performance/anomalies", self.anomalies),
+            *regression_routes(self.pipeline),
             Route("/performance/openapi.json", self.openapi),
         ]
         app = Starlette(routes=routes)
@@ -206,6 +208,7 @@ def openapi_document() -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {"title": "otel-perf", "version": __version__},
         "paths": {
+            **regression_paths(ok, unauthorized),
             "/performance/health": {
                 "get": {
                     "summary": "Liveness and readiness: status (ok, degraded, critical) with "

@@ -1,5 +1,5 @@
 """The ``otel-perf`` command: run, validate, print-config, components, replay,
-and API readers (metrics, health, findings). Only ``main`` exits."""
+API readers (metrics, health, findings, regression, trends) and benchmark. Only ``main`` exits."""
 
 from __future__ import annotations
 
@@ -73,7 +73,44 @@ def _parser() -> argparse.ArgumentParser:
             reader.add_argument("--limit", type=int, default=50)
         if name == "findings":
             reader.add_argument("--kind")
+    _regression_parsers(sub)
     return parser
+
+
+def _api_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--api", default=os.environ.get("OTEL_PERF_API", DEFAULT_API))
+    parser.add_argument("--token", default=os.environ.get("OTEL_PERF_TOKEN"))
+    parser.add_argument("--output", "-o", choices=["table", "json"], default="table")
+
+
+def _regression_parsers(sub: Any) -> None:
+    regression = sub.add_parser(
+        "regression", help="baselines, last verdicts, change points, version comparisons"
+    )
+    _api_arguments(regression)
+    trends = sub.add_parser("trends", help="the trend of a test's runs or an operation's p95")
+    trends.add_argument("name", help='a test name, or "service operation"')
+    _api_arguments(trends)
+    bench = sub.add_parser(
+        "benchmark",
+        help="time a URL or a Python callable here and record the run with the sidecar "
+        "(--remote: the sidecar runs it)",
+    )
+    bench.add_argument("name", help="the test name (its first run becomes the baseline)")
+    target = bench.add_mutually_exclusive_group(required=True)
+    target.add_argument("--url", help="GET this URL")
+    target.add_argument("--callable", help="call module:function with no arguments")
+    bench.add_argument("--iterations", type=int, default=100)
+    bench.add_argument("--warmup", type=int, default=0)
+    bench.add_argument("--concurrency", type=int, default=1)
+    bench.add_argument("--timeout", type=float, default=10.0, help="per-request timeout (s)")
+    bench.add_argument(
+        "--remote",
+        action="store_true",
+        help="ask the sidecar to run it (the URL must be in its benchmark.allowed_targets, "
+        "the callable in its benchmark.callables)",
+    )
+    _api_arguments(bench)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -183,6 +220,29 @@ def _get(args: argparse.Namespace, path: str) -> Any:
         if exc.code != 503:  # health answers 503 with a body when degraded
             raise CLIError(f"{args.api}{path}: HTTP {exc.code}: {detail}") from None
         return json.loads(detail)
+    except urllib.error.URLError as exc:
+        raise CLIError(f"cannot reach the otel-perf API at {args.api}: {exc.reason}") from None
+
+
+def _post(args: argparse.Namespace, path: str, body: dict[str, Any]) -> Any:
+    request = urllib.request.Request(
+        args.api.rstrip("/") + path,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    if args.token:
+        request.add_header("Authorization", f"Bearer {args.token}")
+    try:
+        with urllib.request.urlopen(request, timeout=600) as response:  # noqa: S310 (URL is ours)
+            return json.load(response)
+    except urllib.error.HTTPError as exc:
+        detail = exc.read().decode(errors="replace")[:500]
+        try:
+            detail = json.loads(detail)["error"]
+        except (ValueError, KeyError, TypeError):
+            pass
+        raise CLIError(f"{args.api}{path}: HTTP {exc.code}: {detail}") from None
     except urllib.error.URLError as exc:
         raise CLIError(f"cannot reach the otel-perf API at {args.api}: {exc.reason}") from None
 
@@ -369,6 +429,58 @@ def _findings_table(console: Console, findings: list[dict[str, Any]]) -> None:
     console.print(table)
 
 
+def cmd_regression(args: argparse.Namespace, console: Console) -> int:
+    from otel_perf.processors.regression.report import print_analysis
+
+    data = _get(args, "/performance/regression/analysis")
+    if args.output == "json":
+        print(json.dumps(data, sort_keys=True))
+    else:
+        print_analysis(console, data)
+    return 0
+
+
+def cmd_trends(args: argparse.Namespace, console: Console) -> int:
+    from otel_perf.processors.regression.report import print_trend
+
+    data = _get(args, "/performance/trends/" + urllib.parse.quote(args.name, safe=""))
+    if args.output == "json":
+        print(json.dumps(data, sort_keys=True))
+    else:
+        print_trend(console, data)
+    return 0
+
+
+def cmd_benchmark(args: argparse.Namespace, console: Console) -> int:
+    from otel_perf.processors.regression.report import print_benchmark, run_locally
+
+    if args.iterations < 1 or args.warmup < 0 or args.concurrency < 1:
+        raise CLIError("need --iterations >= 1, --warmup >= 0 and --concurrency >= 1")
+    body: dict[str, Any] = {"name": args.name}
+    if args.remote:
+        body |= {"url": args.url, "callable": args.callable}
+        body = {k: v for k, v in body.items() if v is not None}
+        body |= {"iterations": args.iterations, "warmup": args.warmup}
+        body["concurrency"] = args.concurrency
+        with console.status(f"the sidecar is running {args.name}..."):
+            data = _post(args, "/performance/benchmark/run", body)
+    else:
+        try:
+            samples, target = run_locally(args, console)
+        except (ImportError, AttributeError, ValueError) as exc:
+            raise CLIError(f"cannot load {args.callable}: {exc}") from None
+        if not samples:
+            raise CLIError(f"every call to {target} failed")
+        body |= {"samples_ms": samples, "target": target}
+        data = _post(args, "/performance/benchmark/run", body)
+    if args.output == "json":
+        print(json.dumps(data, sort_keys=True))
+    else:
+        print_benchmark(console, data)
+    outcome = (data.get("run") or {}).get("outcome")
+    return 1 if outcome == "regression" else 0
+
+
 COMMANDS = {
     "run": cmd_run,
     "validate": cmd_validate,
@@ -380,6 +492,9 @@ COMMANDS = {
     "findings": cmd_findings,
     "bottlenecks": cmd_bottlenecks,
     "slo": cmd_slo,
+    "regression": cmd_regression,
+    "trends": cmd_trends,
+    "benchmark": cmd_benchmark,
 }
 
 if __name__ == "__main__":

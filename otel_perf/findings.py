@@ -22,6 +22,7 @@ class Kind(StrEnum):
     BURN_RATE_ALERT = "burn_rate_alert"
     ANOMALY_DETECTED = "anomaly_detected"
     REGRESSION_DETECTED = "regression_detected"
+    IMPROVEMENT_DETECTED = "improvement_detected"
     CAPACITY_FORECAST = "capacity_forecast"
     RECOMMENDATION = "recommendation"
     SLOW_QUERY = "slow_query"

@@ -11,8 +11,9 @@ def register_builtins() -> None:
     from otel_perf.components import register_processor
     from otel_perf.processors.anomaly.processor import FACTORY as ANOMALY
     from otel_perf.processors.bottlenecks.processor import FACTORY as BOTTLENECKS
+    from otel_perf.processors.regression.processor import FACTORY as REGRESSION
     from otel_perf.processors.slo.processor import FACTORY as SLO
     from otel_perf.processors.spanmetrics.processor import FACTORY as SPANMETRICS
 
-    for factory in (SPANMETRICS, BOTTLENECKS, SLO, ANOMALY):
+    for factory in (SPANMETRICS, BOTTLENECKS, SLO, ANOMALY, REGRESSION):
         register_processor(factory)

@@ -24,6 +24,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "anomaly": {"warm_up": 0},
     "slo": {"min_events": 0, "evaluation_interval": "1s"},
     "bottlenecks": {"trace_quiet_time": "0s", "evaluation_interval": "1s", "min_traces": 1},
+    "regression": {"min_samples": 2, "version_window": 2, "baseline_intervals": 1},
     "jsonl": {"path": "{tmp}/findings.jsonl"},
     "otlp": {"endpoint": "http://127.0.0.1:9", "insecure": True, "timeout": "1s"},
 }

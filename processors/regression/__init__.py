@@ -1,0 +1,1 @@
+"""The regression processor: baselines, version comparisons, change points, benchmarks."""

@@ -1,0 +1,135 @@
+"""Baselines: a named reference distribution of latency samples (milliseconds).
+
+A baseline keeps an :class:`ExponentialHistogram` of every sample it was built from (for
+quantiles at any size), a summary, and a bounded reservoir of raw samples for the rank
+test. Reservoirs are Vitter's algorithm R with a seeded generator, so the same input
+always keeps the same samples.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from otel_perf.histogram import ExponentialHistogram
+
+QUANTILES = (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
+
+
+class Reservoir:
+    """A uniform sample of at most ``size`` values of a stream (algorithm R)."""
+
+    def __init__(self, size: int, seed: int = 0) -> None:
+        self.size = size
+        self.seen = 0
+        self.values: list[float] = []
+        self._random = random.Random(seed)
+
+    def add(self, value: float) -> None:
+        self.seen += 1
+        if len(self.values) < self.size:
+            self.values.append(value)
+            return
+        slot = self._random.randrange(self.seen)
+        if slot < self.size:
+            self.values[slot] = value
+
+    def extend(self, values: Iterable[float]) -> None:
+        for value in values:
+            self.add(value)
+
+
+def quantile(values: Sequence[float], q: float) -> float:
+    """Linear-interpolated quantile of ``values`` (not mutated); NaN when empty."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    position = q * (len(ordered) - 1)
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def summarize(values: Sequence[float]) -> dict[str, float]:
+    """Count, mean, standard deviation, min, p50, p95, p99 and max of ``values``."""
+    if not values:
+        return {"count": 0}
+    out = {
+        "count": float(len(values)),
+        "mean": statistics.fmean(values),
+        "stdev": statistics.stdev(values) if len(values) > 1 else 0.0,
+        "min": min(values),
+        "max": max(values),
+    }
+    for name, q in QUANTILES:
+        out[name] = quantile(values, q)
+    return out
+
+
+@dataclass
+class Baseline:
+    """A named reference distribution (milliseconds) with where and when it came from."""
+
+    name: str
+    created_ns: int
+    source: str
+    histogram: ExponentialHistogram
+    samples: list[float] = field(default_factory=list)
+    count: int = 0
+
+    @classmethod
+    def build(
+        cls, name: str, samples: Sequence[float], created_ns: int, source: str, size: int
+    ) -> Baseline:
+        """A baseline of ``samples``: all of them in the histogram, ``size`` in the reservoir."""
+        histogram = ExponentialHistogram()
+        for value in samples:
+            histogram.record(value)
+        reservoir = Reservoir(size, seed=len(samples))
+        reservoir.extend(samples)
+        return cls(name, created_ns, source, histogram, reservoir.values, len(samples))
+
+    @property
+    def summary(self) -> dict[str, float]:
+        out = summarize(self.samples)
+        if self.count:
+            out["count"] = float(self.count)
+            out["mean"] = self.histogram.mean
+            for name, q in QUANTILES:  # the histogram saw every sample, the reservoir some
+                out[name] = self.histogram.quantile(q)
+        return out
+
+    def view(self) -> dict[str, Any]:
+        """JSON-ready description without the raw samples."""
+        return {
+            "name": self.name,
+            "created_ns": self.created_ns,
+            "source": self.source,
+            "summary": self.summary,
+            "reservoir": len(self.samples),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "created_ns": self.created_ns,
+            "source": self.source,
+            "histogram": self.histogram.to_dict(),
+            "samples": self.samples,
+            "count": self.count,
+            "summary": self.summary,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Baseline:
+        return cls(
+            str(data["name"]),
+            int(data["created_ns"]),
+            str(data["source"]),
+            ExponentialHistogram.from_dict(data["histogram"]),
+            [float(v) for v in data["samples"]],
+            int(data["count"]),
+        )

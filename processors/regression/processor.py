@@ -1,0 +1,365 @@
+"""The ``regression`` processor: baselines, regression tests, version comparisons, change points.
+
+* Named baselines (``establish_baseline``) and runs against them (``run_regression_test``),
+  judged by :func:`stats.compare`; benchmarks arrive the same way through the API.
+* Automatic baselines per service and operation from the SERVER spans seen during the first
+  ``baseline_intervals`` closed span-metrics intervals of that series.
+* Version comparisons: when ``service.version`` changes, each operation's last samples of
+  the old version against the first of the new one.
+* Change points on each operation's p95 per closed interval, from the series hub.
+
+API calls arrive on server threads, so every entry point takes the processor's lock.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from typing import Any
+
+from otel_perf import gauges
+from otel_perf.components import Context, Factory, Processor
+from otel_perf.findings import Finding
+from otel_perf.model import SpanBatch, SpanKind
+from otel_perf.processors.regression.baselines import Baseline, Reservoir
+from otel_perf.processors.regression.changes import ChangeTracker
+from otel_perf.processors.regression.config import RegressionConfig
+from otel_perf.processors.regression.findings import (
+    change_finding,
+    run_finding,
+    version_finding,
+)
+from otel_perf.processors.regression.runs import RunHistory, finite, finite_dict, run_record
+from otel_perf.processors.regression.stats import Verdict, compare
+from otel_perf.processors.regression.trend import trend
+from otel_perf.processors.regression.versions import Comparison, VersionTracker
+from otel_perf.series import SeriesInterval
+
+NS = 1_000_000_000
+KEPT_EVENTS = 200
+
+gauges.register("otel_perf.regression.baseline_p95", "ms", "p95 of a regression baseline.")
+gauges.register("otel_perf.regression.current_p95", "ms", "p95 of the latest run or interval.")
+gauges.register(
+    "otel_perf.regression.relative_change", "1", "Latest p95 against its baseline's, minus 1."
+)
+
+
+class UnknownBaseline(KeyError):
+    """A regression test named a baseline that does not exist."""
+
+
+class RegressionProcessor(Processor):
+    """Keeps baselines, runs and version samples; judges them with the rank test."""
+
+    def __init__(self, context: Context, config: RegressionConfig) -> None:
+        super().__init__(context)
+        self.config = config
+        self.lock = threading.RLock()
+        self.baselines: dict[str, Baseline] = {}
+        self.runs = RunHistory(config.max_runs)
+        self.versions = VersionTracker(config.version_window, config.max_series)
+        self.changes = ChangeTracker(
+            config.changepoint_window, config.changepoint_min_size, config.max_series
+        )
+        self.collecting: dict[str, tuple[Reservoir, int]] = {}  # auto baselines being built
+        self.comparisons: deque[dict[str, Any]] = deque(maxlen=KEPT_EVENTS)
+        self.change_points: deque[dict[str, Any]] = deque(maxlen=KEPT_EVENTS)
+        self.current_p95: dict[str, float] = {}
+        self.pending: list[Finding] = []
+        self.dirty: set[str] = set()
+        self.last_ns = 0
+        self.saved_ns = 0
+        self._unsubscribe = context.series.subscribe(self._interval)
+
+    # -- named baselines and runs ------------------------------------------
+    def establish_baseline(
+        self, name: str, samples: Sequence[float], *, source: str = "api", now_ns: int | None = None
+    ) -> Baseline:
+        """Make (or replace) baseline ``name`` from ``samples`` (milliseconds)."""
+        with self.lock:
+            baseline = Baseline.build(
+                name, list(samples), self._now(now_ns), source, self.config.reservoir_size
+            )
+            self.baselines[name] = baseline
+            self.dirty.add(name)
+            return baseline
+
+    def run_regression_test(
+        self,
+        name: str,
+        current_samples: Sequence[float],
+        *,
+        source: str = "api",
+        now_ns: int | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> Verdict:
+        """Judge ``current_samples`` against baseline ``name``; the run is stored.
+
+        Raises:
+            UnknownBaseline: there is no baseline of that name.
+        """
+        with self.lock:
+            baseline = self.baselines.get(name)
+            if baseline is None:
+                raise UnknownBaseline(name)
+            samples, now = list(current_samples), self._now(now_ns)
+            verdict = self._compare(baseline.samples, samples)
+            self.runs.add(run_record(name, now, source, samples, verdict, baseline, extra))
+            self.current_p95[name] = verdict.current_p95
+            finding = run_finding(name, verdict, now, self.id)
+            if finding is not None:
+                self.pending.append(finding)
+            return verdict
+
+    def record_run(
+        self, name: str, samples: Sequence[float], *, source: str, extra: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A benchmark's samples: the first run of a name becomes its baseline, later ones
+        are tested against it. Returns the stored run (or the new baseline's view)."""
+        with self.lock:
+            if name not in self.baselines:
+                baseline = self.establish_baseline(name, samples, source=source)
+                return {"baseline_established": True, "baseline": finite(baseline.view())}
+            self.run_regression_test(name, samples, source=source, extra=extra)
+            return {"baseline_established": False, "run": self.runs.last(name)}
+
+    def _compare(
+        self, baseline: Sequence[float], current: Sequence[float], tolerate_ms: bool = False
+    ) -> Verdict:
+        c = self.config
+        verdict = compare(
+            baseline,
+            current,
+            confidence=c.confidence,
+            min_relative_change=c.min_relative_change,
+            min_samples=c.min_samples,
+            direction=c.direction,
+        )
+        # Kayenta-style tolerance: a significant shift smaller than this (in ms) is no
+        # regression a user would notice — sub-millisecond noise between two processes
+        if (
+            tolerate_ms
+            and verdict.outcome in ("regression", "improvement")
+            and abs(verdict.hl_shift) < c.min_absolute_change_ms
+        ):
+            reason = (
+                f"{verdict.reason}; but the shift {verdict.hl_shift:.3g} ms is under "
+                f"min_absolute_change_ms {c.min_absolute_change_ms:g}"
+            )
+            return dataclasses.replace(verdict, outcome="pass", reason=reason)
+        return verdict
+
+    def _now(self, now_ns: int | None) -> int:
+        return now_ns if now_ns is not None else (self.last_ns or time.time_ns())
+
+    # -- intake -------------------------------------------------------------
+    def consume_spans(self, batch: SpanBatch) -> None:
+        with self.lock:
+            for span in batch.spans:
+                if span.kind != SpanKind.SERVER:
+                    continue
+                service, value_ms = span.service_name, span.duration_ns / 1e6
+                self.last_ns = max(self.last_ns, span.end_ns)
+                version = span.resource.service_version
+                if version is not None:
+                    self.versions.add(service, version, span.name, value_ms)
+                self._collect(f"auto:{service} {span.name}", value_ms)
+
+    def _collect(self, name: str, value_ms: float) -> None:
+        if not self.config.baseline_intervals or name in self.baselines:
+            return
+        entry = self.collecting.get(name)
+        if entry is None:
+            if len(self.collecting) >= self.config.max_series:
+                return
+            entry = self.collecting[name] = (Reservoir(self.config.reservoir_size), 0)
+        entry[0].add(value_ms)
+
+    def _interval(self, interval: SeriesInterval) -> None:
+        if interval.rollup:
+            return
+        with self.lock:
+            for key, red in interval.values.items():
+                if key.is_overflow or not red.calls:
+                    continue
+                p95_ms = red.duration_s.quantile(0.95) * 1000
+                name = f"auto:{key.service} {key.operation}"
+                self.current_p95[name] = p95_ms
+                self._count_interval(name, interval.end_ns)
+                for point in self.changes.observe(
+                    key.service, key.operation, interval.end_ns, p95_ms
+                ):
+                    self.change_points.append(point)
+                    finding = change_finding(
+                        key.service, key.operation, point, interval.end_ns, self.id
+                    )
+                    self.pending.append(finding)
+
+    def _count_interval(self, name: str, end_ns: int) -> None:
+        entry = self.collecting.get(name)
+        if entry is None:
+            return
+        reservoir, intervals = entry[0], entry[1] + 1
+        self.collecting[name] = (reservoir, intervals)
+        if intervals >= self.config.baseline_intervals:
+            del self.collecting[name]
+            source = f"auto: first {intervals} intervals of span metrics"
+            self.establish_baseline(name, reservoir.values, source=source, now_ns=end_ns)
+
+    # -- evaluation ---------------------------------------------------------
+    def tick(self, now_ns: int) -> list[Finding]:
+        return self._evaluate(now_ns, final=False)
+
+    def finish(self, now_ns: int) -> list[Finding]:
+        return self._evaluate(now_ns, final=True)
+
+    def _evaluate(self, now_ns: int, final: bool) -> list[Finding]:
+        with self.lock:
+            for comparison in self.versions.ready(final):
+                self._judge_versions(comparison, now_ns)
+            found, self.pending = self.pending, []
+            return found
+
+    def _judge_versions(self, c: Comparison, now_ns: int) -> None:
+        verdict = self._compare(c.old_samples, c.new_samples, tolerate_ms=True)
+        self.comparisons.append(
+            finite(
+                {
+                    "service": c.service,
+                    "operation": c.operation,
+                    "old_version": c.old_version,
+                    "new_version": c.new_version,
+                    "time_ns": now_ns,
+                    "outcome": verdict.outcome,
+                    "verdict": verdict.to_dict(),
+                }
+            )
+        )
+        self.dirty.add("versions")
+        finding = version_finding(c, verdict, now_ns, self.id)
+        if finding is not None:
+            self.pending.append(finding)
+
+    # -- reading ------------------------------------------------------------
+    def trend_of(self, name: str) -> dict[str, Any] | None:
+        """The trend of a test's run p95s, or of an operation's p95 per interval
+        (``auto:service operation`` or ``service operation``); None if unknown."""
+        with self.lock:
+            runs = self.runs.of(name)
+            if runs:
+                points = [(r["time_ns"] / NS, r["verdict"]["current_p95"]) for r in runs]
+                source = "runs"
+            else:
+                points = self.changes.history(name.removeprefix("auto:"))
+                source = "series p95 per interval"
+            if not points:
+                return None
+            fit = trend([t for t, _ in points], [v for _, v in points])
+            return finite_dict(
+                {
+                    "name": name,
+                    "source": source,
+                    "points": [{"time_s": t, "p95_ms": v} for t, v in points],
+                    "trend": fit.to_dict(),
+                }
+            )
+
+    def analysis(self) -> dict[str, Any]:
+        """Every baseline with its last verdict, recent change points and version comparisons."""
+        with self.lock:
+            baselines = []
+            for name, baseline in sorted(self.baselines.items()):
+                last = self.runs.last(name)
+                view = baseline.view()
+                view["last_run"] = (
+                    None
+                    if last is None
+                    else {k: last[k] for k in ("time_ns", "source", "outcome", "verdict")}
+                )
+                view["runs"] = len(self.runs.of(name))
+                baselines.append(view)
+            return finite_dict(
+                {
+                    "baselines": baselines,
+                    "collecting_baselines": sorted(self.collecting),
+                    "change_points": list(self.change_points),
+                    "version_comparisons": list(self.comparisons),
+                    "versions": self.versions.view(),
+                }
+            )
+
+    def snapshot(self) -> dict[str, Any]:
+        return self.analysis()
+
+    def gauges(self) -> list[tuple[str, float, dict[str, str]]]:
+        with self.lock:
+            out: list[tuple[str, float, dict[str, str]]] = []
+            for name, baseline in self.baselines.items():
+                base = baseline.summary.get("p95", float("nan"))
+                current = self.current_p95.get(name)
+                attrs = {"test": name}
+                out.append(("otel_perf.regression.baseline_p95", base, attrs))
+                if current is not None and current == current:
+                    out.append(("otel_perf.regression.current_p95", current, attrs))
+                    if base:
+                        out.append(
+                            ("otel_perf.regression.relative_change", current / base - 1, attrs)
+                        )
+            return out
+
+    # -- state --------------------------------------------------------------
+    def start(self) -> None:
+        store = self.context.store
+        with self.lock:
+            index = store.load_state(self.id, "index") or {}
+            for name in index.get("baselines", []):
+                saved = store.load_state(self.id, f"baseline/{name}")
+                if saved:
+                    self.baselines[name] = Baseline.from_dict(saved)
+            for name in index.get("runs", []):
+                self.runs.restore(name, store.load_state(self.id, f"runs/{name}") or [])
+            versions = store.load_state(self.id, "versions")
+            if versions:
+                self.versions.restore(versions["tracker"])
+                self.comparisons.extend(versions["comparisons"])
+
+    def flush(self, now_ns: int) -> None:
+        if self.saved_ns and now_ns - self.saved_ns < self.config.save_interval * NS:
+            return
+        self.saved_ns = now_ns
+        self.save(now_ns)
+
+    def save(self, now_ns: int) -> None:
+        """Write what changed to the store now."""
+        store = self.context.store
+        with self.lock:
+            for name in self.dirty - {"versions"}:
+                if name in self.baselines:
+                    store.save_state(
+                        self.id, f"baseline/{name}", self.baselines[name].to_dict(), now_ns
+                    )
+            for name in self.runs.dirty:
+                store.save_state(self.id, f"runs/{name}", self.runs.of(name), now_ns)
+            versions = {"tracker": self.versions.to_dict(), "comparisons": list(self.comparisons)}
+            store.save_state(self.id, "versions", versions, now_ns)
+            index = {"baselines": sorted(self.baselines), "runs": sorted(self.runs.by_name)}
+            store.save_state(self.id, "index", index, now_ns)
+            self.dirty.clear()
+            self.runs.dirty.clear()
+
+    def shutdown(self) -> None:
+        self._unsubscribe()
+        self._unsubscribe = lambda: None
+
+
+FACTORY: Factory[RegressionConfig, Processor] = Factory(
+    type="regression",
+    config_model=RegressionConfig,
+    create=RegressionProcessor,
+    description="Baselines and regression tests (rank test, Hodges-Lehmann shift), version "
+    "comparisons, change points and trends of latency, benchmarks.",
+)

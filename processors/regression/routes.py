@@ -1,0 +1,206 @@
+"""The regression processor's REST routes, mounted by :mod:`otel_perf.api`.
+
+* ``GET  /performance/regression/analysis``: baselines, last verdicts, change points,
+  version comparisons.
+* ``POST /performance/regression/baselines`` ``{name, samples_ms}``: establish or replace.
+* ``POST /performance/regression/tests`` ``{name, samples_ms}``: a run against the baseline.
+* ``GET  /performance/trends/{name}``: Theil-Sen and Mann-Kendall over a test's runs or an
+  operation's p95 per interval.
+* ``POST /performance/benchmark/run``: run a benchmark (an allowed URL or a registered
+  callable) or record a client's samples; the first run of a name becomes its baseline.
+
+Write routes are behind the bearer token like every other route when auth is on.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from otel_perf.components import component_type
+from otel_perf.pipeline import Pipeline
+from otel_perf.processors.regression.processor import RegressionProcessor, UnknownBaseline
+from otel_perf.processors.regression.runs import finite
+from otel_perf.processors.regression.service import (
+    BenchmarkRequest,
+    SamplesRequest,
+    TargetRefused,
+    execute,
+    plan,
+)
+
+MAX_BODY_BYTES = 16 * 1024 * 1024
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+class RegressionRoutes:
+    """Handlers over the pipeline's first ``regression`` processor."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+
+    def processor(self) -> RegressionProcessor | None:
+        for pid, processor in self.pipeline.processors.items():
+            if component_type(pid) == "regression" and isinstance(processor, RegressionProcessor):
+                return processor
+        return None
+
+    async def _body(self, request: Request, model: type[BaseModel]) -> Any:
+        raw = await request.body()
+        if len(raw) > MAX_BODY_BYTES:
+            return _error(413, f"request body over {MAX_BODY_BYTES} bytes")
+        try:
+            return model.model_validate(json.loads(raw or b"null"))
+        except json.JSONDecodeError as exc:
+            return _error(400, f"request body is not JSON: {exc}")
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()
+            )
+            return _error(400, problems)
+
+    async def analysis(self, request: Request) -> Response:
+        processor = self.processor()
+        if processor is None:
+            return _error(404, "no regression processor in this pipeline's config")
+        return JSONResponse({"processor": processor.id, **processor.analysis()})
+
+    async def trends(self, request: Request) -> Response:
+        processor = self.processor()
+        if processor is None:
+            return _error(404, "no regression processor in this pipeline's config")
+        name = request.path_params["name"]
+        found = await run_in_threadpool(processor.trend_of, name)
+        if found is None:
+            return _error(404, f'no runs and no series named "{name}"')
+        return JSONResponse(found)
+
+    async def baselines(self, request: Request) -> Response:
+        processor = self.processor()
+        if processor is None:
+            return _error(404, "no regression processor in this pipeline's config")
+        body = await self._body(request, SamplesRequest)
+        if isinstance(body, Response):
+            return body
+        baseline = processor.establish_baseline(body.name, body.samples_ms, source="api")
+        return JSONResponse(finite(baseline.view()), status_code=201)
+
+    async def tests(self, request: Request) -> Response:
+        processor = self.processor()
+        if processor is None:
+            return _error(404, "no regression processor in this pipeline's config")
+        body = await self._body(request, SamplesRequest)
+        if isinstance(body, Response):
+            return body
+        try:
+            verdict = await run_in_threadpool(
+                processor.run_regression_test, body.name, body.samples_ms
+            )
+        except UnknownBaseline:
+            return _error(404, f'no baseline named "{body.name}"; POST one to /baselines')
+        return JSONResponse(finite(verdict.to_dict()))
+
+    async def benchmark(self, request: Request) -> Response:
+        processor = self.processor()
+        if processor is None:
+            return _error(404, "no regression processor in this pipeline's config")
+        body = await self._body(request, BenchmarkRequest)
+        if isinstance(body, Response):
+            return body
+        try:
+            call = plan(body, processor.config.benchmark)  # refuses before contacting anything
+        except TargetRefused as exc:
+            return _error(403, str(exc))
+        except ValueError as exc:
+            return _error(400, str(exc))
+        result = await run_in_threadpool(execute, processor, body, call)
+        return JSONResponse(result)
+
+
+def regression_routes(pipeline: Pipeline) -> list[Route]:
+    handlers = RegressionRoutes(pipeline)
+    return [
+        Route("/performance/regression/analysis", handlers.analysis),
+        Route("/performance/regression/baselines", handlers.baselines, methods=["POST"]),
+        Route("/performance/regression/tests", handlers.tests, methods=["POST"]),
+        Route("/performance/trends/{name:path}", handlers.trends),
+        Route("/performance/benchmark/run", handlers.benchmark, methods=["POST"]),
+    ]
+
+
+def _json_body(description: str) -> dict[str, Any]:
+    return {
+        "required": True,
+        "description": description,
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    }
+
+
+def regression_paths(ok: dict[str, Any], unauthorized: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI paths of these routes."""
+    bad = {"description": "bad request body"}
+    missing = {"description": "no regression processor, baseline or series of that name"}
+    samples = _json_body("{name, samples_ms: [number]}")
+    return {
+        "/performance/regression/analysis": {
+            "get": {
+                "summary": "Regression analysis: baselines with their last verdict, recent "
+                "change points, version comparisons",
+                "responses": {"200": ok, "401": unauthorized, "404": missing},
+            }
+        },
+        "/performance/regression/baselines": {
+            "post": {
+                "summary": "Establish (or replace) a named baseline from latency samples (ms)",
+                "requestBody": samples,
+                "responses": {"201": ok, "400": bad, "401": unauthorized, "404": missing},
+            }
+        },
+        "/performance/regression/tests": {
+            "post": {
+                "summary": "Run a regression test of samples (ms) against a named baseline: "
+                "verdict, p-value, Hodges-Lehmann shift with its interval, percentile deltas",
+                "requestBody": samples,
+                "responses": {"200": ok, "400": bad, "401": unauthorized, "404": missing},
+            }
+        },
+        "/performance/trends/{name}": {
+            "get": {
+                "summary": "Theil-Sen slope (per day and week) and Mann-Kendall test over a "
+                "test's run history or an operation's p95 per interval",
+                "parameters": [
+                    {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "responses": {"200": ok, "401": unauthorized, "404": missing},
+            }
+        },
+        "/performance/benchmark/run": {
+            "post": {
+                "summary": "Run a benchmark against an allow-listed URL or a registered "
+                "callable, or record a client's samples; statistics, and a verdict against "
+                "the name's baseline (the first run establishes it)",
+                "requestBody": _json_body(
+                    "{name, url | callable | samples_ms, iterations, warmup, concurrency}"
+                ),
+                "responses": {
+                    "200": ok,
+                    "400": bad,
+                    "401": unauthorized,
+                    "403": {
+                        "description": "target outside benchmark.allowed_targets or "
+                        "callable not registered; nothing was contacted"
+                    },
+                    "404": missing,
+                },
+            }
+        },
+    }

@@ -1,0 +1,135 @@
+"""Latency samples per (service, version, operation) and the comparisons a new version asks for.
+
+When a service shows a ``service.version`` not seen before, every operation the previous
+version served is due a comparison: the last ``window`` samples of the old version against
+the first ``window`` of the new one. A comparison is ready once the new version has its
+``window`` samples (or at the end of input, with what there is).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+#: versions kept per (service, operation): the current one and the one before
+KEPT_VERSIONS = 2
+
+
+@dataclass
+class VersionSamples:
+    """The first and the last ``window`` samples (ms) of one version of one operation."""
+
+    window: int
+    head: list[float] = field(default_factory=list)
+    tail: deque[float] = field(default_factory=deque)
+
+    def add(self, value_ms: float) -> None:
+        if len(self.head) < self.window:
+            self.head.append(value_ms)
+        self.tail.append(value_ms)
+        if len(self.tail) > self.window:
+            self.tail.popleft()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"head": self.head, "tail": list(self.tail)}
+
+    @classmethod
+    def from_dict(cls, window: int, data: dict[str, Any]) -> VersionSamples:
+        return cls(window, list(data["head"]), deque(data["tail"]))
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One operation's samples on both sides of a version change."""
+
+    service: str
+    operation: str
+    old_version: str
+    new_version: str
+    old_samples: list[float]
+    new_samples: list[float]
+
+
+class VersionTracker:
+    """Samples per (service, operation, version) and the comparisons due."""
+
+    def __init__(self, window: int, max_series: int) -> None:
+        self.window = window
+        self.max_series = max_series
+        self.current: dict[str, str] = {}  # service -> latest version seen
+        self.seen: dict[str, set[str]] = {}
+        self.samples: dict[tuple[str, str], dict[str, VersionSamples]] = {}
+        self.pending: dict[tuple[str, str], tuple[str, str]] = {}  # (svc, op) -> (old, new)
+        self.untracked = 0
+
+    def add(self, service: str, version: str, operation: str, value_ms: float) -> None:
+        seen = self.seen.setdefault(service, set())
+        if version not in seen:  # stragglers of an older version do not switch back
+            if seen:
+                self._new_version(service, self.current[service], version)
+            self.current[service] = version
+            seen.add(version)
+        versions = self.samples.get((service, operation))
+        if versions is None:
+            if len(self.samples) >= self.max_series:
+                self.untracked += 1
+                return
+            versions = self.samples[(service, operation)] = {}
+        if version not in versions:
+            versions[version] = VersionSamples(self.window)
+            while len(versions) > KEPT_VERSIONS:
+                del versions[next(iter(versions))]  # oldest first: dicts keep insertion order
+        versions[version].add(value_ms)
+
+    def _new_version(self, service: str, old: str, new: str) -> None:
+        for (svc, operation), versions in self.samples.items():
+            if svc == service and old in versions:
+                self.pending[(svc, operation)] = (old, new)
+
+    def ready(self, final: bool = False) -> list[Comparison]:
+        """Comparisons whose new side is full (all of them when ``final``), removed from pending."""
+        out: list[Comparison] = []
+        for key, (old, new) in list(self.pending.items()):
+            versions = self.samples.get(key, {})
+            if old not in versions:
+                del self.pending[key]
+                continue
+            fresh = versions.get(new)
+            if not final and (fresh is None or len(fresh.head) < self.window):
+                continue
+            del self.pending[key]
+            new_samples = list(fresh.head) if fresh else []
+            out.append(Comparison(*key, old, new, list(versions[old].tail), new_samples))
+        return out
+
+    def view(self) -> dict[str, Any]:
+        return {
+            "services": dict(self.current),
+            "series": len(self.samples),
+            "untracked": self.untracked,
+            "pending": [
+                {"service": s, "operation": o, "old_version": a, "new_version": b}
+                for (s, o), (a, b) in self.pending.items()
+            ],
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "current": self.current,
+            "seen": {s: sorted(vs) for s, vs in self.seen.items()},
+            "samples": [
+                [s, o, {v: vs.to_dict() for v, vs in versions.items()}]
+                for (s, o), versions in self.samples.items()
+            ],
+            "pending": [[s, o, a, b] for (s, o), (a, b) in self.pending.items()],
+        }
+
+    def restore(self, data: dict[str, Any]) -> None:
+        self.current = dict(data["current"])
+        self.seen = {s: set(vs) for s, vs in data["seen"].items()}
+        self.samples = {
+            (s, o): {v: VersionSamples.from_dict(self.window, d) for v, d in versions.items()}
+            for s, o, versions in data["samples"]
+        }
+        self.pending = {(s, o): (a, b) for s, o, a, b in data["pending"]}

@@ -1,0 +1,156 @@
+"""The regression processor: baselines and runs, version comparisons, change points, state."""
+
+from __future__ import annotations
+
+import random
+
+from trace_builder import span
+
+from otel_perf.components import Context
+from otel_perf.findings import Kind
+from otel_perf.histogram import ExponentialHistogram
+from otel_perf.model import SpanBatch, SpanKind
+from otel_perf.processors.regression.baselines import Reservoir
+from otel_perf.processors.regression.config import RegressionConfig
+from otel_perf.processors.regression.processor import RegressionProcessor
+from otel_perf.series import RED, SeriesHub, SeriesInterval, SeriesKey
+from otel_perf.store import Store
+
+NS = 1_000_000_000
+
+
+def latencies(n: int, median_ms: float, seed: int) -> list[float]:
+    rng = random.Random(seed)
+    return [median_ms * rng.lognormvariate(0, 0.2) for _ in range(n)]
+
+
+def make(
+    store: Store | None = None, hub: SeriesHub | None = None, **settings: object
+) -> RegressionProcessor:
+    context = Context("regression", store or Store(":memory:"), hub or SeriesHub())
+    processor = RegressionProcessor(context, RegressionConfig.model_validate(settings))
+    processor.start()
+    return processor
+
+
+def test_baseline_then_run_stores_the_verdict() -> None:
+    p = make()
+    baseline = p.establish_baseline("checkout", latencies(300, 100, 1), now_ns=1)
+    assert baseline.count == 300 and 90 < baseline.summary["p50"] < 110
+    verdict = p.run_regression_test("checkout", latencies(300, 130, 2), now_ns=2)
+    assert verdict.outcome == "regression"
+    assert 0.2 < verdict.relative_shift < 0.4 and verdict.hl_low > 0
+    run = p.runs.last("checkout")
+    assert run is not None and run["outcome"] == "regression" and run["time_ns"] == 2
+    found = p.tick(3)
+    assert [f.kind for f in found] == [Kind.REGRESSION_DETECTED]
+    assert p.run_regression_test("checkout", latencies(300, 100, 3)).outcome == "pass"
+    assert p.run_regression_test("checkout", latencies(300, 70, 4)).outcome == "improvement"
+    analysis = p.analysis()
+    assert analysis["baselines"][0]["last_run"]["outcome"] == "improvement"
+    assert analysis["baselines"][0]["runs"] == 3
+
+
+def test_too_few_samples_is_inconclusive() -> None:
+    p = make()
+    p.establish_baseline("small", latencies(10, 100, 1))
+    verdict = p.run_regression_test("small", latencies(10, 300, 2))
+    assert verdict.outcome == "inconclusive" and "need 30" in verdict.reason
+    assert p.tick(1) == []
+
+
+def version_spans(version: str, operation: str, values_ms: list[float], t0_ms: float) -> list:
+    return [
+        span(
+            i,
+            None,
+            t0_ms + i * 1000,
+            t0_ms + i * 1000 + v,
+            name=operation,
+            service="shop",
+            kind=SpanKind.SERVER,
+            resource_attrs={"service.version": version},
+        )
+        for i, v in enumerate(values_ms)
+    ]
+
+
+def test_slower_endpoint_in_new_version_is_one_regression_naming_the_pair() -> None:
+    p = make(version_window=100)
+    for version, slow, seed, t0 in (("1.0", 50.0, 1, 0.0), ("2.0", 80.0, 2, 1e6)):
+        spans = version_spans(version, "GET /cart", latencies(150, slow, seed), t0)
+        spans += version_spans(version, "GET /items", latencies(150, 20, seed + 10), t0)
+        p.consume_spans(SpanBatch(spans))
+    found = p.tick(2 * NS)
+    assert len(found) == 1, [f.summary for f in found]
+    finding = found[0]
+    assert finding.kind == Kind.REGRESSION_DETECTED and finding.service == "shop"
+    assert finding.attributes["operation"] == "GET /cart"
+    assert (finding.attributes["old_version"], finding.attributes["new_version"]) == ("1.0", "2.0")
+    assert "1.0" in finding.summary and "2.0" in finding.summary
+    assert finding.attributes["hl_low"] > 0
+    outcomes = {c["operation"]: c["outcome"] for c in p.analysis()["version_comparisons"]}
+    assert outcomes == {"GET /cart": "regression", "GET /items": "pass"}
+    assert p.tick(3 * NS) == []  # each pair is judged once
+
+
+def test_version_change_with_few_samples_waits_then_is_inconclusive_at_finish() -> None:
+    p = make(version_window=100)
+    p.consume_spans(SpanBatch(version_spans("1", "GET /", latencies(50, 10, 1), 0)))
+    p.consume_spans(SpanBatch(version_spans("2", "GET /", latencies(5, 40, 2), 1e6)))
+    assert p.tick(1) == []
+    assert p.finish(2) == []
+    assert p.analysis()["version_comparisons"][0]["outcome"] == "inconclusive"
+
+
+def interval(end_s: int, p95_ms: float, seed: int) -> SeriesInterval:
+    hist = ExponentialHistogram()
+    for value in latencies(50, p95_ms, seed):
+        hist.record(value / 1000)
+    red = RED(calls=50, errors=0, duration_s=hist)
+    key = SeriesKey("shop", "GET /cart", SpanKind.SERVER)
+    return SeriesInterval((end_s - 10) * NS, end_s * NS, 10, {key: red})
+
+
+def test_level_shift_of_p95_is_a_change_point_with_levels() -> None:
+    hub = SeriesHub()
+    p = make(hub=hub, changepoint_window=40, changepoint_min_size=5, baseline_intervals=0)
+    for i in range(40):
+        hub.publish(interval(10 * (i + 1), 100.0 if i < 20 else 200.0, i))
+    found = p.tick(1)
+    assert [f.kind for f in found] == [Kind.REGRESSION_DETECTED]
+    point = p.analysis()["change_points"][0]
+    assert point["before_ms"] < 150 < point["after_ms"]
+    trend = p.trend_of("shop GET /cart")
+    assert trend is not None and trend["trend"]["direction"] == "increasing"
+
+
+def test_automatic_baseline_after_the_first_intervals() -> None:
+    hub = SeriesHub()
+    p = make(hub=hub, baseline_intervals=3)
+    p.consume_spans(SpanBatch(version_spans("1", "GET /cart", latencies(60, 100, 1), 0)))
+    for i in range(3):
+        assert "auto:shop GET /cart" not in p.baselines
+        hub.publish(interval(10 * (i + 1), 100.0, i))
+    baseline = p.baselines["auto:shop GET /cart"]
+    assert baseline.count == 60 and baseline.source.startswith("auto")
+    names = {(n, a["test"]) for n, _, a in p.gauges()}
+    assert ("otel_perf.regression.relative_change", "auto:shop GET /cart") in names
+
+
+def test_state_round_trips_through_the_store() -> None:
+    store = Store(":memory:")
+    p = make(store)
+    p.establish_baseline("b", latencies(100, 10, 1))
+    p.run_regression_test("b", latencies(100, 10, 2))
+    p.flush(10 * NS)
+    again = make(store)
+    assert again.baselines["b"].samples == p.baselines["b"].samples
+    assert again.runs.of("b") == p.runs.of("b")
+
+
+def test_reservoir_is_bounded_and_seeded() -> None:
+    a, b = Reservoir(10, seed=3), Reservoir(10, seed=3)
+    a.extend(range(1000))
+    b.extend(range(1000))
+    assert len(a.values) == 10 and a.values == b.values and a.seen == 1000
