@@ -31,38 +31,38 @@ def error_budget_ratio(target: float) -> float:
     return round(1.0 - target, 12)
 
 
-def sli(good: int, total: int) -> float:
+def sli(good: float, total: float) -> float:
     """``SLI = good / total``; 1.0 when ``total`` is 0."""
     return good / total if total else 1.0
 
 
-def error_ratio(good: int, total: int) -> float:
+def error_ratio(good: float, total: float) -> float:
     """``bad / total = 1 − SLI``; 0.0 when ``total`` is 0."""
     return (total - good) / total if total else 0.0
 
 
-def error_budget_total(total: int, target: float) -> float:
+def error_budget_total(total: float, target: float) -> float:
     """Bad events allowed: ``(1 − target) × total``."""
     return error_budget_ratio(target) * total
 
 
-def error_budget_consumed(good: int, total: int, target: float) -> float:
+def error_budget_consumed(good: float, total: float, target: float) -> float:
     """Fraction of the budget spent: ``bad / ((1 − target) × total)``; above 1 when exhausted."""
     budget = error_budget_total(total, target)
     return (total - good) / budget if budget else 0.0
 
 
-def error_budget_remaining(good: int, total: int, target: float) -> float:
+def error_budget_remaining(good: float, total: float, target: float) -> float:
     """``1 − bad / ((1 − target) × total)``. Negative means the budget is exhausted (overspent)."""
     return 1.0 - error_budget_consumed(good, total, target)
 
 
-def error_budget_remaining_events(good: int, total: int, target: float) -> float:
+def error_budget_remaining_events(good: float, total: float, target: float) -> float:
     """``(1 − target) × total − bad``: bad events still allowed; negative when exhausted."""
     return error_budget_total(total, target) - (total - good)
 
 
-def burn_rate(good: int, total: int, target: float) -> float:
+def burn_rate(good: float, total: float, target: float) -> float:
     """``(bad / total) / (1 − target)``: 1 spends the budget exactly over the SLO window.
 
     0.0 when ``total`` is 0. Rounded to 12 significant digits so that a burn of exactly a
@@ -72,8 +72,8 @@ def burn_rate(good: int, total: int, target: float) -> float:
 
 
 def explain(
-    good: int,
-    total: int,
+    good: float,
+    total: float,
     target: float,
     budgeting: BudgetingMethod = BudgetingMethod.OCCURRENCES,
 ) -> dict[str, object]:
@@ -109,7 +109,7 @@ def explain(
 
 
 def _formulas(
-    good: int, total: int, target: float, unit: str, values: dict[str, float]
+    good: float, total: float, target: float, unit: str, values: dict[str, float]
 ) -> dict[str, str]:
     bad, ratio = _int(total - good), _num(error_budget_ratio(target))
     budget = f"{ratio} × {_int(total)}"
@@ -140,7 +140,7 @@ def _formulas(
     }
 
 
-def _status(total: int, exhausted: bool) -> str:
+def _status(total: float, exhausted: bool) -> str:
     if total == 0:
         return "no data: nothing has failed, so SLI is 100 % and no budget is consumed"
     if exhausted:
@@ -148,9 +148,11 @@ def _status(total: int, exhausted: bool) -> str:
     return "within budget"
 
 
-def _int(n: int) -> str:
-    """48000 → "48 000"."""
-    return f"{n:,}".replace(",", " ")
+def _int(n: float) -> str:
+    """48000 → "48 000"; a fractional count (RatioTimeslices) keeps four decimals."""
+    if float(n).is_integer():
+        return f"{int(n):,}".replace(",", " ")
+    return f"{n:,.4f}".replace(",", " ")
 
 
 def _num(x: float) -> str:

@@ -22,6 +22,7 @@ from otel_perf.processors.slo.objective import (
     Objective,
 )
 from otel_perf.processors.slo.windows import (
+    RATIO_SCALE,
     MinuteCounts,
     nominal_window_s,
     timeslice_rule,
@@ -45,7 +46,8 @@ class ObjectiveState:
 
     @classmethod
     def new(cls, objective: Objective) -> ObjectiveState:
-        counts = MinuteCounts.for_window(objective.window, timeslice_rule(objective))
+        ratio = objective.budgeting == BudgetingMethod.RATIO_TIMESLICES
+        counts = MinuteCounts.for_window(objective.window, timeslice_rule(objective), ratio)
         rules = scaled_rules(objective.rules, nominal_window_s(objective.window))
         alerts = {
             AlertSeverity(r.severity): AlertState(objective.name, AlertSeverity(r.severity))
@@ -73,9 +75,7 @@ class ObjectiveState:
             self.objective.min_events,
         )
         first, last = window_range(self.objective.window, minute)
-        good, total = (
-            counts.timeslices(first, last) if self.uses_timeslices else counts.sum(first, last)
-        )
+        good, total = self._window(first, last)
         budget = explain(good, total, target, self.objective.budgeting)
         self.last = {"budget": budget, "rules": [_rule(s) for s in states], "at_ns": now_ns}
         found = [
@@ -90,6 +90,15 @@ class ObjectiveState:
         if found:
             self.dirty = True
         return found
+
+    def _window(self, first: int, last: int) -> tuple[float, float]:
+        """(good, total) over the SLO window: events, good minutes, or summed minute ratios."""
+        if not self.uses_timeslices:
+            return self.counts.sum(first, last)
+        good, minutes = self.counts.timeslices(first, last)
+        if self.counts.ratio:
+            return good / RATIO_SCALE, minutes  # SLI = mean of the minutes' good/total
+        return good, minutes
 
     def _alert(self, transition: Transition, states: list[RuleState], source: str) -> Finding:
         o = self.objective

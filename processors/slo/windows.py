@@ -47,6 +47,7 @@ DAY_MINUTES = 1440
 # minute resolution for the burn-rate windows up to 6 h (+1 h margin); the 3 d ticket window and
 # the SLO window read whole hours beyond it (documented rounding): ~35 KB per objective, not ~110
 MINUTE_HORIZON = 7 * 60
+RATIO_SCALE = 1_000_000  # RatioTimeslices: a minute's good/total in millionths
 SPAN_MINUTES = 35 * DAY_MINUTES
 FORMAT_VERSION = 1
 COUNTERS = ("late_adds", "dropped_adds", "dropped_events", "invalid_adds")
@@ -93,16 +94,20 @@ class MinuteCounts:
         minute_horizon: int = MINUTE_HORIZON,
         span_minutes: int = SPAN_MINUTES,
         rule: TimesliceRule = no_bad_events,
+        ratio: bool = False,
     ) -> None:
         if minute_horizon < 1:
             raise ValueError(f"minute_horizon must be at least 1, got {minute_horizon}")
         # one more hour than the span so an edge rounded down to its hour is still kept
         hour_slots = math.ceil(max(span_minutes, minute_horizon) / 60) + 1
         self.rule = rule
+        # RatioTimeslices: a closed minute scores good/total (in millionths) instead of 0 or 1,
+        # so "good minutes" sum to the minutes' ratios and SLI = their mean
+        self.ratio = ratio
         self.head_minute: int | None = None  # the newest minute; the only one still open
         # columns: good, total events per minute / good timeslice, has data (0 or 1) per minute
         self.minutes: Array = np.zeros((minute_horizon, 2), dtype=np.int64)
-        self.flags: Ring = np.zeros((minute_horizon, 2), dtype=np.int8)
+        self.flags: Ring = np.zeros((minute_horizon, 2), dtype=np.int32 if ratio else np.int8)
         # columns: good events, total events, good minutes, minutes with data
         self.hours: Array = np.zeros((hour_slots, 4), dtype=np.int64)
         self.late_adds = 0  # adds for an already closed minute, applied in place
@@ -111,12 +116,14 @@ class MinuteCounts:
         self.invalid_adds = 0  # negative counts or good > total, ignored
 
     @classmethod
-    def for_window(cls, window: TimeWindow, rule: TimesliceRule = no_bad_events) -> MinuteCounts:
+    def for_window(
+        cls, window: TimeWindow, rule: TimesliceRule = no_bad_events, ratio: bool = False
+    ) -> MinuteCounts:
         """Sized for ``window``: its longest possible length, in whole hours, plus one hour."""
         span = {"month": 31 * DAY_MINUTES, "week": 7 * DAY_MINUTES}.get(
             window.calendar or "", math.ceil(window.duration_s / 60)
         )
-        return cls(MINUTE_HORIZON, span, rule)
+        return cls(MINUTE_HORIZON, span, rule, ratio)
 
     @property
     def minute_horizon(self) -> int:
@@ -201,6 +208,7 @@ class MinuteCounts:
             "head_minute": self.head_minute,
             "minute_horizon": self.minute_horizon,
             "hour_slots": len(self.hours),
+            "ratio": self.ratio,
             "counters": {name: getattr(self, name) for name in COUNTERS},
             "minutes": _pack(self.minutes),
             "flags": _pack(self.flags),
@@ -215,7 +223,7 @@ class MinuteCounts:
         if data.get("version") != FORMAT_VERSION:
             raise ValueError(f"unknown MinuteCounts format {data.get('version')!r}")
         horizon, slots = _int(data["minute_horizon"]), _int(data["hour_slots"])
-        counts = cls(horizon, (slots - 1) * 60, rule)
+        counts = cls(horizon, (slots - 1) * 60, rule, bool(data.get("ratio", False)))
         counts.minutes = _unpack(data["minutes"], counts.minutes)
         counts.flags = _unpack(data["flags"], counts.flags)
         counts.hours = _unpack(data["hours"], counts.hours)
@@ -246,7 +254,10 @@ class MinuteCounts:
         slot = minute % self.minute_horizon
         good, total = (int(v) for v in self.minutes[slot])
         seen = int(self.flags[slot, 1])
-        is_good = int(bool(seen) and self.rule(good, total))
+        if self.ratio:
+            is_good = round(RATIO_SCALE * good / total) if seen and total else 0
+        else:
+            is_good = int(bool(seen) and self.rule(good, total))
         self.flags[slot, 0] = is_good
         self.hours[(minute // 60) % len(self.hours), 2:] += (is_good - was_good, seen - was_seen)
 

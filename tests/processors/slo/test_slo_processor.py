@@ -266,3 +266,19 @@ def test_zero_config_services_get_default_objectives(tmp_path: Path) -> None:
         "shop-latency-p95",
         "shop-latency-p99",
     ] or names == ["shop-availability", "shop-latency-p50", "shop-latency-p95", "shop-latency-p99"]
+
+
+def test_ratio_timeslices_is_the_mean_of_the_minutes_ratios(tmp_path: Path) -> None:
+    objectives = [
+        {"name": "shop", "service": "shop", "availability": 0.99, "budgeting": "RatioTimeslices"}
+    ]
+    slo = processor(Store(tmp_path / "s.db"), objectives=objectives)
+    run = Run(slo)
+    run.minute(100, errors=10)  # ratio 0.90
+    run.minute(10, errors=0)  # ratio 1.00
+    run.minute(50, errors=5)  # ratio 0.90
+    run.minute(1, errors=0)  # ratio 1.00 (closed by the run's last tick, at the minute's end)
+    (view,) = slo.snapshot()["objectives"]
+    budget = view["budget"]
+    assert budget["sli"] == pytest.approx((0.9 + 1.0 + 0.9 + 1.0) / 4)  # not 146 / 161 events
+    assert budget["total"] == 4 and budget["unit"] == "minutes"
