@@ -1,0 +1,269 @@
+"""``performance_monitoring``: OpenTelemetryMiddleware around our per-request profiling."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+import tracemalloc
+from collections.abc import Iterable
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.metrics import MeterProvider
+from opentelemetry.trace import TracerProvider
+
+from otel_perf.asgi import memory
+from otel_perf.asgi._types import ASGIApp, Message, Receive, Scope, Send
+from otel_perf.asgi.metrics import BusinessMetrics
+from otel_perf.asgi.profiling import CURRENT, NOOP_MONITOR, Profiling, RequestMonitor
+
+logger = logging.getLogger("otel_perf.asgi")
+
+SLOW_REQUEST = "otel_perf.slow_request"
+CACHING_UNAVAILABLE = "otel_perf.cache is not available yet"
+_MAX_DEPTH = 32
+
+
+class PerformanceMiddleware:
+    """Pure ASGI middleware that runs inside the server span of OpenTelemetryMiddleware.
+
+    Per HTTP request: a :class:`RequestMonitor` in a context variable (for
+    ``checkpoint`` and ``record_business_metric``) and in ``scope["state"]["otel_perf"]``;
+    at ``http.response.start`` the status, the allow-listed response headers and the
+    matched route (``http.route`` and the span name ``"{method} {route}"``); before the
+    last body message (OpenTelemetryMiddleware ends the server span right after it) the
+    slow-request flag and the memory attributes. Every monitoring step is guarded: a
+    failure is logged at debug level and the request goes on untouched.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        profiling: Profiling | None = None,
+        business: BusinessMetrics | None = None,
+    ) -> None:
+        self.app = app
+        self.profiling = profiling
+        self.business = business
+        self._memory = profiling is not None and profiling.memory
+        self._tracemalloc = profiling is not None and profiling.tracemalloc
+        self._request_headers = profiling.capture_request_headers if profiling else ()
+        self._response_headers = profiling.capture_response_headers if profiling else ()
+        self._threshold = profiling.slow_request_threshold_s if profiling else float("inf")
+        if self._tracemalloc and not tracemalloc.is_tracing():
+            tracemalloc.start()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        monitor = self._begin(scope)
+        if monitor is None:
+            await self.app(scope, receive, send)
+            return
+        token = CURRENT.set(monitor)
+
+        async def monitored_send(message: Message) -> None:
+            self._on_send(monitor, scope, message)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, monitored_send)
+        finally:
+            self._finish(monitor)
+            CURRENT.reset(token)
+
+    # -- the steps, each never raising ---------------------------------------------------
+    def _begin(self, scope: Scope) -> RequestMonitor | None:
+        try:
+            span: trace.Span | None = trace.get_current_span()
+            if span is None or not span.is_recording():
+                span = None  # no server span around us (or not sampled)
+            monitor = RequestMonitor(span, self.profiling, self.business, time.perf_counter())
+            _set_state(scope, monitor)
+        except Exception:
+            logger.debug("otel_perf.asgi: request start failed", exc_info=True)
+            _set_state(scope, NOOP_MONITOR)  # request.state.otel_perf keeps working
+            return None
+        if span is not None and self.profiling is not None:
+            try:  # a failure here loses these attributes, not the monitor
+                if self._memory:
+                    monitor.rss_start = memory.read_rss()
+                    span.set_attribute(memory.RSS_START, monitor.rss_start)
+                if self._tracemalloc and tracemalloc.is_tracing():
+                    tracemalloc.reset_peak()
+                if self._request_headers:
+                    headers = scope.get("headers")
+                    _capture(span, "http.request.header.", headers, self._request_headers)
+            except Exception:
+                logger.debug("otel_perf.asgi: request start attributes failed", exc_info=True)
+        return monitor
+
+    def _on_send(self, monitor: RequestMonitor, scope: Scope, message: Message) -> None:
+        try:
+            kind = message.get("type")
+            if kind == "http.response.start":
+                monitor.status = message.get("status")
+                span = monitor.span
+                if span is None:
+                    return
+                _name_after_route(span, scope)
+                if self._response_headers:
+                    _capture(
+                        span,
+                        "http.response.header.",
+                        message.get("headers"),
+                        self._response_headers,
+                    )
+            elif kind == "http.response.body" and not message.get("more_body", False):
+                self._finish(monitor)
+        except Exception:
+            logger.debug("otel_perf.asgi: response hook failed", exc_info=True)
+
+    def _finish(self, monitor: RequestMonitor) -> None:
+        if monitor.finished:
+            return
+        monitor.finished = True
+        try:
+            span = monitor.span
+            if span is None or not span.is_recording() or self.profiling is None:
+                return
+            if time.perf_counter() - monitor.start > self._threshold:
+                span.set_attribute(SLOW_REQUEST, True)
+            if self._memory and monitor.rss_start is not None:
+                end = memory.read_rss()
+                span.set_attribute(memory.RSS_END, end)
+                span.set_attribute(memory.DELTA, end - monitor.rss_start)
+            if self._tracemalloc and tracemalloc.is_tracing():
+                span.set_attribute(memory.TRACED_PEAK, tracemalloc.get_traced_memory()[1])
+        except Exception:
+            logger.debug("otel_perf.asgi: request end failed", exc_info=True)
+
+
+def _set_state(scope: Scope, monitor: RequestMonitor) -> None:
+    try:
+        state = scope.get("state")
+        if state is None:
+            state = scope["state"] = {}
+        if isinstance(state, dict):
+            state["otel_perf"] = monitor
+    except Exception:
+        logger.debug("otel_perf.asgi: scope state not writable", exc_info=True)
+
+
+def _name_after_route(span: trace.Span, scope: Scope) -> None:
+    """http.route and the span name from the matched route (Starlette/FastAPI put it in
+    ``scope["route"]``; other frameworks may set ``scope["route"]`` to a template)."""
+    route = scope.get("route")
+    path = route if isinstance(route, str) else getattr(route, "path", None)
+    if not isinstance(path, str) or not path:
+        return
+    span.set_attribute("http.route", path)
+    span.update_name(f"{scope.get('method', 'HTTP')} {path}")
+
+
+def _capture(
+    span: trace.Span, prefix: str, headers: Iterable[Any] | None, allowed: tuple[str, ...]
+) -> None:
+    if not headers:
+        return
+    found: dict[str, list[str]] = {}
+    for raw_name, raw_value in headers:
+        name = raw_name.decode("latin-1").lower() if isinstance(raw_name, bytes) else str(raw_name)
+        if name in allowed:
+            value = raw_value.decode("latin-1") if isinstance(raw_value, bytes) else str(raw_value)
+            found.setdefault(name, []).append(value)
+    for name, values in found.items():
+        span.set_attribute(prefix + name.replace("-", "_"), values)
+
+
+def _is_otel_middleware(app: Any) -> bool:
+    from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+
+    return isinstance(app, OpenTelemetryMiddleware)
+
+
+def _instrumented_inside(app: Any) -> bool:
+    """An OpenTelemetryMiddleware somewhere below ``app`` (its ``.app`` chain), or an app a
+    framework instrumentor marked (``_is_instrumented_by_opentelemetry``)."""
+    node = app
+    for _ in range(_MAX_DEPTH):
+        if getattr(node, "_is_instrumented_by_opentelemetry", False) is True:
+            return True
+        if _is_otel_middleware(node):
+            return True
+        node = getattr(node, "app", None)
+        if node is None:
+            return False
+    return False
+
+
+def performance_monitoring(
+    app: ASGIApp,
+    *,
+    profiling: Profiling | bool = True,
+    metrics: bool = True,
+    caching: Any = None,
+    tracer_provider: TracerProvider | None = None,
+    meter_provider: MeterProvider | None = None,
+) -> ASGIApp:
+    """Wrap an ASGI app for performance monitoring in one call.
+
+    Returns ``OpenTelemetryMiddleware(PerformanceMiddleware(app))``: the standard
+    opentelemetry-instrumentation-asgi middleware makes the server span, and ours runs
+    inside it (checkpoints, route naming, slow-request flag, header capture, memory,
+    business metrics).
+
+    Args:
+        app: any ASGI 3 application.
+        profiling: True for :class:`Profiling` defaults, a :class:`Profiling` to tune it,
+            False for none (no checkpoints, memory, slow flag or headers; the route is still
+            named).
+        metrics: False makes ``record_business_metric`` a no-op inside this app's requests.
+        caching: reserved for ``otel_perf.cache``; any value but None raises
+            ``NotImplementedError("otel_perf.cache is not available yet")``.
+        tracer_provider / meter_provider: for manual SDK setup; None uses the global ones
+            (what ``opentelemetry-instrument`` and the distro set).
+
+    Already instrumented apps are not wrapped twice:
+
+    * ``app`` is an ``OpenTelemetryMiddleware`` (checked with ``isinstance``): a shallow
+      copy of it is returned with our middleware inserted between it and its inner app,
+      so its own settings and providers are kept (``tracer_provider`` then is not used).
+    * an ``OpenTelemetryMiddleware`` further down the ``.app`` chain, or an app marked
+      ``_is_instrumented_by_opentelemetry`` by a framework instrumentor (FastAPI,
+      Starlette): our middleware wraps the app without a second OpenTelemetryMiddleware.
+      Its server span starts below us, so only checkpoints (recorded on the span current
+      in the handler) and business metrics work there; wrap the app before instrumenting
+      it to get the span attributes too.
+    """
+    if caching is not None:
+        raise NotImplementedError(CACHING_UNAVAILABLE)
+    try:
+        from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+    except ImportError as exc:  # pragma: no cover - a dev/optional dependency
+        raise ImportError(
+            "otel_perf.asgi needs opentelemetry-instrumentation-asgi "
+            "(pip install opentelemetry-instrumentation-asgi)"
+        ) from exc
+    if profiling is True:
+        options: Profiling | None = Profiling()
+    elif profiling is False:
+        options = None
+    elif isinstance(profiling, Profiling):
+        options = profiling
+    else:
+        raise TypeError(f"profiling must be a bool or Profiling, got {type(profiling).__name__}")
+    business = BusinessMetrics(meter_provider) if metrics else None
+
+    if isinstance(app, OpenTelemetryMiddleware):
+        wrapped = copy.copy(app)
+        wrapped.app = PerformanceMiddleware(app.app, options, business)
+        return wrapped
+    inner = PerformanceMiddleware(app, options, business)
+    if _instrumented_inside(app):
+        return inner
+    return OpenTelemetryMiddleware(
+        inner, tracer_provider=tracer_provider, meter_provider=meter_provider
+    )
