@@ -30,7 +30,7 @@ what the rank test measured. The p95 delta is reported beside it for the reader.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -72,6 +72,8 @@ class Verdict:
     p50_delta: float
     p95_delta: float
     p99_delta: float
+    p95_change_low: float = math.nan  # bootstrap interval of current p95 / baseline p95 − 1
+    p95_change_high: float = math.nan
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict of every field."""
@@ -201,7 +203,11 @@ def compare(
         direction,
         confidence,
     )
-    return Verdict(
+    tail = (math.nan, math.nan)
+    if outcome == "pass" and min(b.size, c.size) >= min_samples:
+        tail = p95_change_interval(b, c, confidence, seed)
+        outcome, reason = _tail_gate(outcome, reason, tail, min_relative_change, direction)
+    verdict = Verdict(
         outcome,
         reason,
         b.size,
@@ -219,6 +225,54 @@ def compare(
         delta,
         *quantiles,
     )
+    return replace(verdict, p95_change_low=tail[0], p95_change_high=tail[1])
+
+
+BOOTSTRAP_RESAMPLES = 400
+
+
+def p95_change_interval(
+    baseline: FloatArray, current: FloatArray, confidence: float, seed: int = 0
+) -> tuple[float, float]:
+    """Percentile-bootstrap interval of ``p95(current) / p95(baseline) − 1``.
+
+    The rank test and the Hodges-Lehmann shift measure the bulk of the distribution,
+    so a slow tail with an unchanged median passes them; this interval is the tail's
+    own evidence. Resamples are seeded, so the same samples give the same interval.
+    """
+    rng = np.random.default_rng(seed)
+    alpha = 1 - confidence
+    b = np.quantile(rng.choice(baseline, (BOOTSTRAP_RESAMPLES, baseline.size)), 0.95, axis=1)
+    c = np.quantile(rng.choice(current, (BOOTSTRAP_RESAMPLES, current.size)), 0.95, axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        change = c / b - 1
+    change = change[np.isfinite(change)]
+    if change.size == 0:
+        return math.nan, math.nan
+    low, high = np.quantile(change, [alpha / 2, 1 - alpha / 2])
+    return float(low), float(high)
+
+
+def _tail_gate(
+    outcome: Outcome,
+    reason: str,
+    interval: tuple[float, float],
+    min_relative_change: float,
+    direction: Direction,
+) -> tuple[Outcome, str]:
+    """Turn a pass into a regression (or improvement) when the p95 alone moved clearly."""
+    low, high = interval
+    if math.isnan(low):
+        return outcome, reason
+    worse_up = direction == "up"
+    if low > min_relative_change or high < -min_relative_change:
+        rose = low > min_relative_change
+        verdict: Outcome = "regression" if rose == worse_up else "improvement"
+        return verdict, (
+            f"p95 {'rose' if rose else 'fell'} by {low:+.1%} to {high:+.1%} "
+            f"(bootstrap interval) while the median held: {reason}"
+        )
+    return outcome, reason
 
 
 def _short_reason(n_baseline: int, n_current: int, min_samples: int) -> str:
