@@ -1,0 +1,1 @@
+"""Capacity planning: seasonality detection, forecasts and time-to-threshold."""
