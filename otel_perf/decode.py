@@ -11,7 +11,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -125,6 +126,13 @@ class Limits:
 
     max_attribute_value_bytes: int = 65536
     span_attribute_keys: frozenset[str] = SPAN_ATTRIBUTE_KEYS
+    #: items timed further ahead of ``clock`` are rejected: windows keyed by event time
+    #: (span metrics, SLO minutes) would otherwise open state for any future instant
+    max_future_s: float = 3600.0
+    clock: Callable[[], int] = time.time_ns
+
+    def latest_ns(self) -> int:
+        return self.clock() + int(self.max_future_s * 1e9)
 
 
 def any_value(value: AnyValue, limits: Limits | None = None) -> AttrValue:
@@ -172,15 +180,22 @@ class Decoder:
     def spans(self, request: ExportTraceServiceRequest) -> tuple[SpanBatch, Problems]:
         problems = Problems()
         out: list[SpanRecord] = []
+        latest = self.limits.latest_ns()
         for ri, rs in enumerate(request.resource_spans):
             resource = Resource(attributes(rs.resource.attributes))
             for si, ss in enumerate(rs.scope_spans):
                 where = f"resource_spans[{ri}].scope_spans[{si}]"
-                self._scope_spans(resource, ss, where, out, problems)
+                self._scope_spans(resource, ss, where, out, problems, latest)
         return SpanBatch(out), problems
 
     def _scope_spans(
-        self, resource: Resource, ss: Any, where: str, out: list[SpanRecord], problems: Problems
+        self,
+        resource: Resource,
+        ss: Any,
+        where: str,
+        out: list[SpanRecord],
+        problems: Problems,
+        latest_ns: int,
     ) -> None:
         """Append the valid spans of one ScopeSpans to ``out`` (the hot loop of ingest)."""
         keys = self.limits.span_attribute_keys
@@ -190,7 +205,9 @@ class Decoder:
         for pi, span in enumerate(ss.spans):
             trace_id, span_id, parent = span.trace_id, span.span_id, span.parent_span_id
             start, end = span.start_time_unix_nano, span.end_time_unix_nano
-            problem = _span_problem(trace_id, span_id, parent, start, end)
+            problem = _span_problem(trace_id, span_id, parent, start, end) or _future(
+                end, latest_ns, "end_time_unix_nano"
+            )
             if problem:
                 problems.reject(f"{where}.spans[{pi}]", problem)
                 continue
@@ -223,12 +240,13 @@ class Decoder:
     def metrics(self, request: ExportMetricsServiceRequest) -> tuple[MetricBatch, Problems]:
         problems = Problems()
         out: list[MetricPoint] = []
+        latest = self.limits.latest_ns()
         for ri, rm in enumerate(request.resource_metrics):
             resource = Resource(attributes(rm.resource.attributes))
             for si, sm in enumerate(rm.scope_metrics):
                 for mi, metric in enumerate(sm.metrics):
                     where = f"resource_metrics[{ri}].scope_metrics[{si}].metrics[{mi}]"
-                    out.extend(_metric_points(resource, metric, where, problems))
+                    out.extend(_metric_points(resource, metric, where, problems, latest))
         return MetricBatch(out), problems
 
     # -- logs ---------------------------------------------------------------
@@ -312,6 +330,13 @@ def _id_problem(name: str, value: bytes, size: int) -> str:
     return f"{name} must be {size} bytes, got {len(value)}"
 
 
+def _future(time_ns: int, latest_ns: int, field: str) -> str:
+    if time_ns <= latest_ns:
+        return ""
+    ahead_s = (time_ns - latest_ns) / 1e9
+    return f"{field} is too far in the future ({ahead_s:.0f} s past the allowed clock skew)"
+
+
 def _span_problem(trace_id: bytes, span_id: bytes, parent: bytes, start: int, end: int) -> str:
     """Why a span is invalid, or "" when it is fine (cheapest checks first)."""
     if len(trace_id) != TRACE_ID_BYTES:
@@ -337,7 +362,7 @@ def _events(events: Iterable[Any]) -> tuple[tuple[int, str, dict[str, AttrValue]
 
 
 def _metric_points(
-    resource: Resource, metric: Any, where: str, problems: Problems
+    resource: Resource, metric: Any, where: str, problems: Problems, latest_ns: int
 ) -> list[MetricPoint]:
     kind = metric.WhichOneof("data")
     if not metric.name:
@@ -349,8 +374,13 @@ def _metric_points(
     fields_of = _POINT_FIELDS[kind]
     out: list[MetricPoint] = []
     for di, dp in enumerate(data.data_points):
-        if dp.time_unix_nano == 0:
-            problems.reject(f"{where}.data_points[{di}]", "time_unix_nano is zero")
+        problem = (
+            "time_unix_nano is zero"
+            if dp.time_unix_nano == 0
+            else _future(dp.time_unix_nano, latest_ns, "time_unix_nano")
+        )
+        if problem:
+            problems.reject(f"{where}.data_points[{di}]", problem)
             continue
         point = MetricPoint(
             resource=resource,

@@ -162,3 +162,20 @@ def test_truncated_protobuf_is_a_decode_error() -> None:
 def test_json_format_agrees_with_protobuf_for_metrics() -> None:
     request = metrics_request()
     assert parse_json("metrics", json_format.MessageToJson(request)) == request
+
+
+def test_items_far_in_the_future_are_rejected() -> None:
+    limits = Limits(max_future_s=3600, clock=lambda: BASE_NS)
+    request = trace_request(spans=3, start_ns=BASE_NS)
+    request.resource_spans[0].scope_spans[0].spans[1].end_time_unix_nano = (
+        BASE_NS + 2 * 3600 * 10**9
+    )
+    batch, problems = Decoder(limits).spans(request)
+    assert len(batch) == 2 and problems.rejected == 1
+    assert "spans[1]: end_time_unix_nano is too far in the future" in problems.message()
+    metrics = metrics_request(points=2)
+    metrics.resource_metrics[0].scope_metrics[0].metrics[0].gauge.data_points[0].time_unix_nano = (
+        BASE_NS + 10**18
+    )
+    points, problems = Decoder(limits).metrics(metrics)
+    assert len(points) == 1 and "too far in the future" in problems.message()

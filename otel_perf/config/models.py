@@ -62,6 +62,7 @@ class OTLPReceiverConfig(ComponentConfig):
     auth: AuthSettings | None = None
     max_attribute_value_bytes: int = Field(default=65536, gt=0)
     retry_after: Duration = 1.0
+    max_future: Duration = 3600.0  # items timed further ahead of this clock are rejected
 
 
 class APISettings(ComponentConfig):

@@ -57,6 +57,7 @@ class Ingest:
         self.decoder = Decoder(
             Limits(
                 max_attribute_value_bytes=config.max_attribute_value_bytes,
+                max_future_s=config.max_future,
                 span_attribute_keys=SPAN_ATTRIBUTE_KEYS | sink.span_attributes,
             )
         )
