@@ -11,6 +11,7 @@ import sys
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -247,16 +248,27 @@ def _post(args: argparse.Namespace, path: str, body: dict[str, Any]) -> Any:
         raise CLIError(f"cannot reach the otel-perf API at {args.api}: {exc.reason}") from None
 
 
+def _show(
+    args: argparse.Namespace, console: Console, data: Any, render: Callable[[Console, Any], None]
+) -> None:
+    """``--output json``: the API's answer as one JSON line; else ``render`` it for people."""
+    if args.output == "json":
+        print(json.dumps(data, sort_keys=True))
+    else:
+        render(console, data)
+
+
 def _query(args: argparse.Namespace, **extra: str | None) -> str:
     params = {"limit": str(args.limit), "service": args.service, **extra}
     return "?" + urllib.parse.urlencode({k: v for k, v in params.items() if v})
 
 
 def cmd_metrics(args: argparse.Namespace, console: Console) -> int:
-    data = _get(args, "/performance/metrics" + _query(args))
-    if args.output == "json":
-        print(json.dumps(data, sort_keys=True))
-        return 0
+    _show(args, console, _get(args, "/performance/metrics" + _query(args)), _print_metrics)
+    return 0
+
+
+def _print_metrics(console: Console, data: Any) -> None:
     table = Table("signal", "accepted", "refused", "rejected", "processed", title="ingest")
     receiver = data["receiver"]
     for signal in receiver["accepted"]:
@@ -277,7 +289,6 @@ def cmd_metrics(args: argparse.Namespace, console: Console) -> int:
     console.print(routes)
     if "red" in data:
         _red_table(console, data["red"])
-    return 0
 
 
 def _red_table(console: Console, rows: list[dict[str, Any]]) -> None:
@@ -307,10 +318,11 @@ def _num(value: float | None) -> str:
 
 
 def cmd_bottlenecks(args: argparse.Namespace, console: Console) -> int:
-    data = _get(args, "/performance/bottlenecks" + _query(args))
-    if args.output == "json":
-        print(json.dumps(data, sort_keys=True))
-        return 0
+    _show(args, console, _get(args, "/performance/bottlenecks" + _query(args)), _print_bottlenecks)
+    return 0
+
+
+def _print_bottlenecks(console: Console, data: Any) -> None:
     ranking = Table(
         "service",
         "operation",
@@ -362,14 +374,14 @@ def cmd_bottlenecks(args: argparse.Namespace, console: Console) -> int:
             p["fingerprint"][:60],
         )
     console.print(patterns)
-    return 0
 
 
 def cmd_slo(args: argparse.Namespace, console: Console) -> int:
-    data = _get(args, "/performance/slo" + _query(args))
-    if args.output == "json":
-        print(json.dumps(data, sort_keys=True))
-        return 0
+    _show(args, console, _get(args, "/performance/slo" + _query(args)), _print_slo)
+    return 0
+
+
+def _print_slo(console: Console, data: Any) -> None:
     table = Table(
         "objective", "service", "target", "SLI", "budget left", "burn 1h", "alerts", title="SLOs"
     )
@@ -392,7 +404,6 @@ def cmd_slo(args: argparse.Namespace, console: Console) -> int:
             console.print(
                 f"[bold]{o['name']}[/bold]: " + o["budget"]["formulas"]["error_budget_remaining"]
             )
-    return 0
 
 
 def _pct(value: float | None) -> str:
@@ -401,22 +412,20 @@ def _pct(value: float | None) -> str:
 
 def cmd_health(args: argparse.Namespace, console: Console) -> int:
     data = _get(args, "/performance/health")
-    if args.output == "json":
-        print(json.dumps(data, sort_keys=True))
-    else:
+
+    def render(console: Console, data: Any) -> None:
         table = Table("field", "value", title=f"otel-perf at {args.api}")
         for key, value in data.items():
             table.add_row(key, json.dumps(value) if not isinstance(value, str) else value)
         console.print(table)
+
+    _show(args, console, data, render)
     return {"ok": 0, "degraded": 1}.get(str(data.get("status")), 2)
 
 
 def cmd_findings(args: argparse.Namespace, console: Console) -> int:
     data = _get(args, "/performance/findings" + _query(args, kind=args.kind))
-    if args.output == "json":
-        print(json.dumps(data, sort_keys=True))
-    else:
-        _findings_table(console, data["findings"])
+    _show(args, console, data, lambda c, d: _findings_table(c, d["findings"]))
     return 0
 
 
@@ -433,10 +442,7 @@ def cmd_regression(args: argparse.Namespace, console: Console) -> int:
     from otel_perf.processors.regression.report import print_analysis
 
     data = _get(args, "/performance/regression/analysis")
-    if args.output == "json":
-        print(json.dumps(data, sort_keys=True))
-    else:
-        print_analysis(console, data)
+    _show(args, console, data, print_analysis)
     return 0
 
 
@@ -444,10 +450,7 @@ def cmd_trends(args: argparse.Namespace, console: Console) -> int:
     from otel_perf.processors.regression.report import print_trend
 
     data = _get(args, "/performance/trends/" + urllib.parse.quote(args.name, safe=""))
-    if args.output == "json":
-        print(json.dumps(data, sort_keys=True))
-    else:
-        print_trend(console, data)
+    _show(args, console, data, print_trend)
     return 0
 
 
@@ -473,10 +476,7 @@ def cmd_benchmark(args: argparse.Namespace, console: Console) -> int:
             raise CLIError(f"every call to {target} failed")
         body |= {"samples_ms": samples, "target": target}
         data = _post(args, "/performance/benchmark/run", body)
-    if args.output == "json":
-        print(json.dumps(data, sort_keys=True))
-    else:
-        print_benchmark(console, data)
+    _show(args, console, data, print_benchmark)
     outcome = (data.get("run") or {}).get("outcome")
     return 1 if outcome == "regression" else 0
 
