@@ -177,3 +177,17 @@ def test_registered_callable_runs_in_the_sidecar(pipeline: Pipeline) -> None:
             body = {"name": "fn", "callable": spec, "iterations": 25}
             data = http.post("/performance/benchmark/run", json=body).json()
             assert data["statistics"]["count"] == 25 and data["errors"] == 0, data
+
+
+def test_malformed_and_enormous_bodies_are_refused(pipeline: Pipeline) -> None:
+    def chunks() -> Iterator[bytes]:  # streamed, no Content-Length: counted as it arrives
+        for _ in range(17):
+            yield b"0" * (1024 * 1024)
+
+    with api(pipeline) as http:
+        url = "/performance/regression/baselines"
+        assert http.post(url, content=b"{nope").status_code == 400
+        missing = http.post(url, json={"name": "x"})
+        assert missing.status_code == 400 and "samples_ms" in missing.text
+        assert http.post(url, content=chunks()).status_code == 413
+        assert http.get("/performance/regression/analysis").json()["baselines"] == []

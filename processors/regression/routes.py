@@ -55,9 +55,18 @@ class RegressionRoutes:
         return None
 
     async def _body(self, request: Request, model: type[BaseModel]) -> Any:
-        raw = await request.body()
-        if len(raw) > MAX_BODY_BYTES:
-            return _error(413, f"request body over {MAX_BODY_BYTES} bytes")
+        too_big = _error(413, f"request body over {MAX_BODY_BYTES} bytes")
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            return too_big
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():  # counted as it arrives: never read unbounded
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                return too_big
+            chunks.append(chunk)
+        raw = b"".join(chunks)
         try:
             return model.model_validate(json.loads(raw or b"null"))
         except json.JSONDecodeError as exc:
