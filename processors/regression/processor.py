@@ -71,6 +71,7 @@ class RegressionProcessor(Processor):
         self.current_p95: dict[str, float] = {}
         self.pending: list[Finding] = []
         self.dirty: set[str] = set()
+        self.untracked = 0  # automatic baselines not made because max_series were full
         self.last_ns = 0
         self.saved_ns = 0
         self._unsubscribe = context.series.subscribe(self._interval)
@@ -79,8 +80,16 @@ class RegressionProcessor(Processor):
     def establish_baseline(
         self, name: str, samples: Sequence[float], *, source: str = "api", now_ns: int | None = None
     ) -> Baseline:
-        """Make (or replace) baseline ``name`` from ``samples`` (milliseconds)."""
+        """Make (or replace) baseline ``name`` from ``samples`` (milliseconds).
+
+        Raises:
+            ValueError: a new name when ``max_series`` baselines exist already.
+        """
         with self.lock:
+            if name not in self.baselines and len(self.baselines) >= self.config.max_series:
+                raise ValueError(
+                    f"{len(self.baselines)} baselines exist (max_series); replace one instead"
+                )
             baseline = Baseline.build(
                 name, list(samples), self._now(now_ns), source, self.config.reservoir_size
             )
@@ -208,7 +217,10 @@ class RegressionProcessor(Processor):
         if intervals >= self.config.baseline_intervals:
             del self.collecting[name]
             source = f"auto: first {intervals} intervals of span metrics"
-            self.establish_baseline(name, reservoir.values, source=source, now_ns=end_ns)
+            try:
+                self.establish_baseline(name, reservoir.values, source=source, now_ns=end_ns)
+            except ValueError:  # the baselines are full: counted, like any other overflow
+                self.untracked += 1
 
     # -- evaluation ---------------------------------------------------------
     def tick(self, now_ns: int) -> list[Finding]:
@@ -286,6 +298,7 @@ class RegressionProcessor(Processor):
                 {
                     "baselines": baselines,
                     "collecting_baselines": sorted(self.collecting),
+                    "untracked_baselines": self.untracked,
                     "change_points": list(self.change_points),
                     "version_comparisons": list(self.comparisons),
                     "versions": self.versions.view(),

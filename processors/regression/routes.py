@@ -100,7 +100,10 @@ class RegressionRoutes:
         body = await self._body(request, SamplesRequest)
         if isinstance(body, Response):
             return body
-        baseline = processor.establish_baseline(body.name, body.samples_ms, source="api")
+        try:
+            baseline = processor.establish_baseline(body.name, body.samples_ms, source="api")
+        except ValueError as exc:
+            return _error(409, str(exc))
         return JSONResponse(finite(baseline.view()), status_code=201)
 
     async def tests(self, request: Request) -> Response:
@@ -131,7 +134,10 @@ class RegressionRoutes:
             return _error(403, str(exc))
         except ValueError as exc:
             return _error(400, str(exc))
-        result = await run_in_threadpool(execute, processor, body, call)
+        try:
+            result = await run_in_threadpool(execute, processor, body, call)
+        except ValueError as exc:  # e.g. a new baseline past max_series
+            return _error(409, str(exc))
         return JSONResponse(result)
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 #: versions kept per (service, operation): the current one and the one before
+SEEN_VERSIONS = 64  # versions remembered per service, so stragglers do not switch back
 KEPT_VERSIONS = 2
 
 
@@ -58,18 +59,25 @@ class VersionTracker:
         self.window = window
         self.max_series = max_series
         self.current: dict[str, str] = {}  # service -> latest version seen
-        self.seen: dict[str, set[str]] = {}
+        self.seen: dict[str, dict[str, None]] = {}  # service -> versions seen, oldest first
         self.samples: dict[tuple[str, str], dict[str, VersionSamples]] = {}
         self.pending: dict[tuple[str, str], tuple[str, str]] = {}  # (svc, op) -> (old, new)
         self.untracked = 0
 
     def add(self, service: str, version: str, operation: str, value_ms: float) -> None:
-        seen = self.seen.setdefault(service, set())
+        seen = self.seen.get(service)
+        if seen is None:
+            if len(self.seen) >= self.max_series:  # services are wire data: bounded too
+                self.untracked += 1
+                return
+            seen = self.seen[service] = {}
         if version not in seen:  # stragglers of an older version do not switch back
             if seen:
                 self._new_version(service, self.current[service], version)
             self.current[service] = version
-            seen.add(version)
+            seen[version] = None
+            while len(seen) > SEEN_VERSIONS:  # a flapping attribute must not grow this
+                del seen[next(iter(seen))]
         versions = self.samples.get((service, operation))
         if versions is None:
             if len(self.samples) >= self.max_series:
@@ -117,7 +125,7 @@ class VersionTracker:
     def to_dict(self) -> dict[str, Any]:
         return {
             "current": self.current,
-            "seen": {s: sorted(vs) for s, vs in self.seen.items()},
+            "seen": {s: list(vs) for s, vs in self.seen.items()},
             "samples": [
                 [s, o, {v: vs.to_dict() for v, vs in versions.items()}]
                 for (s, o), versions in self.samples.items()
@@ -127,7 +135,7 @@ class VersionTracker:
 
     def restore(self, data: dict[str, Any]) -> None:
         self.current = dict(data["current"])
-        self.seen = {s: set(vs) for s, vs in data["seen"].items()}
+        self.seen = {s: dict.fromkeys(vs) for s, vs in data["seen"].items()}
         self.samples = {
             (s, o): {v: VersionSamples.from_dict(self.window, d) for v, d in versions.items()}
             for s, o, versions in data["samples"]

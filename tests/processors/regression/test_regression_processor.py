@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from trace_builder import span
 
 from otel_perf.components import Context
@@ -154,3 +155,14 @@ def test_reservoir_is_bounded_and_seeded() -> None:
     a.extend(range(1000))
     b.extend(range(1000))
     assert len(a.values) == 10 and a.values == b.values and a.seen == 1000
+
+
+def test_baselines_by_name_are_bounded() -> None:
+    processor = RegressionProcessor(
+        Context("regression", Store(":memory:")), RegressionConfig(max_series=2)
+    )
+    processor.establish_baseline("a", [1.0] * 40)
+    processor.establish_baseline("b", [1.0] * 40)
+    processor.establish_baseline("a", [2.0] * 40)  # replacing one is fine
+    with pytest.raises(ValueError, match="max_series"):
+        processor.establish_baseline("c", [1.0] * 40)
