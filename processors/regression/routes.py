@@ -14,10 +14,9 @@ Write routes are behind the bearer token like every other route when auth is on.
 
 from __future__ import annotations
 
-import json
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -34,12 +33,9 @@ from otel_perf.processors.regression.service import (
     execute,
     plan,
 )
+from otel_perf.webbody import MAX_BODY_BYTES, error, json_body
 
-MAX_BODY_BYTES = 16 * 1024 * 1024
-
-
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
+M = TypeVar("M", bound=BaseModel)
 
 
 class RegressionRoutes:
@@ -54,62 +50,42 @@ class RegressionRoutes:
                 return processor
         return None
 
-    async def _body(self, request: Request, model: type[BaseModel]) -> Any:
-        too_big = _error(413, f"request body over {MAX_BODY_BYTES} bytes")
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-            return too_big
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in request.stream():  # counted as it arrives: never read unbounded
-            size += len(chunk)
-            if size > MAX_BODY_BYTES:
-                return too_big
-            chunks.append(chunk)
-        raw = b"".join(chunks)
-        try:
-            return model.model_validate(json.loads(raw or b"null"))
-        except json.JSONDecodeError as exc:
-            return _error(400, f"request body is not JSON: {exc}")
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()
-            )
-            return _error(400, problems)
+    async def _body(self, request: Request, model: type[M]) -> M | Response:
+        return await json_body(request, model, MAX_BODY_BYTES)
 
     async def analysis(self, request: Request) -> Response:
         processor = self.processor()
         if processor is None:
-            return _error(404, "no regression processor in this pipeline's config")
+            return error(404, "no regression processor in this pipeline's config")
         return JSONResponse({"processor": processor.id, **processor.analysis()})
 
     async def trends(self, request: Request) -> Response:
         processor = self.processor()
         if processor is None:
-            return _error(404, "no regression processor in this pipeline's config")
+            return error(404, "no regression processor in this pipeline's config")
         name = request.path_params["name"]
         found = await run_in_threadpool(processor.trend_of, name)
         if found is None:
-            return _error(404, f'no runs and no series named "{name}"')
+            return error(404, f'no runs and no series named "{name}"')
         return JSONResponse(found)
 
     async def baselines(self, request: Request) -> Response:
         processor = self.processor()
         if processor is None:
-            return _error(404, "no regression processor in this pipeline's config")
+            return error(404, "no regression processor in this pipeline's config")
         body = await self._body(request, SamplesRequest)
         if isinstance(body, Response):
             return body
         try:
             baseline = processor.establish_baseline(body.name, body.samples_ms, source="api")
         except ValueError as exc:
-            return _error(409, str(exc))
+            return error(409, str(exc))
         return JSONResponse(finite(baseline.view()), status_code=201)
 
     async def tests(self, request: Request) -> Response:
         processor = self.processor()
         if processor is None:
-            return _error(404, "no regression processor in this pipeline's config")
+            return error(404, "no regression processor in this pipeline's config")
         body = await self._body(request, SamplesRequest)
         if isinstance(body, Response):
             return body
@@ -118,26 +94,26 @@ class RegressionRoutes:
                 processor.run_regression_test, body.name, body.samples_ms
             )
         except UnknownBaseline:
-            return _error(404, f'no baseline named "{body.name}"; POST one to /baselines')
+            return error(404, f'no baseline named "{body.name}"; POST one to /baselines')
         return JSONResponse(finite(verdict.to_dict()))
 
     async def benchmark(self, request: Request) -> Response:
         processor = self.processor()
         if processor is None:
-            return _error(404, "no regression processor in this pipeline's config")
+            return error(404, "no regression processor in this pipeline's config")
         body = await self._body(request, BenchmarkRequest)
         if isinstance(body, Response):
             return body
         try:
             call = plan(body, processor.config.benchmark)  # refuses before contacting anything
         except TargetRefused as exc:
-            return _error(403, str(exc))
+            return error(403, str(exc))
         except ValueError as exc:
-            return _error(400, str(exc))
+            return error(400, str(exc))
         try:
             result = await run_in_threadpool(execute, processor, body, call)
         except ValueError as exc:  # e.g. a new baseline past max_series
-            return _error(409, str(exc))
+            return error(409, str(exc))
         return JSONResponse(result)
 
 
