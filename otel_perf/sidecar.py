@@ -8,6 +8,7 @@ the API goes last so health stays readable while draining.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import time
@@ -17,7 +18,7 @@ from typing import Any, Protocol
 
 from otel_perf.api import API
 from otel_perf.config import Config
-from otel_perf.config.models import APISettings, OTLPReceiverConfig
+from otel_perf.config.models import APISettings, HostMetricsReceiverConfig, OTLPReceiverConfig
 from otel_perf.config.types import split_endpoint
 from otel_perf.pipeline import Clock, Pipeline
 from otel_perf.serving import ServerThread
@@ -66,7 +67,11 @@ class Sidecar:
         try:
             for rid in self._used_receivers():
                 settings = self.config.receivers[rid]
-                assert isinstance(settings, OTLPReceiverConfig)
+                if isinstance(settings, HostMetricsReceiverConfig):
+                    self._add_sampler(rid, settings)
+                    continue
+                if not isinstance(settings, OTLPReceiverConfig):
+                    raise TypeError(f"receiver {rid}: no runtime for {type(settings).__name__}")
                 if settings.protocols.grpc is not None:
                     self._add(rid, "grpc", GrpcReceiver(settings, self.pipeline))
                 if settings.protocols.http is not None:
@@ -89,6 +94,19 @@ class Sidecar:
         self._receivers.append((rid, protocol, receiver))
         getattr(self.ports, protocol)[rid] = port
         log.info("receiver %s listening for OTLP/%s on port %d", rid, protocol, port)
+
+    def _add_sampler(self, rid: str, settings: HostMetricsReceiverConfig) -> None:
+        """A receiver that samples rather than listens (no port)."""
+        from otel_perf.receiver.hostmetrics import HostMetricsReceiver
+
+        store = self.pipeline.store.path
+        here = os.path.dirname(os.path.abspath(store)) if store != ":memory:" else None
+        receiver = HostMetricsReceiver(
+            settings, self.pipeline, self.pipeline.clock, filesystem_path=here, component_id=rid
+        )
+        receiver.start()
+        self._receivers.append((rid, "hostmetrics", receiver))
+        log.info("receiver %s sampling every %gs", rid, settings.collection_interval)
 
     def _start_api(self) -> None:
         settings = self.config.extensions["api"]

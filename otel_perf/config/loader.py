@@ -21,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 from otel_perf.components import ComponentConfig, component_type, exporter_types, processor_types
 from otel_perf.config.models import (
     EXTENSION_TYPES,
+    RECEIVER_SIGNALS,
     RECEIVER_TYPES,
     RawConfig,
     ServiceSettings,
@@ -273,6 +274,7 @@ class _Checker:
             for kind in ("receivers", "processors", "exporters"):
                 where = f"service.pipelines.{name}.{kind}"
                 self._references(where, pipeline.get(kind), declared[kind])
+            self._signals(name, pipeline.get("receivers"))
 
     def _references(self, where: str, ids: Any, declared: set[str]) -> None:
         if not isinstance(ids, list):
@@ -282,6 +284,20 @@ class _Checker:
             if cid not in declared:
                 choices = ", ".join(sorted(declared)) or "none declared"
                 self.add(f"{where}[{i}]", f'"{cid}" is not declared under {kind} ({choices})')
+
+    def _signals(self, pipeline: str, ids: Any) -> None:
+        """A receiver may feed only pipelines of a signal it produces."""
+        signal, every = str(pipeline).split("/", 1)[0], RECEIVER_SIGNALS["otlp"]
+        if signal not in every:
+            return  # the service model reports a bad pipeline name
+        for i, cid in enumerate(ids if isinstance(ids, list) else []):
+            if signal not in RECEIVER_SIGNALS.get(component_type(str(cid)), every):
+                produces = RECEIVER_SIGNALS[component_type(str(cid))]
+                self.add(
+                    f"service.pipelines.{pipeline}.receivers[{i}]",
+                    f'receiver "{cid}" produces only {", ".join(sorted(produces))}; '
+                    f'it cannot feed the {signal} pipeline "{pipeline}"',
+                )
 
 
 def _ids(section: Any) -> set[str]:

@@ -7,7 +7,7 @@ into pipelines. Each component's settings are validated by its own model.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 
@@ -72,7 +72,40 @@ class APISettings(ComponentConfig):
     auth: AuthSettings | None = None
 
 
-RECEIVER_TYPES: dict[str, type[ComponentConfig]] = {"otlp": OTLPReceiverConfig}
+Scraper = Literal["cpu", "memory", "disk", "filesystem", "network", "process"]
+
+
+class HostMetricsReceiverConfig(ComponentConfig):
+    """``receivers.hostmetrics``: CPU, memory, disk, network of the host or container.
+
+    Also the filesystem holding the store and the sidecar's own process; cgroup-aware, so in
+    a container with limits the figures are against the container's limits.
+    """
+
+    collection_interval: Duration = 10.0
+    scrapers: list[Scraper] = ["cpu", "memory", "disk", "filesystem", "network", "process"]
+    cgroup_root: str = "/sys/fs/cgroup"
+    service_name: str = Field(default="host", min_length=1)
+    filesystem_path: str | None = None  # None: the filesystem holding the store
+    max_devices: int = Field(default=64, gt=0)  # disks and network interfaces, each
+
+    @field_validator("collection_interval")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("must be greater than 0, e.g. 10s")
+        return value
+
+
+RECEIVER_TYPES: dict[str, type[ComponentConfig]] = {
+    "otlp": OTLPReceiverConfig,
+    "hostmetrics": HostMetricsReceiverConfig,
+}
+# the signals each receiver type produces: a pipeline of another signal cannot list it
+RECEIVER_SIGNALS: dict[str, frozenset[str]] = {
+    "otlp": frozenset({"traces", "metrics", "logs"}),
+    "hostmetrics": frozenset({"metrics"}),
+}
 EXTENSION_TYPES: dict[str, type[ComponentConfig]] = {"api": APISettings}
 
 
