@@ -19,11 +19,9 @@ from support import RecordingProcessor
 from otel_perf.config import ConfigError, load_config
 from otel_perf.config.models import HostMetricsReceiverConfig
 from otel_perf.model import MetricBatch, MetricPoint, MetricType
-from otel_perf.receiver.hostmetrics import (
-    SCOPE_KEY,
+from otel_perf.receiver._cgroup import (
     CgroupError,
     CgroupReader,
-    HostMetricsReceiver,
     parse_cfs,
     parse_cpu_max,
     parse_cpu_stat_usage_ns,
@@ -31,6 +29,7 @@ from otel_perf.receiver.hostmetrics import (
     parse_membership,
     parse_memory_limit,
 )
+from otel_perf.receiver.hostmetrics import SCOPE_KEY, HostMetricsReceiver
 from otel_perf.sidecar import Sidecar
 
 CONTAINER = "3f2a" + "0" * 56 + "beef"  # 64 hex digits, as docker and containerd write them
