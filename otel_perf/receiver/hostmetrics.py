@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import psutil
 
@@ -37,8 +36,6 @@ log = logging.getLogger("otel_perf.receiver.hostmetrics")
 SCOPE_KEY = "otel_perf.hostmetrics.scope"
 CUMULATIVE = 2  # OTLP AggregationTemporality
 _NS = 1_000_000_000
-T = TypeVar("T")
-_CONTAINER_ID = re.compile(r"(?<![0-9a-f])([0-9a-f]{64})(?![0-9a-f])")
 
 
 @dataclass
