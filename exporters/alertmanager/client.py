@@ -1,0 +1,82 @@
+"""One ``POST /api/v2/alerts``, and the retry policy around it.
+
+The standard library's HTTP client is enough for one small JSON post a minute;
+the retry loop waits on an event so that shutdown cuts it short.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+#: statuses worth another try; any other 4xx means the alerts themselves were refused
+RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+MAX_ERROR_BODY = 500
+
+
+class PostError(Exception):
+    """A post Alertmanager did not accept; ``retryable`` when trying again may help."""
+
+    def __init__(self, message: str, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+def post_alerts(
+    url: str, alerts: list[dict[str, Any]], headers: dict[str, str], timeout_s: float
+) -> None:
+    """Post ``alerts`` as one JSON array.
+
+    Raises:
+        PostError: with the status and Alertmanager's message (``400 invalid label
+            set: ...``), or the connection error.
+    """
+    body = json.dumps(alerts, separators=(",", ":")).encode()
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            response.read()
+    except urllib.error.HTTPError as exc:
+        detail = exc.read()[:MAX_ERROR_BODY].decode("utf-8", "replace").strip()
+        raise PostError(
+            f"{url}: HTTP {exc.code} {detail}", exc.code in RETRYABLE_STATUSES
+        ) from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise PostError(f"{url}: {reason}", retryable=True) from None
+
+
+def backoff_s(attempt: int, initial_s: float, max_s: float) -> float:
+    """Wait before retry ``attempt`` (1-based): ``initial · 2^(attempt−1)``, capped at ``max_s``."""
+    return float(min(max_s, initial_s * 2 ** (attempt - 1)))
+
+
+def with_retries(
+    send: Callable[[], None],
+    max_retries: int,
+    initial_s: float,
+    max_s: float,
+    stop: threading.Event,
+    on_retry: Callable[[PostError], None],
+) -> None:
+    """Call ``send`` until it succeeds, fails for good or ``stop`` is set.
+
+    Raises:
+        PostError: the last error, when it was not retryable or retries ran out.
+    """
+    attempt = 0
+    while True:
+        try:
+            send()
+            return
+        except PostError as exc:
+            attempt += 1
+            if not exc.retryable or attempt > max_retries or stop.is_set():
+                raise
+            on_retry(exc)
+            if stop.wait(backoff_s(attempt, initial_s, max_s)):
+                raise
