@@ -78,7 +78,14 @@ def _difference(point: MetricPoint, previous: MetricPoint) -> MetricPoint | None
         )
         if min(counts, default=0) < 0:
             return None  # a reset: skip one point rather than invent counts
-        return _replace(point, count=point.count - previous.count, bucket_counts=counts)
+        return _replace(
+            point,
+            count=point.count - previous.count,
+            bucket_counts=counts,
+            sum=None if point.sum is None or previous.sum is None else point.sum - previous.sum,
+            min=None,
+            max=None,
+        )
     if point.type == MetricType.EXPONENTIAL_HISTOGRAM and point.scale == previous.scale:
         positive = _bucket_difference(point.positive, previous.positive)
         negative = _bucket_difference(point.negative, previous.negative)
