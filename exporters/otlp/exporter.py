@@ -12,7 +12,6 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from opentelemetry._logs import Logger, SeverityNumber
@@ -21,11 +20,12 @@ from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
-from opentelemetry.sdk.resources import OTELResourceDetector, Resource
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from otel_perf.components import Context, Exporter, Factory
-from otel_perf.exporters.otlp import instruments, transport
+from otel_perf.exporters import instruments
+from otel_perf.exporters.instruments import SCOPE, build_resource
+from otel_perf.exporters.otlp import transport
 from otel_perf.exporters.otlp.config import OTLPExporterConfig
 from otel_perf.exporters.otlp.spanmetrics import SpanMetricsSender
 from otel_perf.findings import Finding
@@ -33,8 +33,6 @@ from otel_perf.telemetry import Telemetry
 
 log = logging.getLogger("otel_perf.exporters.otlp")
 
-SCOPE = "otel_perf"
-DEFAULT_SERVICE_NAME = "otel-perf"
 #: findings waiting for the worker thread; past this the oldest are dropped
 #: rather than letting a dead endpoint grow memory without bound
 MAX_QUEUE_SIZE = 2048
@@ -157,7 +155,7 @@ class OTLPExporter(Exporter):
             )
             running.exporters.append(exporter)
             running.logger_provider = provider
-            running.logger = provider.get_logger(SCOPE, _version())
+            running.logger = provider.get_logger(SCOPE, instruments.scope_version())
         if self.config.metrics:
             metric_exporter = transport.metric_exporter(self.config, self._count_error)
             reader = PeriodicExportingMetricReader(
@@ -168,12 +166,12 @@ class OTLPExporter(Exporter):
             meters = MeterProvider([reader], resource=resource, shutdown_on_exit=False)
             running.exporters.append(metric_exporter)
             running.meter_provider = meters
-            meter = meters.get_meter(SCOPE, _version())
+            meter = meters.get_meter(SCOPE, instruments.scope_version())
             running.findings = instruments.create_instruments(meter, lambda: self._telemetry)
         if self.config.metrics and self.config.span_metrics:
             sdk_exporter = transport.metric_exporter(self.config, self._count_error)
             running.exporters.append(sdk_exporter)
-            scope = InstrumentationScope(SCOPE, _version())
+            scope = InstrumentationScope(SCOPE, instruments.scope_version())
             sender = SpanMetricsSender(sdk_exporter, scope, self._count_error)
             running.span_metrics = sender
             running.unsubscribe = self.context.series.subscribe(sender.offer)
@@ -185,12 +183,6 @@ class OTLPExporter(Exporter):
             telemetry.count(telemetry.export_errors, self.id)
 
 
-def build_resource(extra: dict[str, str]) -> Resource:
-    """``service.name: otel-perf``, overridden by OTEL_* variables, then by ``extra``."""
-    detected = dict(OTELResourceDetector().detect().attributes)
-    return Resource.create({"service.name": DEFAULT_SERVICE_NAME, **detected, **extra})
-
-
 def _emit(logger: Logger, finding: Finding) -> None:
     logger.emit(
         timestamp=finding.time_ns,
@@ -200,13 +192,6 @@ def _emit(logger: Logger, finding: Finding) -> None:
         attributes=finding.flat_attributes(),
         event_name=finding.event_name,
     )
-
-
-def _version() -> str | None:
-    try:
-        return version("otel-perf")
-    except PackageNotFoundError:
-        return None
 
 
 def create(context: Context, config: OTLPExporterConfig) -> OTLPExporter:

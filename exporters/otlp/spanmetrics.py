@@ -30,28 +30,13 @@ from opentelemetry.sdk.metrics.export import (
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
+from otel_perf.exporters.instruments import SPAN_CALLS as CALLS
+from otel_perf.exporters.instruments import SPAN_DURATION as DURATION
+from otel_perf.exporters.instruments import span_attributes as attributes
 from otel_perf.series import RED, SeriesInterval, SeriesKey
 
-CALLS = "traces.span.metrics.calls"
-DURATION = "traces.span.metrics.duration"
-KIND_NAMES = {
-    0: "SPAN_KIND_UNSPECIFIED",
-    1: "SPAN_KIND_INTERNAL",
-    2: "SPAN_KIND_SERVER",
-    3: "SPAN_KIND_CLIENT",
-    4: "SPAN_KIND_PRODUCER",
-    5: "SPAN_KIND_CONSUMER",
-}
 DELTA = AggregationTemporality.DELTA
 log = logging.getLogger("otel_perf.exporters.otlp")
-
-
-def attributes(key: SeriesKey) -> dict[str, str]:
-    return {
-        "span.name": key.operation,
-        "span.kind": KIND_NAMES.get(key.span_kind, ""),
-        **dict(key.dims),
-    }
 
 
 def _calls(key: SeriesKey, red: RED, start: int, end: int) -> list[NumberDataPoint]:

@@ -1,20 +1,28 @@
-"""The ``otel_perf.*`` metrics: a findings counter and views of the Telemetry.
+"""The ``otel_perf.*`` metrics every metrics exporter publishes, and its resource.
 
-Observable instruments read the pipeline's ``Telemetry.snapshot()`` when the
-SDK collects (on the metric reader's thread), so ingest never touches them.
+One definition shared by the ``otlp`` and ``prometheus`` exporters: a findings
+counter, observable views of the pipeline's Telemetry and one observable gauge per
+name processors registered in :mod:`otel_perf.gauges`. Observable instruments read
+``Telemetry.snapshot()`` when the SDK collects (on the metric reader's thread), so
+ingest never touches them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from opentelemetry.metrics import CallbackOptions, Counter, Meter, Observation
+from opentelemetry.sdk.resources import OTELResourceDetector, Resource
 
 from otel_perf import gauges
 from otel_perf.findings import Finding
+from otel_perf.series import SeriesKey
 from otel_perf.telemetry import Telemetry
 
+SCOPE = "otel_perf"
+DEFAULT_SERVICE_NAME = "otel-perf"
 FINDINGS = "otel_perf.findings"
 RECEIVER_ACCEPTED = "otel_perf.receiver.accepted"
 RECEIVER_REFUSED = "otel_perf.receiver.refused"
@@ -24,6 +32,18 @@ QUEUE_CAPACITY = "otel_perf.queue.capacity"
 PROCESSOR_BATCHES = "otel_perf.processor.batches"
 PROCESSOR_DURATION = "otel_perf.processor.duration"
 
+#: span metrics, named as the Collector's spanmetrics connector names them
+SPAN_CALLS = "traces.span.metrics.calls"
+SPAN_DURATION = "traces.span.metrics.duration"
+SPAN_KIND_NAMES = {
+    0: "SPAN_KIND_UNSPECIFIED",
+    1: "SPAN_KIND_INTERNAL",
+    2: "SPAN_KIND_SERVER",
+    3: "SPAN_KIND_CLIENT",
+    4: "SPAN_KIND_PRODUCER",
+    5: "SPAN_KIND_CONSUMER",
+}
+
 TelemetrySource = Callable[[], Telemetry | None]
 Callback = Callable[[CallbackOptions], Iterable[Observation]]
 
@@ -32,6 +52,29 @@ _RECEIVER = (
     (RECEIVER_REFUSED, "refused", "Items refused because the queue was full, by signal."),
     (RECEIVER_REJECTED, "rejected", "Items rejected as invalid, by signal."),
 )
+
+
+def build_resource(extra: dict[str, str]) -> Resource:
+    """``service.name: otel-perf``, overridden by OTEL_* variables, then by ``extra``."""
+    detected = dict(OTELResourceDetector().detect().attributes)
+    return Resource.create({"service.name": DEFAULT_SERVICE_NAME, **detected, **extra})
+
+
+def scope_version() -> str | None:
+    """The installed otel-perf version, for the instrumentation scope (None if unknown)."""
+    try:
+        return version("otel-perf")
+    except PackageNotFoundError:
+        return None
+
+
+def span_attributes(key: SeriesKey) -> dict[str, str]:
+    """The data point attributes of one span-metrics series (service aside)."""
+    return {
+        "span.name": key.operation,
+        "span.kind": SPAN_KIND_NAMES.get(key.span_kind, ""),
+        **dict(key.dims),
+    }
 
 
 def finding_attributes(finding: Finding) -> dict[str, str]:

@@ -1,0 +1,197 @@
+"""The ``prometheus`` exporter: otel-perf's metrics on a scrape endpoint.
+
+The ``otel_perf.*`` instruments (shared with the ``otlp`` exporter) live on this
+exporter's own MeterProvider, read by the OTel SDK's PrometheusMetricReader,
+which does the OTel→Prometheus naming (units as suffixes, ``_total`` on
+counters). Span metrics come from the series hub as cumulative classic
+histograms. Both write into a private registry that a :class:`SeriesCap` serves,
+capped per metric, on prometheus_client's HTTP server (``/metrics``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from wsgiref.simple_server import WSGIServer
+
+from opentelemetry.exporter.prometheus import PrometheusMetricReader
+from opentelemetry.metrics import Counter
+from opentelemetry.sdk.metrics import Histogram, MeterProvider
+from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
+from prometheus_client import start_http_server
+from prometheus_client.core import CollectorRegistry
+
+from otel_perf.components import Context, Exporter, Factory
+from otel_perf.config.types import split_endpoint
+from otel_perf.exporters import instruments
+from otel_perf.exporters.prometheus.cap import DROPPED, SeriesCap
+from otel_perf.exporters.prometheus.config import PrometheusExporterConfig
+from otel_perf.exporters.prometheus.spanmetrics import SpanMetricsCollector, prometheus_name
+from otel_perf.findings import Finding
+
+log = logging.getLogger("otel_perf.exporters.prometheus")
+
+
+@dataclass
+class _Running:
+    """Everything start() builds, torn down as a unit by shutdown()."""
+
+    meter_provider: MeterProvider
+    findings: Counter
+    server: WSGIServer
+    thread: threading.Thread
+    unsubscribe: Callable[[], None] | None = None
+
+    def close(self) -> None:
+        if self.unsubscribe is not None:
+            self.unsubscribe()
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5.0)
+        self.meter_provider.shutdown()
+
+
+class PrometheusExporter(Exporter):
+    """Serves the pipeline's metrics, processor gauges and span metrics for scraping."""
+
+    def __init__(self, context: Context, config: PrometheusExporterConfig) -> None:
+        super().__init__(context)
+        self.config = config
+        self._telemetry: Any = None
+        self._lock = threading.Lock()
+        self._running: _Running | None = None
+        self._stopped = False
+
+    def bind_telemetry(self, telemetry: Any) -> None:
+        """Read the pipeline's Telemetry (and processors' gauges) at each scrape."""
+        self._telemetry = telemetry
+
+    @property
+    def address(self) -> tuple[str, int] | None:
+        """Where ``/metrics`` listens (the real port when configured with port 0)."""
+        running = self._running
+        if running is None:
+            return None
+        host, port = running.server.server_address[:2]
+        return str(host), int(port)
+
+    def start(self) -> None:
+        """Build the meter provider and registries and start listening.
+
+        Raises:
+            OSError: if the endpoint cannot be bound (in use, no such address),
+                with the exporter id and endpoint in the message.
+        """
+        with self._lock:
+            if self._running is not None or self._stopped:
+                return
+            self._running = self._build()
+
+    def export(self, findings: list[Finding]) -> None:
+        """Count findings in ``otel_perf_findings_total`` (the scrape reads them)."""
+        running = self._running
+        if running is None:
+            return
+        for finding in findings:
+            running.findings.add(1, instruments.finding_attributes(finding))
+
+    def flush(self) -> None:
+        """Nothing to send: Prometheus pulls."""
+
+    def shutdown(self) -> None:
+        """Stop listening and release the providers; safe twice and without start()."""
+        with self._lock:
+            running, self._running = self._running, None
+            self._stopped = True
+        if running is not None:
+            running.close()
+
+    def _build(self) -> _Running:
+        config = self.config
+        resource = instruments.build_resource(config.resource)
+        source = CollectorRegistry(auto_describe=False)
+        cap = SeriesCap(
+            source,
+            config.max_series_per_metric,
+            prometheus_name(DROPPED, config.namespace),
+        )
+        convert = config.resource_to_telemetry_conversion
+        reader = PrometheusMetricReader(
+            prefix=config.namespace or "",
+            registry=source,
+            resource_attribute_filter=(lambda _key: True) if convert else None,
+        )
+        provider = MeterProvider(
+            [reader],
+            resource=resource,
+            # classic histograms whatever OTEL_EXPORTER_METRICS_DEFAULT_HISTOGRAM_AGGREGATION
+            # says: the reader cannot expose exponential ones
+            views=[
+                View(
+                    instrument_type=Histogram,
+                    aggregation=ExplicitBucketHistogramAggregation(config.histogram_buckets),
+                )
+            ],
+            shutdown_on_exit=False,
+        )
+        meter = provider.get_meter(instruments.SCOPE, instruments.scope_version())
+        findings = instruments.create_instruments(meter, lambda: self._telemetry)
+        unsubscribe = None
+        if config.span_metrics:
+            labels = {str(k): str(v) for k, v in resource.attributes.items()} if convert else {}
+            spans = SpanMetricsCollector(
+                config.histogram_buckets,
+                config.max_series_per_metric,
+                cap.count_dropped,
+                config.namespace,
+                {**labels, **_scope_labels()},
+            )
+            source.register(spans)
+            unsubscribe = self.context.series.subscribe(spans.offer)
+        served = CollectorRegistry(auto_describe=False)
+        served.register(cap)
+        server, thread = self._listen(served, provider, unsubscribe)
+        return _Running(provider, findings, server, thread, unsubscribe)
+
+    def _listen(
+        self,
+        registry: CollectorRegistry,
+        provider: MeterProvider,
+        unsubscribe: Callable[[], None] | None,
+    ) -> tuple[WSGIServer, threading.Thread]:
+        host, port = split_endpoint(self.config.endpoint)
+        try:
+            return start_http_server(port, addr=host, registry=registry)
+        except OSError as exc:
+            if unsubscribe is not None:
+                unsubscribe()
+            provider.shutdown()
+            raise OSError(
+                exc.errno, f"exporter {self.id}: cannot listen on {self.config.endpoint}: {exc}"
+            ) from exc
+
+
+def _scope_labels() -> dict[str, str]:
+    # the labels the OTel reader puts on its own series, so span metrics match them
+    return {
+        "otel_scope_name": instruments.SCOPE,
+        "otel_scope_version": instruments.scope_version() or "",
+        "otel_scope_schema_url": "",
+    }
+
+
+def create(context: Context, config: PrometheusExporterConfig) -> PrometheusExporter:
+    """Build a ``prometheus`` exporter (the factory's constructor)."""
+    return PrometheusExporter(context, config)
+
+
+FACTORY: Factory[PrometheusExporterConfig, Exporter] = Factory(
+    type="prometheus",
+    config_model=PrometheusExporterConfig,
+    create=create,
+    description="otel-perf's metrics (SLO, anomaly, regression, forecasts, span metrics, "
+    "self-observability) on a Prometheus scrape endpoint.",
+)
