@@ -1,0 +1,1 @@
+"""The ``cache`` processor: cache effectiveness, TTL advice, cacheable candidates."""
