@@ -7,7 +7,7 @@ import logging
 import time
 import tracemalloc
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
 from opentelemetry.metrics import MeterProvider
@@ -18,10 +18,12 @@ from otel_perf.asgi._types import ASGIApp, Message, Receive, Scope, Send
 from otel_perf.asgi.metrics import BusinessMetrics
 from otel_perf.asgi.profiling import CURRENT, NOOP_MONITOR, Profiling, RequestMonitor
 
+if TYPE_CHECKING:
+    from otel_perf.cache.middleware import CacheSettings
+
 logger = logging.getLogger("otel_perf.asgi")
 
 SLOW_REQUEST = "otel_perf.slow_request"
-CACHING_UNAVAILABLE = "otel_perf.cache is not available yet"
 _MAX_DEPTH = 32
 
 
@@ -204,7 +206,7 @@ def performance_monitoring(
     *,
     profiling: Profiling | bool = True,
     metrics: bool = True,
-    caching: Any = None,
+    caching: CacheSettings | bool | None = None,
     tracer_provider: TracerProvider | None = None,
     meter_provider: MeterProvider | None = None,
 ) -> ASGIApp:
@@ -221,8 +223,11 @@ def performance_monitoring(
             False for none (no checkpoints, memory, slow flag or headers; the route is still
             named).
         metrics: False makes ``record_business_metric`` a no-op inside this app's requests.
-        caching: reserved for ``otel_perf.cache``; any value but None raises
-            ``NotImplementedError("otel_perf.cache is not available yet")``.
+        caching: response caching (``otel_perf.cache.middleware``): True for
+            ``CacheSettings()`` defaults, a ``CacheSettings`` to tune it, None/False for
+            none. The cache middleware runs inside our middleware (a hit still gets the
+            server span, named after the stored route, with ``cache.hit=true``); with a
+            ``control_token`` the control endpoints are mounted at ``control_path``.
         tracer_provider / meter_provider: for manual SDK setup; None uses the global ones
             (what ``opentelemetry-instrument`` and the distro set).
 
@@ -238,8 +243,6 @@ def performance_monitoring(
       in the handler) and business metrics work there; wrap the app before instrumenting
       it to get the span attributes too.
     """
-    if caching is not None:
-        raise NotImplementedError(CACHING_UNAVAILABLE)
     try:
         from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
     except ImportError as exc:  # pragma: no cover - a dev/optional dependency
@@ -259,11 +262,19 @@ def performance_monitoring(
 
     if isinstance(app, OpenTelemetryMiddleware):
         wrapped = copy.copy(app)
-        wrapped.app = PerformanceMiddleware(app.app, options, business)
+        wrapped.app = PerformanceMiddleware(_cached(app.app, caching), options, business)
         return wrapped
-    inner = PerformanceMiddleware(app, options, business)
+    inner = PerformanceMiddleware(_cached(app, caching), options, business)
     if _instrumented_inside(app):
         return inner
     return OpenTelemetryMiddleware(
         inner, tracer_provider=tracer_provider, meter_provider=meter_provider
     )
+
+
+def _cached(app: ASGIApp, caching: CacheSettings | bool | None) -> ASGIApp:
+    if caching is None or caching is False:
+        return app
+    from otel_perf.cache.middleware import with_caching
+
+    return with_caching(app, caching)

@@ -363,9 +363,10 @@ def test_the_apps_exception_is_a_500_with_an_error_span(sdk: SDK) -> None:
     assert asgi_memory.RSS_END in attrs  # recorded before the span ended
 
 
-def test_caching_is_not_available_yet() -> None:
-    with pytest.raises(NotImplementedError, match="otel_perf.cache is not available yet"):
-        performance_monitoring(starlette_app(), caching={"ttl": 1})
+def test_caching_takes_a_bool_or_cache_settings() -> None:
+    # tests/cache/test_cache_middleware.py covers caching=CacheSettings(...) end to end
+    with pytest.raises(TypeError, match="caching must be a bool or CacheSettings, got dict"):
+        performance_monitoring(starlette_app(), caching={"ttl": 1})  # type: ignore[arg-type]
 
 
 def test_an_app_already_wrapped_by_otel_is_not_wrapped_twice(sdk: SDK) -> None:

@@ -1,0 +1,358 @@
+"""CPU overhead of ``performance_monitoring`` over plain OpenTelemetryMiddleware, under uvicorn.
+
+``python -m benchmarks.asgi_overhead [--requests N] [--rounds N] [--variants LIST]``
+
+Each variant of the same Starlette app (``benchmarks/_asgi_overhead_app.py``) runs in its
+own uvicorn process on a free loopback port, with the same OTel SDK setup (spans batched
+to an exporter that drops them). A load-generator process sends keep-alive HTTP/1.1 GETs
+over raw sockets, one request at a time, to one server after the other: ``--rounds``
+rounds of ``--requests`` requests per server, the order reversed every other round so
+drift (other load on the machine, CPU frequency) falls on both alike. Each server's CPU
+time (user + system, all threads, ``psutil``) is read around its share of every round;
+warm-up requests come first and are not counted. Prints a table, then one JSON object as
+the last line: ``overhead_ratio`` is CPU per request with ``performance_monitoring``
+divided by CPU per request with the plain middleware.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import select
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from benchmarks._asgi_overhead_app import VARIANTS
+
+REPO = Path(__file__).resolve().parent.parent
+START_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 10.0
+CLIENT_TIMEOUT_S = 120.0
+DISTINCT_PATHS = 200  # /items/0 .. /items/199: all cached after the warm-up
+RECV_BYTES = 65536
+
+
+class BenchmarkError(Exception):
+    """The run could not be completed; reported in one line."""
+
+
+@dataclass
+class Server:
+    variant: str
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+
+@dataclass
+class Figures:
+    """One variant's measured rounds: CPU seconds and wall seconds per round."""
+
+    variant: str
+    cpu_s: list[float] = field(default_factory=list)
+    wall_s: list[float] = field(default_factory=list)
+    requests: int = 0
+
+    def cpu_us_per_request(self) -> float:
+        return sum(self.cpu_s) / self.requests * 1e6
+
+    def wall_us_per_request(self) -> float:
+        return sum(self.wall_s) / self.requests * 1e6
+
+
+# -- the load generator (its own process) ---------------------------------------------
+
+
+def request_bytes(port: int, path: str) -> bytes:
+    return f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+
+
+def read_response(sock: socket.socket, buffer: bytearray) -> int:
+    """Read one Content-Length-framed response from ``sock``; returns its status.
+
+    ``buffer`` carries bytes already received past the previous response.
+    """
+    while (end := buffer.find(b"\r\n\r\n")) < 0:
+        _receive(sock, buffer)
+    head = bytes(buffer[:end]).split(b"\r\n")
+    status = int(head[0].split(b" ", 2)[1])
+    length = None
+    for line in head[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value.strip())
+    if length is None:
+        raise BenchmarkError(f"response without Content-Length: {head[0]!r}")
+    total = end + 4 + length
+    while len(buffer) < total:
+        _receive(sock, buffer)
+    del buffer[:total]
+    return status
+
+
+def _receive(sock: socket.socket, buffer: bytearray) -> None:
+    chunk = sock.recv(RECV_BYTES)
+    if not chunk:
+        raise BenchmarkError("server closed the connection")
+    buffer += chunk
+
+
+def send_requests(sock: socket.socket, port: int, requests: int, offset: int) -> None:
+    buffer = bytearray()
+    for i in range(requests):
+        sock.sendall(request_bytes(port, f"/items/{(offset + i) % DISTINCT_PATHS}"))
+        status = read_response(sock, buffer)
+        if status != 200:
+            raise BenchmarkError(f"port {port}: status {status}")
+
+
+def run_load(connection: Any) -> None:
+    """Load-generator process: answers ``("run", port, requests, offset)`` with
+    ``("done", wall_s)`` (or ``("error", message)``) until it receives None."""
+    sockets: dict[int, socket.socket] = {}
+    try:
+        while (command := connection.recv()) is not None:
+            _, port, requests, offset = command
+            try:
+                if port not in sockets:
+                    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                    sockets[port] = sock
+                start = time.perf_counter()
+                send_requests(sockets[port], port, requests, offset)
+                connection.send(("done", time.perf_counter() - start))
+            except Exception as exc:  # reported to the parent, which fails the run
+                connection.send(("error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        for sock in sockets.values():
+            sock.close()
+
+
+class Load:
+    """The parent's handle on the load-generator process."""
+
+    def __init__(self) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.connection, child = context.Pipe()
+        self.process = context.Process(target=run_load, args=(child,), daemon=True)
+        self.process.start()
+
+    def run(self, port: int, requests: int, offset: int) -> float:
+        """Send ``requests`` requests to ``port``; the client's wall seconds."""
+        self.connection.send(("run", port, requests, offset))
+        if not self.connection.poll(CLIENT_TIMEOUT_S):
+            raise BenchmarkError(f"load generator silent for {CLIENT_TIMEOUT_S}s")
+        kind, value = self.connection.recv()
+        if kind != "done":
+            raise BenchmarkError(f"load generator: {value}")
+        return float(value)
+
+    def close(self) -> None:
+        try:
+            self.connection.send(None)
+        except OSError:
+            pass
+        self.process.join(STOP_TIMEOUT_S)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+
+
+# -- servers ------------------------------------------------------------------------
+
+
+@contextmanager
+def server(variant: str, tmp: Path) -> Iterator[Server]:
+    """``python -m benchmarks._asgi_overhead_app VARIANT``, stopped on the way out."""
+    log = tmp / f"{variant}.log"
+    argv = [sys.executable, "-m", "benchmarks._asgi_overhead_app", variant]
+    with log.open("wb") as err:
+        process = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=err)
+    try:
+        yield Server(variant, process, _ready_port(process, log), log)
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def _ready_port(process: subprocess.Popen[bytes], log: Path) -> int:
+    assert process.stdout is not None
+    ready, _, _ = select.select([process.stdout], [], [], START_TIMEOUT_S)
+    words = process.stdout.readline().decode().split() if ready else []
+    if len(words) != 2 or words[0] != "READY":
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:])
+        raise BenchmarkError(f"server {log.stem} did not start:\n{tail}")
+    return int(words[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` (all its threads) so far."""
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
+# -- the measurement ------------------------------------------------------------------
+
+
+def measure(servers: list[Server], load: Load, args: argparse.Namespace) -> list[Figures]:
+    """Warm every server up, then the alternating rounds; one :class:`Figures` each."""
+    for s in servers:
+        load.run(s.port, args.warmup, 0)
+    figures = {s.variant: Figures(s.variant) for s in servers}
+    for round_ in range(args.rounds):
+        order = servers if round_ % 2 == 0 else servers[::-1]
+        for s in order:
+            before = cpu_seconds(s.process.pid)
+            wall = load.run(s.port, args.requests, round_ * args.requests)
+            figures[s.variant].cpu_s.append(cpu_seconds(s.process.pid) - before)
+            figures[s.variant].wall_s.append(wall)
+            figures[s.variant].requests += args.requests
+        print(f"round {round_ + 1}/{args.rounds} done", file=sys.stderr, flush=True)
+    return [figures[s.variant] for s in servers]
+
+
+def summary(figures: list[Figures], args: argparse.Namespace) -> dict[str, Any]:
+    """The JSON line: the ratio first, then the per-variant figures and the run's shape."""
+    by_name = {f.variant: f for f in figures}
+    plain = by_name["plain"]
+    result: dict[str, Any] = {}
+    for name, f in by_name.items():
+        if name != "plain":
+            key = "overhead_ratio" if name == "monitored" else f"{name}_ratio"
+            result[key] = round(f.cpu_us_per_request() / plain.cpu_us_per_request(), 4)
+    for name, f in by_name.items():
+        result[f"cpu_us_per_request_{name}"] = round(f.cpu_us_per_request(), 1)
+    if "monitored" in by_name:
+        rounds = [
+            m / p for m, p in zip(by_name["monitored"].cpu_s, plain.cpu_s, strict=True) if p > 0
+        ]
+        quartiles = statistics.quantiles(rounds, n=4) if len(rounds) >= 2 else [rounds[0]] * 3
+        result["round_ratio_median"] = round(statistics.median(rounds), 4)
+        result["round_ratio_q1"] = round(quartiles[0], 4)
+        result["round_ratio_q3"] = round(quartiles[2], 4)
+    for name, f in by_name.items():
+        result[f"wall_us_per_request_{name}"] = round(f.wall_us_per_request(), 1)
+    result.update(
+        {
+            "rounds": args.rounds,
+            "requests": args.requests,
+            "warmup": args.warmup,
+            "variants": [f.variant for f in figures],
+        }
+    )
+    return result
+
+
+def report(figures: list[Figures], args: argparse.Namespace) -> None:
+    result = summary(figures, args)
+    plain = figures[0].cpu_us_per_request()
+    print(
+        f"asgi_overhead: {args.rounds} rounds x {args.requests} requests per server "
+        f"({args.warmup} warm-up), one keep-alive connection, uvicorn (h11, asyncio)"
+    )
+    print(
+        f"{'variant':<10} {'requests':>9} {'cpu s':>8} {'cpu µs/req':>11} "
+        f"{'wall µs/req':>12} {'vs plain':>9}"
+    )
+    for f in figures:
+        print(
+            f"{f.variant:<10} {f.requests:>9} {sum(f.cpu_s):>8.3f} "
+            f"{f.cpu_us_per_request():>11.1f} {f.wall_us_per_request():>12.1f} "
+            f"{f.cpu_us_per_request() / plain:>9.4f}"
+        )
+    if "overhead_ratio" in result:
+        print(
+            f"performance_monitoring / plain: {result['overhead_ratio']:.4f} "
+            f"({(result['overhead_ratio'] - 1) * 100:+.1f} %); per-round ratios: median "
+            f"{result['round_ratio_median']:.4f}, quartiles {result['round_ratio_q1']:.4f}"
+            f"–{result['round_ratio_q3']:.4f}"
+        )
+    print(json.dumps(result), flush=True)
+
+
+# -- command line ---------------------------------------------------------------------
+
+
+def _bounded(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        value = int(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be between {low} and {high}")
+        return value
+
+    return parse
+
+
+def _variants(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in VARIANTS]
+    if unknown or "plain" not in names or len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(
+            f"a comma-separated list of distinct {', '.join(VARIANTS)} including plain; "
+            f"got {text!r}"
+        )
+    return ["plain", *[name for name in names if name != "plain"]]
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line; every count is bounded so a run stays short."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.asgi_overhead", description=__doc__)
+    parser.add_argument(
+        "--requests", type=_bounded(50, 20_000), default=500, help="requests per server per round"
+    )
+    parser.add_argument("--rounds", type=_bounded(2, 200), default=20, help="alternating rounds")
+    parser.add_argument(
+        "--warmup", type=_bounded(1, 20_000), default=400, help="uncounted requests per server"
+    )
+    parser.add_argument(
+        "--variants",
+        type=_variants,
+        default=list(VARIANTS),
+        help=f"servers to compare (default {','.join(VARIANTS)}; plain is always first)",
+    )
+    return parser.parse_args(argv)
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds the finally blocks that stop the children
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; 0 when it completed."""
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    try:
+        with tempfile.TemporaryDirectory(prefix="otel-perf-asgi-") as name, ExitStack() as stack:
+            servers = [stack.enter_context(server(v, Path(name))) for v in args.variants]
+            load = Load()
+            stack.callback(load.close)
+            figures = measure(servers, load, args)
+    except BenchmarkError as exc:
+        print(f"benchmarks.asgi_overhead: {exc}", file=sys.stderr)
+        return 1
+    report(figures, args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
