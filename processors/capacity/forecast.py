@@ -94,8 +94,20 @@ def smooth(d: Array, alpha: float, beta: float) -> tuple[Array, Array]:
     if beta == 0.0:
         return level, np.zeros_like(level)
     step = np.diff(level, prepend=level[0])
-    slope = lfilter([beta], [1.0, beta - 1.0], step, zi=[0.0])[0]
+    # start the slope at the window's least-squares slope, not 0: with a small β a zero start
+    # is still felt hundreds of steps later and biases every trend forecast low
+    start = initial_slope(d)
+    slope = lfilter([beta], [1.0, beta - 1.0], step, zi=[(1.0 - beta) * start])[0]
     return level, slope
+
+
+def initial_slope(d: Array) -> float:
+    """Least-squares slope of ``d`` per step (0 for fewer than 3 values)."""
+    if d.size < 3:
+        return 0.0
+    t = np.arange(d.size, dtype=np.float64)
+    t -= t.mean()
+    return float(np.dot(t, d - d.mean()) / np.dot(t, t))
 
 
 def damping(phi: float, horizon: int, alpha: float) -> Array:
@@ -146,7 +158,7 @@ def choose(
 
 def bands(errors: Array, level: float) -> tuple[Array, Array]:
     """Per-step lower/upper error quantiles; steps with too few errors grow by √h."""
-    q = np.quantile(errors, [(1 - level) / 2, (1 + level) / 2], axis=0)
+    q = np.nanquantile(errors, [(1 - level) / 2, (1 + level) / 2], axis=0)
     return q[0], q[1]
 
 
@@ -214,10 +226,15 @@ class _Fit:
 
 def _interval(fit: _Fit, burn_in: int, level: float, seed: int) -> tuple[Array, Array]:
     horizon = fit.damp.size
-    h_ok = max(1, min(horizon, fit.d.size - burn_in - MIN_ERRORS))
+    n = fit.d.size
+    h_ok = max(1, min(horizon, n - burn_in - MIN_ERRORS))
     steps = np.arange(1, h_ok + 1)
-    model = step_errors(fit.d, fit.level_t, fit.slope_t, fit.damp[:h_ok], steps)
-    naive = naive_errors(fit.x, fit.lag, steps, model.shape[0])
+    # NaN-pad the end so every step uses every origin it has (t + h < n), not only the
+    # origins where the longest step still fits
+    pad = np.full(h_ok, np.nan)
+    d, x = np.concatenate([fit.d, pad]), np.concatenate([fit.x, pad])
+    model = step_errors(d, fit.level_t, fit.slope_t, fit.damp[:h_ok], steps)
+    naive = naive_errors(x, fit.lag, steps, model.shape[0])
     errors = (fit.weight * model + (1 - fit.weight) * naive)[burn_in:]
     if errors.shape[0] > 4000:  # plenty: a seeded subsample keeps the quantiles cheap
         rows = np.random.default_rng(seed).choice(errors.shape[0], 4000, replace=False)

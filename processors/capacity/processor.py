@@ -1,0 +1,317 @@
+"""The ``capacity`` processor: usage history, forecasts, time to thresholds, right-sizing, cost.
+
+Usage comes from received metrics (CPU and memory of hosts, processes, containers, pods and
+any configured metric), from span metrics (requests per second per service) and from
+:meth:`CapacityProcessor.record_usage`. History lives in the store (raw, 5 min, 1 h). Each
+resource is forecast at most once per ``forecast_interval`` of event time; the latest
+analysis is cached and read by the API from another thread (one lock guards the state).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from typing import Any
+
+from otel_perf import gauges
+from otel_perf.announce import Announcer
+from otel_perf.components import Context, Factory, Processor
+from otel_perf.findings import Finding
+from otel_perf.model import MetricBatch
+from otel_perf.processors.capacity.analysis import NS, Analysis, Inputs, analyse
+from otel_perf.processors.capacity.autoscaling import ScalingRequest
+from otel_perf.processors.capacity.config import CapacityConfig
+from otel_perf.processors.capacity.findings import findings_of
+from otel_perf.processors.capacity.history import COARSE, FINE, RAW, Series, UsageHistory
+from otel_perf.processors.capacity.scaling import autoscaling_view
+from otel_perf.processors.capacity.settings import inputs_for, resource_for
+from otel_perf.processors.capacity.usage import ResourceInfo, UsageExtractor
+from otel_perf.processors.capacity.views import (
+    dashboard_entry,
+    forecast_points,
+    gauge_rows,
+    services_view,
+)
+from otel_perf.series import SeriesInterval
+from otel_perf.store import StoreWriteError
+
+DAY_NS = 86_400 * NS
+STATE = "resources"
+
+gauges.register("otel_perf.capacity.usage", "1", "Latest usage per capacity resource.")
+gauges.register("otel_perf.capacity.forecast", "1", "Forecast usage per resource and horizon.")
+gauges.register("otel_perf.capacity.forecast.lower", "1", "Lower bound of the forecast's interval.")
+gauges.register("otel_perf.capacity.forecast.upper", "1", "Upper bound of the forecast's interval.")
+gauges.register(
+    "otel_perf.capacity.time_to_threshold", "d", "Days until the forecast reaches a threshold."
+)
+gauges.register(
+    "otel_perf.capacity.recommended_request", "1", "Right-sizing target (cores or bytes)."
+)
+
+
+class CapacityProcessor(Processor):
+    """Records usage per resource, forecasts it and announces crossings and right-sizing."""
+
+    def __init__(self, context: Context, config: CapacityConfig) -> None:
+        super().__init__(context)
+        self.config = config
+        self._lock = threading.RLock()  # the API reads from another thread
+        retention = {
+            RAW: config.raw_retention,
+            FINE: config.fine_retention,
+            COARSE: config.history_window,
+        }
+        self.history = UsageHistory(
+            context.store, self.id, retention, config.raw_min_interval, config.max_pending
+        )
+        self.extractor = UsageExtractor(config)
+        self.known: dict[str, ResourceInfo] = {}
+        self.first_ns: dict[str, int] = {}
+        self.latest_ns: dict[str, int] = {}
+        self.dropped_resources = 0
+        self.analyses: dict[str, Analysis] = {}
+        self.due_ns: dict[str, int] = {}
+        self.current: dict[str, Finding] = {}
+        self.magnitudes: dict[str, float] = {}
+        self.announcer = Announcer(int(config.quiet_period * NS), max_keys=4 * config.max_resources)
+        self._dirty = False
+        self._load()
+        self._unsubscribe = context.series.subscribe(self._interval)
+
+    # -- intake -------------------------------------------------------------
+    def record_usage(
+        self,
+        resource: str,
+        value: float,
+        time_ns: int | None = None,
+        *,
+        service: str = "",
+        kind: str | None = None,
+        unit: str | None = None,
+    ) -> bool:
+        """Record one usage sample of ``resource`` (thread-safe); False when it was dropped.
+
+        ``time_ns`` defaults to the wall clock. A name configured under ``resources`` takes
+        that rule's kind, unit and thresholds; otherwise ``kind`` defaults from the name.
+        """
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
+            raise ValueError(f"usage of {resource!r} must be a finite number, got {value!r}")
+        info = resource_for(self.config, resource, service, kind, unit)
+        with self._lock:
+            return self._record(info, time.time_ns() if time_ns is None else time_ns, value)
+
+    def consume_metrics(self, batch: MetricBatch) -> None:
+        with self._lock:
+            for sample in self.extractor.samples(batch.points):
+                self._record(sample.resource, sample.time_ns, sample.value)
+
+    def _interval(self, interval: SeriesInterval) -> None:
+        if interval.rollup or not self.config.request_rate:
+            return
+        calls: dict[str, int] = {}
+        for key, red in interval.values.items():
+            calls[key.service] = calls.get(key.service, 0) + red.calls
+        with self._lock:
+            for service, count in calls.items():
+                info = ResourceInfo(f"{service}/request.rate", service, "calls", "requests", "1/s")
+                self._record(info, interval.end_ns, count / interval.resolution_s)
+
+    def _record(self, info: ResourceInfo, t_ns: int, value: float) -> bool:
+        known = self.known.get(info.name)
+        if known is None:
+            if len(self.known) >= self.config.max_resources:
+                self.dropped_resources += 1
+                return False
+            self.known[info.name] = known = info
+            self._dirty = True
+        if not self.history.add(known.name, t_ns, float(value)):
+            return False
+        self.first_ns[known.name] = min(self.first_ns.get(known.name, t_ns), t_ns)
+        self.latest_ns[known.name] = max(self.latest_ns.get(known.name, t_ns), t_ns)
+        return True
+
+    # -- evaluation ---------------------------------------------------------
+    def tick(self, now_ns: int) -> list[Finding]:
+        with self._lock:
+            due = sorted(
+                (self.due_ns.get(name, 0), name)
+                for name in self.known
+                if self.due_ns.get(name, 0) <= now_ns
+            )[: self.config.max_forecasts_per_tick]
+            if not due:
+                return []
+            for _, name in due:
+                self._analyse(name, now_ns)
+                self.due_ns[name] = now_ns + int(self.config.forecast_interval * NS)
+            return self.announcer.evaluate(list(self.current.values()), self.magnitudes, now_ns)
+
+    def _analyse(self, name: str, now_ns: int) -> Analysis:
+        info = self.known[name]
+        analysis = analyse(self._series(name, now_ns), now_ns, self._inputs(info))
+        self.analyses[name] = analysis
+        for key in [k for k, f in self.current.items() if f.attributes.get("resource") == name]:
+            del self.current[key]
+            del self.magnitudes[key]
+        for finding, magnitude in findings_of(info, analysis, self.config, self.id, now_ns):
+            self.current[finding.key] = finding
+            self.magnitudes[finding.key] = magnitude
+        return analysis
+
+    def _inputs(self, info: ResourceInfo) -> Inputs:
+        observed = self.extractor.limits.get((info.service, info.kind))
+        return inputs_for(self.config, info, observed)
+
+    def _series(self, name: str, now_ns: int) -> Series:
+        """1 h buckets once two days are recorded, else 5-minute buckets."""
+        end_ns = max(now_ns, self.latest_ns.get(name, now_ns))
+        first = self.first_ns.get(name, end_ns)
+        if end_ns - first >= 2 * DAY_NS:
+            since = end_ns - int(self.config.history_window * NS)
+            return self.history.series(name, COARSE, since)
+        return self.history.series(name, FINE, end_ns - int(self.config.fine_retention * NS))
+
+    def flush(self, now_ns: int) -> None:
+        with self._lock:
+            self.history.flush(now_ns)
+            if self._dirty:
+                body = {
+                    name: {**info.to_dict(), "first_ns": self.first_ns.get(name)}
+                    for name, info in self.known.items()
+                }
+                try:
+                    self.context.store.save_state(self.id, STATE, body, now_ns)
+                except StoreWriteError:
+                    return  # counted by the store; still dirty, saved at the next flush
+                self._dirty = False
+
+    def _load(self) -> None:
+        saved = self.context.store.load_state(self.id, STATE) or {}
+        for name, body in saved.items():
+            self.known[name] = ResourceInfo.from_dict(body)
+            coarse = self.history.series(name, COARSE)
+            if body.get("first_ns") is not None:
+                self.first_ns[name] = int(body["first_ns"])
+            if coarse.buckets:
+                self.latest_ns[name] = max(b.last_ns for b in coarse.buckets)
+                self.first_ns.setdefault(name, coarse.starts_ns[0])
+
+    def shutdown(self) -> None:
+        self._unsubscribe()
+        self._unsubscribe = lambda: None
+
+    # -- reads (API thread) -------------------------------------------------
+    def resources(self) -> list[str]:
+        """Names of the resources recorded, sorted."""
+        with self._lock:
+            return sorted(self.known)
+
+    def _latest(self, resource: str) -> Analysis:
+        """The cached analysis, made now when there is none yet; KeyError when unknown."""
+        if resource not in self.known:
+            raise KeyError(resource)
+        analysis = self.analyses.get(resource)
+        if analysis is None:
+            analysis = self._analyse(resource, self.latest_ns.get(resource, 0))
+        return analysis
+
+    def dashboard(self) -> dict[str, Any]:
+        """Per resource: current, p90, trend, seasons, peaks, forecast, thresholds, sizing, cost."""
+        with self._lock:
+            entries = {
+                name: dashboard_entry(info, self._latest(name), self.config, self._inputs(info))
+                for name, info in sorted(self.known.items())
+            }
+            return {
+                "resources": entries,
+                "services": services_view(self.config),
+                **self._counters(),
+            }
+
+    def forecast_view(self, resource: str, horizon_s: float | None = None) -> dict[str, Any]:
+        """Forecast points (time, mean, lower, upper) up to ``horizon_s`` (default: the window).
+
+        Raises:
+            KeyError: unknown resource.
+        """
+        with self._lock:
+            info = self.known.get(resource)
+            if info is None:
+                raise KeyError(resource)
+            analysis = self._latest(resource)
+            return {
+                **dashboard_entry(info, analysis, self.config, self._inputs(info)),
+                "points": forecast_points(analysis, horizon_s),
+            }
+
+    def usage(self, resource: str) -> tuple[list[float], list[float], float]:
+        """(epoch seconds, bucket means, interval_s) at the resolution forecasts use.
+
+        Raises:
+            KeyError: unknown resource.
+        """
+        with self._lock:
+            if resource not in self.known:
+                raise KeyError(resource)
+            series = self._series(resource, self.latest_ns.get(resource, 0))
+            times = [s / NS for s in series.starts_ns]
+            return times, series.means(), float(series.resolution_s)
+
+    def service_of(self, resource: str) -> str | None:
+        """The service a recorded resource belongs to, or None when unknown or unnamed."""
+        with self._lock:
+            info = self.known.get(resource)
+            return info.service or None if info is not None else None
+
+    def autoscaling(self, request: ScalingRequest) -> dict[str, Any]:
+        """HPA/KEDA configs and a replica schedule from ``request.resource``'s history.
+
+        Raises:
+            KeyError: unknown resource.
+            ScalingInputError: the history or configuration cannot support a plan.
+        """
+        with self._lock:
+            info = self.known.get(request.resource)
+            if info is None:
+                raise KeyError(request.resource)
+            times, values, _ = self.usage(request.resource)
+            return autoscaling_view(self.config, info, times, values, request)
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            open_findings = sorted(self.current.values(), key=lambda f: (f.kind, f.subject))
+            return {
+                "resources": len(self.known),
+                "forecasts": len(self.analyses),
+                "current_findings": [f.model_dump(mode="json") for f in open_findings],
+                **self._counters(),
+            }
+
+    def _counters(self) -> dict[str, Any]:
+        return {
+            "dropped_resources": self.dropped_resources,
+            "rejected_points": self.extractor.rejected,
+            "suppressed_findings": self.announcer.suppressed,
+            "history": self.history.view(),
+        }
+
+    def gauges(self) -> list[tuple[str, float, dict[str, str]]]:
+        with self._lock:
+            rows: list[tuple[str, float, dict[str, str]]] = []
+            for name, analysis in self.analyses.items():
+                rows.extend(gauge_rows(self.known[name], analysis))
+            return rows
+
+
+FACTORY: Factory[CapacityConfig, Processor] = Factory(
+    type="capacity",
+    config_model=CapacityConfig,
+    create=CapacityProcessor,
+    description="Usage history, forecasts with intervals, time to thresholds, seasonality, "
+    "right-sizing and cost.",
+)
