@@ -129,3 +129,63 @@ def test_sdk_usage_and_request_rate_are_recorded_exported_and_kept(tmp_path: Pat
     fine = again.history.series("shop/request.rate", 300)
     assert sum(bucket.sum for bucket in fine.buckets) == pytest.approx(SPANS)
     store.close()
+
+
+HOST_CONFIG = """
+receivers:
+  hostmetrics: {{collection_interval: 200ms, filesystem_path: "{tmp}"}}
+processors:
+  capacity: {{raw_min_interval: 0s}}
+service:
+  tick_interval: 100ms
+  store: {{flush_interval: 100ms}}
+  pipelines:
+    metrics: {{receivers: [hostmetrics], processors: [capacity]}}
+"""
+
+
+def test_host_cpu_usage_follows_a_cpu_burning_child(tmp_path: Path) -> None:
+    """The hostmetrics receiver feeds the capacity processor with no app involved: while a
+    child spins on one CPU, the recorded host CPU usage shows at least that CPU busy."""
+    import subprocess
+    import sys
+
+    import psutil
+
+    from otel_perf.config import load_config
+    from otel_perf.processors.capacity.history import RAW
+    from otel_perf.sidecar import Sidecar
+
+    resource = "host/system.cpu.utilization"
+    sidecar = Sidecar(load_config(text=HOST_CONFIG.format(tmp=tmp_path)), str(tmp_path / "s.db"))
+    sidecar.start()
+    child = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        (processor,) = sidecar.pipeline.processors.values()
+        assert isinstance(processor, CapacityProcessor)
+        burner = psutil.Process(child.pid)
+
+        def busy() -> float:
+            times = burner.cpu_times()
+            return float(times.user + times.system)
+
+        start_ns, spent = time.time_ns(), busy()
+        deadline = time.monotonic() + 60
+        samples: list[float] = []
+        while time.monotonic() < deadline:
+            with processor._lock:
+                series = processor.history.series(resource, RAW, since_ns=start_ns)
+            # windows wholly inside the burn: the first sample after start closes a window
+            # that began before it
+            samples = [b.last for b in series.buckets[1:]]
+            if len(samples) >= 3 and busy() - spent >= 0.6:
+                break
+            time.sleep(0.05)
+        assert len(samples) >= 3, f"only {len(samples)} host CPU samples reached capacity"
+        cpus = psutil.cpu_count() or 1
+        assert min(samples) >= 0.8 / cpus, samples
+        assert resource in processor.resources()
+    finally:
+        child.kill()
+        child.wait()
+        sidecar.stop()
