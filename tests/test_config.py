@@ -145,7 +145,8 @@ def test_bad_duration_message() -> None:
         parse_duration_s("fast")
 
 
-def test_deploy_examples_validate() -> None:
+def test_deploy_examples_validate(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_PERF_API_TOKEN", "a-token")  # the deployed API requires one
     examples = sorted((Path(__file__).parents[1] / "deploy").rglob("otel-perf*.yaml"))
     assert examples
     for path in examples:

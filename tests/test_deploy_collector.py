@@ -185,13 +185,12 @@ def test_tier_configs_are_the_two_tiers() -> None:
     trace = yaml.safe_load((SCALE_OUT / "otel-perf-trace-tier.yaml").read_text())
     analysis = yaml.safe_load((SCALE_OUT / "otel-perf-analysis-tier.yaml").read_text())
     assert trace["service"]["pipelines"]["traces"]["processors"] == ["spanmetrics", "bottlenecks"]
-    assert trace["exporters"]["otlp"]["span_metrics"] is True
-    assert set(analysis["service"]["pipelines"]["metrics"]["processors"]) == {
-        "slo",
-        "anomaly",
-        "regression",
-        "capacity",
-    }
+    # the trace tier sends exact aggregates to the analysis tier, which merges them first
+    assert trace["service"]["pipelines"]["traces"]["exporters"] == ["otlp_aggregates", "otlp"]
+    spanmetrics = trace["processors"]["spanmetrics"]
+    assert spanmetrics["resource_dimensions"] == ["service.version"]
+    metrics = analysis["service"]["pipelines"]["metrics"]["processors"]
+    assert metrics == ["aggregates", "slo", "anomaly", "regression", "capacity"]
 
 
 def test_otel_perf_validate_rejects_a_broken_tier_config(tmp_path: Path) -> None:
