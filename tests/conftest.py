@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import sys
 import textwrap
 from collections.abc import Iterator
@@ -13,16 +12,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # tests' own helpers (support.py)
 
+from ports import free_port  # noqa: E402
 from support import RecordingProcessor, register_test_components  # noqa: E402
 
 register_test_components()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture

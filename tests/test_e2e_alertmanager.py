@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from conftest import free_port
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from otlp_builders import kv
+from ports import free_port
 
 from otel_perf.config import load_config
 from otel_perf.decode import message_to_json

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import free_port
 from e2e import SidecarProcess, http_status, start_instrumented_app, start_sidecar, wait_app
+from ports import free_port
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).parents[1]

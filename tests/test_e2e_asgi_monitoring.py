@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import free_port
 from e2e import SidecarProcess, http_status, start_instrumented_app, start_sidecar, wait_app
+from ports import free_port
 
 pytestmark = pytest.mark.e2e
 SERVICE = "shop-monitored"

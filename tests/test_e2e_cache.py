@@ -13,8 +13,8 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import free_port
 from e2e import SidecarProcess, start_instrumented_app, start_sidecar, wait_app
+from ports import free_port
 
 from otel_perf.cli import main
 

@@ -12,7 +12,6 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
-from conftest import free_port
 from e2e import start_sidecar
 from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -23,6 +22,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import SpanKind
+from ports import free_port
 
 from otel_perf.components import Context
 from otel_perf.processors.capacity.config import CapacityConfig

@@ -25,11 +25,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import free_port
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
 )
 from otlp_builders import BASE_NS, kv, trace_request
+from ports import free_port
 
 from otel_perf.config import load_config
 from otel_perf.decode import message_to_json

@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import free_port
 from e2e import HERE, SidecarProcess, _wait_healthy
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from otlp_builders import kv
+from ports import free_port
 
 from otel_perf.processors.slo.windows import MinuteCounts
 

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import free_port
 from e2e import SidecarProcess, http_status, start_instrumented_app, start_sidecar, wait_app
+from ports import free_port
 
 from otel_perf.processors.bottlenecks.evaluate import MAX_SUBJECT
 

@@ -57,6 +57,12 @@ def test_nothing_named_processors_or_exporters_at_the_top(wheel: zipfile.ZipFile
     assert "otel_perf/config/default.yaml" in wheel.namelist()
 
 
+def test_wheel_holds_the_dashboard_files(wheel: zipfile.ZipFile) -> None:
+    static = ROOT / "otel_perf" / "dashboard" / "static"
+    expected = {f"otel_perf/dashboard/static/{p.name}" for p in static.iterdir()}
+    assert len(expected) >= 4 and expected <= set(wheel.namelist())
+
+
 def test_editable_install_imports_mapped_packages() -> None:
     import otel_perf.exporters
     import otel_perf.processors

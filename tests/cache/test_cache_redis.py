@@ -160,7 +160,7 @@ def test_one_hundred_concurrent_misses_load_once_with_level_2(
 
 def test_a_redis_that_is_down_leaves_level_1_working(redis_url: str) -> None:
     async def scenario() -> None:
-        from conftest import _free_port
+        from ports import free_port as _free_port
 
         cache = Cache("down", CacheConfig(redis_url=f"redis://127.0.0.1:{_free_port()}/0"))
         await cache.set("k", 1)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import free_port
+from ports import free_port
 from pydantic import ValidationError
 from test_e2e_alertmanager import Alertmanager, start_alertmanager, wait_for
 

@@ -18,8 +18,8 @@ from typing import Any, cast
 import grpc
 import pytest
 import scenarios
-from conftest import free_port
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+from ports import free_port
 
 from otel_perf.config import load_config
 from otel_perf.findings import Finding, State

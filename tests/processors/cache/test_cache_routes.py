@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import free_port
+from ports import free_port
 from rich.console import Console
 from starlette.applications import Starlette
 from starlette.routing import Mount
