@@ -52,24 +52,40 @@ class RED:
     calls: int = 0
     errors: int = 0
     duration_s: ExponentialHistogram = field(default_factory=ExponentialHistogram)
+    #: calls with duration <= threshold (s), exact, for spanmetrics' ``latency_thresholds``
+    within: dict[float, int] = field(default_factory=dict)
 
     def merge(self, other: RED) -> None:
         self.calls += other.calls
         self.errors += other.errors
         self.duration_s.merge(other.duration_s)
+        for threshold, count in other.within.items():
+            self.within[threshold] = self.within.get(threshold, 0) + count
 
     def copy(self) -> RED:
-        return RED(self.calls, self.errors, self.duration_s.copy())
+        return RED(self.calls, self.errors, self.duration_s.copy(), dict(self.within))
 
     def to_dict(self) -> dict[str, object]:
-        return {"calls": self.calls, "errors": self.errors, "duration_s": self.duration_s.to_dict()}
+        out: dict[str, object] = {
+            "calls": self.calls,
+            "errors": self.errors,
+            "duration_s": self.duration_s.to_dict(),
+        }
+        if self.within:
+            out["within"] = [[t, c] for t, c in self.within.items()]
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> RED:
         hist = data["duration_s"]
         assert isinstance(hist, dict)
+        within = data.get("within") or []
+        assert isinstance(within, list)
         return cls(
-            int(str(data["calls"])), int(str(data["errors"])), ExponentialHistogram.from_dict(hist)
+            int(str(data["calls"])),
+            int(str(data["errors"])),
+            ExponentialHistogram.from_dict(hist),
+            {float(t): int(c) for t, c in within},
         )
 
 
@@ -83,20 +99,75 @@ class SeriesInterval:
     values: dict[SeriesKey, RED]
     source: str = ""
     rollup: bool = False  # a merge of base intervals already published
+    #: merged from trace-tier aggregates (``processors/aggregates``), not counted from spans
+    #: here: processors that count spans themselves (slo, regression) read these instead
+    aggregated: bool = False
+    #: with ``aggregated``: each series split by ``service.version`` (what version
+    #: comparisons need); empty when the trace tier does not key by version
+    versions: dict[SeriesKey, dict[str, RED]] = field(default_factory=dict)
 
     def __iter__(self) -> Iterator[tuple[SeriesKey, RED]]:
         return iter(self.values.items())
 
 
+@dataclass(frozen=True, slots=True)
+class CriticalPathInterval:
+    """One closed bottlenecks window's mergeable sums: per (service, operation) the
+    critical-path ns, self-time ns and traces on whose critical path it was; plus the
+    window's analysed traces and their total critical-path ns. Sums of ints: exact merges."""
+
+    start_ns: int
+    end_ns: int
+    traces: int
+    critical_total_ns: int
+    operations: dict[tuple[str, str], tuple[int, int, int]]
+    source: str = ""
+
+
 Subscriber = Callable[[SeriesInterval], None]
+CriticalPathSubscriber = Callable[[CriticalPathInterval], None]
+WatermarkSubscriber = Callable[[str, int], None]
 
 
 class SeriesHub:
-    """Fan-out of closed intervals to subscribers, in subscription order."""
+    """Fan-out of closed intervals to subscribers, in subscription order.
+
+    Two side channels serve the trace tier's exporter: closed bottlenecks windows
+    (``publish_critical_path``) and each span-metrics source's watermark
+    (``advance_watermark``: every interval ending at or before it is closed, so an
+    interval it never published was empty).
+    """
 
     def __init__(self) -> None:
         self._subscribers: list[Subscriber] = []
+        self._critical_path: list[CriticalPathSubscriber] = []
+        self._watermark: list[WatermarkSubscriber] = []
         self.errors = 0
+
+    def subscribe_critical_path(self, subscriber: CriticalPathSubscriber) -> Callable[[], None]:
+        """Call ``subscriber(window)`` for every closed bottlenecks window."""
+        self._critical_path.append(subscriber)
+        return lambda: self._critical_path.remove(subscriber)
+
+    def publish_critical_path(self, window: CriticalPathInterval) -> None:
+        for subscriber in list(self._critical_path):
+            self._call(subscriber, window)
+
+    def subscribe_watermark(self, subscriber: WatermarkSubscriber) -> Callable[[], None]:
+        """Call ``subscriber(source, watermark_ns)`` whenever a source's watermark moves."""
+        self._watermark.append(subscriber)
+        return lambda: self._watermark.remove(subscriber)
+
+    def advance_watermark(self, source: str, watermark_ns: int) -> None:
+        for subscriber in list(self._watermark):
+            self._call(subscriber, source, watermark_ns)
+
+    def _call(self, subscriber: Callable[..., None], *args: object) -> None:
+        try:
+            subscriber(*args)
+        except Exception:  # one subscriber's bug must not starve the others
+            self.errors += 1
+            log.exception("series subscriber %r failed", subscriber)
 
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
         """Call ``subscriber(interval)`` for every interval published; returns an unsubscribe."""

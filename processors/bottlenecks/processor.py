@@ -12,6 +12,7 @@ from otel_perf.processors.bottlenecks.aggregate import NS, Window
 from otel_perf.processors.bottlenecks.analyse import Analyser
 from otel_perf.processors.bottlenecks.assembly import TraceAssembler
 from otel_perf.processors.bottlenecks.config import BottlenecksConfig
+from otel_perf.processors.bottlenecks.emit import critical_path_interval
 from otel_perf.processors.bottlenecks.evaluate import evaluate, ranking
 from otel_perf.processors.bottlenecks.memory import KEYS as MEMORY_KEYS
 from otel_perf.processors.bottlenecks.report import report
@@ -53,6 +54,9 @@ class BottlenecksProcessor(Processor):
             return []
         found = evaluate(window, self.config, now_ns, self.id)
         self.previous, self.window = window, None
+        self.context.series.publish_critical_path(
+            critical_path_interval(window, self.interval_ns, self.id)
+        )
         magnitudes = {finding.key: size for finding, size in found}
         return self.announcer.evaluate([f for f, _ in found], magnitudes, now_ns)
 

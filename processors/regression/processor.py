@@ -24,6 +24,7 @@ from otel_perf import gauges
 from otel_perf.components import Context, Factory, Processor
 from otel_perf.findings import Finding
 from otel_perf.model import SpanBatch, SpanKind
+from otel_perf.processors.regression.aggregated import ordered_versions, samples_ms
 from otel_perf.processors.regression.baselines import Baseline, Reservoir
 from otel_perf.processors.regression.changes import ChangeTracker
 from otel_perf.processors.regression.config import RegressionConfig
@@ -192,6 +193,8 @@ class RegressionProcessor(Processor):
         if interval.rollup:
             return
         with self.lock:
+            if interval.aggregated:  # the analysis tier: no spans, per-version histograms
+                self._aggregated_samples(interval)
             for key, red in interval.values.items():
                 if key.is_overflow or not red.calls:
                     continue
@@ -207,6 +210,23 @@ class RegressionProcessor(Processor):
                         key.service, key.operation, point, interval.end_ns, self.id
                     )
                     self.pending.append(finding)
+
+    def _aggregated_samples(self, interval: SeriesInterval) -> None:
+        self.last_ns = max(self.last_ns, interval.end_ns)
+        limit = self.config.version_window
+        for key, red in interval.values.items():
+            if key.span_kind == SpanKind.SERVER and not key.is_overflow:
+                seed = f"{key.label()} {interval.start_ns}"
+                for value_ms in samples_ms(red.duration_s, self.config.reservoir_size, seed):
+                    self._collect(f"auto:{key.service} {key.operation}", value_ms)
+        for key, versions in interval.versions.items():
+            if key.span_kind != SpanKind.SERVER or key.is_overflow:
+                continue
+            current = self.versions.current.get(key.service)
+            for version in ordered_versions(dict(versions), current):
+                seed = f"{key.label()} {version} {interval.start_ns}"
+                for value_ms in samples_ms(versions[version].duration_s, limit, seed):
+                    self.versions.add(key.service, version, key.operation, value_ms)
 
     def _count_interval(self, name: str, end_ns: int) -> None:
         entry = self.collecting.get(name)

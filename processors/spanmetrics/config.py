@@ -24,6 +24,11 @@ class SpanMetricsConfig(ComponentConfig):
         memory_horizon: how much closed base-interval history is kept in memory.
         retention_1m / retention_1h: how long rollups stay in the store.
         api_window: the window the API's rate, error ratio and quantiles cover.
+        resource_dimensions: resource attributes added to the series key (the trace
+            tier keys by ``service.version`` so the analysis tier can compare versions).
+        latency_thresholds: durations at which each series also counts its calls exactly
+            (``duration <= threshold``), so SLOs computed from the aggregates elsewhere
+            match SLOs counted from spans (a histogram alone interpolates inside a bucket).
     """
 
     interval: Duration = 10.0
@@ -35,6 +40,8 @@ class SpanMetricsConfig(ComponentConfig):
     retention_1m: Duration = 7 * 86400.0
     retention_1h: Duration = 90 * 86400.0
     api_window: Duration = 60.0
+    resource_dimensions: list[str] = []
+    latency_thresholds: list[Duration] = Field(default_factory=list, max_length=32)
 
     @field_validator("interval")
     @classmethod

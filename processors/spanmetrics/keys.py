@@ -59,8 +59,16 @@ class Keyer:
         max_services: distinct services before they share an overflow service.
     """
 
-    def __init__(self, dimensions: list[str], max_series_per_service: int, max_services: int):
+    def __init__(
+        self,
+        dimensions: list[str],
+        max_series_per_service: int,
+        max_services: int,
+        resource_dimensions: list[str] | None = None,
+    ):
         self.dimensions = tuple(dimensions)
+        self.resource_dimensions = tuple(resource_dimensions or ())
+        self._names = self.dimensions + self.resource_dimensions
         self.max_series = max_series_per_service
         self.max_services = max_services
         self._keys: dict[tuple[object, ...], SeriesKey] = {}
@@ -71,6 +79,9 @@ class Keyer:
         attrs = span.attributes
         service = span.resource.service_name
         raw = (service, span.name, span.kind, *(attribute(attrs, d) for d in self.dimensions))
+        if self.resource_dimensions:
+            resource = span.resource.attributes
+            raw += tuple(resource.get(d) for d in self.resource_dimensions)
         found = self._keys.get(raw)
         if found is not None:
             return found
@@ -86,7 +97,7 @@ class Keyer:
             return SeriesKey(service, OVERFLOW, 0, _OVERFLOW_DIMS)
         dims = tuple(
             (name, str(value))
-            for name, value in zip(self.dimensions, raw[3:], strict=True)
+            for name, value in zip(self._names, raw[3:], strict=True)
             if value is not None
         )
         key = SeriesKey(service, span.name, int(span.kind), dims)

@@ -27,8 +27,13 @@ class SpanMetricsProcessor(Processor):
         self.span_attributes = frozenset(config.dimensions) | {
             alias for d in config.dimensions for alias in ALIASES.get(d, ())
         }
-        self.keyer = Keyer(config.dimensions, config.max_series_per_service, config.max_services)
-        self.windows = Windows(config.interval, config.late_grace)
+        self.keyer = Keyer(
+            config.dimensions,
+            config.max_series_per_service,
+            config.max_services,
+            config.resource_dimensions,
+        )
+        self.windows = Windows(config.interval, config.late_grace, config.latency_thresholds)
         self.rollups = [Rollup(seconds) for seconds in ROLLUPS_S]
         self.recent: deque[SeriesInterval] = deque(
             maxlen=max(1, math.ceil(config.memory_horizon / config.interval))
@@ -56,6 +61,7 @@ class SpanMetricsProcessor(Processor):
         for interval in self.windows.advance(now_ns, self.id):
             self._publish(interval)
         watermark = self.windows.watermark_ns
+        self.context.series.advance_watermark(self.id, watermark)
         for rollup in self.rollups:
             for interval in rollup.close_until(watermark, self.id):
                 self._persist(interval)

@@ -58,7 +58,10 @@ class Windows:
     than the values themselves.
     """
 
-    def __init__(self, interval_s: float, grace_s: float) -> None:
+    def __init__(
+        self, interval_s: float, grace_s: float, thresholds_s: Iterable[float] = ()
+    ) -> None:
+        self.thresholds_s = tuple(thresholds_s)
         self.interval_ns = int(interval_s * NS)
         self.grace_ns = int(grace_s * NS)
         self.open: dict[int, dict[SeriesKey, RED]] = {}
@@ -86,14 +89,14 @@ class Windows:
             values = waiting[key] = array("q")
         values.extend(durations_ns)
         if len(values) >= PENDING_LIMIT:
-            _record(red, waiting.pop(key))
+            _record(red, waiting.pop(key), self.thresholds_s)
 
     def settle(self) -> None:
         """Move every waiting duration into its histogram."""
         for start, waiting in self.pending.items():
             window = self.open[start]
             for key, values in waiting.items():
-                _record(window[key], values)
+                _record(window[key], values, self.thresholds_s)
         self.pending.clear()
 
     def advance(self, now_ns: int, source: str) -> list[SeriesInterval]:
@@ -114,8 +117,12 @@ class Windows:
         return closed
 
 
-def _record(red: RED, values: array[int]) -> None:
-    red.duration_s.record_many(np.frombuffer(values, dtype=np.int64) / NS)
+def _record(red: RED, values: array[int], thresholds_s: tuple[float, ...] = ()) -> None:
+    durations_ns = np.frombuffer(values, dtype=np.int64)
+    red.duration_s.record_many(durations_ns / NS)
+    for threshold in thresholds_s:  # the comparison the slo processor makes per span
+        within = int(np.count_nonzero(durations_ns <= threshold * 1e9))
+        red.within[threshold] = red.within.get(threshold, 0) + within
 
 
 def merge_intervals(intervals: Iterable[SeriesInterval]) -> dict[SeriesKey, RED]:

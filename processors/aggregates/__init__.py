@@ -1,0 +1,1 @@
+"""The analysis tier's intake: trace-tier aggregates merged back into series intervals."""
