@@ -9,6 +9,7 @@ from otel_perf import gauges
 from otel_perf.components import Context, Factory, Processor
 from otel_perf.findings import Finding
 from otel_perf.model import MetricBatch, MetricPoint, MetricType, SpanBatch
+from otel_perf.processors.slo.aggregates import interval_events
 from otel_perf.processors.slo.config import SLOConfig, defaults_for, expand
 from otel_perf.processors.slo.objective import Objective, SLIKind
 from otel_perf.processors.slo.sources import (
@@ -19,6 +20,7 @@ from otel_perf.processors.slo.sources import (
     unit_scale,
 )
 from otel_perf.processors.slo.state import ObjectiveState
+from otel_perf.series import SeriesInterval
 
 HISTOGRAMS = (MetricType.HISTOGRAM, MetricType.EXPONENTIAL_HISTOGRAM)
 
@@ -49,6 +51,8 @@ class SLOProcessor(Processor):
         self.ratio_pending: dict[tuple[str, int], list[float]] = {}
         self.evaluated_ns = 0
         self.saved_ns = 0
+        # the analysis tier has no spans: it counts the intervals merged from the trace tier
+        self._unsubscribe = context.series.subscribe(self._interval)
 
     def _configured(self) -> list[Objective]:
         rules, min_events = self.config.rules(), self.config.min_events
@@ -87,6 +91,10 @@ class SLOProcessor(Processor):
     # -- intake -------------------------------------------------------------
     def consume_spans(self, batch: SpanBatch) -> None:
         span_events(batch.spans, self.objectives_of, self._add)
+
+    def _interval(self, interval: SeriesInterval) -> None:
+        if interval.aggregated and not interval.rollup:
+            interval_events(interval, self.objectives_of, self._add)
 
     def _add(self, name: str, minute: int, good: float, total: float) -> None:
         self.states[name].add(minute, good, total)
@@ -154,6 +162,8 @@ class SLOProcessor(Processor):
 
     def shutdown(self) -> None:
         """State is saved by flush(), which the pipeline calls before shutdown."""
+        self._unsubscribe()
+        self._unsubscribe = lambda: None
 
     def snapshot(self) -> dict[str, Any]:
         return {

@@ -15,6 +15,7 @@ from otel_perf.processors.slo.burn_rate import (
     firing_by_severity,
     scaled_rules,
 )
+from otel_perf.processors.slo.history import budget_history
 from otel_perf.processors.slo.objective import (
     AlertSeverity,
     BudgetingMethod,
@@ -182,7 +183,18 @@ class ObjectiveState:
                 for s, a in self.alerts.items()
             },
             **self.last,
+            "budget_history": self.budget_history(),
         }
+
+    def budget_history(self) -> list[dict[str, Any]]:
+        """Budget remaining over the window to date at up to 120 times (the burn-down)."""
+        at_ns = self.last.get("at_ns")
+        if at_ns is None:
+            return []
+        minute = int(at_ns) // MINUTE_NS
+        first, _ = window_range(self.objective.window, minute)
+        target = self.objective.target
+        return budget_history(self.counts, first, minute, target, self.uses_timeslices)
 
     def to_dict(self) -> dict[str, Any]:
         return {

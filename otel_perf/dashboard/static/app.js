@@ -1,0 +1,200 @@
+// The dashboard's loop: which sections the API offers, fetch them with the token, render
+// only what changed, poll every N s (paused while the tab is hidden).
+import {
+  renderAnomalies, renderBottlenecks, renderCache, renderCapacity, renderRecommendations,
+  renderRED, renderRegression, renderSLO,
+} from "./sections.js";
+
+const TOKEN_KEY = "otel-perf-token";
+const MAX_FORECASTS = 6;
+const ANOMALY_POINTS = 120;
+
+class Unauthorized extends Error {}
+class Missing extends Error {}
+
+const state = {
+  timer: null,
+  busy: false,
+  paths: null,
+  rendered: new Map(), // section id → last JSON text rendered
+  anomalyHistory: new Map(), // series → [{t, value, lo, hi}] polled while open
+};
+
+const $ = (id) => document.getElementById(id);
+
+async function getJSON(path, { open = false } = {}) {
+  const headers = { Accept: "application/json" };
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (token && !open) headers.Authorization = `Bearer ${token}`;
+  const response = await fetch(path, { headers, cache: "no-store" });
+  if (response.status === 401) throw new Unauthorized(path);
+  if (response.status === 404) throw new Missing(path);
+  const body = await response.json();
+  if (!response.ok) throw new Error(`${path}: HTTP ${response.status}: ${body.error ?? ""}`);
+  return body;
+}
+
+// section id → {needs: processor type or null, path, render(body) → nodes, load?}
+const SECTIONS = [
+  { id: "slo", needs: "slo", path: "/performance/slo", render: renderSLO },
+  { id: "red", needs: null, path: "/performance/metrics", render: renderRED, hideWhen: (b) => !b.red },
+  { id: "bottlenecks", needs: "bottlenecks", path: "/performance/bottlenecks", render: renderBottlenecks },
+  {
+    id: "anomalies", needs: "anomaly", path: "/performance/anomalies",
+    render: (b) => renderAnomalies(b, state.anomalyHistory), remember: rememberAnomalies,
+  },
+  { id: "capacity", needs: "capacity", path: "/performance/capacity/dashboard", load: loadCapacity },
+  { id: "regression", needs: "regression", path: "/performance/regression/analysis", render: renderRegression },
+  { id: "recommendations", needs: null, path: "/performance/recommendations", render: renderRecommendations },
+  { id: "cache", needs: "cache", path: "/performance/cache/stats", render: renderCache },
+];
+
+async function loadCapacity(section) {
+  const dashboard = await getJSON(section.path);
+  const wanted = Object.values(dashboard.resources ?? {})
+    .filter((r) => r.forecast)
+    .sort((a, b) => rank(a) - rank(b))
+    .slice(0, MAX_FORECASTS);
+  const forecasts = new Map();
+  await Promise.all(wanted.map(async (r) => {
+    const encoded = r.name.split("/").map(encodeURIComponent).join("/");
+    forecasts.set(r.name, await getJSON(`/performance/capacity/forecast/${encoded}?horizon=7d`));
+  }));
+  const shown = { ...dashboard, resources: Object.fromEntries(wanted.map((r) => [r.name, r])) };
+  const key = JSON.stringify([shown, [...forecasts]]);
+  return { key, nodes: () => renderCapacity(shown, forecasts) };
+}
+
+function rank(resource) {
+  return { cpu: 0, memory: 1 }[resource.kind] ?? 2;
+}
+
+function rememberAnomalies(body) {
+  const now = Date.now();
+  for (const snap of Object.values(body.processors ?? {})) {
+    for (const a of snap.open_episodes ?? []) {
+      const seen = state.anomalyHistory.get(a.series) ?? [];
+      const last = seen[seen.length - 1];
+      if (last && last.value === a.value && last.lo === a.expected_low) continue; // unchanged
+      seen.push({ t: now, value: a.value, lo: a.expected_low, hi: a.expected_high });
+      state.anomalyHistory.set(a.series, seen.slice(-ANOMALY_POINTS));
+    }
+  }
+  if (state.anomalyHistory.size > 50) state.anomalyHistory.clear(); // bounded
+}
+
+function show(id, nodes, key) {
+  const section = $(id);
+  section.hidden = false;
+  if (state.rendered.get(id) === key) return; // unchanged: leave the DOM alone (no flicker)
+  state.rendered.set(id, key);
+  section.querySelector(".body").replaceChildren(...nodes());
+}
+
+function hide(id) {
+  $(id).hidden = true;
+  state.rendered.delete(id);
+}
+
+async function refreshSection(section, types) {
+  if (section.needs && !types.has(section.needs)) return hide(section.id);
+  if (!section.needs && state.paths && !state.paths.has(section.path)) return hide(section.id);
+  try {
+    if (section.load) {
+      const { key, nodes } = await section.load(section);
+      return show(section.id, nodes, key);
+    }
+    const body = await getJSON(section.path);
+    if (section.hideWhen?.(body)) return hide(section.id);
+    section.remember?.(body);
+    const polled = section.remember ? [...state.anomalyHistory.values()].map((v) => v.length) : [];
+    show(section.id, () => section.render(body), JSON.stringify([body, polled]));
+  } catch (error) {
+    if (error instanceof Missing) return hide(section.id);
+    throw error;
+  }
+}
+
+async function refresh() {
+  if (state.busy) return;
+  state.busy = true;
+  try {
+    const health = await getJSON("/performance/health", { open: true });
+    renderHealth(health);
+    if (!state.paths) {
+      const doc = await getJSON("/performance/openapi.json", { open: true });
+      state.paths = new Set(Object.keys(doc.paths ?? {}));
+    }
+    const types = new Set((health.processors ?? []).map((id) => id.split("/")[0]));
+    for (const section of SECTIONS) await refreshSection(section, types);
+    $("error").hidden = true;
+    $("token-form").hidden = true;
+    $("updated").textContent = `updated ${new Date().toLocaleTimeString()}`;
+    document.body.dataset.loaded = "true";
+  } catch (error) {
+    if (error instanceof Unauthorized) {
+      askToken(sessionStorage.getItem(TOKEN_KEY) ? "That token was refused." : "");
+    } else {
+      $("error").textContent = `Could not load: ${error.message}`;
+      $("error").hidden = false;
+    }
+  } finally {
+    state.busy = false;
+  }
+}
+
+function renderHealth(health) {
+  const status = $("status");
+  status.textContent = health.status;
+  status.className = `pill ${{ ok: "ok", degraded: "warn", critical: "bad" }[health.status] ?? ""}`;
+  const reasons = (health.reasons ?? []).map((r) => (typeof r === "string" ? r : r.text ?? ""));
+  $("reasons").textContent = reasons.slice(0, 3).join(" · ") + (reasons.length > 3 ? ` (+${reasons.length - 3})` : "");
+  $("reasons").title = reasons.join("\n");
+}
+
+function askToken(message) {
+  stop();
+  $("token-form").hidden = false;
+  $("token-error").textContent = message;
+  $("token-input").focus();
+}
+
+function interval() {
+  return Number($("interval").value);
+}
+
+function start() {
+  stop();
+  if (document.hidden || !$("token-form").hidden) return;
+  refresh();
+  const seconds = interval();
+  if (seconds > 0) state.timer = setInterval(() => { if (!document.hidden) refresh(); }, seconds * 1000);
+}
+
+function stop() {
+  if (state.timer !== null) clearInterval(state.timer);
+  state.timer = null;
+}
+
+function setUp() {
+  const wanted = new URLSearchParams(location.search).get("refresh");
+  if (wanted !== null && [...$("interval").options].some((o) => o.value === wanted)) $("interval").value = wanted;
+  $("interval").addEventListener("change", start);
+  $("token-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    sessionStorage.setItem(TOKEN_KEY, $("token-input").value.trim());
+    $("token-input").value = "";
+    $("token-form").hidden = true;
+    state.rendered.clear();
+    start();
+  });
+  $("token-forget").addEventListener("click", () => {
+    sessionStorage.removeItem(TOKEN_KEY);
+    $("token-error").textContent = "Token forgotten.";
+  });
+  $("token-button").addEventListener("click", () => askToken(""));
+  document.addEventListener("visibilitychange", () => (document.hidden ? stop() : start()));
+  start();
+}
+
+setUp();
