@@ -191,7 +191,8 @@ def test_slo_route_health_and_cli(capsys: pytest.CaptureFixture[str]) -> None:
             )
             health = api.get("/performance/health").json()
             assert health["status"] == "critical"
-            assert "shop: burn-rate page firing" in health["reasons"]
+            reason = {"source": "slo", "status": "critical", "text": "shop: burn-rate page firing"}
+            assert reason in health["reasons"]
             url = str(api.base_url)
             assert main(["slo", "--api", url]) == 0
             assert "shop" in capsys.readouterr().out

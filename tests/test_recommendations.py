@@ -1,0 +1,403 @@
+"""Recommendations: one pipeline fed the shop's N+1 scenario, failing requests that burn an
+SLO, a slower new version and a repeated expensive query; every source shows up in
+``GET /performance/recommendations`` with its evidence and finding, ranked as documented,
+filtered and bounded; bad parameters are 400s; the CLI prints the same list."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import scenarios
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from test_api import client
+from trace_builder import span
+
+from otel_perf.config import load_config
+from otel_perf.decode import SPAN_ATTRIBUTE_KEYS, Decoder, Limits, message_to_json
+from otel_perf.findings import Finding, Kind, Severity, State
+from otel_perf.model import SpanBatch, SpanKind, SpanRecord, StatusCode
+from otel_perf.pipeline import Pipeline
+from otel_perf.recommendations import POINTS, Inputs, recommend
+from otel_perf.replay import replay
+from otel_perf.store import Store
+
+S = 1_000_000_000
+MS_PER_S = 1000.0
+SEVERITY_RANK = {s.value: s.rank for s in Severity}
+
+CONFIG = """
+receivers: {otlp: {}}
+processors:
+  bottlenecks: {trace_quiet_time: 0s, evaluation_interval: 60s, min_traces: 10}
+  slo:
+    defaults: {enabled: false}
+    min_events: 0
+    objectives: [{name: app-availability, service: app, availability: 0.999}]
+  regression: {version_window: 100, baseline_intervals: 0}
+  cache: {candidate_horizon: 10m, candidate_min_ms_per_min: 100}  # candidates at the last tick
+service:
+  pipelines:
+    traces: {receivers: [otlp], processors: [bottlenecks, slo, regression, cache]}
+"""
+
+
+def at_ms(start_ns: int, offset_s: float) -> float:
+    return start_ns / 1e6 + offset_s * MS_PER_S
+
+
+def failing_requests(start_ns: int, n: int = 30) -> list[SpanRecord]:
+    """Server spans of service ``app`` that all fail: the availability SLO burns."""
+    return [
+        span(
+            f"f{i}",
+            None,
+            at_ms(start_ns, i * 0.1),
+            at_ms(start_ns, i * 0.1) + 20,
+            kind=SpanKind.SERVER,
+            status=StatusCode.ERROR,
+            trace_id=(1000 + i).to_bytes(16, "big"),
+        )
+        for i in range(n)
+    ]
+
+
+def version_requests(start_ns: int) -> list[SpanRecord]:
+    """``shop`` GET /cart served by 1.0, then 60 % slower by 2.0; GET /items 40 % faster."""
+    rng = random.Random(5)
+    spans = []
+    for v_index, version in enumerate(("1.0", "2.0")):
+        for op, median in (
+            ("GET /cart", 50.0 if version == "1.0" else 80.0),
+            ("GET /items", 20.0 if version == "1.0" else 12.0),
+        ):
+            for i in range(150):
+                begin = at_ms(start_ns, v_index * 10 + i * 0.05)
+                spans.append(
+                    span(
+                        f"{version}{op}{i}",
+                        None,
+                        begin,
+                        begin + median * rng.lognormvariate(0, 0.2),
+                        name=op,
+                        service="shop",
+                        kind=SpanKind.SERVER,
+                        resource_attrs={"service.version": version},
+                        trace_id=rng.randbytes(16),
+                    )
+                )
+    return spans
+
+
+def repeated_query(start_ns: int) -> list[SpanRecord]:
+    """The same 150 ms product lookup, 20 times a second apart: a cacheable query."""
+    sql = "SELECT * FROM products WHERE id = 7"
+    return [
+        span(
+            f"q{i}",
+            None,
+            at_ms(start_ns, i),
+            at_ms(start_ns, i) + 150,
+            name="SELECT",
+            kind=SpanKind.CLIENT,
+            attrs={"db.system.name": "postgresql", "db.query.text": sql},
+            trace_id=(5000 + i).to_bytes(16, "big"),
+        )
+        for i in range(20)
+    ]
+
+
+def shop_pipeline(config: str = CONFIG, replay_dir: Path | None = None) -> tuple[Pipeline, int]:
+    """A pipeline holding findings of every source; returns it and the last tick time.
+
+    With ``replay_dir`` the shop's traffic is written there as OTLP JSON lines (what the
+    Collector's file exporter writes) and replayed (``otel_perf.replay``); else decoded here.
+    """
+    pipe = Pipeline(load_config(text=config), Store(":memory:"), clock=lambda: 1)
+    pipe.start(worker=False)
+    traffic = scenarios.generate("n_plus_one", traces=120)
+    if replay_dir is not None:
+        path = replay_dir / "shop.jsonl"
+        lines = (
+            json.dumps(message_to_json(ExportTraceServiceRequest.FromString(body)))
+            for body in traffic.requests
+        )
+        path.write_text("\n".join(lines) + "\n")
+        report = replay(pipe, [path])
+        assert report.items == traffic.spans and not report.errors, report.errors
+    else:
+        decoder = Decoder(Limits(span_attribute_keys=SPAN_ATTRIBUTE_KEYS | pipe.span_attributes))
+        for body in traffic.requests:
+            batch, _ = decoder.spans(ExportTraceServiceRequest.FromString(body))
+            pipe.process(batch)
+    start = traffic.start_ns
+    for spans in (failing_requests(start), version_requests(start), repeated_query(start)):
+        pipe.process(SpanBatch(spans))
+    end = max(traffic.end_ns, start + 25 * S)
+    pipe.tick(end + S)  # closes every trace (no quiet time), evaluates SLO, cache, versions
+    last = end + 62 * S
+    pipe.tick(last)  # the bottlenecks window is evaluated
+    return pipe, last
+
+
+@pytest.fixture(scope="module")
+def shop() -> Iterator[Pipeline]:
+    pipe, _ = shop_pipeline()
+    yield pipe
+    pipe.shutdown()
+
+
+@pytest.fixture(scope="module")
+def api(shop: Pipeline) -> Iterator[httpx.Client]:
+    with client(shop) as http:
+        yield http
+
+
+def everything(api: httpx.Client) -> list[dict[str, Any]]:
+    response = api.get("/performance/recommendations", params={"limit": 1000})
+    assert response.status_code == 200, response.text
+    items: list[dict[str, Any]] = response.json()["recommendations"]
+    return items
+
+
+def stored(shop: Pipeline) -> dict[str, Finding]:
+    return {f.key: f for f in shop.store.findings(limit=5000)}
+
+
+def one(items: list[dict[str, Any]], **match: str) -> dict[str, Any]:
+    found = [i for i in items if all(i["finding"].get(k, i.get(k)) == v for k, v in match.items())]
+    assert len(found) == 1, (match, [(i["action"], i["finding"]["kind"]) for i in items])
+    return found[0]
+
+
+def test_every_source_appears_with_evidence_and_its_finding(
+    shop: Pipeline, api: httpx.Client
+) -> None:
+    items = everything(api)
+    findings = stored(shop)
+    for item in items:  # each refers to a finding the store holds, by key and kind
+        ref = item["finding"]
+        assert ref["key"] in findings and findings[ref["key"]].kind == ref["kind"], item
+
+    n_plus_one = one(items, kind="n_plus_one")
+    assert n_plus_one["category"] == "performance" and n_plus_one["service"] == "checkout"
+    assert "Batch the N+1 in checkout GET /orders" in n_plus_one["action"]
+    assert scenarios.ITEMS_BY_ORDER_FINGERPRINT in n_plus_one["action"]
+    assert n_plus_one["evidence"]["trace_ids"]
+    assert n_plus_one["evidence"]["figures"]["max_calls"] == scenarios.N_PLUS_ONE_CALLS
+    attrs = findings[n_plus_one["finding"]["key"]].attributes
+    per_min = attrs["saveable_ms_per_trace"] * attrs["occurrences"]  # 60 s window
+    assert n_plus_one["impact"] == {
+        "kind": "latency_ms_per_min",
+        "value": pytest.approx(per_min),
+        "text": n_plus_one["impact"]["text"],
+    }
+
+    (slo,) = [i for i in items if i["category"] == "reliability"]
+    assert slo["finding"]["kind"] in ("burn_rate_alert", "slo_violation")
+    assert slo["severity"] == "critical" and slo["service"] == "app"
+    assert "app-availability" in slo["action"] and "error budget exhausted" in slo["action"]
+    assert slo["impact"]["kind"] == "budget_burn" and slo["impact"]["value"] > 14.4
+    assert slo["evidence"]["figures"]["error_budget_remaining"] < 0
+
+    regression = one(items, kind="regression_detected")
+    assert regression["service"] == "shop"
+    assert "version 2.0" in regression["action"] and "GET /cart" in regression["action"]
+    assert regression["impact"]["kind"] == "relative_latency"
+    assert 0.3 < regression["impact"]["value"] < 0.9
+    assert regression["evidence"]["figures"]["old_version"] == "1.0"
+
+    (cache,) = [i for i in items if i["category"] == "caching"]
+    assert cache["finding"]["kind"] == "recommendation" and cache["service"] == "app"
+    assert cache["action"].startswith("Cache the postgresql query in app for")
+    assert cache["evidence"]["trace_ids"]
+    saving = findings[cache["finding"]["key"]].attributes["estimated_saving_ms_per_min"]
+    assert cache["impact"]["value"] == pytest.approx(saving) and saving > 0
+
+
+def test_ranked_by_severity_then_score(api: httpx.Client) -> None:
+    items = everything(api)
+    assert [i["rank"] for i in items] == list(range(1, len(items) + 1))
+    order = [(-SEVERITY_RANK[i["severity"]], -i["score"]) for i in items]
+    assert order == sorted(order)
+    assert items[0]["category"] == "reliability"  # the page is the only critical item
+    for item in items:
+        impact = item["impact"]
+        assert item["score"] == pytest.approx(POINTS[impact["kind"]](impact["value"]), abs=1e-3)
+    assert len({i["finding"]["key"] for i in items}) == len(items)  # deduplicated
+    rank = {(i["finding"]["kind"], i["subject"].split(" in ")[0]): i["rank"] for i in items}
+    n_plus_one = next(r for (kind, _), r in rank.items() if kind == "n_plus_one")
+    assert n_plus_one < rank[("bottleneck_identified", "SELECT order_items")]  # the fix first
+
+
+def test_filters_and_limit(api: httpx.Client) -> None:
+    items = everything(api)
+    get = api.get
+    checkout = get("/performance/recommendations", params={"service": "checkout"}).json()
+    assert checkout["recommendations"]
+    assert {i["service"] for i in checkout["recommendations"]} == {"checkout"}
+    assert [i["finding"]["key"] for i in checkout["recommendations"]] == [
+        i["finding"]["key"] for i in items if i["service"] == "checkout"
+    ]
+    caching = get("/performance/recommendations", params={"category": "caching"}).json()
+    assert [i["category"] for i in caching["recommendations"]] == ["caching"]
+    top = get("/performance/recommendations", params={"limit": 2}).json()["recommendations"]
+    assert [(i["rank"], i["finding"]["key"]) for i in top] == [
+        (i["rank"], i["finding"]["key"]) for i in items[:2]
+    ]
+    default = get("/performance/recommendations").json()["recommendations"]
+    assert len(default) == min(50, len(items))
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"category": "speed"}, 'unknown category "speed" (known: performance, reliability'),
+        ({"limit": "x"}, "query parameter limit: not an integer: 'x'"),
+        ({"limit": "0"}, "query parameter limit: must be between 1 and 1000, got 0"),
+        ({"limit": "1001"}, "must be between 1 and 1000, got 1001"),
+        ({"service": ""}, "query parameter service: must not be empty"),
+    ],
+)
+def test_bad_parameters_are_400_with_a_message(
+    api: httpx.Client, params: dict[str, str], message: str
+) -> None:
+    response = api.get("/performance/recommendations", params=params)
+    assert response.status_code == 400
+    assert message in response.json()["error"]
+
+
+def test_cli_json_and_table(
+    api: httpx.Client, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from otel_perf.cli import main
+
+    monkeypatch.setenv("COLUMNS", "300")  # rich wraps cells to the terminal's width
+
+    url = str(api.base_url)
+    assert main(["recommendations", "--api", url, "-o", "json", "--category", "caching"]) == 0
+    (item,) = json.loads(capsys.readouterr().out)["recommendations"]
+    assert item["category"] == "caching"
+    assert main(["recommendations", "--api", url, "--service", "checkout", "--limit", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "Batch the N+1" in out and "n_plus_one" in out
+    with pytest.raises(SystemExit) as exited:
+        main(["recommendations", "--api", url, "--category", "nope"])
+    assert exited.value.code == 2
+    assert "--category: invalid choice: 'nope'" in capsys.readouterr().err
+    assert main(["recommendations", "--api", url, "--limit", "0"]) == 1
+    assert "must be between 1 and 1000, got 0" in capsys.readouterr().err
+
+
+def test_openapi_lists_the_route(api: httpx.Client) -> None:
+    paths = api.get("/performance/openapi.json").json()["paths"]
+    parameters = paths["/performance/recommendations"]["get"]["parameters"]
+    assert {p["name"] for p in parameters} == {"service", "category", "limit"}
+
+
+# -- the pure function: deduplication, episodes, the common scale ----------------------
+
+
+def finding(kind: Kind, subject: str, time_s: float, /, **attributes: Any) -> Finding:
+    state = attributes.pop("state", State.OPEN)
+    severity = attributes.pop("severity", Severity.WARNING)
+    return Finding(
+        kind=kind,
+        severity=severity,
+        service=attributes.pop("service", "svc"),
+        subject=subject,
+        time_ns=int(time_s * S),
+        summary=subject,
+        attributes=attributes,
+        source=attributes.pop("source", "capacity"),
+        state=state,
+    )
+
+
+def crossing(resource: str, days: float, time_s: float = 100.0) -> Finding:
+    return finding(
+        Kind.CAPACITY_FORECAST,
+        f"{resource} >= limit",
+        time_s,
+        resource=resource,
+        metric="cpu",
+        threshold=0.9,
+        threshold_label="limit",
+        at="2024-01-08T00:00:00Z",
+        days_until=days,
+    )
+
+
+def test_the_same_finding_key_once_newest_wins_resolved_gone() -> None:
+    older, newer = crossing("cpu", 10.0, time_s=50), crossing("cpu", 3.0, time_s=90)
+    assert older.key == newer.key
+    (item,) = recommend(Inputs({}, [newer, older]))
+    assert item["impact"] == {
+        "kind": "days_to_threshold",
+        "value": 3.0,
+        "text": item["impact"]["text"],
+    }
+    assert item["finding"]["time_ns"] == 90 * S and "3.0 days" in item["action"]
+
+    anomaly = {
+        "series": "s",
+        "value": 9.0,
+        "expected_low": 1.0,
+        "expected_high": 2.0,
+        "score": 0.99,
+        "direction": "up",
+        "source": "anomaly",
+    }
+    opened = finding(Kind.ANOMALY_DETECTED, "s", 10, **anomaly)
+    closed = finding(Kind.ANOMALY_DETECTED, "s", 20, state=State.RESOLVED, **anomaly)
+    assert recommend(Inputs({}, [opened]))[0]["category"] == "reliability"
+    assert recommend(Inputs({}, [opened, closed])) == []
+
+
+def test_stale_findings_age_out_after_a_day_of_event_time() -> None:
+    old = crossing("disk", 5.0, time_s=0)
+    fresh = crossing("cpu", 5.0, time_s=25 * 3600)
+    items = recommend(Inputs({}, [old, fresh]))
+    assert [i["action"].split(" for ")[1].split(":")[0] for i in items] == ["cpu"]
+
+
+def test_common_scale_weighs_a_week_to_capacity_like_a_second_per_minute() -> None:
+    week = crossing("cpu", 7.0)
+    day = crossing("memory", 1.0)
+    over = finding(
+        Kind.RECOMMENDATION,
+        "mem right-size",
+        100,
+        resource="mem",
+        kind="memory",
+        status="over",
+        target=1.0,
+        lower=0.8,
+        upper=1.2,
+        request=4.0,
+        limit=None,
+        history_days=7,
+        saving=500.0,
+        currency="EUR",
+        severity=Severity.INFO,
+    )
+    items = recommend(Inputs({}, [week, day, over], periods_s={"capacity": 15 * 86400.0}))
+    scores = {i["subject"]: i["score"] for i in items}
+    assert scores == {
+        "cpu >= limit": pytest.approx(1000.0),
+        "memory >= limit": pytest.approx(7000.0),
+        "mem right-size": pytest.approx(1000.0),  # 500 per 15 days = 1000 a month
+    }
+    assert [i["subject"] for i in items] == ["memory >= limit", "cpu >= limit", "mem right-size"]
+    assert items[2]["category"] == "cost" and items[2]["impact"]["text"] == "~1000.00 EUR per month"
+
+
+def test_a_finding_without_the_expected_attributes_is_skipped() -> None:
+    broken = finding(Kind.N_PLUS_ONE, "x", 1, source="bottlenecks")
+    assert recommend(Inputs({}, [broken, crossing("cpu", 2.0)]))[0]["subject"] == "cpu >= limit"
+    assert len(recommend(Inputs({}, [broken]))) == 0
