@@ -50,3 +50,12 @@ if ! command -v redis-server >/dev/null; then
     if [ -n "$redis_policy" ]; then rm -f "$redis_policy"; fi
 fi
 echo "services: $(redis-server --version)"
+
+# Chromium (issue #9, dashboard): tests/test_e2e_dashboard.py drives Debian's chromium through
+# Playwright's Python package (its bundled driver; no browser download). Install only when missing.
+if [ ! -x /usr/bin/chromium ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core
+fi
+echo "services: $(/usr/bin/chromium --version 2>&1 | tail -1)"

@@ -16,13 +16,28 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from otel_perf import __version__
+from otel_perf.components import component_type
 from otel_perf.config.models import APISettings
+from otel_perf.dashboard import DASHBOARD_PATHS, dashboard_routes
 from otel_perf.findings import Finding, Kind
+from otel_perf.health import HealthInputs, IngestBaseline, ingest_counters
+from otel_perf.health import evaluate as evaluate_health
 from otel_perf.pipeline import Pipeline
+from otel_perf.processors.cache.routes import cache_paths, cache_routes
+from otel_perf.processors.capacity.routes import capacity_paths, capacity_routes
 from otel_perf.processors.regression.routes import regression_paths, regression_routes
+from otel_perf.recommendations import CATEGORIES, check_query, recommend
+from otel_perf.recommendations import DEFAULT_LIMIT as DEFAULT_RECOMMENDATIONS
+from otel_perf.recommendations import Inputs as RecommendationInputs
 
-OPEN_PATHS = frozenset({"/health", "/performance/health", "/performance/openapi.json"})
+OPEN_PATHS = frozenset(
+    {"/health", "/performance/health", "/performance/openapi.json", *DASHBOARD_PATHS}
+)  # the dashboard's page and assets hold no data; the page sends the token on its fetches
 MAX_LIMIT = 1000
+#: newest stored findings read for health and recommendations
+RECENT_FINDINGS = 5000
+#: the setting holding the period a processor's finding counts cover
+PERIOD_SETTINGS = {"bottlenecks": "evaluation_interval", "capacity": "forecast_window"}
 
 
 class API:
@@ -34,6 +49,7 @@ class API:
         self.started = time.time()
         token = settings.auth.bearer_token if settings.auth else None
         self._token = token.get_secret_value() if token else ""
+        self._ingest_baseline = IngestBaseline()
 
     def app(self) -> Starlette:
         routes = [
@@ -44,44 +60,77 @@ class API:
             Route("/performance/bottlenecks", self.bottlenecks),
             Route("/performance/slo", self.slo),
             Route("/performance/anomalies", self.anomalies),
+            Route("/performance/recommendations", self.recommendations),
             *regression_routes(self.pipeline),
+            *cache_routes(self.pipeline, authenticated=bool(self._token)),
+            *capacity_routes(self.pipeline),
             Route("/performance/openapi.json", self.openapi),
+            *dashboard_routes(),
         ]
         app = Starlette(routes=routes)
         app.add_middleware(_AuthMiddleware, token=self._token)
         return app
 
     async def health(self, request: Request) -> Response:
-        """Process health (503 only when the queue is full) and the SLOs' verdict.
-
-        ``status`` is ``critical`` while a page alert fires, ``degraded`` while a ticket
-        fires, an objective is breached or the queue is full, else ``ok``; ``reasons``
-        says which.
-        """
-        telemetry = self.pipeline.telemetry
-        full = telemetry.queue_depth >= telemetry.queue_capacity
-        reasons = ["ingest queue is full"] if full else []
-        status = "degraded" if full else "ok"
-        for snap in self.pipeline.snapshot("slo").values():
-            for view in snap.get("objectives", []):
-                for alert, state in view["alerts"].items():
-                    if state["firing"]:
-                        reasons.append(f"{view['name']}: burn-rate {alert} firing")
-                        status = "critical" if alert == "page" else _worse(status, "degraded")
-                if view["breached"]:
-                    reasons.append(f"{view['name']}: SLO breached over {view['window']}")
-                    status = _worse(status, "degraded")
+        """One verdict (ok, degraded, critical) with its reasons, from every source
+        (``otel_perf.health``); 503 only while the ingest queue is full."""
+        telemetry = self.pipeline.telemetry.snapshot()
+        counters = ingest_counters(telemetry)
+        store_status = self.pipeline.store.status()
+        inputs = HealthInputs(
+            snapshots=self._snapshots(),
+            telemetry=telemetry,
+            findings=self._recent_findings(),
+            baseline=self._ingest_baseline.update(counters),
+            store=store_status,
+        )
+        verdict = evaluate_health(inputs)
         body = {
-            "status": status,
-            "reasons": reasons,
+            "status": verdict.status,
+            "reasons": [r.to_dict() for r in verdict.reasons],
             "version": __version__,
             "uptime_s": round(time.time() - self.started, 3),
-            "queue": {"depth": telemetry.queue_depth, "capacity": telemetry.queue_capacity},
+            "queue": telemetry["queue"],
             "processors": sorted(self.pipeline.processors),
             "exporters": sorted(self.pipeline.exporters),
-            "store": {"path": self.pipeline.store.path},
+            "store": {"path": self.pipeline.store.path, **store_status},
         }
-        return JSONResponse(body, status_code=503 if full else 200)
+        return JSONResponse(body, status_code=503 if verdict.queue_full else 200)
+
+    async def recommendations(self, request: Request) -> Response:
+        """One ranked list of actions from every processor (``otel_perf.recommendations``)."""
+        query = request.query_params
+        try:
+            limit = int(query.get("limit", str(DEFAULT_RECOMMENDATIONS)))
+        except ValueError:
+            return _error(400, f"query parameter limit: not an integer: {query.get('limit')!r}")
+        service, category = query.get("service"), query.get("category")
+        try:
+            check_query(service, category, limit)
+        except ValueError as exc:
+            return _error(400, f"query parameter {exc}")
+        inputs = RecommendationInputs(self._snapshots(), self._recent_findings(), self._periods())
+        items = recommend(inputs, service=service, category=category, limit=limit)
+        return JSONResponse({"recommendations": items})
+
+    def _snapshots(self) -> dict[str, dict[str, dict[str, Any]]]:
+        snaps = self.pipeline.snapshot()
+        out: dict[str, dict[str, dict[str, Any]]] = {}
+        for pid, snap in snaps.items():
+            out.setdefault(component_type(pid), {})[pid] = snap
+        return out
+
+    def _recent_findings(self) -> list[Finding]:
+        return self.pipeline.store.findings(limit=RECENT_FINDINGS)
+
+    def _periods(self) -> dict[str, float]:
+        """Per processor, the period its findings' counts cover (see recommendations)."""
+        out: dict[str, float] = {}
+        for pid, config in self.pipeline.config.processors.items():
+            period = getattr(config, PERIOD_SETTINGS.get(component_type(pid), ""), None)
+            if isinstance(period, int | float):
+                out[pid] = float(period)
+        return out
 
     async def metrics(self, request: Request) -> Response:
         """Ingest counters, plus RED per service and operation when span metrics run."""
@@ -120,8 +169,11 @@ class API:
             return limit
         service = request.query_params.get("service")
         snaps = self.pipeline.snapshot("bottlenecks")
+        if not snaps:  # the analysis tier: the ranking summed from trace-tier aggregates
+            tier = self.pipeline.snapshot("aggregates")
+            snaps = {pid: snap["bottlenecks"] for pid, snap in tier.items() if snap}
         if not snaps:
-            return _error(404, "no bottlenecks processor in this pipeline's config")
+            return _error(404, "no bottlenecks (or aggregates) processor in this pipeline's config")
         pid, snap = next(iter(snaps.items()))
         body: dict[str, Any] = {"processor": pid}
         for key, value in snap.items():
@@ -171,11 +223,6 @@ class _AuthMiddleware:
         await self.app(scope, receive, send)
 
 
-def _worse(current: str, other: str) -> str:
-    order = ["ok", "degraded", "critical"]
-    return max(current, other, key=order.index)
-
-
 def _limit(request: Request, default: int = 100) -> int | Response:
     try:
         limit = int(request.query_params.get("limit", str(default)))
@@ -209,11 +256,32 @@ def openapi_document() -> dict[str, Any]:
         "info": {"title": "otel-perf", "version": __version__},
         "paths": {
             **regression_paths(ok, unauthorized),
+            **cache_paths(ok, unauthorized),
+            **capacity_paths(ok, unauthorized),
             "/performance/health": {
                 "get": {
-                    "summary": "Liveness and readiness: status (ok, degraded, critical) with "
-                    "reasons from the queue and the SLOs, queue fill, components",
+                    "summary": "Liveness and readiness: one status (ok, degraded, critical) "
+                    "with reasons ({source, status, text}) from ingest (queue, refused, "
+                    "rejected, component and export errors), the store, SLOs, anomalies, "
+                    "regressions and capacity; version, uptime, queue fill, components",
                     "responses": {"200": ok, "503": {"description": "queue full (degraded)"}},
+                }
+            },
+            "/performance/recommendations": {
+                "get": {
+                    "summary": "One ranked list of actions from every processor, each with "
+                    "its category, estimated impact (kind, value, text), score, evidence "
+                    "(trace ids, figures) and the finding it came from",
+                    "parameters": [
+                        _param("service", "string"),
+                        _param("category", "string", list(CATEGORIES)),
+                        _param("limit", "integer"),
+                    ],
+                    "responses": {
+                        "200": ok,
+                        "400": {"description": "bad query parameter"},
+                        "401": unauthorized,
+                    },
                 }
             },
             "/performance/metrics": {

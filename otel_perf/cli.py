@@ -23,6 +23,7 @@ from otel_perf import __version__
 from otel_perf.components import exporter_types, processor_types
 from otel_perf.config import ConfigError, load_config
 from otel_perf.config.models import EXTENSION_TYPES, RECEIVER_TYPES
+from otel_perf.recommendations import CATEGORIES
 from otel_perf.store import StoreError
 
 DEFAULT_API = "http://127.0.0.1:8080"
@@ -64,17 +65,22 @@ def _parser() -> argparse.ArgumentParser:
         ("findings", "stored findings, newest first"),
         ("bottlenecks", "critical-path ranking, slow queries, N+1, slow requests"),
         ("slo", "objectives: SLI, error budget, burn rates, alerts"),
+        ("recommendations", "one ranked list of actions from every processor"),
     ):
         reader = sub.add_parser(name, help=text)
         reader.add_argument("--api", default=os.environ.get("OTEL_PERF_API", DEFAULT_API))
         reader.add_argument("--token", default=os.environ.get("OTEL_PERF_TOKEN"))
         reader.add_argument("--output", "-o", choices=["table", "json"], default="table")
-        if name in ("findings", "bottlenecks", "metrics", "slo"):
+        if name in ("findings", "bottlenecks", "metrics", "slo", "recommendations"):
             reader.add_argument("--service")
             reader.add_argument("--limit", type=int, default=50)
         if name == "findings":
             reader.add_argument("--kind")
+        if name == "recommendations":
+            reader.add_argument("--category", choices=CATEGORIES)
     _regression_parsers(sub)
+    _cache_parsers(sub)
+    _capacity_parsers(sub)
     return parser
 
 
@@ -112,6 +118,62 @@ def _regression_parsers(sub: Any) -> None:
         "the callable in its benchmark.callables)",
     )
     _api_arguments(bench)
+
+
+def _capacity_parsers(sub: Any) -> None:
+    capacity = sub.add_parser(
+        "capacity",
+        help="usage, forecasts, seasons, right-sizing and cost per resource (--dashboard, the "
+        "default); a resource's forecast; HPA and KEDA configs",
+    )
+    capacity.add_argument("--dashboard", action="store_true", help="every resource (default)")
+    _api_arguments(capacity)
+    actions = capacity.add_subparsers(dest="action", metavar="ACTION")
+    forecast = actions.add_parser("forecast", help="a resource's forecast with its interval")
+    forecast.add_argument("resource")
+    forecast.add_argument("--horizon", help='how far ahead, e.g. "7d" (default: the window)')
+    scaling = actions.add_parser(
+        "autoscaling", help="an autoscaling/v2 HPA and a KEDA ScaledObject for a resource"
+    )
+    scaling.add_argument("resource")
+    scaling.add_argument("--target", type=float, help="target utilisation in percent")
+    scaling.add_argument("--min-replicas", type=int)
+    scaling.add_argument("--max-replicas", type=int)
+    scaling.add_argument("--service", help="the service whose workload scales")
+    scaling.add_argument("--workload", help="the Deployment's name (default: the service)")
+    scaling.add_argument("--namespace", default="default")
+    scaling.add_argument("--days", type=int, default=2, help="days of replica schedule")
+    scaling.add_argument(
+        "--format", choices=["hpa", "keda", "both"], default="both", help="YAML to print"
+    )
+    for action in (forecast, scaling):
+        _api_arguments(action)
+
+
+def _cache_parsers(sub: Any) -> None:
+    cache = sub.add_parser(
+        "cache",
+        help="cache stats and recommendations from telemetry (both without --stats or "
+        "--optimizations); invalidate or warm up the apps' caches through the sidecar",
+    )
+    cache.add_argument("--stats", action="store_true", help="per cache and key prefix")
+    cache.add_argument("--optimizations", action="store_true", help="the recommendations")
+    cache.add_argument("--service")
+    _api_arguments(cache)
+    actions = cache.add_subparsers(dest="action", metavar="ACTION")
+    invalidate = actions.add_parser("invalidate", help="invalidate entries in the apps' caches")
+    invalidate.add_argument("--tag", action="append", default=[], dest="tags")
+    invalidate.add_argument("--pattern", action="append", default=[], dest="patterns")
+    invalidate.add_argument("--key", action="append", default=[], dest="keys")
+    warmup = actions.add_parser("warmup", help="run the apps' registered warm-up loaders")
+    warmup.add_argument("--key", action="append", default=[], dest="keys")
+    for action in (invalidate, warmup):
+        action.add_argument("--cache", help="one cache by name (default: every cache)")
+        action.add_argument("--app", help="one configured app by name (default: every app)")
+        # also accepted after the action; given there, they win over the ones before it
+        action.add_argument("--api", default=argparse.SUPPRESS)
+        action.add_argument("--token", default=argparse.SUPPRESS)
+        action.add_argument("--output", "-o", choices=["table", "json"], default=argparse.SUPPRESS)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -411,16 +473,47 @@ def _pct(value: float | None) -> str:
 
 
 def cmd_health(args: argparse.Namespace, console: Console) -> int:
+    """Exit 0 when ok, 1 when degraded, 2 when critical (or unknown)."""
     data = _get(args, "/performance/health")
 
     def render(console: Console, data: Any) -> None:
-        table = Table("field", "value", title=f"otel-perf at {args.api}")
+        console.print(f"otel-perf at {args.api}: [bold]{data.get('status')}[/bold]")
+        reasons = Table("status", "source", "reason", title="reasons")
+        for r in data.get("reasons", []):
+            reasons.add_row(r["status"], r["source"], r["text"])
+        if data.get("reasons"):
+            console.print(reasons)
+        table = Table("field", "value")
         for key, value in data.items():
-            table.add_row(key, json.dumps(value) if not isinstance(value, str) else value)
+            if key not in ("status", "reasons"):
+                table.add_row(key, json.dumps(value) if not isinstance(value, str) else value)
         console.print(table)
 
     _show(args, console, data, render)
     return {"ok": 0, "degraded": 1}.get(str(data.get("status")), 2)
+
+
+def cmd_recommendations(args: argparse.Namespace, console: Console) -> int:
+    data = _get(args, "/performance/recommendations" + _query(args, category=args.category))
+    _show(args, console, data, lambda c, d: _recommendations_table(c, d["recommendations"]))
+    return 0
+
+
+def _recommendations_table(console: Console, items: list[dict[str, Any]]) -> None:
+    table = Table(
+        "#", "severity", "category", "service", "action", "impact", "finding", title="actions"
+    )
+    for r in items:
+        table.add_row(
+            str(r["rank"]),
+            r["severity"],
+            r["category"],
+            r["service"],
+            r["action"],
+            r["impact"]["text"],
+            f"{r['finding']['kind']} {r['finding']['key']}",
+        )
+    console.print(table)
 
 
 def cmd_findings(args: argparse.Namespace, console: Console) -> int:
@@ -481,6 +574,68 @@ def cmd_benchmark(args: argparse.Namespace, console: Console) -> int:
     return 1 if outcome == "regression" else 0
 
 
+def cmd_capacity(args: argparse.Namespace, console: Console) -> int:
+    from otel_perf.processors.capacity.report import (
+        print_autoscaling,
+        print_dashboard,
+        print_forecast,
+    )
+
+    if args.action == "forecast":
+        query = "?" + urllib.parse.urlencode({"horizon": args.horizon}) if args.horizon else ""
+        resource = urllib.parse.quote(args.resource, safe="")
+        data = _get(args, f"/performance/capacity/forecast/{resource}{query}")
+        _show(args, console, data, print_forecast)
+    elif args.action == "autoscaling":
+        body: dict[str, Any] = {
+            "resource": args.resource,
+            "target_utilization": args.target,
+            "min_replicas": args.min_replicas,
+            "max_replicas": args.max_replicas,
+            "service": args.service,
+            "workload": args.workload,
+            "namespace": args.namespace,
+            "days": args.days,
+        }
+        data = _post(
+            args,
+            "/performance/capacity/autoscaling-config",
+            {k: v for k, v in body.items() if v is not None},
+        )
+        if args.output == "json":
+            _show(args, console, data, print_autoscaling)
+        else:
+            print_autoscaling(console, data, args.format)
+    else:
+        _show(args, console, _get(args, "/performance/capacity/dashboard"), print_dashboard)
+    return 0
+
+
+def cmd_cache(args: argparse.Namespace, console: Console) -> int:
+    from otel_perf.processors.cache.report import print_control, print_report
+
+    if args.action is not None:
+        body: dict[str, Any] = {"cache": args.cache, "keys": args.keys or None}
+        if args.app:
+            body["app"] = args.app
+        if args.action == "invalidate":
+            if not (args.tags or args.patterns or args.keys):
+                raise CLIError("cache invalidate: give at least one --tag, --pattern or --key")
+            body |= {"tags": args.tags, "patterns": args.patterns, "keys": args.keys}
+        data = _post(args, f"/performance/cache/{args.action}", body)
+        _show(args, console, data, print_control)
+        return 0
+    both = not args.stats and not args.optimizations
+    query = "?" + urllib.parse.urlencode({"service": args.service}) if args.service else ""
+    report: dict[str, Any] = {}
+    if args.stats or both:
+        report["stats"] = _get(args, "/performance/cache/stats" + query)
+    if args.optimizations or both:
+        report["optimizations"] = _get(args, "/performance/cache/optimizations" + query)
+    _show(args, console, report, print_report)
+    return 0
+
+
 COMMANDS = {
     "run": cmd_run,
     "validate": cmd_validate,
@@ -492,9 +647,12 @@ COMMANDS = {
     "findings": cmd_findings,
     "bottlenecks": cmd_bottlenecks,
     "slo": cmd_slo,
+    "recommendations": cmd_recommendations,
     "regression": cmd_regression,
     "trends": cmd_trends,
     "benchmark": cmd_benchmark,
+    "cache": cmd_cache,
+    "capacity": cmd_capacity,
 }
 
 if __name__ == "__main__":

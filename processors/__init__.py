@@ -9,11 +9,15 @@ register themselves through :func:`register_builtins`.
 def register_builtins() -> None:
     """Register the built-in processor types."""
     from otel_perf.components import register_processor
+    from otel_perf.processors.aggregates.processor import FACTORY as AGGREGATES
     from otel_perf.processors.anomaly.processor import FACTORY as ANOMALY
     from otel_perf.processors.bottlenecks.processor import FACTORY as BOTTLENECKS
+    from otel_perf.processors.cache.processor import FACTORY as CACHE
+    from otel_perf.processors.capacity.processor import FACTORY as CAPACITY
     from otel_perf.processors.regression.processor import FACTORY as REGRESSION
     from otel_perf.processors.slo.processor import FACTORY as SLO
     from otel_perf.processors.spanmetrics.processor import FACTORY as SPANMETRICS
 
-    for factory in (SPANMETRICS, BOTTLENECKS, SLO, ANOMALY, REGRESSION):
+    builtins = (SPANMETRICS, BOTTLENECKS, SLO, ANOMALY, REGRESSION, CACHE, CAPACITY, AGGREGATES)
+    for factory in builtins:
         register_processor(factory)

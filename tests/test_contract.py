@@ -25,8 +25,14 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "slo": {"min_events": 0, "evaluation_interval": "1s"},
     "bottlenecks": {"trace_quiet_time": "0s", "evaluation_interval": "1s", "min_traces": 1},
     "regression": {"min_samples": 2, "version_window": 2, "baseline_intervals": 1},
+    "capacity": {"min_history": "0s", "forecast_window": "1d"},
+    "cache": {"min_events": 1, "evaluation_interval": "1s", "candidate_min_repeats": 2},
+    "alertmanager": {"endpoint": "http://127.0.0.1:9", "timeout": "1s", "max_retries": 0},
     "jsonl": {"path": "{tmp}/findings.jsonl"},
     "otlp": {"endpoint": "http://127.0.0.1:9", "insecure": True, "timeout": "1s"},
+    "prometheus": {"endpoint": "127.0.0.1:0"},
+    "aggregates": {"expected_instances": 2, "grace": "0s"},
+    "otlp_aggregates": {"endpoint": "127.0.0.1:9", "instance": "t1", "max_attempts": 1},
 }
 RAISES_BY_DESIGN = {"broken"}
 
