@@ -56,7 +56,7 @@ async def json_body(
         return raw
     try:
         data: Any = json.loads(raw or b"null")
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         return error(400, f"request body is not JSON: {exc}")
     try:
         return model.model_validate(data)

@@ -27,6 +27,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from otel_perf.asgi._types import ASGIApp, Receive, Scope, Send
+from otel_perf.webbody import read_body
 
 if TYPE_CHECKING:
     from otel_perf.cache import Cache
@@ -57,19 +58,11 @@ async def read_object(request: Request, allowed: tuple[str, ...]) -> dict[str, A
     Raises:
         BodyError: 413 past the limit; 400 for bad JSON, a non-object or unknown fields.
     """
-    too_big = BodyError(413, f"request body over {MAX_BODY_BYTES} bytes")
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise too_big
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():  # counted as it arrives: never read unbounded
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise too_big
-        chunks.append(chunk)
+    raw = await read_body(request, MAX_BODY_BYTES)  # counted as it arrives
+    if isinstance(raw, Response):
+        raise BodyError(413, f"request body over {MAX_BODY_BYTES} bytes")
     try:
-        body = json.loads(b"".join(chunks) or b"{}")
+        body = json.loads(raw or b"{}")
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BodyError(400, f"body: not JSON ({exc})") from None
     if not isinstance(body, dict):

@@ -13,10 +13,9 @@ answers 401 to a request without the token.
 
 from __future__ import annotations
 
-import json
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -26,8 +25,9 @@ from otel_perf.pipeline import Pipeline
 from otel_perf.processors.cache.config import AppTarget
 from otel_perf.processors.cache.forward import forward
 from otel_perf.processors.cache.processor import CacheProcessor
+from otel_perf.webbody import MAX_BODY_BYTES, error, json_body
 
-MAX_BODY_BYTES = 16 * 1024 * 1024
+M = TypeVar("M", bound=BaseModel)
 NO_AUTH = "cache control needs extensions.api.auth.bearer_token"
 NO_PROCESSOR = "no cache processor in this pipeline's config"
 
@@ -61,32 +61,9 @@ class WarmupRequest(_Body):
     keys: list[Name] | None = None
 
 
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
-
-
-async def read_body(request: Request, model: type[BaseModel]) -> Any:
+async def read_body(request: Request, model: type[M]) -> M | Response:
     """The validated body, or the error response (413 past 16 MiB, 400 naming the field)."""
-    too_big = _error(413, f"request body over {MAX_BODY_BYTES} bytes")
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        return too_big
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():  # counted as it arrives: never read unbounded
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            return too_big
-        chunks.append(chunk)
-    try:
-        return model.model_validate(json.loads(b"".join(chunks) or b"null"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        return _error(400, f"request body is not JSON: {exc}")
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()
-        )
-        return _error(400, problems)
+    return await json_body(request, model, MAX_BODY_BYTES)
 
 
 class CacheRoutes:
@@ -111,7 +88,7 @@ class CacheRoutes:
     async def stats(self, request: Request) -> Response:
         found = self._snapshot()
         if found is None:
-            return _error(404, NO_PROCESSOR)
+            return error(404, NO_PROCESSOR)
         pid, snap = found
         service = request.query_params.get("service")
         caches = [c for c in snap.get("caches", []) if not service or c["service"] == service]
@@ -120,7 +97,7 @@ class CacheRoutes:
     async def optimizations(self, request: Request) -> Response:
         found = self._snapshot()
         if found is None:
-            return _error(404, NO_PROCESSOR)
+            return error(404, NO_PROCESSOR)
         pid, snap = found
         service = request.query_params.get("service")
         rows = [r for r in snap["recommendations"] if not service or r["service"] == service]
@@ -138,9 +115,9 @@ class CacheRoutes:
     async def _control(self, request: Request, action: str, model: type[_Body]) -> Response:
         processor = self.processor()
         if processor is None:
-            return _error(404, NO_PROCESSOR)
+            return error(404, NO_PROCESSOR)
         if not self.authenticated:
-            return _error(403, NO_AUTH)
+            return error(403, NO_AUTH)
         body = await read_body(request, model)
         if isinstance(body, Response):
             return body
@@ -157,13 +134,13 @@ class CacheRoutes:
     def _targets(processor: CacheProcessor, app: str | None) -> list[AppTarget] | Response:
         apps = processor.config.apps
         if not apps:
-            return _error(404, f"no apps configured under processors.{processor.id}.apps")
+            return error(404, f"no apps configured under processors.{processor.id}.apps")
         if app is None:
             return list(apps)
         target = processor.config.app(app)
         if target is None:
             known = ", ".join(a.name for a in apps)
-            return _error(404, f'app: no app named "{app}" (configured: {known})')
+            return error(404, f'app: no app named "{app}" (configured: {known})')
         return [target]
 
 
