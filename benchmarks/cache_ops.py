@@ -18,53 +18,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import cachetools
-import redis
 
-from benchmarks._common import free_ports
+from benchmarks._redis import RedisMissing, redis_server
 from otel_perf.cache import Cache, CacheConfig
 
 VALUE = {"id": 1234, "name": "Widget, blue", "price": 12.5, "tags": ["a", "b"], "stock": True}
-START_TIMEOUT_S = 10.0
-
-
-@contextmanager
-def redis_server() -> Iterator[str]:
-    """A throwaway redis-server on a free loopback port; yields its URL."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise SystemExit("redis-server is not installed (make services installs it)")
-    (port,) = free_ports(1)
-    with tempfile.TemporaryDirectory() as workdir:
-        command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
-        command += ["--appendonly", "no", "--dir", workdir]
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-        client = redis.Redis(host="127.0.0.1", port=port)
-        try:
-            deadline = time.monotonic() + START_TIMEOUT_S
-            while True:
-                try:
-                    client.ping()
-                    break
-                except redis.ConnectionError:
-                    if process.poll() is not None or time.monotonic() > deadline:
-                        raise SystemExit("redis-server did not start") from None
-                    time.sleep(0.02)
-            yield f"redis://127.0.0.1:{port}/0"
-        finally:
-            client.close()
-            process.terminate()
-            process.wait(timeout=10)
 
 
 async def rate(ops: int, keys: list[str], op: Callable[[str], Awaitable[Any]]) -> float:
@@ -134,9 +99,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    keys = [f"product:{i}" for i in range(args.keys)]
+def measure_rounds(args: argparse.Namespace, keys: list[str]) -> dict[str, list[float]]:
+    """Ops/s of every operation in each round, level 2 against one throwaway redis-server."""
     rounds: dict[str, list[float]] = {}
     with redis_server() as url:
         for n in range(args.rounds):
@@ -152,6 +116,16 @@ def main(argv: list[str] | None = None) -> int:
             )
             for name, value in figures:
                 rounds.setdefault(name, []).append(value)
+    return rounds
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    keys = [f"product:{i}" for i in range(args.keys)]
+    try:
+        rounds = measure_rounds(args, keys)
+    except RedisMissing as exc:
+        raise SystemExit(str(exc)) from None
     ops = {name: round(statistics.median(values)) for name, values in rounds.items()}
     order = ("l1_get", "l1_set", "l2_get", "l2_set", "cachetools_get", "cachetools_set")
     ops = {name: ops[name] for name in order}

@@ -2,53 +2,29 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import time
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
 from cache_support import FakeClock
-from ports import free_port as _free_port
 
-START_TIMEOUT_S = 10.0
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # benchmarks/ is a top-level folder, not installed
 
-
+from benchmarks._redis import RedisMissing, redis_server  # noqa: E402
 
 
 @pytest.fixture(scope="session")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def redis_url() -> Iterator[str]:
     """``redis://127.0.0.1:N/0`` of a redis-server started for this session and killed after."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed (make test installs it via .ci/services.sh)")
-    port = _free_port()
-    workdir: Path = tmp_path_factory.mktemp("redis")
-    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly"]
-    command += ["no", "--dir", str(workdir)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    client = redis.Redis(host="127.0.0.1", port=port)
     try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"redis-server did not answer PING on port {port}") from None
-                time.sleep(0.02)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        client.close()
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        with redis_server() as url:
+            yield url
+    except RedisMissing:
+        pytest.skip("redis-server is not installed (make test installs it via .ci/services.sh)")
 
 
 @pytest.fixture
