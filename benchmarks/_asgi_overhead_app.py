@@ -7,17 +7,20 @@ one of three ways, with the same OTel SDK setup; and the in-process measurement.
 * ``plain``: ``OpenTelemetryMiddleware(app)``;
 * ``monitored``: ``performance_monitoring(app)`` (profiling and business metrics on);
 * ``cached``: ``performance_monitoring(app, caching=CacheSettings(...))`` over an L1-only
-  ``otel_perf.cache`` cache, so repeated paths are answered from the cache.
+  ``otel_perf.cache`` cache, so repeated paths are answered from the cache;
+* ``control``: the same as ``plain`` in another process: its ratio to ``plain`` is what
+  two identical servers differ by (memory layout, the run's noise), the resolution of
+  the other ratios.
 
 Every variant gets a ``TracerProvider`` whose ``BatchSpanProcessor`` hands spans to an
 exporter that drops them, and a ``MeterProvider`` with a reader nobody collects from: the
 SDK does all its recording work, nothing leaves the process.
 
-``python -m benchmarks._asgi_overhead_app in-process ROUNDS REQUESTS`` calls the ``plain``
-and ``monitored`` apps directly (no server, no sockets) in alternating rounds and prints
-one JSON line: the CPU µs per request each, and what ``performance_monitoring`` adds.
-Spans go through a ``SimpleSpanProcessor`` there, so all the work is done in the
-measured thread and no span is dropped for a full queue.
+``python -m benchmarks._asgi_overhead_app in-process BLOCKS PAIRS`` calls the ``plain``
+and ``monitored`` apps directly (no server, no sockets), one request to each in turn, and
+prints one JSON line: the CPU µs per request each, and what ``performance_monitoring``
+adds (see :func:`in_process`). Spans go through a ``SimpleSpanProcessor`` there, so all
+the work is done in the measured thread and no span is dropped for a full queue.
 """
 
 from __future__ import annotations
@@ -51,7 +54,7 @@ from starlette.routing import Route
 
 from otel_perf.asgi import performance_monitoring
 
-VARIANTS = ("plain", "monitored", "cached")
+VARIANTS = ("plain", "monitored", "cached", "control")
 CACHE_NAME = "bench-http"
 DISTINCT_PATHS = 200
 
@@ -98,7 +101,7 @@ def build_app(variant: str, *, batch: bool = True) -> Any:
         "tracer_provider": tracer_provider,
         "meter_provider": meter_provider,
     }
-    if variant == "plain":
+    if variant in ("plain", "control"):
         return OpenTelemetryMiddleware(app, **providers)
     if variant == "monitored":
         return performance_monitoring(app, **providers)
@@ -137,47 +140,66 @@ async def _receive() -> dict[str, Any]:
     return {"type": "http.request", "body": b"", "more_body": False}
 
 
-async def _requests(app: Any, count: int, offset: int) -> None:
-    sent: list[int] = []
+async def _interleaved(apps: dict[str, Any], pairs: int) -> dict[str, list[int]]:
+    """One request to each app in turn (the order reversed every other time), ``pairs``
+    times; the CPU ns of every request (``thread_time``: the handler never waits, and
+    the ``SimpleSpanProcessor`` exports in this thread)."""
+    statuses: list[int] = []
 
     async def send(message: dict[str, Any]) -> None:
         if message["type"] == "http.response.start":
-            sent.append(message["status"])
+            statuses.append(message["status"])
 
-    for i in range(count):
-        await app(_scope(offset + i), _receive, send)
-    if sent != [200] * count:
-        raise RuntimeError(f"in-process run: statuses {sorted(set(sent))}, expected 200")
+    names = list(apps)
+    cpu_ns: dict[str, list[int]] = {name: [] for name in names}
+    clock = time.thread_time_ns
+    for i in range(pairs):
+        for name in names if i % 2 == 0 else names[::-1]:
+            scope = _scope(i)
+            start = clock()
+            await apps[name](scope, _receive, send)
+            cpu_ns[name].append(clock() - start)
+    if statuses != [200] * (pairs * len(names)):
+        raise RuntimeError(f"in-process run: statuses {sorted(set(statuses))}, expected 200")
+    return cpu_ns
 
 
-def in_process(rounds: int, requests: int) -> dict[str, Any]:
-    """CPU µs per request of ``plain`` and ``monitored`` called directly, in alternating
-    rounds (order reversed every other round); the added µs per request per round."""
+def in_process(blocks: int, pairs: int) -> dict[str, Any]:
+    """CPU µs per request of ``plain`` and ``monitored`` called directly, one request to
+    each in turn; per block of ``pairs`` pairs the difference of the first quartile of
+    the requests' CPU; the median and quartiles of those differences over ``blocks``
+    blocks, and the median per-block ratio.
+
+    The first quartile, not the median: on a shared machine a request's CPU time doubles
+    while a neighbour runs on the sibling hardware thread, so the distribution has a
+    quiet and a busy half; its lower quartile is the quiet cost, steady from run to run,
+    where the median falls wherever the two halves meet.
+    """
     apps = {v: build_app(v, batch=False) for v in ("plain", "monitored")}
     loop = asyncio.new_event_loop()
     try:
-        for app in apps.values():  # warm-up: imports, caches, the first spans
-            loop.run_until_complete(_requests(app, max(requests, 200), 0))
-        cpu: dict[str, list[float]] = {v: [] for v in apps}
-        for round_ in range(rounds):
-            order = list(apps) if round_ % 2 == 0 else list(apps)[::-1]
-            for variant in order:
-                gc.collect()  # each batch starts from the same heap state
-                start = time.process_time()
-                loop.run_until_complete(_requests(apps[variant], requests, round_ * requests))
-                cpu[variant].append((time.process_time() - start) / requests * 1e6)
+        loop.run_until_complete(_interleaved(apps, 500))  # warm-up: imports, caches
+        per_block: dict[str, list[float]] = {name: [] for name in apps}
+        for _ in range(blocks):
+            gc.collect()  # each block starts from a similar heap
+            cpu_ns = loop.run_until_complete(_interleaved(apps, pairs))
+            for name, values in cpu_ns.items():
+                per_block[name].append(statistics.quantiles(values, n=4)[0] / 1e3)
     finally:
         loop.close()
-    added = [m - p for m, p in zip(cpu["monitored"], cpu["plain"], strict=True)]
+    plain, monitored = per_block["plain"], per_block["monitored"]
+    added = [m - p for m, p in zip(monitored, plain, strict=True)]
+    ratios = [m / p for m, p in zip(monitored, plain, strict=True)]
     q1, _, q3 = statistics.quantiles(added, n=4)
     return {
-        "in_process_us_plain": round(statistics.median(cpu["plain"]), 1),
-        "in_process_us_monitored": round(statistics.median(cpu["monitored"]), 1),
-        "in_process_added_us_median": round(statistics.median(added), 2),
+        "in_process_ratio": round(statistics.median(ratios), 4),
+        "in_process_us_plain": round(statistics.median(plain), 1),
+        "in_process_us_monitored": round(statistics.median(monitored), 1),
+        "in_process_added_us": round(statistics.median(added), 2),
         "in_process_added_us_q1": round(q1, 2),
         "in_process_added_us_q3": round(q3, 2),
-        "in_process_rounds": rounds,
-        "in_process_requests": requests,
+        "in_process_blocks": blocks,
+        "in_process_pairs": pairs,
     }
 
 
@@ -207,16 +229,16 @@ def serve(variant: str) -> None:
 def main(argv: list[str]) -> None:
     usage = (
         f"usage: python -m benchmarks._asgi_overhead_app {{{','.join(VARIANTS)}}}\n"
-        "       python -m benchmarks._asgi_overhead_app in-process ROUNDS REQUESTS"
+        "       python -m benchmarks._asgi_overhead_app in-process BLOCKS PAIRS"
     )
     if len(argv) == 3 and argv[0] == "in-process":
         try:
-            rounds, requests = int(argv[1]), int(argv[2])
+            blocks, pairs = int(argv[1]), int(argv[2])
         except ValueError:
-            raise SystemExit(f"{usage}\nROUNDS and REQUESTS must be integers, got {argv[1:]}")
-        if rounds < 2 or requests < 1:
-            raise SystemExit(f"{usage}\nneed ROUNDS >= 2 and REQUESTS >= 1, got {argv[1:]}")
-        print(json.dumps(in_process(rounds, requests)), flush=True)
+            raise SystemExit(f"{usage}\nBLOCKS and PAIRS must be integers: {argv[1:]}") from None
+        if blocks < 2 or pairs < 1:
+            raise SystemExit(f"{usage}\nneed BLOCKS >= 2 and PAIRS >= 1, got {argv[1:]}")
+        print(json.dumps(in_process(blocks, pairs)), flush=True)
         return
     if len(argv) != 1:
         raise SystemExit(usage)

@@ -1,6 +1,7 @@
 """CPU overhead of ``performance_monitoring`` over plain OpenTelemetryMiddleware, under uvicorn.
 
-``python -m benchmarks.asgi_overhead [--requests N] [--rounds N] [--variants LIST]``
+``python -m benchmarks.asgi_overhead [--requests N] [--rounds N] [--variants LIST]
+[--in-process-blocks N] [--in-process-pairs N]``
 
 Each variant of the same Starlette app (``benchmarks/_asgi_overhead_app.py``) runs in its
 own uvicorn process on a free loopback port, with the same OTel SDK setup (spans batched
@@ -8,10 +9,13 @@ to an exporter that drops them). A load-generator process sends keep-alive HTTP/
 over raw sockets, one request at a time, to one server after the other: ``--rounds``
 rounds of ``--requests`` requests per server, the order reversed every other round so
 drift (other load on the machine, CPU frequency) falls on both alike. Each server's CPU
-time (user + system, all threads, ``psutil``) is read around its share of every round;
-warm-up requests come first and are not counted. Prints a table, then one JSON object as
-the last line: ``overhead_ratio`` is CPU per request with ``performance_monitoring``
-divided by CPU per request with the plain middleware.
+time (all threads, from the scheduler's ns counters, :func:`cpu_seconds`) is read around
+its share of every round; warm-up requests come first and are not counted. Then, with the
+servers stopped, an in-process measurement (``_asgi_overhead_app.in_process``: the two
+apps called directly, one request to each in turn) gives the µs per request our
+middleware adds without the server's noise. Prints a table, then one JSON object as the
+last line: ``overhead_ratio`` is CPU per request with ``performance_monitoring`` divided
+by CPU per request with the plain middleware.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import select
 import signal
 import socket
@@ -41,6 +46,7 @@ REPO = Path(__file__).resolve().parent.parent
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
 CLIENT_TIMEOUT_S = 120.0
+IN_PROCESS_TIMEOUT_S = 300.0
 DISTINCT_PATHS = 200  # /items/0 .. /items/199: all cached after the warm-up
 RECV_BYTES = 65536
 
@@ -179,8 +185,10 @@ def server(variant: str, tmp: Path) -> Iterator[Server]:
     """``python -m benchmarks._asgi_overhead_app VARIANT``, stopped on the way out."""
     log = tmp / f"{variant}.log"
     argv = [sys.executable, "-m", "benchmarks._asgi_overhead_app", variant]
+    # one hash seed for all: str hashes (dict and set layouts) then differ by nothing
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
     with log.open("wb") as err:
-        process = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=err)
+        process = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=err)
     try:
         yield Server(variant, process, _ready_port(process, log), log)
     finally:
@@ -206,12 +214,53 @@ def _ready_port(process: subprocess.Popen[bytes], log: Path) -> int:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of process ``pid`` (all its threads) so far."""
-    times = psutil.Process(pid).cpu_times()
-    return float(times.user + times.system)
+    """CPU seconds of process ``pid`` (all its live threads, user + system) so far.
+
+    From ``/proc/PID/task/*/schedstat`` (the scheduler's run time, in ns) where there is
+    one: ``psutil``'s user + system times come from ``/proc/PID/stat``, which with tick
+    accounting are sampled at every timer tick (4 ms at HZ=250): a round of ~0.4 s
+    would be off by a few per cent. A thread that exits takes its time with it; the
+    servers' threads (the event loop, the span batcher) live as long as the server.
+    """
+    total_ns, read = 0, 0
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            try:
+                total_ns += int((task / "schedstat").read_text().split()[0])
+                read += 1
+            except FileNotFoundError:  # the thread exited just now (or no schedstat)
+                continue
+    except OSError:  # no procfs
+        pass
+    if read == 0:
+        times = psutil.Process(pid).cpu_times()
+        return float(times.user + times.system)
+    return total_ns / 1e9
 
 
 # -- the measurement ------------------------------------------------------------------
+
+
+def in_process(blocks: int, pairs: int) -> dict[str, Any]:
+    """``python -m benchmarks._asgi_overhead_app in-process BLOCKS PAIRS`` in a fresh
+    interpreter (after the servers have stopped); its JSON line."""
+    argv = [sys.executable, "-m", "benchmarks._asgi_overhead_app", "in-process"]
+    try:
+        done = subprocess.run(
+            [*argv, str(blocks), str(pairs)],
+            cwd=REPO,
+            capture_output=True,
+            timeout=IN_PROCESS_TIMEOUT_S,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise BenchmarkError(f"in-process run took over {IN_PROCESS_TIMEOUT_S}s") from None
+    lines = done.stdout.decode().strip().splitlines()
+    if done.returncode != 0 or not lines:
+        tail = "\n".join(done.stderr.decode(errors="replace").splitlines()[-20:])
+        raise BenchmarkError(f"in-process run failed (exit {done.returncode}):\n{tail}")
+    result: dict[str, Any] = json.loads(lines[-1])
+    return result
 
 
 def measure(servers: list[Server], load: Load, args: argparse.Namespace) -> list[Figures]:
@@ -231,8 +280,11 @@ def measure(servers: list[Server], load: Load, args: argparse.Namespace) -> list
     return [figures[s.variant] for s in servers]
 
 
-def summary(figures: list[Figures], args: argparse.Namespace) -> dict[str, Any]:
-    """The JSON line: the ratio first, then the per-variant figures and the run's shape."""
+def summary(
+    figures: list[Figures], args: argparse.Namespace, in_process: dict[str, Any]
+) -> dict[str, Any]:
+    """The JSON line: the ratio first, then the per-variant figures, the in-process
+    figures (when measured) and the run's shape."""
     by_name = {f.variant: f for f in figures}
     plain = by_name["plain"]
     result: dict[str, Any] = {}
@@ -252,6 +304,7 @@ def summary(figures: list[Figures], args: argparse.Namespace) -> dict[str, Any]:
         result["round_ratio_q3"] = round(quartiles[2], 4)
     for name, f in by_name.items():
         result[f"wall_us_per_request_{name}"] = round(f.wall_us_per_request(), 1)
+    result.update(in_process)
     result.update(
         {
             "rounds": args.rounds,
@@ -263,8 +316,8 @@ def summary(figures: list[Figures], args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
-def report(figures: list[Figures], args: argparse.Namespace) -> None:
-    result = summary(figures, args)
+def report(figures: list[Figures], args: argparse.Namespace, in_process: dict[str, Any]) -> None:
+    result = summary(figures, args, in_process)
     plain = figures[0].cpu_us_per_request()
     print(
         f"asgi_overhead: {args.rounds} rounds x {args.requests} requests per server "
@@ -286,6 +339,23 @@ def report(figures: list[Figures], args: argparse.Namespace) -> None:
             f"({(result['overhead_ratio'] - 1) * 100:+.1f} %); per-round ratios: median "
             f"{result['round_ratio_median']:.4f}, quartiles {result['round_ratio_q1']:.4f}"
             f"–{result['round_ratio_q3']:.4f}"
+        )
+    if "control_ratio" in result:
+        print(
+            f"control (plain again, another process) / plain: {result['control_ratio']:.4f} "
+            f"(two identical servers differ this much in this run; per-round ratios "
+            f"show the rest of the noise)"
+        )
+    if in_process:
+        print(
+            f"in process (no server; {in_process['in_process_blocks']} blocks x "
+            f"{in_process['in_process_pairs']} request pairs): plain "
+            f"{in_process['in_process_us_plain']:.1f} µs, monitored "
+            f"{in_process['in_process_us_monitored']:.1f} µs a request; "
+            f"performance_monitoring adds {in_process['in_process_added_us']:.1f} µs "
+            f"(block quartiles {in_process['in_process_added_us_q1']:.1f}"
+            f"–{in_process['in_process_added_us_q3']:.1f}; median block ratio "
+            f"{in_process['in_process_ratio']:.4f})"
         )
     print(json.dumps(result), flush=True)
 
@@ -318,11 +388,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The command line; every count is bounded so a run stays short."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.asgi_overhead", description=__doc__)
     parser.add_argument(
-        "--requests", type=_bounded(50, 20_000), default=500, help="requests per server per round"
+        "--requests", type=_bounded(50, 20_000), default=100, help="requests per server per round"
     )
-    parser.add_argument("--rounds", type=_bounded(2, 200), default=20, help="alternating rounds")
+    parser.add_argument("--rounds", type=_bounded(2, 1000), default=60, help="alternating rounds")
     parser.add_argument(
         "--warmup", type=_bounded(1, 20_000), default=400, help="uncounted requests per server"
+    )
+    parser.add_argument(
+        "--in-process-blocks",
+        type=_bounded(0, 100),
+        default=8,
+        help="blocks of the in-process measurement (0: skip it)",
+    )
+    parser.add_argument(
+        "--in-process-pairs",
+        type=_bounded(100, 20_000),
+        default=1000,
+        help="request pairs (plain, monitored) per in-process block",
     )
     parser.add_argument(
         "--variants",
@@ -347,10 +429,15 @@ def main(argv: list[str] | None = None) -> int:
             load = Load()
             stack.callback(load.close)
             figures = measure(servers, load, args)
+        figures_in_process = (
+            in_process(args.in_process_blocks, args.in_process_pairs)
+            if args.in_process_blocks
+            else {}
+        )
     except BenchmarkError as exc:
         print(f"benchmarks.asgi_overhead: {exc}", file=sys.stderr)
         return 1
-    report(figures, args)
+    report(figures, args, figures_in_process)
     return 0
 
 

@@ -1,16 +1,19 @@
 """Resident set size, cheaply, and the span attribute names the bottlenecks processor reads.
 
-``/proc/self/statm`` read with ``os.pread`` on a descriptor held open costs about 2 µs
-on Linux, against about 13 µs to open and read it each time and 17 µs for
-``psutil.Process().memory_info().rss`` (measured on CPython 3.11). The descriptor is
-reopened after a fork (``/proc/self`` is resolved when the file is opened), and psutil
-is the fallback where there is no procfs.
+``/proc/self/statm`` read with ``os.pread`` on a descriptor held open costs a few µs on
+Linux (one procfs read, most of it in the kernel), against about 13 µs to open and read
+it each time and 17 µs for ``psutil.Process().memory_info().rss`` (CPython 3.11). The
+descriptor is opened on the first read and dropped in a forked child
+(``os.register_at_fork``: ``/proc/self`` was resolved when the parent opened it), so the
+child opens its own. psutil is the fallback where there is no procfs.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import threading
+import time
 
 # the names otel_perf.processors.bottlenecks.memory reads (a test pins them equal)
 RSS_START = "otel_perf.memory.rss_start_bytes"
@@ -19,40 +22,100 @@ DELTA = "otel_perf.memory.delta_bytes"
 TRACED_PEAK = "otel_perf.memory.traced_peak_bytes"
 
 _STATM = "/proc/self/statm"
+_STATM_READ_BYTES = 64  # "size resident ...": the second number is all we need
 _lock = threading.Lock()
 _fd: int | None = None
-_fd_pid = 0
+_no_procfs = False
 _page = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 _psutil_process: object | None = None
 
 
-def _statm_fd() -> int | None:
-    global _fd, _fd_pid
-    pid = os.getpid()
-    if _fd is not None and _fd_pid == pid:
-        return _fd
-    with _lock:
-        if _fd is not None and _fd_pid == pid:
-            return _fd
-        try:
-            fd = os.open(_STATM, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-        except OSError:
-            return None
-        if _fd is not None and _fd_pid != pid:
-            try:  # the parent's descriptor, inherited across fork
-                os.close(_fd)
-            except OSError:
-                pass
-        _fd, _fd_pid = fd, pid
-        return fd
+#: the latest reading: (time.perf_counter() when taken, RSS bytes); one tuple, so a
+#: reader never sees the time of one reading with the value of another
+_latest: tuple[float, int] = (-math.inf, 0)
 
 
 def read_rss() -> int:
-    """The process's resident set size in bytes."""
-    fd = _statm_fd()
+    """The process's resident set size in bytes, read now."""
+    rss = _read_statm()
+    _set_latest(rss)
+    return rss
+
+
+def recent_rss(now: float, max_age_s: float) -> int:
+    """The RSS in bytes: the latest reading when it was taken at most ``max_age_s``
+    seconds before ``now`` (``time.perf_counter()`` seconds), else a new reading.
+
+    A procfs read is a system call (a few µs, and more on virtual machines with
+    speculative-execution mitigations); under load, requests starting within
+    ``max_age_s`` of another reading share it.
+    """
+    taken, rss = _latest
+    if 0.0 <= now - taken <= max_age_s:
+        return rss
+    return read_rss()
+
+
+def _set_latest(rss: int) -> None:
+    global _latest
+    _latest = (time.perf_counter(), rss)
+
+
+def _read_statm() -> int:
+    fd = _fd
     if fd is not None:
-        return int(os.pread(fd, 128, 0).split()[1]) * _page
+        try:
+            # statm is "size resident shared text lib data dt", in pages
+            return int(os.pread(fd, _STATM_READ_BYTES, 0).split(b" ", 2)[1]) * _page
+        except OSError:  # closed under us (a fork hook, a stray close): open again below
+            pass
+    fd = _open_statm()
+    if fd is not None:
+        return int(os.pread(fd, _STATM_READ_BYTES, 0).split(b" ", 2)[1]) * _page
     return _psutil_rss()
+
+
+def _open_statm() -> int | None:
+    global _fd, _no_procfs
+    with _lock:
+        if _no_procfs:
+            return None
+        if _fd is not None:
+            try:  # another thread opened it, or the one we have stopped working
+                os.pread(_fd, _STATM_READ_BYTES, 0)
+                return _fd
+            except OSError:
+                _close(_fd)
+                _fd = None
+        try:
+            _fd = os.open(_STATM, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        except OSError:
+            _no_procfs = True
+            return None
+        return _fd
+
+
+def _close(fd: int) -> None:
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+
+
+def _after_fork_in_child() -> None:
+    """The inherited descriptor reads the parent's statm: close it; the next read opens
+    the child's own."""
+    global _fd, _lock, _psutil_process, _latest
+    _lock = threading.Lock()  # a thread of the parent may have held it at the fork
+    if _fd is not None:
+        _close(_fd)
+        _fd = None
+    _psutil_process = None
+    _latest = (-math.inf, 0)  # the parent's reading
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _psutil_rss() -> int:

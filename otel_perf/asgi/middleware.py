@@ -32,11 +32,13 @@ class PerformanceMiddleware:
 
     Per HTTP request: a :class:`RequestMonitor` in a context variable (for
     ``checkpoint`` and ``record_business_metric``) and in ``scope["state"]["otel_perf"]``;
-    at ``http.response.start`` the status, the allow-listed response headers and the
-    matched route (``http.route`` and the span name ``"{method} {route}"``); before the
-    last body message (OpenTelemetryMiddleware ends the server span right after it) the
-    slow-request flag and the memory attributes. Every monitoring step is guarded: a
-    failure is logged at debug level and the request goes on untouched.
+    the RSS at the start; at ``http.response.start`` the status and the allow-listed
+    response headers; before the last body message (OpenTelemetryMiddleware ends the
+    server span right after it), or when the app returns or raises without one, the
+    matched route (``http.route`` and the span name ``"{method} {route}"``), the
+    slow-request flag and the memory attributes, all in one ``set_attributes`` call.
+    Every monitoring step is guarded: a failure is logged at debug level and the request
+    goes on untouched.
     """
 
     def __init__(
@@ -53,6 +55,7 @@ class PerformanceMiddleware:
         self._request_headers = profiling.capture_request_headers if profiling else ()
         self._response_headers = profiling.capture_response_headers if profiling else ()
         self._threshold = profiling.slow_request_threshold_s if profiling else float("inf")
+        self._memory_max_age_s = profiling.memory_start_max_age_s if profiling else 0.0
         if self._tracemalloc and not tracemalloc.is_tracing():
             tracemalloc.start()
 
@@ -65,15 +68,29 @@ class PerformanceMiddleware:
             await self.app(scope, receive, send)
             return
         token = CURRENT.set(monitor)
+        finish = self._finish
+        response_headers = self._response_headers
 
+        # the cheapest check first: a request sends one start and usually one body
         async def monitored_send(message: Message) -> None:
-            self._on_send(monitor, scope, message)
+            try:
+                kind = message["type"]
+                if kind == "http.response.body":
+                    if not message.get("more_body", False):
+                        finish(monitor, scope)  # before OpenTelemetryMiddleware ends the span
+                elif kind == "http.response.start":
+                    monitor.status = message.get("status")
+                    if response_headers and monitor.span is not None:
+                        headers = message.get("headers")
+                        _capture(monitor.span, "http.response.header.", headers, response_headers)
+            except Exception:
+                logger.debug("otel_perf.asgi: response hook failed", exc_info=True)
             await send(message)
 
         try:
             await self.app(scope, receive, monitored_send)
         finally:
-            self._finish(monitor)
+            finish(monitor, scope)
             CURRENT.reset(token)
 
     # -- the steps, each never raising ---------------------------------------------------
@@ -90,9 +107,8 @@ class PerformanceMiddleware:
             return None
         if span is not None and self.profiling is not None:
             try:  # a failure here loses these attributes, not the monitor
-                if self._memory:
-                    monitor.rss_start = memory.read_rss()
-                    span.set_attribute(memory.RSS_START, monitor.rss_start)
+                if self._memory:  # set on the span with the end reading, in one call
+                    monitor.rss_start = memory.recent_rss(monitor.start, self._memory_max_age_s)
                 if self._tracemalloc and tracemalloc.is_tracing():
                     tracemalloc.reset_peak()
                 if self._request_headers:
@@ -102,45 +118,47 @@ class PerformanceMiddleware:
                 logger.debug("otel_perf.asgi: request start attributes failed", exc_info=True)
         return monitor
 
-    def _on_send(self, monitor: RequestMonitor, scope: Scope, message: Message) -> None:
-        try:
-            kind = message.get("type")
-            if kind == "http.response.start":
-                monitor.status = message.get("status")
-                span = monitor.span
-                if span is None:
-                    return
-                _name_after_route(span, scope)
-                if self._response_headers:
-                    _capture(
-                        span,
-                        "http.response.header.",
-                        message.get("headers"),
-                        self._response_headers,
-                    )
-            elif kind == "http.response.body" and not message.get("more_body", False):
-                self._finish(monitor)
-        except Exception:
-            logger.debug("otel_perf.asgi: response hook failed", exc_info=True)
-
-    def _finish(self, monitor: RequestMonitor) -> None:
+    def _finish(self, monitor: RequestMonitor, scope: Scope) -> None:
+        """The end-of-request attributes, once: the RSS read first (closest to the
+        request's own work), then the route, then one ``set_attributes`` call (one lock
+        round on the SDK span instead of one per attribute)."""
         if monitor.finished:
             return
         monitor.finished = True
+        span = monitor.span
+        if span is None:
+            return
+        attributes: dict[str, Any] = {}
         try:
-            span = monitor.span
-            if span is None or not span.is_recording() or self.profiling is None:
+            if not span.is_recording():
                 return
-            if time.perf_counter() - monitor.start > self._threshold:
-                span.set_attribute(SLOW_REQUEST, True)
-            if self._memory and monitor.rss_start is not None:
-                end = memory.read_rss()
-                span.set_attribute(memory.RSS_END, end)
-                span.set_attribute(memory.DELTA, end - monitor.rss_start)
-            if self._tracemalloc and tracemalloc.is_tracing():
-                span.set_attribute(memory.TRACED_PEAK, tracemalloc.get_traced_memory()[1])
-        except Exception:
+            if self.profiling is not None:
+                self._profile_end(monitor, attributes)
+        except Exception:  # the route is still named
             logger.debug("otel_perf.asgi: request end failed", exc_info=True)
+        try:
+            _name_after_route(span, scope, attributes)
+        except Exception:  # the profiling attributes still go on the span
+            logger.debug("otel_perf.asgi: route naming failed", exc_info=True)
+        try:
+            if len(attributes) > 1:
+                span.set_attributes(attributes)
+            elif attributes:  # one (the route, with memory off): the cheaper call
+                ((key, value),) = attributes.items()
+                span.set_attribute(key, value)
+        except Exception:
+            logger.debug("otel_perf.asgi: request end attributes failed", exc_info=True)
+
+    def _profile_end(self, monitor: RequestMonitor, attributes: dict[str, Any]) -> None:
+        if self._memory and monitor.rss_start is not None:
+            end = memory.read_rss()
+            attributes[memory.RSS_START] = monitor.rss_start
+            attributes[memory.RSS_END] = end
+            attributes[memory.DELTA] = end - monitor.rss_start
+        if time.perf_counter() - monitor.start > self._threshold:
+            attributes[SLOW_REQUEST] = True
+        if self._tracemalloc and tracemalloc.is_tracing():
+            attributes[memory.TRACED_PEAK] = tracemalloc.get_traced_memory()[1]
 
 
 def _set_state(scope: Scope, monitor: RequestMonitor) -> None:
@@ -154,14 +172,15 @@ def _set_state(scope: Scope, monitor: RequestMonitor) -> None:
         logger.debug("otel_perf.asgi: scope state not writable", exc_info=True)
 
 
-def _name_after_route(span: trace.Span, scope: Scope) -> None:
-    """http.route and the span name from the matched route (Starlette/FastAPI put it in
-    ``scope["route"]``; other frameworks may set ``scope["route"]`` to a template)."""
+def _name_after_route(span: trace.Span, scope: Scope, attributes: dict[str, Any]) -> None:
+    """The span name ``"{method} {route}"`` and ``http.route`` (into ``attributes``) from the
+    matched route (Starlette/FastAPI put it in ``scope["route"]``; other frameworks may set
+    ``scope["route"]`` to a template)."""
     route = scope.get("route")
     path = route if isinstance(route, str) else getattr(route, "path", None)
     if not isinstance(path, str) or not path:
         return
-    span.set_attribute("http.route", path)
+    attributes["http.route"] = path
     span.update_name(f"{scope.get('method', 'HTTP')} {path}")
 
 

@@ -53,6 +53,11 @@ class Profiling:
             Proxy-Authorization are refused with ``ValueError``.
         memory: RSS at the start and end of the request as
             ``otel_perf.memory.rss_start_bytes`` / ``rss_end_bytes`` / ``delta_bytes``.
+        memory_start_max_age_s: how old the process's latest RSS reading (taken by any
+            request) may be to serve as a request's start reading; older, and the start
+            is read afresh. The end is always read afresh. Under load (a request starting
+            within this of another's reading) that halves the procfs reads; 0 reads at
+            every start.
         tracemalloc: start ``tracemalloc`` (costly: every allocation is traced) and record
             the traced peak during the request as ``otel_perf.memory.traced_peak_bytes``.
             The peak is process-wide; concurrent requests see each other's allocations.
@@ -63,11 +68,18 @@ class Profiling:
     capture_response_headers: tuple[str, ...] = field(default=())
     memory: bool = True
     tracemalloc: bool = False
+    memory_start_max_age_s: float = 0.005
 
     def __post_init__(self) -> None:
-        threshold = self.slow_request_threshold_s
-        if not isinstance(threshold, int | float) or not math.isfinite(threshold) or threshold < 0:
-            raise ValueError(f"slow_request_threshold_s must be >= 0 seconds, got {threshold!r}")
+        for name in ("slow_request_threshold_s", "memory_start_max_age_s"):
+            seconds = getattr(self, name)
+            if (
+                isinstance(seconds, bool)
+                or not isinstance(seconds, int | float)
+                or not math.isfinite(seconds)
+                or seconds < 0
+            ):
+                raise ValueError(f"{name} must be >= 0 seconds, got {seconds!r}")
         # frozen: normalise through object.__setattr__ (lists are accepted, tuples kept)
         request = _header_names(self.capture_request_headers, "capture_request_headers")
         response = _header_names(self.capture_response_headers, "capture_response_headers")

@@ -1,0 +1,89 @@
+"""benchmarks.asgi_overhead's parts: the CPU clock it reads for the servers, the in-process
+measurement, the summary line and the bounds of its command line."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # benchmarks/ is a top-level folder, not installed
+
+from benchmarks import asgi_overhead  # noqa: E402
+from benchmarks._asgi_overhead_app import in_process  # noqa: E402
+
+
+def _burn(seconds: float) -> None:
+    end = time.process_time() + seconds
+    while time.process_time() < end:
+        sum(range(1000))
+
+
+def test_cpu_seconds_follows_the_process_cpu_clock() -> None:
+    before_ours, before = time.process_time(), asgi_overhead.cpu_seconds(os.getpid())
+    _burn(0.2)
+    spent = asgi_overhead.cpu_seconds(os.getpid()) - before
+    ours = time.process_time() - before_ours
+    # the scheduler's ns counters: no 4–10 ms tick sampling, so a 0.2 s span is close
+    assert abs(spent - ours) < 0.01, (spent, ours)
+
+
+def test_in_process_measures_both_apps() -> None:
+    result = in_process(blocks=2, pairs=100)
+    assert set(result) == {
+        "in_process_ratio",
+        "in_process_us_plain",
+        "in_process_us_monitored",
+        "in_process_added_us",
+        "in_process_added_us_q1",
+        "in_process_added_us_q3",
+        "in_process_blocks",
+        "in_process_pairs",
+    }
+    assert 10 < result["in_process_us_plain"] < 100_000
+    assert 10 < result["in_process_us_monitored"] < 100_000
+    assert result["in_process_ratio"] == pytest.approx(
+        result["in_process_us_monitored"] / result["in_process_us_plain"], rel=0.5
+    )
+    assert (result["in_process_blocks"], result["in_process_pairs"]) == (2, 100)
+
+
+def test_summary_has_the_ratio_first_and_the_round_spread() -> None:
+    args = asgi_overhead.parse_args(["--rounds", "4", "--requests", "50"])
+    plain = asgi_overhead.Figures("plain", [0.1, 0.1, 0.1, 0.1], [0.2] * 4, 200)
+    monitored = asgi_overhead.Figures("monitored", [0.11, 0.1, 0.12, 0.1], [0.2] * 4, 200)
+    extra = {"in_process_added_us": 12.5}
+    result = asgi_overhead.summary([plain, monitored], args, extra)
+    assert next(iter(result)) == "overhead_ratio"
+    assert result["overhead_ratio"] == pytest.approx(1.075)
+    assert result["round_ratio_median"] == pytest.approx(1.05)
+    assert result["round_ratio_q1"] <= result["round_ratio_median"] <= result["round_ratio_q3"]
+    assert result["in_process_added_us"] == 12.5
+    assert result["cpu_us_per_request_plain"] == pytest.approx(2000.0)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--rounds", "1"],
+        ["--rounds", "1001"],
+        ["--requests", "49"],
+        ["--in-process-blocks", "101"],
+        ["--in-process-pairs", "99"],
+        ["--variants", "monitored"],
+    ],
+)
+def test_out_of_bounds_arguments_are_refused(argv: list[str]) -> None:
+    with pytest.raises(SystemExit):
+        asgi_overhead.parse_args(argv)
+
+
+def test_the_defaults_alternate_many_short_rounds() -> None:
+    args = asgi_overhead.parse_args([])
+    assert (args.rounds, args.requests, args.in_process_blocks) == (60, 100, 8)
+    assert args.variants == ["plain", "monitored", "cached", "control"]
