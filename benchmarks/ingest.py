@@ -326,19 +326,32 @@ def poll(
     been nearly idle for :data:`IDLE_WINDOW_S` (the work waited for is over, or
     has not started), or :data:`MAX_PROBE_GAP_S` after the previous call.
 
+    A probe the busy API does not answer in time (a socket timeout, or any
+    other ``OSError``) counts as not done yet and is asked again later.
+
     Raises:
         BenchmarkError: ``describe(value)`` once ``timeout_s`` has passed.
     """
     deadline = time.monotonic() + timeout_s
-    done, value = probe()
+    answer = _attempt(probe)
     last = time.monotonic()
-    while not done:
+    while answer is None or not answer[0]:
         if time.monotonic() > deadline:
-            raise BenchmarkError(describe(value))
+            if answer is None:
+                raise BenchmarkError(f"{receiver.name}: the API did not answer in {timeout_s}s")
+            raise BenchmarkError(describe(answer[1]))
         if _idle(receiver.process.pid) or time.monotonic() - last >= MAX_PROBE_GAP_S:
-            done, value = probe()
+            answer = _attempt(probe) or answer
             last = time.monotonic()
-    return value
+    return answer[1]
+
+
+def _attempt(probe: Callable[[], tuple[bool, T]]) -> tuple[bool, T] | None:
+    """``probe()``, or None when the API did not answer (it is busy: ask again later)."""
+    try:
+        return probe()
+    except OSError:
+        return None
 
 
 def _idle(pid: int) -> bool:
@@ -516,10 +529,17 @@ def run_receiver(
     print(f"measuring {name} ...", file=sys.stderr, flush=True)
     with start(tmp) as receiver:
         try:
-            return measure(receiver, payloads, args)
+            result = measure(receiver, payloads, args)
         except BenchmarkError as exc:
             tail = log_tail(receiver.log)
             raise BenchmarkError(f"{name}: {exc}" + (f"\n{tail}" if tail else "")) from None
+    # progress, so a later phase that fails does not lose this one's figures
+    print(
+        f"  {name}: {result.spans_per_cpu_s:,.0f} spans/cpu-s, peak RSS {result.rss_mb:.1f} MB",
+        file=sys.stderr,
+        flush=True,
+    )
+    return result
 
 
 # -- the cardinality phase -------------------------------------------------------
@@ -849,6 +869,84 @@ def report(
     print(json.dumps(result), flush=True)
 
 
+# -- in process: CPU per span of decode and of each processor ----------------------
+
+
+def profile_in_process(batches: int, seed: int) -> dict[str, Any]:
+    """Feed the pool's decoded batches straight into ``Pipeline.process`` (no gRPC).
+
+    The embedded default config with an in-memory store; ``tick`` every 20 batches at
+    the wall clock (the pool's spans are a minute old, so every trace held is analysed
+    then). CPU time (``time.thread_time_ns``) of protobuf parsing, of decoding, and of
+    each processor's ``consume_spans`` and ``tick``; the rest of ``Pipeline.process``
+    is ``pipeline``. Returns µs per span by part.
+    """
+    from otel_perf.config import load_config
+    from otel_perf.decode import SPAN_ATTRIBUTE_KEYS, Decoder, Limits, parse_protobuf
+    from otel_perf.pipeline import Pipeline
+    from otel_perf.store import Store
+
+    clock = time.thread_time_ns
+    payloads = build_pool(32, seed)
+    pipeline = Pipeline(load_config(None), Store(":memory:", 1000))
+    pipeline.start(worker=False)
+    keys = SPAN_ATTRIBUTE_KEYS | pipeline.span_attributes
+    decoder = Decoder(Limits(span_attribute_keys=keys))
+    t0 = clock()
+    requests = [parse_protobuf("traces", payload) for payload in payloads]
+    t1 = clock()
+    pool = [decoder.spans(request)[0] for request in requests]
+    t2 = clock()
+    spent: dict[str, int] = {}
+    for processor in pipeline.processors.values():
+        _time_calls(processor, "consume_spans", spent, clock)
+        _time_calls(processor, "tick", spent, clock)
+    for batch in pool[:8]:  # warm-up, not counted
+        pipeline.process(batch)
+    pipeline.tick(time.time_ns())
+    spent.clear()
+    t3 = clock()
+    for i in range(batches):
+        pipeline.process(pool[i % len(pool)])
+        if i % 20 == 19:
+            pipeline.tick(time.time_ns())
+    pipeline.tick(time.time_ns())
+    total_ns = clock() - t3
+    pipeline.shutdown()
+    spans = batches * SPANS_PER_REQUEST
+    pool_spans = len(pool) * SPANS_PER_REQUEST
+    result = {"parse": (t1 - t0) / pool_spans / 1e3, "decode": (t2 - t1) / pool_spans / 1e3}
+    result.update({name: ns / spans / 1e3 for name, ns in sorted(spent.items())})
+    result["pipeline"] = (total_ns - sum(spent.values())) / spans / 1e3
+    result["processors_total"] = total_ns / spans / 1e3
+    return result
+
+
+def _time_calls(
+    processor: Any, method: str, spent: dict[str, int], clock: Callable[[], int]
+) -> None:
+    """Wrap ``processor.method`` so its CPU time adds up in ``spent["<id> <method>"]``."""
+    inner = getattr(processor, method)
+    name = f"{processor.id} {method}"
+
+    def timed(*args: Any) -> Any:
+        started = clock()
+        try:
+            return inner(*args)
+        finally:
+            spent[name] = spent.get(name, 0) + clock() - started
+
+    setattr(processor, method, timed)
+
+
+def report_in_process(result: dict[str, Any], batches: int) -> None:
+    """The µs-per-span table, then the figures as one JSON line."""
+    print(f"in process: {batches} batches x {SPANS_PER_REQUEST} spans, CPU µs per span")
+    for name, us in result.items():
+        print(f"  {name:<28} {us:8.2f}")
+    print(json.dumps({name: round(us, 3) for name, us in result.items()}), flush=True)
+
+
 # -- command line ----------------------------------------------------------------
 
 
@@ -889,6 +987,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--timeout", type=float, default=120.0, help="seconds allowed for each wait"
     )
+    parser.add_argument(
+        "--in-process",
+        type=_bounded(20, 5000),
+        default=None,
+        metavar="BATCHES",
+        help="instead: feed BATCHES decoded batches straight into Pipeline.process and "
+        "print CPU µs per span of decode and of each processor",
+    )
     return parser.parse_args(argv)
 
 
@@ -909,6 +1015,9 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; 0 when it completed (whether or not the aims were met)."""
     args = parse_args(argv)
+    if args.in_process is not None:
+        report_in_process(profile_in_process(args.in_process, args.seed), args.in_process)
+        return 0
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     payloads = build_pool(args.pool, args.seed)
     try:

@@ -27,6 +27,15 @@ class SeriesKey:
     operation: str
     span_kind: int = 0
     dims: tuple[tuple[str, str], ...] = ()
+    _hash: int = field(init=False, repr=False, compare=False, default=0)
+
+    def __post_init__(self) -> None:
+        # a key is looked up in dicts for every span: hash its fields once, not per lookup
+        fields = (self.service, self.operation, self.span_kind, self.dims)
+        object.__setattr__(self, "_hash", hash(fields))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     @property
     def is_overflow(self) -> bool:

@@ -21,7 +21,12 @@ from otel_perf.processors.bottlenecks.aggregate import (
 )
 from otel_perf.processors.bottlenecks.checkpoints import phases
 from otel_perf.processors.bottlenecks.config import BottlenecksConfig
-from otel_perf.processors.bottlenecks.critical_path import Segment, critical_path, self_times
+from otel_perf.processors.bottlenecks.critical_path import (
+    Segment,
+    critical_path,
+    path_shares,
+    self_times,
+)
 from otel_perf.processors.bottlenecks.fingerprint import (
     db_operation,
     db_statement,
@@ -59,10 +64,9 @@ class Analyser:
         if root is None:
             return
         trace_id = spans[0].trace_id.hex()
-        path = critical_path(tree, root)
         window.traces += 1
         window.critical_total_ns += tree.duration_ns(root)
-        shares = _shares(path)
+        shares = path_shares(tree, root)
         self._entry(window, tree, root, shares, trace_id)
         self._operations(window, tree, shares, trace_id)
         self._spans(window, tree, trace_id)
@@ -89,15 +93,19 @@ class Analyser:
     def _operations(
         self, window: Window, tree: TraceTree, shares: dict[OpKey, int], trace: str
     ) -> None:
-        selfs = self_times(tree)
-        for span_id, self_ns in selfs.items():
-            span = tree.spans[span_id]
-            key = (span.service_name, span.name)
-            stats = window.ops.slot(key, lambda: OpStats(window.exemplar_set()))
+        ops, spans = window.ops, tree.spans
+
+        def make() -> OpStats:
+            return OpStats(window.exemplar_set())
+
+        for span_id, self_ns in self_times(tree).items():
+            span = spans[span_id]
+            key = (span.resource.service_name, span.name)
+            stats = ops.get(key) or ops.slot(key, make)  # get first: no call when it is there
             if stats is not None:
                 stats.self_ns += self_ns
         for key, ns in shares.items():
-            stats = window.ops.slot(key, lambda: OpStats(window.exemplar_set()))
+            stats = ops.get(key) or ops.slot(key, make)
             if stats is not None:
                 stats.critical_ns += ns
                 stats.traces += 1
@@ -105,9 +113,12 @@ class Analyser:
 
     def _spans(self, window: Window, tree: TraceTree, trace: str) -> None:
         for span in tree.spans.values():
-            if span.kind == SpanKind.CLIENT:
-                self._query(window, tree, span, trace)
-            elif span.kind == SpanKind.SERVER:
+            kind = span.kind
+            if kind == SpanKind.CLIENT:
+                attrs = span.attributes
+                if "db.query.text" in attrs or "db.statement" in attrs:  # else no statement
+                    self._query(window, tree, span, trace)
+            elif kind == SpanKind.SERVER:
                 route = (span.service_name, route_of(span.attributes, span.name))
                 self._slow(window, tree, span, route, trace)
                 self._phases(window, span, route)

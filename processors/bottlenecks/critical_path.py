@@ -7,11 +7,11 @@ outlives its parent (fire-and-forget tasks) counts only while the parent runs.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from otel_perf.processors.bottlenecks.tracetree import TraceTree, Window, clip
+from otel_perf.processors.bottlenecks.tracetree import TraceTree, Window
 
 
 class Segment(NamedTuple):
@@ -40,7 +40,14 @@ def self_times(tree: TraceTree) -> dict[bytes, int]:
     Returns:
         ns of self time by span id, each between 0 and the span's duration.
     """
-    return {span_id: _self_time(tree, span_id) for span_id in tree.spans}
+    windows, children = tree.windows, tree.children
+    out: dict[bytes, int] = {}
+    for span_id in tree.spans:
+        start, end = windows[span_id]
+        kids = children[span_id]
+        # a leaf's self time is its whole duration: skip the union of no children
+        out[span_id] = end - start - _covered_ns(kids, windows, start, end) if kids else end - start
+    return out
 
 
 def critical_path(tree: TraceTree, root: bytes) -> list[Segment]:
@@ -62,22 +69,58 @@ def critical_path(tree: TraceTree, root: bytes) -> list[Segment]:
         zero-length stretches are left out (a zero-length root gives one empty
         segment), and consecutive stretches of one span are merged.
     """
-    start, end = tree.windows[root]
     backwards: list[Segment] = []
-    stack = [_Frame.of(tree, root, (start, end))]
+    for span_id, start_ns, end_ns in _walk_back(tree, root):
+        _emit(backwards, tree, span_id, start_ns, end_ns)
+    backwards.reverse()
+    start, end = tree.windows[root]
+    return backwards or [_segment(tree, root, start, end)]
+
+
+def path_shares(tree: TraceTree, root: bytes) -> dict[tuple[str, str], int]:
+    """ns per (service, operation) on ``critical_path(tree, root)``, keys in path order.
+
+    The same sums without building the segments (this runs for every trace).
+    """
+    spans = tree.spans
+    stretches = _walk_back(tree, root)
+    if not stretches:
+        span = spans[root]
+        start, end = tree.windows[root]
+        return {(span.resource.service_name, span.name): end - start}
+    shares: dict[tuple[str, str], int] = {}
+    for span_id, start, end in reversed(stretches):
+        span = spans[span_id]
+        key = (span.resource.service_name, span.name)
+        shares[key] = shares.get(key, 0) + end - start
+    return shares
+
+
+def _walk_back(tree: TraceTree, root: bytes) -> list[tuple[bytes, int, int]]:
+    """The critical path's stretches of own work as (span id, start, end), latest first.
+
+    Zero-length stretches are left out; consecutive stretches of one span are not merged.
+    """
+    out: list[tuple[bytes, int, int]] = []
+    children = tree.children
+    stack = [_Frame.of(tree, root, tree.windows[root])]
     while stack:
         frame = stack[-1]
         child = frame.next_child()
         if child is None:
-            _emit(backwards, tree, frame.span_id, frame.start_ns, frame.cursor_ns)
+            if frame.cursor_ns > frame.start_ns:
+                out.append((frame.span_id, frame.start_ns, frame.cursor_ns))
             stack.pop()
             continue
         child_id, window = child
-        _emit(backwards, tree, frame.span_id, window[1], frame.cursor_ns)
+        if frame.cursor_ns > window[1]:
+            out.append((frame.span_id, window[1], frame.cursor_ns))
         frame.cursor_ns = window[0]
-        stack.append(_Frame.of(tree, child_id, window))
-    backwards.reverse()
-    return backwards or [_segment(tree, root, start, end)]
+        if children[child_id]:
+            stack.append(_Frame.of(tree, child_id, window))
+        elif window[1] > window[0]:  # a leaf is its own work from start to end
+            out.append((child_id, window[0], window[1]))
+    return out
 
 
 def critical_path_shares(tree: TraceTree) -> dict[tuple[str, str], int]:
@@ -113,9 +156,19 @@ class _Frame:
 
     @classmethod
     def of(cls, tree: TraceTree, span_id: bytes, window: Window) -> _Frame:
-        clipped = [(clip(tree.windows[c], window), c) for c in tree.children[span_id]]
-        pending = sorted((-end, start, c) for (start, end), c in clipped)
-        return cls(span_id, window[0], window[1], pending)
+        low, high = window
+        windows = tree.windows
+        pending = []
+        for child in tree.children[span_id]:
+            # clip(windows[child], window), written out: this runs for every span
+            start, end = windows[child]
+            start = start if start > low else low
+            start = start if start < high else high
+            end = end if end > start else start
+            end = end if end < high else high
+            pending.append((-end, start, child))
+        pending.sort()
+        return cls(span_id, low, high, pending)
 
     def next_child(self) -> tuple[bytes, Window] | None:
         # The cursor only moves back, so a child skipped once never qualifies later.
@@ -142,18 +195,20 @@ def _segment(tree: TraceTree, span_id: bytes, start: int, end: int) -> Segment:
     return Segment(span_id, span.service_name, span.name, start, end)
 
 
-def _self_time(tree: TraceTree, span_id: bytes) -> int:
-    window: tuple[int, int] = tree.windows[span_id]
-    # Children are ordered by start and clipping keeps that order, as _covered_ns needs.
-    covered = _covered_ns(clip(tree.windows[c], window) for c in tree.children[span_id])
-    return window[1] - window[0] - covered
+def _covered_ns(kids: Iterable[bytes], windows: Mapping[bytes, Window], low: int, high: int) -> int:
+    """Length of the union of the ``kids``' windows clipped to ``[low, high]``.
 
-
-def _covered_ns(windows: Iterable[Window]) -> int:
-    """Length of the union of windows given in start order."""
+    Children are ordered by start and clipping keeps that order, as the sweep needs.
+    """
     total = 0
     reach: int | None = None
-    for start, end in windows:
+    for kid in kids:
+        # clip(windows[kid], (low, high)), written out: this runs for every span
+        start, end = windows[kid]
+        start = start if start > low else low
+        start = start if start < high else high
+        end = end if end > start else start
+        end = end if end < high else high
         begin = start if reach is None else max(start, reach)
         total += max(end - begin, 0)
         reach = end if reach is None else max(reach, end)

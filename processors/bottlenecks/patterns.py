@@ -132,6 +132,8 @@ def n_plus_one(
         The patterns, parents in tree order, then keys in order of first call.
     """
     found: list[Pattern] = []
+    if max(map(len, tree.children.values()), default=0) < min_count:
+        return found  # the usual case: no span has that many children, skip the walk
     for parent in tree.walk():
         if len(tree.children[parent]) < min_count:
             continue  # most spans are leaves or have a few children: nothing to group
@@ -170,8 +172,11 @@ def consecutive_parallelizable(
         ``consecutive`` patterns, parents in tree order, then runs in time order.
     """
     found: list[Pattern] = []
+    spans = tree.spans
     for parent in tree.walk():
-        if len(tree.children[parent]) < 2:
+        children = tree.children[parent]
+        # a run holds only calls (CLIENT spans): under fewer than two there is none
+        if len(children) < 2 or sum(spans[c].kind == SpanKind.CLIENT for c in children) < 2:
             continue
         for run in _runs(tree, parent, tolerance_ns):
             if len(run) < 2:

@@ -78,6 +78,8 @@ class TraceTree:
         """
         if not self.roots:
             return None
+        if len(self.roots) == 1:
+            return self.roots[0]
         return min(
             self.roots,
             key=lambda r: (r in self.orphans, -self.duration_ns(r), self.start_ns(r), r),
@@ -99,10 +101,16 @@ def build_tree(spans: Iterable[SpanRecord]) -> TraceTree:
     for span in spans:
         by_id.setdefault(span.span_id, span)
     kids, roots, orphans = _link(by_id)
-    _break_cycles(by_id, kids, roots, orphans)
+    # Spans under a parent cycle are the ones correcting from the roots never reaches
+    # (usually none, so no separate reachability pass); cut roots are corrected after.
     windows = _correct(by_id, kids, roots)
+    if len(windows) < len(by_id):
+        cuts = _break_cycles(by_id, kids, roots, orphans, set(windows))
+        windows.update(_correct(by_id, kids, cuts))
 
     def order(ids: list[bytes]) -> tuple[bytes, ...]:
+        if len(ids) < 2:  # most spans are leaves or only children: nothing to sort
+            return tuple(ids)
         return tuple(sorted(ids, key=lambda s: (windows[s][0], s)))
 
     return TraceTree(
@@ -142,9 +150,11 @@ def _break_cycles(
     kids: dict[bytes, list[bytes]],
     roots: list[bytes],
     orphans: set[bytes],
-) -> None:
+    seen: set[bytes],
+) -> list[bytes]:
+    """Cut every parent cycle; ``seen`` holds the spans the roots reach. Returns the cuts."""
     # Spans no root reaches sit on (or under) a parent cycle; sorted so the cut is stable.
-    seen = _reachable(kids, roots)
+    cuts: list[bytes] = []
     for span_id in sorted(set(by_id) - seen):
         if span_id in seen:
             continue
@@ -152,7 +162,9 @@ def _break_cycles(
         kids[by_id[cut].parent_span_id].remove(cut)
         roots.append(cut)
         orphans.add(cut)
+        cuts.append(cut)
         seen |= _reachable(kids, [cut])
+    return cuts
 
 
 def _cycle_above(by_id: Mapping[bytes, SpanRecord], span_id: bytes) -> list[bytes]:
@@ -197,7 +209,8 @@ def _place(
     parent: SpanRecord, child: SpanRecord, parent_window: Window, parent_offset: int
 ) -> tuple[Window, int]:
     """The child's corrected window and the clock offset its descendants inherit."""
-    if _clock(child) == _clock(parent):
+    # spans of one resource share its clock: skip building the clock tuples for them
+    if child.resource is parent.resource or _clock(child) == _clock(parent):
         return _shift(child, parent_offset), parent_offset
     raw = _shift(child, 0)
     if _is_messaging(parent, child) or clip(raw, parent_window) == raw:

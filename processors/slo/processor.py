@@ -90,7 +90,20 @@ class SLOProcessor(Processor):
 
     # -- intake -------------------------------------------------------------
     def consume_spans(self, batch: SpanBatch) -> None:
-        span_events(batch.spans, self.objectives_of, self._add)
+        # objectives_of builds a list per call; a tracked service's objectives do not
+        # change within a batch, so ask once per service (untracked ones every time:
+        # each call counts them)
+        known: dict[str, list[Objective]] = {}
+
+        def objectives_of(service: str) -> list[Objective]:
+            found = known.get(service)
+            if found is None:
+                found = self.objectives_of(service)
+                if service in self.by_service:
+                    known[service] = found
+            return found
+
+        span_events(batch.spans, objectives_of, self._add)
 
     def _interval(self, interval: SeriesInterval) -> None:
         if interval.aggregated and not interval.rollup:

@@ -41,12 +41,16 @@ def span_events(
     for span in spans:
         if span.kind not in REQUEST_KINDS:
             continue
+        minute = span.end_ns // MINUTE_NS
         for objective in objectives_of(span.resource.service_name):
             if objective.latency_metric or objective.kind == SLIKind.RATIO:
                 continue
-            if not matches_operation(objective, span):
+            if objective.operation is not None and not matches_operation(objective, span):
                 continue
-            cell = sums.setdefault((objective.name, span.end_ns // MINUTE_NS), [0.0, 0.0])
+            key = (objective.name, minute)
+            cell = sums.get(key)
+            if cell is None:
+                cell = sums[key] = [0.0, 0.0]
             cell[0] += _good(objective, span)
             cell[1] += 1
     for (name, minute), (good, total) in sums.items():

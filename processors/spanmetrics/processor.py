@@ -43,17 +43,25 @@ class SpanMetricsProcessor(Processor):
     # -- intake -------------------------------------------------------------
     def consume_spans(self, batch: SpanBatch) -> None:
         groups: dict[tuple[int, SeriesKey], tuple[list[int], list[int]]] = {}
-        key_of, slot_of = self.keyer.key, self.windows.slot
+        key_of, windows = self.keyer.key, self.windows
+        # Windows.slot written out (the watermark does not move while a batch is added)
+        interval_ns, watermark_ns, late = windows.interval_ns, windows.watermark_ns, 0
         for span in batch.spans:
-            group_key = (slot_of(span.end_ns), key_of(span))
+            end_ns = span.end_ns
+            start_ns = end_ns - end_ns % interval_ns
+            if start_ns < watermark_ns:
+                late += 1
+                start_ns = watermark_ns
+            group_key = (start_ns, key_of(span))
             group = groups.get(group_key)
             if group is None:
                 group = groups[group_key] = ([], [0])
-            group[0].append(span.end_ns - span.start_ns)
+            group[0].append(end_ns - span.start_ns)
             if span.status_code == 2 or span.kind == 2:  # cheap pre-check, then the rule
                 group[1][0] += is_error(span)
+        windows.late_spans += late
         for (start, key), (durations, errors) in groups.items():
-            self.windows.add(start, key, durations, errors[0])
+            windows.add(start, key, durations, errors[0])
         self.spans += len(batch)
 
     # -- evaluation ---------------------------------------------------------

@@ -13,6 +13,7 @@ from otel_perf.processors.bottlenecks.critical_path import (
     Segment,
     critical_path,
     critical_path_shares,
+    path_shares,
     self_times,
 )
 from otel_perf.processors.bottlenecks.tracetree import TraceTree, build_tree
@@ -260,3 +261,24 @@ def test_without_overlaps_self_times_sum_to_the_root_and_all_lie_on_the_path(
     for segment in critical_path(tree, root):
         on_path[segment.span_id] += segment.duration_ns
     assert {k: v for k, v in times.items() if v} == {k: v for k, v in on_path.items() if v}
+
+
+def shares_from_segments(path: list[Segment]) -> dict[tuple[str, str], int]:
+    """Per (service, operation) ns summed over the segments, keys in path order."""
+    shares: dict[tuple[str, str], int] = {}
+    for segment in path:
+        key = (segment.service, segment.operation)
+        shares[key] = shares.get(key, 0) + segment.duration_ns
+    return shares
+
+
+@settings(max_examples=300, deadline=None)
+@given(random_traces())
+def test_path_shares_equal_the_segments_summed_in_path_order(spans: list[SpanRecord]) -> None:
+    # path_shares is the analyser's fast path: same sums and the same key order
+    tree = build_tree(spans)
+    for root in tree.roots:
+        expected = shares_from_segments(critical_path(tree, root))
+        got = path_shares(tree, root)
+        assert got == expected
+        assert list(got) == list(expected)
