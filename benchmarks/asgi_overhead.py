@@ -32,7 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +40,7 @@ from typing import Any
 
 import psutil
 
+from benchmarks._args import bounded
 from benchmarks._asgi_overhead_app import VARIANTS
 
 REPO = Path(__file__).resolve().parent.parent
@@ -363,16 +364,6 @@ def report(figures: list[Figures], args: argparse.Namespace, in_process: dict[st
 # -- command line ---------------------------------------------------------------------
 
 
-def _bounded(low: int, high: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        value = int(text)
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"must be between {low} and {high}")
-        return value
-
-    return parse
-
-
 def _variants(text: str) -> list[str]:
     names = [name.strip() for name in text.split(",") if name.strip()]
     unknown = [name for name in names if name not in VARIANTS]
@@ -388,21 +379,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The command line; every count is bounded so a run stays short."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.asgi_overhead", description=__doc__)
     parser.add_argument(
-        "--requests", type=_bounded(50, 20_000), default=100, help="requests per server per round"
+        "--requests", type=bounded(50, 20_000), default=100, help="requests per server per round"
     )
-    parser.add_argument("--rounds", type=_bounded(2, 1000), default=60, help="alternating rounds")
+    parser.add_argument("--rounds", type=bounded(2, 1000), default=60, help="alternating rounds")
     parser.add_argument(
-        "--warmup", type=_bounded(1, 20_000), default=400, help="uncounted requests per server"
+        "--warmup", type=bounded(1, 20_000), default=400, help="uncounted requests per server"
     )
     parser.add_argument(
         "--in-process-blocks",
-        type=_bounded(0, 100),
+        type=bounded(0, 100),
         default=8,
         help="blocks of the in-process measurement (0: skip it)",
     )
     parser.add_argument(
         "--in-process-pairs",
-        type=_bounded(100, 20_000),
+        type=bounded(100, 20_000),
         default=1000,
         help="request pairs (plain, monitored) per in-process block",
     )

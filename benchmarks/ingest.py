@@ -40,6 +40,7 @@ import yaml
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import ScopeSpans, Span
 
+from benchmarks._args import bounded
 from benchmarks._common import (
     SPANS_PER_REQUEST,
     ClientResult,
@@ -950,25 +951,15 @@ def report_in_process(result: dict[str, Any], batches: int) -> None:
 # -- command line ----------------------------------------------------------------
 
 
-def _bounded(low: int, high: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        value = int(text)
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"must be between {low} and {high}")
-        return value
-
-    return parse
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The command line; every count is bounded so a run stays short."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.ingest", description=__doc__)
-    parser.add_argument("--clients", type=_bounded(1, 32), default=2, help="client processes")
+    parser.add_argument("--clients", type=bounded(1, 32), default=2, help="client processes")
     parser.add_argument(
-        "--requests", type=_bounded(1, 20_000), default=300, help="requests per client"
+        "--requests", type=bounded(1, 20_000), default=300, help="requests per client"
     )
-    parser.add_argument("--warmup", type=_bounded(1, 1000), default=8, help="warm-up requests")
-    parser.add_argument("--pool", type=_bounded(1, 256), default=32, help="distinct requests")
+    parser.add_argument("--warmup", type=bounded(1, 1000), default=8, help="warm-up requests")
+    parser.add_argument("--pool", type=bounded(1, 256), default=32, help="distinct requests")
     parser.add_argument("--seed", type=int, default=1, help="seed of the request pools")
     parser.add_argument(
         "--cardinality-requests",
@@ -980,7 +971,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--cardinality-rate",
-        type=_bounded(1000, 100_000),
+        type=bounded(1000, 100_000),
         default=DEFAULT_CARDINALITY_RATE,
         help="spans per second the cardinality phase sends, all clients together",
     )
@@ -989,7 +980,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--in-process",
-        type=_bounded(20, 5000),
+        type=bounded(20, 5000),
         default=None,
         metavar="BATCHES",
         help="instead: feed BATCHES decoded batches straight into Pipeline.process and "

@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 import psutil
 
+from benchmarks._args import bounded
 from otel_perf.components import Context
 from otel_perf.processors.slo.config import SLOConfig, expand
 from otel_perf.processors.slo.processor import SLOProcessor
@@ -233,21 +234,11 @@ def report(args: argparse.Namespace, result: dict[str, Any], extra: dict[str, An
     print(json.dumps({**result, **extra}), flush=True)
 
 
-def _bounded(low: int, high: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        value = int(text)
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"must be between {low} and {high}")
-        return value
-
-    return parse
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.slo", description=__doc__)
-    parser.add_argument("--objectives", type=_bounded(4, 5000), default=1000)
-    parser.add_argument("--services", type=_bounded(1, 5000), default=250)
-    parser.add_argument("--ticks", type=_bounded(3, 50), default=7, help="timed ticks")
+    parser.add_argument("--objectives", type=bounded(4, 5000), default=1000)
+    parser.add_argument("--services", type=bounded(1, 5000), default=250)
+    parser.add_argument("--ticks", type=bounded(3, 50), default=7, help="timed ticks")
     parser.add_argument("--seed", type=int, default=1, help="seed of the traffic")
     args = parser.parse_args(argv)
     if args.objectives % args.services or args.objectives // args.services > len(SLOTS):
