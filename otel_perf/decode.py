@@ -494,8 +494,11 @@ def parse_json(signal: str, body: bytes | str | dict[str, Any]) -> Message:
     else:
         try:
             document = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        # ValueError also covers numbers past Python's 4300-digit limit (found by fuzzing)
+        except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError are ValueErrors
             raise DecodeError(f"cannot decode OTLP {signal} JSON: {exc}") from None
+        except RecursionError:
+            raise DecodeError(f"cannot decode OTLP {signal} JSON: nested too deeply") from None
     if not isinstance(document, dict):
         raise DecodeError(f"OTLP {signal} JSON must be an object, got {type(document).__name__}")
     for path in _JSON_ID_PATHS[signal]:

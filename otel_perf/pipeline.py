@@ -28,7 +28,7 @@ from otel_perf.findings import Finding, Kind
 from otel_perf.model import Batch, LogBatch, MetricBatch, SpanBatch, SpanKind
 from otel_perf.queue import BoundedQueue
 from otel_perf.series import SeriesHub
-from otel_perf.store import Store
+from otel_perf.store import Store, StoreWriteError
 from otel_perf.telemetry import Telemetry
 
 log = logging.getLogger("otel_perf.pipeline")
@@ -83,6 +83,7 @@ class Pipeline:
             # findings of processors outside this pipeline never reach its exporters,
             # but exporters still get the pipeline's own telemetry via bind_telemetry
         self.telemetry.gauge_source = self.gauges
+        self.telemetry.store_source = self.store.status
         for exporter in self.exporters.values():
             exporter.bind_telemetry(self.telemetry)
 
@@ -253,6 +254,10 @@ class Pipeline:
         with self._lock:
             for processor in self.processors.values():
                 self._guard(processor.id, processor.flush, now_ns)
+        # after a disk fault: write the findings and series left behind, or probe the store
+        # so the fault clears even when nothing else needs writing
+        if self._guard("store", self.store.catch_up) is True:
+            self._guard("store", self.store.probe, now_ns)
 
     def snapshot(self, of_type: str | None = None) -> dict[str, dict[str, Any]]:
         """Each processor's snapshot by id (only those of type ``of_type`` when given),
@@ -278,6 +283,8 @@ class Pipeline:
     def _guard(self, who: str, fn: Callable[..., object], *args: object) -> object:
         try:
             return fn(*args)
+        except StoreWriteError:  # a disk fault, not a bug: the store counted it and the
+            return None  # component keeps its data for the next flush
         except Exception:  # isolate: one component's bug must not stop the rest
             log.exception("component %s failed", who)
             self.telemetry.count(self.telemetry.component_errors, who)

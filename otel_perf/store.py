@@ -3,19 +3,39 @@
 Migrations are numbered; ``PRAGMA user_version`` records the last applied.
 Processors keep their state as JSON documents under their component id
 (``save_state`` / ``load_state``); findings have a table of their own.
+
+A write that fails because of the disk (full, read-only, I/O error) is a *fault*, not a
+bug: it is counted, remembered with its message and start time (``fault``), and raised as
+:class:`StoreWriteError` so the caller keeps its data and writes it again at its next
+flush. Findings and closed series intervals are kept here instead, in a bounded backlog
+written first by the next write or :meth:`Store.catch_up`. The fault clears once a write
+succeeds with nothing left behind.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
-from collections.abc import Iterator
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from otel_perf.findings import Finding
+
+log = logging.getLogger("otel_perf.store")
+T = TypeVar("T")
+#: primary SQLite result codes that blame the disk, not the data: PERM, BUSY, LOCKED,
+#: READONLY, IOERR, FULL, CANTOPEN
+FAULT_CODES = frozenset({3, 5, 6, 8, 10, 13, 14})
+#: (resolution_s, start_ns, rows of (service, key, body)) of one closed interval
+SeriesWrite = tuple[int, int, list[tuple[str, str, Any]]]
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: findings and component state
@@ -53,20 +73,83 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX series_service ON series (resolution_s, service, start_ns);
     """,
+    # 3: capacity usage history per component and resource (raw, 5 min and 1 h buckets)
+    """
+    CREATE TABLE usage (
+        component TEXT NOT NULL,
+        resource TEXT NOT NULL,
+        resolution_s INTEGER NOT NULL,
+        start_ns INTEGER NOT NULL,
+        count INTEGER NOT NULL,
+        sum REAL NOT NULL,
+        min REAL NOT NULL,
+        max REAL NOT NULL,
+        last REAL NOT NULL,
+        last_ns INTEGER NOT NULL,
+        PRIMARY KEY (component, resource, resolution_s, start_ns)
+    );
+    CREATE INDEX usage_expiry ON usage (component, resolution_s, start_ns);
+    """,
 )
+
+
+#: (resource, resolution_s, start_ns, count, sum, min, max, last, last_ns)
+UsageRow = tuple[str, int, int, int, float, float, float, float, int]
 
 
 class StoreError(RuntimeError):
     """The store file cannot be opened or is newer than this program."""
 
 
-class Store:
-    """A thread-safe handle on the SQLite file (one connection, one lock)."""
+class StoreWriteError(StoreError):
+    """A write failed because of the disk (full, read-only, I/O); nothing was written."""
 
-    def __init__(self, path: str | Path, max_findings: int = 100_000) -> None:
+
+@dataclass(frozen=True)
+class StoreFault:
+    """Writes are failing: the first failure's message and when it began."""
+
+    message: str
+    since_ns: int
+
+    @property
+    def since(self) -> str:
+        """``since_ns`` as an ISO 8601 UTC time."""
+        moment = datetime.fromtimestamp(self.since_ns / 1e9, tz=UTC)
+        return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+class Store:
+    """A thread-safe handle on the SQLite file (one connection, one lock).
+
+    Args:
+        path: the SQLite file (``:memory:`` for none).
+        max_findings: findings kept in the file, and in the backlog during a fault.
+        max_pending_series_rows: series rows kept in the backlog during a fault.
+        clock: wall clock in ns, for when a fault began.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        max_findings: int = 100_000,
+        max_pending_series_rows: int = 100_000,
+        clock: Callable[[], int] = time.time_ns,
+    ) -> None:
         self.path = str(path)
         self.max_findings = max_findings
+        self.max_pending_series_rows = max_pending_series_rows
+        self.clock = clock
         self._lock = threading.Lock()
+        self._pending_lock = threading.RLock()  # held while the backlog is written
+        self._pending_findings: deque[Finding] = deque()
+        self._pending_series: deque[SeriesWrite] = deque()
+        self._pending_series_rows = 0
+        self.fault: StoreFault | None = None
+        self.write_errors = 0
+        self.dropped_findings = 0
+        self.dropped_series_rows = 0
+        self.recoveries = 0
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -101,39 +184,111 @@ class Store:
             self._db.execute("BEGIN")
             try:
                 yield self._db
+                self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if self._db.in_transaction:  # SQLITE_FULL and friends roll back themselves
+                    self._db.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
+
+    # -- faults -------------------------------------------------------------
+    def _write(self, what: str, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` in a transaction; a disk fault is recorded and raised as StoreWriteError."""
+        try:
+            with self._transaction() as db:
+                result = fn(db)
+        except sqlite3.DatabaseError as exc:
+            if getattr(exc, "sqlite_errorcode", 0) & 0xFF not in FAULT_CODES:
+                raise
+            message = f"{what}: {exc} ({getattr(exc, 'sqlite_errorname', 'SQLITE_ERROR')})"
+            with self._pending_lock:
+                self.write_errors += 1
+                if self.fault is None:
+                    self.fault = StoreFault(message, self.clock())
+                    log.warning("store %s: writes failing: %s", self.path, message)
+            raise StoreWriteError(f"store {self.path}: {message}") from None
+        self._recovered()
+        return result
+
+    def _recovered(self) -> None:
+        with self._pending_lock:
+            if self.fault is None or self._pending_findings or self._pending_series:
+                return
+            log.warning(
+                "store %s: writes succeed again (fault since %s)", self.path, self.fault.since
+            )
+            self.fault = None
+            self.recoveries += 1
+
+    def catch_up(self) -> bool:
+        """Write the backlog of findings and series; True when nothing is left behind."""
+        with self._pending_lock:
+            if not self._pending_findings and not self._pending_series:
+                return True
+            findings, series = list(self._pending_findings), list(self._pending_series)
+            try:
+                self._write("catch up", lambda db: self._write_backlog(db, findings, series))
+            except StoreWriteError:
+                return False
+            except Exception:  # not the disk: the backlog itself is bad; drop it, not loop
+                self._drop_backlog()
+                raise
+            self._pending_findings.clear()
+            self._pending_series.clear()
+            self._pending_series_rows = 0
+            self._recovered()
+            return True
+
+    def probe(self, now_ns: int) -> bool:
+        """While faulted, try one small write (so a fault clears with nothing else to write)."""
+        if self.fault is None:
+            return True
+        try:
+            self.save_state("otel-perf", "store-probe", {"time_ns": now_ns}, now_ns)
+        except StoreWriteError:
+            return False
+        return self.catch_up()
+
+    def status(self) -> dict[str, Any]:
+        """Counters and the current fault, JSON-ready (for /performance/metrics and health)."""
+        with self._pending_lock:
+            fault = self.fault
+            return {
+                "write_errors": self.write_errors,
+                "fault": fault and {"message": fault.message, "since": fault.since},
+                "recoveries": self.recoveries,
+                "pending_findings": len(self._pending_findings),
+                "pending_series_rows": self._pending_series_rows,
+                "dropped_findings": self.dropped_findings,
+                "dropped_series_rows": self.dropped_series_rows,
+            }
+
+    def _drop_backlog(self) -> None:
+        self.dropped_findings += len(self._pending_findings)
+        self.dropped_series_rows += self._pending_series_rows
+        self._pending_findings.clear()
+        self._pending_series.clear()
+        self._pending_series_rows = 0
+
+    def _write_backlog(
+        self, db: sqlite3.Connection, findings: list[Finding], series: list[SeriesWrite]
+    ) -> None:
+        if findings:
+            _insert_findings(db, findings, self.max_findings)
+        for resolution_s, start_ns, rows in series:
+            _insert_series(db, resolution_s, start_ns, rows)
 
     # -- findings -----------------------------------------------------------
     def add_findings(self, findings: list[Finding]) -> None:
+        """Write findings; during a fault they wait in the backlog (oldest dropped past
+        ``max_findings``, counted in ``dropped_findings``)."""
         if not findings:
             return
-        rows = [
-            (
-                f.key,
-                f.kind.value,
-                f.severity.value,
-                f.service,
-                f.subject,
-                f.time_ns,
-                f.state.value,
-                f.to_json(),
-            )
-            for f in findings
-        ]
-        with self._transaction() as db:
-            db.executemany(
-                "INSERT INTO findings (key, kind, severity, service, subject, time_ns, state, body)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
-            # bounded: keep the newest max_findings rows
-            db.execute(
-                "DELETE FROM findings WHERE id <= (SELECT MAX(id) FROM findings) - ?",
-                (self.max_findings,),
-            )
+        with self._pending_lock:
+            self._pending_findings.extend(findings)
+            while len(self._pending_findings) > self.max_findings:
+                self._pending_findings.popleft()
+                self.dropped_findings += 1
+            self.catch_up()
 
     def findings(
         self,
@@ -152,24 +307,33 @@ class Store:
             args.append(service)
         query += " ORDER BY id DESC LIMIT ?"
         args.append(limit)
+        with self._pending_lock:  # not yet written (a fault): newer than every row
+            waiting = [
+                f
+                for f in reversed(self._pending_findings)
+                if f.time_ns >= since_ns
+                and (not kind or f.kind.value == kind)
+                and (not service or f.service == service)
+            ][:limit]
         with self._lock:
             rows = self._db.execute(query, args).fetchall()
-        return [Finding.model_validate_json(row[0]) for row in rows]
+        stored = [Finding.model_validate_json(row[0]) for row in rows]
+        return (waiting + stored)[:limit]
 
     # -- series -------------------------------------------------------------
     def add_series(
         self, resolution_s: int, start_ns: int, rows: list[tuple[str, str, Any]]
     ) -> None:
-        """Store one closed interval: rows of (service, key, JSON-ready body)."""
-        with self._transaction() as db:
-            db.executemany(
-                "INSERT OR REPLACE INTO series (resolution_s, start_ns, service, key, body)"
-                " VALUES (?, ?, ?, ?, ?)",
-                [
-                    (resolution_s, start_ns, service, key, json.dumps(body, separators=(",", ":")))
-                    for service, key, body in rows
-                ],
-            )
+        """Store one closed interval: rows of (service, key, JSON-ready body). During a
+        fault it waits in the backlog (oldest intervals dropped past the row bound)."""
+        with self._pending_lock:
+            self._pending_series.append((resolution_s, start_ns, rows))
+            self._pending_series_rows += len(rows)
+            while self._pending_series_rows > self.max_pending_series_rows:
+                dropped = len(self._pending_series.popleft()[2])
+                self._pending_series_rows -= dropped
+                self.dropped_series_rows += dropped
+            self.catch_up()
 
     def series(
         self, resolution_s: int, since_ns: int = 0, service: str | None = None
@@ -185,23 +349,85 @@ class Store:
         return [(start, key, json.loads(body)) for start, key, body in rows]
 
     def expire_series(self, resolution_s: int, before_ns: int) -> int:
-        """Delete rows older than ``before_ns``; returns how many went."""
-        with self._transaction() as db:
-            cursor = db.execute(
-                "DELETE FROM series WHERE resolution_s = ? AND start_ns < ?",
-                (resolution_s, before_ns),
+        """Delete rows older than ``before_ns``; returns how many went (0 during a fault:
+        the next expiry catches up)."""
+        try:
+            return self._write(
+                "expire series",
+                lambda db: (
+                    db.execute(
+                        "DELETE FROM series WHERE resolution_s = ? AND start_ns < ?",
+                        (resolution_s, before_ns),
+                    ).rowcount
+                ),
             )
-            return cursor.rowcount
+        except StoreWriteError:
+            return 0
+
+    # -- usage (capacity) ---------------------------------------------------
+    def add_usage(self, component: str, rows: list[UsageRow]) -> None:
+        """Merge bucket aggregates ``(resource, resolution_s, start_ns, count, sum, min, max,
+        last, last_ns)`` into what is stored (counts and sums add up, the later last wins).
+
+        Raises:
+            StoreWriteError: on a disk fault; nothing was merged, so the caller keeps the rows.
+        """
+        self._write(
+            "add usage",
+            lambda db: db.executemany(
+                "INSERT INTO usage (component, resource, resolution_s, start_ns, count, sum,"
+                " min, max, last, last_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (component, resource, resolution_s, start_ns) DO UPDATE SET"
+                " count = count + excluded.count, sum = sum + excluded.sum,"
+                " min = MIN(min, excluded.min), max = MAX(max, excluded.max),"
+                " last = CASE WHEN excluded.last_ns >= last_ns THEN excluded.last ELSE last END,"
+                " last_ns = MAX(last_ns, excluded.last_ns)",
+                [(component, *row) for row in rows],
+            ),
+        )
+
+    def usage(
+        self, component: str, resource: str, resolution_s: int, since_ns: int = 0
+    ) -> list[tuple[int, int, float, float, float, float, int]]:
+        """(start_ns, count, sum, min, max, last, last_ns) rows, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT start_ns, count, sum, min, max, last, last_ns FROM usage"
+                " WHERE component = ? AND resource = ? AND resolution_s = ? AND start_ns >= ?"
+                " ORDER BY start_ns",
+                (component, resource, resolution_s, since_ns),
+            ).fetchall()
+        return [tuple(row) for row in rows]
+
+    def expire_usage(self, component: str, resolution_s: int, before_ns: int) -> int:
+        """Delete ``component``'s rows at ``resolution_s`` older than ``before_ns`` (0 during
+        a fault: the next expiry catches up)."""
+        query = "DELETE FROM usage WHERE component = ? AND resolution_s = ? AND start_ns < ?"
+        try:
+            return self._write(
+                "expire usage",
+                lambda db: db.execute(query, (component, resolution_s, before_ns)).rowcount,
+            )
+        except StoreWriteError:
+            return 0
 
     # -- component state ----------------------------------------------------
     def save_state(self, component: str, name: str, body: Any, now_ns: int) -> None:
-        with self._transaction() as db:
-            db.execute(
+        """Replace one state document.
+
+        Raises:
+            StoreWriteError: on a disk fault; the caller keeps it dirty and saves it again.
+        """
+        text = json.dumps(body, separators=(",", ":"))
+        self._write(
+            f"save {component} {name}",
+            lambda db: db.execute(
                 "INSERT INTO component_state (component, name, updated_ns, body)"
                 " VALUES (?, ?, ?, ?) ON CONFLICT (component, name)"
                 " DO UPDATE SET updated_ns = excluded.updated_ns, body = excluded.body",
-                (component, name, now_ns, json.dumps(body, separators=(",", ":"))),
-            )
+                (component, name, now_ns, text),
+            ),
+        )
 
     def load_state(self, component: str, name: str) -> Any:
         with self._lock:
@@ -212,8 +438,53 @@ class Store:
         return None if row is None else json.loads(row[0])
 
     def close(self) -> None:
+        if not self.catch_up():  # the last chance for the backlog: say what is lost
+            log.error(
+                "store %s: closing during a fault; %d findings and %d series rows not written",
+                self.path,
+                len(self._pending_findings),
+                self._pending_series_rows,
+            )
         with self._lock:
             try:
                 self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.DatabaseError as exc:  # read-only or full: the WAL stays as it is
+                log.warning("store %s: no checkpoint at close: %s", self.path, exc)
             finally:
                 self._db.close()
+
+
+def _insert_findings(db: sqlite3.Connection, findings: list[Finding], keep: int) -> None:
+    rows = [
+        (
+            f.key,
+            f.kind.value,
+            f.severity.value,
+            f.service,
+            f.subject,
+            f.time_ns,
+            f.state.value,
+            f.to_json(),
+        )
+        for f in findings
+    ]
+    db.executemany(
+        "INSERT INTO findings (key, kind, severity, service, subject, time_ns, state, body)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+    # bounded: keep the newest ``keep`` rows
+    db.execute("DELETE FROM findings WHERE id <= (SELECT MAX(id) FROM findings) - ?", (keep,))
+
+
+def _insert_series(
+    db: sqlite3.Connection, resolution_s: int, start_ns: int, rows: list[tuple[str, str, Any]]
+) -> None:
+    db.executemany(
+        "INSERT OR REPLACE INTO series (resolution_s, start_ns, service, key, body)"
+        " VALUES (?, ?, ?, ?, ?)",
+        [
+            (resolution_s, start_ns, service, key, json.dumps(body, separators=(",", ":")))
+            for service, key, body in rows
+        ],
+    )

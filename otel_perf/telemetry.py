@@ -53,6 +53,8 @@ class Telemetry:
         self.component_errors: Counter[str] = Counter()  # exceptions isolated by the pipeline
         # set by the pipeline: processors' gauges by name, for exporters
         self.gauge_source: Callable[[], dict[str, list[tuple[float, dict[str, str]]]]] | None = None
+        # set by the pipeline: the store's write errors, fault and backlog
+        self.store_source: Callable[[], dict[str, Any]] | None = None
         self.queue_depth = 0
         self.queue_capacity = 0
         self.max_batch_latency_ns = 0
@@ -79,8 +81,10 @@ class Telemetry:
             self.processing_batches[component] += 1
 
     def snapshot(self) -> dict[str, Any]:
+        store = self.store_source() if self.store_source is not None else {}
         with self._lock:
             return {
+                "store": store,
                 "receiver": {
                     "accepted": {s: self.accepted[s] for s in SIGNALS},
                     "refused": {s: self.refused[s] for s in SIGNALS},

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from conftest import free_port
+from ports import free_port
 
 HERE = Path(__file__).parent
 

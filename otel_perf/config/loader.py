@@ -28,6 +28,10 @@ from otel_perf.config.models import (
 )
 
 EMBEDDED = "<embedded default>"
+#: a config is small: past these, YAML aliases are expanding (a "billion laughs") or the
+#: document refers to itself, and loading would hang or overflow the stack
+MAX_NODES = 100_000
+MAX_DEPTH = 64
 _ENV = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
 
 
@@ -106,6 +110,8 @@ def load_config(path: str | Path | None = None, *, text: str | None = None) -> C
 def _validate(source: str, text: str) -> Config:
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except RecursionError:
+        raise ConfigError(source, [Problem("", "invalid YAML: nested too deeply")]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else None
@@ -114,7 +120,11 @@ def _validate(source: str, text: str) -> Config:
         raise ConfigError(source, [Problem("", f"invalid YAML: {problem}", line, column)]) from None
     positions: dict[str, tuple[int, int]] = {}
     problems: list[Problem] = []
-    data = _construct(node, "", positions, problems) if node is not None else {}
+    try:
+        data = _construct(node, "", positions, problems) if node is not None else {}
+    except _Unbounded as exc:
+        line, column = positions.get(exc.path, (None, None))
+        raise ConfigError(source, [Problem(exc.path, str(exc), line, column)]) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -128,11 +138,27 @@ def _validate(source: str, text: str) -> Config:
     return config
 
 
+class _Unbounded(Exception):
+    """The YAML expands past MAX_NODES values or MAX_DEPTH levels."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
 def _construct(
-    node: yaml.Node, path: str, positions: dict[str, tuple[int, int]], problems: list[Problem]
+    node: yaml.Node,
+    path: str,
+    positions: dict[str, tuple[int, int]],
+    problems: list[Problem],
+    depth: int = 0,
 ) -> Any:
     """Build plain data from YAML nodes, recording each path's position."""
     positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    if depth > MAX_DEPTH:
+        raise _Unbounded(path, f"nested deeper than {MAX_DEPTH} levels (an alias to itself?)")
+    if len(positions) > MAX_NODES:
+        raise _Unbounded(path, f"more than {MAX_NODES} values (aliases expanding?)")
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
@@ -141,14 +167,21 @@ def _construct(
             if key in out:
                 line, col = key_node.start_mark.line + 1, key_node.start_mark.column + 1
                 problems.append(Problem(child, "key appears twice", line, col))
-            out[key] = _construct(value_node, child, positions, problems)
+            out[key] = _construct(value_node, child, positions, problems, depth + 1)
         return out
     if isinstance(node, yaml.SequenceNode):
         return [
-            _construct(item, f"{path}[{i}]", positions, problems)
+            _construct(item, f"{path}[{i}]", positions, problems, depth + 1)
             for i, item in enumerate(node.value)
         ]
-    value = yaml.SafeLoader(" ").construct_object(node)
+    try:
+        value = yaml.SafeLoader(" ").construct_object(node)
+    except yaml.YAMLError as exc:  # an unknown tag (``!!python/none``): found by fuzzing
+        line, column = positions[path]
+        problems.append(
+            Problem(path, f"invalid value: {getattr(exc, 'problem', exc)}", line, column)
+        )
+        return None
     if isinstance(value, str) and "${" in value:
         return _substitute(value, path, positions, problems)
     return value
