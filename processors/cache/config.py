@@ -107,7 +107,7 @@ class CacheProcessorConfig(ComponentConfig):
     candidate_operations: list[str] = Field(default_factory=lambda: ["SELECT", "FIND", "AGGREGATE"])
     evaluation_interval: Duration = 10.0
     quiet_period: Duration = 3600.0
-    save_interval: Duration = 60.0
+    save_interval: Duration = 10.0
     apps: list[AppTarget] = Field(default_factory=list)
 
     @model_validator(mode="after")

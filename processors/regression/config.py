@@ -73,5 +73,5 @@ class RegressionConfig(ComponentConfig):
     changepoint_min_size: int = Field(default=5, ge=2)
     max_series: int = Field(default=5000, gt=0)
     max_runs: int = Field(default=200, gt=0)
-    save_interval: Duration = 60.0
+    save_interval: Duration = 10.0
     benchmark: BenchmarkSettings = Field(default_factory=BenchmarkSettings)

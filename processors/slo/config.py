@@ -128,7 +128,7 @@ class SLOConfig(WindowSettings):
     alerting: list[AlertRule] | None = None
     min_events: int = Field(default=10, ge=0)
     evaluation_interval: Duration = 10.0
-    save_interval: Duration = 60.0
+    save_interval: Duration = 10.0
     max_services: int = Field(default=1000, gt=0)
     max_streams: int = Field(default=10_000, gt=0)
 
