@@ -1,4 +1,4 @@
-"""Capacity forecasts: seasonal profile + damped smoothed level/slope, empirical intervals.
+"""Capacity forecasts: seasonal profile + damped smoothed level/slope, calibrated intervals.
 
 With seasons found by :func:`~.seasonality.detect` (daily, weekly), the seasonal part ``s_t`` is
 the sum of robust profiles: the median per phase of the detrended series (the weekly profile
@@ -12,9 +12,17 @@ after the daily one is removed). On the deseasonalised ``d_t = x_t − s_t``
 the smoothed level behind a linear trend). The forecast is blended with the seasonal naive
 ``x_{t+h−m⌈h/m⌉}`` (m = a day) as ``λ x̂ + (1 − λ) x̂_naive``. ``(α, β, φ, λ)`` are picked from a
 small grid by the mean absolute in-sample error at steps ``h ∈ {1, H/4, H/2, 3H/4, H}``, the
-errors that matter for an ``H``-step forecast. The ``level`` interval at step ``h`` is
-``x̂ + quantiles`` of the in-sample ``h``-step errors ``x_{t+h} − x̂_{t+h|t}`` (empirical, so it
-follows skewed or heavy-tailed noise).
+errors that matter for an ``H``-step forecast.
+
+**Intervals.** The in-sample band at step ``h`` is ``x̂ + quantiles`` of the in-sample ``h``-step
+errors ``x_{t+h} − x̂_{t+h|t}`` (empirical, so it follows skewed or heavy-tailed noise; steps with
+fewer than ``MIN_ERRORS`` errors extrapolate the last one by ``√h``). Those errors are
+optimistic: the profile and the parameters were fitted on the same data. So the band is
+calibrated out of sample (:func:`calibrate`): the model is refitted on all but the last quarter
+of the history, forecasts from every origin in that quarter are scored against the refit's own
+in-sample band, and the band grows about its centre by the split-conformal factor
+``k ≥ 1`` per geometric band of steps (:mod:`~.calibration`). A history with fewer than
+``MIN_ERRORS`` origins in its last quarter keeps the in-sample band (``k = 1``).
 
 >>> import numpy as np
 >>> t = np.arange(24 * 28)
@@ -35,6 +43,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
 from scipy.signal import lfilter
 
+from otel_perf.processors.capacity.calibration import column_quantiles, factors, scores, widen
 from otel_perf.processors.capacity.seasonality import (
     DAY_S,
     Season,
@@ -56,6 +65,7 @@ TRENDS = (
 )  # (β, φ); β = 0: no slope
 WEIGHTS = (1.0, 0.75, 0.5, 0.25, 0.0)  # λ: weight of the model against the seasonal naive
 MIN_ERRORS = 30  # fewer h-step errors than this and the band is extrapolated by √h
+CAL_TAIL = 4  # the last 1/CAL_TAIL of the history calibrates the interval out of sample
 
 
 @dataclass(frozen=True)
@@ -157,8 +167,8 @@ def choose(
 
 
 def bands(errors: Array, level: float) -> tuple[Array, Array]:
-    """Per-step lower/upper error quantiles; steps with too few errors grow by √h."""
-    q = np.nanquantile(errors, [(1 - level) / 2, (1 + level) / 2], axis=0)
+    """Per-step (column) lower/upper ``level`` quantiles of the errors, NaNs ignored."""
+    q = column_quantiles(errors, np.array([(1 - level) / 2, (1 + level) / 2]))
     return q[0], q[1]
 
 
@@ -185,23 +195,14 @@ def forecast(
     if x.size < 3:
         raise ValueError(f"need at least 3 values, got {x.size}")
     seasons = tuple(detect(x, interval_s))
-    s = seasonal_component(x, seasons, horizon)
-    d = x - s[: x.size]
-    h_fit = max(1, min(horizon, x.size // 3))
     lag = naive_lag(x.size, interval_s, seasons)
-    burn_in = min(max([lag, *(s.lag for s in seasons)]), (x.size - h_fit) // 2)
-    alpha, beta, phi, weight = choose(x, d, h_fit, burn_in, lag)
-    level_t, slope_t = smooth(d, alpha, beta)
-    damp = damping(phi, horizon, alpha)
-    model = level_t[-1] + slope_t[-1] * damp + s[x.size :]
-    steps = np.arange(1, horizon + 1)
-    naive = x[x.size - lag * np.ceil(steps / lag).astype(int) + steps - 1]
-    mean = weight * model + (1 - weight) * naive
-    fit = _Fit(x, d, level_t, slope_t, damp, lag, weight)
-    lower, upper = _interval(fit, burn_in, level, seed)
-    method = ("seasonal+" if seasons else "") + ("damped" if beta > 0 else "level")
-    if weight < 1:
-        method += f"+{1 - weight:g}naive"
+    fit = _fit(x, seasons, lag, horizon, horizon)
+    mean = fit.weight * fit.model(horizon) + (1 - fit.weight) * fit.naive(horizon)
+    lower, upper = _interval(fit, level, seed)
+    lower, upper = widen(lower, upper, calibrate(x, seasons, lag, horizon, level, seed))
+    method = ("seasonal+" if seasons else "") + ("damped" if fit.beta > 0 else "level")
+    if fit.weight < 1:
+        method += f"+{1 - fit.weight:g}naive"
     return Forecast(mean, mean + lower, mean + upper, method, seasons, interval_s, level)
 
 
@@ -217,31 +218,93 @@ def naive_lag(n: int, interval_s: float, seasons: tuple[Season, ...]) -> int:
 class _Fit:
     x: Array
     d: Array
+    s: Array  # seasonal part over x and ``extend`` steps after it
     level_t: Array
     slope_t: Array
     damp: Array
     lag: int
+    burn_in: int
+    alpha: float
+    beta: float
     weight: float
 
+    def model(self, horizon: int) -> Array:
+        """The smoothed model's forecast for steps 1..horizon after the last value."""
+        n = self.x.size
+        trend = self.level_t[-1] + self.slope_t[-1] * self.damp[:horizon]
+        return np.asarray(trend + self.s[n : n + horizon], dtype=np.float64)
 
-def _interval(fit: _Fit, burn_in: int, level: float, seed: int) -> tuple[Array, Array]:
+    def naive(self, horizon: int) -> Array:
+        """The seasonal naive forecast for steps 1..horizon."""
+        steps = np.arange(1, horizon + 1)
+        n, lag = self.x.size, self.lag
+        return self.x[n - lag * np.ceil(steps / lag).astype(int) + steps - 1]
+
+
+def _fit(x: Array, seasons: tuple[Season, ...], lag: int, horizon: int, extend: int) -> _Fit:
+    # parameters chosen for ``horizon`` steps; the seasonal part runs ``extend`` steps past x
+    s = seasonal_component(x, seasons, extend)
+    d = x - s[: x.size]
+    h_fit = max(1, min(horizon, x.size // 3))
+    burn_in = min(max([lag, *(s.lag for s in seasons)]), (x.size - h_fit) // 2)
+    alpha, beta, phi, weight = choose(x, d, h_fit, burn_in, lag)
+    level_t, slope_t = smooth(d, alpha, beta)
+    damp = damping(phi, horizon, alpha)
+    return _Fit(x, d, s, level_t, slope_t, damp, lag, burn_in, alpha, beta, weight)
+
+
+def _errors(fit: _Fit, d: Array, x: Array, trend: tuple[Array, Array], rows: Any, h: int) -> Array:
+    """Rows: origins ``rows``; columns: steps 1..h; the blended errors, NaN past the end."""
+    rows = np.asarray(rows)
+    level_t, slope_t = trend
+    steps = np.arange(1, h + 1)
+    at = rows[:, None] + steps[None, :]
+    inside = at < d.size
+    at = np.minimum(at, d.size - 1)
+    back = np.maximum(at - fit.lag * np.ceil(steps / fit.lag).astype(int), 0)
+    model = d[at] - (level_t[rows, None] + slope_t[rows, None] * fit.damp[None, :h])
+    blend = fit.weight * model + (1 - fit.weight) * (x[at] - x[back])
+    return np.asarray(np.where(inside, blend, np.nan), dtype=np.float64)
+
+
+def _interval(fit: _Fit, level: float, seed: int) -> tuple[Array, Array]:
     horizon = fit.damp.size
     n = fit.d.size
-    h_ok = max(1, min(horizon, n - burn_in - MIN_ERRORS))
-    steps = np.arange(1, h_ok + 1)
-    # NaN-pad the end so every step uses every origin it has (t + h < n), not only the
-    # origins where the longest step still fits
-    pad = np.full(h_ok, np.nan)
-    d, x = np.concatenate([fit.d, pad]), np.concatenate([fit.x, pad])
-    model = step_errors(d, fit.level_t, fit.slope_t, fit.damp[:h_ok], steps)
-    naive = naive_errors(x, fit.lag, steps, model.shape[0])
-    errors = (fit.weight * model + (1 - fit.weight) * naive)[burn_in:]
-    if errors.shape[0] > 4000:  # plenty: a seeded subsample keeps the quantiles cheap
-        rows = np.random.default_rng(seed).choice(errors.shape[0], 4000, replace=False)
-        errors = errors[rows]
+    h_ok = max(1, min(horizon, n - fit.burn_in - MIN_ERRORS))
+    # every step uses every origin it has (t + h < n); plenty: a seeded subsample is enough
+    rows = np.arange(fit.burn_in, n)
+    if rows.size > 4000:
+        rows = rows[np.random.default_rng(seed).choice(rows.size, 4000, replace=False)]
+    errors = _errors(fit, fit.d, fit.x, (fit.level_t, fit.slope_t), rows, h_ok)
     lo, hi = bands(errors, level)
     grow = np.sqrt(np.arange(h_ok + 1, horizon + 1) / h_ok)
     return np.concatenate([lo, lo[-1] * grow]), np.concatenate([hi, hi[-1] * grow])
+
+
+def calibrate(
+    x: Array, seasons: tuple[Season, ...], lag: int, horizon: int, level: float, seed: int
+) -> Array:
+    """Per-step factor by which the in-sample band must grow to cover ``level`` out of sample.
+
+    The model is refitted (seasonal profile and parameters) on all but the last quarter of
+    ``x``; from every origin in that quarter it forecasts what follows (the smoother is
+    causal, so its state at an origin has seen nothing after it), and each error is scored
+    against the refit's own in-sample band (:func:`~.calibration.scores`). The factor for a
+    band of steps is the conformal ``level`` quantile of those scores
+    (:func:`~.calibration.factors`); all ones when the last quarter has fewer than
+    ``MIN_ERRORS`` origins.
+    """
+    tail = x.size // CAL_TAIL
+    h_cal = min(horizon, tail - MIN_ERRORS)
+    if h_cal < 1 or x.size - tail < 3:
+        return np.ones(horizon)
+    prefix = x[: x.size - tail]
+    fit = _fit(prefix, seasons, lag, horizon, tail)
+    d = x - fit.s
+    trend = smooth(d, fit.alpha, fit.beta)
+    errors = _errors(fit, d, x, trend, np.arange(prefix.size - 1, x.size - 1), h_cal)
+    lo, hi = _interval(fit, level, seed)
+    return factors(scores(errors, lo[:h_cal], hi[:h_cal]), level, horizon)
 
 
 def time_to_threshold(
@@ -308,4 +371,11 @@ class Forecaster:
         )
 
 
-__all__ = ["Forecast", "Forecaster", "candidate_lag", "forecast", "time_to_threshold"]
+__all__ = [
+    "Forecast",
+    "Forecaster",
+    "calibrate",
+    "candidate_lag",
+    "forecast",
+    "time_to_threshold",
+]

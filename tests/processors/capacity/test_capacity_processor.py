@@ -106,7 +106,8 @@ def test_prediction_interval_covers_near_the_nominal_level() -> None:
         inside += point["lower"] <= truth <= point["upper"]
         widths.append(point["upper"] - point["lower"])
     coverage = inside / len(points)
-    assert 0.7 <= coverage <= 1.0, coverage
+    # one series, 168 correlated hours: 0.89–0.92 over feed seeds 0–3 (0.92 for seed 0)
+    assert 0.8 <= coverage <= 0.98, coverage
     assert float(np.mean(widths)) < 0.06  # informative: a few noise widths, not the range
 
 
