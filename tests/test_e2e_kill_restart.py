@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import free_port
 from e2e import HERE, SidecarProcess, _wait_healthy
 from otlp_builders import trace_request
+from ports import free_port
 
 pytestmark = pytest.mark.e2e
 
