@@ -70,6 +70,7 @@ class AlertmanagerExporter(Exporter):
         self._requested = 0  # flush generations asked for / completed
         self._completed = 0
         self._next_resend_s = 0.0
+        self._unsaved = False  # the last save failed: retry it on the next pass
 
     # -- the contract ---------------------------------------------------------
     def bind_telemetry(self, telemetry: Any) -> None:
@@ -190,6 +191,7 @@ class AlertmanagerExporter(Exporter):
             changed = self._book.due(now_s)  # includes everything just changed
         if changed:
             self._post(changed, now_s)
+        if changed or self._unsaved:  # a save that failed (store fault) is retried each pass
             self._save()
 
     def _post(self, held: list[HeldAlert], now_s: float) -> None:
@@ -245,7 +247,11 @@ class AlertmanagerExporter(Exporter):
                 self.id, STATE_NAME, self._book.to_dict(), int(self.clock() * 1e9)
             )
         except Exception:
-            log.warning("exporter %s: could not save held alerts", self.id, exc_info=True)
+            if not self._unsaved:
+                log.warning("exporter %s: could not save held alerts", self.id, exc_info=True)
+            self._unsaved = True
+        else:
+            self._unsaved = False
 
     def _count_error(self, n: int) -> None:
         telemetry = self._telemetry

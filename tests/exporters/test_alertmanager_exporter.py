@@ -483,3 +483,24 @@ def test_retry_policy() -> None:
 
 def flaky_forever() -> None:
     raise PostError("down", retryable=True)
+
+
+def test_a_failed_save_is_retried_once_the_store_recovers(
+    recorder: Recorder, tmp_path: Path
+) -> None:
+    """A read-only store (a real SQLITE_READONLY) loses no held alert: the next pass saves."""
+    store = Store(tmp_path / "state.db")
+    exporter = exporter_for(settings(recorder.url), Clock(1_800_000_100.0), store)
+    try:
+        store._db.execute("PRAGMA query_only = ON")
+        exporter.export([burn(State.OPEN, 1_800_000_000.0)])
+        exporter.flush()
+        assert recorder.posts  # delivered all the same
+        assert store.load_state(exporter.id, "alerts") is None
+        store._db.execute("PRAGMA query_only = OFF")
+        exporter.flush()  # nothing new to send; the save is retried
+        held = store.load_state(exporter.id, "alerts")
+        assert held is not None and len(recorder.posts) == 1
+    finally:
+        exporter.shutdown()
+        store.close()
