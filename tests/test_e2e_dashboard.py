@@ -252,8 +252,11 @@ def test_dashboard_shows_the_replayed_scenario(api: Served, browser: Any) -> Non
     )
     assert forecast.locator(".threshold-label").text_content() == "threshold 70%"
     points = api.get("/performance/capacity/forecast/checkout/system.cpu.utilization?horizon=7d")
-    mean = forecast.locator("[data-testid=forecast-chart] path.line").get_attribute("d") or ""
+    chart = forecast.locator("[data-testid=forecast-chart]")
+    mean = chart.locator("path.line.forecast").get_attribute("d") or ""
     assert len(re.findall(r"[ML]", mean)) == len(points["points"])
+    past = chart.locator("path.line.usage").get_attribute("d") or ""  # recorded usage first
+    assert points["history"] and len(re.findall(r"[ML]", past)) == len(points["history"])
 
     anomaly = page.locator("[data-testid=anomaly-card]").first
     assert "metric:queue.depth{checkout}" in anomaly.inner_text()

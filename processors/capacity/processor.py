@@ -19,7 +19,7 @@ from otel_perf.announce import Announcer
 from otel_perf.components import Context, Factory, Processor
 from otel_perf.findings import Finding
 from otel_perf.model import MetricBatch
-from otel_perf.processors.capacity.analysis import NS, Analysis, Inputs, analyse
+from otel_perf.processors.capacity.analysis import NS, Analysis, Inputs, analyse, iso
 from otel_perf.processors.capacity.autoscaling import ScalingRequest
 from otel_perf.processors.capacity.config import CapacityConfig
 from otel_perf.processors.capacity.findings import findings_of
@@ -244,9 +244,19 @@ class CapacityProcessor(Processor):
             if info is None:
                 raise KeyError(resource)
             analysis = self._latest(resource)
+            points = forecast_points(analysis, horizon_s)
+            series = self._series(resource, self.latest_ns.get(resource, 0))
+            recent = max(len(points), 24)  # as much past as future, at least a day of hours
+            history = [
+                {"time": iso(start), "t": start / NS, "mean": bucket.mean, "max": bucket.max}
+                for start, bucket in zip(
+                    series.starts_ns[-recent:], series.buckets[-recent:], strict=True
+                )
+            ]
             return {
                 **dashboard_entry(info, analysis, self.config, self._inputs(info)),
-                "points": forecast_points(analysis, horizon_s),
+                "points": points,
+                "history": history,
             }
 
     def usage(self, resource: str) -> tuple[list[float], list[float], float]:

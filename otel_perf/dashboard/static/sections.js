@@ -182,7 +182,10 @@ export function renderCapacity(dashboard, forecasts) {
       chart = lineChart({
         testid: "forecast-chart",
         title: `${r.name} forecast`,
-        lines: [{ points: fc.points.map((p) => ({ t: p.t * 1000, y: p.mean })), cls: "forecast" }],
+        lines: [
+          { points: (fc.history ?? []).map((p) => ({ t: p.t * 1000, y: p.mean })), cls: "usage" },
+          { points: fc.points.map((p) => ({ t: p.t * 1000, y: p.mean })), cls: "forecast" },
+        ],
         band: fc.points.map((p) => ({ t: p.t * 1000, lo: p.lower, hi: p.upper })),
         thresholds,
         marker: Number.isFinite(r.current) ? { t: fc.points[0].t * 1000, y: r.current } : null,
@@ -200,7 +203,7 @@ export function renderCapacity(dashboard, forecasts) {
         figure(crossing ? `crosses ${crossing.label}` : "threshold", crossing ? `${crossing.at ?? crossing.earliest}` : "not within the forecast", crossing ? "warn" : "ok"),
       ),
       chart,
-      fc?.points?.length ? h("p", { class: "muted small", text: `mean with its ${pct(r.forecast?.level ?? 0.9, 0)} interval; dot: current usage` }) : null,
+      fc?.points?.length ? h("p", { class: "muted small", text: `grey: recorded usage; blue: forecast mean with its ${pct(r.forecast?.level ?? 0.9, 0)} interval; dot: current usage` }) : null,
     ));
   }
   return cards;
