@@ -18,25 +18,32 @@ The key is ``{key_prefix}:{scheme}://{host}{path}?{sorted query}``, followed by
 ``#vary=<digest>`` of the request's values of the ``vary`` headers of the settings; a
 response with ``Vary`` is stored under a further ``#vary=<digest>`` of the headers it
 names, and the base key holds a pointer listing them. Glob patterns for invalidation
-should end in ``*`` to cover those variants.
+should end in ``*`` to cover those variants. The rules and the stored format are the pure
+functions of :mod:`~.http`; this module is the ASGI shell around them.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-import struct
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any, overload
 from urllib.parse import parse_qsl, urlencode
 
 from opentelemetry import trace
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from otel_perf.asgi._types import ASGIApp, Message, Receive, Scope, Send
+from otel_perf.cache.http import (
+    ALLOWED_STATUSES,
+    Entry,
+    parse_headers,
+    request_rules,
+    storable,
+    vary_digest,
+)
 
 if TYPE_CHECKING:
     from otel_perf.cache import Cache
@@ -44,24 +51,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger("otel_perf.cache")
 
 MiB = 1024 * 1024
-ALLOWED_STATUSES = frozenset({200, 203, 204, 301, 404})
-HOP_BY_HOP = frozenset(
-    {
-        b"connection",
-        b"keep-alive",
-        b"proxy-authenticate",
-        b"proxy-authorization",
-        b"te",
-        b"trailer",
-        b"transfer-encoding",
-        b"upgrade",
-    }
-)
-# recomputed for every answer from the cache
-_NOT_STORED = HOP_BY_HOP | {b"age", b"x-cache", b"content-length"}
-_REFUSING = frozenset({"no-store", "private", "no-cache"})
-_MAGIC = b"OPR1"
-_HEADER = struct.Struct(">4sI")
 MAX_PLAIN_KEY_CHARS = 1024
 """Longer keys keep this many characters and a digest of the whole (the cache takes 4,096)."""
 TagSource = tuple[str, ...] | Callable[[Scope], Iterable[str]]
@@ -127,9 +116,6 @@ class CacheSettings(BaseModel):
         return self
 
 
-# -- stored entries --------------------------------------------------------------------
-
-
 @dataclass(frozen=True, slots=True)
 class CachedRoute:
     """The matched route of a stored response, put back in ``scope["route"]`` on a hit so
@@ -137,112 +123,6 @@ class CachedRoute:
 
     path: str
     path_format: str
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """A stored response (``kind="response"``) or a pointer naming the ``Vary`` headers."""
-
-    kind: Literal["response", "vary"]
-    stored_at: float
-    ttl: float
-    vary: tuple[str, ...] = ()
-    status: int = 0
-    headers: tuple[tuple[bytes, bytes], ...] = ()
-    body: bytes = b""
-    route: str | None = None
-    route_format: str | None = None
-    load_ms: float = 0.0
-
-    def to_bytes(self) -> bytes:
-        meta = {
-            "kind": self.kind,
-            "stored_at": self.stored_at,
-            "ttl": self.ttl,
-            "vary": list(self.vary),
-            "status": self.status,
-            "headers": [[k.decode("latin-1"), v.decode("latin-1")] for k, v in self.headers],
-            "route": self.route,
-            "route_format": self.route_format,
-            "load_ms": self.load_ms,
-        }
-        raw = json.dumps(meta, separators=(",", ":")).encode()
-        return _HEADER.pack(_MAGIC, len(raw)) + raw + self.body
-
-    @classmethod
-    def from_bytes(cls, data: object) -> Entry | None:
-        """The entry in ``data``; None (with a debug log) for anything else."""
-        try:
-            if not isinstance(data, bytes | bytearray):
-                raise ValueError(f"expected bytes, got {type(data).__name__}")
-            magic, size = _HEADER.unpack_from(data)
-            if magic != _MAGIC:
-                raise ValueError("not a stored response")
-            meta = json.loads(data[_HEADER.size : _HEADER.size + size])
-            return cls(
-                kind="vary" if meta["kind"] == "vary" else "response",
-                stored_at=float(meta["stored_at"]),
-                ttl=float(meta["ttl"]),
-                vary=tuple(str(v) for v in meta["vary"]),
-                status=int(meta["status"]),
-                headers=tuple(
-                    (k.encode("latin-1"), v.encode("latin-1")) for k, v in meta["headers"]
-                ),
-                body=bytes(data[_HEADER.size + size :]),
-                route=meta.get("route"),
-                route_format=meta.get("route_format"),
-                load_ms=float(meta.get("load_ms", 0.0)),
-            )
-        except (ValueError, KeyError, TypeError, struct.error) as exc:
-            logger.debug("otel_perf.cache: unreadable response entry: %s", exc)
-            return None
-
-    def fresh(self, now: float) -> bool:
-        return now - self.stored_at < self.ttl
-
-
-# -- request and response rules --------------------------------------------------------
-
-
-def _headers(raw: Iterable[tuple[bytes, bytes]] | None) -> dict[bytes, list[bytes]]:
-    found: dict[bytes, list[bytes]] = {}
-    for name, value in raw or ():
-        found.setdefault(name.lower(), []).append(value)
-    return found
-
-
-def _directives(values: Iterable[bytes]) -> dict[str, str | None]:
-    """``Cache-Control`` directives, lowercased, with their argument (quotes removed)."""
-    out: dict[str, str | None] = {}
-    for value in values:
-        for part in value.decode("latin-1").split(","):
-            name, _, argument = part.strip().partition("=")
-            if name:
-                out[name.strip().lower()] = argument.strip().strip('"') if argument else None
-    return out
-
-
-def _seconds(argument: str | None) -> int | None:
-    return int(argument) if argument is not None and argument.isdigit() else None
-
-
-def _digest(names: Iterable[str], headers: Mapping[bytes, list[bytes]]) -> str:
-    text = "\n".join(
-        f"{name}={b', '.join(headers.get(name.encode('latin-1'), [])).decode('latin-1')}"
-        for name in names
-    )
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def _vary_names(headers: Mapping[bytes, list[bytes]]) -> tuple[str, ...] | None:
-    """Header names the response's ``Vary`` lists (sorted, lowercased); None for ``*``."""
-    names = {
-        name.strip().lower()
-        for value in headers.get(b"vary", [])
-        for name in value.decode("latin-1").split(",")
-        if name.strip()
-    }
-    return None if "*" in names else tuple(sorted(names))
 
 
 @dataclass
@@ -300,10 +180,10 @@ class CacheMiddleware:
         if scope["type"] != "http" or method not in ("GET", "HEAD"):
             await self.app(scope, receive, send)
             return
-        headers = _headers(scope.get("headers"))
-        request = _directives(headers.get(b"cache-control", []))
-        credentials = b"authorization" in headers or b"cookie" in headers
-        if "no-store" in request or (credentials and not self.settings.cache_with_credentials):
+        headers = parse_headers(scope.get("headers"))
+        rules = request_rules(headers)
+        credentials = rules.credentials
+        if rules.no_store or (credentials and not self.settings.cache_with_credentials):
             await self.app(scope, receive, send)
             return
         try:
@@ -313,8 +193,7 @@ class CacheMiddleware:
             logger.debug("otel_perf.cache: no cache for this request", exc_info=True)
             await self.app(scope, receive, send)
             return
-        refresh = "no-cache" in request or b"no-cache" in headers.get(b"pragma", [])
-        entry = None if refresh else await self._lookup(cache, key, headers)
+        entry = None if rules.refresh else await self._lookup(cache, key, headers)
         _mark_span(entry is not None)
         if entry is not None:
             await self._serve(entry, scope, send, head=method == "HEAD")
@@ -336,7 +215,7 @@ class CacheMiddleware:
         if len(key) > MAX_PLAIN_KEY_CHARS:
             key = f"{key[:MAX_PLAIN_KEY_CHARS]}#sha256={hashlib.sha256(key.encode()).hexdigest()}"
         if self._vary:
-            key += "#vary=" + _digest(self._vary, headers)
+            key += "#vary=" + vary_digest(self._vary, headers)
         return key
 
     async def _lookup(
@@ -345,7 +224,7 @@ class CacheMiddleware:
         try:
             entry = Entry.from_bytes(await cache.get(key))
             if entry is not None and entry.kind == "vary":
-                variant = f"{key}#vary={_digest(entry.vary, headers)}"
+                variant = f"{key}#vary={vary_digest(entry.vary, headers)}"
                 entry = Entry.from_bytes(await cache.get(variant))
         except Exception:
             logger.debug("otel_perf.cache: lookup of %s failed", key, exc_info=True)
@@ -398,30 +277,19 @@ class CacheMiddleware:
     def _judge(self, capture: _Capture, message: Message, credentials: bool) -> None:
         """Whether the response may be stored, and for how long."""
         try:
-            headers = _headers(message.get("headers"))
             status = int(message.get("status", 0))
-            control = _directives(headers.get(b"cache-control", []))
-            vary = _vary_names(headers)
-            if (
-                status not in self._statuses
-                or b"set-cookie" in headers
-                or vary is None
-                or _REFUSING & control.keys()
-                or (credentials and not ({"public", "s-maxage"} & control.keys()))
-            ):
-                return
-            declared = _seconds(control.get("s-maxage"))
-            if declared is None:
-                declared = _seconds(control.get("max-age"))
-            ttl = self.settings.ttl if declared is None else min(declared, self.settings.max_ttl)
-            if ttl <= 0:
-                return
-            capture.status, capture.vary, capture.ttl = status, vary, float(ttl)
-            capture.headers = tuple(
-                (name.lower(), value)
-                for name, value in message.get("headers", ())
-                if name.lower() not in _NOT_STORED
+            verdict = storable(
+                status,
+                message.get("headers", ()),
+                credentials=credentials,
+                statuses=self._statuses,
+                default_ttl=self.settings.ttl,
+                max_ttl=self.settings.max_ttl,
             )
+            if verdict is None:
+                return
+            capture.status, capture.vary, capture.ttl = status, verdict.vary, verdict.ttl
+            capture.headers = verdict.headers
             capture.storable = True
         except Exception:
             logger.debug("otel_perf.cache: response not judged cacheable", exc_info=True)
@@ -464,7 +332,7 @@ class CacheMiddleware:
             if capture.vary:
                 pointer = Entry(kind="vary", stored_at=now, ttl=capture.ttl, vary=capture.vary)
                 await cache.set(key, pointer.to_bytes(), ttl=capture.ttl, tags=tags)
-                key = f"{key}#vary={_digest(capture.vary, request_headers)}"
+                key = f"{key}#vary={vary_digest(capture.vary, request_headers)}"
             await cache.set(key, entry.to_bytes(), ttl=capture.ttl, tags=tags, load_ms=load_ms)
         except Exception:
             logger.debug("otel_perf.cache: storing %s failed", key, exc_info=True)
@@ -566,7 +434,6 @@ __all__ = [
     "CacheSettings",
     "CachedRoute",
     "ControlMount",
-    "Entry",
     "cache_middleware",
     "with_caching",
 ]

@@ -6,15 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from otel_perf.processors.capacity.autoscaling import (
-    ScalingRequest,
-    hpa_yaml,
-    keda_yaml,
-    plan_autoscaling,
-    schedule_view,
-)
+from otel_perf.processors.capacity.autoscaling import ScalingRequest, plan_autoscaling
 from otel_perf.processors.capacity.autoscaling import UsageHistory as ScalingUsage
 from otel_perf.processors.capacity.config import CapacityConfig
+from otel_perf.processors.capacity.manifests import hpa_yaml, keda_yaml, schedule_view
 from otel_perf.processors.capacity.usage import ResourceInfo
 
 PLAN_FIELDS = (

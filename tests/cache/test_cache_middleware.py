@@ -29,10 +29,10 @@ from starlette.routing import Route
 
 from otel_perf.asgi import performance_monitoring
 from otel_perf.cache import Cache, configure_cache
+from otel_perf.cache.http import Entry
 from otel_perf.cache.middleware import (
     CacheMiddleware,
     CacheSettings,
-    Entry,
     cache_middleware,
 )
 

@@ -20,16 +20,18 @@ from otel_perf.processors.capacity.autoscaling import (
     ScalingPlan,
     ScalingRequest,
     UsageHistory,
-    cron_triggers,
     hpa_desired,
-    hpa_yaml,
     infer_kind,
-    keda_yaml,
     learn_capacity,
     plan_autoscaling,
-    schedule_view,
 )
 from otel_perf.processors.capacity.forecast import Forecast
+from otel_perf.processors.capacity.manifests import (
+    cron_triggers,
+    hpa_yaml,
+    keda_yaml,
+    schedule_view,
+)
 
 SCHEMAS = Path(__file__).parents[2] / "testdata" / "schemas"
 T0 = 1_700_000_000.0 - (1_700_000_000.0 % 86_400)  # a UTC midnight
