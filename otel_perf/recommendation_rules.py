@@ -1,0 +1,320 @@
+"""The per-kind rules that turn one finding into one recommendation (an ``Item``).
+
+A rule reads the finding's attributes and, for counts and SLO figures, the inputs'
+periods and processor snapshots; it never ranks, filters or reads the clock. Ranking,
+grouping and the points scale live in ``otel_perf.recommendations``, which imports this
+module (never the other way round).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from otel_perf import recommendation_slo as slo
+from otel_perf.findings import Finding, Kind, Severity
+
+MONTH_S = 30 * 86400.0
+#: a version comparison's and a benchmark verdict's figures
+_SHIFT_FIGURES: tuple[str, ...] = ("hl_shift", "baseline_p95", "current_p95", "p_value")
+
+Snapshots = Mapping[str, Mapping[str, Mapping[str, Any]]]
+"""Processor snapshots by processor type, then component id (``Pipeline.snapshot``)."""
+
+
+class Context(Protocol):
+    """What a rule reads besides the finding (``recommendations.Inputs`` is one)."""
+
+    @property
+    def snapshots(self) -> Snapshots: ...
+
+    def period_s(self, source: str) -> float:
+        """The period, in seconds, that counts in a finding from ``source`` cover."""
+        ...
+
+
+@dataclass(frozen=True)
+class Item:
+    """One recommendation before ranking."""
+
+    action: str
+    category: str
+    finding: Finding
+    impact_kind: str
+    impact_value: float
+    impact_text: str
+    figures: dict[str, Any] = field(default_factory=dict)
+    severity: Severity | None = None  # defaults to the finding's
+    group: str = ""  # items of one group appear once (an objective's alerts); default: key
+
+    @property
+    def group_key(self) -> str:
+        return self.group or self.finding.key
+
+    @property
+    def rank_severity(self) -> Severity:
+        return self.severity or self.finding.severity
+
+
+def _per_min(count: float, f: Finding, inputs: Context) -> float:
+    return count * 60.0 / inputs.period_s(f.source)
+
+
+def _figures(f: Finding, *names: str) -> dict[str, Any]:
+    return {n: f.attributes[n] for n in names if n in f.attributes}
+
+
+def _saveable(f: Finding, inputs: Context, action: str, *names: str) -> Item:
+    """A call pattern (N+1, sequential calls) whose fix saves time in each trace it is in."""
+    a = f.attributes
+    saved = _per_min(a["saveable_ms_per_trace"] * a["occurrences"], f, inputs)
+    return Item(
+        action=action,
+        category="performance",
+        finding=f,
+        impact_kind="latency_ms_per_min",
+        impact_value=saved,
+        impact_text=f"~{a['saveable_ms_per_trace']:.0f} ms per request, ~{saved:.0f} ms per minute",
+        figures=_figures(f, "pattern", "occurrences", *names, "saveable_ms_per_trace"),
+    )
+
+
+def _n_plus_one(f: Finding, inputs: Context) -> Item:
+    a = f.attributes
+    action = (
+        f"Batch the N+1 in {f.service} {a['parent_operation']}: "
+        f"{a['max_calls']} calls of {a['fingerprint'][:120]}"
+    )
+    return _saveable(f, inputs, action, "max_calls", "mean_calls")
+
+
+def _parallel(f: Finding, inputs: Context) -> Item:
+    action = (
+        f"Run the independent calls of {f.service} {f.attributes['parent_operation']} in parallel"
+    )
+    return _saveable(f, inputs, action)
+
+
+def _slow_query(f: Finding, inputs: Context) -> Item:
+    a = f.attributes
+    spent = _per_min(a["count"] * a["p50_ms"], f, inputs)
+    return Item(
+        action=f"Speed up (index) the slow {a.get('db_system') or 'db'} query in {f.service}: "
+        f"p95 {a['p95_ms']:.0f} ms — {a['fingerprint'][:120]}",
+        category="performance",
+        finding=f,
+        impact_kind="latency_ms_per_min",
+        impact_value=spent,
+        impact_text=f"up to ~{spent:.0f} ms per minute spent in this query",
+        figures=_figures(f, "count", "p50_ms", "p95_ms", "threshold_ms", "fingerprint_id"),
+    )
+
+
+def _hotspot(f: Finding, inputs: Context) -> Item:
+    a = f.attributes
+    spent = _per_min(a["critical_path_ms_per_trace"] * a["traces"], f, inputs)
+    return Item(
+        action=f"Optimise {f.service} {a['operation']}: {a['share']:.0%} of the critical path "
+        f"of {a['entry_service']} {a['entry_operation']}",
+        category="performance",
+        finding=f,
+        impact_kind="critical_path_ms_per_min",
+        impact_value=spent,
+        impact_text=f"{a['critical_path_ms_per_trace']:.0f} ms of each request's critical "
+        f"path, ~{spent:.0f} ms per minute",
+        figures=_figures(f, "share", "entry_p95_ms", "critical_path_ms_per_trace", "traces"),
+    )
+
+
+def _recommendation(f: Finding, inputs: Context) -> Item | None:
+    a = f.attributes
+    if "pattern" in a and "parent_operation" in a:
+        return _parallel(f, inputs)
+    if a.get("recommendation") in ("ttl_too_short", "cacheable_query"):
+        return _cache_time(f)
+    if a.get("recommendation") == "ttl_too_long":
+        return _cache_memory(f)
+    if a.get("status") in ("over", "under") and "resource" in a:
+        return _rightsize(f, inputs)
+    return None
+
+
+def _ttl_action(f: Finding, verb: str) -> str:
+    """Raise or lower a cache prefix's TTL to the suggested one."""
+    a = f.attributes
+    return (
+        f"{verb} the TTL of cache {a['cache.name']} prefix {a['cache.key_prefix'] or '(none)'}"
+        f" in {f.service} to {a['suggested_ttl_s']:g} s"
+    )
+
+
+def _cache_time(f: Finding) -> Item:
+    a = f.attributes
+    saved = float(a["estimated_saving_ms_per_min"])
+    if a["recommendation"] == "cacheable_query":
+        action = (
+            f"Cache the {a.get('db.system', 'db')} query in {f.service} for "
+            f"{a['suggested_ttl_s']:g} s (cache {a['cache.name']}): {a['fingerprint'][:120]}"
+        )
+        names = ("calls", "max_repeats", "expected_hit_ratio", "db_ms_per_min")
+    else:
+        action = _ttl_action(f, "Raise")
+        names = ("current_ttl_s", "share", "events", "total")
+    return Item(
+        action=action,
+        category="caching",
+        finding=f,
+        impact_kind="latency_ms_per_min",
+        impact_value=saved,
+        impact_text=f"~{saved:.0f} ms of loads saved per minute",
+        figures=_figures(f, "suggested_ttl_s", *names),
+    )
+
+
+def _cache_memory(f: Finding) -> Item:
+    freed = float(f.attributes["estimated_saving_bytes_per_min"])
+    return Item(
+        action=_ttl_action(f, "Lower"),
+        category="caching",
+        finding=f,
+        impact_kind="bytes_per_min",
+        impact_value=freed,
+        impact_text=f"~{freed:.0f} bytes per minute of entries never read",
+        figures=_figures(f, "current_ttl_s", "suggested_ttl_s", "share", "events", "total"),
+    )
+
+
+def _rightsize(f: Finding, inputs: Context) -> Item:
+    a = f.attributes
+    figures = _figures(f, "kind", "request", "limit", "target", "lower", "upper", "history_days")
+    if a["status"] == "over":
+        saving = float(a.get("saving") or 0.0) * MONTH_S / inputs.period_s(f.source)
+        currency = a.get("currency", "")
+        return Item(
+            action=f"Right-size {a['resource']}: request {a['request']:g} → {a['target']:.4g}",
+            category="cost",
+            finding=f,
+            impact_kind="cost_per_month",
+            impact_value=saving,
+            impact_text=f"~{saving:.2f} {currency} per month".strip()
+            if "saving" in a
+            else "no prices configured (capacity.cost)",
+            figures=figures,
+        )
+    request = a.get("request")
+    shortfall = a["target"] / request - 1 if request else 1.0
+    return Item(
+        action=f"Raise the request of {a['resource']} to {a['target']:.4g} "
+        f"(now {'none' if request is None else f'{request:g}'})",
+        category="capacity",
+        finding=f,
+        impact_kind="request_shortfall",
+        impact_value=shortfall,
+        impact_text=f"usage needs {shortfall:+.0%} over the request",
+        figures=figures,
+    )
+
+
+def _crossing(f: Finding, inputs: Context) -> Item:
+    a = f.attributes
+    days = float(a["days_until"])
+    return Item(
+        action=f"Raise the HPA max or add capacity for {a['resource']}: forecast to reach "
+        f"{a['threshold_label']} ({a['threshold']:g}) in {days:.1f} days",
+        category="capacity",
+        finding=f,
+        impact_kind="days_to_threshold",
+        impact_value=days,
+        impact_text=f"threshold crossed on {str(a.get('at') or '?')[:10]}",
+        figures=_figures(f, "metric", "threshold", "at", "earliest", "latest", "method"),
+    )
+
+
+def _regression(f: Finding, inputs: Context) -> Item:
+    a = f.attributes
+    names = _SHIFT_FIGURES
+    if "new_version" in a:
+        relative = float(a.get("relative_shift") or 0.0)
+        action = (
+            f"Roll back or investigate {f.service} version {a['new_version']}: "
+            f"{a['operation']} regressed {relative:+.0%} against {a['old_version']}"
+        )
+    elif "before_ms" in a:
+        before, after = float(a["before_ms"]), float(a["after_ms"])
+        relative = after / before - 1 if before else 1.0
+        action = (
+            f"Investigate {f.service} {a['operation']}: p95 rose from {before:.3g} ms to "
+            f"{after:.3g} ms"
+        )
+        names = ("before_ms", "after_ms", "time_s")
+    else:
+        relative = float(a.get("relative_shift") or 0.0)
+        action = f"Investigate the regression of {a.get('test', f.subject)} against its baseline"
+    return Item(
+        action=action,
+        category="performance",
+        finding=f,
+        impact_kind="relative_latency",
+        impact_value=relative,
+        impact_text=f"{relative:+.0%} latency",
+        figures=_figures(f, "old_version", "new_version", *names),
+    )
+
+
+def _anomaly(f: Finding, inputs: Context) -> Item:
+    a = f.attributes
+    score = float(a.get("max_score", a.get("score", 0.0)))
+    return Item(
+        action=f"Investigate the anomaly in {a['series']}: {a['value']:.6g} outside the "
+        f"expected {a['expected_low']:.6g}–{a['expected_high']:.6g} ({a['direction']})",
+        category="reliability",
+        finding=f,
+        impact_kind="anomaly_score",
+        impact_value=score,
+        impact_text=f"anomaly score {score:.4f}",
+        figures=_figures(f, "value", "expected_low", "expected_high", "start_ns", "points"),
+    )
+
+
+def _slo(f: Finding, inputs: Context) -> Item | None:
+    """A burning or breached objective, with its budget figures from the SLO snapshot."""
+    a = f.attributes
+    view = slo.objective(inputs.snapshots.get("slo", {}).get(f.source, {}), a["objective"])
+    if view is not None and not slo.objective_bad(view):
+        return None  # the stored finding is stale: the processor says all is well
+    budget = (view or {}).get("budget") or {}
+    remaining = budget.get("error_budget_remaining", a.get("error_budget_remaining"))
+    burn = slo.burn_rate(view, a)
+    window_s = slo.window_s(str((view or {}).get("window") or a.get("window") or ""))
+    text = slo.exhaustion(remaining, burn, window_s)
+    return Item(
+        action=f"Investigate {a['objective']} ({f.service}): {text}",
+        category="reliability",
+        finding=f,
+        impact_kind="budget_burn",
+        impact_value=burn,
+        impact_text=f"burning the error budget {burn:.3g}× ({text})",
+        figures={
+            "error_budget_remaining": remaining,
+            "burn_rate": burn,
+            "sli": budget.get("sli", a.get("sli")),
+            "target": a.get("target"),
+        },
+        group=f"{f.source}\x1fslo\x1f{a['objective']}",
+    )
+
+
+Rule = Callable[[Finding, Context], "Item | None"]
+RULES: dict[Kind, Rule] = {
+    Kind.N_PLUS_ONE: _n_plus_one,
+    Kind.SLOW_QUERY: _slow_query,
+    Kind.BOTTLENECK_IDENTIFIED: _hotspot,
+    Kind.RECOMMENDATION: _recommendation,
+    Kind.CAPACITY_FORECAST: _crossing,
+    Kind.REGRESSION_DETECTED: _regression,
+    Kind.ANOMALY_DETECTED: _anomaly,
+    Kind.BURN_RATE_ALERT: _slo,
+    Kind.SLO_VIOLATION: _slo,
+}
+"""The rule for each finding kind a person can act on (other kinds give no action)."""
