@@ -401,3 +401,10 @@ def test_a_finding_without_the_expected_attributes_is_skipped() -> None:
     broken = finding(Kind.N_PLUS_ONE, "x", 1, source="bottlenecks")
     assert recommend(Inputs({}, [broken, crossing("cpu", 2.0)]))[0]["subject"] == "cpu >= limit"
     assert len(recommend(Inputs({}, [broken]))) == 0
+
+
+def test_a_burn_rate_finding_with_malformed_rules_is_skipped() -> None:
+    odd = finding(
+        Kind.BURN_RATE_ALERT, "shop page", 1, source="slo", objective="shop", burn_rates=["x"]
+    )
+    assert recommend(Inputs({}, [odd, crossing("cpu", 2.0)]))[0]["subject"] == "cpu >= limit"
