@@ -6,8 +6,13 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
 from otel_perf.findings import Finding, State
+from otel_perf.store import Store, StoreWriteError
+
+#: the component-state name under which a processor's announcer is saved
+STATE_NAME = "announced"
 
 
 @dataclass(slots=True)
@@ -33,6 +38,7 @@ class Announcer:
         self.steps = steps
         self._said: OrderedDict[str, _Said] = OrderedDict()
         self.suppressed = 0
+        self.dirty = False  # changed since the last to_dict()
 
     def evaluate(
         self, findings: list[Finding], magnitude: dict[str, float], now_ns: int
@@ -43,7 +49,51 @@ class Announcer:
         for key in [k for k in self._said if k not in present]:
             said = self._said.pop(key)
             out.append(said.finding.model_copy(update={"state": State.RESOLVED, "time_ns": now_ns}))
+        self.dirty = self.dirty or bool(out)
         return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """What was said, oldest first, for the store (so a restart does not say it again)."""
+        self.dirty = False
+        return {
+            "said": [
+                [key, s.severity, s.bucket, s.time_ns, s.finding.model_dump(mode="json")]
+                for key, s in self._said.items()
+            ]
+        }
+
+    def said(self) -> list[tuple[Finding, float]]:
+        """The findings last announced and not resolved since, oldest first, each with a
+        magnitude in the bucket it was announced at (so re-evaluating it says nothing new)."""
+        return [
+            (s.finding, 0.0 if s.bucket == _NO_BUCKET else 2 ** ((s.bucket + 0.5) / self.steps))
+            for s in self._said.values()
+        ]
+
+    def load(self, store: Store, component: str) -> None:
+        """Restore what ``component`` said before a restart (nothing when it never saved)."""
+        self.restore(store.load_state(component, STATE_NAME))
+
+    def save(self, store: Store, component: str, now_ns: int) -> None:
+        """Write what was said when it changed; a store fault keeps it for the next flush."""
+        if not self.dirty:
+            return
+        try:
+            store.save_state(component, STATE_NAME, self.to_dict(), now_ns)
+        except StoreWriteError:  # counted by the store
+            self.dirty = True
+
+    def restore(self, data: Any) -> None:
+        """Take back what :meth:`to_dict` saved; entries that do not parse are skipped."""
+        if not isinstance(data, dict):
+            return
+        for entry in data.get("said", [])[-self.max_keys :]:
+            try:
+                key, severity, bucket, time_ns, body = entry
+                said = _Said(str(severity), int(bucket), int(time_ns), Finding.model_validate(body))
+            except (TypeError, ValueError):  # saved by another version: forget it
+                continue
+            self._said[str(key)] = said
 
     def _one(self, finding: Finding, magnitude: float) -> Finding | None:
         key, bucket = finding.key, _bucket(magnitude, self.steps)
@@ -63,7 +113,10 @@ class Announcer:
         return announced
 
 
+_NO_BUCKET = -(10**9)
+
+
 def _bucket(value: float, steps: int) -> int:
     if value <= 0 or math.isnan(value):
-        return -(10**9)
+        return _NO_BUCKET
     return math.floor(math.log2(value) * steps)

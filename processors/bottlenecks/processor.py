@@ -39,6 +39,12 @@ class BottlenecksProcessor(Processor):
         ratio = config.sample_ratio
         self.threshold = None if ratio >= 1 else int(ratio * 2**64)
 
+    def start(self) -> None:
+        self.announcer.load(self.context.store, self.id)
+
+    def flush(self, now_ns: int) -> None:
+        self.announcer.save(self.context.store, self.id, now_ns)
+
     def consume_spans(self, batch: SpanBatch) -> None:
         spans = batch.spans
         if self.threshold is not None:

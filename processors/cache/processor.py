@@ -237,6 +237,7 @@ class CacheProcessor(Processor):
 
     # -- state --------------------------------------------------------------
     def start(self) -> None:
+        self.announcer.load(self.context.store, self.id)
         saved = self.context.store.load_state(self.id, STATE)
         if not saved:
             return
@@ -246,6 +247,7 @@ class CacheProcessor(Processor):
         self.cumulative.restore(saved["cumulative"])
 
     def flush(self, now_ns: int) -> None:
+        self.announcer.save(self.context.store, self.id, now_ns)
         if self.saved_ns and now_ns - self.saved_ns < self.config.save_interval * NS:
             return
         self.save(now_ns)

@@ -179,6 +179,7 @@ class CapacityProcessor(Processor):
     def flush(self, now_ns: int) -> None:
         with self._lock:
             self.history.flush(now_ns)
+            self.announcer.save(self.context.store, self.id, now_ns)
             if self._dirty:
                 body = {
                     name: {**info.to_dict(), "first_ns": self.first_ns.get(name)}
@@ -191,6 +192,11 @@ class CapacityProcessor(Processor):
                 self._dirty = False
 
     def _load(self) -> None:
+        self.announcer.load(self.context.store, self.id)
+        # what was concluded before the restart stands until each resource is analysed again
+        for finding, magnitude in self.announcer.said():
+            self.current[finding.key] = finding
+            self.magnitudes[finding.key] = magnitude
         saved = self.context.store.load_state(self.id, STATE) or {}
         for name, body in saved.items():
             self.known[name] = ResourceInfo.from_dict(body)

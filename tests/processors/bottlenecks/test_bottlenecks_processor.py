@@ -183,6 +183,32 @@ def test_the_same_n_plus_one_is_announced_once_again_after_the_quiet_period_then
     )
 
 
+def test_an_announced_n_plus_one_is_not_announced_again_after_a_restart(tmp_path: Any) -> None:
+    def on(store: Store) -> BottlenecksProcessor:
+        config = BottlenecksConfig(trace_quiet_time=1, quiet_period=300, min_traces=1000)
+        processor = BottlenecksProcessor(Context("bottlenecks", store), config)
+        processor.start()
+        return processor
+
+    store = Store(tmp_path / "s.db")
+    first = on(store)
+    (opened,) = [
+        f for f in evaluate_window(first, 0, n_plus_one_trace(0, 1_000)) if f.kind == "n_plus_one"
+    ]
+    first.flush(60 * S)
+    store.close()
+
+    store = Store(tmp_path / "s.db")
+    again = on(store)
+    assert not [
+        f for f in evaluate_window(again, 1, n_plus_one_trace(1, 61_000)) if f.kind == "n_plus_one"
+    ]
+    clean = in_trace(99, [server("root", None, 121_000, 121_050, "/orders")])
+    (resolved,) = [f for f in evaluate_window(again, 2, clean) if f.kind == "n_plus_one"]
+    assert (resolved.state, resolved.key) == (State.RESOLVED, opened.key)
+    store.close()
+
+
 def test_a_slow_request_carries_its_critical_path() -> None:
     processor = make(slow_request_threshold=1)
     trace = [

@@ -171,6 +171,27 @@ def test_crossing_is_announced_once_and_resolved_when_no_longer_forecast() -> No
     assert resolved.state == State.RESOLVED and resolved.key == opened.key
 
 
+def test_an_open_crossing_is_not_announced_again_after_a_restart(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db")
+    processor = make(store, forecast_interval="5m", fine_retention="14d", history_window="14d")
+    rising = lambda t: 0.4 + 0.05 * (t - T0) / DAY  # noqa: E731
+    end = feed(processor, T0, 7, fn=rising, noise=0.01)
+    (opened,) = processor.tick(end * NS)
+    processor.flush(end * NS)
+    processor.shutdown()
+    store.close()
+
+    store = Store(tmp_path / "s.db")
+    again = make(store, forecast_interval="5m", fine_retention="14d", history_window="14d")
+    assert again.tick(end * NS + 1) == []  # nothing resolved before it is analysed again
+    end2 = feed(again, end, 0.01, fn=rising, noise=0.01)
+    assert again.tick((end2 + 300) * NS) == []  # the same episode: not announced as new
+    end3 = feed(again, end2, 7, fn=lambda t: 0.3, noise=0.01, seed=2)
+    (resolved,) = again.tick(end3 * NS)
+    assert resolved.state == State.RESOLVED and resolved.key == opened.key
+    store.close()
+
+
 def test_rollups_are_stored_and_history_survives_a_restart(tmp_path: Path) -> None:
     store = Store(tmp_path / "s.db")
     processor = make(store, raw_min_interval="10m")
