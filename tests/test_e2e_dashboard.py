@@ -234,7 +234,7 @@ def test_dashboard_shows_the_replayed_scenario(api: Served, browser: Any) -> Non
 
     page.wait_for_selector("[data-testid=slo-chart] path.line", timeout=15_000)
     page.wait_for_selector("[data-testid=forecast-chart] path.band", timeout=15_000)
-    page.wait_for_selector("[data-testid=anomaly-chart]", timeout=15_000)
+    page.wait_for_selector("[data-testid=anomaly-chart] path.line", timeout=15_000)
     page.wait_for_selector("[data-testid=bottleneck-chart] rect.bar", timeout=15_000)
     page.wait_for_selector("[data-testid=critical-path] rect.seg", timeout=15_000)
 
@@ -260,6 +260,15 @@ def test_dashboard_shows_the_replayed_scenario(api: Served, browser: Any) -> Non
 
     anomaly = page.locator("[data-testid=anomaly-card]").first
     assert "metric:queue.depth{checkout}" in anomaly.inner_text()
+    # one point per entry of the processor's history, the band drawn under it
+    (episode,) = api.get("/performance/anomalies")["processors"]["anomaly"]["open_episodes"]
+    assert episode["series"] == "metric:queue.depth{checkout}"
+    assert len(episode["history"]) == 120  # history_points' default: a full ring buffer
+    assert episode["history"][-1]["value"] == 160.0  # the spike, the last point scored
+    line = anomaly.locator("[data-testid=anomaly-chart] path.line").get_attribute("d") or ""
+    assert len(re.findall(r"[ML]", line)) == len(episode["history"])
+    assert anomaly.locator("[data-testid=anomaly-chart] path.band").count() == 1
+    assert anomaly.locator("[data-testid=anomaly-gauge]").count() == 1
     assert page.locator("[data-testid=section-regression]").is_visible()
     assert page.locator("[data-testid=section-cache]").is_hidden()  # no cache processor
     assert page.locator("[data-testid=status]").inner_text() == "degraded"

@@ -39,6 +39,8 @@ class AnomalyConfig(ComponentConfig):
         resolve_after: consecutive normal points that end an episode.
         max_series: series tracked; the rest are counted.
         save_interval: how often (event time) detector state is written to the store.
+        history_points: scored points kept per series (value, expected band, score) for the
+            snapshot and the dashboard; memory is bounded by ``max_series × history_points``.
     """
 
     include: list[str] = ["*"]
@@ -58,6 +60,7 @@ class AnomalyConfig(ComponentConfig):
     resolve_after: int = Field(default=3, ge=1)
     max_series: int = Field(default=10_000, gt=0)
     save_interval: float = Field(default=300.0, gt=0)
+    history_points: int = Field(default=120, gt=0, le=10_000)
 
     @model_validator(mode="after")
     def _patterns(self) -> AnomalyConfig:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
 
 from otel_perf.findings import Finding, Kind, Severity, State
 from otel_perf.processors.anomaly.config import AnomalyConfig, Direction
 from otel_perf.processors.anomaly.detector import DEFAULT_THRESHOLD, Detector, DetectorSettings
+from otel_perf.processors.anomaly.history import History
 
 NS = 1_000_000_000
 EWMA_ALPHA = 0.05  # the expected range reported with findings: ~20-point memory
@@ -23,6 +24,7 @@ class Settings:
     direction: Direction
     warm_up: int
     resolve_after: int
+    history_points: int = 120
 
 
 def threshold_for(sensitivity: str) -> float:
@@ -48,6 +50,7 @@ def settings_for(name: str, config: AnomalyConfig) -> Settings | None:
         direction=(rule.direction if rule else None) or config.direction,
         warm_up=rule.warm_up if rule and rule.warm_up is not None else config.warm_up,
         resolve_after=config.resolve_after,
+        history_points=config.history_points,
     )
 
 
@@ -74,6 +77,7 @@ class SeriesState:
     episode: Episode | None = None
     dirty: bool = False
     last_value: float = field(default=math.nan)
+    history: History = field(default_factory=lambda: History(1))
 
     @classmethod
     def new(cls, name: str, service: str, settings: Settings) -> SeriesState:
@@ -84,7 +88,7 @@ class SeriesState:
                 direction=settings.direction,
             )
         )
-        return cls(name, service, settings, detector)
+        return cls(name, service, settings, detector, history=History(settings.history_points))
 
     def observe(self, t_ns: int, value: float, source: str) -> Finding | None:
         """Score one point (in event-time order; older points are skipped)."""
@@ -93,6 +97,7 @@ class SeriesState:
         low, high = self.expected()
         score = self.detector.score_one(t_ns / NS, value)
         self._learn(value)
+        self.history.append(t_ns, value, low, high, score)
         self.last_t_ns, self.last_score, self.last_value = t_ns, score, value
         self.points += 1
         self.dirty = True
@@ -194,17 +199,12 @@ class SeriesState:
             "expected_low": low,
             "expected_high": high,
             "points": self.points,
-            "episode": None
-            if self.episode is None
-            else {
-                "start_ns": self.episode.start_ns,
-                "max_score": self.episode.max_score,
-                "direction": self.episode.direction,
-                "points": self.episode.points,
-            },
+            "episode": None if self.episode is None else asdict(self.episode),
+            "history": self.history.view(),
         }
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready state: the detector, the band, the open episode and the history."""
         return {
             "detector": self.detector.to_dict(),
             "points": self.points,
@@ -212,11 +212,31 @@ class SeriesState:
             "var": self.var,
             "last_t_ns": self.last_t_ns,
             "last_score": self.last_score,
+            "last_value": self.last_value if math.isfinite(self.last_value) else None,
+            "normal_streak": self.normal_streak,
+            "episode": None if self.episode is None else asdict(self.episode),
+            "history": self.history.to_list(),
         }
 
     def restore(self, data: dict[str, Any]) -> None:
+        """Continue from :meth:`to_dict` (state saved before episodes were kept restores too)."""
         self.detector = Detector.from_dict(data["detector"])
         self.points = int(data["points"])
         self.mean, self.var = float(data["mean"]), float(data["var"])
         self.last_t_ns = int(data["last_t_ns"])
         self.last_score = float(data["last_score"])
+        last_value = data.get("last_value")
+        self.last_value = math.nan if last_value is None else float(last_value)
+        self.normal_streak = int(data.get("normal_streak", 0))
+        episode = data.get("episode")
+        self.episode = None if episode is None else _episode_from(episode)
+        self.history.restore(data.get("history", []))
+
+
+def _episode_from(data: dict[str, Any]) -> Episode:
+    return Episode(
+        start_ns=int(data["start_ns"]),
+        max_score=float(data["max_score"]),
+        direction=str(data["direction"]),
+        points=int(data["points"]),
+    )

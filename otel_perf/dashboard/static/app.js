@@ -7,7 +7,6 @@ import {
 
 const TOKEN_KEY = "otel-perf-token";
 const MAX_FORECASTS = 6;
-const ANOMALY_POINTS = 120;
 
 class Unauthorized extends Error {}
 class Missing extends Error {}
@@ -17,7 +16,6 @@ const state = {
   busy: false,
   paths: null,
   rendered: new Map(), // section id → last JSON text rendered
-  anomalyHistory: new Map(), // series → [{t, value, lo, hi}] polled while open
 };
 
 const $ = (id) => document.getElementById(id);
@@ -41,7 +39,7 @@ const SECTIONS = [
   { id: "bottlenecks", needs: "bottlenecks", path: "/performance/bottlenecks", render: renderBottlenecks },
   {
     id: "anomalies", needs: "anomaly", path: "/performance/anomalies",
-    render: (b) => renderAnomalies(b, state.anomalyHistory), remember: rememberAnomalies,
+    render: renderAnomalies,
   },
   { id: "capacity", needs: "capacity", path: "/performance/capacity/dashboard", load: loadCapacity },
   { id: "regression", needs: "regression", path: "/performance/regression/analysis", render: renderRegression },
@@ -69,20 +67,6 @@ function rank(resource) {
   return { cpu: 0, memory: 1 }[resource.kind] ?? 2;
 }
 
-function rememberAnomalies(body) {
-  const now = Date.now();
-  for (const snap of Object.values(body.processors ?? {})) {
-    for (const a of snap.open_episodes ?? []) {
-      const seen = state.anomalyHistory.get(a.series) ?? [];
-      const last = seen[seen.length - 1];
-      if (last && last.value === a.value && last.lo === a.expected_low) continue; // unchanged
-      seen.push({ t: now, value: a.value, lo: a.expected_low, hi: a.expected_high });
-      state.anomalyHistory.set(a.series, seen.slice(-ANOMALY_POINTS));
-    }
-  }
-  if (state.anomalyHistory.size > 50) state.anomalyHistory.clear(); // bounded
-}
-
 function show(id, nodes, key) {
   const section = $(id);
   section.hidden = false;
@@ -106,9 +90,7 @@ async function refreshSection(section, types) {
     }
     const body = await getJSON(section.path);
     if (section.hideWhen?.(body)) return hide(section.id);
-    section.remember?.(body);
-    const polled = section.remember ? [...state.anomalyHistory.values()].map((v) => v.length) : [];
-    show(section.id, () => section.render(body), JSON.stringify([body, polled]));
+    show(section.id, () => section.render(body), JSON.stringify(body));
   } catch (error) {
     if (error instanceof Missing) return hide(section.id);
     throw error;

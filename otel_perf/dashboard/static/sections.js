@@ -140,29 +140,29 @@ export function renderBottlenecks(body) {
 }
 
 // -- anomalies --------------------------------------------------------------------------
-export function renderAnomalies(body, history) {
+export function renderAnomalies(body) {
   const open = Object.values(body.processors ?? {}).flatMap((p) => p.open_episodes ?? []);
   if (!open.length) return [empty("No open anomalies.")];
   return open.slice(0, 10).map((a) => {
-    const seen = history.get(a.series) ?? [];
-    const gauge = rangeGauge({ lo: a.expected_low, hi: a.expected_high, value: a.value, testid: "anomaly-chart" });
-    const polled = seen.length > 1
+    // the processor's ring buffer: each scored point with the band it was judged against
+    const history = (a.history ?? []).map((p) => ({ ...p, t: p.t * 1000 }));
+    const chart = history.length
       ? lineChart({
-          testid: "anomaly-series",
-          lines: [{ points: seen.map((p) => ({ t: p.t, y: p.value })), cls: "bad" }],
-          band: seen.map((p) => ({ t: p.t, lo: p.lo, hi: p.hi })),
-          formatT: (t) => new Date(t).toISOString().slice(11, 19),
-          height: 140,
+          testid: "anomaly-chart",
+          title: `${a.series}: value and expected band`,
+          lines: [{ points: history.map((p) => ({ t: p.t, y: p.value })), cls: "value" }],
+          band: history.map((p) => ({ t: p.t, lo: p.lower, hi: p.upper })),
+          marker: { t: history[history.length - 1].t, y: history[history.length - 1].value },
+          height: 160,
         })
-      : null;
-    return h("article", { class: "card anomaly", "data-testid": "anomaly-card" },
+      : empty("No scored points kept yet.");
+    return h("article", { class: "card anomaly", "data-testid": "anomaly-card", "data-series": a.series },
       h("header", {}, h("h3", { text: a.series }),
         h("span", { class: "pill bad", text: `${a.episode?.direction ?? ""} since ${nsTime(a.episode?.start_ns)}` })),
       h("p", {}, `value ${num(a.value, 4)}, expected ${num(a.expected_low, 4)} – ${num(a.expected_high, 4)}, peak score ${num(a.episode?.max_score, 4)}`),
-      gauge,
-      h("p", { class: "muted small", text: "expected band (shaded) and the last value (red line)" }),
-      polled,
-      polled ? h("p", { class: "muted small", text: "value and expected band as they changed while this page was open" }) : null,
+      chart,
+      h("p", { class: "muted small", text: `last ${history.length} scored points (line), the expected band each was judged against (shaded), the latest value (dot)` }),
+      rangeGauge({ lo: a.expected_low, hi: a.expected_high, value: a.value, testid: "anomaly-gauge" }),
     );
   });
 }

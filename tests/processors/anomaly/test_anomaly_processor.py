@@ -3,9 +3,13 @@ resolve), direction, bounds, persistence."""
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 from typing import Any
+
+import pytest
+from pydantic import ValidationError
 
 from otel_perf.components import Context
 from otel_perf.histogram import ExponentialHistogram
@@ -103,3 +107,58 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
     again.consume_metrics(MetricBatch([gauge(100, 101.0)]))
     (view,) = again.snapshot()["top_scores"]
     assert view["points"] == 101
+
+
+def feed_from(processor: AnomalyProcessor, start: int, values: list[float]) -> list[Any]:
+    found = []
+    for i, value in enumerate(values, start):
+        processor.consume_metrics(MetricBatch([gauge(i, value)]))
+        found += processor.tick(T0 + i * 10 * S)
+    return found
+
+
+def test_open_episode_view_carries_the_bounded_history(tmp_path: Path) -> None:
+    processor = make(tmp_path, history_points=5)
+    found = feed(processor, noisy(200) + [300.0])
+    assert [f.state for f in found] == ["open"]
+    snapshot = processor.snapshot()
+    (episode,) = snapshot["open_episodes"]
+    history = episode["history"]
+    assert len(history) == 5  # the last five of 201 points
+    assert [p["t"] for p in history] == [(T0 + i * 10 * S) / S for i in range(196, 201)]
+    last = history[-1]
+    assert last["value"] == 300.0 and last["score"] == episode["score"]
+    # the band the spike was judged against, before it was learned
+    assert last["lower"] < 100 < last["upper"] < 300.0
+    assert last["upper"] == found[0].attributes["expected_high"]
+    assert snapshot["top_scores"][0]["history"] == history
+    json.dumps(snapshot, allow_nan=False)  # finite numbers only
+
+
+def test_a_restart_keeps_the_open_episode(tmp_path: Path) -> None:
+    first = make(tmp_path, save_interval=1, history_points=50)
+    (opened,) = feed(first, noisy(200) + [300.0])
+    assert opened.state == "open"
+    first.flush(T0 + 200 * 10 * S)
+
+    again = make(tmp_path, history_points=50)
+    assert feed_from(again, 201, [310.0]) == []  # still the same episode: not announced again
+    (episode,) = again.snapshot()["open_episodes"]
+    assert episode["episode"]["start_ns"] == opened.attributes["start_ns"]
+    assert [p["value"] for p in episode["history"][-2:]] == [300.0, 310.0]
+    assert len(episode["history"]) == 50
+
+    found = feed_from(again, 202, noisy(10, seed=5))
+    assert [f.state for f in found] == ["resolved"]
+    assert found[0].attributes["start_ns"] == opened.attributes["start_ns"]
+    # resolve_after=3: 310 scored inside the refractory period, so 201, 202, 203 are normal
+    assert found[0].time_ns == T0 + 203 * 10 * S
+    assert again.snapshot()["open_episodes"] == []
+
+
+def test_history_points_is_validated() -> None:
+    assert AnomalyConfig().history_points == 120
+    for bad in (0, 10_001):
+        with pytest.raises(ValidationError) as error:
+            AnomalyConfig.model_validate({"history_points": bad})
+        assert error.value.errors()[0]["loc"] == ("history_points",)
