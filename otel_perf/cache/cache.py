@@ -18,13 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 from opentelemetry.trace import Span
 
-from otel_perf.cache.codec import decode, encode
+from otel_perf.cache.codec import PLAIN, copy_json, decode, encode
 from otel_perf.cache.config import CacheConfig, CacheValueError
 from otel_perf.cache.levels import Levels2
 from otel_perf.cache.local import IMMUTABLE, UNSET, Entry, LocalStore, Lookup, Removal
 from otel_perf.cache.smart_ttl import SmartTTLBook
 from otel_perf.cache.telemetry import (
     INTERNAL,
+    NO_SPAN,
     SpanScope,
     Telemetry,
     key_attributes,
@@ -36,6 +37,8 @@ if TYPE_CHECKING:  # redis-py is needed only with level 2 (imported when it is f
     from otel_perf.cache.remote import Remote, RemoteEntry
 
 MISSING: Any = object()
+LEVELS = ("l1", "l2")
+NO_TAGS: frozenset[str] = frozenset()
 MAX_KEY_CHARS = 4096
 MAX_TAGS = 64
 LOCK_TTL_S = 10.0  # the cross-process load lock outlives a crashed loader by at most this
@@ -63,6 +66,8 @@ def check_key(name: str, key: Any) -> str:
 
 
 def check_tags(name: str, key: str, tags: Iterable[str]) -> frozenset[str]:
+    if tags == ():  # the default: nothing to check
+        return NO_TAGS
     if isinstance(tags, str):
         raise CacheValueError(f"cache {name!r} key {key!r}: tags must be a list, got {tags!r}")
     found = frozenset(tags)
@@ -101,6 +106,7 @@ class Cache:
         self._warmups: list[Warmup] = []
         self.smart_ttl = SmartTTLBook(config.smart_ttl_bounds, config.default_ttl, clock)
         self._attrs = {"cache.name": name}
+        self._hit_attrs = {level: {"cache.name": name, "cache.level": level} for level in LEVELS}
         self._counts = dict.fromkeys(
             ("hits", "misses", "evictions", "expirations", "invalidations", "loads"), 0
         )
@@ -115,14 +121,18 @@ class Cache:
         return default if value is MISSING else value
 
     async def _get(self, key: str) -> Any:
-        check_key(self.name, key)
+        if type(key) is not str or not key or len(key) > MAX_KEY_CHARS:
+            check_key(self.name, key)
         with self._span("cache.get", key) as span:
-            look = self._l1.get(key)
+            entry = self._l1.hit(key)
+            if entry is not None:
+                return self._hit(span, entry, "l1")
+            look = self._l1.get(key)  # it missed: drop it if expired, and say why
             if look.expired is not None:
                 self._expired([Removal(key, look.expired, "ttl")], span=True)
             if look.entry is not None:
                 return self._hit(span, look.entry, "l1")
-            found = await self._remote_get(key)
+            found = None if self._levels2 is None else await self._remote_get(key)
             if found is not None:
                 entry = self._entry_from_l2(found)
                 self._evicted(self._l1.put(key, entry))
@@ -132,17 +142,40 @@ class Cache:
 
     def _hit(self, span: Span, entry: Entry, level: str) -> Any:
         self._counts["hits"] += 1
-        self._telemetry.hits.add(1, {"cache.name": self.name, "cache.level": level})
+        self._telemetry.hits.add(1, self._hit_attrs[level])
         if entry.load_ms is not None:
             self._saved_ms_total += entry.load_ms
         if span.is_recording():
             self._describe_hit(span, entry, level)
-        if entry.value is not UNSET:
-            return entry.value
+        value = entry.value
+        if value is UNSET:
+            return self._first_value(entry)
+        if entry.mutable:
+            return self._copy(entry, value)
+        return value
+
+    @staticmethod
+    def _first_value(entry: Entry) -> Any:
+        """Decode ``entry``, keeping the result for later hits: as it is when immutable, to copy
+        when a dict or list (then only if stored uncompressed, which bounds what is kept)."""
         value = decode(entry.blob)
         if type(value) in IMMUTABLE:
             entry.value = value
-        return value
+        elif entry.blob[1] == PLAIN:
+            try:
+                copy = copy_json(value)
+            except RecursionError:  # nested too deep to copy in Python: decoded by each hit
+                return value
+            entry.value, entry.mutable = value, True
+            return copy
+        return value  # a large dict or list: decoded afresh by each hit
+
+    @staticmethod
+    def _copy(entry: Entry, value: Any) -> Any:
+        try:
+            return copy_json(value)
+        except RecursionError:  # the caller's own stack is deep: this copy did not fit
+            return decode(entry.blob)
 
     @staticmethod
     def _describe_hit(span: Span, entry: Entry, level: str) -> None:
@@ -160,6 +193,8 @@ class Cache:
     def _miss(self, span: Span, look: Lookup) -> None:
         self._counts["misses"] += 1
         self._telemetry.misses.add(1, self._attrs)
+        if not span.is_recording():
+            return
         span.set_attributes({"cache.hit": False, "cache.miss_reason": look.miss_reason})
         if look.expired_ago_s is not None:
             span.set_attribute("cache.expired_ago_s", look.expired_ago_s)
@@ -191,17 +226,20 @@ class Cache:
         tagset = check_tags(self.name, key, tags)
         with self._span("cache.put", key) as span:
             encoded = encode(self.name, key, value, self.config)
-            span.set_attributes(
-                {
-                    "cache.ttl": ttl_s,
-                    "cache.item_size": len(encoded.blob),
-                    "cache.compressed": encoded.compressed,
-                }
-            )
+            if span.is_recording():
+                span.set_attributes(
+                    {
+                        "cache.ttl": ttl_s,
+                        "cache.item_size": len(encoded.blob),
+                        "cache.compressed": encoded.compressed,
+                    }
+                )
             now = self.clock()
             kept = value if type(value) in IMMUTABLE else UNSET
             entry = Entry(encoded.blob, now + ttl_s, now, tagset, load_ms, kept)
             self._evicted(self._l1.put(key, entry))
+            if self._levels2 is None:
+                return
             level2 = await self._level2_here()
             if level2 is not None:
                 await self._guard(level2.remote.set(key, encoded.blob, ttl_s, tagset, load_ms))
@@ -517,13 +555,15 @@ class Cache:
         self._telemetry.unwatch(self)
 
     def _span(self, name: str, key: str | None = None) -> Any:
+        tracer = self._telemetry.live_tracer()
+        if tracer is None and name != "cache.load":
+            return NO_SPAN  # what a no-op tracer would give, without making it
         attributes = key_attributes(self.name, key) if key is not None else self._attrs
-        if name == "cache.load":  # current, so the loader's own spans are its children
+        if tracer is None or name == "cache.load":  # current: the loader's spans are children
             return self._telemetry.tracer.start_as_current_span(
                 name, kind=INTERNAL, attributes=attributes
             )
-        span = self._telemetry.tracer.start_span(name, kind=INTERNAL, attributes=attributes)
-        return SpanScope(span)
+        return SpanScope(tracer.start_span(name, kind=INTERNAL, attributes=attributes))
 
 
 def _matcher(pattern: str) -> Callable[[str], bool]:

@@ -21,6 +21,9 @@ PLAIN, ZLIB, ZSTD = 0, 1, 2
 HEADER_BYTES = 2
 _CODECS = {"zlib": ZLIB, "zstd": ZSTD}
 _DECODER = json.JSONDecoder()
+# one encoder for every value: json.dumps with non-default options builds a new one per call
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+_SCALARS = frozenset((str, int, float, bool, type(None)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,9 +78,23 @@ def decode(blob: bytes) -> Any:
     raise CacheValueError(f"cache entry has unknown format tag {fmt:#04x}")
 
 
+def copy_json(value: Any) -> Any:
+    """A deep copy of a value as :func:`decode` returns JSON (dicts, lists and scalars).
+
+    About twice as fast as decoding the stored bytes again; nesting too deep for Python's
+    recursion limit raises ``RecursionError`` (the caller decodes afresh instead).
+    """
+    kind = type(value)
+    if kind is dict:
+        return {k: v if type(v) in _SCALARS else copy_json(v) for k, v in value.items()}
+    if kind is list:
+        return [v if type(v) in _SCALARS else copy_json(v) for v in value]
+    return value
+
+
 def _to_json(name: str, key: str, value: Any) -> bytes:
     try:
-        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        text = _ENCODER.encode(value)
     except (TypeError, ValueError) as exc:
         raise CacheValueError(
             f"cache {name!r} key {key!r}: value of type {type(value).__name__} cannot be"

@@ -23,7 +23,9 @@ RECENT_WINDOW_S = 60.0
 
 @dataclass(slots=True)
 class Entry:
-    """One level-1 entry; ``value`` holds the decoded value when it is immutable, else UNSET."""
+    """One level-1 entry; ``value`` holds the decoded value once known (UNSET before): an
+    immutable one is returned as it is, a ``mutable`` one (a JSON dict or list) is copied
+    for each reader so no caller can change what the cache holds."""
 
     blob: bytes
     expires_at: float
@@ -32,6 +34,7 @@ class Entry:
     load_ms: float | None = None
     value: Any = UNSET
     hits: int = 0
+    mutable: bool = False
 
 
 @dataclass(slots=True)
@@ -100,6 +103,17 @@ class LocalStore:
             entry.hits += 1
             return Lookup(entry)
 
+    def hit(self, key: str) -> Entry | None:
+        """The live entry for ``key`` (now most recently used), else None — the fast path of
+        :meth:`get`, which then says why there is none (and drops an expired entry)."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or self.clock() >= entry.expires_at:
+                return None
+            self._entries.move_to_end(key)
+            entry.hits += 1
+            return entry
+
     def put(self, key: str, entry: Entry) -> list[Removal]:
         """Store ``entry`` under ``key``; returns the entries evicted to make room."""
         with self._lock:
@@ -111,7 +125,9 @@ class LocalStore:
             self._bytes += len(entry.blob)
             for tag in entry.tags:
                 self._tags.setdefault(tag, set()).add(key)
-            evicted = []
+            evicted: list[Removal] = []
+            if len(self._entries) <= self.max_size:
+                return evicted
             now = self.clock()
             while len(self._entries) > self.max_size:
                 lru_key, lru = next(iter(self._entries.items()))

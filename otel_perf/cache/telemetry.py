@@ -14,7 +14,16 @@ from typing import Any, Protocol
 
 from opentelemetry import metrics, trace
 from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider
+from opentelemetry.trace import (
+    INVALID_SPAN,
+    NoOpTracer,
+    Span,
+    SpanKind,
+    Status,
+    StatusCode,
+    Tracer,
+    TracerProvider,
+)
 
 SCOPE = "otel_perf.cache"
 MAX_KEY_CHARS = 256
@@ -62,6 +71,9 @@ class SpanScope:
         self.span.end()
 
 
+NO_SPAN = SpanScope(INVALID_SPAN)  # stands for a span a no-op tracer would have made
+
+
 class Telemetry:
     """The tracer and instruments of the ``otel_perf.cache`` scope for one pair of providers."""
 
@@ -71,6 +83,7 @@ class Telemetry:
         meter_provider: MeterProvider | None = None,
     ) -> None:
         self.tracer = trace.get_tracer(SCOPE, tracer_provider=tracer_provider)
+        self._live_tracer: Tracer | None = None
         meter = metrics.get_meter(SCOPE, meter_provider=meter_provider)
         self.hits = meter.create_counter("cache.hits", "{hit}", "Cache lookups that found a value")
         self.misses = meter.create_counter(
@@ -93,6 +106,22 @@ class Telemetry:
         meter.create_observable_gauge(
             "cache.size", [self._observe_bytes], "By", "Bytes of the entries held in level 1"
         )
+
+    def live_tracer(self) -> Tracer | None:
+        """The tracer, or None while it is a no-op (no SDK configured, or a no-op provider).
+
+        A no-op tracer's spans record nothing and are never made current here, so the caches
+        skip making them. With the global provider the API hands out a proxy that turns real
+        once a provider is set; it is asked each time until then (``_tracer`` is its
+        delegate: without that attribute the tracer counts as live).
+        """
+        live = self._live_tracer
+        if live is None:
+            delegate = getattr(self.tracer, "_tracer", self.tracer)
+            if isinstance(delegate, NoOpTracer):
+                return None
+            live = self._live_tracer = self.tracer
+        return live
 
     def watch(self, cache: Observed) -> None:
         with self._lock:
