@@ -42,6 +42,7 @@ import psutil
 
 from benchmarks._args import bounded
 from benchmarks._asgi_overhead_app import VARIANTS
+from benchmarks.ingest import stop_process
 
 REPO = Path(__file__).resolve().parent.parent
 START_TIMEOUT_S = 30.0
@@ -193,15 +194,7 @@ def server(variant: str, tmp: Path) -> Iterator[Server]:
     try:
         yield Server(variant, process, _ready_port(process, log), log)
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
+        stop_process(process)
 
 
 def _ready_port(process: subprocess.Popen[bytes], log: Path) -> int:

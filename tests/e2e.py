@@ -93,13 +93,23 @@ class SidecarProcess:
         return self.log_path.read_text(errors="replace")
 
 
-def start_sidecar(tmp_path: Path, config: str | None = None, **env: str) -> SidecarProcess:
-    """Start otel-perf with ``config`` (format fields grpc/http/api/tmp) and wait for health."""
-    ports = {"grpc": free_port(), "http": free_port(), "api": free_port()}
+def start_sidecar(
+    tmp_path: Path,
+    config: str | None = None,
+    *,
+    store: Path | None = None,
+    ports: dict[str, int] | None = None,
+    **env: str,
+) -> SidecarProcess:
+    """Start otel-perf with ``config`` (format fields grpc/http/api/tmp) and wait for health.
+
+    ``store`` and ``ports`` default to new ones; a restart passes the old ones back.
+    """
+    ports = ports or {"grpc": free_port(), "http": free_port(), "api": free_port()}
     text = textwrap.dedent(config or DEFAULT).format(tmp=tmp_path, **ports)
     config_path = tmp_path / f"otel-perf-{ports['api']}.yaml"
     config_path.write_text(text)
-    store = tmp_path / f"store-{ports['api']}.db"
+    store = store or tmp_path / f"store-{ports['api']}.db"
     log_path = tmp_path / f"otel-perf-{ports['api']}.log"
     environment = {**os.environ, "PYTHONPATH": str(HERE), **env}
     with log_path.open("wb") as log:

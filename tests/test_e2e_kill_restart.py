@@ -12,20 +12,17 @@ kill may lose (at most one flush interval).
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import subprocess
 import sys
-import textwrap
 import time
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e import HERE, SidecarProcess, _wait_healthy
+from e2e import SidecarProcess, start_sidecar
 from otlp_builders import trace_request
-from ports import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -83,22 +80,7 @@ while True:
 
 def start(tmp_path: Path, store: Path, ports: dict[str, int] | None = None) -> SidecarProcess:
     """A sidecar process on ``store`` (the restart reuses it and the ports)."""
-    ports = ports or {"grpc": free_port(), "http": free_port(), "api": free_port()}
-    config = tmp_path / f"otel-perf-{ports['api']}.yaml"
-    config.write_text(textwrap.dedent(CONFIG).format(**ports))
-    log_path = tmp_path / f"otel-perf-{ports['api']}.log"
-    command = [sys.executable, str(HERE / "sidecar_main.py"), "run"]
-    command += ["--config", str(config), "--store", str(store)]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            command,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONPATH": str(HERE)},
-        )
-    sidecar = SidecarProcess(process, store=store, log_path=log_path, **ports)
-    _wait_healthy(sidecar)
-    return sidecar
+    return start_sidecar(tmp_path, CONFIG, store=store, ports=ports)
 
 
 def shop_requests() -> list[bytes]:

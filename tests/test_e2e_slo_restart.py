@@ -9,21 +9,16 @@ after the kill, so the restarted figures must be exactly the ones read before it
 from __future__ import annotations
 
 import json
-import os
 import random
 import sqlite3
-import subprocess
-import sys
-import textwrap
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e import HERE, SidecarProcess, _wait_healthy
+from e2e import SidecarProcess, start_sidecar
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from otlp_builders import kv
-from ports import free_port
 
 from otel_perf.processors.slo.windows import MinuteCounts
 
@@ -60,23 +55,8 @@ service:
 
 
 def start(tmp_path: Path, store: Path) -> SidecarProcess:
-    """Like e2e.start_sidecar, but on the given store file (so a restart can reuse it)."""
-    ports = {"grpc": free_port(), "http": free_port(), "api": free_port()}
-    config = tmp_path / f"otel-perf-{ports['api']}.yaml"
-    config.write_text(textwrap.dedent(CONFIG).format(**ports))
-    log_path = tmp_path / f"otel-perf-{ports['api']}.log"
-    command = [sys.executable, str(HERE / "sidecar_main.py"), "run"]
-    command += ["--config", str(config), "--store", str(store)]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            command,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONPATH": str(HERE)},
-        )
-    sidecar = SidecarProcess(process, store=store, log_path=log_path, **ports)
-    _wait_healthy(sidecar)
-    return sidecar
+    """A sidecar process on the given store file (so a restart can reuse it)."""
+    return start_sidecar(tmp_path, CONFIG, store=store)
 
 
 def requests_now(seed: int = 7) -> list[bytes]:
