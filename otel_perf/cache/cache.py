@@ -3,24 +3,29 @@
 Reads go level 1, then level 2 (a level-2 hit is copied into level 1 with what is left of
 its TTL). Writes go to both. A level-2 failure is logged and counted (``l2_errors``) and
 the operation carries on with level 1 alone: the cache never breaks its caller for Redis.
+
+This module holds the core operations (get, set, the removals, stats); the class takes
+loading (``loading``), warm-up (``warmup``) and its level-2 helpers (``level2_access``)
+from the modules next to it, key and tag checks from ``keys`` and what a hit returns from ``hits``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import os
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry.trace import Span
 
-from otel_perf.cache.codec import PLAIN, copy_json, decode, encode
+from otel_perf.cache.codec import encode
 from otel_perf.cache.config import CacheConfig, CacheValueError
+from otel_perf.cache.hits import copy_value, describe_hit, first_value
+from otel_perf.cache.keys import MAX_KEY_CHARS, MISSING, check_key, check_tags
 from otel_perf.cache.levels import Levels2
+from otel_perf.cache.loading import Loading
 from otel_perf.cache.local import IMMUTABLE, UNSET, Entry, LocalStore, Lookup, Removal
 from otel_perf.cache.smart_ttl import SmartTTLBook
 from otel_perf.cache.telemetry import (
@@ -31,55 +36,15 @@ from otel_perf.cache.telemetry import (
     key_attributes,
     telemetry_for,
 )
+from otel_perf.cache.warmup import Warming, Warmup
 
-if TYPE_CHECKING:  # redis-py is needed only with level 2 (imported when it is first used)
-    from otel_perf.cache.levels import Level2
-    from otel_perf.cache.remote import Remote, RemoteEntry
+if TYPE_CHECKING:
+    from otel_perf.cache.remote import RemoteEntry
 
-MISSING: Any = object()
 LEVELS = ("l1", "l2")
-NO_TAGS: frozenset[str] = frozenset()
-MAX_KEY_CHARS = 4096
-MAX_TAGS = 64
-LOCK_TTL_S = 10.0  # the cross-process load lock outlives a crashed loader by at most this
-LOCK_WAIT_S = 10.0
-
-Loader = Callable[[], Awaitable[Any] | Any]
-WarmupLoader = Callable[[], Awaitable[Iterable[tuple[str, Any]]] | Iterable[tuple[str, Any]]]
 
 
-@dataclass(frozen=True)
-class Warmup:
-    loader: WarmupLoader
-    tags: frozenset[str]
-    ttl: float | None
-
-
-def check_key(name: str, key: Any) -> str:
-    if not isinstance(key, str) or not key:
-        raise CacheValueError(f"cache {name!r}: key must be a non-empty string, got {key!r}")
-    if len(key) > MAX_KEY_CHARS:
-        raise CacheValueError(
-            f"cache {name!r}: key of {len(key)} characters is over {MAX_KEY_CHARS}: {key[:64]!r}…"
-        )
-    return key
-
-
-def check_tags(name: str, key: str, tags: Iterable[str]) -> frozenset[str]:
-    if tags == ():  # the default: nothing to check
-        return NO_TAGS
-    if isinstance(tags, str):
-        raise CacheValueError(f"cache {name!r} key {key!r}: tags must be a list, got {tags!r}")
-    found = frozenset(tags)
-    for tag in found:
-        if not isinstance(tag, str) or not tag or len(tag) > MAX_KEY_CHARS:
-            raise CacheValueError(f"cache {name!r} key {key!r}: bad tag {tag!r}")
-    if len(found) > MAX_TAGS:
-        raise CacheValueError(f"cache {name!r} key {key!r}: {len(found)} tags, over {MAX_TAGS}")
-    return found
-
-
-class Cache:
+class Cache(Loading, Warming):
     """A named two-level cache; see the README section "Cache: otel_perf.cache"."""
 
     def __init__(
@@ -146,49 +111,13 @@ class Cache:
         if entry.load_ms is not None:
             self._saved_ms_total += entry.load_ms
         if span.is_recording():
-            self._describe_hit(span, entry, level)
+            describe_hit(span, entry, level)
         value = entry.value
         if value is UNSET:
-            return self._first_value(entry)
+            return first_value(entry)
         if entry.mutable:
-            return self._copy(entry, value)
+            return copy_value(entry, value)
         return value
-
-    @staticmethod
-    def _first_value(entry: Entry) -> Any:
-        """Decode ``entry``, keeping the result for later hits: as it is when immutable, to copy
-        when a dict or list (then only if stored uncompressed, which bounds what is kept)."""
-        value = decode(entry.blob)
-        if type(value) in IMMUTABLE:
-            entry.value = value
-        elif entry.blob[1] == PLAIN:
-            try:
-                copy = copy_json(value)
-            except RecursionError:  # nested too deep to copy in Python: decoded by each hit
-                return value
-            entry.value, entry.mutable = value, True
-            return copy
-        return value  # a large dict or list: decoded afresh by each hit
-
-    @staticmethod
-    def _copy(entry: Entry, value: Any) -> Any:
-        try:
-            return copy_json(value)
-        except RecursionError:  # the caller's own stack is deep: this copy did not fit
-            return decode(entry.blob)
-
-    @staticmethod
-    def _describe_hit(span: Span, entry: Entry, level: str) -> None:
-        span.set_attributes(
-            {
-                "cache.hit": True,
-                "cache.level": level,
-                "cache.item_size": len(entry.blob),
-                "cache.compressed": entry.blob[1] != 0,
-            }
-        )
-        if entry.load_ms is not None:
-            span.set_attribute("cache.saved_ms", entry.load_ms)
 
     def _miss(self, span: Span, look: Lookup) -> None:
         self._counts["misses"] += 1
@@ -344,177 +273,6 @@ class Cache:
                 with self._span("cache.remove", removal.key) as remove:
                     remove.set_attribute("cache.operation", "expire")
                     self._describe_removed(remove, removal.entry)
-
-    # -- loading --------------------------------------------------------------
-
-    async def get_or_load(
-        self,
-        key: str,
-        loader: Loader,
-        *,
-        ttl: float | None = None,
-        tags: Iterable[str] = (),
-    ) -> Any:
-        """The cached value, or ``loader()``'s result stored under ``key``.
-
-        One loader runs per key at a time: concurrent callers in this process wait for it,
-        and with level 2 a short Redis lock makes other processes wait for the stored value.
-        """
-        return await self.load_through(key, loader, ttl=ttl, tags=tags)
-
-    async def load_through(
-        self,
-        key: str,
-        loader: Loader,
-        *,
-        ttl: float | None = None,
-        tags: Iterable[str] = (),
-        ttl_for: Callable[[Any], float] | None = None,
-    ) -> Any:
-        """:meth:`get_or_load` whose TTL may come from the loaded value (``ttl_for(value)``)."""
-        value = await self._get(key)
-        if value is not MISSING:
-            return value
-        loop = asyncio.get_running_loop()
-        pending = self._inflight.get(key)
-        if pending is not None and pending.get_loop() is loop:
-            try:
-                return await asyncio.shield(pending)
-            except asyncio.CancelledError:
-                task = asyncio.current_task()
-                if not pending.cancelled() or (task is not None and task.cancelling()):
-                    raise
-        future: asyncio.Future[Any] = loop.create_future()
-        self._inflight[key] = future
-        try:
-            value = await self._load_once(key, loader, ttl, tags, ttl_for)
-        except Exception as exc:
-            future.set_exception(exc)
-            future.exception()  # the waiters re-raise it; none may be waiting
-            raise
-        except BaseException:
-            future.cancel()
-            raise
-        finally:
-            if self._inflight.get(key) is future:
-                del self._inflight[key]
-        future.set_result(value)
-        return value
-
-    async def _load_once(
-        self,
-        key: str,
-        loader: Loader,
-        ttl: float | None,
-        tags: Iterable[str],
-        ttl_for: Callable[[Any], float] | None,
-    ) -> Any:
-        level2 = await self._level2_here()
-        if level2 is None:
-            return await self._run_loader(key, loader, ttl, tags, ttl_for)
-        remote = level2.remote
-        token = await self._guard(remote.try_lock(key, LOCK_TTL_S), "")
-        if token is None:  # another process is loading this key: wait for its value
-            value = await self._wait_for_other(remote, key)
-            if value is not MISSING:
-                return value
-            token = await self._guard(remote.try_lock(key, LOCK_TTL_S), "")
-        try:
-            return await self._run_loader(key, loader, ttl, tags, ttl_for)
-        finally:
-            if token:
-                await self._guard(remote.unlock(key, token), None)
-
-    async def _wait_for_other(self, remote: Remote, key: str) -> Any:
-        loop = asyncio.get_running_loop()
-        deadline, delay = loop.time() + LOCK_WAIT_S, 0.005
-        while loop.time() < deadline:
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 0.1)
-            value = await self._get(key)
-            if value is not MISSING or not await self._guard(remote.is_locked(key), False):
-                return value
-        return MISSING
-
-    async def _run_loader(
-        self,
-        key: str,
-        loader: Loader,
-        ttl: float | None,
-        tags: Iterable[str],
-        ttl_for: Callable[[Any], float] | None,
-    ) -> Any:
-        with self._span("cache.load", key) as span:
-            start = time.perf_counter()
-            value = loader()
-            if inspect.isawaitable(value):
-                value = await value
-            load_ms = (time.perf_counter() - start) * 1000
-            span.set_attribute("cache.load_ms", load_ms)
-        self._counts["loads"] += 1
-        self._load_ms_total += load_ms
-        self._telemetry.load_duration.record(load_ms, self._attrs)
-        if ttl_for is not None:
-            ttl = ttl_for(value)
-        await self.set(key, value, ttl=ttl, tags=tags, load_ms=load_ms)
-        return value
-
-    # -- warm-up --------------------------------------------------------------
-
-    def register_warmup(
-        self, loader: WarmupLoader, *, tags: Iterable[str] = (), ttl: float | None = None
-    ) -> None:
-        """Add a loader of ``(key, value)`` pairs that :meth:`warm_up` writes."""
-        if not callable(loader):
-            raise CacheValueError(f"cache {self.name!r}: warm-up loader must be callable")
-        if ttl is not None:
-            self._ttl("<warm-up>", ttl)
-        self._warmups.append(Warmup(loader, check_tags(self.name, "<warm-up>", tags), ttl))
-
-    async def warm_up(self, keys: Iterable[str] | None = None) -> int:
-        """Run every registered loader and store its pairs (only ``keys`` when given);
-        returns the entries written."""
-        wanted = None if keys is None else set(keys)
-        written = 0
-        for warmup in self._warmups:
-            pairs = warmup.loader()
-            if inspect.isawaitable(pairs):
-                pairs = await pairs
-            for key, value in pairs:
-                if wanted is None or key in wanted:
-                    await self.set(key, value, ttl=warmup.ttl, tags=warmup.tags)
-                    written += 1
-        return written
-
-    # -- level 2 --------------------------------------------------------------
-
-    async def _level2_here(self) -> Level2 | None:
-        return None if self._levels2 is None else await self._levels2.here()
-
-    async def _guard(self, call: Awaitable[Any], fallback: Any = None) -> Any:
-        assert self._levels2 is not None  # only called with a level 2 in hand
-        return await self._levels2.guard(call, fallback)
-
-    async def _remote_get(self, key: str) -> RemoteEntry | None:
-        level2 = await self._level2_here()
-        if level2 is None:
-            return None
-        found: RemoteEntry | None = await self._guard(level2.remote.get(key), None)
-        return found
-
-    def _apply_remote(self, keys: list[str], tags: list[str], patterns: list[str]) -> None:
-        removed = self._l1.remove(keys, "remote")
-        for tag in tags:
-            removed += self._l1.remove_tag(tag)
-        for pattern in patterns:
-            removed += self._l1.remove_pattern(pattern)
-        if removed:
-            self._counts["invalidations"] += len(removed)
-            attrs = {"cache.name": self.name, "cache.level": "l1"}
-            self._telemetry.invalidations.add(len(removed), attrs)
-
-    def _reset_l1(self) -> None:
-        self._l1.clear()
 
     # -- state ----------------------------------------------------------------
 

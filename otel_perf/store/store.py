@@ -1,15 +1,9 @@
-"""SQLite (WAL) store for everything that must survive a restart.
+"""``Store``: the SQLite (WAL) file for everything that must survive a restart.
 
-Migrations are numbered; ``PRAGMA user_version`` records the last applied.
-Processors keep their state as JSON documents under their component id
-(``save_state`` / ``load_state``); findings have a table of their own.
-
-A write that fails because of the disk (full, read-only, I/O error) is a *fault*, not a
-bug: it is counted, remembered with its message and start time (``fault``), and raised as
-:class:`StoreWriteError` so the caller keeps its data and writes it again at its next
-flush. Findings and closed series intervals are kept here instead, in a bounded backlog
-written first by the next write or :meth:`Store.catch_up`. The fault clears once a write
-succeeds with nothing left behind.
+Migrations (``otel_perf.store.migrations``) are numbered; ``PRAGMA user_version`` records
+the last applied. Processors keep their state as JSON documents under their component id
+(``save_state`` / ``load_state``); findings have a table of their own. What happens when
+the disk fails a write (faults, the backlog) is in ``otel_perf.store.faults``.
 """
 
 from __future__ import annotations
@@ -22,104 +16,27 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from otel_perf.findings import Finding
+from otel_perf.store.faults import (
+    SeriesWrite,
+    StoreError,
+    StoreFault,
+    StoreWriteError,
+    WriteFaults,
+)
+from otel_perf.store.migrations import MIGRATIONS
 
 log = logging.getLogger("otel_perf.store")
-T = TypeVar("T")
-#: primary SQLite result codes that blame the disk, not the data: PERM, BUSY, LOCKED,
-#: READONLY, IOERR, FULL, CANTOPEN
-FAULT_CODES = frozenset({3, 5, 6, 8, 10, 13, 14})
-#: (resolution_s, start_ns, rows of (service, key, body)) of one closed interval
-SeriesWrite = tuple[int, int, list[tuple[str, str, Any]]]
-
-MIGRATIONS: tuple[str, ...] = (
-    # 1: findings and component state
-    """
-    CREATE TABLE findings (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        key TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        severity TEXT NOT NULL,
-        service TEXT NOT NULL,
-        subject TEXT NOT NULL,
-        time_ns INTEGER NOT NULL,
-        state TEXT NOT NULL,
-        body TEXT NOT NULL
-    );
-    CREATE INDEX findings_time ON findings (time_ns);
-    CREATE INDEX findings_kind_service ON findings (kind, service);
-    CREATE TABLE component_state (
-        component TEXT NOT NULL,
-        name TEXT NOT NULL,
-        updated_ns INTEGER NOT NULL,
-        body TEXT NOT NULL,
-        PRIMARY KEY (component, name)
-    );
-    """,
-    # 2: rolled-up series (span metrics at 1 min and 1 h)
-    """
-    CREATE TABLE series (
-        resolution_s INTEGER NOT NULL,
-        start_ns INTEGER NOT NULL,
-        service TEXT NOT NULL,
-        key TEXT NOT NULL,
-        body TEXT NOT NULL,
-        PRIMARY KEY (resolution_s, start_ns, key)
-    );
-    CREATE INDEX series_service ON series (resolution_s, service, start_ns);
-    """,
-    # 3: capacity usage history per component and resource (raw, 5 min and 1 h buckets)
-    """
-    CREATE TABLE usage (
-        component TEXT NOT NULL,
-        resource TEXT NOT NULL,
-        resolution_s INTEGER NOT NULL,
-        start_ns INTEGER NOT NULL,
-        count INTEGER NOT NULL,
-        sum REAL NOT NULL,
-        min REAL NOT NULL,
-        max REAL NOT NULL,
-        last REAL NOT NULL,
-        last_ns INTEGER NOT NULL,
-        PRIMARY KEY (component, resource, resolution_s, start_ns)
-    );
-    CREATE INDEX usage_expiry ON usage (component, resolution_s, start_ns);
-    """,
-)
 
 
 #: (resource, resolution_s, start_ns, count, sum, min, max, last, last_ns)
 UsageRow = tuple[str, int, int, int, float, float, float, float, int]
 
 
-class StoreError(RuntimeError):
-    """The store file cannot be opened or is newer than this program."""
-
-
-class StoreWriteError(StoreError):
-    """A write failed because of the disk (full, read-only, I/O); nothing was written."""
-
-
-@dataclass(frozen=True)
-class StoreFault:
-    """Writes are failing: the first failure's message and when it began."""
-
-    message: str
-    since_ns: int
-
-    @property
-    def since(self) -> str:
-        """``since_ns`` as an ISO 8601 UTC time."""
-        moment = datetime.fromtimestamp(self.since_ns / 1e9, tz=UTC)
-        return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-class Store:
+class Store(WriteFaults):
     """A thread-safe handle on the SQLite file (one connection, one lock).
 
     Args:
@@ -189,93 +106,6 @@ class Store:
                 if self._db.in_transaction:  # SQLITE_FULL and friends roll back themselves
                     self._db.execute("ROLLBACK")
                 raise
-
-    # -- faults -------------------------------------------------------------
-    def _write(self, what: str, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn`` in a transaction; a disk fault is recorded and raised as StoreWriteError."""
-        try:
-            with self._transaction() as db:
-                result = fn(db)
-        except sqlite3.DatabaseError as exc:
-            if getattr(exc, "sqlite_errorcode", 0) & 0xFF not in FAULT_CODES:
-                raise
-            message = f"{what}: {exc} ({getattr(exc, 'sqlite_errorname', 'SQLITE_ERROR')})"
-            with self._pending_lock:
-                self.write_errors += 1
-                if self.fault is None:
-                    self.fault = StoreFault(message, self.clock())
-                    log.warning("store %s: writes failing: %s", self.path, message)
-            raise StoreWriteError(f"store {self.path}: {message}") from None
-        self._recovered()
-        return result
-
-    def _recovered(self) -> None:
-        with self._pending_lock:
-            if self.fault is None or self._pending_findings or self._pending_series:
-                return
-            log.warning(
-                "store %s: writes succeed again (fault since %s)", self.path, self.fault.since
-            )
-            self.fault = None
-            self.recoveries += 1
-
-    def catch_up(self) -> bool:
-        """Write the backlog of findings and series; True when nothing is left behind."""
-        with self._pending_lock:
-            if not self._pending_findings and not self._pending_series:
-                return True
-            findings, series = list(self._pending_findings), list(self._pending_series)
-            try:
-                self._write("catch up", lambda db: self._write_backlog(db, findings, series))
-            except StoreWriteError:
-                return False
-            except Exception:  # not the disk: the backlog itself is bad; drop it, not loop
-                self._drop_backlog()
-                raise
-            self._pending_findings.clear()
-            self._pending_series.clear()
-            self._pending_series_rows = 0
-            self._recovered()
-            return True
-
-    def probe(self, now_ns: int) -> bool:
-        """While faulted, try one small write (so a fault clears with nothing else to write)."""
-        if self.fault is None:
-            return True
-        try:
-            self.save_state("otel-perf", "store-probe", {"time_ns": now_ns}, now_ns)
-        except StoreWriteError:
-            return False
-        return self.catch_up()
-
-    def status(self) -> dict[str, Any]:
-        """Counters and the current fault, JSON-ready (for /performance/metrics and health)."""
-        with self._pending_lock:
-            fault = self.fault
-            return {
-                "write_errors": self.write_errors,
-                "fault": fault and {"message": fault.message, "since": fault.since},
-                "recoveries": self.recoveries,
-                "pending_findings": len(self._pending_findings),
-                "pending_series_rows": self._pending_series_rows,
-                "dropped_findings": self.dropped_findings,
-                "dropped_series_rows": self.dropped_series_rows,
-            }
-
-    def _drop_backlog(self) -> None:
-        self.dropped_findings += len(self._pending_findings)
-        self.dropped_series_rows += self._pending_series_rows
-        self._pending_findings.clear()
-        self._pending_series.clear()
-        self._pending_series_rows = 0
-
-    def _write_backlog(
-        self, db: sqlite3.Connection, findings: list[Finding], series: list[SeriesWrite]
-    ) -> None:
-        if findings:
-            _insert_findings(db, findings, self.max_findings)
-        for resolution_s, start_ns, rows in series:
-            _insert_series(db, resolution_s, start_ns, rows)
 
     # -- findings -----------------------------------------------------------
     def add_findings(self, findings: list[Finding]) -> None:
@@ -452,39 +282,3 @@ class Store:
                 log.warning("store %s: no checkpoint at close: %s", self.path, exc)
             finally:
                 self._db.close()
-
-
-def _insert_findings(db: sqlite3.Connection, findings: list[Finding], keep: int) -> None:
-    rows = [
-        (
-            f.key,
-            f.kind.value,
-            f.severity.value,
-            f.service,
-            f.subject,
-            f.time_ns,
-            f.state.value,
-            f.to_json(),
-        )
-        for f in findings
-    ]
-    db.executemany(
-        "INSERT INTO findings (key, kind, severity, service, subject, time_ns, state, body)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        rows,
-    )
-    # bounded: keep the newest ``keep`` rows
-    db.execute("DELETE FROM findings WHERE id <= (SELECT MAX(id) FROM findings) - ?", (keep,))
-
-
-def _insert_series(
-    db: sqlite3.Connection, resolution_s: int, start_ns: int, rows: list[tuple[str, str, Any]]
-) -> None:
-    db.executemany(
-        "INSERT OR REPLACE INTO series (resolution_s, start_ns, service, key, body)"
-        " VALUES (?, ?, ?, ?, ?)",
-        [
-            (resolution_s, start_ns, service, key, json.dumps(body, separators=(",", ":")))
-            for service, key, body in rows
-        ],
-    )
