@@ -103,7 +103,11 @@ def test_cache_stats_control_and_cli(
     assert (stats["hits"], stats["misses"]) == (3, 2), stats
     assert stats["hit_ratio"] == pytest.approx(0.6)
     # the SDK's counters (unsampled) take over from the spans once they arrive
-    counted = poll(products, lambda c: c["source"] == "metrics" and c["entries"])
+    # (an export from before the last request may arrive first: wait for all five counted)
+    counted = poll(
+        products,
+        lambda c: c["source"] == "metrics" and c["entries"] and c["hits"] + c["misses"] >= 5,
+    )
     assert (counted["hits"], counted["misses"], counted["entries"]) == (3, 2, {"l1": 2}), counted
     prefix = next(p for p in stats["prefixes"] if p["prefix"] == "product")
     assert prefix["misses_by_reason"] == {"absent": 2}
