@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from otel_perf.cache.keys import MISSING
 from otel_perf.cache.level2_access import Level2Access
+from otel_perf.cache.writer import CacheWrites
 
 if TYPE_CHECKING:
     from otel_perf.cache.remote import Remote
@@ -26,28 +27,12 @@ LOCK_WAIT_S = 10.0
 Loader = Callable[[], Awaitable[Any] | Any]
 
 
-class Loading(Level2Access):
+class Loading(Level2Access, CacheWrites):
     """``get_or_load`` and ``load_through`` of :class:`~otel_perf.cache.Cache`."""
 
     _inflight: dict[str, asyncio.Future[Any]]
     _load_ms_total: float
     _attrs: dict[str, str]
-
-    if TYPE_CHECKING:
-
-        async def _get(self, key: str) -> Any: ...
-
-        async def set(
-            self,
-            key: str,
-            value: Any,
-            *,
-            ttl: float | None = None,
-            tags: Iterable[str] = (),
-            load_ms: float | None = None,
-        ) -> None: ...
-
-        def _span(self, name: str, key: str | None = None) -> Any: ...
 
     async def get_or_load(
         self,

@@ -9,10 +9,11 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from otel_perf.cache.config import CacheValueError
 from otel_perf.cache.keys import check_tags
+from otel_perf.cache.writer import CacheWrites
 
 WarmupLoader = Callable[[], Awaitable[Iterable[tuple[str, Any]]] | Iterable[tuple[str, Any]]]
 
@@ -24,25 +25,11 @@ class Warmup:
     ttl: float | None
 
 
-class Warming:
+class Warming(CacheWrites):
     """``register_warmup`` and ``warm_up`` of :class:`~otel_perf.cache.Cache`."""
 
     name: str
     _warmups: list[Warmup]
-
-    if TYPE_CHECKING:
-
-        async def set(
-            self,
-            key: str,
-            value: Any,
-            *,
-            ttl: float | None = None,
-            tags: Iterable[str] = (),
-            load_ms: float | None = None,
-        ) -> None: ...
-
-        def _ttl(self, key: str, ttl: float | None) -> float: ...
 
     def register_warmup(
         self, loader: WarmupLoader, *, tags: Iterable[str] = (), ttl: float | None = None
