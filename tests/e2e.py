@@ -11,11 +11,15 @@ import textwrap
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ports import free_port
+
+#: the OTLP/gRPC trace export method, for tests that send raw protobuf requests
+EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
 HERE = Path(__file__).parent
 
@@ -204,3 +208,31 @@ def wait_app(url: str, app: subprocess.Popen[bytes], log: Path, timeout: float =
         except (urllib.error.URLError, ConnectionError):
             time.sleep(0.1)
     raise AssertionError(f"app did not start:\n{log.read_text()}")
+
+
+def poll(
+    read: Callable[[], Any],
+    ok: Callable[[Any], bool],
+    timeout: float = 60.0,
+    what: str = "condition",
+    every: float = 0.2,
+) -> Any:
+    """``read()`` until ``ok`` holds for its answer (returned), else fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = read()
+        if ok(last):
+            return last
+        time.sleep(every)
+    raise AssertionError(f"{what} not met within {timeout}s; last: {last}")
+
+
+def send_traces(sidecar: SidecarProcess, payloads: list[bytes]) -> None:
+    """Export serialized ExportTraceServiceRequests to ``sidecar`` over gRPC, in order."""
+    import grpc
+
+    with grpc.insecure_channel(sidecar.grpc_endpoint) as channel:
+        export = channel.unary_unary(EXPORT)
+        for payload in payloads:
+            export(payload, timeout=10)

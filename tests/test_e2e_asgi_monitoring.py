@@ -6,12 +6,11 @@ series the anomaly processor watches."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from e2e import SidecarProcess, http_status, start_instrumented_app, start_sidecar, wait_app
+from e2e import SidecarProcess, http_status, poll, start_instrumented_app, start_sidecar, wait_app
 from ports import free_port
 
 pytestmark = pytest.mark.e2e
@@ -48,17 +47,6 @@ def sidecar(tmp_path: Path) -> Iterator[SidecarProcess]:
     process = start_sidecar(tmp_path, CONFIG)
     yield process
     assert process.stop() == 0, process.log()
-
-
-def poll(read: Callable[[], Any], ok: Callable[[Any], bool], timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = read()
-        if ok(last):
-            return last
-        time.sleep(0.2)
-    raise AssertionError(f"condition not met within {timeout}s; last: {last}")
 
 
 def test_monitored_app_reports_phases_memory_and_business_metrics(

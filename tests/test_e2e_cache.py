@@ -6,14 +6,13 @@ and are refused without the token; malformed bodies get clear errors; the CLI re
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from e2e import SidecarProcess, start_instrumented_app, start_sidecar, wait_app
+from e2e import SidecarProcess, poll, start_instrumented_app, start_sidecar, wait_app
 from ports import free_port
 
 from otel_perf.cli import main
@@ -46,17 +45,6 @@ service:
     traces: {{receivers: [otlp], processors: [cache]}}
     metrics: {{receivers: [otlp], processors: [cache]}}
 """
-
-
-def poll(read: Callable[[], Any], ok: Callable[[Any], bool], timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = read()
-        if ok(last):
-            return last
-        time.sleep(0.2)
-    raise AssertionError(f"condition not met within {timeout}s; last: {last}")
 
 
 @pytest.fixture

@@ -21,12 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e import SidecarProcess, start_sidecar
+from e2e import SidecarProcess, send_traces, start_sidecar
 from otlp_builders import trace_request
 
 pytestmark = pytest.mark.e2e
 
-EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 SHOP_SPANS, SHOP_ERRORS = 400, 4
 BASELINE = [10.0 + (i % 7) for i in range(200)]
 
@@ -94,15 +93,6 @@ def shop_requests() -> list[bytes]:
                 span.status.code = 2
         out.append(request.SerializeToString())
     return out
-
-
-def send(sidecar: SidecarProcess, payloads: list[bytes]) -> None:
-    import grpc
-
-    with grpc.insecure_channel(sidecar.grpc_endpoint) as channel:
-        export = channel.unary_unary(EXPORT)
-        for payload in payloads:
-            export(payload, timeout=10)
 
 
 def post(sidecar: SidecarProcess, path: str, body: Any) -> Any:
@@ -179,7 +169,7 @@ def test_kill_9_under_load_keeps_what_was_flushed(tmp_path: Path) -> None:
     second: SidecarProcess | None = None
     client: subprocess.Popen[bytes] | None = None
     try:
-        send(first, shop_requests())
+        send_traces(first, shop_requests())
         post(
             first, "/performance/regression/baselines", {"name": "checkout", "samples_ms": BASELINE}
         )

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e import SidecarProcess, start_sidecar
+from e2e import SidecarProcess, send_traces, start_sidecar
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from otlp_builders import kv
 
@@ -24,7 +24,6 @@ from otel_perf.processors.slo.windows import MinuteCounts
 
 pytestmark = pytest.mark.e2e
 
-EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 S = 1_000_000_000
 GOOD, BAD = 3_997, 3  # 4 000 requests at 99.9 %: budget 4 bad, 3 spent, 25 % remaining
 BATCHES = 8
@@ -85,15 +84,6 @@ def requests_now(seed: int = 7) -> list[bytes]:
                 span.status.code = 2  # ERROR
         out.append(request.SerializeToString())
     return out
-
-
-def send(sidecar: SidecarProcess, payloads: list[bytes]) -> None:
-    import grpc
-
-    with grpc.insecure_channel(sidecar.grpc_endpoint) as channel:
-        export = channel.unary_unary(EXPORT)
-        for payload in payloads:
-            export(payload, timeout=10)
 
 
 def objective(sidecar: SidecarProcess) -> dict[str, Any] | None:
@@ -159,7 +149,7 @@ def test_kill_9_and_restart_keeps_the_error_budget(tmp_path: Path) -> None:
     first = start(tmp_path, store)
     second: SidecarProcess | None = None
     try:
-        send(first, requests_now())
+        send_traces(first, requests_now())
         before = wait_budget(first, GOOD + BAD)
         assert before["good"] == GOOD and before["bad"] == BAD
         assert before["error_budget_remaining"] == pytest.approx(0.25)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Any
 import grpc
 import pytest
 from e2e import HERE, SidecarProcess, _wait_healthy
+from e2e import poll as e2e_poll
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
 )
@@ -144,14 +144,7 @@ def tiers(tmp_path: Path) -> Iterator[dict[str, Any]]:
 def poll(
     read: Callable[[], Any], done: Callable[[Any], bool], what: str, timeout: float = 30
 ) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = read()
-        if done(last):
-            return last
-        time.sleep(0.05)
-    raise AssertionError(f"{what} not reached within {timeout}s; last: {last}")
+    return e2e_poll(read, done, timeout, what, every=0.05)
 
 
 # -- the comparisons --------------------------------------------------------------------
