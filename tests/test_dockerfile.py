@@ -8,13 +8,12 @@ import fnmatch
 import json
 import re
 import shutil
-import subprocess
-import sys
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from wheels import build_wheel
 
 ROOT = Path(__file__).parents[1]
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
@@ -172,26 +171,7 @@ def context_wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
             shutil.copytree(src, context / source, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(src, context / source)
-    out = tmp_path_factory.mktemp("wheel")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--no-build-isolation",
-            "-q",
-            "-w",
-            str(out),
-            str(context),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    (path,) = out.glob("otel_perf-*.whl")
-    return zipfile.ZipFile(path)
+    return build_wheel(context, tmp_path_factory.mktemp("wheel"))
 
 
 def test_the_context_builds_a_wheel_with_the_embedded_default_config(

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
 import pytest
+from wheels import build_wheel
 
 ROOT = Path(__file__).parents[1]
 
@@ -22,25 +21,7 @@ def packages_in(folder: Path) -> set[str]:
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
-    out = tmp_path_factory.mktemp("wheel")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--no-build-isolation",
-            "-q",
-            "-w",
-            str(out),
-            str(ROOT),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    (path,) = out.glob("otel_perf-*.whl")
-    return zipfile.ZipFile(path)
+    return build_wheel(ROOT, tmp_path_factory.mktemp("wheel"))
 
 
 def test_wheel_holds_every_processor_and_exporter_package(wheel: zipfile.ZipFile) -> None:
