@@ -15,6 +15,7 @@ autoscaling route computes and returns YAML; it changes nothing).
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pydantic import ValidationError
@@ -31,6 +32,7 @@ from otel_perf.processors.capacity.processor import CapacityProcessor
 from otel_perf.webbody import error, read_body, validation_message
 
 MISSING = "no capacity processor in this pipeline's config"
+Handler = Callable[[Request, CapacityProcessor], Awaitable[Response]]
 
 
 class CapacityRoutes:
@@ -39,22 +41,27 @@ class CapacityRoutes:
     def __init__(self, pipeline: Pipeline) -> None:
         self.pipeline = pipeline
 
+    def needs_processor(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        """The route for ``handler``: 404 when the pipeline has no capacity processor."""
+
+        async def route(request: Request) -> Response:
+            processor = self.processor()
+            if processor is None:
+                return error(404, MISSING)
+            return await handler(request, processor)
+
+        return route
+
     def processor(self) -> CapacityProcessor | None:
         for pid, processor in self.pipeline.processors.items():
             if component_type(pid) == "capacity" and isinstance(processor, CapacityProcessor):
                 return processor
         return None
 
-    async def dashboard(self, request: Request) -> Response:
-        processor = self.processor()
-        if processor is None:
-            return error(404, MISSING)
+    async def dashboard(self, request: Request, processor: CapacityProcessor) -> Response:
         return JSONResponse(await run_in_threadpool(processor.dashboard))
 
-    async def forecast(self, request: Request) -> Response:
-        processor = self.processor()
-        if processor is None:
-            return error(404, MISSING)
+    async def forecast(self, request: Request, processor: CapacityProcessor) -> Response:
         resource = request.path_params["resource"]
         horizon_s: float | None = None
         raw = request.query_params.get("horizon")
@@ -74,10 +81,7 @@ class CapacityRoutes:
             return error(409, str(exc))
         return JSONResponse(view)
 
-    async def autoscaling(self, request: Request) -> Response:
-        processor = self.processor()
-        if processor is None:
-            return error(404, MISSING)
+    async def autoscaling(self, request: Request, processor: CapacityProcessor) -> Response:
         raw = await read_body(request)
         if isinstance(raw, Response):
             return raw
@@ -105,10 +109,15 @@ class CapacityRoutes:
 
 def capacity_routes(pipeline: Pipeline) -> list[Route]:
     handlers = CapacityRoutes(pipeline)
+    route = handlers.needs_processor
     return [
-        Route("/performance/capacity/dashboard", handlers.dashboard),
-        Route("/performance/capacity/forecast/{resource:path}", handlers.forecast),
-        Route("/performance/capacity/autoscaling-config", handlers.autoscaling, methods=["POST"]),
+        Route("/performance/capacity/dashboard", route(handlers.dashboard)),
+        Route("/performance/capacity/forecast/{resource:path}", route(handlers.forecast)),
+        Route(
+            "/performance/capacity/autoscaling-config",
+            route(handlers.autoscaling),
+            methods=["POST"],
+        ),
     ]
 
 

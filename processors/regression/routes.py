@@ -14,6 +14,7 @@ Write routes are behind the bearer token like every other route when auth is on.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -36,6 +37,7 @@ from otel_perf.processors.regression.service import (
 from otel_perf.webbody import MAX_BODY_BYTES, error, json_body
 
 M = TypeVar("M", bound=BaseModel)
+Handler = Callable[[Request, RegressionProcessor], Awaitable[Response]]
 
 
 class RegressionRoutes:
@@ -43,6 +45,17 @@ class RegressionRoutes:
 
     def __init__(self, pipeline: Pipeline) -> None:
         self.pipeline = pipeline
+
+    def needs_processor(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        """The route for ``handler``: 404 when the pipeline has no regression processor."""
+
+        async def route(request: Request) -> Response:
+            processor = self.processor()
+            if processor is None:
+                return error(404, "no regression processor in this pipeline's config")
+            return await handler(request, processor)
+
+        return route
 
     def processor(self) -> RegressionProcessor | None:
         for pid, processor in self.pipeline.processors.items():
@@ -53,26 +66,17 @@ class RegressionRoutes:
     async def _body(self, request: Request, model: type[M]) -> M | Response:
         return await json_body(request, model, MAX_BODY_BYTES)
 
-    async def analysis(self, request: Request) -> Response:
-        processor = self.processor()
-        if processor is None:
-            return error(404, "no regression processor in this pipeline's config")
+    async def analysis(self, request: Request, processor: RegressionProcessor) -> Response:
         return JSONResponse({"processor": processor.id, **processor.analysis()})
 
-    async def trends(self, request: Request) -> Response:
-        processor = self.processor()
-        if processor is None:
-            return error(404, "no regression processor in this pipeline's config")
+    async def trends(self, request: Request, processor: RegressionProcessor) -> Response:
         name = request.path_params["name"]
         found = await run_in_threadpool(processor.trend_of, name)
         if found is None:
             return error(404, f'no runs and no series named "{name}"')
         return JSONResponse(found)
 
-    async def baselines(self, request: Request) -> Response:
-        processor = self.processor()
-        if processor is None:
-            return error(404, "no regression processor in this pipeline's config")
+    async def baselines(self, request: Request, processor: RegressionProcessor) -> Response:
         body = await self._body(request, SamplesRequest)
         if isinstance(body, Response):
             return body
@@ -82,10 +86,7 @@ class RegressionRoutes:
             return error(409, str(exc))
         return JSONResponse(finite(baseline.view()), status_code=201)
 
-    async def tests(self, request: Request) -> Response:
-        processor = self.processor()
-        if processor is None:
-            return error(404, "no regression processor in this pipeline's config")
+    async def tests(self, request: Request, processor: RegressionProcessor) -> Response:
         body = await self._body(request, SamplesRequest)
         if isinstance(body, Response):
             return body
@@ -97,10 +98,7 @@ class RegressionRoutes:
             return error(404, f'no baseline named "{body.name}"; POST one to /baselines')
         return JSONResponse(finite(verdict.to_dict()))
 
-    async def benchmark(self, request: Request) -> Response:
-        processor = self.processor()
-        if processor is None:
-            return error(404, "no regression processor in this pipeline's config")
+    async def benchmark(self, request: Request, processor: RegressionProcessor) -> Response:
         body = await self._body(request, BenchmarkRequest)
         if isinstance(body, Response):
             return body
@@ -119,12 +117,13 @@ class RegressionRoutes:
 
 def regression_routes(pipeline: Pipeline) -> list[Route]:
     handlers = RegressionRoutes(pipeline)
+    route = handlers.needs_processor
     return [
-        Route("/performance/regression/analysis", handlers.analysis),
-        Route("/performance/regression/baselines", handlers.baselines, methods=["POST"]),
-        Route("/performance/regression/tests", handlers.tests, methods=["POST"]),
-        Route("/performance/trends/{name:path}", handlers.trends),
-        Route("/performance/benchmark/run", handlers.benchmark, methods=["POST"]),
+        Route("/performance/regression/analysis", route(handlers.analysis)),
+        Route("/performance/regression/baselines", route(handlers.baselines), methods=["POST"]),
+        Route("/performance/regression/tests", route(handlers.tests), methods=["POST"]),
+        Route("/performance/trends/{name:path}", route(handlers.trends)),
+        Route("/performance/benchmark/run", route(handlers.benchmark), methods=["POST"]),
     ]
 
 
