@@ -87,17 +87,33 @@ def test_cache_stats_control_and_cli(
         body = httpx.get(f"{api}/performance/cache/stats?service={SERVICE}", headers=auth).json()
         return next((c for c in body["caches"] if c["cache"] == "products"), None)
 
-    stats = poll(products, lambda c: c is not None and c["hits"] + c["misses"] >= 5)
+    def product_prefix(c: dict[str, Any]) -> dict[str, Any]:
+        return next((p for p in c["prefixes"] if p["prefix"] == "product"), {})
+
+    # the spans of the five gets and of both loads (exported in batches) have all arrived
+    stats = poll(
+        products,
+        lambda c: (
+            c is not None
+            and c["hits"] + c["misses"] >= 5
+            and product_prefix(c).get("loads", 0) >= 2
+        ),
+    )
     assert (stats["hits"], stats["misses"]) == (3, 2), stats
     assert stats["hit_ratio"] == pytest.approx(0.6)
     # the SDK's counters (unsampled) take over from the spans once they arrive
-    # (an export from before the last request may arrive first: wait for all five counted)
+    # (an export taken before the last request finished may arrive first — even between its
+    # miss and the store of the loaded value: wait for all five counted and both entries)
     counted = poll(
         products,
-        lambda c: c["source"] == "metrics" and c["entries"] and c["hits"] + c["misses"] >= 5,
+        lambda c: (
+            c["source"] == "metrics"
+            and c["hits"] + c["misses"] >= 5
+            and c["entries"].get("l1", 0) >= 2
+        ),
     )
     assert (counted["hits"], counted["misses"], counted["entries"]) == (3, 2, {"l1": 2}), counted
-    prefix = next(p for p in stats["prefixes"] if p["prefix"] == "product")
+    prefix = product_prefix(stats)
     assert prefix["misses_by_reason"] == {"absent": 2}
     assert prefix["loads"] == 2 and prefix["saved_ms"] > 3 * 15  # each hit saved a ~20 ms load
 
