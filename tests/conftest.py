@@ -18,8 +18,6 @@ from support import RecordingProcessor, register_test_components  # noqa: E402
 register_test_components()
 
 
-
-
 @pytest.fixture
 def ports() -> Iterator[dict[str, int]]:
     yield {"grpc": free_port(), "http": free_port(), "api": free_port()}

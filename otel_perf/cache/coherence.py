@@ -73,7 +73,7 @@ class Listener:
             except asyncio.CancelledError:
                 pass
         if self._pubsub is not None:
-            await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+            await self._pubsub.aclose()
 
     async def _reconnected(self, connection: Any) -> None:
         logger.warning("otel_perf.cache %r: pub/sub reconnected; level 1 dropped", self.remote.name)
