@@ -3,8 +3,10 @@ points of one timestamp (CPU states, logical CPUs, memory states) combine into o
 
 Known metrics (``BUILTIN``) become ``<service>/<metric>``; CPU utilization sums the busy
 states (every state but ``idle``) per logical CPU and averages over CPUs; memory usage keeps
-the ``used`` state when points carry one. Configured ``resources`` combine the matching
-points of one timestamp with their ``aggregation``.
+the ``used`` state when points carry one. CPU-time counters (``process.cpu.time``, ...)
+are recorded as their rate: cores (the host's ``system.cpu.time``: a utilization).
+Configured ``resources`` combine the matching points of one timestamp with their
+``aggregation``.
 """
 
 from __future__ import annotations
@@ -43,6 +45,12 @@ BUILTIN: dict[str, Builtin] = {
     "container.cpu.utilization": Builtin("cpu", "1", "cpu"),
     "k8s.pod.cpu.utilization": Builtin("cpu", "1", "cpu"),
     "container.cpu.usage": Builtin("cpu", "{cpu}", "cpu"),
+    # CPU-time counters (seconds): their rate is CPU-seconds per second, i.e. cores; the
+    # host's, per logical CPU and state, averages to a utilization
+    "system.cpu.time": Builtin("cpu", "1", "cpu"),
+    "process.cpu.time": Builtin("cpu", "{cpu}", "cpu"),
+    "container.cpu.time": Builtin("cpu", "{cpu}", "cpu"),
+    "k8s.pod.cpu.time": Builtin("cpu", "{cpu}", "cpu"),
     "k8s.pod.cpu.usage": Builtin("cpu", "{cpu}", "cpu"),
     "system.memory.utilization": Builtin("memory", "1", "used"),
     "system.memory.usage": Builtin("memory", "By", "used"),
