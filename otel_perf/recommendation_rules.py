@@ -138,7 +138,25 @@ def _recommendation(f: Finding, inputs: Context) -> Item | None:
         return _cache_memory(f)
     if a.get("status") in ("over", "under") and "resource" in a:
         return _rightsize(f, inputs)
+    if a.get("recommendation") == "check_instrumentation":
+        return _instrumentation(f)
     return None
+
+
+def _instrumentation(f: Finding) -> Item:
+    """Server time with no exit span: the hint counts like a hotspot (a tenth of its ms)."""
+    a = f.attributes
+    p95 = float(a["server_p95_ms"])
+    return Item(
+        action=f"Check the instrumentation of {f.service}: its traces have server spans but no "
+        "client, DB or messaging spans (database driver or HTTP client not instrumented?)",
+        category="performance",
+        finding=f,
+        impact_kind="critical_path_ms_per_min",
+        impact_value=p95,
+        impact_text=f"server p95 {p95:.0f} ms, all of it self time in the traces",
+        figures=_figures(f, "server_spans", "server_p95_ms", "no_exit_spans_s"),
+    )
 
 
 def _ttl_action(f: Finding, verb: str) -> str:
