@@ -4,9 +4,11 @@ Three days of a shop's telemetry are replayed on event time through the real pip
 (spans of the shop scenario every three hours, the product lookup slow on the last day; CPU
 utilization with a daily cycle and a rising trend; a queue depth that jumps at the end). The
 real API is served by uvicorn on loopback and Debian's Chromium, driven by Playwright,
-opens ``/dashboard``: the SLO burn-down and the forecast charts render, the numbers match the
-API, nothing fails in the console or on the network, and a screenshot is kept in
-``build/artifacts/dashboard.png``. With auth on, the page asks for the token and then loads.
+opens ``/dashboard``: what to do (recommendations, open findings) is above the fold, every
+recorded resource is listed in its unit, burn rates share one log scale, the SLO burn-down
+and the forecast charts render, the numbers match the API, nothing fails in the console or
+on the network, and a screenshot is kept in ``build/artifacts/dashboard.png``. With auth on,
+the page asks for the token and then loads.
 """
 
 from __future__ import annotations
@@ -78,11 +80,14 @@ processors:
     warm_up: 100
   regression: {}
   capacity: {forecast_interval: 1d, min_history: 1d, forecast_window: 7d}
+  instrumentation: {}
 service:
   tick_interval: 10m
   pipelines:
-    traces: {receivers: [otlp], processors: [spanmetrics, bottlenecks, slo, regression, capacity]}
-    metrics: {receivers: [otlp], processors: [anomaly, capacity]}
+    traces:
+      receivers: [otlp]
+      processors: [spanmetrics, bottlenecks, slo, regression, capacity, instrumentation]
+    metrics: {receivers: [otlp], processors: [anomaly, capacity, instrumentation]}
 """
 
 
@@ -232,6 +237,9 @@ def test_dashboard_shows_the_replayed_scenario(api: Served, browser: Any) -> Non
     assert response is not None and response.url == api.base + "/dashboard?refresh=2"
     assert "default-src 'self'" in response.headers["content-security-policy"]
 
+    page.wait_for_selector("[data-testid=recommendations-table] tbody tr", timeout=15_000)
+    above_the_fold(page, api)
+    page.click(f"[data-testid=slo-card][data-objective='{slo['name']}'] summary")
     page.wait_for_selector("[data-testid=slo-chart] path.line", timeout=15_000)
     page.wait_for_selector("[data-testid=forecast-chart] path.band", timeout=15_000)
     page.wait_for_selector("[data-testid=anomaly-chart] path.line", timeout=15_000)
@@ -246,6 +254,9 @@ def test_dashboard_shows_the_replayed_scenario(api: Served, browser: Any) -> Non
     path = card.locator("[data-testid=slo-chart] path.line").get_attribute("d") or ""
     assert len(re.findall(r"[ML]", path)) == len(slo["budget_history"])
     assert card.locator("[data-testid=slo-chart] .threshold").count() == 1
+
+    burn_bars_on_one_log_scale(card, slo)
+    recorded_usage_listed(page, capacity)
 
     forecast = page.locator(
         "[data-testid=capacity-card][data-resource='checkout/system.cpu.utilization']"
@@ -269,6 +280,12 @@ def test_dashboard_shows_the_replayed_scenario(api: Served, browser: Any) -> Non
     assert len(re.findall(r"[ML]", line)) == len(episode["history"])
     assert anomaly.locator("[data-testid=anomaly-chart] path.band").count() == 1
     assert anomaly.locator("[data-testid=anomaly-gauge]").count() == 1
+    instrumentation = page.locator("[data-testid=instrumentation-table] tbody tr")
+    shown = {row.locator("td").first.inner_text() for row in instrumentation.all()}
+    services = api.get("/performance/metrics")["instrumentation"]["services"]
+    assert shown == set(services) and {"checkout", "frontend"} <= shown
+    for text in page.locator("[data-testid=empty]").all_inner_texts():
+        assert len(text) > 40, f"an empty state that does not say why or when: {text!r}"
     assert page.locator("[data-testid=section-regression]").is_visible()
     assert page.locator("[data-testid=section-cache]").is_hidden()  # no cache processor
     assert page.locator("[data-testid=status]").inner_text() == "degraded"
@@ -282,8 +299,78 @@ def test_dashboard_shows_the_replayed_scenario(api: Served, browser: Any) -> Non
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(ARTIFACTS / "dashboard-fold.png"))  # the first 1000 px
+    log_scale_separates_a_thousandth_from_fourteen(page)
     assert seen == Watched([], [], [], []), seen
     page.close()
+
+
+def above_the_fold(page: Any, api: Served) -> None:
+    """What to do comes first: the recommendations' first rows and the open findings start
+    within the first 900 px, above the SLOs."""
+    recommendations = api.get("/performance/recommendations")["recommendations"]
+    rows = page.locator("[data-testid=recommendations-table] tbody tr")
+    assert rows.count() == min(len(recommendations), 8) > 0
+    first = rows.first.bounding_box()
+    assert first is not None and first["y"] + first["height"] <= 900, first
+    assert recommendations[0]["action"] in rows.first.inner_text()
+    sections = [
+        page.locator(f"[data-testid=section-{name}]").bounding_box()
+        for name in ("recommendations", "findings", "slo")
+    ]
+    assert all(box is not None for box in sections)
+    assert [box["y"] for box in sections if box] == sorted(box["y"] for box in sections if box)
+    findings = page.locator("[data-testid=findings-table]").inner_text()
+    assert "anomaly" in findings and "slow query" in findings
+
+
+def burn_bars_on_one_log_scale(card: Any, slo: dict[str, Any]) -> None:
+    """Each alert window's bar is as long as its burn rate on the shared log axis, with the
+    rule's threshold marked: a larger burn rate draws a longer bar, equal ones equal bars."""
+    chart = card.locator("[data-testid=burn-chart]")
+    bars = chart.locator("rect.bar")
+    values = [r[side]["burn_rate"] for r in slo["rules"] for side in ("long", "short")]
+    assert bars.count() == len(values)
+    widths = [float(bars.nth(i).get_attribute("width") or 0) for i in range(len(values))]
+    ranked = sorted(zip(values, widths, strict=True))
+    for (v1, w1), (v2, w2) in zip(ranked, ranked[1:], strict=False):
+        assert (w1 < w2) if v1 < v2 and v2 > 1e-4 else w1 <= w2, (values, widths)
+    marks = chart.locator("line.threshold-mark")
+    assert marks.count() == len(values)
+    thresholds = [
+        float(marks.nth(i).get_attribute("data-threshold") or 0) for i in range(len(values))
+    ]
+    assert thresholds == [r["threshold"] for r in slo["rules"] for _ in ("long", "short")]
+
+
+def recorded_usage_listed(page: Any, capacity: dict[str, Any]) -> None:
+    """Every recorded resource is listed at once, in its unit, forecast or not."""
+    rows = page.locator("[data-testid=capacity-usage] tbody tr")
+    listed = {
+        rows.nth(i).locator("td").first.inner_text(): rows.nth(i) for i in range(rows.count())
+    }
+    assert set(listed) == set(capacity)
+    cpu = listed["checkout/system.cpu.utilization"].inner_text()
+    assert " %" in cpu and "e+" not in cpu  # a utilization, with its right-size target in %
+    assert " /s" in listed["checkout/request.rate"].inner_text()
+
+
+def log_scale_separates_a_thousandth_from_fourteen(page: Any) -> None:
+    """The page's own burn-bar renderer, given 0.001× and 14×: two visibly different bars
+    (on a scale fitted to the largest value both were full width)."""
+    widths = page.evaluate(
+        """async () => {
+            const { burnBars } = await import("/dashboard/slo.js");
+            const svg = burnBars([{ severity: "page", threshold: 14.4,
+                long: { window: "1h", burn_rate: 0.001 },
+                short: { window: "5m", burn_rate: 14 } }]);
+            const bars = [...svg.querySelectorAll("rect.bar")];
+            return bars.map((r) => Number(r.getAttribute("width")));
+        }"""
+    )
+    small, large = widths
+    assert small > 1 and large > 4 * small, widths
 
 
 def test_dashboard_asks_for_the_token_when_auth_is_on(scenario: Pipeline, browser: Any) -> None:
@@ -308,7 +395,7 @@ def test_dashboard_asks_for_the_token_when_auth_is_on(scenario: Pipeline, browse
 
         page.fill("[data-testid=token-input]", TOKEN)
         page.click("[data-testid=token-save]")
-        page.wait_for_selector("[data-testid=slo-chart] path.line", timeout=15_000)
+        page.wait_for_selector("[data-testid=slo-card] [data-testid=budget-remaining]")
         assert form.is_hidden()
         assert page.evaluate("sessionStorage.getItem('otel-perf-token')") == TOKEN
         # every refusal was a data route answering 401 before the right token was given

@@ -51,6 +51,11 @@ def dashboard_entry(
         "peaks": _peaks(analysis),
         "forecast": None if fc is None else _summary(analysis),
         "reason": analysis.reason,
+        "min_history_s": inputs.min_history_s,
+        # event time until forecasts start (0 once forecast): they need min_history
+        "forecast_in_s": 0.0
+        if fc is not None
+        else max(0.0, inputs.min_history_s - analysis.history_s),
         "thresholds": [c.to_dict() for c in analysis.crossings],
         "rightsizing": rightsizing_view(info, analysis, inputs),
         "cost": cost_view(info, analysis, config, inputs),

@@ -1,7 +1,7 @@
 """What arrives per service: signals (traces, metrics, logs) and span categories (server,
 client, db, messaging, internal), and the window of server time no exit span explains.
 
-Pure state updated from batches on event time; :func:`gap` judges one service. A span is
+Pure state updated from batches on event time; :func:`judge` judges one service. A span is
 ``db`` when it carries ``db.system.name`` (or the older ``db.system``), ``messaging`` when it
 is a producer or consumer or carries ``messaging.system``, else ``server``, ``client`` or
 ``internal`` by its kind. Client, db and messaging spans are *exit* spans: time a request
@@ -124,17 +124,20 @@ def judge(
     min_self_time_s: float,
     min_server_spans: int,
 ) -> Verdict:
-    """``gap`` when the service's traces carry server spans but no exit span for at least
-    ``window_s`` (since its first server span, or since its last exit span), with at least
+    """``gap`` when the service's server spans go on for at least ``window_s`` without an exit
+    span (from its first server span, or from its last exit span, to its last server span),
+    with at least
     ``min_server_spans`` recent server spans whose p95 is ``min_self_time_s`` or more."""
     server = coverage.categories.get("server")
     if server is None:
         return Verdict("unknown", "no server spans: nothing to judge")
+    # measured on the spans' own times, up to the last server span: a service whose traffic
+    # stopped altogether has no gap, and a replay judges the same as live
     last_exit = coverage.last_exit_ns()
-    if last_exit is not None and now_ns - last_exit < window_s * NS:
+    if last_exit is not None and server.last_ns - last_exit < window_s * NS:
         return Verdict("ok", "client, DB or messaging spans arrive", ever_exit=True)
     since = server.first_ns if last_exit is None else last_exit
-    quiet_s = max(0.0, (now_ns - since) / NS)
+    quiet_s = max(0.0, (min(now_ns, server.last_ns) - since) / NS)
     recent = coverage.recent_server()
     p95 = recent.quantile(0.95) if recent.count else 0.0
 

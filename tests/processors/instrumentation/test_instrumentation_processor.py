@@ -79,6 +79,15 @@ def test_only_a_whole_window_without_exit_spans_and_long_server_time_is_a_findin
     assert resolved.state == State.RESOLVED and resolved.service == "legacy"
 
 
+def test_traffic_that_stops_altogether_is_no_gap() -> None:
+    """Bursts of requests with their DB spans, hours apart: the exits stop when the server
+    spans do, so nothing is missing however long the quiet lasts."""
+    processor = make()
+    end = traffic(processor, "batch", 60, exits=True)
+    assert processor.tick(end + 3 * 3600 * NS) == []
+    assert processor.verdicts["batch"].state == "ok"
+
+
 def test_short_server_spans_are_not_worth_a_hint() -> None:
     processor = make(min_self_time="500ms")
     end = traffic(processor, "static", 120, exits=False)
