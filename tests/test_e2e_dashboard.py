@@ -431,3 +431,83 @@ def test_page_and_assets_are_open_with_a_csp_and_data_stays_behind_the_token(
             refused.value.close()
     finally:
         server.stop()
+
+
+FIRST_MINUTES = """
+receivers: {otlp: {}}
+processors:
+  spanmetrics: {}
+  slo: {}
+  capacity: {}
+  instrumentation: {}
+service:
+  tick_interval: 10s
+  pipelines:
+    traces: {receivers: [otlp], processors: [spanmetrics, slo, capacity, instrumentation]}
+    metrics: {receivers: [otlp], processors: [capacity, instrumentation]}
+"""
+
+
+def first_minutes(tmp_path: Path) -> tuple[Pipeline, int]:
+    """Three minutes of CPU samples and a few seconds of shop traffic, default settings."""
+    rng = random.Random(3)
+    lines = []
+    for step in range(18):
+        line = metrics_line(0, rng)
+        for point in line["resourceMetrics"][0]["scopeMetrics"][0]["metrics"][0]["gauge"][
+            "dataPoints"
+        ]:
+            point["timeUnixNano"] = str(BASE_NS + step * 10 * S)
+        line["resourceMetrics"][0]["scopeMetrics"][0]["metrics"].pop()  # CPU only
+        lines.append(json.dumps(line))
+    traffic = generate(None, traces=60, start_ns=BASE_NS, seed=5)
+    lines += [
+        json.dumps(message_to_json(ExportTraceServiceRequest.FromString(raw)))
+        for raw in traffic.requests
+    ]
+    recording = tmp_path / "first.jsonl"
+    recording.write_text("\n".join(lines) + "\n")
+    end_ns = BASE_NS + 180 * S
+    pipeline = Pipeline(
+        load_config(text=FIRST_MINUTES), Store(str(tmp_path / "first.db")), clock=lambda: end_ns
+    )
+    pipeline.start(worker=False)
+    report = replay(pipeline, [recording])
+    assert not report.errors and report.rejected == 0, report.errors
+    return pipeline, end_ns
+
+
+def test_the_first_minutes_list_usage_and_say_when_forecasts_start(
+    tmp_path: Path, browser: Any
+) -> None:
+    pipeline, _ = first_minutes(tmp_path)
+    served, server = serve(pipeline)
+    try:
+        resources = served.get("/performance/capacity/dashboard")["resources"]
+        assert resources and not any(r["forecast"] for r in resources.values())
+        page = browser.new_page(viewport={"width": 1440, "height": 1000})
+        seen = watch(page)
+        page.goto(served.base + "/dashboard?refresh=0")
+        page.wait_for_selector("[data-testid=capacity-usage] tbody tr", timeout=15_000)
+        rows = page.locator("[data-testid=capacity-usage] tbody tr")
+        assert rows.count() == len(resources)  # listed at once, not only once forecast
+        for text in rows.all_inner_texts():
+            assert "starts in" in text and "needs 6.0 h of history" in text
+        capacity = page.locator("[data-testid=section-capacity]").inner_text()
+        assert "No forecasts yet: they need 6.0 h of history" in capacity
+        instrumentation = page.locator("[data-testid=instrumentation-table]").inner_text()
+        assert "checkout" in instrumentation and "ok client, DB or messaging spans arrive" in (
+            instrumentation
+        )
+        page.wait_for_selector("[data-testid=section-recommendations] .body > *")
+        box = page.locator("[data-testid=section-recommendations]").bounding_box()
+        assert box is not None and box["y"] < 900
+        for text in page.locator("[data-testid=empty]").all_inner_texts():
+            assert len(text) > 40, f"an empty state that does not say why or when: {text!r}"
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "dashboard-first-minutes.png"), full_page=True)
+        assert seen == Watched([], [], [], []), seen
+        page.close()
+    finally:
+        server.stop()
+        pipeline.shutdown()
