@@ -72,7 +72,7 @@ def print_dashboard(console: Console, data: dict[str, Any]) -> None:
     table = Table(title="Capacity")
     table.add_column("resource", no_wrap=True)
     for column in ("service", "current", "p90", "trend", "seasons", "thresholds"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column in ("current", "p90"))  # "61.1 %" stays whole
     for name, entry in resources.items():
         table.add_row(
             name,
