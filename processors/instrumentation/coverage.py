@@ -23,7 +23,6 @@ NS = 1_000_000_000
 SIGNALS = ("traces", "metrics", "logs")
 CATEGORIES = ("server", "client", "db", "messaging", "internal")
 EXITS = frozenset({"client", "db", "messaging"})
-DB_KEYS = ("db.system.name", "db.system")
 
 
 def category(kind: int, attributes: Mapping[str, Any]) -> str:
@@ -34,7 +33,7 @@ def category(kind: int, attributes: Mapping[str, Any]) -> str:
     >>> category(SpanKind.SERVER, {}), category(SpanKind.PRODUCER, {}), category(0, {})
     ('server', 'messaging', 'internal')
     """
-    if any(key in attributes for key in DB_KEYS):
+    if "db.system.name" in attributes or "db.system" in attributes:
         return "db"
     if kind in (SpanKind.PRODUCER, SpanKind.CONSUMER) or "messaging.system" in attributes:
         return "messaging"
@@ -81,16 +80,20 @@ class Coverage:
     def saw_spans(self, name: str, n: int, first_ns: int, last_ns: int) -> None:
         self.categories.setdefault(name, Seen()).add(n, first_ns, last_ns)
 
-    def server_time(self, end_ns: int, duration_s: float) -> None:
-        start = end_ns - end_ns % self.window_ns
-        hist = self.windows.get(start)
-        if hist is None:
-            if self.windows and start < min(self.windows):
-                return  # older than both windows kept: too late to count
-            hist = self.windows[start] = ExponentialHistogram(max_size=160)
-            for old in sorted(self.windows)[:-2]:
-                del self.windows[old]
-        hist.record(duration_s)
+    def server_times(self, spans: list[tuple[int, float]]) -> None:
+        """Record (end_ns, duration_s) of server spans, each in its tumbling window."""
+        per_window: dict[int, list[float]] = {}
+        for end_ns, duration_s in spans:
+            per_window.setdefault(end_ns - end_ns % self.window_ns, []).append(duration_s)
+        for start, durations in sorted(per_window.items()):
+            hist = self.windows.get(start)
+            if hist is None:
+                if self.windows and start < min(self.windows):
+                    continue  # older than both windows kept: too late to count
+                hist = self.windows[start] = ExponentialHistogram(max_size=160)
+                for old in sorted(self.windows)[:-2]:
+                    del self.windows[old]
+            hist.record_many(durations)
 
     def recent_server(self) -> ExponentialHistogram:
         """Server-span durations (s) of the windows kept, merged."""

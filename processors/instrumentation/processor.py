@@ -67,11 +67,15 @@ class InstrumentationProcessor(Processor):
         groups: dict[tuple[str, str], list[int]] = {}  # (service, category) -> end times
         server: dict[str, list[tuple[int, float]]] = {}
         for span in batch.spans:
-            name = category(span.kind, span.attributes)
-            groups.setdefault((span.service_name, name), []).append(span.end_ns)
-            if span.kind == SpanKind.SERVER:
-                duration_s = (span.end_ns - span.start_ns) / NS
-                server.setdefault(span.service_name, []).append((span.end_ns, duration_s))
+            service, kind, end_ns = span.resource.service_name, span.kind, span.end_ns
+            name = category(kind, span.attributes)
+            ends = groups.get((service, name))
+            if ends is None:
+                ends = groups[(service, name)] = []
+            ends.append(end_ns)
+            if kind == SpanKind.SERVER:
+                duration_s = (end_ns - span.start_ns) / NS
+                server.setdefault(service, []).append((end_ns, duration_s))
         with self._lock:
             for (service, name), ends in groups.items():
                 coverage = self._coverage(service, "traces", len(ends))
@@ -83,8 +87,7 @@ class InstrumentationProcessor(Processor):
                 known = self.services.get(service)
                 if known is None:
                     continue  # past max_services: counted above
-                for end_ns, duration_s in spans:
-                    known.server_time(end_ns, duration_s)
+                known.server_times(spans)
 
     def consume_metrics(self, batch: MetricBatch) -> None:
         self._signal("metrics", [(p.service_name, p.time_ns) for p in batch.points])

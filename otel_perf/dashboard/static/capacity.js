@@ -21,7 +21,7 @@ export function renderCapacity(dashboard, forecasts) {
     const soonest = Math.min(...resources.map((r) => r.forecast_in_s ?? Infinity));
     out.push(empty(Number.isFinite(soonest)
       ? `No forecasts yet: they need ${duration(resources[0].min_history_s ?? 21600)} of history; the first starts in about ${duration(soonest)} of telemetry.`
-      : "No forecasts yet."));
+      : "No forecasts yet: each resource is forecast once it has min_history of usage."));
   }
   if (charted.length) out.push(h("div", { class: "capacity-charts" }, charted.map((r) => forecastCard(r, forecasts.get(r.name)))));
   return out;

@@ -85,7 +85,7 @@ export function renderAnomalies(body) {
           marker: { t: history[history.length - 1].t, y: history[history.length - 1].value },
           height: 160,
         })
-      : empty("No scored points kept yet.");
+      : empty("No scored points kept yet: the chart fills with each point scored from now on.");
     return h("article", { class: "card anomaly", "data-testid": "anomaly-card", "data-series": a.series },
       h("header", {}, h("h3", { text: a.series }),
         h("span", { class: "pill bad", text: `${a.episode?.direction ?? ""} since ${nsTime(a.episode?.start_ns)}` })),
