@@ -4,6 +4,7 @@ a byte series in bytes, a CPU-time counter in cores; every surface says which (t
 
 from __future__ import annotations
 
+import doctest
 import io
 from dataclasses import replace
 
@@ -145,3 +146,10 @@ def test_the_cli_table_prints_units() -> None:
     assert " %" in rows[UTILIZATION] and "MiB" in rows[UTILIZATION]  # 60 % (≈ 700 MiB)
     assert "MiB" in rows[BYTES] and "e+08" not in rows[BYTES]
     assert "m cores" in rows[CPU_TIME]
+
+
+def test_the_unit_formats_hold() -> None:
+    from otel_perf import units
+
+    failed, tried = doctest.testmod(units)
+    assert tried > 0 and failed == 0

@@ -3,6 +3,7 @@ service bound, and a restart that keeps what was said."""
 
 from __future__ import annotations
 
+import doctest
 from pathlib import Path
 from typing import Any
 
@@ -116,3 +117,10 @@ def test_a_restart_keeps_what_was_seen_and_said(tmp_path: Path) -> None:
     # no server time recorded since the restart: unknown, and the finding stays open
     assert again.tick(end + NS) == [] and again.verdicts["legacy"].state == "unknown"
     assert len(again.snapshot()["current_findings"]) == 1
+
+
+def test_the_docstring_examples_hold() -> None:
+    from otel_perf.processors.instrumentation import coverage
+
+    failed, tried = doctest.testmod(coverage)
+    assert tried > 0 and failed == 0
