@@ -397,6 +397,13 @@ def openapi_document() -> dict[str, Any]:
                         },
                         "queue": _counts("queue depth and capacity in items"),
                         "processed": _counts("items processed per signal"),
+                        "instrumentation": {
+                            "type": "object",
+                            "description": "with the instrumentation processor: window_s; "
+                            "services: per service signals and spans ({count, first_ns, "
+                            "last_ns} per signal and span kind), missing span kinds, verdict "
+                            "{state: ok|gap|unknown, text, ...}; limit; overflowed per signal",
+                        },
                     },
                 },
             },
