@@ -25,11 +25,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from e2e import http_status, poll, start_instrumented_app, start_sidecar, wait_app
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
 )
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from otlp_builders import BASE_NS, kv
+from ports import free_port
 from scenarios import generate
 
 from otel_perf.api import API
@@ -511,3 +513,95 @@ def test_the_first_minutes_list_usage_and_say_when_forecasts_start(
     finally:
         server.stop()
         pipeline.shutdown()
+
+
+APP_CONFIG = """
+receivers:
+  otlp:
+    protocols:
+      grpc: {{endpoint: "127.0.0.1:{grpc}"}}
+      http: {{endpoint: "127.0.0.1:{http}"}}
+  hostmetrics: {{collection_interval: 1s, filesystem_path: "{tmp}"}}
+processors:
+  spanmetrics: {{}}
+  bottlenecks: {{trace_quiet_time: 1s, evaluation_interval: 2s, min_traces: 1,
+                n_plus_one_min_total: 0s}}
+  slo: {{}}
+  capacity: {{}}
+  instrumentation: {{}}
+extensions:
+  api: {{endpoint: "127.0.0.1:{api}"}}
+service:
+  extensions: [api]
+  tick_interval: 200ms
+  pipelines:
+    traces: {{receivers: [otlp], processors: [spanmetrics, bottlenecks, slo, capacity,
+                                              instrumentation]}}
+    metrics: {{receivers: [otlp, hostmetrics], processors: [capacity, instrumentation]}}
+"""
+
+
+def test_the_example_apps_traffic_leads_with_what_to_do(tmp_path: Path, browser: Any) -> None:
+    """examples/sqlite_app.py under opentelemetry-instrument sends its traces to a real
+    sidecar (host metrics on): its N+1 is the first thing the page shows, within 900 px,
+    and the capacity panel lists every resource recorded so far, none forecast yet."""
+    sidecar = start_sidecar(tmp_path, APP_CONFIG)
+    try:
+        port = free_port()
+        app = start_instrumented_app(
+            "sqlite_app",
+            sidecar,
+            port,
+            tmp_path / "app.log",
+            OTEL_SERVICE_NAME="library",
+            SQLITE_APP_DB=str(tmp_path / "library.db"),
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            wait_app(f"{base}/fast", app, tmp_path / "app.log")
+            statuses = [http_status(f"{base}/authors/{a}/books") for a in (1, 2, 1)]
+            statuses += [http_status(f"{base}/fast") for _ in range(5)]
+            assert statuses == [200] * 8
+        finally:
+            app.terminate()  # SIGTERM: the SDK flushes its span processor on exit
+            app.wait(30)
+        poll(
+            lambda: sidecar.get("/performance/recommendations")["recommendations"],
+            lambda items: any("N+1" in item["action"] for item in items),
+            timeout=60,
+        )
+        resources = poll(
+            lambda: sidecar.get("/performance/capacity/dashboard")["resources"],
+            lambda found: (
+                "library/request.rate" in found
+                and any(name.endswith("system.cpu.utilization") for name in found)
+            ),
+            timeout=60,
+        )
+        page = browser.new_page(viewport={"width": 1440, "height": 1000})
+        seen = watch(page)
+        page.goto(f"http://127.0.0.1:{sidecar.api}/dashboard?refresh=0")
+        rows = page.locator("[data-testid=recommendations-table] tbody tr")
+        rows.first.wait_for(timeout=15_000)
+        n_plus_one = page.locator(
+            "[data-testid=recommendations-table] tbody tr", has_text="N+1"
+        ).first
+        box = n_plus_one.bounding_box()
+        assert box is not None and box["y"] + box["height"] <= 900, box
+        page.wait_for_selector("[data-testid=capacity-usage] tbody tr", timeout=15_000)
+        listed = {
+            cells.split("\t")[0]
+            for cells in page.locator("[data-testid=capacity-usage] tbody tr").all_inner_texts()
+        }
+        later = sidecar.get("/performance/capacity/dashboard")["resources"]
+        assert set(resources) <= listed <= set(later)  # all of them, none forecast yet
+        assert (
+            "No forecasts yet: they need 6.0 h of history"
+            in page.locator("[data-testid=section-capacity]").inner_text()
+        )
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "dashboard-example-app.png"), full_page=True)
+        assert seen == Watched([], [], [], []), seen
+        page.close()
+    finally:
+        assert sidecar.stop() == 0, sidecar.log()

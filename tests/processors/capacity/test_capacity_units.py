@@ -42,14 +42,14 @@ def gauge(name: str, value: float, t: int, service: str = "api", **attrs: str) -
     )
 
 
-def cpu_seconds(total: float, t: int) -> MetricPoint:
-    """``process.cpu.time``: a cumulative counter of CPU seconds (unit ``s``)."""
+def cpu_seconds(total: float, t: int, name: str = "process.cpu.time", **attrs: str) -> MetricPoint:
+    """A cumulative counter of CPU seconds (unit ``s``), ``process.cpu.time`` by default."""
     return MetricPoint(
         resource=Resource({"service.name": "api"}),
-        name="process.cpu.time",
+        name=name,
         unit="s",
         type=MetricType.SUM,
-        attributes={"cpu.mode": "user"},
+        attributes=attrs or {"cpu.mode": "user"},
         time_ns=t * NS,
         start_ns=T0 * NS,
         value=total,
@@ -76,6 +76,12 @@ def fed(**settings: object) -> CapacityProcessor:
             gauge("system.memory.utilization", 1 - used, t, state="free"),
             gauge("process.memory.usage", (300 + rng.normal(0, 5)) * MIB, t),
             cpu_seconds(cpu_total, t),
+            # the host: two CPUs, each busy half the time, and their idle seconds
+            *(
+                cpu_seconds(i * STEP_S / 2, t, "system.cpu.time", cpu=cpu, state=state)
+                for cpu in ("0", "1")
+                for state in ("user", "idle")
+            ),
             gauge("system.cpu.utilization", 0.95 + rng.normal(0, 0.01), t, "busy", cpu="0"),
         ]
         processor.consume_metrics(MetricBatch(batch))
@@ -100,6 +106,10 @@ def test_each_kind_of_series_is_sized_in_its_own_unit() -> None:
     assert (cores["unit"], cores["quantity"]) == ("{cpu}", "cores")
     assert 0.5 * 1.15 < cores["target"] < 0.55 * 1.15
     assert cores["text"]["target"].endswith("m cores")
+
+    host = resources["api/system.cpu.time"]  # 2 CPUs half busy: 1 core, not 50 % or 200 %
+    assert host["unit"] == "{cpu}" and host["current"] == pytest.approx(1.0)
+    assert host["rightsizing"]["text"]["target"] == "1.15 cores"
 
     busy = resources[BUSY_HOST]["rightsizing"]  # p90 × 1.15 > 1: said, not shown as 109 %
     assert busy["saturated"] and busy["target"] == 1.0 and busy["upper"] == 1.0
