@@ -9,7 +9,8 @@ from typing import Any
 
 from rich.console import Console
 
-from otel_perf.cli_http import CLIError, api_arguments, api_get, api_post, show
+from otel_perf.cli_args import add_command
+from otel_perf.cli_http import CLIError, api_arguments, api_get, api_post, api_url, show
 
 
 def add_parsers(sub: Any) -> None:
@@ -20,16 +21,23 @@ def add_parsers(sub: Any) -> None:
 
 
 def _regression_parsers(sub: Any) -> None:
-    regression = sub.add_parser(
-        "regression", help="baselines, last verdicts, change points, version comparisons"
+    regression = add_command(
+        sub,
+        "regression",
+        cmd_regression,
+        "baselines, last verdicts, change points, version comparisons",
     )
     api_arguments(regression)
-    trends = sub.add_parser("trends", help="the trend of a test's runs or an operation's p95")
+    trends = add_command(
+        sub, "trends", cmd_trends, "the trend of a test's runs or an operation's p95"
+    )
     trends.add_argument("name", help='a test name, or "service operation"')
     api_arguments(trends)
-    bench = sub.add_parser(
+    bench = add_command(
+        sub,
         "benchmark",
-        help="time a URL or a Python callable here and record the run with the sidecar "
+        cmd_benchmark,
+        "time a URL or a Python callable here and record the run with the sidecar "
         "(--remote: the sidecar runs it)",
     )
     bench.add_argument("name", help="the test name (its first run becomes the baseline)")
@@ -50,9 +58,11 @@ def _regression_parsers(sub: Any) -> None:
 
 
 def _capacity_parsers(sub: Any) -> None:
-    capacity = sub.add_parser(
+    capacity = add_command(
+        sub,
         "capacity",
-        help="usage, forecasts, seasons, right-sizing and cost per resource (--dashboard, the "
+        cmd_capacity,
+        "usage, forecasts, seasons, right-sizing and cost per resource (--dashboard, the "
         "default); a resource's forecast; HPA and KEDA configs",
     )
     capacity.add_argument("--dashboard", action="store_true", help="every resource (default)")
@@ -76,13 +86,16 @@ def _capacity_parsers(sub: Any) -> None:
         "--format", choices=["hpa", "keda", "both"], default="both", help="YAML to print"
     )
     for action in (forecast, scaling):
+        action.set_defaults(command_parser=action)
         api_arguments(action)
 
 
 def _cache_parsers(sub: Any) -> None:
-    cache = sub.add_parser(
+    cache = add_command(
+        sub,
         "cache",
-        help="cache stats and recommendations from telemetry (both without --stats or "
+        cmd_cache,
+        "cache stats and recommendations from telemetry (both without --stats or "
         "--optimizations); invalidate or warm up the apps' caches through the sidecar",
     )
     cache.add_argument("--stats", action="store_true", help="per cache and key prefix")
@@ -97,10 +110,11 @@ def _cache_parsers(sub: Any) -> None:
     warmup = actions.add_parser("warmup", help="run the apps' registered warm-up loaders")
     warmup.add_argument("--key", action="append", default=[], dest="keys")
     for action in (invalidate, warmup):
+        action.set_defaults(command_parser=action)
         action.add_argument("--cache", help="one cache by name (default: every cache)")
         action.add_argument("--app", help="one configured app by name (default: every app)")
         # also accepted after the action; given there, they win over the ones before it
-        action.add_argument("--api", default=argparse.SUPPRESS)
+        action.add_argument("--api", type=api_url, default=argparse.SUPPRESS)
         action.add_argument("--token", default=argparse.SUPPRESS)
         action.add_argument("--output", "-o", choices=["table", "json"], default=argparse.SUPPRESS)
 
