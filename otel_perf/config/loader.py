@@ -87,6 +87,33 @@ def default_config_text() -> str:
     return resources.files("otel_perf.config").joinpath("default.yaml").read_text()
 
 
+def load_embedded() -> Config:
+    """The embedded default, with an ``otlp`` exporter when the environment names an OTLP
+    endpoint that is not this otel-perf's own receiver (see ``otel_perf.config.embedded``)."""
+    from otel_perf.config import embedded
+
+    environ = os.environ
+    text = default_config_text()
+    config = _validate(EMBEDDED, text)
+    targets = embedded.otlp_targets(environ)
+    looping = {s: e for s, e in targets.items() if embedded.points_at(e, config.receivers)}
+    if looping:
+        embedded.log.warning(
+            "not exporting %s over OTLP to %s: that is this otel-perf's own receiver; unset "
+            "OTEL_EXPORTER_OTLP_ENDPOINT for otel-perf or point it at your backend",
+            " and ".join(looping),
+            ", ".join(sorted(set(looping.values()))),
+        )
+    targets = {s: e for s, e in targets.items() if s not in looping}
+    if not targets:
+        return config
+    protocol = environ.get("OTEL_EXPORTER_OTLP_PROTOCOL")
+    if protocol not in (None, "", "grpc", "http/protobuf"):
+        message = f'OTEL_EXPORTER_OTLP_PROTOCOL is "{protocol}"; expected grpc or http/protobuf'
+        raise ConfigError(EMBEDDED, [Problem("exporters.otlp.protocol", message)])
+    return _validate(EMBEDDED, embedded.with_otlp(text, set(targets), protocol))
+
+
 def load_config(path: str | Path | None = None, *, text: str | None = None) -> Config:
     """Load and validate a config file (or the embedded default when both are None).
 
@@ -94,8 +121,8 @@ def load_config(path: str | Path | None = None, *, text: str | None = None) -> C
         ConfigError: listing every problem with its YAML path and position.
     """
     if text is None and path is None:
-        text, source = default_config_text(), EMBEDDED
-    elif text is None:
+        return load_embedded()
+    if text is None:
         source = str(path)
         try:
             text = Path(source).read_text()
