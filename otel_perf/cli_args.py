@@ -4,6 +4,7 @@ command's options is reported with that command's usage, not the top-level one."
 from __future__ import annotations
 
 import argparse
+import textwrap
 from collections.abc import Callable
 from typing import Any
 
@@ -25,7 +26,7 @@ def add_command(
     parser: argparse.ArgumentParser = sub.add_parser(
         name,
         help=help,
-        description=description or help[:1].upper() + help[1:] + ".",
+        description=description or textwrap.fill(help[:1].upper() + help[1:] + ".", 79),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.set_defaults(handler=handler, command_parser=parser)

@@ -11,6 +11,7 @@ from rich.console import Console
 
 from otel_perf.cli_args import add_command
 from otel_perf.cli_http import CLIError, api_arguments, api_get, api_post, api_url, show
+from otel_perf.processors.regression.benchmark_runner import MIN_WARMUP, default_warmup
 
 
 def add_parsers(sub: Any) -> None:
@@ -40,13 +41,23 @@ def _regression_parsers(sub: Any) -> None:
         "time a URL or a Python callable here and record the run with the sidecar "
         "(--remote: the sidecar runs it)",
     )
-    bench.add_argument("name", help="the test name (its first run becomes the baseline)")
+    bench.add_argument("name", help="the test name (its first warm run becomes the baseline)")
     target = bench.add_mutually_exclusive_group(required=True)
     target.add_argument("--url", help="GET this URL")
     target.add_argument("--callable", help="call module:function with no arguments")
-    bench.add_argument("--iterations", type=int, default=100)
-    bench.add_argument("--warmup", type=int, default=0)
-    bench.add_argument("--concurrency", type=int, default=1)
+    bench.add_argument("--iterations", type=int, default=100, help="timed calls (default: 100)")
+    bench.add_argument(
+        "--warmup",
+        type=int,
+        help="untimed calls before the timed ones (default: 10%% of --iterations, at least "
+        f"{MIN_WARMUP}); 0 makes a cold run, which is no baseline without --cold-baseline",
+    )
+    bench.add_argument(
+        "--cold-baseline",
+        action="store_true",
+        help="let a run without warm-up (--warmup 0) become the test's baseline",
+    )
+    bench.add_argument("--concurrency", type=int, default=1, help="calls at once (default: 1)")
     bench.add_argument("--timeout", type=float, default=10.0, help="per-request timeout (s)")
     bench.add_argument(
         "--remote",
@@ -138,8 +149,12 @@ def cmd_trends(args: argparse.Namespace, console: Console) -> int:
 def cmd_benchmark(args: argparse.Namespace, console: Console) -> int:
     from otel_perf.processors.regression.report import print_benchmark, run_locally
 
-    if args.iterations < 1 or args.warmup < 0 or args.concurrency < 1:
+    if args.iterations < 1 or (args.warmup or 0) < 0 or args.concurrency < 1:
         raise CLIError("need --iterations >= 1, --warmup >= 0 and --concurrency >= 1")
+    if args.warmup is None:
+        args.warmup = default_warmup(args.iterations)
+    if args.warmup == 0 and not args.cold_baseline:
+        _refuse_cold_baseline(args)
     body: dict[str, Any] = {"name": args.name}
     if args.remote:
         body |= {"url": args.url, "callable": args.callable}
@@ -160,6 +175,20 @@ def cmd_benchmark(args: argparse.Namespace, console: Console) -> int:
     show(args, console, data, print_benchmark)
     outcome = (data.get("run") or {}).get("outcome")
     return 1 if outcome == "regression" else 0
+
+
+def _refuse_cold_baseline(args: argparse.Namespace) -> None:
+    """A run without warm-up may be tested against a baseline, but not become one."""
+    try:
+        analysis = api_get(args, "/performance/regression/analysis")
+    except CLIError:
+        return  # no regression processor, or no API: the run itself reports that
+    if not any(b.get("name") == args.name for b in analysis.get("baselines", [])):
+        raise CLIError(
+            f'"{args.name}" has no baseline yet, and a run with --warmup 0 is cold: it would '
+            "become the baseline and make every warm run after it look like an improvement. "
+            "Leave out --warmup 0, or pass --cold-baseline to use this cold run anyway"
+        )
 
 
 def cmd_capacity(args: argparse.Namespace, console: Console) -> int:
