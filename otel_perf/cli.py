@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -140,12 +141,21 @@ def cmd_components(args: argparse.Namespace, console: Console) -> int:
     table = Table("kind", "type", "description")
     for kind, names in (("receiver", RECEIVER_TYPES), ("extension", EXTENSION_TYPES)):
         for name, model in names.items():
-            table.add_row(kind, name, (model.__doc__ or "").strip().splitlines()[0])
+            table.add_row(kind, name, plain_summary(model.__doc__))
     for kind, factories in (("processor", processor_types()), ("exporter", exporter_types())):
         for name, factory in factories.items():
             table.add_row(kind, name, factory.description)
     console.print(table)
     return 0
+
+
+def plain_summary(doc: str | None) -> str:
+    """A docstring's first line for people: ``"``receivers.otlp``: OTLP over gRPC"`` reads
+    "OTLP over gRPC"."""
+    line = (doc or "").strip().splitlines()[0] if (doc or "").strip() else ""
+    line = re.sub(r"^``[^`]+``:\s*", "", line)
+    line = line.replace("``", "")
+    return line[:1].upper() + line[1:]
 
 
 def cmd_replay(args: argparse.Namespace, console: Console) -> int:

@@ -162,3 +162,5 @@ def test_help_is_written_for_users() -> None:
         assert "``" not in page and ":class:" not in page
         assert page.startswith(f"usage: otel-perf {command}")
     assert "like 127.0.0.1:8080" in cli("findings", "--help").stdout
+    components = cli("components").stdout
+    assert "``" not in components and "OTLP over gRPC and HTTP" in components
