@@ -72,9 +72,9 @@ class Sidecar:
         from otel_perf.receiver.http import HttpReceiver
 
         check_free(self.config)
-        self.pipeline.start()
         sink = FirstSeen(self.pipeline)
         try:
+            self.pipeline.start()  # exporters first: a listening one binds here
             for rid in self._used_receivers():
                 settings = self.config.receivers[rid]
                 if isinstance(settings, HostMetricsReceiverConfig):
