@@ -62,12 +62,17 @@ def _parser() -> argparse.ArgumentParser:
     run = add_command(sub, "run", cmd_run, "start the sidecar (the built-in config without -c)")
     run.add_argument("--config", "-c", help="YAML config file")
     run.add_argument("--store", help="SQLite store path (overrides service.store.path)")
-    run.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    run.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="how much to log (default: info)",
+    )
 
     validate = add_command(
         sub, "validate", cmd_validate, "check a config file and list every problem"
     )
-    validate.add_argument("file")
+    validate.add_argument("file", help="the YAML config file to check")
 
     show = add_command(
         sub, "print-config", cmd_print_config, "print the resolved config, secrets redacted"
@@ -79,10 +84,18 @@ def _parser() -> argparse.ArgumentParser:
     replay = add_command(
         sub, "replay", cmd_replay, "feed recorded OTLP JSON lines through the pipeline"
     )
-    replay.add_argument("files", nargs="+", type=Path)
+    replay.add_argument(
+        "files", nargs="+", type=Path, help="files of OTLP JSON, one export request per line"
+    )
     replay.add_argument("--config", "-c", help="YAML config file (default: the built-in one)")
     replay.add_argument("--store", default=":memory:", help="store path (default: in memory)")
-    replay.add_argument("--output", "-o", choices=["table", "json"], default="table")
+    replay.add_argument(
+        "--output",
+        "-o",
+        choices=["table", "json"],
+        default="table",
+        help="table for people (default) or one JSON line",
+    )
 
     cli_readers.add_parsers(sub)
     cli_processors.add_parsers(sub)

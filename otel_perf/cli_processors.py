@@ -80,18 +80,18 @@ def _capacity_parsers(sub: Any) -> None:
     api_arguments(capacity)
     actions = capacity.add_subparsers(dest="action", metavar="ACTION")
     forecast = actions.add_parser("forecast", help="a resource's forecast with its interval")
-    forecast.add_argument("resource")
+    forecast.add_argument("resource", help="the resource, as `otel-perf capacity` lists it")
     forecast.add_argument("--horizon", help='how far ahead, e.g. "7d" (default: the window)')
     scaling = actions.add_parser(
         "autoscaling", help="an autoscaling/v2 HPA and a KEDA ScaledObject for a resource"
     )
-    scaling.add_argument("resource")
+    scaling.add_argument("resource", help="the resource, as `otel-perf capacity` lists it")
     scaling.add_argument("--target", type=float, help="target utilisation in percent")
-    scaling.add_argument("--min-replicas", type=int)
-    scaling.add_argument("--max-replicas", type=int)
+    scaling.add_argument("--min-replicas", type=int, help="the fewest replicas")
+    scaling.add_argument("--max-replicas", type=int, help="the most replicas")
     scaling.add_argument("--service", help="the service whose workload scales")
     scaling.add_argument("--workload", help="the Deployment's name (default: the service)")
-    scaling.add_argument("--namespace", default="default")
+    scaling.add_argument("--namespace", default="default", help="Kubernetes namespace")
     scaling.add_argument("--days", type=int, default=2, help="days of replica schedule")
     scaling.add_argument(
         "--format", choices=["hpa", "keda", "both"], default="both", help="YAML to print"
@@ -111,15 +111,38 @@ def _cache_parsers(sub: Any) -> None:
     )
     cache.add_argument("--stats", action="store_true", help="per cache and key prefix")
     cache.add_argument("--optimizations", action="store_true", help="the recommendations")
-    cache.add_argument("--service")
+    cache.add_argument("--service", help="only this service")
     api_arguments(cache)
     actions = cache.add_subparsers(dest="action", metavar="ACTION")
     invalidate = actions.add_parser("invalidate", help="invalidate entries in the apps' caches")
-    invalidate.add_argument("--tag", action="append", default=[], dest="tags")
-    invalidate.add_argument("--pattern", action="append", default=[], dest="patterns")
-    invalidate.add_argument("--key", action="append", default=[], dest="keys")
+    invalidate.add_argument(
+        "--tag",
+        action="append",
+        default=[],
+        dest="tags",
+        metavar="TAG",
+        help="entries with this tag",
+    )
+    invalidate.add_argument(
+        "--pattern",
+        action="append",
+        default=[],
+        dest="patterns",
+        metavar="GLOB",
+        help="keys matching this glob",
+    )
+    invalidate.add_argument(
+        "--key", action="append", default=[], dest="keys", metavar="KEY", help="this key"
+    )
     warmup = actions.add_parser("warmup", help="run the apps' registered warm-up loaders")
-    warmup.add_argument("--key", action="append", default=[], dest="keys")
+    warmup.add_argument(
+        "--key",
+        action="append",
+        default=[],
+        dest="keys",
+        metavar="KEY",
+        help="only this key's loader",
+    )
     for action in (invalidate, warmup):
         action.set_defaults(command_parser=action)
         action.add_argument("--cache", help="one cache by name (default: every cache)")

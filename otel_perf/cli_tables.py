@@ -217,7 +217,7 @@ def print_health(console: Console, data: Any, api: str) -> None:
     fields = folding_table("field", "value")
     for key, value in data.items():
         if key not in ("status", "reasons"):
-            fields.add_row(key, health_value(key, value))
+            fields.add_row(key.removesuffix("_s"), health_value(key, value))
     console.print(fields)
 
 
