@@ -67,7 +67,7 @@ class API:
             Route("/performance/openapi.json", self.openapi),
             *dashboard_routes(),
         ]
-        app = Starlette(routes=routes)
+        app = Starlette(routes=routes, exception_handlers={404: _http_error, 405: _http_error})
         app.add_middleware(_AuthMiddleware, token=self._token)
         return app
 
@@ -244,6 +244,23 @@ def _limit(request: Request, default: int = 100) -> int | Response:
     if not 1 <= limit <= MAX_LIMIT:
         return _error(400, f"query parameter limit: must be between 1 and {MAX_LIMIT}")
     return limit
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Unknown paths and methods answer JSON like every other error."""
+    status = getattr(exc, "status_code", 500)
+    detail = getattr(exc, "detail", "")
+    if status == 404 and detail in ("", "Not Found"):
+        detail = (
+            f"no such path: {request.url.path} (the API's paths are listed in "
+            "/performance/openapi.json; the dashboard is at /dashboard)"
+        )
+    elif status == 405 and detail in ("", "Method Not Allowed"):
+        detail = f"{request.method} is not allowed on {request.url.path}"
+    response = _error(status, str(detail))
+    for name, value in (getattr(exc, "headers", None) or {}).items():
+        response.headers[name] = value  # e.g. 405's Allow
+    return response
 
 
 def _error(status: int, message: str) -> JSONResponse:

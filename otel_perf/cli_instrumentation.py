@@ -7,14 +7,17 @@ from typing import Any
 
 from rich.console import Console
 
+from otel_perf.cli_args import add_command
 from otel_perf.cli_http import api_arguments, api_get, api_query, show
 
 
 def add_parser(sub: Any) -> None:
     """Add ``instrumentation`` to the ``otel-perf`` subcommands ``sub``."""
-    reader = sub.add_parser(
+    reader = add_command(
+        sub,
         "instrumentation",
-        help="per service: traces, metrics, logs and span kinds received; missing exit spans",
+        cmd_instrumentation,
+        "per service: traces, metrics, logs and span kinds received; missing exit spans",
     )
     api_arguments(reader)
     reader.add_argument("--service", help="one service only")
