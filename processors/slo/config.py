@@ -98,7 +98,12 @@ class ObjectiveSettings(WindowSettings):
 
 
 class DefaultObjectives(ComponentConfig):
-    """What every service seen gets when no objective names it (zero-config SLOs)."""
+    """What every service seen gets when no objective names it (zero-config SLOs).
+
+    These objectives are *suggested*: tracked, shown and exported like any other, but their
+    alerts and breaches are warnings at most — they never page and never make health
+    critical. Declare an objective (``objectives`` or ``openslo``) for a service to page.
+    """
 
     enabled: bool = True
     availability: float = Field(default=0.999, gt=0, lt=1)
@@ -120,6 +125,9 @@ class SLOConfig(WindowSettings):
             a kill -9 loses at most this much (plus the store's flush interval).
         max_services: services that get default objectives (the rest are counted).
         max_streams: received metric streams tracked for cumulative-to-delta.
+        observation_gap: evaluations (and events) further apart than this, in event time,
+            mean otel-perf was not watching in between: the burn-rate windows start to be
+            observed again, and no rule fires before its short window is observed.
     """
 
     objectives: list[ObjectiveSettings] = []
@@ -131,9 +139,15 @@ class SLOConfig(WindowSettings):
     save_interval: Duration = 10.0
     max_services: int = Field(default=1000, gt=0)
     max_streams: int = Field(default=10_000, gt=0)
+    observation_gap: Duration = 120.0
 
     @model_validator(mode="after")
     def _unique_names(self) -> SLOConfig:
+        if self.observation_gap <= self.evaluation_interval:
+            raise ValueError(
+                f"observation_gap ({self.observation_gap:g} s) must be longer than "
+                f"evaluation_interval ({self.evaluation_interval:g} s)"
+            )
         names = [o.name for o in self.objectives]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
@@ -212,7 +226,7 @@ def expand(
 
 
 def defaults_for(service: str, config: SLOConfig) -> list[Objective]:
-    """The default objectives of a service seen without explicit ones."""
+    """The suggested (zero-config) objectives of a service seen without explicit ones."""
     settings = ObjectiveSettings(
         name=service,
         service=service,
@@ -222,7 +236,8 @@ def defaults_for(service: str, config: SLOConfig) -> list[Objective]:
         calendar=config.calendar,
         timezone=config.timezone,
     )
-    return expand(settings, config.rules(), config.min_events)
+    objectives = expand(settings, config.rules(), config.min_events)
+    return [o.model_copy(update={"suggested": True}) for o in objectives]
 
 
 def _many(settings: ObjectiveSettings) -> bool:

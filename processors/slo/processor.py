@@ -23,6 +23,8 @@ from otel_perf.processors.slo.state import ObjectiveState
 from otel_perf.series import SeriesInterval
 
 HISTOGRAMS = (MetricType.HISTOGRAM, MetricType.EXPONENTIAL_HISTOGRAM)
+#: the component-state name of the services that have suggested (default) objectives
+DEFAULT_SERVICES_STATE = "#default-services"
 
 gauges.register("otel_perf.slo.sli", "1", "SLI over the objective's window.")
 gauges.register("otel_perf.slo.target", "1", "The objective's target.")
@@ -47,12 +49,23 @@ class SLOProcessor(Processor):
         self.explicit_services = frozenset(self.by_service)
         self.default_services: set[str] = set()
         self.untracked_services = 0
+        self.default_services_dirty = False
         self.streams = MetricStreams(config.max_streams)
         self.ratio_pending: dict[tuple[str, int], list[float]] = {}
         self.evaluated_ns = 0
         self.saved_ns = 0
         # the analysis tier has no spans: it counts the intervals merged from the trace tier
         self._unsubscribe = context.series.subscribe(self._interval)
+        self._restore_defaults()
+
+    def _restore_defaults(self) -> None:
+        """Track again the services that had suggested objectives before a restart, so
+        health, ``slo`` and recommendations see the same objectives from the first tick."""
+        saved = self.context.store.load_state(self.id, DEFAULT_SERVICES_STATE)
+        for service in saved if isinstance(saved, list) else []:
+            if isinstance(service, str) and service and service not in self.by_service:
+                self._defaults(service)
+        self.default_services_dirty = False
 
     def _configured(self) -> list[Objective]:
         rules, min_events = self.config.rules(), self.config.min_events
@@ -64,7 +77,7 @@ class SLOProcessor(Processor):
         return objectives
 
     def _track(self, objective: Objective) -> ObjectiveState:
-        state = ObjectiveState.new(objective)
+        state = ObjectiveState.new(objective, int(self.config.observation_gap * 1e9))
         saved = self.context.store.load_state(self.id, objective.name)
         if saved:
             state.restore(saved)
@@ -86,6 +99,7 @@ class SLOProcessor(Processor):
             self.untracked_services += 1
             return []
         self.default_services.add(service)
+        self.default_services_dirty = True
         return [self._track(o) for o in defaults_for(service, self.config)]
 
     # -- intake -------------------------------------------------------------
@@ -168,6 +182,10 @@ class SLOProcessor(Processor):
         if self.saved_ns and now_ns - self.saved_ns < self.config.save_interval * 1e9:
             return
         self.saved_ns = now_ns
+        if self.default_services_dirty:
+            services = sorted(self.default_services)
+            self.context.store.save_state(self.id, DEFAULT_SERVICES_STATE, services, now_ns)
+            self.default_services_dirty = False
         for name, state in self.states.items():
             if state.dirty:
                 self.context.store.save_state(self.id, name, state.to_dict(), now_ns)
@@ -193,7 +211,12 @@ class SLOProcessor(Processor):
             if not budget:
                 continue
             o = state.objective
-            attrs = {"service.name": o.service, "objective": o.name, "sli.kind": o.kind.value}
+            attrs = {
+                "service.name": o.service,
+                "objective": o.name,
+                "sli.kind": o.kind.value,
+                "slo.origin": "suggested" if o.suggested else "declared",
+            }
             out += [
                 ("otel_perf.slo.sli", float(budget["sli"]), attrs),
                 ("otel_perf.slo.target", o.target, attrs),
