@@ -208,6 +208,7 @@ class ObjectiveState:
             "target": o.target,
             "threshold_ms": None if o.threshold_s is None else round(o.threshold_s * 1000, 3),
             "window": _window_name(o),
+            "description": o.description,
             "suggested": o.suggested,
             "breached": self.breached,
             "alerts": {
