@@ -18,7 +18,7 @@ from opentelemetry.metrics import CallbackOptions, Counter, Meter, Observation
 from opentelemetry.sdk.resources import OTELResourceDetector, Resource
 
 from otel_perf import gauges
-from otel_perf.exporters.open_findings import IMPACT, OPEN, OpenFindings
+from otel_perf.exporters.open_findings import IMPACT, OPEN, OPEN_DROPPED, OpenFindings
 from otel_perf.findings import Finding
 from otel_perf.series import SeriesKey
 from otel_perf.telemetry import Telemetry
@@ -153,6 +153,16 @@ def _open_finding_gauges(meter: Meter, open_findings: OpenFindings) -> None:
 
     meter.create_observable_gauge(
         OPEN, [observe_open], unit="1", description="1 for each finding open now, by finding."
+    )
+
+    def observe_dropped(_: CallbackOptions) -> Iterable[Observation]:
+        return [Observation(open_findings.dropped)]
+
+    meter.create_observable_counter(
+        OPEN_DROPPED,
+        [observe_dropped],
+        unit="{finding}",
+        description="Open findings left out of otel_perf.finding.open (max_open_findings).",
     )
     meter.create_observable_gauge(
         IMPACT,

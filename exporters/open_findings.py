@@ -28,6 +28,7 @@ from otel_perf.recommendations import Inputs, current_findings, impact_of
 
 OPEN = "otel_perf.finding.open"
 IMPACT = "otel_perf.finding.impact"
+OPEN_DROPPED = "otel_perf.finding.open.dropped"
 #: finding attributes that become labels when present (each bounded by its finding)
 LABEL_ATTRIBUTES = ("fingerprint_id", "objective", "operation", "suggested")
 MAX_LABEL_CHARS = 200

@@ -334,6 +334,8 @@ def test_open_findings_are_bounded_and_seeded_from_the_store(tmp_path: Any, make
         assert sorted(lab["subject"] for lab, _ in open_series(exporter)) == ["q1", "q2"]
         exporter.export([n_plus_one(State.OPEN, 2 * S).model_copy(update={"subject": "q3"})])
         exporter.export([n_plus_one(State.OPEN, 2 * S).model_copy(update={"subject": "q4"})])
-        assert len(open_series(exporter)) == 3 and exporter.open_findings.dropped == 1
+        assert len(open_series(exporter)) == 3
+        dropped = scrape(exporter)["otel_perf_finding_open_dropped"]
+        assert samples(dropped, "otel_perf_finding_open_dropped_total")[0][1] == 1
     finally:
         exporter.shutdown()
