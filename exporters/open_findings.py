@@ -2,7 +2,8 @@
 
 Both metrics exporters publish, for each open finding, one series of
 ``otel_perf.finding.open`` (value 1) and one of ``otel_perf.finding.impact`` (its
-recommendation's score on the ranking's points scale, see ``otel_perf.recommendations``;
+recommendation's score on the ranking's points scale, see ``otel_perf.recommendations``,
+with counts read per 60 s — the bottlenecks processor's default ``evaluation_interval``;
 findings that recommend no action have none), with the same labels: ``kind``,
 ``service``, ``subject``, ``severity``, ``source``, ``finding_key`` and, when the finding
 has them, ``fingerprint_id``, ``objective``, ``operation`` and ``suggested``. A series
