@@ -1,19 +1,23 @@
 """Health, ``/performance/slo`` and recommendations tell the same SLO story — while the
 outage burns, right after a restart on the same store with no traffic, and once the
 restarted sidecar has watched long enough to see the burn is over. Suggested
-(zero-config) objectives are in all three as warnings; only the declared one pages."""
+(zero-config) objectives are in all three as warnings; only the declared one pages.
+A Prometheus scrape shows the page as one open-finding series until it resolves."""
 
 from __future__ import annotations
 
 import hashlib
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 from test_api import client
 from trace_builder import span
 
 from otel_perf.config import load_config
+from otel_perf.exporters.prometheus import PrometheusExporter
 from otel_perf.model import SpanBatch, SpanKind, SpanRecord, StatusCode
 from otel_perf.pipeline import Pipeline
 from otel_perf.store import Store
@@ -143,3 +147,58 @@ def test_health_slo_and_recommendations_agree_across_a_restart(tmp_path: Path) -
     assert not calm["paging"] and calm["health"] != "critical"
     assert_agree(calm)
     again.shutdown()
+
+
+PAGING = """
+receivers: {otlp: {}}
+processors:
+  slo:
+    defaults: {enabled: false}
+    objectives: [{name: app-availability, service: app, availability: 0.999}]
+exporters:
+  prometheus: {endpoint: "127.0.0.1:0"}
+service:
+  pipelines:
+    traces: {receivers: [otlp], processors: [slo], exporters: [prometheus]}
+"""
+
+
+def scrape(pipe: Pipeline) -> str:
+    exporter = pipe.exporters["prometheus"]
+    assert isinstance(exporter, PrometheusExporter) and exporter.address is not None
+    host, port = exporter.address
+    with urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=5) as response:
+        return response.read().decode()
+
+
+def open_findings(text: str) -> list[dict[str, str]]:
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    family = families.get("otel_perf_finding_open")
+    return [s.labels for s in family.samples] if family is not None else []
+
+
+def test_a_scrape_shows_the_open_page_once_and_not_after_it_resolves(tmp_path: Path) -> None:
+    clock = Clock(T0)
+    pipe = Pipeline(load_config(text=PAGING), Store(tmp_path / "s.db"), clock=clock)
+    pipe.start(worker=False)
+    try:
+        traffic(pipe, clock, minutes=8)  # every app request fails: the page fires, once
+        pages = [o for o in open_findings(scrape(pipe)) if o["kind"] == "burn_rate_alert"]
+        assert [(p["subject"], p["severity"], p["objective"]) for p in pages] == [
+            ("app-availability page", "critical", "app-availability")
+        ]
+        quiet(pipe, clock, minutes=10)  # the short window drains: the page resolves
+        text = scrape(pipe)
+        assert [o for o in open_findings(text) if o["kind"] == "burn_rate_alert"] == []
+        # the breach over the 30-day window is still open, once
+        assert [o["kind"] for o in open_findings(text)] == ["slo_violation"]
+        opened = {
+            s.labels["kind"]: s.value
+            for f in text_string_to_metric_families(text)
+            if f.name == "otel_perf_findings"
+            for s in f.samples
+            if s.name == "otel_perf_findings_total"
+        }
+        assert opened == {"burn_rate_alert": 1, "slo_violation": 1}  # openings only
+    finally:
+        pipe.shutdown()
