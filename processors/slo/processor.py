@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from otel_perf import gauges
 from otel_perf.components import Context, Factory, Processor
 from otel_perf.findings import Finding
 from otel_perf.model import MetricBatch, MetricPoint, MetricType, SpanBatch
@@ -18,6 +17,7 @@ from otel_perf.processors.slo.config import (
     expand,
     route_defaults,
 )
+from otel_perf.processors.slo.gauges import objective_gauges
 from otel_perf.processors.slo.objective import Objective, SLIKind
 from otel_perf.processors.slo.sources import (
     MINUTE_NS,
@@ -35,15 +35,6 @@ HISTOGRAMS = (MetricType.HISTOGRAM, MetricType.EXPONENTIAL_HISTOGRAM)
 #: and of the routes' learned latency baselines
 DEFAULT_SERVICES_STATE = "#default-services"
 ROUTE_BASELINES_STATE = "#route-baselines"
-
-gauges.register("otel_perf.slo.sli", "1", "SLI over the objective's window.")
-gauges.register("otel_perf.slo.target", "1", "The objective's target.")
-gauges.register(
-    "otel_perf.slo.error_budget.remaining",
-    "1",
-    "Error budget remaining over the window (negative: exhausted).",
-)
-gauges.register("otel_perf.slo.burn_rate", "1", "Error budget burn rate per alert window.")
 
 
 class SLOProcessor(Processor):
@@ -260,32 +251,7 @@ class SLOProcessor(Processor):
 
     def gauges(self) -> list[tuple[str, float, dict[str, str]]]:
         """SLI, target, budget remaining and burn rates per objective, for exporters."""
-        out: list[tuple[str, float, dict[str, str]]] = []
-        for state in self.states.values():
-            budget = state.last.get("budget")
-            if not budget:
-                continue
-            o = state.objective
-            attrs = {
-                "service.name": o.service,
-                "objective": o.name,
-                "sli.kind": o.kind.value,
-                "slo.origin": "suggested" if o.suggested else "declared",
-            }
-            out += [
-                ("otel_perf.slo.sli", float(budget["sli"]), attrs),
-                ("otel_perf.slo.target", o.target, attrs),
-                (
-                    "otel_perf.slo.error_budget.remaining",
-                    float(budget["error_budget_remaining"]),
-                    attrs,
-                ),
-            ]
-            for rule in state.last["rules"]:
-                for side in ("long", "short"):
-                    window = {**attrs, "window": rule[side]["window"]}
-                    out.append(("otel_perf.slo.burn_rate", float(rule[side]["burn_rate"]), window))
-        return out
+        return [row for state in self.states.values() for row in objective_gauges(state)]
 
 
 def _reads(objective: Objective, point: MetricPoint) -> bool:
