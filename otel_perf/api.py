@@ -299,9 +299,10 @@ def openapi_document() -> dict[str, Any]:
             },
             "/performance/recommendations": {
                 "get": {
-                    "summary": "One ranked list of actions from every processor, each with "
-                    "its category, estimated impact (kind, value, text), score, evidence "
-                    "(trace ids, figures) and the finding it came from",
+                    "summary": "One list of actions from every processor, ranked by impact "
+                    "on users (severity breaks ties), each with its category, estimated impact "
+                    "(kind, value, text), score, the ranking's reasons, evidence (trace ids, "
+                    "figures) and the finding it came from",
                     "parameters": [
                         _param("service", "string"),
                         _param("category", "string", list(CATEGORIES)),

@@ -48,6 +48,7 @@ class Item:
     figures: dict[str, Any] = field(default_factory=dict)
     severity: Severity | None = None  # defaults to the finding's
     group: str = ""  # items of one group appear once (an objective's alerts); default: key
+    notes: tuple[str, ...] = ()  # why it ranks where it does, beyond its impact
 
     @property
     def group_key(self) -> str:
@@ -125,6 +126,7 @@ def _hotspot(f: Finding, inputs: Context) -> Item:
         impact_text=f"{a['critical_path_ms_per_trace']:.0f} ms of each request's critical "
         f"path, ~{spent:.0f} ms per minute",
         figures=_figures(f, "share", "entry_p95_ms", "critical_path_ms_per_trace", "traces"),
+        notes=("critical-path time says where time goes, not what a fix saves: it weighs a tenth",),
     )
 
 
@@ -304,30 +306,51 @@ def _anomaly(f: Finding, inputs: Context) -> Item:
 
 
 def _slo(f: Finding, inputs: Context) -> Item | None:
-    """A burning or breached objective, with its budget figures from the SLO snapshot."""
+    """A burning or breached objective, with its budget figures from the SLO snapshot.
+
+    The running processor's view decides: an objective it no longer tracks, or tracks
+    as healthy, gives no item (the stored finding is stale), so recommendations agree
+    with ``slo`` and health after a restart. A suggested (zero-config) objective's burn
+    weighs a hundredth of a declared one's: it must not crowd out actions.
+    """
     a = f.attributes
-    view = slo.objective(inputs.snapshots.get("slo", {}).get(f.source, {}), a["objective"])
+    snapshots = inputs.snapshots.get("slo", {})
+    view = slo.objective(snapshots.get(f.source, {}), a["objective"])
+    if view is None and f.source in snapshots:
+        return None  # the processor runs and does not know the objective (any more)
     if view is not None and not slo.objective_bad(view):
         return None  # the stored finding is stale: the processor says all is well
+    suggested = bool((view or a).get("suggested"))
     budget = (view or {}).get("budget") or {}
     remaining = budget.get("error_budget_remaining", a.get("error_budget_remaining"))
     burn = slo.burn_rate(view, a)
     window_s = slo.window_s(str((view or {}).get("window") or a.get("window") or ""))
     text = slo.exhaustion(remaining, burn, window_s)
+    action = (
+        f"Review the suggested objective {a['objective']} ({f.service}): {text}; "
+        "declare an objective that fits to be paged"
+        if suggested
+        else f"Investigate {a['objective']} ({f.service}): {text}"
+    )
     return Item(
-        action=f"Investigate {a['objective']} ({f.service}): {text}",
+        action=action,
         category="reliability",
         finding=f,
-        impact_kind="budget_burn",
+        impact_kind="suggested_budget_burn" if suggested else "budget_burn",
         impact_value=burn,
         impact_text=f"burning the error budget {burn:.3g}× ({text})",
         figures={
+            "objective": a["objective"],
             "error_budget_remaining": remaining,
             "burn_rate": burn,
             "sli": budget.get("sli", a.get("sli")),
             "target": a.get("target"),
+            "suggested": suggested,
         },
         group=f"{f.source}\x1fslo\x1f{a['objective']}",
+        notes=("suggested objective: its burn weighs a hundredth of a declared one's",)
+        if suggested
+        else (),
     )
 
 

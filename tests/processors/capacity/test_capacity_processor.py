@@ -15,7 +15,7 @@ import pytest
 from otel_perf.components import Context
 from otel_perf.findings import Kind, Severity, State
 from otel_perf.gauges import registered
-from otel_perf.model import MetricBatch, MetricPoint, MetricType, Resource
+from otel_perf.model import MetricBatch, MetricPoint, MetricType, Resource, SpanKind
 from otel_perf.processors.capacity.autoscaling import ScalingInputError, ScalingRequest
 from otel_perf.processors.capacity.config import CapacityConfig
 from otel_perf.processors.capacity.processor import CapacityProcessor
@@ -329,9 +329,13 @@ def test_request_rate_per_service_comes_from_span_metrics() -> None:
     hub = SeriesHub()
     processor = CapacityProcessor(Context("capacity", Store(":memory:"), hub), CapacityConfig())
     values = {
-        SeriesKey("checkout", "GET /cart"): RED(calls=30),
-        SeriesKey("checkout", "POST /pay"): RED(calls=10),
-        SeriesKey("search", "GET /q"): RED(calls=5),
+        SeriesKey("checkout", "GET /cart", SpanKind.SERVER): RED(calls=30),
+        SeriesKey("checkout", "POST /pay", SpanKind.SERVER): RED(calls=10),
+        SeriesKey("search", "GET /q", SpanKind.CONSUMER): RED(calls=5),
+        # what the requests do inside is not more requests: calls out, queries, internals
+        SeriesKey("checkout", "SELECT cart", SpanKind.CLIENT): RED(calls=90),
+        SeriesKey("checkout", "render", SpanKind.INTERNAL): RED(calls=40),
+        SeriesKey("search", "publish", SpanKind.PRODUCER): RED(calls=5),
     }
     hub.publish(SeriesInterval(T0 * NS, (T0 + 10) * NS, 10, values))
     hub.publish(SeriesInterval(T0 * NS, (T0 + 60) * NS, 60, values, rollup=True))  # ignored
