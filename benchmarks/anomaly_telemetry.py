@@ -207,7 +207,9 @@ def per_fault(all_cases: list[Case], sensitivity: str) -> dict[str, str]:
         for case in mine:
             assert case.onset is not None
             hits = [
-                i - case.onset for i in run(case, sensitivity).opened if case.onset <= i < case.end + HORIZON
+                i - case.onset
+                for i in run(case, sensitivity).opened
+                if case.onset <= i < case.end + HORIZON
             ]
             found.append(str(hits[0]) if hits else "-")
         out[fault] = " ".join(found)
@@ -216,17 +218,20 @@ def per_fault(all_cases: list[Case], sensitivity: str) -> dict[str, str]:
 
 def main(argv: list[str] | None = None) -> None:
     """Run every case at every sensitivity; the last line is JSON."""
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.anomaly_telemetry", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.anomaly_telemetry", description=__doc__
+    )
     parser.add_argument("--days", type=bounded(3, 28), default=7, help="days per series (3–28)")
     parser.add_argument("--seeds", type=bounded(1, 10), default=3, help="copies per fault (1–10)")
     parser.add_argument("--per-fault", action="store_true", help="print each detection delay")
     args = parser.parse_args(argv)
     all_cases = cases(args.days, args.seeds)
     clean = sum(1 for c in all_cases if c.onset is None)
+    faulty = len(all_cases) - clean
+    print(f"{faulty} faulty and {clean} clean per-minute series, {args.days} days each")
     print(
-        f"{len(all_cases) - clean} faulty and {clean} clean per-minute series, {args.days} days each"
+        f"{'sensitivity':<12} {'detected':>9} {'median delay':>13} {'false alarms/series-day':>24}"
     )
-    print(f"{'sensitivity':<12} {'detected':>9} {'median delay':>13} {'false alarms/series-day':>24}")
     summary: dict[str, object] = {"days": args.days, "seeds": args.seeds}
     for sensitivity in SENSITIVITIES:
         f = figures(all_cases, sensitivity)

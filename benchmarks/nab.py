@@ -229,9 +229,9 @@ def main(argv: list[str] | None = None) -> None:
     summary["baseline_us_per_point"] = round(baseline, 3)
     summary["cost_ratio_vs_baseline"] = round(best_us / baseline, 1)
     print(
-        f"{best_us:.2f} µs per point (score_one, learning included; CPU time, best of 3 passes over "
-        f"{longest.name}), {best_us / baseline:.0f}x an EWMA z-score loop ({baseline:.3f} µs) "
-        f"timed beside it; {us_per_point:.2f} µs over the whole run"
+        f"{best_us:.2f} µs per point (score_one, learning included; CPU time, best of 3 "
+        f"passes over {longest.name}), {best_us / baseline:.0f}x an EWMA z-score loop "
+        f"({baseline:.3f} µs) timed beside it; {us_per_point:.2f} µs over the whole run"
     )
     name, size, json_size = largest_state(args.data, sorted(windows))
     summary["state_bytes_per_series"] = size

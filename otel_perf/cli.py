@@ -163,6 +163,7 @@ COMMANDS = {
     "slo": cli_readers.cmd_slo,
     "recommendations": cli_readers.cmd_recommendations,
     "regression": cli_processors.cmd_regression,
+    "anomaly": cli_processors.cmd_anomaly,
     "trends": cli_processors.cmd_trends,
     "benchmark": cli_processors.cmd_benchmark,
     "cache": cli_processors.cmd_cache,

@@ -13,16 +13,21 @@ scored by all of them first, then learned (no look-ahead):
    averaged over a short span and compared with a long Gaussian fit of that average; its tail
    probability ``q_m`` says how unusual the recent surprises are *for this series*.
 4. **Flat-lining** (:class:`~.models.FlatLine`): a run of repeats longer than any seen.
-5. **Score** ``max_m −log10(q_m) / 10`` clipped to ``[0, 1]`` (0.5 ⇔ q = 10⁻⁵), zero during the
+5. **Range novelty** (:class:`~.models.RangeNovelty`, HTM's "spatial anomaly"): a value beyond
+   every value seen, by a fraction of the range, and a one-step surprise (``z ≥ 3``) too.
+   The shift and range models judge only after ``slow_min_points`` points.
+6. **Score** ``max_m −log10(q_m) / 10`` clipped to ``[0, 1]`` (0.5 ⇔ q = 10⁻⁵), zero during the
    warm-up; after a score at or above the threshold, scores are damped for ``refractory``
    points, since only the first alert of an episode is news (NAB rewards the earliest
    detection of a window and charges every later one outside it).
 
 :meth:`Detector.explain` says which model judged the last point and the band it expected.
 State is a fixed number of floats plus ``n_buckets ≤ max_buckets`` per period: independent of
-the history length, and JSON-ready through :meth:`Detector.to_dict`. The defaults were chosen
-by leave-one-category-out cross-validation on the NAB development subset
-(``python -m benchmarks.nab --cv``).
+the history length, and JSON-ready through :meth:`Detector.to_dict`. The threshold,
+refractory length, range tolerance, the shift model's time scales and whether it runs were
+selected on the NAB development subset over a small grid, with leave-one-category-out
+cross-validation reported beside (``python -m benchmarks.nab``, ``benchmarks/_nab_cv.py``);
+the other rates are the previous detector's.
 """
 
 from __future__ import annotations
@@ -50,7 +55,7 @@ __all__ = ["DEFAULT_THRESHOLD", "MODELS", "Detector", "DetectorSettings", "Direc
 
 @dataclass(frozen=True)
 class DetectorSettings:
-    """Tuning of :class:`Detector` (see ``python -m benchmarks.nab --cv`` for how it was chosen)."""
+    """Tuning of :class:`Detector` (``benchmarks/_nab_cv.py`` says how it was chosen)."""
 
     threshold: float = DEFAULT_THRESHOLD
     warm_up: int = 150
@@ -68,7 +73,7 @@ class DetectorSettings:
     shift_weight: float = 1.0
     range_tolerance: float = 0.05
     slow_min_points: int = 400
-    range_gate_z: float = 0.0
+    range_gate_z: float = 3.0
     range_weight: float = 1.0
     repeat_alpha: float = 0.002
     run_decay: float = 0.999
@@ -80,10 +85,11 @@ class DetectorSettings:
 class Judgement:
     """Why the last point scored what it did: the model, its band and each model's score."""
 
-    model: str  # "predictors:seasonal_24h", "shift", "flat_line" or "none"
+    model: str  # "predictors:seasonal_24h", "shift", "flat_line", "range", "predictors:none"
     expected_low: float
     expected_high: float
     scores: tuple[float, ...]  # per model, in MODELS order, before warm-up and refractory
+    surprises: tuple[float, ...]  # the same as −log10 q, unclipped
 
 
 class Detector:
@@ -129,11 +135,12 @@ class Detector:
         self.predictor_likelihood = Likelihood(cfg.short_span, cfg.long_alpha)
         self.shift_likelihood = Likelihood(cfg.shift_span, cfg.long_alpha)
         self.cooldown = 0
-        self._judged: tuple[int, int, float, float, tuple[float, ...]] = (
+        self._judged: tuple[int, int, float, float, tuple[float, ...], tuple[float, ...]] = (
             0,
             -1,
             -math.inf,
             math.inf,
+            (0.0,) * len(MODELS),
             (0.0,) * len(MODELS),
         )
 
@@ -144,16 +151,18 @@ class Detector:
         z_predictors = self.predictors.score_one(t_s, x)
         z_shift = self.shift.score_one(t_s, x)
         cfg = self.config
-        scores = (
-            self._score(self.predictor_likelihood.log_tail(z_predictors)) if self.n > 0 else 0.0,
-            cfg.shift_weight * self._score(self.shift_likelihood.log_tail(z_shift))
+        # −log10 q of each model, before the [0, 1] clip
+        surprises = (
+            -self.predictor_likelihood.log_tail(z_predictors) if self.n > 0 else 0.0,
+            -cfg.shift_weight * self.shift_likelihood.log_tail(z_shift)
             if self.n >= cfg.slow_min_points
             else 0.0,
-            self._score(self.flat.score_one(t_s, x)),
-            cfg.range_weight * self._score(self.range.log10_tail(x))
+            -self.flat.score_one(t_s, x),
+            -cfg.range_weight * self.range.log10_tail(x)
             if z_predictors >= cfg.range_gate_z
             else 0.0,
         )
+        scores = tuple(min(1.0, max(0.0, s / LOG_SCALE)) for s in surprises)
         top = max(scores)
         best = scores.index(top)
         if best == 1:
@@ -163,9 +172,9 @@ class Detector:
         else:
             low, high = self.predictors.band()
         # the judgement is assembled only when asked for: most points are never explained
-        self._judged = (best, self.predictors.judge, low, high, scores)
+        self._judged = (best, self.predictors.judge, low, high, scores, surprises)
         score = top if self.n >= cfg.warm_up else 0.0
-        score = self._refractory(score)
+        score = self._decide(score)
         self._learn(t_s, x, z_predictors, z_shift, score)
         return score
 
@@ -178,22 +187,23 @@ class Detector:
 
     def explain(self) -> Judgement:
         """Which model judged the last point, and the band it expected the point in."""
-        best, predictor, low, high, scores = self._judged
+        best, predictor, low, high, scores, surprises = self._judged
         if best == 0:
             name = "none" if predictor < 0 else self.predictors.name(predictor)
             model = f"predictors:{name}"
         else:
             model = MODELS[best]
-        return Judgement(model, low, high, scores)
+        return Judgement(model, low, high, scores, surprises)
 
     def flat_reported(self, score: float) -> bool:
         """A run is reported once its own score reaches q = 10⁻⁵, whatever the threshold."""
         return score * LOG_SCALE >= 5.0
 
-    def _refractory(self, score: float) -> float:
+    def _decide(self, score: float) -> float:
+        """Refractory period: for ``refractory`` points after an alert, scores are damped."""
         if self.cooldown > 0:
             self.cooldown -= 1
-            score *= self.config.refractory_factor
+            return score * self.config.refractory_factor
         if score >= self.config.threshold:
             self.cooldown = self.config.refractory
         return score
