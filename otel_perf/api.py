@@ -143,6 +143,8 @@ class API:
             rows = [r for r in snap.get("red", []) if not service or r["service"] == service]
             body.setdefault("red", []).extend(rows[:limit])
             body.setdefault("spanmetrics", {})[pid] = {k: v for k, v in snap.items() if k != "red"}
+        for snap in self.pipeline.snapshot("instrumentation").values():
+            body["instrumentation"] = instrumentation_view(snap, service, limit)
         return JSONResponse(body)
 
     async def slo(self, request: Request) -> Response:
@@ -223,6 +225,17 @@ class _AuthMiddleware:
         await self.app(scope, receive, send)
 
 
+def instrumentation_view(snap: dict[str, Any], service: str | None, limit: int) -> dict[str, Any]:
+    """The instrumentation processor's per-service view, of one service or the first
+    ``limit`` services."""
+    services = {
+        name: row
+        for name, row in snap.get("services", {}).items()
+        if not service or name == service
+    }
+    return {**snap, "services": dict(list(services.items())[:limit])}
+
+
 def _limit(request: Request, default: int = 100) -> int | Response:
     try:
         limit = int(request.query_params.get("limit", str(default)))
@@ -288,7 +301,9 @@ def openapi_document() -> dict[str, Any]:
                 "get": {
                     "summary": "Ingest counters per signal, queue, processing, spans per "
                     "service and route, events by name; with span metrics, RED (rate, error "
-                    "ratio, p50/p95/p99) per service and operation over the last minute",
+                    "ratio, p50/p95/p99) per service and operation over the last minute; with "
+                    "the instrumentation processor, per service the signals and span kinds "
+                    "(server, client, db, messaging, internal) that arrive and a verdict",
                     "parameters": [_param("service", "string"), _param("limit", "integer")],
                     "responses": {
                         "200": {
@@ -382,6 +397,13 @@ def openapi_document() -> dict[str, Any]:
                         },
                         "queue": _counts("queue depth and capacity in items"),
                         "processed": _counts("items processed per signal"),
+                        "instrumentation": {
+                            "type": "object",
+                            "description": "with the instrumentation processor: window_s; "
+                            "services: per service signals and spans ({count, first_ns, "
+                            "last_ns} per signal and span kind), missing span kinds, verdict "
+                            "{state: ok|gap|unknown, text, ...}; limit; overflowed per signal",
+                        },
                     },
                 },
             },

@@ -14,7 +14,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from otel_perf import __version__, cli_processors, cli_readers
+from otel_perf import __version__, cli_instrumentation, cli_processors, cli_readers
 from otel_perf.cli_http import DEFAULT_API as DEFAULT_API
 from otel_perf.cli_http import CLIError as CLIError
 from otel_perf.cli_readers import findings_table
@@ -52,6 +52,7 @@ def _parser() -> argparse.ArgumentParser:
 
     cli_readers.add_parsers(sub)
     cli_processors.add_parsers(sub)
+    cli_instrumentation.add_parser(sub)
     return parser
 
 
@@ -168,6 +169,7 @@ COMMANDS = {
     "benchmark": cli_processors.cmd_benchmark,
     "cache": cli_processors.cmd_cache,
     "capacity": cli_processors.cmd_capacity,
+    "instrumentation": cli_instrumentation.cmd_instrumentation,
 }
 
 if __name__ == "__main__":

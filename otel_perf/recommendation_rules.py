@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from otel_perf import recommendation_slo as slo
 from otel_perf.findings import Finding, Kind, Severity
+from otel_perf.units import format_quantity
 
 MONTH_S = 30 * 86400.0
 #: a version comparison's and a benchmark verdict's figures
@@ -137,7 +138,25 @@ def _recommendation(f: Finding, inputs: Context) -> Item | None:
         return _cache_memory(f)
     if a.get("status") in ("over", "under") and "resource" in a:
         return _rightsize(f, inputs)
+    if a.get("recommendation") == "check_instrumentation":
+        return _instrumentation(f)
     return None
+
+
+def _instrumentation(f: Finding) -> Item:
+    """Server time with no exit span: the hint counts like a hotspot (a tenth of its ms)."""
+    a = f.attributes
+    p95 = float(a["server_p95_ms"])
+    return Item(
+        action=f"Check the instrumentation of {f.service}: its traces have server spans but no "
+        "client, DB or messaging spans (database driver or HTTP client not instrumented?)",
+        category="performance",
+        finding=f,
+        impact_kind="critical_path_ms_per_min",
+        impact_value=p95,
+        impact_text=f"server p95 {p95:.0f} ms, all of it self time in the traces",
+        figures=_figures(f, "server_spans", "server_p95_ms", "no_exit_spans_s"),
+    )
 
 
 def _ttl_action(f: Finding, verb: str) -> str:
@@ -188,11 +207,13 @@ def _cache_memory(f: Finding) -> Item:
 def _rightsize(f: Finding, inputs: Context) -> Item:
     a = f.attributes
     figures = _figures(f, "kind", "request", "limit", "target", "lower", "upper", "history_days")
+    unit = str(a.get("unit") or "")  # {cpu} or By; older findings carry none
     if a["status"] == "over":
         saving = float(a.get("saving") or 0.0) * MONTH_S / inputs.period_s(f.source)
         currency = a.get("currency", "")
         return Item(
-            action=f"Right-size {a['resource']}: request {a['request']:g} → {a['target']:.4g}",
+            action=f"Right-size {a['resource']}: request {_amount(a['request'], unit)} → "
+            f"{_amount(a['target'], unit)}",
             category="cost",
             finding=f,
             impact_kind="cost_per_month",
@@ -205,8 +226,8 @@ def _rightsize(f: Finding, inputs: Context) -> Item:
     request = a.get("request")
     shortfall = a["target"] / request - 1 if request else 1.0
     return Item(
-        action=f"Raise the request of {a['resource']} to {a['target']:.4g} "
-        f"(now {'none' if request is None else f'{request:g}'})",
+        action=f"Raise the request of {a['resource']} to {_amount(a['target'], unit)} "
+        f"(now {'none' if request is None else _amount(request, unit)})",
         category="capacity",
         finding=f,
         impact_kind="request_shortfall",
@@ -214,6 +235,11 @@ def _rightsize(f: Finding, inputs: Context) -> Item:
         impact_text=f"usage needs {shortfall:+.0%} over the request",
         figures=figures,
     )
+
+
+def _amount(value: float, unit: str) -> str:
+    """Cores or bytes with their unit (``500m cores``, ``512.0 MiB``); bare without one."""
+    return format_quantity(float(value), unit) if unit else f"{float(value):.4g}"
 
 
 def _crossing(f: Finding, inputs: Context) -> Item:

@@ -47,7 +47,14 @@ gauges.register(
     "otel_perf.capacity.time_to_threshold", "d", "Days until the forecast reaches a threshold."
 )
 gauges.register(
-    "otel_perf.capacity.recommended_request", "1", "Right-sizing target (cores or bytes)."
+    "otel_perf.capacity.recommended_request",
+    "1",
+    "Right-sizing target in cores or bytes (attribute unit: {cpu} or By).",
+)
+gauges.register(
+    "otel_perf.capacity.target_utilization",
+    "1",
+    "Right-sizing target of a utilization series, 0 to 1.",
 )
 
 
