@@ -69,7 +69,7 @@ class DetectorSettings:
     long_alpha: float = 0.0005
     fast_alpha: float = 0.05
     slow_alpha: float = 0.002
-    shift_span: int = 1
+    shift_span: int = 5
     shift_weight: float = 1.0
     range_tolerance: float = 0.05
     slow_min_points: int = 400
