@@ -210,9 +210,10 @@ def default_grid() -> list[Candidate]:
     points), three thresholds, two refractory lengths, the shift model on or off. Every other
     setting keeps its :class:`DetectorSettings` default. The grid itself was drawn up after
     exploring these same files in-sample (a wider grid of thresholds overfits each fold: its
-    held-out figure was lower), which no cross-validation can undo. ``range_gate_z = 3`` is fixed by design, not
-    selected: without the gate a clean hourly series with a weekly cycle raised a false alarm
-    (``tests/processors/anomaly``), though NAB in-sample scored 2 points higher.
+    held-out figure was lower), which no cross-validation can undo. ``range_gate_z = 3`` is
+    fixed by design, not selected: without the gate a clean hourly series with a weekly cycle
+    raised a false alarm (``tests/processors/anomaly``), though NAB in-sample scored 2 points
+    higher.
     """
     base = DetectorSettings()
     settings = [
