@@ -89,7 +89,7 @@ export function renderAnomalies(body) {
     return h("article", { class: "card anomaly", "data-testid": "anomaly-card", "data-series": a.series },
       h("header", {}, h("h3", { text: a.series }),
         h("span", { class: "pill bad", text: `${a.episode?.direction ?? ""} since ${nsTime(a.episode?.start_ns)}` })),
-      h("p", {}, `value ${num(a.value, 4)}, expected ${num(a.expected_low, 4)} – ${num(a.expected_high, 4)}, peak score ${num(a.episode?.max_score, 4)}`),
+      h("p", {}, `value ${num(a.value, 4)}, expected ${num(a.expected_low, 4)} – ${num(a.expected_high, 4)}, peak score ${num(a.episode?.max_score, 4)}, judged by ${a.model ?? "?"}`),
       chart,
       h("p", { class: "muted small", text: `last ${history.length} scored points (line), the expected band each was judged against (shaded), the latest value (dot)` }),
       rangeGauge({ lo: a.expected_low, hi: a.expected_high, value: a.value, testid: "anomaly-gauge" }),
