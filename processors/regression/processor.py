@@ -1,12 +1,16 @@
 """The ``regression`` processor: baselines, regression tests, version comparisons, change points.
 
 * Named baselines (``establish_baseline``) and runs against them (``run_regression_test``),
-  judged by :func:`stats.compare`; benchmarks arrive the same way through the API.
+  judged by :func:`release.judge_release`; benchmarks arrive the same way through the API.
 * Automatic baselines per service and operation from the SERVER spans seen during the first
   ``baseline_intervals`` closed span-metrics intervals of that series.
-* Version comparisons: when ``service.version`` changes, each operation's last samples of
-  the old version against the first of the new one.
-* Change points on each operation's p95 per closed interval, from the series hub.
+* What is compared (``keys.py``): entry operations (SERVER/CONSUMER by route) and statement
+  fingerprints; never a span name that mixes statements, never framework-internal spans.
+* Version comparisons: when ``service.version`` changes, each series' last samples of the old
+  version against the first of the new one; the sequential test may call a regression early.
+* Change points on each series' p95 per closed interval: entry operations from the series
+  hub, statements from the spans counted here (``statements.py``); each change is described
+  (``describe.py``) and matched with the release it coincides with.
 
 API calls arrive on server threads, so every entry point takes the processor's lock.
 """
@@ -427,6 +431,6 @@ FACTORY: Factory[RegressionConfig, Processor] = Factory(
     type="regression",
     config_model=RegressionConfig,
     create=RegressionProcessor,
-    description="Baselines and regression tests (rank test, Hodges-Lehmann shift), version "
-    "comparisons, change points and trends of latency, benchmarks.",
+    description="Baselines and regression tests (rank, tail and sequential tests), version "
+    "comparisons, change points and trends of latency per route and statement, benchmarks.",
 )
