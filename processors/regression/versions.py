@@ -66,6 +66,7 @@ class VersionTracker:
         self.seen: dict[str, dict[str, None]] = {}  # service -> versions seen, oldest first
         self.samples: dict[tuple[str, str], dict[str, VersionSamples]] = {}
         self.pending: dict[tuple[str, str], tuple[str, str]] = {}  # (svc, op) -> (old, new)
+        self.checked: dict[tuple[str, str], int] = {}  # pending key -> new samples last asked
         # service -> (first seen ns, old, new) of its latest version changes
         self.releases: dict[str, deque[tuple[int, str, str]]] = {}
         self.untracked = 0
@@ -123,15 +124,30 @@ class VersionTracker:
             versions = self.samples.get(key, {})
             if old not in versions:
                 del self.pending[key]
+                self.checked.pop(key, None)
                 continue
             fresh = versions.get(new)
             if not final and (fresh is None or len(fresh.head) < self.window):
-                if fresh is None or early is None or not early(versions[old].tail, fresh.head):
+                if not self._called_early(key, versions[old], fresh, early):
                     continue
             del self.pending[key]
+            self.checked.pop(key, None)
             new_samples = list(fresh.head) if fresh else []
             out.append(Comparison(*key, old, new, list(versions[old].tail), new_samples))
         return out
+
+    def _called_early(
+        self,
+        key: tuple[str, str],
+        old: VersionSamples,
+        fresh: VersionSamples | None,
+        early: Early | None,
+    ) -> bool:
+        """``early`` on the samples so far, asked again only once new samples arrived."""
+        if fresh is None or early is None or self.checked.get(key) == len(fresh.head):
+            return False
+        self.checked[key] = len(fresh.head)
+        return early(old.tail, fresh.head)
 
     def view(self) -> dict[str, Any]:
         return {
