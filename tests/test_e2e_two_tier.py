@@ -247,7 +247,11 @@ def test_two_tiers_give_the_single_instance_answers(tiers: dict[str, Any]) -> No
 
     outcomes = verdicts(single)
     assert ("checkout", "POST /checkout", "1.8.3", "1.9.0", "regression") in outcomes
-    assert verdicts(analysis) == outcomes
+    # statements are compared by fingerprint, which only spans carry: the analysis tier
+    # (span-name aggregates) judges the entry operations, and the same way
+    entry = [v for v in outcomes if not v[1].startswith("db ")]
+    assert len(entry) < len(outcomes)
+    assert verdicts(analysis) == entry
 
 
 def tier_state(analysis: SidecarProcess) -> dict[str, Any]:
