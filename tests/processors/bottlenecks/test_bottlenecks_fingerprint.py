@@ -8,9 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from otel_perf.model import AttrValue
-from otel_perf.processors.bottlenecks import fingerprint as fingerprint_module
-from otel_perf.processors.bottlenecks.fingerprint import (
+from otel_perf import fingerprint as fingerprint_module
+from otel_perf.fingerprint import (
     MAX_STATEMENT_CHARS,
     db_operation,
     db_statement,
@@ -20,6 +19,7 @@ from otel_perf.processors.bottlenecks.fingerprint import (
     http_call_key,
     template_path,
 )
+from otel_perf.model import AttrValue
 
 QUERIES = [
     pytest.param(
