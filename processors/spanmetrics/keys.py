@@ -4,50 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from otel_perf.model import AttrValue, SpanKind, SpanRecord, StatusCode
+from otel_perf.model import AttrValue, SpanRecord
+from otel_perf.semconv import ALIASES, attribute, http_status, is_error
 from otel_perf.series import OVERFLOW_ATTRIBUTE, SeriesKey
 
-#: stable name -> older names Python instrumentations still send by default
-ALIASES: dict[str, tuple[str, ...]] = {
-    "http.request.method": ("http.method",),
-    "http.response.status_code": ("http.status_code",),
-    "db.system.name": ("db.system",),
-    "db.query.text": ("db.statement",),
-    "db.operation.name": ("db.operation",),
-    "db.namespace": ("db.name",),
-    "url.path": ("http.target",),
-}
 OVERFLOW = "otel.metric.overflow"
 _OVERFLOW_DIMS = ((OVERFLOW_ATTRIBUTE, "true"),)
-
-
-def attribute(attrs: Mapping[str, AttrValue], name: str) -> AttrValue:
-    """``attrs[name]``, falling back to the older semantic-convention names."""
-    value = attrs.get(name)
-    if value is None:
-        for alias in ALIASES.get(name, ()):
-            value = attrs.get(alias)
-            if value is not None:
-                break
-    return value
-
-
-def http_status(attrs: Mapping[str, AttrValue]) -> int | None:
-    value = attribute(attrs, "http.response.status_code")
-    try:
-        return None if value is None else int(str(value))
-    except ValueError:
-        return None
-
-
-def is_error(span: SpanRecord) -> bool:
-    """Status ERROR, or a 5xx answer on a server span (the spanmetrics convention)."""
-    if span.status_code == StatusCode.ERROR:
-        return True
-    if span.kind == SpanKind.SERVER:
-        status = http_status(span.attributes)
-        return status is not None and status >= 500
-    return False
+__all__ = ["ALIASES", "OVERFLOW", "Keyer", "attribute", "http_status", "is_error"]
 
 
 class Keyer:
