@@ -10,6 +10,7 @@ import hashlib
 import re
 from collections.abc import Mapping
 from functools import lru_cache
+from urllib.parse import urlsplit
 
 from otel_perf.model import AttrValue
 
@@ -122,10 +123,10 @@ def http_call_key(attrs: Mapping[str, AttrValue], name: str) -> str | None:
     """What an HTTP client call targets, with ids taken out of the path.
 
     ``METHOD host/route``: the route is ``url.template``, else ``http.route``,
-    else the path (``url.path``, ``http.target`` or a ``METHOD /path`` span
-    name) with numeric, UUID and long hex segments replaced by ``{id}``; the
-    host is ``server.address[:server.port]``, else ``net.peer.name``, else
-    ``peer.service``, else empty.
+    else the path (``url.path``, ``http.target``, the path of ``url.full`` /
+    ``http.url`` or a ``METHOD /path`` span name) with numeric, UUID and long
+    hex segments replaced by ``{id}``; the host is ``server.address[:server.port]``,
+    else ``net.peer.name``, else ``peer.service``, else empty.
 
     Args:
         attrs: The span's attributes.
@@ -139,7 +140,11 @@ def http_call_key(attrs: Mapping[str, AttrValue], name: str) -> str | None:
         return None
     route = _text(attrs, "url.template", "http.route")
     if route is None:
-        path = _text(attrs, "url.path", "http.target") or _path_in_name(name, method)
+        path = (
+            _text(attrs, "url.path", "http.target")
+            or _path_of_url(_text(attrs, "url.full", "http.url"))
+            or _path_in_name(name, method)
+        )
         if path is None:
             return None
         route = template_path(path)
@@ -167,6 +172,15 @@ def _host(attrs: Mapping[str, AttrValue]) -> str:
     port = attrs.get("server.port")
     usable = isinstance(port, int | str) and not isinstance(port, bool)
     return f"{address}:{port!s}" if usable else address
+
+
+def _path_of_url(url: str | None) -> str | None:
+    if url is None:
+        return None
+    try:
+        return urlsplit(url).path or "/"
+    except ValueError:  # not a URL: no path from it
+        return None
 
 
 def _path_in_name(name: str, method: str) -> str | None:

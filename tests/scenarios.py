@@ -59,13 +59,17 @@ class Expected:
     fingerprint: str | None = None
 
 
+PRODUCTS_OPERATION = f"postgresql {PRODUCTS_FINGERPRINT}"  # calls are named by their target
+ITEMS_BY_ORDER_OPERATION = f"postgresql {ITEMS_BY_ORDER_FINGERPRINT}"
 EXPECTED: dict[str | None, Expected] = {
     None: Expected(None, None),
     "slow_query": Expected(
-        ("checkout", "SELECT products"), ("checkout", "SELECT products"), PRODUCTS_FINGERPRINT
+        ("checkout", PRODUCTS_OPERATION), ("checkout", PRODUCTS_OPERATION), PRODUCTS_FINGERPRINT
     ),
     "n_plus_one": Expected(
-        ("checkout", "GET /orders"), ("checkout", "SELECT order_items"), ITEMS_BY_ORDER_FINGERPRINT
+        ("checkout", "GET /orders"),
+        ("checkout", ITEMS_BY_ORDER_OPERATION),
+        ITEMS_BY_ORDER_FINGERPRINT,
     ),
     "slow_downstream": Expected(("payments", "POST /charge"), ("payments", "POST /charge")),
     "cpu_handler": Expected(("checkout", "POST /checkout"), ("checkout", "POST /checkout")),

@@ -11,10 +11,13 @@ from otel_perf.model import SpanBatch, SpanRecord
 from otel_perf.processors.bottlenecks.aggregate import NS, Window
 from otel_perf.processors.bottlenecks.analyse import Analyser
 from otel_perf.processors.bottlenecks.assembly import TraceAssembler
+from otel_perf.processors.bottlenecks.baseline import Baselines
 from otel_perf.processors.bottlenecks.config import BottlenecksConfig
 from otel_perf.processors.bottlenecks.emit import critical_path_interval
-from otel_perf.processors.bottlenecks.evaluate import evaluate, ranking
+from otel_perf.processors.bottlenecks.evaluate import evaluate
+from otel_perf.processors.bottlenecks.judge import Judge
 from otel_perf.processors.bottlenecks.memory import KEYS as MEMORY_KEYS
+from otel_perf.processors.bottlenecks.ranking import ranking
 from otel_perf.processors.bottlenecks.report import report
 
 
@@ -28,7 +31,13 @@ class BottlenecksProcessor(Processor):
         self.config = config
         self.interval_ns = int(config.evaluation_interval * NS)
         self.assembler = TraceAssembler(
-            int(config.trace_quiet_time * NS), config.max_traces, config.max_spans_per_trace
+            int(config.trace_quiet_time * NS),
+            config.max_traces,
+            config.max_spans_per_trace,
+            int(config.max_trace_wait * NS),
+        )
+        self.baselines = Baselines(
+            config.baseline_windows, config.regression_ratio, max_items=4 * config.max_operations
         )
         self.analyser = Analyser(config)
         self.announcer = Announcer(int(config.quiet_period * NS))
@@ -58,7 +67,9 @@ class BottlenecksProcessor(Processor):
         window = self.window
         if window is None or now_ns < window.start_ns + self.interval_ns:
             return []
-        found = evaluate(window, self.config, now_ns, self.id)
+        held = {finding.key for finding, _ in self.announcer.said()}
+        found = evaluate(Judge(window, self.config, self.baselines, held), now_ns, self.id)
+        self.baselines.learn_window(window)
         self.previous, self.window = window, None
         self.context.series.publish_critical_path(
             critical_path_interval(window, self.interval_ns, self.id)
@@ -97,9 +108,10 @@ class BottlenecksProcessor(Processor):
             "traces_analysed": self.traces_analysed,
             "evicted_early": self.assembler.evicted_early,
             "dropped_spans": self.assembler.dropped_spans,
+            "late_spans": self.assembler.late_spans,
             "suppressed_findings": self.announcer.suppressed,
             "overflowed": sum(w.overflowed for w in windows),
-            "ranking": ranking(windows),
+            "ranking": ranking(windows, self.baselines, self.config.hot_route_share),
             **report(windows),
         }
 

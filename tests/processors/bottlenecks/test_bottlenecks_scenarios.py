@@ -196,7 +196,7 @@ def test_a_slow_downstream_is_its_server_span_not_the_client_waiting_for_it(
         (r["service"], r["operation"]): r for r in run("slow_downstream").snapshot["ranking"]
     }
     server = ranking[("payments", "POST /charge")]
-    client = ranking[("checkout", "POST")]
+    client = ranking[("checkout", "POST payments:8080/charge")]
     assert client["critical_path_ms"] < server["critical_path_ms"] / 100
 
 
