@@ -14,7 +14,7 @@ import re
 _PREDICATE = re.compile(r"\b(?:WHERE|ON|AND|OR)\s+(.*)", re.DOTALL)
 _FUNCTION_ON_COLUMN = re.compile(r"\b([A-Za-z_][\w.]*)\(\s*[A-Za-z_][\w.]*\s*[,)]")
 _LIKE = re.compile(r"\b(?:I?LIKE)\s+\?", re.IGNORECASE)
-_SARGABLE_FUNCTIONS = frozenset({"COALESCE", "IN", "ANY", "EXISTS", "NOT"})
+_SARGABLE_FUNCTIONS = frozenset({"IN", "ANY", "EXISTS", "NOT"})
 
 
 def advise(fingerprint: str, statement_sample: str | None = None) -> tuple[str, str]:
