@@ -65,14 +65,19 @@ class Outcome:
     scores: dict[str, Any] = field(default_factory=dict)
 
     def raised(self) -> list[Finding]:
-        """Findings of severity warning or worse, as opened or updated."""
-        return [
-            f for f in self.findings if f.severity != Severity.INFO and f.state != State.RESOLVED
-        ]
+        """Findings raised at warning or worse: one per finding (key), the last said."""
+        latest = {
+            f.key: f
+            for f in self.findings
+            if f.severity != Severity.INFO and f.state != State.RESOLVED
+        }
+        return list(latest.values())
 
 
 def decoys_named(finding: Finding) -> set[str]:
-    text = json.dumps([finding.subject, finding.attributes], default=str)
+    """The decoys a finding is about (its subject and what it names, not its context)."""
+    about = {k: v for k, v in finding.attributes.items() if k != "critical_path"}
+    text = json.dumps([finding.subject, about], default=str)
     return {name for name, words in ps.DECOYS.items() if any(w in text for w in words)}
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from otel_perf.announce import Announcer
 from otel_perf.components import Context, Factory, Processor
-from otel_perf.findings import Finding
+from otel_perf.findings import Finding, Severity
 from otel_perf.model import SpanBatch, SpanRecord
 from otel_perf.processors.bottlenecks.aggregate import NS, Window
 from otel_perf.processors.bottlenecks.analyse import Analyser
@@ -67,7 +67,8 @@ class BottlenecksProcessor(Processor):
         window = self.window
         if window is None or now_ns < window.start_ns + self.interval_ns:
             return []
-        held = {finding.key for finding, _ in self.announcer.said()}
+        # open at warning or worse: held to the lower bars (an info is not promoted by them)
+        held = {f.key for f, _ in self.announcer.said() if f.severity != Severity.INFO}
         found = evaluate(Judge(window, self.config, self.baselines, held), now_ns, self.id)
         self.baselines.learn_window(window)
         self.previous, self.window = window, None
