@@ -211,7 +211,9 @@ class Analyser:
 
     def _patterns(self, tree: TraceTree) -> list[Pattern]:
         config = self.config
-        found = n_plus_one(tree, config.n_plus_one_min_count, int(config.n_plus_one_min_total * NS))
+        # recorded down to the hysteresis bar: an open N+1 stays open until it falls below it
+        floor = int(config.n_plus_one_min_total * config.hysteresis * NS)
+        found = n_plus_one(tree, config.n_plus_one_min_count, floor)
         return found + consecutive_parallelizable(tree, int(config.parallel_min_saveable * NS))
 
     def _pattern(

@@ -160,14 +160,34 @@ def test_evidence_of_a_bottleneck_comes_from_its_own_route() -> None:
     assert by_route["GET /a"].isdisjoint(by_route["GET /b"])
 
 
+def loop(n: int, at: float, total_ms: float) -> list[SpanRecord]:
+    """A request to /orders running 8 lookups in a row, ``total_ms`` in all (an N+1)."""
+    spans = [server("r", None, at, at + total_ms + 20, "/orders")]
+    for i in range(8):
+        start = at + 10 + i * total_ms / 8
+        spans.append(db(f"q{i}", "r", start, start + total_ms / 8, f"SELECT * FROM o WHERE id={i}"))
+    return traced(n, spans)
+
+
 def test_a_finding_near_its_floor_does_not_flap() -> None:
     # 60 ms opens (over the 50-ms floor); 45 ms keeps it open (above 0.7 x 50); 30 ms resolves
-    processor = make(baseline_windows=100)  # no baseline: judged by the absolute bar only
-    states = []
-    for index, query_ms in enumerate((60, 45, 55, 45, 30)):
-        found = window(processor, index, [("/slowish", query_ms, 20)])
-        states.append([f.state for f in found if f.kind == "bottleneck_identified"])
-    assert states == [[State.OPEN], [], [], [], [State.RESOLVED]]
+    processor = make()
+    states: list[tuple[int, State, Severity]] = []
+    for index, total_ms in enumerate((60, 45, 55, 45, 30)):
+        spans = [s for n in range(10) for s in loop(index * 100 + n, index * MIN + 1_000, total_ms)]
+        processor.consume_spans(SpanBatch(spans))
+        processor.tick(index * MIN * 1_000_000 + 5 * S)
+        found = processor.tick((index + 1) * MIN * 1_000_000)
+        states += [(index, f.state, f.severity) for f in found if f.kind == "n_plus_one"]
+    opened_or_resolved = [s for s in states if s[1] != State.UPDATED]  # updates: its size moved
+    assert opened_or_resolved == [
+        (0, State.OPEN, Severity.WARNING),
+        (4, State.RESOLVED, Severity.WARNING),
+    ]
+    fresh = make()  # 45 ms never opens one
+    fresh.consume_spans(SpanBatch([s for n in range(10) for s in loop(n, 1_000, 45)]))
+    fresh.tick(5 * S)
+    assert not [f for f in fresh.tick(MIN * 1_000_000) if f.kind == "n_plus_one"]
 
 
 # -- savings and advice ------------------------------------------------------------------
