@@ -5,6 +5,8 @@ an operation's critical-path ms per request of one entry). A window where the fi
 departed from its baseline by ``regression_ratio`` or more does not teach it: a slowdown
 stays a slowdown until it is fixed, rather than becoming the new normal after a few
 windows. The map is bounded; the least recently updated items are forgotten first.
+Baselines are saved with the processor's state (``to_dict`` / ``restore``), so a restart
+does not forget what is normal.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
+from typing import Any
 
 from otel_perf.processors.bottlenecks.aggregate import NS, Window
 
@@ -43,6 +46,7 @@ class Baselines:
         self.alpha = alpha
         self.max_items = max_items
         self._items: OrderedDict[Hashable, Baseline] = OrderedDict()
+        self.dirty = False  # changed since the last to_dict()
 
     def __len__(self) -> int:
         return len(self._items)
@@ -55,6 +59,7 @@ class Baselines:
     def learn_one(self, key: Hashable, value: float) -> None:
         """Teach ``key`` one window's value (ignored when it is a regression)."""
         found = self._items.get(key)
+        self.dirty = True
         if found is None:
             self._items[key] = Baseline(value)
             while len(self._items) > self.max_items:
@@ -81,3 +86,24 @@ class Baselines:
         for query_key, query in window.queries.items():
             if query.latency_s.count:
                 self.learn_one(("query", query_key), query.latency_s.quantile(0.5))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every baseline, least recently updated first, for the store."""
+        self.dirty = False
+        return {"items": [[key, b.value, b.windows] for key, b in self._items.items()]}
+
+    def restore(self, data: Any) -> None:
+        """Take back what :meth:`to_dict` saved; entries that do not parse are skipped."""
+        if not isinstance(data, dict):
+            return
+        for entry in data.get("items", [])[-self.max_items :]:
+            try:
+                key, value, windows = entry
+                self._items[_tuples(key)] = Baseline(float(value), int(windows))
+            except (TypeError, ValueError):  # saved by another version: forget it
+                continue
+
+
+def _tuples(value: Any) -> Any:
+    """JSON lists back into the tuples the keys were."""
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value

@@ -19,6 +19,9 @@ from otel_perf.processors.bottlenecks.judge import Judge
 from otel_perf.processors.bottlenecks.memory import KEYS as MEMORY_KEYS
 from otel_perf.processors.bottlenecks.ranking import ranking
 from otel_perf.processors.bottlenecks.report import report
+from otel_perf.store import StoreWriteError
+
+BASELINES = "baselines"  # the component-state name the baselines are saved under
 
 
 class BottlenecksProcessor(Processor):
@@ -50,9 +53,15 @@ class BottlenecksProcessor(Processor):
 
     def start(self) -> None:
         self.announcer.load(self.context.store, self.id)
+        self.baselines.restore(self.context.store.load_state(self.id, BASELINES))
 
     def flush(self, now_ns: int) -> None:
         self.announcer.save(self.context.store, self.id, now_ns)
+        if self.baselines.dirty:
+            try:
+                self.context.store.save_state(self.id, BASELINES, self.baselines.to_dict(), now_ns)
+            except StoreWriteError:  # counted by the store; kept for the next flush
+                self.baselines.dirty = True
 
     def consume_spans(self, batch: SpanBatch) -> None:
         spans = batch.spans

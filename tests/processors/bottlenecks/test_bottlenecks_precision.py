@@ -4,8 +4,10 @@ from the subject, savings in their unit and advice that matches the cause."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import pytest
 from trace_builder import db, ms, span
 
 from otel_perf.components import Context
@@ -215,3 +217,25 @@ def test_advice_matches_the_cause() -> None:
     like = "SELECT * FROM items WHERE name LIKE ?"
     assert advise(like, "SELECT * FROM items WHERE name LIKE '%shoe'")[0] == "leading_wildcard"
     assert advise("SELECT * FROM t WHERE id IN (?) AND x = ?")[0] == "missing_index"
+
+
+def test_baselines_survive_a_restart(tmp_path: Path) -> None:
+    def on(store: Store) -> BottlenecksProcessor:
+        config = BottlenecksConfig(trace_quiet_time=1, min_traces=5, baseline_windows=1)
+        processor = BottlenecksProcessor(Context("bottlenecks", store), config)
+        processor.start()
+        return processor
+
+    store = Store(tmp_path / "s.db")
+    first = on(store)
+    window(first, 0, [HOT])  # the orders query takes 5 ms
+    first.flush(MIN * 1_000_000)
+    store.close()
+
+    store = Store(tmp_path / "s.db")
+    again = on(store)
+    found = window(again, 1, [("/orders", 60, 80)])
+    (query,) = [f for f in found if f.kind == "slow_query"]
+    assert (query.severity, query.attributes["change"]) == (Severity.WARNING, "regressed")
+    assert query.attributes["baseline_ms"] == pytest.approx(5, rel=0.02)
+    store.close()
