@@ -126,7 +126,7 @@ def http_call_key(attrs: Mapping[str, AttrValue], name: str) -> str | None:
     else the path (``url.path``, ``http.target``, the path of ``url.full`` /
     ``http.url`` or a ``METHOD /path`` span name) with numeric, UUID and long
     hex segments replaced by ``{id}``; the host is ``server.address[:server.port]``,
-    else ``net.peer.name``, else ``peer.service``, else empty.
+    else ``net.peer.name``, else ``peer.service``, else the URL's host, else empty.
 
     Args:
         attrs: The span's attributes.
@@ -168,19 +168,32 @@ def _text(attrs: Mapping[str, AttrValue], *keys: str) -> str | None:
 def _host(attrs: Mapping[str, AttrValue]) -> str:
     address = _text(attrs, "server.address")
     if address is None:
-        return _text(attrs, "net.peer.name", "peer.service") or ""
+        named = _text(attrs, "net.peer.name", "peer.service")
+        return named if named is not None else _netloc(_text(attrs, "url.full", "http.url"))
     port = attrs.get("server.port")
     usable = isinstance(port, int | str) and not isinstance(port, bool)
     return f"{address}:{port!s}" if usable else address
+
+
+def _netloc(url: str | None) -> str:
+    if url is None:
+        return ""
+    try:
+        return urlsplit(url).netloc.rpartition("@")[2]  # never the credentials
+    except ValueError:
+        return ""
 
 
 def _path_of_url(url: str | None) -> str | None:
     if url is None:
         return None
     try:
-        return urlsplit(url).path or "/"
+        parts = urlsplit(url)
     except ValueError:  # not a URL: no path from it
         return None
+    if not parts.netloc:
+        return None  # not an absolute URL
+    return parts.path or "/"
 
 
 def _path_in_name(name: str, method: str) -> str | None:

@@ -257,3 +257,12 @@ def test_template_path_replaces_ids_only() -> None:
 
 def test_docstring_examples() -> None:
     assert doctest.testmod(fingerprint_module).failed == 0
+
+
+def test_http_call_key_reads_the_target_from_the_full_url() -> None:
+    attrs: dict[str, AttrValue] = {
+        "http.method": "GET",
+        "http.url": "https://user:secret@pricing.internal:8443/quote/12345?currency=EUR",
+    }
+    assert http_call_key(attrs, "GET") == "GET pricing.internal:8443/quote/{id}"
+    assert http_call_key({"http.request.method": "GET", "url.full": "not a url"}, "GET") is None
