@@ -162,7 +162,7 @@ def exit_operation(attrs: Mapping[str, AttrValue], name: str) -> str:
     if statement is not None:
         text = f"{system or 'db'} {fingerprint(statement)}"
         if len(text) > MAX_OPERATION_CHARS:  # keep distinct long statements apart
-            text = f"{text[: MAX_OPERATION_CHARS - 18]}… #{fingerprint_id(text)}"
+            text = f"{text[: MAX_OPERATION_CHARS - 19]}… #{fingerprint_id(text)}"
         return text
     if system is not None:
         named = template_name(name)
