@@ -117,6 +117,18 @@ def _routes(judge: Judge, routes: dict[OpKey, int]) -> list[dict[str, object]]:
     return [{"service": s, "route": r, "share": round(n / total, 4)} for (s, r), n in ranked]
 
 
+def _budget_share(judge: Judge, routes: dict[OpKey, int], seconds: float) -> float | None:
+    """What the query takes of the median latency of the route that runs it most."""
+    if not routes:
+        return None
+    top = max(routes.items(), key=lambda kv: (kv[1], kv[0]))[0]
+    entry = judge.window.entries.get(top)
+    if entry is None or not entry.traces:
+        return None
+    median = entry.latency_s.quantile(0.5)
+    return round(min(seconds / median, 1.0), 4) if median > 0 else None
+
+
 def slow_queries(judge: Judge, now: int, source: str) -> Iterator[Found]:
     """Queries slower than their own baseline (or, without one, than ``slow_query_p95``)."""
     config, window = judge.config, judge.window
@@ -166,6 +178,7 @@ def slow_queries(judge: Judge, now: int, source: str) -> Iterator[Found]:
                     "change": change.value,
                     "traffic_share": round(audience, 4),
                     "saveable_ms_per_request": round(max(excess, 0.0) * 1000, 3),
+                    "share_of_route_latency": _budget_share(judge, stats.routes, p50 * per_request),
                     "routes": _routes(judge, stats.routes),
                     "cause": cause,
                     "advice": advice,

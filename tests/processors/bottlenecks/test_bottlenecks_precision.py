@@ -142,6 +142,7 @@ def test_an_always_slow_rare_route_is_expected_and_a_regressed_hot_query_is_the_
     assert query.attributes["change"] == "regressed"
     assert query.attributes["routes"] == [{"service": "app", "route": "GET /orders", "share": 1.0}]
     assert query.attributes["saveable_ms_per_request"] >= 50
+    assert query.attributes["share_of_route_latency"] > 0.8  # the route is mostly this query
     bottleneck = [f for f in warnings(found) if f.kind == "bottleneck_identified"]
     assert [f.attributes["entry_operation"] for f in bottleneck] == ["GET /orders"]
     top = processor.snapshot()["ranking"][0]
