@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from otel_perf.findings import Finding, Kind, Severity
 from otel_perf.processors.bottlenecks.advice import advise
 from otel_perf.processors.bottlenecks.aggregate import NS, EntryStats, OpKey
-from otel_perf.processors.bottlenecks.judge import Change, Judge
+from otel_perf.processors.bottlenecks.judge import Change, Judge, traffic_share
 
 Found = tuple[Finding, float]  # a finding and its magnitude
 MAX_SUBJECT = 200
@@ -71,6 +71,7 @@ def bottlenecks(judge: Judge, now: int, source: str) -> Iterator[Found]:
             ("cell", route, (op_service, operation)), per_request, config.min_saveable, bar
         )
         audience = judge.audience({route: 1})
+        traffic = traffic_share(*audience)
         absolute = per_request >= config.bottleneck_without_baseline * bar
         severity = judge.grade(change, audience, bar, absolute)
         if share < 0.5 * bar:
@@ -85,7 +86,7 @@ def bottlenecks(judge: Judge, now: int, source: str) -> Iterator[Found]:
                 time_ns=now,
                 summary=f"{op_service} {operation} is {share:.0%} of the critical path of "
                 f"{route[0]} {route[1]} ({per_request * 1000:.0f} ms per request, p95 "
-                f"{p95 * 1000:.0f} ms over {entry.traces} traces, {audience:.0%} of traffic; "
+                f"{p95 * 1000:.0f} ms over {entry.traces} traces, {traffic:.0%} of traffic; "
                 f"{change.value})",
                 attributes={
                     "operation": operation,
@@ -95,7 +96,7 @@ def bottlenecks(judge: Judge, now: int, source: str) -> Iterator[Found]:
                     "entry_p95_ms": round(p95 * 1000, 3),
                     "critical_path_ms_per_trace": round(per_request * 1000, 3),
                     "traces": entry.traces,
-                    "traffic_share": round(audience, 4),
+                    "traffic_share": round(traffic, 4),
                     "change": change.value,
                     **_baseline(judge, ("cell", route, (op_service, operation))),
                 },
@@ -152,6 +153,7 @@ def slow_queries(judge: Judge, now: int, source: str) -> Iterator[Found]:
         if change == Change.REGRESSED and excess < config.min_saveable * bar:
             continue
         audience = judge.audience(stats.routes)
+        traffic = traffic_share(*audience)
         severity = judge.grade(change, audience, bar, absolute)
         cause, advice = advise(stats.fingerprint)
         was = f", {p50 / normal:.0f}× its usual {normal * 1000:.0f} ms" if normal else ""
@@ -163,7 +165,7 @@ def slow_queries(judge: Judge, now: int, source: str) -> Iterator[Found]:
                 subject=subject[:MAX_SUBJECT],
                 time_ns=now,
                 summary=f"{stats.db_system or 'db'} query p50 {p50 * 1000:.0f} ms{was} "
-                f"(p95 {p95 * 1000:.0f} ms over {hist.count} runs, {audience:.0%} of traffic): "
+                f"(p95 {p95 * 1000:.0f} ms over {hist.count} runs, {traffic:.0%} of traffic): "
                 f"{stats.fingerprint[:120]}",
                 attributes={
                     "fingerprint_id": fid,
@@ -176,7 +178,7 @@ def slow_queries(judge: Judge, now: int, source: str) -> Iterator[Found]:
                     "p95_ms": round(p95 * 1000, 3),
                     "threshold_ms": round(config.slow_query_p95 * 1000, 3),
                     "change": change.value,
-                    "traffic_share": round(audience, 4),
+                    "traffic_share": round(traffic, 4),
                     "saveable_ms_per_request": round(max(excess, 0.0) * 1000, 3),
                     "share_of_route_latency": _budget_share(judge, stats.routes, p50 * per_request),
                     "routes": _routes(judge, stats.routes),
@@ -207,6 +209,7 @@ def patterns(judge: Judge, now: int, source: str) -> Iterator[Found]:
         if (mean_total if batchable else mean_saveable) < floor * NS * bar:
             continue
         audience = judge.audience(stats.routes)
+        traffic = traffic_share(*audience)
         severity = Severity.INFO
         if batchable and not concurrent:
             severity = judge.grade(Change.STRUCTURAL, audience, bar, True)
@@ -228,7 +231,7 @@ def patterns(judge: Judge, now: int, source: str) -> Iterator[Found]:
                 subject=subject[:MAX_SUBJECT],
                 time_ns=now,
                 summary=f"{operation} makes {what} ({kind.replace('_', ' ')}) in "
-                f"{stats.occurrences} traces ({audience:.0%} of traffic); {saving}",
+                f"{stats.occurrences} traces ({traffic:.0%} of traffic); {saving}",
                 attributes={
                     "pattern": kind,
                     "parent_operation": operation,
@@ -243,7 +246,7 @@ def patterns(judge: Judge, now: int, source: str) -> Iterator[Found]:
                     f"saveable_{unit}_ms_per_trace": _ms(mean_saveable),
                     f"saveable_{unit}_ms_per_min": _ms(stats.saveable_ns / minutes),
                     "total_ms_per_trace": _ms(mean_total),
-                    "traffic_share": round(audience, 4),
+                    "traffic_share": round(traffic, 4),
                     "routes": _routes(judge, stats.routes),
                     "advice": _pattern_advice(kind),
                 },
@@ -272,7 +275,8 @@ def slow_requests(judge: Judge, now: int, source: str) -> Iterator[Found]:
         if not stats.slow:
             continue
         ratio = stats.slow / stats.requests
-        audience = stats.requests / served[service]
+        audience = (stats.requests, served[service])
+        traffic = traffic_share(*audience)
         bar = judge.bar(_key(Kind.SLOW_REQUEST, service, route, source))
         p95 = stats.latency_s.quantile(0.95)
         change = judge.change(("route", (service, route)), p95, config.min_saveable, bar)
@@ -286,7 +290,7 @@ def slow_requests(judge: Judge, now: int, source: str) -> Iterator[Found]:
                 time_ns=now,
                 summary=f"{stats.slow} of {stats.requests} {route} requests took over "
                 f"{stats.threshold_ns / 1e6:.0f} ms (slowest {_ms(stats.worst_ns):.0f} ms; "
-                f"{audience:.0%} of {service}'s requests; {change.value})",
+                f"{traffic:.0%} of {service}'s requests; {change.value})",
                 attributes={
                     "slow": stats.slow,
                     "requests": stats.requests,
@@ -294,7 +298,7 @@ def slow_requests(judge: Judge, now: int, source: str) -> Iterator[Found]:
                     "threshold_ms": _ms(stats.threshold_ns),
                     "worst_ms": _ms(stats.worst_ns),
                     "p95_ms": round(p95 * 1000, 3),
-                    "traffic_share": round(audience, 4),
+                    "traffic_share": round(traffic, 4),
                     "change": change.value,
                     "critical_path": stats.worst_path,
                     **_baseline(judge, ("route", (service, route))),

@@ -8,7 +8,8 @@ Three questions decide a finding's severity (``grade``):
   (``regression_ratio`` × its normal and ``min_saveable`` above it), is *expected*
   (as it always was), or is *unknown* (no baseline yet).
 * **Audience**: do the entries it slows serve at least ``hot_route_share`` of the
-  traffic?
+  traffic? Judged on the lower end of the share's 95 % Wilson interval, so a rare route
+  that happened to get a few more requests in one window is still rare.
 
 Expected → info. Regressed or structural waste (an N+1) on a hot route → warning.
 Unknown → warning only on a hot route and past the kind's absolute bar, else info. A
@@ -21,6 +22,8 @@ from __future__ import annotations
 from collections.abc import Container, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+
+from scipy.stats import binomtest
 
 from otel_perf.findings import Severity
 from otel_perf.processors.bottlenecks.aggregate import OpKey, Window
@@ -50,14 +53,11 @@ class Judge:
         """1, or ``hysteresis`` for a finding that is open (it stays open down to there)."""
         return self.config.hysteresis if key in self.held else 1.0
 
-    def audience(self, routes: Mapping[OpKey, int] | None = None) -> float:
-        """Share of the window's traces whose entry is one of ``routes`` (keys)."""
-        total = self.window.traces
-        if not total:
-            return 0.0
+    def audience(self, routes: Mapping[OpKey, int]) -> tuple[int, int]:
+        """(traces whose entry is one of ``routes``, all traces) in the window."""
         entries = self.window.entries
-        keys = routes.keys() if routes is not None else ()
-        return min(1.0, sum(entries[k].traces for k in keys if k in entries) / total)
+        served = sum(entries[k].traces for k in routes if k in entries)
+        return min(served, self.window.traces), self.window.traces
 
     def change(self, key: object, value: float, excess_floor: float, bar: float) -> Change:
         """``value`` (per request) against the baseline of ``key``."""
@@ -69,18 +69,33 @@ class Judge:
             return Change.REGRESSED
         return Change.EXPECTED
 
-    def grade(self, change: Change, audience: float, bar: float, absolute: bool) -> Severity:
+    def grade(
+        self, change: Change, audience: tuple[int, int], bar: float, absolute: bool
+    ) -> Severity:
         """The severity of a finding that passed its floors.
 
         Args:
             change: against its history.
-            audience: share of the traffic it touches.
+            audience: (requests it touches, all requests), as :meth:`audience` gives.
             bar: 1 or the hysteresis factor.
             absolute: past the kind's absolute bar (used when the history is unknown).
         """
-        hot = audience >= self.config.hot_route_share * bar
+        hot = share_low(*audience) >= self.config.hot_route_share * bar
         if not hot or change == Change.EXPECTED:
             return Severity.INFO
         if change == Change.UNKNOWN and not absolute:
             return Severity.INFO
         return Severity.WARNING
+
+
+def traffic_share(served: int, total: int) -> float:
+    """The share of traffic, for people."""
+    return served / total if total else 0.0
+
+
+def share_low(served: int, total: int) -> float:
+    """The lower end of the 95 % Wilson interval of ``served / total`` (0 without traffic)."""
+    if not total or not served:
+        return 0.0
+    low = binomtest(served, total).proportion_ci(confidence_level=0.95, method="wilson").low
+    return float(low)

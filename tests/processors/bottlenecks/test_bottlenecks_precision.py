@@ -15,6 +15,7 @@ from otel_perf.findings import Finding, Severity, State
 from otel_perf.model import SpanBatch, SpanKind, SpanRecord
 from otel_perf.processors.bottlenecks.advice import advise
 from otel_perf.processors.bottlenecks.config import BottlenecksConfig
+from otel_perf.processors.bottlenecks.judge import share_low
 from otel_perf.processors.bottlenecks.processor import BottlenecksProcessor
 from otel_perf.store import Store
 
@@ -240,3 +241,10 @@ def test_baselines_survive_a_restart(tmp_path: Path) -> None:
     assert (query.severity, query.attributes["change"]) == (Severity.WARNING, "regressed")
     assert query.attributes["baseline_ms"] == pytest.approx(5, rel=0.02)
     store.close()
+
+
+def test_a_rare_route_with_a_lucky_window_is_still_rare() -> None:
+    # 10 of 160 requests (6 %) in one window: the interval's low end is below 5 %
+    assert share_low(10, 160) < 0.05 < share_low(30, 160)
+    assert share_low(0, 160) == share_low(5, 0) == 0.0
+    assert share_low(20, 20) > 0.8
