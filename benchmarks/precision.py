@@ -1,6 +1,6 @@
 """Precision of the findings on generated traffic with decoys, sent paced like live traffic.
 
-``python -m benchmarks.precision [--seeds N]``
+``python -m benchmarks.precision [--seeds N] [--first-seed N]``
 
 For every seed: one scenario per cause (a product query 10× its baseline at 100-200 ms on
 the hottest route; an N+1 of 6-25 calls of ~4 ms on the order list) and one clean
@@ -49,12 +49,12 @@ def naive_top1(outcome: Any, causes: dict[str, set[tuple[str, str]]]) -> bool:
     return bool(rows) and (rows[0]["service"], rows[0]["operation"]) in causes[outcome.inject]
 
 
-def run(seeds: int) -> dict[str, Any]:
+def run(seeds: int, first_seed: int = 1) -> dict[str, Any]:
     precision, ps = _modules()
     cause_runs: list[Any] = []
     clean_runs: list[Any] = []
     started = time.perf_counter()
-    for seed in range(1, seeds + 1):
+    for seed in range(first_seed, first_seed + seeds):
         for inject in (*ps.CAUSES, None):
             with tempfile.TemporaryDirectory() as directory:
                 outcome = precision.run(inject, seed, Path(directory))
@@ -63,6 +63,7 @@ def run(seeds: int) -> dict[str, Any]:
     every = cause_runs + clean_runs
     n_cause, n_clean = len(cause_runs), len(clean_runs)
     return {
+        "first_seed": first_seed,
         "scenarios": len(every),
         "cause_scenarios": n_cause,
         "clean_scenarios": n_clean,
@@ -118,8 +119,11 @@ def report(result: dict[str, Any]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.precision", description=__doc__)
     parser.add_argument("--seeds", type=bounded(1, 100), default=10, help="seeds (default 10)")
+    parser.add_argument(
+        "--first-seed", type=bounded(1, 10_000), default=1, help="the first seed (default 1)"
+    )
     args = parser.parse_args(argv)
-    report(run(args.seeds))
+    report(run(args.seeds, args.first_seed))
     return 0
 
 
