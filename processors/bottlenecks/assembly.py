@@ -11,7 +11,9 @@ latest span end plus ``quiet_ns``. A trace that keeps receiving spans is analyse
 
 The map is bounded: past ``max_traces`` the oldest trace is handed out early, analysed
 as it is, and counted; a trace past ``max_spans`` keeps its first spans and counts the
-rest. Trace ids analysed recently are remembered (as many as ``max_traces``): a span
+rest; a span id already held (an export retried after a timeout sends its spans again)
+is counted in ``duplicate_spans`` and neither kept nor taken as news. Trace ids analysed
+recently are remembered (as many as ``max_traces``): a span
 that arrives for one of them is late, counted in ``late_spans`` and ignored, so a trace
 is never analysed a second time as a fragment with a fake root.
 """
@@ -28,6 +30,7 @@ from otel_perf.model import SpanRecord
 class TraceBuffer:
     first_seen_ns: int
     spans: list[SpanRecord] = field(default_factory=list)
+    span_ids: set[bytes] = field(default_factory=set)
     last_seen_ns: int = 0
 
 
@@ -47,6 +50,7 @@ class TraceAssembler:
         self.evicted_early = 0
         self.dropped_spans = 0
         self.late_spans = 0
+        self.duplicate_spans = 0
 
     def __len__(self) -> int:
         return len(self._traces)
@@ -71,10 +75,14 @@ class TraceAssembler:
                     evicted.append(old.spans)
                     self.evicted_early += 1
                 buffer = traces[trace_id] = TraceBuffer(max(now, span.end_ns))
+            if span.span_id in buffer.span_ids:
+                self.duplicate_spans += 1
+                continue
             if len(buffer.spans) >= self.max_spans:
                 self.dropped_spans += 1
                 continue
             buffer.spans.append(span)
+            buffer.span_ids.add(span.span_id)
             seen = now if now > span.end_ns else span.end_ns
             if seen > buffer.last_seen_ns:
                 buffer.last_seen_ns = seen

@@ -119,6 +119,7 @@ class BottlenecksProcessor(Processor):
             "evicted_early": self.assembler.evicted_early,
             "dropped_spans": self.assembler.dropped_spans,
             "late_spans": self.assembler.late_spans,
+            "duplicate_spans": self.assembler.duplicate_spans,
             "suppressed_findings": self.announcer.suppressed,
             "overflowed": sum(w.overflowed for w in windows),
             "ranking": ranking(windows, self.baselines, self.config.hot_route_share),

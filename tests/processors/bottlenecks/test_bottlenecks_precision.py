@@ -113,6 +113,19 @@ def test_a_late_span_for_an_analysed_trace_is_counted_never_a_second_root() -> N
     assert "cache.get" not in {r["operation"] for r in snapshot["ranking"]}
 
 
+def test_a_retried_export_is_not_news_and_its_spans_are_kept_once() -> None:
+    processor = make(trace_quiet_time=10)
+    spans = request(1, 0, "/a", 50)
+    processor.consume_spans(SpanBatch(spans))
+    processor.tick(5 * S)
+    processor.consume_spans(SpanBatch(request(1, 0, "/a", 50)))  # the same batch again
+    processor.tick(ms(60) + 10 * S)  # quiet since the first arrival: the copy is no news
+    snapshot = processor.snapshot()
+    assert (processor.traces_analysed, snapshot["duplicate_spans"]) == (1, 2)
+    (row,) = [r for r in snapshot["ranking"] if r["operation"] == "GET /a"]
+    assert row["traces"] == 1 and row["self_time_ms"] == 10.0
+
+
 def test_a_trace_still_receiving_spans_is_analysed_after_max_trace_wait() -> None:
     processor = make(trace_quiet_time=10, max_trace_wait=30)
     for second in range(0, 40, 5):  # a span every 5 s: never quiet for 10 s

@@ -338,6 +338,7 @@ def test_snapshot_shape_and_ranking_by_critical_path_time() -> None:
         "evicted_early",
         "dropped_spans",
         "late_spans",
+        "duplicate_spans",
         "suppressed_findings",
         "overflowed",
         "ranking",
