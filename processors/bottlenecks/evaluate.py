@@ -12,10 +12,10 @@ from collections.abc import Iterator
 from otel_perf.findings import Finding, Kind, Severity
 from otel_perf.processors.bottlenecks.advice import advise
 from otel_perf.processors.bottlenecks.aggregate import NS, EntryStats, OpKey
+from otel_perf.processors.bottlenecks.judge import MAX_SUBJECT as MAX_SUBJECT  # re-exported
 from otel_perf.processors.bottlenecks.judge import Change, Judge, traffic_share
 
 Found = tuple[Finding, float]  # a finding and its magnitude
-MAX_SUBJECT = 200
 MAX_ROUTES_SHOWN = 5
 
 
@@ -31,19 +31,6 @@ def evaluate(judge: Judge, now_ns: int, source: str) -> list[Found]:
 
 def _ms(ns: float) -> float:
     return round(ns / 1e6, 3)
-
-
-def _key(kind: Kind, service: str, subject: str, source: str) -> str:
-    probe = Finding(
-        kind=kind,
-        severity=Severity.INFO,
-        service=service,
-        subject=subject[:MAX_SUBJECT],
-        time_ns=0,
-        summary="",
-        source=source,
-    )
-    return probe.key
 
 
 def _contributor(route: OpKey, entry: EntryStats) -> tuple[OpKey, int] | None:
@@ -63,7 +50,7 @@ def bottlenecks(judge: Judge, now: int, source: str) -> Iterator[Found]:
             continue
         (op_service, operation), ns = found
         subject = f"{operation} in {route[0]} {route[1]}"
-        bar = judge.bar(_key(Kind.BOTTLENECK_IDENTIFIED, op_service, subject, source))
+        bar = judge.bar(Kind.BOTTLENECK_IDENTIFIED, op_service, subject)
         share, per_request = ns / entry.total_ns, ns / entry.traces / NS
         if share < config.min_share * bar or per_request < config.min_saveable * bar:
             continue
@@ -138,7 +125,7 @@ def slow_queries(judge: Judge, now: int, source: str) -> Iterator[Found]:
         if hist.count < config.slow_query_min_count:
             continue
         subject = stats.fingerprint
-        bar = judge.bar(_key(Kind.SLOW_QUERY, service, subject, source))
+        bar = judge.bar(Kind.SLOW_QUERY, service, subject)
         p50, p95 = hist.quantiles([0.5, 0.95])
         runs = sum(window.entries[r].traces for r in stats.routes if r in window.entries) or 1
         per_request = hist.count / runs  # executions per request of the routes running it
@@ -202,7 +189,7 @@ def patterns(judge: Judge, now: int, source: str) -> Iterator[Found]:
         concurrent = kind == "concurrent_repeat"
         finding_kind = Kind.N_PLUS_ONE if batchable else Kind.RECOMMENDATION
         subject = f"{operation}: {fingerprint}"
-        bar = judge.bar(_key(finding_kind, service, subject, source))
+        bar = judge.bar(finding_kind, service, subject)
         mean_saveable = stats.saveable_ns / stats.occurrences
         mean_total = stats.total_ns / stats.occurrences
         floor = config.n_plus_one_min_total if batchable else config.parallel_min_saveable
@@ -277,7 +264,7 @@ def slow_requests(judge: Judge, now: int, source: str) -> Iterator[Found]:
         ratio = stats.slow / stats.requests
         audience = (stats.requests, served[service])
         traffic = traffic_share(*audience)
-        bar = judge.bar(_key(Kind.SLOW_REQUEST, service, route, source))
+        bar = judge.bar(Kind.SLOW_REQUEST, service, route)
         p95 = stats.latency_s.quantile(0.95)
         change = judge.change(("route", (service, route)), p95, config.min_saveable, bar)
         severity = judge.grade(change, audience, bar, ratio >= 0.01 * bar)

@@ -25,10 +25,13 @@ from enum import StrEnum
 
 from scipy.stats import binomtest
 
-from otel_perf.findings import Severity
+from otel_perf.findings import Kind, Severity
 from otel_perf.processors.bottlenecks.aggregate import OpKey, Window
 from otel_perf.processors.bottlenecks.baseline import Baselines
 from otel_perf.processors.bottlenecks.config import BottlenecksConfig
+
+MAX_SUBJECT = 200
+"""Finding subjects are cut to this many characters."""
 
 
 class Change(StrEnum):
@@ -47,11 +50,12 @@ class Judge:
     window: Window
     config: BottlenecksConfig
     baselines: Baselines
-    held: Container[str]
+    held: Container[tuple[str, str, str]]  # (kind, service, subject) of findings open
 
-    def bar(self, key: str) -> float:
+    def bar(self, kind: Kind, service: str, subject: str) -> float:
         """1, or ``hysteresis`` for a finding that is open (it stays open down to there)."""
-        return self.config.hysteresis if key in self.held else 1.0
+        held = (kind.value, service, subject[:MAX_SUBJECT]) in self.held
+        return self.config.hysteresis if held else 1.0
 
     def audience(self, routes: Mapping[OpKey, int]) -> tuple[int, int]:
         """(traces whose entry is one of ``routes``, all traces) in the window."""

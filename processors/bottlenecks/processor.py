@@ -77,7 +77,11 @@ class BottlenecksProcessor(Processor):
         if window is None or now_ns < window.start_ns + self.interval_ns:
             return []
         # open at warning or worse: held to the lower bars (an info is not promoted by them)
-        held = {f.key for f, _ in self.announcer.said() if f.severity != Severity.INFO}
+        held = {
+            (f.kind.value, f.service, f.subject)
+            for f, _ in self.announcer.said()
+            if f.severity != Severity.INFO and f.source == self.id
+        }
         found = evaluate(Judge(window, self.config, self.baselines, held), now_ns, self.id)
         self.baselines.learn_window(window)
         self.previous, self.window = window, None
