@@ -241,7 +241,7 @@ def test_ranked_by_impact_then_severity(api: httpx.Client) -> None:
     assert len({i["finding"]["key"] for i in items}) == len(items)  # deduplicated
     rank = {(i["finding"]["kind"], i["subject"].split(" in ")[0]): i["rank"] for i in items}
     n_plus_one = next(r for (kind, _), r in rank.items() if kind == "n_plus_one")
-    assert n_plus_one < rank[("bottleneck_identified", "SELECT order_items")]  # the fix first
+    assert n_plus_one < rank[("bottleneck_identified", scenarios.ITEMS_BY_ORDER_OPERATION)]
 
 
 def test_filters_and_limit(api: httpx.Client) -> None:
