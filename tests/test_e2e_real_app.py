@@ -349,6 +349,10 @@ def top_three(items: list[dict[str, Any]]) -> list[str | None]:
     return [next((route for route, is_it in PLANTED.items() if is_it(i)), None) for i in items[:3]]
 
 
+def one_line(item: dict[str, Any]) -> str:
+    return f"{item['rank']} {item['severity']} {item['finding']['kind']}: {item['action']}"
+
+
 def planted_found(sidecar: SidecarProcess) -> list[str]:
     """The planted problems (routes) some recommendation is about."""
     items = recommendations(sidecar)
@@ -427,7 +431,7 @@ def test_planted_problems_of_a_real_app_rank_first_and_versions_are_judged(
         f"only of {list(PLANTED)}"
     )
     expected = traffic.impact_order()
-    assert top_three(items) == expected, json.dumps(items[:5], indent=1)
+    assert top_three(items) == expected, "\n".join(map(one_line, items[:6]))
 
     assert_quiet_on_healthy_routes(sidecar)
 
