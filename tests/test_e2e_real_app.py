@@ -59,7 +59,7 @@ CUSTOMER, HEALTH = "/customers/{customer_id}", "/health"
 #: requests per round, by route: the N+1 route is the hottest, the search the least hot
 MIX = {ORDERS: 8, PRODUCT: 4, SEARCH: 1, CUSTOMER: 2, HEALTH: 1}
 ROUNDS = 12  # per version: 12 searches, as many as version_window
-MORE_ROUNDS = 40  # at most, while waiting for version 2.0's verdicts and resolutions
+MORE_ROUNDS = 20  # at most, while waiting for findings, verdicts and resolutions
 PRODUCTS = 200_000
 CUSTOMERS = 200
 TERMS = ("oak", "lamp", "cobalt", "kettle", "linen", "desk")
@@ -80,15 +80,16 @@ receivers:
       http: {{endpoint: "127.0.0.1:{http}"}}
 # Defaults throughout, except time and sample sizes scaled to a test of a minute at about
 # 10 requests a second: 1-s span-metrics intervals (the change-point series), 5-s evaluation
-# windows, and the counts a window or a version needs. The apps export with the SDK's default
-# 5-s delay: the late grace and the trace quiet time cover it.
+# windows whose minimum counts keep the defaults' rate (10 traces or 5 queries per 60 s is
+# less than one per 5 s), and the samples a version needs. The apps export with the SDK's
+# default 5-s delay: the late grace and the trace quiet time cover it.
 processors:
   spanmetrics: {{interval: 1s, late_grace: 7s}}
   bottlenecks:
     trace_quiet_time: 6s
     evaluation_interval: 5s
-    min_traces: 3
-    slow_query_min_count: 2
+    min_traces: 1
+    slow_query_min_count: 1
   slo: {{}}
   anomaly: {{}}
   regression: {{version_window: 12, min_samples: 10, baseline_intervals: 0}}
