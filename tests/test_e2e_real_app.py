@@ -50,7 +50,9 @@ from otel_perf.findings import Finding
 
 pytestmark = pytest.mark.e2e
 
-#: the per-finding gauge of issue 15 ("Findings you can alert on"), as Prometheus names it
+#: the per-finding gauge of issue 15 ("Findings you can alert on"), as Prometheus names it;
+#: a series is matched to a finding by its ``kind`` and ``service`` labels and its
+#: ``subject`` label (the finding's subject or the start of it) or ``key`` label
 FINDING_GAUGE = "otel_perf_finding_open"
 
 SHOP, PRICING = "shop", "pricing"
