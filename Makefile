@@ -2,16 +2,26 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml setup.py | cksum | cut -d' ' -f1)
+LOCK   := requirements.lock
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml setup.py $(LOCK) | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint typecheck bench services clean
+.PHONY: run test lint typecheck bench services clean lock
 
-$(STAMP): pyproject.toml setup.py
+# Every package comes from the lock, pinned with hashes (pip itself included), so a fresh
+# machine installs what main was tested with; the project goes in on top without resolving.
+$(STAMP): pyproject.toml setup.py $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r $(LOCK)
+	PYTHONWARNINGS="ignore:Editable installation" \
+		$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip check
 	rm -f $(VENV)/.installed-*
 	touch $@
+
+# Refresh the lock on purpose (today's PyPI within pyproject.toml's ranges), then run make test.
+lock: $(STAMP)
+	$(BIN)/pip-compile --quiet --upgrade --extra dev --generate-hashes --allow-unsafe \
+		--strip-extras --no-header --no-emit-index-url --no-emit-find-links --output-file $(LOCK) pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/otel-perf run $(ARGS)

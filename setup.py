@@ -12,6 +12,8 @@ ROOT = Path(__file__).parent
 MAPPED = {"otel_perf.processors": "processors", "otel_perf.exporters": "exporters"}
 
 packages = find_packages(include=["otel_perf", "otel_perf.*"])
+# folders of data files (no __init__.py) are declared too, or setuptools warns at every install
+packages += ["otel_perf.dashboard.static"]
 package_dir = {"otel_perf": "otel_perf"}
 for namespace, folder in MAPPED.items():
     package_dir[namespace] = folder

@@ -9,11 +9,24 @@ endpoints an otel-perf sidecar forwards invalidate and warm-up to.
 
 Run it under OpenTelemetry so the cache spans and metrics reach otel-perf::
 
-    CACHE_CONTROL_TOKEN=... OTEL_SERVICE_NAME=shop opentelemetry-instrument \
-        uvicorn cache_app:app --app-dir examples --port 8000
+    CACHE_CONTROL_TOKEN=... OTEL_SERVICE_NAME=shop OTEL_TRACES_EXPORTER=otlp \\
+    OTEL_METRICS_EXPORTER=otlp OTEL_LOGS_EXPORTER=none \\
+    OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4317 \\
+    opentelemetry-instrument uvicorn cache_app:app --app-dir examples --port 8000
 
-and configure the sidecar with ``processors.cache.apps: [{name: shop, endpoint:
-"http://127.0.0.1:8000/_otel_perf/cache", token: ${env:CACHE_CONTROL_TOKEN}}]``.
+and configure the sidecar with the app's control endpoint (the same token in its
+environment; the API needs a token of its own for the forwarded POSTs)::
+
+    extensions:
+      api:
+        auth:
+          bearer_token: ${env:OTEL_PERF_TOKEN}
+    processors:
+      cache:
+        apps:
+          - name: shop
+            endpoint: http://127.0.0.1:8000/_otel_perf/cache
+            token: ${env:CACHE_CONTROL_TOKEN}
 """
 
 from __future__ import annotations

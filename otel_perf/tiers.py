@@ -1,4 +1,4 @@
-"""The wire contract between the two tiers (see README "Scale-out: two tiers").
+"""The wire contract between the two tiers (see docs/scale-out.md, "Two tiers").
 
 The trace tier (``exporters/aggregates``, type ``otlp_aggregates``) sends these OTLP
 metrics, built directly with opentelemetry-proto so nothing is re-aggregated on the way;

@@ -1,8 +1,8 @@
-"""The OTLP convention is what the README says: a real ``otlp`` exporter sends the findings
+"""The OTLP convention is what the docs say: a real ``otlp`` exporter sends the findings
 and metrics of a replayed shop (N+1, slow queries and requests, a burning SLO, a version that
 regressed one endpoint and improved another, a cacheable query) over gRPC to a small OTLP
 backend, and every event name, attribute key and metric that arrives is one listed in the
-README's convention tables (parsed from README.md, so the doc and this test cannot drift)."""
+convention tables of docs/findings.md (parsed from it, so the doc and this test cannot drift)."""
 
 from __future__ import annotations
 
@@ -29,8 +29,8 @@ from otel_perf.processors.spanmetrics.config import DEFAULT_DIMENSIONS
 
 pytestmark = pytest.mark.e2e
 
-README = Path(__file__).resolve().parent.parent / "README.md"
-SECTION = "### Event and metric conventions (stable across releases)"
+CONVENTIONS = Path(__file__).resolve().parent.parent / "docs" / "findings.md"
+SECTION = "## Event and metric conventions (stable across releases)"
 SENDER = CONFIG.replace(
     "  bottlenecks: {trace_quiet_time: 0s, evaluation_interval: 60s, min_traces: 10}",
     "  spanmetrics: {late_grace: 0s}\n"
@@ -69,7 +69,7 @@ EXPECTED_METRICS = {
 }
 
 
-# -- the README's tables -----------------------------------------------------------------
+# -- the docs' tables -----------------------------------------------------------------
 
 
 @dataclass
@@ -85,7 +85,7 @@ def _cells(line: str) -> list[list[str]]:
 
 def convention() -> Convention:
     """The names in the convention section's tables, by table (known by its header)."""
-    text = README.read_text(encoding="utf-8")
+    text = CONVENTIONS.read_text(encoding="utf-8")
     section = text.split(SECTION, 1)[1].split("\n## ", 1)[0]
     section = section.split("The `otlp` exporter honours", 1)[0]
     out = Convention()
@@ -180,9 +180,9 @@ def test_every_event_and_metric_that_arrives_is_in_the_readme(
         assert scope.name == "otel_perf"
         assert {"service.name"} <= keys(resource.attributes)
         name = record.event_name
-        assert name in doc.events, f"event {name} is not in the README's convention table"
+        assert name in doc.events, f"event {name} is not in the tables of docs/findings.md"
         extra = keys(record.attributes) - doc.common - doc.events[name]
-        assert not extra, f"{name} sends attributes the README does not list: {sorted(extra)}"
+        assert not extra, f"{name} sends attributes docs/findings.md does not list: {sorted(extra)}"
         assert record.severity_number in (9, 13, 17)
         seen_events.add(name)
     assert EXPECTED_EVENTS <= seen_events, EXPECTED_EVENTS - seen_events
@@ -192,7 +192,7 @@ def test_every_event_and_metric_that_arrives_is_in_the_readme(
         for resource_metrics in request.resource_metrics:
             for scope_metrics in resource_metrics.scope_metrics:
                 for metric in scope_metrics.metrics:
-                    assert metric.name in doc.metrics, f"metric {metric.name} is not in the README"
+                    assert metric.name in doc.metrics, f"{metric.name} is not in docs/findings.md"
                     data = getattr(metric, metric.WhichOneof("data"))
                     for point in data.data_points:
                         extra = keys(point.attributes) - doc.metrics[metric.name]

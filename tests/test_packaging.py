@@ -50,3 +50,19 @@ def test_editable_install_imports_mapped_packages() -> None:
 
     assert Path(otel_perf.processors.__file__).parent == ROOT / "processors"
     assert Path(otel_perf.exporters.__file__).parent == ROOT / "exporters"
+
+
+def test_building_prints_no_setuptools_warning(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-v"]
+        + ["-w", str(tmp_path), str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    output = done.stdout + done.stderr
+    assert "Warning" not in output and "!!" not in output, output[-3000:]

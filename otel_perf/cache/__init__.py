@@ -3,8 +3,8 @@
 Level 1 is in-process (LRU + TTL); level 2, when ``redis_url`` is set, is Redis, shared by
 every process of the app. Entries carry tags; invalidation by key, tag or glob pattern
 reaches both levels and (over Redis pub/sub) other processes' level 1. ``get_or_load``
-runs one loader per key at a time; ``@cached`` and ``cached_query`` build on it. The README
-section "Cache: otel_perf.cache" documents the settings, spans and metrics.
+runs one loader per key at a time; ``@cached`` and ``cached_query`` build on it. docs/app-side.md
+("otel_perf.cache") documents the settings, spans and metrics.
 """
 
 from otel_perf.cache.cache import Cache

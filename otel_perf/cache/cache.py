@@ -45,7 +45,7 @@ LEVELS = ("l1", "l2")
 
 
 class Cache(Loading, Warming):
-    """A named two-level cache; see the README section "Cache: otel_perf.cache"."""
+    """A named two-level cache; see docs/app-side.md, "otel_perf.cache"."""
 
     def __init__(
         self,
@@ -282,7 +282,7 @@ class Cache(Loading, Warming):
         return snapshot.entries, snapshot.bytes
 
     def stats(self) -> dict[str, Any]:
-        """Counters since creation and level-1 contents (see the README for each field)."""
+        """Counters since creation and level-1 contents (docs/app-side.md describes each field)."""
         snapshot = self._l1.snapshot()
         self._expired(snapshot.expired, span=False)
         hits, misses = self._counts["hits"], self._counts["misses"]

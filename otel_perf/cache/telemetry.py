@@ -1,7 +1,7 @@
 """Cache spans and metrics under the instrumentation scope ``otel_perf.cache``.
 
 OpenTelemetry has no cache semantic conventions yet; the names follow the widely used
-ones (README: "Cache: otel_perf.cache" has the table). One :class:`Telemetry` per pair of
+ones (docs/app-side.md, "otel_perf.cache", has the table). One :class:`Telemetry` per pair of
 providers is shared by every cache using them, so each instrument is created once.
 """
 
