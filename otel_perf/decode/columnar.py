@@ -1,0 +1,66 @@
+"""OTLP trace requests from wire bytes straight to records and columns, natively.
+
+``_columnar`` (a C extension built by the ordinary ``pip install``) walks the
+ExportTraceServiceRequest bytes without building protobuf messages. When it is
+missing (:data:`NATIVE` is False), or declines a request it does not reproduce
+exactly (malformed bytes, invalid UTF-8, merged submessages: see ``_columnar.c``),
+the protobuf library decodes it instead, so accepted spans, partial-success
+messages and counts are the same either way.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+from otel_perf.columns import from_buffers
+from otel_perf.decode.limits import Limits
+from otel_perf.decode.problems import Problems, _future, _span_problem
+from otel_perf.model import Resource, SpanBatch, SpanRecord
+
+_native: ModuleType | None
+try:
+    from otel_perf.decode import _columnar as _native
+except ImportError:  # no compiler when installed: the protobuf library decodes
+    _native = None
+
+NATIVE = _native is not None
+"""Whether the native decoder was built."""
+
+
+def decode_native(body: bytes, limits: Limits) -> tuple[SpanBatch, Problems] | None:
+    """Decode an OTLP trace request body natively, or None for the protobuf path to do it."""
+    if _native is None:
+        return None
+    latest = limits.latest_ns()
+    result = _native.decode_traces(
+        body,
+        limits.span_attribute_keys,
+        limits.max_attribute_value_bytes,
+        latest,
+        Resource,
+        SpanRecord,
+    )
+    if result is None:
+        return None
+    records, notes, buffers, strings, triples = result
+    columns = from_buffers(buffers, strings, triples)
+    return SpanBatch(records, columns), _problems(notes, latest, limits.max_attribute_value_bytes)
+
+
+def _problems(notes: list[tuple[Any, ...]], latest_ns: int, limit: int) -> Problems:
+    """The notes of the native decoder, worded as :meth:`Decoder.spans` words them."""
+    problems = Problems()
+    for kind, ri, si, pi, *rest in notes:
+        where = f"resource_spans[{ri}].scope_spans[{si}].spans[{pi}]"
+        if kind == "reject":
+            trace_id, span_id, parent, start, end = rest
+            why = _span_problem(trace_id, span_id, parent, start, end) or _future(
+                end, latest_ns, "end_time_unix_nano"
+            )
+            problems.reject(where, why)
+        else:
+            problems.warn(
+                f"{where}.attributes[{rest[0]!r}]", f"value longer than {limit} bytes was truncated"
+            )
+    return problems
