@@ -30,7 +30,6 @@ from collections import deque
 
 import numpy as np
 import numpy.typing as npt
-import ruptures as rpt
 
 FloatArray = npt.NDArray[np.float64]
 PENALTY_PER_LOG_N = 3.0
@@ -79,6 +78,8 @@ def detect(
     if n < 2 * min_size:
         return []
     beta = default_penalty(n, d) if penalty is None else penalty
+    import ruptures as rpt  # on first use: ruptures pulls in scipy (~70 MB)
+
     algo = rpt.Binseg(model="l2", min_size=min_size, jump=1).fit(_standardise(signal))
     return [int(b) for b in algo.predict(pen=beta)[:-1]]
 

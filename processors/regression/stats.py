@@ -35,7 +35,6 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
 
 Direction = Literal["up", "down"]
 Outcome = Literal["pass", "regression", "improvement", "inconclusive"]
@@ -116,6 +115,8 @@ def _hodges_lehmann(
 ) -> _Shift:
     n, m = baseline.size, current.size
     diffs = _pair_differences(baseline, current, max_pairs, seed)
+    from scipy import stats  # first use: scipy is ~70 MB resident
+
     z = float(stats.norm.ppf(0.5 + confidence / 2))
     k = math.floor(n * m / 2 - z * math.sqrt(n * m * (n + m + 1) / 12))
     if k < 1:  # too few pairs for an interval at this confidence
@@ -184,6 +185,8 @@ def compare(
             math.nan,
             *quantiles,
         )
+    from scipy import stats  # first use: scipy is ~70 MB resident
+
     test = stats.mannwhitneyu(c, b, alternative="two-sided", method="asymptotic")
     u, p = float(test.statistic), float(test.pvalue)
     shift = _hodges_lehmann(b, c, confidence, max_pairs, seed)
