@@ -75,25 +75,41 @@ class SpanColumns:
         return None if index == NONE else self.strings[index]
 
 
+FACTS = (ROUTE_KEYS, PEER_KEYS, DB_STATEMENT_KEYS)
+"""The per-span facts the native decoder picks, in the order of its ``facts`` buffer."""
+
+
 def from_buffers(
-    buffers: Mapping[str, bytes], strings: list[str], attribute_triples: bytes
+    buffers: Mapping[str, bytes], strings: list[str], keys: Sequence[str]
 ) -> SpanColumns:
-    """Columns from the native decoder's buffers (see ``_columnar.c``)."""
+    """Columns over the native decoder's buffers (see ``_columnar.c``), without copying.
+
+    ``keys`` are the kept attribute keys in the order of the decoder's key columns.
+    """
     rows = len(buffers["start_ns"]) // 8
-    ids = {name: np.frombuffer(buffers[name], np.int32) for name in ("service", "scope", "name")}
-    triples = np.frombuffer(attribute_triples, np.int32).reshape(-1, 3)
-    attributes = _attribute_columns(triples, strings, rows)
-    return _assemble(
-        strings,
-        np.frombuffer(buffers["trace_id"], np.uint8).reshape(rows, 16),
-        np.frombuffer(buffers["span_id"], np.uint8).reshape(rows, 8),
-        np.frombuffer(buffers["parent_span_id"], np.uint8).reshape(rows, 8),
-        np.frombuffer(buffers["start_ns"], np.int64),
-        np.frombuffer(buffers["end_ns"], np.int64),
-        np.frombuffer(buffers["kind"], np.int8),
-        np.frombuffer(buffers["status"], np.int8),
-        ids,
-        attributes,
+    matrix = np.frombuffer(buffers["attributes"], np.int32).reshape(rows, len(keys))
+    present = np.flatnonzero((matrix != NONE).any(axis=0)) if rows else ()
+    facts = np.frombuffer(buffers["facts"], np.int32).reshape(rows, len(FACTS))
+    start_ns = np.frombuffer(buffers["start_ns"], np.int64)
+    end_ns = np.frombuffer(buffers["end_ns"], np.int64)
+    return SpanColumns(
+        strings=strings,
+        trace_id=np.frombuffer(buffers["trace_id"], np.uint8).reshape(rows, 16),
+        span_id=np.frombuffer(buffers["span_id"], np.uint8).reshape(rows, 8),
+        parent_span_id=np.frombuffer(buffers["parent_span_id"], np.uint8).reshape(rows, 8),
+        start_ns=start_ns,
+        end_ns=end_ns,
+        duration_ns=end_ns - start_ns,
+        kind=np.frombuffer(buffers["kind"], np.int8),
+        status=np.frombuffer(buffers["status"], np.int8),
+        parent=np.frombuffer(buffers["parent"], np.int32),
+        service=np.frombuffer(buffers["service"], np.int32),
+        scope=np.frombuffer(buffers["scope"], np.int32),
+        name=np.frombuffer(buffers["name"], np.int32),
+        route=facts[:, 0],
+        peer=facts[:, 1],
+        db_statement=facts[:, 2],
+        attributes={keys[k]: matrix[:, k] for k in present},
     )
 
 

@@ -1,6 +1,6 @@
 /* Native decode of OTLP ExportTraceServiceRequest wire bytes into columns and records.
  *
- * decode_traces(body, keys, limit, latest_ns, Resource, SpanRecord) walks the protobuf
+ * decode_traces(body, key_index, facts, limit, latest_ns, Resource, SpanRecord) walks the protobuf
  * wire format directly (no upb message is built) and returns
  *
  *     (records, notes, columns, strings, attrs)
@@ -15,12 +15,19 @@
  *            ("clip", ri, si, pi, key) in request order; Python words the messages
  *   columns  dict of bytes buffers, one row per record: trace_id (16 B), span_id (8 B),
  *            parent_span_id (8 B, zeros when absent), start_ns, end_ns (int64), kind,
- *            status (int8), service, scope, name (int32 ids into strings)
+ *            status (int8), parent (int32 row of the parent in this batch, or -1);
+ *            service, scope, name (int32 ids into strings); attributes (int32, one id
+ *            per kept key: key_index maps each kept key to its column); facts (int32,
+ *            one id per entry of ``facts``: the first of its key columns holding a
+ *            non-empty string)
  *   strings  list of str: every distinct string of the request, decoded once
- *   attrs    bytes of int32 triples (row, key id, value id): string-valued kept attributes
+ *
+ * Records are SpanRecord instances whose __slots__ are filled directly (their __init__
+ * only assigns them; tests/test_columnar.py compares them with the Python decoder's).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -46,18 +53,23 @@ typedef struct {
     Py_ssize_t len;
     uint64_t hash;
     int32_t id;
-    int8_t wanted; /* as an attribute key: -1 not asked yet, 0 no, 1 yes */
+    int32_t column; /* as an attribute key: -2 not asked yet, -1 not kept, else its column */
 } Entry;
 
 typedef struct {
-    PyObject *keys;      /* frozenset of kept span attribute keys */
+    PyObject *key_index; /* kept span attribute key -> its column */
+    Py_ssize_t n_keys;
+    int32_t facts[8][4]; /* per fact: its key columns, -1 terminated */
+    Py_ssize_t n_facts;
+    int32_t *row;        /* the current span's attribute ids, one per kept key */
     Py_ssize_t limit;    /* max attribute value length */
     uint64_t latest_ns;  /* spans ending later are rejected */
     PyObject *resource_type, *record_type;
     PyObject *records, *notes, *strings, *keep;
     Entry *table;
     size_t table_cap, table_count;
-    Buf trace, span, parent, start, end, kind, status, service, scope, name, attrs;
+    Buf trace, span, parent, start, end, kind, status, service, scope, name, attrs, fact_ids,
+        parent_row;
     int32_t rows;
 } Ctx;
 
@@ -245,7 +257,7 @@ static int intern(Ctx *c, const Slice *s, Entry **out) {
     e->len = (Py_ssize_t)n;
     e->hash = h;
     e->id = id;
-    e->wanted = -1;
+    e->column = -2;
     c->table_count++;
     *out = e;
     return OK;
@@ -572,13 +584,19 @@ static int span_attribute(Ctx *c, Slice s, PyObject *dict, int ri, int si, int p
     Slice value = {NULL, NULL};
     int has_value;
     TRY(key_value(c, s, &key, &value, &has_value));
-    if (key->wanted < 0) {
-        int found = PySet_Contains(c->keys, string_of(c, key->id));
-        if (found < 0) return FAIL;
-        key->wanted = (int8_t)found;
+    if (key->column == -2) {
+        PyObject *column = PyDict_GetItemWithError(c->key_index, string_of(c, key->id));
+        if (!column && PyErr_Occurred()) return FAIL;
+        long k = column ? PyLong_AsLong(column) : -1;
+        if (k == -1 && PyErr_Occurred()) return FAIL;
+        if (k < -1 || k >= c->n_keys) {
+            PyErr_SetString(PyExc_ValueError, "key_index holds a column out of range");
+            return FAIL;
+        }
+        key->column = (int32_t)k;
     }
     int32_t str_id;
-    if (!key->wanted || !dict) return any_value(c, value, 1, NULL, &str_id);
+    if (key->column < 0 || !dict) return any_value(c, value, 1, NULL, &str_id);
     PyObject *converted;
     TRY(any_value(c, value, 1, &converted, &str_id));
     int clipped = 0;
@@ -605,10 +623,7 @@ static int span_attribute(Ctx *c, Slice s, PyObject *dict, int ri, int si, int p
     if (rc < 0) return FAIL;
     if (clipped)
         TRY(note(c, Py_BuildValue("(siiiO)", "clip", ri, si, pi, string_of(c, key->id))));
-    if (str_id >= 0) {
-        int32_t triple[3] = {c->rows, key->id, str_id};
-        TRY(buf_put(&c->attrs, triple, sizeof triple));
-    }
+    c->row[key->column] = str_id; /* a later value of the same key wins, as in the dict */
     return OK;
 }
 
@@ -682,32 +697,90 @@ static int put_ids(Ctx *c, const SpanFields *f) {
     return buf_put(&c->end, &f->end, 8);
 }
 
-static int record(Ctx *c, const SpanFields *f, PyObject *resource, int32_t scope, int32_t name,
-                  uint64_t code, int32_t message, PyObject *attrs, PyObject *events) {
-    PyObject *args[13];
-    args[0] = bytes_of(&f->trace_id);
-    args[1] = bytes_of(&f->span_id);
-    args[2] = bytes_of(&f->parent);
-    args[6] = PyLong_FromUnsignedLongLong(f->kind);
-    args[7] = PyLong_FromUnsignedLongLong(f->start);
-    args[8] = PyLong_FromUnsignedLongLong(f->end);
-    args[9] = PyLong_FromUnsignedLongLong(code);
-    args[12] = PyList_GET_SIZE(events) ? PyList_AsTuple(events) : PyTuple_New(0);
-    PyObject *item = NULL;
-    if (args[0] && args[1] && args[2] && args[6] && args[7] && args[8] && args[9] && args[12]) {
-        args[3] = resource;
-        args[4] = string_of(c, scope);
-        args[5] = string_of(c, name);
-        args[10] = string_of(c, message);
-        args[11] = attrs;
-        item = PyObject_Vectorcall(c->record_type, args, 13, NULL);
+/* Where SpanRecord keeps each constructor argument: the offsets of its __slots__. */
+static const char *const RECORD_SLOTS[13] = {
+    "trace_id", "span_id",  "parent_span_id", "resource",    "scope_name",     "name",  "kind",
+    "start_ns", "end_ns",   "status_code",    "status_message", "attributes", "events"};
+static PyTypeObject *layout_type = NULL;
+static Py_ssize_t layout[13];
+
+static int record_layout(PyObject *type) {
+    if ((PyTypeObject *)type == layout_type) return OK;
+    if (!PyType_Check(type)) {
+        PyErr_SetString(PyExc_TypeError, "SpanRecord must be a class");
+        return FAIL;
     }
-    for (int i = 0; i < 13; i++)
-        if (i < 3 || (i >= 6 && i <= 9) || i == 12) Py_XDECREF(args[i]);
-    if (!item) return FAIL;
+    for (int i = 0; i < 13; i++) {
+        PyObject *d = PyObject_GetAttrString(type, RECORD_SLOTS[i]);
+        if (!d) return FAIL;
+        int ok = Py_IS_TYPE(d, &PyMemberDescr_Type) &&
+                 ((PyMemberDescrObject *)d)->d_member->type == T_OBJECT_EX;
+        if (ok) layout[i] = ((PyMemberDescrObject *)d)->d_member->offset;
+        Py_DECREF(d);
+        if (!ok) {
+            PyErr_Format(PyExc_TypeError, "SpanRecord.%s must be a __slots__ member",
+                         RECORD_SLOTS[i]);
+            return FAIL;
+        }
+    }
+    layout_type = (PyTypeObject *)type;
+    return OK;
+}
+
+/* A SpanRecord with its slots set (the values are stolen; NULLs fail after cleanup). */
+static int record(Ctx *c, PyObject *values[13]) {
+    PyTypeObject *type = (PyTypeObject *)c->record_type;
+    PyObject *item = NULL;
+    int complete = 1;
+    for (int i = 0; i < 13; i++) complete &= values[i] != NULL;
+    if (complete) item = type->tp_alloc(type, 0);
+    if (!item) {
+        for (int i = 0; i < 13; i++) Py_XDECREF(values[i]);
+        return FAIL;
+    }
+    for (int i = 0; i < 13; i++) *(PyObject **)((char *)item + layout[i]) = values[i];
     int rc = PyList_Append(c->records, item);
     Py_DECREF(item);
     return rc < 0 ? FAIL : OK;
+}
+
+static PyObject *new_ref(PyObject *o) {
+    Py_INCREF(o);
+    return o;
+}
+
+static int span_record(Ctx *c, const SpanFields *f, PyObject *resource, int32_t scope,
+                       int32_t name, uint64_t code, int32_t message, PyObject *attrs,
+                       PyObject *events) {
+    PyObject *values[13] = {
+        bytes_of(&f->trace_id),
+        bytes_of(&f->span_id),
+        bytes_of(&f->parent),
+        new_ref(resource),
+        new_ref(string_of(c, scope)),
+        new_ref(string_of(c, name)),
+        PyLong_FromUnsignedLongLong(f->kind),
+        PyLong_FromUnsignedLongLong(f->start),
+        PyLong_FromUnsignedLongLong(f->end),
+        PyLong_FromUnsignedLongLong(code),
+        new_ref(string_of(c, message)),
+        new_ref(attrs),
+        PyList_GET_SIZE(events) ? PyList_AsTuple(events) : PyTuple_New(0),
+    };
+    return record(c, values);
+}
+
+/* Per fact, the first of its key columns holding a non-empty string, else -1. */
+static int put_facts(Ctx *c) {
+    for (Py_ssize_t i = 0; i < c->n_facts; i++) {
+        int32_t chosen = -1;
+        for (const int32_t *k = c->facts[i]; *k >= 0 && chosen < 0; k++) {
+            int32_t id = c->row[*k];
+            if (id >= 0 && PyUnicode_GET_LENGTH(string_of(c, id)) > 0) chosen = id;
+        }
+        TRY(put_i32(&c->fact_ids, chosen));
+    }
+    return buf_put(&c->attrs, c->row, sizeof(int32_t) * (size_t)c->n_keys);
 }
 
 static int span(Ctx *c, Slice s, PyObject *resource, int32_t service, int32_t scope, int ri,
@@ -733,9 +806,11 @@ static int span(Ctx *c, Slice s, PyObject *resource, int32_t service, int32_t sc
         TRY(note(c, item));
         return span_details(c, s, 0, ri, si, pi, NULL, NULL);
     }
+    for (Py_ssize_t k = 0; k < c->n_keys; k++) c->row[k] = -1;
     PyObject *attrs = PyDict_New(), *events = PyList_New(0);
     int rc = attrs && events ? span_details(c, s, 1, ri, si, pi, attrs, events) : FAIL;
-    if (rc == OK) rc = record(c, &f, resource, scope, name->id, code, message, attrs, events);
+    if (rc == OK)
+        rc = span_record(c, &f, resource, scope, name->id, code, message, attrs, events);
     Py_XDECREF(attrs);
     Py_XDECREF(events);
     if (rc != OK) return rc;
@@ -746,6 +821,7 @@ static int span(Ctx *c, Slice s, PyObject *resource, int32_t service, int32_t sc
     TRY(put_i32(&c->service, service));
     TRY(put_i32(&c->scope, scope));
     TRY(put_i32(&c->name, name->id));
+    TRY(put_facts(c));
     c->rows++;
     return OK;
 }
@@ -898,6 +974,50 @@ static PyObject *take(Buf *b) {
     return PyBytes_FromStringAndSize(b->data ? b->data : "", (Py_ssize_t)b->len);
 }
 
+/* Each row's parent row within the batch (same trace id and span id), else -1. */
+static int parent_rows(Ctx *c) {
+    int32_t n = c->rows;
+    size_t cap = 16;
+    while (cap < (size_t)n * 2) cap *= 2;
+    int32_t *slots = PyMem_Malloc(cap * sizeof(int32_t));
+    if (!slots) {
+        PyErr_NoMemory();
+        return FAIL;
+    }
+    for (size_t j = 0; j < cap; j++) slots[j] = -1;
+    const uint8_t *trace = (const uint8_t *)c->trace.data, *span = (const uint8_t *)c->span.data;
+    const uint8_t *parent = (const uint8_t *)c->parent.data;
+    for (int32_t i = 0; i < n; i++) { /* the first row of a duplicated span id is its row */
+        size_t j = hash_bytes(span + 8 * (size_t)i, 8) & (cap - 1);
+        int duplicate = 0;
+        while (slots[j] >= 0 && !duplicate) {
+            int32_t r = slots[j];
+            duplicate = !memcmp(span + 8 * (size_t)r, span + 8 * (size_t)i, 8) &&
+                        !memcmp(trace + 16 * (size_t)r, trace + 16 * (size_t)i, 16);
+            if (!duplicate) j = (j + 1) & (cap - 1);
+        }
+        if (!duplicate) slots[j] = i;
+    }
+    int rc = OK;
+    for (int32_t i = 0; i < n && rc == OK; i++) {
+        const uint8_t *want = parent + 8 * (size_t)i;
+        int32_t found = -1;
+        static const uint8_t zeros[8] = {0};
+        if (memcmp(want, zeros, 8)) {
+            size_t j = hash_bytes(want, 8) & (cap - 1);
+            for (; slots[j] >= 0 && found < 0; j = (j + 1) & (cap - 1)) {
+                int32_t r = slots[j];
+                if (r != i && !memcmp(span + 8 * (size_t)r, want, 8) &&
+                    !memcmp(trace + 16 * (size_t)r, trace + 16 * (size_t)i, 16))
+                    found = r;
+            }
+        }
+        rc = put_i32(&c->parent_row, found);
+    }
+    PyMem_Free(slots);
+    return rc;
+}
+
 static PyObject *columns(Ctx *c) {
     struct {
         const char *name;
@@ -905,7 +1025,9 @@ static PyObject *columns(Ctx *c) {
     } cols[] = {{"trace_id", &c->trace},   {"span_id", &c->span},   {"parent_span_id", &c->parent},
                 {"start_ns", &c->start},   {"end_ns", &c->end},     {"kind", &c->kind},
                 {"status", &c->status},    {"service", &c->service}, {"scope", &c->scope},
-                {"name", &c->name}};
+                {"name", &c->name},        {"attributes", &c->attrs}, {"facts", &c->fact_ids},
+                {"parent", &c->parent_row}};
+    if (parent_rows(c) != OK) return NULL;
     PyObject *out = PyDict_New();
     if (!out) return NULL;
     for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++) {
@@ -921,31 +1043,61 @@ static PyObject *columns(Ctx *c) {
 }
 
 static void release(Ctx *c) {
-    Buf *bufs[] = {&c->trace, &c->span,    &c->parent, &c->start, &c->end, &c->kind,
-                   &c->status, &c->service, &c->scope,  &c->name,  &c->attrs};
+    Buf *bufs[] = {&c->trace,   &c->span,  &c->parent, &c->start, &c->end,
+                   &c->kind,    &c->status, &c->service, &c->scope, &c->name,
+                   &c->attrs,   &c->fact_ids, &c->parent_row};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) PyMem_Free(bufs[i]->data);
     PyMem_Free(c->table);
+    PyMem_Free(c->row);
     Py_XDECREF(c->records);
     Py_XDECREF(c->notes);
     Py_XDECREF(c->strings);
     Py_XDECREF(c->keep);
 }
 
+/* facts: a tuple of tuples of key columns (at most 8 facts of at most 3 keys). */
+static int read_facts(Ctx *c, PyObject *facts) {
+    c->n_facts = PyTuple_GET_SIZE(facts);
+    if (c->n_facts > 8) goto bad;
+    for (Py_ssize_t i = 0; i < c->n_facts; i++) {
+        PyObject *keys = PyTuple_GET_ITEM(facts, i);
+        if (!PyTuple_Check(keys) || PyTuple_GET_SIZE(keys) > 3) goto bad;
+        Py_ssize_t n = PyTuple_GET_SIZE(keys);
+        for (Py_ssize_t k = 0; k < n; k++) {
+            long column = PyLong_AsLong(PyTuple_GET_ITEM(keys, k));
+            if (column == -1 && PyErr_Occurred()) return FAIL;
+            if (column < 0 || column >= c->n_keys) goto bad;
+            c->facts[i][k] = (int32_t)column;
+        }
+        c->facts[i][n] = -1;
+    }
+    return OK;
+bad:
+    PyErr_SetString(PyExc_ValueError, "facts: up to 8 tuples of up to 3 key columns");
+    return FAIL;
+}
+
 static PyObject *decode_traces(PyObject *self, PyObject *args) {
+    (void)self;
     Py_buffer body;
     Ctx c;
     memset(&c, 0, sizeof c);
     unsigned long long latest;
-    if (!PyArg_ParseTuple(args, "y*O!nKOO", &body, &PyFrozenSet_Type, &c.keys, &c.limit, &latest,
-                          &c.resource_type, &c.record_type))
+    PyObject *facts;
+    if (!PyArg_ParseTuple(args, "y*O!O!nKOO", &body, &PyDict_Type, &c.key_index, &PyTuple_Type,
+                          &facts, &c.limit, &latest, &c.resource_type, &c.record_type))
         return NULL;
     c.latest_ns = latest;
+    c.n_keys = PyDict_GET_SIZE(c.key_index);
     c.records = PyList_New(0);
     c.notes = PyList_New(0);
     c.strings = PyList_New(0);
     c.keep = PyList_New(0);
+    c.row = PyMem_Malloc(sizeof(int32_t) * (size_t)(c.n_keys ? c.n_keys : 1));
     PyObject *result = NULL;
-    if (c.records && c.notes && c.strings && c.keep) {
+    if (!c.row) PyErr_NoMemory();
+    if (c.records && c.notes && c.strings && c.keep && c.row && read_facts(&c, facts) == OK &&
+        record_layout(c.record_type) == OK) {
         Slice s = {(const uint8_t *)body.buf, (const uint8_t *)body.buf + body.len};
         int rc = request(&c, s);
         if (rc == DECLINE) {
@@ -953,11 +1105,8 @@ static PyObject *decode_traces(PyObject *self, PyObject *args) {
             Py_INCREF(result);
         } else if (rc == OK) {
             PyObject *cols = columns(&c);
-            PyObject *attrs = cols ? take(&c.attrs) : NULL;
-            if (cols && attrs)
-                result = PyTuple_Pack(5, c.records, c.notes, cols, c.strings, attrs);
+            if (cols) result = PyTuple_Pack(4, c.records, c.notes, cols, c.strings);
             Py_XDECREF(cols);
-            Py_XDECREF(attrs);
         }
     }
     release(&c);
@@ -967,10 +1116,12 @@ static PyObject *decode_traces(PyObject *self, PyObject *args) {
 
 static PyMethodDef methods[] = {
     {"decode_traces", decode_traces, METH_VARARGS,
-     "decode_traces(body, keys, limit, latest_ns, Resource, SpanRecord) -> tuple | None"},
+     "decode_traces(body, key_index, facts, limit, latest_ns, Resource, SpanRecord)"
+     " -> (records, notes, columns, strings) | None"},
     {NULL, NULL, 0, NULL}};
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_columnar",
-                                    "Native OTLP trace decode into columns.", -1, methods};
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_columnar", "Native OTLP trace decode into columns.", -1, methods,
+    NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC PyInit__columnar(void) { return PyModule_Create(&module); }

@@ -10,10 +10,11 @@ messages and counts are the same either way.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from types import ModuleType
 from typing import Any
 
-from otel_perf.columns import from_buffers
+from otel_perf.columns import FACTS, from_buffers
 from otel_perf.decode.limits import Limits
 from otel_perf.decode.problems import Problems, _future, _span_problem
 from otel_perf.model import Resource, SpanBatch, SpanRecord
@@ -28,23 +29,28 @@ NATIVE = _native is not None
 """Whether the native decoder was built."""
 
 
+@lru_cache(maxsize=16)
+def key_columns(keys: frozenset[str]) -> tuple[tuple[str, ...], dict[str, int], tuple[Any, ...]]:
+    """The kept keys in column order, their column index, and each fact's key columns."""
+    ordered = tuple(sorted(keys))
+    index = {key: i for i, key in enumerate(ordered)}
+    facts = tuple(tuple(index[k] for k in fact if k in index) for fact in FACTS)
+    return ordered, index, facts
+
+
 def decode_native(body: bytes, limits: Limits) -> tuple[SpanBatch, Problems] | None:
     """Decode an OTLP trace request body natively, or None for the protobuf path to do it."""
     if _native is None:
         return None
     latest = limits.latest_ns()
+    keys, index, facts = key_columns(limits.span_attribute_keys)
     result = _native.decode_traces(
-        body,
-        limits.span_attribute_keys,
-        limits.max_attribute_value_bytes,
-        latest,
-        Resource,
-        SpanRecord,
+        body, index, facts, limits.max_attribute_value_bytes, latest, Resource, SpanRecord
     )
     if result is None:
         return None
-    records, notes, buffers, strings, triples = result
-    columns = from_buffers(buffers, strings, triples)
+    records, notes, buffers, strings = result
+    columns = from_buffers(buffers, strings, keys)
     return SpanBatch(records, columns), _problems(notes, latest, limits.max_attribute_value_bytes)
 
 
