@@ -21,12 +21,14 @@ for namespace, folder in MAPPED.items():
     for sub in find_packages(where=folder):
         packages.append(f"{namespace}.{sub}")
 
-# The native OTLP decode, compiled by the ordinary install with the machine's C compiler;
-# otel_perf.decode.columnar falls back to the protobuf library when it is missing.
+# The native OTLP decode, compiled by the ordinary install with the machine's C compiler.
+# Optional: without a compiler the install still succeeds (with a warning) and
+# otel_perf.decode.columnar decodes with the protobuf library instead.
 columnar = Extension(
     "otel_perf.decode._columnar",
     sources=["otel_perf/decode/_columnar.c"],
     extra_compile_args=["-O2", "-std=c11"],
+    optional=True,
 )
 
 setup(packages=packages, package_dir=package_dir, ext_modules=[columnar])

@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import queue
 import random
 import select
@@ -68,6 +69,8 @@ AIM_RATIO = 1.0
 AIM_IDLE_RSS_MB = 100.0
 AIM_CARDINALITY_RSS_MB = 200.0
 BASELINES = {"naive": "naive-reader", "native": "native-decode"}
+PROTOBUF_PIPELINE = "pipeline-pb"
+"""``--protobuf-pipeline``: the same pipeline decoding with the protobuf library."""
 """The baseline servers (``benchmarks._decode_only_server`` modes) and their names here."""
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
@@ -199,14 +202,19 @@ def log_tail(path: Path, lines: int = 20) -> str:
 
 
 @contextmanager
-def _spawned(argv: list[str], log_path: Path, pipe_stdout: bool) -> Iterator[Any]:
+def _spawned(
+    argv: list[str], log_path: Path, pipe_stdout: bool, env: dict[str, str] | None = None
+) -> Iterator[Any]:
     """Start ``argv`` from the repo root, output to ``log_path`` (stdout piped if asked).
+
+    ``env`` adds to (or replaces in) this process's environment.
 
     The process is stopped on the way out, whatever happened.
     """
     with log_path.open("wb") as log:
         stdout = subprocess.PIPE if pipe_stdout else log
-        process = subprocess.Popen(argv, cwd=REPO, stdout=stdout, stderr=log)
+        environment = {**os.environ, **(env or {})}
+        process = subprocess.Popen(argv, cwd=REPO, stdout=stdout, stderr=log, env=environment)
         try:
             yield process
         finally:
@@ -233,19 +241,31 @@ def _read_ready_port(process: subprocess.Popen[bytes], log: Path) -> int:
     return int(line[1])
 
 
-def pipeline_config(grpc_port: int, http_port: int, api_port: int) -> str:
-    """The embedded default config with every endpoint moved to the given loopback ports."""
+def pipeline_config(
+    grpc_port: int, http_port: int, api_port: int, grpc_workers: int | None = None
+) -> str:
+    """The embedded default config with every endpoint moved to the given loopback ports.
+
+    ``grpc_workers`` replaces the gRPC receiver's thread count when given.
+    """
     text = resources.files("otel_perf.config").joinpath("default.yaml").read_text()
     config = yaml.safe_load(text)
     protocols = config["receivers"]["otlp"]["protocols"]
     protocols["grpc"]["endpoint"] = f"127.0.0.1:{grpc_port}"
+    if grpc_workers is not None:
+        protocols["grpc"]["workers"] = grpc_workers
     protocols["http"]["endpoint"] = f"127.0.0.1:{http_port}"
     config["extensions"]["api"]["endpoint"] = f"127.0.0.1:{api_port}"
     return str(yaml.safe_dump(config, sort_keys=False))
 
 
 @contextmanager
-def pipeline_receiver(tmp: Path, name: str = "pipeline") -> Iterator[Receiver]:
+def pipeline_receiver(
+    tmp: Path,
+    name: str = "pipeline",
+    grpc_workers: int | None = None,
+    env: dict[str, str] | None = None,
+) -> Iterator[Receiver]:
     """``otel-perf run`` on free ports, ready once /performance/health answers.
 
     The processors it runs are read from the health answer, so the report shows
@@ -253,11 +273,11 @@ def pipeline_receiver(tmp: Path, name: str = "pipeline") -> Iterator[Receiver]:
     """
     grpc_port, http_port, api_port = free_ports(3)
     config = tmp / f"{name}.yaml"
-    config.write_text(pipeline_config(grpc_port, http_port, api_port))
+    config.write_text(pipeline_config(grpc_port, http_port, api_port, grpc_workers))
     log = tmp / f"{name}.log"
     argv = [sys.executable, "-m", "otel_perf.cli", "run", "--config", str(config)]
     argv += ["--store", str(tmp / f"{name}.db")]
-    with _spawned(argv, log, pipe_stdout=False) as process:
+    with _spawned(argv, log, pipe_stdout=False, env=env) as process:
         api = f"http://127.0.0.1:{api_port}"
         health = _wait_healthy(api, process, log)
         processors = [str(p) for p in health.get("processors", [])]
@@ -555,8 +575,16 @@ def run_rounds(tmp: Path, payloads: list[bytes], args: argparse.Namespace) -> Th
     """Start the three receivers, measure them in alternating rounds, stop them."""
     with ExitStack() as stack:
         receivers = [stack.enter_context(baseline_receiver(tmp, mode)) for mode in BASELINES]
-        pipeline = stack.enter_context(pipeline_receiver(tmp))
+        pipeline = stack.enter_context(pipeline_receiver(tmp, grpc_workers=args.grpc_workers))
         receivers.append(pipeline)
+        if args.protobuf_pipeline:
+            # the same pipeline with its native decoder off: the decode's share, A/B
+            off = {"OTEL_PERF_NATIVE_DECODE": "0"}
+            receivers.append(
+                stack.enter_context(
+                    pipeline_receiver(tmp, PROTOBUF_PIPELINE, args.grpc_workers, off)
+                )
+            )
         idle_rss = idle_rss_mb(pipeline, args.timeout)
         rounds: dict[str, list[Measurement]] = {r.name: [] for r in receivers}
         for i in range(args.rounds):
@@ -814,11 +842,11 @@ def run_cardinality(tmp: Path, args: argparse.Namespace) -> Cardinality:
 def table(results: list[Measurement]) -> str:
     """The figures as a small fixed-width table."""
     header = (
-        f"{'receiver':<12} {'spans':>9} {'cpu s':>7} {'spans/cpu-s':>12} "
+        f"{'receiver':<14} {'spans':>9} {'cpu s':>7} {'spans/cpu-s':>12} "
         f"{'wall s':>7} {'spans/s':>10} {'retries':>7} {'peak rss MB':>11}"
     )
     rows = [
-        f"{m.name:<12} {m.spans:>9,} {m.cpu_s:>7.2f} {m.spans_per_cpu_s:>12,.0f} "
+        f"{m.name:<14} {m.spans:>9,} {m.cpu_s:>7.2f} {m.spans_per_cpu_s:>12,.0f} "
         f"{m.wall_s:>7.2f} {m.wall_spans_per_s:>10,.0f} {m.retries:>7} {m.rss_mb:>11.1f}"
         for m in results
     ]
@@ -845,6 +873,9 @@ def summary(
         },
         "peak_rss_mb": {name: round(m.rss_mb, 1) for name, m in throughput.receivers.items()},
     }
+    protobuf = throughput.receivers.get(PROTOBUF_PIPELINE)
+    if protobuf is not None:
+        result["spans_per_cpu_s"]["pipeline_protobuf_decode"] = round(protobuf.spans_per_cpu_s)
     if cardinality is not None:
         result["cardinality"] = cardinality_summary(cardinality)
     result.update(
@@ -1077,6 +1108,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--timeout", type=float, default=120.0, help="seconds allowed for each wait"
+    )
+    parser.add_argument(
+        "--grpc-workers",
+        type=bounded(1, 64),
+        default=None,
+        help="the pipeline's gRPC receiver threads (default: the embedded config's)",
+    )
+    parser.add_argument(
+        "--protobuf-pipeline",
+        action="store_true",
+        help=f"also measure the pipeline with OTEL_PERF_NATIVE_DECODE=0 ({PROTOBUF_PIPELINE})",
     )
     parser.add_argument(
         "--in-process",

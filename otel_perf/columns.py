@@ -109,7 +109,7 @@ def from_buffers(
         route=facts[:, 0],
         peer=facts[:, 1],
         db_statement=facts[:, 2],
-        attributes={keys[k]: matrix[:, k] for k in present},
+        attributes={keys[int(k)]: matrix[:, k] for k in present},
     )
 
 

@@ -5,11 +5,13 @@ ExportTraceServiceRequest bytes without building protobuf messages. When it is
 missing (:data:`NATIVE` is False), or declines a request it does not reproduce
 exactly (malformed bytes, invalid UTF-8, merged submessages: see ``_columnar.c``),
 the protobuf library decodes it instead, so accepted spans, partial-success
-messages and counts are the same either way.
+messages and counts are the same either way. ``OTEL_PERF_NATIVE_DECODE=0`` in the
+environment turns the native decoder off.
 """
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from types import ModuleType
 from typing import Any
@@ -21,12 +23,17 @@ from otel_perf.model import Resource, SpanBatch, SpanRecord
 
 _native: ModuleType | None
 try:
-    from otel_perf.decode import _columnar as _native
+    from otel_perf.decode import _columnar
+
+    _native = _columnar
 except ImportError:  # no compiler when installed: the protobuf library decodes
     _native = None
 
 NATIVE = _native is not None
 """Whether the native decoder was built."""
+ENV_SWITCH = "OTEL_PERF_NATIVE_DECODE"
+"""Set to 0 to decode with the protobuf library even where the native decoder is built."""
+_enabled = NATIVE and os.environ.get(ENV_SWITCH, "1").strip() != "0"
 
 
 @lru_cache(maxsize=16)
@@ -40,7 +47,7 @@ def key_columns(keys: frozenset[str]) -> tuple[tuple[str, ...], dict[str, int], 
 
 def decode_native(body: bytes, limits: Limits) -> tuple[SpanBatch, Problems] | None:
     """Decode an OTLP trace request body natively, or None for the protobuf path to do it."""
-    if _native is None:
+    if _native is None or not _enabled:
         return None
     latest = limits.latest_ns()
     keys, index, facts = key_columns(limits.span_attribute_keys)
