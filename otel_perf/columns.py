@@ -88,7 +88,7 @@ def from_buffers(
     """
     rows = len(buffers["start_ns"]) // 8
     matrix = np.frombuffer(buffers["attributes"], np.int32).reshape(rows, len(keys))
-    present = np.flatnonzero((matrix != NONE).any(axis=0)) if rows else ()
+    present = np.flatnonzero(np.frombuffer(buffers["present"], np.uint8))
     facts = np.frombuffer(buffers["facts"], np.int32).reshape(rows, len(FACTS))
     start_ns = np.frombuffer(buffers["start_ns"], np.int64)
     end_ns = np.frombuffer(buffers["end_ns"], np.int64)

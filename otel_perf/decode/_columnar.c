@@ -19,7 +19,8 @@
  *            service, scope, name (int32 ids into strings); attributes (int32, one id
  *            per kept key: key_index maps each kept key to its column); facts (int32,
  *            one id per entry of ``facts``: the first of its key columns holding a
- *            non-empty string)
+ *            non-empty string); present (one byte per kept key: 1 when some span
+ *            holds a string for it)
  *   strings  list of str: every distinct string of the request, decoded once
  *
  * Records are SpanRecord instances whose __slots__ are filled directly (their __init__
@@ -62,6 +63,7 @@ typedef struct {
     int32_t facts[8][4]; /* per fact: its key columns, -1 terminated */
     Py_ssize_t n_facts;
     int32_t *row;        /* the current span's attribute ids, one per kept key */
+    uint8_t *present;    /* per kept key: whether any span holds a string for it */
     Py_ssize_t limit;    /* max attribute value length */
     uint64_t latest_ns;  /* spans ending later are rejected */
     PyObject *resource_type, *record_type;
@@ -624,6 +626,7 @@ static int span_attribute(Ctx *c, Slice s, PyObject *dict, int ri, int si, int p
     if (clipped)
         TRY(note(c, Py_BuildValue("(siiiO)", "clip", ri, si, pi, string_of(c, key->id))));
     c->row[key->column] = str_id; /* a later value of the same key wins, as in the dict */
+    if (str_id >= 0) c->present[key->column] = 1;
     return OK;
 }
 
@@ -1049,6 +1052,7 @@ static void release(Ctx *c) {
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) PyMem_Free(bufs[i]->data);
     PyMem_Free(c->table);
     PyMem_Free(c->row);
+    PyMem_Free(c->present);
     Py_XDECREF(c->records);
     Py_XDECREF(c->notes);
     Py_XDECREF(c->strings);
@@ -1094,9 +1098,11 @@ static PyObject *decode_traces(PyObject *self, PyObject *args) {
     c.strings = PyList_New(0);
     c.keep = PyList_New(0);
     c.row = PyMem_Malloc(sizeof(int32_t) * (size_t)(c.n_keys ? c.n_keys : 1));
+    c.present = PyMem_Calloc((size_t)(c.n_keys ? c.n_keys : 1), 1);
     PyObject *result = NULL;
-    if (!c.row) PyErr_NoMemory();
-    if (c.records && c.notes && c.strings && c.keep && c.row && read_facts(&c, facts) == OK &&
+    if (!c.row || !c.present) PyErr_NoMemory();
+    if (c.records && c.notes && c.strings && c.keep && c.row && c.present &&
+        read_facts(&c, facts) == OK &&
         record_layout(c.record_type) == OK) {
         Slice s = {(const uint8_t *)body.buf, (const uint8_t *)body.buf + body.len};
         int rc = request(&c, s);
@@ -1105,6 +1111,10 @@ static PyObject *decode_traces(PyObject *self, PyObject *args) {
             Py_INCREF(result);
         } else if (rc == OK) {
             PyObject *cols = columns(&c);
+            Buf present = {(char *)c.present, (size_t)c.n_keys, (size_t)c.n_keys};
+            PyObject *flags = cols ? take(&present) : NULL;
+            if (flags && PyDict_SetItemString(cols, "present", flags) < 0) Py_CLEAR(cols);
+            Py_XDECREF(flags);
             if (cols) result = PyTuple_Pack(4, c.records, c.notes, cols, c.strings);
             Py_XDECREF(cols);
         }
