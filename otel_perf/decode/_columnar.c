@@ -288,6 +288,10 @@ static int any_value(Ctx *c, Slice s, int depth, PyObject **out, int32_t *str_id
             case 1: {
                 EXPECT(wt, 2);
                 TRY(delimited(&s, &sub));
+                if (!out) { /* validating only: no str for a value nobody keeps */
+                    TRY(check_utf8(&sub));
+                    break;
+                }
                 Entry *e;
                 int rc = intern(c, &sub, &e);
                 if (rc != OK) return rc;
