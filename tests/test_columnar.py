@@ -123,6 +123,8 @@ def rich_request() -> ExportTraceServiceRequest:
     spans[5].attributes.extend([kv("http.route", ""), kv("url.template", "/t/{id}")])
     spans[5].attributes.extend([kv("server.address", "db"), kv("http.route", "/again")])
     spans[5].links.add(trace_id=b"\1" * 16, span_id=b"\2" * 8, trace_state="a=b")
+    # a string, then a number for the same key: the number wins, and no column holds it
+    spans[5].attributes.extend([kv("http.method", "GET"), kv("http.method", 7)])
     return request
 
 
@@ -145,6 +147,7 @@ def test_every_field_kind_decodes_the_same() -> None:
         ("truncated", lambda b: b[:-3]),
         ("a stray group tag", lambda b: b + b"\x0b"),
         ("an unknown field", lambda b: b + b"\xa8\x1f\x01"),
+        ("spans sent as a varint", lambda b: b.replace(b"\x12", b"\x10", 1)),
         ("empty", lambda b: b""),
     ],
 )

@@ -630,7 +630,6 @@ static int span_attribute(Ctx *c, Slice s, PyObject *dict, int ri, int si, int p
     if (clipped)
         TRY(note(c, Py_BuildValue("(siiiO)", "clip", ri, si, pi, string_of(c, key->id))));
     c->row[key->column] = str_id; /* a later value of the same key wins, as in the dict */
-    if (str_id >= 0) c->present[key->column] = 1;
     return OK;
 }
 
@@ -787,6 +786,8 @@ static int put_facts(Ctx *c) {
         }
         TRY(put_i32(&c->fact_ids, chosen));
     }
+    for (Py_ssize_t k = 0; k < c->n_keys; k++)
+        if (c->row[k] >= 0) c->present[k] = 1;
     return buf_put(&c->attrs, c->row, sizeof(int32_t) * (size_t)c->n_keys);
 }
 
@@ -894,6 +895,7 @@ static int scope_spans(Ctx *c, Slice s, PyObject *resource, int32_t service, int
             TRY(skip(&s, wt));
             continue;
         }
+        EXPECT(wt, 2);
         TRY(delimited(&s, &sub));
         TRY(span(c, sub, resource, service, scope_name->id, ri, si, pi++));
     }
@@ -947,7 +949,7 @@ static int resource_spans(Ctx *c, Slice s, int ri) {
             rc = skip(&s, wt);
             continue;
         }
-        rc = delimited(&s, &sub);
+        rc = wt == 2 ? delimited(&s, &sub) : DECLINE;
         if (rc == OK) rc = scope_spans(c, sub, resource, service->id, ri, si++);
     }
     Py_XDECREF(service_name);
