@@ -9,6 +9,7 @@ columns, or declines (returns None) so that the protobuf path decides.
 from __future__ import annotations
 
 import random
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -212,3 +213,24 @@ def test_columns_of_a_protobuf_decoded_batch_are_built_on_demand() -> None:
     columns = batch.columns()
     assert batch.columns() is columns and len(columns) == len(batch)
     assert columns.text(columns.service, 0) == "checkout"
+
+
+def test_the_environment_switch_turns_the_native_decoder_off() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "from otlp_builders import trace_request\n"
+        "from otel_perf.decode import Decoder\n"
+        "batch, _ = Decoder().spans_from_bytes(trace_request(spans=2).SerializeToString())\n"
+        "print(len(batch), batch.columnar is None)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env={"OTEL_PERF_NATIVE_DECODE": "0", "PYTHONPATH": str(Path(__file__).parent)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert done.stdout.split() == ["2", "True"]  # decoded by protobuf: columns built on demand
