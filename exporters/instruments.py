@@ -1,8 +1,9 @@
 """The ``otel_perf.*`` metrics every metrics exporter publishes, and its resource.
 
-One definition shared by the ``otlp`` and ``prometheus`` exporters: a findings
-counter, observable views of the pipeline's Telemetry and one observable gauge per
-name processors registered in :mod:`otel_perf.gauges`. Observable instruments read
+One definition shared by the ``otlp`` and ``prometheus`` exporters: a counter of
+finding openings, gauges of the findings open now (``open_findings``), observable
+views of the pipeline's Telemetry and one observable gauge per name processors
+registered in :mod:`otel_perf.gauges`. Observable instruments read
 ``Telemetry.snapshot()`` when the SDK collects (on the metric reader's thread), so
 ingest never touches them.
 """
@@ -17,6 +18,7 @@ from opentelemetry.metrics import CallbackOptions, Counter, Meter, Observation
 from opentelemetry.sdk.resources import OTELResourceDetector, Resource
 
 from otel_perf import gauges
+from otel_perf.exporters.open_findings import IMPACT, OPEN, OPEN_DROPPED, OpenFindings
 from otel_perf.findings import Finding
 from otel_perf.series import SeriesKey
 from otel_perf.telemetry import Telemetry
@@ -86,14 +88,19 @@ def finding_attributes(finding: Finding) -> dict[str, str]:
     }
 
 
-def create_instruments(meter: Meter, telemetry: TelemetrySource) -> Counter:
+def create_instruments(
+    meter: Meter, telemetry: TelemetrySource, open_findings: OpenFindings | None = None
+) -> Counter:
     """Create every instrument on ``meter``; return the findings counter.
 
     Args:
         meter: the meter of the exporter's own MeterProvider.
         telemetry: returns the bound Telemetry, or None before binding (then
             the observable instruments report nothing).
+        open_findings: the exporter's open findings, published as gauges.
     """
+    if open_findings is not None:
+        _open_finding_gauges(meter, open_findings)
     for name, key, description in _RECEIVER:
         meter.create_observable_counter(
             name, [_by_signal(telemetry, key)], unit="{item}", description=description
@@ -127,7 +134,41 @@ def create_instruments(meter: Meter, telemetry: TelemetrySource) -> Counter:
             description=info.description,
         )
     return meter.create_counter(
-        FINDINGS, unit="{finding}", description="Findings exported, by kind, severity, service."
+        FINDINGS,
+        unit="{finding}",
+        description="Findings opened (not updates or resolves), by kind, severity, service.",
+    )
+
+
+def _open_finding_gauges(meter: Meter, open_findings: OpenFindings) -> None:
+    def observe_open(_: CallbackOptions) -> Iterable[Observation]:
+        return [Observation(1, entry.labels) for entry in open_findings.current()]
+
+    def observe_impact(_: CallbackOptions) -> Iterable[Observation]:
+        return [
+            Observation(entry.impact, entry.labels)
+            for entry in open_findings.current()
+            if entry.impact is not None
+        ]
+
+    meter.create_observable_gauge(
+        OPEN, [observe_open], unit="1", description="1 for each finding open now, by finding."
+    )
+
+    def observe_dropped(_: CallbackOptions) -> Iterable[Observation]:
+        return [Observation(open_findings.dropped)]
+
+    meter.create_observable_counter(
+        OPEN_DROPPED,
+        [observe_dropped],
+        unit="{finding}",
+        description="Open findings left out of otel_perf.finding.open (max_open_findings).",
+    )
+    meter.create_observable_gauge(
+        IMPACT,
+        [observe_impact],
+        unit="1",
+        description="Impact of each open finding on the recommendations' points scale.",
     )
 
 

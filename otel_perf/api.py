@@ -67,7 +67,7 @@ class API:
             Route("/performance/openapi.json", self.openapi),
             *dashboard_routes(),
         ]
-        app = Starlette(routes=routes)
+        app = Starlette(routes=routes, exception_handlers={404: _http_error, 405: _http_error})
         app.add_middleware(_AuthMiddleware, token=self._token)
         return app
 
@@ -143,6 +143,8 @@ class API:
             rows = [r for r in snap.get("red", []) if not service or r["service"] == service]
             body.setdefault("red", []).extend(rows[:limit])
             body.setdefault("spanmetrics", {})[pid] = {k: v for k, v in snap.items() if k != "red"}
+        for snap in self.pipeline.snapshot("instrumentation").values():
+            body["instrumentation"] = instrumentation_view(snap, service, limit)
         return JSONResponse(body)
 
     async def slo(self, request: Request) -> Response:
@@ -223,6 +225,17 @@ class _AuthMiddleware:
         await self.app(scope, receive, send)
 
 
+def instrumentation_view(snap: dict[str, Any], service: str | None, limit: int) -> dict[str, Any]:
+    """The instrumentation processor's per-service view, of one service or the first
+    ``limit`` services."""
+    services = {
+        name: row
+        for name, row in snap.get("services", {}).items()
+        if not service or name == service
+    }
+    return {**snap, "services": dict(list(services.items())[:limit])}
+
+
 def _limit(request: Request, default: int = 100) -> int | Response:
     try:
         limit = int(request.query_params.get("limit", str(default)))
@@ -231,6 +244,23 @@ def _limit(request: Request, default: int = 100) -> int | Response:
     if not 1 <= limit <= MAX_LIMIT:
         return _error(400, f"query parameter limit: must be between 1 and {MAX_LIMIT}")
     return limit
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Unknown paths and methods answer JSON like every other error."""
+    status = getattr(exc, "status_code", 500)
+    detail = getattr(exc, "detail", "")
+    if status == 404 and detail in ("", "Not Found"):
+        detail = (
+            f"no such path: {request.url.path} (the API's paths are listed in "
+            "/performance/openapi.json; the dashboard is at /dashboard)"
+        )
+    elif status == 405 and detail in ("", "Method Not Allowed"):
+        detail = f"{request.method} is not allowed on {request.url.path}"
+    response = _error(status, str(detail))
+    for name, value in (getattr(exc, "headers", None) or {}).items():
+        response.headers[name] = value  # e.g. 405's Allow
+    return response
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -269,9 +299,10 @@ def openapi_document() -> dict[str, Any]:
             },
             "/performance/recommendations": {
                 "get": {
-                    "summary": "One ranked list of actions from every processor, each with "
-                    "its category, estimated impact (kind, value, text), score, evidence "
-                    "(trace ids, figures) and the finding it came from",
+                    "summary": "One list of actions from every processor, ranked by impact "
+                    "on users (severity breaks ties), each with its category, estimated impact "
+                    "(kind, value, text), score, the ranking's reasons, evidence (trace ids, "
+                    "figures) and the finding it came from",
                     "parameters": [
                         _param("service", "string"),
                         _param("category", "string", list(CATEGORIES)),
@@ -288,7 +319,9 @@ def openapi_document() -> dict[str, Any]:
                 "get": {
                     "summary": "Ingest counters per signal, queue, processing, spans per "
                     "service and route, events by name; with span metrics, RED (rate, error "
-                    "ratio, p50/p95/p99) per service and operation over the last minute",
+                    "ratio, p50/p95/p99) per service and operation over the last minute; with "
+                    "the instrumentation processor, per service the signals and span kinds "
+                    "(server, client, db, messaging, internal) that arrive and a verdict",
                     "parameters": [_param("service", "string"), _param("limit", "integer")],
                     "responses": {
                         "200": {
@@ -382,6 +415,13 @@ def openapi_document() -> dict[str, Any]:
                         },
                         "queue": _counts("queue depth and capacity in items"),
                         "processed": _counts("items processed per signal"),
+                        "instrumentation": {
+                            "type": "object",
+                            "description": "with the instrumentation processor: window_s; "
+                            "services: per service signals and spans ({count, first_ns, "
+                            "last_ns} per signal and span kind), missing span kinds, verdict "
+                            "{state: ok|gap|unknown, text, ...}; limit; overflowed per signal",
+                        },
                     },
                 },
             },

@@ -1,11 +1,14 @@
-"""The ``otel-perf`` command: run, validate, print-config, components, replay,
-API readers (metrics, health, findings, regression, trends) and benchmark. Only ``main`` exits."""
+"""The ``otel-perf`` command: run, validate, print-config, components and replay here; the
+API readers in ``cli_readers``, the processors' commands in ``cli_processors``. Each command
+is declared with :func:`~otel_perf.cli_args.add_command`, which binds its handler, so adding
+one is a parser and a function in one module. Only ``main`` exits."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,52 +17,97 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from otel_perf import __version__, cli_processors, cli_readers
+from otel_perf import __version__, cli_instrumentation, cli_processors, cli_readers
+from otel_perf.cli_args import WIDE, add_command, parse_args
 from otel_perf.cli_http import DEFAULT_API as DEFAULT_API
 from otel_perf.cli_http import CLIError as CLIError
-from otel_perf.cli_readers import findings_table
+from otel_perf.cli_tables import findings_table
 from otel_perf.components import exporter_types, processor_types
 from otel_perf.config import ConfigError, load_config
 from otel_perf.config.models import EXTENSION_TYPES, RECEIVER_TYPES
 from otel_perf.store import StoreError
 
+DESCRIPTION = """\
+otel-perf turns OpenTelemetry traces, metrics and logs into performance findings:
+bottlenecks, slow queries and N+1 calls, SLO burn, anomalies, regressions, capacity
+forecasts and cache advice.
+
+Start it with "otel-perf run" (it listens for OTLP on 127.0.0.1:4317 and :4318 and
+serves its API and dashboard on http://127.0.0.1:8080/), point your apps' OTLP exporter
+at it, then read what it found with the commands below.
+"""
+
+EPILOG = """\
+examples:
+  otel-perf run                                 start with the built-in config
+  otel-perf run -c otel-perf.yaml               start with your config
+  otel-perf findings                            what it found, newest first
+  otel-perf bottlenecks --service checkout      where the time goes
+  otel-perf findings --api 10.0.0.5:8080        read another sidecar
+
+"otel-perf COMMAND --help" shows a command's options.
+"""
+
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="otel-perf", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="otel-perf",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"otel-perf {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = sub.add_parser("run", help="start the sidecar (embedded default config without --config)")
+    run = add_command(sub, "run", cmd_run, "start the sidecar (the built-in config without -c)")
     run.add_argument("--config", "-c", help="YAML config file")
     run.add_argument("--store", help="SQLite store path (overrides service.store.path)")
-    run.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
-
-    validate = sub.add_parser("validate", help="check a config file and report every problem")
-    validate.add_argument("file")
-
-    show = sub.add_parser("print-config", help="print the resolved config, secrets redacted")
-    show.add_argument("--config", "-c")
-
-    sub.add_parser("components", help="list the component types this build has")
-
-    replay = sub.add_parser(
-        "replay", help="feed OTLP JSON lines through the pipeline on event time"
+    run.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="how much to log (default: info)",
     )
-    replay.add_argument("files", nargs="+", type=Path)
-    replay.add_argument("--config", "-c")
+
+    validate = add_command(
+        sub, "validate", cmd_validate, "check a config file and list every problem"
+    )
+    validate.add_argument("file", help="the YAML config file to check")
+
+    show = add_command(
+        sub, "print-config", cmd_print_config, "print the resolved config, secrets redacted"
+    )
+    show.add_argument("--config", "-c", help="YAML config file (default: the built-in one)")
+
+    add_command(sub, "components", cmd_components, "list the component types this build has")
+
+    replay = add_command(
+        sub, "replay", cmd_replay, "feed recorded OTLP JSON lines through the pipeline"
+    )
+    replay.add_argument(
+        "files", nargs="+", type=Path, help="files of OTLP JSON, one export request per line"
+    )
+    replay.add_argument("--config", "-c", help="YAML config file (default: the built-in one)")
     replay.add_argument("--store", default=":memory:", help="store path (default: in memory)")
-    replay.add_argument("--output", "-o", choices=["table", "json"], default="table")
+    replay.add_argument(
+        "--output",
+        "-o",
+        choices=["table", "json"],
+        default="table",
+        help="table for people (default) or one JSON line",
+    )
 
     cli_readers.add_parsers(sub)
     cli_processors.add_parsers(sub)
+    cli_instrumentation.add_parser(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    console = Console()
+    args = parse_args(_parser(), argv)
+    console = Console(width=WIDE) if getattr(args, "wide", False) else Console()
     try:
-        return int(COMMANDS[args.command](args, console))
+        return int(args.handler(args, console))
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -107,12 +155,21 @@ def cmd_components(args: argparse.Namespace, console: Console) -> int:
     table = Table("kind", "type", "description")
     for kind, names in (("receiver", RECEIVER_TYPES), ("extension", EXTENSION_TYPES)):
         for name, model in names.items():
-            table.add_row(kind, name, (model.__doc__ or "").strip().splitlines()[0])
+            table.add_row(kind, name, plain_summary(model.__doc__))
     for kind, factories in (("processor", processor_types()), ("exporter", exporter_types())):
         for name, factory in factories.items():
             table.add_row(kind, name, factory.description)
     console.print(table)
     return 0
+
+
+def plain_summary(doc: str | None) -> str:
+    """A docstring's first line for people: ``"``receivers.otlp``: OTLP over gRPC"`` reads
+    "OTLP over gRPC"."""
+    line = (doc or "").strip().splitlines()[0] if (doc or "").strip() else ""
+    line = re.sub(r"^``[^`]+``:\s*", "", line)
+    line = line.replace("``", "")
+    return line[:1].upper() + line[1:]
 
 
 def cmd_replay(args: argparse.Namespace, console: Console) -> int:
@@ -149,25 +206,6 @@ def cmd_replay(args: argparse.Namespace, console: Console) -> int:
         findings_table(console, summary["findings"])
     return 1 if report.errors else 0
 
-
-COMMANDS = {
-    "run": cmd_run,
-    "validate": cmd_validate,
-    "print-config": cmd_print_config,
-    "components": cmd_components,
-    "replay": cmd_replay,
-    "metrics": cli_readers.cmd_metrics,
-    "health": cli_readers.cmd_health,
-    "findings": cli_readers.cmd_findings,
-    "bottlenecks": cli_readers.cmd_bottlenecks,
-    "slo": cli_readers.cmd_slo,
-    "recommendations": cli_readers.cmd_recommendations,
-    "regression": cli_processors.cmd_regression,
-    "trends": cli_processors.cmd_trends,
-    "benchmark": cli_processors.cmd_benchmark,
-    "cache": cli_processors.cmd_cache,
-    "capacity": cli_processors.cmd_capacity,
-}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -24,52 +24,124 @@ class CLIError(Exception):
     """A failure to report in one line and exit non-zero."""
 
 
+def api_url(value: str) -> str:
+    """``--api``: ``host:port`` means ``http://host:port``; a trailing slash is dropped."""
+    value = value.strip()
+    if "://" not in value:
+        value = "http://" + value
+    scheme = value.split("://", 1)[0].lower()
+    if scheme not in ("http", "https"):
+        raise argparse.ArgumentTypeError(
+            f'"{value}" is not an http:// or https:// address (like 127.0.0.1:8080)'
+        )
+    return value.rstrip("/")
+
+
 def api_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--api``, ``--token`` (default from OTEL_PERF_API / OTEL_PERF_TOKEN), ``--output``."""
-    parser.add_argument("--api", default=os.environ.get("OTEL_PERF_API", DEFAULT_API))
-    parser.add_argument("--token", default=os.environ.get("OTEL_PERF_TOKEN"))
-    parser.add_argument("--output", "-o", choices=["table", "json"], default="table")
+    """``--api``, ``--token`` (default from OTEL_PERF_API / OTEL_PERF_TOKEN), ``--output``
+    and ``--wide``."""
+    parser.add_argument(
+        "--api",
+        type=api_url,
+        default=os.environ.get("OTEL_PERF_API", DEFAULT_API),
+        help=f"the sidecar's API, like 127.0.0.1:8080 (default: $OTEL_PERF_API or {DEFAULT_API})",
+    )
+    parser.add_argument(
+        "--token",
+        default=os.environ.get("OTEL_PERF_TOKEN"),
+        help="bearer token, when the API has auth (default: $OTEL_PERF_TOKEN)",
+    )
+    parser.add_argument(
+        "--output",
+        "-o",
+        choices=["table", "json"],
+        default="table",
+        help="table for people (default) or the API's JSON answer on one line",
+    )
+    parser.add_argument(
+        "--wide", action="store_true", help="never wrap: one line per row, however long"
+    )
 
 
 def api_get(args: argparse.Namespace, path: str) -> Any:
     """GET ``path`` as JSON; a 503 answer (degraded health) is returned, not raised."""
-    request = urllib.request.Request(args.api.rstrip("/") + path)
+    request = urllib.request.Request(args.api + path)
     if args.token:
         request.add_header("Authorization", f"Bearer {args.token}")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (URL is ours)
-            return json.load(response)
-    except urllib.error.HTTPError as exc:
-        detail = exc.read().decode(errors="replace")[:200]
-        if exc.code != 503:  # health answers 503 with a body when degraded
-            raise CLIError(f"{args.api}{path}: HTTP {exc.code}: {detail}") from None
-        return json.loads(detail)
-    except urllib.error.URLError as exc:
-        raise CLIError(f"cannot reach the otel-perf API at {args.api}: {exc.reason}") from None
+    return _send(args, request, timeout_s=10, accept=(503,))
 
 
 def api_post(args: argparse.Namespace, path: str, body: dict[str, Any]) -> Any:
     """POST ``body`` as JSON to ``path``; an error names the API's ``error`` message."""
     request = urllib.request.Request(
-        args.api.rstrip("/") + path,
+        args.api + path,
         data=json.dumps(body).encode(),
         headers={"Content-Type": "application/json"},
         method="POST",
     )
     if args.token:
         request.add_header("Authorization", f"Bearer {args.token}")
+    return _send(args, request, timeout_s=600)
+
+
+def _send(
+    args: argparse.Namespace,
+    request: urllib.request.Request,
+    timeout_s: float,
+    accept: tuple[int, ...] = (),
+) -> Any:
+    where = f"{request.get_method()} {request.full_url}"
     try:
-        with urllib.request.urlopen(request, timeout=600) as response:  # noqa: S310 (URL is ours)
-            return json.load(response)
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310
+            return _json(response.read(), where)
     except urllib.error.HTTPError as exc:
-        detail = exc.read().decode(errors="replace")[:500]
-        try:
-            detail = json.loads(detail)["error"]
-        except (ValueError, KeyError, TypeError):
-            pass
-        raise CLIError(f"{args.api}{path}: HTTP {exc.code}: {detail}") from None
+        body = exc.read()
+        if exc.code in accept:  # health answers 503 with its verdict when degraded
+            return _json(body, where)
+        raise CLIError(error_sentence(where, exc.code, exc.reason, body)) from None
     except urllib.error.URLError as exc:
-        raise CLIError(f"cannot reach the otel-perf API at {args.api}: {exc.reason}") from None
+        reason = exc.reason.strerror if isinstance(exc.reason, OSError) else exc.reason
+        raise CLIError(
+            f"cannot reach the otel-perf API at {args.api} ({reason or exc.reason}); "
+            'is "otel-perf run" running there? Point --api (or OTEL_PERF_API) at it'
+        ) from None
+    except TimeoutError:
+        raise CLIError(f"{where}: no answer within {timeout_s:g} s") from None
+    except ValueError as exc:  # a URL urllib cannot use (bad port, no host)
+        raise CLIError(f"--api {args.api}: {exc}") from None
+
+
+def _json(body: bytes, where: str) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise CLIError(f"{where}: the answer is not JSON; is --api an otel-perf API?") from None
+
+
+def error_sentence(where: str, status: int, reason: str, body: bytes) -> str:
+    """One sentence for an HTTP error: the request, the status and the API's own message.
+
+    >>> error_sentence("GET http://h/x", 404, "Not Found", b'{"error": "no such test"}')
+    'GET http://h/x: HTTP 404 Not Found: no such test'
+    """
+    head = f"{where}: HTTP {status} {reason}".rstrip()
+    message = _message(body)
+    return f"{head}: {message}" if message else head
+
+
+def _message(body: bytes) -> str:
+    """The ``error`` (or ``detail``) of a JSON body; a short plain-text body as it is."""
+    text = body.decode(errors="replace").strip()
+    try:
+        data = json.loads(text)
+    except ValueError:
+        first = " ".join(text.split())
+        return first if first and len(first) <= 300 and not first.startswith("<") else ""
+    if isinstance(data, dict):
+        for key in ("error", "detail", "message"):
+            if isinstance(data.get(key), str):
+                return str(data[key])
+    return ""
 
 
 def show(

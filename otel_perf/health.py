@@ -8,8 +8,10 @@ The verdict is the worst status any check returns. Each check is a plain functio
   failing (a processor, subscriber or exporter raised; ``store`` = store writes failed)
   or exports failing, since the baseline reading → degraded.
 * ``store``: the store's writes are failing (disk full, read-only) → degraded.
-* ``slo``: a page burn-rate alert firing → critical; a ticket firing or an objective
-  breached → degraded.
+* ``slo``: a page burn-rate alert of a declared objective firing → critical; a ticket
+  firing or a declared objective breached → degraded. Suggested (zero-config) objectives
+  warn at most: any of their burn-rate alerts firing → degraded; their breaches are shown
+  by ``slo`` but do not change health (a default that does not fit is not an incident).
 * ``anomalies``: an open anomaly episode of severity critical → degraded.
 * ``regressions``: a regression detected within ``REGRESSION_WINDOW_NS`` (24 h of event
   time) of the newest finding → degraded.
@@ -191,13 +193,14 @@ def slo(inputs: HealthInputs) -> list[Reason]:
     reasons = []
     for snap in inputs.snapshots.get("slo", {}).values():
         for view in snap.get("objectives", []):
+            suggested = bool(view.get("suggested"))
+            note = " (suggested objective: warns only)" if suggested else ""
             for alert, state in view["alerts"].items():
                 if state["firing"]:
-                    status = "critical" if alert == "page" else "degraded"
-                    reasons.append(
-                        Reason("slo", status, f"{view['name']}: burn-rate {alert} firing")
-                    )
-            if view["breached"]:
+                    status = "critical" if alert == "page" and not suggested else "degraded"
+                    text = f"{view['name']}: burn-rate {alert} firing{note}"
+                    reasons.append(Reason("slo", status, text))
+            if view["breached"] and not suggested:
                 text = f"{view['name']}: SLO breached over {view['window']}"
                 reasons.append(Reason("slo", "degraded", text))
     return reasons

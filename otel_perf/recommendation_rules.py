@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from otel_perf import recommendation_slo as slo
 from otel_perf.findings import Finding, Kind, Severity
+from otel_perf.units import format_quantity
 
 MONTH_S = 30 * 86400.0
 #: a version comparison's and a benchmark verdict's figures
@@ -47,6 +48,7 @@ class Item:
     figures: dict[str, Any] = field(default_factory=dict)
     severity: Severity | None = None  # defaults to the finding's
     group: str = ""  # items of one group appear once (an objective's alerts); default: key
+    notes: tuple[str, ...] = ()  # why it ranks where it does, beyond its impact
 
     @property
     def group_key(self) -> str:
@@ -124,6 +126,7 @@ def _hotspot(f: Finding, inputs: Context) -> Item:
         impact_text=f"{a['critical_path_ms_per_trace']:.0f} ms of each request's critical "
         f"path, ~{spent:.0f} ms per minute",
         figures=_figures(f, "share", "entry_p95_ms", "critical_path_ms_per_trace", "traces"),
+        notes=("critical-path time says where time goes, not what a fix saves: it weighs a tenth",),
     )
 
 
@@ -137,7 +140,25 @@ def _recommendation(f: Finding, inputs: Context) -> Item | None:
         return _cache_memory(f)
     if a.get("status") in ("over", "under") and "resource" in a:
         return _rightsize(f, inputs)
+    if a.get("recommendation") == "check_instrumentation":
+        return _instrumentation(f)
     return None
+
+
+def _instrumentation(f: Finding) -> Item:
+    """Server time with no exit span: the hint counts like a hotspot (a tenth of its ms)."""
+    a = f.attributes
+    p95 = float(a["server_p95_ms"])
+    return Item(
+        action=f"Check the instrumentation of {f.service}: its traces have server spans but no "
+        "client, DB or messaging spans (database driver or HTTP client not instrumented?)",
+        category="performance",
+        finding=f,
+        impact_kind="critical_path_ms_per_min",
+        impact_value=p95,
+        impact_text=f"server p95 {p95:.0f} ms, all of it self time in the traces",
+        figures=_figures(f, "server_spans", "server_p95_ms", "no_exit_spans_s"),
+    )
 
 
 def _ttl_action(f: Finding, verb: str) -> str:
@@ -188,11 +209,13 @@ def _cache_memory(f: Finding) -> Item:
 def _rightsize(f: Finding, inputs: Context) -> Item:
     a = f.attributes
     figures = _figures(f, "kind", "request", "limit", "target", "lower", "upper", "history_days")
+    unit = str(a.get("unit") or "")  # {cpu} or By; older findings carry none
     if a["status"] == "over":
         saving = float(a.get("saving") or 0.0) * MONTH_S / inputs.period_s(f.source)
         currency = a.get("currency", "")
         return Item(
-            action=f"Right-size {a['resource']}: request {a['request']:g} → {a['target']:.4g}",
+            action=f"Right-size {a['resource']}: request {_amount(a['request'], unit)} → "
+            f"{_amount(a['target'], unit)}",
             category="cost",
             finding=f,
             impact_kind="cost_per_month",
@@ -205,8 +228,8 @@ def _rightsize(f: Finding, inputs: Context) -> Item:
     request = a.get("request")
     shortfall = a["target"] / request - 1 if request else 1.0
     return Item(
-        action=f"Raise the request of {a['resource']} to {a['target']:.4g} "
-        f"(now {'none' if request is None else f'{request:g}'})",
+        action=f"Raise the request of {a['resource']} to {_amount(a['target'], unit)} "
+        f"(now {'none' if request is None else _amount(request, unit)})",
         category="capacity",
         finding=f,
         impact_kind="request_shortfall",
@@ -214,6 +237,11 @@ def _rightsize(f: Finding, inputs: Context) -> Item:
         impact_text=f"usage needs {shortfall:+.0%} over the request",
         figures=figures,
     )
+
+
+def _amount(value: float, unit: str) -> str:
+    """Cores or bytes with their unit (``500m cores``, ``512.0 MiB``); bare without one."""
+    return format_quantity(float(value), unit) if unit else f"{float(value):.4g}"
 
 
 def _crossing(f: Finding, inputs: Context) -> Item:
@@ -278,30 +306,51 @@ def _anomaly(f: Finding, inputs: Context) -> Item:
 
 
 def _slo(f: Finding, inputs: Context) -> Item | None:
-    """A burning or breached objective, with its budget figures from the SLO snapshot."""
+    """A burning or breached objective, with its budget figures from the SLO snapshot.
+
+    The running processor's view decides: an objective it no longer tracks, or tracks
+    as healthy, gives no item (the stored finding is stale), so recommendations agree
+    with ``slo`` and health after a restart. A suggested (zero-config) objective's burn
+    weighs a hundredth of a declared one's: it must not crowd out actions.
+    """
     a = f.attributes
-    view = slo.objective(inputs.snapshots.get("slo", {}).get(f.source, {}), a["objective"])
+    snapshots = inputs.snapshots.get("slo", {})
+    view = slo.objective(snapshots.get(f.source, {}), a["objective"])
+    if view is None and f.source in snapshots:
+        return None  # the processor runs and does not know the objective (any more)
     if view is not None and not slo.objective_bad(view):
         return None  # the stored finding is stale: the processor says all is well
+    suggested = bool((view or a).get("suggested"))
     budget = (view or {}).get("budget") or {}
     remaining = budget.get("error_budget_remaining", a.get("error_budget_remaining"))
     burn = slo.burn_rate(view, a)
     window_s = slo.window_s(str((view or {}).get("window") or a.get("window") or ""))
     text = slo.exhaustion(remaining, burn, window_s)
+    action = (
+        f"Review the suggested objective {a['objective']} ({f.service}): {text}; "
+        "declare an objective that fits to be paged"
+        if suggested
+        else f"Investigate {a['objective']} ({f.service}): {text}"
+    )
     return Item(
-        action=f"Investigate {a['objective']} ({f.service}): {text}",
+        action=action,
         category="reliability",
         finding=f,
-        impact_kind="budget_burn",
+        impact_kind="suggested_budget_burn" if suggested else "budget_burn",
         impact_value=burn,
         impact_text=f"burning the error budget {burn:.3g}× ({text})",
         figures={
+            "objective": a["objective"],
             "error_budget_remaining": remaining,
             "burn_rate": burn,
             "sli": budget.get("sli", a.get("sli")),
             "target": a.get("target"),
+            "suggested": suggested,
         },
         group=f"{f.source}\x1fslo\x1f{a['objective']}",
+        notes=("suggested objective: its burn weighs a hundredth of a declared one's",)
+        if suggested
+        else (),
     )
 
 

@@ -6,27 +6,37 @@ parallel, cache a query or change a TTL, raise capacity before a forecast crossi
 right-size a container, roll back a version that regressed an endpoint, investigate a
 burning SLO or an open anomaly. Improvements and single slow requests are not actions.
 
-Ranking rule: severity first (critical, warning, info), then ``score``, the estimated
-impact on one scale of points, then the finding key (for a stable order):
+Ranking rule: by ``score``, the estimated impact on users on one scale of points, highest
+first; severity breaks ties (critical, warning, info), then the finding key (a stable
+order). Severity does not come first: a critical finding about a rare staff-only export
+must not bury the N+1 on the route most users hit.
 
-==========================  ===============================================  ============
-impact kind                 value                                            points
-==========================  ===============================================  ============
-``latency_ms_per_min``      time saved per minute of traffic (ms)            value
-``critical_path_ms_per_min`` time on the critical path per minute (ms)       value / 10
-``budget_burn``             error budget burn rate (1 = spent at window end)  1000 × value
-``relative_latency``        relative latency change (0.25 = 25 % slower)     1000 × value
-``anomaly_score``           anomaly score, 0 to 1                            1000 × value
-``days_to_threshold``       days until the forecast crosses a threshold      7000 / value
-``cost_per_month``          money saved per 30 days (the configured currency) value
-``request_shortfall``       recommended request / current request − 1        1000 × value
-``bytes_per_min``           memory freed per minute (bytes)                  value / 1e6
-==========================  ===============================================  ============
+=============================  ===============================================  ============
+impact kind                    value                                            points
+=============================  ===============================================  ============
+``latency_ms_per_min``         time saved per minute of traffic (ms)            value
+``critical_path_ms_per_min``   time on the critical path per minute (ms)        value / 10
+``budget_burn``                error budget burn rate of a declared objective   1000 × value
+``suggested_budget_burn``      burn rate of a suggested (zero-config) objective 10 × value
+``relative_latency``           relative latency change (0.25 = 25 % slower)     1000 × value
+``anomaly_score``              anomaly score, 0 to 1                            1000 × value
+``days_to_threshold``          days until the forecast crosses a threshold      7000 / value
+``cost_per_month``             money saved per 30 days (the configured currency) value
+``request_shortfall``          recommended request / current request − 1        1000 × value
+``bytes_per_min``              memory freed per minute (bytes)                  value / 1e6
+=============================  ===============================================  ============
 
-so 1 s saved per minute, a burn rate of 1, a 100 % slowdown, a capacity crossing in 7
-days and 1,000 currency units a month weigh the same. A critical-path hotspot says where
-time goes, not what a fix saves, so its time counts a tenth: the N+1 inside an endpoint
-ranks above the endpoint's hotspot.
+so 1 s saved per minute, a burn rate of 1 of a declared objective, a 100 % slowdown, a
+capacity crossing in 7 days and 1,000 currency units a month weigh the same. Time per
+minute grows with traffic, so an operation on a hot route's critical path outweighs the
+same one on a route few requests take. A critical-path hotspot says where time goes, not
+what a fix saves, so its time counts a tenth: the N+1 inside an endpoint ranks above the
+endpoint's hotspot. A suggested objective is a default nobody agreed to: its burn counts a
+hundredth of a declared one's (a 14.4× fast burn weighs 144 points, a full outage at 99.9 %
+still 10,000), so suggested-SLO items do not crowd out bottleneck actions.
+
+Each item carries the ranking's reasons as data (``ranking``): the score, the rule that
+turned the impact into points, the severity used as the tie-break and any notes.
 
 The functions here are pure: they read snapshots and findings and never the clock. The
 rules that turn each kind of finding into an action are in ``recommendation_rules``.
@@ -60,12 +70,26 @@ POINTS: dict[str, Callable[[float], float]] = {
     "latency_ms_per_min": lambda v: v,
     "critical_path_ms_per_min": lambda v: v / 10,
     "budget_burn": lambda v: 1000 * v,
+    "suggested_budget_burn": lambda v: 10 * v,
     "relative_latency": lambda v: 1000 * v,
     "anomaly_score": lambda v: 1000 * v,
     "days_to_threshold": lambda v: 7000 / max(v, 1 / 24),
     "cost_per_month": lambda v: v,
     "request_shortfall": lambda v: 1000 * v,
     "bytes_per_min": lambda v: v / 1e6,
+}
+#: how each impact kind becomes points, in words (the ``ranking.rule`` of an item)
+POINT_RULES: dict[str, str] = {
+    "latency_ms_per_min": "points = ms saved per minute",
+    "critical_path_ms_per_min": "points = critical-path ms per minute / 10",
+    "budget_burn": "points = 1000 × burn rate (declared objective)",
+    "suggested_budget_burn": "points = 10 × burn rate (suggested objective)",
+    "relative_latency": "points = 1000 × relative latency change",
+    "anomaly_score": "points = 1000 × anomaly score",
+    "days_to_threshold": "points = 7000 / days to the threshold",
+    "cost_per_month": "points = money saved per month",
+    "request_shortfall": "points = 1000 × request shortfall",
+    "bytes_per_min": "points = bytes freed per minute / 1e6",
 }
 
 
@@ -119,7 +143,7 @@ def recommend(
         if (not service or finding.service == service)
         and (not category or item.category == category)
     ]
-    items.sort(key=lambda i: (-i.rank_severity.rank, -_score(i), i.finding.key))
+    items.sort(key=rank_key)
     seen: set[str] = set()
     ranked = []
     for item in items:
@@ -127,6 +151,17 @@ def recommend(
             seen.add(item.group_key)
             ranked.append(item)
     return [_to_dict(item, rank) for rank, item in enumerate(ranked[:limit], start=1)]
+
+
+def rank_key(item: Item) -> tuple[float, int, str]:
+    """Impact first, severity as the tie-break, then the finding key."""
+    return (-_score(item), -item.rank_severity.rank, item.finding.key)
+
+
+def impact_of(finding: Finding, inputs: Inputs) -> tuple[str, float] | None:
+    """The impact kind and points of the finding's recommendation (None: no action)."""
+    items = _items(finding, inputs)
+    return (items[0].impact_kind, _score(items[0])) if items else None
 
 
 def _score(item: Item) -> float:
@@ -149,6 +184,15 @@ def _to_dict(item: Item, rank: int) -> dict[str, Any]:
             "kind": item.impact_kind,
             "value": round(item.impact_value, 6),
             "text": item.impact_text,
+        },
+        "ranking": {
+            "by": "impact",
+            "score": _score(item),
+            "impact_kind": item.impact_kind,
+            "impact_value": round(item.impact_value, 6),
+            "rule": POINT_RULES[item.impact_kind],
+            "tie_break": {"severity": item.rank_severity.value},
+            "notes": list(item.notes),
         },
         "evidence": {
             "trace_ids": list(f.evidence.get("trace_ids") or []),

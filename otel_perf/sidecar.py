@@ -20,6 +20,8 @@ from otel_perf.api import API
 from otel_perf.config import Config
 from otel_perf.config.models import APISettings, HostMetricsReceiverConfig, OTLPReceiverConfig
 from otel_perf.config.types import split_endpoint
+from otel_perf.first_seen import FirstSeen
+from otel_perf.listeners import PortClash, check_free, urls
 from otel_perf.pipeline import Clock, Pipeline
 from otel_perf.serving import ServerThread
 from otel_perf.store import Store
@@ -54,17 +56,25 @@ class Sidecar:
         self.pipeline = Pipeline(config, store, clock=clock)
         self.ports = Ports()
         self._receivers: list[tuple[str, str, _Receiver]] = []
+        self._started: list[str] = []
         self._api: ServerThread | None = None
         self._stopped = threading.Event()
         self._stop_lock = threading.Lock()
 
     def start(self) -> Ports:
-        """Start everything; returns the bound ports."""
+        """Start everything; returns the bound ports.
+
+        Raises:
+            PortClash: a configured port cannot be listened on; nothing was started and
+                nothing logged "listening". The message names the port and the setting.
+        """
         from otel_perf.receiver.grpc import GrpcReceiver
         from otel_perf.receiver.http import HttpReceiver
 
-        self.pipeline.start()
+        check_free(self.config)
+        sink = FirstSeen(self.pipeline)
         try:
+            self.pipeline.start()  # exporters first: a listening one binds here
             for rid in self._used_receivers():
                 settings = self.config.receivers[rid]
                 if isinstance(settings, HostMetricsReceiverConfig):
@@ -73,14 +83,18 @@ class Sidecar:
                 if not isinstance(settings, OTLPReceiverConfig):
                     raise TypeError(f"receiver {rid}: no runtime for {type(settings).__name__}")
                 if settings.protocols.grpc is not None:
-                    self._add(rid, "grpc", GrpcReceiver(settings, self.pipeline))
+                    self._add(rid, "grpc", GrpcReceiver(settings, sink))
                 if settings.protocols.http is not None:
-                    self._add(rid, "http", HttpReceiver(settings, self.pipeline))
+                    self._add(rid, "http", HttpReceiver(settings, sink))
             if "api" in self.config.service.extensions:
                 self._start_api()
         except BaseException:
             self.stop()
             raise
+        for line in self._started:  # only once every listener is up
+            log.info("%s", line)
+        for line in urls(self.config, self.ports, self.pipeline.exporters):
+            log.info("%s", line)
         return self.ports
 
     def _used_receivers(self) -> list[str]:
@@ -90,10 +104,14 @@ class Sidecar:
         return used
 
     def _add(self, rid: str, protocol: str, receiver: Any) -> None:
-        port = receiver.start()
+        key = f"receivers.{rid}.protocols.{protocol}.endpoint"
+        try:
+            port = receiver.start()
+        except OSError as exc:
+            raise PortClash(f"{exc.strerror or exc}; change {key}") from None
         self._receivers.append((rid, protocol, receiver))
         getattr(self.ports, protocol)[rid] = port
-        log.info("receiver %s listening for OTLP/%s on port %d", rid, protocol, port)
+        self._started.append(f"receiver {rid} listening for OTLP/{protocol} on port {port}")
 
     def _add_sampler(self, rid: str, settings: HostMetricsReceiverConfig) -> None:
         """A receiver that samples rather than listens (no port)."""
@@ -106,15 +124,18 @@ class Sidecar:
         )
         receiver.start()
         self._receivers.append((rid, "hostmetrics", receiver))
-        log.info("receiver %s sampling every %gs", rid, settings.collection_interval)
+        self._started.append(f"receiver {rid} sampling every {settings.collection_interval:g}s")
 
     def _start_api(self) -> None:
         settings = self.config.extensions["api"]
         assert isinstance(settings, APISettings)
         host, port = split_endpoint(settings.endpoint)
         self._api = ServerThread(API(self.pipeline, settings).app(), host, port, "otel-perf-api")
-        self.ports.api = self._api.start()
-        log.info("API listening on %s:%d", host, self.ports.api)
+        try:
+            self.ports.api = self._api.start()
+        except OSError as exc:
+            raise PortClash(f"{exc.strerror or exc}; change extensions.api.endpoint") from None
+        self._started.append(f"API listening on {host}:{self.ports.api}")
 
     def stop(self, grace: float = 5.0) -> None:
         """Stop accepting, drain, flush, close. Safe to call twice."""

@@ -14,10 +14,21 @@ def register_builtins() -> None:
     from otel_perf.processors.bottlenecks.processor import FACTORY as BOTTLENECKS
     from otel_perf.processors.cache.processor import FACTORY as CACHE
     from otel_perf.processors.capacity.processor import FACTORY as CAPACITY
+    from otel_perf.processors.instrumentation.processor import FACTORY as INSTRUMENTATION
     from otel_perf.processors.regression.processor import FACTORY as REGRESSION
     from otel_perf.processors.slo.processor import FACTORY as SLO
     from otel_perf.processors.spanmetrics.processor import FACTORY as SPANMETRICS
 
-    builtins = (SPANMETRICS, BOTTLENECKS, SLO, ANOMALY, REGRESSION, CACHE, CAPACITY, AGGREGATES)
+    builtins = (
+        SPANMETRICS,
+        BOTTLENECKS,
+        SLO,
+        ANOMALY,
+        REGRESSION,
+        CACHE,
+        CAPACITY,
+        AGGREGATES,
+        INSTRUMENTATION,
+    )
     for factory in builtins:
         register_processor(factory)

@@ -176,8 +176,12 @@ def test_slo_route_health_and_cli(capsys: pytest.CaptureFixture[str]) -> None:
 
     pipe = Pipeline(load_config(text=SLO_CONFIG), Store(":memory:"), clock=lambda: 1)
     pipe.start(worker=False)
+    for minute in range(7):  # watched for seven quiet minutes: the burn-rate windows are observed
+        pipe.tick(minute * 60 * 10**9)
+    t0 = 7 * 60_000  # ms
     failing = [
-        span(i, None, i * 100, i * 100 + 20, kind=SpanKind.SERVER, status=2) for i in range(1, 30)
+        span(i, None, t0 + i * 100, t0 + i * 100 + 20, kind=SpanKind.SERVER, status=2)
+        for i in range(1, 30)
     ]
     pipe.process(SpanBatch(failing))
     pipe.tick(max(s.end_ns for s in failing) + 10**9)

@@ -267,11 +267,12 @@ def test_replayed_outage_pages_and_resolves_in_alertmanager(
         assert isinstance(exporter, AlertmanagerExporter)
 
         report = replay(pipeline, [outage])
-        # 60 of 1 260 requests failed: the page fires, and the 3-day ticket too
-        assert sorted(transitions(report.findings)) == [("page", "open"), ("ticket", "open")]
+        # 60 of 1 260 requests failed: the page fires; the 3-day ticket burns too, but its
+        # 6 h short window was not observed (63 minutes of data), so it cannot fire yet
+        assert sorted(transitions(report.findings)) == [("page", "open")]
         exporter.flush()
         (alert,) = wait_for(lambda: burn_rate_alerts(manager, "page"), "the page in Alertmanager")
-        assert burn_rate_alerts(manager, "ticket")
+        assert not burn_rate_alerts(manager, "ticket")
         assert alert["labels"] == {
             "alertname": "OtelPerfBurnRate",
             "service": "shop",
@@ -297,7 +298,6 @@ def test_replayed_outage_pages_and_resolves_in_alertmanager(
         wait_for(
             lambda: not burn_rate_alerts(manager, "page"), "the page to leave the active alerts"
         )
-        assert burn_rate_alerts(manager, "ticket")  # the 3-day ticket still burns
         (item,) = wait_for(
             lambda: [n for n in notified(webhook, "resolved") if n["labels"] == alert["labels"]],
             "Alertmanager's resolved notification of the page",

@@ -107,6 +107,9 @@ def test_sdk_usage_and_request_rate_are_recorded_exported_and_kept(tmp_path: Pat
         tracers.shutdown()
 
         sidecar.wait_for(lambda m: m["processed"]["spans"] == SPANS)
+        # every span in a closed span-metrics interval: its rate reached capacity (published
+        # synchronously), so the flush at stop stores it; an open interval would be lost
+        sidecar.wait_for(lambda m: sum(r["calls"] for r in m.get("red", [])) == SPANS)
         deadline = time.monotonic() + 30
         text = ""
         while time.monotonic() < deadline:

@@ -121,6 +121,10 @@ def shop_pipeline(config: str = CONFIG, replay_dir: Path | None = None) -> tuple
     pipe = Pipeline(load_config(text=config), Store(":memory:"), clock=lambda: 1)
     pipe.start(worker=False)
     traffic = scenarios.generate("n_plus_one", traces=120)
+    # otel-perf has watched for six quiet minutes before the traffic: the SLO's burn-rate
+    # windows are observed, so the failures below may page (a fresh start could not)
+    for minutes_before in range(6, 0, -1):
+        pipe.tick(traffic.start_ns - minutes_before * 60 * S)
     if replay_dir is not None:
         path = replay_dir / "shop.jsonl"
         lines = (
@@ -220,19 +224,24 @@ def test_every_source_appears_with_evidence_and_its_finding(
     assert cache["impact"]["value"] == pytest.approx(saving) and saving > 0
 
 
-def test_ranked_by_severity_then_score(api: httpx.Client) -> None:
+def test_ranked_by_impact_then_severity(api: httpx.Client) -> None:
     items = everything(api)
     assert [i["rank"] for i in items] == list(range(1, len(items) + 1))
-    order = [(-SEVERITY_RANK[i["severity"]], -i["score"]) for i in items]
+    order = [(-i["score"], -SEVERITY_RANK[i["severity"]]) for i in items]
     assert order == sorted(order)
-    assert items[0]["category"] == "reliability"  # the page is the only critical item
+    # the declared objective's page burns 1000× (every request fails): the largest impact
+    assert items[0]["category"] == "reliability" and items[0]["severity"] == "critical"
     for item in items:
-        impact = item["impact"]
+        impact, ranking = item["impact"], item["ranking"]
         assert item["score"] == pytest.approx(POINTS[impact["kind"]](impact["value"]), abs=1e-3)
+        assert ranking["by"] == "impact" and ranking["score"] == item["score"]
+        assert ranking["impact_kind"] == impact["kind"]
+        assert ranking["tie_break"] == {"severity": item["severity"]}
+        assert ranking["rule"].startswith("points = ")
     assert len({i["finding"]["key"] for i in items}) == len(items)  # deduplicated
     rank = {(i["finding"]["kind"], i["subject"].split(" in ")[0]): i["rank"] for i in items}
     n_plus_one = next(r for (kind, _), r in rank.items() if kind == "n_plus_one")
-    assert n_plus_one < rank[("bottleneck_identified", "SELECT order_items")]  # the fix first
+    assert n_plus_one < rank[("bottleneck_identified", scenarios.ITEMS_BY_ORDER_OPERATION)]
 
 
 def test_filters_and_limit(api: httpx.Client) -> None:
@@ -408,3 +417,94 @@ def test_a_burn_rate_finding_with_malformed_rules_is_skipped() -> None:
         Kind.BURN_RATE_ALERT, "shop page", 1, source="slo", objective="shop", burn_rates=["x"]
     )
     assert recommend(Inputs({}, [odd, crossing("cpu", 2.0)]))[0]["subject"] == "cpu >= limit"
+
+
+def test_a_hot_routes_bottleneck_outranks_a_critical_rare_query_and_a_suggested_slo_burn(
+    tmp_path: Path,
+) -> None:
+    # a real slo processor, zero-config: "pricing" is slow by design (400 ms against the
+    # suggested p95 of 150 ms), so its suggested latency objectives burn 20× for 8 minutes
+    from otel_perf.components import Context
+    from otel_perf.processors.slo.config import SLOConfig
+    from otel_perf.processors.slo.processor import SLOProcessor
+
+    slo = SLOProcessor(Context("slo", Store(tmp_path / "s.db")), SLOConfig())
+    t0 = 1_700_000_000 // 60 * 60 * S
+    burns: list[Finding] = []
+    for step in range(8 * 6):
+        now = t0 + step * 10 * S
+        spans = [
+            span(
+                f"p{step}-{i}",
+                None,
+                now / 1e6 + i,
+                now / 1e6 + i + 400,
+                service="pricing",
+                kind=SpanKind.SERVER,
+                trace_id=(step * 10 + i).to_bytes(16, "big"),
+            )
+            for i in range(10)
+        ]
+        slo.consume_spans(SpanBatch(spans))
+        burns += slo.tick(now + 10 * S)
+    assert [f for f in burns if f.kind == Kind.BURN_RATE_ALERT and f.state == State.OPEN]
+    when = (t0 + 48 * 10 * S) / S
+    hot = {"service": "checkout", "source": "bottlenecks"}
+    n_plus_one = finding(  # 25 ms saved in each of 600 requests a minute: 15 s per minute
+        Kind.N_PLUS_ONE,
+        "SELECT items in GET /orders",
+        when,
+        parent_operation="GET /orders",
+        max_calls=12,
+        fingerprint="SELECT * FROM items WHERE order_id = ?",
+        saveable_ms_per_trace=25.0,
+        occurrences=600,
+        **hot,
+    )
+    hotspot = finding(  # 80 ms of the critical path of 600 requests a minute
+        Kind.BOTTLENECK_IDENTIFIED,
+        "SELECT items in GET /orders",
+        when,
+        operation="SELECT items",
+        share=0.6,
+        entry_service="checkout",
+        entry_operation="GET /orders",
+        entry_p95_ms=140.0,
+        critical_path_ms_per_trace=80.0,
+        traces=600,
+        **hot,
+    )
+    export = finding(  # a staff-only export: critical (p95 ≥ 4× 500 ms) but 3 a minute
+        Kind.SLOW_QUERY,
+        "SELECT report in GET /admin/export",
+        when,
+        count=3,
+        p50_ms=2000.0,
+        p95_ms=2400.0,
+        fingerprint="SELECT * FROM report",
+        severity=Severity.CRITICAL,
+        **hot,
+    )
+    snapshots = {"slo": {"slo": slo.snapshot()}}
+    items = recommend(Inputs(snapshots, [*burns, export, hotspot, n_plus_one]))
+    kinds = [i["finding"]["kind"] for i in items]
+    assert kinds[:3] == ["n_plus_one", "slow_query", "bottleneck_identified"], kinds
+    assert items[0]["score"] == pytest.approx(15_000.0)
+    assert items[1]["severity"] == "critical" and items[1]["score"] == pytest.approx(6000.0)
+    assert items[2]["score"] == pytest.approx(4800.0)  # a tenth of 48 s per minute
+    suggested = [i for i in items if i["impact"]["kind"] == "suggested_budget_burn"]
+    assert suggested and all(i["rank"] > 3 for i in suggested)
+    assert all(i["score"] == pytest.approx(10 * i["impact"]["value"]) for i in suggested)
+    assert all(i["action"].startswith("Review the suggested objective") for i in suggested)
+    reasons = suggested[0]["ranking"]
+    assert reasons["rule"] == "points = 10 × burn rate (suggested objective)"
+    assert reasons["notes"] and "hundredth" in reasons["notes"][0]
+    assert items[0]["ranking"] == {
+        "by": "impact",
+        "score": pytest.approx(15_000.0),
+        "impact_kind": "latency_ms_per_min",
+        "impact_value": pytest.approx(15_000.0),
+        "rule": "points = ms saved per minute",
+        "tie_break": {"severity": "warning"},
+        "notes": [],
+    }

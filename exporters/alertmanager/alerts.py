@@ -60,9 +60,11 @@ def labels_of(finding: Finding, extra: Mapping[str, str] | None = None) -> dict[
 
 
 def severity_label(finding: Finding) -> str:
-    """``page`` / ``ticket`` for burn-rate alerts, otherwise the finding's severity."""
+    """``page`` / ``ticket`` for burn-rate alerts of declared objectives, otherwise the
+    finding's severity (a suggested objective's alerts are ``warning``: they never page)."""
     alert = finding.attributes.get("alert")
-    if finding.kind == Kind.BURN_RATE_ALERT and isinstance(alert, str) and alert:
+    suggested = finding.attributes.get("suggested") is True
+    if finding.kind == Kind.BURN_RATE_ALERT and isinstance(alert, str) and alert and not suggested:
         return alert
     return finding.severity.value
 

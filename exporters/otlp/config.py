@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from otel_perf.components import ComponentConfig
 from otel_perf.config.types import Duration, Secret
@@ -28,6 +28,8 @@ class OTLPExporterConfig(ComponentConfig):
         metrics: export the ``otel_perf.*`` metrics.
         span_metrics: with ``metrics``, also export span metrics
             (``traces.span.metrics.calls`` and ``.duration``) per closed interval.
+        max_open_findings: open findings published as ``otel_perf.finding.open`` /
+            ``.impact`` gauges at most (more are left out).
         resource: resource attributes added to ``service.name: otel-perf``.
     """
 
@@ -41,6 +43,7 @@ class OTLPExporterConfig(ComponentConfig):
     metrics: bool = True
     span_metrics: bool = True
     resource: dict[str, str] = {}
+    max_open_findings: int = Field(default=1000, gt=0)
 
     @model_validator(mode="after")
     def _check(self) -> OTLPExporterConfig:

@@ -25,6 +25,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from otel_perf.components import Context, Exporter, Factory
 from otel_perf.exporters import instruments
 from otel_perf.exporters.instruments import SCOPE, build_resource
+from otel_perf.exporters.open_findings import SEED_LIMIT, OpenFindings
 from otel_perf.exporters.otlp import transport
 from otel_perf.exporters.otlp.config import OTLPExporterConfig
 from otel_perf.exporters.otlp.spanmetrics import SpanMetricsSender
@@ -94,6 +95,7 @@ class OTLPExporter(Exporter):
         self._lock = threading.Lock()
         self._running: _Running | None = None
         self._stopped = False
+        self.open_findings = OpenFindings(config.max_open_findings)
 
     def bind_telemetry(self, telemetry: Any) -> None:
         """Read the pipeline's Telemetry for the observable metrics and count errors in it."""
@@ -107,14 +109,16 @@ class OTLPExporter(Exporter):
             self._running = self._build()
 
     def export(self, findings: list[Finding]) -> None:
-        """Queue findings as log records and count them; never waits on the network."""
+        """Queue findings as log records, count openings and keep the open-finding gauges;
+        never waits on the network."""
         running = self._running
         if running is None:
             return
         for finding in findings:
             if running.logger is not None:
                 _emit(running.logger, finding)
-            if running.findings is not None:
+            opened = self.open_findings.offer(finding)
+            if running.findings is not None and opened:
                 running.findings.add(1, instruments.finding_attributes(finding))
 
     def flush(self) -> None:
@@ -167,7 +171,10 @@ class OTLPExporter(Exporter):
             running.exporters.append(metric_exporter)
             running.meter_provider = meters
             meter = meters.get_meter(SCOPE, instruments.scope_version())
-            running.findings = instruments.create_instruments(meter, lambda: self._telemetry)
+            self.open_findings.seed(self.context.store.findings(limit=SEED_LIMIT))
+            running.findings = instruments.create_instruments(
+                meter, lambda: self._telemetry, self.open_findings
+            )
         if self.config.metrics and self.config.span_metrics:
             sdk_exporter = transport.metric_exporter(self.config, self._count_error)
             running.exporters.append(sdk_exporter)

@@ -31,12 +31,15 @@ class PrometheusExporterConfig(ComponentConfig):
             option of that name does; a data point's own attribute of the same name wins.
         span_metrics: also expose span metrics (calls counter, duration histogram).
         histogram_buckets: upper bounds (seconds) of the classic duration histogram.
+        max_open_findings: open findings published as ``otel_perf.finding.open`` /
+            ``.impact`` gauges at most (more are left out).
         resource: resource attributes added to ``service.name: otel-perf`` (``target_info``).
     """
 
     endpoint: Endpoint = "127.0.0.1:9464"
     namespace: str | None = None
     max_series_per_metric: int = Field(default=10_000, gt=0)
+    max_open_findings: int = Field(default=1000, gt=0)
     resource_to_telemetry_conversion: bool = False
     span_metrics: bool = True
     histogram_buckets: tuple[float, ...] = DEFAULT_BUCKETS_S

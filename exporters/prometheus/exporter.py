@@ -27,6 +27,7 @@ from prometheus_client.core import CollectorRegistry
 from otel_perf.components import Context, Exporter, Factory
 from otel_perf.config.types import split_endpoint
 from otel_perf.exporters import instruments
+from otel_perf.exporters.open_findings import SEED_LIMIT, OpenFindings
 from otel_perf.exporters.prometheus.cap import DROPPED, SeriesCap
 from otel_perf.exporters.prometheus.config import PrometheusExporterConfig
 from otel_perf.exporters.prometheus.spanmetrics import SpanMetricsCollector, prometheus_name
@@ -64,6 +65,7 @@ class PrometheusExporter(Exporter):
         self._lock = threading.Lock()
         self._running: _Running | None = None
         self._stopped = False
+        self.open_findings = OpenFindings(config.max_open_findings)
 
     def bind_telemetry(self, telemetry: Any) -> None:
         """Read the pipeline's Telemetry (and processors' gauges) at each scrape."""
@@ -91,12 +93,14 @@ class PrometheusExporter(Exporter):
             self._running = self._build()
 
     def export(self, findings: list[Finding]) -> None:
-        """Count findings in ``otel_perf_findings_total`` (the scrape reads them)."""
+        """Count openings in ``otel_perf_findings_total``; keep ``otel_perf_finding_open``
+        (and ``_impact``) to what is open now (the scrape reads them)."""
         running = self._running
         if running is None:
             return
         for finding in findings:
-            running.findings.add(1, instruments.finding_attributes(finding))
+            if self.open_findings.offer(finding):
+                running.findings.add(1, instruments.finding_attributes(finding))
 
     def flush(self) -> None:
         """Nothing to send: Prometheus pulls."""
@@ -138,7 +142,10 @@ class PrometheusExporter(Exporter):
             shutdown_on_exit=False,
         )
         meter = provider.get_meter(instruments.SCOPE, instruments.scope_version())
-        findings = instruments.create_instruments(meter, lambda: self._telemetry)
+        self.open_findings.seed(self.context.store.findings(limit=SEED_LIMIT))
+        findings = instruments.create_instruments(
+            meter, lambda: self._telemetry, self.open_findings
+        )
         unsubscribe = None
         if config.span_metrics:
             labels = {str(k): str(v) for k, v in resource.attributes.items()} if convert else {}

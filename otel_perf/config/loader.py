@@ -26,6 +26,7 @@ from otel_perf.config.models import (
     RawConfig,
     ServiceSettings,
 )
+from otel_perf.config.types import FROM_YAML
 
 EMBEDDED = "<embedded default>"
 #: a config is small: past these, YAML aliases are expanding (a "billion laughs") or the
@@ -86,6 +87,33 @@ def default_config_text() -> str:
     return resources.files("otel_perf.config").joinpath("default.yaml").read_text()
 
 
+def load_embedded() -> Config:
+    """The embedded default, with an ``otlp`` exporter when the environment names an OTLP
+    endpoint that is not this otel-perf's own receiver (see ``otel_perf.config.embedded``)."""
+    from otel_perf.config import embedded
+
+    environ = os.environ
+    text = default_config_text()
+    config = _validate(EMBEDDED, text)
+    targets = embedded.otlp_targets(environ)
+    looping = {s: e for s, e in targets.items() if embedded.points_at(e, config.receivers)}
+    if looping:
+        embedded.log.warning(
+            "not exporting %s over OTLP to %s: that is this otel-perf's own receiver; unset "
+            "OTEL_EXPORTER_OTLP_ENDPOINT for otel-perf or point it at your backend",
+            " and ".join(looping),
+            ", ".join(sorted(set(looping.values()))),
+        )
+    targets = {s: e for s, e in targets.items() if s not in looping}
+    if not targets:
+        return config
+    protocol = environ.get("OTEL_EXPORTER_OTLP_PROTOCOL")
+    if protocol not in (None, "", "grpc", "http/protobuf"):
+        message = f'OTEL_EXPORTER_OTLP_PROTOCOL is "{protocol}"; expected grpc or http/protobuf'
+        raise ConfigError(EMBEDDED, [Problem("exporters.otlp.protocol", message)])
+    return _validate(EMBEDDED, embedded.with_otlp(text, set(targets), protocol))
+
+
 def load_config(path: str | Path | None = None, *, text: str | None = None) -> Config:
     """Load and validate a config file (or the embedded default when both are None).
 
@@ -93,8 +121,8 @@ def load_config(path: str | Path | None = None, *, text: str | None = None) -> C
         ConfigError: listing every problem with its YAML path and position.
     """
     if text is None and path is None:
-        text, source = default_config_text(), EMBEDDED
-    elif text is None:
+        return load_embedded()
+    if text is None:
         source = str(path)
         try:
             text = Path(source).read_text()
@@ -107,7 +135,34 @@ def load_config(path: str | Path | None = None, *, text: str | None = None) -> C
     return _validate(source, text)
 
 
+def _shield(text: str) -> tuple[str, dict[str, str]]:
+    """Swap each ``${env:...}`` for a plain word, so a reference parses anywhere a value can
+    stand, flow mappings included (``{token: ${env:T}}``: there ``{`` would end the value).
+
+    Returns the text to parse and the references by their stand-in.
+    """
+    stem = "otelperfenvref"
+    while stem in text:
+        stem += "x"
+    refs: dict[str, str] = {}
+
+    def swap(match: re.Match[str]) -> str:
+        stand_in = f"{stem}{len(refs)}z"
+        refs[stand_in] = match.group(0)
+        return stand_in
+
+    return _ENV.sub(swap, text), refs
+
+
+def _unshield(value: str, refs: Mapping[str, str]) -> str:
+    for stand_in, ref in refs.items():
+        if stand_in in value:
+            value = value.replace(stand_in, ref)
+    return value
+
+
 def _validate(source: str, text: str) -> Config:
+    text, refs = _shield(text)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except RecursionError:
@@ -121,7 +176,7 @@ def _validate(source: str, text: str) -> Config:
     positions: dict[str, tuple[int, int]] = {}
     problems: list[Problem] = []
     try:
-        data = _construct(node, "", positions, problems) if node is not None else {}
+        data = _construct(node, "", positions, problems, refs) if node is not None else {}
     except _Unbounded as exc:
         line, column = positions.get(exc.path, (None, None))
         raise ConfigError(source, [Problem(exc.path, str(exc), line, column)]) from None
@@ -151,6 +206,7 @@ def _construct(
     path: str,
     positions: dict[str, tuple[int, int]],
     problems: list[Problem],
+    refs: Mapping[str, str],
     depth: int = 0,
 ) -> Any:
     """Build plain data from YAML nodes, recording each path's position."""
@@ -162,16 +218,16 @@ def _construct(
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            key = str(key_node.value)
+            key = _unshield(str(key_node.value), refs)
             child = f"{path}.{key}" if path else key
             if key in out:
                 line, col = key_node.start_mark.line + 1, key_node.start_mark.column + 1
                 problems.append(Problem(child, "key appears twice", line, col))
-            out[key] = _construct(value_node, child, positions, problems, depth + 1)
+            out[key] = _construct(value_node, child, positions, problems, refs, depth + 1)
         return out
     if isinstance(node, yaml.SequenceNode):
         return [
-            _construct(item, f"{path}[{i}]", positions, problems, depth + 1)
+            _construct(item, f"{path}[{i}]", positions, problems, refs, depth + 1)
             for i, item in enumerate(node.value)
         ]
     try:
@@ -182,6 +238,8 @@ def _construct(
             Problem(path, f"invalid value: {getattr(exc, 'problem', exc)}", line, column)
         )
         return None
+    if isinstance(value, str) and refs:
+        value = _unshield(value, refs)
     if isinstance(value, str) and "${" in value:
         return _substitute(value, path, positions, problems)
     return value
@@ -286,7 +344,7 @@ class _Checker:
 
     def _model(self, model: type[BaseModel], body: Any, path: str) -> Any:
         try:
-            return model.model_validate(body)
+            return model.model_validate(body, context={FROM_YAML: True})
         except ValidationError as exc:
             for error in exc.errors():
                 loc = _join(path, error["loc"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, PlainSerializer, SecretStr
+from pydantic import BeforeValidator, PlainSerializer, SecretStr, ValidationInfo
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ns|us|µs|ms|s|m|h|d|w)\s*$")
 _UNIT_S = {
@@ -50,10 +50,27 @@ def format_duration(seconds: float) -> str:
     return f"{seconds * 1000:g}ms"
 
 
+#: the validation context key the config loader sets: values come from a person's YAML
+FROM_YAML = "otel_perf.from_yaml"
+
+
+def _duration(value: Any, info: ValidationInfo) -> float:
+    """In YAML a duration needs its unit (``latency: {p99: 300}`` is not 5 minutes); Python
+    callers may pass seconds. Zero needs no unit."""
+    context = info.context if isinstance(info.context, dict) else {}
+    bare = isinstance(value, int | float) and not isinstance(value, bool)
+    if bare and value != 0 and context.get(FROM_YAML):
+        raise ValueError(
+            f'a duration needs a unit: write "{value:g}ms" or "{value:g}s" (got the bare '
+            f"number {value:g})"
+        )
+    return parse_duration_s(value)
+
+
 #: seconds as float, written in YAML as "10s", "200ms", "30d"
 Duration = Annotated[
     float,
-    BeforeValidator(parse_duration_s),
+    BeforeValidator(_duration),
     PlainSerializer(format_duration, return_type=str),
 ]
 

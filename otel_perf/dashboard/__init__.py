@@ -17,8 +17,12 @@ from starlette.routing import Route
 #: file name → media type; nothing else under static/ is served
 ASSETS = {
     "app.js": "text/javascript; charset=utf-8",
+    "actions.js": "text/javascript; charset=utf-8",
+    "capacity.js": "text/javascript; charset=utf-8",
     "chart.js": "text/javascript; charset=utf-8",
+    "dom.js": "text/javascript; charset=utf-8",
     "sections.js": "text/javascript; charset=utf-8",
+    "slo.js": "text/javascript; charset=utf-8",
     "app.css": "text/css; charset=utf-8",
     "favicon.svg": "image/svg+xml",
 }

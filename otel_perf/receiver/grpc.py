@@ -11,6 +11,7 @@ part (auth, decode, count, submit, build the response).
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -97,10 +98,17 @@ class GrpcReceiver:
             options=[
                 ("grpc.max_receive_message_length", max_bytes),
                 ("grpc.max_send_message_length", max_bytes),
+                # grpcio turns SO_REUSEPORT on by default: a second sidecar on this port
+                # would then start "fine" and the kernel would split connections between them
+                ("grpc.so_reuseport", 0),
             ],
         )
         self._register(self._server)
-        self._port = self._bind(self._server)
+        try:
+            self._port = self._bind(self._server)
+        except OSError:
+            self._server = None
+            raise
         self._server.start()
         for service in ("", *SERVICES.values()):
             self._health.set(service, health_pb2.HealthCheckResponse.SERVING)
@@ -125,11 +133,23 @@ class GrpcReceiver:
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
 
     def _bind(self, server: Any) -> int:
+        """Bind the endpoint; returns the port.
+
+        Raises:
+            OSError: the address cannot be bound (the port is in use, the host is not local).
+        """
         host, port = split_endpoint(self.settings.endpoint)
         address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-        if self.settings.tls is None:
-            return int(server.add_insecure_port(address))
-        return int(server.add_secure_port(address, server_credentials(self.settings.tls)))
+        try:
+            if self.settings.tls is None:
+                return int(server.add_insecure_port(address))
+            return int(server.add_secure_port(address, server_credentials(self.settings.tls)))
+        except RuntimeError:  # grpcio says only "Failed to bind to address"
+            raise OSError(
+                errno.EADDRINUSE,
+                f"cannot listen for OTLP/gRPC on {self.settings.endpoint}: the port is in use "
+                "or the address is not one of this host's",
+            ) from None
 
     def _handle(self, signal: str, body: bytes, context: grpc.ServicerContext) -> Message:
         try:

@@ -4,7 +4,8 @@ The period (a day, a week) is cut into ``n_buckets`` equal phase buckets; bucket
 ``m_b ← m_b + α (x − m_b)`` over the points whose timestamp falls in it (the first point sets it).
 ``predict(t_s)`` is the bucket's mean once the bucket has been seen ``min_visits`` times, so a
 profile predicts only after it has watched each phase at least that often. State is
-``2 · n_buckets`` numbers whatever the history length.
+``n_buckets`` doubles and ``n_buckets`` 32-bit counts in flat arrays (12 bytes a bucket),
+whatever the history length.
 
 >>> p = SeasonalProfile(period_s=4.0, n_buckets=4, alpha=0.5, min_visits=1)
 >>> for t in range(8):
@@ -16,11 +17,16 @@ profile predicts only after it has watched each phase at least that often. State
 from __future__ import annotations
 
 import math
+from array import array
 from typing import Any
+
+VISITS_CAP = 2**32 - 1
 
 
 class SeasonalProfile:
     """Per-phase EWMA of a series over ``period_s``."""
+
+    __slots__ = ("period_s", "n_buckets", "alpha", "min_visits", "means", "visits")
 
     def __init__(
         self, period_s: float, n_buckets: int, alpha: float = 0.2, min_visits: int = 2
@@ -29,8 +35,8 @@ class SeasonalProfile:
         self.n_buckets = n_buckets
         self.alpha = alpha
         self.min_visits = min_visits
-        self.means = [0.0] * n_buckets
-        self.visits = [0] * n_buckets
+        self.means = array("d", bytes(8 * n_buckets))
+        self.visits = array("I", bytes(4 * n_buckets))
 
     def bucket(self, t_s: float) -> int:
         """Phase bucket of a timestamp (epoch seconds, UTC)."""
@@ -49,7 +55,7 @@ class SeasonalProfile:
             self.means[b] = x
         else:
             self.means[b] += self.alpha * (x - self.means[b])
-        self.visits[b] += 1
+        self.visits[b] = min(self.visits[b] + 1, VISITS_CAP)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready state."""
@@ -71,6 +77,6 @@ class SeasonalProfile:
             float(state["alpha"]),
             int(state["min_visits"]),
         )
-        profile.means = [float(v) for v in state["means"]]
-        profile.visits = [int(v) for v in state["visits"]]
+        profile.means = array("d", [float(v) for v in state["means"]])
+        profile.visits = array("I", [min(int(v), VISITS_CAP) for v in state["visits"]])
         return profile

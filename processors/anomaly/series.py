@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -78,6 +79,8 @@ class SeriesState:
     dirty: bool = False
     last_value: float = field(default=math.nan)
     history: History = field(default_factory=lambda: History(1))
+    band: tuple[float, float] = (-math.inf, math.inf)  # the last point's expected band
+    model: str = "none"  # the model that judged the last point
 
     @classmethod
     def new(cls, name: str, service: str, settings: Settings) -> SeriesState:
@@ -94,14 +97,19 @@ class SeriesState:
         """Score one point (in event-time order; older points are skipped)."""
         if t_ns <= self.last_t_ns:
             return None
-        low, high = self.expected()
+        fallback = self.expected()
         score = self.detector.score_one(t_ns / NS, value)
+        judgement = self.detector.explain()
+        low, high = judgement.expected_low, judgement.expected_high
+        if not (math.isfinite(low) and math.isfinite(high)):
+            low, high = fallback  # no model has a band yet: the EWMA's ±3σ
+        self.band, self.model = (low, high), judgement.model
         self._learn(value)
         self.history.append(t_ns, value, low, high, score)
         self.last_t_ns, self.last_score, self.last_value = t_ns, score, value
         self.points += 1
         self.dirty = True
-        direction = "up" if value > self.mean else "down"
+        direction = "up" if value > (low + high) / 2 else "down"
         # warm-up, direction and the refractory period live in the detector, as in NAB
         anomalous = score >= self.settings.threshold
         return self._episode(anomalous, t_ns, value, score, direction, (low, high), source)
@@ -158,9 +166,10 @@ class SeriesState:
         assert episode is not None
         low, high = expected
         opened = state == State.OPEN
+        since = datetime.fromtimestamp(episode.start_ns / NS, UTC).isoformat()
         summary = (
             f"{self.name}: {value:.6g} outside the expected {low:.6g}–{high:.6g} "
-            f"(score {score:.4f}, {episode.direction})"
+            f"since {since}, judged by {self.model} (score {score:.4f}, {episode.direction})"
             if opened
             else f"{self.name}: back to normal after {(t_ns - episode.start_ns) / NS:.0f} s "
             f"(peak score {episode.max_score:.4f})"
@@ -183,6 +192,8 @@ class SeriesState:
                 "max_score": episode.max_score,
                 "direction": episode.direction,
                 "start_ns": episode.start_ns,
+                "since": since,
+                "model": self.model,
                 "points": episode.points,
             },
             source=source,
@@ -190,7 +201,7 @@ class SeriesState:
         )
 
     def view(self) -> dict[str, Any]:
-        low, high = self.expected()
+        low, high = self.band if all(map(math.isfinite, self.band)) else self.expected()
         return {
             "series": self.name,
             "service": self.service,
@@ -198,6 +209,7 @@ class SeriesState:
             "value": self.last_value,
             "expected_low": low,
             "expected_high": high,
+            "model": self.model,
             "points": self.points,
             "episode": None if self.episode is None else asdict(self.episode),
             "history": self.history.view(),
@@ -216,6 +228,8 @@ class SeriesState:
             "normal_streak": self.normal_streak,
             "episode": None if self.episode is None else asdict(self.episode),
             "history": self.history.to_list(),
+            "model": self.model,
+            "band": [v if math.isfinite(v) else None for v in self.band],
         }
 
     def restore(self, data: dict[str, Any]) -> None:
@@ -231,6 +245,12 @@ class SeriesState:
         episode = data.get("episode")
         self.episode = None if episode is None else _episode_from(episode)
         self.history.restore(data.get("history", []))
+        self.model = str(data.get("model", "none"))
+        low, high = data.get("band") or [None, None]
+        self.band = (
+            -math.inf if low is None else float(low),
+            math.inf if high is None else float(high),
+        )
 
 
 def _episode_from(data: dict[str, Any]) -> Episode:

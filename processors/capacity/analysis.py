@@ -73,6 +73,7 @@ class Inputs:
     level: float
     timezone: str
     to_absolute: float | None  # multiplier to cores/bytes for right-sizing; None: n/a
+    sizing_unit: str | None  # the unit right-sizing is in (1, {cpu}, By); None: not sized
     use_peaks_for_sizing: bool  # memory: size on bucket maxima, like VPA's memory peaks
     request: float | None
     limit: float | None
@@ -96,7 +97,8 @@ class Analysis:
     crossings: tuple[Crossing, ...] = ()
     peaks: Peaks | None = None
     trend_per_day: float = 0.0
-    rightsizing: Recommendation | None = None
+    rightsizing: Recommendation | None = None  # in the series' own unit (sizing_unit)
+    absolute_sizing: Recommendation | None = None  # in cores or bytes, when they are known
 
     def step_ns(self, step: int) -> int:
         return self.origin_ns + int(step * self.interval_s * NS)
@@ -123,6 +125,7 @@ def analyse(series: Series, now_ns: int, inputs: Inputs) -> Analysis:
     times, means, maxes = regular(series)
     history_s = float(times[-1] - times[0]) + interval_s
     finite = means[np.isfinite(means)]
+    sizing = _rightsizing(maxes if inputs.use_peaks_for_sizing else means, history_s, inputs)
     base = Analysis(
         now_ns,
         interval_s,
@@ -132,9 +135,10 @@ def analyse(series: Series, now_ns: int, inputs: Inputs) -> Analysis:
         float(np.quantile(finite, 0.9)),
         origin_ns=series.starts_ns[-1],
         peaks=peaks(times, means, inputs.timezone),
-        rightsizing=_rightsizing(
-            maxes if inputs.use_peaks_for_sizing else means, history_s, inputs
-        ),
+        rightsizing=sizing,
+        absolute_sizing=None
+        if sizing is None or inputs.to_absolute is None
+        else sizing.scaled(inputs.to_absolute),
     )
     if history_s < inputs.min_history_s or finite.size < 3:
         return _with(
@@ -154,18 +158,25 @@ def _with(analysis: Analysis, **changes: Any) -> Analysis:
 
 
 def _rightsizing(samples: Array, history_s: float, inputs: Inputs) -> Recommendation | None:
-    if inputs.to_absolute is None or not np.isfinite(samples).any():
+    """In the series' own unit: the request and limit (cores, bytes) divided by the factor,
+    so a utilization series is sized as a utilization and compared as one."""
+    if inputs.sizing_unit is None or not np.isfinite(samples).any():
         return None
+    factor = inputs.to_absolute
+
+    def native(amount: float | None) -> float | None:
+        return None if amount is None or not factor else amount / factor
+
     low_q, target_q, high_q = inputs.percentiles
     return recommend(
-        samples * inputs.to_absolute,
+        samples,
         history_s / DAY_S,
         margin=inputs.margin,
         target_q=target_q,
         lower_q=low_q,
         upper_q=high_q,
-        request=inputs.request,
-        limit=inputs.limit,
+        request=native(inputs.request),
+        limit=native(inputs.limit),
     )
 
 

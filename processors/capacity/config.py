@@ -132,7 +132,8 @@ class CapacityConfig(ComponentConfig):
             utilization series, of the limit for cores/bytes series, of replicas × capacity_rps
             for request rates (``requests`` has none by default).
         builtin_metrics: record the known CPU and memory metrics (hostmetrics, container, k8s).
-        request_rate: record calls per second per service from span metrics.
+        request_rate: record requests per second per service (``<service>/request.rate``) from
+            span metrics: entry spans (SERVER and CONSUMER) only, not the calls they make.
         resources: more metrics to record, by resource name.
         requests / limits: per service (or ``"*"``), the CPU cores and memory bytes requested
             and allowed; right-sizing compares against the requests.

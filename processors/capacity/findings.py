@@ -9,7 +9,9 @@ from otel_perf.processors.capacity.analysis import Analysis, Crossing, iso
 from otel_perf.processors.capacity.config import CapacityConfig
 from otel_perf.processors.capacity.cost import Prices, rightsizing_saving
 from otel_perf.processors.capacity.rightsizing import Recommendation
+from otel_perf.processors.capacity.settings import ABSOLUTE_UNITS
 from otel_perf.processors.capacity.usage import ResourceInfo
+from otel_perf.units import format_quantity
 
 ALL_SERVICES = "*"
 
@@ -22,7 +24,7 @@ def findings_of(
         for c in analysis.crossings
         if c.crosses
     ]
-    rec = analysis.rightsizing
+    rec = analysis.absolute_sizing  # a request is compared in cores or bytes
     if rec is not None and rec.status in ("over", "under"):
         out.append(rightsizing_finding(info, rec, config, source, now_ns))
     return out
@@ -70,9 +72,11 @@ def rightsizing_finding(
     info: ResourceInfo, rec: Recommendation, config: CapacityConfig, source: str, now_ns: int
 ) -> tuple[Finding, float]:
     over = rec.status == "over"
+    unit = ABSOLUTE_UNITS[info.kind]
     attributes: dict[str, object] = {
         "resource": info.name,
         "kind": info.kind,
+        "unit": unit,
         "status": rec.status,
         "target": rec.target,
         "lower": rec.lower,
@@ -92,15 +96,16 @@ def rightsizing_finding(
         attributes["currency"] = config.cost.currency
         saving = f", saving {amount:.2f} {config.cost.currency} per forecast window"
     what = "over-provisioned" if over else "under-provisioned"
-    request = "none" if rec.request is None else f"{rec.request:g}"
+    request = "none" if rec.request is None else format_quantity(rec.request, unit)
+    target, lower, upper = (format_quantity(v, unit) for v in (rec.target, rec.lower, rec.upper))
     finding = Finding(
         kind=Kind.RECOMMENDATION,
         severity=Severity.INFO if over else Severity.WARNING,
         service=info.service or ALL_SERVICES,
         subject=f"{info.name} right-size",
         time_ns=now_ns,
-        summary=f"{info.name} is {what}: request {request}, recommended {rec.target:.4g} "
-        f"(bounds {rec.lower:.4g}..{rec.upper:.4g}){saving}",
+        summary=f"{info.name} is {what}: request {request}, recommended {target} "
+        f"(bounds {lower}..{upper}){saving}",
         attributes=attributes,
         source=source,
     )

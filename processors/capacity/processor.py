@@ -18,7 +18,7 @@ from otel_perf import gauges
 from otel_perf.announce import Announcer
 from otel_perf.components import Context, Factory, Processor
 from otel_perf.findings import Finding
-from otel_perf.model import MetricBatch
+from otel_perf.model import MetricBatch, SpanKind
 from otel_perf.processors.capacity.analysis import NS, Analysis, Inputs, analyse, iso
 from otel_perf.processors.capacity.autoscaling import ScalingRequest
 from otel_perf.processors.capacity.config import CapacityConfig
@@ -38,6 +38,8 @@ from otel_perf.store import StoreWriteError
 
 DAY_NS = 86_400 * NS
 STATE = "resources"
+#: the span kinds that are requests a service serves (what ``<service>/request.rate`` counts)
+ENTRY_KINDS = frozenset({SpanKind.SERVER, SpanKind.CONSUMER})
 
 gauges.register("otel_perf.capacity.usage", "1", "Latest usage per capacity resource.")
 gauges.register("otel_perf.capacity.forecast", "1", "Forecast usage per resource and horizon.")
@@ -47,7 +49,14 @@ gauges.register(
     "otel_perf.capacity.time_to_threshold", "d", "Days until the forecast reaches a threshold."
 )
 gauges.register(
-    "otel_perf.capacity.recommended_request", "1", "Right-sizing target (cores or bytes)."
+    "otel_perf.capacity.recommended_request",
+    "1",
+    "Right-sizing target in cores or bytes (attribute unit: {cpu} or By).",
+)
+gauges.register(
+    "otel_perf.capacity.target_utilization",
+    "1",
+    "Right-sizing target of a utilization series, 0 to 1.",
 )
 
 
@@ -116,7 +125,8 @@ class CapacityProcessor(Processor):
             return
         calls: dict[str, int] = {}
         for key, red in interval.values.items():
-            calls[key.service] = calls.get(key.service, 0) + red.calls
+            if key.span_kind in ENTRY_KINDS:  # requests served, not every call made inside
+                calls[key.service] = calls.get(key.service, 0) + red.calls
         with self._lock:
             for service, count in calls.items():
                 info = ResourceInfo(f"{service}/request.rate", service, "calls", "requests", "1/s")

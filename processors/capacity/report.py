@@ -7,6 +7,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from otel_perf.units import format_quantity
+
 
 def _num(value: Any, digits: int = 3) -> str:
     if value is None:
@@ -14,6 +16,31 @@ def _num(value: Any, digits: int = 3) -> str:
     if isinstance(value, int | float):
         return f"{value:.{digits}g}"
     return str(value)
+
+
+def _amount(value: Any, unit: str) -> str:
+    """A usage figure in its unit (``%``, ``MiB``, ``cores``); other units as numbers."""
+    if isinstance(value, int | float) and unit:
+        return format_quantity(float(value), unit)
+    return _num(value)
+
+
+def _sizing(rec: dict[str, Any]) -> tuple[str, str, str]:
+    """Target, bounds and request in the recommendation's unit; cores or bytes beside a
+    utilization's when the capacity is known."""
+    text = rec.get("text") or {}
+    target, bounds, request = (
+        text.get("target", "-"),
+        f"{text.get('lower', '-')} .. {text.get('upper', '-')}",
+        text.get("request", "-"),
+    )
+    absolute = rec.get("absolute")
+    if absolute:
+        extra = absolute.get("text") or {}
+        target += f" ({extra.get('target', '-')})"
+        if absolute.get("request") is not None:
+            request = f"{extra.get('request', '-')} ({request})"
+    return target, bounds, request
 
 
 def _crossings(entry: dict[str, Any]) -> str:
@@ -45,13 +72,13 @@ def print_dashboard(console: Console, data: dict[str, Any]) -> None:
     table = Table(title="Capacity")
     table.add_column("resource", no_wrap=True)
     for column in ("service", "current", "p90", "trend", "seasons", "thresholds"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column in ("current", "p90"))  # "61.1 %" stays whole
     for name, entry in resources.items():
         table.add_row(
             name,
             entry.get("service", ""),
-            _num(entry.get("current")),
-            _num(entry.get("p90")),
+            _amount(entry.get("current"), str(entry.get("unit") or "")),
+            _amount(entry.get("p90"), str(entry.get("unit") or "")),
             str(entry.get("trend", "")),
             _seasons(entry),
             _crossings(entry) if entry.get("forecast") else (entry.get("reason") or "-"),
@@ -67,12 +94,13 @@ def print_dashboard(console: Console, data: dict[str, Any]) -> None:
         if rec is None and not cost:
             continue
         rec = rec or {}
+        target, bounds, request = _sizing(rec) if rec else ("-", "-", "-")
         sizing.add_row(
             name,
             str(rec.get("status", "-")),
-            _num(rec.get("target")),
-            f"{_num(rec.get('lower'))} .. {_num(rec.get('upper'))}",
-            _num(rec.get("request")),
+            target,
+            bounds,
+            request,
             _num(cost.get("current_hourly")),
             _num(cost.get("rightsizing_saving")),
         )
@@ -96,10 +124,9 @@ def print_forecast(console: Console, data: dict[str, Any]) -> None:
     table = Table()
     for column in ("time", "lower", "mean", "upper"):
         table.add_column(column)
+    unit = str(data.get("unit") or "")
     for point in points[::step]:
-        table.add_row(
-            point["time"], _num(point["lower"]), _num(point["mean"]), _num(point["upper"])
-        )
+        table.add_row(point["time"], *(_amount(point[k], unit) for k in ("lower", "mean", "upper")))
     console.print(table)
 
 

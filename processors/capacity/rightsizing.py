@@ -1,6 +1,7 @@
 """Right-sizing like the Kubernetes VPA recommender.
 
-From usage samples (CPU cores, memory bytes or any unit) over ``history_days``:
+From usage samples over ``history_days``, in the series' own unit (a utilization, cores or
+bytes; the processor scales utilization to cores or bytes when the capacity is known):
 
     target = q_target(usage) · (1 + margin)                                  (p90 + 15 %)
     lower  = q_lower(usage)  · (1 + margin) · (1 + 0.001 / history_days)^−2   (p50)
@@ -42,6 +43,24 @@ class Recommendation:
     request: float | None
     limit: float | None
     status: str  # over | under | ok | unknown (no request to compare)
+
+    def scaled(self, factor: float) -> Recommendation:
+        """The same recommendation with every amount times ``factor`` (utilization → cores or
+        bytes of a known capacity); the status does not change, quantiles scale linearly."""
+
+        def times(value: float | None) -> float | None:
+            return None if value is None else value * factor
+
+        return Recommendation(
+            self.target * factor,
+            self.lower * factor,
+            self.upper * factor,
+            self.history_days,
+            self.samples,
+            times(self.request),
+            times(self.limit),
+            self.status,
+        )
 
     @property
     def excess(self) -> float:

@@ -6,9 +6,9 @@ from __future__ import annotations
 from otel_perf.processors.capacity.analysis import Inputs, Threshold
 from otel_perf.processors.capacity.config import CapacityConfig
 from otel_perf.processors.capacity.usage import ResourceInfo, guess_kind, rule_info
+from otel_perf.units import BYTES, CORES, UTILIZATION
 
-UTILIZATION = "1"
-ABSOLUTE_UNITS = {"cpu": "{cpu}", "memory": "By"}
+ABSOLUTE_UNITS = {"cpu": CORES, "memory": BYTES}
 
 
 def resource_for(
@@ -76,6 +76,15 @@ def thresholds_for(
     return tuple(out)
 
 
+def sizing_unit(info: ResourceInfo) -> str | None:
+    """The unit a resource is right-sized in: a CPU or memory series' own unit when it is a
+    utilization (``1``), cores (``{cpu}``) or bytes (``By``); None for anything else."""
+    absolute = ABSOLUTE_UNITS.get(info.kind)
+    if absolute is None or info.unit not in (UTILIZATION, absolute):
+        return None
+    return info.unit
+
+
 def inputs_for(config: CapacityConfig, info: ResourceInfo, observed_limit: float | None) -> Inputs:
     """Everything :func:`~.analysis.analyse` needs for ``info``."""
     factor = to_absolute(config, info, observed_limit)
@@ -90,6 +99,7 @@ def inputs_for(config: CapacityConfig, info: ResourceInfo, observed_limit: float
         level=config.level,
         timezone=config.timezone,
         to_absolute=factor,
+        sizing_unit=sizing_unit(info),
         use_peaks_for_sizing=info.kind == "memory",
         request=request,
         limit=limit,

@@ -3,8 +3,10 @@ points of one timestamp (CPU states, logical CPUs, memory states) combine into o
 
 Known metrics (``BUILTIN``) become ``<service>/<metric>``; CPU utilization sums the busy
 states (every state but ``idle``) per logical CPU and averages over CPUs; memory usage keeps
-the ``used`` state when points carry one. Configured ``resources`` combine the matching
-points of one timestamp with their ``aggregation``.
+the ``used`` state when points carry one. CPU-time counters (``process.cpu.time``, ...)
+are recorded as their rate summed over busy states and CPUs: cores.
+Configured ``resources`` combine the matching points of one timestamp with their
+``aggregation``.
 """
 
 from __future__ import annotations
@@ -34,7 +36,9 @@ LIMIT_METRICS = {"system.memory.limit": "memory", "system.cpu.logical.count": "c
 class Builtin:
     kind: str
     unit: str
-    combine: str  # "cpu": busy states summed per CPU, averaged over CPUs; "used": used state
+    # "cpu": busy states summed per CPU, averaged over CPUs; "cores": busy states summed over
+    # every CPU; "used": the used state
+    combine: str
 
 
 BUILTIN: dict[str, Builtin] = {
@@ -43,6 +47,12 @@ BUILTIN: dict[str, Builtin] = {
     "container.cpu.utilization": Builtin("cpu", "1", "cpu"),
     "k8s.pod.cpu.utilization": Builtin("cpu", "1", "cpu"),
     "container.cpu.usage": Builtin("cpu", "{cpu}", "cpu"),
+    # CPU-time counters (seconds): their rate is CPU-seconds per second, i.e. cores, summed
+    # over every busy state and logical CPU
+    "system.cpu.time": Builtin("cpu", "{cpu}", "cores"),
+    "process.cpu.time": Builtin("cpu", "{cpu}", "cores"),
+    "container.cpu.time": Builtin("cpu", "{cpu}", "cores"),
+    "k8s.pod.cpu.time": Builtin("cpu", "{cpu}", "cores"),
     "k8s.pod.cpu.usage": Builtin("cpu", "{cpu}", "cpu"),
     "system.memory.utilization": Builtin("memory", "1", "used"),
     "system.memory.usage": Builtin("memory", "By", "used"),
@@ -148,7 +158,8 @@ class UsageExtractor:
         service, metric, t_ns = key
         spec = BUILTIN[metric]
         values = [(p.attributes, v) for p in group if (v := self._value(p)) is not None]
-        value = combine_cpu(values) if spec.combine == "cpu" else combine_used(values)
+        combine = {"cpu": combine_cpu, "cores": combine_cores}.get(spec.combine, combine_used)
+        value = combine(values)
         if value is None:
             return None
         info = ResourceInfo(f"{service}/{metric}", service, metric, spec.kind, spec.unit)
@@ -211,6 +222,12 @@ def combine_cpu(values: list[tuple[Any, float]]) -> float | None:
     if not per_cpu:
         return None
     return sum(per_cpu.values()) / len(per_cpu)
+
+
+def combine_cores(values: list[tuple[Any, float]]) -> float | None:
+    """Busy states summed over every logical CPU: CPU-seconds per second are cores."""
+    busy = [value for attributes, value in values if _state(attributes) not in IDLE]
+    return sum(busy) if busy else None
 
 
 def combine_used(values: list[tuple[Any, float]]) -> float | None:

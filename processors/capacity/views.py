@@ -17,7 +17,10 @@ from otel_perf.processors.capacity.cost import (
     rightsizing_saving,
     schedule_saving,
 )
+from otel_perf.processors.capacity.rightsizing import Recommendation
+from otel_perf.processors.capacity.settings import ABSOLUTE_UNITS
 from otel_perf.processors.capacity.usage import ResourceInfo
+from otel_perf.units import QUANTITY_OF_UNIT, UTILIZATION, format_quantity
 
 HORIZONS = (("1h", 3600.0), ("1d", 86_400.0), ("7d", 7 * 86_400.0), ("30d", 30 * 86_400.0))
 FLAT = 0.05  # a change over the window under 5 % of the level is no trend
@@ -32,7 +35,6 @@ def dashboard_entry(
 ) -> dict[str, Any]:
     """Everything shown for one resource."""
     fc = analysis.forecast
-    rec = analysis.rightsizing
     return {
         **info.to_dict(),
         "analysed_at": iso(analysis.made_ns),
@@ -49,8 +51,13 @@ def dashboard_entry(
         "peaks": _peaks(analysis),
         "forecast": None if fc is None else _summary(analysis),
         "reason": analysis.reason,
+        "min_history_s": inputs.min_history_s,
+        # event time until forecasts start (0 once forecast): they need min_history
+        "forecast_in_s": 0.0
+        if fc is not None
+        else max(0.0, inputs.min_history_s - analysis.history_s),
         "thresholds": [c.to_dict() for c in analysis.crossings],
-        "rightsizing": None if rec is None else {**rec.to_dict(), "unit": _unit(info)},
+        "rightsizing": rightsizing_view(info, analysis, inputs),
         "cost": cost_view(info, analysis, config, inputs),
     }
 
@@ -67,8 +74,39 @@ def direction(analysis: Analysis, window_s: float) -> str:
     return "up" if change > 0 else "down"
 
 
-def _unit(info: ResourceInfo) -> str:
-    return {"cpu": "{cpu}", "memory": "By"}.get(info.kind, info.unit)
+def rightsizing_view(
+    info: ResourceInfo, analysis: Analysis, inputs: Inputs
+) -> dict[str, Any] | None:
+    """The recommendation in the series' own unit, with ``unit``, ``quantity`` and ``text``.
+
+    A utilization series is sized as a utilization: target and bounds in 0..1 (``saturated``
+    when the target would exceed 1), the request and limit as shares of the capacity; with a
+    known capacity, ``absolute`` holds the same in cores or bytes. A cores or bytes series is
+    sized in its own unit.
+    """
+    rec, unit = analysis.rightsizing, inputs.sizing_unit
+    if rec is None or unit is None:
+        return None
+    view = _sized(rec, unit)
+    if unit == UTILIZATION:
+        view["saturated"] = rec.target > 1.0
+        for name in ("target", "lower", "upper"):
+            view[name] = min(1.0, max(0.0, view[name]))
+        view["text"] = _texts(view, unit)
+        absolute = analysis.absolute_sizing
+        view["absolute"] = None if absolute is None else _sized(absolute, ABSOLUTE_UNITS[info.kind])
+    return view
+
+
+def _sized(rec: Recommendation, unit: str) -> dict[str, Any]:
+    view = {**rec.to_dict(), "unit": unit, "quantity": QUANTITY_OF_UNIT[unit]}
+    view["text"] = _texts(view, unit)
+    return view
+
+
+def _texts(view: dict[str, Any], unit: str) -> dict[str, str]:
+    names = ("target", "lower", "upper", "request", "limit")
+    return {name: format_quantity(view[name], unit) for name in names}
 
 
 def _peaks(analysis: Analysis) -> dict[str, Any] | None:
@@ -135,7 +173,7 @@ def cost_view(
     settings = config.replicas.get(info.service)
     replicas = settings.count if settings else 1
     request = inputs.request
-    rec = analysis.rightsizing
+    rec = analysis.absolute_sizing
     fc = analysis.forecast
     view: dict[str, Any] = {
         "currency": config.cost.currency,
@@ -201,6 +239,10 @@ def gauge_rows(info: ResourceInfo, analysis: Analysis) -> list[tuple[str, float,
         if crossing.days_until is not None:
             at = {**attrs, "threshold": crossing.threshold.label}
             rows.append(("otel_perf.capacity.time_to_threshold", crossing.days_until, at))
-    if analysis.rightsizing is not None:
-        rows.append(("otel_perf.capacity.recommended_request", analysis.rightsizing.target, attrs))
+    if analysis.absolute_sizing is not None:
+        at = {**attrs, "unit": ABSOLUTE_UNITS[info.kind]}
+        rows.append(("otel_perf.capacity.recommended_request", analysis.absolute_sizing.target, at))
+    if analysis.rightsizing is not None and info.unit == UTILIZATION:
+        target = min(1.0, analysis.rightsizing.target)
+        rows.append(("otel_perf.capacity.target_utilization", target, attrs))
     return rows

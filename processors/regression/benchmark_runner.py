@@ -26,6 +26,23 @@ from otel_perf.processors.regression.baselines import quantile
 Call = Callable[[], object]
 Progress = Callable[[int], None]
 PERCENTILES = (("p50", 0.5), ("p90", 0.9), ("p95", 0.95), ("p99", 0.99))
+#: untimed calls before the timed ones, unless asked otherwise: at least this many ...
+MIN_WARMUP = 5
+#: ... or this share of the timed iterations, whichever is more
+WARMUP_SHARE = 0.1
+
+
+def default_warmup(iterations: int) -> int:
+    """Untimed calls before ``iterations`` timed ones: 10 %, at least 5.
+
+    A first, cold run (connections, caches, lazy imports and JIT-like warm paths not yet
+    set up) is slower than the runs after it; made a baseline, it would make every later
+    identical run look like an improvement.
+
+    >>> default_warmup(100), default_warmup(20), default_warmup(1000)
+    (10, 5, 100)
+    """
+    return max(MIN_WARMUP, math.ceil(iterations * WARMUP_SHARE))
 
 
 class TargetRefused(Exception):
@@ -111,15 +128,16 @@ class RunResult:
 def run(
     call: Call,
     iterations: int,
-    warmup: int = 0,
+    warmup: int | None = None,
     concurrency: int = 1,
     progress: Progress | None = None,
 ) -> RunResult:
-    """Call ``warmup`` times untimed, then ``iterations`` times timed on ``concurrency`` threads.
+    """Call ``warmup`` times untimed (default: :func:`default_warmup`), then ``iterations``
+    times timed on ``concurrency`` threads.
 
     ``progress(n)`` is called after each timed call with the number done so far.
     """
-    for _ in range(warmup):
+    for _ in range(default_warmup(iterations) if warmup is None else warmup):
         _timed(call)
     result = RunResult()
     done = 0

@@ -10,10 +10,15 @@ With a 99.9 % objective and every request failing (burn rate 1000), the 1 h / 14
 ``14.4 × 0.001 × 300 s = 4.32 s``. With per-minute counts it fires at the first minute boundary
 at which the outage has lasted at least 52 s. Once the errors stop, the short window empties
 first, so the alert resolves within a short window instead of lingering for the long one.
+
+A rule fires only over windows that were watched: ``observed_s`` (see ``observation.py``) must
+be at least its short window. On a fresh start the 1 h / 5 min page can fire 5 minutes after
+the first evaluation at the earliest, never seconds after the first request.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -71,6 +76,7 @@ class RuleState:
     long: WindowBurn
     short: WindowBurn
     firing: bool
+    observed: bool = True  # the short window's length was watched without a gap
 
 
 def evaluate(
@@ -78,11 +84,13 @@ def evaluate(
     sums_for_window: SumsForWindow,
     target: float,
     min_events: int = 0,
+    observed_s: float = math.inf,
 ) -> list[RuleState]:
     """Evaluate every rule over windows ending now.
 
     ``firing = long.burn_rate ≥ burn_rate ∧ short.burn_rate ≥ burn_rate ∧ long.total ≥
-    min_events ∧ short.total ≥ min_events``. Each distinct window is summed once.
+    min_events ∧ short.total ≥ min_events ∧ observed_s ≥ short_window_s``. Each distinct
+    window is summed once.
     """
     cache: dict[float, WindowBurn] = {}
 
@@ -95,8 +103,9 @@ def evaluate(
     states = []
     for rule in rules:
         long, short = window(rule.long_window_s), window(rule.short_window_s)
-        firing = all(w.burning(rule.burn_rate, min_events) for w in (long, short))
-        states.append(RuleState(rule, long, short, firing))
+        observed = observed_s >= rule.short_window_s
+        burning = all(w.burning(rule.burn_rate, min_events) for w in (long, short))
+        states.append(RuleState(rule, long, short, burning and observed, observed))
     return states
 
 

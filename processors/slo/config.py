@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,7 @@ from pydantic import Field, model_validator
 
 from otel_perf.components import ComponentConfig
 from otel_perf.config.types import Duration
+from otel_perf.processors.slo.baseline import suggested_threshold
 from otel_perf.processors.slo.objective import (
     DEFAULT_RULES,
     AlertSeverity,
@@ -97,12 +99,39 @@ class ObjectiveSettings(WindowSettings):
         return self
 
 
+class RouteDefaults(ComponentConfig):
+    """``defaults.routes``: suggested latency objectives per entry route, each starting from
+    the route's own baseline when the default thresholds do not fit it (``baseline.py``).
+
+    Attributes:
+        enabled: per-route latency suggestions instead of per-service ones (needs span
+            metrics: the ``spanmetrics`` processor, or the trace tier's aggregates).
+        learn: event time a route is watched before its thresholds are fixed.
+        min_requests: requests a route's baseline needs.
+        headroom: a threshold taken from the baseline is its percentile × this (rounded
+            up to 1, 2, 2.5 or 5 × 10^k ms).
+        max_routes: routes learned at most (the rest are counted, without suggestions).
+    """
+
+    enabled: bool = False
+    learn: Duration = 1800.0
+    min_requests: int = Field(default=100, ge=1)
+    headroom: float = Field(default=1.5, ge=1)
+    max_routes: int = Field(default=500, gt=0)
+
+
 class DefaultObjectives(ComponentConfig):
-    """What every service seen gets when no objective names it (zero-config SLOs)."""
+    """What every service seen gets when no objective names it (zero-config SLOs).
+
+    These objectives are *suggested*: tracked, shown and exported like any other, but their
+    alerts and breaches are warnings at most — they never page and never make health
+    critical. Declare an objective (``objectives`` or ``openslo``) for a service to page.
+    """
 
     enabled: bool = True
     availability: float = Field(default=0.999, gt=0, lt=1)
     latency: LatencyTargets = LatencyTargets(p50=0.05, p95=0.15, p99=0.2)
+    routes: RouteDefaults = RouteDefaults()
 
 
 class SLOConfig(WindowSettings):
@@ -120,6 +149,9 @@ class SLOConfig(WindowSettings):
             a kill -9 loses at most this much (plus the store's flush interval).
         max_services: services that get default objectives (the rest are counted).
         max_streams: received metric streams tracked for cumulative-to-delta.
+        observation_gap: evaluations (and events) further apart than this, in event time,
+            mean otel-perf was not watching in between: the burn-rate windows start to be
+            observed again, and no rule fires before its short window is observed.
     """
 
     objectives: list[ObjectiveSettings] = []
@@ -131,9 +163,15 @@ class SLOConfig(WindowSettings):
     save_interval: Duration = 10.0
     max_services: int = Field(default=1000, gt=0)
     max_streams: int = Field(default=10_000, gt=0)
+    observation_gap: Duration = 120.0
 
     @model_validator(mode="after")
     def _unique_names(self) -> SLOConfig:
+        if self.observation_gap <= self.evaluation_interval:
+            raise ValueError(
+                f"observation_gap ({self.observation_gap:g} s) must be longer than "
+                f"evaluation_interval ({self.evaluation_interval:g} s)"
+            )
         names = [o.name for o in self.objectives]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
@@ -212,17 +250,51 @@ def expand(
 
 
 def defaults_for(service: str, config: SLOConfig) -> list[Objective]:
-    """The default objectives of a service seen without explicit ones."""
+    """The suggested (zero-config) objectives of a service seen without explicit ones."""
+    per_route = config.defaults.routes.enabled  # then latency is suggested per route
     settings = ObjectiveSettings(
         name=service,
         service=service,
         availability=config.defaults.availability,
-        latency=config.defaults.latency,
+        latency=None if per_route else config.defaults.latency,
         window=config.window,
         calendar=config.calendar,
         timezone=config.timezone,
     )
-    return expand(settings, config.rules(), config.min_events)
+    objectives = expand(settings, config.rules(), config.min_events)
+    return [o.model_copy(update={"suggested": True}) for o in objectives]
+
+
+def route_defaults(
+    service: str, route: str, baseline_s: dict[str, float], config: SLOConfig
+) -> list[Objective]:
+    """The suggested latency objectives of one route, from its baseline percentiles."""
+    defaults, headroom = config.defaults.latency, config.defaults.routes.headroom
+    thresholds, notes = {}, []
+    for label, default_s in _latencies(defaults):
+        observed = baseline_s.get(label)
+        if observed is None or math.isnan(observed):
+            continue
+        thresholds[label] = suggested_threshold(default_s, observed, headroom)
+        kept = thresholds[label] == default_s
+        notes.append(
+            f"{label} {observed * 1000:.4g} ms: "
+            + ("default kept" if kept else f"{thresholds[label] * 1000:g} ms from the baseline")
+        )
+    if not thresholds:
+        return []
+    settings = ObjectiveSettings(
+        name=f"{service} {route}",
+        service=service,
+        operation=route,
+        latency=LatencyTargets(**thresholds),
+        description="suggested from the route's baseline: " + "; ".join(notes),
+        window=config.window,
+        calendar=config.calendar,
+        timezone=config.timezone,
+    )
+    objectives = expand(settings, config.rules(), config.min_events)
+    return [o.model_copy(update={"suggested": True}) for o in objectives]
 
 
 def _many(settings: ObjectiveSettings) -> bool:

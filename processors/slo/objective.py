@@ -103,6 +103,8 @@ class Objective(BaseModel):
         window: the SLO window.
         rules: burn-rate alerts.
         min_events: a burn-rate window with fewer events than this cannot alert.
+        suggested: a zero-config objective (``defaults``): tracked, shown and exported,
+            but its alerts warn at most; only objectives a user declares page.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -126,6 +128,7 @@ class Objective(BaseModel):
     rules: tuple[BurnRateRule, ...] = DEFAULT_RULES
     min_events: int = Field(default=0, ge=0)
     description: str = ""
+    suggested: bool = False
 
     @model_validator(mode="after")
     def _consistent(self) -> Objective:

@@ -5,15 +5,23 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from otel_perf import gauges
 from otel_perf.components import Context, Factory, Processor
 from otel_perf.findings import Finding
 from otel_perf.model import MetricBatch, MetricPoint, MetricType, SpanBatch
 from otel_perf.processors.slo.aggregates import interval_events
-from otel_perf.processors.slo.config import SLOConfig, defaults_for, expand
+from otel_perf.processors.slo.baseline import RouteBaselines
+from otel_perf.processors.slo.config import (
+    PERCENTILES,
+    SLOConfig,
+    defaults_for,
+    expand,
+    route_defaults,
+)
+from otel_perf.processors.slo.gauges import objective_gauges
 from otel_perf.processors.slo.objective import Objective, SLIKind
 from otel_perf.processors.slo.sources import (
     MINUTE_NS,
+    REQUEST_KINDS,
     MetricStreams,
     histogram_events,
     span_events,
@@ -23,15 +31,10 @@ from otel_perf.processors.slo.state import ObjectiveState
 from otel_perf.series import SeriesInterval
 
 HISTOGRAMS = (MetricType.HISTOGRAM, MetricType.EXPONENTIAL_HISTOGRAM)
-
-gauges.register("otel_perf.slo.sli", "1", "SLI over the objective's window.")
-gauges.register("otel_perf.slo.target", "1", "The objective's target.")
-gauges.register(
-    "otel_perf.slo.error_budget.remaining",
-    "1",
-    "Error budget remaining over the window (negative: exhausted).",
-)
-gauges.register("otel_perf.slo.burn_rate", "1", "Error budget burn rate per alert window.")
+#: the component-state names of the services that have suggested (default) objectives
+#: and of the routes' learned latency baselines
+DEFAULT_SERVICES_STATE = "#default-services"
+ROUTE_BASELINES_STATE = "#route-baselines"
 
 
 class SLOProcessor(Processor):
@@ -47,12 +50,48 @@ class SLOProcessor(Processor):
         self.explicit_services = frozenset(self.by_service)
         self.default_services: set[str] = set()
         self.untracked_services = 0
+        self.default_services_dirty = False
         self.streams = MetricStreams(config.max_streams)
         self.ratio_pending: dict[tuple[str, int], list[float]] = {}
         self.evaluated_ns = 0
         self.saved_ns = 0
         # the analysis tier has no spans: it counts the intervals merged from the trace tier
         self._unsubscribe = context.series.subscribe(self._interval)
+        self.baselines = self._baselines()
+        self.baselines_dirty = False
+        self._restore_defaults()
+
+    def _restore_defaults(self) -> None:
+        """Track again the services that had suggested objectives before a restart, so
+        health, ``slo`` and recommendations see the same objectives from the first tick."""
+        saved = self.context.store.load_state(self.id, DEFAULT_SERVICES_STATE)
+        for service in saved if isinstance(saved, list) else []:
+            if isinstance(service, str) and service and service not in self.by_service:
+                self._defaults(service)
+        self.default_services_dirty = False
+        if self.baselines is not None:
+            saved_baselines = self.context.store.load_state(self.id, ROUTE_BASELINES_STATE)
+            for (service, route), baseline in list(self.baselines.restore(saved_baselines)):
+                self._track_route(service, route, baseline)
+
+    def _baselines(self) -> RouteBaselines | None:
+        routes = self.config.defaults.routes
+        if not (self.config.defaults.enabled and routes.enabled):
+            return None
+        labels = [label for label in PERCENTILES if getattr(self.config.defaults.latency, label)]
+        return RouteBaselines(
+            {label: PERCENTILES[label] for label in labels},
+            int(routes.learn * 1e9),
+            routes.min_requests,
+            routes.max_routes,
+        )
+
+    def _track_route(self, service: str, route: str, baseline: dict[str, float]) -> None:
+        """Track a route's suggested latency objectives (its service's defaults first)."""
+        self.objectives_of(service)
+        for objective in route_defaults(service, route, baseline, self.config):
+            if objective.name not in self.states:
+                self._track(objective)
 
     def _configured(self) -> list[Objective]:
         rules, min_events = self.config.rules(), self.config.min_events
@@ -64,7 +103,7 @@ class SLOProcessor(Processor):
         return objectives
 
     def _track(self, objective: Objective) -> ObjectiveState:
-        state = ObjectiveState.new(objective)
+        state = ObjectiveState.new(objective, int(self.config.observation_gap * 1e9))
         saved = self.context.store.load_state(self.id, objective.name)
         if saved:
             state.restore(saved)
@@ -86,6 +125,7 @@ class SLOProcessor(Processor):
             self.untracked_services += 1
             return []
         self.default_services.add(service)
+        self.default_services_dirty = True
         return [self._track(o) for o in defaults_for(service, self.config)]
 
     # -- intake -------------------------------------------------------------
@@ -106,8 +146,23 @@ class SLOProcessor(Processor):
         span_events(batch.spans, objectives_of, self._add)
 
     def _interval(self, interval: SeriesInterval) -> None:
-        if interval.aggregated and not interval.rollup:
+        if interval.rollup:
+            return
+        if interval.aggregated:
             interval_events(interval, self.objectives_of, self._add)
+        if self.baselines is not None:
+            self._learn(interval, self.baselines)
+
+    def _learn(self, interval: SeriesInterval, baselines: RouteBaselines) -> None:
+        """Feed entry routes of services without declared objectives to their baselines."""
+        for key, red in interval.values.items():
+            if key.span_kind not in REQUEST_KINDS or key.service in self.explicit_services:
+                continue
+            route = (key.service, key.operation)
+            learned = baselines.offer(route, red.duration_s, interval.start_ns, interval.end_ns)
+            if learned is not None:
+                self._track_route(key.service, key.operation, learned)
+                self.baselines_dirty = True
 
     def _add(self, name: str, minute: int, good: float, total: float) -> None:
         self.states[name].add(minute, good, total)
@@ -168,6 +223,14 @@ class SLOProcessor(Processor):
         if self.saved_ns and now_ns - self.saved_ns < self.config.save_interval * 1e9:
             return
         self.saved_ns = now_ns
+        if self.default_services_dirty:
+            services = sorted(self.default_services)
+            self.context.store.save_state(self.id, DEFAULT_SERVICES_STATE, services, now_ns)
+            self.default_services_dirty = False
+        if self.baselines is not None and self.baselines_dirty:
+            learned = self.baselines.to_dict()
+            self.context.store.save_state(self.id, ROUTE_BASELINES_STATE, learned, now_ns)
+            self.baselines_dirty = False
         for name, state in self.states.items():
             if state.dirty:
                 self.context.store.save_state(self.id, name, state.to_dict(), now_ns)
@@ -182,32 +245,13 @@ class SLOProcessor(Processor):
         return {
             "objectives": [s.view() for s in self.states.values()],
             "untracked_services": self.untracked_services,
+            "untracked_routes": 0 if self.baselines is None else self.baselines.dropped,
             "metric_streams_dropped": self.streams.dropped,
         }
 
     def gauges(self) -> list[tuple[str, float, dict[str, str]]]:
         """SLI, target, budget remaining and burn rates per objective, for exporters."""
-        out: list[tuple[str, float, dict[str, str]]] = []
-        for state in self.states.values():
-            budget = state.last.get("budget")
-            if not budget:
-                continue
-            o = state.objective
-            attrs = {"service.name": o.service, "objective": o.name, "sli.kind": o.kind.value}
-            out += [
-                ("otel_perf.slo.sli", float(budget["sli"]), attrs),
-                ("otel_perf.slo.target", o.target, attrs),
-                (
-                    "otel_perf.slo.error_budget.remaining",
-                    float(budget["error_budget_remaining"]),
-                    attrs,
-                ),
-            ]
-            for rule in state.last["rules"]:
-                for side in ("long", "short"):
-                    window = {**attrs, "window": rule[side]["window"]}
-                    out.append(("otel_perf.slo.burn_rate", float(rule[side]["burn_rate"]), window))
-        return out
+        return [row for state in self.states.values() for row in objective_gauges(state)]
 
 
 def _reads(objective: Objective, point: MetricPoint) -> bool:

@@ -22,6 +22,7 @@ from otel_perf.processors.slo.objective import (
     BurnRateRule,
     Objective,
 )
+from otel_perf.processors.slo.observation import Observation
 from otel_perf.processors.slo.windows import (
     RATIO_SCALE,
     MinuteCounts,
@@ -31,6 +32,9 @@ from otel_perf.processors.slo.windows import (
 )
 
 MINUTE_NS = 60_000_000_000
+SUGGESTED_NOTE = "; suggested objective: warns, never pages"
+#: evaluations further apart than this (event time) mean nobody watched in between
+DEFAULT_MAX_GAP_NS = 120 * 1_000_000_000
 
 
 @dataclass
@@ -44,9 +48,10 @@ class ObjectiveState:
     breached: bool = False
     dirty: bool = False
     last: dict[str, Any] = field(default_factory=dict)
+    observation: Observation = field(default_factory=lambda: Observation(DEFAULT_MAX_GAP_NS))
 
     @classmethod
-    def new(cls, objective: Objective) -> ObjectiveState:
+    def new(cls, objective: Objective, max_gap_ns: int = DEFAULT_MAX_GAP_NS) -> ObjectiveState:
         ratio = objective.budgeting == BudgetingMethod.RATIO_TIMESLICES
         counts = MinuteCounts.for_window(objective.window, timeslice_rule(objective), ratio)
         rules = scaled_rules(objective.rules, nominal_window_s(objective.window))
@@ -54,7 +59,7 @@ class ObjectiveState:
             AlertSeverity(r.severity): AlertState(objective.name, AlertSeverity(r.severity))
             for r in rules
         }
-        return cls(objective, counts, rules, alerts)
+        return cls(objective, counts, rules, alerts, observation=Observation(max_gap_ns))
 
     @property
     def uses_timeslices(self) -> bool:
@@ -62,30 +67,50 @@ class ObjectiveState:
 
     def add(self, minute: int, good: float, total: float) -> None:
         if self.counts.add(minute, round(good), round(total)):
+            self.observation.see((minute + 1) * MINUTE_NS)  # the end: never credits too much
             self.dirty = True
+
+    @property
+    def min_observed_s(self) -> float:
+        """The shortest short window: the observation a breach or any alert needs first."""
+        return min((r.short_window_s for r in self.rules), default=0.0)
 
     def evaluate(self, now_ns: int, source: str) -> list[Finding]:
         """Burn rates and the window's SLI at ``now_ns``; findings for every transition."""
         minute = now_ns // MINUTE_NS
         self.counts.advance(minute)
+        self.observation.see(now_ns)
+        observed_s = self.observation.observed_s(now_ns)
         target, counts = self.objective.target, self.counts
         states = evaluate(
             self.rules,
             lambda window_s: counts.trailing(window_s, minute + 1),
             target,
             self.objective.min_events,
+            observed_s,
         )
         first, last = window_range(self.objective.window, minute)
         good, total = self._window(first, last)
         budget = explain(good, total, target, self.objective.budgeting)
-        self.last = {"budget": budget, "rules": [_rule(s) for s in states], "at_ns": now_ns}
+        self.last = {
+            "budget": budget,
+            "rules": [_rule(s) for s in states],
+            "at_ns": now_ns,
+            "observed_s": round(observed_s, 3),
+        }
+        # an alert whose rules' windows were not all watched yet holds its state: after a
+        # restart a firing page neither resolves nor fires again on a few seconds of data
+        observed = {AlertSeverity(s.rule.severity) for s in states if s.observed}
         found = [
             self._alert(t, states, source)
             for severity, firing in firing_by_severity(states).items()
-            if (t := self.alerts[severity].update(firing, now_ns)) is not None
+            if severity in observed
+            and (t := self.alerts[severity].update(firing, now_ns)) is not None
         ]
-        breached = total > 0 and float(str(budget["sli"])) < target
-        if breached != self.breached:
+        # judged like the alerts: on at least min_events, once the shortest window was
+        # watched (until then the last verdict holds)
+        breached = total >= max(1, self.objective.min_events) and float(str(budget["sli"])) < target
+        if observed_s >= self.min_observed_s and breached != self.breached:
             self.breached = breached
             found.append(self._violation(budget, now_ns, source))
         if found:
@@ -103,21 +128,22 @@ class ObjectiveState:
 
     def _alert(self, transition: Transition, states: list[RuleState], source: str) -> Finding:
         o = self.objective
-        page = transition.severity == AlertSeverity.PAGE
+        pages = transition.severity == AlertSeverity.PAGE and not o.suggested
         mine = [s for s in states if s.rule.severity == transition.severity]
         worst = max(mine, key=lambda s: s.long.burn_rate)
         firing = transition.status == "firing"
         summary = (
             f"{o.name}: error budget burning {worst.long.burn_rate:g}× "
             f"over {_window(worst.long.window_s)} and {worst.short.burn_rate:g}× over "
-            f"{_window(worst.short.window_s)} ({transition.severity.value})"
+            f"{_window(worst.short.window_s)} ({transition.severity.value}"
+            f"{SUGGESTED_NOTE if o.suggested else ''})"
             if firing
             else f"{o.name}: burn-rate {transition.severity.value} resolved after "
             f"{transition.duration_ns / 1e9:.0f} s"
         )
         return Finding(
             kind=Kind.BURN_RATE_ALERT,
-            severity=(Severity.CRITICAL if page else Severity.WARNING) if firing else Severity.INFO,
+            severity=_alert_severity(firing, pages),
             service=o.service,
             subject=f"{o.name} {transition.severity.value}",
             time_ns=transition.at_ns,
@@ -128,6 +154,8 @@ class ObjectiveState:
                 "status": transition.status,
                 "since_ns": transition.since_ns,
                 "target": o.target,
+                "suggested": o.suggested,
+                "pages": pages,
                 "burn_rates": [_rule(s) for s in mine],
             },
             source=source,
@@ -138,15 +166,17 @@ class ObjectiveState:
         o = self.objective
         sli = budget["sli"]
         breached = self.breached
+        critical = budget["exhausted"] and not o.suggested
         return Finding(
             kind=Kind.SLO_VIOLATION,
-            severity=Severity.CRITICAL if budget["exhausted"] else Severity.WARNING,
+            severity=Severity.CRITICAL if critical else Severity.WARNING,
             service=o.service,
             subject=o.name,
             time_ns=now_ns,
             summary=(
                 f"{o.name}: SLI {sli:.4%} below the {o.target:.4%} target over "
                 f"{_window_name(o)}; error budget remaining {budget['error_budget_remaining']:.1%}"
+                f"{SUGGESTED_NOTE if o.suggested else ''}"
                 if breached
                 else f"{o.name}: back within target ({sli:.4%} ≥ {o.target:.4%})"
             ),
@@ -159,6 +189,7 @@ class ObjectiveState:
                 "window": _window_name(o),
                 "error_budget_remaining": budget["error_budget_remaining"],
                 "exhausted": budget["exhausted"],
+                "suggested": o.suggested,
                 "good": budget["good"],
                 "total": budget["total"],
             },
@@ -177,6 +208,8 @@ class ObjectiveState:
             "target": o.target,
             "threshold_ms": None if o.threshold_s is None else round(o.threshold_s * 1000, 3),
             "window": _window_name(o),
+            "description": o.description,
+            "suggested": o.suggested,
             "breached": self.breached,
             "alerts": {
                 s.value: {"firing": a.firing, "since_ns": a.since_ns}
@@ -201,6 +234,7 @@ class ObjectiveState:
             "counts": self.counts.to_dict(),
             "alerts": [a.to_dict() for a in self.alerts.values()],
             "breached": self.breached,
+            "observation": self.observation.to_dict(),
         }
 
     def restore(self, data: dict[str, Any]) -> None:
@@ -210,6 +244,15 @@ class ObjectiveState:
             if alert.severity in self.alerts:
                 self.alerts[alert.severity] = alert
         self.breached = bool(data.get("breached", False))
+        self.observation.restore(data.get("observation"))
+
+
+def _alert_severity(firing: bool, pages: bool) -> Severity:
+    """Critical for a firing page of a declared objective, warning for any other firing
+    alert (a ticket, or a suggested objective's page), info once resolved."""
+    if not firing:
+        return Severity.INFO
+    return Severity.CRITICAL if pages else Severity.WARNING
 
 
 def _rule(state: RuleState) -> dict[str, Any]:
@@ -217,6 +260,7 @@ def _rule(state: RuleState) -> dict[str, Any]:
         "severity": state.rule.severity,
         "threshold": state.rule.burn_rate,
         "firing": state.firing,
+        "observed": state.observed,
         "long": {
             "window": _window(state.long.window_s),
             "burn_rate": state.long.burn_rate,

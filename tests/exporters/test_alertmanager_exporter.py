@@ -438,6 +438,15 @@ def test_labels_of_each_kind() -> None:
     assert rfc3339(0.5) == "1970-01-01T00:00:00.500Z"
 
 
+def test_a_suggested_objectives_page_rule_is_a_warning_not_a_page() -> None:
+    declared = burn(State.OPEN, 1, suggested=False, pages=True)
+    assert labels_of(declared)["severity"] == "page"
+    suggested = burn(State.OPEN, 1, suggested=True, pages=False).model_copy(
+        update={"severity": Severity.WARNING}
+    )
+    assert labels_of(suggested)["severity"] == "warning"
+
+
 def test_a_severity_change_resolves_the_old_label_set() -> None:
     book = AlertBook(settings("http://x"))
     (opened,) = book.apply(anomaly(Severity.WARNING), 100.0)

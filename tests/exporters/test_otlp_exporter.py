@@ -22,7 +22,7 @@ from otel_perf.components import Context, exporter_types
 from otel_perf.exporters.otlp import OTLPExporter, OTLPExporterConfig
 from otel_perf.exporters.otlp.exporter import build_resource
 from otel_perf.exporters.otlp.transport import signal_url
-from otel_perf.findings import Finding, Kind, Severity
+from otel_perf.findings import Finding, Kind, Severity, State
 from otel_perf.store import Store
 from otel_perf.telemetry import Telemetry
 
@@ -487,3 +487,29 @@ def test_span_metrics_are_exported_per_base_interval(
         buckets.positive_counts,
     )
     assert duration.unit == "s"
+
+
+def test_open_findings_are_gauges_until_resolved_and_only_openings_count(
+    context: Context, grpc_receiver: tuple[str, Received]
+) -> None:
+    opened = finding().model_copy(update={"attributes": {"objective": "pay"}})
+    updated = opened.model_copy(update={"state": State.UPDATED})
+    endpoint, received = grpc_receiver
+    exporter = make(context, endpoint=endpoint, events=False)
+    exporter.start()
+    exporter.export([opened, updated])
+    exporter.flush()
+    [(labels, one)] = received.points("otel_perf.finding.open")
+    assert one == 1 and labels["kind"] == "slo_violation" and labels["subject"] == "POST /pay"
+    assert labels["objective"] == "pay" and labels["finding_key"] == opened.key
+    assert received.points("otel_perf.findings") == [
+        ({"kind": "slo_violation", "severity": "critical", "service": "checkout"}, 1)
+    ]
+
+    with received.lock:
+        received.metrics.clear()
+    exporter.export([opened.model_copy(update={"state": State.RESOLVED})])
+    exporter.flush()
+    assert received.points("otel_perf.finding.open") == []
+    assert [n for _, n in received.points("otel_perf.findings")] == [1]  # not the resolve
+    exporter.shutdown()

@@ -15,12 +15,14 @@ from pydantic import ValidationError
 
 from otel_perf.components import Context, processor_types
 from otel_perf.exporters.prometheus import PrometheusExporter, PrometheusExporterConfig
-from otel_perf.findings import Finding, Kind, Severity
+from otel_perf.findings import Finding, Kind, Severity, State
 from otel_perf.series import RED, SeriesInterval, SeriesKey
 from otel_perf.store import Store
 from otel_perf.telemetry import Telemetry
 
 processor_types()  # processors register their gauge names at import
+
+S = 1_000_000_000
 
 GaugeRows = dict[str, list[tuple[float, dict[str, str]]]]
 SHOP = {"service.name": "shop", "objective": "availability"}
@@ -251,3 +253,89 @@ def test_shutdown_stops_listening(make: Any) -> None:
     assert exporter.address is None
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=2)
+
+
+def n_plus_one(state: State, time_ns: int, severity: Severity = Severity.WARNING) -> Finding:
+    return Finding(
+        kind=Kind.N_PLUS_ONE,
+        severity=severity,
+        service="shop",
+        subject="SELECT items in GET /orders",
+        time_ns=time_ns,
+        summary="N+1",
+        attributes={
+            "fingerprint_id": "a1b2c3",
+            "parent_operation": "GET /orders",
+            "max_calls": 12,
+            "fingerprint": "SELECT * FROM items WHERE order_id = ?",
+            "saveable_ms_per_trace": 30.0,
+            "occurrences": 40,
+        },
+        source="bottlenecks",
+        state=state,
+    )
+
+
+def open_series(exporter: PrometheusExporter) -> list[tuple[dict[str, str], float]]:
+    families = scrape(exporter)
+    family = families.get("otel_perf_finding_open")
+    return samples(family) if family is not None else []
+
+
+def test_an_open_finding_is_one_series_until_it_resolves(make: Any) -> None:
+    exporter = make()
+    assert open_series(exporter) == []
+    exporter.export([n_plus_one(State.OPEN, 60 * S)])
+    exporter.export([n_plus_one(State.UPDATED, 120 * S, Severity.CRITICAL)])
+    (labels, value), *more = open_series(exporter)
+    assert not more and value == 1
+    assert labels["kind"] == "n_plus_one" and labels["service"] == "shop"
+    assert labels["subject"] == "SELECT items in GET /orders"
+    assert labels["fingerprint_id"] == "a1b2c3" and labels["severity"] == "critical"
+    assert labels["finding_key"] == n_plus_one(State.OPEN, 0).key
+    families = scrape(exporter)
+    # the impact: 30 ms per request x 40 per minute = 1,200 ms per minute = 1,200 points
+    (impact_labels, impact), *_ = samples(families["otel_perf_finding_impact"])
+    assert impact == 1200 and impact_labels["finding_key"] == labels["finding_key"]
+    # the counter counts the opening, not the update
+    (_, opened), *_ = samples(families["otel_perf_findings"], "otel_perf_findings_total")
+    assert opened == 1
+
+    exporter.export([n_plus_one(State.RESOLVED, 180 * S)])
+    assert open_series(exporter) == []
+    families = scrape(exporter)
+    assert "otel_perf_finding_impact" not in families or not samples(
+        families["otel_perf_finding_impact"]
+    )
+    (_, opened), *_ = samples(families["otel_perf_findings"], "otel_perf_findings_total")
+    assert opened == 1  # nor the resolve
+
+    exporter.export([n_plus_one(State.OPEN, 240 * S)])  # it comes back: a second opening
+    assert len(open_series(exporter)) == 1
+    families = scrape(exporter)
+    (_, opened), *_ = samples(families["otel_perf_findings"], "otel_perf_findings_total")
+    assert opened == 2
+
+
+def test_open_findings_are_bounded_and_seeded_from_the_store(tmp_path: Any, make: Any) -> None:
+    store = Store(tmp_path / "s.db")
+    older = [n_plus_one(State.OPEN, S).model_copy(update={"subject": f"q{i}"}) for i in range(3)]
+    store.add_findings(
+        [*older, older[0].model_copy(update={"state": State.RESOLVED, "time_ns": 2 * S})]
+    )
+    config = PrometheusExporterConfig.model_validate(
+        {"endpoint": "127.0.0.1:0", "max_open_findings": 3}
+    )
+    exporter = PrometheusExporter(Context("prometheus", store), config)
+    exporter.bind_telemetry(telemetry({}))
+    exporter.start()
+    try:
+        # what was open before the restart is published again: q1 and q2, not resolved q0
+        assert sorted(lab["subject"] for lab, _ in open_series(exporter)) == ["q1", "q2"]
+        exporter.export([n_plus_one(State.OPEN, 2 * S).model_copy(update={"subject": "q3"})])
+        exporter.export([n_plus_one(State.OPEN, 2 * S).model_copy(update={"subject": "q4"})])
+        assert len(open_series(exporter)) == 3
+        dropped = scrape(exporter)["otel_perf_finding_open_dropped"]
+        assert samples(dropped, "otel_perf_finding_open_dropped_total")[0][1] == 1
+    finally:
+        exporter.shutdown()

@@ -1,9 +1,11 @@
 // The dashboard's loop: which sections the API offers, fetch them with the token, render
 // only what changed, poll every N s (paused while the tab is hidden).
+import { renderOpenFindings, renderRecommendations } from "./actions.js";
+import { renderCapacity } from "./capacity.js";
 import {
-  renderAnomalies, renderBottlenecks, renderCache, renderCapacity, renderRecommendations,
-  renderRED, renderRegression, renderSLO,
+  renderAnomalies, renderBottlenecks, renderCache, renderInstrumentation, renderRED, renderRegression,
 } from "./sections.js";
+import { renderSLO } from "./slo.js";
 
 const TOKEN_KEY = "otel-perf-token";
 const MAX_FORECASTS = 6;
@@ -32,22 +34,24 @@ async function getJSON(path, { open = false } = {}) {
   return body;
 }
 
-// section id → {needs: processor type or null, path, render(body) → nodes, load?}
+// section id → {needs: processor type or null, path (as in the OpenAPI document), query,
+// render(body) → nodes, load?, hideWhen?}; the page shows them in index.html's order:
+// what to do first (recommendations, open findings), then SLOs, capacity and the rest
 const SECTIONS = [
-  { id: "slo", needs: "slo", path: "/performance/slo", render: renderSLO },
-  { id: "red", needs: null, path: "/performance/metrics", render: renderRED, hideWhen: (b) => !b.red },
-  { id: "bottlenecks", needs: "bottlenecks", path: "/performance/bottlenecks", render: renderBottlenecks },
-  {
-    id: "anomalies", needs: "anomaly", path: "/performance/anomalies",
-    render: renderAnomalies,
-  },
-  { id: "capacity", needs: "capacity", path: "/performance/capacity/dashboard", load: loadCapacity },
-  { id: "regression", needs: "regression", path: "/performance/regression/analysis", render: renderRegression },
   { id: "recommendations", needs: null, path: "/performance/recommendations", render: renderRecommendations },
+  { id: "findings", needs: null, path: "/performance/findings", query: "?limit=500", render: renderOpenFindings },
+  { id: "slo", needs: "slo", path: "/performance/slo", render: renderSLO },
+  { id: "capacity", needs: "capacity", path: "/performance/capacity/dashboard", load: loadCapacity },
+  { id: "red", needs: null, path: "/performance/metrics", render: renderRED, hideWhen: (b) => !b.red },
+  { id: "instrumentation", needs: "instrumentation", path: "/performance/metrics", render: renderInstrumentation },
+  { id: "bottlenecks", needs: "bottlenecks", path: "/performance/bottlenecks", render: renderBottlenecks },
+  { id: "anomalies", needs: "anomaly", path: "/performance/anomalies", render: renderAnomalies },
+  { id: "regression", needs: "regression", path: "/performance/regression/analysis", render: renderRegression },
   { id: "cache", needs: "cache", path: "/performance/cache/stats", render: renderCache },
 ];
 
 async function loadCapacity(section) {
+  // every recorded resource is listed; the charts are for those with a forecast
   const dashboard = await getJSON(section.path);
   const wanted = Object.values(dashboard.resources ?? {})
     .filter((r) => r.forecast)
@@ -58,9 +62,8 @@ async function loadCapacity(section) {
     const encoded = r.name.split("/").map(encodeURIComponent).join("/");
     forecasts.set(r.name, await getJSON(`/performance/capacity/forecast/${encoded}?horizon=7d`));
   }));
-  const shown = { ...dashboard, resources: Object.fromEntries(wanted.map((r) => [r.name, r])) };
-  const key = JSON.stringify([shown, [...forecasts]]);
-  return { key, nodes: () => renderCapacity(shown, forecasts) };
+  const key = JSON.stringify([dashboard.resources, [...forecasts]]);
+  return { key, nodes: () => renderCapacity(dashboard, forecasts) };
 }
 
 function rank(resource) {
@@ -72,7 +75,7 @@ function show(id, nodes, key) {
   section.hidden = false;
   if (state.rendered.get(id) === key) return; // unchanged: leave the DOM alone (no flicker)
   state.rendered.set(id, key);
-  section.querySelector(".body").replaceChildren(...nodes());
+  section.querySelector(".body").replaceChildren(...nodes().filter((n) => n !== null && n !== undefined));
 }
 
 function hide(id) {
@@ -88,7 +91,7 @@ async function refreshSection(section, types) {
       const { key, nodes } = await section.load(section);
       return show(section.id, nodes, key);
     }
-    const body = await getJSON(section.path);
+    const body = await getJSON(section.path + (section.query ?? ""));
     if (section.hideWhen?.(body)) return hide(section.id);
     show(section.id, () => section.render(body), JSON.stringify(body));
   } catch (error) {

@@ -166,3 +166,47 @@ export function shortTime(ms) {
 function clip(text, n) {
   return text.length > n ? `${text.slice(0, Math.max(1, n - 1))}…` : text;
 }
+
+/**
+ * Burn rates on one absolute log scale: rows = [{label, value, threshold, cls}].
+ *
+ * Every chart shares the axis [LOG_MIN, LOG_MAX]× (0.0001× to 1000×), so a bar's length means
+ * the same in every card: 0.001× and 14× differ by four decades, not "both full width". A
+ * value at or under LOG_MIN draws as a 1-unit stub; each row's alert threshold is a tick.
+ */
+export const LOG_MIN = 1e-4;
+export const LOG_MAX = 1e3;
+
+export function logPosition(value) {
+  if (!(value > LOG_MIN)) return 0;
+  const clamped = Math.min(value, LOG_MAX);
+  return (Math.log10(clamped) - Math.log10(LOG_MIN)) / (Math.log10(LOG_MAX) - Math.log10(LOG_MIN));
+}
+
+export function logBars(rows, { testid, labelWidth = 170, width = 560, format = (v) => `${v}` } = {}) {
+  const rowH = 22;
+  const axisH = 18;
+  const plot = width - labelWidth - 56;
+  const height = rows.length * rowH + axisH + 4;
+  const sx = (v) => labelWidth + logPosition(v) * plot;
+  const svg = el("svg", { class: "chart bars log", viewBox: `0 0 ${width} ${height}`, "data-testid": testid, role: "img" });
+  for (let e = Math.log10(LOG_MIN); e <= Math.log10(LOG_MAX); e += 1) {
+    const x = sx(10 ** e);
+    svg.append(el("line", { class: "grid", x1: x, x2: x, y1: 0, y2: rows.length * rowH }));
+    svg.append(el("text", { class: "axis", x, y: height - 4, "text-anchor": "middle" }, `${format(10 ** e)}`));
+  }
+  rows.forEach((row, i) => {
+    const y = i * rowH + 2;
+    const w = Math.max(1, sx(row.value) - labelWidth);
+    svg.append(el("text", { class: "bar-label", x: labelWidth - 8, y: y + 14, "text-anchor": "end" }, clip(row.label, 30)));
+    svg.append(el("rect", { class: `bar ${row.cls ?? ""}`, x: labelWidth, y, width: w, height: rowH - 6, rx: 2, "data-value": row.value },
+      el("title", {}, `${row.label}: ${format(row.value)}`)));
+    if (Number.isFinite(row.threshold)) {
+      const tx = sx(row.threshold);
+      svg.append(el("line", { class: "threshold-mark", x1: tx, x2: tx, y1: y - 2, y2: y + rowH - 4, "data-threshold": row.threshold },
+        el("title", {}, `alert at ${format(row.threshold)}`)));
+    }
+    svg.append(el("text", { class: "bar-value", x: labelWidth + plot + 6, y: y + 14 }, row.text ?? format(row.value)));
+  });
+  return svg;
+}

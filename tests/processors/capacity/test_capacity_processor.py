@@ -15,7 +15,7 @@ import pytest
 from otel_perf.components import Context
 from otel_perf.findings import Kind, Severity, State
 from otel_perf.gauges import registered
-from otel_perf.model import MetricBatch, MetricPoint, MetricType, Resource
+from otel_perf.model import MetricBatch, MetricPoint, MetricType, Resource, SpanKind
 from otel_perf.processors.capacity.autoscaling import ScalingInputError, ScalingRequest
 from otel_perf.processors.capacity.config import CapacityConfig
 from otel_perf.processors.capacity.processor import CapacityProcessor
@@ -329,9 +329,13 @@ def test_request_rate_per_service_comes_from_span_metrics() -> None:
     hub = SeriesHub()
     processor = CapacityProcessor(Context("capacity", Store(":memory:"), hub), CapacityConfig())
     values = {
-        SeriesKey("checkout", "GET /cart"): RED(calls=30),
-        SeriesKey("checkout", "POST /pay"): RED(calls=10),
-        SeriesKey("search", "GET /q"): RED(calls=5),
+        SeriesKey("checkout", "GET /cart", SpanKind.SERVER): RED(calls=30),
+        SeriesKey("checkout", "POST /pay", SpanKind.SERVER): RED(calls=10),
+        SeriesKey("search", "GET /q", SpanKind.CONSUMER): RED(calls=5),
+        # what the requests do inside is not more requests: calls out, queries, internals
+        SeriesKey("checkout", "SELECT cart", SpanKind.CLIENT): RED(calls=90),
+        SeriesKey("checkout", "render", SpanKind.INTERNAL): RED(calls=40),
+        SeriesKey("search", "publish", SpanKind.PRODUCER): RED(calls=5),
     }
     hub.publish(SeriesInterval(T0 * NS, (T0 + 10) * NS, 10, values))
     hub.publish(SeriesInterval(T0 * NS, (T0 + 60) * NS, 60, values, rollup=True))  # ignored
@@ -376,9 +380,14 @@ def test_right_sizing_and_cost_flag_an_over_provisioned_request() -> None:
     (rec,) = [f for f in found if f.kind == Kind.RECOMMENDATION]
     assert rec.severity == Severity.INFO and rec.attributes["status"] == "over"
     entry = processor.dashboard()["resources"][CPU]
-    sizing = entry["rightsizing"]
+    # a utilization series is sized as a utilization; the capacity gives cores beside it
+    share = entry["rightsizing"]
+    assert share["unit"] == "1" and share["quantity"] == "utilization"
+    assert share["request"] == 0.5 and share["target"] == pytest.approx(0.1 * 1.15, rel=0.05)
+    sizing = share["absolute"]
     assert sizing["unit"] == "{cpu}" and sizing["request"] == 2.0
     assert sizing["target"] == pytest.approx(0.4 * 1.15, rel=0.05)
+    assert sizing["text"]["request"] == "2 cores" and sizing["text"]["target"].endswith("m cores")
     assert sizing["upper"] == pytest.approx(sizing["target"] * 8 / 7, rel=0.1)
     cost = entry["cost"]
     assert cost["basis"] == "request" and cost["current_hourly"] == pytest.approx(3 * 2 * 0.04)
@@ -519,6 +528,12 @@ def test_host_reported_capacity_turns_utilization_into_cores_and_bytes() -> None
     resources = processor.dashboard()["resources"]
     cpu = resources["web/system.cpu.utilization"]["rightsizing"]
     memory = resources["web/system.memory.utilization"]["rightsizing"]
-    assert cpu["unit"] == "{cpu}" and cpu["target"] == pytest.approx(1.0 * 1.15)
-    assert memory["unit"] == "By" and memory["target"] == pytest.approx(4e9 * 1.15)
+    # sized as utilizations (never bytes under a utilization's name), cores/bytes beside
+    assert cpu["unit"] == "1" and cpu["target"] == pytest.approx(0.25 * 1.15)
+    assert memory["unit"] == "1" and memory["target"] == pytest.approx(0.5 * 1.15)
+    assert cpu["absolute"]["unit"] == "{cpu}"
+    assert cpu["absolute"]["target"] == pytest.approx(1.0 * 1.15)
+    assert memory["absolute"]["unit"] == "By"
+    assert memory["absolute"]["target"] == pytest.approx(4e9 * 1.15)
+    assert memory["absolute"]["text"]["target"] == "4.3 GiB"
     assert cpu["status"] == "unknown"  # no request configured to compare with

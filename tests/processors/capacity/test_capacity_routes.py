@@ -119,8 +119,9 @@ def test_autoscaling_config_rejects_a_bad_body_naming_the_field(api_url: str) ->
 
 
 def test_cli_dashboard_forecast_and_autoscaling(
-    api_url: str, capsys: pytest.CaptureFixture[str]
+    api_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("COLUMNS", "140")  # a terminal wide enough for the rows not to wrap
     assert main(["capacity", "--dashboard", "--api", api_url]) == 0
     out = capsys.readouterr().out
     assert RESOURCE in out and "70% in" in out

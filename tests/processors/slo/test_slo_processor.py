@@ -11,6 +11,8 @@ import pytest
 
 from otel_perf.components import Context
 from otel_perf.findings import Finding
+from otel_perf.health import HealthInputs
+from otel_perf.health import evaluate as evaluate_health
 from otel_perf.model import (
     ExponentialBuckets,
     MetricBatch,
@@ -282,3 +284,92 @@ def test_ratio_timeslices_is_the_mean_of_the_minutes_ratios(tmp_path: Path) -> N
     budget = view["budget"]
     assert budget["sli"] == pytest.approx((0.9 + 1.0 + 0.9 + 1.0) / 4)  # not 146 / 161 events
     assert budget["total"] == 4 and budget["unit"] == "minutes"
+
+
+FIRST_SPAN_NS = T0 + S // 2  # Run puts a minute's first request half a spacing in
+
+
+def health_of(slo: SLOProcessor) -> str:
+    inputs = HealthInputs(snapshots={"slo": {slo.id: slo.snapshot()}}, telemetry={})
+    return evaluate_health(inputs).status
+
+
+def test_zero_config_on_a_fresh_start_never_pages_and_warns_after_its_short_window(
+    tmp_path: Path,
+) -> None:
+    slo = processor(Store(tmp_path / "s.db"), objectives=[], defaults={"enabled": True})
+    run = Run(slo)
+    statuses = []
+    for _ in range(12):  # every request fails, from the very first one
+        run.minute(60, errors=60)
+        statuses.append(health_of(slo))
+    burns = [f for f in run.findings if f.kind == "burn_rate_alert"]
+    assert burns, "a suggested objective is tracked and warns"
+    assert all(f.severity != "critical" for f in run.findings)
+    assert all(f.attributes["suggested"] and not f.attributes["pages"] for f in burns)
+    assert "suggested objective: warns, never pages" in burns[0].summary
+    # nothing at all within the first short window (5 min): 55 events in 8 s say nothing
+    first = min(f.time_ns for f in run.findings if f.kind in ("burn_rate_alert", "slo_violation"))
+    assert first - FIRST_SPAN_NS >= 5 * MIN
+    assert "critical" not in statuses and statuses[-1] == "degraded"
+    views = slo.snapshot()["objectives"]
+    assert views and all(v["suggested"] for v in views)
+    gauges = {attrs["slo.origin"] for _, _, attrs in slo.gauges()}
+    assert gauges == {"suggested"}
+
+
+def test_a_declared_objective_pages_on_sustained_burn_once_its_short_window_is_observed(
+    tmp_path: Path,
+) -> None:
+    slo = processor(Store(tmp_path / "s.db"))  # declared; min_events 10
+    run = Run(slo)
+    run.minutes(4, per_minute=60, errors=60)
+    assert not run.alerts("page")  # burning 1000× for 4 minutes, but only 4 minutes watched
+    run.minutes(4, per_minute=60, errors=60)
+    (page,) = run.alerts("page")
+    assert page.severity == "critical" and page.attributes["pages"] is True
+    assert page.attributes["suggested"] is False
+    # the 1 h / 5 min rule: five minutes of observation, at the next 10 s tick
+    assert 5 * MIN <= page.time_ns - FIRST_SPAN_NS <= 5 * MIN + 10 * S
+    assert health_of(slo) == "critical"
+    rules = page.attributes["burn_rates"]
+    assert [r["observed"] for r in rules] == [True, False]  # 6 h / 30 min not watched yet
+
+
+def test_after_a_gap_the_windows_are_observed_again_and_a_firing_page_holds(
+    tmp_path: Path,
+) -> None:
+    store = Store(tmp_path / "s.db")
+    slo = processor(store)
+    run = Run(slo)
+    run.minutes(30, per_minute=60)
+    run.minutes(3, per_minute=60, errors=60)
+    assert run.alerts("page")
+    slo.flush(run.now)
+    store.close()  # kill -9 after the last flush
+    # back 20 minutes later (nobody watched in between); requests fail again from the start
+    again = Run(processor(Store(tmp_path / "s.db")))
+    again.now = run.now + 20 * MIN
+    again.minutes(8, per_minute=60, errors=60)
+    # the page restored as firing holds through the first short window (neither a resolve
+    # on a few seconds of data nor a second page) and goes on firing after it
+    assert not [f for f in again.findings if f.kind == "burn_rate_alert"]
+    (view,) = again.slo.snapshot()["objectives"]
+    assert view["alerts"]["page"]["firing"] and view["observed_s"] >= 5 * 60
+
+
+def test_a_restart_after_a_long_gap_resolves_a_stale_page_once_observed(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db")
+    slo = processor(store)
+    run = Run(slo)
+    run.minutes(30, per_minute=60)
+    run.minutes(3, per_minute=60, errors=60)
+    slo.flush(run.now)
+    store.close()
+    again = Run(processor(Store(tmp_path / "s.db")))
+    again.now = run.now + 3 * 60 * MIN  # three hours later, healthy traffic
+    again.minutes(4, per_minute=60)
+    assert not again.alerts("page", "resolved")  # four minutes watched: not yet judged
+    again.minutes(2, per_minute=60)
+    (resolved,) = again.alerts("page", "resolved")
+    assert 5 * MIN <= resolved.time_ns - again.slo.states["shop"].observation.since_ns

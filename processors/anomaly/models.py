@@ -1,0 +1,502 @@
+"""The detector's models: each turns one series into a surprise per point, in bounded state.
+
+Every model has the same small surface, after river's anomaly detectors: ``score_one(t_s, x)``
+judges a point *before* it is learned (no look-ahead), ``learn_one(t_s, x)`` folds it in,
+``to_dict`` / ``from_dict`` round-trip the state through JSON. State is a fixed number of floats
+(plus ``n_buckets`` per seasonal period), whatever the length of the series, and every call costs
+the same whatever has been seen.
+
+Two kinds of output: :class:`PredictorBank` and :class:`MultiScaleZ` return a *raw surprise*
+``z ≥ 0`` (a robust z-score) that :class:`~otel_perf.processors.anomaly.likelihood.Likelihood`
+turns into a tail probability; :class:`FlatLine` and :class:`RangeNovelty` return one directly
+(as ``log10 q``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+from otel_perf.processors.anomaly.seasonal import SeasonalProfile
+
+Direction = Literal["both", "up", "down"]
+
+MIN_POINTS_PER_PERIOD = 12
+Z_CAP = 20.0  # one wild point may not dominate the long fit
+REPEAT_FLOOR = 0.01  # the smallest repeat rate assumed, so k repeats score at most 10^-2k
+MAE_TO_SD = 1.2533  # σ / mean absolute deviation of a Gaussian
+
+
+def _signed(residual: float, direction: Direction) -> float:
+    if direction == "up":
+        return max(residual, 0.0)
+    if direction == "down":
+        return min(residual, 0.0)
+    return residual
+
+
+class PredictorBank:
+    """One-step predictors side by side; the point is judged by the one that has erred least.
+
+    Predictors ``x̂_i``: the last value, an EWMA ``l ← l + α_l (x − l)``, and one seasonal
+    profile per period in ``seasonality_s`` the sampling step resolves (≥ 12 points a period).
+    Each keeps its mean absolute error ``e_i ← e_i + max(α_e, 1/n_i) (|x − x̂_i| − e_i)``.
+    With ``b = argmin_i e_i`` (among predictors with ≥ 12 errors), the surprise is
+
+        ``z = min(|x − x̂_b| / (e_b + ε), 20)``,  ``ε = 10⁻³ · mean |x|``
+
+    one-sided when ``direction`` says so (a rise is also measured from the slow level, so the
+    recovery from a dip is no rise). The band the last point was expected in is
+    ``x̂_b ± (3 · 1.2533 · e_b + ε)``.
+
+    >>> m = PredictorBank(seasonality_s=(), direction="both")
+    >>> for i in range(100):
+    ...     m.learn_one(60.0 * i, 10.0 + (i % 2))
+    >>> round(m.score_one(6000.0, 10.5), 2), round(m.score_one(6000.0, 30.0), 1)
+    (0.15, 20.0)
+    """
+
+    __slots__ = (
+        "seasonality_s",
+        "direction",
+        "level_alpha",
+        "error_alpha",
+        "seasonal_alpha",
+        "max_buckets",
+        "n",
+        "last_t_s",
+        "last_x",
+        "level",
+        "magnitude",
+        "slow_level",
+        "profiles",
+        "errors",
+        "error_counts",
+        "judge",
+        "_predictions",
+        "_forecast_t_s",
+        "_forecast_n",
+    )
+
+    def __init__(
+        self,
+        seasonality_s: tuple[float, ...] = (),
+        direction: Direction = "both",
+        level_alpha: float = 0.3,
+        error_alpha: float = 0.005,
+        seasonal_alpha: float = 0.2,
+        max_buckets: int = 336,
+    ) -> None:
+        self.seasonality_s = seasonality_s
+        self.direction: Direction = direction
+        self.level_alpha = level_alpha
+        self.error_alpha = error_alpha
+        self.seasonal_alpha = seasonal_alpha
+        self.max_buckets = max_buckets
+        self.n = 0
+        self.last_t_s = math.nan
+        self.last_x = math.nan
+        self.level = 0.0
+        self.magnitude = 0.0  # EW mean of |x|, the scale of the tolerance ε
+        self.slow_level = 0.0  # EW mean of x at the error's rate
+        self.profiles: list[SeasonalProfile] = []
+        self.errors: list[float] = [0.0, 0.0]  # last value, level, then one per profile
+        self.error_counts: list[int] = [0, 0]
+        self.judge = -1  # the predictor that judged the last point, -1 if none could
+        self._predictions: list[float | None] = [None, None]
+        self._forecast_t_s = math.nan
+        self._forecast_n = -1
+
+    def predictions(self, t_s: float) -> list[float | None]:
+        """Each predictor's forecast for ``t_s`` (None while it cannot predict)."""
+        if self.n == 0:
+            return [None] * len(self.errors)
+        return [self.last_x, self.level, *(p.predict(t_s) for p in self.profiles)]
+
+    def _forecast(self, t_s: float) -> list[float | None]:
+        # score_one then learn_one at the same point share one forecast
+        if t_s != self._forecast_t_s or self.n != self._forecast_n:
+            self._predictions = self.predictions(t_s)
+            self._forecast_t_s, self._forecast_n = t_s, self.n
+        return self._predictions
+
+    def best(self, predictions: list[float | None]) -> int:
+        """Index of the predictor with the lowest error so far, -1 if none is ready."""
+        best = -1
+        for i, prediction in enumerate(predictions):
+            if prediction is None or self.error_counts[i] < MIN_POINTS_PER_PERIOD:
+                continue
+            if best < 0 or self.errors[i] < self.errors[best]:
+                best = i
+        return best
+
+    def name(self, index: int) -> str:
+        """Human name of predictor ``index``."""
+        if index < 2:
+            return ("last_value", "ewma")[index]
+        period_s = self.profiles[index - 2].period_s
+        return f"seasonal_{period_s / 3600:g}h"
+
+    def band(self) -> tuple[float, float]:
+        """``(low, high)``: where the last scored point was expected (by predictor ``judge``)."""
+        b = self.judge
+        centre = self._predictions[b] if b >= 0 else None
+        if centre is None:
+            return -math.inf, math.inf
+        spread = 3.0 * MAE_TO_SD * self.errors[b] + self._epsilon()
+        return centre - spread, centre + spread
+
+    def _epsilon(self) -> float:
+        return 1e-3 * self.magnitude + 1e-12
+
+    def score_one(self, t_s: float, x: float) -> float:
+        """The surprise ``z`` of ``x`` at ``t_s`` (not learned)."""
+        predictions = self._forecast(t_s)
+        b = self.judge = self.best(predictions)
+        if b < 0:
+            return 0.0
+        residual = x - predictions[b]  # type: ignore[operator]
+        if self.direction == "up":
+            residual = max(min(residual, x - self.slow_level), 0.0)
+        elif self.direction == "down":
+            residual = min(max(residual, x - self.slow_level), 0.0)
+        return min(abs(residual) / (self.errors[b] + self._epsilon()), Z_CAP)
+
+    def learn_one(self, t_s: float, x: float) -> None:
+        """Fold ``x`` into every predictor and its error."""
+        for i, prediction in enumerate(self._forecast(t_s)):
+            if prediction is not None:
+                self.error_counts[i] += 1
+                rate = max(self.error_alpha, 1.0 / self.error_counts[i])
+                self.errors[i] += rate * (abs(x - prediction) - self.errors[i])
+        if self.n == 1 and t_s > self.last_t_s:
+            self._start_profiles(t_s - self.last_t_s)
+        for profile in self.profiles:
+            profile.learn_one(t_s, x)
+        self.n += 1
+        rate = max(self.error_alpha, 1.0 / self.n)
+        self.level = x if self.n == 1 else self.level + self.level_alpha * (x - self.level)
+        self.magnitude += rate * (abs(x) - self.magnitude)
+        self.slow_level += rate * (x - self.slow_level)
+        self.last_t_s, self.last_x = t_s, x
+
+    def _start_profiles(self, step_s: float) -> None:
+        for period_s in self.seasonality_s:
+            points = round(period_s / step_s)
+            if points >= MIN_POINTS_PER_PERIOD:
+                buckets = min(points, self.max_buckets)
+                self.profiles.append(
+                    SeasonalProfile(period_s, buckets, self.seasonal_alpha, min_visits=1)
+                )
+                self.errors.append(0.0)
+                self.error_counts.append(0)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready state."""
+        return {
+            "seasonality_s": list(self.seasonality_s),
+            "direction": self.direction,
+            "level_alpha": self.level_alpha,
+            "error_alpha": self.error_alpha,
+            "seasonal_alpha": self.seasonal_alpha,
+            "max_buckets": self.max_buckets,
+            "n": self.n,
+            "last_t_s": _json_float(self.last_t_s),
+            "last_x": _json_float(self.last_x),
+            "level": self.level,
+            "magnitude": self.magnitude,
+            "slow_level": self.slow_level,
+            "profiles": [p.to_dict() for p in self.profiles],
+            "errors": list(self.errors),
+            "error_counts": list(self.error_counts),
+        }
+
+    @classmethod
+    def from_dict(cls, state: dict[str, Any]) -> PredictorBank:
+        """Rebuild from :meth:`to_dict`."""
+        m = cls(
+            tuple(float(p) for p in state["seasonality_s"]),
+            state["direction"],
+            float(state["level_alpha"]),
+            float(state["error_alpha"]),
+            float(state["seasonal_alpha"]),
+            int(state["max_buckets"]),
+        )
+        m.n = int(state["n"])
+        m.last_t_s = _float_or_nan(state["last_t_s"])
+        m.last_x = _float_or_nan(state["last_x"])
+        m.level = float(state["level"])
+        m.magnitude = float(state["magnitude"])
+        m.slow_level = float(state["slow_level"])
+        m.profiles = [SeasonalProfile.from_dict(p) for p in state["profiles"]]
+        m.errors = [float(e) for e in state["errors"]]
+        m.error_counts = [int(c) for c in state["error_counts"]]
+        return m
+
+
+class MultiScaleZ:
+    """Robust z-score of a short mean against a slow baseline: level shifts that persist.
+
+    A fast mean ``f ← f + α_f (x − f)`` and a slow mean ``s ← s + α_s (x − s)`` (both
+    ``max(α, 1/n)``, exact running means at first); the slow mean absolute deviation
+    ``d ← d + α_s (|x − s| − d)``. A persistent shift moves ``f`` away from ``s`` within about
+    ``1/α_f`` points while ``s`` and ``d`` lag, so
+
+        ``z = min(|f − s| / (d · √(α_f / (2 − α_f)) + ε), 20)``
+
+    (the denominator is the spread of ``f`` under no change, ``ε = 10⁻³ · mean |x|``) grows
+    with the shift; one-sided when ``direction`` says so. The slow scale catches what the
+    one-step predictors adapt to too fast: a series that settles at a new level.
+
+    >>> m = MultiScaleZ(fast_alpha=0.1, slow_alpha=0.01)
+    >>> for i in range(300):
+    ...     m.learn_one(float(i), 10.0 + (i % 2))
+    >>> round(m.score_one(300.0, 10.5), 1)
+    0.2
+    >>> for i in range(300, 320):
+    ...     m.learn_one(float(i), 14.0 + (i % 2))
+    >>> m.score_one(320.0, 14.5) > 5.0
+    True
+    """
+
+    __slots__ = (
+        "fast_alpha",
+        "slow_alpha",
+        "direction",
+        "n",
+        "fast",
+        "slow",
+        "deviation",
+        "magnitude",
+        "noise",
+    )
+
+    def __init__(
+        self, fast_alpha: float = 0.1, slow_alpha: float = 0.005, direction: Direction = "both"
+    ) -> None:
+        self.fast_alpha = fast_alpha
+        self.slow_alpha = slow_alpha
+        self.direction: Direction = direction
+        self.n = 0
+        self.fast = 0.0
+        self.slow = 0.0
+        self.deviation = 0.0
+        self.magnitude = 0.0
+        self.noise = math.sqrt(fast_alpha / (2.0 - fast_alpha))
+
+    def score_one(self, t_s: float, x: float) -> float:
+        """The surprise ``z`` of the fast mean once ``x`` is in it (nothing is learned)."""
+        if self.n < 2:
+            return 0.0
+        fast = self.fast + max(self.fast_alpha, 1.0 / (self.n + 1)) * (x - self.fast)
+        shift = _signed(fast - self.slow, self.direction)
+        scale = self.deviation * self.noise + 1e-3 * self.magnitude + 1e-12
+        return min(abs(shift) / scale, Z_CAP)
+
+    def learn_one(self, t_s: float, x: float) -> None:
+        """Fold ``x`` into both means and the deviation."""
+        self.n += 1
+        slow_rate = max(self.slow_alpha, 1.0 / self.n)
+        if self.n > 1:
+            self.deviation += slow_rate * (abs(x - self.slow) - self.deviation)
+        self.fast += max(self.fast_alpha, 1.0 / self.n) * (x - self.fast)
+        self.slow += slow_rate * (x - self.slow)
+        self.magnitude += slow_rate * (abs(x) - self.magnitude)
+
+    def band(self) -> tuple[float, float]:
+        """Where the fast mean is expected: ``s ± 3 · 1.2533 · d · √(α_f / (2 − α_f))``."""
+        spread = 3.0 * MAE_TO_SD * self.deviation * self.noise
+        return self.slow - spread, self.slow + spread
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready state."""
+        return {
+            "fast_alpha": self.fast_alpha,
+            "slow_alpha": self.slow_alpha,
+            "direction": self.direction,
+            "n": self.n,
+            "fast": self.fast,
+            "slow": self.slow,
+            "deviation": self.deviation,
+            "magnitude": self.magnitude,
+        }
+
+    @classmethod
+    def from_dict(cls, state: dict[str, Any]) -> MultiScaleZ:
+        """Rebuild from :meth:`to_dict`."""
+        m = cls(float(state["fast_alpha"]), float(state["slow_alpha"]), state["direction"])
+        m.n = int(state["n"])
+        m.fast, m.slow = float(state["fast"]), float(state["slow"])
+        m.deviation, m.magnitude = float(state["deviation"]), float(state["magnitude"])
+        return m
+
+
+class FlatLine:
+    """A series that freezes: a run of repeats longer than any seen is improbable.
+
+    ``p`` is the learned rate of repeats (``x_t = x_t-1``), ``L`` the longest run that has
+    ended (forgotten slowly, ``L ← max(λ L, run)``). A run ``k`` points long has tail
+    probability ``q = max(p, 0.01)^(k − L)`` once ``k > L``, else 1; it is reported once per run.
+    ``score_one`` returns ``log10 q``.
+
+    >>> m = FlatLine()
+    >>> for i in range(200):
+    ...     m.learn_one(float(i), float(i % 5))
+    >>> for i in range(200, 204):
+    ...     m.learn_one(float(i), 7.0)
+    >>> m.score_one(204.0, 7.0) < -6.0
+    True
+    """
+
+    __slots__ = (
+        "repeat_alpha",
+        "run_decay",
+        "n",
+        "last_x",
+        "repeat_rate",
+        "run",
+        "longest_run",
+        "reported",
+    )
+
+    def __init__(self, repeat_alpha: float = 0.002, run_decay: float = 0.999) -> None:
+        self.repeat_alpha = repeat_alpha
+        self.run_decay = run_decay
+        self.n = 0
+        self.last_x = math.nan
+        self.repeat_rate = 0.5
+        self.run = 0
+        self.longest_run = 0.0  # of the runs that have ended, slowly forgotten
+        self.reported = False  # this run has already been reported
+
+    def _repeats(self, x: float) -> bool:
+        return self.n > 0 and abs(x - self.last_x) <= 1e-12 * (1.0 + abs(x))
+
+    def score_one(self, t_s: float, x: float) -> float:
+        """``log10 q`` of the run ``x`` extends (0 when it is no surprise)."""
+        if not self._repeats(x) or self.reported:
+            return 0.0
+        excess = self.run + 1 - self.longest_run
+        return excess * math.log10(max(self.repeat_rate, REPEAT_FLOOR)) if excess > 0 else 0.0
+
+    def learn_one(self, t_s: float, x: float, reported: bool = False) -> None:
+        """Fold ``x`` in; ``reported`` marks the current run as already alerted on."""
+        repeated = self._repeats(x)
+        self.n += 1
+        if self.n > 1:
+            rate = max(self.repeat_alpha, 1.0 / self.n)
+            self.repeat_rate += rate * (float(repeated) - self.repeat_rate)
+        if repeated:
+            self.run += 1
+            self.reported = self.reported or reported
+        else:
+            self.longest_run = max(self.longest_run * self.run_decay, float(self.run))
+            self.run, self.reported = 0, False
+        self.last_x = x
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready state."""
+        return {
+            "repeat_alpha": self.repeat_alpha,
+            "run_decay": self.run_decay,
+            "n": self.n,
+            "last_x": _json_float(self.last_x),
+            "repeat_rate": self.repeat_rate,
+            "run": self.run,
+            "longest_run": self.longest_run,
+            "reported": self.reported,
+        }
+
+    @classmethod
+    def from_dict(cls, state: dict[str, Any]) -> FlatLine:
+        """Rebuild from :meth:`to_dict`."""
+        m = cls(float(state["repeat_alpha"]), float(state["run_decay"]))
+        m.n = int(state["n"])
+        m.last_x = _float_or_nan(state["last_x"])
+        m.repeat_rate = float(state["repeat_rate"])
+        m.run = int(state["run"])
+        m.longest_run = float(state["longest_run"])
+        m.reported = bool(state["reported"])
+        return m
+
+
+class RangeNovelty:
+    """A value beyond everything the series has shown: HTM's "spatial anomaly".
+
+    Running extremes ``lo ≤ x ≤ hi`` of the values learned so far; a point beyond them by more
+    than a tolerance is news whatever any predictor expected:
+
+        ``log10 q = −10 · max(e, 0) / (τ · (hi − lo + ε))``,  ``e = max(x − hi, lo − x)``
+
+    (``q`` reaches 10⁻¹⁰ a fraction ``τ`` of the range beyond it;
+    one-sided when ``direction`` says so). Nothing is judged before ``min_points`` points: the
+    extremes of a short stretch of noise are broken often, those of a long one seldom.
+
+    >>> m = RangeNovelty(tolerance=0.1)
+    >>> for i in range(50):
+    ...     m.learn_one(float(i), float(i % 10))
+    >>> m.log10_tail(9.0) == 0.0, round(m.log10_tail(9.45), 6), round(m.log10_tail(18.0))
+    (True, -5.0, -100)
+    """
+
+    __slots__ = ("tolerance", "direction", "min_points", "n", "lo", "hi")
+
+    def __init__(
+        self, tolerance: float = 0.1, direction: Direction = "both", min_points: int = 2
+    ) -> None:
+        self.tolerance = tolerance
+        self.direction: Direction = direction
+        self.min_points = max(min_points, 2)
+        self.n = 0
+        self.lo = math.inf
+        self.hi = -math.inf
+
+    def log10_tail(self, x: float) -> float:
+        """``log10 q`` of ``x`` (0 inside the range seen, or before ``min_points`` points)."""
+        if self.n < self.min_points:
+            return 0.0
+        excess = _signed(max(x - self.hi, 0.0) - max(self.lo - x, 0.0), self.direction)
+        width = self.tolerance * (self.hi - self.lo + 1e-9 * (1.0 + abs(self.hi)))
+        return -10.0 * abs(excess) / width
+
+    def score_one(self, t_s: float, x: float) -> float:
+        """``log10 q`` of ``x`` at ``t_s`` (not learned)."""
+        return self.log10_tail(x)
+
+    def learn_one(self, t_s: float, x: float) -> None:
+        """Widen the range to take ``x`` in."""
+        self.n += 1
+        self.lo, self.hi = min(self.lo, x), max(self.hi, x)
+
+    def band(self) -> tuple[float, float]:
+        """The range seen so far."""
+        return self.lo, self.hi
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready state."""
+        return {
+            "tolerance": self.tolerance,
+            "direction": self.direction,
+            "min_points": self.min_points,
+            "n": self.n,
+            "lo": _json_float(self.lo),
+            "hi": _json_float(self.hi),
+        }
+
+    @classmethod
+    def from_dict(cls, state: dict[str, Any]) -> RangeNovelty:
+        """Rebuild from :meth:`to_dict`."""
+        m = cls(float(state["tolerance"]), state["direction"], int(state["min_points"]))
+        m.n = int(state["n"])
+        lo, hi = state["lo"], state["hi"]
+        m.lo = math.inf if lo is None else float(lo)
+        m.hi = -math.inf if hi is None else float(hi)
+        return m
+
+
+def _json_float(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _float_or_nan(value: float | None) -> float:
+    return math.nan if value is None else float(value)

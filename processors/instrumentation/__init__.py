@@ -1,0 +1,1 @@
+"""The ``instrumentation`` processor: which signals and span kinds each service sends."""

@@ -1,0 +1,179 @@
+"""One contract over every model of the anomaly detector, as river checks every estimator.
+
+Each model: its docstring's seeded example holds; its state round-trips through JSON and the
+copy continues exactly as the original; its state does not grow with the series; a point
+costs the same number of Python calls early and late in a series (counted, not timed).
+"""
+
+from __future__ import annotations
+
+import doctest
+import json
+import math
+import random
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType, ModuleType
+from typing import Any
+
+import pytest
+
+from otel_perf.processors.anomaly import detector, likelihood, models, seasonal
+from otel_perf.processors.anomaly.detector import Detector
+from otel_perf.processors.anomaly.likelihood import Likelihood
+from otel_perf.processors.anomaly.models import FlatLine, MultiScaleZ, PredictorBank, RangeNovelty
+from otel_perf.processors.anomaly.seasonal import SeasonalProfile
+
+ROOT = Path(__file__).resolve().parents[3]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # benchmarks/ is a top-level folder, not installed
+
+from benchmarks.nab import state_bytes  # noqa: E402
+
+STEP_S = 300.0
+T0_S = 1_700_000_000.0
+
+
+@dataclass(frozen=True)
+class Spec:
+    """How to drive one model: make it, feed it one point (returning its output), rebuild it."""
+
+    name: str
+    make: Callable[[], Any]
+    step: Callable[[Any, float, float], float]
+    rebuild: Callable[[dict[str, Any]], Any]
+
+
+def _score_then_learn(model: Any, t_s: float, x: float) -> float:
+    out = float(model.score_one(t_s, x))
+    model.learn_one(t_s, x)
+    return out
+
+
+def _likelihood_step(model: Likelihood, t_s: float, x: float) -> float:
+    out = model.log_tail(abs(x - 10.0))
+    model.learn_one(abs(x - 10.0))
+    return out
+
+
+def _seasonal_step(model: SeasonalProfile, t_s: float, x: float) -> float:
+    predicted = model.predict(t_s)
+    model.learn_one(t_s, x)
+    return math.nan if predicted is None else predicted
+
+
+SPECS = [
+    Spec(
+        "predictor_bank",
+        lambda: PredictorBank(seasonality_s=(86400.0, 604800.0)),
+        _score_then_learn,
+        PredictorBank.from_dict,
+    ),
+    Spec("multiscale_z", MultiScaleZ, _score_then_learn, MultiScaleZ.from_dict),
+    Spec("flat_line", FlatLine, _score_then_learn, FlatLine.from_dict),
+    Spec("range_novelty", RangeNovelty, _score_then_learn, RangeNovelty.from_dict),
+    Spec("likelihood", lambda: Likelihood(15, 0.0005), _likelihood_step, Likelihood.from_dict),
+    Spec(
+        "seasonal_profile",
+        lambda: SeasonalProfile(86400.0, 288, 0.2, 1),
+        _seasonal_step,
+        SeasonalProfile.from_dict,
+    ),
+    Spec("detector", Detector, lambda m, t, x: m.score_one(t, x), Detector.from_dict),
+]
+
+
+def series(n: int, seed: int = 0) -> list[tuple[float, float]]:
+    """A daily cycle with noise, a few repeats and an occasional spike."""
+    rng = random.Random(seed)
+    points = []
+    for i in range(n):
+        x = 10.0 + 3.0 * math.sin(2 * math.pi * i / 288) + rng.gauss(0.0, 0.5)
+        if rng.random() < 0.01:
+            x += 10.0
+        if i % 97 < 3:
+            x = 7.0
+        points.append((T0_S + i * STEP_S, x))
+    return points
+
+
+@pytest.mark.parametrize(
+    "module", [models, likelihood, seasonal, detector], ids=lambda m: m.__name__
+)
+def test_docstring_examples(module: ModuleType) -> None:
+    result = doctest.testmod(module, verbose=False)
+    assert result.attempted > 0 and result.failed == 0
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+def test_state_round_trips_and_continues_identically(spec: Spec) -> None:
+    points = series(3000)
+    original = spec.make()
+    for t, x in points[:2000]:
+        spec.step(original, t, x)
+    state = json.loads(json.dumps(original.to_dict(), allow_nan=False))
+    copy = spec.rebuild(state)
+    for t, x in points[2000:]:
+        a, b = spec.step(original, t, x), spec.step(copy, t, x)
+        assert a == b or (math.isnan(a) and math.isnan(b))
+    assert copy.to_dict() == original.to_dict()
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+def test_state_does_not_grow_with_the_series(spec: Spec) -> None:
+    model = spec.make()
+    points = series(12_000)
+    for t, x in points[:6000]:  # a week of 5-minute points fills every seasonal bucket
+        spec.step(model, t, x)
+    early = len(json.dumps(model.to_dict()))
+    for t, x in points[6000:]:
+        spec.step(model, t, x)
+    late = len(json.dumps(model.to_dict()))
+    assert late <= early * 1.05  # numbers' digits may vary, not their count
+
+
+def _calls(action: Callable[[], object]) -> int:
+    count = 0
+
+    def profile(frame: FrameType, event: str, arg: object) -> None:
+        nonlocal count
+        if event in ("call", "c_call"):
+            count += 1
+
+    sys.setprofile(profile)
+    try:
+        action()
+    finally:
+        sys.setprofile(None)
+    return count
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+def test_cost_per_point_does_not_grow(spec: Spec) -> None:
+    model = spec.make()
+    points = series(10_200)
+    for t, x in points[:2000]:
+        spec.step(model, t, x)
+    early = sum(_calls(lambda p=p: spec.step(model, *p)) for p in points[2000:2100])
+    for t, x in points[2100:10_000]:
+        spec.step(model, t, x)
+    late = sum(_calls(lambda p=p: spec.step(model, *p)) for p in points[10_000:10_100])
+    # the same work per point; branches (a repeat, a spike) may differ by a few calls
+    assert late <= early * 1.1 + 10
+
+
+def test_detector_state_stays_under_16_kib_per_series() -> None:
+    d = Detector()
+    for t, x in series(2016 * 2):  # two weeks of 5-minute points: every bucket of both profiles
+        d.score_one(t, x)
+    assert state_bytes(d) < 16 * 1024  # in memory; the JSON text is about as large
+
+
+def test_same_seed_same_scores_and_input_not_mutated() -> None:
+    points = series(1500, seed=4)
+    frozen = list(points)
+    a = [Detector(seed=1).score_one(t, x) for t, x in points]
+    b = [Detector(seed=1).score_one(t, x) for t, x in points]
+    assert a == b and points == frozen

@@ -1,0 +1,96 @@
+"""``otel-perf benchmark`` warms up by default, so a second identical run is not an
+"improvement" over a cold first one; a cold run (``--warmup 0``) becomes a baseline only
+when asked (``--cold-baseline``). Against a real sidecar, with a callable whose first calls
+are slow, as a lazily filled cache or a fresh connection pool makes them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from e2e import DEFAULT, SidecarProcess, start_sidecar
+
+from otel_perf.cli import main
+from otel_perf.processors.regression.benchmark_runner import default_warmup
+
+pytestmark = pytest.mark.e2e
+
+ITERATIONS = 8
+COLD_CALLS = default_warmup(ITERATIONS)  # the default warm-up covers the slow start exactly
+REGRESSION = DEFAULT.replace(
+    "service:\n",
+    # min_relative_change 20 %: a slow start is 6x, the noise between two runs far less
+    "processors: {{regression: {{min_samples: 8, min_relative_change: 0.2}}}}\nservice:\n",
+).replace(
+    "traces: {{receivers: [otlp]}}", "traces: {{receivers: [otlp], processors: [regression]}}"
+)
+MODULE = f"""
+import time
+
+
+def _cold_start():
+    calls = 0
+
+    def call():
+        nonlocal calls
+        calls += 1
+        time.sleep(0.06 if calls <= {COLD_CALLS} else 0.01)
+
+    return call
+
+
+warm = _cold_start()
+cold = _cold_start()
+refused = _cold_start()
+"""
+
+
+@pytest.fixture
+def sidecar(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SidecarProcess]:
+    (tmp_path / "slow_start.py").write_text(MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    process = start_sidecar(tmp_path, REGRESSION)
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+def bench(
+    capsys: pytest.CaptureFixture[str], sidecar: SidecarProcess, name: str, *extra: str
+) -> tuple[int, dict[str, object], str]:
+    argv = ["benchmark", name, "--callable", f"slow_start:{name}", "--iterations"]
+    argv += [str(ITERATIONS), "--api", f"127.0.0.1:{sidecar.api}", "-o", "json", *extra]
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, (json.loads(out) if out.strip() else {}), err
+
+
+def test_a_second_identical_run_is_not_an_improvement(
+    sidecar: SidecarProcess, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, first, _ = bench(capsys, sidecar, "warm")
+    assert code == 0 and first["baseline_established"] is True
+    code, second, _ = bench(capsys, sidecar, "warm")
+    assert code == 0
+    assert second["run"]["outcome"] == "pass", second["run"]  # type: ignore[index]
+    kinds = {f["kind"] for f in sidecar.get("/performance/findings")["findings"]}
+    assert "improvement_detected" not in kinds
+
+
+def test_a_cold_run_becomes_a_baseline_only_when_asked(
+    sidecar: SidecarProcess, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = bench(capsys, sidecar, "refused", "--warmup", "0")
+    assert code == 1
+    assert '"refused" has no baseline yet, and a run with --warmup 0 is cold' in err
+    assert sidecar.get("/performance/regression/analysis")["baselines"] == []
+
+    # asked for, the cold run is the baseline, and the next (warm) run looks much faster:
+    # the false improvement the default warm-up prevents
+    code, first, _ = bench(capsys, sidecar, "cold", "--warmup", "0", "--cold-baseline")
+    assert code == 0 and first["baseline_established"] is True
+    code, second, _ = bench(capsys, sidecar, "cold")
+    assert second["run"]["outcome"] == "improvement"  # type: ignore[index]

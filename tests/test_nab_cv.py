@@ -1,0 +1,101 @@
+"""The leave-one-category-out harness (benchmarks/_nab_cv.py) and the telemetry benchmark."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # benchmarks/ is a top-level folder, not installed
+
+from benchmarks import _nab_cv as cv  # noqa: E402
+from benchmarks import _nab_scoring as nab  # noqa: E402
+from benchmarks import anomaly_telemetry  # noqa: E402
+from otel_perf.processors.anomaly.detector import Detector, DetectorSettings  # noqa: E402
+
+NAB_DIR = ROOT.parent / "shared" / "datasets" / "nab"
+FILE = "realAdExchange/exchange-4_cpc_results.csv"
+
+
+def _series() -> cv.Series:
+    if not (NAB_DIR / "data" / FILE).exists():
+        pytest.skip("the NAB development subset is not on this machine")
+    return cv.load_series(NAB_DIR / "data", [FILE])[0]
+
+
+@pytest.mark.parametrize(
+    "decision",
+    [cv.Decision(0.5, 50, 1.0), cv.Decision(0.45, 100, 0.0), cv.Decision(0.55, 50, 1.0, 0.0)],
+)
+def test_detections_after_the_fact_are_what_the_detector_does(decision: cv.Decision) -> None:
+    series = _series()
+    settings = DetectorSettings()
+    warm_up = math.ceil(nab.probationary_length(len(series.values)))
+    scores = cv.model_scores(series, settings)
+    predicted = cv.detections(scores, decision, warm_up)
+    full = replace(cv.Candidate(settings, decision).detector_settings(), warm_up=warm_up)
+    detector = Detector(full)
+    actual = [
+        detector.score_one(t, x) >= full.threshold
+        for t, x in zip(series.timestamps_s, series.values, strict=True)
+    ]
+    assert predicted.any() and predicted.tolist() == actual
+
+
+def test_cross_validation_picks_on_the_other_categories_only() -> None:
+    # two files of two categories: each fold is chosen on the other file alone
+    windows = nab.load_windows(NAB_DIR / "labels" / "combined_windows.json")
+    names = [FILE, "artificialWithAnomaly/art_daily_jumpsup.csv"]
+    if not all((NAB_DIR / "data" / n).exists() for n in names):
+        pytest.skip("the NAB development subset is not on this machine")
+    table = cv.Table(
+        cv.load_series(NAB_DIR / "data", names), windows, nab.CostMatrix(1.0, 0.11, 1.0)
+    )
+    candidates = cv.grid([DetectorSettings()], (0.3, 0.5, 0.9), (50,), (1.0,))
+    table.add(DetectorSettings())
+    result = cv.cross_validate(table, candidates)
+    raws = np.stack([table.raw(c) for c in candidates])
+    for k, category in enumerate(["realAdExchange", "artificialWithAnomaly"]):
+        other = 1 - k
+        chosen = result.folds[category]["choice"]
+        best_on_other = candidates[int(np.argmax(raws[:, other]))]
+        assert chosen == best_on_other
+        assert result.folds[category]["held_out_raw"] == round(
+            float(raws[candidates.index(chosen), k]), 3
+        )
+
+
+def test_telemetry_benchmark_prints_figures_then_json(capsys: pytest.CaptureFixture[str]) -> None:
+    anomaly_telemetry.main(["--days", "3", "--seeds", "1"])
+    lines = capsys.readouterr().out.strip().splitlines()
+    summary = json.loads(lines[-1])
+    for sensitivity in ("low", "medium", "high"):
+        figures = summary[sensitivity]
+        assert figures["faults"] == len(anomaly_telemetry.FAULTS)
+        assert 0.0 <= figures["detection_rate"] <= 1.0
+        assert figures["false_alarms_per_series_day"] >= 0.0
+    # a more sensitive setting never raises fewer alarms on the same series
+    assert (
+        summary["low"]["false_alarms"]
+        <= summary["medium"]["false_alarms"]
+        <= summary["high"]["false_alarms"]
+    )
+    assert any("sensitivity" in line for line in lines[:-1])
+
+
+def test_telemetry_faults_are_injected_where_they_say() -> None:
+    cases = anomaly_telemetry.cases(3, 1)
+    by_name = {c.name: c for c in cases}
+    for fault, (signal, _, _) in anomaly_telemetry.FAULTS.items():
+        name = anomaly_telemetry.SERIES_NAMES[signal]
+        faulty, clean = by_name[f"{name}#{fault}"], by_name[f"{name}#clean-{fault}"]
+        assert faulty.onset is not None and clean.onset is None
+        differs = np.flatnonzero(faulty.values != clean.values)
+        assert differs.min() >= faulty.onset and differs.max() < faulty.end
