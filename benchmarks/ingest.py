@@ -246,6 +246,7 @@ def pipeline_config(
 ) -> str:
     """The embedded default config with every endpoint moved to the given loopback ports.
 
+    A Prometheus exporter's scrape endpoint moves to a free loopback port as well.
     ``grpc_workers`` replaces the gRPC receiver's thread count when given.
     """
     text = resources.files("otel_perf.config").joinpath("default.yaml").read_text()
@@ -256,6 +257,10 @@ def pipeline_config(
         protocols["grpc"]["workers"] = grpc_workers
     protocols["http"]["endpoint"] = f"127.0.0.1:{http_port}"
     config["extensions"]["api"]["endpoint"] = f"127.0.0.1:{api_port}"
+    # exporters that listen (Prometheus' scrape endpoint) move too: two pipelines run at once
+    for exporter_id, settings in (config.get("exporters") or {}).items():
+        if exporter_id.split("/")[0] == "prometheus":
+            settings["endpoint"] = f"127.0.0.1:{free_ports(1)[0]}"
     return str(yaml.safe_dump(config, sort_keys=False))
 
 
