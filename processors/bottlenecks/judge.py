@@ -23,8 +23,6 @@ from collections.abc import Container, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from scipy.stats import binomtest
-
 from otel_perf.findings import Kind, Severity
 from otel_perf.processors.bottlenecks.aggregate import OpKey, Window
 from otel_perf.processors.bottlenecks.baseline import Baselines
@@ -101,5 +99,7 @@ def share_low(served: int, total: int) -> float:
     """The lower end of the 95 % Wilson interval of ``served / total`` (0 without traffic)."""
     if not total or not served:
         return 0.0
+    from scipy.stats import binomtest  # first use: scipy is ~70 MB resident
+
     low = binomtest(served, total).proportion_ci(confidence_level=0.95, method="wilson").low
     return float(low)

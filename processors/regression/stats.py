@@ -44,7 +44,6 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
 
 from otel_perf.processors.regression.tail import TailTest, tail_test
 
@@ -138,6 +137,8 @@ def _hodges_lehmann(
 ) -> _Shift:
     n, m = baseline.size, current.size
     diffs = _pair_differences(baseline, current, max_pairs, seed)
+    from scipy import stats  # first use: scipy is ~70 MB resident
+
     z = float(stats.norm.ppf(0.5 + confidence / 2))
     k = math.floor(n * m / 2 - z * math.sqrt(n * m * (n + m + 1) / 12))
     if k < 1:  # too few pairs for an interval at this confidence
@@ -210,6 +211,8 @@ def compare(
             math.nan,
             *quantiles,
         )
+    from scipy import stats  # first use: scipy is ~70 MB resident
+
     up = direction == "up"
     test = stats.mannwhitneyu(c, b, alternative="two-sided", method="asymptotic")
     u, p = float(test.statistic), float(test.pvalue)

@@ -30,7 +30,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
 
 FloatArray = npt.NDArray[np.float64]
 TAIL_QUANTILE = 0.8
@@ -68,6 +67,8 @@ def tail_test(
     b_mean = float(b.mean())
     change = float(c.mean()) / b_mean - 1 if b_mean != 0 else math.nan
     if b.size + c.size > EXACT_LIMIT:
+        from scipy import stats  # first use: scipy is ~70 MB resident
+
         greater = float(stats.ttest_ind(c, b, equal_var=False, alternative="greater").pvalue)
         less = float(stats.ttest_ind(c, b, equal_var=False, alternative="less").pvalue)
     else:
