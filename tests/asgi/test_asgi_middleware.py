@@ -371,6 +371,30 @@ def test_the_apps_exception_is_a_500_with_an_error_span(sdk: SDK) -> None:
     assert asgi_memory.RSS_END in attrs  # recorded before the span ended
 
 
+def test_an_unsampled_request_is_served_with_a_monitor_and_no_span_work() -> None:
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(sampler=ALWAYS_OFF)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monitors: list[Any] = []
+
+    async def handler(request: Request) -> PlainTextResponse:
+        monitors.append(request.state.otel_perf)
+        return PlainTextResponse(str(checkpoint("nothing to record on")))
+
+    app = performance_monitoring(
+        Starlette(routes=[Route("/x", handler)]), tracer_provider=provider, metrics=False
+    )
+    response = get(app, "/x")
+    provider.shutdown()
+    assert response.status_code == 200 and response.text == "False"
+    assert exporter.get_finished_spans() == ()
+    (monitor,) = monitors
+    assert monitor.span is None and monitor.finished  # closed when the app returned
+    assert monitor.checkpoint("later") is False
+
+
 def test_caching_takes_a_bool_or_cache_settings() -> None:
     # tests/cache/test_cache_middleware.py covers caching=CacheSettings(...) end to end
     with pytest.raises(TypeError, match="caching must be a bool or CacheSettings, got dict"):
