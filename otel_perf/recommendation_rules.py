@@ -73,6 +73,18 @@ def _call_group(service: str, entry_operation: Any, operation: Any) -> str:
     return f"call\x1f{service}\x1f{entry_operation}\x1f{operation}" if operation else ""
 
 
+def _slow_query_group(f: Finding) -> str:
+    """The group of the statement on the route that runs it most: a slow query and the
+    bottleneck it makes there are one problem."""
+    routes = f.attributes.get("routes")
+    if not isinstance(routes, list) or not routes or not isinstance(routes[0], dict):
+        return ""
+    top = max(routes, key=lambda r: r.get("share", 0) if isinstance(r, dict) else 0)
+    return _call_group(
+        top.get("service", f.service), top.get("route"), f.attributes.get("operation")
+    )
+
+
 def _saveable(f: Finding, inputs: Context, action: str, *names: str) -> Item:
     """A call pattern (N+1, sequential calls) whose fix saves time in each trace it is in."""
     a = f.attributes
@@ -118,6 +130,7 @@ def _slow_query(f: Finding, inputs: Context) -> Item:
         impact_value=spent,
         impact_text=f"up to ~{spent:.0f} ms per minute spent in this query",
         figures=_figures(f, "count", "p50_ms", "p95_ms", "threshold_ms", "fingerprint_id"),
+        group=_slow_query_group(f),
     )
 
 

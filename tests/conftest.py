@@ -17,6 +17,11 @@ from support import RecordingProcessor, register_test_components  # noqa: E402
 
 register_test_components()
 
+# The embedded default serves Prometheus on 127.0.0.1:9464; tests (and the sidecars they
+# start, which inherit the environment) take a free port instead, so a test never depends
+# on that port being free on the machine, nor on another test's sidecar having let it go.
+os.environ.setdefault("OTEL_PERF_PROMETHEUS_ENDPOINT", "127.0.0.1:0")
+
 
 @pytest.fixture
 def ports() -> Iterator[dict[str, int]]:
