@@ -102,6 +102,19 @@ def test_state_round_trips_through_json() -> None:
     assert scores_of(values[700:], restored, 700) == scores_of(values[700:], original, 700)
 
 
+def test_state_saved_before_the_recurrence_cap_continues_with_fresh_counts() -> None:
+    values = noisy(1500)
+    original = Detector(seed=0)
+    scores_of(values[:700], original)
+    state = original.to_dict()
+    state["version"] = 2  # as the previous round saved it: no recurrence counts
+    del state["recurrences"], state["raw"]
+    restored = Detector.from_dict(json.loads(json.dumps(state)))
+    assert restored.n == original.n
+    assert restored.to_dict()["predictors"] == state["predictors"]
+    assert restored.to_dict()["recurrences"] == Detector(seed=0).to_dict()["recurrences"]
+
+
 def test_same_seed_same_output() -> None:
     values = noisy(1200, seed=5)
     values[ONSET] += 9.0
