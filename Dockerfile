@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # otel-perf image: docker build -t otel-perf:0.1.0 .
-# Multi-stage: the builder makes wheels (otel-perf and its dependencies); the runtime stage
-# installs them into a slim image with no compiler, runs as a numeric non-root user and
+# Multi-stage: the builder makes wheels (otel-perf, with its native decoder compiled by gcc,
+# and its dependencies); the runtime stage installs them into a slim image with no compiler, runs as a numeric non-root user and
 # starts `otel-perf run`. With no --config it runs the embedded default config
 # (otel_perf/config/default.yaml, inside the wheel), which listens on loopback only; set
 # OTEL_PERF_GRPC_ENDPOINT / OTEL_PERF_HTTP_ENDPOINT / OTEL_PERF_API_ENDPOINT (for example
@@ -10,6 +10,10 @@ ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS builder
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+# a C compiler for the native OTLP decoder (otel_perf/decode/_columnar.c), builder stage only
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends gcc libc6-dev \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY pyproject.toml setup.py README.md ./
 COPY otel_perf ./otel_perf

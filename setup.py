@@ -6,7 +6,7 @@ edit to pyproject.toml; tests/test_packaging.py checks the wheel holds them all.
 
 from pathlib import Path
 
-from setuptools import find_packages, setup
+from setuptools import Extension, find_packages, setup
 
 ROOT = Path(__file__).parent
 MAPPED = {"otel_perf.processors": "processors", "otel_perf.exporters": "exporters"}
@@ -21,4 +21,14 @@ for namespace, folder in MAPPED.items():
     for sub in find_packages(where=folder):
         packages.append(f"{namespace}.{sub}")
 
-setup(packages=packages, package_dir=package_dir)
+# The native OTLP decode, compiled by the ordinary install with the machine's C compiler.
+# Optional: without a compiler the install still succeeds (with a warning) and
+# otel_perf.decode.columnar decodes with the protobuf library instead.
+columnar = Extension(
+    "otel_perf.decode._columnar",
+    sources=["otel_perf/decode/_columnar.c"],
+    extra_compile_args=["-O2", "-std=c11"],
+    optional=True,
+)
+
+setup(packages=packages, package_dir=package_dir, ext_modules=[columnar])

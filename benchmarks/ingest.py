@@ -1,16 +1,23 @@
-"""Ingest throughput and memory: otel-perf vs a decode-only gRPC server, then at cardinality.
+"""Ingest throughput and memory: otel-perf vs a naive Python reader, then at cardinality.
 
-``python -m benchmarks.ingest [--clients N] [--requests N] [--cardinality-requests N]``
+``python -m benchmarks.ingest [--clients N] [--requests N] [--rounds N] [--cardinality-requests N]``
 
-Client processes send pre-serialised OTLP/gRPC trace requests to two receivers
-in turn, each its own process on free loopback ports: a decode-only server
-(parse and discard) and ``otel-perf run`` with the embedded default config
-(span metrics and bottlenecks on). The receiver's CPU time (user + system) is
-read just before the first measured send and right after the last span is
-processed and its traces analysed, so start-up and warm-up are excluded. A
-second ``otel-perf run`` then takes steady traffic across 1,000 services x 20
-operations and reports its resident memory. Prints a table, then one JSON
-object as the last line.
+Client processes send pre-serialised OTLP/gRPC trace requests to three receivers,
+each its own process on free loopback ports, measured in alternating rounds (naive,
+native, pipeline, naive, ...) so that load from the rest of the machine falls on all
+three alike:
+
+- ``naive-reader``: a gRPC server that parses each request with the protobuf
+  library and reads every field of every span into dicts (the honest floor);
+- ``native-decode``: otel-perf's native decode alone (bytes to columns and records);
+- ``pipeline``: ``otel-perf run`` with the embedded default config.
+
+The receiver's CPU time (user + system) is read just before the first measured send
+and right after the last span is processed and its traces analysed, so start-up and
+warm-up are excluded. The pipeline's resident memory is read once it is idle after
+start-up; a second ``otel-perf run`` then takes steady traffic across 1,000 services x
+20 operations and reports its resident memory. Prints a table, then one JSON object as
+the last line.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import queue
 import random
 import select
@@ -29,7 +37,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -56,9 +64,14 @@ from benchmarks._common import (
 from benchmarks._common import START_TIMEOUT_S as CLIENT_START_TIMEOUT_S
 
 REPO = Path(__file__).resolve().parent.parent
-AIM_SPANS_PER_CPU_S = 100_000
-AIM_RATIO = 0.5
+AIM_SPANS_PER_CPU_S = 200_000
+AIM_RATIO = 1.0
+AIM_IDLE_RSS_MB = 100.0
 AIM_CARDINALITY_RSS_MB = 200.0
+BASELINES = {"naive": "naive-reader", "native": "native-decode"}
+PROTOBUF_PIPELINE = "pipeline-pb"
+"""``--protobuf-pipeline``: the same pipeline decoding with the protobuf library."""
+"""The baseline servers (``benchmarks._decode_only_server`` modes) and their names here."""
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
 IDLE_WINDOW_S = 0.2
@@ -142,6 +155,27 @@ class Cardinality:
     sent_spans_per_s: float
 
 
+@dataclass
+class Throughput:
+    """The throughput phase: each receiver's rounds combined, and the pipeline's idle RSS."""
+
+    receivers: dict[str, Measurement]
+    idle_rss_mb: float
+    rounds: dict[str, list[Measurement]]
+
+    @property
+    def naive(self) -> Measurement:
+        return self.receivers[BASELINES["naive"]]
+
+    @property
+    def native(self) -> Measurement:
+        return self.receivers[BASELINES["native"]]
+
+    @property
+    def pipeline(self) -> Measurement:
+        return self.receivers["pipeline"]
+
+
 # -- receivers -----------------------------------------------------------------
 
 
@@ -168,14 +202,19 @@ def log_tail(path: Path, lines: int = 20) -> str:
 
 
 @contextmanager
-def _spawned(argv: list[str], log_path: Path, pipe_stdout: bool) -> Iterator[Any]:
+def _spawned(
+    argv: list[str], log_path: Path, pipe_stdout: bool, env: dict[str, str] | None = None
+) -> Iterator[Any]:
     """Start ``argv`` from the repo root, output to ``log_path`` (stdout piped if asked).
+
+    ``env`` adds to (or replaces in) this process's environment.
 
     The process is stopped on the way out, whatever happened.
     """
     with log_path.open("wb") as log:
         stdout = subprocess.PIPE if pipe_stdout else log
-        process = subprocess.Popen(argv, cwd=REPO, stdout=stdout, stderr=log)
+        environment = {**os.environ, **(env or {})}
+        process = subprocess.Popen(argv, cwd=REPO, stdout=stdout, stderr=log, env=environment)
         try:
             yield process
         finally:
@@ -183,13 +222,14 @@ def _spawned(argv: list[str], log_path: Path, pipe_stdout: bool) -> Iterator[Any
 
 
 @contextmanager
-def decode_only_receiver(tmp: Path) -> Iterator[Receiver]:
-    """``python -m benchmarks._decode_only_server 0``, ready once it prints READY <port>."""
-    log = tmp / "decode-only.log"
-    argv = [sys.executable, "-m", "benchmarks._decode_only_server", "0"]
+def baseline_receiver(tmp: Path, mode: str) -> Iterator[Receiver]:
+    """``python -m benchmarks._decode_only_server MODE 0``, ready once it prints READY <port>."""
+    name = BASELINES[mode]
+    log = tmp / f"{name}.log"
+    argv = [sys.executable, "-m", "benchmarks._decode_only_server", mode, "0"]
     with _spawned(argv, log, pipe_stdout=True) as process:
         port = _read_ready_port(process, log)
-        yield Receiver("decode-only", process, f"127.0.0.1:{port}", log)
+        yield Receiver(name, process, f"127.0.0.1:{port}", log)
 
 
 def _read_ready_port(process: subprocess.Popen[bytes], log: Path) -> int:
@@ -197,23 +237,40 @@ def _read_ready_port(process: subprocess.Popen[bytes], log: Path) -> int:
     ready, _, _ = select.select([process.stdout], [], [], START_TIMEOUT_S)
     line = process.stdout.readline().decode().split() if ready else []
     if len(line) != 2 or line[0] != "READY":
-        raise BenchmarkError(f"decode-only server did not start:\n{log_tail(log)}")
+        raise BenchmarkError(f"baseline server did not start:\n{log_tail(log)}")
     return int(line[1])
 
 
-def pipeline_config(grpc_port: int, http_port: int, api_port: int) -> str:
-    """The embedded default config with every endpoint moved to the given loopback ports."""
+def pipeline_config(
+    grpc_port: int, http_port: int, api_port: int, grpc_workers: int | None = None
+) -> str:
+    """The embedded default config with every endpoint moved to the given loopback ports.
+
+    A Prometheus exporter's scrape endpoint moves to a free loopback port as well.
+    ``grpc_workers`` replaces the gRPC receiver's thread count when given.
+    """
     text = resources.files("otel_perf.config").joinpath("default.yaml").read_text()
     config = yaml.safe_load(text)
     protocols = config["receivers"]["otlp"]["protocols"]
     protocols["grpc"]["endpoint"] = f"127.0.0.1:{grpc_port}"
+    if grpc_workers is not None:
+        protocols["grpc"]["workers"] = grpc_workers
     protocols["http"]["endpoint"] = f"127.0.0.1:{http_port}"
     config["extensions"]["api"]["endpoint"] = f"127.0.0.1:{api_port}"
+    # exporters that listen (Prometheus' scrape endpoint) move too: two pipelines run at once
+    for exporter_id, settings in (config.get("exporters") or {}).items():
+        if exporter_id.split("/")[0] == "prometheus":
+            settings["endpoint"] = f"127.0.0.1:{free_ports(1)[0]}"
     return str(yaml.safe_dump(config, sort_keys=False))
 
 
 @contextmanager
-def pipeline_receiver(tmp: Path, name: str = "pipeline") -> Iterator[Receiver]:
+def pipeline_receiver(
+    tmp: Path,
+    name: str = "pipeline",
+    grpc_workers: int | None = None,
+    env: dict[str, str] | None = None,
+) -> Iterator[Receiver]:
     """``otel-perf run`` on free ports, ready once /performance/health answers.
 
     The processors it runs are read from the health answer, so the report shows
@@ -221,11 +278,11 @@ def pipeline_receiver(tmp: Path, name: str = "pipeline") -> Iterator[Receiver]:
     """
     grpc_port, http_port, api_port = free_ports(3)
     config = tmp / f"{name}.yaml"
-    config.write_text(pipeline_config(grpc_port, http_port, api_port))
+    config.write_text(pipeline_config(grpc_port, http_port, api_port, grpc_workers))
     log = tmp / f"{name}.log"
     argv = [sys.executable, "-m", "otel_perf.cli", "run", "--config", str(config)]
     argv += ["--store", str(tmp / f"{name}.db")]
-    with _spawned(argv, log, pipe_stdout=False) as process:
+    with _spawned(argv, log, pipe_stdout=False, env=env) as process:
         api = f"http://127.0.0.1:{api_port}"
         health = _wait_healthy(api, process, log)
         processors = [str(p) for p in health.get("processors", [])]
@@ -270,7 +327,7 @@ def span_counts(api: str) -> tuple[int, int, int]:
 def wait_processed(receiver: Receiver, expected: int, timeout_s: float) -> tuple[int, int, int]:
     """Poll until the pipeline has processed ``expected`` spans; returns the final counts.
 
-    A no-op returning zeros for the decode-only receiver, which is done when it answers.
+    A no-op returning zeros for a baseline receiver, which is done when it answers.
     """
     if receiver.api is None:
         return 0, 0, 0
@@ -519,28 +576,69 @@ def check_counts(after: tuple[int, int, int], before: tuple[int, int, int], span
         )
 
 
-def run_receiver(
-    name: str,
-    start: Callable[[Path], AbstractContextManager[Receiver]],
-    tmp: Path,
-    payloads: list[bytes],
-    args: argparse.Namespace,
+def run_rounds(tmp: Path, payloads: list[bytes], args: argparse.Namespace) -> Throughput:
+    """Start the three receivers, measure them in alternating rounds, stop them."""
+    with ExitStack() as stack:
+        receivers = [stack.enter_context(baseline_receiver(tmp, mode)) for mode in BASELINES]
+        pipeline = stack.enter_context(pipeline_receiver(tmp, grpc_workers=args.grpc_workers))
+        receivers.append(pipeline)
+        if args.protobuf_pipeline:
+            # the same pipeline with its native decoder off: the decode's share, A/B
+            off = {"OTEL_PERF_NATIVE_DECODE": "0"}
+            receivers.append(
+                stack.enter_context(
+                    pipeline_receiver(tmp, PROTOBUF_PIPELINE, args.grpc_workers, off)
+                )
+            )
+        idle_rss = idle_rss_mb(pipeline, args.timeout)
+        rounds: dict[str, list[Measurement]] = {r.name: [] for r in receivers}
+        for i in range(args.rounds):
+            for receiver in receivers:
+                rounds[receiver.name].append(measure_one(receiver, payloads, args, i))
+    return Throughput({name: combine(ms) for name, ms in rounds.items()}, idle_rss, rounds)
+
+
+def idle_rss_mb(receiver: Receiver, timeout_s: float) -> float:
+    """The receiver's resident memory once start-up work is over (its CPU use has settled)."""
+    deadline = time.monotonic() + timeout_s
+    while not _idle(receiver.process.pid):
+        if time.monotonic() > deadline:
+            raise BenchmarkError(f"{receiver.name} was not idle after {timeout_s}s")
+    return rss_mb(receiver.process.pid)
+
+
+def measure_one(
+    receiver: Receiver, payloads: list[bytes], args: argparse.Namespace, index: int
 ) -> Measurement:
-    """Start one receiver, measure it and stop it, whatever happens."""
-    print(f"measuring {name} ...", file=sys.stderr, flush=True)
-    with start(tmp) as receiver:
-        try:
-            result = measure(receiver, payloads, args)
-        except BenchmarkError as exc:
-            tail = log_tail(receiver.log)
-            raise BenchmarkError(f"{name}: {exc}" + (f"\n{tail}" if tail else "")) from None
+    """One round of one receiver; the error names the receiver and shows its log."""
+    print(f"round {index + 1}: measuring {receiver.name} ...", file=sys.stderr, flush=True)
+    try:
+        result = measure(receiver, payloads, args)
+    except BenchmarkError as exc:
+        tail = log_tail(receiver.log)
+        raise BenchmarkError(f"{receiver.name}: {exc}" + (f"\n{tail}" if tail else "")) from None
     # progress, so a later phase that fails does not lose this one's figures
     print(
-        f"  {name}: {result.spans_per_cpu_s:,.0f} spans/cpu-s, peak RSS {result.rss_mb:.1f} MB",
+        f"  {receiver.name}: {result.spans_per_cpu_s:,.0f} spans/cpu-s, "
+        f"peak RSS {result.rss_mb:.1f} MB",
         file=sys.stderr,
         flush=True,
     )
     return result
+
+
+def combine(rounds: list[Measurement]) -> Measurement:
+    """One receiver's rounds as one measurement: totals, and the highest peak RSS."""
+    return Measurement(
+        name=rounds[0].name,
+        spans=sum(m.spans for m in rounds),
+        requests=sum(m.requests for m in rounds),
+        retries=sum(m.retries for m in rounds),
+        cpu_s=sum(m.cpu_s for m in rounds),
+        wall_s=sum(m.wall_s for m in rounds),
+        rss_mb=max(m.rss_mb for m in rounds),
+        processors=rounds[0].processors,
+    )
 
 
 # -- the cardinality phase -------------------------------------------------------
@@ -749,11 +847,11 @@ def run_cardinality(tmp: Path, args: argparse.Namespace) -> Cardinality:
 def table(results: list[Measurement]) -> str:
     """The figures as a small fixed-width table."""
     header = (
-        f"{'receiver':<12} {'spans':>9} {'cpu s':>7} {'spans/cpu-s':>12} "
+        f"{'receiver':<14} {'spans':>9} {'cpu s':>7} {'spans/cpu-s':>12} "
         f"{'wall s':>7} {'spans/s':>10} {'retries':>7} {'peak rss MB':>11}"
     )
     rows = [
-        f"{m.name:<12} {m.spans:>9,} {m.cpu_s:>7.2f} {m.spans_per_cpu_s:>12,.0f} "
+        f"{m.name:<14} {m.spans:>9,} {m.cpu_s:>7.2f} {m.spans_per_cpu_s:>12,.0f} "
         f"{m.wall_s:>7.2f} {m.wall_spans_per_s:>10,.0f} {m.retries:>7} {m.rss_mb:>11.1f}"
         for m in results
     ]
@@ -761,43 +859,57 @@ def table(results: list[Measurement]) -> str:
 
 
 def summary(
-    decode_only: Measurement,
-    pipeline: Measurement,
-    cardinality: Cardinality | None,
-    clients: int,
+    throughput: Throughput, cardinality: Cardinality | None, clients: int
 ) -> dict[str, Any]:
     """The machine-readable result; the first three keys are the contract."""
-    ratio = pipeline.spans_per_cpu_s / decode_only.spans_per_cpu_s
-    aims = pipeline.spans_per_cpu_s >= AIM_SPANS_PER_CPU_S and ratio >= AIM_RATIO
+    naive, native, pipeline = throughput.naive, throughput.native, throughput.pipeline
+    ratio = pipeline.spans_per_cpu_s / naive.spans_per_cpu_s
+    cardinality_rss = None if cardinality is None else round(cardinality.rss_mb, 1)
     result: dict[str, Any] = {
         "spans_per_cpu_s": {
-            "decode_only": round(decode_only.spans_per_cpu_s),
+            "naive_reader": round(naive.spans_per_cpu_s),
+            "native_decode": round(native.spans_per_cpu_s),
             "pipeline": round(pipeline.spans_per_cpu_s),
         },
-        "ratio": round(ratio, 3),
-        "rss_mb": round(pipeline.rss_mb, 1),
+        "ratio_vs_naive": round(ratio, 3),
+        "rss_mb": {"idle": round(throughput.idle_rss_mb, 1), "cardinality": cardinality_rss},
+        "rounds": {
+            name: [round(m.spans_per_cpu_s) for m in ms] for name, ms in throughput.rounds.items()
+        },
+        "peak_rss_mb": {name: round(m.rss_mb, 1) for name, m in throughput.receivers.items()},
     }
+    protobuf = throughput.receivers.get(PROTOBUF_PIPELINE)
+    if protobuf is not None:
+        result["spans_per_cpu_s"]["pipeline_protobuf_decode"] = round(protobuf.spans_per_cpu_s)
     if cardinality is not None:
         result["cardinality"] = cardinality_summary(cardinality)
-        aims = aims and cardinality.rss_mb <= AIM_CARDINALITY_RSS_MB
     result.update(
         {
             "processors": pipeline.processors,
             "wall_spans_per_s": {
-                "decode_only": round(decode_only.wall_spans_per_s),
-                "pipeline": round(pipeline.wall_spans_per_s),
+                name: round(m.wall_spans_per_s) for name, m in throughput.receivers.items()
             },
-            "cpu_s": {
-                "decode_only": round(decode_only.cpu_s, 3),
-                "pipeline": round(pipeline.cpu_s, 3),
-            },
-            "retries": {"decode_only": decode_only.retries, "pipeline": pipeline.retries},
+            "cpu_s": {name: round(m.cpu_s, 3) for name, m in throughput.receivers.items()},
+            "retries": {name: m.retries for name, m in throughput.receivers.items()},
             "spans": pipeline.spans,
             "clients": clients,
-            "aims_met": bool(aims),
+            "aims_met": aims_met(throughput, cardinality),
         }
     )
     return result
+
+
+def aims_met(throughput: Throughput, cardinality: Cardinality | None) -> dict[str, bool]:
+    """Each aim of issue 18, met or not (the cardinality one only when that phase ran)."""
+    pipeline = throughput.pipeline.spans_per_cpu_s
+    aims = {
+        "ratio_vs_naive": pipeline / throughput.naive.spans_per_cpu_s >= AIM_RATIO,
+        "spans_per_cpu_s": pipeline >= AIM_SPANS_PER_CPU_S,
+        "idle_rss": throughput.idle_rss_mb <= AIM_IDLE_RSS_MB,
+    }
+    if cardinality is not None:
+        aims["cardinality_rss"] = cardinality.rss_mb <= AIM_CARDINALITY_RSS_MB
+    return aims
 
 
 def cardinality_summary(cardinality: Cardinality) -> dict[str, Any]:
@@ -830,60 +942,70 @@ def cardinality_summary(cardinality: Cardinality) -> dict[str, Any]:
 
 
 def report(
-    decode_only: Measurement,
-    pipeline: Measurement,
-    cardinality: Cardinality | None,
-    args: argparse.Namespace,
+    throughput: Throughput, cardinality: Cardinality | None, args: argparse.Namespace
 ) -> None:
     """Print the table, the aims, then the JSON line last."""
-    result = summary(decode_only, pipeline, cardinality, args.clients)
+    result = summary(throughput, cardinality, args.clients)
     print(
-        f"ingest: {args.clients} clients x {args.requests} requests x {SPANS_PER_REQUEST} spans "
-        f"per receiver (pool of {args.pool} requests, {args.warmup} warm-up requests)"
+        f"ingest: {args.rounds} alternating rounds x {args.clients} clients x {args.requests} "
+        f"requests x {SPANS_PER_REQUEST} spans per receiver (pool of {args.pool} requests, "
+        f"{args.warmup} warm-up requests a round)"
     )
-    print(f"pipeline processors (from /performance/health): {', '.join(pipeline.processors)}")
-    rows = [decode_only, pipeline]
+    processors = ", ".join(throughput.pipeline.processors)
+    print(f"pipeline processors (from /performance/health): {processors}")
+    rows = list(throughput.receivers.values())
     if cardinality is not None:
         rows.append(cardinality.measurement)
     print(table(rows))
-    throughput_met = (
-        pipeline.spans_per_cpu_s >= AIM_SPANS_PER_CPU_S and result["ratio"] >= AIM_RATIO
+    for name, per_round in result["rounds"].items():
+        print(f"  {name:<14} by round: {', '.join(f'{v:,}' for v in per_round)} spans/cpu-s")
+    rates = result["spans_per_cpu_s"]
+    aims = result["aims_met"]
+    print(
+        f"pipeline: {rates['pipeline']:,} spans/cpu-s (aim >= {AIM_SPANS_PER_CPU_S:,}: "
+        f"{_met(aims['spans_per_cpu_s'])}); pipeline / naive reader {result['ratio_vs_naive']:.3f} "
+        f"(aim >= {AIM_RATIO}: {_met(aims['ratio_vs_naive'])}); native decode alone "
+        f"{rates['native_decode']:,} spans/cpu-s, naive reader {rates['naive_reader']:,}"
     )
     print(
-        f"pipeline: {result['spans_per_cpu_s']['pipeline']:,} spans/cpu-s "
-        f"(aim >= {AIM_SPANS_PER_CPU_S:,}); ratio pipeline/decode-only {result['ratio']:.3f} "
-        f"(aim >= {AIM_RATIO}); {'met' if throughput_met else 'NOT met'}"
+        f"idle RSS {throughput.idle_rss_mb:.1f} MB (aim <= {AIM_IDLE_RSS_MB:.0f}: "
+        f"{_met(aims['idle_rss'])})"
     )
     if cardinality is not None:
         c = result["cardinality"]
         series = f"{c['series']:,} span-metrics series" if "series" in c else "series not exposed"
-        met = cardinality.rss_mb <= AIM_CARDINALITY_RSS_MB
         print(
             f"cardinality: {c['services']:,} services x {c['operations']} operations "
             f"({series}), {c['requests']:,} requests, {c['spans']:,} spans sent at "
             f"{c['sent_spans_per_s']:,}/s (asked {c['rate_spans_per_s']:,}/s): "
-            f"RSS {c['rss_mb']:.1f} MB after the traffic (aim <= {AIM_CARDINALITY_RSS_MB:.0f}), "
-            f"peak {c['hwm_mb']:.1f} MB, {c['start_rss_mb']:.1f} MB before; "
-            f"{'met' if met else 'NOT met'}"
+            f"RSS {c['rss_mb']:.1f} MB after the traffic (aim <= {AIM_CARDINALITY_RSS_MB:.0f}: "
+            f"{_met(aims['cardinality_rss'])}), peak {c['hwm_mb']:.1f} MB, "
+            f"{c['start_rss_mb']:.1f} MB before"
         )
-    print(f"aims {'met' if result['aims_met'] else 'NOT met'}")
     print(json.dumps(result), flush=True)
+
+
+def _met(met: bool) -> str:
+    return "met" if met else "NOT met"
 
 
 # -- in process: CPU per span of decode and of each processor ----------------------
 
 
 def profile_in_process(batches: int, seed: int) -> dict[str, Any]:
-    """Feed the pool's decoded batches straight into ``Pipeline.process`` (no gRPC).
+    """Feed the pool's natively decoded batches straight into ``Pipeline.process`` (no gRPC).
 
     The embedded default config with an in-memory store; ``tick`` every 20 batches at
     the wall clock (the pool's spans are a minute old, so every trace held is analysed
-    then). CPU time (``time.thread_time_ns``) of protobuf parsing, of decoding, and of
-    each processor's ``consume_spans`` and ``tick``; the rest of ``Pipeline.process``
-    is ``pipeline``. Returns µs per span by part.
+    then). CPU time (``time.thread_time_ns``) of the native decode (bytes to records
+    and columns), of the protobuf path it replaces (``parse`` with the protobuf library,
+    then ``decode`` of the parsed messages), and of each processor's ``consume_spans``
+    and ``tick``; the rest of ``Pipeline.process`` is ``pipeline``. Returns µs per span
+    by part.
     """
     from otel_perf.config import load_config
     from otel_perf.decode import SPAN_ATTRIBUTE_KEYS, Decoder, Limits, parse_protobuf
+    from otel_perf.decode.columnar import NATIVE
     from otel_perf.pipeline import Pipeline
     from otel_perf.store import Store
 
@@ -894,10 +1016,13 @@ def profile_in_process(batches: int, seed: int) -> dict[str, Any]:
     keys = SPAN_ATTRIBUTE_KEYS | pipeline.span_attributes
     decoder = Decoder(Limits(span_attribute_keys=keys))
     t0 = clock()
-    requests = [parse_protobuf("traces", payload) for payload in payloads]
+    requests: list[Any] = [parse_protobuf("traces", payload) for payload in payloads]
     t1 = clock()
-    pool = [decoder.spans(request)[0] for request in requests]
+    for request in requests:
+        decoder.spans(request)
     t2 = clock()
+    pool = [decoder.spans_from_bytes(payload)[0] for payload in payloads]
+    t3 = clock()
     spent: dict[str, int] = {}
     for processor in pipeline.processors.values():
         _time_calls(processor, "consume_spans", spent, clock)
@@ -906,17 +1031,23 @@ def profile_in_process(batches: int, seed: int) -> dict[str, Any]:
         pipeline.process(batch)
     pipeline.tick(time.time_ns())
     spent.clear()
-    t3 = clock()
+    t4 = clock()
     for i in range(batches):
         pipeline.process(pool[i % len(pool)])
         if i % 20 == 19:
             pipeline.tick(time.time_ns())
     pipeline.tick(time.time_ns())
-    total_ns = clock() - t3
+    total_ns = clock() - t4
     pipeline.shutdown()
     spans = batches * SPANS_PER_REQUEST
     pool_spans = len(pool) * SPANS_PER_REQUEST
-    result = {"parse": (t1 - t0) / pool_spans / 1e3, "decode": (t2 - t1) / pool_spans / 1e3}
+    result = {
+        "native_decode" if NATIVE else "decode_from_bytes (no native)": (t3 - t2)
+        / pool_spans
+        / 1e3,
+        "protobuf_parse": (t1 - t0) / pool_spans / 1e3,
+        "protobuf_decode": (t2 - t1) / pool_spans / 1e3,
+    }
     result.update({name: ns / spans / 1e3 for name, ns in sorted(spent.items())})
     result["pipeline"] = (total_ns - sum(spent.values())) / spans / 1e3
     result["processors_total"] = total_ns / spans / 1e3
@@ -958,7 +1089,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--requests", type=bounded(1, 20_000), default=300, help="requests per client"
     )
-    parser.add_argument("--warmup", type=bounded(1, 1000), default=8, help="warm-up requests")
+    parser.add_argument(
+        "--rounds", type=bounded(1, 20), default=3, help="alternating rounds per receiver"
+    )
+    parser.add_argument(
+        "--warmup", type=bounded(1, 1000), default=8, help="warm-up requests a round"
+    )
     parser.add_argument("--pool", type=bounded(1, 256), default=32, help="distinct requests")
     parser.add_argument("--seed", type=int, default=1, help="seed of the request pools")
     parser.add_argument(
@@ -977,6 +1113,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--timeout", type=float, default=120.0, help="seconds allowed for each wait"
+    )
+    parser.add_argument(
+        "--grpc-workers",
+        type=bounded(1, 64),
+        default=None,
+        help="the pipeline's gRPC receiver threads (default: the embedded config's)",
+    )
+    parser.add_argument(
+        "--protobuf-pipeline",
+        action="store_true",
+        help=f"also measure the pipeline with OTEL_PERF_NATIVE_DECODE=0 ({PROTOBUF_PIPELINE})",
     )
     parser.add_argument(
         "--in-process",
@@ -1014,13 +1161,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="otel-perf-bench-") as name:
             tmp = Path(name)
-            decode_only = run_receiver("decode-only", decode_only_receiver, tmp, payloads, args)
-            pipeline = run_receiver("pipeline", pipeline_receiver, tmp, payloads, args)
+            throughput = run_rounds(tmp, payloads, args)
             cardinality = run_cardinality(tmp, args) if args.cardinality_requests else None
     except BenchmarkError as exc:
         print(f"benchmarks.ingest: {exc}", file=sys.stderr)
         return 1
-    report(decode_only, pipeline, cardinality, args)
+    report(throughput, cardinality, args)
     return 0
 
 

@@ -9,7 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from otel_perf.columns import SpanColumns
 
 AttrValue = str | bool | int | float | bytes | list[Any] | dict[str, Any] | None
 
@@ -196,9 +199,22 @@ class LogRecordData:
 
 @dataclass(slots=True)
 class SpanBatch:
-    """Spans decoded from one request (or one replayed line)."""
+    """Spans decoded from one request (or one replayed line).
+
+    ``spans`` are the records processors read today; :meth:`columns` offers the same
+    spans as columns (filled by the native decoder, else built on first use).
+    """
 
     spans: list[SpanRecord] = field(default_factory=list)
+    columnar: SpanColumns | None = field(default=None, repr=False, compare=False)
+
+    def columns(self) -> SpanColumns:
+        """The spans as :class:`~otel_perf.columns.SpanColumns`, row i being ``spans[i]``."""
+        if self.columnar is None:
+            from otel_perf.columns import from_records  # numpy only when asked for
+
+            self.columnar = from_records(self.spans)
+        return self.columnar
 
     def __len__(self) -> int:
         return len(self.spans)

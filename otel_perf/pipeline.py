@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from otel_perf.components import (
@@ -27,6 +27,7 @@ from otel_perf.config import Config
 from otel_perf.findings import Finding, Kind
 from otel_perf.model import Batch, LogBatch, MetricBatch, SpanBatch, SpanKind
 from otel_perf.queue import BoundedQueue
+from otel_perf.semconv import route_of as route_of  # re-exported: processors import it here
 from otel_perf.series import SeriesHub
 from otel_perf.store import Store, StoreWriteError
 from otel_perf.telemetry import Telemetry
@@ -289,16 +290,3 @@ class Pipeline:
             log.exception("component %s failed", who)
             self.telemetry.count(self.telemetry.component_errors, who)
             return None
-
-
-def route_of(attributes: Mapping[str, object], name: str) -> str:
-    """The operation a server span stands for: method + route, rpc method, or its name."""
-    route = attributes.get("http.route")
-    if route:
-        method = attributes.get("http.request.method") or attributes.get("http.method")
-        return f"{method} {route}" if method else str(route)
-    rpc = attributes.get("rpc.method")
-    if rpc:
-        service = attributes.get("rpc.service")
-        return f"{service}/{rpc}" if service else str(rpc)
-    return name

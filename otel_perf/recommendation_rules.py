@@ -67,6 +67,12 @@ def _figures(f: Finding, *names: str) -> dict[str, Any]:
     return {n: f.attributes[n] for n in names if n in f.attributes}
 
 
+def _call_group(service: str, entry_operation: Any, operation: Any) -> str:
+    """One group per call of a route: an N+1 and the bottleneck its calls make on the same
+    route are one problem, shown once (the higher-ranked item)."""
+    return f"call\x1f{service}\x1f{entry_operation}\x1f{operation}" if operation else ""
+
+
 def _saveable(f: Finding, inputs: Context, action: str, *names: str) -> Item:
     """A call pattern (N+1, sequential calls) whose fix saves time in each trace it is in."""
     a = f.attributes
@@ -79,6 +85,7 @@ def _saveable(f: Finding, inputs: Context, action: str, *names: str) -> Item:
         impact_value=saved,
         impact_text=f"~{a['saveable_ms_per_trace']:.0f} ms per request, ~{saved:.0f} ms per minute",
         figures=_figures(f, "pattern", "occurrences", *names, "saveable_ms_per_trace"),
+        group=_call_group(f.service, a.get("parent_operation"), a.get("operation")),
     )
 
 
@@ -101,9 +108,10 @@ def _parallel(f: Finding, inputs: Context) -> Item:
 def _slow_query(f: Finding, inputs: Context) -> Item:
     a = f.attributes
     spent = _per_min(a["count"] * a["p50_ms"], f, inputs)
+    advice = f": {a['advice']}" if a.get("advice") else ""
     return Item(
-        action=f"Speed up (index) the slow {a.get('db_system') or 'db'} query in {f.service}: "
-        f"p95 {a['p95_ms']:.0f} ms — {a['fingerprint'][:120]}",
+        action=f"Speed up the slow {a.get('db_system') or 'db'} query in {f.service} "
+        f"(p95 {a['p95_ms']:.0f} ms){advice} — {a['fingerprint'][:120]}",
         category="performance",
         finding=f,
         impact_kind="latency_ms_per_min",
@@ -126,6 +134,7 @@ def _hotspot(f: Finding, inputs: Context) -> Item:
         impact_text=f"{a['critical_path_ms_per_trace']:.0f} ms of each request's critical "
         f"path, ~{spent:.0f} ms per minute",
         figures=_figures(f, "share", "entry_p95_ms", "critical_path_ms_per_trace", "traces"),
+        group=_call_group(a["entry_service"], a["entry_operation"], a["operation"]),
         notes=("critical-path time says where time goes, not what a fix saves: it weighs a tenth",),
     )
 

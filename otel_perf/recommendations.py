@@ -50,7 +50,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from otel_perf.findings import Finding, Kind, State
+from otel_perf.findings import Finding, Kind, Severity, State
 from otel_perf.recommendation_rules import RULES, Item
 from otel_perf.recommendation_rules import Snapshots as Snapshots
 
@@ -164,10 +164,29 @@ def impact_of(finding: Finding, inputs: Inputs) -> tuple[str, float] | None:
     return (items[0].impact_kind, _score(items[0])) if items else None
 
 
+#: an info performance item (what the bottlenecks processor judged expected: an operation as
+#: slow as it always was, for the few who use it) weighs this much of its impact, so it
+#: informs without outranking a finding that changed or hurts a hot route
+INFO_WEIGHT = 0.1
+
+
 def _score(item: Item) -> float:
     """The item's impact on the one scale of points (0 for a non-finite value)."""
     value = item.impact_value if math.isfinite(item.impact_value) else 0.0
-    return round(POINTS[item.impact_kind](value), 3)
+    points = POINTS[item.impact_kind](value)
+    if _expected(item):
+        points *= INFO_WEIGHT
+    return round(points, 3)
+
+
+def _expected(item: Item) -> bool:
+    return item.category == "performance" and item.rank_severity is Severity.INFO
+
+
+def _severity_note(item: Item) -> list[str]:
+    if _expected(item):
+        return [f"info (expected, or not yet worth a person's time): weighs {INFO_WEIGHT:g}"]
+    return []
 
 
 def _to_dict(item: Item, rank: int) -> dict[str, Any]:
@@ -192,7 +211,7 @@ def _to_dict(item: Item, rank: int) -> dict[str, Any]:
             "impact_value": round(item.impact_value, 6),
             "rule": POINT_RULES[item.impact_kind],
             "tie_break": {"severity": item.rank_severity.value},
-            "notes": list(item.notes),
+            "notes": list(item.notes) + _severity_note(item),
         },
         "evidence": {
             "trace_ids": list(f.evidence.get("trace_ids") or []),

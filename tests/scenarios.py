@@ -59,13 +59,17 @@ class Expected:
     fingerprint: str | None = None
 
 
+PRODUCTS_OPERATION = f"postgresql {PRODUCTS_FINGERPRINT}"  # calls are named by their target
+ITEMS_BY_ORDER_OPERATION = f"postgresql {ITEMS_BY_ORDER_FINGERPRINT}"
 EXPECTED: dict[str | None, Expected] = {
     None: Expected(None, None),
     "slow_query": Expected(
-        ("checkout", "SELECT products"), ("checkout", "SELECT products"), PRODUCTS_FINGERPRINT
+        ("checkout", PRODUCTS_OPERATION), ("checkout", PRODUCTS_OPERATION), PRODUCTS_FINGERPRINT
     ),
     "n_plus_one": Expected(
-        ("checkout", "GET /orders"), ("checkout", "SELECT order_items"), ITEMS_BY_ORDER_FINGERPRINT
+        ("checkout", "GET /orders"),
+        ("checkout", ITEMS_BY_ORDER_OPERATION),
+        ITEMS_BY_ORDER_FINGERPRINT,
     ),
     "slow_downstream": Expected(("payments", "POST /charge"), ("payments", "POST /charge")),
     "cpu_handler": Expected(("checkout", "POST /checkout"), ("checkout", "POST /checkout")),
@@ -101,6 +105,8 @@ class Traffic:
     """Generated traffic: what to send and what it holds."""
 
     requests: list[bytes]
+    send_ns: list[int]  # when each request is sent (event time)
+    span_counts: list[int]  # spans in each request
     traces: int
     spans: int
     start_ns: int
@@ -116,29 +122,39 @@ def requests(
 
 
 def generate(
-    inject: str | None = None, traces: int = 300, start_ns: int = BASE_NS, seed: int = 7
+    inject: str | None = None,
+    traces: int = 300,
+    start_ns: int = BASE_NS,
+    seed: int = 7,
+    shop: Callable[[random.Random, str | None], _Shop] | None = None,
+    rate: float = 25.0,
+    late_share: float = 0.0,
 ) -> Traffic:
-    """``traces`` traces arriving at about 25 per second from ``start_ns``, batched per service.
+    """``traces`` traces arriving at about ``rate`` per second from ``start_ns``, batched per
+    service; ``late_share`` of the exports are retried 3-12 s later (late spans).
 
-    The same arguments give the same bytes.
+    The same arguments give the same bytes. ``shop`` builds the handlers (the plain shop
+    by default; ``precision_scenarios`` adds decoys).
     """
-    if inject not in INJECTIONS:
+    if shop is None and inject not in INJECTIONS:
         raise ValueError(f"unknown injection {inject!r} (known: {INJECTIONS})")
     rng = random.Random(f"{seed}:{inject}")
-    shop = _Shop(rng, inject)
+    handlers = (shop or _Shop)(rng, inject)
     spans: list[_Span] = []
     at = start_ns
     for _ in range(traces):
-        at += int(rng.expovariate(25.0) * S)
-        spans += shop.trace(at)
-    batches = _batch(spans, rng)
+        at += int(rng.expovariate(rate) * S)
+        spans += handlers.trace(at)
+    batches = _delay(_batch(spans, rng), rng, late_share)
     return Traffic(
         requests=[_request(service, batch).SerializeToString() for _, service, batch in batches],
+        send_ns=[sent for sent, _, _ in batches],
+        span_counts=[len(batch) for _, _, batch in batches],
         traces=traces,
         spans=len(spans),
         start_ns=start_ns,
         end_ns=max(s.end_ns for s in spans),
-        expected=EXPECTED[inject],
+        expected=EXPECTED.get(inject, EXPECTED[None]),
     )
 
 
@@ -284,6 +300,8 @@ class _Shop:
         self.rng = rng
         self.inject = inject
 
+    WEIGHTS = (35, 35, 30)  # purchase, order list, one order
+
     def trace(self, at: int) -> list[_Span]:
         t = _Trace(self.rng)
         routes: list[tuple[str, str, str, Handler]] = [
@@ -291,17 +309,25 @@ class _Shop:
             ("GET", "/api/orders", "/orders", self.checkout_orders),
             ("GET", "/api/orders/{id}", "/orders/{order_id}", self.checkout_order),
         ]
-        method, route, downstream, handler = self.rng.choices(routes, weights=(35, 35, 30))[0]
+        method, route, downstream, handler = self.rng.choices(routes, weights=self.WEIGHTS)[0]
         order = self.rng.randrange(10_000, 99_999)
         root = t.open(None, "frontend", ASGI, "", SERVER, at)
         path = route.replace("{id}", str(order))
         _server(root, method, route, path, 200, old=False)
         cursor = t.db(root, at + t.ms(0.3), "GET", "GET ?", "old", t.ms(0.4), "redis")
-        cursor += t.ms(2)  # session and request validation
+        cursor = self.validate(t, root, cursor)
         downstream_path = downstream.replace("{order_id}", str(order))
         cursor = t.http(root, cursor, method, "checkout", downstream_path, handler)
         root.end_ns = cursor + t.ms(4)  # rendering the response
         return t.spans
+
+    def validate(self, t: _Trace, root: _Span, at: int) -> int:
+        """Session and request validation in the frontend."""
+        return at + t.ms(2)
+
+    def products_ns(self, t: _Trace) -> int:
+        """How long the product lookup of a purchase takes."""
+        return self.rng.randint(600, 900) * MS if self.inject == "slow_query" else t.ms(4)
 
     # checkout ---------------------------------------------------------------------
     def checkout_purchase(self, t: _Trace, span: _Span, at: int) -> int:
@@ -313,9 +339,7 @@ class _Shop:
             "SELECT p.id, p.price, p.stock FROM products p "
             f"WHERE p.id IN ({', '.join(map(str, skus))})"
         )
-        slow = self.inject == "slow_query"
-        took = self.rng.randint(600, 900) * MS if slow else t.ms(4)
-        cursor = t.db(span, cursor, "SELECT products", statement, "new", took)
+        cursor = t.db(span, cursor, "SELECT products", statement, "new", self.products_ns(t))
         cpu = self.rng.randint(690, 710) * MS if self.inject == "cpu_handler" else t.ms(3)
         cursor += cpu  # pricing, tax and discounts
         span.events.append((cursor, "priced"))
@@ -338,6 +362,11 @@ class _Shop:
             f"WHERE user_id = {user} ORDER BY created_at DESC LIMIT {N_PLUS_ONE_CALLS}"
         )
         cursor = t.db(span, at + t.ms(0.5), "SELECT orders", statement, "new", t.ms(5))
+        cursor = self.order_items(t, span, cursor)
+        return cursor + t.ms(2)
+
+    def order_items(self, t: _Trace, span: _Span, cursor: int) -> int:
+        """The items of a user's orders: one query, or one per order (the N+1)."""
         orders = [self.rng.randrange(100_000, 999_999) for _ in range(N_PLUS_ONE_CALLS)]
         columns = "SELECT sku, quantity, unit_price FROM order_items WHERE order_id"
         if self.inject == "n_plus_one":  # the ORM loads each order's items lazily
@@ -347,7 +376,7 @@ class _Shop:
         else:
             statement = f"{columns} IN ({', '.join(map(str, orders))})"
             cursor = t.db(span, cursor, "SELECT order_items", statement, "new", t.ms(8))
-        return cursor + t.ms(2)
+        return cursor
 
     def checkout_order(self, t: _Trace, span: _Span, at: int) -> int:
         order = self.rng.randrange(100_000, 999_999)
@@ -382,6 +411,19 @@ class _Shop:
         """The card processor (outside the shop)."""
         span.attributes = {"http.response.status_code": 200}
         return at + t.ms(35, sigma=0.5)
+
+
+def _delay(
+    batches: list[tuple[int, str, list[_Span]]], rng: random.Random, share: float
+) -> list[tuple[int, str, list[_Span]]]:
+    """``share`` of the exports retried 3-12 s later, as after a failed attempt."""
+    if share <= 0:
+        return batches
+    out = [
+        (sent + (rng.randint(3, 12) * S if rng.random() < share else 0), svc, b)
+        for sent, svc, b in batches
+    ]
+    return sorted(out, key=lambda b: (b[0], b[1]))
 
 
 # -- reporting like a BatchSpanProcessor ----------------------------------------------

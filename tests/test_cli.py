@@ -101,7 +101,8 @@ def test_fingerprints_are_whole(busy: SidecarProcess, capsys: pytest.CaptureFixt
 def test_durations_carry_units(busy: SidecarProcess, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "bottlenecks", "--api", f"127.0.0.1:{busy.api}", "--wide")
     assert code == 0
-    row = next(line for line in out.splitlines() if "SELECT order_items" in line)
+    # calls are named by their statement since issue 15 (db system and fingerprint)
+    row = next(line for line in out.splitlines() if ITEMS_BY_ORDER_FINGERPRINT in line)
     cells = [cell.strip() for cell in row.split("│")[1:-1]]
     assert all(re.fullmatch(r"[\d.]+ (µs|ms|s|min|h)", cell) for cell in cells[3:5]), cells
     assert re.fullmatch(r"[0-9a-f]{32}", cells[-1])  # the exemplar trace, when wide

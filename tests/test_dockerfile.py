@@ -72,6 +72,8 @@ def dockerfile_problems(text: str) -> list[str]:
         problems.append("the builder stage must build wheels (pip wheel)")
     if any("gcc" in run or "build-essential" in run for run in runtime.args("RUN")):
         problems.append("the runtime stage must not install a compiler")
+    if not any("gcc" in run or "build-essential" in run for run in builder.args("RUN")):
+        problems.append("the builder stage must install a C compiler (the native decoder)")
     uses_builder = any(
         f"from={builder.name}" in a for a in runtime.args("RUN") + runtime.args("COPY")
     )
@@ -143,6 +145,7 @@ ENTRYPOINT otel-perf run
     )
     assert dockerfile_problems(two_stage) == [
         "the builder stage must build wheels (pip wheel)",
+        "the builder stage must install a C compiler (the native decoder)",
         "the runtime stage must take the wheels from the builder",
         "the runtime stage must end with USER <non-zero numeric uid>",
         "EXPOSE must list 4317 4318 8080",
@@ -181,6 +184,7 @@ def test_the_context_builds_a_wheel_with_the_embedded_default_config(
     assert "otel_perf/config/default.yaml" in names
     assert "otel_perf/processors/spanmetrics/__init__.py" in names
     assert "otel_perf/exporters/otlp/__init__.py" in names
+    assert [n for n in names if n.startswith("otel_perf/decode/_columnar.")], "native decoder"
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "otel-perf = otel_perf.cli:main" in context_wheel.read(entry_points).decode()
     default = context_wheel.read("otel_perf/config/default.yaml").decode()

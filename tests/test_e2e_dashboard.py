@@ -243,7 +243,12 @@ def test_dashboard_shows_the_replayed_scenario(api: Served, browser: Any) -> Non
     above_the_fold(page, api)
     page.click(f"[data-testid=slo-card][data-objective='{slo['name']}'] summary")
     page.wait_for_selector("[data-testid=slo-chart] path.line", timeout=15_000)
-    page.wait_for_selector("[data-testid=forecast-chart] path.band", timeout=15_000)
+    # the CPU card's band (another resource's may be flat: a constant series has no spread)
+    page.wait_for_selector(
+        "[data-testid=capacity-card][data-resource='checkout/system.cpu.utilization'] "
+        "[data-testid=forecast-chart] path.band",
+        timeout=15_000,
+    )
     page.wait_for_selector("[data-testid=anomaly-chart] path.line", timeout=15_000)
     page.wait_for_selector("[data-testid=bottleneck-chart] rect.bar", timeout=15_000)
     page.wait_for_selector("[data-testid=critical-path] rect.seg", timeout=15_000)

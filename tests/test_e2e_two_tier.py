@@ -33,7 +33,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2_grpc import TraceServiceStub
 from otlp_builders import BASE_NS, kv
 from ports import free_port
-from scenarios import S, generate
+from scenarios import PRODUCTS_OPERATION, S, generate
 
 pytestmark = pytest.mark.e2e
 
@@ -158,8 +158,13 @@ def budgets(sidecar: SidecarProcess) -> dict[str, dict[str, Any]]:
 
 
 def top(sidecar: SidecarProcess, k: int = 8) -> list[tuple[Any, ...]]:
-    ranking = sidecar.get("/performance/bottlenecks")["ranking"][:k]
-    return [(r["service"], r["operation"], r["critical_path_share"], r["traces"]) for r in ranking]
+    """The operations with the most critical-path time (the figures both tiers have; a
+    single instance orders its ranking by avoidable time, which needs its baselines)."""
+    rows = [
+        (r["service"], r["operation"], r["critical_path_share"], r["traces"])
+        for r in sidecar.get("/performance/bottlenecks")["ranking"]
+    ]
+    return sorted(rows, key=lambda r: (-r[2], r[0], r[1]))[:k]
 
 
 def verdicts(sidecar: SidecarProcess) -> list[tuple[str, ...]]:
@@ -241,13 +246,17 @@ def test_two_tiers_give_the_single_instance_answers(tiers: dict[str, Any]) -> No
             assert got[name][key] == pytest.approx(value, rel=1e-9, abs=1e-9), (name, key)
 
     ranked = top(single)
-    assert ranked[0][:2] == ("checkout", "SELECT products")
+    assert ranked[0][:2] == ("checkout", PRODUCTS_OPERATION)
     assert top(analysis) == ranked
     assert "aggregates" in analysis.get("/performance/bottlenecks")["source"]
 
     outcomes = verdicts(single)
     assert ("checkout", "POST /checkout", "1.8.3", "1.9.0", "regression") in outcomes
-    assert verdicts(analysis) == outcomes
+    # statements are compared by fingerprint, which only spans carry: the analysis tier
+    # (span-name aggregates) judges the entry operations, and the same way
+    entry = [v for v in outcomes if not v[1].startswith("db ")]
+    assert len(entry) < len(outcomes)
+    assert verdicts(analysis) == entry
 
 
 def tier_state(analysis: SidecarProcess) -> dict[str, Any]:

@@ -30,35 +30,31 @@ _page = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 _psutil_process: object | None = None
 
 
-#: the latest reading: (time.perf_counter() when taken, RSS bytes); one tuple, so a
-#: reader never sees the time of one reading with the value of another
-_latest: tuple[float, int] = (-math.inf, 0)
+#: time.perf_counter() when the latest reading was taken
+_read_at = -math.inf
 
 
 def read_rss() -> int:
     """The process's resident set size in bytes, read now."""
+    global _read_at
     rss = _read_statm()
-    _set_latest(rss)
+    _read_at = time.perf_counter()
     return rss
 
 
-def recent_rss(now: float, max_age_s: float) -> int:
-    """The RSS in bytes: the latest reading when it was taken at most ``max_age_s``
-    seconds before ``now`` (``time.perf_counter()`` seconds), else a new reading.
+def due_rss(now: float, interval_s: float) -> int | None:
+    """A fresh RSS reading in bytes when the process's latest reading was taken at least
+    ``interval_s`` seconds before ``now`` (``time.perf_counter()`` seconds), else None.
 
-    A procfs read is a system call (a few µs, and more on virtual machines with
-    speculative-execution mitigations); under load, requests starting within
-    ``max_age_s`` of another reading share it.
+    This is how requests are sampled for the memory profile: a procfs read is a system
+    call (a few µs, and 10–15 µs of CPU in situ on a loaded VM), so at most about one
+    request per ``interval_s`` is profiled, whatever the traffic. A reading taken after
+    ``now`` (another thread read in between) does not count as recent. ``interval_s`` 0
+    reads every time.
     """
-    taken, rss = _latest
-    if 0.0 <= now - taken <= max_age_s:
-        return rss
+    if 0.0 <= now - _read_at < interval_s:
+        return None
     return read_rss()
-
-
-def _set_latest(rss: int) -> None:
-    global _latest
-    _latest = (time.perf_counter(), rss)
 
 
 def _read_statm() -> int:
@@ -105,13 +101,13 @@ def _close(fd: int) -> None:
 def _after_fork_in_child() -> None:
     """The inherited descriptor reads the parent's statm: close it; the next read opens
     the child's own."""
-    global _fd, _lock, _psutil_process, _latest
+    global _fd, _lock, _psutil_process, _read_at
     _lock = threading.Lock()  # a thread of the parent may have held it at the fork
     if _fd is not None:
         _close(_fd)
         _fd = None
     _psutil_process = None
-    _latest = (-math.inf, 0)  # the parent's reading
+    _read_at = -math.inf  # the parent's reading: the child's first request is profiled
 
 
 if hasattr(os, "register_at_fork"):

@@ -102,7 +102,7 @@ def record_business_metric(name: str, value: float, **attributes: Any) -> bool:
     try:
         monitor = CURRENT.get()
         if monitor is not None:
-            return monitor.record_business_metric(name, value, **attributes)
+            return monitor._add_business_metric(name, value, attributes)
         return _GLOBAL.record(name, value, attributes)
     except Exception:  # monitoring never breaks the app
         logger.debug("otel_perf.asgi: business metric %r failed", name, exc_info=True)

@@ -6,7 +6,7 @@ import copy
 import logging
 import time
 import tracemalloc
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
@@ -32,13 +32,14 @@ class PerformanceMiddleware:
 
     Per HTTP request: a :class:`RequestMonitor` in a context variable (for
     ``checkpoint`` and ``record_business_metric``) and in ``scope["state"]["otel_perf"]``;
-    the RSS at the start; at ``http.response.start`` the status and the allow-listed
+    at ``http.response.start`` the status and the allow-listed
     response headers; before the last body message (OpenTelemetryMiddleware ends the
     server span right after it), or when the app returns or raises without one, the
     matched route (``http.route`` and the span name ``"{method} {route}"``), the
-    slow-request flag and the memory attributes, all in one ``set_attributes`` call.
-    Every monitoring step is guarded: a failure is logged at debug level and the request
-    goes on untouched.
+    slow-request flag and, for a request sampled for the memory profile (about one per
+    ``Profiling.memory_interval_s``), its RSS at the start and end. Nothing per request
+    is kept on ``self``. Every monitoring step is guarded: a failure is logged at debug
+    level and the request goes on untouched.
     """
 
     def __init__(
@@ -55,7 +56,7 @@ class PerformanceMiddleware:
         self._request_headers = profiling.capture_request_headers if profiling else ()
         self._response_headers = profiling.capture_response_headers if profiling else ()
         self._threshold = profiling.slow_request_threshold_s if profiling else float("inf")
-        self._memory_max_age_s = profiling.memory_start_max_age_s if profiling else 0.0
+        self._memory_interval_s = profiling.memory_interval_s if profiling else 0.0
         if self._tracemalloc and not tracemalloc.is_tracing():
             tracemalloc.start()
 
@@ -63,16 +64,28 @@ class PerformanceMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        monitor = self._begin(scope)
-        if monitor is None:
+        try:
+            monitor = self._begin(scope)
+        except Exception:
+            logger.debug("otel_perf.asgi: request start failed", exc_info=True)
+            _set_state(scope, NOOP_MONITOR)  # request.state.otel_perf keeps working
             await self.app(scope, receive, send)
             return
         token = CURRENT.set(monitor)
+        span = monitor.span
+        if span is None:  # no recording server span: nothing to set at the end
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                monitor.finished = True
+                CURRENT.reset(token)
+            return
         finish = self._finish
         response_headers = self._response_headers
 
+        # a plain function returning send's awaitable: no coroutine of our own per message;
         # the cheapest check first: a request sends one start and usually one body
-        async def monitored_send(message: Message) -> None:
+        def monitored_send(message: Message) -> Awaitable[None]:
             try:
                 kind = message["type"]
                 if kind == "http.response.body":
@@ -80,35 +93,33 @@ class PerformanceMiddleware:
                         finish(monitor, scope)  # before OpenTelemetryMiddleware ends the span
                 elif kind == "http.response.start":
                     monitor.status = message.get("status")
-                    if response_headers and monitor.span is not None:
+                    if response_headers:
                         headers = message.get("headers")
-                        _capture(monitor.span, "http.response.header.", headers, response_headers)
+                        _capture(span, "http.response.header.", headers, response_headers)
             except Exception:
                 logger.debug("otel_perf.asgi: response hook failed", exc_info=True)
-            await send(message)
+            return send(message)
 
         try:
             await self.app(scope, receive, monitored_send)
         finally:
-            finish(monitor, scope)
+            if not monitor.finished:  # the app returned or raised without a last body
+                finish(monitor, scope)
             CURRENT.reset(token)
 
-    # -- the steps, each never raising ---------------------------------------------------
-    def _begin(self, scope: Scope) -> RequestMonitor | None:
-        try:
-            span: trace.Span | None = trace.get_current_span()
-            if span is None or not span.is_recording():
-                span = None  # no server span around us (or not sampled)
-            monitor = RequestMonitor(span, self.profiling, self.business, time.perf_counter())
-            _set_state(scope, monitor)
-        except Exception:
-            logger.debug("otel_perf.asgi: request start failed", exc_info=True)
-            _set_state(scope, NOOP_MONITOR)  # request.state.otel_perf keeps working
-            return None
+    # -- the steps ------------------------------------------------------------------------
+    def _begin(self, scope: Scope) -> RequestMonitor:
+        """The request's monitor, in ``scope["state"]``; raises only if that cannot be
+        built (the caller then serves the request unmonitored)."""
+        span: trace.Span | None = trace.get_current_span()
+        if span is not None and not span.is_recording():
+            span = None  # no server span around us (or not sampled)
+        monitor = RequestMonitor(span, self.profiling, self.business, time.perf_counter())
+        _set_state(scope, monitor)
         if span is not None and self.profiling is not None:
             try:  # a failure here loses these attributes, not the monitor
-                if self._memory:  # set on the span with the end reading, in one call
-                    monitor.rss_start = memory.recent_rss(monitor.start, self._memory_max_age_s)
+                if self._memory:  # None unless sampled; set on the span with the end reading
+                    monitor.rss_start = memory.due_rss(monitor.start, self._memory_interval_s)
                 if self._tracemalloc and tracemalloc.is_tracing():
                     tracemalloc.reset_peak()
                 if self._request_headers:
@@ -119,46 +130,40 @@ class PerformanceMiddleware:
         return monitor
 
     def _finish(self, monitor: RequestMonitor, scope: Scope) -> None:
-        """The end-of-request attributes, once: the RSS read first (closest to the
-        request's own work), then the route, then one ``set_attributes`` call (one lock
-        round on the SDK span instead of one per attribute)."""
+        """The end-of-request attributes, once, never raising: the profiling ones first
+        (the RSS read closest to the request's own work), then the route. One
+        ``set_attribute`` call per attribute: in the SDK (1.45) that is the cheap path,
+        ~0.9 µs against ~3.3 µs for a one-item ``set_attributes`` (which cleans the
+        mapping as a nested value)."""
         if monitor.finished:
             return
         monitor.finished = True
         span = monitor.span
         if span is None:
             return
-        attributes: dict[str, Any] = {}
         try:
             if not span.is_recording():
                 return
             if self.profiling is not None:
-                self._profile_end(monitor, attributes)
+                self._profile_end(monitor, span)
         except Exception:  # the route is still named
             logger.debug("otel_perf.asgi: request end failed", exc_info=True)
         try:
-            _name_after_route(span, scope, attributes)
-        except Exception:  # the profiling attributes still go on the span
-            logger.debug("otel_perf.asgi: route naming failed", exc_info=True)
-        try:
-            if len(attributes) > 1:
-                span.set_attributes(attributes)
-            elif attributes:  # one (the route, with memory off): the cheaper call
-                ((key, value),) = attributes.items()
-                span.set_attribute(key, value)
+            _name_after_route(span, scope)
         except Exception:
-            logger.debug("otel_perf.asgi: request end attributes failed", exc_info=True)
+            logger.debug("otel_perf.asgi: route naming failed", exc_info=True)
 
-    def _profile_end(self, monitor: RequestMonitor, attributes: dict[str, Any]) -> None:
-        if self._memory and monitor.rss_start is not None:
+    def _profile_end(self, monitor: RequestMonitor, span: trace.Span) -> None:
+        start = monitor.rss_start
+        if start is not None:  # a request sampled for the memory profile
             end = memory.read_rss()
-            attributes[memory.RSS_START] = monitor.rss_start
-            attributes[memory.RSS_END] = end
-            attributes[memory.DELTA] = end - monitor.rss_start
+            span.set_attribute(memory.RSS_START, start)
+            span.set_attribute(memory.RSS_END, end)
+            span.set_attribute(memory.DELTA, end - start)
         if time.perf_counter() - monitor.start > self._threshold:
-            attributes[SLOW_REQUEST] = True
+            span.set_attribute(SLOW_REQUEST, True)
         if self._tracemalloc and tracemalloc.is_tracing():
-            attributes[memory.TRACED_PEAK] = tracemalloc.get_traced_memory()[1]
+            span.set_attribute(memory.TRACED_PEAK, tracemalloc.get_traced_memory()[1])
 
 
 def _set_state(scope: Scope, monitor: RequestMonitor) -> None:
@@ -172,16 +177,16 @@ def _set_state(scope: Scope, monitor: RequestMonitor) -> None:
         logger.debug("otel_perf.asgi: scope state not writable", exc_info=True)
 
 
-def _name_after_route(span: trace.Span, scope: Scope, attributes: dict[str, Any]) -> None:
-    """The span name ``"{method} {route}"`` and ``http.route`` (into ``attributes``) from the
-    matched route (Starlette/FastAPI put it in ``scope["route"]``; other frameworks may set
+def _name_after_route(span: trace.Span, scope: Scope) -> None:
+    """The span name ``"{method} {route}"`` and ``http.route`` from the matched route
+    (Starlette/FastAPI put it in ``scope["route"]``; other frameworks may set
     ``scope["route"]`` to a template)."""
     route = scope.get("route")
     path = route if isinstance(route, str) else getattr(route, "path", None)
     if not isinstance(path, str) or not path:
         return
-    attributes["http.route"] = path
     span.update_name(f"{scope.get('method', 'HTTP')} {path}")
+    span.set_attribute("http.route", path)
 
 
 def _capture(

@@ -51,13 +51,14 @@ class Profiling:
             ``http.response.header.<name>`` (string arrays, as the OTel semantic
             conventions name them). Authorization, Cookie, Set-Cookie and
             Proxy-Authorization are refused with ``ValueError``.
-        memory: RSS at the start and end of the request as
-            ``otel_perf.memory.rss_start_bytes`` / ``rss_end_bytes`` / ``delta_bytes``.
-        memory_start_max_age_s: how old the process's latest RSS reading (taken by any
-            request) may be to serve as a request's start reading; older, and the start
-            is read afresh. The end is always read afresh. Under load (a request starting
-            within this of another's reading) that halves the procfs reads; 0 reads at
-            every start.
+        memory: a sampled memory profile: requests get their RSS at the start and end as
+            ``otel_perf.memory.rss_start_bytes`` / ``rss_end_bytes`` / ``delta_bytes``,
+            one request in every ``memory_interval_s`` (see below).
+        memory_interval_s: a request is profiled for memory when no RSS reading was taken
+            in the process in the last ``memory_interval_s`` seconds (default 50 ms), so
+            RSS is read at most about twice per interval whatever the traffic: every
+            request at low traffic, ~20 a second under load. Both readings of a profiled
+            request are its own. 0 profiles every request.
         tracemalloc: start ``tracemalloc`` (costly: every allocation is traced) and record
             the traced peak during the request as ``otel_perf.memory.traced_peak_bytes``.
             The peak is process-wide; concurrent requests see each other's allocations.
@@ -68,10 +69,10 @@ class Profiling:
     capture_response_headers: tuple[str, ...] = field(default=())
     memory: bool = True
     tracemalloc: bool = False
-    memory_start_max_age_s: float = 0.005
+    memory_interval_s: float = 0.05
 
     def __post_init__(self) -> None:
-        for name in ("slow_request_threshold_s", "memory_start_max_age_s"):
+        for name in ("slow_request_threshold_s", "memory_interval_s"):
             seconds = getattr(self, name)
             if (
                 isinstance(seconds, bool)
@@ -118,16 +119,23 @@ class RequestMonitor:
 
     def checkpoint(self, name: str, **attributes: Any) -> bool:
         """Add a span event ``name`` to this request's server span; True if recorded."""
+        return self._add_checkpoint(name, attributes)
+
+    def record_business_metric(self, name: str, value: float, **attributes: Any) -> bool:
+        """Record ``value`` on the histogram ``business.<name>``; True if recorded."""
+        return self._add_business_metric(name, value, attributes)
+
+    # the module-level helpers call these with their own keyword dict, not re-packed
+    def _add_checkpoint(self, name: str, attributes: dict[str, Any]) -> bool:
         if self.profiling is None or self.finished:
             return False
         span = self.span if self.span is not None else trace.get_current_span()
         if not span.is_recording():
             return False
-        span.add_event(str(name), attributes=attributes or None)
+        span.add_event(name if type(name) is str else str(name), attributes=attributes or None)
         return True
 
-    def record_business_metric(self, name: str, value: float, **attributes: Any) -> bool:
-        """Record ``value`` on the histogram ``business.<name>``; True if recorded."""
+    def _add_business_metric(self, name: str, value: float, attributes: dict[str, Any]) -> bool:
         if self.business is None:
             return False
         return self.business.record(name, value, attributes)
@@ -156,7 +164,7 @@ def checkpoint(name: str, **attributes: Any) -> bool:
     if monitor is None:
         return False
     try:
-        return monitor.checkpoint(name, **attributes)
+        return monitor._add_checkpoint(name, attributes)
     except Exception:  # monitoring never breaks the app
         logger.debug("otel_perf.asgi: checkpoint %r failed", name, exc_info=True)
         return False

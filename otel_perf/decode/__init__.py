@@ -9,7 +9,10 @@ This package's public names are imported from here; its modules hold:
 
 - ``parse``: request bodies (protobuf) to OTLP request messages.
 - ``otlp_json``: the OTLP/JSON specifics (hex ids, parsing and rendering).
-- ``decoder``: :class:`Decoder`, parsed requests to span, metric and log batches.
+- ``decoder``: :class:`Decoder`, parsed requests to span, metric and log batches, and
+  trace request bodies to batches (``Decoder.spans_from_bytes``).
+- ``columnar``: the native decode of trace request bodies into records and columns
+  (the ``_columnar`` C extension), declining to the protobuf path when it must.
 - ``metrics``: metric data points to :class:`~otel_perf.model.MetricPoint` records.
 - ``values``: OTLP attribute values to Python values, and the kept span attributes.
 - ``limits``: per-item :class:`Limits` and the span attribute keys kept by default.

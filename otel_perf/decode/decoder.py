@@ -11,8 +11,10 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 )
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from otel_perf.decode.columnar import decode_native
 from otel_perf.decode.limits import SPAN_ID_BYTES, TRACE_ID_BYTES, Limits
 from otel_perf.decode.metrics import _metric_points
+from otel_perf.decode.parse import parse_protobuf
 from otel_perf.decode.problems import Problems, _future, _id_problem, _span_problem
 from otel_perf.decode.values import (
     _clip,
@@ -51,6 +53,18 @@ class Decoder:
         raise TypeError(f"not an OTLP {signal} request: {type(request).__name__}")
 
     # -- traces -------------------------------------------------------------
+    def spans_from_bytes(self, body: bytes) -> tuple[SpanBatch, Problems]:
+        """Decode an OTLP trace request body: natively when built, else with protobuf.
+
+        Raises:
+            DecodeError: the body is not a trace request at all.
+        """
+        decoded = decode_native(body, self.limits)
+        if decoded is not None:
+            return decoded
+        request: Any = parse_protobuf("traces", body)
+        return self.spans(request)
+
     def spans(self, request: ExportTraceServiceRequest) -> tuple[SpanBatch, Problems]:
         problems = Problems()
         out: list[SpanRecord] = []

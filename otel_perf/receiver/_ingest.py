@@ -19,7 +19,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from otel_perf.config.models import OTLPReceiverConfig
-from otel_perf.decode import SPAN_ATTRIBUTE_KEYS, Decoder, Limits, Problems
+from otel_perf.decode import SPAN_ATTRIBUTE_KEYS, Decoder, Limits, Problems, parse_protobuf
 from otel_perf.model import Batch
 from otel_perf.receiver import SIGNAL_OF, Sink
 
@@ -81,7 +81,20 @@ class Ingest:
             The Export*ServiceResponse (with partial_success when items were
             rejected or truncated), or None when the queue is full.
         """
-        batch, problems = self.decode(signal, request)
+        return self.submit(signal, *self.decode(signal, request))
+
+    def export_protobuf(self, signal: str, body: bytes) -> Message | None:
+        """Decode and submit one protobuf request body; trace bodies go straight to columns.
+
+        Raises:
+            DecodeError: the body is not an OTLP ``signal`` request.
+        """
+        if signal == "traces":
+            return self.submit(signal, *self.decoder.spans_from_bytes(body))
+        return self.export(signal, parse_protobuf(signal, body))
+
+    def submit(self, signal: str, batch: Batch, problems: Problems) -> Message | None:
+        """Submit a decoded batch; the response as :meth:`export` answers it."""
         if len(batch) and not self.sink.submit(batch):
             return None
         # counted only once the request is taken: a refused one will be sent again

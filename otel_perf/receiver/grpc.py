@@ -1,7 +1,8 @@
 """OTLP over gRPC: TraceService, MetricsService and LogsService, plus grpc.health.v1.
 
 Methods are registered with ``request_deserializer=None`` so the handler gets
-raw bytes and parses them itself: a payload that cannot be parsed becomes
+raw bytes and decodes them itself (trace bodies natively, straight to columns,
+without building protobuf messages): a payload that cannot be parsed becomes
 INVALID_ARGUMENT with the decoder's message instead of grpc's generic one.
 
 :class:`~otel_perf.receiver._ingest.Ingest` does the transport-independent
@@ -24,7 +25,7 @@ from grpc_status import rpc_status
 
 from otel_perf.config.models import GrpcSettings, OTLPReceiverConfig, TLSSettings
 from otel_perf.config.types import split_endpoint
-from otel_perf.decode import DecodeError, parse_protobuf
+from otel_perf.decode import DecodeError
 from otel_perf.receiver import Sink
 from otel_perf.receiver._ingest import (
     RESPONSE_TYPES,
@@ -168,10 +169,9 @@ class GrpcReceiver:
         if not self._ingest.authorized(_authorization(context)):
             raise _Rejection("unauthenticated", grpc.StatusCode.UNAUTHENTICATED, UNAUTHENTICATED)
         try:
-            request = parse_protobuf(signal, body)
+            return self._ingest.export_protobuf(signal, body)
         except DecodeError as exc:
             raise _Rejection("invalid", grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from None
-        return self._ingest.export(signal, request)
 
 
 def _method_handler(behavior: Callable[[bytes, grpc.ServicerContext], Message], signal: str) -> Any:

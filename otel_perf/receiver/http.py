@@ -24,7 +24,7 @@ from starlette.routing import Route
 
 from otel_perf.config.models import HttpSettings, OTLPReceiverConfig, TLSSettings
 from otel_perf.config.types import split_endpoint
-from otel_perf.decode import DecodeError, message_to_json, parse_json, parse_protobuf
+from otel_perf.decode import DecodeError, message_to_json, parse_json
 from otel_perf.receiver import Sink
 from otel_perf.receiver._ingest import UNAUTHENTICATED, Ingest, MiB, queue_full_status
 from otel_perf.serving import ServerThread
@@ -201,9 +201,8 @@ class OtlpHttpHandler:
             if encoding != "identity":
                 body = decompress(body, encoding, self.limit)
             if content_type == PROTOBUF:
-                request = parse_protobuf(signal, body)
-            else:
-                request = parse_json(signal, body)
+                return self.ingest.export_protobuf(signal, body)
+            request = parse_json(signal, body)
         except DecodeError as exc:
             raise _refusal(400, code_pb2.INVALID_ARGUMENT, str(exc), "invalid") from None
         return self.ingest.export(signal, request)

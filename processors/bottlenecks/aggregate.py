@@ -48,13 +48,19 @@ class OpStats:
 
 @dataclass(slots=True)
 class EntryStats:
-    """One entry operation (the root span's): its latency and who makes it up."""
+    """One entry operation (the root span's): its latency and who makes it up.
+
+    ``shares`` holds each operation's critical-path ns within this entry and
+    ``cells`` the traces where it took the most (the evidence of a bottleneck of
+    this entry is its own traces, not the operation's anywhere).
+    """
 
     exemplars: Exemplars
     traces: int = 0
     total_ns: int = 0
     latency_s: ExponentialHistogram = field(default_factory=ExponentialHistogram)
     shares: dict[OpKey, int] = field(default_factory=dict)
+    cells: dict[OpKey, Exemplars] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -66,6 +72,8 @@ class QueryStats:
     operation: str
     exemplars: Exemplars
     latency_s: ExponentialHistogram = field(default_factory=ExponentialHistogram)
+    routes: dict[OpKey, int] = field(default_factory=dict)  # entry -> executions (bounded)
+    call_operation: str = ""  # the operation it is counted under (``db.system fingerprint``)
 
 
 @dataclass(slots=True)
@@ -73,6 +81,8 @@ class PatternStats:
     """One repeated-call pattern (kind, service, parent operation, fingerprint)."""
 
     exemplars: Exemplars
+    call_operation: str = ""  # the repeated call's operation
+    routes: dict[OpKey, int] = field(default_factory=dict)  # entry -> occurrences (bounded)
     occurrences: int = 0
     calls: int = 0
     max_calls: int = 0
@@ -86,6 +96,7 @@ class SlowStats:
 
     threshold_ns: int
     exemplars: Exemplars
+    latency_s: ExponentialHistogram = field(default_factory=ExponentialHistogram)
     requests: int = 0
     slow: int = 0
     worst_ns: int = 0
@@ -101,6 +112,16 @@ class MemoryStats:
     total_bytes: int = 0
     max_bytes: int = 0
     growth_bytes: ExponentialHistogram = field(default_factory=ExponentialHistogram)
+
+
+MAX_ROUTES_PER_ITEM = 20
+"""Entries remembered per query or pattern (the routes that run it)."""
+
+
+def count_route(routes: dict[OpKey, int], route: OpKey, n: int = 1) -> None:
+    """Add ``n`` to ``routes[route]`` when it is there or there is room."""
+    if route in routes or len(routes) < MAX_ROUTES_PER_ITEM:
+        routes[route] = routes.get(route, 0) + n
 
 
 class Bounded(dict[K, V]):

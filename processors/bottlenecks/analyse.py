@@ -7,7 +7,6 @@ from functools import lru_cache
 
 from otel_perf.histogram import ExponentialHistogram
 from otel_perf.model import SpanKind, SpanRecord
-from otel_perf.pipeline import route_of
 from otel_perf.processors.bottlenecks.aggregate import (
     NS,
     EntryStats,
@@ -18,6 +17,7 @@ from otel_perf.processors.bottlenecks.aggregate import (
     QueryStats,
     SlowStats,
     Window,
+    count_route,
 )
 from otel_perf.processors.bottlenecks.checkpoints import phases
 from otel_perf.processors.bottlenecks.config import BottlenecksConfig
@@ -67,17 +67,22 @@ class Analyser:
         window.traces += 1
         window.critical_total_ns += tree.duration_ns(root)
         shares = path_shares(tree, root)
-        self._entry(window, tree, root, shares, trace_id)
+        entry = (tree.spans[root].service_name, tree.operations[root])
+        self._entry(window, tree, root, entry, shares, trace_id)
         self._operations(window, tree, shares, trace_id)
-        self._spans(window, tree, trace_id)
+        self._spans(window, tree, entry, trace_id)
         for pattern in self._patterns(tree):
-            self._pattern(window, pattern, trace_id)
+            self._pattern(window, tree, pattern, entry, trace_id)
 
     def _entry(
-        self, window: Window, tree: TraceTree, root: bytes, shares: dict[OpKey, int], trace: str
+        self,
+        window: Window,
+        tree: TraceTree,
+        root: bytes,
+        key: OpKey,
+        shares: dict[OpKey, int],
+        trace: str,
     ) -> None:
-        span = tree.spans[root]
-        key = (span.service_name, route_of(span.attributes, span.name))
         entry = window.entries.slot(key, lambda: EntryStats(window.exemplar_set()))
         if entry is None:
             return
@@ -86,9 +91,14 @@ class Analyser:
         entry.total_ns += duration
         entry.latency_s.record(duration / NS)
         entry.exemplars.offer(duration, trace)
+        cells = entry.cells
         for op, ns in shares.items():
             if op in entry.shares or len(entry.shares) < MAX_ENTRY_SHARES:
                 entry.shares[op] = entry.shares.get(op, 0) + ns
+                cell = cells.get(op)
+                if cell is None:
+                    cell = cells[op] = window.exemplar_set()
+                cell.offer(ns, trace)
 
     def _operations(
         self, window: Window, tree: TraceTree, shares: dict[OpKey, int], trace: str
@@ -98,9 +108,9 @@ class Analyser:
         def make() -> OpStats:
             return OpStats(window.exemplar_set())
 
+        operations = tree.operations
         for span_id, self_ns in self_times(tree).items():
-            span = spans[span_id]
-            key = (span.resource.service_name, span.name)
+            key = (spans[span_id].resource.service_name, operations[span_id])
             stats = ops.get(key) or ops.slot(key, make)  # get first: no call when it is there
             if stats is not None:
                 stats.self_ns += self_ns
@@ -111,20 +121,23 @@ class Analyser:
                 stats.traces += 1
                 stats.exemplars.offer(ns, trace)
 
-    def _spans(self, window: Window, tree: TraceTree, trace: str) -> None:
-        for span in tree.spans.values():
+    def _spans(self, window: Window, tree: TraceTree, entry: OpKey, trace: str) -> None:
+        operations = tree.operations
+        for span_id, span in tree.spans.items():
             kind = span.kind
             if kind == SpanKind.CLIENT:
                 attrs = span.attributes
                 if "db.query.text" in attrs or "db.statement" in attrs:  # else no statement
-                    self._query(window, tree, span, trace)
+                    self._query(window, tree, span, entry, trace)
             elif kind == SpanKind.SERVER:
-                route = (span.service_name, route_of(span.attributes, span.name))
+                route = (span.service_name, operations[span_id])
                 self._slow(window, tree, span, route, trace)
                 self._phases(window, span, route)
                 self._memory(window, span, route)
 
-    def _query(self, window: Window, tree: TraceTree, span: SpanRecord, trace: str) -> None:
+    def _query(
+        self, window: Window, tree: TraceTree, span: SpanRecord, entry: OpKey, trace: str
+    ) -> None:
         statement = db_statement(span.attributes)
         if not statement:
             return
@@ -137,12 +150,14 @@ class Analyser:
                 db_system(span.attributes) or "",
                 db_operation(span.attributes) or "",
                 window.exemplar_set(),
+                call_operation=tree.operations[span.span_id],
             ),
         )
         if stats is not None:
             duration = tree.duration_ns(span.span_id)
             stats.latency_s.record(duration / NS)
             stats.exemplars.offer(duration, trace)
+            count_route(stats.routes, entry)
 
     def _slow(
         self,
@@ -161,6 +176,7 @@ class Analyser:
             return
         stats.requests += 1
         duration = span.end_ns - span.start_ns
+        stats.latency_s.record(duration / NS)
         if duration < threshold:
             return
         stats.slow += 1
@@ -195,14 +211,20 @@ class Analyser:
 
     def _patterns(self, tree: TraceTree) -> list[Pattern]:
         config = self.config
-        found = n_plus_one(tree, config.n_plus_one_min_count, int(config.n_plus_one_min_total * NS))
+        # recorded down to the hysteresis bar: an open N+1 stays open until it falls below it
+        floor = int(config.n_plus_one_min_total * config.hysteresis * NS)
+        found = n_plus_one(tree, config.n_plus_one_min_count, floor)
         return found + consecutive_parallelizable(tree, int(config.parallel_min_saveable * NS))
 
-    def _pattern(self, window: Window, pattern: Pattern, trace: str) -> None:
+    def _pattern(
+        self, window: Window, tree: TraceTree, pattern: Pattern, entry: OpKey, trace: str
+    ) -> None:
         key = (pattern.kind.value, pattern.service, pattern.operation, pattern.fingerprint)
-        stats = window.patterns.slot(key, lambda: PatternStats(window.exemplar_set()))
+        call = tree.operations[pattern.span_ids[0]]
+        stats = window.patterns.slot(key, lambda: PatternStats(window.exemplar_set(), call))
         if stats is None:
             return
+        count_route(stats.routes, entry)
         stats.occurrences += 1
         stats.calls += pattern.count
         stats.max_calls = max(stats.max_calls, pattern.count)

@@ -80,18 +80,18 @@ def critical_path(tree: TraceTree, root: bytes) -> list[Segment]:
 def path_shares(tree: TraceTree, root: bytes) -> dict[tuple[str, str], int]:
     """ns per (service, operation) on ``critical_path(tree, root)``, keys in path order.
 
+    Operations are the tree's (:attr:`TraceTree.operations`), not raw span names.
+
     The same sums without building the segments (this runs for every trace).
     """
-    spans = tree.spans
+    spans, operations = tree.spans, tree.operations
     stretches = _walk_back(tree, root)
     if not stretches:
-        span = spans[root]
         start, end = tree.windows[root]
-        return {(span.resource.service_name, span.name): end - start}
+        return {(spans[root].resource.service_name, operations[root]): end - start}
     shares: dict[tuple[str, str], int] = {}
     for span_id, start, end in reversed(stretches):
-        span = spans[span_id]
-        key = (span.resource.service_name, span.name)
+        key = (spans[span_id].resource.service_name, operations[span_id])
         shares[key] = shares.get(key, 0) + end - start
     return shares
 
@@ -192,7 +192,7 @@ def _emit(backwards: list[Segment], tree: TraceTree, span_id: bytes, start: int,
 
 def _segment(tree: TraceTree, span_id: bytes, start: int, end: int) -> Segment:
     span = tree.spans[span_id]
-    return Segment(span_id, span.service_name, span.name, start, end)
+    return Segment(span_id, span.service_name, tree.operations[span_id], start, end)
 
 
 def _covered_ns(kids: Iterable[bytes], windows: Mapping[bytes, Window], low: int, high: int) -> int:

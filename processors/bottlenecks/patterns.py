@@ -43,7 +43,7 @@ class Pattern:
         kind: What was found.
         parent_span_id: The span issuing the calls.
         service: The parent's service.
-        operation: The parent's name.
+        operation: The parent's operation.
         fingerprints: The call keys: one for repeats, one per call for ``consecutive``.
         count: Number of calls.
         total_ns: Sum of the calls' durations.
@@ -238,7 +238,7 @@ def _pattern(
         kind=kind,
         parent_span_id=parent,
         service=span.service_name,
-        operation=span.name,
+        operation=tree.operations[parent],
         fingerprints=keys,
         count=len(calls),
         total_ns=total,

@@ -6,16 +6,22 @@ from typing import Any
 
 from otel_perf.announce import Announcer
 from otel_perf.components import Context, Factory, Processor
-from otel_perf.findings import Finding
+from otel_perf.findings import Finding, Severity
 from otel_perf.model import SpanBatch, SpanRecord
 from otel_perf.processors.bottlenecks.aggregate import NS, Window
 from otel_perf.processors.bottlenecks.analyse import Analyser
 from otel_perf.processors.bottlenecks.assembly import TraceAssembler
+from otel_perf.processors.bottlenecks.baseline import Baselines
 from otel_perf.processors.bottlenecks.config import BottlenecksConfig
 from otel_perf.processors.bottlenecks.emit import critical_path_interval
-from otel_perf.processors.bottlenecks.evaluate import evaluate, ranking
+from otel_perf.processors.bottlenecks.evaluate import evaluate
+from otel_perf.processors.bottlenecks.judge import Judge
 from otel_perf.processors.bottlenecks.memory import KEYS as MEMORY_KEYS
+from otel_perf.processors.bottlenecks.ranking import ranking
 from otel_perf.processors.bottlenecks.report import report
+from otel_perf.store import StoreWriteError
+
+BASELINES = "baselines"  # the component-state name the baselines are saved under
 
 
 class BottlenecksProcessor(Processor):
@@ -28,7 +34,13 @@ class BottlenecksProcessor(Processor):
         self.config = config
         self.interval_ns = int(config.evaluation_interval * NS)
         self.assembler = TraceAssembler(
-            int(config.trace_quiet_time * NS), config.max_traces, config.max_spans_per_trace
+            int(config.trace_quiet_time * NS),
+            config.max_traces,
+            config.max_spans_per_trace,
+            int(config.max_trace_wait * NS),
+        )
+        self.baselines = Baselines(
+            config.baseline_windows, config.regression_ratio, max_items=4 * config.max_operations
         )
         self.analyser = Analyser(config)
         self.announcer = Announcer(int(config.quiet_period * NS))
@@ -41,9 +53,15 @@ class BottlenecksProcessor(Processor):
 
     def start(self) -> None:
         self.announcer.load(self.context.store, self.id)
+        self.baselines.restore(self.context.store.load_state(self.id, BASELINES))
 
     def flush(self, now_ns: int) -> None:
         self.announcer.save(self.context.store, self.id, now_ns)
+        if self.baselines.dirty:
+            try:
+                self.context.store.save_state(self.id, BASELINES, self.baselines.to_dict(), now_ns)
+            except StoreWriteError:  # counted by the store; kept for the next flush
+                self.baselines.dirty = True
 
     def consume_spans(self, batch: SpanBatch) -> None:
         spans = batch.spans
@@ -58,7 +76,14 @@ class BottlenecksProcessor(Processor):
         window = self.window
         if window is None or now_ns < window.start_ns + self.interval_ns:
             return []
-        found = evaluate(window, self.config, now_ns, self.id)
+        # open at warning or worse: held to the lower bars (an info is not promoted by them)
+        held = {
+            (f.kind.value, f.service, f.subject)
+            for f, _ in self.announcer.said()
+            if f.severity != Severity.INFO and f.source == self.id
+        }
+        found = evaluate(Judge(window, self.config, self.baselines, held), now_ns, self.id)
+        self.baselines.learn_window(window)
         self.previous, self.window = window, None
         self.context.series.publish_critical_path(
             critical_path_interval(window, self.interval_ns, self.id)
@@ -97,9 +122,11 @@ class BottlenecksProcessor(Processor):
             "traces_analysed": self.traces_analysed,
             "evicted_early": self.assembler.evicted_early,
             "dropped_spans": self.assembler.dropped_spans,
+            "late_spans": self.assembler.late_spans,
+            "duplicate_spans": self.assembler.duplicate_spans,
             "suppressed_findings": self.announcer.suppressed,
             "overflowed": sum(w.overflowed for w in windows),
-            "ranking": ranking(windows),
+            "ranking": ranking(windows, self.baselines, self.config.hot_route_share),
             **report(windows),
         }
 

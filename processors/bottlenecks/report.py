@@ -9,6 +9,8 @@ from otel_perf.histogram import ExponentialHistogram
 from otel_perf.processors.bottlenecks.aggregate import Window
 
 LIMIT = 100
+QUERY_LIST_MIN_MS = 10.0
+"""Queries faster than this at p95 are not listed as slow queries (a 0.03-ms INSERT is not)."""
 
 
 def report(windows: list[Window]) -> dict[str, Any]:
@@ -39,50 +41,80 @@ def queries(windows: list[Window]) -> list[dict[str, Any]]:
             "fingerprint_id": fid,
             "fingerprint": stats.fingerprint,
             "db_system": stats.db_system,
+            "operation": stats.call_operation,
+            "routes": _route_rows(stats.routes),
             "count": hist.count,
             "p50_ms": _q_ms(hist, 0.5),
             "p95_ms": _q_ms(hist, 0.95),
             "exemplar_trace_ids": ids[:3],
         }
         for (service, fid), (stats, hist, ids) in merged.items()
+        if (_q_ms(hist, 0.95) or 0) >= QUERY_LIST_MIN_MS
     ]
     return sorted(rows, key=lambda r: -(r["p95_ms"] or 0))[:LIMIT]
 
 
+def _route_rows(routes: dict[tuple[str, str], int]) -> list[dict[str, Any]]:
+    total = sum(routes.values()) or 1
+    ranked = sorted(routes.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
+    return [{"service": s, "route": r, "share": round(n / total, 4)} for (s, r), n in ranked]
+
+
 def patterns(windows: list[Window]) -> list[dict[str, Any]]:
+    """One row per pattern over ``windows`` (the same N+1 in two windows is one row)."""
+    merged: dict[tuple[str, str, str, str], list[Any]] = {}
+    for window in windows:
+        for key, stats in window.patterns.items():
+            row = merged.setdefault(key, [0, 0, 0, [], {}])
+            row[0] += stats.occurrences
+            row[1] = max(row[1], stats.max_calls)
+            row[2] += stats.saveable_ns
+            row[3] = stats.exemplars.ids() + row[3]
+            for route, n in stats.routes.items():
+                row[4][route] = row[4].get(route, 0) + n
     rows: list[dict[str, Any]] = [
         {
             "pattern": kind,
             "service": service,
             "parent_operation": operation,
             "fingerprint": fingerprint,
-            "occurrences": stats.occurrences,
-            "max_calls": stats.max_calls,
-            "saveable_ms_per_trace": round(stats.saveable_ns / stats.occurrences / 1e6, 3),
-            "exemplar_trace_ids": stats.exemplars.ids(),
+            "occurrences": occurrences,
+            "max_calls": max_calls,
+            "saveable_ms_per_trace": round(saveable / occurrences / 1e6, 3),
+            "saving_unit": "db_time" if kind == "concurrent_repeat" else "latency",
+            "routes": _route_rows(routes),
+            "exemplar_trace_ids": ids[:3],
         }
-        for window in windows
-        for (kind, service, operation, fingerprint), stats in window.patterns.items()
+        for (kind, service, operation, fingerprint), (
+            occurrences,
+            max_calls,
+            saveable,
+            ids,
+            routes,
+        ) in merged.items()
     ]
     return sorted(rows, key=lambda r: -float(r["saveable_ms_per_trace"]))[:LIMIT]
 
 
 def slow_requests(windows: list[Window]) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = [
-        {
-            "service": service,
-            "route": route,
-            "slow": stats.slow,
-            "requests": stats.requests,
-            "threshold_ms": stats.threshold_ns / 1e6,
-            "worst_ms": round(stats.worst_ns / 1e6, 3),
-            "critical_path": stats.worst_path,
-            "exemplar_trace_ids": stats.exemplars.ids(),
-        }
-        for window in windows
-        for (service, route), stats in window.slow.items()
-        if stats.slow
-    ]
+    """One row per route over ``windows``: counts summed, the slowest request's path."""
+    merged: dict[tuple[str, str], dict[str, Any]] = {}
+    for window in windows:
+        for (service, route), stats in window.slow.items():
+            if not stats.slow:
+                continue
+            row = merged.setdefault(
+                (service, route),
+                {"service": service, "route": route, "slow": 0, "requests": 0, "worst_ms": 0.0},
+            )
+            row["slow"] += stats.slow
+            row["requests"] += stats.requests
+            row["threshold_ms"] = stats.threshold_ns / 1e6
+            if stats.worst_ns / 1e6 >= row["worst_ms"]:
+                row["worst_ms"] = round(stats.worst_ns / 1e6, 3)
+                row["critical_path"] = stats.worst_path
+                row["exemplar_trace_ids"] = stats.exemplars.ids()
+    rows = list(merged.values())
     return sorted(rows, key=lambda r: -float(r["worst_ms"]))[:LIMIT]
 
 

@@ -16,6 +16,10 @@ keeps the spans untouched and adds a corrected window per span:
   same shift.
 * Messaging consumers run after their producer by design and are left alone.
 
+Framework-internal spans (the ASGI middleware's ``http send`` / ``http receive``) are
+folded away: their time becomes their parent's own, their children (if any) the
+parent's. Every span gets its operation name (:func:`otel_perf.semconv.operation`).
+
 Building is O(n log n): one pass to group, a sort of every child list.
 """
 
@@ -25,6 +29,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from otel_perf.model import SpanKind, SpanRecord
+from otel_perf.semconv import is_framework_internal, operation
 
 Window = tuple[int, int]
 """(start_ns, end_ns) with end_ns >= start_ns."""
@@ -41,6 +46,7 @@ class TraceTree:
         roots: Spans without a parent in this trace, in the same order.
         orphans: The roots whose parent never arrived (or that closed a cycle).
         windows: The corrected (start_ns, end_ns) of every span.
+        operations: The operation every span is counted under.
     """
 
     spans: Mapping[bytes, SpanRecord]
@@ -48,6 +54,7 @@ class TraceTree:
     roots: tuple[bytes, ...]
     orphans: frozenset[bytes]
     windows: Mapping[bytes, Window]
+    operations: Mapping[bytes, str]
 
     def start_ns(self, span_id: bytes) -> int:
         """Corrected start of a span."""
@@ -98,8 +105,14 @@ def build_tree(spans: Iterable[SpanRecord]) -> TraceTree:
         smallest span id on the cycle, which becomes an orphan root.
     """
     by_id: dict[bytes, SpanRecord] = {}
+    folded: dict[bytes, bytes] = {}  # framework-internal span -> its parent
     for span in spans:
-        by_id.setdefault(span.span_id, span)
+        if is_framework_internal(span):
+            folded.setdefault(span.span_id, span.parent_span_id)
+        else:
+            by_id.setdefault(span.span_id, span)
+    if folded:
+        by_id = _fold(by_id, folded)
     kids, roots, orphans = _link(by_id)
     # Spans under a parent cycle are the ones correcting from the roots never reaches
     # (usually none, so no separate reachability pass); cut roots are corrected after.
@@ -119,6 +132,40 @@ def build_tree(spans: Iterable[SpanRecord]) -> TraceTree:
         roots=order(roots),
         orphans=frozenset(orphans),
         windows=windows,
+        operations={span_id: _operation(span) for span_id, span in by_id.items()},
+    )
+
+
+def _operation(span: SpanRecord) -> str:
+    return operation(span) or span.name
+
+
+def _fold(by_id: dict[bytes, SpanRecord], folded: Mapping[bytes, bytes]) -> dict[bytes, SpanRecord]:
+    """Children of folded spans hang from the nearest ancestor that is kept (copies)."""
+    out: dict[bytes, SpanRecord] = {}
+    for span_id, span in by_id.items():
+        parent, seen = span.parent_span_id, 0
+        while parent in folded and seen <= len(folded):  # bounded: a cycle of folded spans
+            parent, seen = folded[parent], seen + 1
+        out[span_id] = span if parent == span.parent_span_id else _reparented(span, parent)
+    return out
+
+
+def _reparented(span: SpanRecord, parent: bytes) -> SpanRecord:
+    return SpanRecord(
+        span.trace_id,
+        span.span_id,
+        parent,
+        span.resource,
+        span.scope_name,
+        span.name,
+        span.kind,
+        span.start_ns,
+        span.end_ns,
+        span.status_code,
+        span.status_message,
+        span.attributes,
+        span.events,
     )
 
 

@@ -41,7 +41,6 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
-from scipy.signal import lfilter
 
 from otel_perf.processors.capacity.calibration import column_quantiles, factors, scores, widen
 from otel_perf.processors.capacity.seasonality import (
@@ -100,6 +99,8 @@ def seasonal_component(x: Array, seasons: tuple[Season, ...], horizon: int) -> A
 
 def smooth(d: Array, alpha: float, beta: float) -> tuple[Array, Array]:
     """Level ``l_t`` and slope ``b_t`` of the recursions in the module docstring."""
+    from scipy.signal import lfilter  # first use: scipy is ~70 MB resident
+
     level = lfilter([alpha], [1.0, alpha - 1.0], d, zi=[(1.0 - alpha) * d[0]])[0]
     if beta == 0.0:
         return level, np.zeros_like(level)

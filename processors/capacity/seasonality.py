@@ -27,7 +27,6 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.ndimage import uniform_filter1d
 
 Array = NDArray[np.float64]
 DAY_S = 86_400.0
@@ -75,6 +74,8 @@ def phase_profile(r: Array, lag: int, *, robust: bool = False) -> Array:
 
 def detrend(x: Array, lag: int) -> Array:
     """``x − MA_lag(x)``: the centred moving average removes a season of ``lag`` samples."""
+    from scipy.ndimage import uniform_filter1d  # first use: scipy is ~70 MB resident
+
     return np.asarray(x - uniform_filter1d(x, size=lag, mode="nearest"), dtype=np.float64)
 
 

@@ -1,16 +1,17 @@
-"""Change points of each operation's p95 per interval, found incrementally.
+"""Change points of each operation's p95 per interval, found incrementally and described.
 
-One :class:`ChangePointDetector` per (service, operation) over a sliding window of p95
-values; a change point is reported with the median level before and after it.
+One :class:`ChangePointDetector` per series (an entry operation or a statement fingerprint,
+``keys.py``) over its p95 per interval. A declared change is described by
+:func:`describe.describe_change`: level or slope, before and after, when with an interval.
 """
 
 from __future__ import annotations
 
-import statistics
 from collections import deque
 from typing import Any
 
-from otel_perf.processors.regression.changepoint import ChangePointDetector
+from otel_perf.processors.regression.changepoint import EVERY, ChangePointDetector
+from otel_perf.processors.regression.describe import describe_change
 
 NS = 1_000_000_000
 
@@ -20,12 +21,13 @@ class _Series:
         self.detector = ChangePointDetector(window=window, every=every, min_size=min_size)
         self.points: deque[tuple[int, float, float]] = deque(maxlen=window)  # (index, t_s, v)
         self.seen = 0
+        self.last_change = 0  # index where the current segment starts
 
 
 class ChangeTracker:
-    """Detectors per ``"service operation"``; ``observe`` returns newly found change points."""
+    """Detectors per ``"service operation"``; ``observe`` returns newly declared changes."""
 
-    def __init__(self, window: int, min_size: int, max_series: int, every: int = 5) -> None:
+    def __init__(self, window: int, min_size: int, max_series: int, every: int = EVERY) -> None:
         self.window, self.min_size, self.every = window, min_size, every
         self.max_series = max_series
         self.series: dict[str, _Series] = {}
@@ -34,6 +36,7 @@ class ChangeTracker:
     def observe(
         self, service: str, operation: str, t_ns: int, p95_ms: float
     ) -> list[dict[str, Any]]:
+        """Add one interval's p95; returns the changes declared with it, described."""
         name = f"{service} {operation}"
         state = self.series.get(name)
         if state is None:
@@ -43,19 +46,13 @@ class ChangeTracker:
             state = self.series[name] = _Series(self.window, self.every, self.min_size)
         state.points.append((state.seen, t_ns / NS, p95_ms))
         state.seen += 1
-        return [self._describe(name, state, i) for i in state.detector.update(p95_ms)]
-
-    def _describe(self, name: str, state: _Series, index: int) -> dict[str, Any]:
-        before = [v for i, _, v in state.points if index - self.window <= i < index]
-        after = [v for i, _, v in state.points if i >= index]
-        at = next((t for i, t, _ in state.points if i == index), None)
-        return {
-            "series": name,
-            "index": index,
-            "time_s": at,
-            "before_ms": statistics.median(before[-4 * self.min_size :]) if before else None,
-            "after_ms": statistics.median(after) if after else None,
-        }
+        described = []
+        for index in state.detector.update(p95_ms):
+            point = describe_change(list(state.points), state.last_change, index, state.seen)
+            point["series"] = name
+            described.append(point)
+            state.last_change = index
+        return described
 
     def history(self, name: str) -> list[tuple[float, float]]:
         """(time_s, p95_ms) points of ``"service operation"`` still in the window."""

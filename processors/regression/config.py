@@ -48,14 +48,19 @@ class RegressionConfig(ComponentConfig):
         min_relative_change: smaller relative shifts of the median pass whatever the p-value.
         min_absolute_change_ms: version comparisons of live latency also pass shifts
             smaller than this many milliseconds (noise between two processes).
-        min_samples: fewer samples on either side give ``inconclusive``.
+        min_samples: fewer samples on either side give ``inconclusive`` (unless the sequential
+            test already calls a regression).
+        false_alarm_rate: the most often a verdict calls a regression (or an improvement)
+            between two samples of one distribution; split between the rank test, the tail
+            test and the sequential test (``stats.py``).
         reservoir_size: raw samples kept per baseline and per (service, version, operation).
         version_window: samples compared on each side of a version change (the last N of the
             old version against the first N of the new one).
         baseline_intervals: closed span-metrics intervals per (service, operation) that make
             its automatic baseline (0 disables automatic baselines).
-        changepoint_window / changepoint_min_size: the sliding window of p95 points per
-            series given to the change-point detector, and the least points per segment.
+        changepoint_window / changepoint_min_size: the most p95 points per series (one per
+            span-metrics interval) the change-point detector segments — those since the last
+            change — and the least points per segment (defaults chosen on TCPD, see README).
         max_series: (service, operation) series tracked; the rest are counted.
         max_runs: runs kept per test name.
         save_interval: how often (event time) state is written to the store.
@@ -65,11 +70,12 @@ class RegressionConfig(ComponentConfig):
     min_relative_change: float = Field(default=0.05, ge=0)
     min_absolute_change_ms: float = Field(default=1.0, ge=0)
     min_samples: int = Field(default=30, ge=2)
+    false_alarm_rate: float = Field(default=0.02, gt=0, lt=0.5)
     direction: Literal["up", "down"] = "up"
     reservoir_size: int = Field(default=1000, ge=10)
     version_window: int = Field(default=200, ge=2)
     baseline_intervals: int = Field(default=30, ge=0)
-    changepoint_window: int = Field(default=60, ge=8)
+    changepoint_window: int = Field(default=120, ge=10)
     changepoint_min_size: int = Field(default=5, ge=2)
     max_series: int = Field(default=5000, gt=0)
     max_runs: int = Field(default=200, gt=0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from otel_perf.findings import Finding, Kind, Severity
@@ -13,10 +14,12 @@ KINDS = {"regression": Kind.REGRESSION_DETECTED, "improvement": Kind.IMPROVEMENT
 
 
 def _shift_text(v: Verdict) -> str:
+    early = f" after {v.samples_to_verdict} samples" if v.samples_to_verdict else ""
     return (
         f"median {v.hl_shift:+.3g} ms ({v.relative_shift:+.1%}, {v.confidence:.0%} CI "
         f"{v.hl_low:+.3g}..{v.hl_high:+.3g} ms), p95 {v.baseline_p95:.3g} -> "
-        f"{v.current_p95:.3g} ms"
+        f"{v.current_p95:.3g} ms, slowest 20 % {v.tail_change:+.1%}; "
+        f"certainty {v.certainty:.1%}{early}"
     )
 
 
@@ -36,6 +39,12 @@ def verdict_attributes(v: Verdict) -> dict[str, Any]:
         "n_baseline",
         "n_current",
         "confidence",
+        "tail_change",
+        "tail_p_value",
+        "p_adjusted",
+        "certainty",
+        "false_alarm_rate",
+        "samples_to_verdict",
     )
     data = v.to_dict()
     return finite_dict({key: data[key] for key in keys})
@@ -86,19 +95,61 @@ def run_finding(name: str, v: Verdict, now_ns: int, source: str) -> Finding | No
 def change_finding(
     service: str, operation: str, point: dict[str, Any], now_ns: int, source: str
 ) -> Finding:
-    """A level shift of an operation's p95 (``point`` has before/after levels in ms)."""
+    """A change of an operation's p95: level or slope, before and after, when, which release.
+
+    ``point`` comes from ``describe.describe_change`` plus ``release`` (or None).
+    """
     before, after = float(point["before_ms"]), float(point["after_ms"])
-    worse = after > before
+    level = point.get("kind", "level") == "level"
+    worse = after > before if level else point["slope_after_ms_per_min"] > 0
     kind = Kind.REGRESSION_DETECTED if worse else Kind.IMPROVEMENT_DETECTED
-    relative = f" ({after / before - 1:+.1%})" if before else ""
     return Finding(
         kind=kind,
-        severity=Severity.WARNING if worse else Severity.INFO,
+        severity=Severity.WARNING if worse and level else Severity.INFO,
         service=service,
         subject=f"{operation} p95 change point",
         time_ns=now_ns,
-        summary=f"{service} {operation}: p95 level changed from {before:.3g} ms to "
-        f"{after:.3g} ms{relative}",
-        attributes=finite({"operation": operation, **point}),
+        summary=f"{service} {operation}: {_change_text(point)}",
+        attributes=finite({"operation": operation, **_flat(point)}),
         source=source,
     )
+
+
+def _change_text(point: dict[str, Any]) -> str:
+    before, after = float(point["before_ms"]), float(point["after_ms"])
+    if point.get("kind", "level") == "level":
+        relative = f" ({after / before - 1:+.1%})" if before > 0 else ""
+        what = f"p95 level changed from {before:.3g} ms to {after:.3g} ms{relative}"
+    else:
+        what = (
+            f"p95 trend changed from {point['slope_before_ms_per_min']:+.3g} to "
+            f"{point['slope_after_ms_per_min']:+.3g} ms/min (at {before:.3g} ms)"
+        )
+    when = ""
+    if point.get("time_low_s") is not None and point.get("time_high_s") is not None:
+        when = (
+            f", starting between {_clock(point['time_low_s'])} and "
+            f"{_clock(point['time_high_s'])} UTC, declared {point.get('delay_points')} "
+            "intervals later"
+        )
+    release = point.get("release")
+    with_release = (
+        f"; coincides with release {release['old_version']} -> {release['new_version']}"
+        if release
+        else "; no release coincides"
+    )
+    return what + when + with_release
+
+
+def _clock(time_s: float) -> str:
+    return datetime.fromtimestamp(time_s, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _flat(point: dict[str, Any]) -> dict[str, Any]:
+    """The point with its release as ``release_old_version`` / ``release_new_version``."""
+    out = {k: v for k, v in point.items() if k != "release" and v is not None}
+    release = point.get("release")
+    if release:
+        out["release_old_version"] = release["old_version"]
+        out["release_new_version"] = release["new_version"]
+    return out

@@ -1,12 +1,16 @@
 """The ``regression`` processor: baselines, regression tests, version comparisons, change points.
 
 * Named baselines (``establish_baseline``) and runs against them (``run_regression_test``),
-  judged by :func:`stats.compare`; benchmarks arrive the same way through the API.
+  judged by :func:`release.judge_release`; benchmarks arrive the same way through the API.
 * Automatic baselines per service and operation from the SERVER spans seen during the first
   ``baseline_intervals`` closed span-metrics intervals of that series.
-* Version comparisons: when ``service.version`` changes, each operation's last samples of
-  the old version against the first of the new one.
-* Change points on each operation's p95 per closed interval, from the series hub.
+* What is compared (``keys.py``): entry operations (SERVER/CONSUMER by route) and statement
+  fingerprints; never a span name that mixes statements, never framework-internal spans.
+* Version comparisons: when ``service.version`` changes, each series' last samples of the old
+  version against the first of the new one; the sequential test may call a regression early.
+* Change points on each series' p95 per closed interval: entry operations from the series
+  hub, statements from the spans counted here (``statements.py``); each change is described
+  (``describe.py``) and matched with the release it coincides with.
 
 API calls arrive on server threads, so every entry point takes the processor's lock.
 """
@@ -33,14 +37,19 @@ from otel_perf.processors.regression.findings import (
     run_finding,
     version_finding,
 )
+from otel_perf.processors.regression.keys import STATEMENT_PREFIX, is_entry_series, operation_key
+from otel_perf.processors.regression.release import judge_release
 from otel_perf.processors.regression.runs import RunHistory, finite, finite_dict, run_record
-from otel_perf.processors.regression.stats import Verdict, compare
+from otel_perf.processors.regression.sequential import msprt
+from otel_perf.processors.regression.statements import StatementIntervals
+from otel_perf.processors.regression.stats import SEQUENTIAL_SHARE, Verdict
 from otel_perf.processors.regression.trend import trend
 from otel_perf.processors.regression.versions import Comparison, VersionTracker
 from otel_perf.series import SeriesInterval
 
 NS = 1_000_000_000
 KEPT_EVENTS = 200
+RELEASE_SLACK_S = 30.0  # a release this close to a change's interval coincides with it
 
 gauges.register("otel_perf.regression.baseline_p95", "ms", "p95 of a regression baseline.")
 gauges.register("otel_perf.regression.current_p95", "ms", "p95 of the latest run or interval.")
@@ -66,6 +75,7 @@ class RegressionProcessor(Processor):
         self.changes = ChangeTracker(
             config.changepoint_window, config.changepoint_min_size, config.max_series
         )
+        self.statements = StatementIntervals(config.max_series, config.reservoir_size)
         self.collecting: dict[str, tuple[Reservoir, int]] = {}  # auto baselines being built
         self.comparisons: deque[dict[str, Any]] = deque(maxlen=KEPT_EVENTS)
         self.change_points: deque[dict[str, Any]] = deque(maxlen=KEPT_EVENTS)
@@ -141,13 +151,14 @@ class RegressionProcessor(Processor):
         self, baseline: Sequence[float], current: Sequence[float], tolerate_ms: bool = False
     ) -> Verdict:
         c = self.config
-        verdict = compare(
+        verdict = judge_release(
             baseline,
             current,
             confidence=c.confidence,
             min_relative_change=c.min_relative_change,
             min_samples=c.min_samples,
             direction=c.direction,
+            false_alarm_rate=c.false_alarm_rate,
         )
         # Kayenta-style tolerance: a significant shift smaller than this (in ms) is no
         # regression a user would notice — sub-millisecond noise between two processes
@@ -170,14 +181,18 @@ class RegressionProcessor(Processor):
     def consume_spans(self, batch: SpanBatch) -> None:
         with self.lock:
             for span in batch.spans:
-                if span.kind != SpanKind.SERVER:
+                key = operation_key(span)  # entry operations and statements only
+                if key is None:
                     continue
                 service, value_ms = span.service_name, span.duration_ns / 1e6
                 self.last_ns = max(self.last_ns, span.end_ns)
                 version = span.resource.service_version
                 if version is not None:
-                    self.versions.add(service, version, span.name, value_ms)
-                self._collect(f"auto:{service} {span.name}", value_ms)
+                    self.versions.add(service, version, key, value_ms, span.end_ns)
+                if key.startswith(STATEMENT_PREFIX):
+                    self.statements.add(service, key, span.end_ns, value_ms)
+                elif span.kind == SpanKind.SERVER:
+                    self._collect(f"auto:{service} {span.name}", value_ms)
 
     def _collect(self, name: str, value_ms: float) -> None:
         if not self.config.baseline_intervals or name in self.baselines:
@@ -202,31 +217,45 @@ class RegressionProcessor(Processor):
                 name = f"auto:{key.service} {key.operation}"
                 self.current_p95[name] = p95_ms
                 self._count_interval(name, interval.end_ns)
-                for point in self.changes.observe(
-                    key.service, key.operation, interval.end_ns, p95_ms
-                ):
-                    self.change_points.append(point)
-                    finding = change_finding(
-                        key.service, key.operation, point, interval.end_ns, self.id
-                    )
-                    self.pending.append(finding)
+                if is_entry_series(key.span_kind, key.operation):
+                    self._observe(key.service, key.operation, interval.end_ns, p95_ms)
+            closed = self.statements.close(interval.start_ns, interval.end_ns)
+            for service, statement, p95_ms in closed:
+                self._observe(service, statement, interval.end_ns, p95_ms)
+
+    def _release_near(self, service: str, point: dict[str, Any]) -> dict[str, Any] | None:
+        """The version change that coincides with a change point: first seen within its
+        location interval, widened by one step of the series on each side."""
+        low, high = point.get("time_low_s"), point.get("time_high_s")
+        if low is None or high is None:
+            return None
+        step = RELEASE_SLACK_S
+        return self.versions.release_near(service, int((low - step) * NS), int((high + step) * NS))
+
+    def _observe(self, service: str, operation: str, end_ns: int, p95_ms: float) -> None:
+        for point in self.changes.observe(service, operation, end_ns, p95_ms):
+            point["release"] = self._release_near(service, point)
+            self.change_points.append(point)
+            self.pending.append(change_finding(service, operation, point, end_ns, self.id))
 
     def _aggregated_samples(self, interval: SeriesInterval) -> None:
         self.last_ns = max(self.last_ns, interval.end_ns)
         limit = self.config.version_window
         for key, red in interval.values.items():
-            if key.span_kind == SpanKind.SERVER and not key.is_overflow:
+            if key.span_kind == SpanKind.SERVER and not key.is_overflow:  # auto baselines
                 seed = f"{key.label()} {interval.start_ns}"
                 for value_ms in samples_ms(red.duration_s, self.config.reservoir_size, seed):
                     self._collect(f"auto:{key.service} {key.operation}", value_ms)
         for key, versions in interval.versions.items():
-            if key.span_kind != SpanKind.SERVER or key.is_overflow:
+            if not is_entry_series(key.span_kind, key.operation) or key.is_overflow:
                 continue
             current = self.versions.current.get(key.service)
             for version in ordered_versions(dict(versions), current):
                 seed = f"{key.label()} {version} {interval.start_ns}"
                 for value_ms in samples_ms(versions[version].duration_s, limit, seed):
-                    self.versions.add(key.service, version, key.operation, value_ms)
+                    self.versions.add(
+                        key.service, version, key.operation, value_ms, interval.end_ns
+                    )
 
     def _count_interval(self, name: str, end_ns: int) -> None:
         entry = self.collecting.get(name)
@@ -251,10 +280,19 @@ class RegressionProcessor(Processor):
 
     def _evaluate(self, now_ns: int, final: bool) -> list[Finding]:
         with self.lock:
-            for comparison in self.versions.ready(final):
+            for comparison in self.versions.ready(final, early=self._called_early):
                 self._judge_versions(comparison, now_ns)
             found, self.pending = self.pending, []
             return found
+
+    def _called_early(self, old: Sequence[float], new: Sequence[float]) -> bool:
+        """The sequential test already calls a regression on the new version's samples."""
+        c = self.config
+        alpha = SEQUENTIAL_SHARE * c.false_alarm_rate
+        return (
+            len(old) >= c.min_samples
+            and msprt(old, new, alpha=alpha, up_is_worse=c.direction == "up").called
+        )
 
     def _judge_versions(self, c: Comparison, now_ns: int) -> None:
         verdict = self._compare(c.old_samples, c.new_samples, tolerate_ms=True)
@@ -393,6 +431,6 @@ FACTORY: Factory[RegressionConfig, Processor] = Factory(
     type="regression",
     config_model=RegressionConfig,
     create=RegressionProcessor,
-    description="Baselines and regression tests (rank test, Hodges-Lehmann shift), version "
-    "comparisons, change points and trends of latency, benchmarks.",
+    description="Baselines and regression tests (rank, tail and sequential tests), version "
+    "comparisons, change points and trends of latency per route and statement, benchmarks.",
 )

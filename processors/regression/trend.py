@@ -23,7 +23,6 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
 
 DAY_S = 86_400.0
 WEEK_S = 7 * DAY_S
@@ -80,6 +79,8 @@ def mann_kendall(times_s: FloatArray, values: FloatArray) -> tuple[float, float,
     if var <= 0:
         return s, 0.0, 1.0
     z = (s - math.copysign(1.0, s)) / math.sqrt(var) if s != 0 else 0.0
+    from scipy import stats  # first use: scipy is ~70 MB resident
+
     return s, z, float(2 * stats.norm.sf(abs(z)))
 
 
@@ -102,6 +103,8 @@ def trend(times_s: npt.ArrayLike, values: npt.ArrayLike, *, alpha: float = 0.05)
     if x.size < 3 or t[0] == t[-1]:
         nan = math.nan
         return Trend("no trend", int(x.size), alpha, nan, nan, nan, nan, 0.0, 0.0, 1.0)
+    from scipy import stats  # first use: scipy is ~70 MB resident
+
     fit = stats.theilslopes(x, t, alpha=1 - alpha)
     s, z, p = mann_kendall(t, x)
     direction: TrendDirection = "no trend"

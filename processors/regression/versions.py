@@ -9,12 +9,16 @@ the first ``window`` of the new one. A comparison is ready once the new version 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+Early = Callable[[Sequence[float], Sequence[float]], bool]
 
 #: versions kept per (service, operation): the current one and the one before
 SEEN_VERSIONS = 64  # versions remembered per service, so stragglers do not switch back
 KEPT_VERSIONS = 2
+KEPT_RELEASES = 16  # version changes remembered per service, to name the one a change follows
 
 
 @dataclass
@@ -62,9 +66,14 @@ class VersionTracker:
         self.seen: dict[str, dict[str, None]] = {}  # service -> versions seen, oldest first
         self.samples: dict[tuple[str, str], dict[str, VersionSamples]] = {}
         self.pending: dict[tuple[str, str], tuple[str, str]] = {}  # (svc, op) -> (old, new)
+        self.checked: dict[tuple[str, str], int] = {}  # pending key -> new samples last asked
+        # service -> (first seen ns, old, new) of its latest version changes
+        self.releases: dict[str, deque[tuple[int, str, str]]] = {}
         self.untracked = 0
 
-    def add(self, service: str, version: str, operation: str, value_ms: float) -> None:
+    def add(
+        self, service: str, version: str, operation: str, value_ms: float, t_ns: int = 0
+    ) -> None:
         seen = self.seen.get(service)
         if seen is None:
             if len(self.seen) >= self.max_series:  # services are wire data: bounded too
@@ -74,6 +83,7 @@ class VersionTracker:
         if version not in seen:  # stragglers of an older version do not switch back
             if seen:
                 self._new_version(service, self.current[service], version)
+                self._record_release(service, self.current[service], version, t_ns)
             self.current[service] = version
             seen[version] = None
             while len(seen) > SEEN_VERSIONS:  # a flapping attribute must not grow this
@@ -90,26 +100,54 @@ class VersionTracker:
                 del versions[next(iter(versions))]  # oldest first: dicts keep insertion order
         versions[version].add(value_ms)
 
+    def _record_release(self, service: str, old: str, new: str, t_ns: int) -> None:
+        kept = self.releases.setdefault(service, deque(maxlen=KEPT_RELEASES))
+        kept.append((t_ns, old, new))
+
+    def release_near(self, service: str, low_ns: int, high_ns: int) -> dict[str, Any] | None:
+        """The latest version change of ``service`` first seen in ``[low_ns, high_ns]``."""
+        for t_ns, old, new in reversed(self.releases.get(service, ())):
+            if low_ns <= t_ns <= high_ns:
+                return {"old_version": old, "new_version": new, "time_s": t_ns / 1e9}
+        return None
+
     def _new_version(self, service: str, old: str, new: str) -> None:
         for (svc, operation), versions in self.samples.items():
             if svc == service and old in versions:
                 self.pending[(svc, operation)] = (old, new)
 
-    def ready(self, final: bool = False) -> list[Comparison]:
-        """Comparisons whose new side is full (all of them when ``final``), removed from pending."""
+    def ready(self, final: bool = False, early: Early | None = None) -> list[Comparison]:
+        """Comparisons whose new side is full (all of them when ``final``, and those for
+        which ``early(old_samples, new_samples)`` is true), removed from pending."""
         out: list[Comparison] = []
         for key, (old, new) in list(self.pending.items()):
             versions = self.samples.get(key, {})
             if old not in versions:
                 del self.pending[key]
+                self.checked.pop(key, None)
                 continue
             fresh = versions.get(new)
             if not final and (fresh is None or len(fresh.head) < self.window):
-                continue
+                if not self._called_early(key, versions[old], fresh, early):
+                    continue
             del self.pending[key]
+            self.checked.pop(key, None)
             new_samples = list(fresh.head) if fresh else []
             out.append(Comparison(*key, old, new, list(versions[old].tail), new_samples))
         return out
+
+    def _called_early(
+        self,
+        key: tuple[str, str],
+        old: VersionSamples,
+        fresh: VersionSamples | None,
+        early: Early | None,
+    ) -> bool:
+        """``early`` on the samples so far, asked again only once new samples arrived."""
+        if fresh is None or early is None or self.checked.get(key) == len(fresh.head):
+            return False
+        self.checked[key] = len(fresh.head)
+        return early(old.tail, fresh.head)
 
     def view(self) -> dict[str, Any]:
         return {

@@ -4,54 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from otel_perf.model import AttrValue, SpanKind, SpanRecord, StatusCode
+from otel_perf.model import AttrValue, SpanRecord
+from otel_perf.semconv import ALIASES, attribute, http_status, is_entry, is_error, operation
 from otel_perf.series import OVERFLOW_ATTRIBUTE, SeriesKey
 
-#: stable name -> older names Python instrumentations still send by default
-ALIASES: dict[str, tuple[str, ...]] = {
-    "http.request.method": ("http.method",),
-    "http.response.status_code": ("http.status_code",),
-    "db.system.name": ("db.system",),
-    "db.query.text": ("db.statement",),
-    "db.operation.name": ("db.operation",),
-    "db.namespace": ("db.name",),
-    "url.path": ("http.target",),
-}
 OVERFLOW = "otel.metric.overflow"
 _OVERFLOW_DIMS = ((OVERFLOW_ATTRIBUTE, "true"),)
-
-
-def attribute(attrs: Mapping[str, AttrValue], name: str) -> AttrValue:
-    """``attrs[name]``, falling back to the older semantic-convention names."""
-    value = attrs.get(name)
-    if value is None:
-        for alias in ALIASES.get(name, ()):
-            value = attrs.get(alias)
-            if value is not None:
-                break
-    return value
-
-
-def http_status(attrs: Mapping[str, AttrValue]) -> int | None:
-    value = attribute(attrs, "http.response.status_code")
-    try:
-        return None if value is None else int(str(value))
-    except ValueError:
-        return None
-
-
-def is_error(span: SpanRecord) -> bool:
-    """Status ERROR, or a 5xx answer on a server span (the spanmetrics convention)."""
-    if span.status_code == StatusCode.ERROR:
-        return True
-    if span.kind == SpanKind.SERVER:
-        status = http_status(span.attributes)
-        return status is not None and status >= 500
-    return False
+__all__ = ["ALIASES", "OVERFLOW", "Keyer", "attribute", "http_status", "is_error"]
 
 
 class Keyer:
     """Maps spans to SeriesKeys; past the limits, to overflow series (counted).
+
+    A series is keyed by the span's operation (:func:`otel_perf.semconv.operation`: entry
+    spans by route, calls by their target, ids templated), so raw paths and ids never
+    mint series; framework-internal spans (ASGI ``http send``/``http receive``) have no
+    key at all. When a service has ``max_series_per_service`` series, a new key goes to
+    overflow, but is counted: once it has been seen more often than the service's least
+    used series (uses halve at every ``decay()``), or it is a routed entry and the least
+    used series is not, the two swap. Overflow goes by rarity, not by arrival order, so
+    noise that arrived first cannot push a real route into ``otel.metric.overflow``.
 
     Args:
         dimensions: attribute names added to the key.
@@ -76,12 +48,20 @@ class Keyer:
         self.max_series = max_series_per_service
         self.max_services = max_services
         self._keys: dict[tuple[object, ...], SeriesKey] = {}
-        self._per_service: dict[str, int] = {}
+        self._uses: dict[tuple[object, ...], list[int]] = {}  # raw -> [uses, priority]
+        self._per_service: dict[str, set[tuple[object, ...]]] = {}
+        # keys turned away per service, with how often (bounded like the series)
+        self._pending: dict[str, dict[tuple[object, ...], int]] = {}
         # one overflow key per tracked service (and the shared one): bounded by max_services
         self._overflow: dict[str, SeriesKey] = {}
         self.overflowed_spans = 0
+        self.evicted_series = 0
 
-    def key(self, span: SpanRecord) -> SeriesKey:
+    def key(self, span: SpanRecord) -> SeriesKey | None:
+        """The span's series, None for a framework-internal span (no operation)."""
+        name = operation(span)
+        if name is None:
+            return None
         attrs = span.attributes
         service = span.resource.service_name
         # attribute(attrs, d) for every dimension, with the fallbacks looked at only when needed
@@ -90,14 +70,25 @@ class Keyer:
             if values[i] is None:
                 values = self._fall_back(attrs, values)
                 break
-        raw = (service, span.name, span.kind) + values
+        raw = (service, name, span.kind) + values
         if self.resource_dimensions:
             resource = span.resource.attributes
             raw += tuple(resource.get(d) for d in self.resource_dimensions)
         found = self._keys.get(raw)
         if found is not None:
+            self._uses[raw][0] += 1
             return found
         return self._new_key(raw, service, span)
+
+    def decay(self) -> None:
+        """Halve every use count, so rarity is judged on recent traffic."""
+        for uses in self._uses.values():
+            uses[0] //= 2
+        for pending in self._pending.values():
+            for raw in [r for r, n in pending.items() if n < 2]:
+                del pending[raw]
+            for raw in pending:
+                pending[raw] //= 2
 
     def _fall_back(
         self, attrs: Mapping[str, AttrValue], values: tuple[AttrValue, ...]
@@ -113,11 +104,14 @@ class Keyer:
         return tuple(filled)
 
     def _new_key(self, raw: tuple[object, ...], service: str, span: SpanRecord) -> SeriesKey:
-        count = self._per_service.get(service)
-        if count is None and len(self._per_service) >= self.max_services:
-            self.overflowed_spans += 1
-            return self._overflow_key(OVERFLOW)
-        if count is not None and count >= self.max_series:
+        admitted = self._per_service.get(service)
+        if admitted is None:
+            if len(self._per_service) >= self.max_services:
+                self.overflowed_spans += 1
+                return self._overflow_key(OVERFLOW)
+            admitted = self._per_service[service] = set()
+        priority = _priority(span)
+        if len(admitted) >= self.max_series and not self._make_room(raw, service, priority):
             self.overflowed_spans += 1
             return self._overflow_key(service)
         dims = tuple(
@@ -125,10 +119,29 @@ class Keyer:
             for name, value in zip(self._names, raw[3:], strict=True)
             if value is not None
         )
-        key = SeriesKey(service, span.name, int(span.kind), dims)
+        key = SeriesKey(service, str(raw[1]), int(span.kind), dims)
         self._keys[raw] = key
-        self._per_service[service] = (count or 0) + 1
+        self._uses[raw] = [1 + self._pending.get(service, {}).pop(raw, 0), priority]
+        admitted.add(raw)
         return key
+
+    def _make_room(self, raw: tuple[object, ...], service: str, priority: int) -> bool:
+        """Count a turned-away key; evict the least used series when it has become rarer."""
+        pending = self._pending.setdefault(service, {})
+        if raw not in pending and len(pending) >= self.max_series:
+            return False
+        seen = pending[raw] = pending.get(raw, 0) + 1
+        if not priority and seen & (seen - 1):
+            return False  # look for a victim at 1, 2, 4, 8, ... sightings: O(log n) scans
+        admitted = self._per_service[service]
+        victim = min(admitted, key=lambda r: (self._uses[r][1], self._uses[r][0]))
+        uses, rank = self._uses[victim]
+        if (rank, uses) >= (priority, seen):
+            return False
+        admitted.discard(victim)
+        del self._keys[victim], self._uses[victim]
+        self.evicted_series += 1
+        return True
 
     def _overflow_key(self, service: str) -> SeriesKey:
         key = self._overflow.get(service)
@@ -139,3 +152,11 @@ class Keyer:
     @property
     def series(self) -> int:
         return len(self._keys)
+
+
+def _priority(span: SpanRecord) -> int:
+    """1 for an entry span with a declared route (what a person asked to see), else 0."""
+    if not is_entry(span.kind):
+        return 0
+    attrs = span.attributes
+    return int(bool(attrs.get("http.route") or attrs.get("rpc.method")))

@@ -24,9 +24,11 @@ class SpanMetricsProcessor(Processor):
     def __init__(self, context: Context, config: SpanMetricsConfig) -> None:
         super().__init__(context)
         self.config = config
-        self.span_attributes = frozenset(config.dimensions) | {
-            alias for d in config.dimensions for alias in ALIASES.get(d, ())
-        }
+        self.span_attributes = (
+            frozenset(config.dimensions)
+            | {alias for d in config.dimensions for alias in ALIASES.get(d, ())}
+            | {"url.full", "http.url", "url.template"}  # what names an HTTP call's target
+        )
         self.keyer = Keyer(
             config.dimensions,
             config.max_series_per_service,
@@ -52,7 +54,10 @@ class SpanMetricsProcessor(Processor):
             if start_ns < watermark_ns:
                 late += 1
                 start_ns = watermark_ns
-            group_key = (start_ns, key_of(span))
+            key = key_of(span)
+            if key is None:  # framework-internal: its time is its parent's, no series
+                continue
+            group_key = (start_ns, key)
             group = groups.get(group_key)
             if group is None:
                 group = groups[group_key] = ([], [0])
@@ -77,6 +82,7 @@ class SpanMetricsProcessor(Processor):
         return []
 
     def _publish(self, interval: SeriesInterval) -> None:
+        self.keyer.decay()
         self.recent.append(interval)
         self.context.series.publish(interval)
         for rollup in self.rollups:
@@ -137,6 +143,7 @@ class SpanMetricsProcessor(Processor):
             "window_s": window,
             "series": self.keyer.series,
             "overflowed_spans": self.keyer.overflowed_spans,
+            "evicted_series": self.keyer.evicted_series,
             "late_spans": self.windows.late_spans,
             "spans": self.spans,
             "red": [red_row(key, red, window) for key, red in rows],

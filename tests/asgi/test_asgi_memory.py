@@ -1,5 +1,6 @@
-"""otel_perf.asgi.memory: fresh and shared RSS readings, the descriptor across a fork, and
-how the middleware uses them (one fresh read at the end, the start shared when recent)."""
+"""otel_perf.asgi.memory: RSS readings, the sampling interval, the descriptor across a
+fork, and how the middleware uses them (a request is profiled, with its own start and end
+readings, when no reading was taken in the last ``memory_interval_s``)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 
 from otel_perf.asgi import Profiling, memory, performance_monitoring, read_rss
+from otel_perf.processors.bottlenecks import memory as bottleneck_memory
 
 MiB = 1024 * 1024
 
@@ -28,25 +30,28 @@ def _touched(size: int) -> bytearray:
     return block
 
 
-def test_a_recent_reading_is_shared_and_an_old_one_is_not() -> None:
-    before = read_rss()
+@pytest.fixture(autouse=True)
+def no_reading_yet(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(memory, "_read_at", -math.inf)  # as in a fresh process
+
+
+def test_a_reading_is_due_once_the_interval_has_passed() -> None:
+    now = time.perf_counter()
+    first = memory.due_rss(now, interval_s=60.0)  # no reading yet: due
+    assert first is not None and first > 1 << 20
     taken = time.perf_counter()
     ballast = _touched(64 * MiB)
-    # within max_age_s the latest reading is returned, though RSS has grown since
-    assert memory.recent_rss(time.perf_counter(), max_age_s=60.0) == before
-    # too old for max_age_s: read afresh (and that becomes the latest reading)
-    fresh = memory.recent_rss(taken + 61.0, max_age_s=60.0)
-    assert fresh - before >= 60 * MiB
-    assert memory.recent_rss(time.perf_counter(), max_age_s=60.0) == fresh
+    assert memory.due_rss(time.perf_counter(), interval_s=60.0) is None  # within the interval
+    fresh = memory.due_rss(taken + 61.0, interval_s=60.0)  # past it: read afresh
+    assert fresh is not None and fresh - first >= 60 * MiB
+    assert memory.due_rss(time.perf_counter(), interval_s=0.0) is not None  # 0: always
     del ballast
 
 
-def test_a_reading_taken_after_now_is_not_used() -> None:
+def test_a_reading_taken_after_now_does_not_hold_the_next_one_back() -> None:
     read_rss()
-    ballast = _touched(32 * MiB)
-    # ``now`` earlier than the latest reading (another thread read in between): fresh read
-    assert memory.recent_rss(time.perf_counter() - 10.0, max_age_s=60.0) == read_rss()
-    del ballast
+    # ``now`` earlier than the latest reading (another thread read in between): due
+    assert memory.due_rss(time.perf_counter() - 10.0, interval_s=60.0) is not None
 
 
 def test_a_forked_child_reads_its_own_rss() -> None:
@@ -73,10 +78,30 @@ def test_a_forked_child_reads_its_own_rss() -> None:
     assert abs(read_rss() - parent_before) < 64 * MiB  # the parent did not grow
 
 
+def test_a_forked_child_profiles_its_first_request() -> None:
+    read_rss()  # the parent's latest reading is recent
+    assert memory.due_rss(time.perf_counter(), interval_s=3600.0) is None
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            due = memory.due_rss(time.perf_counter(), interval_s=3600.0) is not None
+            os.write(writer, b"due" if due else b"not due")
+        finally:
+            os._exit(0)
+    os.close(writer)
+    try:
+        with os.fdopen(reader, "rb") as pipe:
+            answer = pipe.read()
+    finally:
+        os.waitpid(pid, 0)
+    assert answer == b"due"
+
+
 @pytest.mark.parametrize("value", [-0.001, math.nan, math.inf, True, "1"])
-def test_memory_start_max_age_is_validated(value: Any) -> None:
-    with pytest.raises(ValueError, match="memory_start_max_age_s must be >= 0 seconds"):
-        Profiling(memory_start_max_age_s=value)
+def test_memory_interval_is_validated(value: Any) -> None:
+    with pytest.raises(ValueError, match="memory_interval_s must be >= 0 seconds"):
+        Profiling(memory_interval_s=value)
 
 
 async def _ok(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
@@ -86,13 +111,13 @@ async def _ok(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
         await send({"type": "http.response.body", "body": b"ok"})
 
 
-def _requests(max_age_s: float, count: int) -> list[dict[str, Any]]:
+def _requests(interval_s: float, count: int) -> list[dict[str, Any]]:
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     app = performance_monitoring(
         _ok,
-        profiling=Profiling(memory_start_max_age_s=max_age_s),
+        profiling=Profiling(memory_interval_s=interval_s),
         metrics=False,
         tracer_provider=provider,
     )
@@ -115,26 +140,37 @@ def _requests(max_age_s: float, count: int) -> list[dict[str, Any]]:
     return [dict(s.attributes or {}) for s in spans]
 
 
-def test_the_next_request_starts_from_the_previous_end_reading() -> None:
-    attrs = _requests(max_age_s=3600.0, count=3)
-    for earlier, later in zip(attrs, attrs[1:], strict=False):
-        assert later[memory.RSS_START] == earlier[memory.RSS_END]
-    for a in attrs:
-        assert a[memory.DELTA] == a[memory.RSS_END] - a[memory.RSS_START]
-        assert a["http.route"] == "/ok"
-
-
-def test_every_request_end_is_a_fresh_read(monkeypatch: pytest.MonkeyPatch) -> None:
-    reads: list[int] = []
+@pytest.fixture
+def reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """One item per procfs read from now on."""
+    done: list[int] = []
     real = memory._read_statm
 
     def counted() -> int:
-        reads.append(1)
+        done.append(1)
         return real()
 
     monkeypatch.setattr(memory, "_read_statm", counted)
-    _requests(max_age_s=3600.0, count=5)
-    assert len(reads) in (5, 6)  # one per end, and a start only if no reading was recent
-    reads.clear()
-    _requests(max_age_s=0.0, count=5)
-    assert len(reads) == 10  # max age 0: the start is read afresh too
+    return done
+
+
+def test_one_request_per_interval_is_profiled_with_its_own_readings(reads: list[int]) -> None:
+    attrs = _requests(interval_s=3600.0, count=5)
+    # the first request (no reading yet) is profiled: a start and an end reading
+    assert len(reads) == 2
+    first, *rest = attrs
+    assert first[memory.DELTA] == first[memory.RSS_END] - first[memory.RSS_START]
+    for a in rest:  # the others fall in the interval: no memory attributes at all
+        assert not any(key.startswith("otel_perf.memory.") for key in a)
+    for a in attrs:  # the route is named on every request
+        assert a["http.route"] == "/ok"
+    # the bottlenecks processor reads the profiled request and skips the others
+    assert bottleneck_memory.memory_delta(first) == first[memory.DELTA]
+    assert [bottleneck_memory.memory_delta(a) for a in rest] == [None] * 4
+
+
+def test_interval_zero_profiles_every_request(reads: list[int]) -> None:
+    attrs = _requests(interval_s=0.0, count=5)
+    assert len(reads) == 10  # each request's own start and end
+    for a in attrs:
+        assert a[memory.DELTA] == a[memory.RSS_END] - a[memory.RSS_START]

@@ -5,6 +5,7 @@ pass-through of other scopes, and that monitoring never breaks the response."""
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -65,6 +66,13 @@ class SDK:
     def shutdown(self) -> None:
         self.tracer_provider.shutdown()
         self.meter_provider.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def memory_profile_due(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As in a fresh process: no RSS reading yet, so a test's first request is sampled for
+    the memory profile (the interval is process-wide)."""
+    monkeypatch.setattr(asgi_memory, "_read_at", -math.inf)
 
 
 @pytest.fixture
@@ -344,7 +352,7 @@ def test_a_failure_at_request_start_still_serves_the_request(
 
 
 def test_the_apps_exception_is_a_500_with_an_error_span(sdk: SDK) -> None:
-    app = wrap(sdk)
+    app = wrap(sdk, profiling=Profiling(memory_interval_s=0))  # both requests profiled
     with pytest.raises(RuntimeError, match="handler failed"):
 
         async def direct() -> None:
@@ -361,6 +369,30 @@ def test_the_apps_exception_is_a_500_with_an_error_span(sdk: SDK) -> None:
     attrs = dict(span.attributes or {})
     assert attrs["http.route"] == "/boom"
     assert asgi_memory.RSS_END in attrs  # recorded before the span ended
+
+
+def test_an_unsampled_request_is_served_with_a_monitor_and_no_span_work() -> None:
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(sampler=ALWAYS_OFF)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monitors: list[Any] = []
+
+    async def handler(request: Request) -> PlainTextResponse:
+        monitors.append(request.state.otel_perf)
+        return PlainTextResponse(str(checkpoint("nothing to record on")))
+
+    app = performance_monitoring(
+        Starlette(routes=[Route("/x", handler)]), tracer_provider=provider, metrics=False
+    )
+    response = get(app, "/x")
+    provider.shutdown()
+    assert response.status_code == 200 and response.text == "False"
+    assert exporter.get_finished_spans() == ()
+    (monitor,) = monitors
+    assert monitor.span is None and monitor.finished  # closed when the app returned
+    assert monitor.checkpoint("later") is False
 
 
 def test_caching_takes_a_bool_or_cache_settings() -> None:

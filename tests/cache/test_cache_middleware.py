@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from otel_perf.asgi import performance_monitoring
+from otel_perf.asgi import Profiling, performance_monitoring
 from otel_perf.cache import Cache, configure_cache
 from otel_perf.cache.http import Entry
 from otel_perf.cache.middleware import (
@@ -435,7 +435,10 @@ def test_performance_monitoring_gives_cached_hits_a_server_span_with_cache_hit(
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     settings = CacheSettings(cache_name=CACHE, tags=["shop"])
-    app = performance_monitoring(shop.app(), caching=settings, tracer_provider=provider)
+    every_request = Profiling(memory_interval_s=0)  # memory sampled on each, not 1 per 50 ms
+    app = performance_monitoring(
+        shop.app(), profiling=every_request, caching=settings, tracer_provider=provider
+    )
     try:
         with serve(app) as base, httpx.Client(base_url=base) as client:
             responses = [client.get("/items/7") for _ in range(3)]

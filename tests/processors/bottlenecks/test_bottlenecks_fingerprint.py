@@ -8,9 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from otel_perf.model import AttrValue
-from otel_perf.processors.bottlenecks import fingerprint as fingerprint_module
-from otel_perf.processors.bottlenecks.fingerprint import (
+from otel_perf import fingerprint as fingerprint_module
+from otel_perf.fingerprint import (
     MAX_STATEMENT_CHARS,
     db_operation,
     db_statement,
@@ -20,6 +19,7 @@ from otel_perf.processors.bottlenecks.fingerprint import (
     http_call_key,
     template_path,
 )
+from otel_perf.model import AttrValue
 
 QUERIES = [
     pytest.param(
@@ -257,3 +257,12 @@ def test_template_path_replaces_ids_only() -> None:
 
 def test_docstring_examples() -> None:
     assert doctest.testmod(fingerprint_module).failed == 0
+
+
+def test_http_call_key_reads_the_target_from_the_full_url() -> None:
+    attrs: dict[str, AttrValue] = {
+        "http.method": "GET",
+        "http.url": "https://user:secret@pricing.internal:8443/quote/12345?currency=EUR",
+    }
+    assert http_call_key(attrs, "GET") == "GET pricing.internal:8443/quote/{id}"
+    assert http_call_key({"http.request.method": "GET", "url.full": "not a url"}, "GET") is None

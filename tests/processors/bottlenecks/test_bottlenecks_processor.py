@@ -101,17 +101,20 @@ def test_a_trace_split_over_batches_waits_for_its_last_span_and_is_analysed_whol
     consume(processor, http_client("call", "root", 10, 90, "GET", "/inner", service="frontend"))
     processor.tick(ms(80) + 10 * S)  # quiet for the first batch, not for the trace
     assert processor.traces_analysed == 0
+    # quiet since the root ended, but the root *arrived* at the last tick: not yet
     processor.tick(ms(3_000) + 10 * S)
+    assert processor.traces_analysed == 0
+    processor.tick(ms(80) + 20 * S - 1)  # the quiet time after the last arrival
     assert processor.traces_analysed == 1
     window = processor.window
     assert window is not None and window.traces == 1
     assert list(window.entries) == [("frontend", "GET /outer")]  # one root, no orphans
     ranked = {(r["service"], r["operation"]): r["critical_path_ms"] for r in ranking(processor)}
-    assert ranked == {
+    assert ranked == {  # calls are named by what they target, not by their span names
         ("frontend", "GET /outer"): 2_920.0,
-        ("frontend", "GET"): 20.0,
+        ("frontend", "GET api.internal/inner"): 20.0,
         ("backend", "GET /inner"): 20.0,
-        ("backend", "SELECT"): 40.0,
+        ("backend", "postgresql SELECT * FROM t WHERE id = ?"): 40.0,
     }
 
 
@@ -128,14 +131,14 @@ def test_past_max_traces_the_oldest_trace_is_analysed_early_and_counted() -> Non
         2,
         1,
     )
-    assert {r["operation"] for r in snapshot["ranking"]} == {"GET /first", "SELECT"}
+    assert {r["operation"] for r in snapshot["ranking"]} == {"GET /first", "postgresql SELECT ?"}
     processor.tick(10**6 * S)
     assert processor.snapshot()["traces_analysed"] == 3
 
 
 def test_spans_past_max_spans_per_trace_are_counted_and_left_out() -> None:
     processor = make(max_spans_per_trace=3)
-    queries = [db(f"q{i}", "root", 10 * i, 10 * i + 5, f"SELECT {i}") for i in range(1, 6)]
+    queries = [db(f"q{i}", "root", 10 * i, 10 * i + 15, f"SELECT {i}") for i in range(1, 6)]
     consume(processor, server("root", None, 0, 100, "/a"), *queries)
     assert processor.snapshot()["dropped_spans"] == 3
     processor.tick(10**6 * S)
@@ -223,8 +226,16 @@ def test_a_slow_request_carries_its_critical_path() -> None:
         "slow_ratio": 1.0,
         "threshold_ms": 1_000.0,
         "worst_ms": 1_500.0,
+        "p95_ms": pytest.approx(1_500.0, rel=0.01),
+        "traffic_share": 1.0,
+        "change": "unknown",
         "critical_path": [
-            {"service": "app", "operation": "SELECT", "ms": 1_200.0, "share": 0.8},
+            {
+                "service": "app",
+                "operation": "postgresql SELECT * FROM big WHERE day = ?",
+                "ms": 1_200.0,
+                "share": 0.8,
+            },
             {"service": "app", "operation": "GET /report", "ms": 300.0, "share": 0.2},
         ],
     }
@@ -245,7 +256,12 @@ def test_a_slow_nested_request_carries_its_own_critical_path_not_the_roots() -> 
     assert (finding.service, finding.subject) == ("backend", "GET /data")
     assert finding.attributes["worst_ms"] == 1_960.0
     assert finding.attributes["critical_path"] == [
-        {"service": "backend", "operation": "SELECT", "ms": 1_800.0, "share": 0.9184},
+        {
+            "service": "backend",
+            "operation": "postgresql SELECT * FROM facts",
+            "ms": 1_800.0,
+            "share": 0.9184,
+        },
         {"service": "backend", "operation": "GET /data", "ms": 160.0, "share": 0.0816},
     ]
 
@@ -321,6 +337,8 @@ def test_snapshot_shape_and_ranking_by_critical_path_time() -> None:
         "traces_analysed",
         "evicted_early",
         "dropped_spans",
+        "late_spans",
+        "duplicate_spans",
         "suppressed_findings",
         "overflowed",
         "ranking",
@@ -333,7 +351,8 @@ def test_snapshot_shape_and_ranking_by_critical_path_time() -> None:
     assert snapshot["ranking"] == [
         {
             "service": "app",
-            "operation": "SELECT",
+            "operation": "postgresql SELECT * FROM b",
+            "avoidable_ms": 160.0,
             "critical_path_share": 0.8,
             "critical_path_ms": 160.0,
             "self_time_ms": 160.0,
@@ -343,6 +362,7 @@ def test_snapshot_shape_and_ranking_by_critical_path_time() -> None:
         {
             "service": "app",
             "operation": "GET /page",
+            "avoidable_ms": 0.0,  # an entry is not its own bottleneck
             "critical_path_share": 0.2,
             "critical_path_ms": 40.0,
             "self_time_ms": 40.0,

@@ -9,7 +9,6 @@ interval further (the next tick evaluates that window). Each step is awaited by 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any, cast
 import grpc
 import pytest
 import scenarios
+from live import FakeClock, wait_until
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from ports import free_port
 
@@ -47,16 +47,6 @@ service:
 """
 
 
-class FakeClock:
-    """Event time for the pipeline worker, set by the test."""
-
-    def __init__(self, now_ns: int) -> None:
-        self.now_ns = now_ns
-
-    def __call__(self) -> int:
-        return self.now_ns
-
-
 @dataclass
 class Run:
     """What one scenario left behind."""
@@ -70,13 +60,6 @@ class Run:
 
     def of_kind(self, kind: str) -> list[Finding]:
         return [f for f in self.findings if f.kind == kind]
-
-
-def wait_until(predicate: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.005)
 
 
 def send(port: int, requests: list[bytes]) -> None:
@@ -196,7 +179,7 @@ def test_a_slow_downstream_is_its_server_span_not_the_client_waiting_for_it(
         (r["service"], r["operation"]): r for r in run("slow_downstream").snapshot["ranking"]
     }
     server = ranking[("payments", "POST /charge")]
-    client = ranking[("checkout", "POST")]
+    client = ranking[("checkout", "POST payments:8080/charge")]
     assert client["critical_path_ms"] < server["critical_path_ms"] / 100
 
 

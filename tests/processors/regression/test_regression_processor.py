@@ -98,10 +98,30 @@ def test_slower_endpoint_in_new_version_is_one_regression_naming_the_pair() -> N
 def test_version_change_with_few_samples_waits_then_is_inconclusive_at_finish() -> None:
     p = make(version_window=100)
     p.consume_spans(SpanBatch(version_spans("1", "GET /", latencies(50, 10, 1), 0)))
-    p.consume_spans(SpanBatch(version_spans("2", "GET /", latencies(5, 40, 2), 1e6)))
+    p.consume_spans(SpanBatch(version_spans("2", "GET /", latencies(5, 10.5, 2), 1e6)))
     assert p.tick(1) == []
     assert p.finish(2) == []
     assert p.analysis()["version_comparisons"][0]["outcome"] == "inconclusive"
+
+
+def test_a_large_regression_is_called_by_the_sequential_test_before_the_window_fills() -> None:
+    p = make(version_window=200)
+    p.consume_spans(SpanBatch(version_spans("1", "GET /", latencies(200, 10, 1), 0)))
+    new = latencies(200, 15, 2)  # +50 %
+    called_at = None
+    for i, value in enumerate(new):
+        p.consume_spans(SpanBatch(version_spans("2", "GET /", [value], 1e6 + i * 1000)))
+        found = p.tick(i)
+        if found:
+            called_at = i + 1
+            break
+    assert called_at is not None and called_at <= 50
+    (finding,) = found
+    assert finding.kind == Kind.REGRESSION_DETECTED
+    assert finding.attributes["samples_to_verdict"] == called_at
+    assert finding.attributes["certainty"] > 0.98
+    assert "sequential" in finding.attributes["reason"]
+    assert p.finish(10**9) == []  # judged once
 
 
 def interval(end_s: int, p95_ms: float, seed: int) -> SeriesInterval:

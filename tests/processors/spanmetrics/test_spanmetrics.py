@@ -11,6 +11,7 @@ import pytest
 from otel_perf.components import Context
 from otel_perf.model import Resource, SpanBatch, SpanKind, SpanRecord
 from otel_perf.processors.spanmetrics.config import SpanMetricsConfig
+from otel_perf.processors.spanmetrics.keys import OVERFLOW
 from otel_perf.processors.spanmetrics.processor import SpanMetricsProcessor
 from otel_perf.series import SeriesHub, SeriesInterval, SeriesKey
 from otel_perf.store import Store
@@ -129,7 +130,8 @@ def test_rollups_to_a_minute_and_an_hour_are_published_and_stored(make: Any) -> 
 
 def test_cardinality_limit_per_service_and_overflow(make: Any) -> None:
     processor = make(max_series_per_service=3)
-    spans = [span(1, name=f"op-{i}") for i in range(5)] + [span(1, service="other")]
+    internal = SpanKind.INTERNAL  # named by their span names (a server span by its route)
+    spans = [span(1, name=f"op-{i}", kind=internal) for i in range(5)] + [span(1, service="other")]
     processor.consume_spans(SpanBatch(spans))
     processor.tick(T0 + 60 * S)
     values = make.published[0].values
@@ -164,3 +166,60 @@ def test_open_intervals_survive_a_restart(make: Any) -> None:
     again.tick(T0 + 60 * S)
     minute = [i for i in make.published if i.resolution_s == 60]
     assert minute and minute[-1].values[key()].calls == 3
+
+
+def red_of(processor: Any, *spans: SpanRecord) -> dict[str, int]:
+    """Calls per operation of the first interval after consuming ``spans``."""
+    processor.consume_spans(SpanBatch(list(spans)))
+    processor.tick(T0 + 60 * S)
+    return {row["operation"]: row["calls"] for row in processor.snapshot()["red"]}
+
+
+def asgi_app_spans(end_s: float, path: str, route: str | None, status: int = 200) -> list[Any]:
+    """What OpenTelemetry's ASGI middleware emits for one request: the server span (named
+    after the raw path when no route matched) and its http receive / http send spans."""
+    attrs: dict[str, Any] = {"http.response.status_code": status, "url.path": path}
+    if route is not None:
+        attrs["http.route"] = route
+    server = span(end_s, name=f"GET {route or path}", **attrs)
+    if route is None:
+        del server.attributes["http.route"]
+    inner = [
+        span(end_s, 0.1, name=f"GET {path} http {what}", kind=SpanKind.INTERNAL)
+        for what in ("receive", "send", "send")
+    ]
+    return [server, *inner]
+
+
+def test_asgi_send_and_receive_spans_make_no_series_and_404s_share_one(make: Any) -> None:
+    processor = make()
+    spans = asgi_app_spans(1, "/items/3", "/items/{id}") + asgi_app_spans(
+        2, "/items/4", "/items/{id}"
+    )
+    spans += asgi_app_spans(3, "/wp-login.php", None, 404) + asgi_app_spans(4, "/.env", None, 404)
+    assert red_of(processor, *spans) == {"GET /items/{id}": 2, "GET (unmatched route)": 2}
+
+
+def test_ids_in_names_are_templated_before_they_become_series(make: Any) -> None:
+    processor = make()
+    uuid = "0f8fad5b-d9cb-469f-a165-70867728950e"
+    spans = [span(1, name=f"process order {n}", kind=SpanKind.INTERNAL) for n in (17, 18, 19)] + [
+        span(2, name=f"load /blobs/{uuid}?v=2", kind=SpanKind.INTERNAL)
+    ]
+    assert red_of(processor, *spans) == {
+        "process order {id}": 3,
+        "load /blobs/{id}": 1,
+    }
+
+
+def test_noise_that_came_first_cannot_push_a_real_route_into_overflow(make: Any) -> None:
+    processor = make(max_series_per_service=3)
+    noise = [span(1, name=f"job-{c}", kind=SpanKind.INTERNAL) for c in "abc"]  # fills the cap
+    routes = [span(2, name="POST /cart", **{"http.route": "/cart"}) for _ in range(3)]
+    frequent = [span(3, name="job-hot", kind=SpanKind.INTERNAL) for _ in range(4)]
+    rare = [span(4, name="job-rare", kind=SpanKind.INTERNAL)]
+    red = red_of(processor, *noise, *routes, *frequent, *rare)
+    assert red["GET /cart"] == 3  # a routed entry takes the place of the rarest noise
+    assert red["job-hot"] == 4 - 1  # seen more often than what it replaced: its first went over
+    assert "job-rare" not in red and red[OVERFLOW] == 2  # the rare one stays in overflow
+    assert processor.keyer.evicted_series == 2

@@ -1,0 +1,236 @@
+"""The native decode (bytes to records and columns) against the protobuf library's path.
+
+The protobuf path (``parse_protobuf`` then ``Decoder.spans``) is the specification: on
+recorded traffic, on hand-made edge cases and on seeded random corruptions of valid
+requests, the native decoder either gives exactly the same records, problems and
+columns, or declines (returns None) so that the protobuf path decides.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
+from otlp_builders import BASE_NS, kv, trace_request
+from scenarios import INJECTIONS, requests
+
+from benchmarks._common import build_pool
+from otel_perf.columns import SpanColumns, from_records
+from otel_perf.decode import DecodeError, Decoder, Limits, parse_protobuf
+from otel_perf.decode.columnar import NATIVE, decode_native
+from otel_perf.model import SpanBatch
+
+LIMITS = Limits(max_attribute_value_bytes=64, clock=lambda: BASE_NS + 10**12)
+
+
+def protobuf_path(body: bytes, limits: Limits = LIMITS) -> tuple[SpanBatch, Any]:
+    request: Any = parse_protobuf("traces", body)
+    return Decoder(limits).spans(request)
+
+
+def same_records(a: SpanBatch, b: SpanBatch) -> None:
+    assert len(a) == len(b)
+    for left, right in zip(a.spans, b.spans, strict=True):
+        for slot in left.__slots__:
+            assert getattr(left, slot) == getattr(right, slot), slot
+            assert type(getattr(left, slot)) is type(getattr(right, slot)), slot
+
+
+def as_values(columns: SpanColumns) -> dict[str, Any]:
+    """Every column with string ids replaced by the strings (ids differ between paths)."""
+
+    def texts(column: np.ndarray) -> list[str | None]:
+        return [columns.text(column, i) for i in range(len(column))]
+
+    out: dict[str, Any] = {
+        name: getattr(columns, name).tolist()
+        for name in (
+            "trace_id",
+            "span_id",
+            "parent_span_id",
+            "start_ns",
+            "end_ns",
+            "duration_ns",
+            "kind",
+            "status",
+            "parent",
+        )
+    }
+    for name in ("service", "scope", "name", "route", "peer", "db_statement"):
+        out[name] = texts(getattr(columns, name))
+    out["attributes"] = {key: texts(column) for key, column in columns.attributes.items()}
+    return out
+
+
+def agree(body: bytes, limits: Limits = LIMITS) -> bool:
+    """Assert the paths agree; False when the native decoder declined."""
+    native = decode_native(body, limits)
+    try:
+        expected_batch, expected_problems = protobuf_path(body, limits)
+    except DecodeError:
+        assert native is None, "the protobuf library rejects what the native decoder accepted"
+        return False
+    if native is None:
+        return False
+    batch, problems = native
+    same_records(batch, expected_batch)
+    assert problems == expected_problems
+    assert as_values(batch.columns()) == as_values(from_records(expected_batch.spans))
+    return True
+
+
+def test_the_extension_is_built() -> None:
+    assert NATIVE, "otel_perf.decode._columnar did not build: pip install -e . with a C compiler"
+
+
+@pytest.mark.parametrize("inject", INJECTIONS)
+def test_recorded_scenario_traffic_decodes_the_same(inject: str | None) -> None:
+    bodies = requests(inject, traces=80)
+    assert all(agree(body, Limits()) for body in bodies)
+
+
+def test_benchmark_traffic_decodes_the_same() -> None:
+    assert all(agree(body, Limits()) for body in build_pool(4, seed=3, spans=64))
+
+
+def rich_request() -> ExportTraceServiceRequest:
+    """Two resources, events, every attribute value kind, a rejected and a clipped span."""
+    request = trace_request(spans=6, seed=5)
+    request.resource_spans.append(trace_request(spans=3, service="cart", seed=6).resource_spans[0])
+    rs = request.resource_spans[0]
+    rs.resource.attributes.append(
+        KeyValue(key="tags", value=AnyValue(array_value=ArrayValue(values=[AnyValue(int_value=1)])))
+    )
+    spans = rs.scope_spans[0].spans
+    spans[0].attributes.extend([kv("db.statement", "SELECT " + "x" * 100), kv("cache.hit", True)])
+    spans[0].attributes.add(key="cache.key", value=AnyValue(bytes_value=b"k" * 100))
+    spans[0].attributes.add(
+        key="db.name",
+        value=AnyValue(kvlist_value=KeyValueList(values=[kv("a", 1.5), kv("b", "c")])),
+    )
+    spans[1].parent_span_id = spans[0].span_id
+    spans[1].trace_id = spans[0].trace_id
+    spans[1].status.code = 2
+    spans[1].status.message = "boom"
+    spans[2].trace_id = b"\0" * 16
+    spans[3].end_time_unix_nano = BASE_NS + 10**15  # too far in the future
+    event = spans[4].events.add(time_unix_nano=BASE_NS, name="exception")
+    event.attributes.extend([kv("exception.type", "ValueError"), kv("n", 3)])
+    spans[5].attributes.extend([kv("http.route", ""), kv("url.template", "/t/{id}")])
+    spans[5].attributes.extend([kv("server.address", "db"), kv("http.route", "/again")])
+    spans[5].links.add(trace_id=b"\1" * 16, span_id=b"\2" * 8, trace_state="a=b")
+    # a string, then a number for the same key: the number wins, and no column holds it
+    spans[5].attributes.extend([kv("http.method", "GET"), kv("http.method", 7)])
+    return request
+
+
+def test_every_field_kind_decodes_the_same() -> None:
+    body = rich_request().SerializeToString()
+    assert agree(body)
+    batch, problems = decode_native(body, LIMITS) or pytest.fail("declined")
+    assert problems.rejected == 2 and problems.warnings == 2
+    columns = batch.columns()
+    assert columns.parent.tolist()[:2] == [-1, 0]
+    assert columns.text(columns.route, 3) == "/again"
+    assert columns.text(columns.peer, 3) == "db"
+    assert columns.text(columns.db_statement, 0) == "SELECT " + "x" * 57
+
+
+@pytest.mark.parametrize(
+    ("name", "mutate"),
+    [
+        ("invalid UTF-8 in a span name", lambda b: b.replace(b"GET /items", b"GET \xff\xfe")),
+        ("truncated", lambda b: b[:-3]),
+        ("a stray group tag", lambda b: b + b"\x0b"),
+        ("an unknown field", lambda b: b + b"\xa8\x1f\x01"),
+        ("spans sent as a varint", lambda b: b.replace(b"\x12", b"\x10", 1)),
+        ("empty", lambda b: b""),
+    ],
+)
+def test_edge_cases_decode_the_same_or_are_declined(name: str, mutate: Any) -> None:
+    request = trace_request(spans=2)
+    body = mutate(request.SerializeToString())
+    agree(body)  # asserts inside: same answer, or declined
+
+
+def test_a_submessage_sent_twice_is_merged_by_the_protobuf_path() -> None:
+    # Status{code=2} then Status{message="x"}: protobuf merges them into one status
+    span = trace_request(spans=1).resource_spans[0].scope_spans[0].spans[0]
+    body = span.SerializeToString() + b"\x7a\x02\x18\x02" + b"\x7a\x03\x12\x01x"
+    request = ExportTraceServiceRequest()
+    rs = request.resource_spans.add()
+    rs.resource.attributes.append(kv("service.name", "s"))
+    scope_body = b"\x12" + _varint(len(body)) + body
+    rs_body = rs.SerializeToString() + b"\x12" + _varint(len(scope_body)) + scope_body
+    full = b"\x0a" + _varint(len(rs_body)) + rs_body
+    assert not agree(full)  # declined ...
+    batch, _ = Decoder(LIMITS).spans_from_bytes(full)  # ... and decoded by protobuf
+    assert (batch.spans[0].status_code, batch.spans[0].status_message) == (2, "x")
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def test_seeded_corruptions_decode_the_same_or_are_declined() -> None:
+    rng = random.Random(18)
+    base = rich_request().SerializeToString()
+    decoded = 0
+    for _ in range(1500):
+        body = bytearray(base)
+        for _ in range(rng.randint(1, 3)):
+            at = rng.randrange(len(body))
+            action = rng.randrange(3)
+            if action == 0:
+                body[at] = rng.randrange(256)
+            elif action == 1:
+                del body[at : at + rng.randint(1, 8)]
+            else:
+                body[at:at] = rng.randbytes(rng.randint(1, 4))
+        decoded += agree(bytes(body))
+    assert decoded > 100  # most corruptions still parse; those must match exactly
+
+
+def test_spans_from_bytes_names_an_unparsable_body() -> None:
+    with pytest.raises(DecodeError, match="cannot decode OTLP traces protobuf"):
+        Decoder(LIMITS).spans_from_bytes(b"\x0a\x05\x01")
+
+
+def test_columns_of_a_protobuf_decoded_batch_are_built_on_demand() -> None:
+    batch, _ = protobuf_path(rich_request().SerializeToString())
+    assert batch.columnar is None
+    columns = batch.columns()
+    assert batch.columns() is columns and len(columns) == len(batch)
+    assert columns.text(columns.service, 0) == "checkout"
+
+
+def test_the_environment_switch_turns_the_native_decoder_off() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "from otlp_builders import trace_request\n"
+        "from otel_perf.decode import Decoder\n"
+        "batch, _ = Decoder().spans_from_bytes(trace_request(spans=2).SerializeToString())\n"
+        "print(len(batch), batch.columnar is None)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env={"OTEL_PERF_NATIVE_DECODE": "0", "PYTHONPATH": str(Path(__file__).parent)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert done.stdout.split() == ["2", "True"]  # decoded by protobuf: columns built on demand
