@@ -56,7 +56,7 @@ class AnomalyConfig(ComponentConfig):
         SeriesRule(match="span.p*_ms*", direction="up"),
         SeriesRule(match="span.error_ratio*", direction="up"),
     ]
-    warm_up: int = Field(default=750, ge=0)
+    warm_up: int = Field(default=1440, ge=0)
     resolve_after: int = Field(default=3, ge=1)
     max_series: int = Field(default=10_000, gt=0)
     save_interval: float = Field(default=300.0, gt=0)

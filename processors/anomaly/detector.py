@@ -16,7 +16,11 @@ scored by all of them first, then learned (no look-ahead):
 5. **Range novelty** (:class:`~.models.RangeNovelty`, HTM's "spatial anomaly"): a value beyond
    every value seen, by a fraction of the range, and a one-step surprise (``z ≥ 3``) too.
    The shift and range models judge only after ``slow_min_points`` points.
-6. **Score** ``max_m −log10(q_m) / 10`` clipped to ``[0, 1]`` (0.5 ⇔ q = 10⁻⁵), zero during the
+6. **Recurrence** (:class:`~.likelihood.Recurrence`), per model but the flat line: a surprise
+   this series rises to at least once every ``1 / recurrence_min_rate`` points (beyond its
+   first ``recurrence_free`` times) is its normal, and is capped at its empirical rate —
+   disk bursts, a garbage collector's sawtooth, a noisy night-time error ratio.
+7. **Score** ``max_m −log10(q_m) / 10`` clipped to ``[0, 1]`` (0.5 ⇔ q = 10⁻⁵), zero during the
    warm-up; after a score at or above the threshold, scores are damped for ``refractory``
    points, since only the first alert of an episode is news (NAB rewards the earliest
    detection of a window and charges every later one outside it).
@@ -36,7 +40,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from otel_perf.processors.anomaly.likelihood import LOG_SCALE, Likelihood
+from otel_perf.processors.anomaly.likelihood import LOG_SCALE, Likelihood, Recurrence
 from otel_perf.processors.anomaly.models import (
     Direction,
     FlatLine,
@@ -49,6 +53,7 @@ DEFAULT_THRESHOLD = 0.5
 DAY_S = 86400.0
 WEEK_S = 7 * DAY_S
 MODELS = ("predictors", "shift", "flat_line", "range")
+RECURRENT = ("predictors", "shift", "range")  # the models whose surprises Recurrence caps
 
 __all__ = ["DEFAULT_THRESHOLD", "MODELS", "Detector", "DetectorSettings", "Direction", "Judgement"]
 
@@ -79,6 +84,10 @@ class DetectorSettings:
     run_decay: float = 0.999
     refractory: int = 50
     refractory_factor: float = 0.0
+    recurrence: bool = True
+    recurrence_alpha: float = 3e-4
+    recurrence_free: int = 2
+    recurrence_min_rate: float = 2e-3
 
 
 @dataclass(frozen=True)
@@ -113,7 +122,9 @@ class Detector:
         "range",
         "predictor_likelihood",
         "shift_likelihood",
+        "recurrences",
         "cooldown",
+        "_raw",
         "_judged",
     )
 
@@ -134,7 +145,12 @@ class Detector:
         self.range = RangeNovelty(cfg.range_tolerance, cfg.direction, cfg.slow_min_points)
         self.predictor_likelihood = Likelihood(cfg.short_span, cfg.long_alpha)
         self.shift_likelihood = Likelihood(cfg.shift_span, cfg.long_alpha)
+        self.recurrences = [
+            Recurrence(cfg.recurrence_alpha, cfg.recurrence_free, cfg.recurrence_min_rate)
+            for _ in RECURRENT
+        ]
         self.cooldown = 0
+        self._raw: tuple[float, ...] = (0.0,) * len(RECURRENT)
         self._judged: tuple[int, int, float, float, tuple[float, ...], tuple[float, ...]] = (
             0,
             -1,
@@ -152,15 +168,19 @@ class Detector:
         z_shift = self.shift.score_one(t_s, x)
         cfg = self.config
         # −log10 q of each model, before the [0, 1] clip
-        surprises = (
+        raw: tuple[float, ...] = (
             -self.predictor_likelihood.log_tail(z_predictors) if self.n > 0 else 0.0,
-            -cfg.shift_weight * self.shift_likelihood.log_tail(z_shift)
-            if self.n >= cfg.slow_min_points
-            else 0.0,
+            -self.shift_likelihood.log_tail(z_shift) if self.n >= cfg.slow_min_points else 0.0,
+            -self.range.log10_tail(x) if z_predictors >= cfg.range_gate_z else 0.0,
+        )
+        self._raw = raw
+        if cfg.recurrence:
+            raw = tuple(r.cap(s) for r, s in zip(self.recurrences, raw, strict=True))
+        surprises = (
+            raw[0],
+            cfg.shift_weight * raw[1],
             -self.flat.score_one(t_s, x),
-            -cfg.range_weight * self.range.log10_tail(x)
-            if z_predictors >= cfg.range_gate_z
-            else 0.0,
+            cfg.range_weight * raw[2],
         )
         scores = tuple(min(1.0, max(0.0, s / LOG_SCALE)) for s in surprises)
         top = max(scores)
@@ -219,6 +239,8 @@ class Detector:
         self.shift.learn_one(t_s, x)
         self.range.learn_one(t_s, x)
         self.flat.learn_one(t_s, x, reported=self.flat_reported(self._judged[4][2]))
+        for recurrence, surprise in zip(self.recurrences, self._raw, strict=True):
+            recurrence.learn_one(surprise)
         self.n += 1
 
     def to_dict(self) -> dict[str, Any]:
@@ -226,7 +248,7 @@ class Detector:
         settings = asdict(self.config)
         settings["seasonality_s"] = list(self.config.seasonality_s)
         return {
-            "version": 2,
+            "version": 3,
             "config": settings,
             "seed": self.seed,
             "n": self.n,
@@ -236,6 +258,8 @@ class Detector:
             "range": self.range.to_dict(),
             "predictor_likelihood": self.predictor_likelihood.to_dict(),
             "shift_likelihood": self.shift_likelihood.to_dict(),
+            "recurrences": [r.to_dict() for r in self.recurrences],
+            "raw": list(self._raw),
             "cooldown": self.cooldown,
         }
 
@@ -244,13 +268,14 @@ class Detector:
         """Rebuild a detector from :meth:`to_dict`; it continues exactly where it stopped.
 
         State saved by the single-model detector before ``version`` 2 starts afresh (with
-        the saved settings that still exist): its numbers mean something else.
+        the saved settings that still exist): its numbers mean something else. State of
+        ``version`` 2 continues with fresh :class:`~.likelihood.Recurrence` counts.
         """
         fields = DetectorSettings.__dataclass_fields__
         settings = {k: v for k, v in state["config"].items() if k in fields}
         settings["seasonality_s"] = tuple(float(p) for p in settings["seasonality_s"])
         detector = cls(DetectorSettings(**settings), seed=int(state["seed"]))
-        if state.get("version") != 2:
+        if state.get("version") not in (2, 3):
             return detector
         detector.n = int(state["n"])
         detector.predictors = PredictorBank.from_dict(state["predictors"])
@@ -259,5 +284,8 @@ class Detector:
         detector.range = RangeNovelty.from_dict(state["range"])
         detector.predictor_likelihood = Likelihood.from_dict(state["predictor_likelihood"])
         detector.shift_likelihood = Likelihood.from_dict(state["shift_likelihood"])
+        if "recurrences" in state:  # version 2 had none: they start counting now
+            detector.recurrences = [Recurrence.from_dict(r) for r in state["recurrences"]]
+            detector._raw = tuple(float(s) for s in state["raw"])
         detector.cooldown = int(state["cooldown"])
         return detector

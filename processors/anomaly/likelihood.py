@@ -19,6 +19,7 @@ surprising the recent raw scores are. :func:`log_score` maps ``q`` to ``[0, 1]``
 from __future__ import annotations
 
 import math
+from array import array
 from typing import Any
 
 LOG_SCALE = 10.0  # log_score = 1 at q = 10⁻¹⁰
@@ -145,3 +146,95 @@ class Likelihood:
         lik = cls(int(state["short_span"]), fit.alpha, fit.min_var)
         lik.average, lik.fit = float(state["average"]), fit
         return lik
+
+
+class Recurrence:
+    """How often this series has been this surprised before: a cap on a model's surprise.
+
+    A likelihood fitted with a Gaussian tail calls a surprise of ``s = −log10 q`` rare even on
+    a series that reaches it every few hours (disk bursts, a garbage collector's sawtooth, an
+    error ratio over a handful of night-time requests). This model counts the *upcrossings*
+    of the levels ``L_j = 2^(j/2)``, ``j = 0 … 12`` (points where the surprise rises through
+    one), exponentially weighted at rate ``α``: ``u_j ← (1 − α) u_j + [s_t-1 < L_j ≤ s_t]``,
+    beside the weighted number of points ``w ← (1 − α) w + 1``. With ``j`` the highest level
+    ``≤ s``, ``ρ = (u_j − free) / w`` is how often the series has risen this far, beyond the
+    first ``free`` times (the first events of a kind are news). A level reached at least once
+    every ``1 / min_rate`` points is the series' normal, and the surprise is capped at it:
+
+        ``s' = min(s, −log10 ρ)``  when ``ρ ≥ min_rate``, else ``s``.
+
+    The cap only lowers a surprise, and only on series that are often this surprised: rare
+    events (NAB's anomalies, a fault) keep the likelihood's judgement. Counts decay lazily
+    (each level keeps the point it was last updated at), so a point costs O(1).
+    State: ``2 × 13 + 2`` numbers.
+
+    >>> r = Recurrence(alpha=1e-3, free=1, min_rate=1e-3)
+    >>> for i in range(1000):
+    ...     r.learn_one(6.0 if i % 100 == 0 else 0.5)
+    >>> round(r.cap(6.5), 2), r.cap(30.0)
+    (2.1, 30.0)
+    """
+
+    __slots__ = ("alpha", "free", "min_rate", "upcrossings", "stamps", "n", "last")
+
+    LEVELS = 13
+
+    def __init__(self, alpha: float, free: int, min_rate: float) -> None:
+        self.alpha = alpha
+        self.free = free
+        self.min_rate = min_rate
+        # flat arrays: three of these per series, and each list float is a 24-byte object
+        self.upcrossings = array("d", bytes(8 * self.LEVELS))
+        self.stamps = array("q", bytes(8 * self.LEVELS))  # the point each count is as of
+        self.n = 0
+        self.last = 0.0
+
+    @classmethod
+    def level(cls, surprise: float) -> int:
+        """Index of the highest level ``≤ surprise`` (-1 below ``L_0 = 1``)."""
+        if surprise < 1.0:
+            return -1
+        return min(int(2.0 * math.log2(surprise)), cls.LEVELS - 1)
+
+    def _count(self, j: int) -> float:
+        return self.upcrossings[j] * (1.0 - self.alpha) ** (self.n - self.stamps[j])
+
+    def cap(self, surprise: float) -> float:
+        """``s'``: ``surprise`` capped at the recurrence rate of its level."""
+        j = self.level(surprise)
+        if j < 0:
+            return surprise
+        weight = (1.0 - (1.0 - self.alpha) ** self.n) / self.alpha
+        rate = (self._count(j) - self.free) / max(weight, 1.0)
+        if rate < self.min_rate:
+            return surprise
+        return min(surprise, -math.log10(rate))
+
+    def learn_one(self, surprise: float) -> None:
+        """Count the levels ``surprise`` rose through."""
+        self.n += 1
+        for j in range(self.level(self.last) + 1, self.level(surprise) + 1):
+            self.upcrossings[j] = self._count(j) + 1.0
+            self.stamps[j] = self.n
+        self.last = surprise
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready state."""
+        return {
+            "alpha": self.alpha,
+            "free": self.free,
+            "min_rate": self.min_rate,
+            "upcrossings": list(self.upcrossings),
+            "stamps": list(self.stamps),
+            "n": self.n,
+            "last": self.last,
+        }
+
+    @classmethod
+    def from_dict(cls, state: dict[str, Any]) -> Recurrence:
+        """Rebuild from :meth:`to_dict`."""
+        r = cls(float(state["alpha"]), int(state["free"]), float(state["min_rate"]))
+        r.upcrossings = array("d", (float(u) for u in state["upcrossings"]))
+        r.stamps = array("q", (int(k) for k in state["stamps"]))
+        r.n, r.last = int(state["n"]), float(state["last"])
+        return r

@@ -102,6 +102,19 @@ def test_state_round_trips_through_json() -> None:
     assert scores_of(values[700:], restored, 700) == scores_of(values[700:], original, 700)
 
 
+def test_state_saved_before_the_recurrence_cap_continues_with_fresh_counts() -> None:
+    values = noisy(1500)
+    original = Detector(seed=0)
+    scores_of(values[:700], original)
+    state = original.to_dict()
+    state["version"] = 2  # as the previous round saved it: no recurrence counts
+    del state["recurrences"], state["raw"]
+    restored = Detector.from_dict(json.loads(json.dumps(state)))
+    assert restored.n == original.n
+    assert restored.to_dict()["predictors"] == state["predictors"]
+    assert restored.to_dict()["recurrences"] == Detector(seed=0).to_dict()["recurrences"]
+
+
 def test_same_seed_same_output() -> None:
     values = noisy(1200, seed=5)
     values[ONSET] += 9.0
@@ -139,3 +152,29 @@ def test_scores_are_in_unit_interval_and_bad_points_are_ignored() -> None:
 @pytest.mark.parametrize("score", [0.0, DEFAULT_THRESHOLD, 1.0])
 def test_label_uses_the_threshold(score: float) -> None:
     assert Detector().label(score) is (score >= DEFAULT_THRESHOLD)
+
+
+def bursty(n: int, seed: int = 3) -> list[float]:
+    """Disk throughput: lognormal noise and, one minute in 120, a burst 4x the level on average."""
+    rng = random.Random(seed)
+    return [
+        5.0e6 * math.exp(rng.gauss(0.0, 0.1))
+        + (rng.expovariate(1 / 2.0e7) if rng.random() < 1 / 120 else 0.0)
+        for _ in range(n)
+    ]
+
+
+def alerts(values: list[float], settings: DetectorSettings, after: int) -> list[int]:
+    scores = scores_of(values, Detector(settings))
+    return [i for i, s in enumerate(scores) if i >= after and s >= settings.threshold]
+
+
+def test_recurring_bursts_stop_alerting_and_a_new_level_still_does() -> None:
+    values = bursty(4 * 1440)
+    warm_up = 1440
+    capped = alerts(values, DetectorSettings(warm_up=warm_up), warm_up)
+    uncapped = alerts(values, DetectorSettings(warm_up=warm_up, recurrence=False), warm_up)
+    assert len(capped) < len(uncapped)
+    shifted = values[:3000] + [3.0 * x for x in values[3000:3240]] + values[3240:]
+    hits = alerts(shifted, DetectorSettings(warm_up=warm_up), warm_up)
+    assert any(3000 <= i < 3240 for i in hits)

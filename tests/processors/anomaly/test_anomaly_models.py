@@ -22,7 +22,7 @@ import pytest
 
 from otel_perf.processors.anomaly import detector, likelihood, models, seasonal
 from otel_perf.processors.anomaly.detector import Detector
-from otel_perf.processors.anomaly.likelihood import Likelihood
+from otel_perf.processors.anomaly.likelihood import Likelihood, Recurrence
 from otel_perf.processors.anomaly.models import FlatLine, MultiScaleZ, PredictorBank, RangeNovelty
 from otel_perf.processors.anomaly.seasonal import SeasonalProfile
 
@@ -58,6 +58,13 @@ def _likelihood_step(model: Likelihood, t_s: float, x: float) -> float:
     return out
 
 
+def _recurrence_step(model: Recurrence, t_s: float, x: float) -> float:
+    surprise = abs(x - 10.0)
+    out = model.cap(surprise)
+    model.learn_one(surprise)
+    return out
+
+
 def _seasonal_step(model: SeasonalProfile, t_s: float, x: float) -> float:
     predicted = model.predict(t_s)
     model.learn_one(t_s, x)
@@ -75,6 +82,12 @@ SPECS = [
     Spec("flat_line", FlatLine, _score_then_learn, FlatLine.from_dict),
     Spec("range_novelty", RangeNovelty, _score_then_learn, RangeNovelty.from_dict),
     Spec("likelihood", lambda: Likelihood(15, 0.0005), _likelihood_step, Likelihood.from_dict),
+    Spec(
+        "recurrence",
+        lambda: Recurrence(3e-4, 2, 2e-3),
+        _recurrence_step,
+        Recurrence.from_dict,
+    ),
     Spec(
         "seasonal_profile",
         lambda: SeasonalProfile(86400.0, 288, 0.2, 1),
