@@ -218,8 +218,10 @@ def cpu_saturation(service: str, t0: int, rng: random.Random) -> Fault:
     )
 
 
-def scenario(seed: int, t0: int = 1_800_000_000 * NS) -> list[Fault]:
-    """Two to four simultaneous faults on disjoint services (seeded)."""
+def scenario(seed: int, t0: int = 1_800_000_000 * NS, missed: float = 0.0) -> list[Fault]:
+    """Two to four simultaneous faults on disjoint services (seeded); each finding but the
+    first (the cause's, or the first symptom's) is missed with probability ``missed``, as a
+    processor whose floor the fault did not cross raises nothing."""
     rng = random.Random(seed)
     faults = []
     for i in range(rng.randint(2, 4)):
@@ -232,4 +234,9 @@ def scenario(seed: int, t0: int = 1_800_000_000 * NS) -> list[Fault]:
             faults.append(downstream(name, callers, t0, rng))
         else:
             faults.append(cpu_saturation(name, t0, rng))
-    return faults
+    return [_miss(fault, missed, rng) for fault in faults] if missed else faults
+
+
+def _miss(fault: Fault, missed: float, rng: random.Random) -> Fault:
+    kept = [f for i, f in enumerate(fault.findings) if i < 2 or rng.random() >= missed]
+    return Fault(fault.name, kept, fault.cause_service, fault.cause_kinds, fault.cause_subject)
