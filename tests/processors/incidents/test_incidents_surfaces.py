@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -85,3 +86,35 @@ def test_cli_one_line_each_and_explain(
     assert main(["incidents", "--api", url, "--explain", ids[0]]) == 0
     chain = capsys.readouterr().out
     assert "probable cause:" in chain and "explained" in chain and "first signal" in chain
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def test_dashboard_lists_incidents_first_with_their_timeline(api: tuple[str, Pipeline]) -> None:
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (.ci/services.sh installs it)")
+    from playwright.sync_api import sync_playwright
+
+    url, _ = api
+    body = httpx.get(url + "/performance/incidents").json()
+    errors: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"]
+        )
+        page = browser.new_page(viewport={"width": 1440, "height": 1000})
+        page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(url + "/dashboard?refresh=0")
+        page.wait_for_selector("[data-testid=incident]")
+        cards = page.locator("[data-testid=incident]")
+        assert cards.count() == len(body["open"]) == 2
+        text = cards.first.inner_text()
+        assert body["open"][0]["title"] in text and body["open"][0]["action"] in text
+        members = page.locator("[data-testid=incident-timeline]").first.locator("li")
+        assert members.count() == len(body["open"][0]["members"])
+        first = page.locator("main > section:not([hidden])").first.get_attribute("id")
+        browser.close()
+    assert first == "incidents"
+    assert errors == []
