@@ -91,10 +91,9 @@ def correlate(facts: Sequence[Facts], overlap_ns: int) -> list[Group]:
         return i
 
     links: dict[str, list[str]] = {}
-    for i, a in enumerate(facts):
-        for j, b in enumerate(facts):
-            if i >= j or not overlaps(a, b, overlap_ns):
-                continue
+    for i, j in candidate_pairs(facts):
+        a, b = facts[i], facts[j]
+        if overlaps(a, b, overlap_ns):
             for cause, effect in ((a, b), (b, a)):
                 if explains(cause, effect):
                     links.setdefault(cause.key, []).append(effect.key)
@@ -113,6 +112,22 @@ def correlate(facts: Sequence[Facts], overlap_ns: int) -> list[Group]:
         group.cause = probable_cause(group)
         groups.append(group)
     return sorted(groups, key=lambda g: (-len(g.members), g.members[0].start_ns))
+
+
+def candidate_pairs(facts: Sequence[Facts]) -> list[tuple[int, int]]:
+    """Index pairs ``i < j`` that can be linked at all: the same service, one on the other's
+    critical path, or a host-wide resource — so a tick is not quadratic in all findings."""
+    by_service: dict[str, list[int]] = {}
+    for i, f in enumerate(facts):
+        by_service.setdefault(f.service, []).append(i)
+    host_wide = by_service.get(ALL_SERVICES, [])
+    pairs: set[tuple[int, int]] = set()
+    for i, f in enumerate(facts):
+        near = [*by_service[f.service], *host_wide]
+        for service in f.downstream:
+            near += by_service.get(service, [])
+        pairs.update((min(i, j), max(i, j)) for j in near if j != i)
+    return sorted(pairs)
 
 
 def shared_paths(facts: Sequence[Facts]) -> list[Facts]:
