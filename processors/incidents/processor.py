@@ -26,7 +26,7 @@ from otel_perf.findings import Finding
 from otel_perf.processors.incidents.config import IncidentsConfig
 from otel_perf.processors.incidents.correlate import Group, correlate
 from otel_perf.processors.incidents.facts import Facts, facts_of
-from otel_perf.processors.incidents.story import incident_id, tell
+from otel_perf.processors.incidents.story import incident_finding, incident_id, tell
 from otel_perf.recommendations import current_findings
 from otel_perf.store import StoreWriteError
 
@@ -51,11 +51,12 @@ class IncidentsProcessor(Processor):
     def tick(self, now_ns: int) -> list[Finding]:
         since = now_ns - int(self.config.lookback * NS)
         stored = self.context.store.findings(since_ns=since, limit=self.config.max_findings)
-        self.update(current_findings(stored, {}), now_ns)
-        return []
+        return self.update(current_findings(stored, {}), now_ns)
 
-    def update(self, findings: list[Finding], now_ns: int) -> None:
-        """Regroup the open ``findings`` and carry incidents over (pure of the store)."""
+    def update(self, findings: list[Finding], now_ns: int) -> list[Finding]:
+        """Regroup the open ``findings`` and carry incidents over (pure of the store); an
+        ``incident`` finding for each incident that opened or resolved."""
+        before = dict(self.open)
         facts = [f for f in (self._facts(x) for x in findings) if f is not None]
         groups = correlate(facts, int(self.config.overlap * NS))
         with self._lock:
@@ -73,6 +74,11 @@ class IncidentsProcessor(Processor):
                     self.recent.appendleft({**body, "state": "resolved", "resolved_ns": now_ns})
             self._dirty = self._dirty or _ids(opened) != _ids(self.open) or bool(opened)
             self.open = opened
+        announced = [
+            incident_finding(b, now_ns, self.id) for i, b in opened.items() if i not in before
+        ]
+        gone = [b for i, b in before.items() if i not in opened]
+        return announced + [incident_finding(b, now_ns, self.id, resolved=True) for b in gone]
 
     def _facts(self, finding: Finding) -> Facts | None:
         seen = self.first_seen.setdefault(finding.key, finding.time_ns)

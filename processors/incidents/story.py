@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from otel_perf.findings import Kind
+from otel_perf.findings import Finding, Kind, Severity, State
 from otel_perf.processors.incidents.correlate import Group, reach_of
 from otel_perf.processors.incidents.facts import ROUTE, SERVICE, STATEMENT, Facts
 from otel_perf.recommendations import Inputs, impact_of, recommend
@@ -153,3 +153,37 @@ def action(cause: Facts) -> str:
     if ranked:
         return str(ranked[0]["action"])
     return f"Investigate {cause.service}: {cause.finding.summary}"
+
+
+def incident_finding(
+    body: dict[str, Any], now_ns: int, source: str, resolved: bool = False
+) -> Finding:
+    """The ``incident`` finding (event ``otel_perf.incident``) of an incident that opened or
+    resolved: one alert per incident for Alertmanager (``kinds: [incident]``), not one per
+    member."""
+    cause = body["probable_cause"]
+    return Finding(
+        kind=Kind.INCIDENT,
+        severity=Severity(body["severity"]),
+        service=cause["service"],
+        subject=body["id"],
+        time_ns=now_ns,
+        summary=f"{body['title']} — do: {body['action']}"
+        if not resolved
+        else f"resolved: {body['title']}",
+        attributes={
+            "incident": body["id"],
+            "title": body["title"],
+            "start_ns": body["start_ns"],
+            "services": body["services"],
+            "members": len(body["members"]),
+            "cause_kind": cause["kind"],
+            "cause_subject": cause["subject"],
+            "cause_key": cause["key"],
+            "reasons": cause["reasoning"]["reasons"],
+            "action": body["action"],
+        },
+        evidence={"finding_keys": [m["key"] for m in body["members"]]},
+        source=source,
+        state=State.RESOLVED if resolved else State.OPEN,
+    )

@@ -11,6 +11,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from otel_perf.config import load_config
 from otel_perf.decode import Decoder
+from otel_perf.findings import Kind
 from otel_perf.pipeline import Pipeline
 from otel_perf.store import Store
 
@@ -38,7 +39,9 @@ def incidents_of(inject: str) -> tuple[list[dict[str, Any]], int]:
     pipe.tick(end + S)  # closes every trace
     pipe.tick(end + 62 * S)  # the bottlenecks window is evaluated, its findings stored
     pipe.tick(end + 63 * S)  # the incidents processor reads them
-    found = len(pipe.store.findings(limit=1000))
+    found = len([f for f in pipe.store.findings(limit=1000) if f.kind != Kind.INCIDENT])
+    announced = pipe.store.findings(kind=Kind.INCIDENT.value)
+    assert len(announced) == 1  # one incident finding, stored and exported like any other
     incidents = pipe.snapshot("incidents")["incidents"]["open"]
     pipe.shutdown()
     return incidents, found

@@ -17,7 +17,7 @@ from benchmarks._incident_faults import (
     scenario,
 )
 from otel_perf.components import Context
-from otel_perf.findings import Finding, State
+from otel_perf.findings import Finding, Kind, State
 from otel_perf.processors.incidents.config import IncidentsConfig
 from otel_perf.processors.incidents.processor import OPEN_GAUGE, IncidentsProcessor
 from otel_perf.store import Store
@@ -127,11 +127,16 @@ def test_incidents_keep_their_id_across_a_restart_and_resolve(store: Store) -> N
     again = IncidentsProcessor(Context("incidents", store), IncidentsConfig())
     again.start()
     assert [i["id"] for i in again.snapshot()["open"]] == [opened["id"]]
-    again.tick(NOW + 60 * NS)
+    assert again.tick(NOW + 60 * NS) == []  # known before the restart: not announced again
     assert [i["id"] for i in again.snapshot()["open"]] == [opened["id"]]
     resolved = {"state": State.RESOLVED, "time_ns": NOW + 90 * NS}
     store.add_findings([f.model_copy(update=resolved) for f in fault.findings])
-    again.tick(NOW + 120 * NS)
+    (closed,) = again.tick(NOW + 120 * NS)
+    assert (closed.kind, closed.subject, closed.state) == (
+        Kind.INCIDENT,
+        opened["id"],
+        State.RESOLVED,
+    )
     snap = again.snapshot()
     assert snap["open"] == []
     assert [(i["id"], i["state"]) for i in snap["recent"]] == [(opened["id"], "resolved")]
@@ -147,3 +152,23 @@ def test_open_incidents_are_bounded(tmp_path: Path) -> None:
     assert len(snap["open"]) == 3
     assert snap["overflowed"] == 2
     store.close()
+
+
+def test_an_opened_incident_is_one_incident_finding(store: Store) -> None:
+    fault = release_statement("search", T0, random.Random(8))
+    store.add_findings(fault.findings)
+    processor = IncidentsProcessor(Context("incidents", store), IncidentsConfig())
+    (announced,) = processor.tick(NOW)
+    (incident,) = processor.snapshot()["open"]
+    assert announced.kind == Kind.INCIDENT and announced.event_name == "otel_perf.incident"
+    assert (announced.subject, announced.service, announced.state) == (
+        incident["id"],
+        "search",
+        State.OPEN,
+    )
+    assert announced.attributes["cause_kind"] == "slow_query"
+    assert announced.attributes["members"] == len(fault.findings)
+    assert sorted(announced.evidence["finding_keys"]) == sorted(f.key for f in fault.findings)
+    store.add_findings([announced])  # as the pipeline stores it: never a member of itself
+    assert processor.tick(NOW + 60 * NS) == []
+    assert [i["id"] for i in processor.snapshot()["open"]] == [incident["id"]]
