@@ -104,7 +104,8 @@ def _routes(finding: Finding) -> list[str]:
         return [finding.subject]
     if finding.kind == Kind.ANOMALY_DETECTED:
         series = str(a.get("series") or finding.subject)
-        inside = series.partition("{")[2].rstrip("}")
+        inside = series.partition("{")[2]
+        inside = inside[:-1] if inside.endswith("}") else inside  # routes hold braces too
         return [inside.split(",", 1)[1]] if "," in inside else []
     operation = a.get("operation")
     if isinstance(operation, str) and operation and _statement(finding) is None:
