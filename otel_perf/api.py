@@ -25,6 +25,7 @@ from otel_perf.health import evaluate as evaluate_health
 from otel_perf.pipeline import Pipeline
 from otel_perf.processors.cache.routes import cache_paths, cache_routes
 from otel_perf.processors.capacity.routes import capacity_paths, capacity_routes
+from otel_perf.processors.incidents.routes import incident_paths, incident_routes
 from otel_perf.processors.regression.routes import regression_paths, regression_routes
 from otel_perf.recommendations import CATEGORIES, check_query, recommend
 from otel_perf.recommendations import DEFAULT_LIMIT as DEFAULT_RECOMMENDATIONS
@@ -64,6 +65,7 @@ class API:
             *regression_routes(self.pipeline),
             *cache_routes(self.pipeline, authenticated=bool(self._token)),
             *capacity_routes(self.pipeline),
+            *incident_routes(self.pipeline),
             Route("/performance/openapi.json", self.openapi),
             *dashboard_routes(),
         ]
@@ -288,6 +290,7 @@ def openapi_document() -> dict[str, Any]:
             **regression_paths(ok, unauthorized),
             **cache_paths(ok, unauthorized),
             **capacity_paths(ok, unauthorized),
+            **incident_paths(ok, unauthorized),
             "/performance/health": {
                 "get": {
                     "summary": "Liveness and readiness: one status (ok, degraded, critical) "

@@ -17,7 +17,13 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from otel_perf import __version__, cli_instrumentation, cli_processors, cli_readers
+from otel_perf import (
+    __version__,
+    cli_incidents,
+    cli_instrumentation,
+    cli_processors,
+    cli_readers,
+)
 from otel_perf.cli_args import WIDE, add_command, parse_args
 from otel_perf.cli_http import DEFAULT_API as DEFAULT_API
 from otel_perf.cli_http import CLIError as CLIError
@@ -100,6 +106,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_readers.add_parsers(sub)
     cli_processors.add_parsers(sub)
     cli_instrumentation.add_parser(sub)
+    cli_incidents.add_parser(sub)
     return parser
 
 

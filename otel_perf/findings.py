@@ -28,6 +28,7 @@ class Kind(StrEnum):
     SLOW_QUERY = "slow_query"
     N_PLUS_ONE = "n_plus_one"
     SLOW_REQUEST = "slow_request"
+    INCIDENT = "incident"
 
 
 class Severity(StrEnum):

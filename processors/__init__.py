@@ -14,6 +14,7 @@ def register_builtins() -> None:
     from otel_perf.processors.bottlenecks.processor import FACTORY as BOTTLENECKS
     from otel_perf.processors.cache.processor import FACTORY as CACHE
     from otel_perf.processors.capacity.processor import FACTORY as CAPACITY
+    from otel_perf.processors.incidents.processor import FACTORY as INCIDENTS
     from otel_perf.processors.instrumentation.processor import FACTORY as INSTRUMENTATION
     from otel_perf.processors.regression.processor import FACTORY as REGRESSION
     from otel_perf.processors.slo.processor import FACTORY as SLO
@@ -29,6 +30,7 @@ def register_builtins() -> None:
         CAPACITY,
         AGGREGATES,
         INSTRUMENTATION,
+        INCIDENTS,
     )
     for factory in builtins:
         register_processor(factory)

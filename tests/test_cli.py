@@ -116,7 +116,7 @@ def test_api_error_is_one_sentence(
     assert err.count("\n") == 1 and "{" not in err
     assert err.startswith(f"otel-perf findings: GET http://127.0.0.1:{busy.api}/performance/")
     assert 'HTTP 400 Bad Request: query parameter kind: unknown kind "nope"' in err
-    assert err.rstrip().endswith("slow_request)")  # the whole message, not cut
+    assert err.rstrip().endswith("incident)")  # the whole message, not cut
 
 
 def test_unreachable_api_says_what_to_do(capsys: pytest.CaptureFixture[str]) -> None:

@@ -33,6 +33,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "prometheus": {"endpoint": "127.0.0.1:0"},
     "aggregates": {"expected_instances": 2, "grace": "0s"},
     "instrumentation": {"window": "1s", "min_self_time": "0s", "min_server_spans": 1},
+    "incidents": {"overlap": "5m", "max_open": 10},
     "otlp_aggregates": {"endpoint": "127.0.0.1:9", "instance": "t1", "max_attempts": 1},
 }
 RAISES_BY_DESIGN = {"broken"}

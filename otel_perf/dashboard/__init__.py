@@ -21,6 +21,7 @@ ASSETS = {
     "capacity.js": "text/javascript; charset=utf-8",
     "chart.js": "text/javascript; charset=utf-8",
     "dom.js": "text/javascript; charset=utf-8",
+    "incidents.js": "text/javascript; charset=utf-8",
     "sections.js": "text/javascript; charset=utf-8",
     "slo.js": "text/javascript; charset=utf-8",
     "app.css": "text/css; charset=utf-8",

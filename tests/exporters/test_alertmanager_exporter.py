@@ -395,6 +395,7 @@ def test_alertnames_are_stable() -> None:
         "OtelPerfSlowQuery",
         "OtelPerfNPlusOne",
         "OtelPerfSlowRequest",
+        "OtelPerfIncident",
     ]
 
 

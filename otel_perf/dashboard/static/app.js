@@ -2,6 +2,7 @@
 // only what changed, poll every N s (paused while the tab is hidden).
 import { renderOpenFindings, renderRecommendations } from "./actions.js";
 import { renderCapacity } from "./capacity.js";
+import { renderIncidents } from "./incidents.js";
 import {
   renderAnomalies, renderBottlenecks, renderCache, renderInstrumentation, renderRED, renderRegression,
 } from "./sections.js";
@@ -36,8 +37,9 @@ async function getJSON(path, { open = false } = {}) {
 
 // section id → {needs: processor type or null, path (as in the OpenAPI document), query,
 // render(body) → nodes, load?, hideWhen?}; the page shows them in index.html's order:
-// what to do first (recommendations, open findings), then SLOs, capacity and the rest
+// incidents first, then what to do (recommendations, open findings), then SLOs, capacity and the rest
 const SECTIONS = [
+  { id: "incidents", needs: "incidents", path: "/performance/incidents", render: renderIncidents },
   { id: "recommendations", needs: null, path: "/performance/recommendations", render: renderRecommendations },
   { id: "findings", needs: null, path: "/performance/findings", query: "?limit=500", render: renderOpenFindings },
   { id: "slo", needs: "slo", path: "/performance/slo", render: renderSLO },

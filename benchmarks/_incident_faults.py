@@ -1,0 +1,242 @@
+"""Seeded faults as the findings the processors raise for them, for the incidents
+processor's tests and benchmark.
+
+Each fault is injected at ``t0`` and yields the findings the real processors raise about
+it, with their attributes as those processors write them (bottlenecks: slow_query with its
+``routes``, slow_request with its ``critical_path``; anomaly with ``series`` and
+``start_ns``; regression with ``operation`` and versions; slo burn with ``since_ns``;
+capacity with ``resource``). Detection lags are drawn from the seeded ``rng``, so a
+symptom is sometimes reported before its cause — the order in which findings arrive is
+not the order of causation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from dataclasses import dataclass
+
+from otel_perf.findings import Finding, Kind, Severity
+
+NS = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class Fault:
+    """An injected fault: its findings and what the probable cause must be."""
+
+    name: str
+    findings: list[Finding]
+    cause_service: str
+    cause_kinds: frozenset[Kind]
+    cause_subject: str  # a substring of the cause's subject
+
+
+def _at(t0: int, rng: random.Random) -> int:
+    return t0 + int(rng.uniform(0, 120) * NS)
+
+
+def slow_request(service: str, route: str, t: int, path: list[tuple[str, str]]) -> Finding:
+    return Finding(
+        kind=Kind.SLOW_REQUEST,
+        severity=Severity.WARNING,
+        service=service,
+        subject=route,
+        time_ns=t,
+        summary=f"40 of 200 {route} requests took over 500 ms",
+        attributes={
+            "slow": 40,
+            "requests": 200,
+            "p95_ms": 900.0,
+            "change": "regressed",
+            "critical_path": [
+                {"service": s, "operation": o, "ms": 600.0, "share": 0.7} for s, o in path
+            ],
+        },
+        source="bottlenecks",
+    )
+
+
+def anomaly(service: str, route: str, t: int, start: int) -> Finding:
+    series = f"span.p95_ms{{{service},{route}}}"
+    return Finding(
+        kind=Kind.ANOMALY_DETECTED,
+        severity=Severity.WARNING,
+        service=service,
+        subject=series,
+        time_ns=t,
+        summary=f"{series} above its expected band",
+        attributes={
+            "series": series,
+            "value": 900.0,
+            "expected_low": 80.0,
+            "expected_high": 160.0,
+            "score": 0.999,
+            "max_score": 0.999,
+            "direction": "up",
+            "start_ns": start,
+        },
+        source="anomaly",
+    )
+
+
+def burn(service: str, route: str, t: int, since: int) -> Finding:
+    return Finding(
+        kind=Kind.BURN_RATE_ALERT,
+        severity=Severity.CRITICAL,
+        service=service,
+        subject=f"{service}-latency page",
+        time_ns=t,
+        summary=f"{service}-latency: burn-rate page firing",
+        attributes={
+            "objective": f"{service}-latency",
+            "alert": "page",
+            "status": "firing",
+            "since_ns": since,
+            "target": 0.99,
+            "suggested": False,
+            "pages": True,
+            "burn_rates": [],
+        },
+        source="slo",
+    )
+
+
+def slow_query(service: str, route: str, statement: str, t: int) -> Finding:
+    return Finding(
+        kind=Kind.SLOW_QUERY,
+        severity=Severity.WARNING,
+        service=service,
+        subject=f"postgresql {statement}",
+        time_ns=t,
+        summary=f"postgresql query p50 300 ms, 6× its usual 50 ms: {statement}",
+        attributes={
+            "fingerprint_id": hashlib.sha1(statement.encode()).hexdigest()[:16],
+            "fingerprint": statement,
+            "operation": f"postgresql {statement}",
+            "db_system": "postgresql",
+            "count": 500,
+            "p50_ms": 300.0,
+            "p95_ms": 450.0,
+            "change": "regressed",
+            "traffic_share": 0.4,
+            "saveable_ms_per_request": 250.0,
+            "routes": [{"service": service, "route": route, "share": 1.0}],
+        },
+        source="bottlenecks",
+    )
+
+
+def regression(service: str, operation: str, t: int, old: str, new: str) -> Finding:
+    return Finding(
+        kind=Kind.REGRESSION_DETECTED,
+        severity=Severity.WARNING,
+        service=service,
+        subject=f"{operation} {old} -> {new}",
+        time_ns=t,
+        summary=f"{service} {operation}: regressed from version {old} to {new}",
+        attributes={
+            "operation": operation,
+            "old_version": old,
+            "new_version": new,
+            "reason": "p95 6.0x",
+        },
+        source="regression",
+    )
+
+
+def capacity(service: str, resource: str, t: int) -> Finding:
+    return Finding(
+        kind=Kind.CAPACITY_FORECAST,
+        severity=Severity.CRITICAL,
+        service=service,
+        subject=f"{resource} >= limit",
+        time_ns=t,
+        summary=f"{resource} is forecast to reach limit (1) in 0.1 days",
+        attributes={
+            "resource": resource,
+            "metric": "system.cpu.utilization",
+            "threshold": 1.0,
+            "threshold_label": "limit",
+            "days_until": 0.1,
+        },
+        source="capacity",
+    )
+
+
+def release_statement(service: str, t0: int, rng: random.Random) -> Fault:
+    """A release that slows one statement: regression, slow query, route latency, SLO burn."""
+    route, statement = "GET /search", f"SELECT * FROM items_{service} WHERE name LIKE ?"
+    late = [_at(t0, rng) for _ in range(5)]
+    return Fault(
+        "release slows a statement",
+        [
+            regression(service, route, late[0], "1.0", "2.0"),
+            slow_query(service, route, statement, late[1]),
+            slow_request(service, route, late[2], [(service, f"postgresql {statement}")]),
+            anomaly(service, route, late[3], t0 + int(rng.uniform(0, 60) * NS)),
+            burn(service, route, late[4], t0 + int(rng.uniform(30, 90) * NS)),
+        ],
+        service,
+        frozenset({Kind.SLOW_QUERY}),
+        statement,
+    )
+
+
+def downstream(service: str, callers: list[str], t0: int, rng: random.Random) -> Fault:
+    """A downstream service slowing: its route, and every upstream caller's route and SLO."""
+    route = "GET /quote/{id}"
+    found = [
+        slow_request(service, route, _at(t0, rng), [(service, route)]),
+        anomaly(service, route, _at(t0, rng), t0 + int(rng.uniform(0, 60) * NS)),
+    ]
+    for caller in callers:
+        path = [(caller, "POST /checkout"), (service, route)]
+        found += [
+            slow_request(caller, "POST /checkout", _at(t0, rng), path),
+            anomaly(caller, "POST /checkout", _at(t0, rng), t0 + int(rng.uniform(0, 60) * NS)),
+            burn(caller, "POST /checkout", _at(t0, rng), t0 + int(rng.uniform(0, 90) * NS)),
+        ]
+    return Fault(
+        "downstream slows",
+        found,
+        service,
+        frozenset({Kind.SLOW_REQUEST, Kind.ANOMALY_DETECTED}),
+        route,
+    )
+
+
+def cpu_saturation(service: str, t0: int, rng: random.Random) -> Fault:
+    """A CPU-saturated host: latency across its routes, and the capacity finding."""
+    routes = ["GET /", "GET /items", "POST /items"]
+    found = [capacity(service, f"{service} cpu", _at(t0, rng))]
+    for route in routes:
+        found.append(anomaly(service, route, _at(t0, rng), t0 + int(rng.uniform(0, 90) * NS)))
+        found.append(slow_request(service, route, _at(t0, rng), [(service, route)]))
+    return Fault(
+        "cpu saturation", found, service, frozenset({Kind.CAPACITY_FORECAST}), f"{service} cpu"
+    )
+
+
+def scenario(seed: int, t0: int = 1_800_000_000 * NS, missed: float = 0.0) -> list[Fault]:
+    """Two to four simultaneous faults on disjoint services (seeded); each finding but the
+    first (the cause's, or the first symptom's) is missed with probability ``missed``, as a
+    processor whose floor the fault did not cross raises nothing."""
+    rng = random.Random(seed)
+    faults = []
+    for i in range(rng.randint(2, 4)):
+        kind = rng.choice(("release", "downstream", "cpu"))
+        name = f"svc{seed}-{i}"
+        if kind == "release":
+            faults.append(release_statement(name, t0, rng))
+        elif kind == "downstream":
+            callers = [f"{name}-caller{j}" for j in range(rng.randint(1, 3))]
+            faults.append(downstream(name, callers, t0, rng))
+        else:
+            faults.append(cpu_saturation(name, t0, rng))
+    return [_miss(fault, missed, rng) for fault in faults] if missed else faults
+
+
+def _miss(fault: Fault, missed: float, rng: random.Random) -> Fault:
+    kept = [f for i, f in enumerate(fault.findings) if i < 2 or rng.random() >= missed]
+    return Fault(fault.name, kept, fault.cause_service, fault.cause_kinds, fault.cause_subject)

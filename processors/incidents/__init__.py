@@ -1,0 +1,1 @@
+"""The ``incidents`` processor: open findings grouped into incidents with a probable cause."""

@@ -1,0 +1,162 @@
+"""The ``incidents`` processor: the open findings of every processor, grouped into
+incidents, each with a probable cause, impact and one action (see ``correlate``).
+
+How it sees other processors' findings: through the store. The pipeline writes every
+tick's findings to the store; at each tick this processor reads the recent ones
+(``lookback``, at most ``max_findings``), keeps what is open now (the recommendations
+list's notion: newest per key, not resolved, see ``otel_perf.recommendations``) and
+correlates them. So it runs one tick behind the findings it groups, needs nothing from
+the core but the store every processor already has, and calls no processor.
+
+An incident keeps its id while its members change: a new group takes the id of the open
+incident it shares most members with. An incident whose members have all resolved is
+closed and kept among the ``max_recent`` recent ones. Open and recent incidents and each
+finding's first sighting are saved at flush and loaded at start.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from typing import Any
+
+from otel_perf import gauges
+from otel_perf.components import Context, Factory, Processor
+from otel_perf.findings import Finding
+from otel_perf.processors.incidents.config import IncidentsConfig
+from otel_perf.processors.incidents.correlate import Group, correlate
+from otel_perf.processors.incidents.facts import Facts, facts_of
+from otel_perf.processors.incidents.story import incident_finding, incident_id, tell
+from otel_perf.recommendations import current_findings
+from otel_perf.store import StoreWriteError
+
+NS = 1_000_000_000
+STATE = "incidents"
+OPEN_GAUGE = "otel_perf.incident.open"
+gauges.register(OPEN_GAUGE, "1", "1 per open incident (labels: incident, service, severity).")
+
+
+class IncidentsProcessor(Processor):
+    def __init__(self, context: Context, config: IncidentsConfig) -> None:
+        super().__init__(context)
+        self.config = config
+        self.open: dict[str, dict[str, Any]] = {}
+        self.recent: deque[dict[str, Any]] = deque(maxlen=config.max_recent)
+        self.first_seen: dict[str, int] = {}  # finding key -> first event time seen open
+        self.overflowed = 0
+        self._lock = threading.Lock()
+        self._dirty = False
+
+    # -- evaluation -----------------------------------------------------------
+    def tick(self, now_ns: int) -> list[Finding]:
+        since = now_ns - int(self.config.lookback * NS)
+        stored = self.context.store.findings(since_ns=since, limit=self.config.max_findings)
+        return self.update(current_findings(stored, {}), now_ns)
+
+    def update(self, findings: list[Finding], now_ns: int) -> list[Finding]:
+        """Regroup the open ``findings`` and carry incidents over (pure of the store); an
+        ``incident`` finding for each incident that opened or resolved."""
+        before = dict(self.open)
+        facts = [f for f in (self._facts(x) for x in findings) if f is not None]
+        groups = correlate(facts, int(self.config.overlap * NS))
+        with self._lock:
+            self.first_seen = {f.key: self.first_seen[f.key] for f in facts}
+            opened: dict[str, dict[str, Any]] = {}
+            for group in groups:
+                if len(opened) >= self.config.max_open:
+                    self.overflowed += 1
+                    continue
+                incident = self._match(group, opened)
+                opened[incident] = tell(group, incident)
+                opened[incident]["opened_ns"] = self.open.get(incident, {}).get("opened_ns", now_ns)
+            for incident, body in self.open.items():
+                if incident not in opened:
+                    self.recent.appendleft({**body, "state": "resolved", "resolved_ns": now_ns})
+            self._dirty = self._dirty or _ids(opened) != _ids(self.open) or bool(opened)
+            self.open = opened
+        announced = [
+            incident_finding(b, now_ns, self.id) for i, b in opened.items() if i not in before
+        ]
+        gone = [b for i, b in before.items() if i not in opened]
+        return announced + [incident_finding(b, now_ns, self.id, resolved=True) for b in gone]
+
+    def _facts(self, finding: Finding) -> Facts | None:
+        seen = self.first_seen.setdefault(finding.key, finding.time_ns)
+        return facts_of(finding, seen)
+
+    def _match(self, group: Group, taken: dict[str, dict[str, Any]]) -> str:
+        keys = {m.key for m in group.members}
+        best, shared = "", 0
+        for incident, body in self.open.items():
+            common = len(keys & {m["key"] for m in body["members"]})
+            if incident not in taken and common > shared:
+                best, shared = incident, common
+        return best or incident_id(group)
+
+    # -- reads ----------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "open": sorted(self.open.values(), key=_order),
+                "recent": list(self.recent),
+                "limits": {"max_open": self.config.max_open, "max_recent": self.config.max_recent},
+                "overflowed": self.overflowed,
+            }
+
+    def gauges(self) -> list[tuple[str, float, dict[str, str]]]:
+        with self._lock:
+            return [
+                (
+                    OPEN_GAUGE,
+                    1.0,
+                    {
+                        "incident": body["id"],
+                        "service": body["probable_cause"]["service"],
+                        "severity": body["severity"],
+                    },
+                )
+                for body in sorted(self.open.values(), key=_order)
+            ]
+
+    # -- state ----------------------------------------------------------------
+    def start(self) -> None:
+        saved = self.context.store.load_state(self.id, STATE) or {}
+        with self._lock:
+            self.open = dict(list((saved.get("open") or {}).items())[: self.config.max_open])
+            self.recent.extend(saved.get("recent") or [])
+            first = saved.get("first_seen") or {}
+            self.first_seen = {
+                k: int(v) for k, v in list(first.items())[: self.config.max_findings]
+            }
+
+    def flush(self, now_ns: int) -> None:
+        with self._lock:
+            if not self._dirty:
+                return
+            body = {
+                "open": self.open,
+                "recent": list(self.recent),
+                "first_seen": self.first_seen,
+            }
+        try:
+            self.context.store.save_state(self.id, STATE, body, now_ns)
+        except StoreWriteError:
+            return  # counted by the store; saved at the next flush
+        self._dirty = False
+
+
+def _ids(incidents: dict[str, dict[str, Any]]) -> set[str]:
+    return set(incidents)
+
+
+def _order(body: dict[str, Any]) -> tuple[float, int, str]:
+    return (-float(body["impact"]["score"]), int(body["start_ns"]), str(body["id"]))
+
+
+FACTORY: Factory[IncidentsConfig, Processor] = Factory(
+    type="incidents",
+    config_model=IncidentsConfig,
+    create=IncidentsProcessor,
+    description="Open findings grouped into incidents by shared subject, time and the call "
+    "graph, each with a probable cause, its impact and one action.",
+)
