@@ -9,7 +9,7 @@ module (never the other way round).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from otel_perf import recommendation_slo as slo
@@ -290,6 +290,12 @@ def _regression(f: Finding, inputs: Context) -> Item:
             f"Roll back or investigate {f.service} version {a['new_version']}: "
             f"{a['operation']} regressed {relative:+.0%} against {a['old_version']}"
         )
+        traffic = _route_traffic(inputs.snapshots, f.service, str(a["operation"]))
+        if traffic is not None:
+            before = a.get("baseline_p50")  # the route's p50 before the release, if known
+            if isinstance(before, int | float) and before > 0:
+                traffic = replace(traffic, p50_ms=float(before), p50_source="old version")
+            return _release_cost(f, action, relative, traffic)
     elif "before_ms" in a:
         before, after = float(a["before_ms"]), float(a["after_ms"])
         relative = after / before - 1 if before else 1.0
@@ -309,6 +315,69 @@ def _regression(f: Finding, inputs: Context) -> Item:
         impact_value=relative,
         impact_text=f"{relative:+.0%} latency",
         figures=_figures(f, "old_version", "new_version", *names),
+        notes=(
+            "the route's traffic is unknown (no span metrics of it): ranked by the relative change",
+        )
+        if "new_version" in a
+        else (),
+    )
+
+
+@dataclass(frozen=True)
+class RouteTraffic:
+    """An entry operation's requests per second and median latency, from span metrics."""
+
+    rate_per_s: float
+    p50_ms: float
+    window_s: float
+    p50_source: str = "span metrics"
+
+
+#: span kinds of entry operations as span metrics label them (SERVER, CONSUMER)
+_ENTRY_KINDS = frozenset({2, 5, "SERVER", "CONSUMER", "SPAN_KIND_SERVER", "SPAN_KIND_CONSUMER"})
+
+
+def _route_traffic(snapshots: Snapshots, service: str, operation: str) -> RouteTraffic | None:
+    """The route's traffic in the span metrics' API window (all its series summed; the
+    median of its busiest), or None when no span-metrics processor saw it."""
+    rate, p50, busiest, window = 0.0, None, -1, 0.0
+    for snap in snapshots.get("spanmetrics", {}).values():
+        for row in snap.get("red", []):
+            if (row.get("service"), row.get("operation")) != (service, operation):
+                continue
+            if row.get("span_kind") not in _ENTRY_KINDS:
+                continue
+            rate += float(row.get("rate_per_s") or 0.0)
+            window = float(snap.get("window_s") or 0.0)
+            if int(row.get("calls") or 0) > busiest and row.get("p50_ms") is not None:
+                busiest, p50 = int(row["calls"]), float(row["p50_ms"])
+    if p50 is None or rate <= 0:
+        return None
+    return RouteTraffic(rate, p50, window)
+
+
+def _release_cost(f: Finding, action: str, relative: float, traffic: RouteTraffic) -> Item:
+    """A release regression in users' time: relative change × route p50 × requests per
+    minute, the time per minute the new version adds on that route."""
+    per_min = traffic.rate_per_s * 60.0
+    cost = relative * traffic.p50_ms * per_min
+    return Item(
+        action=action,
+        category="performance",
+        finding=f,
+        impact_kind="latency_ms_per_min",
+        impact_value=cost,
+        impact_text=f"{relative:+.0%} latency, ~{cost:,.0f} ms per minute of users' time",
+        figures={
+            **_figures(f, "old_version", "new_version", *_SHIFT_FIGURES),
+            "route_p50_ms": traffic.p50_ms,
+            "requests_per_min": round(per_min, 3),
+        },
+        notes=(
+            f"time per minute = relative change {relative:+.3g} × route p50 "
+            f"{traffic.p50_ms:.4g} ms ({traffic.p50_source}) × {per_min:.4g} requests per "
+            f"minute (span metrics, last {traffic.window_s:g} s)",
+        ),
     )
 
 

@@ -58,9 +58,12 @@ FINDING_GAUGE = "otel_perf_finding_open"
 SHOP, PRICING = "shop", "pricing"
 ORDERS, SEARCH, PRODUCT = "/orders", "/search", "/products/{product_id}"
 CUSTOMER, HEALTH = "/customers/{customer_id}", "/health"
-#: requests per round, by route: the N+1 route is the hottest, the search the least hot
-MIX = {ORDERS: 8, PRODUCT: 2, SEARCH: 1, CUSTOMER: 2, HEALTH: 1}
-ROUNDS = 12  # per version: 12 searches, as many as version_window
+#: requests per round, by route: the N+1 route is the hottest
+MIX = {ORDERS: 8, PRODUCT: 2, SEARCH: 2, CUSTOMER: 2, HEALTH: 1}
+ROUNDS = 12  # per version: 24 searches, as many as version_window (the search is the
+# least frequent route a verdict is asked of: 12 a version left a +70-150 % slowdown uncalled
+# in some runs, as a rank test of 12 against 12 at a 0.25 % one-sided level needs 84 % of
+# the pairs ordered, which a shared machine's noise can deny)
 MORE_ROUNDS = 20  # at most, while waiting for findings, verdicts and resolutions
 PRODUCTS = 200_000
 CUSTOMERS = 200
@@ -83,8 +86,10 @@ receivers:
 # Defaults throughout, except time and sample sizes scaled to a test of a minute at about
 # 10 requests a second: 1-s span-metrics intervals (the change-point series), 5-s evaluation
 # windows whose minimum counts keep the defaults' rate (10 traces or 5 queries per 60 s is
-# less than one per 5 s), and the samples a version needs. The apps export with the SDK's
-# default 5-s delay: the late grace and the trace quiet time cover it.
+# less than one per 5 s), and the samples a version needs: 24 a side (a few may be lost when
+# the old version stops, hence min_samples 16), shifts under 5 ms taken as noise between two
+# processes on a machine shared with other work, not a release a team would act on. The apps
+# export with the SDK's default 5-s delay: the late grace and the trace quiet time cover it.
 processors:
   spanmetrics: {{interval: 1s, late_grace: 7s}}
   bottlenecks:
@@ -94,7 +99,11 @@ processors:
     slow_query_min_count: 1
   slo: {{}}
   anomaly: {{}}
-  regression: {{version_window: 12, min_samples: 10, baseline_intervals: 0}}
+  regression:
+    version_window: 24
+    min_samples: 16
+    min_absolute_change_ms: 5
+    baseline_intervals: 0
   cache: {{}}
   capacity: {{}}
 exporters:
@@ -375,6 +384,16 @@ def version_findings(sidecar: SidecarProcess, kind: str) -> list[dict[str, Any]]
     return list(newest.values())
 
 
+def verdicts(sidecar: SidecarProcess) -> list[tuple[str, str, str]]:
+    """The shop's version comparisons: operation, outcome and the verdict's reason."""
+    analysis = sidecar.get("/performance/regression/analysis")
+    return [
+        (c["operation"], c["outcome"], c["verdict"]["reason"])
+        for c in analysis["version_comparisons"]
+        if c["service"] == SHOP
+    ]
+
+
 def assert_quiet_on_healthy_routes(sidecar: SidecarProcess) -> None:
     """No recommendation, and no finding of warning or above, names the healthy route or
     the shop's /health."""
@@ -473,7 +492,8 @@ def test_planted_problems_of_a_real_app_rank_first_and_versions_are_judged(
         resolved = n_plus_one["subject"] not in [
             f["subject"] for f in open_findings(sidecar) if f["kind"] == "n_plus_one"
         ]
-        return bool(resolved and version_findings(sidecar, "improvement_detected"))
+        judged = all(version_findings(sidecar, k) for k in VERDICTS)
+        return resolved and judged
 
     for _ in range(MORE_ROUNDS):  # traffic goes on (event time too) until they are in
         if settled():
@@ -481,17 +501,15 @@ def test_planted_problems_of_a_real_app_rank_first_and_versions_are_judged(
         traffic.rounds(apps["shop"], 1)
     assert settled(), (
         f"after {MORE_ROUNDS} more rounds: N+1 {n_plus_one['subject']} still open or a "
-        f"version verdict missing; open: {open_findings(sidecar)}"
+        f"version verdict missing; open: {open_findings(sidecar)}; verdicts: {verdicts(sidecar)}"
     )
     print_recommendations(sidecar, "version 2.0")
     assert_quiet_on_healthy_routes(sidecar)
 
     regressions = version_findings(sidecar, "regression_detected")
     improvements = version_findings(sidecar, "improvement_detected")
-    # the slower search is not always called at these sample sizes since the release
-    # verdict's false-alarm budget was split three ways (issue 17): never a wrong one
-    assert len(regressions) <= 1 and all(SEARCH in text_of(r) for r in regressions), regressions
-    assert len(improvements) == 1 and ORDERS in text_of(improvements[0]), improvements
+    assert len(regressions) == 1 and SEARCH in text_of(regressions[0]), verdicts(sidecar)
+    assert len(improvements) == 1 and ORDERS in text_of(improvements[0]), verdicts(sidecar)
 
     analysis = sidecar.get("/performance/regression/analysis")
     change_points = [

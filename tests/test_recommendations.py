@@ -512,3 +512,45 @@ def test_a_hot_routes_bottleneck_outranks_a_critical_rare_query_and_a_suggested_
         "tie_break": {"severity": "warning"},
         "notes": [],
     }
+
+
+SPANMETRICS_CONFIG = """
+receivers: {otlp: {}}
+processors:
+  spanmetrics: {}
+  regression: {version_window: 100, baseline_intervals: 0}
+service:
+  pipelines:
+    traces: {receivers: [otlp], processors: [spanmetrics, regression]}
+"""
+
+
+def test_a_release_regression_is_ranked_by_the_users_time_it_costs() -> None:
+    """With the route's traffic known (span metrics), a release regression weighs relative
+    change × the route's p50 before the release × requests per minute, with the reasons."""
+    pipe = Pipeline(load_config(text=SPANMETRICS_CONFIG), Store(":memory:"), clock=lambda: 1)
+    pipe.start(worker=False)
+    try:
+        start = 1_700_000_000 * S
+        pipe.process(SpanBatch(version_requests(start)))
+        pipe.tick(start + 25 * S)
+        with client(pipe) as http:
+            items = everything(http)
+        finding = {f.key: f for f in pipe.store.findings(limit=100)}
+        snapshot = next(iter(pipe.snapshot("spanmetrics").values()))
+    finally:
+        pipe.shutdown()
+    regression = one(items, kind="regression_detected")
+    attrs = finding[regression["finding"]["key"]].attributes
+    (cart,) = [r for r in snapshot["red"] if r["operation"] == "GET /cart"]
+    per_min = cart["rate_per_s"] * 60
+    expected = attrs["relative_shift"] * attrs["baseline_p50"] * per_min
+    assert regression["impact"]["kind"] == "latency_ms_per_min"
+    assert regression["impact"]["value"] == pytest.approx(expected, rel=1e-6)
+    assert 45 < attrs["baseline_p50"] < 55 and 0.3 < attrs["relative_shift"] < 0.9
+    assert regression["score"] == pytest.approx(expected, abs=1e-3)
+    figures, (note,) = regression["evidence"]["figures"], regression["ranking"]["notes"]
+    assert figures["requests_per_min"] == pytest.approx(per_min, rel=1e-3)
+    assert figures["route_p50_ms"] == attrs["baseline_p50"]
+    assert "route p50" in note and "requests per minute" in note, note
+    assert "ms per minute" in regression["impact"]["text"]

@@ -35,7 +35,12 @@ service:
 
 
 class _Handler(BaseHTTPRequestHandler):
+    hits = 0  # requests served, warm-up included (one thread per request: under a lock)
+    lock = threading.Lock()
+
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        with _Handler.lock:
+            _Handler.hits += 1
         body = b"ok"
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
@@ -100,6 +105,20 @@ def test_benchmark_through_the_api_first_run_is_the_baseline(
         trend = http.get("/performance/trends/work").json()
         assert trend["trend"]["n"] == 3 and len(trend["points"]) == 3
         assert http.get("/performance/trends/nothing").status_code == 404
+
+
+def test_a_request_without_warmup_warms_up_as_the_cli_does(pipeline: Pipeline, target: str) -> None:
+    with api(pipeline) as http:
+        for body, calls in (
+            ({"iterations": 20}, 20 + benchmark_runner.default_warmup(20)),
+            ({"iterations": 20, "warmup": 0}, 20),  # cold on purpose, when asked
+            ({}, 100 + benchmark_runner.default_warmup(100)),
+        ):
+            before = _Handler.hits
+            ran = http.post("/performance/benchmark/run", json={"name": "w", "url": target, **body})
+            assert ran.status_code == 200, ran.text
+            assert _Handler.hits - before == calls, body
+            assert ran.json()["statistics"]["count"] == body.get("iterations", 100)
 
 
 def test_target_outside_the_allow_list_is_refused_before_connecting(

@@ -33,6 +33,8 @@ def verdict_attributes(v: Verdict) -> dict[str, Any]:
         "relative_low",
         "relative_high",
         "cliffs_delta",
+        "baseline_p50",
+        "current_p50",
         "baseline_p95",
         "current_p95",
         "p95_delta",

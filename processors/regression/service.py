@@ -17,6 +17,8 @@ from otel_perf.processors.regression.config import BenchmarkSettings
 from otel_perf.processors.regression.processor import RegressionProcessor
 from otel_perf.processors.regression.runs import finite_dict
 
+ITERATIONS = 100  # timed calls of a benchmark request that does not say
+
 
 class SamplesRequest(BaseModel):
     """``{name, samples_ms}``: a baseline to establish or a run to test."""
@@ -28,7 +30,11 @@ class SamplesRequest(BaseModel):
 
 
 class BenchmarkRequest(BaseModel):
-    """``{name, url | callable | samples_ms, iterations, warmup, concurrency}``."""
+    """``{name, url | callable | samples_ms, iterations, warmup, concurrency}``.
+
+    ``warmup`` left out means :func:`benchmark_runner.default_warmup` of ``iterations``
+    (10 %, at least 5), as the CLI does: a cold first call must not become the baseline.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -36,10 +42,21 @@ class BenchmarkRequest(BaseModel):
     url: str | None = None
     callable: str | None = None
     samples_ms: list[float] | None = Field(default=None, min_length=1, max_length=1_000_000)
-    iterations: int = Field(default=100, ge=1)
+    iterations: int = Field(default=ITERATIONS, ge=1)
     warmup: int = Field(default=0, ge=0)
     concurrency: int = Field(default=1, ge=1)
     target: str = ""  # what a client ran, for the record (with samples_ms)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_warmup(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("warmup") is None:
+            try:
+                iterations = int(data.get("iterations", ITERATIONS))
+            except (TypeError, ValueError):
+                return data  # the field's own validation names the problem
+            return {**data, "warmup": benchmark_runner.default_warmup(max(iterations, 1))}
+        return data
 
     @model_validator(mode="after")
     def _one_source(self) -> BenchmarkRequest:
