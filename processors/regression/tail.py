@@ -21,6 +21,16 @@ The statistic was chosen on seeded lognormal latencies (``benchmarks.tcpd --synt
 over Fisher's exact test of exceedances at p90/p95, Mann-Whitney and Yuen's trimmed t on the
 excesses, and the Savage rank test: a slower tail stretches the excesses more than it moves
 the count above any threshold, and the mean of the excesses is what the stretch moves most.
+
+A second pass (issue 17) tried scores of the excesses ``y`` in the same permutation test.
+Tail-only +10 % p95 at n = 1,000, 1.5 % level, the benchmark's 200 seeds: the mean (this
+test) 40 %, ``log(1 + y / median y)`` 44.5 %, sqrt 42.5 %, ``y^0.7`` 42 %, a fitted
+generalised-Pareto score 43.5 %, the lognormal locally most powerful score 42 %; the pooled
+p75 instead of the p80 38 %; a threshold-free sum of excesses over all values 30 %. On 1,000
+fresh seeds through ``judge_release`` the log score's lead shrank to 45.7 % against 44.8 %
+(± 1.6 %), and it lost at +50 % with n = 200 (80.0 % against 84.2 %), so the mean stayed.
+With the whole 2 % budget on the tail the best score reached 48 %: about 200 tail values a
+side hold little more (the 50 % aimed at is not reached).
 """
 
 from __future__ import annotations
