@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 CUSTOMERS = 200
-ORDERS = 2_000
+ORDERS = 5_000  # 150,000 order lines: each unindexed lazy load scans them (a few ms at idle)
 LINES_PER_ORDER = 30
 DEFAULT_PRODUCTS = 200_000
 TEXTS = 1_000
