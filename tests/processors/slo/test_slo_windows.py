@@ -219,19 +219,33 @@ def test_a_corrupt_state_is_refused() -> None:
         MinuteCounts.from_dict({**data, "hour_slots": 7})
 
 
-def test_memory_does_not_depend_on_traffic() -> None:
-    quiet, busy = MinuteCounts(), MinuteCounts()
+def test_memory_depends_on_the_time_seen_not_on_traffic() -> None:
+    quiet, busy, new = MinuteCounts(), MinuteCounts(), MinuteCounts()
     quiet.add(BASE, 1, 1)
+    quiet.add(BASE + 4999, 1, 1)
     for minute in range(BASE, BASE + 5000, 7):
         busy.add(minute, 10**6, 10**6 + 3)
+    new.add(BASE, 10**6, 10**6)
     assert quiet.nbytes == busy.nbytes < 128 * 1024
+    # a new objective holds a few hours, not the window's: 16 hours of 4 counts
+    assert new.nbytes == MINUTE_HORIZON * (2 * 8 + 2) + 16 * 4 * 8 < 8 * 1024
+
+
+def test_the_hour_ring_grows_to_the_window_and_no_further() -> None:
+    counts = MinuteCounts.for_window(TimeWindow(duration_s=30 * 86400))
+    counts.add(BASE, 1, 2)
+    counts.add(BASE + 60 * 40, 3, 4)  # 40 hours later: the ring doubles to 64 hours
+    assert len(counts.hours) == 64
+    assert counts.sum(BASE, BASE + 60 * 41) == (4, 6)
+    counts.advance(BASE + 60 * 24 * 40)  # past the window: every hour of it is kept
+    assert len(counts.hours) == counts.hour_slots == 721
 
 
 def test_sized_for_the_window() -> None:
     rolling = MinuteCounts.for_window(TimeWindow(duration_s=30 * 86400))
     month = MinuteCounts.for_window(TimeWindow(calendar="month"))
-    assert (rolling.minute_horizon, len(rolling.hours)) == (MINUTE_HORIZON, 721)
-    assert len(month.hours) == 745  # 31 days of hours + the hour an edge rounds into
+    assert (rolling.minute_horizon, rolling.hour_slots) == (MINUTE_HORIZON, 721)
+    assert month.hour_slots == 745  # 31 days of hours + the hour an edge rounds into
 
 
 # --- hypothesis: the rings against a naive per-minute reference ---------------------------------
@@ -313,6 +327,46 @@ def test_sums_and_timeslices_match_a_naive_reference(
     history: list[Op],
     ranges: list[tuple[int, int]],
 ) -> None:
+    check_against_reference(minute_horizon, extra_span, start, history, ranges)
+
+
+long_ops = st.lists(
+    st.one_of(
+        st.tuples(
+            st.just("advance"), st.integers(0, 5) | st.integers(0, 3000), st.just(0), st.just(0)
+        ),
+        st.tuples(st.just("add"), st.integers(-4000, 3), st.integers(0, 5), st.integers(0, 5)),
+    ),
+    max_size=120,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    minute_horizon=st.integers(1, 1200),
+    extra_span=st.integers(900, 4000),
+    start=st.integers(BASE, BASE + 1440),
+    history=long_ops,
+    ranges=st.lists(st.tuples(st.integers(-5000, 5), st.integers(0, 5000)), min_size=1, max_size=8),
+)
+def test_a_growing_hour_ring_matches_a_naive_reference(
+    minute_horizon: int,
+    extra_span: int,
+    start: int,
+    history: list[Op],
+    ranges: list[tuple[int, int]],
+) -> None:
+    """Spans longer than the new hour ring (16 hours): it grows while the reference holds all."""
+    check_against_reference(minute_horizon, extra_span, start, history, ranges)
+
+
+def check_against_reference(
+    minute_horizon: int,
+    extra_span: int,
+    start: int,
+    history: list[Op],
+    ranges: list[tuple[int, int]],
+) -> None:
     span = minute_horizon + extra_span
     counts = MinuteCounts(minute_horizon, span, ninety_percent)
     counts.advance(start)
@@ -328,6 +382,10 @@ def test_sums_and_timeslices_match_a_naive_reference(
         assert counts.timeslices(first, first + length) == reference.timeslices(
             first, first + length
         )
+    again = MinuteCounts.from_dict(json.loads(json.dumps(counts.to_dict())), ninety_percent)
+    for offset, length in ranges:  # a restored ring (whole) answers as the grown one did
+        first = head + offset
+        assert again.sum(first, first + length) == counts.sum(first, first + length)
 
 
 @settings(max_examples=100, deadline=None)
