@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -251,15 +252,40 @@ def test_sized_for_the_window() -> None:
 # --- hypothesis: the rings against a naive per-minute reference ---------------------------------
 
 Op = tuple[str, int, int, int]
-ops = st.lists(
-    st.one_of(
-        st.tuples(
-            st.just("advance"), st.integers(0, 5) | st.integers(0, 900), st.just(0), st.just(0)
+
+
+def op_lists(advance: int, back: int) -> st.SearchStrategy[list[Op]]:
+    """Histories of advances (up to ``advance`` minutes) and adds (up to ``back`` minutes old)."""
+    return st.lists(
+        st.one_of(
+            st.tuples(
+                st.just("advance"),
+                st.integers(0, 5) | st.integers(0, advance),
+                st.just(0),
+                st.just(0),
+            ),
+            st.tuples(st.just("add"), st.integers(-back, 3), st.integers(0, 5), st.integers(0, 5)),
         ),
-        st.tuples(st.just("add"), st.integers(-700, 3), st.integers(0, 5), st.integers(0, 5)),
-    ),
-    max_size=120,
-)
+        max_size=120,
+    )
+
+
+ops = op_lists(900, 700)
+
+
+def reference_cases(
+    horizon: int, extra: tuple[int, int], advance: int, back: int, reach: int
+) -> dict[str, st.SearchStrategy[Any]]:
+    """Strategies for :func:`check_against_reference` at one time scale."""
+    return {
+        "minute_horizon": st.integers(1, horizon),
+        "extra_span": st.integers(*extra),
+        "start": st.integers(BASE, BASE + 1440),
+        "history": op_lists(advance, back),
+        "ranges": st.lists(
+            st.tuples(st.integers(-reach, 5), st.integers(0, reach)), min_size=1, max_size=8
+        ),
+    }
 
 
 class Reference:
@@ -313,51 +339,16 @@ def _bump(table: dict[int, tuple[int, int]], minute: int, good: int, total: int)
 
 
 @settings(max_examples=400, deadline=None)
-@given(
-    minute_horizon=st.integers(1, 150),
-    extra_span=st.integers(0, 300),
-    start=st.integers(BASE, BASE + 1440),
-    history=ops,
-    ranges=st.lists(st.tuples(st.integers(-900, 5), st.integers(0, 900)), min_size=1, max_size=8),
-)
-def test_sums_and_timeslices_match_a_naive_reference(
-    minute_horizon: int,
-    extra_span: int,
-    start: int,
-    history: list[Op],
-    ranges: list[tuple[int, int]],
-) -> None:
-    check_against_reference(minute_horizon, extra_span, start, history, ranges)
-
-
-long_ops = st.lists(
-    st.one_of(
-        st.tuples(
-            st.just("advance"), st.integers(0, 5) | st.integers(0, 3000), st.just(0), st.just(0)
-        ),
-        st.tuples(st.just("add"), st.integers(-4000, 3), st.integers(0, 5), st.integers(0, 5)),
-    ),
-    max_size=120,
-)
+@given(**reference_cases(150, (0, 300), advance=900, back=700, reach=900))
+def test_sums_and_timeslices_match_a_naive_reference(**case: Any) -> None:
+    check_against_reference(**case)
 
 
 @settings(max_examples=300, deadline=None)
-@given(
-    minute_horizon=st.integers(1, 1200),
-    extra_span=st.integers(900, 4000),
-    start=st.integers(BASE, BASE + 1440),
-    history=long_ops,
-    ranges=st.lists(st.tuples(st.integers(-5000, 5), st.integers(0, 5000)), min_size=1, max_size=8),
-)
-def test_a_growing_hour_ring_matches_a_naive_reference(
-    minute_horizon: int,
-    extra_span: int,
-    start: int,
-    history: list[Op],
-    ranges: list[tuple[int, int]],
-) -> None:
+@given(**reference_cases(1200, (900, 4000), advance=3000, back=4000, reach=5000))
+def test_a_growing_hour_ring_matches_a_naive_reference(**case: Any) -> None:
     """Spans longer than the new hour ring (16 hours): it grows while the reference holds all."""
-    check_against_reference(minute_horizon, extra_span, start, history, ranges)
+    check_against_reference(**case)
 
 
 def check_against_reference(
