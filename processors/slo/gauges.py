@@ -20,7 +20,8 @@ gauges.register("otel_perf.slo.burn_rate", "1", "Error budget burn rate per aler
 def objective_gauges(state: ObjectiveState) -> list[Row]:
     """SLI, target, budget remaining and burn rate per window of one evaluated objective,
     labelled with ``slo.origin`` (``declared`` or ``suggested``) so rules page on the first."""
-    budget = state.last.get("budget")
+    last = state.last
+    budget = last.get("budget")
     if not budget:
         return []
     o = state.objective
@@ -35,7 +36,7 @@ def objective_gauges(state: ObjectiveState) -> list[Row]:
         ("otel_perf.slo.target", o.target, attrs),
         ("otel_perf.slo.error_budget.remaining", float(budget["error_budget_remaining"]), attrs),
     ]
-    for rule in state.last["rules"]:
+    for rule in last["rules"]:
         for side in ("long", "short"):
             window = {**attrs, "window": rule[side]["window"]}
             out.append(("otel_perf.slo.burn_rate", float(rule[side]["burn_rate"]), window))

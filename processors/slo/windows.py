@@ -24,6 +24,11 @@ Time only moves forward: ``advance(m)`` and an ``add`` for a newer minute move t
 (so the caller rejects implausible future timestamps first); data older than everything kept is
 ignored and counted in ``dropped_adds``. Memory: ``16 B × minute_horizon`` counts + ``2 B ×
 minute_horizon`` flags + ``32 B × hours`` — about 105 KiB with the defaults, whatever the traffic.
+The hour ring holds only the hours since the first one seen: it starts at
+:data:`FIRST_HOUR_SLOTS` and doubles (re-placing each kept hour) as time passes, up to the
+window's hours, so a young objective — thousands of them after a burst of new routes — costs
+~7 KiB, not ~30 KiB. The answers are the same at every size: hours before the first one seen
+are empty.
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ DAY_MINUTES = 1440
 MINUTE_HORIZON = 7 * 60
 RATIO_SCALE = 1_000_000  # RatioTimeslices: a minute's good/total in millionths
 SPAN_MINUTES = 35 * DAY_MINUTES
+FIRST_HOUR_SLOTS = 16  # the hour ring's size when new: covers the minute ring's 8 hours
 FORMAT_VERSION = 1
 COUNTERS = ("late_adds", "dropped_adds", "dropped_events", "invalid_adds")
 
@@ -109,7 +115,9 @@ class MinuteCounts:
         self.minutes: Array = np.zeros((minute_horizon, 2), dtype=np.int64)
         self.flags: Ring = np.zeros((minute_horizon, 2), dtype=np.int32 if ratio else np.int8)
         # columns: good events, total events, good minutes, minutes with data
-        self.hours: Array = np.zeros((hour_slots, 4), dtype=np.int64)
+        self.hour_slots = hour_slots  # hours kept at all; the ring grows to this
+        self.hours: Array = np.zeros((min(hour_slots, FIRST_HOUR_SLOTS), 4), dtype=np.int64)
+        self.first_hour: int | None = None  # the oldest hour the ring holds data for
         self.late_adds = 0  # adds for an already closed minute, applied in place
         self.dropped_adds = 0  # adds older than everything kept, ignored
         self.dropped_events = 0
@@ -133,7 +141,7 @@ class MinuteCounts:
     def oldest_minute(self) -> int:
         """The oldest minute kept at all (the start of the oldest hour in the hour ring)."""
         head = self._head()
-        return (head // 60 - len(self.hours) + 1) * 60
+        return (head // 60 - self.hour_slots + 1) * 60
 
     @property
     def horizon_minute(self) -> int:
@@ -155,6 +163,7 @@ class MinuteCounts:
             self.dropped_adds += 1
             self.dropped_events += total
             return False
+        self._cover(minute // 60, self._head() // 60)
         self.hours[(minute // 60) % len(self.hours), :2] += (good, total)
         if minute >= self.horizon_minute:
             self._add_minute(minute, good, total)
@@ -170,9 +179,11 @@ class MinuteCounts:
         head = self.head_minute
         if head is None:
             self.head_minute = minute
+            self.first_hour = minute // 60
             return
         if minute <= head:
             return
+        self._cover(minute // 60, minute // 60)
         self._decide(head, was_seen=0, was_good=0)
         _clear(self.minutes, head + 1, minute + 1)
         _clear(self.flags, head + 1, minute + 1)
@@ -207,12 +218,12 @@ class MinuteCounts:
             "version": FORMAT_VERSION,
             "head_minute": self.head_minute,
             "minute_horizon": self.minute_horizon,
-            "hour_slots": len(self.hours),
+            "hour_slots": self.hour_slots,
             "ratio": self.ratio,
             "counters": {name: getattr(self, name) for name in COUNTERS},
             "minutes": _pack(self.minutes),
             "flags": _pack(self.flags),
-            "hours": _pack(self.hours),
+            "hours": _pack(self._full_hours()),
         }
 
     @classmethod
@@ -226,15 +237,49 @@ class MinuteCounts:
         counts = cls(horizon, (slots - 1) * 60, rule, bool(data.get("ratio", False)))
         counts.minutes = _unpack(data["minutes"], counts.minutes)
         counts.flags = _unpack(data["flags"], counts.flags)
-        counts.hours = _unpack(data["hours"], counts.hours)
+        counts.hours = _unpack(data["hours"], np.zeros((slots, 4), dtype=np.int64))
         head = data["head_minute"]
         counts.head_minute = None if head is None else _int(head)
+        if counts.head_minute is not None:  # the whole ring was saved: every hour may hold data
+            counts.first_hour = counts.head_minute // 60 - slots + 1
         counters = data["counters"]
         if not isinstance(counters, dict):
             raise ValueError("counters must be an object")
         for name in COUNTERS:
             setattr(counts, name, _int(counters.get(name, 0)))
         return counts
+
+    def _cover(self, oldest_hour: int, head_hour: int) -> None:
+        """Grow the hour ring (when needed) to hold every hour from ``oldest_hour`` (or the
+        first hour with data, if older) to ``head_hour``; hours it held keep their tallies."""
+        first = self.first_hour if self.first_hour is not None else oldest_hour
+        first = max(min(first, oldest_hour), head_hour - self.hour_slots + 1)
+        self.first_hour = first
+        size = len(self.hours)
+        needed = head_hour - first + 1
+        if needed <= size:
+            return
+        grown = size
+        while grown < needed:  # doubling: the size depends on the hours seen, not their order
+            grown *= 2
+        grown = min(self.hour_slots, grown)
+        hours = np.zeros((grown, 4), dtype=np.int64)
+        if self.head_minute is not None:  # re-place the hours held, by their absolute number
+            held = np.arange(max(first, self._head() // 60 - size + 1), self._head() // 60 + 1)
+            hours[held % grown] = self.hours[held % size]
+        self.hours = hours
+
+    def _full_hours(self) -> Array:
+        """The hour ring at its full size (the saved format does not depend on its growth)."""
+        if len(self.hours) == self.hour_slots:
+            return self.hours
+        full = np.zeros((self.hour_slots, 4), dtype=np.int64)
+        if self.head_minute is None:
+            return full
+        head_hour = self._head() // 60
+        held = np.arange(head_hour - len(self.hours) + 1, head_hour + 1)
+        full[held % self.hour_slots] = self.hours[held % len(self.hours)]
+        return full
 
     def _head(self) -> int:
         if self.head_minute is None:
@@ -276,7 +321,10 @@ class MinuteCounts:
             result += _ring_sum(fine, max(start, lo), stop)
         if start < lo:  # start is a whole hour here
             cut = min(stop, lo)
-            result += _ring_sum(self.hours[:, col : col + 2], start // 60, -(-cut // 60))
+            # hours older than the ring holds are empty (it holds every hour since the first)
+            first_hour = max(start // 60, self._head() // 60 - len(self.hours) + 1)
+            if first_hour < -(-cut // 60):
+                result += _ring_sum(self.hours[:, col : col + 2], first_hour, -(-cut // 60))
             if cut % 60:  # the boundary hour: take away the part the minute ring answered
                 hour_end = min(cut - cut % 60 + 60, end)
                 result -= _ring_sum(fine, cut, hour_end)

@@ -49,3 +49,17 @@ def test_round_trip_keeps_nanoseconds_and_the_newest_capacity() -> None:
 def test_capacity_must_be_positive() -> None:
     with pytest.raises(ValueError, match="must be > 0, got 0"):
         History(0)
+
+
+def test_buffers_hold_only_the_points_seen_until_full() -> None:
+    history = History(120)
+    for i in range(3):
+        history.append(i, float(i), 0.0, 1.0, 0.1)
+    assert (len(history.times_ns), len(history.numbers)) == (3, 12)
+    for i in range(3, 200):
+        history.append(i, float(i), 0.0, 1.0, 0.1)
+    assert (len(history.times_ns), len(history.numbers)) == (120, 480)
+    assert [entry[0] for entry in history] == list(range(80, 200))
+    history.restore([[5, 1.0, 0.0, 2.0, 0.3]])
+    assert list(history) == [(5, 1.0, 0.0, 2.0, 0.3)]
+    assert len(history.times_ns) == 1

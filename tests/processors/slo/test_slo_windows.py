@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -219,33 +220,72 @@ def test_a_corrupt_state_is_refused() -> None:
         MinuteCounts.from_dict({**data, "hour_slots": 7})
 
 
-def test_memory_does_not_depend_on_traffic() -> None:
-    quiet, busy = MinuteCounts(), MinuteCounts()
+def test_memory_depends_on_the_time_seen_not_on_traffic() -> None:
+    quiet, busy, new = MinuteCounts(), MinuteCounts(), MinuteCounts()
     quiet.add(BASE, 1, 1)
+    quiet.add(BASE + 4999, 1, 1)
     for minute in range(BASE, BASE + 5000, 7):
         busy.add(minute, 10**6, 10**6 + 3)
+    new.add(BASE, 10**6, 10**6)
     assert quiet.nbytes == busy.nbytes < 128 * 1024
+    # a new objective holds a few hours, not the window's: 16 hours of 4 counts
+    assert new.nbytes == MINUTE_HORIZON * (2 * 8 + 2) + 16 * 4 * 8 < 8 * 1024
+
+
+def test_the_hour_ring_grows_to_the_window_and_no_further() -> None:
+    counts = MinuteCounts.for_window(TimeWindow(duration_s=30 * 86400))
+    counts.add(BASE, 1, 2)
+    counts.add(BASE + 60 * 40, 3, 4)  # 40 hours later: the ring doubles to 64 hours
+    assert len(counts.hours) == 64
+    assert counts.sum(BASE, BASE + 60 * 41) == (4, 6)
+    counts.advance(BASE + 60 * 24 * 40)  # past the window: every hour of it is kept
+    assert len(counts.hours) == counts.hour_slots == 721
 
 
 def test_sized_for_the_window() -> None:
     rolling = MinuteCounts.for_window(TimeWindow(duration_s=30 * 86400))
     month = MinuteCounts.for_window(TimeWindow(calendar="month"))
-    assert (rolling.minute_horizon, len(rolling.hours)) == (MINUTE_HORIZON, 721)
-    assert len(month.hours) == 745  # 31 days of hours + the hour an edge rounds into
+    assert (rolling.minute_horizon, rolling.hour_slots) == (MINUTE_HORIZON, 721)
+    assert month.hour_slots == 745  # 31 days of hours + the hour an edge rounds into
 
 
 # --- hypothesis: the rings against a naive per-minute reference ---------------------------------
 
 Op = tuple[str, int, int, int]
-ops = st.lists(
-    st.one_of(
-        st.tuples(
-            st.just("advance"), st.integers(0, 5) | st.integers(0, 900), st.just(0), st.just(0)
+
+
+def op_lists(advance: int, back: int) -> st.SearchStrategy[list[Op]]:
+    """Histories of advances (up to ``advance`` minutes) and adds (up to ``back`` minutes old)."""
+    return st.lists(
+        st.one_of(
+            st.tuples(
+                st.just("advance"),
+                st.integers(0, 5) | st.integers(0, advance),
+                st.just(0),
+                st.just(0),
+            ),
+            st.tuples(st.just("add"), st.integers(-back, 3), st.integers(0, 5), st.integers(0, 5)),
         ),
-        st.tuples(st.just("add"), st.integers(-700, 3), st.integers(0, 5), st.integers(0, 5)),
-    ),
-    max_size=120,
-)
+        max_size=120,
+    )
+
+
+ops = op_lists(900, 700)
+
+
+def reference_cases(
+    horizon: int, extra: tuple[int, int], advance: int, back: int, reach: int
+) -> dict[str, st.SearchStrategy[Any]]:
+    """Strategies for :func:`check_against_reference` at one time scale."""
+    return {
+        "minute_horizon": st.integers(1, horizon),
+        "extra_span": st.integers(*extra),
+        "start": st.integers(BASE, BASE + 1440),
+        "history": op_lists(advance, back),
+        "ranges": st.lists(
+            st.tuples(st.integers(-reach, 5), st.integers(0, reach)), min_size=1, max_size=8
+        ),
+    }
 
 
 class Reference:
@@ -299,14 +339,19 @@ def _bump(table: dict[int, tuple[int, int]], minute: int, good: int, total: int)
 
 
 @settings(max_examples=400, deadline=None)
-@given(
-    minute_horizon=st.integers(1, 150),
-    extra_span=st.integers(0, 300),
-    start=st.integers(BASE, BASE + 1440),
-    history=ops,
-    ranges=st.lists(st.tuples(st.integers(-900, 5), st.integers(0, 900)), min_size=1, max_size=8),
-)
-def test_sums_and_timeslices_match_a_naive_reference(
+@given(**reference_cases(150, (0, 300), advance=900, back=700, reach=900))
+def test_sums_and_timeslices_match_a_naive_reference(**case: Any) -> None:
+    check_against_reference(**case)
+
+
+@settings(max_examples=300, deadline=None)
+@given(**reference_cases(1200, (900, 4000), advance=3000, back=4000, reach=5000))
+def test_a_growing_hour_ring_matches_a_naive_reference(**case: Any) -> None:
+    """Spans longer than the new hour ring (16 hours): it grows while the reference holds all."""
+    check_against_reference(**case)
+
+
+def check_against_reference(
     minute_horizon: int,
     extra_span: int,
     start: int,
@@ -328,6 +373,10 @@ def test_sums_and_timeslices_match_a_naive_reference(
         assert counts.timeslices(first, first + length) == reference.timeslices(
             first, first + length
         )
+    again = MinuteCounts.from_dict(json.loads(json.dumps(counts.to_dict())), ninety_percent)
+    for offset, length in ranges:  # a restored ring (whole) answers as the grown one did
+        first = head + offset
+        assert again.sum(first, first + length) == counts.sum(first, first + length)
 
 
 @settings(max_examples=100, deadline=None)

@@ -13,7 +13,8 @@ from otel_perf.model import Resource, SpanBatch, SpanKind, SpanRecord
 from otel_perf.processors.spanmetrics.config import SpanMetricsConfig
 from otel_perf.processors.spanmetrics.keys import OVERFLOW
 from otel_perf.processors.spanmetrics.processor import SpanMetricsProcessor
-from otel_perf.series import SeriesHub, SeriesInterval, SeriesKey
+from otel_perf.processors.spanmetrics.windows import Rollup
+from otel_perf.series import RED, SeriesHub, SeriesInterval, SeriesKey
 from otel_perf.store import Store
 
 S = 1_000_000_000
@@ -223,3 +224,22 @@ def test_noise_that_came_first_cannot_push_a_real_route_into_overflow(make: Any)
     assert red["job-hot"] == 4 - 1  # seen more often than what it replaced: its first went over
     assert "job-rare" not in red and red[OVERFLOW] == 2  # the rare one stays in overflow
     assert processor.keyer.evicted_series == 2
+
+
+def test_a_rollup_borrows_a_closed_interval_until_a_second_one_merges() -> None:
+    key = SeriesKey("shop", "GET /items/{id}", SpanKind.SERVER)
+    first, second = RED(calls=2, errors=1), RED(calls=3)
+    first.duration_s.record_many(np.array([0.01, 0.02]))
+    second.duration_s.record_many(np.array([0.03, 0.04, 0.05]))
+    rollup = Rollup(60)
+    rollup.add(SeriesInterval(T0, T0 + 10 * S, 10, {key: first}))
+    assert rollup.open[T0][key] is first  # one interval: shared, not copied
+    rollup.add(SeriesInterval(T0 + 10 * S, T0 + 20 * S, 10, {key: second}))
+    merged = rollup.open[T0][key]
+    assert merged is not first
+    assert (first.calls, first.errors, first.duration_s.count) == (2, 1, 2)  # untouched
+    assert (merged.calls, merged.errors, merged.duration_s.count) == (5, 1, 5)
+    rollup.add(SeriesInterval(T0 + 20 * S, T0 + 30 * S, 10, {key: RED(calls=1)}))
+    assert rollup.open[T0][key] is merged and merged.calls == 6  # owned now: merged in place
+    (closed,) = rollup.close_until(T0 + 60 * S, "spanmetrics")
+    assert closed.values[key] is merged and rollup.borrowed == {}
