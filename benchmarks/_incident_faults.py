@@ -36,132 +36,76 @@ def _at(t0: int, rng: random.Random) -> int:
     return t0 + int(rng.uniform(0, 120) * NS)
 
 
-def slow_request(service: str, route: str, t: int, path: list[tuple[str, str]]) -> Finding:
+def _finding(
+    kind: Kind, service: str, subject: str, t: int, summary: str, source: str, **attributes: object
+) -> Finding:
+    """A finding as ``source`` writes it; capacity forecasts and SLO burn are critical."""
+    critical = kind in (Kind.BURN_RATE_ALERT, Kind.CAPACITY_FORECAST)
     return Finding(
-        kind=Kind.SLOW_REQUEST,
-        severity=Severity.WARNING,
+        kind=kind,
+        severity=Severity.CRITICAL if critical else Severity.WARNING,
         service=service,
-        subject=route,
+        subject=subject,
         time_ns=t,
-        summary=f"40 of 200 {route} requests took over 500 ms",
-        attributes={
-            "slow": 40,
-            "requests": 200,
-            "p95_ms": 900.0,
-            "change": "regressed",
-            "critical_path": [
-                {"service": s, "operation": o, "ms": 600.0, "share": 0.7} for s, o in path
-            ],
-        },
-        source="bottlenecks",
+        summary=summary,
+        attributes=attributes,
+        source=source,
     )
+
+
+def slow_request(service: str, route: str, t: int, path: list[tuple[str, str]]) -> Finding:
+    steps = [{"service": s, "operation": o, "ms": 600.0, "share": 0.7} for s, o in path]
+    summary = f"40 of 200 {route} requests took over 500 ms"
+    return _finding(
+        Kind.SLOW_REQUEST, service, route, t, summary, "bottlenecks",
+        slow=40, requests=200, p95_ms=900.0, change="regressed", critical_path=steps,
+    )  # fmt: skip
 
 
 def anomaly(service: str, route: str, t: int, start: int) -> Finding:
     series = f"span.p95_ms{{{service},{route}}}"
-    return Finding(
-        kind=Kind.ANOMALY_DETECTED,
-        severity=Severity.WARNING,
-        service=service,
-        subject=series,
-        time_ns=t,
-        summary=f"{series} above its expected band",
-        attributes={
-            "series": series,
-            "value": 900.0,
-            "expected_low": 80.0,
-            "expected_high": 160.0,
-            "score": 0.999,
-            "max_score": 0.999,
-            "direction": "up",
-            "start_ns": start,
-        },
-        source="anomaly",
-    )
+    return _finding(
+        Kind.ANOMALY_DETECTED, service, series, t, f"{series} above its expected band", "anomaly",
+        series=series, value=900.0, expected_low=80.0, expected_high=160.0, score=0.999,
+        max_score=0.999, direction="up", start_ns=start,
+    )  # fmt: skip
 
 
 def burn(service: str, route: str, t: int, since: int) -> Finding:
-    return Finding(
-        kind=Kind.BURN_RATE_ALERT,
-        severity=Severity.CRITICAL,
-        service=service,
-        subject=f"{service}-latency page",
-        time_ns=t,
-        summary=f"{service}-latency: burn-rate page firing",
-        attributes={
-            "objective": f"{service}-latency",
-            "alert": "page",
-            "status": "firing",
-            "since_ns": since,
-            "target": 0.99,
-            "suggested": False,
-            "pages": True,
-            "burn_rates": [],
-        },
-        source="slo",
-    )
+    summary = f"{service}-latency: burn-rate page firing"
+    return _finding(
+        Kind.BURN_RATE_ALERT, service, f"{service}-latency page", t, summary, "slo",
+        objective=f"{service}-latency", alert="page", status="firing", since_ns=since,
+        target=0.99, suggested=False, pages=True, burn_rates=[],
+    )  # fmt: skip
 
 
 def slow_query(service: str, route: str, statement: str, t: int) -> Finding:
-    return Finding(
-        kind=Kind.SLOW_QUERY,
-        severity=Severity.WARNING,
-        service=service,
-        subject=f"postgresql {statement}",
-        time_ns=t,
-        summary=f"postgresql query p50 300 ms, 6× its usual 50 ms: {statement}",
-        attributes={
-            "fingerprint_id": hashlib.sha1(statement.encode()).hexdigest()[:16],
-            "fingerprint": statement,
-            "operation": f"postgresql {statement}",
-            "db_system": "postgresql",
-            "count": 500,
-            "p50_ms": 300.0,
-            "p95_ms": 450.0,
-            "change": "regressed",
-            "traffic_share": 0.4,
-            "saveable_ms_per_request": 250.0,
-            "routes": [{"service": service, "route": route, "share": 1.0}],
-        },
-        source="bottlenecks",
-    )
+    summary = f"postgresql query p50 300 ms, 6× its usual 50 ms: {statement}"
+    return _finding(
+        Kind.SLOW_QUERY, service, f"postgresql {statement}", t, summary, "bottlenecks",
+        fingerprint_id=hashlib.sha1(statement.encode()).hexdigest()[:16], fingerprint=statement,
+        operation=f"postgresql {statement}", db_system="postgresql", count=500, p50_ms=300.0,
+        p95_ms=450.0, change="regressed", traffic_share=0.4, saveable_ms_per_request=250.0,
+        routes=[{"service": service, "route": route, "share": 1.0}],
+    )  # fmt: skip
 
 
 def regression(service: str, operation: str, t: int, old: str, new: str) -> Finding:
-    return Finding(
-        kind=Kind.REGRESSION_DETECTED,
-        severity=Severity.WARNING,
-        service=service,
-        subject=f"{operation} {old} -> {new}",
-        time_ns=t,
-        summary=f"{service} {operation}: regressed from version {old} to {new}",
-        attributes={
-            "operation": operation,
-            "old_version": old,
-            "new_version": new,
-            "reason": "p95 6.0x",
-        },
-        source="regression",
-    )
+    summary = f"{service} {operation}: regressed from version {old} to {new}"
+    return _finding(
+        Kind.REGRESSION_DETECTED, service, f"{operation} {old} -> {new}", t, summary,
+        "regression", operation=operation, old_version=old, new_version=new, reason="p95 6.0x",
+    )  # fmt: skip
 
 
 def capacity(service: str, resource: str, t: int) -> Finding:
-    return Finding(
-        kind=Kind.CAPACITY_FORECAST,
-        severity=Severity.CRITICAL,
-        service=service,
-        subject=f"{resource} >= limit",
-        time_ns=t,
-        summary=f"{resource} is forecast to reach limit (1) in 0.1 days",
-        attributes={
-            "resource": resource,
-            "metric": "system.cpu.utilization",
-            "threshold": 1.0,
-            "threshold_label": "limit",
-            "days_until": 0.1,
-        },
-        source="capacity",
-    )
+    summary = f"{resource} is forecast to reach limit (1) in 0.1 days"
+    return _finding(
+        Kind.CAPACITY_FORECAST, service, f"{resource} >= limit", t, summary, "capacity",
+        resource=resource, metric="system.cpu.utilization", threshold=1.0,
+        threshold_label="limit", days_until=0.1,
+    )  # fmt: skip
 
 
 def release_statement(service: str, t0: int, rng: random.Random) -> Fault:
