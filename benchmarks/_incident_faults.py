@@ -14,11 +14,15 @@ from __future__ import annotations
 
 import hashlib
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from otel_perf.findings import Finding, Kind, Severity
+from otel_perf.model import Resource, SpanBatch, SpanKind, SpanRecord
 
 NS = 1_000_000_000
+MS = 1_000_000
+#: (caller service, caller route, callee service): one call a fault's traffic makes
+Call = tuple[str, str, str]
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,7 @@ class Fault:
     cause_service: str
     cause_kinds: frozenset[Kind]
     cause_subject: str  # a substring of the cause's subject
+    calls: tuple[Call, ...] = ()  # service-to-service calls its traffic makes
 
 
 def _at(t0: int, rng: random.Random) -> int:
@@ -147,6 +152,7 @@ def downstream(service: str, callers: list[str], t0: int, rng: random.Random) ->
         service,
         frozenset({Kind.SLOW_REQUEST, Kind.ANOMALY_DETECTED}),
         route,
+        tuple((caller, "POST /checkout", service) for caller in callers),
     )
 
 
@@ -183,4 +189,61 @@ def scenario(seed: int, t0: int = 1_800_000_000 * NS, missed: float = 0.0) -> li
 
 def _miss(fault: Fault, missed: float, rng: random.Random) -> Fault:
     kept = [f for i, f in enumerate(fault.findings) if i < 2 or rng.random() >= missed]
-    return Fault(fault.name, kept, fault.cause_service, fault.cause_kinds, fault.cause_subject)
+    return replace(fault, findings=kept)
+
+
+def decoy_calls(faults: list[Fault], rng: random.Random, share: float = 0.3) -> list[Call]:
+    """Calls that explain nothing: every service calls a healthy ``auth``, and ``share`` of
+    the services call another fault's service from a route of their own that is not in
+    trouble (``GET /report``) — a call graph joined too eagerly merges those faults."""
+    out = []
+    for i, fault in enumerate(faults):
+        others = [o.cause_service for j, o in enumerate(faults) if j != i]
+        for service in sorted({f.service for f in fault.findings}):
+            out.append((service, "GET /login", "auth"))
+            if others and rng.random() < share:
+                out.append((service, "GET /report", rng.choice(others)))
+    return out
+
+
+def traffic(faults: list[Fault], t0: int, decoys: list[Call] | None = None) -> SpanBatch:
+    """The spans the faults' services send, whatever was raised about them: a server span
+    of each service, and each call as a client span (``server.address``: the callee, as
+    Kubernetes service names are) under the caller's server span."""
+    spans: list[SpanRecord] = []
+    calls = [c for fault in faults for c in fault.calls] + (decoys or [])
+    served = {f.service for fault in faults for f in fault.findings}
+    served |= {callee for _, _, callee in calls}
+    for n, service in enumerate(sorted(served), start=1):
+        spans.append(_span(n, 0, service, "GET /health", SpanKind.SERVER, t0, {}))
+    for n, (caller, route, callee) in enumerate(calls):
+        parent = 10_000 + n
+        spans.append(_span(parent, 0, caller, route, SpanKind.SERVER, t0, {}))
+        spans.append(
+            _span(
+                20_000 + n, parent, caller, "POST", SpanKind.CLIENT, t0, {"server.address": callee}
+            )
+        )
+    return SpanBatch(spans)
+
+
+def _span(
+    n: int, parent: int, service: str, name: str, kind: int, t0: int, attrs: dict[str, str]
+) -> SpanRecord:
+    method, _, route = name.partition(" ")
+    if kind == SpanKind.SERVER and route:
+        attrs = {**attrs, "http.request.method": method, "http.route": route}
+    return SpanRecord(
+        trace_id=hashlib.md5(str(parent or n).encode()).digest(),
+        span_id=n.to_bytes(8, "big"),
+        parent_span_id=parent.to_bytes(8, "big") if parent else b"",
+        resource=Resource({"service.name": service}),
+        scope_name="bench",
+        name=name,
+        kind=kind,
+        start_ns=t0,
+        end_ns=t0 + 50 * MS,
+        status_code=0,
+        status_message="",
+        attributes=dict(attrs),
+    )

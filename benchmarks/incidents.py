@@ -29,7 +29,7 @@ import random
 from typing import Any
 
 from benchmarks._args import bounded
-from benchmarks._incident_faults import NS, Fault, scenario
+from benchmarks._incident_faults import NS, Fault, decoy_calls, scenario, traffic
 from otel_perf.components import Context
 from otel_perf.processors.incidents.config import IncidentsConfig
 from otel_perf.processors.incidents.processor import IncidentsProcessor
@@ -46,13 +46,16 @@ def names_cause(fault: Fault, cause: dict[str, Any]) -> bool:
     )
 
 
-def run_one(seed: int, missed: float) -> dict[str, Any]:
+def run_one(seed: int, missed: float, calls: bool = True) -> dict[str, Any]:
     faults = scenario(seed, T0, missed)
     findings = [f for fault in faults for f in fault.findings]
     random.Random(seed).shuffle(findings)
     store = Store(":memory:")
     processor = IncidentsProcessor(Context("incidents", store), IncidentsConfig())
     processor.start()
+    if calls:
+        decoys = decoy_calls(faults, random.Random(f"decoys:{seed}"))
+        processor.consume_spans(traffic(faults, T0, decoys))
     third = len(findings) // 3 + 1
     for step in range(3):
         store.add_findings(findings[step * third : (step + 1) * third])
@@ -75,8 +78,11 @@ def run_one(seed: int, missed: float) -> dict[str, Any]:
     }
 
 
-def run(scenarios: int, first_seed: int = 1, missed: float = 0.0) -> dict[str, Any]:
-    rows = [run_one(seed, missed) for seed in range(first_seed, first_seed + scenarios)]
+def run(
+    scenarios: int, first_seed: int = 1, missed: float = 0.0, calls: bool = True
+) -> dict[str, Any]:
+    seeds = range(first_seed, first_seed + scenarios)
+    rows = [run_one(seed, missed, calls) for seed in seeds]
     total = {k: sum(r[k] for r in rows) for k in rows[0]}
     return {
         "probable_cause_right": round(total["right"] / total["faults"], 4),
@@ -90,35 +96,52 @@ def run(scenarios: int, first_seed: int = 1, missed: float = 0.0) -> dict[str, A
     }
 
 
+HEADLINE = ("probable_cause_right", "incidents_per_fault", "findings_per_incident")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--scenarios", type=bounded(1, 10_000), default=500)
     parser.add_argument("--first-seed", type=bounded(0, 10**9), default=1)
     parser.add_argument(
+        "--held-out-seed",
+        type=bounded(0, 10**9),
+        default=1_000_001,
+        help="first of as many held-out seeds, never looked at while tuning",
+    )
+    parser.add_argument(
         "--missed-percent", type=bounded(0, 90), default=20, help="symptoms not raised (%%)"
     )
     args = parser.parse_args()
+    missed = args.missed_percent / 100
     complete = run(args.scenarios, args.first_seed)
-    figures = run(args.scenarios, args.first_seed, args.missed_percent / 100)
+    figures = run(args.scenarios, args.first_seed, missed)
+    held_out = run(args.scenarios, args.held_out_seed, missed)
+    no_calls = run(args.scenarios, args.first_seed, missed, calls=False)
+    figures["complete_detection"] = {k: complete[k] for k in HEADLINE}
+    figures["held_out"] = {k: held_out[k] for k in (*HEADLINE, "baseline_first_signal_right")}
+    figures["held_out"]["first_seed"] = args.held_out_seed
+    figures["without_call_graph"] = {k: no_calls[k] for k in HEADLINE}
     print(
-        f"every symptom raised: cause right {complete['probable_cause_right']:.1%}, "
-        f"{complete['incidents_per_fault']:.3f} incidents per fault"
+        f"scenarios: {figures['scenarios']} a set ({figures['faults']} faults, "
+        f"{figures['findings']} findings in the tuning set)"
     )
-    print(f"{args.missed_percent}% of symptoms not raised:")
-    figures["complete_detection"] = {
-        k: complete[k]
-        for k in ("probable_cause_right", "incidents_per_fault", "findings_per_incident")
-    }
+    print(f"{'':34}{'cause right':>12}{'incidents/fault':>17}{'findings/incident':>19}")
+    rows = [
+        ("every symptom raised", complete),
+        (f"{args.missed_percent}% missed", figures),
+        (f"{args.missed_percent}% missed, held-out seeds", held_out),
+        (f"{args.missed_percent}% missed, no call graph", no_calls),
+    ]
+    for name, row in rows:
+        print(
+            f"{name:34}{row['probable_cause_right']:>12.1%}{row['incidents_per_fault']:>17.3f}"
+            f"{row['findings_per_incident']:>19.2f}"
+        )
     print(
-        f"scenarios: {figures['scenarios']} ({figures['faults']} faults, "
-        f"{figures['findings']} findings)"
+        f"baseline (first signal as cause): {figures['baseline_first_signal_right']:.1%} "
+        f"(held-out {held_out['baseline_first_signal_right']:.1%})"
     )
-    print(
-        f"probable cause right:          {figures['probable_cause_right']:.1%} "
-        f"(baseline, first signal: {figures['baseline_first_signal_right']:.1%})"
-    )
-    print(f"incidents per injected fault:  {figures['incidents_per_fault']:.3f}")
-    print(f"findings per incident:         {figures['findings_per_incident']:.2f}")
     print(json.dumps(figures, sort_keys=True))
 
 

@@ -23,7 +23,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from otel_perf.findings import Kind
-from otel_perf.processors.incidents.facts import ALL_SERVICES, SERVICE, Facts
+from otel_perf.processors.incidents.calls import CallGraph
+from otel_perf.processors.incidents.facts import ALL_SERVICES, SERVICE, STATEMENT, Facts
 
 #: which kind is taken as the cause when everything else ties (direct evidence first)
 KIND_ORDER = (
@@ -141,6 +142,21 @@ def shared_paths(facts: Sequence[Facts]) -> list[Facts]:
     for f in facts:
         extra = set().union(*(seen[(f.service, r)] for r in f.routes)) if f.routes else set()
         out.append(replace(f, downstream=f.downstream | extra) if extra - f.downstream else f)
+    return out
+
+
+def with_calls(facts: Sequence[Facts], calls: CallGraph) -> list[Facts]:
+    """Findings about routes get the services those routes call (learned from spans) as
+    downstream, so an upstream symptom whose critical path was not reported still joins
+    its downstream's incident. Statements and resources call nothing; an objective joins
+    through its routes' findings."""
+    out = []
+    for f in facts:
+        if f.layer == STATEMENT or f.resource is not None or not f.routes:
+            out.append(f)
+            continue
+        extra = calls.callees(f.service, f.routes) - f.downstream
+        out.append(replace(f, downstream=f.downstream | extra) if extra else f)
     return out
 
 
