@@ -60,16 +60,16 @@ class CallGraph:
             if not (up >= 0).any():
                 break
             top = np.where(up >= 0, up, top)
-        entry = np.where(cols.kind[top] == SpanKind.SERVER, top, -1)
-        triples = np.stack([cols.service[client], cols.peer[client], entry], axis=1)
-        # one representative row per (service, peer, entry name and route)
-        names = np.where(entry >= 0, cols.name[np.maximum(entry, 0)], -1)
-        routes = np.where(entry >= 0, cols.route[np.maximum(entry, 0)], -1)
-        keys = np.stack([triples[:, 0], triples[:, 1], names, routes], axis=1)
-        _, first = np.unique(keys, axis=0, return_index=True)
+        entry = np.where(cols.kind[top] == SpanKind.SERVER, top, -1).tolist()
+        # one representative row per (service, peer, entry name and route): few per batch
+        firsts: dict[tuple[int, int, int, int], int] = {}
+        names, routes = cols.name.tolist(), cols.route.tolist()
+        callers, peers = cols.service[client].tolist(), cols.peer[client].tolist()
+        for caller, peer, row in zip(callers, peers, entry, strict=True):
+            key = (caller, peer, -1, -1) if row < 0 else (caller, peer, names[row], routes[row])
+            firsts.setdefault(key, row)
         end = int(cols.end_ns[client].max())
-        for i in first:
-            caller, peer, row = (int(v) for v in triples[i])
+        for (caller, peer, _, _), row in firsts.items():
             route = "" if row < 0 else _route(batch, row)
             self.add(cols.strings[caller], route, cols.strings[peer], end)
 
