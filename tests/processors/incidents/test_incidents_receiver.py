@@ -21,15 +21,12 @@ S = 1_000_000_000
 MS = 1_000_000
 STATEMENT = "SELECT id, name, price FROM items WHERE name LIKE ?"
 CONFIG = """
-receivers:
-  otlp:
-    protocols:
-      grpc: {{endpoint: "127.0.0.1:{grpc}"}}
+receivers: {otlp: {protocols: {grpc: {endpoint: "127.0.0.1:GRPC_PORT"}}}}
 processors:
-  spanmetrics: {{late_grace: 0s}}
-  bottlenecks: {{trace_quiet_time: 5s, evaluation_interval: 60s, min_traces: 10}}
-  regression: {{version_window: 80, min_samples: 30, baseline_intervals: 0}}
-  incidents: {{}}
+  spanmetrics: {late_grace: 0s}
+  bottlenecks: {trace_quiet_time: 5s, evaluation_interval: 60s, min_traces: 10}
+  regression: {version_window: 80, min_samples: 30, baseline_intervals: 0}
+  incidents: {}
 service:
   tick_interval: 5ms
   pipelines:
@@ -86,7 +83,7 @@ def test_a_release_and_an_unrelated_slow_service_are_two_incidents(tmp_path: Pat
         [*release(BASE_NS), *zip(shop.send_ns, shop.requests, shop.span_counts, strict=True)]
     )
     end_ns = max(shop.end_ns, exports[-1][0])
-    live = LiveSidecar(CONFIG.format(grpc=free_port()), tmp_path, BASE_NS)
+    live = LiveSidecar(CONFIG.replace("GRPC_PORT", str(free_port())), tmp_path, BASE_NS)
     try:
         for sent_ns, body, spans in exports:  # event time moves with the traffic
             if sent_ns > live.clock.now_ns:
