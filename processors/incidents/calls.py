@@ -96,10 +96,13 @@ class CallGraph:
         return frozenset(out)
 
     def service_of(self, peer: str) -> str | None:
-        """The known service a peer address names, if any."""
+        """The known service a peer address names, if any (``payments``,
+        ``payments.shop.svc.cluster.local``, ``payments:8080``)."""
         if peer in self.services:
             return peer
-        head = peer.split(".", 1)[0]
+        host, _, port = peer.rpartition(":")
+        host = host if host and port.isdigit() else peer
+        head = host.split(".", 1)[0]
         return head if head in self.services else None
 
     def expire(self, before_ns: int) -> None:

@@ -91,24 +91,25 @@ def correlate(facts: Sequence[Facts], overlap_ns: int) -> list[Group]:
             i = parent[i]
         return i
 
-    links: dict[str, list[str]] = {}
+    links: dict[int, list[str]] = {}  # cause index -> effect keys
     for i, j in candidate_pairs(facts):
         a, b = facts[i], facts[j]
         if overlaps(a, b, overlap_ns):
-            for cause, effect in ((a, b), (b, a)):
-                if explains(cause, effect):
-                    links.setdefault(cause.key, []).append(effect.key)
-            if explains(a, b) or explains(b, a) or same(a, b):
+            a_b, b_a = explains(a, b), explains(b, a)
+            if a_b:
+                links.setdefault(i, []).append(b.key)
+            if b_a:
+                links.setdefault(j, []).append(a.key)
+            if a_b or b_a or same(a, b):
                 parent[root(i)] = root(j)
-    by_root: dict[int, list[Facts]] = {}
-    for i, f in enumerate(facts):
-        by_root.setdefault(root(i), []).append(f)
+    by_root: dict[int, list[int]] = {}
+    for i in range(len(facts)):
+        by_root.setdefault(root(i), []).append(i)
     groups = []
-    for members in by_root.values():
-        keys = {m.key for m in members}
+    for rows in by_root.values():
         group = Group(
-            members=sorted(members, key=lambda m: (m.start_ns, m.key)),
-            explains={k: v for k, v in links.items() if k in keys},
+            members=sorted((facts[i] for i in rows), key=lambda m: (m.start_ns, m.key)),
+            explains={facts[i].key: links[i] for i in rows if i in links},
         )
         group.cause = probable_cause(group)
         groups.append(group)

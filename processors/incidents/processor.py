@@ -17,7 +17,7 @@ finding's first sighting are saved at flush and loaded at start.
 from __future__ import annotations
 
 import threading
-from collections import deque
+from collections import Counter, deque
 from typing import Any
 
 from otel_perf import gauges
@@ -91,13 +91,18 @@ class IncidentsProcessor(Processor):
         with self._lock:
             self.first_seen = {f.key: self.first_seen[f.key] for f in facts}
             opened: dict[str, dict[str, Any]] = {}
+            owner = {m["key"]: i for i, body in self.open.items() for m in body["members"]}
             for group in groups:
                 if len(opened) >= self.config.max_open:
                     self.overflowed += 1
                     continue
-                incident = self._match(group, opened)
+                incident = self._match(group, opened, owner)
+                known = self.open.get(incident)
+                if known is not None and _same_story(known, group):
+                    opened[incident] = known  # nothing it is told from changed
+                    continue
                 opened[incident] = tell(group, incident)
-                opened[incident]["opened_ns"] = self.open.get(incident, {}).get("opened_ns", now_ns)
+                opened[incident]["opened_ns"] = (known or {}).get("opened_ns", now_ns)
             for incident, body in self.open.items():
                 if incident not in opened:
                     self.recent.appendleft({**body, "state": "resolved", "resolved_ns": now_ns})
@@ -116,14 +121,13 @@ class IncidentsProcessor(Processor):
         seen = self.first_seen.setdefault(finding.key, finding.time_ns)
         return facts_of(finding, seen)
 
-    def _match(self, group: Group, taken: dict[str, dict[str, Any]]) -> str:
-        keys = {m.key for m in group.members}
-        best, shared = "", 0
-        for incident, body in self.open.items():
-            common = len(keys & {m["key"] for m in body["members"]})
-            if incident not in taken and common > shared:
-                best, shared = incident, common
-        return best or incident_id(group)
+    def _match(self, group: Group, taken: dict[str, Any], owner: dict[str, str]) -> str:
+        """The open incident (not yet taken) sharing most members, else a new id."""
+        shared = Counter(owner[m.key] for m in group.members if m.key in owner)
+        for incident, _ in sorted(shared.items(), key=lambda kv: (-kv[1], kv[0])):
+            if incident not in taken:
+                return incident
+        return incident_id(group)
 
     # -- reads ----------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
@@ -188,6 +192,15 @@ class IncidentsProcessor(Processor):
 
 def _ids(incidents: dict[str, dict[str, Any]]) -> set[str]:
     return set(incidents)
+
+
+def _same_story(body: dict[str, Any], group: Group) -> bool:
+    """The same members, reported at the same times with the same severities, and the same
+    cause: the incident told last time stands."""
+    assert group.cause is not None
+    told = [(m["key"], m["time_ns"], m["start_ns"], m["severity"]) for m in body["members"]]
+    now = [(m.key, m.finding.time_ns, m.start_ns, m.finding.severity.value) for m in group.members]
+    return told == now and body["probable_cause"]["key"] == group.cause.key
 
 
 def _changed(before: dict[str, Any], after: dict[str, Any]) -> bool:

@@ -52,6 +52,14 @@ def test_calls_are_learned_per_route_from_the_shops_spans() -> None:
     assert sorted(graph.services) == ["checkout", "frontend", "payments"]
 
 
+def test_a_peer_names_a_service_by_host_first_label_or_with_a_port() -> None:
+    graph = shop_calls()
+    for peer in ("payments", "payments.shop.svc.cluster.local", "payments:8080"):
+        assert graph.service_of(peer) == "payments"
+    for peer in ("psp", "payments-db", "10.0.0.7:8080", "postgresql.internal"):
+        assert graph.service_of(peer) is None
+
+
 def test_calls_are_bounded_saved_and_forgotten_when_old() -> None:
     graph = shop_calls(max_calls=2)
     assert graph.edges == 2 and graph.overflowed > 0
