@@ -128,8 +128,9 @@ class AlertBook:
 
     def _opens(self, finding: Finding) -> bool:
         """A new alert: at or above its kind's threshold; an incident, when one of its
-        members would page on its own (grouping never pages what would not have)."""
-        if finding.kind != Kind.INCIDENT or not self.grouping:
+        members would page on its own (grouping never pages what would not have), or by
+        its own severity when ``kinds`` names ``incident``."""
+        if finding.kind != Kind.INCIDENT or Kind.INCIDENT in self.config.kinds:
             return finding.severity.rank >= self.config.threshold(finding.kind).rank
         for member in finding.attributes.get("member_findings") or []:
             kind, severity = _kind_and_severity(member)

@@ -88,6 +88,17 @@ def test_an_incident_pages_only_when_a_member_would_have() -> None:
     assert book().apply(incident, 100.0) == []
 
 
+def test_an_incident_named_in_kinds_pages_by_its_own_severity() -> None:
+    members = release_statement("search", T0, random.Random(2)).findings
+    quiet = [f for f in members if f.kind in (Kind.ANOMALY_DETECTED,)]
+    incident = incident_of(quiet, Store(":memory:"))
+    config = AlertmanagerConfig(endpoint="http://127.0.0.1:9093", kinds=(Kind.INCIDENT,))
+    alerts = AlertBook(config)
+    alerts.grouping = True
+    (posted,) = alerts.apply(incident, 100.0)
+    assert posted.labels["incident"] == incident.subject
+
+
 def test_a_member_let_go_by_its_incident_waits_again_then_pages_alone() -> None:
     members = release_statement("search", T0, random.Random(3)).findings
     alerts = book()
