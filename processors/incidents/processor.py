@@ -6,7 +6,12 @@ tick's findings to the store; at each tick this processor reads the recent ones
 (``lookback``, at most ``max_findings``), keeps what is open now (the recommendations
 list's notion: newest per key, not resolved, see ``otel_perf.recommendations``) and
 correlates them. So it runs one tick behind the findings it groups, needs nothing from
-the core but the store every processor already has, and calls no processor.
+the core but the store every processor already has, and calls no processor. A tick with
+no new stored finding and no new call regroups nothing (one row read), until ``refresh``.
+
+From spans it learns the call graph (``calls``): which services each route calls, so an
+upstream route's findings join their downstream's incident even when none of them
+reported the critical path.
 
 An incident keeps its id while its members change: a new group takes the id of the open
 incident it shares most members with. An incident whose members have all resolved is
@@ -82,7 +87,8 @@ class IncidentsProcessor(Processor):
 
     def update(self, findings: list[Finding], now_ns: int) -> list[Finding]:
         """Regroup the open ``findings`` and carry incidents over (pure of the store); an
-        ``incident`` finding for each incident that opened or resolved."""
+        ``incident`` finding for each incident that opened, changed members or severity
+        (``updated``) or resolved."""
         before = dict(self.open)
         facts = [f for f in (self._facts(x) for x in findings) if f is not None]
         with self._lock:
