@@ -1,6 +1,6 @@
 """A finding's cost to users is a rate smoothed over windows (so two problems of similar
-cost do not swap places with each window's luck), and a warning that is big for most users
-is critical, with hysteresis."""
+cost do not swap places with each window's luck) and the recommendations rank by its current
+value; a warning that is big for most users is critical, with hysteresis."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from test_bottlenecks_precision import make, warnings, window
 
-from otel_perf.findings import Severity
+from otel_perf.findings import Finding, Severity
 from otel_perf.processors.bottlenecks.impact import ImpactRates
+from otel_perf.recommendations import Inputs, recommend
 
 
 def test_the_rate_is_a_time_weighted_mean_of_the_windows_seen() -> None:
@@ -91,3 +92,28 @@ def test_a_big_saving_on_a_route_few_users_take_is_not_critical() -> None:
     raised = {f.kind: f.severity for f in warnings(found)}
     assert raised.get("slow_query") == Severity.WARNING, raised
     assert Severity.CRITICAL not in raised.values()
+
+
+def test_the_list_ranks_by_the_current_smoothed_cost_of_an_open_finding() -> None:
+    processor = make()
+    window(processor, 0, [("/orders", 20, 40)])
+    said: dict[str, Finding] = {}
+    for index, requests in enumerate((40, 40, 10, 10), start=1):  # traffic drops to a quarter
+        for finding in window(processor, index, [("/orders", 200, requests)]):
+            said[finding.key] = finding  # what the store holds: the last announcement
+    (query,) = [f for f in said.values() if f.kind == "slow_query"]
+    announced = query.attributes["impact_ms_per_min"]
+    current = processor.snapshot()["impact"][query.key]
+    assert current["impact_ms_per_min"] < announced  # the drop was not announced again
+    snapshots = {"bottlenecks": {processor.id: processor.snapshot()}}
+    items = recommend(Inputs(snapshots, list(said.values())))
+    (item,) = [i for i in items if i["finding"]["key"] == query.key]
+    assert item["impact"]["value"] == pytest.approx(current["impact_ms_per_min"])
+    assert item["evidence"]["figures"]["impact_requests_per_min"] == pytest.approx(
+        current["impact_requests_per_min"]
+    )
+    assert "a mean over evaluation windows weighted by age" in item["ranking"]["notes"][0]
+    (stored_only,) = [
+        i for i in recommend(Inputs({}, list(said.values()))) if i["finding"]["key"] == query.key
+    ]
+    assert stored_only["impact"]["value"] == pytest.approx(announced)  # after a restart
