@@ -16,7 +16,9 @@ key, with half-life ``half_life_s``::
 Dividing by the decayed time (not by a constant) makes the first windows an unbiased mean
 of what was seen so far, and a window in which the finding was absent still adds its
 length (nothing was lost to it then). Keys not seen for ``forget_half_lives`` half-lives
-are dropped, and at most ``max_keys`` are kept (the least recently seen go first).
+are dropped, and at most ``max_keys`` are kept (the least recently seen go first). The
+means are saved with the processor's state (``to_dict`` / ``restore``), so a restart does
+not start the ranking over from the stored findings' figures.
 
 >>> rates = ImpactRates(half_life_s=60, max_keys=10)
 >>> rates.update(5.0, {"a": (1000.0, 10)})
@@ -30,7 +32,8 @@ are dropped, and at most ``max_keys`` are kept (the least recently seen go first
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +80,7 @@ class ImpactRates:
         self.max_keys = max_keys
         self.forget_s = forget_half_lives * half_life_s
         self._means: OrderedDict[str, _Mean] = OrderedDict()
+        self.dirty = False  # changed since the last to_dict()
 
     def __len__(self) -> int:
         return len(self._means)
@@ -84,6 +88,7 @@ class ImpactRates:
     def update(self, window_s: float, costs: dict[str, tuple[float, float]]) -> None:
         """Learn one window: ``costs`` maps a finding key to (cost in ms, requests)."""
         decay = 2.0 ** (-window_s / self.half_life_s)
+        self.dirty = True
         for key, mean in list(self._means.items()):
             if key in costs:
                 continue
@@ -111,3 +116,19 @@ class ImpactRates:
             return None
         per_min = 60.0 / mean.time_s
         return Rate(mean.cost_ms * per_min, mean.requests * per_min, mean.time_s)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every mean, least recently seen first, for the store."""
+        self.dirty = False
+        return {"means": [[key, *astuple(mean)] for key, mean in self._means.items()]}
+
+    def restore(self, data: Any) -> None:
+        """Take back what :meth:`to_dict` saved; entries that do not parse are skipped."""
+        if not isinstance(data, dict):
+            return
+        for entry in data.get("means", [])[-self.max_keys :]:
+            try:
+                key, *figures = entry
+                self._means[str(key)] = _Mean(*(float(v) for v in figures))
+            except (TypeError, ValueError):  # saved by another version: forget it
+                continue

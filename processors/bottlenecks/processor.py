@@ -23,6 +23,7 @@ from otel_perf.processors.bottlenecks.report import report
 from otel_perf.store import StoreWriteError
 
 BASELINES = "baselines"  # the component-state name the baselines are saved under
+IMPACT = "impact"  # and the findings' smoothed costs
 
 
 class BottlenecksProcessor(Processor):
@@ -56,14 +57,16 @@ class BottlenecksProcessor(Processor):
     def start(self) -> None:
         self.announcer.load(self.context.store, self.id)
         self.baselines.restore(self.context.store.load_state(self.id, BASELINES))
+        self.impact.restore(self.context.store.load_state(self.id, IMPACT))
 
     def flush(self, now_ns: int) -> None:
         self.announcer.save(self.context.store, self.id, now_ns)
-        if self.baselines.dirty:
-            try:
-                self.context.store.save_state(self.id, BASELINES, self.baselines.to_dict(), now_ns)
-            except StoreWriteError:  # counted by the store; kept for the next flush
-                self.baselines.dirty = True
+        for name, state in ((BASELINES, self.baselines), (IMPACT, self.impact)):
+            if state.dirty:
+                try:
+                    self.context.store.save_state(self.id, name, state.to_dict(), now_ns)
+                except StoreWriteError:  # counted by the store; kept for the next flush
+                    state.dirty = True
 
     def consume_spans(self, batch: SpanBatch) -> None:
         spans = batch.spans

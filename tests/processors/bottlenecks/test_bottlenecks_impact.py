@@ -4,13 +4,19 @@ value; a warning that is big for most users is critical, with hysteresis."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
-from test_bottlenecks_precision import make, warnings, window
+from test_bottlenecks_precision import MIN, make, warnings, window
 
+from otel_perf.components import Context
 from otel_perf.findings import Finding, Severity
+from otel_perf.processors.bottlenecks.config import BottlenecksConfig
 from otel_perf.processors.bottlenecks.impact import ImpactRates
+from otel_perf.processors.bottlenecks.processor import BottlenecksProcessor
 from otel_perf.recommendations import Inputs, recommend
+from otel_perf.store import Store
 
 
 def test_the_rate_is_a_time_weighted_mean_of_the_windows_seen() -> None:
@@ -116,4 +122,28 @@ def test_the_list_ranks_by_the_current_smoothed_cost_of_an_open_finding() -> Non
     (stored_only,) = [
         i for i in recommend(Inputs({}, list(said.values()))) if i["finding"]["key"] == query.key
     ]
-    assert stored_only["impact"]["value"] == pytest.approx(announced)  # after a restart
+    # without the processor's view (the store read alone): the figures it was announced with
+    assert stored_only["impact"]["value"] == pytest.approx(announced)
+
+
+def test_the_smoothed_costs_survive_a_restart(tmp_path: Path) -> None:
+    def on(store: Store) -> BottlenecksProcessor:
+        processor = BottlenecksProcessor(
+            Context("bottlenecks", store), BottlenecksConfig(trace_quiet_time=1, min_traces=5)
+        )
+        processor.start()
+        return processor
+
+    store = Store(tmp_path / "s.db")
+    first = on(store)
+    window(first, 0, [("/orders", 20, 40)])
+    window(first, 1, [("/orders", 900, 40)])
+    before = first.snapshot()["impact"]
+    assert before
+    first.flush(2 * MIN * 1_000_000)
+    store.close()
+
+    store = Store(tmp_path / "s.db")
+    again = on(store)  # the announcer and the means come back together
+    assert again.snapshot()["impact"] == before
+    store.close()
