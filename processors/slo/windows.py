@@ -267,13 +267,9 @@ class MinuteCounts:
         first = max(min(first, oldest_hour), head_hour - self.hour_slots + 1)
         self.first_hour = first
         size = len(self.hours)
-        needed = head_hour - first + 1
-        if needed <= size:
+        grown = _grown(size, head_hour - first + 1, self.hour_slots)
+        if grown == size:
             return
-        grown = size
-        while grown < needed:  # doubling: the size depends on the hours seen, not their order
-            grown *= 2
-        grown = min(self.hour_slots, grown)
         hours = np.zeros((grown, 4), dtype=np.int64)
         if self.head_minute is not None:  # re-place the hours held, by their absolute number
             held = np.arange(max(first, self._head() // 60 - size + 1), self._head() // 60 + 1)
@@ -288,13 +284,9 @@ class MinuteCounts:
         first = max(first, head - self._minute_horizon + 1)
         self.first_minute = first
         size = len(self.minutes)
-        needed = head - first + 1
-        if needed <= size:
+        grown = _grown(size, head - first + 1, self._minute_horizon)
+        if grown == size:
             return
-        grown = size
-        while grown < needed:  # doubling: the size depends on the minutes seen, not their order
-            grown *= 2
-        grown = min(self._minute_horizon, grown)
         held = self._held_minutes(size)
         self.minutes = _replaced(self.minutes, held, grown)
         self.flags = _replaced(self.flags, held, grown)
@@ -374,6 +366,17 @@ class MinuteCounts:
                 if hour_end > max(cut, held):
                     result -= _ring_sum(fine, max(cut, held), hour_end)
         return int(result[0]), int(result[1])
+
+
+def _grown(size: int, needed: int, limit: int) -> int:
+    """``size`` doubled until it holds ``needed`` slots, at most ``limit`` (at least ``size``).
+
+    Doubling: the size depends on the span of time seen, not on the order it was seen in.
+    """
+    grown = size
+    while grown < needed:
+        grown *= 2
+    return max(size, min(limit, grown))
 
 
 def _replaced(ring: Ring, held: npt.NDArray[np.int64], size: int) -> Ring:
