@@ -80,7 +80,7 @@ class SpanColumns:
         spans only. ``spans`` are the batch's records (row i is ``spans[i]``); computed
         once per batch, so every processor shares it.
         """
-        found = self.derived.get("errors")
+        found: NDArray[np.bool_] | None = self.derived.get("errors")
         if found is None:
             from otel_perf.semconv import http_status
 

@@ -34,6 +34,7 @@ class SpanMetricsProcessor(Processor):
             config.max_series_per_service,
             config.max_services,
             config.resource_dimensions,
+            config.max_series,
         )
         self.windows = Windows(config.interval, config.late_grace, config.latency_thresholds)
         self.rollups = [Rollup(seconds) for seconds in ROLLUPS_S]
