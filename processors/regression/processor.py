@@ -28,6 +28,7 @@ from otel_perf import gauges
 from otel_perf.components import Context, Factory, Processor
 from otel_perf.findings import Finding
 from otel_perf.model import SpanBatch, SpanKind
+from otel_perf.processors.regression import drift
 from otel_perf.processors.regression.aggregated import ordered_versions, samples_ms
 from otel_perf.processors.regression.baselines import Baseline, Reservoir
 from otel_perf.processors.regression.changes import ChangeTracker
@@ -285,17 +286,45 @@ class RegressionProcessor(Processor):
             found, self.pending = self.pending, []
             return found
 
-    def _called_early(self, old: Sequence[float], new: Sequence[float]) -> bool:
-        """The sequential test already calls a regression on the new version's samples."""
+    def _called_early(self, comparison: Comparison) -> bool:
+        """The sequential test already calls a regression on the new version's samples (on
+        the overlap, or relative to the control routes, when there is one)."""
         c = self.config
+        basis = self._basis(comparison, early=True)
+        if basis is None or len(basis.old) < c.min_samples:
+            return False
         alpha = SEQUENTIAL_SHARE * c.false_alarm_rate
-        return (
-            len(old) >= c.min_samples
-            and msprt(old, new, alpha=alpha, up_is_worse=c.direction == "up").called
+        return msprt(basis.old, basis.new, alpha=alpha, up_is_worse=c.direction == "up").called
+
+    def _basis(self, c: Comparison, early: bool) -> drift.Basis | None:
+        """What to compare (``drift.py``): the canary overlap, else relative to the control
+        routes, else before/after. Early looks get None for a canary (the sequential test
+        takes samples in arrival order, and under changing load the overlap's order is not
+        exchangeable) and while control routes may still come."""
+        if early and drift.ran_together(c.old_ns, c.new_ns):
+            return None  # a canary: judged on its overlap once the window is full
+        canary = drift.overlap(
+            c.old_samples, c.old_ns, c.new_samples, c.new_ns, self.config.min_samples
         )
+        if canary is not None:
+            return canary
+        others = self.versions.others(c)
+        control = drift.control_drift(others, self.config.min_samples)
+        if control is not None:
+            return drift.controlled(c.old_samples, c.new_samples, *control)
+        if early and others:
+            return None  # the service's other routes will be the control: wait for them
+        return drift.Basis("before_after", c.old_samples, c.new_samples)
 
     def _judge_versions(self, c: Comparison, now_ns: int) -> None:
-        verdict = self._compare(c.old_samples, c.new_samples, tolerate_ms=True)
+        basis = self._basis(c, early=False)
+        assert basis is not None  # only an early look waits for a control
+        verdict = self._compare(basis.old, basis.new, tolerate_ms=True)
+        verdict = dataclasses.replace(verdict, reason=f"{verdict.reason}; {basis.note()}")
+        context: dict[str, Any] = {"basis": basis.kind, "environment_drift": basis.drift}
+        if basis.kind == "control":
+            raw = self._compare(c.old_samples, c.new_samples, tolerate_ms=True)
+            context["unadjusted_outcome"] = raw.outcome
         self.comparisons.append(
             finite(
                 {
@@ -305,12 +334,13 @@ class RegressionProcessor(Processor):
                     "new_version": c.new_version,
                     "time_ns": now_ns,
                     "outcome": verdict.outcome,
+                    **context,
                     "verdict": verdict.to_dict(),
                 }
             )
         )
         self.dirty.add("versions")
-        finding = version_finding(c, verdict, now_ns, self.id)
+        finding = version_finding(c, verdict, now_ns, self.id, context)
         if finding is not None:
             self.pending.append(finding)
 
