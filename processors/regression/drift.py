@@ -25,7 +25,7 @@ in order of preference:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -93,20 +93,26 @@ def log_shift(old: Sequence[float], new: Sequence[float]) -> float:
     return float(np.log(np.median(b)) - np.log(np.median(a)))
 
 
-def control_drift(
-    others: Sequence[tuple[Sequence[float], Sequence[float]]], min_samples: int
-) -> tuple[float, int] | None:
-    """The median log shift of the other routes with enough samples, and their count; None
-    with fewer than ``MIN_CONTROL_ROUTES`` of them."""
-    shifts = [
-        log_shift(old, new)
-        for old, new in others
+def route_shifts(
+    pairs: Mapping[str, tuple[Sequence[float], Sequence[float]]], min_samples: int
+) -> dict[str, float]:
+    """``log_shift`` of each route's ``(old, new)`` samples, for those with ``min_samples``
+    old and ``MIN_CONTROL_NEW`` new ones."""
+    shifts = {
+        route: log_shift(old, new)
+        for route, (old, new) in pairs.items()
         if len(old) >= min_samples and len(new) >= MIN_CONTROL_NEW
-    ]
-    shifts = [s for s in shifts if math.isfinite(s)]
-    if len(shifts) < MIN_CONTROL_ROUTES:
+    }
+    return {route: shift for route, shift in shifts.items() if math.isfinite(shift)}
+
+
+def control_drift(shifts: Mapping[str, float], route: str) -> tuple[float, int] | None:
+    """The median of the other routes' shifts and their count; None with fewer than
+    ``MIN_CONTROL_ROUTES`` of them."""
+    others = [shift for other, shift in shifts.items() if other != route]
+    if len(others) < MIN_CONTROL_ROUTES:
         return None
-    return float(np.median(shifts)), len(shifts)
+    return float(np.median(others)), len(others)
 
 
 def controlled(old: Sequence[float], new: Sequence[float], drift: float, routes: int) -> Basis:

@@ -86,6 +86,10 @@ class RegressionProcessor(Processor):
         self.untracked = 0  # automatic baselines not made because max_series were full
         self.last_ns = 0
         self.saved_ns = 0
+        # (service, old, new) -> each route's log shift, and whether other routes have both
+        # versions; rebuilt on every evaluation (drift.py)
+        self._shifts: dict[tuple[str, str, str], dict[str, float]] = {}
+        self._waiting: dict[tuple[str, str, str], bool] = {}
         self._unsubscribe = context.series.subscribe(self._interval)
 
     # -- named baselines and runs ------------------------------------------
@@ -281,6 +285,8 @@ class RegressionProcessor(Processor):
 
     def _evaluate(self, now_ns: int, final: bool) -> list[Finding]:
         with self.lock:
+            self._shifts.clear()  # the control routes' shifts, as of this tick
+            self._waiting.clear()
             for comparison in self.versions.ready(final, early=self._called_early):
                 self._judge_versions(comparison, now_ns)
             found, self.pending = self.pending, []
@@ -308,11 +314,16 @@ class RegressionProcessor(Processor):
         )
         if canary is not None:
             return canary
-        others = self.versions.others(c)
-        control = drift.control_drift(others, self.config.min_samples)
+        pair = (c.service, c.old_version, c.new_version)
+        shifts = self._shifts.get(pair)
+        if shifts is None:  # once per service and tick, however many routes are pending
+            pairs = self.versions.pairs(*pair)
+            self._shifts[pair] = shifts = drift.route_shifts(pairs, self.config.min_samples)
+            self._waiting[pair] = len(pairs) > 1
+        control = drift.control_drift(shifts, c.operation)
         if control is not None:
             return drift.controlled(c.old_samples, c.new_samples, *control)
-        if early and others:
+        if early and self._waiting[pair]:
             return None  # the service's other routes will be the control: wait for them
         return drift.Basis("before_after", c.old_samples, c.new_samples)
 

@@ -9,7 +9,7 @@ the first ``window`` of the new one. A comparison is ready once the new version 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -172,17 +172,17 @@ class VersionTracker:
             list(fresh.head_ns) if fresh else [],
         )
 
-    def others(self, c: Comparison) -> list[tuple[list[float], list[float]]]:
-        """``(old tail, new head)`` of the service's other operations over the same version
-        change: the control of a before/after comparison (``drift.py``)."""
-        out = []
-        for operation in self.operations.get(c.service, ()):
-            versions = self.samples[(c.service, operation)]
-            if operation == c.operation:
-                continue
-            old, new = versions.get(c.old_version), versions.get(c.new_version)
-            if old is not None and new is not None:
-                out.append((list(old.tail), list(new.head)))
+    def pairs(
+        self, service: str, old: str, new: str
+    ) -> dict[str, tuple[Sequence[float], Sequence[float]]]:
+        """``operation -> (old tail, new head)`` for the service's operations that have both
+        versions (not copied): the control of a before/after comparison (``drift.py``)."""
+        out: dict[str, tuple[Sequence[float], Sequence[float]]] = {}
+        for operation in self.operations.get(service, ()):
+            versions = self.samples[(service, operation)]
+            before, after = versions.get(old), versions.get(new)
+            if before is not None and after is not None:
+                out[operation] = (before.tail, after.head)
         return out
 
     def _called_early(

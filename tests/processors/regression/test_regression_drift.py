@@ -102,14 +102,16 @@ def test_versions_that_ran_at_once_are_compared_on_their_overlap() -> None:
     assert before_after.outcome == "regression"  # the load, not the release
 
 
-def test_the_control_is_the_median_of_three_routes_or_more() -> None:
+def test_the_control_is_the_median_of_three_other_routes_or_more() -> None:
     unchanged = ([10.0] * 40, [10.0] * 40)
     slower = ([10.0] * 40, [20.0] * 40)
-    assert drift.control_drift([unchanged, slower], 30) is None  # two: one could dominate
-    shift = drift.control_drift([unchanged, slower, unchanged], 30)
-    assert shift == (0.0, 3)
     too_few_new = ([10.0] * 40, [10.0] * 5)
-    assert drift.control_drift([unchanged, unchanged, too_few_new], 30) is None
+    pairs = {"a": unchanged, "b": slower, "c": unchanged, "d": too_few_new}
+    shifts = drift.route_shifts(pairs, 30)
+    assert set(shifts) == {"a", "b", "c"}  # d has 5 new samples
+    assert drift.control_drift(shifts, "a") is None  # two others: one could dominate
+    assert drift.control_drift(shifts, "x") == (0.0, 3)
+    assert drift.control_drift({**shifts, "e": 0.0}, "b") == (0.0, 3)  # itself left out
 
 
 def test_versions_one_after_the_other_have_no_overlap() -> None:
