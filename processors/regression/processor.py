@@ -86,10 +86,10 @@ class RegressionProcessor(Processor):
         self.untracked = 0  # automatic baselines not made because max_series were full
         self.last_ns = 0
         self.saved_ns = 0
-        # (service, old, new) -> each route's log shift, and whether other routes have both
-        # versions; rebuilt on every evaluation (drift.py)
+        # (service, old, new) -> each route's log shift, and the routes with both versions;
+        # rebuilt on every evaluation (drift.py)
         self._shifts: dict[tuple[str, str, str], dict[str, float]] = {}
-        self._waiting: dict[tuple[str, str, str], bool] = {}
+        self._waiting: dict[tuple[str, str, str], set[str]] = {}
         self._unsubscribe = context.series.subscribe(self._interval)
 
     # -- named baselines and runs ------------------------------------------
@@ -319,12 +319,12 @@ class RegressionProcessor(Processor):
         if shifts is None:  # once per service and tick, however many routes are pending
             pairs = self.versions.pairs(*pair)
             self._shifts[pair] = shifts = drift.route_shifts(pairs, self.config.min_samples)
-            self._waiting[pair] = len(pairs) > 1
+            self._waiting[pair] = set(pairs)
         control = drift.control_drift(shifts, c.operation)
         if control is not None:
             return drift.controlled(c.old_samples, c.new_samples, *control)
-        if early and self._waiting[pair]:
-            return None  # the service's other routes will be the control: wait for them
+        if early and len(self._waiting[pair] - {c.operation}) >= drift.MIN_CONTROL_ROUTES:
+            return None  # enough other routes to be the control once they fill: wait
         return drift.Basis("before_after", c.old_samples, c.new_samples)
 
     def _judge_versions(self, c: Comparison, now_ns: int) -> None:

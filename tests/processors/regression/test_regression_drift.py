@@ -119,3 +119,28 @@ def test_versions_one_after_the_other_have_no_overlap() -> None:
     assert drift.overlap([1.0] * 100, old_ns, [1.0] * 100, new_ns, 30) is None
     canary = drift.overlap([1.0] * 100, old_ns, [2.0] * 100, list(range(50, 150)), 30)
     assert canary is not None and len(canary.old) == len(canary.new) == 50
+
+
+def test_a_service_of_two_routes_still_gets_an_early_call() -> None:
+    """Too few routes for a control: the sequential test calls a large regression early
+    (before/after), as without the control."""
+    rng = random.Random(5)
+    p = make(version_window=200)
+    i, called_at = 0, None
+    for version, factor in (("1.0", 1.0), ("2.0", 1.5)):
+        for n in range(200):
+            batch = []
+            for route, median_ms in (("GET /a", 20.0), ("GET /b", 30.0)):
+                slower = factor if route == "GET /a" else 1.0
+                batch.append(
+                    request(i, route, version, median_ms * slower * rng.lognormvariate(0, 0.2))
+                )
+                i += 1
+            p.consume_spans(SpanBatch(batch))
+            if p.tick(i * NS) and called_at is None and version == "2.0":
+                called_at = n + 1
+    assert called_at is not None and called_at <= 50
+    outcomes = {
+        c["operation"]: (c["outcome"], c["basis"]) for c in p.analysis()["version_comparisons"]
+    }
+    assert outcomes["GET /a"] == ("regression", "before_after")
