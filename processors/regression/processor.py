@@ -351,7 +351,8 @@ class RegressionProcessor(Processor):
             )
         )
         self.dirty.add("versions")
-        finding = version_finding(c, verdict, now_ns, self.id, context)
+        attributes = {k: context[k] for k in ("basis", "environment_drift")}
+        finding = version_finding(c, verdict, now_ns, self.id, attributes)
         if finding is not None:
             self.pending.append(finding)
 
