@@ -5,7 +5,8 @@ quantiles at any size), a summary, and a bounded reservoir of raw samples for th
 test. Reservoirs are Vitter's algorithm R; the slot of the ``k``-th value is drawn by a
 counter-based hash of ``(seed, k)`` (SplitMix64), so the same input always keeps the same
 samples and a reservoir holds one integer of generator state, not a ``random.Random``
-(2.5 KiB of Mersenne Twister each: 12.5 MiB at 1,000 routes x 20 services being collected).
+(Mersenne Twister state: 20,000 of them took 55.4 MiB under tracemalloc, 20,000 empty
+reservoirs now 3.1 MiB).
 """
 
 from __future__ import annotations
