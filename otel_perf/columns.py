@@ -247,25 +247,28 @@ def _first_present(
 def parent_rows(
     trace_id: NDArray[np.uint8], span_id: NDArray[np.uint8], parent_span_id: NDArray[np.uint8]
 ) -> I32:
-    """The row of each span's parent within the batch (same trace id), else -1."""
+    """The row of each span's parent within the batch (same trace id), else -1.
+
+    When a (trace id, span id) repeats, its first row is the parent; a span is never its
+    own parent. Keys are the whole 24 bytes, so no id pattern can make two keys collide.
+    """
     rows = len(span_id)
     out = np.full(rows, NONE, np.int32)
     if rows == 0:
         return out
-    trace_words = np.ascontiguousarray(trace_id).view(np.uint64)
-    salt = trace_words[:, 0] ^ trace_words[:, 1]
-    own = np.ascontiguousarray(span_id).view(np.uint64)[:, 0] ^ salt
-    wanted = np.ascontiguousarray(parent_span_id).view(np.uint64)[:, 0] ^ salt
-    order = np.argsort(own, kind="stable")
-    at = np.minimum(np.searchsorted(own[order], wanted), rows - 1)
-    candidate = order[at]
-    # the key is a hash: confirm ids and trace; a span is never its own parent
-    found = (
-        (own[candidate] == wanted)
-        & (span_id[candidate] == parent_span_id).all(axis=1)
-        & (trace_id[candidate] == trace_id).all(axis=1)
-        & parent_span_id.any(axis=1)
-        & (candidate != np.arange(rows))
-    )
+    own = _id_keys(trace_id, span_id)
+    wanted = _id_keys(trace_id, parent_span_id)
+    _, inverse = np.unique(np.concatenate([own, wanted]), return_inverse=True)
+    inverse = inverse.reshape(-1)
+    first = np.full(2 * rows, NONE, np.int32)
+    first[inverse[rows - 1 :: -1]] = np.arange(rows - 1, -1, -1, dtype=np.int32)  # first wins
+    candidate = first[inverse[rows:]]
+    found = (candidate != NONE) & parent_span_id.any(axis=1) & (candidate != np.arange(rows))
     out[found] = candidate[found]
     return out
+
+
+def _id_keys(trace_id: NDArray[np.uint8], span_id: NDArray[np.uint8]) -> NDArray[np.void]:
+    """Each row's trace id and span id as one 24-byte key."""
+    joined = np.ascontiguousarray(np.concatenate([trace_id, span_id], axis=1))
+    return joined.view(np.dtype((np.void, 24))).reshape(-1)

@@ -145,13 +145,16 @@ def operation(span: SpanRecord) -> str | None:
     Entry spans by :func:`route_of`; database calls by system and statement fingerprint;
     HTTP calls by method, peer and route template; anything else by its templated name.
     """
+    return None if is_framework_internal(span) else kept_operation(span)
+
+
+def kept_operation(span: SpanRecord) -> str:
+    """:func:`operation` of a span already known not to be framework-internal."""
     kind = span.kind
     if kind in ENTRY_KINDS:
         return route_of(span.attributes, span.name)
     if kind in EXIT_KINDS:
         return exit_operation(span.attributes, span.name)
-    if is_framework_internal(span):
-        return None
     return template_name(span.name)
 
 

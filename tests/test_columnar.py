@@ -20,7 +20,7 @@ from otlp_builders import BASE_NS, kv, trace_request
 from scenarios import INJECTIONS, requests
 
 from benchmarks._common import build_pool
-from otel_perf.columns import SpanColumns, from_records
+from otel_perf.columns import SpanColumns, from_records, parent_rows
 from otel_perf.decode import DecodeError, Decoder, Limits, parse_protobuf
 from otel_perf.decode.columnar import NATIVE, decode_native
 from otel_perf.model import SpanBatch
@@ -234,6 +234,33 @@ def test_the_environment_switch_turns_the_native_decoder_off() -> None:
         check=True,
     )
     assert done.stdout.split() == ["2", "True"]  # decoded by protobuf: columns built on demand
+
+
+def test_parents_are_found_when_a_span_id_equals_half_its_trace_id() -> None:
+    """Sequential test ids: each root's span id is its trace id's low half."""
+    request = trace_request(spans=8, seed=7)
+    spans = request.resource_spans[0].scope_spans[0].spans
+    for i, span in enumerate(spans):
+        trace = 1 + i % 4
+        span.trace_id = trace.to_bytes(16, "big")
+        span.span_id = (trace if i < 4 else 10 + trace).to_bytes(8, "big")
+        span.parent_span_id = b"" if i < 4 else trace.to_bytes(8, "big")
+    spans[7].span_id = spans[7].parent_span_id  # repeats row 3's id: row 3 is its parent
+    body = request.SerializeToString()
+    assert agree(body)
+    expected = [-1, -1, -1, -1, 0, 1, 2, 3]
+    assert protobuf_path(body)[0].columns().parent.tolist() == expected
+
+
+def test_a_repeated_span_id_is_the_parent_at_its_first_row() -> None:
+    def ids(values: list[int], size: int) -> Any:
+        raw = b"".join(v.to_bytes(size, "big") for v in values)
+        return np.frombuffer(raw, np.uint8).reshape(-1, size)
+
+    # row 1 repeats row 0 and names it as parent; row 4 names itself
+    trace = ids([5, 5, 5, 6, 7], 16)
+    span, parent = ids([1, 1, 2, 2, 3], 8), ids([0, 1, 1, 1, 3], 8)
+    assert parent_rows(trace, span, parent).tolist() == [-1, 0, 0, -1, -1]
 
 
 def test_columns_of_hand_made_records_with_odd_id_lengths() -> None:

@@ -172,11 +172,9 @@ def consecutive_parallelizable(
         ``consecutive`` patterns, parents in tree order, then runs in time order.
     """
     found: list[Pattern] = []
-    spans = tree.spans
     for parent in tree.walk():
         children = tree.children[parent]
-        # a run holds only calls (CLIENT spans): under fewer than two there is none
-        if len(children) < 2 or sum(spans[c].kind == SpanKind.CLIENT for c in children) < 2:
+        if len(children) < 2 or not _may_save(tree, children, min_saveable_ns):
             continue
         for run in _runs(tree, parent, tolerance_ns):
             if len(run) < 2:
@@ -186,6 +184,20 @@ def consecutive_parallelizable(
             if pattern.saveable_ns >= min_saveable_ns:
                 found.append(pattern)
     return found
+
+
+def _may_save(tree: TraceTree, children: tuple[bytes, ...], min_saveable_ns: int) -> bool:
+    """Whether some run of these children could save ``min_saveable_ns``.
+
+    A run holds only calls (CLIENT spans), and its saving (its total less its longest
+    call) is never more than that of all the CLIENT children together: when that falls
+    short, no run can qualify and no call key needs computing.
+    """
+    spans, windows = tree.spans, tree.windows
+    durations = [
+        windows[c][1] - windows[c][0] for c in children if spans[c].kind == SpanKind.CLIENT
+    ]
+    return len(durations) >= 2 and sum(durations) - max(durations) >= min_saveable_ns
 
 
 def _call(tree: TraceTree, span_id: bytes) -> _Call | None:

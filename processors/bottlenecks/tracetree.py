@@ -29,7 +29,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from otel_perf.model import SpanKind, SpanRecord
-from otel_perf.semconv import is_framework_internal, operation
+from otel_perf.semconv import is_framework_internal, kept_operation
 
 Window = tuple[int, int]
 """(start_ns, end_ns) with end_ns >= start_ns."""
@@ -105,12 +105,15 @@ def build_tree(spans: Iterable[SpanRecord]) -> TraceTree:
         smallest span id on the cycle, which becomes an orphan root.
     """
     by_id: dict[bytes, SpanRecord] = {}
+    operations: dict[bytes, str] = {}  # refolding keeps kind, name and attributes
     folded: dict[bytes, bytes] = {}  # framework-internal span -> its parent
     for span in spans:
+        span_id = span.span_id
         if is_framework_internal(span):
-            folded.setdefault(span.span_id, span.parent_span_id)
-        else:
-            by_id.setdefault(span.span_id, span)
+            folded.setdefault(span_id, span.parent_span_id)
+        elif span_id not in by_id:
+            by_id[span_id] = span
+            operations[span_id] = kept_operation(span) or span.name
     if folded:
         by_id = _fold(by_id, folded)
     kids, roots, orphans = _link(by_id)
@@ -132,12 +135,8 @@ def build_tree(spans: Iterable[SpanRecord]) -> TraceTree:
         roots=order(roots),
         orphans=frozenset(orphans),
         windows=windows,
-        operations={span_id: _operation(span) for span_id, span in by_id.items()},
+        operations=operations,
     )
-
-
-def _operation(span: SpanRecord) -> str:
-    return operation(span) or span.name
 
 
 def _fold(by_id: dict[bytes, SpanRecord], folded: Mapping[bytes, bytes]) -> dict[bytes, SpanRecord]:

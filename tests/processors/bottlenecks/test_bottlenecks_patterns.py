@@ -119,6 +119,20 @@ def test_two_serial_queries_saving_too_little_are_not_reported() -> None:
     assert found.saveable_ns == ms(80)
 
 
+def test_calls_outside_a_run_do_not_make_it_save_enough() -> None:
+    """Together the parent's calls could save 100 ms, but no run of them does."""
+    spans = [
+        handler(),
+        db("a", "root", 0, 60, "SELECT 1 FROM a"),
+        db("b", "root", 60, 120, "SELECT 1 FROM b"),
+        span("work", "root", 120, 130, name="compute"),
+        db("c", "root", 130, 170, "SELECT 1 FROM c"),
+    ]
+    assert consecutive_parallelizable(build_tree(spans), min_saveable_ns=ms(100)) == []
+    (found,) = consecutive_parallelizable(build_tree(spans), min_saveable_ns=ms(60))
+    assert found.span_ids == (sid("a"), sid("b"))
+
+
 def test_other_work_between_calls_ends_a_run() -> None:
     spans = [
         handler(),
