@@ -30,7 +30,7 @@ from typing import Any
 
 from benchmarks._args import bounded
 from benchmarks._incident_faults import NS, Fault, scenario
-from otel_perf.components import Context
+from otel_perf.component import Context
 from otel_perf.processors.incidents.config import IncidentsConfig
 from otel_perf.processors.incidents.processor import IncidentsProcessor
 from otel_perf.store import Store

@@ -28,7 +28,7 @@ from otel_perf.cli_args import WIDE, add_command, parse_args
 from otel_perf.cli_http import DEFAULT_API as DEFAULT_API
 from otel_perf.cli_http import CLIError as CLIError
 from otel_perf.cli_tables import findings_table
-from otel_perf.components import exporter_types, processor_types
+from otel_perf.component import exporter_types, processor_types
 from otel_perf.config import ConfigError, load_config
 from otel_perf.config.models import EXTENSION_TYPES, RECEIVER_TYPES
 from otel_perf.store import StoreError

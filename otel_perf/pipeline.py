@@ -15,7 +15,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from typing import Any
 
-from otel_perf.components import (
+from otel_perf.component import (
     Context,
     Exporter,
     Processor,

@@ -8,7 +8,7 @@ register themselves through :func:`register_builtins`.
 
 def register_builtins() -> None:
     """Register the built-in processor types."""
-    from otel_perf.components import register_processor
+    from otel_perf.component import register_processor
     from otel_perf.processors.aggregates.processor import FACTORY as AGGREGATES
     from otel_perf.processors.anomaly.processor import FACTORY as ANOMALY
     from otel_perf.processors.bottlenecks.processor import FACTORY as BOTTLENECKS

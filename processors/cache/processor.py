@@ -18,7 +18,7 @@ from typing import Any
 
 from otel_perf import gauges
 from otel_perf.announce import Announcer
-from otel_perf.components import Context, Factory, Processor
+from otel_perf.component import Context, Factory, Processor
 from otel_perf.findings import Finding
 from otel_perf.model import MetricBatch, SpanBatch, SpanRecord
 from otel_perf.processors.bottlenecks.fingerprint import (

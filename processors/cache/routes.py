@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from otel_perf.components import component_type
+from otel_perf.component import component_type
 from otel_perf.pipeline import Pipeline
 from otel_perf.processors.cache.config import AppTarget
 from otel_perf.processors.cache.forward import forward

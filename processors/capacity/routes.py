@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from otel_perf.components import component_type
+from otel_perf.component import component_type
 from otel_perf.config.types import parse_duration_s
 from otel_perf.pipeline import Pipeline
 from otel_perf.processors.capacity.autoscaling import ScalingInputError, ScalingRequest

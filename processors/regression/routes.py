@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from otel_perf.components import component_type
+from otel_perf.component import component_type
 from otel_perf.pipeline import Pipeline
 from otel_perf.processors.regression.processor import RegressionProcessor, UnknownBaseline
 from otel_perf.processors.regression.runs import finite

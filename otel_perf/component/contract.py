@@ -13,6 +13,7 @@ metrics). Neither calls the other: the pipeline wires them.
 from __future__ import annotations
 
 import builtins
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -136,6 +137,8 @@ class Factory(Generic[C, P]):
 _PROCESSORS: dict[str, Factory[Any, Processor]] = {}
 _EXPORTERS: dict[str, Factory[Any, Exporter]] = {}
 _BUILTINS_LOADED = False
+#: packages whose ``register_builtins()`` adds the built-in component types
+BUILTIN_PACKAGES = ("otel_perf.processors", "otel_perf.exporters")
 
 
 def register_processor(factory: Factory[Any, Processor]) -> None:
@@ -153,11 +156,9 @@ def _load_builtins() -> None:
     if _BUILTINS_LOADED:
         return
     _BUILTINS_LOADED = True
-    import otel_perf.exporters
-    import otel_perf.processors
-
-    otel_perf.processors.register_builtins()
-    otel_perf.exporters.register_builtins()
+    # the built-in component packages, found by name: the core imports no component
+    for package in BUILTIN_PACKAGES:
+        importlib.import_module(package).register_builtins()
 
 
 def processor_types() -> Mapping[str, Factory[Any, Processor]]:
