@@ -13,20 +13,16 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from otel_perf import __version__
-from otel_perf.component import component_type
+from otel_perf.component import OpenAPIResponses, RouteContext, component_type, surfaces
 from otel_perf.config.models import APISettings
 from otel_perf.dashboard import DASHBOARD_PATHS, dashboard_routes
 from otel_perf.findings import Finding, Kind
 from otel_perf.health import HealthInputs, IngestBaseline, ingest_counters
 from otel_perf.health import evaluate as evaluate_health
 from otel_perf.pipeline import Pipeline
-from otel_perf.processors.cache.routes import cache_paths, cache_routes
-from otel_perf.processors.capacity.routes import capacity_paths, capacity_routes
-from otel_perf.processors.incidents.routes import incident_paths, incident_routes
-from otel_perf.processors.regression.routes import regression_paths, regression_routes
 from otel_perf.recommendations import CATEGORIES, check_query, recommend
 from otel_perf.recommendations import DEFAULT_LIMIT as DEFAULT_RECOMMENDATIONS
 from otel_perf.recommendations import Inputs as RecommendationInputs
@@ -62,16 +58,18 @@ class API:
             Route("/performance/slo", self.slo),
             Route("/performance/anomalies", self.anomalies),
             Route("/performance/recommendations", self.recommendations),
-            *regression_routes(self.pipeline),
-            *cache_routes(self.pipeline, authenticated=bool(self._token)),
-            *capacity_routes(self.pipeline),
-            *incident_routes(self.pipeline),
+            *self._component_routes(),
             Route("/performance/openapi.json", self.openapi),
             *dashboard_routes(),
         ]
         app = Starlette(routes=routes, exception_handlers={404: _http_error, 405: _http_error})
         app.add_middleware(_AuthMiddleware, token=self._token)
         return app
+
+    def _component_routes(self) -> list[BaseRoute]:
+        """The routes each registered component type contributes through its factory."""
+        context = RouteContext(self.pipeline, authenticated=bool(self._token))
+        return [route for s in surfaces() if s.routes for route in s.routes(context)]
 
     async def health(self, request: Request) -> Response:
         """One verdict (ok, degraded, critical) with its reasons, from every source
@@ -287,10 +285,7 @@ def openapi_document() -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {"title": "otel-perf", "version": __version__},
         "paths": {
-            **regression_paths(ok, unauthorized),
-            **cache_paths(ok, unauthorized),
-            **capacity_paths(ok, unauthorized),
-            **incident_paths(ok, unauthorized),
+            **_component_paths(OpenAPIResponses(ok, unauthorized)),
             "/performance/health": {
                 "get": {
                     "summary": "Liveness and readiness: one status (ok, degraded, critical) "
@@ -431,6 +426,11 @@ def openapi_document() -> dict[str, Any]:
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }
+
+
+def _component_paths(responses: OpenAPIResponses) -> dict[str, Any]:
+    """The OpenAPI paths each registered component type contributes."""
+    return {path: item for s in surfaces() if s.paths for path, item in s.paths(responses).items()}
 
 
 def _param(name: str, kind: str, enum: list[str] | None = None) -> dict[str, Any]:

@@ -19,6 +19,13 @@ from otel_perf.component.contract import (
     processor_types,
     register_exporter,
     register_processor,
+    surfaces,
+)
+from otel_perf.component.surface import (
+    OpenAPIResponses,
+    PipelineView,
+    RouteContext,
+    Surface,
 )
 
 __all__ = [
@@ -34,4 +41,9 @@ __all__ = [
     "processor_types",
     "register_exporter",
     "register_processor",
+    "surfaces",
+    "OpenAPIResponses",
+    "PipelineView",
+    "RouteContext",
+    "Surface",
 ]

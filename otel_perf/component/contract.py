@@ -20,6 +20,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
+from otel_perf.component.surface import NO_SURFACE, Surface
 from otel_perf.findings import Finding
 from otel_perf.model import LogBatch, MetricBatch, SpanBatch
 from otel_perf.series import SeriesHub
@@ -132,6 +133,8 @@ class Factory(Generic[C, P]):
     config_model: builtins.type[C]
     create: Callable[[Context, C], P]
     description: str = ""
+    #: the routes, OpenAPI paths and CLI commands the type contributes
+    surface: Surface = NO_SURFACE
 
 
 _PROCESSORS: dict[str, Factory[Any, Processor]] = {}
@@ -164,6 +167,13 @@ def _load_builtins() -> None:
 def processor_types() -> Mapping[str, Factory[Any, Processor]]:
     _load_builtins()
     return dict(sorted(_PROCESSORS.items()))
+
+
+def surfaces() -> list[Surface]:
+    """Every registered type's surface: processors, then exporters, each by type name."""
+    factories: list[Factory[Any, Any]] = [*processor_types().values()]
+    factories += exporter_types().values()
+    return [f.surface for f in factories if f.surface is not NO_SURFACE]
 
 
 def exporter_types() -> Mapping[str, Factory[Any, Exporter]]:

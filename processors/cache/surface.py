@@ -1,0 +1,9 @@
+"""What the cache processor adds to the API: its routes and their OpenAPI paths."""
+
+from otel_perf.component import Surface
+from otel_perf.processors.cache.routes import cache_paths, cache_routes
+
+SURFACE = Surface(
+    routes=lambda context: cache_routes(context.pipeline, context.authenticated),
+    paths=lambda responses: cache_paths(responses.ok, responses.unauthorized),
+)
