@@ -14,6 +14,7 @@ def register_builtins() -> None:
 
     from otel_perf.component import register_processor
     from otel_perf.processors.aggregates.processor import FACTORY as AGGREGATES
+    from otel_perf.processors.anomaly import surface as anomaly_surface
     from otel_perf.processors.anomaly.processor import FACTORY as ANOMALY
     from otel_perf.processors.bottlenecks.processor import FACTORY as BOTTLENECKS
     from otel_perf.processors.cache import surface as cache_surface
@@ -22,6 +23,7 @@ def register_builtins() -> None:
     from otel_perf.processors.capacity.processor import FACTORY as CAPACITY
     from otel_perf.processors.incidents import surface as incidents_surface
     from otel_perf.processors.incidents.processor import FACTORY as INCIDENTS
+    from otel_perf.processors.instrumentation import surface as instrumentation_surface
     from otel_perf.processors.instrumentation.processor import FACTORY as INSTRUMENTATION
     from otel_perf.processors.regression import surface as regression_surface
     from otel_perf.processors.regression.processor import FACTORY as REGRESSION
@@ -32,12 +34,12 @@ def register_builtins() -> None:
         SPANMETRICS,
         BOTTLENECKS,
         SLO,
-        ANOMALY,
+        replace(ANOMALY, surface=anomaly_surface.SURFACE),
         replace(REGRESSION, surface=regression_surface.SURFACE),
         replace(CACHE, surface=cache_surface.SURFACE),
         replace(CAPACITY, surface=capacity_surface.SURFACE),
         AGGREGATES,
-        INSTRUMENTATION,
+        replace(INSTRUMENTATION, surface=instrumentation_surface.SURFACE),
         replace(INCIDENTS, surface=incidents_surface.SURFACE),
     )
     for factory in builtins:
