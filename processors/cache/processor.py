@@ -20,14 +20,14 @@ from otel_perf import gauges
 from otel_perf.announce import Announcer
 from otel_perf.component import Context, Factory, Processor
 from otel_perf.findings import Finding
-from otel_perf.model import MetricBatch, SpanBatch, SpanRecord
-from otel_perf.processors.bottlenecks.fingerprint import (
+from otel_perf.fingerprint import (
     db_operation,
     db_statement,
     db_system,
     fingerprint,
     fingerprint_id,
 )
+from otel_perf.model import MetricBatch, SpanBatch, SpanRecord
 from otel_perf.processors.cache import intake
 from otel_perf.processors.cache.analysis import (
     Call,
