@@ -97,7 +97,7 @@ def _send(
         raise CLIError(f"{where}: no answer within {timeout_s:g} s") from None
     except httpx.TransportError as exc:
         raise CLIError(
-            f"cannot reach the otel-perf API at {args.api} ({_reason(exc)}); "
+            f"cannot reach the otel-perf API at {args.api} ({str(exc) or type(exc).__name__}); "
             'is "otel-perf run" running there? Point --api (or OTEL_PERF_API) at it'
         ) from None
     except (httpx.InvalidURL, ValueError) as exc:  # a URL httpx cannot use (bad port, no host)
@@ -106,16 +106,6 @@ def _send(
         return _json(response.content, where)  # health answers 503 with its verdict
     reason = response.reason_phrase
     raise CLIError(error_sentence(where, response.status_code, reason, response.content))
-
-
-def _reason(exc: httpx.TransportError) -> str:
-    """The operating system's words for a failed connection ("Connection refused")."""
-    cause: BaseException | None = exc
-    while cause is not None:
-        if isinstance(cause, OSError) and cause.strerror:
-            return cause.strerror
-        cause = cause.__cause__ or cause.__context__
-    return str(exc) or type(exc).__name__
 
 
 def _json(body: bytes, where: str) -> Any:
