@@ -2,7 +2,7 @@
 
 Each package holds ``config.py`` (its settings model), ``processor.py`` (the
 stateful shell), pure modules for the math, and a README.md. A processor with
-its own API routes or CLI commands declares them in ``surface.py`` (a
+its own API routes, CLI commands or health checks declares them in ``surface.py`` (a
 :class:`~otel_perf.component.Surface`), attached to its factory here. Built-in
 types register themselves through :func:`register_builtins`.
 """
@@ -27,13 +27,14 @@ def register_builtins() -> None:
     from otel_perf.processors.instrumentation.processor import FACTORY as INSTRUMENTATION
     from otel_perf.processors.regression import surface as regression_surface
     from otel_perf.processors.regression.processor import FACTORY as REGRESSION
+    from otel_perf.processors.slo import surface as slo_surface
     from otel_perf.processors.slo.processor import FACTORY as SLO
     from otel_perf.processors.spanmetrics.processor import FACTORY as SPANMETRICS
 
     builtins = (
         SPANMETRICS,
         BOTTLENECKS,
-        SLO,
+        replace(SLO, surface=slo_surface.SURFACE),
         replace(ANOMALY, surface=anomaly_surface.SURFACE),
         replace(REGRESSION, surface=regression_surface.SURFACE),
         replace(CACHE, surface=cache_surface.SURFACE),

@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 if TYPE_CHECKING:  # the contract imports this module for Factory.surface
     from otel_perf.component.contract import Processor
+    from otel_perf.health import Check
 #: an OpenAPI paths object, ``{"/performance/...": {"get": {...}}}``
 Paths = dict[str, Any]
 
@@ -51,17 +52,20 @@ class OpenAPIResponses:
 
 @dataclass(frozen=True)
 class Surface:
-    """A component's routes, their OpenAPI paths and its CLI commands (all optional).
+    """A component's routes, their OpenAPI paths, its CLI commands and health checks (all
+    optional).
 
     Attributes:
         routes: the Starlette routes, built once per API over a :class:`RouteContext`.
         paths: the OpenAPI paths of those routes.
         cli: adds the component's commands to the ``otel-perf`` subparsers.
+        health: checks :func:`otel_perf.health.evaluate` runs after the core's own.
     """
 
     routes: Callable[[RouteContext], list[Route]] | None = None
     paths: Callable[[OpenAPIResponses], Paths] | None = None
     cli: Callable[[Any], None] | None = None
+    health: tuple[Check, ...] = ()
 
 
 NO_SURFACE = Surface()
