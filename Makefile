@@ -18,9 +18,11 @@ $(STAMP): pyproject.toml setup.py $(LOCK)
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-# Refresh the lock on purpose (today's PyPI within pyproject.toml's ranges), then run make test.
+# `make lock` pins what pyproject.toml added or changed and keeps every other pin;
+# `make lock UPGRADE=--upgrade` moves everything to today's PyPI on purpose (then run make test).
+UPGRADE ?=
 lock: $(STAMP)
-	$(BIN)/pip-compile --quiet --upgrade --extra dev --generate-hashes --allow-unsafe \
+	$(BIN)/pip-compile --quiet $(UPGRADE) --extra dev --generate-hashes --allow-unsafe \
 		--strip-extras --no-header --no-emit-index-url --no-emit-find-links --output-file $(LOCK) pyproject.toml
 
 run: $(STAMP)

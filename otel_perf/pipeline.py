@@ -87,6 +87,9 @@ class Pipeline:
         self.telemetry.store_source = self.store.status
         for exporter in self.exporters.values():
             exporter.bind_telemetry(self.telemetry)
+            exporter.bind_sources(
+                frozenset(pid for pid, routed in self._routes.items() if exporter in routed)
+            )
 
     def _processor(self, pid: str) -> Processor:
         if pid not in self.processors:

@@ -24,7 +24,7 @@ ALERTNAMES = {
     Kind.CAPACITY_FORECAST: "OtelPerfCapacityForecast",
 }
 #: finding attributes that become labels when present (they are fixed per episode)
-LABEL_ATTRIBUTES = ("objective", "window", "operation", "resource", "threshold")
+LABEL_ATTRIBUTES = ("objective", "window", "operation", "resource", "threshold", "incident")
 #: annotations of our own; finding attributes of the same name are not copied over them
 RESERVED_ANNOTATIONS = frozenset({"summary", "description", "finding_key", "state", "evidence"})
 MAX_ANNOTATION_CHARS = 4096
@@ -97,7 +97,23 @@ def annotations_of(finding: Finding) -> dict[str, str]:
         safe = annotation_name(name)
         if safe not in RESERVED_ANNOTATIONS:
             out.setdefault(safe, _text(value))
+    if finding.kind == Kind.INCIDENT:
+        out.pop("member_findings", None)
+        out["members"] = member_lines(finding)
     return {name: _clip(value) for name, value in out.items()}
+
+
+def member_lines(finding: Finding) -> str:
+    """An incident's members, one a line: ``severity kind service: subject``."""
+    lines = [
+        f"{m.get('severity')} {m.get('kind')} {m.get('service')}: {m.get('subject')}"
+        for m in finding.attributes.get("member_findings") or []
+        if isinstance(m, dict)
+    ]
+    total = finding.attributes.get("members")
+    if isinstance(total, int) and total > len(lines):
+        lines.append(f"… and {total - len(lines)} more")
+    return "\n".join(lines)
 
 
 def description(finding: Finding) -> str:

@@ -59,6 +59,11 @@ class AlertmanagerConfig(ComponentConfig):
             there (``<base>/performance/findings?kind=..&service=..``). Unset: no link.
         labels: extra labels on every alert (e.g. ``cluster: prod``); they never
             override the alert's own labels.
+        group_by_incident: when an ``incidents`` processor's findings reach this
+            exporter, findings that belong to an open incident page once, as the
+            incident's alert listing them, not each on its own.
+        group_wait: grouped by incident, how long a new alert waits for its incident
+            before it pages alone (the incidents processor runs a tick behind).
     """
 
     endpoint: str
@@ -77,6 +82,8 @@ class AlertmanagerConfig(ComponentConfig):
     bearer_token: Secret | None = None
     generator_url: str | None = None
     labels: dict[str, str] = {}
+    group_by_incident: bool = True
+    group_wait: Duration = 30.0
 
     @field_validator("endpoint")
     @classmethod
@@ -98,7 +105,7 @@ class AlertmanagerConfig(ComponentConfig):
 
     @model_validator(mode="after")
     def _check(self) -> AlertmanagerConfig:
-        for name in ("resend_interval", "timeout", "initial_backoff", "max_backoff"):
+        for name in ("resend_interval", "timeout", "initial_backoff", "max_backoff", "group_wait"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be a positive duration")
         if self.max_backoff < self.initial_backoff:

@@ -17,11 +17,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from otel_perf.component import Context, Exporter, Factory
+from otel_perf.component import Context, Exporter, Factory, component_type
 from otel_perf.exporters.alertmanager.book import AlertBook, HeldAlert
 from otel_perf.exporters.alertmanager.client import PostError, post_alerts, with_retries
 from otel_perf.exporters.alertmanager.config import AlertmanagerConfig
-from otel_perf.findings import Finding
+from otel_perf.findings import Finding, Kind
 
 log = logging.getLogger("otel_perf.exporters.alertmanager")
 
@@ -77,6 +77,12 @@ class AlertmanagerExporter(Exporter):
         """Count failed posts and dropped findings in the pipeline's ``export_errors``."""
         self._telemetry = telemetry
 
+    def bind_sources(self, sources: frozenset[str]) -> None:
+        """Group by incident when an ``incidents`` processor feeds this exporter."""
+        incidents = any(component_type(source) == "incidents" for source in sources)
+        with self._cond:
+            self._book.grouping = self.config.group_by_incident and incidents
+
     def start(self) -> None:
         """Load held alerts from the store and start the worker thread."""
         with self._cond:
@@ -91,7 +97,12 @@ class AlertmanagerExporter(Exporter):
 
     def export(self, findings: list[Finding]) -> None:
         """Queue findings of the configured kinds; never waits on the network."""
-        wanted = [f for f in findings if f.kind in self.config.kinds]
+        grouping = self._book.grouping
+        wanted = [
+            f
+            for f in findings
+            if f.kind in self.config.kinds or (grouping and f.kind == Kind.INCIDENT)
+        ]
         if not wanted:
             return
         dropped = 0
@@ -168,11 +179,12 @@ class AlertmanagerExporter(Exporter):
             bool(self._queue)
             or self._stop.is_set()
             or self._requested > self._completed
-            or self.clock() >= self._next_resend_s
+            or self.clock() >= min(self._next_resend_s, self._book.next_release_s())
         )
 
     def _idle_s(self) -> float:
-        return min(MAX_IDLE_S, max(0.0, self._next_resend_s - self.clock()))
+        due = min(self._next_resend_s, self._book.next_release_s())
+        return min(MAX_IDLE_S, max(0.0, due - self.clock()))
 
     def _pass(self, findings: list[Finding]) -> None:
         now_s = self.clock()
@@ -180,6 +192,7 @@ class AlertmanagerExporter(Exporter):
         dropped_before = self._book.dropped
         for finding in findings:
             changed += self._book.apply(finding, now_s)
+        changed += self._book.release(now_s)  # waited group_wait for an incident: alone
         dropped = self._book.dropped - dropped_before
         if dropped:
             with self._cond:

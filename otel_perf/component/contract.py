@@ -114,6 +114,9 @@ class Exporter(Component):
     def bind_telemetry(self, telemetry: Any) -> None:
         """Receive the pipeline's telemetry object, to export its metrics."""
 
+    def bind_sources(self, sources: frozenset[str]) -> None:
+        """Receive the ids of the processors whose findings reach this exporter."""
+
     def flush(self) -> None:
         """Push out anything queued."""
 

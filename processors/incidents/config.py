@@ -19,6 +19,10 @@ class IncidentsConfig(ComponentConfig):
         max_open: open incidents kept; groups past it (least impact first) are counted in
             ``overflowed`` and left out.
         max_recent: resolved incidents kept for ``/performance/incidents``.
+        max_calls: calls (caller route → peer) learned from spans, and services seen
+            serving, kept for the call graph; more are counted in ``overflowed``.
+        refresh: with no new finding and no new call, the grouping is redone this often
+            (event time) only, so findings age out; otherwise a tick reads one row.
     """
 
     overlap: Duration = 900.0
@@ -26,3 +30,5 @@ class IncidentsConfig(ComponentConfig):
     max_findings: int = Field(default=2000, gt=0)
     max_open: int = Field(default=200, gt=0)
     max_recent: int = Field(default=100, ge=0)
+    max_calls: int = Field(default=10_000, gt=0)
+    refresh: Duration = 60.0

@@ -23,7 +23,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from otel_perf.findings import Kind
-from otel_perf.processors.incidents.facts import ALL_SERVICES, SERVICE, Facts
+from otel_perf.processors.incidents.calls import CallGraph
+from otel_perf.processors.incidents.facts import ALL_SERVICES, SERVICE, STATEMENT, Facts
 
 #: which kind is taken as the cause when everything else ties (direct evidence first)
 KIND_ORDER = (
@@ -90,24 +91,25 @@ def correlate(facts: Sequence[Facts], overlap_ns: int) -> list[Group]:
             i = parent[i]
         return i
 
-    links: dict[str, list[str]] = {}
+    links: dict[int, list[str]] = {}  # cause index -> effect keys
     for i, j in candidate_pairs(facts):
         a, b = facts[i], facts[j]
         if overlaps(a, b, overlap_ns):
-            for cause, effect in ((a, b), (b, a)):
-                if explains(cause, effect):
-                    links.setdefault(cause.key, []).append(effect.key)
-            if explains(a, b) or explains(b, a) or same(a, b):
+            a_b, b_a = explains(a, b), explains(b, a)
+            if a_b:
+                links.setdefault(i, []).append(b.key)
+            if b_a:
+                links.setdefault(j, []).append(a.key)
+            if a_b or b_a or same(a, b):
                 parent[root(i)] = root(j)
-    by_root: dict[int, list[Facts]] = {}
-    for i, f in enumerate(facts):
-        by_root.setdefault(root(i), []).append(f)
+    by_root: dict[int, list[int]] = {}
+    for i in range(len(facts)):
+        by_root.setdefault(root(i), []).append(i)
     groups = []
-    for members in by_root.values():
-        keys = {m.key for m in members}
+    for rows in by_root.values():
         group = Group(
-            members=sorted(members, key=lambda m: (m.start_ns, m.key)),
-            explains={k: v for k, v in links.items() if k in keys},
+            members=sorted((facts[i] for i in rows), key=lambda m: (m.start_ns, m.key)),
+            explains={facts[i].key: links[i] for i in rows if i in links},
         )
         group.cause = probable_cause(group)
         groups.append(group)
@@ -141,6 +143,21 @@ def shared_paths(facts: Sequence[Facts]) -> list[Facts]:
     for f in facts:
         extra = set().union(*(seen[(f.service, r)] for r in f.routes)) if f.routes else set()
         out.append(replace(f, downstream=f.downstream | extra) if extra - f.downstream else f)
+    return out
+
+
+def with_calls(facts: Sequence[Facts], calls: CallGraph) -> list[Facts]:
+    """Findings about routes get the services those routes call (learned from spans) as
+    downstream, so an upstream symptom whose critical path was not reported still joins
+    its downstream's incident. Statements and resources call nothing; an objective joins
+    through its routes' findings."""
+    out = []
+    for f in facts:
+        if f.layer == STATEMENT or f.resource is not None or not f.routes:
+            out.append(f)
+            continue
+        extra = calls.callees(f.service, f.routes) - f.downstream
+        out.append(replace(f, downstream=f.downstream | extra) if extra else f)
     return out
 
 

@@ -35,10 +35,7 @@ class Facts:
     layer: int
     start_ns: int
     release: tuple[str, str] | None
-
-    @property
-    def key(self) -> str:
-        return self.finding.key
+    key: str  # the finding's key, hashed once
 
     @property
     def service(self) -> str:
@@ -65,6 +62,7 @@ def facts_of(finding: Finding, first_seen_ns: int | None = None) -> Facts | None
         layer=_layer(finding, statement),
         start_ns=_start(finding, first_seen_ns),
         release=release,
+        key=finding.key,
     )
 
 

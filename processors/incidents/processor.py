@@ -6,7 +6,12 @@ tick's findings to the store; at each tick this processor reads the recent ones
 (``lookback``, at most ``max_findings``), keeps what is open now (the recommendations
 list's notion: newest per key, not resolved, see ``otel_perf.recommendations``) and
 correlates them. So it runs one tick behind the findings it groups, needs nothing from
-the core but the store every processor already has, and calls no processor.
+the core but the store every processor already has, and calls no processor. A tick with
+no new stored finding and no new call regroups nothing (one row read), until ``refresh``.
+
+From spans it learns the call graph (``calls``): which services each route calls, so an
+upstream route's findings join their downstream's incident even when none of them
+reported the critical path.
 
 An incident keeps its id while its members change: a new group takes the id of the open
 incident it shares most members with. An incident whose members have all resolved is
@@ -17,14 +22,16 @@ finding's first sighting are saved at flush and loaded at start.
 from __future__ import annotations
 
 import threading
-from collections import deque
+from collections import Counter, deque
 from typing import Any
 
 from otel_perf import gauges
 from otel_perf.component import Context, Factory, Processor
-from otel_perf.findings import Finding
+from otel_perf.findings import Finding, State
+from otel_perf.model import SpanBatch
+from otel_perf.processors.incidents.calls import CallGraph
 from otel_perf.processors.incidents.config import IncidentsConfig
-from otel_perf.processors.incidents.correlate import Group, correlate
+from otel_perf.processors.incidents.correlate import Group, correlate, with_calls
 from otel_perf.processors.incidents.facts import Facts, facts_of
 from otel_perf.processors.incidents.story import incident_finding, incident_id, tell
 from otel_perf.recommendations import current_findings
@@ -44,54 +51,89 @@ class IncidentsProcessor(Processor):
         self.recent: deque[dict[str, Any]] = deque(maxlen=config.max_recent)
         self.first_seen: dict[str, int] = {}  # finding key -> first event time seen open
         self.overflowed = 0
+        self.calls = CallGraph(config.max_calls)
+        self.evaluations = self.skipped = 0  # full regroupings, and ticks that needed none
+        self._seen: tuple[object, int, int] = (None, -1, 0)  # newest row, calls version, when
         self._lock = threading.Lock()
         self._dirty = False
 
+    # -- input ------------------------------------------------------------------
+    def consume_spans(self, batch: SpanBatch) -> None:
+        """Learn which services each route calls (``calls``)."""
+        with self._lock:
+            version = self.calls.version
+            self.calls.learn(batch)
+            self._dirty = self._dirty or self.calls.version != version
+
     # -- evaluation -----------------------------------------------------------
     def tick(self, now_ns: int) -> list[Finding]:
+        """Regroup when a finding was stored or a call learned since the last regrouping,
+        or ``refresh`` has passed; otherwise the tick costs one row read."""
         since = now_ns - int(self.config.lookback * NS)
+        newest = self.context.store.findings(limit=1)
+        mark = (newest[0].key, newest[0].time_ns, newest[0].state) if newest else None
+        with self._lock:
+            self.calls.expire(since)
+            version = self.calls.version
+        last_mark, last_version, last_ns = self._seen
+        fresh = now_ns - last_ns < self.config.refresh * NS
+        if mark == last_mark and version == last_version and fresh:
+            self.skipped += 1
+            return []
+        self._seen = (mark, version, now_ns)
+        self.evaluations += 1
         stored = self.context.store.findings(since_ns=since, limit=self.config.max_findings)
         return self.update(current_findings(stored, {}), now_ns)
 
     def update(self, findings: list[Finding], now_ns: int) -> list[Finding]:
         """Regroup the open ``findings`` and carry incidents over (pure of the store); an
-        ``incident`` finding for each incident that opened or resolved."""
+        ``incident`` finding for each incident that opened, changed members or severity
+        (``updated``) or resolved."""
         before = dict(self.open)
         facts = [f for f in (self._facts(x) for x in findings) if f is not None]
+        with self._lock:
+            facts = with_calls(facts, self.calls)
         groups = correlate(facts, int(self.config.overlap * NS))
         with self._lock:
             self.first_seen = {f.key: self.first_seen[f.key] for f in facts}
             opened: dict[str, dict[str, Any]] = {}
+            owner = {m["key"]: i for i, body in self.open.items() for m in body["members"]}
             for group in groups:
                 if len(opened) >= self.config.max_open:
                     self.overflowed += 1
                     continue
-                incident = self._match(group, opened)
+                incident = self._match(group, opened, owner)
+                known = self.open.get(incident)
+                if known is not None and _same_story(known, group):
+                    opened[incident] = known  # nothing it is told from changed
+                    continue
                 opened[incident] = tell(group, incident)
-                opened[incident]["opened_ns"] = self.open.get(incident, {}).get("opened_ns", now_ns)
+                opened[incident]["opened_ns"] = (known or {}).get("opened_ns", now_ns)
             for incident, body in self.open.items():
                 if incident not in opened:
                     self.recent.appendleft({**body, "state": "resolved", "resolved_ns": now_ns})
             self._dirty = self._dirty or _ids(opened) != _ids(self.open) or bool(opened)
             self.open = opened
-        announced = [
-            incident_finding(b, now_ns, self.id) for i, b in opened.items() if i not in before
-        ]
+        out = []
+        for incident, body in opened.items():
+            if incident not in before:
+                out.append(incident_finding(body, now_ns, self.id))
+            elif _changed(before[incident], body):
+                out.append(incident_finding(body, now_ns, self.id, State.UPDATED))
         gone = [b for i, b in before.items() if i not in opened]
-        return announced + [incident_finding(b, now_ns, self.id, resolved=True) for b in gone]
+        return out + [incident_finding(b, now_ns, self.id, State.RESOLVED) for b in gone]
 
     def _facts(self, finding: Finding) -> Facts | None:
         seen = self.first_seen.setdefault(finding.key, finding.time_ns)
         return facts_of(finding, seen)
 
-    def _match(self, group: Group, taken: dict[str, dict[str, Any]]) -> str:
-        keys = {m.key for m in group.members}
-        best, shared = "", 0
-        for incident, body in self.open.items():
-            common = len(keys & {m["key"] for m in body["members"]})
-            if incident not in taken and common > shared:
-                best, shared = incident, common
-        return best or incident_id(group)
+    def _match(self, group: Group, taken: dict[str, Any], owner: dict[str, str]) -> str:
+        """The open incident (not yet taken) sharing most members, else a new id."""
+        shared = Counter(owner[m.key] for m in group.members if m.key in owner)
+        for incident, _ in sorted(shared.items(), key=lambda kv: (-kv[1], kv[0])):
+            if incident not in taken:
+                return incident
+        return incident_id(group)
 
     # -- reads ----------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
@@ -101,6 +143,13 @@ class IncidentsProcessor(Processor):
                 "recent": list(self.recent),
                 "limits": {"max_open": self.config.max_open, "max_recent": self.config.max_recent},
                 "overflowed": self.overflowed,
+                "calls": {
+                    "edges": self.calls.edges,
+                    "services": len(self.calls.services),
+                    "overflowed": self.calls.overflowed,
+                },
+                "evaluations": self.evaluations,
+                "skipped_ticks": self.skipped,
             }
 
     def gauges(self) -> list[tuple[str, float, dict[str, str]]]:
@@ -128,6 +177,7 @@ class IncidentsProcessor(Processor):
             self.first_seen = {
                 k: int(v) for k, v in list(first.items())[: self.config.max_findings]
             }
+            self.calls.restore(saved.get("calls"))
 
     def flush(self, now_ns: int) -> None:
         with self._lock:
@@ -137,6 +187,7 @@ class IncidentsProcessor(Processor):
                 "open": self.open,
                 "recent": list(self.recent),
                 "first_seen": self.first_seen,
+                "calls": self.calls.to_dict(),
             }
         try:
             self.context.store.save_state(self.id, STATE, body, now_ns)
@@ -147,6 +198,21 @@ class IncidentsProcessor(Processor):
 
 def _ids(incidents: dict[str, dict[str, Any]]) -> set[str]:
     return set(incidents)
+
+
+def _same_story(body: dict[str, Any], group: Group) -> bool:
+    """The same members, reported at the same times with the same severities, and the same
+    cause: the incident told last time stands."""
+    assert group.cause is not None
+    told = [(m["key"], m["time_ns"], m["start_ns"], m["severity"]) for m in body["members"]]
+    now = [(m.key, m.finding.time_ns, m.start_ns, m.finding.severity.value) for m in group.members]
+    return told == now and body["probable_cause"]["key"] == group.cause.key
+
+
+def _changed(before: dict[str, Any], after: dict[str, Any]) -> bool:
+    """Members or severity changed: an ``updated`` incident finding."""
+    keys = [{m["key"] for m in b["members"]} for b in (before, after)]
+    return keys[0] != keys[1] or before["severity"] != after["severity"]
 
 
 def _order(body: dict[str, Any]) -> tuple[float, int, str]:

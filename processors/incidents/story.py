@@ -11,6 +11,8 @@ from otel_perf.processors.incidents.correlate import Group, reach_of
 from otel_perf.processors.incidents.facts import ROUTE, SERVICE, STATEMENT, Facts
 from otel_perf.recommendations import Inputs, impact_of, recommend
 
+#: members listed (kind, severity, service, subject) in an incident finding's attributes
+MAX_LISTED = 50
 LAYER_NAMES = {STATEMENT: "statement or resource", ROUTE: "route", SERVICE: "objective"}
 KIND_WORDS = {
     Kind.SLOW_QUERY: "slow query",
@@ -156,27 +158,30 @@ def action(cause: Facts) -> str:
 
 
 def incident_finding(
-    body: dict[str, Any], now_ns: int, source: str, resolved: bool = False
+    body: dict[str, Any], now_ns: int, source: str, state: State = State.OPEN
 ) -> Finding:
-    """The ``incident`` finding (event ``otel_perf.incident``) of an incident that opened or
-    resolved: one alert per incident for Alertmanager (``kinds: [incident]``), not one per
-    member."""
+    """The ``incident`` finding (event ``otel_perf.incident``) of an incident that opened,
+    changed members or severity (``updated``) or resolved: what Alertmanager pages once per
+    incident, with the members listed, instead of once per member."""
     cause = body["probable_cause"]
+    summary = f"{body['title']} — do: {body['action']}"
     return Finding(
         kind=Kind.INCIDENT,
         severity=Severity(body["severity"]),
         service=cause["service"],
         subject=body["id"],
         time_ns=now_ns,
-        summary=f"{body['title']} — do: {body['action']}"
-        if not resolved
-        else f"resolved: {body['title']}",
+        summary=f"resolved: {body['title']}" if state == State.RESOLVED else summary,
         attributes={
             "incident": body["id"],
             "title": body["title"],
             "start_ns": body["start_ns"],
             "services": body["services"],
             "members": len(body["members"]),
+            "member_findings": [
+                {k: m[k] for k in ("kind", "severity", "service", "subject")}
+                for m in body["members"][:MAX_LISTED]
+            ],
             "cause_kind": cause["kind"],
             "cause_subject": cause["subject"],
             "cause_key": cause["key"],
@@ -185,5 +190,5 @@ def incident_finding(
         },
         evidence={"finding_keys": [m["key"] for m in body["members"]]},
         source=source,
-        state=State.RESOLVED if resolved else State.OPEN,
+        state=state,
     )

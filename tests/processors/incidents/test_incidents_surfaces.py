@@ -118,3 +118,14 @@ def test_dashboard_lists_incidents_first_with_their_timeline(api: tuple[str, Pip
         browser.close()
     assert first == "incidents"
     assert errors == []
+
+
+def test_the_embedded_default_runs_incidents_last_on_traces() -> None:
+    config = load_config()
+    traces = config.service.pipelines["traces"].processors
+    assert traces[-1] == "incidents"  # after every processor whose findings it groups
+    assert "incidents" in config.processors
+    store = Store(":memory:")
+    pipe = Pipeline(config, store, clock=lambda: T0)
+    assert pipe.snapshot("incidents")["incidents"]["open"] == []
+    store.close()

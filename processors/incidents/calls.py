@@ -1,0 +1,144 @@
+"""Which services each route calls, learned from spans: the call graph an upstream finding
+joins its downstream's incident by when its own critical path was not reported.
+
+A client span names its peer (``server.address``, ``net.peer.name`` or ``peer.service``);
+the peer is a service when a server span of that ``service.name`` has been seen (the peer
+``payments`` or ``payments.shop.svc.cluster.local`` is the service ``payments``). The
+calling route is the client span's local entry (its top ancestor in the batch, when that
+is a server span), else the call counts for the service as a whole (route ``""``).
+
+Per batch the work is on columns: the distinct (service, entry, peer) triples of client
+spans, then one dictionary update per triple. Bounded: at most ``max_calls`` edges and as
+many known services; edges past it are counted in ``overflowed``; an edge not seen within
+``lookback`` is forgotten.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from otel_perf.model import SpanBatch, SpanKind
+from otel_perf.semconv import route_of
+
+#: ancestors followed inside one batch to find a client span's entry
+MAX_DEPTH = 64
+Call = tuple[str, str]  # the caller's route ("" for any), the peer it names
+
+
+class CallGraph:
+    """Caller (service, route) → peers, and the services seen serving (see module doc)."""
+
+    def __init__(self, max_calls: int) -> None:
+        self.max_calls = max_calls
+        self.calls: dict[str, dict[Call, int]] = {}  # caller service -> call -> last seen
+        self.services: dict[str, int] = {}  # service seen serving -> last seen
+        self.edges = 0
+        self.version = 0  # bumped when an edge or a service is new: the grouping may change
+        self.overflowed = 0
+
+    def learn(self, batch: SpanBatch) -> None:
+        """Take the calls and servers of one batch."""
+        if not len(batch):
+            return
+        cols = batch.columns()
+        server = cols.kind == SpanKind.SERVER
+        for sid in np.unique(cols.service[server]):
+            name = cols.strings[int(sid)]
+            if name in self.services or len(self.services) < self.max_calls:
+                self.version += name not in self.services
+                self.services[name] = max(int(cols.end_ns.max()), self.services.get(name, 0))
+            else:
+                self.overflowed += 1
+        client = np.flatnonzero((cols.kind == SpanKind.CLIENT) & (cols.peer >= 0))
+        if not len(client):
+            return
+        top = client.copy()
+        for _ in range(MAX_DEPTH):
+            up = cols.parent[top]
+            if not (up >= 0).any():
+                break
+            top = np.where(up >= 0, up, top)
+        entry = np.where(cols.kind[top] == SpanKind.SERVER, top, -1).tolist()
+        # one representative row per (service, peer, entry name and route): few per batch
+        firsts: dict[tuple[int, int, int, int], int] = {}
+        names, routes = cols.name.tolist(), cols.route.tolist()
+        callers, peers = cols.service[client].tolist(), cols.peer[client].tolist()
+        for caller, peer, row in zip(callers, peers, entry, strict=True):
+            key = (caller, peer, -1, -1) if row < 0 else (caller, peer, names[row], routes[row])
+            firsts.setdefault(key, row)
+        end = int(cols.end_ns[client].max())
+        for (caller, peer, _, _), row in firsts.items():
+            route = "" if row < 0 else _route(batch, row)
+            self.add(cols.strings[caller], route, cols.strings[peer], end)
+
+    def add(self, caller: str, route: str, peer: str, seen_ns: int) -> None:
+        """One call from ``caller``'s ``route`` to ``peer`` seen at ``seen_ns``."""
+        calls = self.calls.setdefault(caller, {})
+        if (route, peer) not in calls:
+            if self.edges >= self.max_calls:
+                self.overflowed += 1
+                return
+            self.edges += 1
+            self.version += 1
+        calls[(route, peer)] = max(seen_ns, calls.get((route, peer), 0))
+
+    def callees(self, service: str, routes: frozenset[str]) -> frozenset[str]:
+        """The services ``service`` calls from ``routes``. Only calls whose route is known
+        count: a service's other routes may call services that explain nothing here."""
+        out = set()
+        for route, peer in self.calls.get(service, ()):
+            if route and route in routes:
+                callee = self.service_of(peer)
+                if callee is not None and callee != service:
+                    out.add(callee)
+        return frozenset(out)
+
+    def service_of(self, peer: str) -> str | None:
+        """The known service a peer address names, if any (``payments``,
+        ``payments.shop.svc.cluster.local``, ``payments:8080``)."""
+        if peer in self.services:
+            return peer
+        host, _, port = peer.rpartition(":")
+        host = host if host and port.isdigit() else peer
+        head = host.split(".", 1)[0]
+        return head if head in self.services else None
+
+    def expire(self, before_ns: int) -> None:
+        """Forget edges and services not seen since ``before_ns``."""
+        self.services = {k: seen for k, seen in self.services.items() if seen >= before_ns}
+        for caller, calls in list(self.calls.items()):
+            kept = {call: seen for call, seen in calls.items() if seen >= before_ns}
+            self.edges -= len(calls) - len(kept)
+            if kept:
+                self.calls[caller] = kept
+            else:
+                del self.calls[caller]
+
+    # -- state ----------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "calls": [
+                [caller, route, peer, seen]
+                for caller, calls in self.calls.items()
+                for (route, peer), seen in calls.items()
+            ],
+            "services": dict(self.services),
+        }
+
+    def restore(self, data: Any) -> None:
+        """Load what ``to_dict`` saved; anything malformed is skipped."""
+        if not isinstance(data, dict):
+            return
+        for row in data.get("calls") or []:
+            if isinstance(row, list) and len(row) == 4:
+                self.add(str(row[0]), str(row[1]), str(row[2]), int(row[3]))
+        services = data.get("services") or {}
+        for name, seen in list(services.items())[: self.max_calls]:
+            self.services[str(name)] = int(seen)
+
+
+def _route(batch: SpanBatch, row: int) -> str:
+    span = batch.spans[row]
+    return route_of(span.attributes, span.name)
