@@ -14,7 +14,7 @@ Per-span facts processors would otherwise derive span by span are columns here:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -24,6 +24,8 @@ from otel_perf.model import SpanRecord
 
 I32 = NDArray[np.int32]
 NONE = -1  # the id of a string that is absent
+KIND_SERVER = 2  # OTLP span kind SERVER
+STATUS_ERROR = 2  # OTLP status code ERROR
 ROUTE_KEYS = ("http.route", "url.template")
 PEER_KEYS = ("server.address", "net.peer.name", "peer.service")
 DB_STATEMENT_KEYS = ("db.query.text", "db.statement")
@@ -65,9 +67,30 @@ class SpanColumns:
     peer: I32
     db_statement: I32
     attributes: Mapping[str, I32]
+    #: facts derived once per batch on first use (see :meth:`errors`)
+    derived: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __len__(self) -> int:
         return len(self.start_ns)
+
+    def errors(self, spans: Sequence[SpanRecord]) -> NDArray[np.bool_]:
+        """Per row: is the span an error (:func:`otel_perf.semconv.is_error`)?
+
+        Status ERROR from the column; a 5xx answer read from the records of the SERVER
+        spans only. ``spans`` are the batch's records (row i is ``spans[i]``); computed
+        once per batch, so every processor shares it.
+        """
+        found: NDArray[np.bool_] | None = self.derived.get("errors")
+        if found is None:
+            from otel_perf.semconv import http_status
+
+            found = self.status == STATUS_ERROR
+            rows = np.flatnonzero((self.kind == KIND_SERVER) & ~found)
+            if rows.size:
+                codes = [http_status(spans[r].attributes) for r in rows.tolist()]
+                found[rows] = [c is not None and c >= 500 for c in codes]
+            self.derived["errors"] = found
+        return found
 
     def text(self, column: I32, row: int) -> str | None:
         """The string at ``row`` of an id column, or None when absent."""
@@ -153,7 +176,11 @@ def from_records(spans: Sequence[SpanRecord]) -> SpanColumns:
 
 
 def _id_matrix(ids: list[bytes], size: int) -> NDArray[np.uint8]:
-    return np.frombuffer(b"".join(ids), np.uint8).reshape(len(ids), size)
+    """One row per id; an id of another length (hand-made records) is cut or zero-padded."""
+    joined = b"".join(ids)
+    if len(joined) != len(ids) * size:
+        joined = b"".join(bytes(i[:size]).ljust(size, b"\0") for i in ids)
+    return np.frombuffer(joined, np.uint8).reshape(len(ids), size)
 
 
 def _assemble(

@@ -14,14 +14,13 @@ from typing import Any, Protocol
 
 from otel_perf import recommendation_slo as slo
 from otel_perf.findings import Finding, Kind, Severity
+from otel_perf.recommendation_traffic import RouteTraffic, route_traffic, statement_traffic
+from otel_perf.recommendation_traffic import Snapshots as Snapshots
 from otel_perf.units import format_quantity
 
 MONTH_S = 30 * 86400.0
 #: a version comparison's and a benchmark verdict's figures
 _SHIFT_FIGURES: tuple[str, ...] = ("hl_shift", "baseline_p95", "current_p95", "p_value")
-
-Snapshots = Mapping[str, Mapping[str, Mapping[str, Any]]]
-"""Processor snapshots by processor type, then component id (``Pipeline.snapshot``)."""
 
 
 class Context(Protocol):
@@ -85,19 +84,65 @@ def _slow_query_group(f: Finding) -> str:
     )
 
 
+@dataclass(frozen=True)
+class Cost:
+    """What a finding costs users: ms per minute and per request, and its reason."""
+
+    ms_per_min: float
+    ms_per_request: float
+    figures: dict[str, Any]
+    note: str  # how the rate was taken ("" for a last window's)
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        return (self.note,) if self.note else ()
+
+
+#: the smoothed cost figures a bottlenecks finding carries (``bottlenecks/impact.py``)
+_IMPACT = ("impact_ms_per_min", "impact_requests_per_min", "impact_ms_per_request")
+
+
+def _cost(f: Finding, inputs: Context, ms_per_window: float, ms_per_request: float) -> Cost:
+    """The finding's cost to users as a rate smoothed over evaluation windows: the running
+    processor's current figure for the finding, else the one it was announced with, else
+    (a finding stored by an older version) its last window's ``ms_per_window``."""
+    view = inputs.snapshots.get("bottlenecks", {}).get(f.source, {}).get("impact", {})
+    current = view.get(f.key) if isinstance(view, Mapping) else None
+    figures = current if isinstance(current, Mapping) else f.attributes
+    if all(isinstance(figures.get(n), int | float) for n in _IMPACT):
+        rate = {n: float(figures[n]) for n in _IMPACT}
+        return Cost(
+            rate["impact_ms_per_min"],
+            rate["impact_ms_per_request"],
+            rate,
+            f"ms per minute: a mean over evaluation windows weighted by age, "
+            f"{rate['impact_requests_per_min']:.4g} requests per minute × "
+            f"{rate['impact_ms_per_request']:.4g} ms each",
+        )
+    per_min = _per_min(ms_per_window, f, inputs)
+    return Cost(per_min, ms_per_request, {}, "")
+
+
 def _saveable(f: Finding, inputs: Context, action: str, *names: str) -> Item:
     """A call pattern (N+1, sequential calls) whose fix saves time in each trace it is in."""
     a = f.attributes
-    saved = _per_min(a["saveable_ms_per_trace"] * a["occurrences"], f, inputs)
+    saved = _cost(
+        f, inputs, a["saveable_ms_per_trace"] * a["occurrences"], a["saveable_ms_per_trace"]
+    )
     return Item(
         action=action,
         category="performance",
         finding=f,
         impact_kind="latency_ms_per_min",
-        impact_value=saved,
-        impact_text=f"~{a['saveable_ms_per_trace']:.0f} ms per request, ~{saved:.0f} ms per minute",
-        figures=_figures(f, "pattern", "occurrences", *names, "saveable_ms_per_trace"),
+        impact_value=saved.ms_per_min,
+        impact_text=f"~{saved.ms_per_request:.0f} ms per request, "
+        f"~{saved.ms_per_min:.0f} ms per minute",
+        figures={
+            **_figures(f, "pattern", "occurrences", *names, "saveable_ms_per_trace"),
+            **saved.figures,
+        },
         group=_call_group(f.service, a.get("parent_operation"), a.get("operation")),
+        notes=saved.notes,
     )
 
 
@@ -119,7 +164,7 @@ def _parallel(f: Finding, inputs: Context) -> Item:
 
 def _slow_query(f: Finding, inputs: Context) -> Item:
     a = f.attributes
-    spent = _per_min(a["count"] * a["p50_ms"], f, inputs)
+    spent = _cost(f, inputs, a["count"] * a["p50_ms"], a["p50_ms"])
     advice = f": {a['advice']}" if a.get("advice") else ""
     return Item(
         action=f"Speed up the slow {a.get('db_system') or 'db'} query in {f.service} "
@@ -127,28 +172,40 @@ def _slow_query(f: Finding, inputs: Context) -> Item:
         category="performance",
         finding=f,
         impact_kind="latency_ms_per_min",
-        impact_value=spent,
-        impact_text=f"up to ~{spent:.0f} ms per minute spent in this query",
-        figures=_figures(f, "count", "p50_ms", "p95_ms", "threshold_ms", "fingerprint_id"),
+        impact_value=spent.ms_per_min,
+        impact_text=f"up to ~{spent.ms_per_min:.0f} ms per minute spent in this query "
+        f"(~{spent.ms_per_request:.0f} ms per request)",
+        figures={
+            **_figures(f, "count", "p50_ms", "p95_ms", "threshold_ms", "fingerprint_id"),
+            **spent.figures,
+        },
         group=_slow_query_group(f),
+        notes=spent.notes,
     )
 
 
 def _hotspot(f: Finding, inputs: Context) -> Item:
     a = f.attributes
-    spent = _per_min(a["critical_path_ms_per_trace"] * a["traces"], f, inputs)
+    per_request = a["critical_path_ms_per_trace"]
+    spent = _cost(f, inputs, per_request * a["traces"], per_request)
     return Item(
         action=f"Optimise {f.service} {a['operation']}: {a['share']:.0%} of the critical path "
         f"of {a['entry_service']} {a['entry_operation']}",
         category="performance",
         finding=f,
         impact_kind="critical_path_ms_per_min",
-        impact_value=spent,
-        impact_text=f"{a['critical_path_ms_per_trace']:.0f} ms of each request's critical "
-        f"path, ~{spent:.0f} ms per minute",
-        figures=_figures(f, "share", "entry_p95_ms", "critical_path_ms_per_trace", "traces"),
+        impact_value=spent.ms_per_min,
+        impact_text=f"{spent.ms_per_request:.0f} ms of each request's critical "
+        f"path, ~{spent.ms_per_min:.0f} ms per minute",
+        figures={
+            **_figures(f, "share", "entry_p95_ms", "critical_path_ms_per_trace", "traces"),
+            **spent.figures,
+        },
         group=_call_group(a["entry_service"], a["entry_operation"], a["operation"]),
-        notes=("critical-path time says where time goes, not what a fix saves: it weighs a tenth",),
+        notes=(
+            "critical-path time says where time goes, not what a fix saves: it weighs a tenth",
+            *spent.notes,
+        ),
     )
 
 
@@ -283,30 +340,34 @@ def _crossing(f: Finding, inputs: Context) -> Item:
 
 def _regression(f: Finding, inputs: Context) -> Item:
     a = f.attributes
-    names = _SHIFT_FIGURES
     if "new_version" in a:
         relative = float(a.get("relative_shift") or 0.0)
         action = (
             f"Roll back or investigate {f.service} version {a['new_version']}: "
             f"{a['operation']} regressed {relative:+.0%} against {a['old_version']}"
         )
-        traffic = _route_traffic(inputs.snapshots, f.service, str(a["operation"]))
+        traffic = route_traffic(inputs.snapshots, f.service, str(a["operation"]))
         if traffic is not None:
             before = a.get("baseline_p50")  # the route's p50 before the release, if known
             if isinstance(before, int | float) and before > 0:
                 traffic = replace(traffic, p50_ms=float(before), p50_source="old version")
             return _release_cost(f, action, relative, traffic)
     elif "before_ms" in a:
-        before, after = float(a["before_ms"]), float(a["after_ms"])
-        relative = after / before - 1 if before else 1.0
-        action = (
-            f"Investigate {f.service} {a['operation']}: p95 rose from {before:.3g} ms to "
-            f"{after:.3g} ms"
-        )
-        names = ("before_ms", "after_ms", "time_s")
+        return _change_point(f, inputs)
     else:
         relative = float(a.get("relative_shift") or 0.0)
         action = f"Investigate the regression of {a.get('test', f.subject)} against its baseline"
+    figures = _figures(f, "old_version", "new_version", *_SHIFT_FIGURES)
+    unknown = "new_version" in a
+    return _relative(f, action, relative, figures, "the route's " if unknown else "")
+
+
+def _relative(
+    f: Finding, action: str, relative: float, figures: dict[str, Any], whose: str
+) -> Item:
+    """A regression ranked by its relative change: ``whose`` traffic is unknown ("" when
+    traffic does not apply, as for a benchmark)."""
+    note = f"{whose}traffic is unknown (no span metrics of it): ranked by the relative change"
     return Item(
         action=action,
         category="performance",
@@ -314,46 +375,64 @@ def _regression(f: Finding, inputs: Context) -> Item:
         impact_kind="relative_latency",
         impact_value=relative,
         impact_text=f"{relative:+.0%} latency",
-        figures=_figures(f, "old_version", "new_version", *names),
-        notes=(
-            "the route's traffic is unknown (no span metrics of it): ranked by the relative change",
-        )
-        if "new_version" in a
-        else (),
+        figures=figures,
+        notes=(note,) if whose else (),
     )
 
 
-@dataclass(frozen=True)
-class RouteTraffic:
-    """An entry operation's requests per second and median latency, from span metrics."""
+def _users_time(
+    f: Finding, action: str, cost: float, text: str, figures: dict[str, Any], note: str
+) -> Item:
+    """A regression ranked by the users' time per minute it costs, with its formula."""
+    return Item(
+        action=action,
+        category="performance",
+        finding=f,
+        impact_kind="latency_ms_per_min",
+        impact_value=cost,
+        impact_text=text,
+        figures=figures,
+        notes=(note,),
+    )
 
-    rate_per_s: float
-    p50_ms: float
-    window_s: float
-    p50_source: str = "span metrics"
+
+_CHANGE_FIGURES = ("before_ms", "after_ms", "time_s")
 
 
-#: span kinds of entry operations as span metrics label them (SERVER, CONSUMER)
-_ENTRY_KINDS = frozenset({2, 5, "SERVER", "CONSUMER", "SPAN_KIND_SERVER", "SPAN_KIND_CONSUMER"})
-
-
-def _route_traffic(snapshots: Snapshots, service: str, operation: str) -> RouteTraffic | None:
-    """The route's traffic in the span metrics' API window (all its series summed; the
-    median of its busiest), or None when no span-metrics processor saw it."""
-    rate, p50, busiest, window = 0.0, None, -1, 0.0
-    for snap in snapshots.get("spanmetrics", {}).values():
-        for row in snap.get("red", []):
-            if (row.get("service"), row.get("operation")) != (service, operation):
-                continue
-            if row.get("span_kind") not in _ENTRY_KINDS:
-                continue
-            rate += float(row.get("rate_per_s") or 0.0)
-            window = float(snap.get("window_s") or 0.0)
-            if int(row.get("calls") or 0) > busiest and row.get("p50_ms") is not None:
-                busiest, p50 = int(row["calls"]), float(row["p50_ms"])
-    if p50 is None or rate <= 0:
-        return None
-    return RouteTraffic(rate, p50, window)
+def _change_point(f: Finding, inputs: Context) -> Item:
+    """A change point in users' time: the p95 shift × calls per minute. On an entry
+    operation that is requests' time; on a statement fingerprint, the extra database time
+    per minute on the routes that run it. Without traffic figures: the relative change."""
+    a = f.attributes
+    operation = str(a["operation"])
+    before, after = float(a["before_ms"]), float(a["after_ms"])
+    action = f"Investigate {f.service} {operation}: p95 rose from {before:.3g} ms to {after:.3g} ms"
+    if a.get("kind") == "slope":  # a trend that turned: the levels barely moved at the change
+        action = (
+            f"Investigate {f.service} {operation}: p95 trend turned from "
+            f"{a['slope_before_ms_per_min']:+.3g} to {a['slope_after_ms_per_min']:+.3g} ms/min"
+        )
+    statement = statement_traffic(inputs.snapshots, f.service, operation)
+    traffic = statement or route_traffic(inputs.snapshots, f.service, operation)
+    if traffic is None:
+        relative = after / before - 1 if before else 1.0
+        return _relative(f, action, relative, _figures(f, *_CHANGE_FIGURES), "its ")
+    shift, per_min = after - before, traffic.rate_per_s * 60.0
+    cost = max(shift, 0.0) * per_min
+    calls, whose = ("requests", "users' time")
+    if statement is not None:
+        calls, whose = "executions", "database time on the routes that run it"
+    figures = {
+        **_figures(f, *_CHANGE_FIGURES),
+        "shift_ms": round(shift, 3),
+        f"{calls}_per_min": round(per_min, 3),
+    }
+    note = (
+        f"time per minute = p95 shift {shift:+.4g} ms × {per_min:.4g} {calls} per minute "
+        f"(span metrics, last {traffic.window_s:g} s)"
+    )
+    text = f"{shift:+.3g} ms at p95, ~{cost:,.0f} ms per minute of {whose}"
+    return _users_time(f, action, cost, text, figures, note)
 
 
 def _release_cost(f: Finding, action: str, relative: float, traffic: RouteTraffic) -> Item:
@@ -361,24 +440,18 @@ def _release_cost(f: Finding, action: str, relative: float, traffic: RouteTraffi
     minute, the time per minute the new version adds on that route."""
     per_min = traffic.rate_per_s * 60.0
     cost = relative * traffic.p50_ms * per_min
-    return Item(
-        action=action,
-        category="performance",
-        finding=f,
-        impact_kind="latency_ms_per_min",
-        impact_value=cost,
-        impact_text=f"{relative:+.0%} latency, ~{cost:,.0f} ms per minute of users' time",
-        figures={
-            **_figures(f, "old_version", "new_version", *_SHIFT_FIGURES),
-            "route_p50_ms": traffic.p50_ms,
-            "requests_per_min": round(per_min, 3),
-        },
-        notes=(
-            f"time per minute = relative change {relative:+.3g} × route p50 "
-            f"{traffic.p50_ms:.4g} ms ({traffic.p50_source}) × {per_min:.4g} requests per "
-            f"minute (span metrics, last {traffic.window_s:g} s)",
-        ),
+    figures = {
+        **_figures(f, "old_version", "new_version", *_SHIFT_FIGURES),
+        "route_p50_ms": traffic.p50_ms,
+        "requests_per_min": round(per_min, 3),
+    }
+    note = (
+        f"time per minute = relative change {relative:+.3g} × route p50 "
+        f"{traffic.p50_ms:.4g} ms ({traffic.p50_source}) × {per_min:.4g} requests per "
+        f"minute (span metrics, last {traffic.window_s:g} s)"
     )
+    text = f"{relative:+.0%} latency, ~{cost:,.0f} ms per minute of users' time"
+    return _users_time(f, action, cost, text, figures, note)
 
 
 def _anomaly(f: Finding, inputs: Context) -> Item:

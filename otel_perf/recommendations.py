@@ -35,6 +35,13 @@ endpoint's hotspot. A suggested objective is a default nobody agreed to: its bur
 hundredth of a declared one's (a 14.4× fast burn weighs 144 points, a full outage at 99.9 %
 still 10,000), so suggested-SLO items do not crowd out bottleneck actions.
 
+A bottlenecks finding's time per minute is its cost smoothed over evaluation windows (the
+processor's ``impact``: a mean weighted by age, so the order follows what problems cost
+users over minutes, not how many requests landed in the last window). A change point is
+weighed in the same unit: its p95 shift × the calls per minute span metrics see — an entry
+operation's requests (users' time), a statement fingerprint's executions (database time on
+the routes that run it) — and only without traffic figures by its relative change.
+
 Each item carries the ranking's reasons as data (``ranking``): the score, the rule that
 turned the impact into points, the severity used as the tie-break and any notes.
 

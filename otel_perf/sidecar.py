@@ -22,6 +22,7 @@ from otel_perf.config.models import APISettings, HostMetricsReceiverConfig, OTLP
 from otel_perf.config.types import split_endpoint
 from otel_perf.first_seen import FirstSeen
 from otel_perf.listeners import PortClash, check_free, urls
+from otel_perf.memory import TRIM_INTERVAL_S, cap_arenas, trim
 from otel_perf.pipeline import Clock, Pipeline
 from otel_perf.serving import ServerThread
 from otel_perf.store import Store
@@ -50,6 +51,7 @@ class Sidecar:
     def __init__(
         self, config: Config, store_path: str | None = None, clock: Clock = time.time_ns
     ) -> None:
+        cap_arenas()  # before any of our threads start: each would grow an arena of its own
         self.config = config
         path = store_path or config.service.store.path
         store = Store(path, config.service.store.max_findings)
@@ -162,6 +164,9 @@ class Sidecar:
 
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
+        trimmed = time.monotonic()
         while not requested.wait(0.5):
-            pass
+            if time.monotonic() - trimmed >= TRIM_INTERVAL_S:
+                trim()  # off the pipeline thread; freed pages go back to the system
+                trimmed = time.monotonic()
         self.stop()

@@ -234,3 +234,35 @@ def test_the_environment_switch_turns_the_native_decoder_off() -> None:
         check=True,
     )
     assert done.stdout.split() == ["2", "True"]  # decoded by protobuf: columns built on demand
+
+
+def test_columns_of_hand_made_records_with_odd_id_lengths() -> None:
+    from trace_builder import span
+
+    spans = [span("a", None, 0, 5), span("b", "a", 1, 4)]
+    spans[0].span_id, spans[1].parent_span_id = b"\x01\x02\x03", b"x" * 12
+    columns = from_records(spans)
+    assert columns.span_id[0].tobytes() == b"\x01\x02\x03" + b"\0" * 5  # padded
+    assert columns.parent_span_id[1].tobytes() == b"x" * 8  # cut
+    assert columns.span_id[1].tobytes() == spans[1].span_id[:8].ljust(8, b"\0")
+
+
+def test_the_error_column_is_the_semantic_convention_rule() -> None:
+    from trace_builder import span
+
+    from otel_perf.model import SpanKind, StatusCode
+    from otel_perf.semconv import is_error
+
+    server, client = SpanKind.SERVER, SpanKind.CLIENT
+    spans = [
+        span("a", None, 0, 5, kind=server, attrs={"http.response.status_code": 503}),
+        span("b", None, 0, 5, kind=server, attrs={"http.status_code": "500"}),  # old name
+        span("c", None, 0, 5, kind=server, attrs={"http.response.status_code": 404}),
+        span("d", None, 0, 5, kind=client, attrs={"http.response.status_code": 500}),
+        span("e", None, 0, 5, kind=client, status=StatusCode.ERROR),
+        span("f", None, 0, 5, kind=server, attrs={"http.response.status_code": "n/a"}),
+    ]
+    columns = from_records(spans)
+    errors = columns.errors(spans)
+    assert errors.tolist() == [is_error(s) for s in spans] == [1, 1, 0, 0, 1, 0]
+    assert columns.errors(spans) is errors  # once per batch

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import Field
 
 from otel_perf.component import ComponentConfig
@@ -43,6 +45,13 @@ class BottlenecksConfig(ComponentConfig):
             warning only when it costs this much critical-path time per request.
         hysteresis: an open finding stays open until it falls below this fraction of
             the bars that opened it (no flapping around a threshold).
+        critical_saveable / critical_p95_share / critical_traffic_share: a warning is
+            critical when fixing it saves ``critical_saveable`` per request (500 ms:
+            Sentry's slow-query bar, the default Apdex T), or ``critical_p95_share`` of
+            its route's p95 when that p95 is past ``critical_saveable``, on routes
+            serving ``critical_traffic_share`` of the traffic.
+        impact_half_life: each finding's cost to users (ms per minute) is a mean over
+            windows weighted by age, halving every this long (``impact.py``).
         max_operations / max_fingerprints / max_routes: bounds on the aggregate maps.
         exemplars: trace ids kept per item as evidence.
     """
@@ -69,6 +78,10 @@ class BottlenecksConfig(ComponentConfig):
     baseline_windows: int = Field(default=3, gt=0)
     bottleneck_without_baseline: Duration = 0.5
     hysteresis: float = Field(default=0.7, gt=0, le=1)
+    critical_saveable: Duration = 0.5
+    critical_p95_share: float = Field(default=0.5, gt=0, le=1)
+    critical_traffic_share: float = Field(default=0.2, ge=0, le=1)
+    impact_half_life: Annotated[Duration, Field(gt=0)] = 300.0
     max_operations: int = Field(default=10_000, gt=0)
     max_fingerprints: int = Field(default=5_000, gt=0)
     max_routes: int = Field(default=1_000, gt=0)

@@ -15,7 +15,8 @@ from otel_perf.processors.bottlenecks.aggregate import NS, EntryStats, OpKey
 from otel_perf.processors.bottlenecks.judge import MAX_SUBJECT as MAX_SUBJECT  # re-exported
 from otel_perf.processors.bottlenecks.judge import Change, Judge, traffic_share
 
-Found = tuple[Finding, float]  # a finding and its magnitude
+Cost = tuple[float, float]  # what it cost users in the window: (ms, requests it touched)
+Found = tuple[Finding, float, Cost | None]  # a finding, its magnitude and its cost
 MAX_ROUTES_SHOWN = 5
 
 
@@ -60,10 +61,19 @@ def bottlenecks(judge: Judge, now: int, source: str) -> Iterator[Found]:
         audience = judge.audience({route: 1})
         traffic = traffic_share(*audience)
         absolute = per_request >= config.bottleneck_without_baseline * bar
+        p95 = entry.latency_s.quantile(0.95)
         severity = judge.grade(change, audience, bar, absolute)
         if share < 0.5 * bar:
             severity = Severity.INFO
-        p95 = entry.latency_s.quantile(0.95)
+        severity = judge.escalate(
+            severity,
+            Kind.BOTTLENECK_IDENTIFIED,
+            op_service,
+            subject,
+            audience,
+            per_request,
+            {route: 1},
+        )
         yield (
             Finding(
                 kind=Kind.BOTTLENECK_IDENTIFIED,
@@ -91,6 +101,7 @@ def bottlenecks(judge: Judge, now: int, source: str) -> Iterator[Found]:
                 source=source,
             ),
             share,
+            (ns / 1e6, entry.traces),
         )
 
 
@@ -142,6 +153,10 @@ def slow_queries(judge: Judge, now: int, source: str) -> Iterator[Found]:
         audience = judge.audience(stats.routes)
         traffic = traffic_share(*audience)
         severity = judge.grade(change, audience, bar, absolute)
+        saveable = excess if normal else p50 * per_request
+        severity = judge.escalate(
+            severity, Kind.SLOW_QUERY, service, subject, audience, saveable, stats.routes
+        )
         cause, advice = advise(stats.fingerprint)
         was = f", {p50 / normal:.0f}× its usual {normal * 1000:.0f} ms" if normal else ""
         yield (
@@ -177,6 +192,7 @@ def slow_queries(judge: Judge, now: int, source: str) -> Iterator[Found]:
                 source=source,
             ),
             p95,
+            (hist.count * p50 * 1000, runs),
         )
 
 
@@ -200,6 +216,9 @@ def patterns(judge: Judge, now: int, source: str) -> Iterator[Found]:
         severity = Severity.INFO
         if batchable and not concurrent:
             severity = judge.grade(Change.STRUCTURAL, audience, bar, True)
+            severity = judge.escalate(
+                severity, finding_kind, service, subject, audience, mean_saveable / NS, stats.routes
+            )
         what = f"{stats.max_calls} repeated calls" if batchable else "independent calls in sequence"
         if concurrent:  # they run at once: batching saves the database's work, not latency
             saving = (
@@ -241,6 +260,8 @@ def patterns(judge: Judge, now: int, source: str) -> Iterator[Found]:
                 source=source,
             ),
             mean_saveable,
+            # users' time: what batching saves in each trace (none when the calls overlap)
+            (0.0 if concurrent else stats.saveable_ns / 1e6, stats.occurrences),
         )
 
 
@@ -294,6 +315,7 @@ def slow_requests(judge: Judge, now: int, source: str) -> Iterator[Found]:
                 source=source,
             ),
             ratio,
+            None,
         )
 
 

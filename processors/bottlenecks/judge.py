@@ -13,8 +13,14 @@ Three questions decide a finding's severity (``grade``):
 
 Expected → info. Regressed or structural waste (an N+1) on a hot route → warning.
 Unknown → warning only on a hot route and past the kind's absolute bar, else info. A
-finding already open is held to every bar times ``hysteresis``, so it resolves below a
-lower bar than the one that opened it.
+warning becomes **critical** (``escalate``) when fixing it saves ``critical_saveable``
+per request (500 ms: Sentry's slow-query bar, the default Apdex T of SkyWalking and most
+APMs), or when the route that runs it most has a p95 past that bar and fixing it saves at
+least ``critical_p95_share`` of it (users wait too long and this is most of why); either
+on routes serving at least ``critical_traffic_share`` of the traffic (again the Wilson
+lower end). A finding
+already open is held to every bar times ``hysteresis`` (a critical one to the critical
+bars too), so it resolves, or steps down, below a lower bar than the one that raised it.
 """
 
 from __future__ import annotations
@@ -49,11 +55,49 @@ class Judge:
     config: BottlenecksConfig
     baselines: Baselines
     held: Container[tuple[str, str, str]]  # (kind, service, subject) of findings open
+    held_critical: Container[tuple[str, str, str]] = frozenset()  # those open as critical
 
     def bar(self, kind: Kind, service: str, subject: str) -> float:
         """1, or ``hysteresis`` for a finding that is open (it stays open down to there)."""
         held = (kind.value, service, subject[:MAX_SUBJECT]) in self.held
         return self.config.hysteresis if held else 1.0
+
+    def escalate(
+        self,
+        severity: Severity,
+        kind: Kind,
+        service: str,
+        subject: str,
+        audience: tuple[int, int],
+        saveable_s: float,
+        routes: Mapping[OpKey, int],
+    ) -> Severity:
+        """``severity``, or critical for a warning that is big for most users (module doc).
+
+        Args:
+            saveable_s: what fixing it saves per request, in seconds.
+            routes: the entries that run it (the busiest one's p95 is the budget).
+        """
+        if severity != Severity.WARNING:
+            return severity
+        config = self.config
+        held = (kind.value, service, subject[:MAX_SUBJECT]) in self.held_critical
+        bar = config.hysteresis if held else 1.0
+        if share_low(*audience) < config.critical_traffic_share * bar:
+            return severity
+        p95 = self.route_p95(routes)
+        big = saveable_s >= config.critical_saveable * bar
+        slow_route = p95 >= config.critical_saveable * bar  # its users wait past Apdex T
+        dominant = slow_route and saveable_s >= config.critical_p95_share * bar * p95
+        return Severity.CRITICAL if big or dominant else severity
+
+    def route_p95(self, routes: Mapping[OpKey, int]) -> float:
+        """The p95 (s) of the entry in ``routes`` with the most runs; 0 when unknown."""
+        if not routes:
+            return 0.0
+        top = max(routes.items(), key=lambda kv: (kv[1], kv[0]))[0]
+        entry = self.window.entries.get(top)
+        return entry.latency_s.quantile(0.95) if entry is not None and entry.traces else 0.0
 
     def audience(self, routes: Mapping[OpKey, int]) -> tuple[int, int]:
         """(traces whose entry is one of ``routes``, all traces) in the window."""

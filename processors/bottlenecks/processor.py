@@ -14,7 +14,8 @@ from otel_perf.processors.bottlenecks.assembly import TraceAssembler
 from otel_perf.processors.bottlenecks.baseline import Baselines
 from otel_perf.processors.bottlenecks.config import BottlenecksConfig
 from otel_perf.processors.bottlenecks.emit import critical_path_interval
-from otel_perf.processors.bottlenecks.evaluate import evaluate
+from otel_perf.processors.bottlenecks.evaluate import Found, evaluate
+from otel_perf.processors.bottlenecks.impact import ImpactRates
 from otel_perf.processors.bottlenecks.judge import Judge
 from otel_perf.processors.bottlenecks.memory import KEYS as MEMORY_KEYS
 from otel_perf.processors.bottlenecks.ranking import ranking
@@ -22,6 +23,7 @@ from otel_perf.processors.bottlenecks.report import report
 from otel_perf.store import StoreWriteError
 
 BASELINES = "baselines"  # the component-state name the baselines are saved under
+IMPACT = "impact"  # and the findings' smoothed costs
 
 
 class BottlenecksProcessor(Processor):
@@ -43,6 +45,7 @@ class BottlenecksProcessor(Processor):
             config.baseline_windows, config.regression_ratio, max_items=4 * config.max_operations
         )
         self.analyser = Analyser(config)
+        self.impact = ImpactRates(config.impact_half_life, max_keys=4 * config.max_operations)
         self.announcer = Announcer(int(config.quiet_period * NS))
         self.window: Window | None = None
         self.previous: Window | None = None
@@ -54,14 +57,16 @@ class BottlenecksProcessor(Processor):
     def start(self) -> None:
         self.announcer.load(self.context.store, self.id)
         self.baselines.restore(self.context.store.load_state(self.id, BASELINES))
+        self.impact.restore(self.context.store.load_state(self.id, IMPACT))
 
     def flush(self, now_ns: int) -> None:
         self.announcer.save(self.context.store, self.id, now_ns)
-        if self.baselines.dirty:
-            try:
-                self.context.store.save_state(self.id, BASELINES, self.baselines.to_dict(), now_ns)
-            except StoreWriteError:  # counted by the store; kept for the next flush
-                self.baselines.dirty = True
+        for name, state in ((BASELINES, self.baselines), (IMPACT, self.impact)):
+            if state.dirty:
+                try:
+                    self.context.store.save_state(self.id, name, state.to_dict(), now_ns)
+                except StoreWriteError:  # counted by the store; kept for the next flush
+                    state.dirty = True
 
     def consume_spans(self, batch: SpanBatch) -> None:
         spans = batch.spans
@@ -76,20 +81,38 @@ class BottlenecksProcessor(Processor):
         window = self.window
         if window is None or now_ns < window.start_ns + self.interval_ns:
             return []
-        # open at warning or worse: held to the lower bars (an info is not promoted by them)
-        held = {
-            (f.kind.value, f.service, f.subject)
-            for f, _ in self.announcer.said()
-            if f.severity != Severity.INFO and f.source == self.id
-        }
-        found = evaluate(Judge(window, self.config, self.baselines, held), now_ns, self.id)
+        found = evaluate(self._judge(window), now_ns, self.id)
         self.baselines.learn_window(window)
         self.previous, self.window = window, None
         self.context.series.publish_critical_path(
             critical_path_interval(window, self.interval_ns, self.id)
         )
-        magnitudes = {finding.key: size for finding, size in found}
-        return self.announcer.evaluate([f for f, _ in found], magnitudes, now_ns)
+        findings = self._with_impact(found)
+        magnitudes = {finding.key: size for finding, size, _ in found}
+        return self.announcer.evaluate(findings, magnitudes, now_ns)
+
+    def _judge(self, window: Window) -> Judge:
+        """Findings open at warning or worse are held to the lower bars (an info is not
+        promoted by them), and those open as critical to the lower critical bars."""
+        said = [f for f, _ in self.announcer.said() if f.source == self.id]
+        held = {(f.kind.value, f.service, f.subject) for f in said if f.severity != Severity.INFO}
+        critical = {
+            (f.kind.value, f.service, f.subject) for f in said if f.severity == Severity.CRITICAL
+        }
+        return Judge(window, self.config, self.baselines, held, critical)
+
+    def _with_impact(self, found: list[Found]) -> list[Finding]:
+        """Each finding with its cost to users smoothed over windows (``impact.py``)."""
+        costs = {f.key: cost for f, _, cost in found if cost is not None}
+        self.impact.update(self.interval_ns / NS, costs)
+        out = []
+        for finding, _, _ in found:
+            rate = self.impact.rate(finding.key) if finding.key in costs else None
+            if rate is not None:
+                attributes = {**finding.attributes, **rate.to_attributes()}
+                finding = finding.model_copy(update={"attributes": attributes})
+            out.append(finding)
+        return out
 
     def finish(self, now_ns: int) -> list[Finding]:
         """Analyse every trace still held and evaluate the window now (end of a replay)."""
@@ -127,8 +150,19 @@ class BottlenecksProcessor(Processor):
             "suppressed_findings": self.announcer.suppressed,
             "overflowed": sum(w.overflowed for w in windows),
             "ranking": ranking(windows, self.baselines, self.config.hot_route_share),
+            "impact": self._open_impact(),
             **report(windows),
         }
+
+    def _open_impact(self) -> dict[str, dict[str, float]]:
+        """The current smoothed cost of every open finding, by finding key (what the
+        recommendations rank by: the stored finding keeps the figures it was announced with)."""
+        out = {}
+        for finding, _ in self.announcer.said():
+            rate = self.impact.rate(finding.key)
+            if rate is not None and finding.source == self.id:
+                out[finding.key] = rate.to_attributes()
+        return out
 
     def shutdown(self) -> None:
         """Incomplete traces are analysed so the last snapshot includes them."""

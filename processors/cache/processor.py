@@ -12,8 +12,8 @@ advice, and queries worth caching found in traces.
 
 from __future__ import annotations
 
-from collections import OrderedDict, deque
-from dataclasses import dataclass, field
+from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any
 
 from otel_perf import gauges
@@ -31,12 +31,12 @@ from otel_perf.fingerprint import (
 from otel_perf.model import MetricBatch, SpanBatch, SpanRecord
 from otel_perf.processors.cache import intake
 from otel_perf.processors.cache.analysis import (
-    Call,
     TTLRules,
     cacheable,
     ttl_too_long,
     ttl_too_short,
 )
+from otel_perf.processors.cache.calls import CallRing
 from otel_perf.processors.cache.config import CacheProcessorConfig
 from otel_perf.processors.cache.findings import candidate_finding, ttl_finding
 from otel_perf.processors.cache.state import CacheState, CacheStats, Cumulative
@@ -56,7 +56,7 @@ class Watched:
     fingerprint: str
     db_system: str
     table: str
-    calls: deque[Call] = field(default_factory=deque)
+    calls: CallRing
 
 
 class CacheProcessor(Processor):
@@ -142,12 +142,10 @@ class CacheProcessor(Processor):
                 self.untracked["fingerprints"] += 1
                 return
             table = intake.text(attrs, "db.collection.name") or intake.text(attrs, "db.sql.table")
-            calls: deque[Call] = deque(maxlen=self.config.max_samples)
+            calls = CallRing(self.config.max_samples)
             watched = self.watched[key] = Watched(text, system, table or "", calls)
         identity = fingerprint_id(statement[:2000])
-        watched.calls.append(
-            Call(span.end_ns, identity, max(span.duration_ns, 0) / 1e6, span.trace_id.hex())
-        )
+        watched.calls.append(span.end_ns, identity, max(span.duration_ns, 0) / 1e6, span.trace_id)
 
     # -- evaluation ---------------------------------------------------------
     def tick(self, now_ns: int) -> list[Finding]:
@@ -189,11 +187,11 @@ class CacheProcessor(Processor):
         horizon_ns = self.config.candidate_horizon * NS
         for key in list(self.watched):
             watched = self.watched[key]
-            if not watched.calls or max(c.time_ns for c in watched.calls) < now_ns - horizon_ns:
+            if not watched.calls or watched.calls.newest_ns() < now_ns - horizon_ns:
                 del self.watched[key]  # quiet for a whole horizon: make room
                 continue
             candidate = cacheable(
-                watched.calls,
+                watched.calls.calls(),
                 now_ns,
                 self.config.candidate_horizon,
                 self.config.candidate_min_repeats,

@@ -18,6 +18,7 @@ the first evaluation at the earliest, never seconds after the first request.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -40,7 +41,15 @@ def scaled_rules(rules: Iterable[BurnRateRule], slo_window_s: float) -> tuple[Bu
     scaling the windows with the SLO window keeps that fraction (2 %, 5 %, 10 %) the same. Windows
     are rounded to whole minutes (the counts' resolution), at least 1 min, and a long window is
     kept at least a minute longer than its short one.
+
+    The same rules and window give the same (shared, frozen) tuple: thousands of suggested
+    objectives hold one copy, not one each.
     """
+    return _scaled(tuple(rules), slo_window_s)
+
+
+@functools.lru_cache(maxsize=64)
+def _scaled(rules: tuple[BurnRateRule, ...], slo_window_s: float) -> tuple[BurnRateRule, ...]:
     factor = slo_window_s / REFERENCE_WINDOW_S
     scaled = []
     for rule in rules:

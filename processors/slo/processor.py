@@ -130,20 +130,16 @@ class SLOProcessor(Processor):
 
     # -- intake -------------------------------------------------------------
     def consume_spans(self, batch: SpanBatch) -> None:
-        # objectives_of builds a list per call; a tracked service's objectives do not
-        # change within a batch, so ask once per service (untracked ones every time:
-        # each call counts them)
-        known: dict[str, list[Objective]] = {}
+        span_events(batch, self._objectives_for, self._add)
 
-        def objectives_of(service: str) -> list[Objective]:
-            found = known.get(service)
-            if found is None:
-                found = self.objectives_of(service)
-                if service in self.by_service:
-                    known[service] = found
-            return found
-
-        span_events(batch.spans, objectives_of, self._add)
+    def _objectives_for(self, service: str, requests: int) -> list[Objective]:
+        """The service's objectives for a group of ``requests`` request spans; an untracked
+        service is asked for once per request, as each one counts in ``untracked_services``."""
+        objectives = self.objectives_of(service)
+        if service not in self.by_service:
+            for _ in range(requests - 1):
+                self.objectives_of(service)
+        return objectives
 
     def _interval(self, interval: SeriesInterval) -> None:
         if interval.rollup:

@@ -10,10 +10,12 @@ explicit ones), cumulative streams are turned into deltas.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
+
+import numpy as np
 
 from otel_perf.metricmath import MetricStreams, explicit_at_or_below, exponential, unit_scale
-from otel_perf.model import MetricPoint, MetricType, SpanKind, SpanRecord
+from otel_perf.model import MetricPoint, MetricType, SpanBatch, SpanKind, SpanRecord
 from otel_perf.processors.slo.objective import Objective, SLIKind
 from otel_perf.processors.spanmetrics.keys import is_error
 from otel_perf.semconv import route_of
@@ -21,6 +23,7 @@ from otel_perf.semconv import route_of
 MINUTE_NS = 60_000_000_000
 REQUEST_KINDS = frozenset({SpanKind.SERVER, SpanKind.CONSUMER})
 Add = Callable[[str, int, float, float], None]  # objective name, minute, good, total
+ObjectivesOf = Callable[[str, int], list[Objective]]  # service, its requests in the group
 
 
 def matches_operation(objective: Objective, span: SpanRecord) -> bool:
@@ -33,28 +36,56 @@ def matches_operation(objective: Objective, span: SpanRecord) -> bool:
     )
 
 
-def span_events(
-    spans: Iterable[SpanRecord], objectives_of: Callable[[str], list[Objective]], add: Add
-) -> None:
-    """Count each request span against the span-sourced objectives of its service."""
-    sums: dict[tuple[str, int], list[float]] = {}
-    for span in spans:
-        if span.kind not in REQUEST_KINDS:
-            continue
-        minute = span.end_ns // MINUTE_NS
-        for objective in objectives_of(span.resource.service_name):
+def span_events(batch: SpanBatch, objectives_of: ObjectivesOf, add: Add) -> None:
+    """Count each request span against the span-sourced objectives of its service.
+
+    On the batch's columns: request spans are grouped by (service, minute of their end)
+    in order of first appearance, so each service's objectives are asked for, and each
+    objective's minutes added, in the order the spans name them. A whole-service
+    objective counts a group at once (latency: durations at or under the threshold;
+    availability: spans that are not errors); one restricted to an operation looks at
+    the group's spans one by one. ``objectives_of(service, requests)`` gets the group's
+    request count (untracked services count each request).
+    """
+    columns = batch.columns()
+    kind = columns.kind
+    rows = np.flatnonzero((kind == SpanKind.SERVER) | (kind == SpanKind.CONSUMER))
+    if not rows.size:
+        return
+    spans = batch.spans
+    services = columns.service[rows].astype(np.int64) + 1  # -1 (absent) -> 0
+    minutes = columns.end_ns[rows] // MINUTE_NS
+    # one int64 per (service, minute): minutes from the batch's first, times the table size
+    groups = (minutes - minutes.min()) * (len(columns.strings) + 1) + services
+    _, first, inverse = np.unique(groups, return_index=True, return_inverse=True)
+    order = np.argsort(inverse, kind="stable")  # rows of each group, in span order
+    bounds = np.concatenate(([0], np.cumsum(np.bincount(inverse))))
+    durations = columns.duration_ns
+    for group in np.argsort(first, kind="stable"):  # groups in order of first appearance
+        members = rows[order[bounds[group] : bounds[group + 1]]]
+        service = spans[int(rows[first[group]])].resource.service_name
+        minute = int(minutes[first[group]])
+        errors: int | None = None
+        for objective in objectives_of(service, members.size):
             if objective.latency_metric or objective.kind == SLIKind.RATIO:
                 continue
-            if objective.operation is not None and not matches_operation(objective, span):
+            if objective.operation is not None:
+                chosen = [spans[r] for r in members if matches_operation(objective, spans[r])]
+                if chosen:
+                    good = sum(_good(objective, span) for span in chosen)
+                    add(objective.name, minute, good, len(chosen))
                 continue
-            key = (objective.name, minute)
-            cell = sums.get(key)
-            if cell is None:
-                cell = sums[key] = [0.0, 0.0]
-            cell[0] += _good(objective, span)
-            cell[1] += 1
-    for (name, minute), (good, total) in sums.items():
-        add(name, minute, good, total)
+            if objective.kind == SLIKind.LATENCY:
+                assert objective.threshold_s is not None
+                within = durations[members] <= objective.threshold_s * 1e9
+                good = int(np.count_nonzero(within))
+            elif objective.kind == SLIKind.AVAILABILITY:
+                if errors is None:
+                    errors = int(np.count_nonzero(columns.errors(spans)[members]))
+                good = members.size - errors
+            else:  # throughput: every request counts; the minute is judged when it closes
+                good = members.size
+            add(objective.name, minute, good, members.size)
 
 
 def _good(objective: Objective, span: SpanRecord) -> bool:

@@ -23,12 +23,13 @@ still count in its hour's event totals).
 Time only moves forward: ``advance(m)`` and an ``add`` for a newer minute move the head to ``m``
 (so the caller rejects implausible future timestamps first); data older than everything kept is
 ignored and counted in ``dropped_adds``. Memory: ``16 B × minute_horizon`` counts + ``2 B ×
-minute_horizon`` flags + ``32 B × hours`` — about 105 KiB with the defaults, whatever the traffic.
-The hour ring holds only the hours since the first one seen: it starts at
-:data:`FIRST_HOUR_SLOTS` and doubles (re-placing each kept hour) as time passes, up to the
-window's hours, so a young objective — thousands of them after a burst of new routes — costs
-~7 KiB, not ~30 KiB. The answers are the same at every size: hours before the first one seen
-are empty.
+minute_horizon`` flags + ``32 B × hours`` — about 30 KiB with the defaults, whatever the traffic.
+Both rings hold only the time since their first data: the minute ring starts at
+:data:`FIRST_MINUTE_SLOTS` minutes, the hour ring at :data:`FIRST_HOUR_SLOTS` hours, and each
+doubles (re-placing what it holds by absolute minute or hour) as time passes, up to the horizon
+and the window, so a young objective — thousands of them after a burst of new services — costs
+under 1 KiB, not ~30 KiB. The answers are the same at every size: minutes and hours before the
+first ones with data are empty. The saved format is the full-size rings.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ MINUTE_HORIZON = 7 * 60
 RATIO_SCALE = 1_000_000  # RatioTimeslices: a minute's good/total in millionths
 SPAN_MINUTES = 35 * DAY_MINUTES
 FIRST_HOUR_SLOTS = 16  # the hour ring's size when new: covers the minute ring's 8 hours
+FIRST_MINUTE_SLOTS = 16  # the minute ring's size when new (it doubles up to the horizon)
 FORMAT_VERSION = 1
 COUNTERS = ("late_adds", "dropped_adds", "dropped_events", "invalid_adds")
 
@@ -111,9 +113,13 @@ class MinuteCounts:
         # so "good minutes" sum to the minutes' ratios and SLI = their mean
         self.ratio = ratio
         self.head_minute: int | None = None  # the newest minute; the only one still open
-        # columns: good, total events per minute / good timeslice, has data (0 or 1) per minute
-        self.minutes: Array = np.zeros((minute_horizon, 2), dtype=np.int64)
-        self.flags: Ring = np.zeros((minute_horizon, 2), dtype=np.int32 if ratio else np.int8)
+        # columns: good, total events per minute / good timeslice, has data (0 or 1) per minute;
+        # both rings grow with the minutes seen (see _cover_minutes), up to minute_horizon
+        self._minute_horizon = minute_horizon
+        first = min(minute_horizon, FIRST_MINUTE_SLOTS)
+        self.minutes: Array = np.zeros((first, 2), dtype=np.int64)
+        self.flags: Ring = np.zeros((first, 2), dtype=np.int32 if ratio else np.int8)
+        self.first_minute: int | None = None  # the oldest minute the minute ring has data for
         # columns: good events, total events, good minutes, minutes with data
         self.hour_slots = hour_slots  # hours kept at all; the ring grows to this
         self.hours: Array = np.zeros((min(hour_slots, FIRST_HOUR_SLOTS), 4), dtype=np.int64)
@@ -135,7 +141,7 @@ class MinuteCounts:
 
     @property
     def minute_horizon(self) -> int:
-        return len(self.minutes)
+        return self._minute_horizon
 
     @property
     def oldest_minute(self) -> int:
@@ -166,6 +172,7 @@ class MinuteCounts:
         self._cover(minute // 60, self._head() // 60)
         self.hours[(minute // 60) % len(self.hours), :2] += (good, total)
         if minute >= self.horizon_minute:
+            self._cover_minutes(self._head(), minute)
             self._add_minute(minute, good, total)
         if minute < self._head():
             self.late_adds += 1
@@ -184,6 +191,8 @@ class MinuteCounts:
         if minute <= head:
             return
         self._cover(minute // 60, minute // 60)
+        if self.first_minute is not None:
+            self._cover_minutes(minute, self.first_minute)
         self._decide(head, was_seen=0, was_good=0)
         _clear(self.minutes, head + 1, minute + 1)
         _clear(self.flags, head + 1, minute + 1)
@@ -221,8 +230,8 @@ class MinuteCounts:
             "hour_slots": self.hour_slots,
             "ratio": self.ratio,
             "counters": {name: getattr(self, name) for name in COUNTERS},
-            "minutes": _pack(self.minutes),
-            "flags": _pack(self.flags),
+            "minutes": _pack(self._full_minutes(self.minutes)),
+            "flags": _pack(self._full_minutes(self.flags)),
             "hours": _pack(self._full_hours()),
         }
 
@@ -235,13 +244,15 @@ class MinuteCounts:
             raise ValueError(f"unknown MinuteCounts format {data.get('version')!r}")
         horizon, slots = _int(data["minute_horizon"]), _int(data["hour_slots"])
         counts = cls(horizon, (slots - 1) * 60, rule, bool(data.get("ratio", False)))
-        counts.minutes = _unpack(data["minutes"], counts.minutes)
-        counts.flags = _unpack(data["flags"], counts.flags)
+        full = (horizon, 2)
+        counts.minutes = _unpack(data["minutes"], np.zeros(full, counts.minutes.dtype))
+        counts.flags = _unpack(data["flags"], np.zeros(full, counts.flags.dtype))
         counts.hours = _unpack(data["hours"], np.zeros((slots, 4), dtype=np.int64))
         head = data["head_minute"]
         counts.head_minute = None if head is None else _int(head)
         if counts.head_minute is not None:  # the whole ring was saved: every hour may hold data
             counts.first_hour = counts.head_minute // 60 - slots + 1
+            counts.first_minute = counts.head_minute - horizon + 1
         counters = data["counters"]
         if not isinstance(counters, dict):
             raise ValueError("counters must be an object")
@@ -256,18 +267,41 @@ class MinuteCounts:
         first = max(min(first, oldest_hour), head_hour - self.hour_slots + 1)
         self.first_hour = first
         size = len(self.hours)
-        needed = head_hour - first + 1
-        if needed <= size:
+        grown = _grown(size, head_hour - first + 1, self.hour_slots)
+        if grown == size:
             return
-        grown = size
-        while grown < needed:  # doubling: the size depends on the hours seen, not their order
-            grown *= 2
-        grown = min(self.hour_slots, grown)
         hours = np.zeros((grown, 4), dtype=np.int64)
         if self.head_minute is not None:  # re-place the hours held, by their absolute number
             held = np.arange(max(first, self._head() // 60 - size + 1), self._head() // 60 + 1)
             hours[held % grown] = self.hours[held % size]
         self.hours = hours
+
+    def _cover_minutes(self, head: int, oldest: int) -> None:
+        """Grow the minute rings (when needed) to hold every minute from ``oldest`` (or the
+        first minute with data, if older) to ``head`` within the horizon, before the head
+        moves to ``head``; minutes they held keep their counts and flags."""
+        first = oldest if self.first_minute is None else min(self.first_minute, oldest)
+        first = max(first, head - self._minute_horizon + 1)
+        self.first_minute = first
+        size = len(self.minutes)
+        grown = _grown(size, head - first + 1, self._minute_horizon)
+        if grown == size:
+            return
+        held = self._held_minutes(size)
+        self.minutes = _replaced(self.minutes, held, grown)
+        self.flags = _replaced(self.flags, held, grown)
+
+    def _held_minutes(self, size: int) -> npt.NDArray[np.int64]:
+        """The absolute minutes a minute ring of ``size`` slots holds now (oldest first)."""
+        if self.head_minute is None:
+            return np.arange(0, dtype=np.int64)
+        return np.arange(self.head_minute - size + 1, self.head_minute + 1, dtype=np.int64)
+
+    def _full_minutes(self, ring: Ring) -> Ring:
+        """A minute ring at the horizon's size (the saved format does not depend on growth)."""
+        if len(ring) == self._minute_horizon:
+            return ring
+        return _replaced(ring, self._held_minutes(len(ring)), self._minute_horizon)
 
     def _full_hours(self) -> Array:
         """The hour ring at its full size (the saved format does not depend on its growth)."""
@@ -287,7 +321,7 @@ class MinuteCounts:
         return self.head_minute
 
     def _add_minute(self, minute: int, good: int, total: int) -> None:
-        slot = minute % self.minute_horizon
+        slot = minute % len(self.minutes)
         was_good, was_seen = (int(v) for v in self.flags[slot])
         self.minutes[slot] += (good, total)
         self.flags[slot, 1] = 1
@@ -296,7 +330,7 @@ class MinuteCounts:
 
     def _decide(self, minute: int, was_seen: int, was_good: int) -> None:
         """Apply the timeslice rule to ``minute``; move its hour's tallies by the difference."""
-        slot = minute % self.minute_horizon
+        slot = minute % len(self.minutes)
         good, total = (int(v) for v in self.minutes[slot])
         seen = int(self.flags[slot, 1])
         if self.ratio:
@@ -317,8 +351,10 @@ class MinuteCounts:
         if start >= stop:
             return 0, 0
         result = np.zeros(2, dtype=np.int64)
-        if stop > lo:
-            result += _ring_sum(fine, max(start, lo), stop)
+        # minutes older than the ring holds (before it grew to the horizon) are empty
+        held = self._head() - len(fine) + 1
+        if stop > lo and stop > held:
+            result += _ring_sum(fine, max(start, lo, held), stop)
         if start < lo:  # start is a whole hour here
             cut = min(stop, lo)
             # hours older than the ring holds are empty (it holds every hour since the first)
@@ -327,8 +363,27 @@ class MinuteCounts:
                 result += _ring_sum(self.hours[:, col : col + 2], first_hour, -(-cut // 60))
             if cut % 60:  # the boundary hour: take away the part the minute ring answered
                 hour_end = min(cut - cut % 60 + 60, end)
-                result -= _ring_sum(fine, cut, hour_end)
+                if hour_end > max(cut, held):
+                    result -= _ring_sum(fine, max(cut, held), hour_end)
         return int(result[0]), int(result[1])
+
+
+def _grown(size: int, needed: int, limit: int) -> int:
+    """``size`` doubled until it holds ``needed`` slots, at most ``limit`` (at least ``size``).
+
+    Doubling: the size depends on the span of time seen, not on the order it was seen in.
+    """
+    grown = size
+    while grown < needed:
+        grown *= 2
+    return max(size, min(limit, grown))
+
+
+def _replaced(ring: Ring, held: npt.NDArray[np.int64], size: int) -> Ring:
+    """``ring`` re-placed into ``size`` slots: each ``held`` minute by its absolute number."""
+    grown = np.zeros((size, *ring.shape[1:]), dtype=ring.dtype)
+    grown[held % size] = ring[held % len(ring)]
+    return grown
 
 
 def _round(minute: int, horizon_minute: int) -> int:

@@ -20,6 +20,9 @@ class SpanMetricsConfig(ComponentConfig):
         max_series_per_service: series per service before new ones go to that
             service's overflow series (``otel.metric.overflow=true``).
         max_services: distinct services before new ones share an overflow service.
+        max_series: series in all before a new one goes to its service's overflow series
+            (counted in ``overflowed_spans``): what bounds memory, as the two limits above
+            multiplied allow a million.
         late_grace: how long after its end an interval stays open for late spans.
         memory_horizon: how much closed base-interval history is kept in memory.
         retention_1m / retention_1h: how long rollups stay in the store.
@@ -35,6 +38,7 @@ class SpanMetricsConfig(ComponentConfig):
     dimensions: list[str] = Field(default_factory=lambda: list(DEFAULT_DIMENSIONS))
     max_series_per_service: int = Field(default=1000, gt=0)
     max_services: int = Field(default=1000, gt=0)
+    max_series: int = Field(default=50_000, gt=0)
     late_grace: Duration = 10.0
     memory_horizon: Duration = 60.0
     retention_1m: Duration = 7 * 86400.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 from otel_perf.model import AttrValue, SpanRecord
@@ -29,6 +30,8 @@ class Keyer:
         dimensions: attribute names added to the key.
         max_series_per_service: distinct keys per service before overflow.
         max_services: distinct services before they share an overflow service.
+        max_series: distinct keys in all before new ones go to their service's overflow
+            series (without it the bound is ``max_series_per_service × max_services``).
     """
 
     def __init__(
@@ -37,6 +40,7 @@ class Keyer:
         max_series_per_service: int,
         max_services: int,
         resource_dimensions: list[str] | None = None,
+        max_series: int | None = None,
     ):
         self.dimensions = tuple(dimensions)
         self.resource_dimensions = tuple(resource_dimensions or ())
@@ -47,6 +51,7 @@ class Keyer:
         )
         self.max_series = max_series_per_service
         self.max_services = max_services
+        self.max_total = max_series if max_series is not None else math.inf
         self._keys: dict[tuple[object, ...], SeriesKey] = {}
         self._uses: dict[tuple[object, ...], list[int]] = {}  # raw -> [uses, priority]
         self._per_service: dict[str, set[tuple[object, ...]]] = {}
@@ -111,7 +116,11 @@ class Keyer:
                 return self._overflow_key(OVERFLOW)
             admitted = self._per_service[service] = set()
         priority = _priority(span)
-        if len(admitted) >= self.max_series and not self._make_room(raw, service, priority):
+        if len(admitted) >= self.max_series:
+            if not self._make_room(raw, service, priority):  # a swap: the total stays
+                self.overflowed_spans += 1
+                return self._overflow_key(service)
+        elif len(self._keys) >= self.max_total:
             self.overflowed_spans += 1
             return self._overflow_key(service)
         dims = tuple(

@@ -10,7 +10,7 @@ from otel_perf.component import Context, Factory, Processor
 from otel_perf.findings import Finding
 from otel_perf.model import SpanBatch
 from otel_perf.processors.spanmetrics.config import SpanMetricsConfig
-from otel_perf.processors.spanmetrics.keys import ALIASES, Keyer, is_error
+from otel_perf.processors.spanmetrics.keys import ALIASES, Keyer
 from otel_perf.processors.spanmetrics.windows import NS, Rollup, Windows, merge_intervals
 from otel_perf.series import RED, SeriesInterval, SeriesKey
 
@@ -34,6 +34,7 @@ class SpanMetricsProcessor(Processor):
             config.max_series_per_service,
             config.max_services,
             config.resource_dimensions,
+            config.max_series,
         )
         self.windows = Windows(config.interval, config.late_grace, config.latency_thresholds)
         self.rollups = [Rollup(seconds) for seconds in ROLLUPS_S]
@@ -48,7 +49,9 @@ class SpanMetricsProcessor(Processor):
         key_of, windows = self.keyer.key, self.windows
         # Windows.slot written out (the watermark does not move while a batch is added)
         interval_ns, watermark_ns, late = windows.interval_ns, windows.watermark_ns, 0
-        for span in batch.spans:
+        # the batch's error column: computed once, shared with the slo processor
+        errors_of = batch.columns().errors(batch.spans).tolist()
+        for span, error in zip(batch.spans, errors_of, strict=True):
             end_ns = span.end_ns
             start_ns = end_ns - end_ns % interval_ns
             if start_ns < watermark_ns:
@@ -62,8 +65,8 @@ class SpanMetricsProcessor(Processor):
             if group is None:
                 group = groups[group_key] = ([], [0])
             group[0].append(end_ns - span.start_ns)
-            if span.status_code == 2 or span.kind == 2:  # cheap pre-check, then the rule
-                group[1][0] += is_error(span)
+            if error:
+                group[1][0] += 1
         windows.late_spans += late
         for (start, key), (durations, errors) in groups.items():
             windows.add(start, key, durations, errors[0])

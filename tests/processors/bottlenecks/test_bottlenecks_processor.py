@@ -342,6 +342,7 @@ def test_snapshot_shape_and_ranking_by_critical_path_time() -> None:
         "suppressed_findings",
         "overflowed",
         "ranking",
+        "impact",
         "slow_queries",
         "patterns",
         "slow_requests",

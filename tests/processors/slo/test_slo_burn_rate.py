@@ -58,6 +58,12 @@ def test_windows_scale_with_the_slo_window_and_burn_rates_stay() -> None:
     assert quarter[0].long_window_s == 3 * 3600 and quarter[2].long_window_s == 9 * 86400
 
 
+def test_the_same_rules_and_window_share_one_scaled_tuple() -> None:
+    week = scaled_rules(DEFAULT_RULES, 7 * 86400)
+    assert scaled_rules(list(DEFAULT_RULES), 7 * 86400) is week
+    assert scaled_rules(DEFAULT_RULES, 90 * 86400) is not week
+
+
 def test_tiny_slo_windows_keep_whole_minutes_and_long_above_short() -> None:
     hour = scaled_rules(DEFAULT_RULES, 3600)  # × 1/720
     assert [(r.long_window_s, r.short_window_s) for r in hour] == [(120, 60), (120, 60), (360, 60)]

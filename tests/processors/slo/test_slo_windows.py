@@ -228,8 +228,31 @@ def test_memory_depends_on_the_time_seen_not_on_traffic() -> None:
         busy.add(minute, 10**6, 10**6 + 3)
     new.add(BASE, 10**6, 10**6)
     assert quiet.nbytes == busy.nbytes < 128 * 1024
-    # a new objective holds a few hours, not the window's: 16 hours of 4 counts
-    assert new.nbytes == MINUTE_HORIZON * (2 * 8 + 2) + 16 * 4 * 8 < 8 * 1024
+    # a new objective holds a few minutes and hours, not the horizon's and the window's:
+    # 16 minutes of 2 counts and 2 flags, 16 hours of 4 counts
+    assert new.nbytes == 16 * (2 * 8 + 2) + 16 * 4 * 8 < 1024
+
+
+def test_the_minute_ring_grows_to_the_horizon_and_no_further() -> None:
+    counts = MinuteCounts(minute_horizon=MINUTE_HORIZON)
+    counts.add(BASE, 1, 2)
+    counts.advance(BASE + 15)  # 16 minutes: still the first 16 slots
+    assert len(counts.minutes) == 16
+    counts.add(BASE + 40, 3, 4)  # 41 minutes since the first: doubles twice, to 64
+    assert len(counts.minutes) == len(counts.flags) == 64
+    assert counts.sum(BASE, BASE + 41) == (4, 6)
+    assert counts.timeslices(BASE, BASE + 41) == (0, 1)  # the minute with a bad event
+    counts.advance(BASE + 2 * MINUTE_HORIZON)  # the first minutes left the horizon
+    assert len(counts.minutes) == MINUTE_HORIZON
+
+
+def test_a_quiet_minute_ring_does_not_grow() -> None:
+    counts = MinuteCounts(minute_horizon=MINUTE_HORIZON)
+    counts.advance(BASE)
+    counts.advance(BASE + 1000)  # time passes without data
+    counts.add(BASE + 1000, 1, 1)
+    assert len(counts.minutes) == 16
+    assert counts.sum(BASE + 1000 - MINUTE_HORIZON, BASE + 1001) == (1, 1)
 
 
 def test_the_hour_ring_grows_to_the_window_and_no_further() -> None:

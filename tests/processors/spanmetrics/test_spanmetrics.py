@@ -143,6 +143,20 @@ def test_cardinality_limit_per_service_and_overflow(make: Any) -> None:
     assert processor.snapshot()["overflowed_spans"] == 2
 
 
+def test_a_limit_on_series_in_all_sends_new_keys_to_their_services_overflow(make: Any) -> None:
+    processor = make(max_series=4)
+    internal = SpanKind.INTERNAL
+    spans = [span(1, name=f"op-{i}", kind=internal) for i in range(3)]
+    spans += [span(1, name=f"op-{i}", service="other", kind=internal) for i in range(3)]
+    processor.consume_spans(SpanBatch(spans + spans[:2]))  # known keys keep their series
+    processor.tick(T0 + 60 * S)
+    values = make.published[0].values
+    assert processor.keyer.series == 4 and processor.keyer.overflowed_spans == 2
+    overflow = {k.service: v.calls for k, v in values.items() if k.is_overflow}
+    assert overflow == {"other": 2}
+    assert sum(v.calls for k, v in values.items() if not k.is_overflow) == 6
+
+
 def test_snapshot_quantiles_within_one_percent(make: Any) -> None:
     processor = make(late_grace="0s")
     rng = np.random.default_rng(7)

@@ -1,0 +1,69 @@
+"""The recent calls of one watched query fingerprint, kept compact.
+
+A watched (service, fingerprint) keeps its last ``max_samples`` calls (1,000 by default) for
+up to ``max_fingerprints`` pairs (1,000): a million calls at worst. As ``Call`` objects —
+an object, an int, a float and two hex strings each — that was ~280 bytes a call, ~280 MB.
+Here a call is 24 bytes of arrays (end time, statement identity, duration) plus its trace
+id's ``bytes`` (~80 bytes in all); the ``Call`` objects are built only while the
+fingerprint is judged (:meth:`CallRing.calls`), and are the same as before.
+"""
+
+from __future__ import annotations
+
+from array import array
+
+from otel_perf.processors.cache.analysis import Call
+
+
+class CallRing:
+    """The last ``capacity`` calls, oldest first when read (as ``deque(maxlen=...)`` was).
+
+    Args:
+        capacity: calls kept; the oldest is overwritten past it.
+    """
+
+    __slots__ = ("_next", "capacity", "durations_ms", "identities", "times_ns", "trace_ids")
+
+    def __init__(self, capacity: int) -> None:
+        if capacity < 1:
+            raise ValueError(f"capacity must be at least 1, got {capacity}")
+        self.capacity = capacity
+        self.times_ns = array("q")
+        self.identities = array("Q")  # the 16-hex-digit statement identity, as a number
+        self.durations_ms = array("d")
+        self.trace_ids: list[bytes] = []
+        self._next = 0  # the slot the next call overwrites once full (the oldest)
+
+    def __len__(self) -> int:
+        return len(self.times_ns)
+
+    def append(self, time_ns: int, identity: str, duration_ms: float, trace_id: bytes) -> None:
+        """Keep one call; ``identity`` is a 16-hex-digit id (``fingerprint_id``)."""
+        number = int(identity, 16)
+        if len(self.times_ns) < self.capacity:
+            self.times_ns.append(time_ns)
+            self.identities.append(number)
+            self.durations_ms.append(duration_ms)
+            self.trace_ids.append(trace_id)
+            return
+        at = self._next
+        self.times_ns[at], self.identities[at] = time_ns, number
+        self.durations_ms[at], self.trace_ids[at] = duration_ms, trace_id
+        self._next = (at + 1) % self.capacity
+
+    def newest_ns(self) -> int:
+        """The latest end time held (0 when empty)."""
+        return max(self.times_ns, default=0)
+
+    def calls(self) -> list[Call]:
+        """The calls held, oldest first."""
+        order = list(range(self._next, len(self))) + list(range(self._next))
+        return [
+            Call(
+                self.times_ns[i],
+                f"{self.identities[i]:016x}",
+                self.durations_ms[i],
+                self.trace_ids[i].hex(),
+            )
+            for i in order
+        ]

@@ -1,0 +1,88 @@
+"""glibc arena cap and trim (otel_perf.memory), each checked in a fresh interpreter."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+
+import pytest
+
+from otel_perf import memory
+
+glibc = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc malloc only")
+
+# eight threads alive at once, each allocating through malloc (objects past pymalloc's
+# 512 bytes): glibc gives each its own arena unless capped; malloc_stats lists them
+ARENAS = """
+import ctypes, sys, threading
+from otel_perf import memory
+capped = memory.cap_arenas() if sys.argv[1] == "cap" else None
+barrier = threading.Barrier(8)
+held = []
+def work():
+    held.append([bytes(4096) for _ in range(64)])
+    barrier.wait()
+threads = [threading.Thread(target=work) for _ in range(8)]
+for t in threads: t.start()
+for t in threads: t.join()
+print(capped, flush=True)
+ctypes.CDLL(None).malloc_stats()
+"""
+
+
+def _arenas(mode: str, env: dict[str, str]) -> tuple[str, int]:
+    done = subprocess.run(
+        [sys.executable, "-c", ARENAS, mode], capture_output=True, text=True, env=env, check=True
+    )
+    return done.stdout.strip(), done.stderr.count("Arena ")
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+    return {**env, **extra}
+
+
+@glibc
+def test_cap_arenas_limits_the_arenas_threads_grow() -> None:
+    assert _arenas("cap", _env()) == ("True", memory.ARENA_MAX)
+    capped_by_nobody, arenas = _arenas("none", _env())
+    assert capped_by_nobody == "None" and arenas > memory.ARENA_MAX
+
+
+@glibc
+def test_an_arena_max_from_the_environment_is_left_alone() -> None:
+    assert _arenas("cap", _env(MALLOC_ARENA_MAX="4")) == ("False", 4)
+
+
+def test_cap_arenas_rejects_fewer_than_one() -> None:
+    with pytest.raises(ValueError, match="arenas must be at least 1, got 0"):
+        memory.cap_arenas(0)
+
+
+# 100 MB in 1-KB blocks, every 64th kept so the heap cannot shrink from the top: the
+# freed pages stay resident until malloc_trim hands them back
+TRIM = """
+from otel_perf import memory
+def rss_mb():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS"):
+            return int(line.split()[1]) / 1024
+blocks = [bytes(1024) for _ in range(100_000)]
+kept = blocks[::64]
+del blocks
+before = rss_mb()
+trimmed = memory.trim()
+print(trimmed, before - rss_mb(), len(kept))
+"""
+
+
+@glibc
+def test_trim_returns_freed_pages_below_live_blocks() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", TRIM], capture_output=True, text=True, env=_env(), check=True
+    )
+    trimmed, released_mb, kept = done.stdout.split()
+    assert trimmed == "True" and int(kept) == 1563
+    assert float(released_mb) > 50  # of the ~98 MB freed
