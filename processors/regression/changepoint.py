@@ -40,8 +40,9 @@ import numpy.typing as npt
 from otel_perf.processors.regression.segment_cost import SegmentCost
 
 FloatArray = npt.NDArray[np.float64]
-PENALTY = 4.0
-SLOPE_PENALTY = 6.0
+PENALTY = 5.0
+SLOPE_PENALTY = 8.0
+CURVE_PENALTY = 12.0
 MIN_SIZE = 5
 DELAY = 10
 CONFIRM = 3
@@ -103,6 +104,7 @@ def detect(
     penalty: float = PENALTY,
     slope_penalty: float = SLOPE_PENALTY,
     min_size: int = MIN_SIZE,
+    curve_penalty: float = CURVE_PENALTY,
 ) -> list[int]:
     """Indices where a new segment starts (the module docstring has the method).
 
@@ -110,6 +112,8 @@ def detect(
         values: Shape ``(n,)`` or ``(n, d)``; NaN marks a missing value. Not modified.
         penalty: ``beta / (d ln n)``, the price of one change point.
         slope_penalty: The price of a slope within a segment, in noise variances.
+        curve_penalty: The further price of a bend (a parabola) within a segment; ``inf``
+            leaves bends out.
         min_size: Fewest points in a segment.
 
     Returns:
@@ -120,7 +124,7 @@ def detect(
     if n < 2 * min_size:
         return []
     sigma = np.array([noise_scale(col) for col in signal.T])
-    cost = SegmentCost(signal, sigma, slope_penalty)
+    cost = SegmentCost(signal, sigma, slope_penalty, curve_penalty)
     beta = penalty * d * math.log(n)
     return _partition(cost, n, beta, min_size)
 
@@ -158,11 +162,13 @@ class ChangePointDetector:
         slope_penalty: float = SLOPE_PENALTY,
         delay: int = DELAY,
         confirm: int = CONFIRM,
+        curve_penalty: float = CURVE_PENALTY,
     ) -> None:
         if window < 2 * min_size or every < 1 or min_size < 1 or confirm < 1:
             raise ValueError("need window >= 2 * min_size, every >= 1, min_size >= 1, confirm >= 1")
         self.window, self.every, self.min_size = window, every, min_size
         self.penalty, self.slope_penalty = penalty, slope_penalty
+        self.curve_penalty = curve_penalty
         self.delay, self.confirm = max(delay, min_size), confirm
         self._buffer: deque[FloatArray] = deque(maxlen=window)
         self._seen = 0
@@ -205,6 +211,7 @@ class ChangePointDetector:
             penalty=self.penalty,
             slope_penalty=self.slope_penalty,
             min_size=self.min_size,
+            curve_penalty=self.curve_penalty,
         )
         streak: dict[int, int] = {}
         for cp in (offset + c for c in found if len(self._buffer) - c >= self.delay):

@@ -52,8 +52,11 @@ def verdict_attributes(v: Verdict) -> dict[str, Any]:
     return finite_dict({key: data[key] for key in keys})
 
 
-def version_finding(c: Comparison, v: Verdict, now_ns: int, source: str) -> Finding | None:
-    """A regression or improvement between two versions of one operation; None on pass."""
+def version_finding(
+    c: Comparison, v: Verdict, now_ns: int, source: str, context: dict[str, Any] | None = None
+) -> Finding | None:
+    """A regression or improvement between two versions of one operation; None on pass.
+    ``context``: what was compared (``basis``, ``environment_drift``), added as attributes."""
     kind = KINDS.get(v.outcome)
     if kind is None:
         return None
@@ -72,6 +75,7 @@ def version_finding(c: Comparison, v: Verdict, now_ns: int, source: str) -> Find
             "new_version": c.new_version,
             "reason": v.reason,
             **verdict_attributes(v),
+            **finite_dict(context or {}),
         },
         source=source,
     )

@@ -28,6 +28,7 @@ from otel_perf import gauges
 from otel_perf.component import Context, Factory, Processor
 from otel_perf.findings import Finding
 from otel_perf.model import SpanBatch, SpanKind
+from otel_perf.processors.regression import drift
 from otel_perf.processors.regression.aggregated import ordered_versions, samples_ms
 from otel_perf.processors.regression.baselines import Baseline, Reservoir
 from otel_perf.processors.regression.changes import ChangeTracker
@@ -85,6 +86,10 @@ class RegressionProcessor(Processor):
         self.untracked = 0  # automatic baselines not made because max_series were full
         self.last_ns = 0
         self.saved_ns = 0
+        # (service, old, new) -> each route's log shift, and the routes with both versions;
+        # rebuilt on every evaluation (drift.py)
+        self._shifts: dict[tuple[str, str, str], dict[str, float]] = {}
+        self._waiting: dict[tuple[str, str, str], set[str]] = {}
         self._unsubscribe = context.series.subscribe(self._interval)
 
     # -- named baselines and runs ------------------------------------------
@@ -280,22 +285,57 @@ class RegressionProcessor(Processor):
 
     def _evaluate(self, now_ns: int, final: bool) -> list[Finding]:
         with self.lock:
+            self._shifts.clear()  # the control routes' shifts, as of this tick
+            self._waiting.clear()
             for comparison in self.versions.ready(final, early=self._called_early):
                 self._judge_versions(comparison, now_ns)
             found, self.pending = self.pending, []
             return found
 
-    def _called_early(self, old: Sequence[float], new: Sequence[float]) -> bool:
-        """The sequential test already calls a regression on the new version's samples."""
+    def _called_early(self, comparison: Comparison) -> bool:
+        """The sequential test already calls a regression on the new version's samples (on
+        the overlap, or relative to the control routes, when there is one)."""
         c = self.config
+        basis = self._basis(comparison, early=True)
+        if basis is None or len(basis.old) < c.min_samples:
+            return False
         alpha = SEQUENTIAL_SHARE * c.false_alarm_rate
-        return (
-            len(old) >= c.min_samples
-            and msprt(old, new, alpha=alpha, up_is_worse=c.direction == "up").called
+        return msprt(basis.old, basis.new, alpha=alpha, up_is_worse=c.direction == "up").called
+
+    def _basis(self, c: Comparison, early: bool) -> drift.Basis | None:
+        """What to compare (``drift.py``): the canary overlap, else relative to the control
+        routes, else before/after. Early looks get None for a canary (the sequential test
+        takes samples in arrival order, and under changing load the overlap's order is not
+        exchangeable) and while control routes may still come."""
+        if early and drift.ran_together(c.old_ns, c.new_ns):
+            return None  # a canary: judged on its overlap once the window is full
+        canary = drift.overlap(
+            c.old_samples, c.old_ns, c.new_samples, c.new_ns, self.config.min_samples
         )
+        if canary is not None:
+            return canary
+        pair = (c.service, c.old_version, c.new_version)
+        shifts = self._shifts.get(pair)
+        if shifts is None:  # once per service and tick, however many routes are pending
+            pairs = self.versions.pairs(*pair)
+            self._shifts[pair] = shifts = drift.route_shifts(pairs, self.config.min_samples)
+            self._waiting[pair] = set(pairs)
+        control = drift.control_drift(shifts, c.operation)
+        if control is not None:
+            return drift.controlled(c.old_samples, c.new_samples, *control)
+        if early and len(self._waiting[pair] - {c.operation}) >= drift.MIN_CONTROL_ROUTES:
+            return None  # enough other routes to be the control once they fill: wait
+        return drift.Basis("before_after", c.old_samples, c.new_samples)
 
     def _judge_versions(self, c: Comparison, now_ns: int) -> None:
-        verdict = self._compare(c.old_samples, c.new_samples, tolerate_ms=True)
+        basis = self._basis(c, early=False)
+        assert basis is not None  # only an early look waits for a control
+        verdict = self._compare(basis.old, basis.new, tolerate_ms=True)
+        verdict = dataclasses.replace(verdict, reason=f"{verdict.reason}; {basis.note()}")
+        context: dict[str, Any] = {"basis": basis.kind, "environment_drift": basis.drift}
+        if basis.kind == "control":
+            raw = self._compare(c.old_samples, c.new_samples, tolerate_ms=True)
+            context["unadjusted_outcome"] = raw.outcome
         self.comparisons.append(
             finite(
                 {
@@ -305,12 +345,14 @@ class RegressionProcessor(Processor):
                     "new_version": c.new_version,
                     "time_ns": now_ns,
                     "outcome": verdict.outcome,
+                    **context,
                     "verdict": verdict.to_dict(),
                 }
             )
         )
         self.dirty.add("versions")
-        finding = version_finding(c, verdict, now_ns, self.id)
+        attributes = {k: context[k] for k in ("basis", "environment_drift")}
+        finding = version_finding(c, verdict, now_ns, self.id, attributes)
         if finding is not None:
             self.pending.append(finding)
 

@@ -6,15 +6,24 @@ For values ``y_t`` at positions ``t`` of a segment ``[s, e)`` of ``n = e - s`` p
 * ``rss_level = S_yy - S_y^2 / n`` — residual sum of squares around the segment's mean;
 * ``rss_linear = rss_level - (S_ty - S_t S_y / n)^2 / (S_tt - S_t^2 / n)`` — around its
   least-squares line (ordinary regression on ``t``);
-* ``cost = min(rss_level / sigma^2, rss_linear / sigma^2 + slope_penalty)``: a segment pays for
-  a slope only when the slope explains more than ``slope_penalty`` (in units of the noise
-  variance). A steady trend is then one cheap segment, where a level-only cost (ruptures'
-  ``l2``) would cut it into steps; a level shift still needs a new segment.
+* ``rss_curve`` — around its least-squares parabola (``a + b t + c t^2``, the 3x3 normal
+  equations from the prefix sums of ``t^0..t^4`` and ``t^0..t^2 y``, solved for every segment
+  at once);
+* ``cost = min(rss_level, rss_linear + slope_penalty, rss_curve + slope_penalty +
+  curve_penalty)``, the RSS in units of ``sigma^2``: a segment pays for a slope only when the
+  slope explains more than ``slope_penalty`` noise variances, and for a bend only when it
+  explains ``curve_penalty`` more. A steady trend is then one cheap segment, where a
+  level-only cost (ruptures' ``l2``) would cut it into steps; a smooth acceleration (a p95
+  that bends upward with traffic; on TCPD a fertility rate, CO2) is one segment instead of a
+  chain of lines; a level shift still needs a new segment. ``curve_penalty = inf`` leaves the
+  parabola out.
 
 Columns are summed, each divided by its own ``sigma^2``.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import numpy.typing as npt
@@ -26,7 +35,13 @@ IntArray = npt.NDArray[np.int64]
 class SegmentCost:
     """Costs of segments of one window of ``(n, d)`` values (no NaN), scaled by ``sigma``."""
 
-    def __init__(self, signal: FloatArray, sigma: FloatArray, slope_penalty: float) -> None:
+    def __init__(
+        self,
+        signal: FloatArray,
+        sigma: FloatArray,
+        slope_penalty: float,
+        curve_penalty: float = math.inf,
+    ) -> None:
         n = signal.shape[0]
         t = np.arange(n, dtype=np.float64)[:, None] - n / 2  # centred: sums stay well-scaled
         y = signal / sigma
@@ -37,6 +52,11 @@ class SegmentCost:
         self._t = np.concatenate([[0.0], np.cumsum(t[:, 0])])
         self._tt = np.concatenate([[0.0], np.cumsum(t[:, 0] ** 2)])
         self.slope_penalty = slope_penalty
+        self.curve_penalty = curve_penalty
+        if math.isfinite(curve_penalty):
+            u = (np.arange(n, dtype=np.float64) - n / 2) / max(n, 1)  # scaled: t^4 stays tame
+            self._u = [np.concatenate([[0.0], np.cumsum(u**k)]) for k in range(5)]
+            self._uy = [np.vstack([zero, np.cumsum(u[:, None] ** k * y, axis=0)]) for k in range(3)]
 
     def cost(self, starts: IntArray, ends: IntArray) -> FloatArray:
         """The cost of every segment ``[s, e)``, ``starts`` and ``ends`` broadcast together
@@ -53,7 +73,10 @@ class SegmentCost:
             level = yy[ends] - yy[starts] - sy * sy / n
             explained = (ty[ends] - ty[starts] - st * sy / n) ** 2 / spread
             explained[flat] = 0.0
-            total += np.maximum(np.minimum(level, level - explained + self.slope_penalty), 0.0)
+            best = np.minimum(level, level - explained + self.slope_penalty)
+            if math.isfinite(self.curve_penalty):
+                best = np.minimum(best, self._curve(starts, ends, column, yy))
+            total += np.maximum(best, 0.0)
         return total
 
     def matrix(self, min_size: int) -> FloatArray:
@@ -66,3 +89,26 @@ class SegmentCost:
             costs = self.cost(starts, ends)
         costs[too_short] = np.inf
         return costs
+
+    def _curve(self, starts: IntArray, ends: IntArray, column: int, yy: FloatArray) -> FloatArray:
+        """``rss_curve + slope_penalty + curve_penalty``; infinite where a parabola does not
+        fit (fewer than 4 points). The normal equations' matrix is the Hankel matrix of the
+        sums of ``u^0..u^4``; ``r' G^-1 r`` (the variance the parabola explains) comes from its
+        adjugate, in closed form for every segment at once."""
+        a, b, c, d, e = (u[ends] - u[starts] for u in self._u)
+        r0, r1, r2 = (uy[ends, column] - uy[starts, column] for uy in self._uy)
+        adj00, adj01, adj02 = c * e - d * d, c * d - b * e, b * d - c * c
+        adj11, adj12, adj22 = a * e - c * c, b * c - a * d, a * c - b * b
+        det = a * adj00 + b * adj01 + c * adj02
+        quad = (
+            adj00 * r0 * r0
+            + adj11 * r1 * r1
+            + adj22 * r2 * r2
+            + 2 * (adj01 * r0 * r1 + adj02 * r0 * r2 + adj12 * r1 * r2)
+        )
+        fits = (a >= 4) & (det > 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rss = yy[ends] - yy[starts] - quad / np.where(fits, det, 1.0)
+        penalty = self.slope_penalty + self.curve_penalty
+        out: FloatArray = np.where(fits & np.isfinite(rss), rss + penalty, np.inf)
+        return out

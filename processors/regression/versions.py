@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-Early = Callable[[Sequence[float], Sequence[float]], bool]
+Early = Callable[["Comparison"], bool]
 
 #: versions kept per (service, operation): the current one and the one before
 SEEN_VERSIONS = 64  # versions remembered per service, so stragglers do not switch back
@@ -23,25 +23,40 @@ KEPT_RELEASES = 16  # version changes remembered per service, to name the one a 
 
 @dataclass
 class VersionSamples:
-    """The first and the last ``window`` samples (ms) of one version of one operation."""
+    """The first and the last ``window`` samples (ms) of one version of one operation, with
+    the times (ns) they ended at, so versions that ran at once can be compared on their
+    overlap (``drift.py``)."""
 
     window: int
     head: list[float] = field(default_factory=list)
     tail: deque[float] = field(default_factory=deque)
+    head_ns: list[int] = field(default_factory=list)
+    tail_ns: deque[int] = field(default_factory=deque)
 
-    def add(self, value_ms: float) -> None:
+    def add(self, value_ms: float, t_ns: int = 0) -> None:
         if len(self.head) < self.window:
             self.head.append(value_ms)
+            self.head_ns.append(t_ns)
         self.tail.append(value_ms)
+        self.tail_ns.append(t_ns)
         if len(self.tail) > self.window:
             self.tail.popleft()
+            self.tail_ns.popleft()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"head": self.head, "tail": list(self.tail)}
+        return {
+            "head": self.head,
+            "tail": list(self.tail),
+            "head_ns": self.head_ns,
+            "tail_ns": list(self.tail_ns),
+        }
 
     @classmethod
     def from_dict(cls, window: int, data: dict[str, Any]) -> VersionSamples:
-        return cls(window, list(data["head"]), deque(data["tail"]))
+        head, tail = list(data["head"]), deque(data["tail"])
+        head_ns = list(data.get("head_ns", [0] * len(head)))  # saved before times were kept
+        tail_ns = deque(data.get("tail_ns", [0] * len(tail)))
+        return cls(window, head, tail, head_ns, tail_ns)
 
 
 @dataclass(frozen=True)
@@ -54,6 +69,8 @@ class Comparison:
     new_version: str
     old_samples: list[float]
     new_samples: list[float]
+    old_ns: list[int] = field(default_factory=list)
+    new_ns: list[int] = field(default_factory=list)
 
 
 class VersionTracker:
@@ -65,6 +82,7 @@ class VersionTracker:
         self.current: dict[str, str] = {}  # service -> latest version seen
         self.seen: dict[str, dict[str, None]] = {}  # service -> versions seen, oldest first
         self.samples: dict[tuple[str, str], dict[str, VersionSamples]] = {}
+        self.operations: dict[str, list[str]] = {}  # service -> its keys in samples
         self.pending: dict[tuple[str, str], tuple[str, str]] = {}  # (svc, op) -> (old, new)
         self.checked: dict[tuple[str, str], int] = {}  # pending key -> new samples last asked
         # service -> (first seen ns, old, new) of its latest version changes
@@ -94,11 +112,12 @@ class VersionTracker:
                 self.untracked += 1
                 return
             versions = self.samples[(service, operation)] = {}
+            self.operations.setdefault(service, []).append(operation)
         if version not in versions:
             versions[version] = VersionSamples(self.window)
             while len(versions) > KEPT_VERSIONS:
                 del versions[next(iter(versions))]  # oldest first: dicts keep insertion order
-        versions[version].add(value_ms)
+        versions[version].add(value_ms, t_ns)
 
     def _record_release(self, service: str, old: str, new: str, t_ns: int) -> None:
         kept = self.releases.setdefault(service, deque(maxlen=KEPT_RELEASES))
@@ -132,8 +151,38 @@ class VersionTracker:
                     continue
             del self.pending[key]
             self.checked.pop(key, None)
-            new_samples = list(fresh.head) if fresh else []
-            out.append(Comparison(*key, old, new, list(versions[old].tail), new_samples))
+            out.append(self._comparison(key, old, new, versions[old], fresh))
+        return out
+
+    def _comparison(
+        self,
+        key: tuple[str, str],
+        old: str,
+        new: str,
+        old_samples: VersionSamples,
+        fresh: VersionSamples | None,
+    ) -> Comparison:
+        return Comparison(
+            *key,
+            old,
+            new,
+            list(old_samples.tail),
+            list(fresh.head) if fresh else [],
+            list(old_samples.tail_ns),
+            list(fresh.head_ns) if fresh else [],
+        )
+
+    def pairs(
+        self, service: str, old: str, new: str
+    ) -> dict[str, tuple[Sequence[float], Sequence[float]]]:
+        """``operation -> (old tail, new head)`` for the service's operations that have both
+        versions (not copied): the control of a before/after comparison (``drift.py``)."""
+        out: dict[str, tuple[Sequence[float], Sequence[float]]] = {}
+        for operation in self.operations.get(service, ()):
+            versions = self.samples[(service, operation)]
+            before, after = versions.get(old), versions.get(new)
+            if before is not None and after is not None:
+                out[operation] = (before.tail, after.head)
         return out
 
     def _called_early(
@@ -147,7 +196,7 @@ class VersionTracker:
         if fresh is None or early is None or self.checked.get(key) == len(fresh.head):
             return False
         self.checked[key] = len(fresh.head)
-        return early(old.tail, fresh.head)
+        return early(self._comparison(key, *self.pending[key], old, fresh))
 
     def view(self) -> dict[str, Any]:
         return {
@@ -178,4 +227,7 @@ class VersionTracker:
             (s, o): {v: VersionSamples.from_dict(self.window, d) for v, d in versions.items()}
             for s, o, versions in data["samples"]
         }
+        self.operations = {}
+        for s, o in self.samples:
+            self.operations.setdefault(s, []).append(o)
         self.pending = {(s, o): (a, b) for s, o, a, b in data["pending"]}

@@ -12,6 +12,7 @@ from otel_perf.processors.regression.changepoint import (
     detect,
     noise_scale,
 )
+from otel_perf.processors.regression.segment_cost import SegmentCost
 
 
 def steps(seed: int, levels: list[float], lengths: list[int], sd: float = 1.0) -> np.ndarray:
@@ -105,3 +106,37 @@ def test_online_detector_is_bounded() -> None:
     stream(detector, x)
     assert len(detector._buffer) <= 300
     assert close(detector.reported, [1000])
+
+
+def test_curve_cost_is_the_parabola_fit_residual_plus_its_penalties() -> None:
+    rng = np.random.default_rng(11)
+    x = rng.normal(0, 1, 60) + 0.01 * (np.arange(60) - 20.0) ** 2
+    cost = SegmentCost(x[:, None], np.ones(1), 6.0, 12.0)
+    for start, end in ((0, 60), (7, 31), (40, 45)):
+        t = np.arange(start, end, dtype=np.float64)
+        rss = float(((np.polyval(np.polyfit(t, x[start:end], 2), t) - x[start:end]) ** 2).sum())
+        curve = cost._curve(np.array([start]), np.array([end]), 0, cost._yy[:, 0])[0]
+        np.testing.assert_allclose(curve, rss + 18.0, rtol=1e-6, atol=1e-6)
+    whole = np.array([0]), np.array([60])
+    line_only = SegmentCost(x[:, None], np.ones(1), 6.0)
+    assert line_only.cost(*whole)[0] > cost.cost(*whole)[0]  # without the parabola: dearer
+
+
+def test_a_smooth_acceleration_is_one_segment() -> None:
+    """A p95 that bends upward with traffic (a parabola in time) is no change; a line-only
+    cost cuts it into a chain of lines."""
+    for seed in range(5):
+        rng = np.random.default_rng(seed)
+        t = np.arange(300, dtype=np.float64)
+        x = 50 + 0.002 * t**2 + rng.normal(0, 2, t.size)
+        assert detect(x) == [], seed
+        assert detect(x, curve_penalty=np.inf) != [], seed
+        detector = ChangePointDetector()
+        assert stream(detector, x) + detector.flush() == [], seed
+
+
+def test_a_level_shift_on_a_curve_is_still_found() -> None:
+    rng = np.random.default_rng(5)
+    t = np.arange(240, dtype=np.float64)
+    x = 50 + 0.002 * t**2 + rng.normal(0, 2, t.size) + 25.0 * (t >= 150)
+    assert close(detect(x), [150])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
 from trace_builder import span
 
@@ -175,6 +176,32 @@ def test_reservoir_is_bounded_and_seeded() -> None:
     a.extend(range(1000))
     b.extend(range(1000))
     assert len(a.values) == 10 and a.values == b.values and a.seen == 1000
+
+
+def test_reservoir_keeps_every_value_equally_often() -> None:
+    """Algorithm R: after 100 values each is in a size-10 reservoir with chance 1/10; over
+    3,000 seeds the counts per position fit that (chi-square), early and late alike."""
+    from scipy import stats
+
+    counts = np.zeros(100)
+    for seed in range(3000):
+        reservoir = Reservoir(10, seed=seed)
+        reservoir.extend(range(100))
+        counts[np.array(reservoir.values, dtype=int)] += 1
+    assert counts.sum() == 30_000
+    assert stats.chisquare(counts).pvalue > 0.001
+    assert abs(counts[:50].sum() - counts[50:].sum()) < 0.05 * counts.sum()
+
+
+def test_reservoir_generator_state_is_small() -> None:
+    import tracemalloc
+
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    kept = [Reservoir(1000, seed=i) for i in range(1000)]
+    used = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    assert len(kept) == 1000 and used < 200 * 1000  # a random.Random alone is ~2.5 KiB
 
 
 def test_baselines_by_name_are_bounded() -> None:
