@@ -36,11 +36,13 @@ services:
 test: $(STAMP) services
 	$(BIN)/ruff check .
 	./.ci/typecheck.sh
+	./.ci/importlint.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	./.ci/importlint.sh
 
 typecheck: $(STAMP)
 	./.ci/typecheck.sh

@@ -42,7 +42,7 @@ from benchmarks._incident_faults import (
     slow_request,
     traffic,
 )
-from otel_perf.components import Context, processor_types
+from otel_perf.component import Context, processor_types
 from otel_perf.decode import Decoder
 from otel_perf.processors.incidents.config import IncidentsConfig
 from otel_perf.processors.incidents.processor import IncidentsProcessor

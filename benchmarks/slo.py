@@ -28,7 +28,7 @@ import numpy.typing as npt
 import psutil
 
 from benchmarks._args import bounded
-from otel_perf.components import Context
+from otel_perf.component import Context
 from otel_perf.processors.slo.config import SLOConfig, expand
 from otel_perf.processors.slo.processor import SLOProcessor
 from otel_perf.processors.slo.state import ObjectiveState

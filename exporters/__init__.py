@@ -5,7 +5,7 @@ runtime, with the ``FACTORY`` describing the type) and a README.md. Built-in
 types register themselves through :func:`register_builtins`.
 """
 
-from otel_perf.components import register_exporter
+from otel_perf.component import register_exporter
 
 
 def register_builtins() -> None:

@@ -4,7 +4,7 @@ The public surface is small and pinned by tests/test_public_api.py; everything
 not listed in ``__all__`` is internal and may change.
 """
 
-from otel_perf.components import (
+from otel_perf.component import (
     ComponentConfig,
     Context,
     Exporter,

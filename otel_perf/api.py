@@ -13,23 +13,19 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
-from otel_perf import __version__
-from otel_perf.components import component_type
+from otel_perf import __version__, openapi
+from otel_perf.component import OpenAPIResponses, RouteContext, component_type, surfaces
 from otel_perf.config.models import APISettings
 from otel_perf.dashboard import DASHBOARD_PATHS, dashboard_routes
 from otel_perf.findings import Finding, Kind
 from otel_perf.health import HealthInputs, IngestBaseline, ingest_counters
 from otel_perf.health import evaluate as evaluate_health
 from otel_perf.pipeline import Pipeline
-from otel_perf.processors.cache.routes import cache_paths, cache_routes
-from otel_perf.processors.capacity.routes import capacity_paths, capacity_routes
-from otel_perf.processors.incidents.routes import incident_paths, incident_routes
-from otel_perf.processors.regression.routes import regression_paths, regression_routes
-from otel_perf.recommendations import CATEGORIES, check_query, recommend
 from otel_perf.recommendations import DEFAULT_LIMIT as DEFAULT_RECOMMENDATIONS
 from otel_perf.recommendations import Inputs as RecommendationInputs
+from otel_perf.recommendations import check_query, recommend
 
 OPEN_PATHS = frozenset(
     {"/health", "/performance/health", "/performance/openapi.json", *DASHBOARD_PATHS}
@@ -55,23 +51,22 @@ class API:
     def app(self) -> Starlette:
         routes = [
             Route("/health", self.health),
-            Route("/performance/health", self.health),
-            Route("/performance/metrics", self.metrics),
-            Route("/performance/findings", self.findings),
-            Route("/performance/bottlenecks", self.bottlenecks),
-            Route("/performance/slo", self.slo),
-            Route("/performance/anomalies", self.anomalies),
-            Route("/performance/recommendations", self.recommendations),
-            *regression_routes(self.pipeline),
-            *cache_routes(self.pipeline, authenticated=bool(self._token)),
-            *capacity_routes(self.pipeline),
-            *incident_routes(self.pipeline),
+            *(
+                Route(op.path, getattr(self, op.handler), methods=[op.method.upper()])
+                for op in openapi.OPERATIONS
+            ),
+            *self._component_routes(),
             Route("/performance/openapi.json", self.openapi),
             *dashboard_routes(),
         ]
         app = Starlette(routes=routes, exception_handlers={404: _http_error, 405: _http_error})
         app.add_middleware(_AuthMiddleware, token=self._token)
         return app
+
+    def _component_routes(self) -> list[BaseRoute]:
+        """The routes each registered component type contributes through its factory."""
+        context = RouteContext(self.pipeline, authenticated=bool(self._token))
+        return [route for s in surfaces() if s.routes for route in s.routes(context)]
 
     async def health(self, request: Request) -> Response:
         """One verdict (ok, degraded, critical) with its reasons, from every source
@@ -269,172 +264,12 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-def _counts(description: str) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "description": description,
-        "additionalProperties": {"type": "integer"},
-    }
-
-
 def openapi_document() -> dict[str, Any]:
-    """The OpenAPI 3.1 description of this API."""
-    finding_schema = Finding.model_json_schema(ref_template="#/components/schemas/{model}")
-    defs = finding_schema.pop("$defs", {})
-    ok = {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}
-    unauthorized = {"description": "missing or wrong bearer token"}
-    return {
-        "openapi": "3.1.0",
-        "info": {"title": "otel-perf", "version": __version__},
-        "paths": {
-            **regression_paths(ok, unauthorized),
-            **cache_paths(ok, unauthorized),
-            **capacity_paths(ok, unauthorized),
-            **incident_paths(ok, unauthorized),
-            "/performance/health": {
-                "get": {
-                    "summary": "Liveness and readiness: one status (ok, degraded, critical) "
-                    "with reasons ({source, status, text}) from ingest (queue, refused, "
-                    "rejected, component and export errors), the store, SLOs, anomalies, "
-                    "regressions and capacity; version, uptime, queue fill, components",
-                    "responses": {"200": ok, "503": {"description": "queue full (degraded)"}},
-                }
-            },
-            "/performance/recommendations": {
-                "get": {
-                    "summary": "One list of actions from every processor, ranked by impact "
-                    "on users (severity breaks ties), each with its category, estimated impact "
-                    "(kind, value, text), score, the ranking's reasons, evidence (trace ids, "
-                    "figures) and the finding it came from",
-                    "parameters": [
-                        _param("service", "string"),
-                        _param("category", "string", list(CATEGORIES)),
-                        _param("limit", "integer"),
-                    ],
-                    "responses": {
-                        "200": ok,
-                        "400": {"description": "bad query parameter"},
-                        "401": unauthorized,
-                    },
-                }
-            },
-            "/performance/metrics": {
-                "get": {
-                    "summary": "Ingest counters per signal, queue, processing, spans per "
-                    "service and route, events by name; with span metrics, RED (rate, error "
-                    "ratio, p50/p95/p99) per service and operation over the last minute; with "
-                    "the instrumentation processor, per service the signals and span kinds "
-                    "(server, client, db, messaging, internal) that arrive and a verdict",
-                    "parameters": [_param("service", "string"), _param("limit", "integer")],
-                    "responses": {
-                        "200": {
-                            "description": "OK",
-                            "content": {
-                                "application/json": {
-                                    "schema": {"$ref": "#/components/schemas/Metrics"}
-                                }
-                            },
-                        },
-                        "401": unauthorized,
-                    },
-                }
-            },
-            "/performance/bottlenecks": {
-                "get": {
-                    "summary": "Operations ranked by their share of critical-path time, with "
-                    "exemplar trace ids; slow queries by fingerprint; N+1 and repeated-call "
-                    "patterns; slow requests with their critical path; checkpoint phases; "
-                    "memory growth per route",
-                    "parameters": [_param("service", "string"), _param("limit", "integer")],
-                    "responses": {
-                        "200": ok,
-                        "400": {"description": "bad query parameter"},
-                        "401": unauthorized,
-                        "404": {"description": "no bottlenecks processor configured"},
-                    },
-                }
-            },
-            "/performance/slo": {
-                "get": {
-                    "summary": "Each objective: target, SLI over its window, error budget "
-                    "consumed and remaining with the formulas and figures, burn rate per "
-                    "alert window, alert state",
-                    "parameters": [_param("service", "string")],
-                    "responses": {"200": ok, "401": unauthorized},
-                }
-            },
-            "/performance/anomalies": {
-                "get": {
-                    "summary": "Anomaly detection: series watched, open episodes (value, "
-                    "expected range, score, direction, start) and the top current scores",
-                    "responses": {"200": ok, "401": unauthorized},
-                }
-            },
-            "/performance/findings": {
-                "get": {
-                    "summary": "Stored findings, newest first",
-                    "parameters": [
-                        _param("kind", "string", [k.value for k in Kind]),
-                        _param("service", "string"),
-                        _param("since_ns", "integer"),
-                        _param("limit", "integer"),
-                    ],
-                    "responses": {
-                        "200": {
-                            "description": "OK",
-                            "content": {
-                                "application/json": {
-                                    "schema": {
-                                        "type": "object",
-                                        "properties": {
-                                            "findings": {
-                                                "type": "array",
-                                                "items": {"$ref": "#/components/schemas/Finding"},
-                                            }
-                                        },
-                                    }
-                                }
-                            },
-                        },
-                        "400": {"description": "bad query parameter"},
-                        "401": unauthorized,
-                    },
-                }
-            },
-        },
-        "components": {
-            "schemas": {
-                **defs,
-                "Finding": finding_schema,
-                "Metrics": {
-                    "type": "object",
-                    "properties": {
-                        "receiver": {
-                            "type": "object",
-                            "properties": {
-                                name: _counts(f"{name} items per signal")
-                                for name in ("accepted", "refused", "rejected")
-                            },
-                        },
-                        "queue": _counts("queue depth and capacity in items"),
-                        "processed": _counts("items processed per signal"),
-                        "instrumentation": {
-                            "type": "object",
-                            "description": "with the instrumentation processor: window_s; "
-                            "services: per service signals and spans ({count, first_ns, "
-                            "last_ns} per signal and span kind), missing span kinds, verdict "
-                            "{state: ok|gap|unknown, text, ...}; limit; overflowed per signal",
-                        },
-                    },
-                },
-            },
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-        },
-    }
+    """The OpenAPI 3.1 description of this API (:mod:`otel_perf.openapi`)."""
+    return openapi.document(__version__, openapi.OPERATIONS, _component_paths())
 
 
-def _param(name: str, kind: str, enum: list[str] | None = None) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": kind}
-    if enum:
-        schema["enum"] = enum
-    return {"name": name, "in": "query", "required": False, "schema": schema}
+def _component_paths() -> dict[str, Any]:
+    """The OpenAPI paths each registered component type contributes."""
+    responses = OpenAPIResponses(openapi.OK, openapi.UNAUTHORIZED)
+    return {path: item for s in surfaces() if s.paths for path, item in s.paths(responses).items()}

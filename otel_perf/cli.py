@@ -1,5 +1,6 @@
 """The ``otel-perf`` command: run, validate, print-config, components and replay here; the
-API readers in ``cli_readers``, the processors' commands in ``cli_processors``. Each command
+API readers in ``cli_readers``; each component's own commands come from its factory's
+surface (``processors/<name>/cli.py``). Each command
 is declared with :func:`~otel_perf.cli_args.add_command`, which binds its handler, so adding
 one is a parser and a function in one module. Only ``main`` exits."""
 
@@ -20,15 +21,13 @@ from rich.table import Table
 from otel_perf import (
     __version__,
     cli_incidents,
-    cli_instrumentation,
-    cli_processors,
     cli_readers,
 )
 from otel_perf.cli_args import WIDE, add_command, parse_args
 from otel_perf.cli_http import DEFAULT_API as DEFAULT_API
 from otel_perf.cli_http import CLIError as CLIError
 from otel_perf.cli_tables import findings_table
-from otel_perf.components import exporter_types, processor_types
+from otel_perf.component import exporter_types, processor_types, surfaces
 from otel_perf.config import ConfigError, load_config
 from otel_perf.config.models import EXTENSION_TYPES, RECEIVER_TYPES
 from otel_perf.store import StoreError
@@ -104,8 +103,9 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     cli_readers.add_parsers(sub)
-    cli_processors.add_parsers(sub)
-    cli_instrumentation.add_parser(sub)
+    for surface in surfaces():
+        if surface.cli:
+            surface.cli(sub)
     cli_incidents.add_parser(sub)
     return parser
 

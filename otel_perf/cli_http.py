@@ -9,12 +9,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 from rich.console import Console
 
 DEFAULT_API = "http://127.0.0.1:8080"
@@ -65,50 +64,48 @@ def api_arguments(parser: argparse.ArgumentParser) -> None:
 
 def api_get(args: argparse.Namespace, path: str) -> Any:
     """GET ``path`` as JSON; a 503 answer (degraded health) is returned, not raised."""
-    request = urllib.request.Request(args.api + path)
-    if args.token:
-        request.add_header("Authorization", f"Bearer {args.token}")
+    request = httpx.Request("GET", args.api + path, headers=_auth(args))
     return _send(args, request, timeout_s=10, accept=(503,))
 
 
 def api_post(args: argparse.Namespace, path: str, body: dict[str, Any]) -> Any:
     """POST ``body`` as JSON to ``path``; an error names the API's ``error`` message."""
-    request = urllib.request.Request(
+    request = httpx.Request(
+        "POST",
         args.api + path,
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
+        content=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", **_auth(args)},
     )
-    if args.token:
-        request.add_header("Authorization", f"Bearer {args.token}")
     return _send(args, request, timeout_s=600)
+
+
+def _auth(args: argparse.Namespace) -> dict[str, str]:
+    return {"Authorization": f"Bearer {args.token}"} if args.token else {}
 
 
 def _send(
     args: argparse.Namespace,
-    request: urllib.request.Request,
+    request: httpx.Request,
     timeout_s: float,
     accept: tuple[int, ...] = (),
 ) -> Any:
-    where = f"{request.get_method()} {request.full_url}"
+    where = f"{request.method} {request.url}"
     try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310
-            return _json(response.read(), where)
-    except urllib.error.HTTPError as exc:
-        body = exc.read()
-        if exc.code in accept:  # health answers 503 with its verdict when degraded
-            return _json(body, where)
-        raise CLIError(error_sentence(where, exc.code, exc.reason, body)) from None
-    except urllib.error.URLError as exc:
-        reason = exc.reason.strerror if isinstance(exc.reason, OSError) else exc.reason
+        with httpx.Client(timeout=timeout_s) as client:
+            response = client.send(request)
+    except httpx.TimeoutException:
+        raise CLIError(f"{where}: no answer within {timeout_s:g} s") from None
+    except httpx.TransportError as exc:
         raise CLIError(
-            f"cannot reach the otel-perf API at {args.api} ({reason or exc.reason}); "
+            f"cannot reach the otel-perf API at {args.api} ({str(exc) or type(exc).__name__}); "
             'is "otel-perf run" running there? Point --api (or OTEL_PERF_API) at it'
         ) from None
-    except TimeoutError:
-        raise CLIError(f"{where}: no answer within {timeout_s:g} s") from None
-    except ValueError as exc:  # a URL urllib cannot use (bad port, no host)
+    except (httpx.InvalidURL, ValueError) as exc:  # a URL httpx cannot use (bad port, no host)
         raise CLIError(f"--api {args.api}: {exc}") from None
+    if response.is_success or response.status_code in accept:
+        return _json(response.content, where)  # health answers 503 with its verdict
+    reason = response.reason_phrase
+    raise CLIError(error_sentence(where, response.status_code, reason, response.content))
 
 
 def _json(body: bytes, where: str) -> Any:

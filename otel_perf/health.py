@@ -8,15 +8,9 @@ The verdict is the worst status any check returns. Each check is a plain functio
   failing (a processor, subscriber or exporter raised; ``store`` = store writes failed)
   or exports failing, since the baseline reading → degraded.
 * ``store``: the store's writes are failing (disk full, read-only) → degraded.
-* ``slo``: a page burn-rate alert of a declared objective firing → critical; a ticket
-  firing or a declared objective breached → degraded. Suggested (zero-config) objectives
-  warn at most: any of their burn-rate alerts firing → degraded; their breaches are shown
-  by ``slo`` but do not change health (a default that does not fit is not an incident).
-* ``anomalies``: an open anomaly episode of severity critical → degraded.
-* ``regressions``: a regression detected within ``REGRESSION_WINDOW_NS`` (24 h of event
-  time) of the newest finding → degraded.
-* ``capacity``: a critical capacity forecast open (a threshold crossing within the
-  capacity processor's ``critical_within``, 7 days by default) → degraded.
+The analysis checks come from the components, each through its factory's surface
+(``Surface.health``; see each processor's ``health.py``): ``slo`` (a page burn-rate alert of
+a declared objective → critical), ``anomaly``, ``regression`` and ``capacity`` (→ degraded).
 
 The checks are pure; ``IngestBaseline`` is the small stateful shell that remembers earlier
 counter readings so "rising" means "within the last ``window_s``".
@@ -30,12 +24,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from otel_perf.findings import Finding, Kind, Severity
-from otel_perf.recommendations import Snapshots, current_findings, now_of
+from otel_perf.component import surfaces
+from otel_perf.findings import Finding
+from otel_perf.recommendations import Snapshots, current_findings
 
 NS = 1_000_000_000
 STATUSES = ("ok", "degraded", "critical")
-REGRESSION_WINDOW_NS = 24 * 3600 * NS
 INGEST_WINDOW_S = 300.0
 #: counter readings kept by IngestBaseline are at least this far apart
 SAMPLE_GAP_S = 5.0
@@ -93,7 +87,7 @@ def worse(current: str, other: str) -> str:
 
 def evaluate(inputs: HealthInputs, checks: Sequence[Check] | None = None) -> Verdict:
     """The worst status of every check, with every reason (worst first)."""
-    reasons = [r for check in (CHECKS if checks is None else checks) for r in check(inputs)]
+    reasons = [r for check in (all_checks() if checks is None else checks) for r in check(inputs)]
     status = "ok"
     for reason in reasons:
         status = worse(status, reason.status)
@@ -186,59 +180,15 @@ def store(inputs: HealthInputs) -> list[Reason]:
     return [Reason("store", "degraded", f"store: {fault['message']} since {fault['since']}")]
 
 
-# -- analysis ---------------------------------------------------------------------------
-
-
-def slo(inputs: HealthInputs) -> list[Reason]:
-    reasons = []
-    for snap in inputs.snapshots.get("slo", {}).values():
-        for view in snap.get("objectives", []):
-            suggested = bool(view.get("suggested"))
-            note = " (suggested objective: warns only)" if suggested else ""
-            for alert, state in view["alerts"].items():
-                if state["firing"]:
-                    status = "critical" if alert == "page" and not suggested else "degraded"
-                    text = f"{view['name']}: burn-rate {alert} firing{note}"
-                    reasons.append(Reason("slo", status, text))
-            if view["breached"] and not suggested:
-                text = f"{view['name']}: SLO breached over {view['window']}"
-                reasons.append(Reason("slo", "degraded", text))
-    return reasons
-
-
-def _open(inputs: HealthInputs) -> list[Finding]:
+def open_findings(inputs: HealthInputs) -> list[Finding]:
+    """The findings still open (for the components' checks)."""
     return current_findings(inputs.findings, inputs.snapshots)
 
 
-def anomalies(inputs: HealthInputs) -> list[Reason]:
-    """Open episodes any of whose findings was critical (an episode is its key and start)."""
-    critical = {
-        (f.key, f.attributes.get("start_ns"))
-        for f in inputs.findings
-        if f.kind == Kind.ANOMALY_DETECTED and f.severity == Severity.CRITICAL
-    }
-    return [
-        Reason("anomaly", "degraded", f"critical anomaly in {f.service}: {f.summary}")
-        for f in _open(inputs)
-        if f.kind == Kind.ANOMALY_DETECTED and (f.key, f.attributes.get("start_ns")) in critical
-    ]
+#: the core's own checks; :func:`all_checks` adds the components'
+CHECKS: list[Check] = [ingest_queue, ingest_counts, store]
 
 
-def regressions(inputs: HealthInputs) -> list[Reason]:
-    now = now_of(inputs.findings, inputs.snapshots)
-    return [
-        Reason("regression", "degraded", f"regression in {f.service}: {f.summary}")
-        for f in _open(inputs)
-        if f.kind == Kind.REGRESSION_DETECTED and now - f.time_ns <= REGRESSION_WINDOW_NS
-    ]
-
-
-def capacity(inputs: HealthInputs) -> list[Reason]:
-    return [
-        Reason("capacity", "degraded", f.summary)
-        for f in _open(inputs)
-        if f.kind == Kind.CAPACITY_FORECAST and f.severity == Severity.CRITICAL
-    ]
-
-
-CHECKS: list[Check] = [ingest_queue, ingest_counts, store, slo, anomalies, regressions, capacity]
+def all_checks() -> list[Check]:
+    """The core's checks, then every registered component's (``Surface.health``)."""
+    return [*CHECKS, *(check for s in surfaces() for check in s.health)]

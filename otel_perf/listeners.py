@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from otel_perf.components import component_type
+from otel_perf.component import component_type
 from otel_perf.config import Config
 from otel_perf.config.loader import EMBEDDED
 from otel_perf.config.models import APISettings, OTLPReceiverConfig

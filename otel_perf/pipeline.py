@@ -15,7 +15,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from typing import Any
 
-from otel_perf.components import (
+from otel_perf.component import (
     Context,
     Exporter,
     Processor,
@@ -27,7 +27,7 @@ from otel_perf.config import Config
 from otel_perf.findings import Finding, Kind
 from otel_perf.model import Batch, LogBatch, MetricBatch, SpanBatch, SpanKind
 from otel_perf.queue import BoundedQueue
-from otel_perf.semconv import route_of as route_of  # re-exported: processors import it here
+from otel_perf.semconv import route_of
 from otel_perf.series import SeriesHub
 from otel_perf.store import Store, StoreWriteError
 from otel_perf.telemetry import Telemetry

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any, ClassVar
 
-from otel_perf.components import (
+from otel_perf.component import (
     ComponentConfig,
     Context,
     EmptyConfig,

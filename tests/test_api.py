@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -10,7 +11,7 @@ import httpx
 import pytest
 from otlp_builders import trace_request
 
-from otel_perf.api import API
+from otel_perf.api import API, openapi_document
 from otel_perf.config import load_config
 from otel_perf.config.models import APISettings, AuthSettings
 from otel_perf.decode import Decoder
@@ -86,6 +87,29 @@ def test_openapi_document_lists_every_route(pipeline: Pipeline) -> None:
         document["paths"]
     )
     assert "Finding" in document["components"]["schemas"]
+
+
+def test_every_mounted_route_is_documented_and_every_documented_path_is_mounted(
+    pipeline: Pipeline,
+) -> None:
+    from starlette.routing import Route
+
+    app = API(pipeline, APISettings()).app()
+    mounted = {
+        (re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path), method.lower())  # {name:path}
+        for route in app.routes
+        if isinstance(route, Route) and route.path.startswith("/performance/")
+        for method in route.methods or ()
+        if method != "HEAD"
+    }
+    mounted.discard(("/performance/openapi.json", "get"))  # the document itself
+    document = openapi_document()
+    documented = {(path, method) for path, item in document["paths"].items() for method in item}
+    assert mounted == documented
+    # the core's, and the four processors' that contribute routes through their factory
+    assert {"/performance/health", "/performance/incidents/{id}"} <= {p for p, _ in mounted}
+    assert {"/performance/cache/warmup", "/performance/benchmark/run"} <= {p for p, _ in mounted}
+    assert ("/performance/capacity/autoscaling-config", "post") in mounted
 
 
 TRACE_CONFIG = """

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from otlp_builders import logs_request, metrics_request, trace_request
 
-from otel_perf.components import Context, exporter_types, processor_types
+from otel_perf.component import Context, exporter_types, processor_types
 from otel_perf.decode import Decoder
 from otel_perf.findings import Finding, Kind, Severity
 from otel_perf.store import Store

@@ -24,7 +24,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import SpanKind
 from ports import free_port
 
-from otel_perf.components import Context
+from otel_perf.component import Context
 from otel_perf.processors.capacity.config import CapacityConfig
 from otel_perf.processors.capacity.processor import CapacityProcessor
 from otel_perf.store import Store

@@ -18,13 +18,13 @@ from otel_perf.config import load_config
 from otel_perf.decode import Decoder
 from otel_perf.findings import Finding, Kind, Severity, State
 from otel_perf.health import (
-    REGRESSION_WINDOW_NS,
     HealthInputs,
     IngestBaseline,
     evaluate,
     ingest_counters,
 )
 from otel_perf.pipeline import Pipeline
+from otel_perf.processors.regression.health import REGRESSION_WINDOW_NS
 from otel_perf.store import Store
 from otel_perf.telemetry import Telemetry
 

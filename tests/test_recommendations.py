@@ -428,7 +428,7 @@ def test_a_hot_routes_bottleneck_outranks_a_critical_rare_query_and_a_suggested_
 ) -> None:
     # a real slo processor, zero-config: "pricing" is slow by design (400 ms against the
     # suggested p95 of 150 ms), so its suggested latency objectives burn 20× for 8 minutes
-    from otel_perf.components import Context
+    from otel_perf.component import Context
     from otel_perf.processors.slo.config import SLOConfig
     from otel_perf.processors.slo.processor import SLOProcessor
 

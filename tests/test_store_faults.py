@@ -23,7 +23,7 @@ import pytest
 from otlp_builders import trace_request
 from test_contract import batches, settings
 
-from otel_perf.components import Context, Processor, processor_types
+from otel_perf.component import Context, Processor, processor_types
 from otel_perf.config import load_config
 from otel_perf.decode import Decoder
 from otel_perf.findings import Finding, Kind, Severity

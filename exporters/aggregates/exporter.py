@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from otel_perf.components import Context, Exporter, Factory
+from otel_perf.component import Context, Exporter, Factory
 from otel_perf.exporters.aggregates.config import AggregatesExporterConfig
 from otel_perf.exporters.aggregates.encode import (
     critical_path_request,

@@ -1,17 +1,19 @@
 """One ``POST /api/v2/alerts``, and the retry policy around it.
 
-The standard library's HTTP client is enough for one small JSON post a minute;
-the retry loop waits on an event so that shutdown cuts it short.
+httpx posts it; the backoff is the components' shared one; the retry loop waits on an
+event so that shutdown cuts it short.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from typing import Any
+
+import httpx
+
+from otel_perf.component.sender import Backoff
 
 #: statuses worth another try; any other 4xx means the alerts themselves were refused
 RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -36,23 +38,19 @@ def post_alerts(
             set: ...``), or the connection error.
     """
     body = json.dumps(alerts, separators=(",", ":")).encode()
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as response:
-            response.read()
-    except urllib.error.HTTPError as exc:
-        detail = exc.read()[:MAX_ERROR_BODY].decode("utf-8", "replace").strip()
-        raise PostError(
-            f"{url}: HTTP {exc.code} {detail}", exc.code in RETRYABLE_STATUSES
-        ) from None
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise PostError(f"{url}: {reason}", retryable=True) from None
+        response = httpx.post(url, content=body, headers=headers, timeout=timeout_s)
+    except (httpx.TransportError, OSError) as exc:
+        raise PostError(f"{url}: {str(exc) or type(exc).__name__}", retryable=True) from None
+    if not response.is_success:
+        detail = response.content[:MAX_ERROR_BODY].decode("utf-8", "replace").strip()
+        status = response.status_code
+        raise PostError(f"{url}: HTTP {status} {detail}", status in RETRYABLE_STATUSES)
 
 
 def backoff_s(attempt: int, initial_s: float, max_s: float) -> float:
     """Wait before retry ``attempt`` (1-based): ``initial · 2^(attempt−1)``, capped at ``max_s``."""
-    return float(min(max_s, initial_s * 2 ** (attempt - 1)))
+    return Backoff(initial_s, max(initial_s, max_s)).delay_s(attempt)
 
 
 def with_retries(

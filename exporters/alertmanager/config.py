@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
-from otel_perf.components import ComponentConfig
+from otel_perf.component import ComponentConfig
 from otel_perf.config.types import Duration, Secret
 from otel_perf.findings import Kind, Severity
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from otel_perf.components import Context, Exporter, Factory, component_type
+from otel_perf.component import Context, Exporter, Factory, component_type
 from otel_perf.exporters.alertmanager.book import AlertBook, HeldAlert
 from otel_perf.exporters.alertmanager.client import PostError, post_alerts, with_retries
 from otel_perf.exporters.alertmanager.config import AlertmanagerConfig

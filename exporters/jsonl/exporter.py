@@ -10,7 +10,7 @@ import os
 import threading
 from typing import BinaryIO
 
-from otel_perf.components import Context, Exporter, Factory
+from otel_perf.component import Context, Exporter, Factory
 from otel_perf.exporters.jsonl.config import JsonlConfig
 from otel_perf.findings import Finding
 

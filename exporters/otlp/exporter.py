@@ -22,7 +22,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
-from otel_perf.components import Context, Exporter, Factory
+from otel_perf.component import Context, Exporter, Factory
 from otel_perf.exporters import instruments
 from otel_perf.exporters.instruments import SCOPE, build_resource
 from otel_perf.exporters.open_findings import SEED_LIMIT, OpenFindings

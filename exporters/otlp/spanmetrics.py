@@ -9,9 +9,6 @@ slow backend never holds up the pipeline; what the queue cannot hold is counted.
 
 from __future__ import annotations
 
-import logging
-import queue
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -30,13 +27,13 @@ from opentelemetry.sdk.metrics.export import (
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
+from otel_perf.component.sender import QueueSender, SenderSettings
 from otel_perf.exporters.instruments import SPAN_CALLS as CALLS
 from otel_perf.exporters.instruments import SPAN_DURATION as DURATION
 from otel_perf.exporters.instruments import span_attributes as attributes
 from otel_perf.series import RED, SeriesInterval, SeriesKey
 
 DELTA = AggregationTemporality.DELTA
-log = logging.getLogger("otel_perf.exporters.otlp")
 
 
 def _calls(key: SeriesKey, red: RED, start: int, end: int) -> list[NumberDataPoint]:
@@ -94,7 +91,8 @@ def metrics_data(interval: SeriesInterval, scope: InstrumentationScope) -> Metri
 
 
 class SpanMetricsSender:
-    """Takes closed intervals on the pipeline thread, sends them from its own."""
+    """Takes closed intervals on the pipeline thread, sends them from its own (a
+    :class:`~otel_perf.component.sender.QueueSender`: the newest dropped when full)."""
 
     def __init__(
         self,
@@ -105,30 +103,19 @@ class SpanMetricsSender:
     ) -> None:
         self.exporter = exporter
         self.scope = scope
-        self.on_drop = on_drop
-        self._queue: queue.Queue[SeriesInterval | None] = queue.Queue(max_queue)
-        self._thread = threading.Thread(target=self._run, name="otel-perf-spanmetrics", daemon=True)
-        self._thread.start()
+        settings = SenderSettings("otel-perf-spanmetrics", max_queue=max_queue, drop="newest")
+        self._sender = QueueSender[SeriesInterval](settings, self._export, on_drop=on_drop)
+        self._sender.start()
 
     def offer(self, interval: SeriesInterval) -> None:
         if interval.rollup:
             return  # rollups repeat base intervals already sent
-        try:
-            self._queue.put_nowait(interval)
-        except queue.Full:
-            self.on_drop()
+        self._sender.offer(interval)
 
-    def _run(self) -> None:
-        while (interval := self._queue.get()) is not None:
-            try:
-                self.exporter.export(metrics_data(interval, self.scope))
-            except Exception:  # keep the worker alive; the wrapper counted the failure
-                log.exception("span metrics export failed")
+    def _export(self, interval: SeriesInterval) -> None:
+        # the SDK exporter's wrapper counts a failure; the sender logs it and goes on
+        self.exporter.export(metrics_data(interval, self.scope))
 
     def close(self, timeout_s: float) -> None:
         """Send what is queued (within ``timeout_s``), then stop the worker."""
-        try:
-            self._queue.put(None, timeout=timeout_s)
-        except queue.Full:
-            pass
-        self._thread.join(timeout_s)
+        self._sender.close(timeout_s)

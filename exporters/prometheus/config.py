@@ -6,7 +6,7 @@ import re
 
 from pydantic import Field, field_validator
 
-from otel_perf.components import ComponentConfig
+from otel_perf.component import ComponentConfig
 from otel_perf.config.types import Endpoint
 
 #: classic-histogram bucket bounds (seconds) for the span duration histograms

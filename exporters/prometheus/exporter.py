@@ -24,7 +24,7 @@ from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, V
 from prometheus_client import start_http_server
 from prometheus_client.core import CollectorRegistry
 
-from otel_perf.components import Context, Exporter, Factory
+from otel_perf.component import Context, Exporter, Factory
 from otel_perf.config.types import split_endpoint
 from otel_perf.exporters import instruments
 from otel_perf.exporters.open_findings import SEED_LIMIT, OpenFindings

@@ -12,7 +12,7 @@ from typing import Any, TypeVar, cast
 from otel_perf.cache._sync import run_sync
 from otel_perf.cache.config import CacheValueError
 from otel_perf.cache.registry import get_cache
-from otel_perf.processors.bottlenecks.fingerprint import fingerprint, fingerprint_id
+from otel_perf.fingerprint import fingerprint, fingerprint_id
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from otel_perf.components import ComponentConfig, component_type, exporter_types, processor_types
+from otel_perf.component import ComponentConfig, component_type, exporter_types, processor_types
 from otel_perf.config.models import (
     EXTENSION_TYPES,
     RECEIVER_SIGNALS,

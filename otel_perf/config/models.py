@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 
-from otel_perf.components import ComponentConfig
+from otel_perf.component import ComponentConfig
 from otel_perf.config.types import Duration, Endpoint, Secret
 
 

@@ -14,7 +14,7 @@ import logging
 from typing import Any
 
 from otel_perf import tiers
-from otel_perf.components import Context, Factory, Processor
+from otel_perf.component import Context, Factory, Processor
 from otel_perf.findings import Finding
 from otel_perf.model import MetricBatch, MetricPoint
 from otel_perf.processors.aggregates.config import AggregatesConfig

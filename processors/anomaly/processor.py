@@ -14,7 +14,7 @@ from collections import OrderedDict
 from typing import Any
 
 from otel_perf import gauges
-from otel_perf.components import Context, Factory, Processor
+from otel_perf.component import Context, Factory, Processor
 from otel_perf.findings import Finding
 from otel_perf.metricmath import MetricStreams, point_value
 from otel_perf.model import MetricBatch, MetricPoint, MetricType

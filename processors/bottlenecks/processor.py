@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from otel_perf.announce import Announcer
-from otel_perf.components import Context, Factory, Processor
+from otel_perf.component import Context, Factory, Processor
 from otel_perf.findings import Finding, Severity
 from otel_perf.model import SpanBatch, SpanRecord
 from otel_perf.processors.bottlenecks.aggregate import NS, Window

@@ -7,7 +7,7 @@ import urllib.parse
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from otel_perf.components import ComponentConfig
+from otel_perf.component import ComponentConfig
 from otel_perf.config.types import Duration, Secret
 
 

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 from starlette.concurrency import run_in_threadpool
 
 from otel_perf.processors.cache.config import AppTarget
@@ -39,34 +38,32 @@ class Reply:
         return {"status": self.status, "body": self.body}
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None  # the 3xx reaches the caller as an HTTPError: reported, not followed
-
-
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
-
-
 def post(target: AppTarget, action: str, body: dict[str, Any]) -> Reply:
     """POST ``body`` to ``{endpoint}/{action}`` with the app's token (blocking)."""
-    request = urllib.request.Request(
-        f"{target.endpoint}/{action}",
-        data=json.dumps(body).encode(),
-        headers={
-            "Content-Type": "application/json",
-            "Authorization": f"Bearer {target.token.get_secret_value()}",
-        },
-        method="POST",
-    )
+    headers = {
+        "Content-Type": "application/json",
+        "Authorization": f"Bearer {target.token.get_secret_value()}",
+    }
+    url = f"{target.endpoint}/{action}"
+    # no environment proxies; a 3xx is reported, not followed (httpx's default)
     try:
-        with _OPENER.open(request, timeout=target.timeout) as response:
-            return Reply(int(response.status), _parse(response.read(MAX_REPLY_BYTES + 1)))
-    except urllib.error.HTTPError as exc:
-        return Reply(exc.code, _parse(exc.read(MAX_REPLY_BYTES + 1)))
-    except urllib.error.URLError as exc:
-        return Reply(None, error=f"cannot reach {target.endpoint}: {exc.reason}")
-    except (TimeoutError, OSError) as exc:
+        with httpx.Client(trust_env=False, timeout=target.timeout) as client:
+            with client.stream("POST", url, content=json.dumps(body), headers=headers) as reply:
+                return Reply(reply.status_code, _parse(_read_at_most(reply, MAX_REPLY_BYTES + 1)))
+    except (httpx.HTTPError, OSError) as exc:
         return Reply(None, error=f"cannot reach {target.endpoint}: {exc}")
+
+
+def _read_at_most(response: httpx.Response, limit: int) -> bytes:
+    """The body's first ``limit`` bytes: an app's huge answer is not read to the end."""
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= limit:
+            break
+    return b"".join(chunks)[:limit]
 
 
 def _parse(raw: bytes) -> Any:

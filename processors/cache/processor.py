@@ -18,16 +18,17 @@ from typing import Any
 
 from otel_perf import gauges
 from otel_perf.announce import Announcer
-from otel_perf.components import Context, Factory, Processor
+from otel_perf.component import Context, Factory, Processor
+from otel_perf.component.state import PersistedState
 from otel_perf.findings import Finding
-from otel_perf.model import MetricBatch, SpanBatch, SpanRecord
-from otel_perf.processors.bottlenecks.fingerprint import (
+from otel_perf.fingerprint import (
     db_operation,
     db_statement,
     db_system,
     fingerprint,
     fingerprint_id,
 )
+from otel_perf.model import MetricBatch, SpanBatch, SpanRecord
 from otel_perf.processors.cache import intake
 from otel_perf.processors.cache.analysis import (
     TTLRules,
@@ -38,7 +39,7 @@ from otel_perf.processors.cache.analysis import (
 from otel_perf.processors.cache.calls import CallRing
 from otel_perf.processors.cache.config import CacheProcessorConfig
 from otel_perf.processors.cache.findings import candidate_finding, ttl_finding
-from otel_perf.processors.cache.state import CacheStats, Cumulative
+from otel_perf.processors.cache.state import CacheState, CacheStats, Cumulative
 
 NS = 1_000_000_000
 STATE = "counters"
@@ -84,8 +85,7 @@ class CacheProcessor(Processor):
         self.recommendations: list[Finding] = []
         self.untracked = {"caches": 0, "fingerprints": 0, "malformed_spans": 0}
         self.evaluated_ns = 0
-        self.saved_ns = 0
-        self.dirty = False
+        self.state = PersistedState(context.store, self.id, STATE, CacheState, config.save_interval)
 
     # -- intake -------------------------------------------------------------
     def consume_spans(self, batch: SpanBatch) -> None:
@@ -103,7 +103,7 @@ class CacheProcessor(Processor):
         if cache is not None:
             if not intake.read_span(span, cache):
                 self.untracked["malformed_spans"] += 1
-            self.dirty = True
+            self.state.mark_dirty()
 
     def consume_metrics(self, batch: MetricBatch) -> None:
         for point in batch.points:
@@ -113,7 +113,7 @@ class CacheProcessor(Processor):
             cache = None if name is None else self._cache(point.service_name, name)
             if cache is not None:
                 intake.read_point(point, cache, self.cumulative)
-                self.dirty = True
+                self.state.mark_dirty()
 
     def _cache(self, service: str, name: str) -> CacheStats | None:
         key = (service, name)
@@ -236,36 +236,31 @@ class CacheProcessor(Processor):
     # -- state --------------------------------------------------------------
     def start(self) -> None:
         self.announcer.load(self.context.store, self.id)
-        saved = self.context.store.load_state(self.id, STATE)
-        if not saved:
+        saved = self.state.load()
+        if saved is None:
             return
-        for body in saved["caches"][: self.config.max_caches]:
+        for body in saved.caches[: self.config.max_caches]:
             cache = CacheStats.from_dict(body, self.config.max_prefixes, self.config.max_samples)
             self.caches[(cache.service, cache.name)] = cache
-        self.cumulative.restore(saved["cumulative"])
+        self.cumulative.restore(saved.cumulative)
 
     def flush(self, now_ns: int) -> None:
         self.announcer.save(self.context.store, self.id, now_ns)
-        if self.saved_ns and now_ns - self.saved_ns < self.config.save_interval * NS:
-            return
-        self.save(now_ns)
+        self.state.flush(now_ns, self._document)
 
     def save(self, now_ns: int) -> None:
         """Write the counters to the store now (when anything changed)."""
-        self.saved_ns = now_ns
-        if not self.dirty:
-            return
-        body = {
-            "caches": [cache.to_dict() for cache in self.caches.values()],
-            "cumulative": self.cumulative.to_dict(),
-        }
-        self.context.store.save_state(self.id, STATE, body, now_ns)
-        self.dirty = False
+        self.state.save(now_ns, self._document)
+
+    def _document(self) -> CacheState:
+        return CacheState(
+            caches=[cache.to_dict() for cache in self.caches.values()],
+            cumulative=self.cumulative.to_dict(),
+        )
 
     def shutdown(self) -> None:
         # the pipeline flushes before shutdown, but flush waits for save_interval
-        if self.dirty:
-            self.save(max(self.saved_ns, self.evaluated_ns))
+        self.state.close(self.evaluated_ns, self._document)
 
 
 FACTORY: Factory[CacheProcessorConfig, Processor] = Factory(

@@ -20,8 +20,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from otel_perf.components import component_type
-from otel_perf.pipeline import Pipeline
+from otel_perf.component import PipelineView
+from otel_perf.component.routes import first_processor
 from otel_perf.processors.cache.config import AppTarget
 from otel_perf.processors.cache.forward import forward
 from otel_perf.processors.cache.processor import CacheProcessor
@@ -69,15 +69,12 @@ async def read_body(request: Request, model: type[M]) -> M | Response:
 class CacheRoutes:
     """Handlers over the pipeline's first ``cache`` processor."""
 
-    def __init__(self, pipeline: Pipeline, authenticated: bool) -> None:
+    def __init__(self, pipeline: PipelineView, authenticated: bool) -> None:
         self.pipeline = pipeline
         self.authenticated = authenticated
 
     def processor(self) -> CacheProcessor | None:
-        for pid, processor in self.pipeline.processors.items():
-            if component_type(pid) == "cache" and isinstance(processor, CacheProcessor):
-                return processor
-        return None
+        return first_processor(self.pipeline, "cache", CacheProcessor)
 
     def _snapshot(self) -> tuple[str, dict[str, Any]] | None:
         processor = self.processor()
@@ -144,7 +141,7 @@ class CacheRoutes:
         return [target]
 
 
-def cache_routes(pipeline: Pipeline, authenticated: bool) -> list[Route]:
+def cache_routes(pipeline: PipelineView, authenticated: bool) -> list[Route]:
     """The routes; ``authenticated`` says whether the API checks a bearer token."""
     handlers = CacheRoutes(pipeline, authenticated)
     return [

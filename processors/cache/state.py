@@ -12,12 +12,23 @@ from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 from otel_perf.processors.cache.analysis import Miss, Removal, quantile
 
 MISS_REASONS = ("absent", "expired", "evicted", "invalidated")
 OPERATIONS = ("delete", "tag", "pattern", "expire")
 OTHER = "other"
 OVERFLOW_PREFIX = "(other)"
+
+
+class CacheState(BaseModel):
+    """The persisted document: each cache's counters and the cumulative streams' last values."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    caches: list[dict[str, Any]]
+    cumulative: list[list[Any]]
 
 
 def known(value: object, allowed: tuple[str, ...]) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 
 from otel_perf import gauges
 from otel_perf.announce import Announcer
-from otel_perf.components import Context, Factory, Processor
+from otel_perf.component import Context, Factory, Processor
 from otel_perf.findings import Finding
 from otel_perf.model import MetricBatch, SpanKind
 from otel_perf.processors.capacity.analysis import NS, Analysis, Inputs, analyse, iso

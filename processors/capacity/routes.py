@@ -24,39 +24,21 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from otel_perf.components import component_type
+from otel_perf.component import PipelineView
+from otel_perf.component.routes import needs_processor
 from otel_perf.config.types import parse_duration_s
-from otel_perf.pipeline import Pipeline
 from otel_perf.processors.capacity.autoscaling import ScalingInputError, ScalingRequest
 from otel_perf.processors.capacity.processor import CapacityProcessor
 from otel_perf.webbody import error, read_body, validation_message
 
-MISSING = "no capacity processor in this pipeline's config"
 Handler = Callable[[Request, CapacityProcessor], Awaitable[Response]]
 
 
 class CapacityRoutes:
     """Handlers over the pipeline's first ``capacity`` processor."""
 
-    def __init__(self, pipeline: Pipeline) -> None:
+    def __init__(self, pipeline: PipelineView) -> None:
         self.pipeline = pipeline
-
-    def needs_processor(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-        """The route for ``handler``: 404 when the pipeline has no capacity processor."""
-
-        async def route(request: Request) -> Response:
-            processor = self.processor()
-            if processor is None:
-                return error(404, MISSING)
-            return await handler(request, processor)
-
-        return route
-
-    def processor(self) -> CapacityProcessor | None:
-        for pid, processor in self.pipeline.processors.items():
-            if component_type(pid) == "capacity" and isinstance(processor, CapacityProcessor):
-                return processor
-        return None
 
     async def dashboard(self, request: Request, processor: CapacityProcessor) -> Response:
         return JSONResponse(await run_in_threadpool(processor.dashboard))
@@ -107,9 +89,12 @@ class CapacityRoutes:
         return JSONResponse(result)
 
 
-def capacity_routes(pipeline: Pipeline) -> list[Route]:
+def capacity_routes(pipeline: PipelineView) -> list[Route]:
     handlers = CapacityRoutes(pipeline)
-    route = handlers.needs_processor
+
+    def route(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        return needs_processor(pipeline, "capacity", CapacityProcessor, handler)
+
     return [
         Route("/performance/capacity/dashboard", route(handlers.dashboard)),
         Route("/performance/capacity/forecast/{resource:path}", route(handlers.forecast)),

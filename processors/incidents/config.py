@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from otel_perf.components import ComponentConfig
+from otel_perf.component import ComponentConfig
 from otel_perf.config.types import Duration
 
 

@@ -26,7 +26,7 @@ from collections import Counter, deque
 from typing import Any
 
 from otel_perf import gauges
-from otel_perf.components import Context, Factory, Processor
+from otel_perf.component import Context, Factory, Processor
 from otel_perf.findings import Finding, State
 from otel_perf.model import SpanBatch
 from otel_perf.processors.incidents.calls import CallGraph

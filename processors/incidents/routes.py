@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from otel_perf.pipeline import Pipeline
+from otel_perf.component import PipelineView
 from otel_perf.webbody import error
 
 MISSING = "no incidents processor in this pipeline's config"
@@ -24,7 +24,7 @@ MAX_LIMIT = 1000
 class IncidentRoutes:
     """Handlers over every ``incidents`` processor's snapshot."""
 
-    def __init__(self, pipeline: Pipeline) -> None:
+    def __init__(self, pipeline: PipelineView) -> None:
         self.pipeline = pipeline
 
     def views(self) -> dict[str, Any] | None:
@@ -62,7 +62,7 @@ class IncidentRoutes:
         return error(404, f'no incident "{wanted}" open or recent (open: {known})')
 
 
-def incident_routes(pipeline: Pipeline) -> list[Route]:
+def incident_routes(pipeline: PipelineView) -> list[Route]:
     handlers = IncidentRoutes(pipeline)
     return [
         Route("/performance/incidents", handlers.incidents),

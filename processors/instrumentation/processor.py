@@ -17,7 +17,7 @@ from collections import Counter
 from typing import Any
 
 from otel_perf.announce import Announcer
-from otel_perf.components import Context, Factory, Processor
+from otel_perf.component import Context, Factory, Processor
 from otel_perf.findings import Finding, Kind, Severity
 from otel_perf.model import LogBatch, MetricBatch, SpanBatch, SpanKind
 from otel_perf.processors.instrumentation.config import InstrumentationConfig

@@ -12,14 +12,14 @@ import importlib
 import math
 import statistics
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
 from urllib.parse import urlsplit
+
+import httpx
 
 from otel_perf.processors.regression.baselines import quantile
 
@@ -78,18 +78,18 @@ def check_target(url: str, allowed: Sequence[str]) -> None:
         )
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None  # a 3xx then surfaces as an HTTPError: counted as a failed call
-
-
 def http_call(url: str, timeout_s: float) -> Call:
-    """A call that GETs ``url`` (redirects not followed) and reads the whole body."""
-    opener = urllib.request.build_opener(_NoRedirect())
+    """A call that GETs ``url`` (redirects not followed) and reads the whole body.
+
+    A new connection each call, as a cold client makes; a non-2xx answer (a 3xx included)
+    raises, so it counts as a failed call.
+    """
+    client = httpx.Client(timeout=timeout_s, limits=httpx.Limits(max_keepalive_connections=0))
 
     def call() -> object:
-        with opener.open(url, timeout=timeout_s) as response:
-            return response.read()
+        response = client.get(url)
+        response.raise_for_status()
+        return response.content
 
     return call
 

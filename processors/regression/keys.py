@@ -17,13 +17,13 @@ send`` / ``http receive`` INTERNAL spans named from the raw path. So:
 
 from __future__ import annotations
 
-from otel_perf.model import SpanKind, SpanRecord
-from otel_perf.processors.bottlenecks.fingerprint import (
+from otel_perf.fingerprint import (
     db_statement,
     db_system,
     fingerprint,
     template_path,
 )
+from otel_perf.model import SpanKind, SpanRecord
 
 ENTRY_KINDS = frozenset({SpanKind.SERVER, SpanKind.CONSUMER})
 FRAMEWORK_SUFFIXES = (" http send", " http receive")

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from otel_perf import gauges
-from otel_perf.components import Context, Factory, Processor
+from otel_perf.component import Context, Factory, Processor
 from otel_perf.findings import Finding
 from otel_perf.model import SpanBatch, SpanKind
 from otel_perf.processors.regression import drift

@@ -23,8 +23,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from otel_perf.components import component_type
-from otel_perf.pipeline import Pipeline
+from otel_perf.component import PipelineView
+from otel_perf.component.routes import needs_processor
 from otel_perf.processors.regression.processor import RegressionProcessor, UnknownBaseline
 from otel_perf.processors.regression.runs import finite
 from otel_perf.processors.regression.service import (
@@ -43,25 +43,8 @@ Handler = Callable[[Request, RegressionProcessor], Awaitable[Response]]
 class RegressionRoutes:
     """Handlers over the pipeline's first ``regression`` processor."""
 
-    def __init__(self, pipeline: Pipeline) -> None:
+    def __init__(self, pipeline: PipelineView) -> None:
         self.pipeline = pipeline
-
-    def needs_processor(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-        """The route for ``handler``: 404 when the pipeline has no regression processor."""
-
-        async def route(request: Request) -> Response:
-            processor = self.processor()
-            if processor is None:
-                return error(404, "no regression processor in this pipeline's config")
-            return await handler(request, processor)
-
-        return route
-
-    def processor(self) -> RegressionProcessor | None:
-        for pid, processor in self.pipeline.processors.items():
-            if component_type(pid) == "regression" and isinstance(processor, RegressionProcessor):
-                return processor
-        return None
 
     async def _body(self, request: Request, model: type[M]) -> M | Response:
         return await json_body(request, model, MAX_BODY_BYTES)
@@ -115,9 +98,12 @@ class RegressionRoutes:
         return JSONResponse(result)
 
 
-def regression_routes(pipeline: Pipeline) -> list[Route]:
+def regression_routes(pipeline: PipelineView) -> list[Route]:
     handlers = RegressionRoutes(pipeline)
-    route = handlers.needs_processor
+
+    def route(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        return needs_processor(pipeline, "regression", RegressionProcessor, handler)
+
     return [
         Route("/performance/regression/analysis", route(handlers.analysis)),
         Route("/performance/regression/baselines", route(handlers.baselines), methods=["POST"]),

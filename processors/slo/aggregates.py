@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from otel_perf.pipeline import route_of
 from otel_perf.processors.slo.objective import Objective, SLIKind
 from otel_perf.processors.slo.sources import MINUTE_NS, REQUEST_KINDS, Add
+from otel_perf.semconv import route_of
 from otel_perf.series import RED, SeriesInterval, SeriesKey
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from otel_perf.components import ComponentConfig
+from otel_perf.component import ComponentConfig
 from otel_perf.config.types import Duration
 from otel_perf.processors.slo.baseline import suggested_threshold
 from otel_perf.processors.slo.objective import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from otel_perf.components import Context, Factory, Processor
+from otel_perf.component import Context, Factory, Processor
 from otel_perf.findings import Finding
 from otel_perf.model import MetricBatch, MetricPoint, MetricType, SpanBatch
 from otel_perf.processors.slo.aggregates import interval_events

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator, model_validator
 
-from otel_perf.components import ComponentConfig
+from otel_perf.component import ComponentConfig
 from otel_perf.config.types import Duration
 
 DEFAULT_DIMENSIONS = ["http.route", "http.request.method", "rpc.method"]

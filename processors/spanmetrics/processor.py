@@ -6,7 +6,7 @@ import math
 from collections import deque
 from typing import Any
 
-from otel_perf.components import Context, Factory, Processor
+from otel_perf.component import Context, Factory, Processor
 from otel_perf.findings import Finding
 from otel_perf.model import SpanBatch
 from otel_perf.processors.spanmetrics.config import SpanMetricsConfig

@@ -15,7 +15,7 @@ from ports import free_port
 from pydantic import ValidationError
 from test_e2e_alertmanager import Alertmanager, start_alertmanager, wait_for
 
-from otel_perf.components import Context
+from otel_perf.component import Context
 from otel_perf.config import ConfigError, load_config
 from otel_perf.exporters.alertmanager import AlertmanagerConfig, AlertmanagerExporter
 from otel_perf.exporters.alertmanager.alerts import alertname, labels_of, rfc3339

@@ -19,7 +19,7 @@ from test_e2e_alertmanager import WEBHOOK_RECEIVER, Webhook, start_alertmanager,
 from test_e2e_alertmanager import webhook as webhook  # the fixture
 
 from benchmarks._incident_faults import NS, release_statement, slow_query
-from otel_perf.components import Context
+from otel_perf.component import Context
 from otel_perf.config import load_config
 from otel_perf.decode import Decoder
 from otel_perf.exporters.alertmanager import AlertmanagerConfig, AlertmanagerExporter

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from otel_perf.components import Context, exporter_types
+from otel_perf.component import Context, exporter_types
 from otel_perf.exporters.jsonl import JsonlConfig, JsonlExporter
 from otel_perf.findings import Finding, Kind, Severity
 from otel_perf.store import Store

@@ -18,7 +18,7 @@ from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metric
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 
-from otel_perf.components import Context, exporter_types
+from otel_perf.component import Context, exporter_types
 from otel_perf.exporters.otlp import OTLPExporter, OTLPExporterConfig
 from otel_perf.exporters.otlp.exporter import build_resource
 from otel_perf.exporters.otlp.transport import signal_url

@@ -13,7 +13,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import ValidationError
 
-from otel_perf.components import Context, processor_types
+from otel_perf.component import Context, processor_types
 from otel_perf.exporters.prometheus import PrometheusExporter, PrometheusExporterConfig
 from otel_perf.findings import Finding, Kind, Severity, State
 from otel_perf.series import RED, SeriesInterval, SeriesKey

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from otel_perf.components import Context
+from otel_perf.component import Context
 from otel_perf.decode import Decoder
 from otel_perf.exporters.aggregates.encode import interval_request, watermark_request
 from otel_perf.histogram import ExponentialHistogram

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from otel_perf.components import Context
+from otel_perf.component import Context
 from otel_perf.histogram import ExponentialHistogram
 from otel_perf.model import MetricBatch, MetricPoint, MetricType, Resource
 from otel_perf.processors.anomaly.config import AnomalyConfig

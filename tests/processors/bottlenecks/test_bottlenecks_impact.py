@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from test_bottlenecks_precision import MIN, make, warnings, window
 
-from otel_perf.components import Context
+from otel_perf.component import Context
 from otel_perf.findings import Finding, Severity
 from otel_perf.processors.bottlenecks.config import BottlenecksConfig
 from otel_perf.processors.bottlenecks.impact import ImpactRates

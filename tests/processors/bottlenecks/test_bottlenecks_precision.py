@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from trace_builder import db, ms, span
 
-from otel_perf.components import Context
+from otel_perf.component import Context
 from otel_perf.findings import Finding, Severity, State
 from otel_perf.model import SpanBatch, SpanKind, SpanRecord
 from otel_perf.processors.bottlenecks.advice import advise

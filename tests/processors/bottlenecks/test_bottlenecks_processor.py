@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from trace_builder import db, http_client, ms, span
 
-from otel_perf.components import Context
+from otel_perf.component import Context
 from otel_perf.findings import Finding, State
 from otel_perf.model import SpanBatch, SpanKind, SpanRecord
 from otel_perf.processors.bottlenecks.config import BottlenecksConfig

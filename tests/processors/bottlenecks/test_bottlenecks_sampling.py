@@ -6,7 +6,7 @@ import random
 
 from trace_builder import span
 
-from otel_perf.components import Context
+from otel_perf.component import Context
 from otel_perf.model import SpanBatch
 from otel_perf.processors.bottlenecks.config import BottlenecksConfig
 from otel_perf.processors.bottlenecks.processor import BottlenecksProcessor

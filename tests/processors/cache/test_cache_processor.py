@@ -13,7 +13,7 @@ from otlp_builders import kv
 from pydantic import ValidationError
 from trace_builder import db, span
 
-from otel_perf.components import Context
+from otel_perf.component import Context
 from otel_perf.decode import SPAN_ATTRIBUTE_KEYS, Decoder, Limits
 from otel_perf.findings import Kind, State
 from otel_perf.model import MetricBatch, MetricPoint, MetricType, Resource, SpanBatch, SpanKind

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from otel_perf.components import Context
+from otel_perf.component import Context
 from otel_perf.findings import Kind, Severity, State
 from otel_perf.gauges import registered
 from otel_perf.model import MetricBatch, MetricPoint, MetricType, Resource, SpanKind

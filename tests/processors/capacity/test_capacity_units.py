@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from otel_perf.components import Context
+from otel_perf.component import Context
 from otel_perf.findings import Kind
 from otel_perf.model import MetricBatch, MetricPoint, MetricType, Resource
 from otel_perf.processors.capacity.config import CapacityConfig

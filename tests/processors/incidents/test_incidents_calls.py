@@ -14,7 +14,7 @@ import scenarios
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from benchmarks._incident_faults import NS, Fault, downstream, release_statement, traffic
-from otel_perf.components import Context
+from otel_perf.component import Context
 from otel_perf.decode import Decoder
 from otel_perf.findings import Finding, Kind, State
 from otel_perf.processors.incidents.calls import CallGraph

@@ -16,7 +16,7 @@ from benchmarks._incident_faults import (
     release_statement,
     scenario,
 )
-from otel_perf.components import Context
+from otel_perf.component import Context
 from otel_perf.findings import Finding, Kind, State
 from otel_perf.processors.incidents.config import IncidentsConfig
 from otel_perf.processors.incidents.processor import OPEN_GAUGE, IncidentsProcessor

@@ -7,7 +7,7 @@ import doctest
 from pathlib import Path
 from typing import Any
 
-from otel_perf.components import Context
+from otel_perf.component import Context
 from otel_perf.findings import State
 from otel_perf.model import (
     LogBatch,

@@ -6,7 +6,7 @@ import random
 
 from trace_builder import span
 
-from otel_perf.components import Context
+from otel_perf.component import Context
 from otel_perf.findings import Kind
 from otel_perf.model import SpanBatch, SpanKind, SpanRecord
 from otel_perf.processors.regression import drift

@@ -6,7 +6,7 @@ import random
 
 from trace_builder import span
 
-from otel_perf.components import Context
+from otel_perf.component import Context
 from otel_perf.findings import Finding, Kind
 from otel_perf.histogram import ExponentialHistogram
 from otel_perf.model import SpanBatch, SpanKind, SpanRecord

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from trace_builder import span
 
-from otel_perf.components import Context
+from otel_perf.component import Context
 from otel_perf.findings import Kind
 from otel_perf.histogram import ExponentialHistogram
 from otel_perf.model import SpanBatch, SpanKind

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from otel_perf.components import Context
+from otel_perf.component import Context
 from otel_perf.findings import Finding
 from otel_perf.model import Resource, SpanBatch, SpanKind, SpanRecord
 from otel_perf.processors.slo.baseline import nice_ceil, suggested_threshold

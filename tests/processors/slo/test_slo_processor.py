@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from otel_perf.components import Context
+from otel_perf.component import Context
 from otel_perf.findings import Finding
 from otel_perf.health import HealthInputs
 from otel_perf.health import evaluate as evaluate_health

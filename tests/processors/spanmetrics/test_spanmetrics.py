@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from otel_perf.components import Context
+from otel_perf.component import Context
 from otel_perf.model import Resource, SpanBatch, SpanKind, SpanRecord
 from otel_perf.processors.spanmetrics.config import SpanMetricsConfig
 from otel_perf.processors.spanmetrics.keys import OVERFLOW

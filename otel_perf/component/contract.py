@@ -13,12 +13,14 @@ metrics). Neither calls the other: the pipeline wires them.
 from __future__ import annotations
 
 import builtins
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
+from otel_perf.component.surface import NO_SURFACE, Surface
 from otel_perf.findings import Finding
 from otel_perf.model import LogBatch, MetricBatch, SpanBatch
 from otel_perf.series import SeriesHub
@@ -134,11 +136,15 @@ class Factory(Generic[C, P]):
     config_model: builtins.type[C]
     create: Callable[[Context, C], P]
     description: str = ""
+    #: the routes, OpenAPI paths and CLI commands the type contributes
+    surface: Surface = NO_SURFACE
 
 
 _PROCESSORS: dict[str, Factory[Any, Processor]] = {}
 _EXPORTERS: dict[str, Factory[Any, Exporter]] = {}
 _BUILTINS_LOADED = False
+#: packages whose ``register_builtins()`` adds the built-in component types
+BUILTIN_PACKAGES = ("otel_perf.processors", "otel_perf.exporters")
 
 
 def register_processor(factory: Factory[Any, Processor]) -> None:
@@ -156,16 +162,21 @@ def _load_builtins() -> None:
     if _BUILTINS_LOADED:
         return
     _BUILTINS_LOADED = True
-    import otel_perf.exporters
-    import otel_perf.processors
-
-    otel_perf.processors.register_builtins()
-    otel_perf.exporters.register_builtins()
+    # the built-in component packages, found by name: the core imports no component
+    for package in BUILTIN_PACKAGES:
+        importlib.import_module(package).register_builtins()
 
 
 def processor_types() -> Mapping[str, Factory[Any, Processor]]:
     _load_builtins()
     return dict(sorted(_PROCESSORS.items()))
+
+
+def surfaces() -> list[Surface]:
+    """Every registered type's surface: processors, then exporters, each by type name."""
+    factories: list[Factory[Any, Any]] = [*processor_types().values()]
+    factories += exporter_types().values()
+    return [f.surface for f in factories if f.surface is not NO_SURFACE]
 
 
 def exporter_types() -> Mapping[str, Factory[Any, Exporter]]:

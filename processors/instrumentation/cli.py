@@ -11,7 +11,7 @@ from otel_perf.cli_args import add_command
 from otel_perf.cli_http import api_arguments, api_get, api_query, show
 
 
-def add_parser(sub: Any) -> None:
+def add_parsers(sub: Any) -> None:
     """Add ``instrumentation`` to the ``otel-perf`` subcommands ``sub``."""
     reader = add_command(
         sub,

@@ -1,0 +1,185 @@
+"""Sending off the pipeline thread: a bounded queue, one worker, retries with backoff.
+
+Like the Collector's ``exporterhelper`` (its sending queue and retry sender): an
+exporter offers items without blocking; one worker thread sends them in order;
+a retryable failure is tried again after an exponential backoff (with optional
+jitter); the queue is bounded (past it an item is dropped and counted); and
+shutdown waits for what is queued only until its deadline.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Generic, Literal, TypeVar
+
+T = TypeVar("T")
+log = logging.getLogger("otel_perf.component.sender")
+
+
+class Retryable(Exception):
+    """An attempt failed in a way worth trying again (unavailable, 429, 5xx, no connection)."""
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Exponential backoff: ``min(max_s, initial_s · 2^(attempt−1))`` before retry ``attempt``.
+
+    With ``jitter`` j (0 to 1) the wait is drawn uniformly from ``[(1−j)·d, d]`` so that
+    many senders retrying at once spread out; ``rng`` makes the draw reproducible.
+
+    >>> [Backoff(1.0, 30.0).delay_s(n) for n in range(1, 8)]
+    [1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0]
+    >>> 0.5 <= Backoff(1.0, 30.0, jitter=0.5).delay_s(1, random.Random(7)) <= 1.0
+    True
+    """
+
+    initial_s: float
+    max_s: float
+    jitter: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.initial_s < 0 or self.max_s < self.initial_s:
+            raise ValueError(f"backoff needs 0 <= initial ({self.initial_s}) <= max ({self.max_s})")
+        if not 0.0 <= self.jitter <= 1.0:
+            raise ValueError(f"backoff jitter must be between 0 and 1, got {self.jitter}")
+
+    def delay_s(self, attempt: int, rng: random.Random | None = None) -> float:
+        """The wait before retry ``attempt`` (1-based)."""
+        delay = float(min(self.max_s, self.initial_s * 2 ** max(0, attempt - 1)))
+        if self.jitter:
+            delay *= 1.0 - self.jitter * (rng or random).random()
+        return delay
+
+
+@dataclass(frozen=True)
+class SenderSettings:
+    """How a :class:`QueueSender` queues and retries.
+
+    Attributes:
+        name: the worker thread's name (and the log's subject).
+        max_queue: items waiting; past it one is dropped (counted in ``dropped``).
+        drop: which one goes when the queue is full: the ``oldest`` queued or the ``newest``
+            (the one offered).
+        max_attempts: attempts per item; only :class:`Retryable` failures are tried again.
+        backoff: the wait between attempts.
+    """
+
+    name: str
+    max_queue: int
+    drop: Literal["oldest", "newest"] = "oldest"
+    max_attempts: int = 1
+    backoff: Backoff = Backoff(0.0, 0.0)
+
+
+class QueueSender(Generic[T]):
+    """Sends offered items on its own thread, in order; ``offer`` never blocks.
+
+    ``send(item)`` raises :class:`Retryable` for a failure worth retrying; any other
+    exception fails the item for good. Counters: ``sent``, ``failed``, ``dropped``,
+    ``retries``.
+    """
+
+    def __init__(
+        self,
+        settings: SenderSettings,
+        send: Callable[[T], None],
+        on_drop: Callable[[], None] | None = None,
+        sleep: Callable[[float], object] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.settings = settings
+        self._send = send
+        self._on_drop = on_drop
+        self._stop = threading.Event()
+        self._sleep = sleep or self._stop.wait  # a close cuts a backoff short
+        self._rng = rng
+        self._queue: deque[T] = deque()
+        self._cond = threading.Condition()
+        self._busy = False
+        self._thread: threading.Thread | None = None
+        self.sent = self.failed = self.dropped = self.retries = 0
+
+    def start(self) -> None:
+        """Start the worker (once)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name=self.settings.name, daemon=True)
+            self._thread.start()
+
+    def offer(self, item: T) -> bool:
+        """Queue ``item``; False when it was dropped because the queue is full."""
+        with self._cond:
+            full = len(self._queue) >= self.settings.max_queue
+            kept = not (full and self.settings.drop == "newest")
+            if full:
+                self.dropped += 1
+                if kept:
+                    self._queue.popleft()
+            if kept:
+                self._queue.append(item)
+                self._cond.notify_all()
+        if full and self._on_drop is not None:
+            self._on_drop()
+        return kept
+
+    def flush(self, timeout_s: float) -> bool:
+        """Wait until everything queued is sent (or given up); False on timeout."""
+        deadline = time.monotonic() + timeout_s
+        with self._cond:
+            while self._pending() and self._thread is not None and not self._stop.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+            return not self._pending()
+
+    def _pending(self) -> bool:
+        return bool(self._queue) or self._busy
+
+    def close(self, timeout_s: float) -> None:
+        """Send what is queued within ``timeout_s``, then stop the worker; safe to call twice."""
+        self.flush(timeout_s)
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._stop.is_set():
+                    self._cond.wait()
+                if self._stop.is_set():
+                    return
+                item, self._busy = self._queue.popleft(), True
+            try:
+                self._deliver(item)
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+
+    def _deliver(self, item: T) -> None:
+        for attempt in range(1, self.settings.max_attempts + 1):
+            try:
+                self._send(item)
+                self.sent += 1
+                return
+            except Retryable as exc:
+                if attempt == self.settings.max_attempts or self._stop.is_set():
+                    log.warning(
+                        "%s: not delivered after %d attempts: %s", self.settings.name, attempt, exc
+                    )
+                    break
+                self.retries += 1
+                self._sleep(self.settings.backoff.delay_s(attempt, self._rng))
+            except Exception as exc:  # not retryable: refused, or a bug in send
+                log.warning("%s: not delivered: %s", self.settings.name, exc)
+                break
+        self.failed += 1

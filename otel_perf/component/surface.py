@@ -1,0 +1,71 @@
+"""What a component contributes to the API and the CLI, declared beside its factory.
+
+The API and the CLI loop over the registered factories and mount what each
+one's :class:`Surface` offers, so the core imports no component. A component's
+routes see the running pipeline only through :class:`PipelineView` (its
+processors and their snapshots), never the ``Pipeline`` class itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from starlette.routing import Route
+
+if TYPE_CHECKING:  # the contract imports this module for Factory.surface
+    from otel_perf.component.contract import Processor
+    from otel_perf.health import Check
+#: an OpenAPI paths object, ``{"/performance/...": {"get": {...}}}``
+Paths = dict[str, Any]
+
+
+class PipelineView(Protocol):
+    """The part of the running pipeline a component's routes read."""
+
+    @property
+    def processors(self) -> Mapping[str, Processor]:
+        """Every processor by id."""
+        ...
+
+    def snapshot(self, of_type: str | None = None) -> dict[str, dict[str, Any]]:
+        """Each processor's snapshot by id (only those of type ``of_type`` when given)."""
+        ...
+
+
+@dataclass(frozen=True)
+class RouteContext:
+    """What the API gives a component's routes: the pipeline and whether a token is checked."""
+
+    pipeline: PipelineView
+    authenticated: bool = False
+
+
+@dataclass(frozen=True)
+class OpenAPIResponses:
+    """The responses every route shares, for a component's OpenAPI paths."""
+
+    ok: dict[str, Any]
+    unauthorized: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Surface:
+    """A component's routes, their OpenAPI paths, its CLI commands and health checks (all
+    optional).
+
+    Attributes:
+        routes: the Starlette routes, built once per API over a :class:`RouteContext`.
+        paths: the OpenAPI paths of those routes.
+        cli: adds the component's commands to the ``otel-perf`` subparsers.
+        health: checks :func:`otel_perf.health.evaluate` runs after the core's own.
+    """
+
+    routes: Callable[[RouteContext], list[Route]] | None = None
+    paths: Callable[[OpenAPIResponses], Paths] | None = None
+    cli: Callable[[Any], None] | None = None
+    health: tuple[Check, ...] = ()
+
+
+NO_SURFACE = Surface()
