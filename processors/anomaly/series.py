@@ -93,12 +93,17 @@ class SeriesState:
         )
         return cls(name, service, settings, detector, history=History(settings.history_points))
 
-    def observe(self, t_ns: int, value: float, source: str) -> Finding | None:
-        """Score one point (in event-time order; older points are skipped)."""
+    def observe(
+        self, t_ns: int, value: float, source: str, count: float | None = None
+    ) -> Finding | None:
+        """Score one point (in event-time order; older points are skipped).
+
+        ``count``: the denominator of a ratio series (the calls of an error ratio).
+        """
         if t_ns <= self.last_t_ns:
             return None
         fallback = self.expected()
-        score = self.detector.score_one(t_ns / NS, value)
+        score = self.detector.score_one(t_ns / NS, value, count)
         judgement = self.detector.explain()
         low, high = judgement.expected_low, judgement.expected_high
         if not (math.isfinite(low) and math.isfinite(high)):

@@ -99,6 +99,32 @@ def test_span_metrics_series_from_the_hub(tmp_path: Path) -> None:
     assert processor.snapshot()["series"] == 3  # rate, error_ratio, p95_ms
 
 
+def test_the_error_ratio_is_judged_with_the_calls_it_is_over(tmp_path: Path) -> None:
+    hub = SeriesHub()
+    processor = make(tmp_path, hub=hub, span_signals=["error_ratio"], warm_up=200)
+    key = SeriesKey("shop", "GET /cart", 2)
+    rng = random.Random(7)
+    found = []
+
+    def publish(i: int, calls: int, errors: int) -> None:
+        hist = ExponentialHistogram()
+        hist.record_many([0.02] * calls)
+        hub.publish(
+            SeriesInterval(
+                T0 + i * 60 * S, T0 + (i + 1) * 60 * S, 60, {key: RED(calls, errors, hist)}
+            )
+        )
+        found.extend(processor.tick(T0 + (i + 1) * 60 * S))
+
+    for i in range(400):
+        calls = rng.randint(900, 1100)
+        publish(i, calls, sum(rng.random() < 0.004 for _ in range(calls)))
+    publish(400, 3, 1)  # 33 % over three calls at night
+    assert found == []
+    publish(401, 300, 30)  # 10 % over three hundred
+    assert [(f.subject, f.state) for f in found] == [("span.error_ratio{shop GET /cart}", "open")]
+
+
 def test_state_survives_a_restart(tmp_path: Path) -> None:
     first = make(tmp_path, save_interval=1)
     feed(first, noisy(100))
