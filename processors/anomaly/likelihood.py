@@ -22,9 +22,12 @@ import math
 from array import array
 from typing import Any
 
+from scipy.special import ndtri
+
 LOG_SCALE = 10.0  # log_score = 1 at q = 10⁻¹⁰
 SQRT2 = math.sqrt(2.0)
 LN10 = math.log(10.0)
+MAE_TO_SD = 1.2533  # σ / mean absolute deviation of a Gaussian
 
 
 def log_score_of_log10(log10_tail: float) -> float:
@@ -199,16 +202,31 @@ class Recurrence:
     def _count(self, j: int) -> float:
         return self.upcrossings[j] * (1.0 - self.alpha) ** (self.n - self.stamps[j])
 
-    def cap(self, surprise: float) -> float:
-        """``s'``: ``surprise`` capped at the recurrence rate of its level."""
+    def rate(self, surprise: float) -> float:
+        """``ρ``: how often the series has risen to ``surprise``'s level (0 below ``min_rate``)."""
         j = self.level(surprise)
         if j < 0:
-            return surprise
+            return 0.0
         weight = (1.0 - (1.0 - self.alpha) ** self.n) / self.alpha
         rate = (self._count(j) - self.free) / max(weight, 1.0)
-        if rate < self.min_rate:
-            return surprise
-        return min(surprise, -math.log10(rate))
+        return rate if rate >= self.min_rate else 0.0
+
+    def cap(self, surprise: float) -> float:
+        """``s'``: ``surprise`` capped at the recurrence rate of its level."""
+        rate = self.rate(surprise)
+        return surprise if rate <= 0.0 else min(surprise, -math.log10(rate))
+
+    def calibrate(self, z: float) -> float:
+        """A one-step surprise ``z`` (in mean absolute errors) no larger than its rate says.
+
+        ``z' = min(z, 1.2533 · Φ⁻¹(1 − ρ / 2))`` when ``ρ ≥ min_rate``: the surprise of a
+        Gaussian error that is exceeded as often as this series rises to ``z`` (a disk that
+        bursts to 20 mean errors once an hour gets the surprise of a once-an-hour error).
+        """
+        rate = self.rate(z)
+        if rate <= 0.0:
+            return z
+        return min(z, -MAE_TO_SD * float(ndtri(0.5 * min(rate, 1.0))))
 
     def learn_one(self, surprise: float) -> None:
         """Count the levels ``surprise`` rose through."""

@@ -12,6 +12,7 @@ from otel_perf.processors.anomaly.detector import (
     DEFAULT_THRESHOLD,
     Detector,
     DetectorSettings,
+    robust,
 )
 
 STEP_S = 60.0
@@ -221,3 +222,38 @@ def test_a_persistent_small_rise_in_the_error_ratio_is_found_by_its_counts() -> 
         points[i] = (errors / calls, calls)
     hits = ratio_alerts(points, counted=True)
     assert hits and 3240 <= hits[0] < 3300 and all(i >= 3240 for i in hits)
+
+
+def test_robust_settings_take_bursts_as_normal_and_still_find_a_shift() -> None:
+    values = bursty(5 * 1440, seed=11)
+    warm_up = 1440
+    # a day after the warm-up the bursts' rate is learnt (~10 of them reach the top level)
+    generic = alerts(values, DetectorSettings(warm_up=warm_up), 2 * 1440)
+    calm = alerts(values, robust(DetectorSettings(warm_up=warm_up)), 2 * 1440)
+    assert len(generic) >= 5 and len(calm) <= 2
+    shifted = values[:5000] + [3.0 * x for x in values[5000:5240]] + values[5240:]
+    hits = alerts(shifted, robust(DetectorSettings(warm_up=warm_up)), warm_up)
+    assert any(5000 <= i < 5030 for i in hits)
+
+
+def nightly_batch(n: int, seed: int = 2) -> list[float]:
+    """CPU utilisation: a daily cycle, and a batch job from 02:00 to 02:30 every night."""
+    rng = random.Random(seed)
+    return [
+        0.3
+        + 0.08 * math.sin(2 * math.pi * (i % 1440) / 1440)
+        + (0.35 if 120 <= i % 1440 < 150 else 0.0)
+        + rng.gauss(0.0, 0.02)
+        for i in range(n)
+    ]
+
+
+def test_robust_settings_know_a_nightly_job_the_daily_profile_has_seen() -> None:
+    values = nightly_batch(5 * 1440)
+    warm_up = 1440
+    # the EWMA judges most points; it does not see the job coming, the daily profile does
+    assert alerts(values, DetectorSettings(warm_up=warm_up), warm_up)
+    assert alerts(values, robust(DetectorSettings(warm_up=warm_up)), warm_up) == []
+    shifted = values[:5000] + [x + 0.2 for x in values[5000:5240]] + values[5240:]
+    hits = alerts(shifted, robust(DetectorSettings(warm_up=warm_up)), warm_up)
+    assert hits and 5000 <= hits[0] < 5005

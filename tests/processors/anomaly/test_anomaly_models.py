@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from otel_perf.processors.anomaly import detector, likelihood, models, ratio, seasonal
-from otel_perf.processors.anomaly.detector import Detector
+from otel_perf.processors.anomaly.detector import Detector, DetectorSettings, robust
 from otel_perf.processors.anomaly.likelihood import Likelihood, Recurrence
 from otel_perf.processors.anomaly.models import FlatLine, MultiScaleZ, PredictorBank, RangeNovelty
 from otel_perf.processors.anomaly.ratio import CountRatio
@@ -110,6 +110,12 @@ SPECS = [
     Spec("count_ratio", CountRatio, _ratio_step, CountRatio.from_dict),
     Spec("detector", Detector, lambda m, t, x: m.score_one(t, x), Detector.from_dict),
     Spec("detector_with_counts", Detector, _counted_detector_step, Detector.from_dict),
+    Spec(
+        "robust_detector",
+        lambda: Detector(robust(DetectorSettings())),
+        lambda m, t, x: m.score_one(t, x),
+        Detector.from_dict,
+    ),
 ]
 
 
@@ -192,8 +198,9 @@ def test_cost_per_point_does_not_grow(spec: Spec) -> None:
     assert late <= early * 1.1 + 10
 
 
-def test_detector_state_stays_under_16_kib_per_series() -> None:
-    d = Detector()
+@pytest.mark.parametrize("settings", [DetectorSettings(), robust(DetectorSettings())])
+def test_detector_state_stays_under_16_kib_per_series(settings: DetectorSettings) -> None:
+    d = Detector(settings)
     for t, x in series(2016 * 2):  # two weeks of 5-minute points: every bucket of both profiles
         d.score_one(t, x)
     assert state_bytes(d) < 16 * 1024  # in memory; the JSON text is about as large
