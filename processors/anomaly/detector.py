@@ -233,13 +233,17 @@ class Detector:
         if not (math.isfinite(t_s) and math.isfinite(x)):
             return 0.0
         z_predictors = z_seen = self.predictors.score_one(t_s, x)
+        spike_rate = 0.0  # how often this series rises to z_seen, if often
         if self.config.spikes:
-            z_predictors = self.spikes.calibrate(z_seen)
+            spike_rate = self.spikes.rate(z_seen)
+            z_predictors = self.spikes.calibrate(z_seen, spike_rate)
         z_shift = self.shift.score_one(t_s, x)
         cfg = self.config
-        counted = self._counted(t_s, x, count)
+        counted = None if count is None else self._counted(t_s, x, count)
+        if counted is None:
+            self._count = None
         # a value beyond the range is news only with a one-step surprise this series seldom has
-        z_gate = 0.0 if self.spikes_usual(z_seen) else z_predictors
+        z_gate = 0.0 if spike_rate > 0.0 else z_predictors
         if counted is not None:
             z_gate = min(z_gate, counted[0])
         # −log10 q of each model, before the [0, 1] clip
@@ -267,12 +271,9 @@ class Detector:
         score = top if self.n >= cfg.warm_up else 0.0
         score = self._decide(score)
         self._learn(t_s, x, z_predictors, z_shift, score)
-        self.spikes.learn_one(z_seen)
+        if cfg.spikes:
+            self.spikes.learn_one(z_seen)
         return score
-
-    def spikes_usual(self, z: float) -> bool:
-        """Whether this series rises to a one-step surprise ``z`` often (spikes are its normal)."""
-        return self.config.spikes and self.spikes.rate(z) > 0.0
 
     def _band(self, best: int, counted: bool) -> tuple[float, float]:
         if counted and best < 2 and self.ratio is not None and self._count is not None:
@@ -283,10 +284,9 @@ class Detector:
             return self.range.band()
         return self.predictors.band()
 
-    def _counted(self, t_s: float, x: float, count: float | None) -> tuple[float, float] | None:
-        """``(point z, window z)`` of a ratio ``x`` over ``count`` calls, None without a count."""
-        self._count = None
-        if count is None or not (math.isfinite(count) and count > 0.0 and 0.0 <= x <= 1.0):
+    def _counted(self, t_s: float, x: float, count: float) -> tuple[float, float] | None:
+        """``(point z, window z)`` of a ratio ``x`` over ``count`` calls, None if none fit."""
+        if not (math.isfinite(count) and count > 0.0 and 0.0 <= x <= 1.0):
             return None
         if self.ratio is None:
             cfg = self.config

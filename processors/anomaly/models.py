@@ -194,19 +194,18 @@ class PredictorBank:
     def learn_one(self, t_s: float, x: float) -> None:
         """Fold ``x`` into every predictor and its error (clipped at ``clip`` errors)."""
         predictions = self._forecast(t_s)
-        far = self._cleaned(1, x, predictions[1]) != x
-        self.outside = self.outside + 1 if far else 0
         cleaned = [x] * len(self.errors)
+        if self.clip < math.inf:
+            self._clean(x, predictions, cleaned)
         for i, prediction in enumerate(predictions):
             if prediction is not None:
                 self.error_counts[i] += 1
                 rate = max(self.error_alpha, 1.0 / self.error_counts[i])
-                cleaned[i] = self._cleaned(i, x, prediction)
                 self.errors[i] += rate * (abs(cleaned[i] - prediction) - self.errors[i])
         if self.n == 1 and t_s > self.last_t_s:
             self._start_profiles(t_s - self.last_t_s)
-        for profile, value in zip(self.profiles, cleaned[2:], strict=False):
-            profile.learn_one(t_s, value)
+        for k, profile in enumerate(self.profiles, 2):  # profiles start at the 2nd point
+            profile.learn_one(t_s, cleaned[k] if k < len(cleaned) else x)
         self.n += 1
         rate = max(self.error_alpha, 1.0 / self.n)
         level_x = cleaned[1]
@@ -215,14 +214,19 @@ class PredictorBank:
         self.slow_level += rate * (x - self.slow_level)
         self.last_t_s, self.last_x = t_s, x
 
-    def _cleaned(self, i: int, x: float, prediction: float | None) -> float:
-        """``x`` within ``clip`` mean errors of predictor ``i``'s forecast (Huber's ψ)."""
-        if prediction is None or math.isinf(self.clip) or self.outside > self.clip_run:
-            return x
-        if self.error_counts[i] <= MIN_POINTS_PER_PERIOD:
-            return x
-        limit = self.clip * (self.errors[i] + self._epsilon())
-        return prediction + max(-limit, min(limit, x - prediction))
+    def _clean(self, x: float, predictions: list[float | None], cleaned: list[float]) -> None:
+        """``cleaned[i]``: ``x`` within ``clip`` errors of forecast ``i`` (Huber's ψ)."""
+        epsilon = self._epsilon()
+        ewma = predictions[1]
+        far = ewma is not None and abs(x - ewma) > self.clip * (self.errors[1] + epsilon)
+        self.outside = self.outside + 1 if far else 0
+        if self.outside > self.clip_run:
+            return  # the third point in a row beyond: a new level, learnt as it is
+        for i, prediction in enumerate(predictions):
+            if prediction is None or self.error_counts[i] < MIN_POINTS_PER_PERIOD:
+                continue
+            limit = self.clip * (self.errors[i] + epsilon)
+            cleaned[i] = prediction + max(-limit, min(limit, x - prediction))
 
     def _start_profiles(self, step_s: float) -> None:
         for period_s in self.seasonality_s:
@@ -345,7 +349,7 @@ class MultiScaleZ:
         self.noise = math.sqrt(fast_alpha / (2.0 - fast_alpha))
 
     def _cleaned(self, x: float) -> float:
-        if self.n < MIN_POINTS_PER_PERIOD or math.isinf(self.clip):
+        if self.n < MIN_POINTS_PER_PERIOD:
             return x
         limit = self.clip * (self.deviation + 1e-3 * self.magnitude + 1e-12)
         return self.slow + max(-limit, min(limit, x - self.slow))
@@ -354,7 +358,8 @@ class MultiScaleZ:
         """The surprise ``z`` of the fast mean once ``x`` is in it (nothing is learned)."""
         if self.n < 2:
             return 0.0
-        x = self._cleaned(x)
+        if self.clip < math.inf:
+            x = self._cleaned(x)
         fast = self.fast + max(self.fast_alpha, 1.0 / (self.n + 1)) * (x - self.fast)
         shift = _signed(fast - self.slow, self.direction)
         scale = self.deviation * self.noise + 1e-3 * self.magnitude + 1e-12
@@ -362,7 +367,8 @@ class MultiScaleZ:
 
     def learn_one(self, t_s: float, x: float) -> None:
         """Fold ``x`` into both means and the deviation."""
-        x = self._cleaned(x)
+        if self.clip < math.inf:
+            x = self._cleaned(x)
         self.n += 1
         slow_rate = max(self.slow_alpha, 1.0 / self.n)
         if self.n > 1:
