@@ -137,7 +137,7 @@ def robust(settings: DetectorSettings) -> DetectorSettings:
     so a burst does not drag the forecasts of the points after it while a new level is
     taken up; a point a seasonal profile nearly as good as the best expected is no surprise
     (``judge_ratio``: a nightly batch job the daily profile knows). On NAB each of these
-    costs points (in-sample 70.46 → 54.62 with all of them): NAB labels spikes on spiky
+    costs points (in-sample 70.46 → 54.51 with all of them): NAB labels spikes on spiky
     series as anomalies, which is what this profile is for not calling news
     (``docs/benchmarks.md``).
     """

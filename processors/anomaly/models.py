@@ -169,7 +169,12 @@ class PredictorBank:
         b = self.judge = self.best(predictions)
         if b < 0:
             return 0.0
-        z = self._z(b, x, predictions[b])
+        residual = x - predictions[b]  # type: ignore[operator]
+        if self.direction == "up":
+            residual = max(min(residual, x - self.slow_level), 0.0)
+        elif self.direction == "down":
+            residual = min(max(residual, x - self.slow_level), 0.0)
+        z = min(abs(residual) / (self.errors[b] + self._epsilon()), Z_CAP)
         if self.judge_ratio > 1.0:
             # a point a nearly-as-good seasonal profile expected is no surprise
             for i, prediction in enumerate(predictions):
@@ -194,9 +199,29 @@ class PredictorBank:
     def learn_one(self, t_s: float, x: float) -> None:
         """Fold ``x`` into every predictor and its error (clipped at ``clip`` errors)."""
         predictions = self._forecast(t_s)
-        cleaned = [x] * len(self.errors)
         if self.clip < math.inf:
-            self._clean(x, predictions, cleaned)
+            self._learn_clipped(t_s, x, predictions)
+        else:
+            for i, prediction in enumerate(predictions):
+                if prediction is not None:
+                    self.error_counts[i] += 1
+                    rate = max(self.error_alpha, 1.0 / self.error_counts[i])
+                    self.errors[i] += rate * (abs(x - prediction) - self.errors[i])
+            if self.n == 1 and t_s > self.last_t_s:
+                self._start_profiles(t_s - self.last_t_s)
+            for profile in self.profiles:
+                profile.learn_one(t_s, x)
+            self.level = x if self.n == 0 else self.level + self.level_alpha * (x - self.level)
+        self.n += 1
+        rate = max(self.error_alpha, 1.0 / self.n)
+        self.magnitude += rate * (abs(x) - self.magnitude)
+        self.slow_level += rate * (x - self.slow_level)
+        self.last_t_s, self.last_x = t_s, x
+
+    def _learn_clipped(self, t_s: float, x: float, predictions: list[float | None]) -> None:
+        """:meth:`learn_one`'s predictors and errors, each learning ``x`` clipped."""
+        cleaned = [x] * len(self.errors)
+        self._clean(x, predictions, cleaned)
         for i, prediction in enumerate(predictions):
             if prediction is not None:
                 self.error_counts[i] += 1
@@ -206,13 +231,8 @@ class PredictorBank:
             self._start_profiles(t_s - self.last_t_s)
         for k, profile in enumerate(self.profiles, 2):  # profiles start at the 2nd point
             profile.learn_one(t_s, cleaned[k] if k < len(cleaned) else x)
-        self.n += 1
-        rate = max(self.error_alpha, 1.0 / self.n)
         level_x = cleaned[1]
-        self.level = x if self.n == 1 else self.level + self.level_alpha * (level_x - self.level)
-        self.magnitude += rate * (abs(x) - self.magnitude)
-        self.slow_level += rate * (x - self.slow_level)
-        self.last_t_s, self.last_x = t_s, x
+        self.level = x if self.n == 0 else self.level + self.level_alpha * (level_x - self.level)
 
     def _clean(self, x: float, predictions: list[float | None], cleaned: list[float]) -> None:
         """``cleaned[i]``: ``x`` within ``clip`` errors of forecast ``i`` (Huber's ψ)."""
