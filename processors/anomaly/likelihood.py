@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import math
 from array import array
+from statistics import NormalDist
 from typing import Any
-
-from scipy.special import ndtri
 
 LOG_SCALE = 10.0  # log_score = 1 at q = 10⁻¹⁰
 SQRT2 = math.sqrt(2.0)
 LN10 = math.log(10.0)
 MAE_TO_SD = 1.2533  # σ / mean absolute deviation of a Gaussian
+STANDARD_NORMAL = NormalDist()  # the standard library's: an idle sidecar imports no scipy
 
 
 def log_score_of_log10(log10_tail: float) -> float:
@@ -237,7 +237,7 @@ class Recurrence:
         rate = self.rate(z) if rate is None else rate
         if rate <= 0.0:
             return z
-        return min(z, -MAE_TO_SD * float(ndtri(0.5 * min(rate, 1.0))))
+        return min(z, -MAE_TO_SD * STANDARD_NORMAL.inv_cdf(0.5 * min(rate, 1.0)))
 
     def learn_one(self, surprise: float) -> None:
         """Count the levels ``surprise`` rose through."""

@@ -12,8 +12,6 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
-from scipy.special import betainc, ndtri
-
 Direction = Literal["both", "up", "down"]
 
 Z_CAP = 20.0  # as the other models: one wild point may not dominate the long fit
@@ -32,6 +30,8 @@ def binomial_z(k: float, n: float, p: float) -> float:
     >>> round(binomial_z(5, 1000, 0.005), 2)
     0.07
     """
+    from scipy.special import betainc, ndtri  # first use: scipy is ~70 MB resident
+
     k = min(max(k, 0.0), n)
     at_least = 1.0 if k <= 0.0 else float(betainc(k, n - k + 1.0, p))
     above = 0.0 if k + 1.0 > n else float(betainc(k + 1.0, n - k, p))
