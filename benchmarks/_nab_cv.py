@@ -203,7 +203,7 @@ def grid(
     ]
 
 
-def default_grid() -> list[Candidate]:
+def default_grid(base: DetectorSettings | None = None) -> list[Candidate]:
     """The candidates ``python -m benchmarks.nab`` cross-validates: 96, on purpose few.
 
     The shift model's two time scales (two pairs) and its likelihood's short span (1 or 5
@@ -217,7 +217,7 @@ def default_grid() -> list[Candidate]:
     design, not selected: without the gate a clean hourly series with a weekly cycle raised
     a false alarm (``tests/processors/anomaly``), though NAB in-sample scored 2 points higher.
     """
-    base = DetectorSettings()
+    base = base or DetectorSettings()
     settings = [
         replace(base, shift_span=span, fast_alpha=fast, slow_alpha=slow, recurrence=recurrence)
         for recurrence in (True, False)
@@ -227,9 +227,9 @@ def default_grid() -> list[Candidate]:
     return grid(settings, (0.45, 0.5, 0.55), (50, 100), (0.0, 1.0))
 
 
-def describe(candidate: Candidate) -> str:
-    """The candidate's settings that differ from the defaults, and its decision."""
-    base = DetectorSettings()
+def describe(candidate: Candidate, base: DetectorSettings | None = None) -> str:
+    """The candidate's settings that differ from ``base``, and its decision."""
+    base = base or DetectorSettings()
     full = candidate.detector_settings()
     changed = [
         f"{name}={getattr(full, name)!r}"
@@ -240,7 +240,7 @@ def describe(candidate: Candidate) -> str:
     return " ".join(changed)
 
 
-def shipped() -> Candidate:
-    """The shipped defaults as a candidate."""
-    base = DetectorSettings()
+def shipped(base: DetectorSettings | None = None) -> Candidate:
+    """The shipped defaults (of ``base``) as a candidate."""
+    base = base or DetectorSettings()
     return Candidate(base, Decision(base.threshold, base.refractory, base.shift_weight))

@@ -99,3 +99,32 @@ def test_telemetry_faults_are_injected_where_they_say() -> None:
         assert faulty.onset is not None and clean.onset is None
         differs = np.flatnonzero(faulty.values != clean.values)
         assert differs.min() >= faulty.onset and differs.max() < faulty.end
+
+
+def test_the_error_ratio_carries_its_calls_and_nothing_else_does() -> None:
+    for case in anomaly_telemetry.cases(days=3, seeds=1):
+        if "error_ratio" not in case.name:
+            assert case.counts is None
+            continue
+        assert case.counts is not None and case.counts.shape == case.values.shape
+        if case.onset is None:  # clean: whole errors over whole calls
+            errors = case.values * case.counts
+            assert np.allclose(errors, np.round(errors), atol=1e-6)
+
+
+def test_other_seeds_give_other_series() -> None:
+    first = {c.name: c.values for c in anomaly_telemetry.cases(days=3, seeds=1)}
+    held_out = {c.name: c.values for c in anomaly_telemetry.cases(days=3, seeds=1, first_seed=3)}
+    assert first.keys() == held_out.keys()
+    assert all(not np.array_equal(first[k], held_out[k]) for k in first)
+
+
+def test_error_bursts_are_found_and_the_clean_ratio_stays_quiet() -> None:
+    ratios = [c for c in anomaly_telemetry.cases(days=3, seeds=1) if "error_ratio" in c.name]
+    for case in ratios:
+        outcome = anomaly_telemetry.run(case, "medium")
+        if case.onset is None:
+            assert outcome.opened == []
+        else:
+            assert any(case.onset <= i < case.end for i in outcome.opened)
+            assert all(i >= case.onset for i in outcome.opened)

@@ -23,6 +23,7 @@ class SeriesRule(ComponentConfig):
     threshold: float | None = Field(default=None, gt=0, lt=1)
     direction: Direction | None = None
     warm_up: int | None = Field(default=None, ge=0)
+    robust: bool | None = None
 
 
 class AnomalyConfig(ComponentConfig):
@@ -41,6 +42,9 @@ class AnomalyConfig(ComponentConfig):
         save_interval: how often (event time) detector state is written to the store.
         history_points: scored points kept per series (value, expected band, score) for the
             snapshot and the dashboard; memory is bounded by ``max_series × history_points``.
+        robust: judge series as bursty production telemetry (``detector.robust``): spikes a
+            series shows often are no news, bursts do not drag the forecasts; false to run
+            the detector as the NAB benchmark does.
     """
 
     include: list[str] = ["*"]
@@ -61,6 +65,7 @@ class AnomalyConfig(ComponentConfig):
     max_series: int = Field(default=10_000, gt=0)
     save_interval: float = Field(default=300.0, gt=0)
     history_points: int = Field(default=120, gt=0, le=10_000)
+    robust: bool = True
 
     @model_validator(mode="after")
     def _patterns(self) -> AnomalyConfig:

@@ -20,11 +20,14 @@ from __future__ import annotations
 
 import math
 from array import array
+from statistics import NormalDist
 from typing import Any
 
 LOG_SCALE = 10.0  # log_score = 1 at q = 10⁻¹⁰
 SQRT2 = math.sqrt(2.0)
 LN10 = math.log(10.0)
+MAE_TO_SD = 1.2533  # σ / mean absolute deviation of a Gaussian
+STANDARD_NORMAL = NormalDist()  # the standard library's: an idle sidecar imports no scipy
 
 
 def log_score_of_log10(log10_tail: float) -> float:
@@ -175,7 +178,17 @@ class Recurrence:
     (2.1, 30.0)
     """
 
-    __slots__ = ("alpha", "free", "min_rate", "upcrossings", "stamps", "n", "last")
+    __slots__ = (
+        "alpha",
+        "free",
+        "min_rate",
+        "upcrossings",
+        "stamps",
+        "n",
+        "last",
+        "weight",
+        "last_level",
+    )
 
     LEVELS = 13
 
@@ -188,6 +201,8 @@ class Recurrence:
         self.stamps = array("q", bytes(8 * self.LEVELS))  # the point each count is as of
         self.n = 0
         self.last = 0.0
+        self.weight = 0.0  # (1 − (1 − α)^n) / α, kept rather than recomputed
+        self.last_level = -1  # level(last)
 
     @classmethod
     def level(cls, surprise: float) -> int:
@@ -199,24 +214,40 @@ class Recurrence:
     def _count(self, j: int) -> float:
         return self.upcrossings[j] * (1.0 - self.alpha) ** (self.n - self.stamps[j])
 
-    def cap(self, surprise: float) -> float:
-        """``s'``: ``surprise`` capped at the recurrence rate of its level."""
+    def rate(self, surprise: float) -> float:
+        """``ρ``: how often the series has risen to ``surprise``'s level (0 below ``min_rate``)."""
         j = self.level(surprise)
         if j < 0:
-            return surprise
-        weight = (1.0 - (1.0 - self.alpha) ** self.n) / self.alpha
-        rate = (self._count(j) - self.free) / max(weight, 1.0)
-        if rate < self.min_rate:
-            return surprise
-        return min(surprise, -math.log10(rate))
+            return 0.0
+        rate = (self._count(j) - self.free) / max(self.weight, 1.0)
+        return rate if rate >= self.min_rate else 0.0
+
+    def cap(self, surprise: float) -> float:
+        """``s'``: ``surprise`` capped at the recurrence rate of its level."""
+        rate = self.rate(surprise)
+        return surprise if rate <= 0.0 else min(surprise, -math.log10(rate))
+
+    def calibrate(self, z: float, rate: float | None = None) -> float:
+        """A one-step surprise ``z`` (in mean absolute errors) no larger than its rate says.
+
+        ``z' = min(z, 1.2533 · Φ⁻¹(1 − ρ / 2))`` when ``ρ ≥ min_rate``: the surprise of a
+        Gaussian error that is exceeded as often as this series rises to ``z`` (a disk that
+        bursts to 20 mean errors once an hour gets the surprise of a once-an-hour error).
+        """
+        rate = self.rate(z) if rate is None else rate
+        if rate <= 0.0:
+            return z
+        return min(z, -MAE_TO_SD * STANDARD_NORMAL.inv_cdf(0.5 * min(rate, 1.0)))
 
     def learn_one(self, surprise: float) -> None:
         """Count the levels ``surprise`` rose through."""
         self.n += 1
-        for j in range(self.level(self.last) + 1, self.level(surprise) + 1):
+        self.weight = (1.0 - self.alpha) * self.weight + 1.0
+        level = self.level(surprise)
+        for j in range(self.last_level + 1, level + 1):
             self.upcrossings[j] = self._count(j) + 1.0
             self.stamps[j] = self.n
-        self.last = surprise
+        self.last, self.last_level = surprise, level
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready state."""
@@ -228,6 +259,7 @@ class Recurrence:
             "stamps": list(self.stamps),
             "n": self.n,
             "last": self.last,
+            "weight": self.weight,
         }
 
     @classmethod
@@ -237,4 +269,7 @@ class Recurrence:
         r.upcrossings = array("d", (float(u) for u in state["upcrossings"]))
         r.stamps = array("q", (int(k) for k in state["stamps"]))
         r.n, r.last = int(state["n"]), float(state["last"])
+        weight = state.get("weight")  # saved before it was kept: the closed form
+        r.weight = (1.0 - (1.0 - r.alpha) ** r.n) / r.alpha if weight is None else float(weight)
+        r.last_level = r.level(r.last)
         return r

@@ -40,7 +40,10 @@ class PredictorBank:
 
     Predictors ``x̂_i``: the last value, an EWMA ``l ← l + α_l (x − l)``, and one seasonal
     profile per period in ``seasonality_s`` the sampling step resolves (≥ 12 points a period).
-    Each keeps its mean absolute error ``e_i ← e_i + max(α_e, 1/n_i) (|x − x̂_i| − e_i)``.
+    Each keeps its mean absolute error ``e_i ← e_i + max(α_e, 1/n_i) (|x' − x̂_i| − e_i)``
+    and learns ``x' = x̂_i + clip(x − x̂_i, ±c (e_i + ε))`` (Huber's ψ, after Gelper et al.,
+    2010, robust Holt–Winters; ``c = clip``, ∞ by default): a burst does not drag the
+    forecasts and inflate the errors of the points after it (the last value is kept raw).
     With ``b = argmin_i e_i`` (among predictors with ≥ 12 errors), the surprise is
 
         ``z = min(|x − x̂_b| / (e_b + ε), 20)``,  ``ε = 10⁻³ · mean |x|``
@@ -63,6 +66,10 @@ class PredictorBank:
         "error_alpha",
         "seasonal_alpha",
         "max_buckets",
+        "clip",
+        "clip_run",
+        "judge_ratio",
+        "outside",
         "n",
         "last_t_s",
         "last_x",
@@ -86,8 +93,15 @@ class PredictorBank:
         error_alpha: float = 0.005,
         seasonal_alpha: float = 0.2,
         max_buckets: int = 336,
+        clip: float = math.inf,
+        clip_run: int = 1,
+        judge_ratio: float = 1.0,
     ) -> None:
+        self.judge_ratio = judge_ratio
         self.seasonality_s = seasonality_s
+        self.clip = clip
+        self.clip_run = clip_run
+        self.outside = 0  # consecutive points beyond the clip of the EWMA
         self.direction: Direction = direction
         self.level_alpha = level_alpha
         self.error_alpha = error_alpha
@@ -160,25 +174,79 @@ class PredictorBank:
             residual = max(min(residual, x - self.slow_level), 0.0)
         elif self.direction == "down":
             residual = min(max(residual, x - self.slow_level), 0.0)
-        return min(abs(residual) / (self.errors[b] + self._epsilon()), Z_CAP)
+        z = min(abs(residual) / (self.errors[b] + self._epsilon()), Z_CAP)
+        if self.judge_ratio > 1.0:
+            # a point a nearly-as-good seasonal profile expected is no surprise
+            for i, prediction in enumerate(predictions):
+                if i == b or i < 2 or prediction is None:
+                    continue
+                if self.error_counts[i] < MIN_POINTS_PER_PERIOD:
+                    continue
+                if self.errors[i] <= self.judge_ratio * self.errors[b]:
+                    z_i = self._z(i, x, prediction)
+                    if z_i < z:
+                        z, self.judge = z_i, i
+        return z
+
+    def _z(self, i: int, x: float, prediction: float | None) -> float:
+        residual = x - prediction  # type: ignore[operator]
+        if self.direction == "up":
+            residual = max(min(residual, x - self.slow_level), 0.0)
+        elif self.direction == "down":
+            residual = min(max(residual, x - self.slow_level), 0.0)
+        return min(abs(residual) / (self.errors[i] + self._epsilon()), Z_CAP)
 
     def learn_one(self, t_s: float, x: float) -> None:
-        """Fold ``x`` into every predictor and its error."""
-        for i, prediction in enumerate(self._forecast(t_s)):
-            if prediction is not None:
-                self.error_counts[i] += 1
-                rate = max(self.error_alpha, 1.0 / self.error_counts[i])
-                self.errors[i] += rate * (abs(x - prediction) - self.errors[i])
-        if self.n == 1 and t_s > self.last_t_s:
-            self._start_profiles(t_s - self.last_t_s)
-        for profile in self.profiles:
-            profile.learn_one(t_s, x)
+        """Fold ``x`` into every predictor and its error (clipped at ``clip`` errors)."""
+        predictions = self._forecast(t_s)
+        if self.clip < math.inf:
+            self._learn_clipped(t_s, x, predictions)
+        else:
+            for i, prediction in enumerate(predictions):
+                if prediction is not None:
+                    self.error_counts[i] += 1
+                    rate = max(self.error_alpha, 1.0 / self.error_counts[i])
+                    self.errors[i] += rate * (abs(x - prediction) - self.errors[i])
+            if self.n == 1 and t_s > self.last_t_s:
+                self._start_profiles(t_s - self.last_t_s)
+            for profile in self.profiles:
+                profile.learn_one(t_s, x)
+            self.level = x if self.n == 0 else self.level + self.level_alpha * (x - self.level)
         self.n += 1
         rate = max(self.error_alpha, 1.0 / self.n)
-        self.level = x if self.n == 1 else self.level + self.level_alpha * (x - self.level)
         self.magnitude += rate * (abs(x) - self.magnitude)
         self.slow_level += rate * (x - self.slow_level)
         self.last_t_s, self.last_x = t_s, x
+
+    def _learn_clipped(self, t_s: float, x: float, predictions: list[float | None]) -> None:
+        """:meth:`learn_one`'s predictors and errors, each learning ``x`` clipped."""
+        cleaned = [x] * len(self.errors)
+        self._clean(x, predictions, cleaned)
+        for i, prediction in enumerate(predictions):
+            if prediction is not None:
+                self.error_counts[i] += 1
+                rate = max(self.error_alpha, 1.0 / self.error_counts[i])
+                self.errors[i] += rate * (abs(cleaned[i] - prediction) - self.errors[i])
+        if self.n == 1 and t_s > self.last_t_s:
+            self._start_profiles(t_s - self.last_t_s)
+        for k, profile in enumerate(self.profiles, 2):  # profiles start at the 2nd point
+            profile.learn_one(t_s, cleaned[k] if k < len(cleaned) else x)
+        level_x = cleaned[1]
+        self.level = x if self.n == 0 else self.level + self.level_alpha * (level_x - self.level)
+
+    def _clean(self, x: float, predictions: list[float | None], cleaned: list[float]) -> None:
+        """``cleaned[i]``: ``x`` within ``clip`` errors of forecast ``i`` (Huber's ψ)."""
+        epsilon = self._epsilon()
+        ewma = predictions[1]
+        far = ewma is not None and abs(x - ewma) > self.clip * (self.errors[1] + epsilon)
+        self.outside = self.outside + 1 if far else 0
+        if self.outside > self.clip_run:
+            return  # the third point in a row beyond: a new level, learnt as it is
+        for i, prediction in enumerate(predictions):
+            if prediction is None or self.error_counts[i] < MIN_POINTS_PER_PERIOD:
+                continue
+            limit = self.clip * (self.errors[i] + epsilon)
+            cleaned[i] = prediction + max(-limit, min(limit, x - prediction))
 
     def _start_profiles(self, step_s: float) -> None:
         for period_s in self.seasonality_s:
@@ -200,6 +268,10 @@ class PredictorBank:
             "error_alpha": self.error_alpha,
             "seasonal_alpha": self.seasonal_alpha,
             "max_buckets": self.max_buckets,
+            "clip": _json_float(self.clip),
+            "clip_run": self.clip_run,
+            "judge_ratio": self.judge_ratio,
+            "outside": self.outside,
             "n": self.n,
             "last_t_s": _json_float(self.last_t_s),
             "last_x": _json_float(self.last_x),
@@ -221,7 +293,11 @@ class PredictorBank:
             float(state["error_alpha"]),
             float(state["seasonal_alpha"]),
             int(state["max_buckets"]),
+            _float_or_inf(state.get("clip")),
+            int(state.get("clip_run", 1)),
+            float(state.get("judge_ratio", 1.0)),
         )
+        m.outside = int(state.get("outside", 0))
         m.n = int(state["n"])
         m.last_t_s = _float_or_nan(state["last_t_s"])
         m.last_x = _float_or_nan(state["last_x"])
@@ -245,7 +321,9 @@ class MultiScaleZ:
         ``z = min(|f − s| / (d · √(α_f / (2 − α_f)) + ε), 20)``
 
     (the denominator is the spread of ``f`` under no change, ``ε = 10⁻³ · mean |x|``) grows
-    with the shift; one-sided when ``direction`` says so. The slow scale catches what the
+    with the shift; one-sided when ``direction`` says so. With a finite ``clip`` every point
+    is first held within ``clip · (d + ε)`` of ``s``, so a lone burst moves ``f`` a little and
+    a shift that lasts still moves it all the way. The slow scale catches what the
     one-step predictors adapt to too fast: a series that settles at a new level.
 
     >>> m = MultiScaleZ(fast_alpha=0.1, slow_alpha=0.01)
@@ -263,6 +341,7 @@ class MultiScaleZ:
         "fast_alpha",
         "slow_alpha",
         "direction",
+        "clip",
         "n",
         "fast",
         "slow",
@@ -272,8 +351,13 @@ class MultiScaleZ:
     )
 
     def __init__(
-        self, fast_alpha: float = 0.1, slow_alpha: float = 0.005, direction: Direction = "both"
+        self,
+        fast_alpha: float = 0.1,
+        slow_alpha: float = 0.005,
+        direction: Direction = "both",
+        clip: float = math.inf,
     ) -> None:
+        self.clip = clip
         self.fast_alpha = fast_alpha
         self.slow_alpha = slow_alpha
         self.direction: Direction = direction
@@ -284,10 +368,18 @@ class MultiScaleZ:
         self.magnitude = 0.0
         self.noise = math.sqrt(fast_alpha / (2.0 - fast_alpha))
 
+    def _cleaned(self, x: float) -> float:
+        if self.n < MIN_POINTS_PER_PERIOD:
+            return x
+        limit = self.clip * (self.deviation + 1e-3 * self.magnitude + 1e-12)
+        return self.slow + max(-limit, min(limit, x - self.slow))
+
     def score_one(self, t_s: float, x: float) -> float:
         """The surprise ``z`` of the fast mean once ``x`` is in it (nothing is learned)."""
         if self.n < 2:
             return 0.0
+        if self.clip < math.inf:
+            x = self._cleaned(x)
         fast = self.fast + max(self.fast_alpha, 1.0 / (self.n + 1)) * (x - self.fast)
         shift = _signed(fast - self.slow, self.direction)
         scale = self.deviation * self.noise + 1e-3 * self.magnitude + 1e-12
@@ -295,6 +387,8 @@ class MultiScaleZ:
 
     def learn_one(self, t_s: float, x: float) -> None:
         """Fold ``x`` into both means and the deviation."""
+        if self.clip < math.inf:
+            x = self._cleaned(x)
         self.n += 1
         slow_rate = max(self.slow_alpha, 1.0 / self.n)
         if self.n > 1:
@@ -314,6 +408,7 @@ class MultiScaleZ:
             "fast_alpha": self.fast_alpha,
             "slow_alpha": self.slow_alpha,
             "direction": self.direction,
+            "clip": _json_float(self.clip),
             "n": self.n,
             "fast": self.fast,
             "slow": self.slow,
@@ -324,7 +419,12 @@ class MultiScaleZ:
     @classmethod
     def from_dict(cls, state: dict[str, Any]) -> MultiScaleZ:
         """Rebuild from :meth:`to_dict`."""
-        m = cls(float(state["fast_alpha"]), float(state["slow_alpha"]), state["direction"])
+        m = cls(
+            float(state["fast_alpha"]),
+            float(state["slow_alpha"]),
+            state["direction"],
+            _float_or_inf(state.get("clip")),
+        )
         m.n = int(state["n"])
         m.fast, m.slow = float(state["fast"]), float(state["slow"])
         m.deviation, m.magnitude = float(state["deviation"]), float(state["magnitude"])
@@ -496,6 +596,10 @@ class RangeNovelty:
 
 def _json_float(value: float) -> float | None:
     return value if math.isfinite(value) else None
+
+
+def _float_or_inf(value: float | None) -> float:
+    return math.inf if value is None else float(value)
 
 
 def _float_or_nan(value: float | None) -> float:

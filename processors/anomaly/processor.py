@@ -52,13 +52,14 @@ class AnomalyProcessor(Processor):
                 continue
             where = f"{key.service} {key.operation}"
             for signal in self.config.span_signals:
+                count = None
                 if signal == "rate":
                     value = red.calls / seconds
                 elif signal == "error_ratio":
-                    value = red.errors / red.calls
+                    value, count = red.errors / red.calls, float(red.calls)
                 else:
                     value = red.duration_s.quantile(QUANTILES[signal]) * 1000
-                self._observe(f"span.{signal}{{{where}}}", key.service, t, value)
+                self._observe(f"span.{signal}{{{where}}}", key.service, t, value, count)
 
     def consume_metrics(self, batch: MetricBatch) -> None:
         for point in batch.points:
@@ -79,11 +80,13 @@ class AnomalyProcessor(Processor):
             return delta.value if not seconds or seconds <= 0 else (delta.value or 0) / seconds
         return point_value(delta)
 
-    def _observe(self, name: str, service: str, t_ns: int, value: float) -> None:
+    def _observe(
+        self, name: str, service: str, t_ns: int, value: float, count: float | None = None
+    ) -> None:
         state = self._state(name, service)
         if state is None:
             return
-        finding = state.observe(t_ns, value, self.id)
+        finding = state.observe(t_ns, value, self.id, count)
         if finding is not None:
             self.pending.append(finding)
 

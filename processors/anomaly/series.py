@@ -10,7 +10,12 @@ from typing import Any
 
 from otel_perf.findings import Finding, Kind, Severity, State
 from otel_perf.processors.anomaly.config import AnomalyConfig, Direction
-from otel_perf.processors.anomaly.detector import DEFAULT_THRESHOLD, Detector, DetectorSettings
+from otel_perf.processors.anomaly.detector import (
+    DEFAULT_THRESHOLD,
+    Detector,
+    DetectorSettings,
+    robust,
+)
 from otel_perf.processors.anomaly.history import History
 
 NS = 1_000_000_000
@@ -26,6 +31,7 @@ class Settings:
     warm_up: int
     resolve_after: int
     history_points: int = 120
+    robust: bool = True
 
 
 def threshold_for(sensitivity: str) -> float:
@@ -52,6 +58,7 @@ def settings_for(name: str, config: AnomalyConfig) -> Settings | None:
         warm_up=rule.warm_up if rule and rule.warm_up is not None else config.warm_up,
         resolve_after=config.resolve_after,
         history_points=config.history_points,
+        robust=config.robust if rule is None or rule.robust is None else rule.robust,
     )
 
 
@@ -84,21 +91,27 @@ class SeriesState:
 
     @classmethod
     def new(cls, name: str, service: str, settings: Settings) -> SeriesState:
-        detector = Detector(
-            DetectorSettings(
-                threshold=settings.threshold,
-                warm_up=settings.warm_up,
-                direction=settings.direction,
-            )
+        detector_settings = DetectorSettings(
+            threshold=settings.threshold,
+            warm_up=settings.warm_up,
+            direction=settings.direction,
         )
+        if settings.robust:
+            detector_settings = robust(detector_settings)
+        detector = Detector(detector_settings)
         return cls(name, service, settings, detector, history=History(settings.history_points))
 
-    def observe(self, t_ns: int, value: float, source: str) -> Finding | None:
-        """Score one point (in event-time order; older points are skipped)."""
+    def observe(
+        self, t_ns: int, value: float, source: str, count: float | None = None
+    ) -> Finding | None:
+        """Score one point (in event-time order; older points are skipped).
+
+        ``count``: the denominator of a ratio series (the calls of an error ratio).
+        """
         if t_ns <= self.last_t_ns:
             return None
         fallback = self.expected()
-        score = self.detector.score_one(t_ns / NS, value)
+        score = self.detector.score_one(t_ns / NS, value, count)
         judgement = self.detector.explain()
         low, high = judgement.expected_low, judgement.expected_high
         if not (math.isfinite(low) and math.isfinite(high)):

@@ -12,6 +12,7 @@ from otel_perf.processors.anomaly.detector import (
     DEFAULT_THRESHOLD,
     Detector,
     DetectorSettings,
+    robust,
 )
 
 STEP_S = 60.0
@@ -178,3 +179,81 @@ def test_recurring_bursts_stop_alerting_and_a_new_level_still_does() -> None:
     shifted = values[:3000] + [3.0 * x for x in values[3000:3240]] + values[3240:]
     hits = alerts(shifted, DetectorSettings(warm_up=warm_up), warm_up)
     assert any(3000 <= i < 3240 for i in hits)
+
+
+def error_ratio_points(n: int, seed: int = 3) -> list[tuple[float, float]]:
+    """(ratio, calls) of a service with 0.4 % errors, busy by day and near idle at night."""
+    rng = random.Random(seed)
+    points = []
+    for i in range(n):
+        busy = (i // 360) % 4 != 0  # six quiet hours in every 24
+        calls = float(rng.randint(800, 1200) if busy else rng.randint(1, 6))
+        errors = sum(rng.random() < 0.004 for _ in range(int(calls)))
+        points.append((errors / calls, calls))
+    return points
+
+
+def ratio_alerts(points: list[tuple[float, float]], counted: bool) -> list[int]:
+    d = Detector(DetectorSettings(warm_up=1440, direction="up"))
+    return [
+        i
+        for i, (x, calls) in enumerate(points)
+        if d.score_one(T0_S + i * STEP_S, x, calls if counted else None) >= DEFAULT_THRESHOLD
+    ]
+
+
+def test_an_error_ratio_over_few_calls_is_judged_with_its_count() -> None:
+    points = error_ratio_points(3 * 1440)
+    night = next(i for i in range(2000, 3000) if points[i][1] <= 6)
+    points[night] = (1 / 3, 3.0)  # one error in three calls: 33 %, and no news
+    assert night in ratio_alerts(points, counted=False)  # the value alone calls it an anomaly
+    assert ratio_alerts(points, counted=True) == []
+    day = next(i for i in range(3000, 4000) if points[i][1] >= 800)
+    points[day] = (0.1, 300.0)  # thirty in three hundred is
+    assert ratio_alerts(points, counted=True) == [day]
+
+
+def test_a_persistent_small_rise_in_the_error_ratio_is_found_by_its_counts() -> None:
+    rng = random.Random(5)
+    points = error_ratio_points(3 * 1440)
+    for i in range(3240, 3300):  # 1.2 % instead of 0.4 % for a busy hour
+        calls = points[i][1]
+        errors = sum(rng.random() < 0.012 for _ in range(int(calls)))
+        points[i] = (errors / calls, calls)
+    hits = ratio_alerts(points, counted=True)
+    assert hits and 3240 <= hits[0] < 3300 and all(i >= 3240 for i in hits)
+
+
+def test_robust_settings_take_bursts_as_normal_and_still_find_a_shift() -> None:
+    values = bursty(5 * 1440, seed=11)
+    warm_up = 1440
+    # a day after the warm-up the bursts' rate is learnt (~10 of them reach the top level)
+    generic = alerts(values, DetectorSettings(warm_up=warm_up), 2 * 1440)
+    calm = alerts(values, robust(DetectorSettings(warm_up=warm_up)), 2 * 1440)
+    assert len(generic) >= 5 and len(calm) <= 2
+    shifted = values[:5000] + [3.0 * x for x in values[5000:5240]] + values[5240:]
+    hits = alerts(shifted, robust(DetectorSettings(warm_up=warm_up)), warm_up)
+    assert any(5000 <= i < 5030 for i in hits)
+
+
+def nightly_batch(n: int, seed: int = 2) -> list[float]:
+    """CPU utilisation: a daily cycle, and a batch job from 02:00 to 02:30 every night."""
+    rng = random.Random(seed)
+    return [
+        0.3
+        + 0.08 * math.sin(2 * math.pi * (i % 1440) / 1440)
+        + (0.35 if 120 <= i % 1440 < 150 else 0.0)
+        + rng.gauss(0.0, 0.02)
+        for i in range(n)
+    ]
+
+
+def test_robust_settings_know_a_nightly_job_the_daily_profile_has_seen() -> None:
+    values = nightly_batch(5 * 1440)
+    warm_up = 1440
+    # the EWMA judges most points; it does not see the job coming, the daily profile does
+    assert alerts(values, DetectorSettings(warm_up=warm_up), warm_up)
+    assert alerts(values, robust(DetectorSettings(warm_up=warm_up)), warm_up) == []
+    shifted = values[:5000] + [x + 0.2 for x in values[5000:5240]] + values[5240:]
+    hits = alerts(shifted, robust(DetectorSettings(warm_up=warm_up)), warm_up)
+    assert hits and 5000 <= hits[0] < 5005

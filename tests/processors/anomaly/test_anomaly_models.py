@@ -20,10 +20,11 @@ from typing import Any
 
 import pytest
 
-from otel_perf.processors.anomaly import detector, likelihood, models, seasonal
-from otel_perf.processors.anomaly.detector import Detector
+from otel_perf.processors.anomaly import detector, likelihood, models, ratio, seasonal
+from otel_perf.processors.anomaly.detector import Detector, DetectorSettings, robust
 from otel_perf.processors.anomaly.likelihood import Likelihood, Recurrence
 from otel_perf.processors.anomaly.models import FlatLine, MultiScaleZ, PredictorBank, RangeNovelty
+from otel_perf.processors.anomaly.ratio import CountRatio
 from otel_perf.processors.anomaly.seasonal import SeasonalProfile
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -65,6 +66,18 @@ def _recurrence_step(model: Recurrence, t_s: float, x: float) -> float:
     return out
 
 
+def _ratio_step(model: CountRatio, t_s: float, x: float) -> float:
+    calls = 50.0 + 40.0 * math.sin(t_s / 5000.0)  # few calls at times, many at others
+    errors = round(abs(x - 10.0) * calls / 20.0)
+    out = model.score_one(t_s, errors, calls) + model.window_z(errors, calls)
+    model.learn_one(t_s, errors, calls)
+    return out
+
+
+def _counted_detector_step(model: Detector, t_s: float, x: float) -> float:
+    return model.score_one(t_s, min(abs(x - 10.0) / 20.0, 1.0), 100.0)
+
+
 def _seasonal_step(model: SeasonalProfile, t_s: float, x: float) -> float:
     predicted = model.predict(t_s)
     model.learn_one(t_s, x)
@@ -94,7 +107,15 @@ SPECS = [
         _seasonal_step,
         SeasonalProfile.from_dict,
     ),
+    Spec("count_ratio", CountRatio, _ratio_step, CountRatio.from_dict),
     Spec("detector", Detector, lambda m, t, x: m.score_one(t, x), Detector.from_dict),
+    Spec("detector_with_counts", Detector, _counted_detector_step, Detector.from_dict),
+    Spec(
+        "robust_detector",
+        lambda: Detector(robust(DetectorSettings())),
+        lambda m, t, x: m.score_one(t, x),
+        Detector.from_dict,
+    ),
 ]
 
 
@@ -113,7 +134,7 @@ def series(n: int, seed: int = 0) -> list[tuple[float, float]]:
 
 
 @pytest.mark.parametrize(
-    "module", [models, likelihood, seasonal, detector], ids=lambda m: m.__name__
+    "module", [models, likelihood, ratio, seasonal, detector], ids=lambda m: m.__name__
 )
 def test_docstring_examples(module: ModuleType) -> None:
     result = doctest.testmod(module, verbose=False)
@@ -177,8 +198,9 @@ def test_cost_per_point_does_not_grow(spec: Spec) -> None:
     assert late <= early * 1.1 + 10
 
 
-def test_detector_state_stays_under_16_kib_per_series() -> None:
-    d = Detector()
+@pytest.mark.parametrize("settings", [DetectorSettings(), robust(DetectorSettings())])
+def test_detector_state_stays_under_16_kib_per_series(settings: DetectorSettings) -> None:
+    d = Detector(settings)
     for t, x in series(2016 * 2):  # two weeks of 5-minute points: every bucket of both profiles
         d.score_one(t, x)
     assert state_bytes(d) < 16 * 1024  # in memory; the JSON text is about as large

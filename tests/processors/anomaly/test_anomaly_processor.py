@@ -16,6 +16,7 @@ from otel_perf.histogram import ExponentialHistogram
 from otel_perf.model import MetricBatch, MetricPoint, MetricType, Resource
 from otel_perf.processors.anomaly.config import AnomalyConfig
 from otel_perf.processors.anomaly.processor import AnomalyProcessor
+from otel_perf.processors.anomaly.series import SeriesState, settings_for
 from otel_perf.series import RED, SeriesHub, SeriesInterval, SeriesKey
 from otel_perf.store import Store
 
@@ -97,6 +98,44 @@ def test_span_metrics_series_from_the_hub(tmp_path: Path) -> None:
     opened = [f for f in found if f.state == "open"]
     assert [f.subject for f in opened] == ["span.p95_ms{shop GET /cart}"]
     assert processor.snapshot()["series"] == 3  # rate, error_ratio, p95_ms
+
+
+def test_the_error_ratio_is_judged_with_the_calls_it_is_over(tmp_path: Path) -> None:
+    hub = SeriesHub()
+    processor = make(tmp_path, hub=hub, span_signals=["error_ratio"], warm_up=200)
+    key = SeriesKey("shop", "GET /cart", 2)
+    rng = random.Random(7)
+    found = []
+
+    def publish(i: int, calls: int, errors: int) -> None:
+        hist = ExponentialHistogram()
+        hist.record_many([0.02] * calls)
+        hub.publish(
+            SeriesInterval(
+                T0 + i * 60 * S, T0 + (i + 1) * 60 * S, 60, {key: RED(calls, errors, hist)}
+            )
+        )
+        found.extend(processor.tick(T0 + (i + 1) * 60 * S))
+
+    for i in range(400):
+        calls = rng.randint(900, 1100)
+        publish(i, calls, sum(rng.random() < 0.004 for _ in range(calls)))
+    publish(400, 3, 1)  # 33 % over three calls at night
+    assert found == []
+    publish(401, 300, 30)  # 10 % over three hundred
+    assert [(f.subject, f.state) for f in found] == [("span.error_ratio{shop GET /cart}", "open")]
+    attributes = found[0].attributes
+    assert attributes["model"] == "counts"  # judged by its binomial tail at the learnt rate
+    assert 0.0 <= attributes["expected_low"] < 0.004 < attributes["expected_high"] < 0.1
+
+
+def test_robust_settings_are_the_default_and_a_rule_can_turn_them_off() -> None:
+    config = AnomalyConfig.model_validate({"rules": [{"match": "metric:orders*", "robust": False}]})
+    for name, robust in (("metric:disk.io{node}", True), ("metric:orders{shop}", False)):
+        settings = settings_for(name, config)
+        assert settings is not None and settings.robust is robust
+        detector = SeriesState.new(name, "shop", settings).detector
+        assert detector.config.spikes is robust and (detector.config.clip < 1e9) is robust
 
 
 def test_state_survives_a_restart(tmp_path: Path) -> None:
