@@ -22,7 +22,7 @@ import time
 from typing import Any
 
 from benchmarks._common import SPANS_PER_REQUEST, build_pool
-from otel_perf.components import Context
+from otel_perf.component import Context
 from otel_perf.decode import SPAN_ATTRIBUTE_KEYS, Decoder, Limits
 from otel_perf.model import SpanBatch
 from otel_perf.processors.bottlenecks.config import BottlenecksConfig
