@@ -457,6 +457,7 @@ class RegressionProcessor(Processor):
             versions = store.load_state(self.id, "versions")
             if versions:
                 self.versions.restore(versions["tracker"])
+                self.version_usage.restore(versions.get("usage", {}))
                 self.comparisons.extend(versions["comparisons"])
 
     def flush(self, now_ns: int) -> None:
@@ -476,7 +477,11 @@ class RegressionProcessor(Processor):
                     )
             for name in self.runs.dirty:
                 store.save_state(self.id, f"runs/{name}", self.runs.of(name), now_ns)
-            versions = {"tracker": self.versions.to_dict(), "comparisons": list(self.comparisons)}
+            versions = {
+                "tracker": self.versions.to_dict(),
+                "usage": self.version_usage.to_dict(),
+                "comparisons": list(self.comparisons),
+            }
             store.save_state(self.id, "versions", versions, now_ns)
             index = {"baselines": sorted(self.baselines), "runs": sorted(self.runs.by_name)}
             store.save_state(self.id, "index", index, now_ns)

@@ -9,6 +9,7 @@ gets faster. The statement's p95 rises; no query got slower per unit of work.
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Callable
 from typing import Any
@@ -21,7 +22,12 @@ from otel_perf.config import load_config
 from otel_perf.findings import Finding, Kind, Severity
 from otel_perf.model import SpanBatch, SpanKind, SpanRecord
 from otel_perf.pipeline import Pipeline
-from otel_perf.processors.regression.usage import Usage, call_change, usage_around
+from otel_perf.processors.regression.usage import (
+    Usage,
+    VersionUsage,
+    call_change,
+    usage_around,
+)
 from otel_perf.recommendations import Inputs, recommend
 from otel_perf.store import Store
 
@@ -181,3 +187,26 @@ def test_call_change() -> None:
     assert call_change(more_traffic) is None  # 1 per trace, costing more: not a call change
     route = usage_around([Usage(10, 0, 500.0, 10.0)], [Usage(2, 0, 200.0, 10.0)])
     assert call_change(route) is None  # traces not counted (an entry operation): not judged
+
+
+def test_version_usage_is_bounded_and_round_trips() -> None:
+    usage = VersionUsage(max_series=2)
+    for _ in range(4):
+        usage.request("shop", "1.0")
+    usage.request("shop", "2.0")
+    usage.request("shop", "3.0")  # a third (service, version): over max_series
+    for _ in range(100):
+        usage.execution("shop", "1.0", STATEMENT, 1.5)
+    usage.execution("shop", "2.0", STATEMENT, 9.0)
+    usage.execution("shop", "2.0", "db sqlite: SELECT 1", 1.0)  # over max_series
+    assert usage.untracked == 2
+    again = VersionUsage(max_series=2)
+    again.restore(json.loads(json.dumps(usage.to_dict())))
+    figures = again.call_change("shop", STATEMENT, "1.0", "2.0")
+    assert figures == {
+        "executions_per_request_before": 25.0,
+        "executions_per_request_after": 1.0,
+        "time_ms_per_request_before": 37.5,
+        "time_ms_per_request_after": 9.0,
+        "call_change": "executions per request 25 -> 1, its time per request fell 37.5 -> 9 ms",
+    }
