@@ -8,13 +8,19 @@ module (never the other way round).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from otel_perf import recommendation_slo as slo
 from otel_perf.findings import Finding, Kind, Severity
-from otel_perf.recommendation_traffic import RouteTraffic, route_traffic, statement_traffic
+from otel_perf.recommendation_traffic import (
+    STATEMENT_PREFIX,
+    RouteTraffic,
+    route_traffic,
+    statement_traffic,
+)
 from otel_perf.recommendation_traffic import Snapshots as Snapshots
 from otel_perf.units import format_quantity
 
@@ -402,7 +408,10 @@ _CHANGE_FIGURES = ("before_ms", "after_ms", "time_s")
 def _change_point(f: Finding, inputs: Context) -> Item:
     """A change point in users' time: the p95 shift × calls per minute. On an entry
     operation that is requests' time; on a statement fingerprint, the extra database time
-    per minute on the routes that run it. Without traffic figures: the relative change."""
+    per minute on the routes that run it. The calls are those *after* the change (the
+    finding's ``calls_per_s_after``, from the intervals since it): the last minute of span
+    metrics may still hold the old calling pattern, or miss the new one. Without either
+    figure: the relative change."""
     a = f.attributes
     operation = str(a["operation"])
     before, after = float(a["before_ms"]), float(a["after_ms"])
@@ -412,15 +421,18 @@ def _change_point(f: Finding, inputs: Context) -> Item:
             f"Investigate {f.service} {operation}: p95 trend turned from "
             f"{a['slope_before_ms_per_min']:+.3g} to {a['slope_after_ms_per_min']:+.3g} ms/min"
         )
+    rate_s, source = _rate_after(a), "the intervals after the change"
     statement = statement_traffic(inputs.snapshots, f.service, operation)
     traffic = statement or route_traffic(inputs.snapshots, f.service, operation)
-    if traffic is None:
+    if rate_s is None and traffic is not None:
+        rate_s, source = traffic.rate_per_s, f"span metrics, last {traffic.window_s:g} s"
+    if rate_s is None:
         relative = after / before - 1 if before else 1.0
         return _relative(f, action, relative, _figures(f, *_CHANGE_FIGURES), "its ")
-    shift, per_min = after - before, traffic.rate_per_s * 60.0
+    shift, per_min = after - before, rate_s * 60.0
     cost = max(shift, 0.0) * per_min
     calls, whose = ("requests", "users' time")
-    if statement is not None:
+    if statement is not None or operation.startswith(STATEMENT_PREFIX):
         calls, whose = "executions", "database time on the routes that run it"
     figures = {
         **_figures(f, *_CHANGE_FIGURES),
@@ -428,11 +440,18 @@ def _change_point(f: Finding, inputs: Context) -> Item:
         f"{calls}_per_min": round(per_min, 3),
     }
     note = (
-        f"time per minute = p95 shift {shift:+.4g} ms × {per_min:.4g} {calls} per minute "
-        f"(span metrics, last {traffic.window_s:g} s)"
+        f"time per minute = p95 shift {shift:+.4g} ms × {per_min:.4g} {calls} per minute ({source})"
     )
     text = f"{shift:+.3g} ms at p95, ~{cost:,.0f} ms per minute of {whose}"
     return _users_time(f, action, cost, text, figures, note)
+
+
+def _rate_after(a: dict[str, Any]) -> float | None:
+    """Calls per second after the change point, when the finding carries it."""
+    rate = a.get("calls_per_s_after")
+    if isinstance(rate, int | float) and math.isfinite(rate) and rate > 0:
+        return float(rate)
+    return None
 
 
 def _release_cost(f: Finding, action: str, relative: float, traffic: RouteTraffic) -> Item:

@@ -103,7 +103,9 @@ def snapshots() -> dict[str, dict[str, dict[str, Any]]]:
 def change(operation: str, before_ms: float, after_ms: float) -> Finding:
     """What the regression processor says about a level shift of ``operation``'s p95."""
     point = {"kind": "level", "before_ms": before_ms, "after_ms": after_ms, "time_s": 1.7e9}
-    return change_finding("shop", operation, point, 10**18, "regression")
+    finding = change_finding("shop", operation, point, 10**18, "regression")
+    assert finding is not None
+    return finding
 
 
 def rate_per_min(snapshots: dict[str, Any], operation: str) -> float:
@@ -150,6 +152,7 @@ def test_a_trend_that_turned_says_so_and_costs_what_its_level_moved(
         "slope_after_ms_per_min": 2.0,
     }
     finding = change_finding("shop", "GET /search", point, 10**18, "regression")
+    assert finding is not None
     (item,) = recommend(Inputs(snapshots, [finding]))
     assert "p95 trend turned from -0.5 to +2 ms/min" in item["action"]
     assert item["impact"]["value"] == 0.0  # its level did not rise at the change
@@ -160,3 +163,21 @@ def test_without_traffic_figures_a_change_point_falls_back_to_its_relative_chang
     assert item["impact"]["kind"] == "relative_latency"
     assert item["impact"]["value"] == pytest.approx(0.5)
     assert "traffic is unknown" in item["ranking"]["notes"][0]
+
+
+def test_a_change_point_weighs_the_calls_after_the_change_not_the_last_minute(
+    snapshots: dict[str, dict[str, dict[str, Any]]],
+) -> None:
+    """The last minute of span metrics may still hold the old traffic: 480 executions a
+    minute of the statement there, but 1 a second since the change — that is what counts."""
+    statement = operation_key(traffic()[1])
+    assert statement is not None
+    point = {"kind": "level", "before_ms": 35.0, "after_ms": 70.0, "calls_per_s_after": 1.0}
+    finding = change_finding("shop", statement, point, 10**18, "regression")
+    assert finding is not None
+    (item,) = recommend(Inputs(snapshots, [finding]))
+    assert rate_per_min(snapshots, "sqlite " + statement.split(": ", 1)[1]) > 400
+    assert item["impact"]["value"] == pytest.approx(35 * 60)
+    assert item["evidence"]["figures"]["executions_per_min"] == 60
+    (note,) = item["ranking"]["notes"]
+    assert "(the intervals after the change)" in note, note

@@ -2,7 +2,9 @@
 
 One :class:`ChangePointDetector` per series (an entry operation or a statement fingerprint,
 ``keys.py``) over its p95 per interval. A declared change is described by
-:func:`describe.describe_change`: level or slope, before and after, when with an interval.
+:func:`describe.describe_change`: level or slope, before and after, when with an interval;
+for a series whose intervals carry their :class:`usage.Usage`, also how it was called before
+and after the change (``usage.usage_around``) and whether that changed (``call_change``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 
 from otel_perf.processors.regression.changepoint import EVERY, ChangePointDetector
 from otel_perf.processors.regression.describe import describe_change
+from otel_perf.processors.regression.usage import Usage, call_change, usage_around
 
 NS = 1_000_000_000
 
@@ -20,6 +23,7 @@ class _Series:
     def __init__(self, window: int, every: int, min_size: int) -> None:
         self.detector = ChangePointDetector(window=window, every=every, min_size=min_size)
         self.points: deque[tuple[int, float, float]] = deque(maxlen=window)  # (index, t_s, v)
+        self.usage: deque[tuple[int, Usage]] = deque(maxlen=window)  # (index, usage)
         self.seen = 0
         self.last_change = 0  # index where the current segment starts
 
@@ -34,9 +38,10 @@ class ChangeTracker:
         self.untracked = 0
 
     def observe(
-        self, service: str, operation: str, t_ns: int, p95_ms: float
+        self, service: str, operation: str, t_ns: int, p95_ms: float, usage: Usage | None = None
     ) -> list[dict[str, Any]]:
-        """Add one interval's p95; returns the changes declared with it, described."""
+        """Add one interval's p95 (and its usage, when known); returns the changes declared
+        with it, described."""
         name = f"{service} {operation}"
         state = self.series.get(name)
         if state is None:
@@ -45,11 +50,15 @@ class ChangeTracker:
                 return []
             state = self.series[name] = _Series(self.window, self.every, self.min_size)
         state.points.append((state.seen, t_ns / NS, p95_ms))
+        if usage is not None:
+            state.usage.append((state.seen, usage))
         state.seen += 1
         described = []
         for index in state.detector.update(p95_ms):
             point = describe_change(list(state.points), state.last_change, index, state.seen)
             point["series"] = name
+            if state.usage:
+                point.update(_usage_of(state, index))
             described.append(point)
             state.last_change = index
         return described
@@ -58,3 +67,15 @@ class ChangeTracker:
         """(time_s, p95_ms) points of ``"service operation"`` still in the window."""
         state = self.series.get(name)
         return [] if state is None else [(t, v) for _, t, v in state.points]
+
+
+def _usage_of(state: _Series, index: int) -> dict[str, Any]:
+    """Usage figures of the segment before ``index`` (since the last change) and after it,
+    and ``call_change``: why it is a change of how the series is called (or absent)."""
+    before = [u for i, u in state.usage if state.last_change <= i < index]
+    after = [u for i, u in state.usage if i >= index]
+    figures: dict[str, Any] = usage_around(before, after)
+    reason = call_change(figures)
+    if reason is not None:
+        figures["call_change"] = reason
+    return figures

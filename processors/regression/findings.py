@@ -55,10 +55,13 @@ def verdict_attributes(v: Verdict) -> dict[str, Any]:
 def version_finding(
     c: Comparison, v: Verdict, now_ns: int, source: str, context: dict[str, Any] | None = None
 ) -> Finding | None:
-    """A regression or improvement between two versions of one operation; None on pass.
-    ``context``: what was compared (``basis``, ``environment_drift``), added as attributes."""
+    """A regression or improvement between two versions of one operation; None on pass, and
+    on a statement the new version calls differently (``call_change`` in ``context``,
+    ``usage.py``: not a change of the query; the comparison stays in the analysis).
+    ``context``: what was compared (``basis``, ``environment_drift``) and a statement's
+    executions and time per request of each version, added as attributes."""
     kind = KINDS.get(v.outcome)
-    if kind is None:
+    if kind is None or (context or {}).get("call_change"):
         return None
     worse = kind == Kind.REGRESSION_DETECTED
     return Finding(
@@ -100,11 +103,16 @@ def run_finding(name: str, v: Verdict, now_ns: int, source: str) -> Finding | No
 
 def change_finding(
     service: str, operation: str, point: dict[str, Any], now_ns: int, source: str
-) -> Finding:
+) -> Finding | None:
     """A change of an operation's p95: level or slope, before and after, when, which release.
 
-    ``point`` comes from ``describe.describe_change`` plus ``release`` (or None).
+    ``point`` comes from ``describe.describe_change`` plus ``release`` (or None), and
+    ``changes.py``'s usage figures. A change of how a statement is called (``call_change``,
+    ``usage.py``) is no finding (None): not a regression of the query, and the route's own
+    series says whether users gained; the change point stays in the analysis.
     """
+    if point.get("call_change"):
+        return None
     before, after = float(point["before_ms"]), float(point["after_ms"])
     level = point.get("kind", "level") == "level"
     worse = after > before if level else point["slope_after_ms_per_min"] > 0

@@ -45,6 +45,8 @@ from otel_perf.processors.regression.sequential import msprt
 from otel_perf.processors.regression.statements import StatementIntervals
 from otel_perf.processors.regression.stats import SEQUENTIAL_SHARE, Verdict
 from otel_perf.processors.regression.trend import trend
+from otel_perf.processors.regression.usage import VERSION_USAGE_KEYS as USAGE_KEYS
+from otel_perf.processors.regression.usage import Usage, VersionUsage
 from otel_perf.processors.regression.versions import Comparison, VersionTracker
 from otel_perf.series import SeriesInterval
 
@@ -77,6 +79,7 @@ class RegressionProcessor(Processor):
             config.changepoint_window, config.changepoint_min_size, config.max_series
         )
         self.statements = StatementIntervals(config.max_series, config.reservoir_size)
+        self.version_usage = VersionUsage(config.max_series)
         self.collecting: dict[str, tuple[Reservoir, int]] = {}  # auto baselines being built
         self.comparisons: deque[dict[str, Any]] = deque(maxlen=KEPT_EVENTS)
         self.change_points: deque[dict[str, Any]] = deque(maxlen=KEPT_EVENTS)
@@ -194,8 +197,12 @@ class RegressionProcessor(Processor):
                 version = span.resource.service_version
                 if version is not None:
                     self.versions.add(service, version, key, value_ms, span.end_ns)
+                    if key.startswith(STATEMENT_PREFIX):
+                        self.version_usage.execution(service, version, key, value_ms)
+                    else:
+                        self.version_usage.request(service, version)
                 if key.startswith(STATEMENT_PREFIX):
-                    self.statements.add(service, key, span.end_ns, value_ms)
+                    self.statements.add(service, key, span.end_ns, value_ms, span.trace_id)
                 elif span.kind == SpanKind.SERVER:
                     self._collect(f"auto:{service} {span.name}", value_ms)
 
@@ -223,10 +230,12 @@ class RegressionProcessor(Processor):
                 self.current_p95[name] = p95_ms
                 self._count_interval(name, interval.end_ns)
                 if is_entry_series(key.span_kind, key.operation):
-                    self._observe(key.service, key.operation, interval.end_ns, p95_ms)
+                    length_s = (interval.end_ns - interval.start_ns) / 1e9
+                    usage = Usage(red.calls, 0, red.duration_s.sum * 1000, length_s)
+                    self._observe(key.service, key.operation, interval.end_ns, p95_ms, usage)
             closed = self.statements.close(interval.start_ns, interval.end_ns)
-            for service, statement, p95_ms in closed:
-                self._observe(service, statement, interval.end_ns, p95_ms)
+            for service, statement, p95_ms, usage in closed:
+                self._observe(service, statement, interval.end_ns, p95_ms, usage)
 
     def _release_near(self, service: str, point: dict[str, Any]) -> dict[str, Any] | None:
         """The version change that coincides with a change point: first seen within its
@@ -237,11 +246,15 @@ class RegressionProcessor(Processor):
         step = RELEASE_SLACK_S
         return self.versions.release_near(service, int((low - step) * NS), int((high + step) * NS))
 
-    def _observe(self, service: str, operation: str, end_ns: int, p95_ms: float) -> None:
-        for point in self.changes.observe(service, operation, end_ns, p95_ms):
+    def _observe(
+        self, service: str, operation: str, end_ns: int, p95_ms: float, usage: Usage | None = None
+    ) -> None:
+        for point in self.changes.observe(service, operation, end_ns, p95_ms, usage):
             point["release"] = self._release_near(service, point)
             self.change_points.append(point)
-            self.pending.append(change_finding(service, operation, point, end_ns, self.id))
+            finding = change_finding(service, operation, point, end_ns, self.id)
+            if finding is not None:
+                self.pending.append(finding)
 
     def _aggregated_samples(self, interval: SeriesInterval) -> None:
         self.last_ns = max(self.last_ns, interval.end_ns)
@@ -333,6 +346,11 @@ class RegressionProcessor(Processor):
         verdict = self._compare(basis.old, basis.new, tolerate_ms=True)
         verdict = dataclasses.replace(verdict, reason=f"{verdict.reason}; {basis.note()}")
         context: dict[str, Any] = {"basis": basis.kind, "environment_drift": basis.drift}
+        if c.operation.startswith(STATEMENT_PREFIX):
+            usage = self.version_usage.call_change(
+                c.service, c.operation, c.old_version, c.new_version
+            )
+            context.update(usage)
         if basis.kind == "control":
             raw = self._compare(c.old_samples, c.new_samples, tolerate_ms=True)
             context["unadjusted_outcome"] = raw.outcome
@@ -351,7 +369,8 @@ class RegressionProcessor(Processor):
             )
         )
         self.dirty.add("versions")
-        attributes = {k: context[k] for k in ("basis", "environment_drift")}
+        kept = ("basis", "environment_drift", *USAGE_KEYS)
+        attributes = {k: context[k] for k in kept if k in context}
         finding = version_finding(c, verdict, now_ns, self.id, attributes)
         if finding is not None:
             self.pending.append(finding)
@@ -438,6 +457,7 @@ class RegressionProcessor(Processor):
             versions = store.load_state(self.id, "versions")
             if versions:
                 self.versions.restore(versions["tracker"])
+                self.version_usage.restore(versions.get("usage", {}))
                 self.comparisons.extend(versions["comparisons"])
 
     def flush(self, now_ns: int) -> None:
@@ -457,7 +477,11 @@ class RegressionProcessor(Processor):
                     )
             for name in self.runs.dirty:
                 store.save_state(self.id, f"runs/{name}", self.runs.of(name), now_ns)
-            versions = {"tracker": self.versions.to_dict(), "comparisons": list(self.comparisons)}
+            versions = {
+                "tracker": self.versions.to_dict(),
+                "usage": self.version_usage.to_dict(),
+                "comparisons": list(self.comparisons),
+            }
             store.save_state(self.id, "versions", versions, now_ns)
             index = {"baselines": sorted(self.baselines), "runs": sorted(self.runs.by_name)}
             store.save_state(self.id, "index", index, now_ns)

@@ -10,6 +10,7 @@ from otel_perf.processors.regression.release import judge_release
 from otel_perf.processors.regression.sequential import msprt
 from otel_perf.processors.regression.statements import StatementIntervals
 from otel_perf.processors.regression.tail import tail_test
+from otel_perf.processors.regression.usage import Usage
 
 ALPHA = 0.0025  # the sequential share of the default 2 % false-alarm rate
 
@@ -71,14 +72,16 @@ def test_tail_test_sees_a_slower_tail_and_not_noise() -> None:
 
 def test_statement_intervals_close_by_end_time_and_are_bounded() -> None:
     s = StatementIntervals(max_series=2, per_series=3)
-    s.add("shop", "db a", 5, 1.0)
-    s.add("shop", "db a", 15, 9.0)
+    s.add("shop", "db a", 5, 1.0, b"t1")
+    s.add("shop", "db a", 15, 9.0, b"t1")
     s.add("shop", "db b", 6, 2.0)
     s.add("shop", "db c", 6, 2.0)  # a third key: over max_series
-    s.add("shop", "db a", 7, 3.0)
+    s.add("shop", "db a", 7, 3.0, b"t2")
     s.add("shop", "db a", 8, 4.0)  # a fourth pending value: over per_series
     assert s.untracked == 2
     closed = sorted(s.close(0, 10))
-    assert [(k, round(v, 2)) for _, k, v in closed] == [("db a", 2.9), ("db b", 2.0)]
+    assert [(k, round(v, 2)) for _, k, v, _ in closed] == [("db a", 2.9), ("db b", 2.0)]
+    # two executions of "db a" in two traces, 4 ms together, in a 10-ns interval
+    assert closed[0][3] == Usage(executions=2, traces=2, total_ms=4.0, length_s=1e-8)
     assert list(s.close(20, 30)) == [] and s.late == 1  # the 15 ms one missed its interval
     assert s.pending == {}
