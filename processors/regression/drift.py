@@ -18,18 +18,26 @@ in order of preference:
   route, and only what the route moved beyond it can be a regression. A change common to every
   route (a middleware added, a runtime upgraded) looks the same as load, so the verdict says
   "environment changed" with the drift rather than blaming each route. Needs
-  ``MIN_CONTROL_ROUTES`` routes with ``min_samples`` old and ``MIN_CONTROL_NEW`` new samples.
+  ``MIN_CONTROL_ROUTES`` routes with ``min_samples`` old and ``MIN_CONTROL_NEW`` new samples;
+  the control is the service's entry routes, never its statements (a statement's shift follows
+  how it is called: a fixed N+1 makes its one remaining query slower). The control only clears
+  a verdict the plain comparison would give (load explained it), it never makes one the plain
+  comparison does not (``clear_only``): the median of a few routes is itself noisy, and a real
+  app's unchanged route was once called an "improvement" relative to it.
 * **before/after** — neither: the plain comparison, and the verdict says it had no control.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+
+from otel_perf.processors.regression.stats import Outcome, Verdict
 
 Kind = Literal["canary", "control", "before_after"]
 MIN_CONTROL_ROUTES = 3  # the median of three ignores one route that did change
@@ -119,6 +127,20 @@ def controlled(old: Sequence[float], new: Sequence[float], drift: float, routes:
     """The control basis: ``new`` divided by ``exp(drift)``."""
     scale = math.exp(-drift)
     return Basis("control", list(old), [v * scale for v in new], math.expm1(drift), routes)
+
+
+def clear_only(controlled: Verdict, raw: Verdict) -> Verdict:
+    """The controlled verdict where it agrees with the plain one (both a regression, both an
+    improvement, or the control clearing it to a pass); a pass where the control alone would
+    call a change."""
+    if controlled.outcome in ("pass", raw.outcome):
+        return controlled
+    outcome: Outcome = "inconclusive" if raw.outcome == "inconclusive" else "pass"
+    reason = (
+        f"{controlled.reason}; the plain comparison says {raw.outcome}, and the control alone "
+        f"does not decide a change: {outcome}"
+    )
+    return dataclasses.replace(controlled, outcome=outcome, reason=reason)
 
 
 def _positive(values: Sequence[float]) -> np.ndarray[tuple[int], np.dtype[np.float64]]:

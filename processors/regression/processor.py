@@ -330,7 +330,11 @@ class RegressionProcessor(Processor):
         pair = (c.service, c.old_version, c.new_version)
         shifts = self._shifts.get(pair)
         if shifts is None:  # once per service and tick, however many routes are pending
-            pairs = self.versions.pairs(*pair)
+            pairs = {  # routes only: a statement's shift follows how it is called (usage.py)
+                op: samples
+                for op, samples in self.versions.pairs(*pair).items()
+                if not op.startswith(STATEMENT_PREFIX)
+            }
             self._shifts[pair] = shifts = drift.route_shifts(pairs, self.config.min_samples)
             self._waiting[pair] = set(pairs)
         control = drift.control_drift(shifts, c.operation)
@@ -354,6 +358,7 @@ class RegressionProcessor(Processor):
         if basis.kind == "control":
             raw = self._compare(c.old_samples, c.new_samples, tolerate_ms=True)
             context["unadjusted_outcome"] = raw.outcome
+            verdict = drift.clear_only(verdict, raw)
         self.comparisons.append(
             finite(
                 {

@@ -129,11 +129,20 @@ def test_the_error_ratio_is_judged_with_the_calls_it_is_over(tmp_path: Path) -> 
     assert 0.0 <= attributes["expected_low"] < 0.004 < attributes["expected_high"] < 0.1
 
 
-def test_robust_settings_are_the_default_and_a_rule_can_turn_them_off() -> None:
-    config = AnomalyConfig.model_validate({"rules": [{"match": "metric:orders*", "robust": False}]})
-    for name, robust in (("metric:disk.io{node}", True), ("metric:orders{shop}", False)):
+def test_robust_settings_judge_io_series_by_default_and_a_rule_can_turn_them_on() -> None:
+    default = AnomalyConfig()
+    ruled = AnomalyConfig.model_validate({"rules": [{"match": "metric:orders*", "robust": True}]})
+    cases = (
+        (default, "metric:system.disk.io{node}", True),
+        (default, "metric:k8s.pod.network.io{pod}", True),
+        (default, "metric:system.cpu.utilization{node}", False),
+        (default, "span.p95_ms{shop GET /cart}", False),
+        (ruled, "metric:orders{shop}", True),
+        (ruled, "metric:system.disk.io{node}", False),  # rules given replace the defaults
+    )
+    for config, name, robust in cases:
         settings = settings_for(name, config)
-        assert settings is not None and settings.robust is robust
+        assert settings is not None and settings.robust is robust, name
         detector = SeriesState.new(name, "shop", settings).detector
         assert detector.config.spikes is robust and (detector.config.clip < 1e9) is robust
 

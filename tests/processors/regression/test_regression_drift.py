@@ -144,3 +144,34 @@ def test_a_service_of_two_routes_still_gets_an_early_call() -> None:
         c["operation"]: (c["outcome"], c["basis"]) for c in p.analysis()["version_comparisons"]
     }
     assert outcomes["GET /a"] == ("regression", "before_after")
+
+
+def test_the_control_clears_verdicts_but_never_makes_one() -> None:
+    """A release makes two of five routes twice as fast and leaves three alone, on an even
+    load: the median of an unchanged route's four others is ~ −29 %, so judged relative to it
+    alone the unchanged routes would be ~40 % slower. The plain comparison says they did not
+    move, and the control may only clear a verdict: two improvements, no regression."""
+    rng = random.Random(11)
+    routes = {**ROUTES, "GET /orders": 60.0}
+    faster = {"GET /orders", "GET /cart"}
+    p = make(version_window=120)
+    batches, i = [], 0
+    for version in ("1.0", "2.0"):
+        for _ in range(150):
+            batch = []
+            for route, median_ms in routes.items():
+                code = 0.5 if version == "2.0" and route in faster else 1.0
+                batch.append(
+                    request(i, route, version, median_ms * code * rng.lognormvariate(0, 0.3))
+                )
+                i += 1
+            batches.append(batch)
+    found = judge_all(p, batches)
+    assert sorted(found) == sorted(f"{Kind.IMPROVEMENT_DETECTED.value} {r}" for r in faster)
+    comparisons = {c["operation"]: c for c in p.analysis()["version_comparisons"]}
+    for route in routes.keys() - faster:
+        c = comparisons[route]
+        assert c["basis"] == "control" and c["environment_drift"] < -0.15, c
+        assert c["outcome"] in ("pass", "inconclusive"), c
+        assert c["outcome"] == c["unadjusted_outcome"], c
+        assert "the control alone does not decide a change" in c["verdict"]["reason"]

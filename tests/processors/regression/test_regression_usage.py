@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from trace_builder import db, span
 
-from otel_perf.components import component_type
+from otel_perf.component import component_type
 from otel_perf.config import load_config
 from otel_perf.findings import Finding, Kind, Severity
 from otel_perf.model import SpanBatch, SpanKind, SpanRecord
