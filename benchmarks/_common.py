@@ -1,6 +1,6 @@
-"""Shared pieces of the ingest benchmark: the request pool, gRPC settings and the client.
+"""Shared pieces of the ingest benchmark: the request pool, gRPC settings, sending.
 
-The client runs in its own process (multiprocessing, spawn) and sends
+A client (:mod:`benchmarks._fresh_ids`) runs in its own process and sends
 pre-serialised ``ExportTraceServiceRequest`` bytes over a raw channel, so the
 client spends nothing on serialisation and the receiver's cost is what is measured.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +33,8 @@ GRPC_OPTIONS = [
 ]
 
 SPANS_PER_REQUEST = 512
+SPREAD_NS = 30 * 10**9  # traces of a request start within this
+MAX_TRACE_NS = 250 * 10**6  # and last at most this
 TRACE_SIZE = 8  # spans per trace: 1 SERVER root, 3 INTERNAL, 4 CLIENT
 CONNECT_TIMEOUT_S = 15.0
 START_TIMEOUT_S = 120.0
@@ -67,23 +69,30 @@ STATUS_CODES = (200,) * 16 + (201, 204, 304, 400, 404, 500, 503)
 
 
 def build_pool(
-    count: int, seed: int, spans: int = SPANS_PER_REQUEST, start_ns: int | None = None
+    count: int,
+    seed: int,
+    spans: int = SPANS_PER_REQUEST,
+    start_ns: int | None = None,
+    spread_ns: int = SPREAD_NS,
 ) -> list[bytes]:
     """``count`` distinct serialised ExportTraceServiceRequests, reproducible from ``seed``.
 
     Request ``i`` carries one resource of service ``SERVICES[i % len(SERVICES)]``,
-    one scope and ``spans`` spans in traces of :data:`TRACE_SIZE`.
+    one scope and ``spans`` spans in traces of :data:`TRACE_SIZE`, each trace
+    starting within ``spread_ns`` after ``start_ns`` (a minute ago by default).
     """
     rng = random.Random(seed)
     base_ns = time.time_ns() - 60 * 10**9 if start_ns is None else start_ns
     return [
-        build_request(rng, SERVICES[i % len(SERVICES)], spans, base_ns).SerializeToString()
+        build_request(
+            rng, SERVICES[i % len(SERVICES)], spans, base_ns, spread_ns
+        ).SerializeToString()
         for i in range(count)
     ]
 
 
 def build_request(
-    rng: random.Random, service: str, spans: int, base_ns: int
+    rng: random.Random, service: str, spans: int, base_ns: int, spread_ns: int = SPREAD_NS
 ) -> ExportTraceServiceRequest:
     """One request: a resource with 5 attributes, one scope, ``spans`` spans."""
     request = ExportTraceServiceRequest()
@@ -102,12 +111,18 @@ def build_request(
     scope_spans.scope.name = "opentelemetry.instrumentation.asgi"
     scope_spans.scope.version = "0.50b0"
     while len(scope_spans.spans) < spans:
-        _add_trace(rng, scope_spans, service, base_ns, spans - len(scope_spans.spans))
+        left = spans - len(scope_spans.spans)
+        _add_trace(rng, scope_spans, service, base_ns, left, spread_ns)
     return request
 
 
 def _add_trace(
-    rng: random.Random, scope_spans: ScopeSpans, service: str, base_ns: int, limit: int
+    rng: random.Random,
+    scope_spans: ScopeSpans,
+    service: str,
+    base_ns: int,
+    limit: int,
+    spread_ns: int = SPREAD_NS,
 ) -> None:
     """Append one trace (at most ``limit`` spans): SERVER root, INTERNAL, then CLIENT spans."""
     trace_id = _random_id(rng, 16)
@@ -123,8 +138,8 @@ def _add_trace(
         "user_agent.original": rng.choice(USER_AGENTS),
         "client.address": f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}",
     }
-    start = base_ns + rng.randrange(30 * 10**9)
-    duration = rng.randrange(2, 250) * 10**6
+    start = base_ns + rng.randrange(spread_ns)
+    duration = rng.randrange(2, MAX_TRACE_NS // 10**6) * 10**6
     root = _span(rng, trace_id, b"", f"{method} {route}", Span.SPAN_KIND_SERVER)
     _set_times(root, start, duration)
     _set_attributes(root.attributes, attributes)
@@ -258,32 +273,3 @@ def send(export: Export, payload: bytes) -> int:
         time.sleep(backoff)
         backoff = min(backoff * 2, MAX_BACKOFF_S)
     raise AssertionError("not reached")
-
-
-def send_many(export: Export, payloads: Sequence[bytes], requests: int, offset: int = 0) -> int:
-    """Send ``requests`` payloads round-robin from ``offset``; returns the total retries."""
-    return sum(send(export, payloads[(offset + i) % len(payloads)]) for i in range(requests))
-
-
-def run_client(
-    index: int, address: str, payloads: list[bytes], requests: int, start: Any, results: Any
-) -> None:
-    """Client process body: connect, report ready, wait for ``start``, send, report.
-
-    ``start`` is a multiprocessing Event and ``results`` a multiprocessing Queue
-    receiving ``("ready", index)`` and then one :class:`ClientResult`.
-    """
-    channel: grpc.Channel | None = None
-    try:
-        channel, export = open_channel(address)
-        results.put(("ready", index))
-        if not start.wait(START_TIMEOUT_S):
-            results.put(ClientResult(index, error="never told to start"))
-            return
-        retries = send_many(export, payloads, requests, offset=index * 7)
-        results.put(ClientResult(index, requests, retries))
-    except Exception as exc:  # reported to the parent, which fails the run
-        results.put(ClientResult(index, error=f"{type(exc).__name__}: {exc}"))
-    finally:
-        if channel is not None:
-            channel.close()

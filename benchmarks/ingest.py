@@ -50,18 +50,19 @@ from opentelemetry.proto.trace.v1.trace_pb2 import ScopeSpans, Span
 
 from benchmarks._args import bounded
 from benchmarks._common import (
+    MAX_TRACE_NS,
     SPANS_PER_REQUEST,
+    TRACE_SIZE,
     ClientResult,
     _random_id,
     _set_attributes,
     build_pool,
     free_ports,
     open_channel,
-    run_client,
     send,
-    send_many,
 )
 from benchmarks._common import START_TIMEOUT_S as CLIENT_START_TIMEOUT_S
+from benchmarks._fresh_ids import FreshIds, fresh_bodies, run_fresh_client
 
 REPO = Path(__file__).resolve().parent.parent
 AIM_SPANS_PER_CPU_S = 200_000
@@ -131,6 +132,8 @@ class Measurement:
     wall_s: float
     rss_mb: float
     processors: list[str] = field(default_factory=list)
+    traces_analysed: int | None = None
+    """Traces the bottleneck analysis finished in the measured part (None: not exposed)."""
 
     @property
     def spans_per_cpu_s(self) -> float:
@@ -458,25 +461,31 @@ def _status_mb(pid: int, name: str) -> float:
 # -- clients ---------------------------------------------------------------------
 
 
-def warm_up(receiver: Receiver, payloads: list[bytes], requests: int, timeout_s: float) -> None:
-    """Send ``requests`` requests from this process and wait until they are processed."""
+def warm_up(
+    receiver: Receiver, payloads: list[bytes], requests: int, stream: int, timeout_s: float
+) -> None:
+    """Send ``requests`` requests (ids fresh, salted by ``stream``) from this process and
+    wait until they are processed and their traces analysed."""
     channel, export = open_channel(receiver.address)
     try:
-        send_many(export, payloads, requests)
+        for body in fresh_bodies(payloads, requests, stream):
+            send(export, body)
     finally:
         channel.close()
     settle(receiver, timeout_s)
 
 
 def start_clients(
-    receiver: Receiver, work: list[tuple[Any, ...]], target: Callable[..., None] = run_client
+    receiver: Receiver,
+    work: list[tuple[Any, ...]],
+    target: Callable[..., None] = run_fresh_client,
 ) -> tuple[list[Any], Any, Any]:
     """Spawn one client process per entry of ``work``.
 
     Client ``i`` runs ``target(i, address, *work[i], start, results)``; with the
-    default target an entry is ``(payloads, requests)``: send ``requests`` requests
-    round-robin over ``payloads``. Returns the processes, their start Event and
-    their results Queue.
+    default target an entry is ``(payloads, requests, stream)``: send ``requests``
+    requests round-robin over ``payloads``, ids fresh in each. Returns the
+    processes, their start Event and their results Queue.
     """
     context = multiprocessing.get_context("spawn")
     start = context.Event()
@@ -534,14 +543,31 @@ def stop_clients(processes: list[Any]) -> None:
 # -- one receiver ----------------------------------------------------------------
 
 
-def measure(receiver: Receiver, payloads: list[bytes], args: argparse.Namespace) -> Measurement:
-    """Warm up, then time ``args.clients`` clients sending ``args.requests`` requests each."""
-    warm_up(receiver, payloads, args.warmup, args.timeout)
-    work = [(payloads, args.requests)] * args.clients
+def streams(index: int, clients: int) -> tuple[int, list[int]]:
+    """Round ``index``'s id salts: one for its warm-up, one for each client.
+
+    Distinct across the rounds of a receiver, so no trace or span id repeats in it;
+    the same for every receiver, so each gets the same bytes.
+    """
+    first = index * (clients + 1)
+    return first, [first + 1 + i for i in range(clients)]
+
+
+def measure(
+    receiver: Receiver, payloads: list[bytes], args: argparse.Namespace, index: int = 0
+) -> Measurement:
+    """Warm up, then time ``args.clients`` clients sending ``args.requests`` requests each.
+
+    ``index`` is the round: every request of every round carries ids of its own.
+    """
+    warm_up_stream, client_streams = streams(index, args.clients)
+    warm_up(receiver, payloads, args.warmup, warm_up_stream, args.timeout)
+    work = [(payloads, args.requests, stream) for stream in client_streams]
     processes, start, results = start_clients(receiver, work)
     try:
         await_ready(results, args.clients, args.timeout)
         accepted0, processed0, rejected0 = settle(receiver, args.timeout)
+        analysed0 = traces_analysed(receiver)
         cpu0, wall0 = cpu_seconds(receiver.process.pid), time.perf_counter()
         start.set()
         outcomes = collect(results, args.clients, args.timeout)
@@ -554,6 +580,8 @@ def measure(receiver: Receiver, payloads: list[bytes], args: argparse.Namespace)
         stop_clients(processes)
     if receiver.api is not None:
         check_counts(counts, (accepted0, processed0, rejected0), spans)
+    analysed1 = traces_analysed(receiver)
+    analysed = None if analysed0 is None or analysed1 is None else analysed1 - analysed0
     return Measurement(
         name=receiver.name,
         spans=spans,
@@ -563,7 +591,15 @@ def measure(receiver: Receiver, payloads: list[bytes], args: argparse.Namespace)
         wall_s=wall1 - wall0,
         rss_mb=peak_rss_mb(receiver.process.pid),
         processors=receiver.processors,
+        traces_analysed=analysed,
     )
+
+
+def traces_analysed(receiver: Receiver) -> int | None:
+    """The bottleneck processor's count of traces analysed so far (None without one)."""
+    if receiver.api is None or "bottlenecks" not in receiver.processors:
+        return None
+    return int(get_json(receiver.api, "/performance/bottlenecks?limit=1")["traces_analysed"])
 
 
 def check_counts(after: tuple[int, int, int], before: tuple[int, int, int], spans: int) -> None:
@@ -613,7 +649,7 @@ def measure_one(
     """One round of one receiver; the error names the receiver and shows its log."""
     print(f"round {index + 1}: measuring {receiver.name} ...", file=sys.stderr, flush=True)
     try:
-        result = measure(receiver, payloads, args)
+        result = measure(receiver, payloads, args, index)
     except BenchmarkError as exc:
         tail = log_tail(receiver.log)
         raise BenchmarkError(f"{receiver.name}: {exc}" + (f"\n{tail}" if tail else "")) from None
@@ -638,7 +674,12 @@ def combine(rounds: list[Measurement]) -> Measurement:
         wall_s=sum(m.wall_s for m in rounds),
         rss_mb=max(m.rss_mb for m in rounds),
         processors=rounds[0].processors,
+        traces_analysed=_sum_known([m.traces_analysed for m in rounds]),
     )
+
+
+def _sum_known(values: list[int | None]) -> int | None:
+    return None if any(v is None for v in values) else sum(v for v in values if v is not None)
 
 
 # -- the cardinality phase -------------------------------------------------------
@@ -727,7 +768,7 @@ def run_paced_client(
 ) -> None:
     """Cardinality client process body: one request per entry of ``services``, paced.
 
-    Like :func:`benchmarks._common.run_client` (ready, wait for ``start``, send,
+    Like :func:`benchmarks._fresh_ids.run_fresh_client` (ready, wait for ``start``, send,
     report), but each request is built just before it is due, so its spans are
     fresh when they arrive, and requests go out at ``requests_per_s``. Building
     one costs the client under a millisecond.
@@ -892,6 +933,10 @@ def summary(
             "cpu_s": {name: round(m.cpu_s, 3) for name, m in throughput.receivers.items()},
             "retries": {name: m.retries for name, m in throughput.receivers.items()},
             "spans": pipeline.spans,
+            "traces": {
+                "sent": pipeline.spans // TRACE_SIZE,
+                "analysed": pipeline.traces_analysed,
+            },
             "clients": clients,
             "aims_met": aims_met(throughput, cardinality),
         }
@@ -967,6 +1012,11 @@ def report(
         f"(aim >= {AIM_RATIO}: {_met(aims['ratio_vs_naive'])}); native decode alone "
         f"{rates['native_decode']:,} spans/cpu-s, naive reader {rates['naive_reader']:,}"
     )
+    traces = result["traces"]
+    print(
+        f"pipeline traces: {traces['sent']:,} sent (ids fresh in every request), "
+        f"{traces['analysed']} analysed by the bottleneck processor in the measured time"
+    )
     print(
         f"idle RSS {throughput.idle_rss_mb:.1f} MB (aim <= {AIM_IDLE_RSS_MB:.0f}: "
         f"{_met(aims['idle_rss'])})"
@@ -992,16 +1042,51 @@ def _met(met: bool) -> str:
 # -- in process: CPU per span of decode and of each processor ----------------------
 
 
-def profile_in_process(batches: int, seed: int) -> dict[str, Any]:
-    """Feed the pool's natively decoded batches straight into ``Pipeline.process`` (no gRPC).
+TICK_EVERY = 20
+"""``--in-process``: batches between ticks (one tick interval of event time: 10,240 spans
+a second at the default 1 s), and the warm-up's batches."""
+S = 1_000_000_000
+DATA_SPREAD_NS = S  # the in-process pool's traces start within a second
 
-    The embedded default config with an in-memory store; ``tick`` every 20 batches at
-    the wall clock (the pool's spans are a minute old, so every trace held is analysed
-    then). CPU time (``time.thread_time_ns``) of the native decode (bytes to records
-    and columns), of the protobuf path it replaces (``parse`` with the protobuf library,
-    then ``decode`` of the parsed messages), and of each processor's ``consume_spans``
-    and ``tick``; the rest of ``Pipeline.process`` is ``pipeline``. Returns µs per span
-    by part.
+
+class EventClock:
+    """``--in-process``'s event time, starting ``lead_ns`` after ``base_ns``.
+
+    A batch fed now has its times moved by :attr:`shift_ns`, so its spans (which the
+    pool put within ``lead_ns`` after ``base_ns``) end before :attr:`now_ns`; each
+    :meth:`advance` moves the clock on, and the tick at the new time sees those spans
+    as arrived at the latest the previous tick. A trace is therefore quiet, and analysed,
+    at the first tick a quiet time after its last batch; :meth:`advance` by the quiet
+    time plus one step drains every trace held.
+    """
+
+    def __init__(self, base_ns: int, lead_ns: int) -> None:
+        self.start_ns = self.now_ns = base_ns + lead_ns
+
+    @property
+    def shift_ns(self) -> int:
+        return self.now_ns - self.start_ns
+
+    def advance(self, step_ns: int) -> int:
+        self.now_ns += step_ns
+        return self.now_ns
+
+
+def profile_in_process(batches: int, seed: int) -> dict[str, Any]:
+    """Feed natively decoded batches straight into ``Pipeline.process`` (no gRPC).
+
+    The embedded default config with an in-memory store, driven on an event-time
+    clock (:class:`EventClock`): batch ``i`` is request ``i % 32`` of the pool with
+    fresh trace and span ids and its times moved with the clock; after every
+    :data:`TICK_EVERY` batches the clock moves one tick interval and the pipeline
+    ticks; after the last batch a tick a quiet time later analyses what is still held,
+    so every trace is analysed inside a timed tick (the result counts them). One
+    interval of warm-up (drained the same way) is left out. CPU time
+    (``time.thread_time_ns``) of the native decode of each batch (bytes to records and
+    columns), of the protobuf path it replaces (``parse`` with the protobuf library,
+    then ``decode`` of the parsed messages, on the pool), and of each processor's
+    ``consume_spans`` and ``tick``; the rest of ``Pipeline.process`` and ``tick`` is
+    ``pipeline``. Returns µs per span by part, then the trace counts.
     """
     from otel_perf.config import load_config
     from otel_perf.decode import SPAN_ATTRIBUTE_KEYS, Decoder, Limits, parse_protobuf
@@ -1010,8 +1095,11 @@ def profile_in_process(batches: int, seed: int) -> dict[str, Any]:
     from otel_perf.store import Store
 
     clock = time.thread_time_ns
-    payloads = build_pool(32, seed)
-    pipeline = Pipeline(load_config(None), Store(":memory:", 1000))
+    base_ns = (time.time_ns() // S - 3600) * S
+    payloads = build_pool(32, seed, start_ns=base_ns, spread_ns=DATA_SPREAD_NS)
+    pool = [FreshIds(payload) for payload in payloads]
+    config = load_config(None)
+    pipeline = Pipeline(config, Store(":memory:", 1000))
     pipeline.start(worker=False)
     keys = SPAN_ATTRIBUTE_KEYS | pipeline.span_attributes
     decoder = Decoder(Limits(span_attribute_keys=keys))
@@ -1021,37 +1109,78 @@ def profile_in_process(batches: int, seed: int) -> dict[str, Any]:
     for request in requests:
         decoder.spans(request)
     t2 = clock()
-    pool = [decoder.spans_from_bytes(payload)[0] for payload in payloads]
-    t3 = clock()
+    pool_spans = len(payloads) * SPANS_PER_REQUEST
+    result = {
+        "protobuf_parse": (t1 - t0) / pool_spans / 1e3,
+        "protobuf_decode": (t2 - t1) / pool_spans / 1e3,
+    }
+    step_ns = int(config.service.tick_interval * S)
+    drain_ns = _quiet_ns(pipeline) + step_ns
+    events = EventClock(base_ns, DATA_SPREAD_NS + MAX_TRACE_NS)
     spent: dict[str, int] = {}
     for processor in pipeline.processors.values():
         _time_calls(processor, "consume_spans", spent, clock)
         _time_calls(processor, "tick", spent, clock)
-    for batch in pool[:8]:  # warm-up, not counted
-        pipeline.process(batch)
-    pipeline.tick(time.time_ns())
+
+    def feed(first: int, count: int) -> tuple[int, int]:
+        """Batches ``first`` to ``first + count - 1``, ticks, the drain; (decode, rest) ns."""
+        decode_ns = rest_ns = 0
+        for i in range(first, first + count):
+            body = pool[i % len(pool)].payload(1, i, events.shift_ns)
+            started = clock()
+            batch = decoder.spans_from_bytes(body)[0]
+            decoded = clock()
+            pipeline.process(batch)
+            if (i - first) % TICK_EVERY == TICK_EVERY - 1 or i == first + count - 1:
+                pipeline.tick(events.advance(step_ns))
+            decode_ns += decoded - started
+            rest_ns += clock() - decoded
+        started = clock()
+        pipeline.tick(events.advance(drain_ns))
+        return decode_ns, rest_ns + clock() - started
+
+    feed(0, TICK_EVERY)  # warm-up
     spent.clear()
-    t4 = clock()
-    for i in range(batches):
-        pipeline.process(pool[i % len(pool)])
-        if i % 20 == 19:
-            pipeline.tick(time.time_ns())
-    pipeline.tick(time.time_ns())
-    total_ns = clock() - t4
+    before = _bottlenecks_counts(pipeline)
+    decode_ns, total_ns = feed(TICK_EVERY, batches)
+    after = _bottlenecks_counts(pipeline)
+    spent = dict(spent)  # the shutdown's own tick is not part of the figures
     pipeline.shutdown()
     spans = batches * SPANS_PER_REQUEST
-    pool_spans = len(pool) * SPANS_PER_REQUEST
-    result = {
-        "native_decode" if NATIVE else "decode_from_bytes (no native)": (t3 - t2)
-        / pool_spans
-        / 1e3,
-        "protobuf_parse": (t1 - t0) / pool_spans / 1e3,
-        "protobuf_decode": (t2 - t1) / pool_spans / 1e3,
-    }
-    result.update({name: ns / spans / 1e3 for name, ns in sorted(spent.items())})
+    decode_name = "native_decode" if NATIVE else "decode_from_bytes (no native)"
+    result = {decode_name: decode_ns / spans / 1e3, **result}
+    for name, ns in sorted(spent.items()):
+        result[name] = ns / spans / 1e3
+    for processor_id in pipeline.processors:
+        parts = [f"{processor_id} consume_spans", f"{processor_id} tick"]
+        result[f"{processor_id} total"] = sum(spent.get(p, 0) for p in parts) / spans / 1e3
     result["pipeline"] = (total_ns - sum(spent.values())) / spans / 1e3
     result["processors_total"] = total_ns / spans / 1e3
+    result["traces_sent"] = batches * sum(f.layout.traces for f in pool) // len(pool)
+    result["traces_analysed"] = after[0] - before[0]
+    result["traces_held"] = after[1]
     return result
+
+
+def _quiet_ns(pipeline: Any) -> int:
+    """The longest trace quiet time among the bottlenecks processors (10 s if none)."""
+    quiet = [
+        int(p.config.trace_quiet_time * S)
+        for p in pipeline.processors.values()
+        if p.id.split("/")[0] == "bottlenecks"
+    ]
+    return max(quiet, default=10 * S)
+
+
+def _bottlenecks_counts(pipeline: Any) -> tuple[int, int]:
+    """(traces analysed, traces held) summed over the bottlenecks processors."""
+    snapshots = [
+        p.snapshot() for p in pipeline.processors.values() if p.id.split("/")[0] == "bottlenecks"
+    ]
+    return (
+        sum(int(s["traces_analysed"]) for s in snapshots),
+        sum(int(s["traces_held"]) for s in snapshots),
+    )
 
 
 def _time_calls(
@@ -1071,12 +1200,27 @@ def _time_calls(
     setattr(processor, method, timed)
 
 
+IN_PROCESS_COUNTS = ("traces_sent", "traces_analysed", "traces_held")
+
+
 def report_in_process(result: dict[str, Any], batches: int) -> None:
-    """The µs-per-span table, then the figures as one JSON line."""
-    print(f"in process: {batches} batches x {SPANS_PER_REQUEST} spans, CPU µs per span")
+    """The µs-per-span table, the traces analysed, then the figures as one JSON line."""
+    print(
+        f"in process: {batches} batches x {SPANS_PER_REQUEST} spans (ids fresh in each, "
+        f"an event-time tick every {TICK_EVERY}), CPU µs per span"
+    )
     for name, us in result.items():
-        print(f"  {name:<28} {us:8.2f}")
-    print(json.dumps({name: round(us, 3) for name, us in result.items()}), flush=True)
+        if name not in IN_PROCESS_COUNTS:
+            print(f"  {name:<32} {us:8.2f}")
+    print(
+        f"traces: {result['traces_sent']:,} sent, {result['traces_analysed']:,} analysed "
+        f"in timed ticks, {result['traces_held']:,} still held"
+    )
+    figures = {
+        name: value if name in IN_PROCESS_COUNTS else round(value, 3)
+        for name, value in result.items()
+    }
+    print(json.dumps(figures), flush=True)
 
 
 # -- command line ----------------------------------------------------------------
