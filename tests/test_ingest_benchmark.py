@@ -27,7 +27,7 @@ from benchmarks.ingest import (
     profile_in_process,
     streams,
 )
-from otel_perf.components import Context
+from otel_perf.component import Context
 from otel_perf.decode import SPAN_ATTRIBUTE_KEYS, Decoder, Limits
 from otel_perf.processors.spanmetrics.config import SpanMetricsConfig
 from otel_perf.processors.spanmetrics.processor import SpanMetricsProcessor
