@@ -20,6 +20,7 @@ from trace_builder import span
 
 from otel_perf.findings import Finding, Kind, Severity
 from otel_perf.model import SpanKind, SpanRecord
+from otel_perf.processors.regression.changes import ChangeTracker
 from otel_perf.processors.regression.environment import Environment, judge
 
 CONFIG = """
@@ -142,3 +143,22 @@ def test_judge() -> None:
     assert judge(([10.0] * 3, [30.0] * 10), others) is None  # too few points of its own
     short = {**others, "d": ([10.0] * 2, [20.0] * 10)}  # too few points: not counted
     assert judged(pair(10, 60), short).others == 3
+
+
+def test_a_statement_is_judged_against_the_service_s_other_statements() -> None:
+    tracker = ChangeTracker(window=120, min_size=5, max_series=20)
+    rng = random.Random(3)
+    statements = {f"db sqlite: SELECT * FROM t{k} WHERE id = ?": 1.0 + k for k in range(4)}
+    routes = {f"GET /r{k}": 20.0 + k for k in range(3)}  # steady: not the statements' control
+    points: dict[str, dict[str, Any]] = {}
+    for i in range(80):
+        for operation, level in {**statements, **routes}.items():
+            factor = 3.0 if i >= 40 and operation in statements else 1.0
+            p95 = level * factor * rng.lognormvariate(0.0, 0.05)
+            for point in tracker.observe("shop", operation, (i + 1) * 10 * 10**9, p95):
+                points[operation] = point
+    assert set(points) == set(statements)
+    for operation, point in points.items():
+        environment = tracker.environment(f"shop {operation}", point)
+        assert environment is not None and environment.explained
+        assert environment.others == 3  # the other statements, never the routes
