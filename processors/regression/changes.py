@@ -5,6 +5,9 @@ One :class:`ChangePointDetector` per series (an entry operation or a statement f
 :func:`describe.describe_change`: level or slope, before and after, when with an interval;
 for a series whose intervals carry their :class:`usage.Usage`, also how it was called before
 and after the change (``usage.usage_around``) and whether that changed (``call_change``).
+``environment`` gives the service's other series of the same family (entry operations, or
+statements) around a change's interval, to judge whether the change was the environment's
+(``environment.py``).
 """
 
 from __future__ import annotations
@@ -14,13 +17,18 @@ from typing import Any
 
 from otel_perf.processors.regression.changepoint import EVERY, ChangePointDetector
 from otel_perf.processors.regression.describe import describe_change
+from otel_perf.processors.regression.environment import BEFORE_POINTS, Environment, Pair, judge
+from otel_perf.processors.regression.keys import STATEMENT_PREFIX
 from otel_perf.processors.regression.usage import Usage, call_change, usage_around
 
 NS = 1_000_000_000
 
 
 class _Series:
-    def __init__(self, window: int, every: int, min_size: int) -> None:
+    def __init__(
+        self, service: str, statement: bool, window: int, every: int, min_size: int
+    ) -> None:
+        self.service, self.statement = service, statement
         self.detector = ChangePointDetector(window=window, every=every, min_size=min_size)
         self.points: deque[tuple[int, float, float]] = deque(maxlen=window)  # (index, t_s, v)
         self.usage: deque[tuple[int, Usage]] = deque(maxlen=window)  # (index, usage)
@@ -48,7 +56,9 @@ class ChangeTracker:
             if len(self.series) >= self.max_series:
                 self.untracked += 1
                 return []
-            state = self.series[name] = _Series(self.window, self.every, self.min_size)
+            statement = operation.startswith(STATEMENT_PREFIX)
+            state = _Series(service, statement, self.window, self.every, self.min_size)
+            self.series[name] = state
         state.points.append((state.seen, t_ns / NS, p95_ms))
         if usage is not None:
             state.usage.append((state.seen, usage))
@@ -63,10 +73,32 @@ class ChangeTracker:
             state.last_change = index
         return described
 
+    def environment(self, name: str, point: dict[str, Any]) -> Environment | None:
+        """Series ``name``'s change ``point`` against the service's other series of its
+        family over the same interval (``environment.judge``); None when it cannot say."""
+        state = self.series.get(name)
+        low, high = point.get("time_low_s"), point.get("time_high_s")
+        if state is None or low is None or high is None:
+            return None
+        others = {
+            other: _around(series, low, high)
+            for other, series in self.series.items()
+            if other != name
+            and series.service == state.service
+            and series.statement == state.statement
+        }
+        return judge(_around(state, low, high), others)
+
     def history(self, name: str) -> list[tuple[float, float]]:
         """(time_s, p95_ms) points of ``"service operation"`` still in the window."""
         state = self.series.get(name)
         return [] if state is None else [(t, v) for _, t, v in state.points]
+
+
+def _around(state: _Series, low_s: float, high_s: float) -> Pair:
+    """p95 points before ``low_s`` (the last ``BEFORE_POINTS``) and from ``high_s`` on."""
+    before = [v for _, t, v in state.points if t < low_s][-BEFORE_POINTS:]
+    return before, [v for _, t, v in state.points if t >= high_s]
 
 
 def _usage_of(state: _Series, index: int) -> dict[str, Any]:

@@ -109,9 +109,11 @@ def change_finding(
     ``point`` comes from ``describe.describe_change`` plus ``release`` (or None), and
     ``changes.py``'s usage figures. A change of how a statement is called (``call_change``,
     ``usage.py``) is no finding (None): not a regression of the query, and the route's own
-    series says whether users gained; the change point stays in the analysis.
+    series says whether users gained; the change point stays in the analysis. Nor is a
+    change the service's other series shared (``environment_explained``, ``environment.py``):
+    a change of load or of a shared dependency, not of this operation.
     """
-    if point.get("call_change"):
+    if point.get("call_change") or point.get("environment_explained"):
         return None
     before, after = float(point["before_ms"]), float(point["after_ms"])
     level = point.get("kind", "level") == "level"
@@ -152,7 +154,8 @@ def _change_text(point: dict[str, Any]) -> str:
         if release
         else "; no release coincides"
     )
-    return what + when + with_release
+    environment = f"; {point['environment_note']}" if point.get("environment_note") else ""
+    return what + when + with_release + environment
 
 
 def _clock(time_s: float) -> str:

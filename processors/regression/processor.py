@@ -10,7 +10,9 @@
   version against the first of the new one; the sequential test may call a regression early.
 * Change points on each series' p95 per closed interval: entry operations from the series
   hub, statements from the spans counted here (``statements.py``); each change is described
-  (``describe.py``) and matched with the release it coincides with.
+  (``describe.py``) and matched with the release it coincides with, and judged against the
+  service's other series over the same interval (``environment.py``): a change they all
+  share is the environment's (load), not the operation's, and raises no finding.
 
 API calls arrive on server threads, so every entry point takes the processor's lock.
 """
@@ -251,6 +253,10 @@ class RegressionProcessor(Processor):
     ) -> None:
         for point in self.changes.observe(service, operation, end_ns, p95_ms, usage):
             point["release"] = self._release_near(service, point)
+            if point.get("kind") == "level" and not point.get("call_change"):
+                environment = self.changes.environment(point["series"], point)
+                if environment is not None:  # judged against the service's other series
+                    point.update(environment.to_dict(), environment_note=environment.note())
             self.change_points.append(point)
             finding = change_finding(service, operation, point, end_ns, self.id)
             if finding is not None:

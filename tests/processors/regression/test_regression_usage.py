@@ -9,19 +9,18 @@ gets faster. The statement's p95 rises; no query got slower per unit of work.
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from interval_feed import START_MS, feed
 from trace_builder import db, span
 
-from otel_perf.component import component_type
-from otel_perf.config import load_config
 from otel_perf.findings import Finding, Kind, Severity
-from otel_perf.model import SpanBatch, SpanKind, SpanRecord
-from otel_perf.pipeline import Pipeline
+from otel_perf.model import SpanKind, SpanRecord
 from otel_perf.processors.regression.usage import (
     Usage,
     VersionUsage,
@@ -29,10 +28,7 @@ from otel_perf.processors.regression.usage import (
     usage_around,
 )
 from otel_perf.recommendations import Inputs, recommend
-from otel_perf.store import Store
 
-S = 1_000_000_000
-START_MS = 1_700_000_000_000.0
 LINES = "SELECT * FROM order_lines WHERE order_id = {}"
 STATEMENT = "db sqlite: SELECT * FROM order_lines WHERE order_id = ?"
 CONFIG = """
@@ -91,26 +87,19 @@ def run(old: Request, new: Request) -> tuple[list[Finding], dict[str, Any], list
     """Both versions through the pipeline; (findings, the regression analysis, the
     recommendations at the end)."""
     rng = random.Random(15)
-    pipe = Pipeline(load_config(text=CONFIG), Store(":memory:"), clock=lambda: 1)
-    pipe.start(worker=False)
-    found: list[Finding] = []
-    try:
-        n = 0
-        for i in range(2 * INTERVALS):
-            make = old if i < INTERVALS else new
-            spans: list[SpanRecord] = []
-            for r in range(REQUESTS):
-                spans += make(rng, n, START_MS + i * 10_000 + r * 1000 + 100)
-                n += 1
-            pipe.process(SpanBatch(spans))
-            found += pipe.tick(int(START_MS * 1_000_000) + (i + 2) * 10 * S + S)
-        snapshots: dict[str, dict[str, dict[str, Any]]] = {}
-        for pid, snap in pipe.snapshot().items():
-            snapshots.setdefault(component_type(pid), {})[pid] = snap
-        analysis = next(iter(snapshots["regression"].values()))
-        return found, analysis, recommend(Inputs(snapshots, found))
-    finally:
-        pipe.shutdown()
+    counter = itertools.count()
+
+    def spans_of(i: int) -> list[SpanRecord]:
+        make = old if i < INTERVALS else new
+        return [
+            s
+            for r in range(REQUESTS)
+            for s in make(rng, next(counter), START_MS + i * 10_000 + r * 1000 + 100)
+        ]
+
+    found, snapshots = feed(CONFIG, 2 * INTERVALS, spans_of)
+    analysis = next(iter(snapshots["regression"].values()))
+    return found, analysis, recommend(Inputs(snapshots, found))
 
 
 def lazy(rng: random.Random, n: int, at: float) -> list[SpanRecord]:
