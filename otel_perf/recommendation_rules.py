@@ -216,21 +216,12 @@ def _hotspot(f: Finding, inputs: Context) -> Item:
 
 
 def _recommendation(f: Finding, inputs: Context) -> Item | None:
+    """A ``recommendation`` finding: the first rule whose test its attributes pass."""
     a = f.attributes
-    if "pattern" in a and "parent_operation" in a:
-        return _parallel(f, inputs)
-    if a.get("recommendation") in ("ttl_too_short", "cacheable_query"):
-        return _cache_time(f)
-    if a.get("recommendation") == "ttl_too_long":
-        return _cache_memory(f)
-    if a.get("status") in ("over", "under") and "resource" in a:
-        return _rightsize(f, inputs)
-    if a.get("recommendation") == "check_instrumentation":
-        return _instrumentation(f)
-    return None
+    return next((rule(f, inputs) for test, rule in _RECOMMENDATIONS if test(a)), None)
 
 
-def _instrumentation(f: Finding) -> Item:
+def _instrumentation(f: Finding, inputs: Context) -> Item:
     """Server time with no exit span: the hint counts like a hotspot (a tenth of its ms)."""
     a = f.attributes
     p95 = float(a["server_p95_ms"])
@@ -255,7 +246,7 @@ def _ttl_action(f: Finding, verb: str) -> str:
     )
 
 
-def _cache_time(f: Finding) -> Item:
+def _cache_time(f: Finding, inputs: Context) -> Item:
     a = f.attributes
     saved = float(a["estimated_saving_ms_per_min"])
     if a["recommendation"] == "cacheable_query":
@@ -278,7 +269,7 @@ def _cache_time(f: Finding) -> Item:
     )
 
 
-def _cache_memory(f: Finding) -> Item:
+def _cache_memory(f: Finding, inputs: Context) -> Item:
     freed = float(f.attributes["estimated_saving_bytes_per_min"])
     return Item(
         action=_ttl_action(f, "Lower"),
@@ -538,6 +529,15 @@ def _slo(f: Finding, inputs: Context) -> Item | None:
 
 
 Rule = Callable[[Finding, Context], "Item | None"]
+_RECOMMENDATIONS: tuple[tuple[Callable[[Mapping[str, Any]], bool], Rule], ...] = (
+    (lambda a: "pattern" in a and "parent_operation" in a, _parallel),  # bottlenecks
+    (lambda a: a.get("recommendation") in ("ttl_too_short", "cacheable_query"), _cache_time),
+    (lambda a: a.get("recommendation") == "ttl_too_long", _cache_memory),
+    (lambda a: a.get("status") in ("over", "under") and "resource" in a, _rightsize),
+    (lambda a: a.get("recommendation") == "check_instrumentation", _instrumentation),
+)
+"""The rules of ``recommendation`` findings (several processors emit them), each with the
+test of the finding's attributes that picks it; the first that passes applies."""
 RULES: dict[Kind, Rule] = {
     Kind.N_PLUS_ONE: _n_plus_one,
     Kind.SLOW_QUERY: _slow_query,

@@ -57,8 +57,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from otel_perf.component import surfaces
 from otel_perf.findings import Finding, Kind, Severity, State
-from otel_perf.recommendation_rules import RULES, Item
+from otel_perf.recommendation_rules import RULES, Item, Rule
 from otel_perf.recommendation_rules import Snapshots as Snapshots
 
 log = logging.getLogger("otel_perf.recommendations")
@@ -291,14 +292,22 @@ def _open_anomalies(snapshots: Snapshots) -> set[tuple[str, str]] | None:
 # -- one finding's recommendations ------------------------------------------------------
 
 
+def _rules(kind: Kind) -> list[Rule]:
+    """The core's rule for ``kind``, then those the components' surfaces contribute."""
+    core = RULES.get(kind)
+    added = [rule for s in surfaces() for k, rule in s.recommendations if k == kind]
+    return [core, *added] if core else added
+
+
 def _items(f: Finding, inputs: Inputs) -> list[Item]:
-    rule = RULES.get(f.kind)
-    if rule is None:
-        return []
-    try:
-        item = rule(f, inputs)
-    except (AttributeError, KeyError, TypeError, ValueError, ZeroDivisionError):
-        # a finding stored by another version, without the attributes read here
-        log.warning("finding %s (%s) has no usable attributes; skipped", f.key, f.kind.value)
-        return []
-    return [] if item is None else [item]
+    """The first item a rule for the finding's kind gives (none: no action)."""
+    for rule in _rules(f.kind):
+        try:
+            item = rule(f, inputs)
+        except (AttributeError, KeyError, TypeError, ValueError, ZeroDivisionError):
+            # a finding stored by another version, without the attributes read here
+            log.warning("finding %s (%s) has no usable attributes; skipped", f.key, f.kind.value)
+            return []
+        if item is not None:
+            return [item]
+    return []

@@ -11,10 +11,13 @@ from otel_perf.component import (
     EmptyConfig,
     Factory,
     Processor,
+    Surface,
     register_processor,
 )
 from otel_perf.findings import Finding, Kind, Severity
 from otel_perf.model import LogBatch, MetricBatch, SpanBatch
+from otel_perf.recommendation_rules import Context as RuleContext
+from otel_perf.recommendation_rules import Item
 
 
 class RecordingConfig(ComponentConfig):
@@ -83,6 +86,21 @@ class BrokenProcessor(Processor):
         raise RuntimeError("boom")
 
 
+def advice_rule(f: Finding, inputs: RuleContext) -> Item | None:
+    """The recording processor's recommendation rule: a ``test_advice`` recommendation."""
+    if f.attributes.get("recommendation") != "test_advice":
+        return None
+    saving = float(f.attributes["saving_ms_per_min"])
+    return Item(
+        action=f"Follow the test advice for {f.service}",
+        category="performance",
+        finding=f,
+        impact_kind="latency_ms_per_min",
+        impact_value=saving,
+        impact_text=f"~{saving:.0f} ms per minute",
+    )
+
+
 def register_test_components() -> None:
     register_processor(
         Factory("broken", EmptyConfig, lambda context, config: BrokenProcessor(context))
@@ -93,5 +111,6 @@ def register_test_components() -> None:
             config_model=RecordingConfig,
             create=RecordingProcessor,
             description="test-only: records batches",
+            surface=Surface(recommendations=((Kind.RECOMMENDATION, advice_rule),)),
         )
     )

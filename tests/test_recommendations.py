@@ -416,6 +416,29 @@ def test_a_finding_without_the_expected_attributes_is_skipped() -> None:
     assert len(recommend(Inputs({}, [broken]))) == 0
 
 
+def test_a_component_contributes_rules_through_its_surface() -> None:
+    # the test-only "recording" processor's surface adds a rule for its own recommendations
+    advice = finding(
+        Kind.RECOMMENDATION, "advice", 1, recommendation="test_advice", saving_ms_per_min=50
+    )
+    cache = finding(
+        Kind.RECOMMENDATION,
+        "ttl",
+        1,
+        **{"recommendation": "ttl_too_long", "estimated_saving_bytes_per_min": 1e9},
+        **{"cache.name": "c", "cache.key_prefix": "p", "suggested_ttl_s": 60},
+        **{"current_ttl_s": 600, "share": 0.5, "events": 10, "total": 20},
+    )
+    items = recommend(Inputs({}, [advice, cache]))
+    assert [(i["subject"], i["action"]) for i in items] == [
+        ("ttl", "Lower the TTL of cache c prefix p in svc to 60 s"),  # the core's rule, 1e3
+        ("advice", "Follow the test advice for svc"),  # the component's, 50 points
+    ]
+    assert items[1]["impact"]["value"] == 50
+    unknown = finding(Kind.RECOMMENDATION, "odd", 1, recommendation="something_else")
+    assert recommend(Inputs({}, [unknown])) == []  # no rule gives an item: no action
+
+
 def test_a_burn_rate_finding_with_malformed_rules_is_skipped() -> None:
     odd = finding(
         Kind.BURN_RATE_ALERT, "shop page", 1, source="slo", objective="shop", burn_rates=["x"]

@@ -30,7 +30,8 @@ from otel_perf.exporters import instruments
 from otel_perf.exporters.open_findings import SEED_LIMIT, OpenFindings
 from otel_perf.exporters.prometheus.cap import DROPPED, SeriesCap
 from otel_perf.exporters.prometheus.config import PrometheusExporterConfig
-from otel_perf.exporters.prometheus.spanmetrics import SpanMetricsCollector, prometheus_name
+from otel_perf.exporters.prometheus.names import metric_name
+from otel_perf.exporters.prometheus.spanmetrics import SpanMetricsCollector
 from otel_perf.findings import Finding
 
 log = logging.getLogger("otel_perf.exporters.prometheus")
@@ -120,7 +121,7 @@ class PrometheusExporter(Exporter):
         cap = SeriesCap(
             source,
             config.max_series_per_metric,
-            prometheus_name(DROPPED, config.namespace),
+            metric_name(DROPPED, config.namespace),
         )
         convert = config.resource_to_telemetry_conversion
         reader = PrometheusMetricReader(

@@ -14,23 +14,14 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from opentelemetry.exporter.prometheus._mapping import (
-    map_unit,
-    sanitize_attribute,
-    sanitize_full_name,
-)
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 
 from otel_perf.exporters.instruments import SPAN_CALLS, SPAN_DURATION, span_attributes
+from otel_perf.exporters.prometheus.names import label_name, metric_name, unit_suffix
 from otel_perf.series import RED, SeriesInterval, SeriesKey
 
 OK, ERROR = "STATUS_CODE_UNSET", "STATUS_CODE_ERROR"
 OnDrop = Callable[[str, int], None]
-
-
-def prometheus_name(name: str, prefix: str | None) -> str:
-    """An OTel metric name as the OTel Prometheus reader writes it (before unit/_total)."""
-    return sanitize_full_name(f"{prefix}_{name}" if prefix else name)
 
 
 @dataclass(slots=True)
@@ -81,9 +72,9 @@ class SpanMetricsCollector:
         self.bounds = tuple(bounds)
         self.max_series = max_series
         self.on_drop = on_drop
-        self.calls_name = prometheus_name(SPAN_CALLS, prefix)
-        self.duration_name = prometheus_name(SPAN_DURATION, prefix)
-        self.labels = {sanitize_attribute(k): v for k, v in (labels or {}).items()}
+        self.calls_name = metric_name(SPAN_CALLS, prefix)
+        self.duration_name = metric_name(SPAN_DURATION, prefix)
+        self.labels = {label_name(k): v for k, v in (labels or {}).items()}
         self._series: dict[SeriesKey, Cumulative] = {}
         self._lock = threading.Lock()  # offer() on the pipeline thread, collect() on scrapes
 
@@ -116,11 +107,11 @@ class SpanMetricsCollector:
             return []
         keys = sorted({k for _, labels, _ in series for k in labels} | {"status_code"})
         calls = CounterMetricFamily(
-            self.calls_name, "Spans per series and status.", labels=keys, unit=map_unit("{call}")
+            self.calls_name, "Spans per series and status.", labels=keys, unit=unit_suffix("{call}")
         )
         hist_keys = [k for k in keys if k != "status_code"]
         duration = HistogramMetricFamily(
-            self.duration_name, "Span durations.", labels=hist_keys, unit=map_unit("s")
+            self.duration_name, "Span durations.", labels=hist_keys, unit=unit_suffix("s")
         )
         for _, labels, totals in series:
             for status, value in ((OK, totals.ok), (ERROR, totals.errors)):
@@ -139,7 +130,7 @@ class SpanMetricsCollector:
 
     def _labels(self, key: SeriesKey) -> dict[str, str]:
         attrs = {"service.name": key.service, **span_attributes(key)}
-        return {**self.labels, **{sanitize_attribute(k): v for k, v in attrs.items()}}
+        return {**self.labels, **{label_name(k): v for k, v in attrs.items()}}
 
     def series_count(self) -> int:
         """How many series are held."""

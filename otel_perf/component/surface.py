@@ -16,7 +16,9 @@ from starlette.routing import Route
 
 if TYPE_CHECKING:  # the contract imports this module for Factory.surface
     from otel_perf.component.contract import Processor
+    from otel_perf.findings import Kind
     from otel_perf.health import Check
+    from otel_perf.recommendation_rules import Rule
 #: an OpenAPI paths object, ``{"/performance/...": {"get": {...}}}``
 Paths = dict[str, Any]
 
@@ -52,20 +54,24 @@ class OpenAPIResponses:
 
 @dataclass(frozen=True)
 class Surface:
-    """A component's routes, their OpenAPI paths, its CLI commands and health checks (all
-    optional).
+    """A component's routes, their OpenAPI paths, its CLI commands, health checks and
+    recommendation rules (all optional).
 
     Attributes:
         routes: the Starlette routes, built once per API over a :class:`RouteContext`.
         paths: the OpenAPI paths of those routes.
         cli: adds the component's commands to the ``otel-perf`` subparsers.
         health: checks :func:`otel_perf.health.evaluate` runs after the core's own.
+        recommendations: (finding kind, rule) pairs :mod:`otel_perf.recommendations` tries
+            after the core's rule for the kind (``recommendation_rules.RULES``) gives no
+            item: a rule turns one finding into an ``Item`` or None.
     """
 
     routes: Callable[[RouteContext], list[Route]] | None = None
     paths: Callable[[OpenAPIResponses], Paths] | None = None
     cli: Callable[[Any], None] | None = None
     health: tuple[Check, ...] = ()
+    recommendations: tuple[tuple[Kind, Rule], ...] = ()
 
 
 NO_SURFACE = Surface()

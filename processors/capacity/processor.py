@@ -17,6 +17,7 @@ from typing import Any
 from otel_perf import gauges
 from otel_perf.announce import Announcer
 from otel_perf.component import Context, Factory, Processor
+from otel_perf.component.state import PersistedState
 from otel_perf.findings import Finding
 from otel_perf.model import MetricBatch, SpanKind
 from otel_perf.processors.capacity.analysis import NS, Analysis, Inputs, analyse, iso
@@ -26,6 +27,7 @@ from otel_perf.processors.capacity.findings import findings_of
 from otel_perf.processors.capacity.history import COARSE, FINE, RAW, Series, UsageHistory
 from otel_perf.processors.capacity.scaling import autoscaling_view
 from otel_perf.processors.capacity.settings import inputs_for, resource_for
+from otel_perf.processors.capacity.state import STATE, Resource, Resources
 from otel_perf.processors.capacity.usage import ResourceInfo, UsageExtractor
 from otel_perf.processors.capacity.views import (
     dashboard_entry,
@@ -37,7 +39,6 @@ from otel_perf.series import SeriesInterval
 from otel_perf.store import StoreWriteError
 
 DAY_NS = 86_400 * NS
-STATE = "resources"
 #: the span kinds that are requests a service serves (what ``<service>/request.rate`` counts)
 ENTRY_KINDS = frozenset({SpanKind.SERVER, SpanKind.CONSUMER})
 
@@ -85,7 +86,8 @@ class CapacityProcessor(Processor):
         self.current: dict[str, Finding] = {}
         self.magnitudes: dict[str, float] = {}
         self.announcer = Announcer(int(config.quiet_period * NS), max_keys=4 * config.max_resources)
-        self._dirty = False
+        # saved on every flush after a change, unthrottled: it changes only on a new resource
+        self.state = PersistedState(context.store, self.id, STATE, Resources, 0.0)
         self._load()
         self._unsubscribe = context.series.subscribe(self._interval)
 
@@ -139,7 +141,7 @@ class CapacityProcessor(Processor):
                 self.dropped_resources += 1
                 return False
             self.known[info.name] = known = info
-            self._dirty = True
+            self.state.mark_dirty()
         if not self.history.add(known.name, t_ns, float(value)):
             return False
         self.first_ns[known.name] = min(self.first_ns.get(known.name, t_ns), t_ns)
@@ -190,16 +192,15 @@ class CapacityProcessor(Processor):
         with self._lock:
             self.history.flush(now_ns)
             self.announcer.save(self.context.store, self.id, now_ns)
-            if self._dirty:
-                body = {
-                    name: {**info.to_dict(), "first_ns": self.first_ns.get(name)}
-                    for name, info in self.known.items()
-                }
-                try:
-                    self.context.store.save_state(self.id, STATE, body, now_ns)
-                except StoreWriteError:
-                    return  # counted by the store; still dirty, saved at the next flush
-                self._dirty = False
+            try:
+                self.state.save(now_ns, self._document)
+            except StoreWriteError:
+                return  # counted by the store; still dirty, saved at the next flush
+
+    def _document(self) -> Resources:
+        return Resources(
+            {name: Resource.of(info, self.first_ns.get(name)) for name, info in self.known.items()}
+        )
 
     def _load(self) -> None:
         self.announcer.load(self.context.store, self.id)
@@ -207,12 +208,12 @@ class CapacityProcessor(Processor):
         for finding, magnitude in self.announcer.said():
             self.current[finding.key] = finding
             self.magnitudes[finding.key] = magnitude
-        saved = self.context.store.load_state(self.id, STATE) or {}
-        for name, body in saved.items():
-            self.known[name] = ResourceInfo.from_dict(body)
+        saved = self.state.load()
+        for name, body in (saved.root if saved else {}).items():
+            self.known[name] = body.info()
             coarse = self.history.series(name, COARSE)
-            if body.get("first_ns") is not None:
-                self.first_ns[name] = int(body["first_ns"])
+            if body.first_ns is not None:
+                self.first_ns[name] = body.first_ns
             if coarse.buckets:
                 self.latest_ns[name] = max(b.last_ns for b in coarse.buckets)
                 self.first_ns.setdefault(name, coarse.starts_ns[0])

@@ -83,17 +83,6 @@ class ResourceInfo:
             "thresholds": list(self.thresholds),
         }
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ResourceInfo:
-        return cls(
-            str(data["name"]),
-            str(data["service"]),
-            str(data["metric"]),
-            str(data["kind"]),
-            str(data["unit"]),
-            tuple(float(t) for t in data.get("thresholds", ())),
-        )
-
 
 @dataclass(frozen=True)
 class Sample:

@@ -537,3 +537,38 @@ def test_host_reported_capacity_turns_utilization_into_cores_and_bytes() -> None
     assert memory["absolute"]["target"] == pytest.approx(4e9 * 1.15)
     assert memory["absolute"]["text"]["target"] == "4.3 GiB"
     assert cpu["status"] == "unknown"  # no request configured to compare with
+
+
+def test_the_resources_document_keeps_its_shape_across_a_restart(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = Store(":memory:")
+    disk = {
+        "name": "db/disk",
+        "service": "db",
+        "metric": "disk.used",
+        "kind": "disk",
+        "unit": "By",
+        "thresholds": [9e11],
+        "first_ns": 5 * NS,
+    }
+    # as the processor wrote it before PersistedState: one entry per resource
+    store.save_state("capacity", "resources", {"db/disk": disk}, 1)
+    processor = make(store)
+    info = processor.known["db/disk"]
+    assert (info.service, info.kind, info.unit, info.thresholds) == ("db", "disk", "By", (9e11,))
+    assert processor.first_ns["db/disk"] == 5 * NS
+    processor.flush(2 * NS)  # nothing changed: nothing written
+    assert store.load_state("capacity", "resources") == {"db/disk": disk}
+
+    processor.record_usage(CPU, 0.5, T0 * NS, service="web")
+    processor.flush(3 * NS)
+    saved = store.load_state("capacity", "resources")
+    assert saved["db/disk"] == disk and list(saved) == ["db/disk", CPU]
+    assert saved[CPU]["kind"] == "cpu" and saved[CPU]["first_ns"] == T0 * NS
+
+    # a document that no longer fits is left behind with a warning, not a crash
+    store.save_state("capacity", "resources", {"db/disk": {"name": "db/disk"}}, 4)
+    with caplog.at_level("WARNING", logger="otel_perf.component.state"):
+        assert make(store).resources() == []
+    assert "does not match Resources" in caplog.text
