@@ -246,8 +246,15 @@ def _correct(
         span_id, window, offset = stack.pop()
         windows[span_id] = window
         parent = by_id[span_id]
+        resource = parent.resource
         for child in kids[span_id]:
-            stack.append((child, *_place(parent, by_id[child], window, offset)))
+            span = by_id[child]
+            if span.resource is resource:  # same clock: _place's first case, written out
+                start, end = span.start_ns, span.end_ns
+                end = end if end > start else start
+                stack.append((child, (start + offset, end + offset), offset))
+            else:
+                stack.append((child, *_place(parent, span, window, offset)))
     return windows
 
 
