@@ -33,6 +33,7 @@ from otel_perf.semconv import is_framework_internal, kept_operation
 
 Window = tuple[int, int]
 """(start_ns, end_ns) with end_ns >= start_ns."""
+_INTERNAL = int(SpanKind.INTERNAL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +110,8 @@ def build_tree(spans: Iterable[SpanRecord]) -> TraceTree:
     folded: dict[bytes, bytes] = {}  # framework-internal span -> its parent
     for span in spans:
         span_id = span.span_id
-        if is_framework_internal(span):
+        # only INTERNAL spans can be framework-internal: most spans skip the call
+        if span.kind == _INTERNAL and is_framework_internal(span):
             folded.setdefault(span_id, span.parent_span_id)
         elif span_id not in by_id:
             by_id[span_id] = span
