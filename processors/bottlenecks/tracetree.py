@@ -133,7 +133,10 @@ def build_tree(spans: Iterable[SpanRecord]) -> TraceTree:
 
     return TraceTree(
         spans=by_id,
-        children={span_id: order(ids) for span_id, ids in kids.items()},
+        # most spans are leaves or only children: no call to order them
+        children={
+            span_id: order(ids) if len(ids) > 1 else (*ids,) for span_id, ids in kids.items()
+        },
         roots=order(roots),
         orphans=frozenset(orphans),
         windows=windows,
