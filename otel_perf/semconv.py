@@ -154,8 +154,51 @@ def kept_operation(span: SpanRecord) -> str:
     if kind in ENTRY_KINDS:
         return route_of(span.attributes, span.name)
     if kind in EXIT_KINDS:
-        return exit_operation(span.attributes, span.name)
+        return exit_operation_memo(span.attributes, span.name)
     return template_name(span.name)
+
+
+#: Every attribute :func:`exit_operation` reads (through ``otel_perf.fingerprint``); the
+#: memo below is keyed by these, so a key read there must be listed here
+#: (``tests/test_semconv_memo.py`` checks the two agree).
+EXIT_OPERATION_KEYS = (
+    "db.system.name",
+    "db.system",
+    "db.query.text",
+    "db.statement",
+    "http.request.method",
+    "http.method",
+    "url.template",
+    "http.route",
+    "url.path",
+    "http.target",
+    "url.full",
+    "http.url",
+    "server.address",
+    "server.port",
+    "net.peer.name",
+    "peer.service",
+)
+
+
+def exit_operation_memo(attrs: Mapping[str, AttrValue], name: str) -> str:
+    """:func:`exit_operation`, remembered per name and the attributes it reads (bounded).
+
+    Calls to one target repeat the same few attribute values, so naming them (a
+    fingerprint or a URL template, f-strings) is done once per distinct call, not per span.
+    """
+    values = tuple(map(attrs.get, EXIT_OPERATION_KEYS))
+    port = attrs.get("server.port")
+    try:  # the port's type too: 8080, 8080.0 and True hash alike but name differently
+        return _exit_operation_of(name, values, type(port).__name__)
+    except TypeError:  # an unhashable (list or map) value: name it directly
+        return exit_operation(attrs, name)
+
+
+@lru_cache(maxsize=8192)
+def _exit_operation_of(name: str, values: tuple[AttrValue, ...], _port_type: str) -> str:
+    attrs = {k: v for k, v in zip(EXIT_OPERATION_KEYS, values, strict=True) if v is not None}
+    return exit_operation(attrs, name)
 
 
 def exit_operation(attrs: Mapping[str, AttrValue], name: str) -> str:

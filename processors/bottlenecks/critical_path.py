@@ -8,7 +8,6 @@ outlives its parent (fire-and-forget tasks) counts only while the parent runs.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from otel_perf.processors.bottlenecks.tracetree import TraceTree, Window
@@ -102,24 +101,33 @@ def _walk_back(tree: TraceTree, root: bytes) -> list[tuple[bytes, int, int]]:
     Zero-length stretches are left out; consecutive stretches of one span are not merged.
     """
     out: list[tuple[bytes, int, int]] = []
-    children = tree.children
-    stack = [_Frame.of(tree, root, tree.windows[root])]
+    children, windows = tree.children, tree.windows
+    low, high = windows[root]
+    # frames: (span id, window start, cursor, pending children, index of the next one);
+    # plain tuples, not objects, because this runs for every span of every trace
+    stack = [(root, low, high, _pending(children[root], windows, low, high), 0)]
     while stack:
-        frame = stack[-1]
-        child = frame.next_child()
-        if child is None:
-            if frame.cursor_ns > frame.start_ns:
-                out.append((frame.span_id, frame.start_ns, frame.cursor_ns))
+        span_id, start_ns, cursor, pending, index = stack[-1]
+        # The cursor only moves back, so a child skipped once never qualifies later.
+        for i in range(index, len(pending)):
+            neg_end, child_start, child = pending[i]
+            if -neg_end <= cursor:
+                break
+        else:
+            if cursor > start_ns:
+                out.append((span_id, start_ns, cursor))
             stack.pop()
             continue
-        child_id, window = child
-        if frame.cursor_ns > window[1]:
-            out.append((frame.span_id, window[1], frame.cursor_ns))
-        frame.cursor_ns = window[0]
-        if children[child_id]:
-            stack.append(_Frame.of(tree, child_id, window))
-        elif window[1] > window[0]:  # a leaf is its own work from start to end
-            out.append((child_id, window[0], window[1]))
+        child_end = -neg_end
+        if cursor > child_end:
+            out.append((span_id, child_end, cursor))
+        stack[-1] = (span_id, start_ns, child_start, pending, i + 1)
+        kids = children[child]
+        if kids:
+            pending = _pending(kids, windows, child_start, child_end)
+            stack.append((child, child_start, child_end, pending, 0))
+        elif child_end > child_start:  # a leaf is its own work from start to end
+            out.append((child, child_start, child_end))
     return out
 
 
@@ -144,40 +152,21 @@ def critical_path_shares(tree: TraceTree) -> dict[tuple[str, str], int]:
     return shares
 
 
-@dataclass(slots=True)
-class _Frame:
-    """A span being walked back: its window start, the cursor, its children."""
-
-    span_id: bytes
-    start_ns: int
-    cursor_ns: int
-    pending: list[tuple[int, int, bytes]]  # (-end, start, id): latest end, longest first
-    index: int = 0
-
-    @classmethod
-    def of(cls, tree: TraceTree, span_id: bytes, window: Window) -> _Frame:
-        low, high = window
-        windows = tree.windows
-        pending = []
-        for child in tree.children[span_id]:
-            # clip(windows[child], window), written out: this runs for every span
-            start, end = windows[child]
-            start = start if start > low else low
-            start = start if start < high else high
-            end = end if end > start else start
-            end = end if end < high else high
-            pending.append((-end, start, child))
-        pending.sort()
-        return cls(span_id, low, high, pending)
-
-    def next_child(self) -> tuple[bytes, Window] | None:
-        # The cursor only moves back, so a child skipped once never qualifies later.
-        while self.index < len(self.pending):
-            neg_end, start, child = self.pending[self.index]
-            self.index += 1
-            if -neg_end <= self.cursor_ns:
-                return child, (start, -neg_end)
-        return None
+def _pending(
+    kids: Iterable[bytes], windows: Mapping[bytes, Window], low: int, high: int
+) -> list[tuple[int, int, bytes]]:
+    """The ``kids`` clipped to ``[low, high]`` as (-end, start, id): latest end, longest first."""
+    pending = []
+    for child in kids:
+        # clip(windows[child], (low, high)), written out: this runs for every span
+        start, end = windows[child]
+        start = start if start > low else low
+        start = start if start < high else high
+        end = end if end > start else start
+        end = end if end < high else high
+        pending.append((-end, start, child))
+    pending.sort()
+    return pending
 
 
 def _emit(backwards: list[Segment], tree: TraceTree, span_id: bytes, start: int, end: int) -> None:

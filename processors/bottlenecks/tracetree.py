@@ -33,6 +33,7 @@ from otel_perf.semconv import is_framework_internal, kept_operation
 
 Window = tuple[int, int]
 """(start_ns, end_ns) with end_ns >= start_ns."""
+_INTERNAL = int(SpanKind.INTERNAL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +110,8 @@ def build_tree(spans: Iterable[SpanRecord]) -> TraceTree:
     folded: dict[bytes, bytes] = {}  # framework-internal span -> its parent
     for span in spans:
         span_id = span.span_id
-        if is_framework_internal(span):
+        # only INTERNAL spans can be framework-internal: most spans skip the call
+        if span.kind == _INTERNAL and is_framework_internal(span):
             folded.setdefault(span_id, span.parent_span_id)
         elif span_id not in by_id:
             by_id[span_id] = span
@@ -131,7 +133,10 @@ def build_tree(spans: Iterable[SpanRecord]) -> TraceTree:
 
     return TraceTree(
         spans=by_id,
-        children={span_id: order(ids) for span_id, ids in kids.items()},
+        # most spans are leaves or only children: no call to order them
+        children={
+            span_id: order(ids) if len(ids) > 1 else (*ids,) for span_id, ids in kids.items()
+        },
         roots=order(roots),
         orphans=frozenset(orphans),
         windows=windows,
@@ -246,8 +251,15 @@ def _correct(
         span_id, window, offset = stack.pop()
         windows[span_id] = window
         parent = by_id[span_id]
+        resource = parent.resource
         for child in kids[span_id]:
-            stack.append((child, *_place(parent, by_id[child], window, offset)))
+            span = by_id[child]
+            if span.resource is resource:  # same clock: _place's first case, written out
+                start, end = span.start_ns, span.end_ns
+                end = end if end > start else start
+                stack.append((child, (start + offset, end + offset), offset))
+            else:
+                stack.append((child, *_place(parent, span, window, offset)))
     return windows
 
 
