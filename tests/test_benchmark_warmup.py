@@ -75,8 +75,8 @@ def test_a_second_identical_run_is_not_an_improvement(
 ) -> None:
     code, first, _ = bench(capsys, sidecar, "warm")
     assert code == 0 and first["baseline_established"] is True
-    code, second, _ = bench(capsys, sidecar, "warm")
-    assert code == 0
+    code, second, err = bench(capsys, sidecar, "warm")
+    assert code == 0, (err, second)
     assert second["run"]["outcome"] == "pass", second["run"]  # type: ignore[index]
     # a cold baseline (5 of 8 calls at 300 ms) would put the median 83 % lower; at n = 8 the
     # verdict cannot call that significant, so the shift itself is checked
