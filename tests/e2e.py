@@ -23,12 +23,19 @@ EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
 HERE = Path(__file__).parent
 
-DEFAULT = """
+#: the OTLP receiver on the ports ``start_sidecar`` picks (a ``str.format`` template, as every
+#: config here is); a test's config starts with it
+RECEIVERS = """
 receivers:
   otlp:
     protocols:
       grpc: {{endpoint: "127.0.0.1:{grpc}"}}
       http: {{endpoint: "127.0.0.1:{http}"}}
+"""
+
+DEFAULT = (
+    RECEIVERS
+    + """\
 extensions:
   api: {{endpoint: "127.0.0.1:{api}"}}
 service:
@@ -38,6 +45,7 @@ service:
     metrics: {{receivers: [otlp]}}
     logs: {{receivers: [otlp]}}
 """
+)
 
 
 @dataclass

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
-from e2e import SidecarProcess, start_sidecar
+from e2e import RECEIVERS, SidecarProcess, start_sidecar
 from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
 from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.sdk.metrics import MeterProvider
@@ -19,12 +19,9 @@ from opentelemetry.sdk.resources import Resource
 
 pytestmark = pytest.mark.e2e
 
-CONFIG = """
-receivers:
-  otlp:
-    protocols:
-      grpc: {{endpoint: "127.0.0.1:{grpc}"}}
-      http: {{endpoint: "127.0.0.1:{http}"}}
+CONFIG = (
+    RECEIVERS
+    + """\
 processors:
   anomaly: {{warm_up: 40, include: ["metric:queue.depth*"]}}
 exporters:
@@ -37,6 +34,7 @@ service:
   pipelines:
     metrics: {{receivers: [otlp], processors: [anomaly], exporters: [jsonl]}}
 """
+)
 
 
 @pytest.fixture

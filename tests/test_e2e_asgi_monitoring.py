@@ -10,19 +10,24 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from e2e import SidecarProcess, http_status, poll, start_instrumented_app, start_sidecar, wait_app
+from e2e import (
+    RECEIVERS,
+    SidecarProcess,
+    http_status,
+    poll,
+    start_instrumented_app,
+    start_sidecar,
+    wait_app,
+)
 from ports import free_port
 
 pytestmark = pytest.mark.e2e
 SERVICE = "shop-monitored"
 ROUTE = "GET /checkout/{items:int}"
 
-CONFIG = """
-receivers:
-  otlp:
-    protocols:
-      grpc: {{endpoint: "127.0.0.1:{grpc}"}}
-      http: {{endpoint: "127.0.0.1:{http}"}}
+CONFIG = (
+    RECEIVERS
+    + """\
 processors:
   spanmetrics: {{}}
   bottlenecks:
@@ -40,6 +45,7 @@ service:
     traces: {{receivers: [otlp], processors: [spanmetrics, bottlenecks]}}
     metrics: {{receivers: [otlp], processors: [anomaly]}}
 """
+)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from e2e import SidecarProcess, poll, start_instrumented_app, start_sidecar, wait_app
+from e2e import RECEIVERS, SidecarProcess, poll, start_instrumented_app, start_sidecar, wait_app
 from ports import free_port
 
 from otel_perf.cli import main
@@ -22,12 +22,9 @@ SERVICE = "shop-cache"
 API_TOKEN = "sidecar-api-token"
 APP_TOKEN = "app-control-token"
 
-CONFIG = """
-receivers:
-  otlp:
-    protocols:
-      grpc: {{endpoint: "127.0.0.1:{grpc}"}}
-      http: {{endpoint: "127.0.0.1:{http}"}}
+CONFIG = (
+    RECEIVERS
+    + """\
 processors:
   cache:
     apps:
@@ -45,6 +42,7 @@ service:
     traces: {{receivers: [otlp], processors: [cache]}}
     metrics: {{receivers: [otlp], processors: [cache]}}
 """
+)
 
 
 @pytest.fixture

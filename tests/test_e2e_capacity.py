@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
-from e2e import start_sidecar
+from e2e import RECEIVERS, start_sidecar
 from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.metrics import CallbackOptions, Observation
@@ -31,12 +31,9 @@ from otel_perf.store import Store
 
 pytestmark = pytest.mark.e2e
 
-CONFIG = """
-receivers:
-  otlp:
-    protocols:
-      grpc: {{endpoint: "127.0.0.1:{grpc}"}}
-      http: {{endpoint: "127.0.0.1:{http}"}}
+CONFIG = (
+    RECEIVERS
+    + """\
 processors:
   spanmetrics: {{interval: 1s, late_grace: 0s}}
   capacity: {{forecast_interval: 1s, min_history: 0s}}
@@ -51,6 +48,7 @@ service:
     traces: {{receivers: [otlp], processors: [spanmetrics, capacity], exporters: [prometheus]}}
     metrics: {{receivers: [otlp], processors: [capacity], exporters: [prometheus]}}
 """
+)
 SPANS = 40
 CPU = "shop/system.cpu.utilization"
 MEMORY = "shop/process.memory.usage"

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e import http_status, poll, start_instrumented_app, start_sidecar, wait_app
+from e2e import RECEIVERS, http_status, poll, start_instrumented_app, start_sidecar, wait_app
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
 )
@@ -520,12 +520,9 @@ def test_the_first_minutes_list_usage_and_say_when_forecasts_start(
         pipeline.shutdown()
 
 
-APP_CONFIG = """
-receivers:
-  otlp:
-    protocols:
-      grpc: {{endpoint: "127.0.0.1:{grpc}"}}
-      http: {{endpoint: "127.0.0.1:{http}"}}
+APP_CONFIG = (
+    RECEIVERS
+    + """\
   hostmetrics: {{collection_interval: 1s, filesystem_path: "{tmp}"}}
 processors:
   spanmetrics: {{}}
@@ -544,6 +541,7 @@ service:
                                               instrumentation]}}
     metrics: {{receivers: [otlp, hostmetrics], processors: [capacity, instrumentation]}}
 """
+)
 
 
 def test_the_example_apps_traffic_leads_with_what_to_do(tmp_path: Path, browser: Any) -> None:

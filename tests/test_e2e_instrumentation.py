@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e import SidecarProcess, start_sidecar
+from e2e import RECEIVERS, SidecarProcess, start_sidecar
 from opentelemetry._logs import SeverityNumber
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
@@ -35,12 +35,9 @@ from otel_perf.cli import main
 
 pytestmark = pytest.mark.e2e
 
-CONFIG = """
-receivers:
-  otlp:
-    protocols:
-      grpc: {{endpoint: "127.0.0.1:{grpc}"}}
-      http: {{endpoint: "127.0.0.1:{http}"}}
+CONFIG = (
+    RECEIVERS
+    + """\
 processors:
   instrumentation: {{window: 1s, min_self_time: 5ms, min_server_spans: 5}}
 extensions:
@@ -53,6 +50,7 @@ service:
     metrics: {{receivers: [otlp], processors: [instrumentation]}}
     logs: {{receivers: [otlp], processors: [instrumentation]}}
 """
+)
 SLOW_S = 0.02  # what the handler does besides its query: in-process work, ≥ 20 ms
 
 

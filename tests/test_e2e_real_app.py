@@ -43,7 +43,7 @@ from typing import Any
 
 import httpx
 import pytest
-from e2e import SidecarProcess, poll, start_instrumented_app, start_sidecar, wait_app
+from e2e import RECEIVERS, SidecarProcess, poll, start_instrumented_app, start_sidecar, wait_app
 from ports import free_port
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -81,12 +81,9 @@ WAIT_S = 60.0
 #: every statement of that kind, a mixture no change point may be reported on
 MIXTURE = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE)\s+\S*shop\.db\b")
 
-CONFIG = """
-receivers:
-  otlp:
-    protocols:
-      grpc: {{endpoint: "127.0.0.1:{grpc}"}}
-      http: {{endpoint: "127.0.0.1:{http}"}}
+CONFIG = (
+    RECEIVERS
+    + """\
 # Defaults throughout, except time and sample sizes scaled to a test of a minute at about
 # 10 requests a second: 1-s span-metrics intervals (the change-point series), 5-s evaluation
 # windows whose minimum counts keep the defaults' rate (10 traces or 5 queries per 60 s is
@@ -123,6 +120,7 @@ service:
       processors: [spanmetrics, bottlenecks, slo, anomaly, regression, cache, capacity]
       exporters: [prometheus]
 """
+)
 
 BIN = Path(sys.executable).parent
 

@@ -10,17 +10,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e import SidecarProcess, http_status, start_instrumented_app, start_sidecar, wait_app
+from e2e import (
+    RECEIVERS,
+    SidecarProcess,
+    http_status,
+    start_instrumented_app,
+    start_sidecar,
+    wait_app,
+)
 from ports import free_port
 
 pytestmark = pytest.mark.e2e
 
-CONFIG = """
-receivers:
-  otlp:
-    protocols:
-      grpc: {{endpoint: "127.0.0.1:{grpc}"}}
-      http: {{endpoint: "127.0.0.1:{http}"}}
+CONFIG = (
+    RECEIVERS
+    + """\
 processors:
   regression: {{version_window: 80, min_samples: 30, baseline_intervals: 0}}
 extensions:
@@ -31,6 +35,7 @@ service:
   pipelines:
     traces: {{receivers: [otlp], processors: [regression]}}
 """
+)
 REQUESTS = 90  # per endpoint and version: more than version_window
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e import SidecarProcess, send_traces, start_sidecar
+from e2e import RECEIVERS, SidecarProcess, send_traces, start_sidecar
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from otlp_builders import kv
 
@@ -28,12 +28,9 @@ S = 1_000_000_000
 GOOD, BAD = 3_997, 3  # 4 000 requests at 99.9 %: budget 4 bad, 3 spent, 25 % remaining
 BATCHES = 8
 
-CONFIG = """
-receivers:
-  otlp:
-    protocols:
-      grpc: {{endpoint: "127.0.0.1:{grpc}"}}
-      http: {{endpoint: "127.0.0.1:{http}"}}
+CONFIG = (
+    RECEIVERS
+    + """\
 processors:
   slo:
     defaults: {{enabled: false}}
@@ -51,6 +48,7 @@ service:
   pipelines:
     traces: {{receivers: [otlp], processors: [slo]}}
 """
+)
 
 
 def start(tmp_path: Path, store: Path) -> SidecarProcess:

@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e import SidecarProcess, http_status, start_instrumented_app, start_sidecar, wait_app
+from e2e import (
+    RECEIVERS,
+    SidecarProcess,
+    http_status,
+    start_instrumented_app,
+    start_sidecar,
+    wait_app,
+)
 from ports import free_port
 
 from otel_perf.processors.bottlenecks.evaluate import MAX_SUBJECT
@@ -23,12 +30,9 @@ BIN = Path(sys.executable).parent
 SERVICE = "library"
 FINDINGS_TIMEOUT_S = 60.0
 
-CONFIG = """
-receivers:
-  otlp:
-    protocols:
-      grpc: {{endpoint: "127.0.0.1:{grpc}"}}
-      http: {{endpoint: "127.0.0.1:{http}"}}
+CONFIG = (
+    RECEIVERS
+    + """\
 processors:
   spanmetrics: {{}}
   bottlenecks:
@@ -48,6 +52,7 @@ service:
   pipelines:
     traces: {{receivers: [otlp], processors: [spanmetrics, bottlenecks]}}
 """
+)
 
 ROUTE = "/authors/{id}/books"
 BOOK_FINGERPRINT = "SELECT id, title, year FROM books WHERE id = ?"
