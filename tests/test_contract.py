@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from otlp_builders import logs_request, metrics_request, trace_request
 
 from otel_perf.component import Factory, exporter_types, processor_types
 from otel_perf.componenttest import (
@@ -23,6 +24,7 @@ from otel_perf.componenttest import (
     load_config,
     testdata_dir,
 )
+from otel_perf.decode import Decoder
 
 ROOT = Path(__file__).parents[1]
 
@@ -102,3 +104,23 @@ def test_exporter_lifecycle(kind: str, tmp_path: Path) -> None:
 def test_golden(kind: str, case: str, tmp_path: Path) -> None:
     answer = check_golden(ALL[kind], testdata_dir(ALL[kind]) / case, tmp_path)
     assert any(answer.values()), f"{kind}/{case}: the case produces nothing to compare"
+
+
+# -- shared with tests/test_store_faults.py ---------------------------------------------
+
+
+def settings(kind: str, model: Any, tmp_path: Path) -> Any:
+    """A type's ``testdata/config.yaml`` (test-only types: their defaults)."""
+    if kind not in ALL:
+        return model.model_validate({})
+    return load_config(ALL[kind], testdata_dir(ALL[kind]), {"tmp": str(tmp_path)})
+
+
+def batches() -> list[Any]:
+    """A small span, metric and log batch."""
+    decoder = Decoder()
+    return [
+        decoder.spans(trace_request(spans=5))[0],
+        decoder.metrics(metrics_request(points=3))[0],
+        decoder.logs(logs_request(records=2))[0],
+    ]
