@@ -160,7 +160,7 @@ def _bottlenecks() -> Iterable[Line]:
 @case("processors/spanmetrics/testdata/shop")
 def _spanmetrics() -> Iterable[Line]:
     yield {"about": "the shop's traffic: RED per service and operation in 10 s intervals"}
-    yield from traffic_lines(None, traces=30, tick_s=5)
+    yield from traffic_lines(None, traces=12, tick_s=5)
 
 
 MIN_NS = 60 * S

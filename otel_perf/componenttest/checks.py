@@ -11,9 +11,10 @@ from typing import Any
 
 from otel_perf.component import Context, Factory
 from otel_perf.componenttest.configs import load_config
-from otel_perf.componenttest.golden import case_config, first_case, run_exporter_case
+from otel_perf.componenttest.golden import INPUT, case_config, first_case, run_exporter_case
 from otel_perf.componenttest.harness import Harness, last_time_ns, upstream_of
-from otel_perf.componenttest.steps import Step
+from otel_perf.componenttest.steps import Step, read_steps
+from otel_perf.decode import Decoder
 from otel_perf.model import Batch, SpanBatch
 from otel_perf.store import Store
 
@@ -45,14 +46,24 @@ def check_processor_lifecycle(factory: Factory[Any, Any], testdata: Path) -> Non
 
 def check_exporter_lifecycle(factory: Factory[Any, Any], testdata: Path, tmp_path: Path) -> None:
     """Create; shutdown without start; then twice over the first golden case: start,
-    export, flush, shutdown (twice). The findings are not mutated and both runs send
-    the same."""
+    export, flush, shutdown twice. The findings are not mutated and both runs send the
+    same."""
     unused = {"tmp": str(tmp_path), "capture": "http://127.0.0.1:9", "port": "9"}
     _shutdown_without_start(factory, testdata, unused)
     case = first_case(factory, testdata)
-    first = run_exporter_case(factory, case, tmp_path / "first")
-    second = run_exporter_case(factory, case, tmp_path / "second")
+    given = _findings_of(read_steps(case / INPUT, Decoder()))
+
+    def again(harness: Harness, steps: list[Step]) -> None:
+        harness.subject.shutdown()  # twice is fine
+        assert _findings_of(steps) == given, f"{factory.type}: changed the findings it was given"
+
+    first = run_exporter_case(factory, case, tmp_path / "first", again)
+    second = run_exporter_case(factory, case, tmp_path / "second", again)
     assert first == second, f"{factory.type}: the same findings were exported differently"
+
+
+def _findings_of(steps: Sequence[Step]) -> list[Any]:
+    return [f.model_dump(mode="json") for step in steps for f in step.findings]
 
 
 def check_state_round_trip(
@@ -99,8 +110,16 @@ def check_state_round_trip(
     after.store.close()
 
     problems = []
-    if [f.model_dump() for f in found] != [f.model_dump() for f in expected]:
-        problems.append(f"findings after the restart {_kinds(found)} != without {_kinds(expected)}")
+    got, want = (
+        [f.model_dump(mode="json") for f in found],
+        [f.model_dump(mode="json") for f in expected],
+    )
+    if got != want:
+        first = next((i for i, (a, b) in enumerate(zip(got, want, strict=False)) if a != b), None)
+        detail = f"; first differing: {got[first]} != {want[first]}" if first is not None else ""
+        problems.append(
+            f"findings after the restart {_kinds(found)} != without {_kinds(expected)}{detail}"
+        )
     view, expected_view = _without(view, in_memory), _without(expected_view, in_memory)
     keys = view.keys() | expected_view.keys()
     if differ := sorted(k for k in keys if view.get(k) != expected_view.get(k)):

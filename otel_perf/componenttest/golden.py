@@ -18,6 +18,7 @@ import json
 import os
 import re
 import socket
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -114,7 +115,14 @@ def run_processor_case(factory: Factory[Any, Any], case: Path, tmp_path: Path) -
     return out
 
 
-def run_exporter_case(factory: Factory[Any, Any], case: Path, tmp_path: Path) -> Any:
+def run_exporter_case(
+    factory: Factory[Any, Any],
+    case: Path,
+    tmp_path: Path,
+    after: Callable[[Harness, list[Step]], None] | None = None,
+) -> Any:
+    """The exporter's output for ``case``; ``after(harness, steps)`` runs once it is shut
+    down, before the capture server closes."""
     files = tmp_path / "files"
     files.mkdir(parents=True, exist_ok=True)
     gets: list[list[str]] = []
@@ -130,6 +138,8 @@ def run_exporter_case(factory: Factory[Any, Any], case: Path, tmp_path: Path) ->
         finally:
             harness.shutdown()
             store.close()
+        if after is not None:
+            after(harness, steps)
         requests = capture.requests
     out: dict[str, Any] = {}
     if requests:
