@@ -15,6 +15,7 @@ from otel_perf.componenttest.golden import INPUT, case_config, first_case, run_e
 from otel_perf.componenttest.harness import Harness, last_time_ns, upstream_of
 from otel_perf.componenttest.steps import Step, read_steps
 from otel_perf.decode import Decoder
+from otel_perf.findings import Finding
 from otel_perf.model import Batch, SpanBatch
 from otel_perf.store import Store
 
@@ -89,11 +90,7 @@ def check_state_round_trip(
     reference = Harness(factory, config, Store(":memory:"), upstream)
     steps = reference.read(case)
     split = _middle_tick(factory.type, steps)
-    reference.start()
-    reference.run(steps[:split])
-    expected = reference.run(steps[split:])
-    expected_view = _json_ready(factory.type, reference.subject.snapshot())
-    reference.shutdown()
+    expected, expected_view = _second_half(reference, steps, split)
 
     path = tmp_path / "round-trip.db"
     before = Harness(factory, config, Store(path), upstream)
@@ -103,30 +100,39 @@ def check_state_round_trip(
     before.shutdown()
     before.store.close()
     after = Harness(factory, config, Store(path), upstream)
-    after.start()
-    found = after.run(steps[split:])
-    view = _json_ready(factory.type, after.subject.snapshot())
-    after.shutdown()
-    after.store.close()
-
-    problems = []
-    got, want = (
-        [f.model_dump(mode="json") for f in found],
-        [f.model_dump(mode="json") for f in expected],
-    )
-    if got != want:
-        first = next((i for i, (a, b) in enumerate(zip(got, want, strict=False)) if a != b), None)
-        detail = f"; first differing: {got[first]} != {want[first]}" if first is not None else ""
-        problems.append(
-            f"findings after the restart {_kinds(found)} != without {_kinds(expected)}{detail}"
-        )
+    found, view = _second_half(after, steps, split, restarted=True)
+    problems = _findings_differ(found, expected)
     view, expected_view = _without(view, in_memory), _without(expected_view, in_memory)
     keys = view.keys() | expected_view.keys()
     if differ := sorted(k for k in keys if view.get(k) != expected_view.get(k)):
         problems.append(f"snapshot() differs in {differ}")
-    assert not problems, f"{factory.type}: a restart through the store lost state: " + "; ".join(
-        problems
-    )
+    lost = "; ".join(problems)
+    assert not problems, f"{factory.type}: a restart through the store lost state: {lost}"
+
+
+def _second_half(
+    harness: Harness, steps: Sequence[Step], split: int, restarted: bool = False
+) -> tuple[list[Finding], Any]:
+    """Start ``harness``, run the first half unless ``restarted``, then the second half;
+    its findings over the second half and its final snapshot."""
+    harness.start()
+    if not restarted:
+        harness.run(steps[:split])
+    found = harness.run(steps[split:])
+    view = _json_ready(harness.subject.context.component_id, harness.subject.snapshot())
+    harness.shutdown()
+    harness.store.close()
+    return found, view
+
+
+def _findings_differ(found: list[Finding], expected: list[Finding]) -> list[str]:
+    got = [f.model_dump(mode="json") for f in found]
+    want = [f.model_dump(mode="json") for f in expected]
+    if got == want:
+        return []
+    first = next((i for i, (a, b) in enumerate(zip(got, want, strict=False)) if a != b), None)
+    detail = f"; first differing: {got[first]} != {want[first]}" if first is not None else ""
+    return [f"findings after the restart {_kinds(found)} != without {_kinds(expected)}{detail}"]
 
 
 def _without(view: dict[str, Any], paths: Collection[str]) -> dict[str, Any]:

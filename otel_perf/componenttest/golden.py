@@ -144,7 +144,7 @@ def run_exporter_case(
     out: dict[str, Any] = {}
     if requests:
         ordered = sorted(requests, key=lambda r: r.path)  # one path's requests stay in order
-        out["requests"] = [_request(r) for r in ordered]
+        out["requests"] = _merge_logs([_request(r) for r in ordered])
     if written := _files(files):
         out["files"] = written
     if gets:
@@ -177,6 +177,28 @@ def _request(request: Request) -> dict[str, Any]:
     else:
         body = request.body.decode("utf-8", "replace").splitlines()
     return {"path": request.path, "body": normalise_value(body, VOLATILE_KEYS, exact=True)}
+
+
+def _merge_logs(requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """OTLP log requests as one: which records a batching SDK sends together depends on
+    its timer, so the golden file pins the records, in order, and not the batches."""
+    logs = [r for r in requests if r["path"].endswith("/v1/logs") and isinstance(r["body"], dict)]
+    if len(logs) < 2:
+        return requests
+    groups: dict[str, dict[str, Any]] = {}  # resource and scope -> their records
+    for request in logs:
+        for resource_logs in request["body"].get("resourceLogs", []):
+            for scope_logs in resource_logs.get("scopeLogs", []):
+                key = json.dumps([resource_logs.get("resource"), scope_logs.get("scope")])
+                group = groups.setdefault(key, {**scope_logs, "logRecords": []})
+                group["logRecords"] += scope_logs.get("logRecords", [])
+    merged = [
+        {"resource": json.loads(key)[0], "scopeLogs": [group]} for key, group in groups.items()
+    ]
+    first = requests.index(logs[0])
+    rest = [r for r in requests if r not in logs]
+    rest.insert(first, {"path": logs[0]["path"], "body": {"resourceLogs": merged}})
+    return rest
 
 
 def _files(folder: Path) -> dict[str, Any]:

@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from otel_perf.component import Context, Exporter, Factory, Processor, processor_types
 from otel_perf.componenttest.configs import TestdataError, validate
 from otel_perf.componenttest.steps import Step, read_steps
@@ -30,8 +32,6 @@ DECODE_CLOCK_NS = 2**62
 
 def upstream_of(case: Path) -> list[tuple[Factory[Any, Processor], Any]]:
     """The processors named in ``case/upstream.yaml``, with their validated settings."""
-    import yaml
-
     path = case / "upstream.yaml"
     if not path.is_file():
         return []
