@@ -27,9 +27,9 @@ import httpx
 from otel_perf.component import Factory, processor_types
 from otel_perf.componenttest.capture import CaptureServer, Request
 from otel_perf.componenttest.configs import CONFIG_FILE, TestdataError, load_config
-from otel_perf.componenttest.harness import Harness, last_time_ns, upstream_of
+from otel_perf.componenttest.harness import Harness, event_window, last_time_ns, upstream_of
 from otel_perf.componenttest.normalise import (
-    VOLATILE_KEYS,
+    Volatile,
     normalise_finding,
     normalise_interval,
     normalise_value,
@@ -141,11 +141,12 @@ def run_exporter_case(
         if after is not None:
             after(harness, steps)
         requests = capture.requests
+    volatile = Volatile(event_ns=event_window(steps))
     out: dict[str, Any] = {}
     if requests:
         ordered = sorted(requests, key=lambda r: r.path)  # one path's requests stay in order
-        out["requests"] = _merge_logs([_request(r) for r in ordered])
-    if written := _files(files):
+        out["requests"] = _merge_logs([_request(r, volatile) for r in ordered])
+    if written := _files(files, volatile):
         out["files"] = written
     if gets:
         out["gets"] = gets
@@ -166,7 +167,7 @@ def _get(port: str, step: Step) -> list[str]:
     return [line for line in response.text.splitlines() if pattern.search(line)]
 
 
-def _request(request: Request) -> dict[str, Any]:
+def _request(request: Request, volatile: Volatile) -> dict[str, Any]:
     path = request.path.split("?", 1)[0]
     signal = next((s for suffix, s in _OTLP_PATHS.items() if path.endswith(suffix)), None)
     body: Any
@@ -176,7 +177,7 @@ def _request(request: Request) -> dict[str, Any]:
         body = json.loads(request.body)
     else:
         body = request.body.decode("utf-8", "replace").splitlines()
-    return {"path": request.path, "body": normalise_value(body, VOLATILE_KEYS, exact=True)}
+    return {"path": request.path, "body": normalise_value(body, volatile, exact=True)}
 
 
 def _merge_logs(requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -201,12 +202,12 @@ def _merge_logs(requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rest
 
 
-def _files(folder: Path) -> dict[str, Any]:
+def _files(folder: Path, volatile: Volatile) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         lines = path.read_text(encoding="utf-8").splitlines()
         if path.suffix == ".jsonl":
-            lines = [normalise_value(json.loads(line), VOLATILE_KEYS, True) for line in lines]
+            lines = [normalise_value(json.loads(line), volatile, True) for line in lines]
         out[str(path.relative_to(folder))] = lines
     return out
 

@@ -162,3 +162,11 @@ class Harness:
 def last_time_ns(steps: Sequence[Step]) -> int:
     """The last tick's event time (0 when the case never ticks)."""
     return max((s.tick_ns for s in steps if s.tick_ns is not None), default=0)
+
+
+def event_window(steps: Sequence[Step]) -> tuple[int, int] | None:
+    """The first and last event time the steps mention (ticks, flushes, findings, batches)."""
+    times = [t for s in steps for t in (s.tick_ns, s.flush_ns) if t is not None]
+    times += [f.time_ns for s in steps for f in s.findings]
+    times += [b.max_time_ns() for s in steps for b in s.batches if len(b)]
+    return (min(times), max(times)) if times else None

@@ -4,13 +4,17 @@ A finding keeps its kind, severity, state, service, subject, source and event ti
 attributes with floats rounded to three significant digits, and the names (not the
 values) of its evidence; hex ids become ``<id>``. The summary text is left out: its
 wording is the renderers' business, its figures are in the attributes. Exporter output
-is kept exactly (it depends on its input alone) but for wall-clock times
-(``VOLATILE_KEYS``).
+is kept exactly (it depends on its input alone) but for wall-clock times and per-process
+values (``VOLATILE_KEYS``): a time under one of those keys is kept when it falls within a
+day of the case's own event times (an interval's bounds, an alert's start) and masked
+otherwise (when it was sent, observed or expires).
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from otel_perf.findings import Finding
@@ -33,6 +37,37 @@ VOLATILE_KEYS = frozenset(
     }
 )
 _HEX_ID = re.compile(r"^(?:[0-9a-f]{16}|[0-9a-f]{32})$")
+DAY_NS = 86_400 * 10**9
+
+
+@dataclass(frozen=True)
+class Volatile:
+    """Keys whose values are masked, unless they are times within ``event_ns`` ± a day."""
+
+    keys: frozenset[str] = VOLATILE_KEYS
+    event_ns: tuple[int, int] | None = None
+
+    def masks(self, key: str, value: Any) -> bool:
+        if key not in self.keys:
+            return False
+        at = _time_ns(value)
+        if at is None or self.event_ns is None:
+            return True
+        return not self.event_ns[0] - DAY_NS <= at <= self.event_ns[1] + DAY_NS
+
+
+def _time_ns(value: Any) -> int | None:
+    """``value`` as Unix ns: an int, a numeric string (OTLP JSON) or an RFC 3339 string."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(datetime.fromisoformat(value).timestamp() * 1e9)
+        except ValueError:
+            return None
+    return None
 
 
 def normalise_finding(finding: Finding) -> dict[str, Any]:
@@ -55,8 +90,8 @@ def sort_key(finding: dict[str, Any]) -> tuple[Any, ...]:
     return (finding["time_ns"], finding["kind"], finding["service"], finding["subject"])
 
 
-def normalise_value(value: Any, volatile: frozenset[str] = frozenset(), exact: bool = False) -> Any:
-    """``value`` with ``volatile`` keys' values masked, and unless ``exact`` (an exporter's
+def normalise_value(value: Any, volatile: Volatile | None = None, exact: bool = False) -> Any:
+    """``value`` with ``volatile`` values masked, and unless ``exact`` (an exporter's
     output, a function of its input alone) floats rounded and hex ids masked."""
     if isinstance(value, bool) or value is None or isinstance(value, int):
         return value
@@ -65,16 +100,22 @@ def normalise_value(value: Any, volatile: frozenset[str] = frozenset(), exact: b
     if isinstance(value, str):
         return "<id>" if not exact and _HEX_ID.match(value) else value
     if isinstance(value, dict):
-        name = value.get("key")
-        if isinstance(name, str) and name in volatile and "value" in value:  # OTLP attribute
-            return {"key": value["key"], "value": "<volatile>"}
-        return {
-            str(k): "<volatile>" if k in volatile else normalise_value(v, volatile, exact)
-            for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))
-        }
+        return _normalise_mapping(value, volatile, exact)
     if isinstance(value, list | tuple):
         return [normalise_value(v, volatile, exact) for v in value]
     return str(value)
+
+
+def _normalise_mapping(value: dict[Any, Any], volatile: Volatile | None, exact: bool) -> Any:
+    name = value.get("key")
+    if volatile and isinstance(name, str) and "value" in value and volatile.masks(name, None):
+        return {"key": name, "value": "<volatile>"}  # an OTLP attribute
+    return {
+        str(k): "<volatile>"
+        if volatile and volatile.masks(str(k), v)
+        else normalise_value(v, volatile, exact)
+        for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))
+    }
 
 
 def normalise_interval(interval: SeriesInterval) -> dict[str, Any]:
