@@ -114,6 +114,9 @@ class MemoryStats:
     growth_bytes: ExponentialHistogram = field(default_factory=ExponentialHistogram)
 
 
+MAX_ENTRY_SHARES = 200
+"""Contributors kept per entry operation."""
+
 MAX_ROUTES_PER_ITEM = 20
 """Entries remembered per query or pattern (the routes that run it)."""
 

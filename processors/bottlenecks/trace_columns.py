@@ -1,0 +1,249 @@
+"""The spans of many complete traces as columns, and what each trace gives its window.
+
+:class:`TraceColumns` holds the spans of the traces a tick completes as numpy columns
+(times, kinds, ids as integers, the parent's row) and marks the traces whose tree
+(``tracetree.build_tree``) would *change* what it was given: a span id of an unusual
+length or seen twice in the trace, a framework-internal span to fold, a child on another
+resource lying outside its parent (clock skew the tree corrects), a parent cycle. For
+every other trace the tree's windows are the spans' own, and ``_tree.analyse`` (C) gives
+each span's self time and critical-path time from the columns.
+
+:class:`Contributions` turns that into rows in trace order: per span (key, self ns), per
+operation on the critical path (key, ns, in path order) and per trace (the entry's key,
+its duration); the irregular traces' rows come from their Python tree, the specification.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from otel_perf.model import SpanKind, SpanRecord
+from otel_perf.processors.bottlenecks.aggregate import OpKey
+from otel_perf.processors.bottlenecks.critical_path import path_shares, self_times
+from otel_perf.processors.bottlenecks.tracetree import TraceTree, build_tree
+from otel_perf.semconv import is_framework_internal, kept_operation
+
+try:
+    from otel_perf.processors.bottlenecks import _tree  # type: ignore[attr-defined]
+except ImportError:  # built without a C compiler: every trace takes the Python tree
+    _tree = None
+
+BUILT = _tree is not None
+"""Whether the C helper was compiled at install."""
+
+I64 = NDArray[np.int64]
+_INTERNAL, _PRODUCER, _CONSUMER = (
+    int(SpanKind.INTERNAL),
+    int(SpanKind.PRODUCER),
+    int(SpanKind.CONSUMER),
+)
+
+
+class TraceColumns:
+    """The spans of many traces as columns; row ``i`` is ``spans[i]``."""
+
+    def __init__(self, traces: Sequence[list[SpanRecord]]) -> None:
+        spans = [s for trace in traces for s in trace]
+        self.spans = spans
+        n = len(spans)
+        lengths = np.fromiter(map(len, traces), np.int64, len(traces))
+        self.offsets = np.zeros(len(traces) + 1, np.int64)
+        np.cumsum(lengths, out=self.offsets[1:])
+        self.trace = np.repeat(np.arange(len(traces), dtype=np.int64), lengths)
+        self.start = np.fromiter([s.start_ns for s in spans], np.int64, n)
+        raw_end = np.fromiter([s.end_ns for s in spans], np.int64, n)
+        self.end = np.maximum(raw_end, self.start)  # ends before its start: zero-length
+        self.kind = np.fromiter([s.kind for s in spans], np.int64, n)
+        self.resource = np.fromiter([id(s.resource) for s in spans], np.int64, n)
+        # the tree changes what it is given in these traces: they take the Python path
+        self.irregular = np.zeros(len(traces), bool)
+        self.sid = self._ids([s.span_id for s in spans], allow_empty=False)
+        pids = [s.parent_span_id for s in spans]
+        self.has_parent = np.fromiter(map(bool, pids), bool, n)
+        self.pid = self._ids(pids, allow_empty=True)
+        self.parent = self._parents()
+        self._mark_folding()
+        self._mark_skew()
+
+    def _ids(self, ids: list[bytes], allow_empty: bool) -> NDArray[np.uint64]:
+        """8-byte ids as big-endian integers (which order as the bytes do)."""
+        joined = b"".join(ids)
+        if len(joined) != 8 * len(ids):  # some id is not 8 bytes: those traces are irregular
+            sizes = np.fromiter(map(len, ids), np.int64, len(ids))
+            odd = (sizes != 8) & ((sizes != 0) | (not allow_empty))
+            self.irregular[np.unique(self.trace[odd])] = True
+            joined = b"".join(i if len(i) == 8 else bytes(8) for i in ids)
+        return np.frombuffer(joined, ">u8").astype(np.uint64)
+
+    def _parents(self) -> NDArray[np.int32]:
+        """Each span's parent row within its trace, -1 for a root (parent absent)."""
+        order = np.argsort(self.sid, kind="stable")
+        ids = self.sid[order]
+        repeated = ids[1:] == ids[:-1]
+        if repeated.any():  # an id in two rows (tests, retries): look up by trace too
+            return self._parents_by_trace()
+        pos = np.searchsorted(ids, self.pid)
+        pos[pos == len(ids)] = 0
+        found = order[pos] if len(ids) else pos
+        hit = (ids[pos] == self.pid) & self.has_parent & (self.trace[found] == self.trace)
+        return np.where(hit, found, -1).astype(np.int32)
+
+    def _parents_by_trace(self) -> NDArray[np.int32]:
+        first: dict[tuple[int, int], int] = {}
+        for row, key in enumerate(zip(self.trace.tolist(), self.sid.tolist(), strict=True)):
+            if first.setdefault(key, row) != row:  # the tree keeps the first: irregular
+                self.irregular[key[0]] = True
+        wanted = zip(self.trace.tolist(), self.pid.tolist(), self.has_parent.tolist(), strict=True)
+        rows = [first.get((t, p), -1) if has else -1 for t, p, has in wanted]
+        return np.array(rows, np.int32)
+
+    def _mark_folding(self) -> None:
+        rows = np.flatnonzero(self.kind == _INTERNAL)
+        spans = self.spans
+        folded = [r for r in rows.tolist() if is_framework_internal(spans[r])]
+        if folded:
+            self.irregular[self.trace[folded]] = True
+
+    def _mark_skew(self) -> None:
+        """A child on another resource outside its parent's window may be corrected."""
+        child = np.flatnonzero(self.parent >= 0)
+        parent = self.parent[child]
+        other = self.resource[child] != self.resource[parent]
+        sync = (self.kind[parent] != _PRODUCER) & (self.kind[child] != _CONSUMER)
+        outside = (
+            (self.start[child] < self.start[parent])
+            | (self.start[child] > self.end[parent])
+            | (self.end[child] > self.end[parent])
+        )
+        skewed = child[other & sync & outside]
+        if skewed.size:
+            self.irregular[self.trace[skewed]] = True
+
+
+class Contributions:
+    """What each trace gives the window's operations and entries, in trace order.
+
+    ``self_*``: one row per span (trace, key, self ns), spans in record order;
+    ``share_*``: one row per operation on the critical path (trace, key, ns), in path
+    order; ``entry_*``: one row per trace with a root (trace, the root's key, duration).
+    Keys are ids into ``names``.
+    """
+
+    def __init__(self, columns: TraceColumns, traces: Sequence[list[SpanRecord]]) -> None:
+        self.batch = columns
+        self.table: dict[OpKey, int] = {}
+        spans = columns.spans
+        services = [s.resource.service_name for s in spans]
+        operations = [kept_operation(s) for s in spans]
+        table = self.table
+        self.key = np.fromiter(
+            (table.setdefault(k, len(table)) for k in zip(services, operations, strict=True)),
+            np.int64,
+            len(spans),
+        )
+        self.operations = operations
+        self.trees: dict[int, TraceTree] = {}
+        self.roots: dict[int, bytes] = {}  # the main root of each irregular trace with one
+        self._native(traces)
+
+    def _native(self, traces: Sequence[list[SpanRecord]]) -> None:
+        b = self.batch
+        n, count = len(b.spans), len(traces)
+        self_ns, cp_ns = np.empty(n, np.int64), np.empty(n, np.int64)
+        cp_last, root = np.empty(n, np.int32), np.empty(count, np.int32)
+        ok = np.empty(count, np.uint8)
+        orphan = ((b.parent < 0) & b.has_parent).astype(np.uint8)
+        assert _tree is not None
+        _tree.analyse(
+            b.offsets, b.parent, b.start, b.end, b.sid, orphan, self_ns, cp_ns, cp_last, root, ok
+        )
+        self.irregular = b.irregular | (ok == 0)
+        regular = ~self.irregular[b.trace]
+        self.root = root.astype(np.int64)
+        for t in np.flatnonzero(self.irregular).tolist():
+            tree = self.trees[t] = build_tree(traces[t])
+            main = tree.main_root()
+            if main is not None:
+                self.roots[t] = main
+        self._self_rows(regular, self_ns)
+        self._share_rows(regular, cp_ns, cp_last)
+        self._entry_rows()
+
+    def intern(self, key: OpKey) -> int:
+        return self.table.setdefault(key, len(self.table))
+
+    def _self_rows(self, regular: NDArray[np.bool_], self_ns: I64) -> None:
+        b = self.batch
+        parts = [(b.trace[regular], self.key[regular], self_ns[regular])]
+        for t, tree in self.trees.items():
+            if t in self.roots:
+                times = self_times(tree)
+                keys = [self._tree_key(tree, s) for s in times]
+                parts.append(_part(t, keys, list(times.values())))
+        self.self_t, self.self_key, self.self_ns = _merge(parts)
+
+    def _share_rows(
+        self, regular: NDArray[np.bool_], cp_ns: I64, cp_last: NDArray[np.int32]
+    ) -> None:
+        b = self.batch
+        rows = np.flatnonzero(regular & (cp_last >= 0))
+        size = max(len(self.table), 1)
+        combo = b.trace[rows] * size + self.key[rows]
+        groups, inverse = np.unique(combo, return_inverse=True)
+        sums = np.zeros(len(groups), np.int64)
+        np.add.at(sums, inverse, cp_ns[rows])
+        last = np.full(len(groups), -1, np.int64)
+        np.maximum.at(last, inverse, cp_last[rows])
+        trace, key = groups // size, groups % size
+        order = np.lexsort((-last, trace))  # path order: the earliest stretch first
+        parts = [(trace[order], key[order], sums[order])]
+        # a zero-length root has no stretch: its one share is the root's, of 0 ns
+        bare = np.flatnonzero(~self.irregular)
+        bare = bare[~np.isin(bare, trace)]
+        parts.append((bare, self.key[self.root[bare]], np.zeros(len(bare), np.int64)))
+        for t, tree in self.trees.items():
+            if t in self.roots:
+                shares = path_shares(tree, self.roots[t])
+                keys = [self.intern(k) for k in shares]
+                parts.append(_part(t, keys, list(shares.values())))
+        self.share_t, self.share_key, self.share_ns = _merge(parts)
+
+    def _entry_rows(self) -> None:
+        b = self.batch
+        regular = np.flatnonzero(~self.irregular)
+        rows = self.root[regular]
+        parts = [(regular, self.key[rows], b.end[rows] - b.start[rows])]
+        for t, main in self.roots.items():
+            tree = self.trees[t]
+            parts.append(_part(t, [self._tree_key(tree, main)], [tree.duration_ns(main)]))
+        self.entry_t, self.entry_key, self.entry_ns = _merge(parts)
+
+    def _tree_key(self, tree: TraceTree, span_id: bytes) -> int:
+        return self.intern((tree.spans[span_id].resource.service_name, tree.operations[span_id]))
+
+    def names(self) -> list[OpKey]:
+        return list(self.table)
+
+
+def _part(t: int, keys: list[int], values: list[int]) -> tuple[I64, I64, I64]:
+    size = len(keys)
+    return (
+        np.full(size, t, np.int64),
+        np.array(keys, np.int64).reshape(size),
+        np.array(values, np.int64).reshape(size),
+    )
+
+
+def _merge(parts: list[tuple[Any, Any, Any]]) -> tuple[I64, I64, I64]:
+    """The parts' rows in trace order (stable: each trace's rows keep their order)."""
+    trace = np.concatenate([p[0] for p in parts]).astype(np.int64)
+    key = np.concatenate([p[1] for p in parts]).astype(np.int64)
+    value = np.concatenate([p[2] for p in parts]).astype(np.int64)
+    if len(parts) > 1:
+        order = np.argsort(trace, kind="stable")
+        trace, key, value = trace[order], key[order], value[order]
+    return trace, key, value
