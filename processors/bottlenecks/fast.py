@@ -26,8 +26,8 @@ end up holding the same trace ids; their internal list order may differ.)
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -74,7 +74,7 @@ def add_traces(analyser: Analyser, window: Window, traces: Sequence[list[SpanRec
     servers = run.spans(_SERVER)
     run.slow(servers)
     run.phases_and_memory(servers)
-    run.queries(run.spans(_CLIENT))
+    run.queries(run.spans(_CLIENT, _has_statement))
     run.patterns()
 
 
@@ -93,6 +93,9 @@ class _Run:
         self.entry_of = np.full(len(traces), -1, np.int64)
         self.entry_of[rows.entry_t] = rows.entry_key
         self.names = rows.names()
+
+    def label(self, t: Any) -> str:
+        return self.trace_id(int(t))
 
     def trace_id(self, t: int) -> str:
         """A trace's id in hex, made when first asked for (exemplars need few)."""
@@ -117,11 +120,10 @@ class _Run:
             stats = got[kid]
             stats.traces += len(at)
             stats.total_ns += int(durations[at].sum())
-            stats.latency_s.record_many(durations[at] / NS)
-        for i in grouped.top(keys, durations, window.exemplars):
-            entry = got.get(int(keys[i]))
-            if entry is not None:
-                entry.exemplars.offer(int(durations[i]), self.trace_id(int(rows.entry_t[i])))
+            window.defer(stats.latency_s, durations[at] / NS)
+        heaps = {kid: stats.exemplars for kid, stats in got.items()}
+        trace = rows.entry_t
+        grouped.offer(heaps, keys, durations, window.exemplars, lambda i: self.label(trace[i]))
         self._shares(got)
 
     def _shares(self, got: dict[int, EntryStats]) -> None:
@@ -140,10 +142,8 @@ class _Run:
                 if cell is None:
                     cell = stats.cells[op] = self.window.exemplar_set()
                 cells[p] = cell
-        for i in grouped.top(pair, ns, self.window.exemplars):
-            found = cells.get(int(pair[i]))
-            if found is not None:
-                found.offer(int(ns[i]), self.trace_id(int(rows.share_t[at[i]])))
+        trace = rows.share_t[at]
+        grouped.offer(cells, pair, ns, self.window.exemplars, lambda i: self.label(trace[i]))
 
     def operations(self) -> None:
         window, rows = self.window, self.rows
@@ -156,25 +156,27 @@ class _Run:
             stats.self_ns += own.get(kid, 0)
             stats.critical_ns += critical.get(kid, 0)
             stats.traces += counts.get(kid, 0)
-        keys, ns = rows.share_key, rows.share_ns
-        for i in grouped.top(keys, ns, window.exemplars):
-            op = got.get(int(keys[i]))
-            if op is not None:
-                op.exemplars.offer(int(ns[i]), self.trace_id(int(rows.share_t[i])))
+        heaps = {kid: stats.exemplars for kid, stats in got.items()}
+        trace = rows.share_t
+        grouped.offer(
+            heaps, rows.share_key, rows.share_ns, window.exemplars, lambda i: self.label(trace[i])
+        )
 
-    def spans(self, kind: int) -> list[Item]:
+    def spans(self, kind: int, wanted: Callable[[SpanRecord], bool] | None = None) -> list[Item]:
         """The spans of one kind the analysis reads (in trees: those the tree keeps), in
-        trace order, with their keys."""
+        trace order, with their keys; only the ``wanted`` ones when that is given."""
         rows = self.rows
         columns = rows.batch
         regular = ~rows.irregular[columns.trace]
         found = np.flatnonzero(regular & (columns.kind == kind)).tolist()
         spans, keys, trace = columns.spans, rows.key, columns.trace
+        if wanted is not None:
+            found = [r for r in found if wanted(spans[r])]
         items = [(int(trace[r]), r, spans[r], int(keys[r])) for r in found]
         for t in rows.roots:
             tree = rows.trees[t]
             for i, (span_id, span) in enumerate(tree.spans.items()):
-                if span.kind == kind:
+                if span.kind == kind and (wanted is None or wanted(span)):
                     key = rows.intern((span.resource.service_name, tree.operations[span_id]))
                     items.append((t, i, span, key))
         if rows.roots:
@@ -199,7 +201,7 @@ class _Run:
         for kid, at in grouped.groups(keys, got).items():
             stats = got[kid]
             stats.requests += len(at)
-            stats.latency_s.record_many(durations[at] / NS)
+            window.defer(stats.latency_s, durations[at] / NS)
             threshold[kid], counted[kid] = stats.threshold_ns, True
         for i in np.flatnonzero(counted[keys] & (durations >= threshold[keys])).tolist():
             t, _, span, key = servers[i]
@@ -222,9 +224,6 @@ class _Run:
     def queries(self, clients: list[Item]) -> None:
         columns, trees = self.rows.batch, self.rows.trees
         for t, i, span, key in clients:
-            attrs = span.attributes
-            if "db.query.text" not in attrs and "db.statement" not in attrs:
-                continue  # no statement: not a query
             tree = trees.get(t)
             if tree is None:
                 duration = int(columns.end[i] - columns.start[i])
@@ -267,3 +266,8 @@ class _Run:
 
 
 __all__ = ["NATIVE", "I64", "add_traces"]
+
+
+def _has_statement(span: SpanRecord) -> bool:
+    attrs = span.attributes
+    return "db.query.text" in attrs or "db.statement" in attrs  # else not a query

@@ -8,10 +8,11 @@ from typing import Any, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
-from otel_perf.processors.bottlenecks.aggregate import Bounded, OpKey
+from otel_perf.processors.bottlenecks.aggregate import Bounded, Exemplars, OpKey
 
 I64 = NDArray[np.int64]
 V = TypeVar("V")
+LOWEST = -(2**63)  # below every int64 weight
 
 
 def first_order(ids: I64) -> tuple[list[int], list[int]]:
@@ -62,13 +63,32 @@ def sums(ids: I64, values: I64) -> dict[int, int]:
     return dict(zip(unique.tolist(), totals.tolist(), strict=True))
 
 
-def top(groups: I64, weights: I64, k: int) -> list[int]:
+def offer(
+    heaps: dict[int, Exemplars],
+    groups: I64,
+    weights: I64,
+    size: int,
+    label: Callable[[int], str],
+) -> None:
+    """``heaps[group].offer(weight, label(row))`` for every row in order, leaving out
+    the offers that cannot change a heap (see :func:`top`); groups without a heap are
+    skipped."""
+    floors = {g: h.heap[0][0] for g, h in heaps.items() if len(h.heap) >= h.size}
+    for i in top(groups, weights, size, floors):
+        heap = heaps.get(int(groups[i]))
+        if heap is not None:
+            heap.offer(int(weights[i]), label(i))
+
+
+def top(groups: I64, weights: I64, k: int, floors: dict[int, int] | None = None) -> list[int]:
     """The rows worth offering to each group's ``k``-exemplar heap, in order.
 
     An :class:`~otel_perf.processors.bottlenecks.aggregate.Exemplars` heap ends up
     holding only offers at least as heavy as the ``k``-th heaviest of them, and the
     offers below that never change which of those it keeps (each replaces the lightest
     member, which is one of them, before any heavier offer could be turned away).
+    A heap already full turns away every offer not heavier than its lightest member
+    (``floors``: group -> that weight), now and later (that weight only grows).
     """
     if not len(groups):
         return []
@@ -76,7 +96,10 @@ def top(groups: I64, weights: I64, k: int) -> list[int]:
     g, w = groups[order], weights[order]
     starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
     sizes = np.diff(np.r_[starts, len(g)])
-    kth = w[starts + np.minimum(k, sizes) - 1]
-    keep = w >= np.repeat(kth, sizes)
+    bar = w[starts + np.minimum(k, sizes) - 1]
+    keep = w >= np.repeat(bar, sizes)
+    if floors:
+        floor = np.array([floors.get(x, LOWEST) for x in g[starts].tolist()], np.int64)
+        keep &= w > np.repeat(floor, sizes)
     rows: list[int] = np.sort(order[keep]).tolist()
     return rows

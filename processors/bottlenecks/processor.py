@@ -79,6 +79,7 @@ class BottlenecksProcessor(Processor):
         window = self.window
         if window is None or now_ns < window.start_ns + self.interval_ns:
             return []
+        window.settle()
         found = evaluate(self._judge(window), now_ns, self.id)
         self.baselines.learn_window(window)
         self.previous, self.window = window, None
@@ -135,7 +136,10 @@ class BottlenecksProcessor(Processor):
 
     def windows(self) -> list[Window]:
         """The last closed window and the one filling now (what the API reports)."""
-        return [w for w in (self.previous, self.window) if w is not None]
+        windows = [w for w in (self.previous, self.window) if w is not None]
+        for window in windows:
+            window.settle()
+        return windows
 
     def snapshot(self) -> dict[str, Any]:
         windows = self.windows()

@@ -160,6 +160,7 @@ def both(config: BottlenecksConfig, chunks: list[list[list[SpanRecord]]]) -> tup
         for trace in traces:
             analyser.add_trace(spec, trace)
         fast.add_traces(analyser, quick, traces)
+    quick.settle()  # latencies wait to be recorded in one step per window
     return state(spec), state(quick)
 
 
