@@ -1,5 +1,11 @@
 /* Self time and critical path of many traces at once, on columns.
  *
+ * gather(spans, start, end, kind, resource, sid, pid, flags) reads the columns below
+ * from a list of SpanRecords: times and kind (int64), the resource's identity (int64),
+ * span and parent ids as big-endian uint64, and per span flags (uint8): 1 it has a parent
+ * id, 2 its span id is not 8 bytes, 4 its parent id is neither empty nor 8 bytes, 8 a
+ * time or kind that is not an int64 (the caller hands such traces to the Python tree).
+ *
  * analyse(offsets, parent, start, end, sid, orphan, self_ns, cp_ns, cp_last, root, ok)
  *
  * The spans of trace t are rows offsets[t] .. offsets[t+1]-1 of the columns; every
@@ -375,13 +381,104 @@ done:
     return result;
 }
 
+
+/* -- gather: the columns of SpanRecord objects ---------------------------------------- */
+
+enum { HAS_PARENT = 1, ODD_ID = 2, ODD_PARENT = 4, ODD_TIME = 8 };
+
+static PyObject *s_start, *s_end, *s_kind, *s_resource, *s_span_id, *s_parent;
+
+static int64_t long_of(PyObject *span, PyObject *name, uint8_t *flags) {
+    PyObject *value = PyObject_GetAttr(span, name);
+    if (value == NULL) return -1;
+    int overflow = 0;
+    long long got = PyLong_Check(value) ? PyLong_AsLongLongAndOverflow(value, &overflow) : 0;
+    if (!PyLong_Check(value) || overflow) *flags |= ODD_TIME; /* the Python tree decides */
+    Py_DECREF(value);
+    return (int64_t)got;
+}
+
+/* An 8-byte id as a big-endian integer; 0 and a flag for any other length. */
+static uint64_t id_of(PyObject *span, PyObject *name, uint8_t *flags, uint8_t odd, int parent) {
+    PyObject *value = PyObject_GetAttr(span, name);
+    if (value == NULL) return 0;
+    uint64_t out = 0;
+    Py_ssize_t size = PyBytes_Check(value) ? PyBytes_GET_SIZE(value) : -1;
+    if (size == 8) {
+        const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(value);
+        for (int i = 0; i < 8; i++) out = (out << 8) | p[i];
+    } else if (!(parent && size == 0)) {
+        *flags |= odd;
+    }
+    if (parent && size != 0) *flags |= HAS_PARENT;
+    Py_DECREF(value);
+    return out;
+}
+
+static PyObject *gather(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *spans, *o[7];
+    if (!PyArg_ParseTuple(args, "O!OOOOOOO", &PyList_Type, &spans, &o[0], &o[1], &o[2], &o[3],
+                          &o[4], &o[5], &o[6]))
+        return NULL;
+    static const char *names[7] = {"start", "end", "kind", "resource", "sid", "pid", "flags"};
+    static const Py_ssize_t sizes[7] = {8, 8, 8, 8, 8, 8, 1};
+    Py_buffer v[7];
+    int got = 0;
+    PyObject *result = NULL;
+    for (; got < 7; got++) {
+        if (get(o[got], &v[got], sizes[got], 1, names[got]) < 0) goto done;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(spans);
+    for (int i = 0; i < 7; i++) {
+        if (v[i].len / sizes[i] != n) {
+            PyErr_SetString(PyExc_ValueError, "gather: column lengths disagree");
+            goto done;
+        }
+    }
+    int64_t *start = v[0].buf, *end = v[1].buf, *kind = v[2].buf, *resource = v[3].buf;
+    uint64_t *sid = v[4].buf, *pid = v[5].buf;
+    uint8_t *flags = v[6].buf;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *span = PyList_GET_ITEM(spans, i);
+        uint8_t f = 0;
+        start[i] = long_of(span, s_start, &f);
+        end[i] = long_of(span, s_end, &f);
+        kind[i] = long_of(span, s_kind, &f);
+        PyObject *res = PyObject_GetAttr(span, s_resource);
+        if (res != NULL) {
+            resource[i] = (int64_t)(intptr_t)res; /* identity: the span holds it */
+            Py_DECREF(res);
+        }
+        sid[i] = id_of(span, s_span_id, &f, ODD_ID, 0);
+        pid[i] = id_of(span, s_parent, &f, ODD_PARENT, 1);
+        if (PyErr_Occurred()) goto done;
+        flags[i] = f;
+    }
+    result = Py_NewRef(Py_None);
+done:
+    for (int i = 0; i < got; i++) PyBuffer_Release(&v[i]);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"analyse", analyse, METH_VARARGS,
      "Self time and critical path of many traces (see the module's source for the columns)."},
+    {"gather", gather, METH_VARARGS,
+     "gather(spans, start, end, kind, resource, sid, pid, flags): the SpanRecords' columns."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_tree", NULL, -1, methods, NULL, NULL, NULL, NULL};
 
-PyMODINIT_FUNC PyInit__tree(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__tree(void) {
+    s_start = PyUnicode_InternFromString("start_ns");
+    s_end = PyUnicode_InternFromString("end_ns");
+    s_kind = PyUnicode_InternFromString("kind");
+    s_resource = PyUnicode_InternFromString("resource");
+    s_span_id = PyUnicode_InternFromString("span_id");
+    s_parent = PyUnicode_InternFromString("parent_span_id");
+    if (!s_start || !s_end || !s_kind || !s_resource || !s_span_id || !s_parent) return NULL;
+    return PyModule_Create(&module);
+}

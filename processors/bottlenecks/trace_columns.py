@@ -33,6 +33,7 @@ except ImportError:  # built without a C compiler: every trace takes the Python 
     _tree = None
 
 BUILT = _tree is not None
+HAS_PARENT = 1  # _tree.gather's flags: a parent id; the others mark an odd id or number
 """Whether the C helper was compiled at install."""
 
 I64 = NDArray[np.int64]
@@ -54,30 +55,22 @@ class TraceColumns:
         self.offsets = np.zeros(len(traces) + 1, np.int64)
         np.cumsum(lengths, out=self.offsets[1:])
         self.trace = np.repeat(np.arange(len(traces), dtype=np.int64), lengths)
-        self.start = np.fromiter([s.start_ns for s in spans], np.int64, n)
-        raw_end = np.fromiter([s.end_ns for s in spans], np.int64, n)
+        self.start, raw_end = np.empty(n, np.int64), np.empty(n, np.int64)
+        self.kind, self.resource = np.empty(n, np.int64), np.empty(n, np.int64)
+        self.sid, self.pid = np.empty(n, np.uint64), np.empty(n, np.uint64)
+        flags = np.empty(n, np.uint8)
+        assert _tree is not None
+        _tree.gather(
+            spans, self.start, raw_end, self.kind, self.resource, self.sid, self.pid, flags
+        )
         self.end = np.maximum(raw_end, self.start)  # ends before its start: zero-length
-        self.kind = np.fromiter([s.kind for s in spans], np.int64, n)
-        self.resource = np.fromiter([id(s.resource) for s in spans], np.int64, n)
+        self.has_parent = (flags & HAS_PARENT) != 0
         # the tree changes what it is given in these traces: they take the Python path
         self.irregular = np.zeros(len(traces), bool)
-        self.sid = self._ids([s.span_id for s in spans], allow_empty=False)
-        pids = [s.parent_span_id for s in spans]
-        self.has_parent = np.fromiter(map(bool, pids), bool, n)
-        self.pid = self._ids(pids, allow_empty=True)
+        self.irregular[self.trace[(flags & ~np.uint8(HAS_PARENT)) != 0]] = True
         self.parent = self._parents()
         self._mark_folding()
         self._mark_skew()
-
-    def _ids(self, ids: list[bytes], allow_empty: bool) -> NDArray[np.uint64]:
-        """8-byte ids as big-endian integers (which order as the bytes do)."""
-        joined = b"".join(ids)
-        if len(joined) != 8 * len(ids):  # some id is not 8 bytes: those traces are irregular
-            sizes = np.fromiter(map(len, ids), np.int64, len(ids))
-            odd = (sizes != 8) & ((sizes != 0) | (not allow_empty))
-            self.irregular[np.unique(self.trace[odd])] = True
-            joined = b"".join(i if len(i) == 8 else bytes(8) for i in ids)
-        return np.frombuffer(joined, ">u8").astype(np.uint64)
 
     def _parents(self) -> NDArray[np.int32]:
         """Each span's parent row within its trace, -1 for a root (parent absent)."""
@@ -135,16 +128,9 @@ class Contributions:
 
     def __init__(self, columns: TraceColumns, traces: Sequence[list[SpanRecord]]) -> None:
         self.batch = columns
-        self.table: dict[OpKey, int] = {}
         spans = columns.spans
-        services = [s.resource.service_name for s in spans]
         operations = [kept_operation(s) for s in spans]
-        table = self.table
-        self.key = np.fromiter(
-            (table.setdefault(k, len(table)) for k in zip(services, operations, strict=True)),
-            np.int64,
-            len(spans),
-        )
+        self.table, self.key = _keys(columns, operations)
         self.operations = operations
         self.trees: dict[int, TraceTree] = {}
         self.roots: dict[int, bytes] = {}  # the main root of each irregular trace with one
@@ -227,6 +213,34 @@ class Contributions:
 
     def names(self) -> list[OpKey]:
         return list(self.table)
+
+
+def _keys(columns: TraceColumns, operations: list[str]) -> tuple[dict[OpKey, int], I64]:
+    """Each span's (service, operation) as an id, and the ids' table.
+
+    Services are read once per resource and operations interned once per distinct name,
+    so the pairs are numbered with integer work only.
+    """
+    spans, n = columns.spans, len(operations)
+    _, first, by_resource = np.unique(columns.resource, return_index=True, return_inverse=True)
+    service_of = [spans[r].resource.service_name for r in first.tolist()]
+    services = dict.fromkeys(service_of)
+    for i, name in enumerate(services):
+        services[name] = i
+    resource_service = np.fromiter(map(services.__getitem__, service_of), np.int64, len(first))
+    names = dict.fromkeys(operations)
+    for i, name in enumerate(names):
+        names[name] = i
+    op = np.fromiter(map(names.__getitem__, operations), np.int64, n)
+    size = max(len(names), 1)
+    pairs, key = np.unique(
+        resource_service[by_resource.reshape(-1)] * size + op, return_inverse=True
+    )
+    service_names, op_names = list(services), list(names)
+    table = {
+        (service_names[p // size], op_names[p % size]): i for i, p in enumerate(pairs.tolist())
+    }
+    return table, key.reshape(-1).astype(np.int64)
 
 
 def _part(t: int, keys: list[int], values: list[int]) -> tuple[I64, I64, I64]:
