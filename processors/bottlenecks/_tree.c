@@ -59,21 +59,11 @@ typedef struct {
 
 /* -- ordering ------------------------------------------------------------------- */
 
-static int child_before(const Cols *c, int32_t a, int32_t b) {
-    if (c->start[a] != c->start[b]) return c->start[a] < c->start[b];
-    return c->sid[a] < c->sid[b];
-}
+typedef int (*Before)(const Pending *, const Pending *);
 
-static void sort_children(const Cols *c, int32_t *ids, int32_t n) {
-    /* insertion sort: child lists are short, and usually already in order */
-    for (int32_t i = 1; i < n; i++) {
-        int32_t v = ids[i], j = i - 1;
-        while (j >= 0 && child_before(c, v, ids[j])) {
-            ids[j + 1] = ids[j];
-            j--;
-        }
-        ids[j + 1] = v;
-    }
+static int start_before(const Pending *a, const Pending *b) {
+    if (a->start != b->start) return a->start < b->start;
+    return a->sid < b->sid;
 }
 
 static int pending_before(const Pending *a, const Pending *b) {
@@ -82,23 +72,36 @@ static int pending_before(const Pending *a, const Pending *b) {
     return a->sid < b->sid;
 }
 
-static void sort_pending(Pending *p, int32_t n) {
-    for (int32_t i = 1; i < n; i++) {
-        Pending v = p[i];
-        int32_t j = i - 1;
-        while (j >= 0 && pending_before(&v, &p[j])) {
-            p[j + 1] = p[j];
-            j--;
+/* Merge sort (insertion sort for short runs): O(n log n) for a parent with thousands of
+ * children, linear for the usual short list already in order. tmp holds n/2 items. */
+static void sort_run(Pending *p, int32_t n, Pending *tmp, Before before) {
+    if (n <= 16) {
+        for (int32_t i = 1; i < n; i++) {
+            Pending v = p[i];
+            int32_t j = i - 1;
+            while (j >= 0 && before(&v, &p[j])) {
+                p[j + 1] = p[j];
+                j--;
+            }
+            p[j + 1] = v;
         }
-        p[j + 1] = v;
+        return;
     }
+    int32_t h = n / 2;
+    sort_run(p, h, tmp, before);
+    sort_run(p + h, n - h, tmp, before);
+    if (!before(&p[h], &p[h - 1])) return; /* the halves are already in order */
+    memcpy(tmp, p, (size_t)h * sizeof(Pending));
+    int32_t i = 0, j = h, k = 0;
+    while (i < h && j < n) p[k++] = before(&p[j], &tmp[i]) ? p[j++] : tmp[i++];
+    while (i < h) p[k++] = tmp[i++];
 }
 
 /* -- one trace ---------------------------------------------------------------------- */
 
 typedef struct {
     int32_t *kid_start, *kid_count, *kids, *fill, *roots, *stack;
-    Pending *pending;
+    Pending *pending, *order, *tmp;
     Frame *frames;
     uint8_t *seen;
     size_t cap;
@@ -112,6 +115,8 @@ static void scratch_free(Scratch *s) {
     free(s->roots);
     free(s->stack);
     free(s->pending);
+    free(s->order);
+    free(s->tmp);
     free(s->frames);
     free(s->seen);
     memset(s, 0, sizeof(*s));
@@ -128,10 +133,12 @@ static int scratch_fit(Scratch *s, size_t m) {
     s->roots = malloc(m * sizeof(int32_t));
     s->stack = malloc(m * sizeof(int32_t));
     s->pending = malloc(m * sizeof(Pending));
+    s->order = malloc(m * sizeof(Pending));
+    s->tmp = malloc(m * sizeof(Pending));
     s->frames = malloc(m * sizeof(Frame));
     s->seen = malloc(m);
     if (!s->kid_start || !s->kid_count || !s->kids || !s->fill || !s->roots || !s->stack ||
-        !s->pending || !s->frames || !s->seen) {
+        !s->pending || !s->order || !s->tmp || !s->frames || !s->seen) {
         return -1;
     }
     s->cap = m;
@@ -155,7 +162,7 @@ static int32_t push_pending(const Cols *c, Scratch *s, int32_t base, int32_t i, 
         p->sid = c->sid[row];
         p->row = row;
     }
-    sort_pending(&s->pending[first], n);
+    sort_run(&s->pending[first], n, s->tmp, pending_before);
     *used = first + n;
     return first;
 }
@@ -272,13 +279,17 @@ static int one_trace(const Cols *c, const int32_t *parent, const uint8_t *orphan
     }
     if (reached < m || n_roots == 0) return 0;
     for (int32_t i = 0; i < m; i++) {
-        /* children are stored as local rows; sort them as rows of the trace */
+        /* children in (start, span id) order */
         int32_t n = s->kid_count[i];
         int32_t *ids = &s->kids[s->kid_start[i]];
         if (n > 1) {
-            for (int32_t k = 0; k < n; k++) ids[k] += base;
-            sort_children(c, ids, n);
-            for (int32_t k = 0; k < n; k++) ids[k] -= base;
+            for (int32_t k = 0; k < n; k++) {
+                int32_t row = base + ids[k];
+                Pending key = {0, c->start[row], c->sid[row], ids[k]};
+                s->order[k] = key;
+            }
+            sort_run(s->order, n, s->tmp, start_before);
+            for (int32_t k = 0; k < n; k++) ids[k] = s->order[k].row;
         }
         int32_t row = base + i;
         int64_t low = c->start[row], high = c->end[row];

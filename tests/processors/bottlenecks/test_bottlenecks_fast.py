@@ -19,8 +19,6 @@ from otel_perf.processors.bottlenecks.config import BottlenecksConfig
 from otel_perf.processors.bottlenecks.memory import DELTA
 from otel_perf.processors.bottlenecks.trace_columns import TraceColumns
 
-pytestmark = pytest.mark.skipif(not fast.BUILT, reason="the C helper was not compiled")
-
 MS = 1_000_000
 MAPS = ("ops", "entries", "queries", "patterns", "slow", "phases", "memory")
 STATEMENTS = (
@@ -177,6 +175,11 @@ CONFIGS = {
 }
 
 
+def test_the_c_helper_was_built() -> None:
+    assert fast.BUILT, "processors/bottlenecks/_tree.c did not build: pip install -e . with gcc"
+    assert fast.NATIVE  # the processor uses it
+
+
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("config", CONFIGS.values(), ids=CONFIGS.keys())
 def test_the_columns_and_the_tree_give_the_same_window(
@@ -224,3 +227,26 @@ def test_the_c_helper_rejects_columns_that_disagree() -> None:
             np.zeros(2, np.uint8), n.copy(), n.copy(), np.zeros(2, np.int32),
             np.zeros(1, np.int32), np.zeros(1, np.uint8),
         )  # fmt: skip
+
+
+def test_a_wide_fan_out_is_ordered_as_the_tree_orders_it() -> None:
+    """Hundreds of children under one parent, in random order with tied times: the
+    C helper's merge sort orders them (and their pending list) as Python's sort does."""
+    rng = random.Random(9)
+    resource = resources()[0]
+    trace_id = rng.randbytes(16)
+
+    def make(span_id: bytes, parent: bytes, kind: int, start: int, end: int) -> SpanRecord:
+        return SpanRecord(
+            trace_id, span_id, parent, resource, "s", "work", kind, start, end, 0, "", {}
+        )
+
+    root = make(rng.randbytes(8), b"", SpanKind.SERVER, 0, 2_000 * MS)
+    spans = [root]
+    for _ in range(700):
+        start = rng.randrange(0, 2_000, 5) * MS
+        end = start + rng.choice((0, 5, 10, 300)) * MS
+        spans.append(make(rng.randbytes(8), root.span_id, SpanKind.INTERNAL, start, end))
+    rng.shuffle(spans)
+    spec, quick = both(BottlenecksConfig(), [[spans], [list(reversed(spans))]])
+    assert quick == spec and spec["traces"] == 2
