@@ -250,3 +250,22 @@ def test_a_wide_fan_out_is_ordered_as_the_tree_orders_it() -> None:
     rng.shuffle(spans)
     spec, quick = both(BottlenecksConfig(), [[spans], [list(reversed(spans))]])
     assert quick == spec and spec["traces"] == 2
+
+
+def test_deferred_latencies_are_recorded_as_they_came() -> None:
+    """Past MAX_DEFERRED waiting values a histogram is recorded at once; either way the
+    result is what recording each value in turn gives, sum included."""
+    from otel_perf.histogram import ExponentialHistogram
+    from otel_perf.processors.bottlenecks.aggregate import MAX_DEFERRED
+
+    rng = np.random.default_rng(5)
+    window = Window(0, 10, 10, 10, 3)
+    deferred, direct = ExponentialHistogram(), ExponentialHistogram()
+    for size in (3, MAX_DEFERRED, 7, 1):
+        values = rng.lognormal(-3, 1, size)
+        window.defer(deferred, values)
+        for value in values.tolist():
+            direct.record(value)
+    assert deferred.count == MAX_DEFERRED + 3  # the first two parts went in at the bound
+    window.settle()
+    assert deferred == direct and deferred.sum == direct.sum
