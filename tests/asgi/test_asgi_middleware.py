@@ -345,7 +345,7 @@ def test_a_failure_at_request_start_still_serves_the_request(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("monitor construction failed")
 
-    monkeypatch.setattr(middleware_module, "RequestMonitor", broken)
+    monkeypatch.setattr(middleware_module, "MonitoredRequest", broken)
     response = get(wrap(sdk), "/orders/4")
     assert response.status_code == 200 and response.json() == {"id": 4}
     assert sdk.server_span().events == ()
