@@ -80,6 +80,10 @@ class PerformanceMiddleware:
         finally:
             if not request.finished:  # the app returned or raised without a last body
                 request.finish()
+            # the server's send leads back to the scope (uvicorn's cycle object holds it),
+            # and the scope's state to the request: drop it, or every request's objects
+            # would be garbage only the cyclic collector frees (+10 % CPU under uvicorn)
+            request._send = _send_after_return
             CURRENT.reset(token)
 
     def _begin(self, request: MonitoredRequest, span: trace.Span, scope: Scope) -> None:
@@ -114,9 +118,10 @@ class MonitoredRequest(RequestMonitor):
     """A request being monitored: the public :class:`RequestMonitor` (what
     ``scope["state"]["otel_perf"]`` holds) plus the middleware, the scope and the
     server's ``send``. Its bound ``_app_send`` is the app's ``send``: one object per
-    request instead of a closure and its cells. ``finish`` drops the scope, so the
-    reference cycle scope → state → request → scope lasts only while the request runs
-    and no garbage is left for the collector.
+    request instead of a closure and its cells. ``finish`` drops the scope and the
+    middleware drops the server's ``send`` when the app returns, so the reference cycles
+    through ``scope["state"]`` last only while the request runs and leave no garbage for
+    the cyclic collector.
     """
 
     __slots__ = ("_middleware", "_scope", "_send")
@@ -190,6 +195,10 @@ class MonitoredRequest(RequestMonitor):
             _name_after_route(span, scope)
         except Exception:
             logger.debug("otel_perf.asgi: route naming failed", exc_info=True)
+
+
+async def _send_after_return(message: Message) -> None:
+    raise RuntimeError("ASGI send called after the app returned")
 
 
 def _set_state(scope: Scope, monitor: RequestMonitor) -> None:
