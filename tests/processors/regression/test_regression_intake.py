@@ -1,0 +1,124 @@
+"""The regression processor's grouped span intake against the span-by-span loop.
+
+Keys are made once per combination and samples added group by group; the reference is
+the per-span loop (``_span_by_span``). On recorded traffic, the ingest benchmark's
+requests and seeded random spans (several resources per service and version, version
+changes, statements, tight series bounds) both must leave the same state.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+from scenarios import INJECTIONS, requests
+
+from benchmarks._common import build_pool
+from otel_perf.component import Context
+from otel_perf.decode import Decoder, Limits
+from otel_perf.model import Resource, SpanBatch, SpanRecord
+from otel_perf.processors.regression.config import RegressionConfig
+from otel_perf.processors.regression.processor import RegressionProcessor
+from otel_perf.series import SeriesHub
+from otel_perf.store import Store
+
+
+class Counting(RegressionProcessor):
+    """The processor under test, counting the batches it added span by span."""
+
+    by_span = 0
+
+    def _span_by_span(self, batch: SpanBatch, keys: list[str | None] | None = None) -> None:
+        Counting.by_span += 1
+        super()._span_by_span(batch, keys)
+
+
+class SpanBySpan(RegressionProcessor):
+    def consume_spans(self, batch: SpanBatch) -> None:
+        with self.lock:
+            self._span_by_span(batch)
+
+
+def state(kind: type[RegressionProcessor], batches: list[SpanBatch], **settings: Any) -> Any:
+    context = Context("regression", Store(":memory:"), SeriesHub())
+    p = kind(context, RegressionConfig.model_validate(settings))
+    for batch in batches:
+        p.consume_spans(batch)
+    versions = p.versions
+    return (
+        {k: {v: s.to_dict() for v, s in vs.items()} for k, vs in versions.samples.items()},
+        list(versions.samples),
+        dict(versions.operations),
+        dict(versions.pending),
+        {k: list(v) for k, v in versions.releases.items()},
+        versions.untracked,
+        p.version_usage.to_dict(),
+        p.version_usage.untracked,
+        dict(p.statements.pending),
+        p.statements.untracked,
+        {name: (r.values, r.seen, n) for name, (r, n) in p.collecting.items()},
+        p.last_ns,
+    )
+
+
+def same(batches: list[SpanBatch], **settings: Any) -> None:
+    assert state(Counting, batches, **settings) == state(SpanBySpan, batches, **settings)
+
+
+@pytest.mark.parametrize("inject", INJECTIONS)
+def test_recorded_scenario_traffic(inject: str | None) -> None:
+    decoder = Decoder(Limits())
+    same([decoder.spans_from_bytes(body)[0] for body in requests(inject, traces=80)])
+
+
+def test_benchmark_traffic() -> None:
+    decoder = Decoder(Limits())
+    same([decoder.spans_from_bytes(body)[0] for body in build_pool(6, seed=4)])
+
+
+NAMES = ["GET /a/1", "GET /a/2", "SELECT", "op", "GET /a http send", "POST /b"]
+VALUES: list[Any] = ["", "GET", "/a/{id}", "/b", 7, "SELECT 1", "SELECT 2", "postgresql"]
+
+
+def random_batches(seed: int) -> list[SpanBatch]:
+    rng = random.Random(seed)
+    keys = ["http.route", "http.request.method", "http.method", "db.statement", "db.system"]
+    batches = []
+    for b in range(10):
+        # fresh Resource objects per batch: alike resources of one service and version
+        versions = [1 + b // 4] * 2 + ([b // 4] if b == 6 else [])  # batch 6: a straggler
+        resources = [
+            Resource({"service.name": s, "service.version": str(v)}) for s in "ab" for v in versions
+        ]
+        spans = []
+        for _ in range(150):
+            end = (1_700_000_000 + b) * 10**9 + rng.randrange(10**9)
+            attrs = {k: rng.choice(VALUES) for k in rng.sample(keys, rng.randrange(5))}
+            spans.append(
+                SpanRecord(
+                    rng.randbytes(16),
+                    rng.randbytes(8),
+                    b"",
+                    rng.choice(resources),
+                    "s",
+                    rng.choice(NAMES),
+                    rng.randrange(6),
+                    end - rng.randrange(10**9),
+                    end,
+                    0,
+                    "",
+                    attrs,
+                )  # fmt: skip
+            )
+        batches.append(SpanBatch(spans))
+    return batches
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_random_spans_with_version_changes_and_bounds(seed: int) -> None:
+    batches = random_batches(seed)
+    Counting.by_span = 0
+    same(batches)
+    assert Counting.by_span == 4  # batches 0, 4 and 8 bring a version, batch 6 a straggler
+    same(batches, max_series=6, version_window=5)
