@@ -12,12 +12,11 @@ import random
 
 import numpy as np
 import pytest
-from scenarios import INJECTIONS, requests
+from recorded import benchmark_batches, scenario_batches
+from scenarios import INJECTIONS
 from trace_builder import span
 
-from benchmarks._common import build_pool
 from otel_perf.columns import from_records
-from otel_perf.decode import Decoder, Limits
 from otel_perf.facts import group_rows, value_codes
 from otel_perf.model import AttrValue, SpanBatch, SpanKind, SpanRecord
 from otel_perf.semconv import operation
@@ -34,15 +33,12 @@ def assert_rule(batch: SpanBatch) -> None:
 
 @pytest.mark.parametrize("inject", INJECTIONS)
 def test_operations_of_recorded_scenario_traffic(inject: str | None) -> None:
-    decoder = Decoder(Limits())
-    for body in requests(inject, traces=80):
-        assert_rule(decoder.spans_from_bytes(body)[0])
+    for batch in scenario_batches(inject):
+        assert_rule(batch)
 
 
 def test_operations_of_benchmark_traffic_share_few_combinations() -> None:
-    decoder = Decoder(Limits())
-    for body in build_pool(4, seed=3):
-        batch = decoder.spans_from_bytes(body)[0]
+    for batch in benchmark_batches(4, seed=3):
         assert_rule(batch)
         ops = batch.columns().operations(batch.spans)
         assert len(ops.first) < len(batch) // 4  # the rule ran per combination, not per span

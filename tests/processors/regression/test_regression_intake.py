@@ -12,12 +12,11 @@ import random
 from typing import Any
 
 import pytest
-from scenarios import INJECTIONS, requests
+from recorded import benchmark_batches, random_span, scenario_batches
+from scenarios import INJECTIONS
 
-from benchmarks._common import build_pool
 from otel_perf.component import Context
-from otel_perf.decode import Decoder, Limits
-from otel_perf.model import Resource, SpanBatch, SpanRecord
+from otel_perf.model import Resource, SpanBatch
 from otel_perf.processors.regression.config import RegressionConfig
 from otel_perf.processors.regression.processor import RegressionProcessor
 from otel_perf.series import SeriesHub
@@ -68,13 +67,11 @@ def same(batches: list[SpanBatch], **settings: Any) -> None:
 
 @pytest.mark.parametrize("inject", INJECTIONS)
 def test_recorded_scenario_traffic(inject: str | None) -> None:
-    decoder = Decoder(Limits())
-    same([decoder.spans_from_bytes(body)[0] for body in requests(inject, traces=80)])
+    same(scenario_batches(inject))
 
 
 def test_benchmark_traffic() -> None:
-    decoder = Decoder(Limits())
-    same([decoder.spans_from_bytes(body)[0] for body in build_pool(6, seed=4)])
+    same(benchmark_batches(6, seed=4))
 
 
 NAMES = ["GET /a/1", "GET /a/2", "SELECT", "op", "GET /a http send", "POST /b"]
@@ -84,6 +81,7 @@ VALUES: list[Any] = ["", "GET", "/a/{id}", "/b", 7, "SELECT 1", "SELECT 2", "pos
 def random_batches(seed: int) -> list[SpanBatch]:
     rng = random.Random(seed)
     keys = ["http.route", "http.request.method", "http.method", "db.statement", "db.system"]
+    attributes = dict.fromkeys(keys, VALUES)
     batches = []
     for b in range(10):
         # fresh Resource objects per batch: alike resources of one service and version
@@ -91,26 +89,11 @@ def random_batches(seed: int) -> list[SpanBatch]:
         resources = [
             Resource({"service.name": s, "service.version": str(v)}) for s in "ab" for v in versions
         ]
-        spans = []
-        for _ in range(150):
-            end = (1_700_000_000 + b) * 10**9 + rng.randrange(10**9)
-            attrs = {k: rng.choice(VALUES) for k in rng.sample(keys, rng.randrange(5))}
-            spans.append(
-                SpanRecord(
-                    rng.randbytes(16),
-                    rng.randbytes(8),
-                    b"",
-                    rng.choice(resources),
-                    "s",
-                    rng.choice(NAMES),
-                    rng.randrange(6),
-                    end - rng.randrange(10**9),
-                    end,
-                    0,
-                    "",
-                    attrs,
-                )  # fmt: skip
-            )
+        end_s = 1_700_000_000 + b
+        spans = [
+            random_span(rng, resources, NAMES, attributes, end_s * 10**9 + rng.randrange(10**9))
+            for _ in range(150)
+        ]
         batches.append(SpanBatch(spans))
     return batches
 

@@ -13,12 +13,11 @@ import random
 from typing import Any
 
 import pytest
-from scenarios import INJECTIONS, requests
+from recorded import benchmark_batches, random_span, scenario_batches
+from scenarios import INJECTIONS
 
-from benchmarks._common import build_pool
 from otel_perf.component import Context
-from otel_perf.decode import Decoder, Limits
-from otel_perf.model import Resource, SpanBatch, SpanRecord
+from otel_perf.model import Resource, SpanBatch
 from otel_perf.processors.spanmetrics.config import SpanMetricsConfig
 from otel_perf.processors.spanmetrics.processor import SpanMetricsProcessor
 from otel_perf.semconv import is_error
@@ -70,13 +69,11 @@ def same(batches: list[SpanBatch], **settings: Any) -> None:
 
 @pytest.mark.parametrize("inject", INJECTIONS)
 def test_recorded_scenario_traffic(inject: str | None) -> None:
-    decoder = Decoder(Limits())
-    same([decoder.spans_from_bytes(body)[0] for body in requests(inject, traces=80)])
+    same(scenario_batches(inject))
 
 
 def test_benchmark_traffic_with_resource_dimensions() -> None:
-    decoder = Decoder(Limits())
-    batches = [decoder.spans_from_bytes(body)[0] for body in build_pool(6, seed=4)]
+    batches = benchmark_batches(6, seed=4)
     same(batches)
     same(batches, resource_dimensions=["service.version"], max_series_per_service=7)
 
@@ -88,30 +85,21 @@ NAMES = ["GET /a/1", "GET /a/2", "SELECT", "op", "GET /a http send", "GET /b"]
 def random_batches(seed: int) -> list[SpanBatch]:
     rng = random.Random(seed)
     keys = ["http.route", "http.request.method", "http.method", "rpc.method", "db.statement"]
+    attributes = dict.fromkeys(keys, VALUES)
     resources = [Resource({"service.name": s, "service.version": v}) for s in "ab" for v in "12"]
     batches = []
     for b in range(8):
-        spans = []
-        for _ in range(200):
-            end = (1_700_000_000 + b * 4 + rng.randrange(8)) * S
-            attrs = {k: rng.choice(VALUES) for k in rng.sample(keys, rng.randrange(4))}
-            attrs = {k: v for k, v in attrs.items() if v is not None}
-            spans.append(
-                SpanRecord(
-                    rng.randbytes(16),
-                    rng.randbytes(8),
-                    b"",
-                    rng.choice(resources),
-                    "s",
-                    rng.choice(NAMES),
-                    rng.randrange(6),
-                    end - rng.randrange(10**9),
-                    end,
-                    rng.choice([0, 0, 2]),
-                    "",
-                    attrs,
-                )  # fmt: skip
+        spans = [
+            random_span(
+                rng,
+                resources,
+                NAMES,
+                attributes,
+                (1_700_000_000 + b * 4 + rng.randrange(8)) * S,
+                rng.choice([0, 0, 2]),
             )
+            for _ in range(200)
+        ]
         batches.append(SpanBatch(spans))
     return batches
 
