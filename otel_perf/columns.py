@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 I32 = NDArray[np.int32]
 NONE = -1  # the id of a string that is absent
-OTHER = -2  # in an attribute column: the span holds a value that is not a string
+OTHER = -2  # in an attribute column: the span holds a value that is not a string (or None)
 KIND_SERVER = 2  # OTLP span kind SERVER
 STATUS_ERROR = 2  # OTLP status code ERROR
 ROUTE_KEYS = ("http.route", "url.template")
@@ -50,9 +50,9 @@ class SpanColumns:
         route: ``http.route``, else ``url.template`` (-1 when neither is a non-empty string).
         peer: ``server.address``, else ``net.peer.name``, else ``peer.service``.
         db_statement: ``db.query.text``, else ``db.statement``.
-        attributes: kept attribute key -> int32 string ids: -1 where the span has no
-            value for it (or None), -2 (``OTHER``) where its value is not a string (the
-            value is on the record); keys that no span of the batch carries are absent.
+        attributes: kept attribute key -> int32 string ids: -1 where the span does not
+            carry the key, -2 (``OTHER``) where its value is not a string (None included;
+            the value is on the record); keys that no span of the batch carries are absent.
     """
 
     strings: Sequence[str]
@@ -176,7 +176,6 @@ def from_records(spans: Sequence[SpanRecord]) -> SpanColumns:
         (row, intern(key), intern(value) if isinstance(value, str) else OTHER)
         for row, span in enumerate(spans)
         for key, value in span.attributes.items()
-        if value is not None
     ]
     triple_array = np.array(triples, np.int32).reshape(-1, 3)
     return _assemble(

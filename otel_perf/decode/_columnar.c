@@ -606,8 +606,7 @@ static int span_attribute(Ctx *c, Slice s, PyObject *dict, int ri, int si, int p
     if (key->column < 0 || !dict) return any_value(c, value, 1, NULL, &str_id);
     PyObject *converted;
     TRY(any_value(c, value, 1, &converted, &str_id));
-    /* -1 absent (or an empty AnyValue, None in the dict), -2 a value that is not a string */
-    int32_t cell = str_id >= 0 ? str_id : converted == Py_None ? -1 : -2;
+    int32_t cell = str_id >= 0 ? str_id : -2; /* -2: a value that is not a string (or None) */
     int clipped = 0;
     if (PyUnicode_Check(converted) && PyUnicode_GET_LENGTH(converted) > c->limit) {
         PyObject *cut = PyUnicode_Substring(converted, 0, c->limit);
