@@ -192,20 +192,24 @@ class RegressionProcessor(Processor):
     def consume_spans(self, batch: SpanBatch) -> None:
         """Entry and statement spans, keyed once per combination and added group by group.
 
-        A batch holding a version other than its service's current one (a new one, or
-        stragglers of an older one) is added span by span, as what a version change
-        compares, and which versions an operation keeps, depend on the order of the spans.
+        A batch in which a service shows more than one version (a new one beside an older
+        one, stragglers) is added span by span: what a version change compares, and which
+        versions an operation keeps, then depend on the order of the spans. With one
+        version per service, groups in order of first appearance change versions, admit
+        series and count past the bounds exactly as the spans one by one would.
         """
         spans, columns = batch.spans, batch.columns()
         found = intake(columns, spans)
         if found is None:
             return
+        versions = [spans[g.first].resource.service_version for g in found.groups]
+        shown: dict[str, str | None] = {}
+        mixed = any(
+            shown.setdefault(spans[g.first].service_name, v) != v
+            for g, v in zip(found.groups, versions, strict=True)
+        )
         with self.lock:
-            versions = [spans[g.first].resource.service_version for g in found.groups]
-            if not all(
-                v is None or self.versions.is_current(spans[g.first].service_name, v)
-                for g, v in zip(found.groups, versions, strict=True)
-            ):
+            if mixed:
                 self._span_by_span(batch, found.keys)
                 return
             self.last_ns = max(self.last_ns, found.last_ns)

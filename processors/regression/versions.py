@@ -131,10 +131,6 @@ class VersionTracker:
                 del versions[next(iter(versions))]  # oldest first: dicts keep insertion order
         versions[version].add(value_ms, t_ns)
 
-    def is_current(self, service: str, version: str) -> bool:
-        """Whether ``version`` is the latest ``service`` showed (adding it switches nothing)."""
-        return self.current.get(service) == version
-
     def add_many(
         self,
         service: str,
@@ -143,8 +139,7 @@ class VersionTracker:
         values_ms: Sequence[float],
         times_ns: Sequence[int],
     ) -> None:
-        """:meth:`add` of each sample in turn, for the service's current version (only then
-        is the order of samples across operations and versions of no consequence)."""
+        """:meth:`add` of each sample in turn (the first may switch the service's version)."""
         versions = self.samples.get((service, operation))
         if versions is None or version not in versions:
             self.add(service, version, operation, values_ms[0], times_ns[0])
