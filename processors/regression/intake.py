@@ -48,13 +48,18 @@ class Intake:
         servers: keyed SERVER rows by service and span name (what automatic baselines
             are keyed by), as (first row, rows in batch order).
         last_ns: the latest end of a keyed span.
-        keys: per row, its key (None: no regression series).
+        names, ids: ``names[ids[row]]`` is a row's key (None: no regression series).
     """
 
     groups: list[KeyGroup]
     servers: list[tuple[int, list[int]]]
     last_ns: int
-    keys: list[str | None]
+    names: tuple[str | None, ...]
+    ids: NDArray[np.int32]
+
+    def keys(self) -> list[str | None]:
+        """Every row's key."""
+        return [self.names[i] for i in self.ids.tolist()]
 
 
 def intake(columns: SpanColumns, spans: Sequence[SpanRecord]) -> Intake | None:
@@ -83,8 +88,8 @@ def intake(columns: SpanColumns, spans: Sequence[SpanRecord]) -> Intake | None:
             found.rows[:] = sorted(found.rows + members)
     server = rows[kind[rows] == SpanKind.SERVER]
     servers = _groups(server, [columns.service[server], columns.name[server]])
-    keys = [names[i] for i in ids.tolist()]
-    return Intake(list(merged.values()), servers, int(columns.end_ns[rows].max()), keys)
+    last_ns = int(columns.end_ns[rows].max())
+    return Intake(list(merged.values()), servers, last_ns, names, ids)
 
 
 def _groups(

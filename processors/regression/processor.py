@@ -210,7 +210,7 @@ class RegressionProcessor(Processor):
         )
         with self.lock:
             if mixed:
-                self._span_by_span(batch, found.keys)
+                self._span_by_span(batch, found.keys())
                 return
             self.last_ns = max(self.last_ns, found.last_ns)
             durations_ms = (columns.duration_ns / 1e6).tolist()
