@@ -29,7 +29,7 @@ from typing import Any
 from otel_perf import gauges
 from otel_perf.component import Context, Factory, Processor
 from otel_perf.findings import Finding
-from otel_perf.model import SpanBatch, SpanKind, SpanRecord
+from otel_perf.model import SpanBatch, SpanKind
 from otel_perf.processors.regression import drift
 from otel_perf.processors.regression.aggregated import ordered_versions, samples_ms
 from otel_perf.processors.regression.baselines import Baseline, Reservoir
@@ -40,8 +40,8 @@ from otel_perf.processors.regression.findings import (
     run_finding,
     version_finding,
 )
-from otel_perf.processors.regression.intake import KeyGroup, intake
-from otel_perf.processors.regression.keys import STATEMENT_PREFIX, is_entry_series, operation_key
+from otel_perf.processors.regression.intake import row_keys
+from otel_perf.processors.regression.keys import STATEMENT_PREFIX, is_entry_series
 from otel_perf.processors.regression.release import judge_release
 from otel_perf.processors.regression.runs import RunHistory, finite, finite_dict, run_record
 from otel_perf.processors.regression.sequential import msprt
@@ -190,86 +190,24 @@ class RegressionProcessor(Processor):
 
     # -- intake -------------------------------------------------------------
     def consume_spans(self, batch: SpanBatch) -> None:
-        """Entry and statement spans, keyed once per combination and added group by group.
-
-        A batch in which a service shows more than one version (a new one beside an older
-        one, stragglers) is added span by span: what a version change compares, and which
-        versions an operation keeps, then depend on the order of the spans. With one
-        version per service, groups in order of first appearance change versions, admit
-        series and count past the bounds exactly as the spans one by one would.
-        """
-        spans, columns = batch.spans, batch.columns()
-        found = intake(columns, spans)
-        if found is None:
-            return
-        versions = [spans[g.first].resource.service_version for g in found.groups]
-        shown: dict[str, str | None] = {}
-        mixed = any(
-            shown.setdefault(spans[g.first].service_name, v) != v
-            for g, v in zip(found.groups, versions, strict=True)
-        )
+        keys = row_keys(batch.columns(), batch.spans)  # operation_key once per combination
         with self.lock:
-            if mixed:
-                self._span_by_span(batch, found.keys())
-                return
-            self.last_ns = max(self.last_ns, found.last_ns)
-            durations_ms = (columns.duration_ns / 1e6).tolist()
-            ends = columns.end_ns.tolist()
-            for group, version in zip(found.groups, versions, strict=True):
-                self._add_group(group, version, spans, durations_ms, ends)
-            for row, rows in found.servers:
-                span = spans[row]
-                self._collect_many(
-                    f"auto:{span.service_name} {span.name}", [durations_ms[r] for r in rows]
-                )
-
-    def _add_group(
-        self,
-        group: KeyGroup,
-        version: str | None,
-        spans: Sequence[SpanRecord],
-        durations_ms: list[float],
-        ends: list[int],
-    ) -> None:
-        span, key, rows = spans[group.first], group.key, group.rows
-        service = span.service_name
-        values = [durations_ms[r] for r in rows]
-        times = [ends[r] for r in rows]
-        statement = key.startswith(STATEMENT_PREFIX)
-        if version is not None:
-            self.versions.add_many(service, version, key, values, times)
-            if statement:
-                self.version_usage.executions(service, version, key, values)
-            else:
-                self.version_usage.request(service, version, len(values))
-        if statement:
-            traces = [spans[r].trace_id for r in rows]
-            self.statements.add_many(service, key, times, values, traces)
-
-    def _span_by_span(self, batch: SpanBatch, keys: list[str | None] | None = None) -> None:
-        """Each span in turn; ``keys`` (per row) are computed when not given."""
-        if keys is None:
-            keys = [operation_key(span) for span in batch.spans]
-        for span, key in zip(batch.spans, keys, strict=True):
-            if key is None:  # entry operations and statements only
-                continue
-            service, value_ms = span.service_name, span.duration_ns / 1e6
-            self.last_ns = max(self.last_ns, span.end_ns)
-            version = span.resource.service_version
-            if version is not None:
-                self.versions.add(service, version, key, value_ms, span.end_ns)
+            for span, key in zip(batch.spans, keys, strict=True):
+                if key is None:  # entry operations and statements only
+                    continue
+                service, value_ms = span.service_name, span.duration_ns / 1e6
+                self.last_ns = max(self.last_ns, span.end_ns)
+                version = span.resource.service_version
+                if version is not None:
+                    self.versions.add(service, version, key, value_ms, span.end_ns)
+                    if key.startswith(STATEMENT_PREFIX):
+                        self.version_usage.execution(service, version, key, value_ms)
+                    else:
+                        self.version_usage.request(service, version)
                 if key.startswith(STATEMENT_PREFIX):
-                    self.version_usage.execution(service, version, key, value_ms)
-                else:
-                    self.version_usage.request(service, version)
-            if key.startswith(STATEMENT_PREFIX):
-                self.statements.add(service, key, span.end_ns, value_ms, span.trace_id)
-            elif span.kind == SpanKind.SERVER:
-                self._collect(f"auto:{service} {span.name}", value_ms)
-
-    def _collect_many(self, name: str, values_ms: list[float]) -> None:
-        for value_ms in values_ms:
-            self._collect(name, value_ms)
+                    self.statements.add(service, key, span.end_ns, value_ms, span.trace_id)
+                elif span.kind == SpanKind.SERVER:
+                    self._collect(f"auto:{service} {span.name}", value_ms)
 
     def _collect(self, name: str, value_ms: float) -> None:
         if not self.config.baseline_intervals or name in self.baselines:

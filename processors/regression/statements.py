@@ -12,7 +12,7 @@ durations per key.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -44,25 +44,6 @@ class StatementIntervals:
             self.untracked += 1
             return
         values.append((end_ns, value_ms, trace_id))
-
-    def add_many(
-        self,
-        service: str,
-        key: str,
-        ends_ns: Sequence[int],
-        values_ms: Sequence[float],
-        trace_ids: Sequence[bytes],
-    ) -> None:
-        """:meth:`add` of each statement span in turn."""
-        values = self.pending.get((service, key))
-        if values is None:
-            if len(self.pending) >= self.max_series:
-                self.untracked += len(values_ms)
-                return
-            values = self.pending[(service, key)] = []
-        room = max(0, self.per_series - len(values))
-        values.extend(zip(ends_ns[:room], values_ms[:room], trace_ids[:room], strict=True))
-        self.untracked += max(0, len(values_ms) - room)
 
     def close(self, start_ns: int, end_ns: int) -> Iterator[tuple[str, str, float, Usage]]:
         """``(service, key, p95_ms, usage)`` of every key with spans ending in

@@ -119,13 +119,13 @@ class VersionUsage:
         self.statements: dict[tuple[str, str, str], tuple[int, float]] = {}
         self.untracked = 0
 
-    def request(self, service: str, version: str, count: int = 1) -> None:
-        """``count`` entry spans of ``service`` at ``version``."""
+    def request(self, service: str, version: str) -> None:
+        """One entry span of ``service`` at ``version``."""
         key = (service, version)
         if key in self.requests or len(self.requests) < self.max_series:
-            self.requests[key] = self.requests.get(key, 0) + count
+            self.requests[key] = self.requests.get(key, 0) + 1
         else:
-            self.untracked += count
+            self.untracked += 1
 
     def execution(self, service: str, version: str, statement: str, value_ms: float) -> None:
         """One execution of ``statement`` by ``service`` at ``version``."""
@@ -135,19 +135,6 @@ class VersionUsage:
             self.statements[key] = (count + 1, total + value_ms)
         else:
             self.untracked += 1
-
-    def executions(
-        self, service: str, version: str, statement: str, values_ms: Sequence[float]
-    ) -> None:
-        """:meth:`execution` of each value in turn."""
-        key = (service, version, statement)
-        count, total = self.statements.get(key, (0, 0.0))
-        if not count and len(self.statements) >= self.max_series:
-            self.untracked += len(values_ms)
-            return
-        for value in values_ms:  # summed in order, as one by one
-            total += value
-        self.statements[key] = (count + len(values_ms), total)
 
     def to_dict(self) -> dict[str, Any]:
         """The counts as JSON (``restore`` reads them back)."""

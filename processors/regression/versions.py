@@ -43,18 +43,6 @@ class VersionSamples:
             self.tail.popleft()
             self.tail_ns.popleft()
 
-    def add_many(self, values_ms: Sequence[float], times_ns: Sequence[int]) -> None:
-        """:meth:`add` of each value in turn."""
-        room = self.window - len(self.head)
-        if room > 0:
-            self.head.extend(values_ms[:room])
-            self.head_ns.extend(times_ns[:room])
-        self.tail.extend(values_ms)
-        self.tail_ns.extend(times_ns)
-        for _ in range(len(self.tail) - self.window):
-            self.tail.popleft()
-            self.tail_ns.popleft()
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "head": self.head,
@@ -130,25 +118,6 @@ class VersionTracker:
             while len(versions) > KEPT_VERSIONS:
                 del versions[next(iter(versions))]  # oldest first: dicts keep insertion order
         versions[version].add(value_ms, t_ns)
-
-    def add_many(
-        self,
-        service: str,
-        version: str,
-        operation: str,
-        values_ms: Sequence[float],
-        times_ns: Sequence[int],
-    ) -> None:
-        """:meth:`add` of each sample in turn (the first may switch the service's version)."""
-        versions = self.samples.get((service, operation))
-        if versions is None or version not in versions:
-            self.add(service, version, operation, values_ms[0], times_ns[0])
-            values_ms, times_ns = values_ms[1:], times_ns[1:]
-            versions = self.samples.get((service, operation))
-            if versions is None:  # past max_series: every sample is untracked
-                self.untracked += len(values_ms)
-                return
-        versions[version].add_many(values_ms, times_ns)
 
     def _record_release(self, service: str, old: str, new: str, t_ns: int) -> None:
         kept = self.releases.setdefault(service, deque(maxlen=KEPT_RELEASES))
