@@ -107,3 +107,15 @@ def test_framework_internal_spans_have_no_operation() -> None:
     ]
     ops = from_records(spans).operations(spans)
     assert [ops.names[i] for i in ops.ids] == [None, "/a"]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_an_entry_spans_operation_is_its_route(seed: int) -> None:
+    """What the slo processor relies on when it matches objectives by operation."""
+    from otel_perf.semconv import route_of
+
+    spans = random_spans(random.Random(seed), 300)
+    ops = from_records(spans).operations(spans)
+    for record, i in zip(spans, ops.ids.tolist(), strict=True):
+        if record.kind in (SpanKind.SERVER, SpanKind.CONSUMER):
+            assert ops.names[i] == route_of(record.attributes, record.name)
