@@ -71,34 +71,28 @@ def send_with_retries(
     on_retry: Callable[[Retryable], None] | None = None,
     rng: random.Random | None = None,
 ) -> int:
-    """Call ``send`` until it succeeds, fails for good, runs out of attempts or is stopped.
-
-    After a :class:`Retryable` failure it waits ``backoff.delay_s(attempt)`` (with ``sleep``,
-    which a stop may cut short) and tries again; once ``stopped()`` says so, no further
-    attempt is made. Any other exception is not retried.
-
-    Returns:
-        The number of attempts it took.
+    """Call ``send`` until it succeeds; after a :class:`Retryable` failure wait
+    ``backoff.delay_s(attempt)`` (``sleep``, which a stop may cut short) and try again.
+    Other exceptions are not retried. Returns the attempts it took.
 
     Raises:
-        Retryable: the last failure, when attempts ran out or a stop came first.
+        Retryable: the last failure (``attempts`` set) when attempts ran out or ``stopped()``.
     """
-    attempt = 1
+    attempt = 0
     while True:
+        attempt += 1
         try:
             send()
             return attempt
         except Retryable as exc:
+            exc.attempts = attempt
             if attempt >= max_attempts or stopped():
-                exc.attempts = attempt
                 raise
             if on_retry is not None:
                 on_retry(exc)
             sleep(backoff.delay_s(attempt, rng))
             if stopped():
-                exc.attempts = attempt
                 raise
-            attempt += 1
 
 
 @dataclass(frozen=True)
