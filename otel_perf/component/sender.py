@@ -71,13 +71,10 @@ def send_with_retries(
     on_retry: Callable[[Retryable], None] | None = None,
     rng: random.Random | None = None,
 ) -> int:
-    """Call ``send`` until it succeeds; after a :class:`Retryable` failure wait
-    ``backoff.delay_s(attempt)`` (``sleep``, which a stop may cut short) and try again.
-    Other exceptions are not retried. Returns the attempts it took.
-
-    Raises:
-        Retryable: the last failure (``attempts`` set) when attempts ran out or ``stopped()``.
-    """
+    """Call ``send`` until it succeeds (returns the attempts it took); after a
+    :class:`Retryable` failure wait ``backoff.delay_s(attempt)`` (``sleep``, which a stop may
+    cut short) and try again. Other exceptions are not retried; the last ``Retryable`` is
+    raised (``attempts`` set) when attempts ran out or ``stopped()``."""
     attempt = 0
     while True:
         attempt += 1
