@@ -36,6 +36,7 @@ class AnomalyProcessor(Processor):
         self.config = config
         self.series: OrderedDict[str, SeriesState] = OrderedDict()
         self.untracked = 0
+        self.relearned = 0  # series restored under changed settings, learning afresh
         self.streams = MetricStreams(config.max_series)
         self.pending: list[Finding] = []
         self.saved_ns = 0
@@ -104,6 +105,7 @@ class AnomalyProcessor(Processor):
         saved = self.context.store.load_state(self.id, name)
         if saved:
             state.restore(saved)
+            self.relearned += state.relearned
         self.series[name] = state
         return state
 
@@ -130,6 +132,7 @@ class AnomalyProcessor(Processor):
         return {
             "series": len(self.series),
             "untracked": self.untracked,
+            "relearned": self.relearned,
             "open_episodes": [s.view() for s in ranked if s.episode is not None],
             "top_scores": [s.view() for s in ranked[:50]],
         }

@@ -88,6 +88,7 @@ class SeriesState:
     history: History = field(default_factory=lambda: History(1))
     band: tuple[float, float] = (-math.inf, math.inf)  # the last point's expected band
     model: str = "none"  # the model that judged the last point
+    relearned: bool = False  # restored under changed settings: the detector starts afresh
 
     @classmethod
     def new(cls, name: str, service: str, settings: Settings) -> SeriesState:
@@ -246,8 +247,18 @@ class SeriesState:
         }
 
     def restore(self, data: dict[str, Any]) -> None:
-        """Continue from :meth:`to_dict` (state saved before episodes were kept restores too)."""
-        self.detector = Detector.from_dict(data["detector"])
+        """Continue from :meth:`to_dict` (state saved before episodes were kept restores too).
+
+        A detector saved under other settings (the series' rule, sensitivity or threshold
+        changed in the config since) is not continued: its learned numbers were scored
+        against other settings, so the series learns afresh under the current ones — warm-up
+        included, so a config change cannot make a restart alarm. ``relearned`` says so.
+        """
+        saved = Detector.from_dict(data["detector"])
+        if saved.config == self.detector.config:
+            self.detector = saved
+        else:
+            self.relearned = True
         self.points = int(data["points"])
         self.mean, self.var = float(data["mean"]), float(data["var"])
         self.last_t_ns = int(data["last_t_ns"])

@@ -159,6 +159,31 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
     assert view["points"] == 101
 
 
+def only(processor: AnomalyProcessor) -> SeriesState:
+    (state,) = processor.series.values()
+    return state
+
+
+def test_a_restart_under_changed_settings_learns_afresh(tmp_path: Path) -> None:
+    first = make(tmp_path, save_interval=1)
+    feed(first, noisy(100))
+    first.flush(T0 + 100 * 10 * S)
+
+    same = make(tmp_path)  # same settings: the detector continues where it stopped
+    same.consume_metrics(MetricBatch([gauge(100, 101.0)]))
+    assert only(same).detector.n == 101
+    assert same.snapshot()["relearned"] == 0
+
+    changed = make(tmp_path, sensitivity="high")  # its numbers were learned for another threshold
+    changed.consume_metrics(MetricBatch([gauge(100, 101.0)]))
+    state = only(changed)
+    assert state.detector.n == 1 and state.relearned
+    assert state.detector.config == SeriesState.new("x", "s", state.settings).detector.config
+    assert changed.snapshot()["relearned"] == 1
+    # learning afresh means warming up afresh: a spike right after the restart is not an alarm
+    assert feed_from(changed, 101, [300.0]) == []
+
+
 def feed_from(processor: AnomalyProcessor, start: int, values: list[float]) -> list[Any]:
     found = []
     for i, value in enumerate(values, start):
