@@ -115,7 +115,7 @@ class SegmentCost:
         return out
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=256)  # one per window length the online detector meets (<= 120)
 def _long_enough(size: int, min_size: int) -> tuple[IntArray, IntArray]:
     """Every ``(s, e)`` with ``0 <= s`` and ``s + min_size <= e < size``, as two arrays."""
     starts, ends = np.triu_indices(size, k=min_size)
