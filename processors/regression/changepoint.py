@@ -64,9 +64,10 @@ def noise_scale(column: FloatArray) -> float:
     """Standard deviation around the least-squares line; else of the differences; else 1."""
     index = np.arange(column.size, dtype=np.float64)
     tiny = 1e-9 * max(1.0, float(np.abs(column).max(initial=0.0)))  # rounding, not noise
-    if column.size >= 3:
-        slope, intercept = np.polyfit(index, column, 1)
-        spread = float((column - (slope * index + intercept)).std())
+    if column.size >= 3:  # the least-squares line in closed form (polyfit's lstsq costs ~10x)
+        centred = index - index.mean()
+        slope = float(centred @ (column - column.mean())) / float(centred @ centred)
+        spread = float((column - column.mean() - slope * centred).std())
         if spread > tiny:
             return spread
     diffs = np.diff(column)
@@ -83,13 +84,13 @@ def _as_signal(values: npt.ArrayLike) -> FloatArray:
 def _partition(cost: SegmentCost, n: int, beta: float, min_size: int) -> list[int]:
     """Optimal partitioning (Jackson et al. 2005): ``best[e] = min_s best[s] + C[s, e] + beta``
     over every start, the cost matrix computed in one numpy call."""
-    costs = cost.matrix(min_size)
+    by_end = np.ascontiguousarray(cost.matrix(min_size).T)  # a row per end: no strided reads
     best = np.full(n + 1, math.inf)
     best[0] = -beta
     last = np.zeros(n + 1, dtype=np.int64)
     for end in range(min_size, n + 1):
-        totals = best[: end - min_size + 1] + costs[: end - min_size + 1, end]
-        i = int(np.argmin(totals))
+        totals = best[: end - min_size + 1] + by_end[end, : end - min_size + 1]
+        i = int(totals.argmin())
         best[end], last[end] = totals[i] + beta, i
     cps, end = [], n
     while end > 0:

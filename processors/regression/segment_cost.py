@@ -24,6 +24,7 @@ Columns are summed, each divided by its own ``sigma^2``.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
@@ -81,13 +82,13 @@ class SegmentCost:
 
     def matrix(self, min_size: int) -> FloatArray:
         """``C[s, e]``: the cost of ``[s, e)`` for ``0 <= s < e <= n``; infinite for segments
-        shorter than ``min_size`` (and for ``e <= s``)."""
-        index = np.arange(self._t.size)
-        starts, ends = index[:, None], index[None, :]
-        too_short = ends - starts < min_size
+        shorter than ``min_size`` (and for ``e <= s``). Only the segments long enough are
+        computed (under half the matrix: the online detector's main cost)."""
+        size = self._t.size
+        starts, ends = _long_enough(size, max(min_size, 1))
+        costs = np.full((size, size), np.inf)
         with np.errstate(divide="ignore", invalid="ignore"):
-            costs = self.cost(starts, ends)
-        costs[too_short] = np.inf
+            costs[starts, ends] = self.cost(starts, ends)
         return costs
 
     def _curve(self, starts: IntArray, ends: IntArray, column: int, yy: FloatArray) -> FloatArray:
@@ -112,3 +113,11 @@ class SegmentCost:
         penalty = self.slope_penalty + self.curve_penalty
         out: FloatArray = np.where(fits & np.isfinite(rss), rss + penalty, np.inf)
         return out
+
+
+@lru_cache(maxsize=256)  # one per window length the online detector meets (<= 120)
+def _long_enough(size: int, min_size: int) -> tuple[IntArray, IntArray]:
+    """Every ``(s, e)`` with ``0 <= s`` and ``s + min_size <= e < size``, as two arrays."""
+    starts, ends = np.triu_indices(size, k=min_size)
+    starts.flags.writeable = ends.flags.writeable = False  # shared between calls
+    return starts.astype(np.int64), ends.astype(np.int64)

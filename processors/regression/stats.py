@@ -17,14 +17,14 @@ For baseline ``b_1..b_n`` and current ``c_1..c_m`` (NaN and infinite values drop
 * **Relative shift** ``HL / median(b)``; **Cliff's delta** ``2U / nm - 1`` in ``[-1, 1]`` (the
   rank-biserial correlation); **p50/p95/p99** of both sides and ``p_current / p_baseline - 1``.
 
-**The tail** (:mod:`tail`): Welch's t on the values above the pooled p80, and
-``tail_change``, the relative change of their mean.
+**The tail** (:mod:`tail`): a permutation test on ``ln x`` of the values above the pooled
+p80, and ``tail_change``, the relative change of their mean.
 
 **Verdict**, with "worse" meaning higher for ``direction="up"`` (latency) and lower for
 ``"down"`` (throughput): ``inconclusive`` if either side has fewer than ``min_samples`` values
 or ``median(b) = 0``. Otherwise the false-alarm rate ``fa`` (default 2 %) is split by
-Bonferroni: 1/8 to the one-sided Mann-Whitney p-value, 3/4 to the tail test and 1/8 to the
-sequential test of :func:`release.judge_release`, ``p_adjusted = p / share``. ``regression`` if
+Bonferroni: 1/8 to the one-sided Mann-Whitney p-value, 4/5 to the tail test and 3/40 to
+the sequential test of :func:`release.judge_release`, ``p_adjusted = p / share``. ``regression`` if
 the worse-side ``p_adjusted < fa`` for the rank test with
 ``HL / median(b) >= min_relative_change`` worse, or for the tail test with
 ``tail_change >= min_relative_change`` worse; ``improvement`` likewise the other way;
@@ -56,8 +56,8 @@ FALSE_ALARM_RATE = 0.02
 # shares of the false-alarm rate: the rank test, the tail test, and (in :func:`judge_release`)
 # the sequential test; they add up to 1, so by Bonferroni the verdict keeps the rate
 LOCATION_SHARE = 0.125
-TAIL_SHARE = 0.75
-SEQUENTIAL_SHARE = 0.125
+TAIL_SHARE = 0.8
+SEQUENTIAL_SHARE = 0.075
 
 
 @dataclass(frozen=True)
@@ -288,8 +288,8 @@ def _decide(
         return "inconclusive", "baseline median is 0, so a relative shift is undefined", 1.0
     moved = (
         f"median {relative_shift:+.1%} (Hodges-Lehmann; Mann-Whitney p={e.p_two_sided:.3g}), "
-        f"mean above the pooled p80 {e.tail.change:+.1%} (Welch p={e.tail.p_worse:.3g} worse,"
-        f" {e.tail.p_better:.3g} better)"
+        f"mean above the pooled p80 {e.tail.change:+.1%} (tail test p={e.tail.p_worse:.3g} "
+        f"worse, {e.tail.p_better:.3g} better)"
     )
     for worse, outcome in ((True, "regression"), (False, "improvement")):
         sign = 1 if worse else -1

@@ -140,3 +140,16 @@ def test_a_level_shift_on_a_curve_is_still_found() -> None:
     t = np.arange(240, dtype=np.float64)
     x = 50 + 0.002 * t**2 + rng.normal(0, 2, t.size) + 25.0 * (t >= 150)
     assert close(detect(x), [150])
+
+
+def test_cost_matrix_computes_only_long_segments_and_matches_every_pair() -> None:
+    rng = np.random.default_rng(11)
+    signal = np.cumsum(rng.normal(0, 1, (40, 2)), axis=0)
+    cost = SegmentCost(signal, np.array([1.0, 2.0]), slope_penalty=8.0, curve_penalty=12.0)
+    matrix = cost.matrix(5)
+    for s in range(41):
+        for e in range(41):
+            if e - s < 5:
+                assert matrix[s, e] == np.inf
+            else:  # the same arithmetic one pair at a time: bit for bit
+                assert matrix[s, e] == cost.cost(np.array([s]), np.array([e]))[0]

@@ -18,10 +18,13 @@ def latencies(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 def test_identical_distributions_pass() -> None:
-    rng = np.random.default_rng(1)
-    verdict = compare(latencies(rng, 1000), latencies(rng, 1000))
-    assert verdict.outcome == "pass"
-    assert verdict.hl_low <= 0 <= verdict.hl_high
+    verdicts = [
+        compare(latencies(rng, 1000), latencies(rng, 1000))
+        for rng in (np.random.default_rng(seed) for seed in range(20))
+    ]
+    # binomial(20, 0.02): one false alarm in 20 is 27 % likely, two 5 % (seed 1 draws one)
+    assert sum(v.outcome != "pass" for v in verdicts) <= 1
+    assert sum(v.hl_low <= 0 <= v.hl_high for v in verdicts) >= 18
 
 
 def test_false_alarms_stay_within_the_false_alarm_rate_without_a_size_gate() -> None:
