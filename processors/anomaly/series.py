@@ -305,6 +305,7 @@ class SeriesState:
             for t_ns, value, count in data["deferred"]:
                 fresh.observe(int(t_ns), float(value), "", None if count is None else float(count))
             self._take(fresh)
+            self.dirty = False  # as saved
             return
         self.deferred = None
         self.built = Detector.from_dict(data["detector"])

@@ -99,7 +99,7 @@ def test_deferred_points_round_trip_through_saved_state() -> None:
     assert set(saved) == {"deferred"} and len(saved["deferred"]) == 7
     again = deferred(name, config)
     again.restore(saved)
-    assert again.built is None and again.points == 7
+    assert again.built is None and again.points == 7 and not again.dirty
     for point in points(DEFERRED_POINTS + 5, seed=2)[7:]:
         assert observe(again, point) == observe(reference, point)
     assert again.to_dict() == reference.to_dict()
