@@ -316,9 +316,13 @@ def _wait_healthy(api: str, process: subprocess.Popen[bytes], log: Path) -> Any:
     raise BenchmarkError(f"otel-perf API {api} did not answer in {START_TIMEOUT_S}s")
 
 
+API_TIMEOUT_S = 30.0
+"""One API read; a snapshot of 20,000 series on a loaded machine can take seconds."""
+
+
 def get_json(api: str, path: str) -> Any:
     """GET ``api + path`` and parse the JSON body."""
-    with urllib.request.urlopen(api + path, timeout=5) as response:  # noqa: S310 (loopback)
+    with urllib.request.urlopen(api + path, timeout=API_TIMEOUT_S) as response:  # noqa: S310 (loopback)
         return json.load(response)
 
 
