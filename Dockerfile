@@ -10,7 +10,8 @@ ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS builder
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
-# a C compiler for the native OTLP decoder (otel_perf/decode/_columnar.c), builder stage only
+# a C compiler for the native OTLP decoder (otel_perf/decode/_columnar.c) and the bottleneck
+# analysis's tree work (processors/bottlenecks/_tree.c), builder stage only
 RUN apt-get update \
  && apt-get install -y --no-install-recommends gcc libc6-dev \
  && rm -rf /var/lib/apt/lists/*

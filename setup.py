@@ -31,4 +31,13 @@ columnar = Extension(
     optional=True,
 )
 
-setup(packages=packages, package_dir=package_dir, ext_modules=[columnar])
+# Self time and critical path of many traces at once (processors/bottlenecks/fast.py);
+# optional in the same way: without it the bottleneck analysis runs in Python.
+tree = Extension(
+    "otel_perf.processors.bottlenecks._tree",
+    sources=["processors/bottlenecks/_tree.c"],
+    extra_compile_args=["-O2", "-std=c11"],
+    optional=True,
+)
+
+setup(packages=packages, package_dir=package_dir, ext_modules=[columnar, tree])

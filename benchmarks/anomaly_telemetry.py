@@ -22,6 +22,7 @@ import json
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -47,6 +48,12 @@ class Case:
     onset: int | None  # first faulty point, None on a clean series
     end: int  # one past the last faulty point
     counts: FloatArray | None = None  # a ratio's denominator (the calls of the error ratio)
+
+    @property
+    def signal(self) -> str:
+        """The kind of series: a key of :data:`SERIES_NAMES`."""
+        name = self.name.split("#")[0]
+        return next(k for k, v in SERIES_NAMES.items() if v == name)
 
 
 def _phase(n: int) -> tuple[FloatArray, FloatArray]:
@@ -185,15 +192,18 @@ def run(case: Case, sensitivity: str) -> Outcome:
     return Outcome(opened, settings.warm_up)
 
 
-def figures(all_cases: list[Case], sensitivity: str) -> dict[str, float | int]:
+def figures(all_cases: list[Case], sensitivity: str) -> dict[str, Any]:
     """Detection rate, median delay and false alarms per series-day at one sensitivity."""
     delays: list[int] = []
     faulty = false_alarms = 0
     judged_points = 0
+    by_signal = dict.fromkeys(SERIES_NAMES, 0)
     for case in all_cases:
         outcome = run(case, sensitivity)
         stop = len(case.values) if case.onset is None else case.onset
-        false_alarms += sum(1 for i in outcome.opened if i < stop)
+        alarms = sum(1 for i in outcome.opened if i < stop)
+        false_alarms += alarms
+        by_signal[case.signal] += alarms
         judged_points += max(stop - outcome.warm_up, 0)
         if case.onset is not None:
             faulty += 1
@@ -207,6 +217,7 @@ def figures(all_cases: list[Case], sensitivity: str) -> dict[str, float | int]:
         "median_delay_points": statistics.median(delays) if delays else -1,
         "false_alarms": false_alarms,
         "false_alarms_per_series_day": round(false_alarms / (judged_points / DAY), 3),
+        "false_alarms_by_signal": by_signal,
     }
 
 
@@ -265,6 +276,8 @@ def main(argv: list[str] | None = None) -> None:
             f"{sensitivity:<12} {f['detected']:>4}/{f['faults']:<4} "
             f"{f['median_delay_points']:>13} {f['false_alarms_per_series_day']:>24.3f}"
         )
+        by_signal = ", ".join(f"{k} {v}" for k, v in f["false_alarms_by_signal"].items())
+        print(f"    false alarms by series: {by_signal}")
         if args.per_fault:
             for fault, delays in per_fault(all_cases, sensitivity).items():
                 print(f"    {fault:<18} delays {delays}")

@@ -1,14 +1,17 @@
 """CPU overhead of ``performance_monitoring`` over plain OpenTelemetryMiddleware, under uvicorn.
 
-``python -m benchmarks.asgi_overhead [--requests N] [--rounds N] [--variants LIST]
-[--in-process-blocks N] [--in-process-pairs N]``
+``python -m benchmarks.asgi_overhead [--requests N] [--rounds N] [--sessions N]
+[--variants LIST] [--in-process-blocks N] [--in-process-pairs N]``
 
 Each variant of the same Starlette app (``benchmarks/_asgi_overhead_app.py``) runs in its
 own uvicorn process on a free loopback port, with the same OTel SDK setup (spans batched
 to an exporter that drops them). A load-generator process sends keep-alive HTTP/1.1 GETs
 over raw sockets, one request at a time, to one server after the other: ``--rounds``
 rounds of ``--requests`` requests per server, the order reversed every other round so
-drift (other load on the machine, CPU frequency) falls on both alike. Each server's CPU
+drift (other load on the machine, CPU frequency) falls on both alike. The rounds are split
+over ``--sessions`` sessions, each with fresh server processes started (and warmed up,
+and measured first) in a rotated order (:func:`start_order`), so what one process costs
+more than an identical one falls on every variant alike. Each server's CPU
 time (all threads, from the scheduler's ns counters, :func:`cpu_seconds`) is read around
 its share of every round; warm-up requests come first and are not counted. Then, with the
 servers stopped, an in-process measurement (``_asgi_overhead_app.in_process``: the two
@@ -38,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import psutil
 
 from benchmarks._args import bounded
@@ -51,6 +55,8 @@ CLIENT_TIMEOUT_S = 120.0
 IN_PROCESS_TIMEOUT_S = 300.0
 DISTINCT_PATHS = 200  # /items/0 .. /items/199: all cached after the warm-up
 RECV_BYTES = 65536
+BOOTSTRAP_SAMPLES = 2000
+BOOTSTRAP_SEED = 18
 
 
 class BenchmarkError(Exception):
@@ -257,12 +263,16 @@ def in_process(blocks: int, pairs: int) -> dict[str, Any]:
     return result
 
 
-def measure(servers: list[Server], load: Load, args: argparse.Namespace) -> list[Figures]:
-    """Warm every server up, then the alternating rounds; one :class:`Figures` each."""
+def measure(
+    servers: list[Server], load: Load, args: argparse.Namespace, figures: dict[str, Figures]
+) -> None:
+    """Warm every server up, then one session's alternating rounds, added to ``figures``.
+
+    The first round runs in the order the servers were started, the next one reversed,
+    and so on."""
     for s in servers:
         load.run(s.port, args.warmup, 0)
-    figures = {s.variant: Figures(s.variant) for s in servers}
-    for round_ in range(args.rounds):
+    for round_ in range(args.rounds_per_session):
         order = servers if round_ % 2 == 0 else servers[::-1]
         for s in order:
             before = cpu_seconds(s.process.pid)
@@ -270,15 +280,51 @@ def measure(servers: list[Server], load: Load, args: argparse.Namespace) -> list
             figures[s.variant].cpu_s.append(cpu_seconds(s.process.pid) - before)
             figures[s.variant].wall_s.append(wall)
             figures[s.variant].requests += args.requests
-        print(f"round {round_ + 1}/{args.rounds} done", file=sys.stderr, flush=True)
-    return [figures[s.variant] for s in servers]
+
+
+def start_order(variants: list[str], session: int) -> list[str]:
+    """The variants rotated by ``session``: across sessions every variant is started,
+    warmed up and measured first equally often. (Within one session the server started
+    first costs 1–4 % more CPU a request than an identical one started after it on this
+    VM; restarting in a rotated order cancels that out instead of charging it to
+    ``plain``, which was always first.)"""
+    shift = session % len(variants)
+    return variants[shift:] + variants[:shift]
+
+
+def run_sessions(args: argparse.Namespace) -> tuple[list[Figures], dict[str, list[float]]]:
+    """``--sessions`` sessions, each with fresh server processes started in
+    :func:`start_order`; the figures over all sessions, and each session's ratio of
+    every variant to ``plain``."""
+    figures = {v: Figures(v) for v in args.variants}
+    session_ratios: dict[str, list[float]] = {v: [] for v in args.variants if v != "plain"}
+    for session in range(args.sessions):
+        ours = {v: Figures(v) for v in args.variants}
+        with tempfile.TemporaryDirectory(prefix="otel-perf-asgi-") as name, ExitStack() as stack:
+            order = start_order(args.variants, session)
+            servers = [stack.enter_context(server(v, Path(name))) for v in order]
+            load = Load()
+            stack.callback(load.close)
+            measure(servers, load, args, ours)
+        for v, f in ours.items():
+            figures[v].cpu_s += f.cpu_s
+            figures[v].wall_s += f.wall_s
+            figures[v].requests += f.requests
+            if v != "plain":
+                ratio = f.cpu_us_per_request() / ours["plain"].cpu_us_per_request()
+                session_ratios[v].append(round(ratio, 4))
+        print(f"session {session + 1}/{args.sessions} done", file=sys.stderr, flush=True)
+    return [figures[v] for v in args.variants], session_ratios
 
 
 def summary(
-    figures: list[Figures], args: argparse.Namespace, in_process: dict[str, Any]
+    figures: list[Figures],
+    args: argparse.Namespace,
+    in_process: dict[str, Any],
+    session_ratios: dict[str, list[float]] | None = None,
 ) -> dict[str, Any]:
-    """The JSON line: the ratio first, then the per-variant figures, the in-process
-    figures (when measured) and the run's shape."""
+    """The JSON line: the ratio first, then the per-variant figures, each session's
+    ratios, the in-process figures (when measured) and the run's shape."""
     by_name = {f.variant: f for f in figures}
     plain = by_name["plain"]
     result: dict[str, Any] = {}
@@ -288,19 +334,17 @@ def summary(
             result[key] = round(f.cpu_us_per_request() / plain.cpu_us_per_request(), 4)
     for name, f in by_name.items():
         result[f"cpu_us_per_request_{name}"] = round(f.cpu_us_per_request(), 1)
-    if "monitored" in by_name:
-        rounds = [
-            m / p for m, p in zip(by_name["monitored"].cpu_s, plain.cpu_s, strict=True) if p > 0
-        ]
-        quartiles = statistics.quantiles(rounds, n=4) if len(rounds) >= 2 else [rounds[0]] * 3
-        result["round_ratio_median"] = round(statistics.median(rounds), 4)
-        result["round_ratio_q1"] = round(quartiles[0], 4)
-        result["round_ratio_q3"] = round(quartiles[2], 4)
+    for name, prefix in (("monitored", "round_ratio"), ("control", "control_round_ratio")):
+        if name in by_name:
+            result.update(_round_spread(by_name[name], plain, prefix))
     for name, f in by_name.items():
         result[f"wall_us_per_request_{name}"] = round(f.wall_us_per_request(), 1)
+    if session_ratios:
+        result["session_ratios"] = session_ratios
     result.update(in_process)
     result.update(
         {
+            "sessions": args.sessions,
             "rounds": args.rounds,
             "requests": args.requests,
             "warmup": args.warmup,
@@ -310,12 +354,37 @@ def summary(
     return result
 
 
-def report(figures: list[Figures], args: argparse.Namespace, in_process: dict[str, Any]) -> None:
-    result = summary(figures, args, in_process)
+def _round_spread(variant: Figures, plain: Figures, prefix: str) -> dict[str, Any]:
+    """The median and quartiles of the per-round ratios of ``variant`` to ``plain``, and a
+    95 % bootstrap interval of the ratio of their sums (rounds resampled in pairs, a
+    fixed seed)."""
+    rounds = [v / p for v, p in zip(variant.cpu_s, plain.cpu_s, strict=True) if p > 0]
+    quartiles = statistics.quantiles(rounds, n=4) if len(rounds) >= 2 else [rounds[0]] * 3
+    ours, theirs = np.asarray(variant.cpu_s), np.asarray(plain.cpu_s)
+    picks = np.random.default_rng(BOOTSTRAP_SEED).integers(
+        0, len(ours), (BOOTSTRAP_SAMPLES, len(ours))
+    )
+    low, high = np.quantile(ours[picks].sum(axis=1) / theirs[picks].sum(axis=1), [0.025, 0.975])
+    return {
+        f"{prefix}_median": round(statistics.median(rounds), 4),
+        f"{prefix}_q1": round(quartiles[0], 4),
+        f"{prefix}_q3": round(quartiles[2], 4),
+        f"{prefix}_ci95": [round(float(low), 4), round(float(high), 4)],
+    }
+
+
+def report(
+    figures: list[Figures],
+    args: argparse.Namespace,
+    in_process: dict[str, Any],
+    session_ratios: dict[str, list[float]],
+) -> None:
+    result = summary(figures, args, in_process, session_ratios)
     plain = figures[0].cpu_us_per_request()
     print(
-        f"asgi_overhead: {args.rounds} rounds x {args.requests} requests per server "
-        f"({args.warmup} warm-up), one keep-alive connection, uvicorn (h11, asyncio)"
+        f"asgi_overhead: {args.sessions} sessions x {args.rounds_per_session} rounds x "
+        f"{args.requests} requests per server ({args.warmup} warm-up a session), one "
+        f"keep-alive connection, uvicorn (h11, asyncio)"
     )
     print(
         f"{'variant':<10} {'requests':>9} {'cpu s':>8} {'cpu µs/req':>11} "
@@ -330,16 +399,24 @@ def report(figures: list[Figures], args: argparse.Namespace, in_process: dict[st
     if "overhead_ratio" in result:
         print(
             f"performance_monitoring / plain: {result['overhead_ratio']:.4f} "
-            f"({(result['overhead_ratio'] - 1) * 100:+.1f} %); per-round ratios: median "
+            f"({(result['overhead_ratio'] - 1) * 100:+.1f} %; 95 % bootstrap interval "
+            f"{result['round_ratio_ci95'][0]:.4f}–{result['round_ratio_ci95'][1]:.4f}); "
+            f"per-round ratios: median "
             f"{result['round_ratio_median']:.4f}, quartiles {result['round_ratio_q1']:.4f}"
             f"–{result['round_ratio_q3']:.4f}"
         )
     if "control_ratio" in result:
         print(
             f"control (plain again, another process) / plain: {result['control_ratio']:.4f} "
-            f"(two identical servers differ this much in this run; per-round ratios "
-            f"show the rest of the noise)"
+            f"(two identical servers; 95 % bootstrap interval "
+            f"{result['control_round_ratio_ci95'][0]:.4f}–"
+            f"{result['control_round_ratio_ci95'][1]:.4f}; per-round ratios: median "
+            f"{result['control_round_ratio_median']:.4f}, quartiles "
+            f"{result['control_round_ratio_q1']:.4f}–{result['control_round_ratio_q3']:.4f})"
         )
+    for variant, ratios in session_ratios.items():
+        spread = ", ".join(f"{r:.4f}" for r in ratios)
+        print(f"{variant} / plain per session (fresh processes each): {spread}")
     if in_process:
         print(
             f"in process (no server; {in_process['in_process_blocks']} blocks x "
@@ -374,7 +451,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--requests", type=bounded(50, 20_000), default=100, help="requests per server per round"
     )
-    parser.add_argument("--rounds", type=bounded(2, 1000), default=60, help="alternating rounds")
+    parser.add_argument(
+        "--rounds",
+        type=bounded(2, 1000),
+        default=60,
+        help="alternating rounds in all (split evenly over the sessions)",
+    )
+    parser.add_argument(
+        "--sessions",
+        type=bounded(1, 20),
+        default=None,
+        help="fresh server processes this many times, started in a rotated order "
+        "(default: one per variant, so each is started first once)",
+    )
     parser.add_argument(
         "--warmup", type=bounded(1, 20_000), default=400, help="uncounted requests per server"
     )
@@ -396,7 +485,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=list(VARIANTS),
         help=f"servers to compare (default {','.join(VARIANTS)}; plain is always first)",
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.sessions is None:
+        args.sessions = len(args.variants)
+    if args.rounds < 2 * args.sessions:
+        parser.error(f"--rounds ({args.rounds}) must be at least 2 per session ({args.sessions})")
+    args.rounds_per_session = args.rounds // args.sessions
+    args.rounds = args.rounds_per_session * args.sessions
+    return args
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:
@@ -408,11 +504,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
-        with tempfile.TemporaryDirectory(prefix="otel-perf-asgi-") as name, ExitStack() as stack:
-            servers = [stack.enter_context(server(v, Path(name))) for v in args.variants]
-            load = Load()
-            stack.callback(load.close)
-            figures = measure(servers, load, args)
+        figures, session_ratios = run_sessions(args)
         figures_in_process = (
             in_process(args.in_process_blocks, args.in_process_pairs)
             if args.in_process_blocks
@@ -421,7 +513,7 @@ def main(argv: list[str] | None = None) -> int:
     except BenchmarkError as exc:
         print(f"benchmarks.asgi_overhead: {exc}", file=sys.stderr)
         return 1
-    report(figures, args, figures_in_process)
+    report(figures, args, figures_in_process, session_ratios)
     return 0
 
 

@@ -9,8 +9,11 @@ mostly assembly. Here ``N`` distinct recorded batches (the ingest pool: traces o
 are decoded natively, then fed to a ``bottlenecks`` processor with the default config;
 every 8 batches the event time moves past the quiet time, so each trace is analysed in a
 timed ``tick``. CPU time (``time.thread_time_ns``) per span of ``consume_spans`` and of
-``tick``, beside the native decode of the same batches as the baseline (the ratio is
-the analysis's cost in decodes). The figures, then one JSON object as the last line.
+``tick``, beside two baselines measured in the same rounds: the native decode of the same
+batches (``ratio_vs_decode``: the analysis's cost in decodes) and the same processor with
+the tree work in Python (``OTEL_PERF_NATIVE_TREE=0``, the specification the columnar path
+is tested against; ``speedup_vs_python_tree``). Rounds alternate the two paths. The
+figures, then one JSON object as the last line.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from benchmarks._common import SPANS_PER_REQUEST, build_pool
 from otel_perf.component import Context
 from otel_perf.decode import SPAN_ATTRIBUTE_KEYS, Decoder, Limits
 from otel_perf.model import SpanBatch
+from otel_perf.processors.bottlenecks import fast
 from otel_perf.processors.bottlenecks.config import BottlenecksConfig
 from otel_perf.processors.bottlenecks.processor import BottlenecksProcessor
 from otel_perf.store import Store
@@ -62,23 +66,36 @@ def run(batches: int, rounds: int, seed: int) -> dict[str, Any]:
     keys = SPAN_ATTRIBUTE_KEYS | BottlenecksProcessor.span_attributes
     decoder = Decoder(Limits(span_attribute_keys=keys))
     payloads = build_pool(batches, seed)
-    decode_us, consume_us, tick_us = [], [], []
+    decode_us, consume_us, tick_us, python_us = [], [], [], []
     traces = 0
-    for _ in range(rounds):
-        t0 = time.thread_time_ns()
-        decoded = [decoder.spans_from_bytes(payload)[0] for payload in payloads]
-        decode_us.append((time.thread_time_ns() - t0) / (batches * SPANS_PER_REQUEST) / 1e3)
-        figures = measure(decoded, time.time_ns())
-        consume_us.append(figures["consume_us"])
-        tick_us.append(figures["tick_us"])
-        traces = int(figures["traces"])
-    decode, consume, tick = (statistics.median(x) for x in (decode_us, consume_us, tick_us))
+    native = fast.NATIVE
+    try:
+        for _ in range(rounds):
+            t0 = time.thread_time_ns()
+            decoded = [decoder.spans_from_bytes(payload)[0] for payload in payloads]
+            decode_us.append((time.thread_time_ns() - t0) / (batches * SPANS_PER_REQUEST) / 1e3)
+            figures = measure(decoded, time.time_ns())
+            consume_us.append(figures["consume_us"])
+            tick_us.append(figures["tick_us"])
+            traces = int(figures["traces"])
+            fast.NATIVE = False  # the baseline: the same batches through the Python tree
+            spec = measure(decoded, time.time_ns())
+            python_us.append(spec["consume_us"] + spec["tick_us"])
+            fast.NATIVE = native
+    finally:
+        fast.NATIVE = native
+    decode, consume, tick, python = (
+        statistics.median(x) for x in (decode_us, consume_us, tick_us, python_us)
+    )
     return {
         "native_decode_us_per_span": round(decode, 3),
         "bottlenecks_us_per_span": round(consume + tick, 3),
         "consume_spans_us_per_span": round(consume, 3),
         "tick_us_per_span": round(tick, 3),
+        "python_tree_us_per_span": round(python, 3),
         "ratio_vs_decode": round((consume + tick) / decode, 2),
+        "speedup_vs_python_tree": round(python / (consume + tick), 2),
+        "native_tree": native,
         "traces_analysed": traces,
         "spans": batches * SPANS_PER_REQUEST,
     }
@@ -92,10 +109,11 @@ def main() -> None:
     args = parser.parse_args()
     result = run(args.batches, args.rounds, args.seed)
     print(f"bottlenecks on {result['spans']:,} spans, median of {args.rounds} rounds, CPU µs/span")
-    for name in ("native_decode", "bottlenecks", "consume_spans", "tick"):
+    for name in ("native_decode", "bottlenecks", "consume_spans", "tick", "python_tree"):
         print(f"  {name:<16} {result[name + '_us_per_span']:8.2f}")
     print(f"  traces analysed  {result['traces_analysed']:,} (per round)")
     print(f"  bottlenecks / native decode: {result['ratio_vs_decode']}")
+    print(f"  Python tree / bottlenecks:   {result['speedup_vs_python_tree']}")
     print(json.dumps(result), flush=True)
 
 

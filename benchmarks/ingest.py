@@ -23,6 +23,7 @@ the last line.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import multiprocessing
 import os
@@ -136,6 +137,8 @@ class Measurement:
     processors: list[str] = field(default_factory=list)
     traces_analysed: int | None = None
     """Traces the bottleneck analysis finished in the measured part (None: not exposed)."""
+    thread_cpu_s: dict[str, float] = field(default_factory=dict)
+    """CPU seconds of the measured part by thread name (a pool's numbered threads as one)."""
 
     @property
     def spans_per_cpu_s(self) -> float:
@@ -447,6 +450,35 @@ def cpu_seconds(pid: int) -> float:
     return float(times.user + times.system)
 
 
+def thread_cpu_s(pid: int) -> dict[int, tuple[str, float]]:
+    """Per thread of ``pid``: its name and user + system CPU seconds so far (Linux /proc).
+
+    otel-perf names its receiver and pipeline threads for the system
+    (``otel_perf.threadnames``); other Python threads show as ``python``.
+    """
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[int, tuple[str, float]] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            name = (task / "comm").read_text().strip()
+            fields = (task / "stat").read_text().rpartition(")")[2].split()
+        except OSError:  # the thread ended meanwhile
+            continue
+        seconds = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        out[int(task.name)] = (name.rstrip("0123456789_-"), seconds)
+    return out
+
+
+def thread_cpu_spent(
+    before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]
+) -> dict[str, float]:
+    """CPU seconds by thread name between two :func:`thread_cpu_s` readings."""
+    spent: dict[str, float] = {}
+    for tid, (name, seconds) in after.items():
+        spent[name] = spent.get(name, 0.0) + seconds - before.get(tid, (name, 0.0))[1]
+    return dict(sorted(spent.items(), key=lambda kv: -kv[1]))
+
+
 def peak_rss_mb(pid: int) -> float:
     """The process's peak resident set size (VmHWM) in MiB."""
     return _status_mb(pid, "VmHWM")
@@ -574,6 +606,7 @@ def measure(
         await_ready(results, args.clients, args.timeout)
         accepted0, processed0, rejected0 = settle(receiver, args.timeout)
         analysed0 = traces_analysed(receiver)
+        threads0 = thread_cpu_s(receiver.process.pid)
         cpu0, wall0 = cpu_seconds(receiver.process.pid), time.perf_counter()
         start.set()
         outcomes = collect(results, args.clients, args.timeout)
@@ -582,6 +615,7 @@ def measure(
         counts = wait_processed(receiver, processed0 + spans, args.timeout)
         wait_analysed(receiver, args.timeout)
         cpu1, wall1 = cpu_seconds(receiver.process.pid), time.perf_counter()
+        threads = thread_cpu_spent(threads0, thread_cpu_s(receiver.process.pid))
     finally:
         stop_clients(processes)
     if receiver.api is not None:
@@ -598,6 +632,7 @@ def measure(
         rss_mb=peak_rss_mb(receiver.process.pid),
         processors=receiver.processors,
         traces_analysed=analysed,
+        thread_cpu_s=threads,
     )
 
 
@@ -681,6 +716,10 @@ def combine(rounds: list[Measurement]) -> Measurement:
         rss_mb=max(m.rss_mb for m in rounds),
         processors=rounds[0].processors,
         traces_analysed=_sum_known([m.traces_analysed for m in rounds]),
+        thread_cpu_s={
+            name: sum(m.thread_cpu_s.get(name, 0.0) for m in rounds)
+            for name in rounds[0].thread_cpu_s
+        },
     )
 
 
@@ -937,6 +976,7 @@ def summary(
                 name: round(m.wall_spans_per_s) for name, m in throughput.receivers.items()
             },
             "cpu_s": {name: round(m.cpu_s, 3) for name, m in throughput.receivers.items()},
+            "pipeline_thread_cpu_share": thread_shares(pipeline),
             "retries": {name: m.retries for name, m in throughput.receivers.items()},
             "spans": pipeline.spans,
             "traces": {
@@ -948,6 +988,15 @@ def summary(
         }
     )
     return result
+
+
+def thread_shares(measurement: Measurement) -> dict[str, float]:
+    """Each thread name's share of the receiver's measured CPU (threads under 1 % left out)."""
+    total = sum(measurement.thread_cpu_s.values())
+    if total <= 0:
+        return {}
+    shares = {name: round(s / total, 3) for name, s in measurement.thread_cpu_s.items()}
+    return {name: share for name, share in shares.items() if share >= 0.01}
 
 
 def aims_met(throughput: Throughput, cardinality: Cardinality | None) -> dict[str, bool]:
@@ -1018,6 +1067,8 @@ def report(
         f"(aim >= {AIM_RATIO}: {_met(aims['ratio_vs_naive'])}); native decode alone "
         f"{rates['native_decode']:,} spans/cpu-s, naive reader {rates['naive_reader']:,}"
     )
+    shares = ", ".join(f"{n} {v:.0%}" for n, v in result["pipeline_thread_cpu_share"].items())
+    print(f"pipeline CPU by thread: {shares}")
     traces = result["traces"]
     print(
         f"pipeline traces: {traces['sent']:,} sent (ids fresh in every request), "
@@ -1048,6 +1099,9 @@ def _met(met: bool) -> str:
 # -- in process: CPU per span of decode and of each processor ----------------------
 
 
+LAZY_IMPORTS = ("scipy.special",)
+"""``--in-process``: modules default processors import at first use (the anomaly detectors'
+first score, ~0.3 s once), loaded before timing so no tick is charged for them."""
 TICK_EVERY = 20
 """``--in-process``: batches between ticks (one tick interval of event time: 10,240 spans
 a second at the default 1 s), and the warm-up's batches."""
@@ -1107,6 +1161,8 @@ def profile_in_process(batches: int, seed: int) -> dict[str, Any]:
     config = load_config(None)
     pipeline = Pipeline(config, Store(":memory:", 1000))
     pipeline.start(worker=False)
+    for module in LAZY_IMPORTS:  # imported at first use, once: not a cost per span
+        importlib.import_module(module)
     keys = SPAN_ATTRIBUTE_KEYS | pipeline.span_attributes
     decoder = Decoder(Limits(span_attribute_keys=keys))
     t0 = clock()

@@ -4,10 +4,10 @@ quiet period, and what went away (resolved) — not every evaluation's repeat.""
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+from otel_perf.component.episodes import Episodes
 from otel_perf.findings import Finding, State
 from otel_perf.store import Store, StoreWriteError
 
@@ -29,14 +29,16 @@ class Announcer:
     A finding is announced when its key is new, when its severity changes, when
     its magnitude moves by more than a factor of ``2 ** (1 / steps)``, or when
     ``quiet_ns`` has passed since it was last announced. A key announced before
-    and absent from an evaluation is announced once more as resolved.
+    and absent from an evaluation is announced once more as resolved. The keys are
+    :class:`~otel_perf.component.episodes.Episodes` (open at once, resolved at the
+    first absence).
     """
 
     def __init__(self, quiet_ns: int, max_keys: int = 10_000, steps: int = 2) -> None:
         self.quiet_ns = quiet_ns
         self.max_keys = max_keys
         self.steps = steps
-        self._said: OrderedDict[str, _Said] = OrderedDict()
+        self._said: Episodes[_Said] = Episodes(max_keys)
         self.suppressed = 0
         self.dirty = False  # changed since the last to_dict()
 
@@ -45,9 +47,7 @@ class Announcer:
     ) -> list[Finding]:
         """What to announce from one evaluation; ``magnitude`` maps finding key -> size."""
         out = [f for f in (self._one(f, magnitude.get(f.key, 0.0)) for f in findings) if f]
-        present = {f.key for f in findings}
-        for key in [k for k in self._said if k not in present]:
-            said = self._said.pop(key)
+        for _, said in self._said.sweep({f.key for f in findings}):
             out.append(said.finding.model_copy(update={"state": State.RESOLVED, "time_ns": now_ns}))
         self.dirty = self.dirty or bool(out)
         return out
@@ -67,7 +67,7 @@ class Announcer:
         magnitude in the bucket it was announced at (so re-evaluating it says nothing new)."""
         return [
             (s.finding, 0.0 if s.bucket == _NO_BUCKET else 2 ** ((s.bucket + 0.5) / self.steps))
-            for s in self._said.values()
+            for _, s in self._said.items()
         ]
 
     def load(self, store: Store, component: str) -> None:
@@ -93,10 +93,12 @@ class Announcer:
                 said = _Said(str(severity), int(bucket), int(time_ns), Finding.model_validate(body))
             except (TypeError, ValueError):  # saved by another version: forget it
                 continue
-            self._said[str(key)] = said
+            self._said.put(str(key), said)
 
     def _one(self, finding: Finding, magnitude: float) -> Finding | None:
         key, bucket = finding.key, _bucket(magnitude, self.steps)
+        if not self._said.breach(key):
+            return None
         said = self._said.get(key)
         if said is not None and (said.severity, said.bucket) == (finding.severity.value, bucket):
             if finding.time_ns - said.time_ns < self.quiet_ns:
@@ -106,10 +108,7 @@ class Announcer:
         announced = finding.model_copy(
             update={"state": State.OPEN if said is None else State.UPDATED}
         )
-        self._said[key] = _Said(finding.severity.value, bucket, finding.time_ns, announced)
-        self._said.move_to_end(key)
-        while len(self._said) > self.max_keys:
-            self._said.popitem(last=False)
+        self._said.put(key, _Said(finding.severity.value, bucket, finding.time_ns, announced))
         return announced
 
 

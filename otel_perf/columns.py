@@ -15,15 +15,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from otel_perf.model import SpanRecord
 
+if TYPE_CHECKING:
+    from otel_perf.facts import Operations
+
 I32 = NDArray[np.int32]
 NONE = -1  # the id of a string that is absent
+OTHER = -2  # in an attribute column: the span holds a value that is not a string (or None)
 KIND_SERVER = 2  # OTLP span kind SERVER
 STATUS_ERROR = 2  # OTLP status code ERROR
 ROUTE_KEYS = ("http.route", "url.template")
@@ -46,8 +50,9 @@ class SpanColumns:
         route: ``http.route``, else ``url.template`` (-1 when neither is a non-empty string).
         peer: ``server.address``, else ``net.peer.name``, else ``peer.service``.
         db_statement: ``db.query.text``, else ``db.statement``.
-        attributes: kept attribute key -> int32 string ids (-1 where the span has no
-            string value for it); keys that no span of the batch carries are absent.
+        attributes: kept attribute key -> int32 string ids: -1 where the span does not
+            carry the key, -2 (``OTHER``) where its value is not a string (None included;
+            the value is on the record); keys that no span of the batch carries are absent.
     """
 
     strings: Sequence[str]
@@ -92,10 +97,23 @@ class SpanColumns:
             self.derived["errors"] = found
         return found
 
+    def operations(self, spans: Sequence[SpanRecord]) -> Operations:
+        """Per row, the operation the span is counted under (:func:`otel_perf.semconv.operation`).
+
+        Computed once per batch and shared by every processor: one call of the rule per
+        distinct combination of the columns it reads (see :mod:`otel_perf.facts`).
+        """
+        found: Operations | None = self.derived.get("operations")
+        if found is None:
+            from otel_perf.facts import operations
+
+            found = self.derived["operations"] = operations(self, spans)
+        return found
+
     def text(self, column: I32, row: int) -> str | None:
-        """The string at ``row`` of an id column, or None when absent."""
+        """The string at ``row`` of an id column, or None when absent (or not a string)."""
         index = int(column[row])
-        return None if index == NONE else self.strings[index]
+        return None if index < 0 else self.strings[index]
 
 
 FACTS = (ROUTE_KEYS, PEER_KEYS, DB_STATEMENT_KEYS)
@@ -155,10 +173,9 @@ def from_records(spans: Sequence[SpanRecord]) -> SpanColumns:
         "name": np.fromiter((intern(s.name) for s in spans), np.int32, rows),
     }
     triples = [
-        (row, intern(key), intern(value))
+        (row, intern(key), intern(value) if isinstance(value, str) else OTHER)
         for row, span in enumerate(spans)
         for key, value in span.attributes.items()
-        if isinstance(value, str)
     ]
     triple_array = np.array(triples, np.int32).reshape(-1, 3)
     return _assemble(
@@ -238,7 +255,7 @@ def _first_present(
         column = attributes.get(key)
         if column is None:
             continue
-        present = column != NONE
+        present = column >= 0
         present[present] = nonempty[column[present]]
         out = np.where(present, column, out)
     return out

@@ -31,6 +31,7 @@ from otel_perf.semconv import route_of
 from otel_perf.series import SeriesHub
 from otel_perf.store import Store, StoreWriteError
 from otel_perf.telemetry import Telemetry
+from otel_perf.threadnames import name_native_thread
 
 log = logging.getLogger("otel_perf.pipeline")
 
@@ -170,6 +171,7 @@ class Pipeline:
         self.store.close()
 
     def _run(self) -> None:
+        name_native_thread()
         service = self.config.service
         next_tick = time.monotonic() + service.tick_interval
         next_flush = time.monotonic() + service.store.flush_interval

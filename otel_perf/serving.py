@@ -11,6 +11,8 @@ from typing import Any
 
 import uvicorn
 
+from otel_perf.threadnames import name_native_thread
+
 
 class ServerThread:
     """One uvicorn server on its own thread and event loop.
@@ -61,6 +63,7 @@ class ServerThread:
         await self.server.serve()
 
     def _run(self) -> None:
+        name_native_thread()
         try:
             asyncio.run(self.serve())
         except BaseException as exc:  # surfaced to start()

@@ -54,7 +54,7 @@ def test_in_process_measures_both_apps() -> None:
 
 
 def test_summary_has_the_ratio_first_and_the_round_spread() -> None:
-    args = asgi_overhead.parse_args(["--rounds", "4", "--requests", "50"])
+    args = asgi_overhead.parse_args(["--rounds", "4", "--requests", "50", "--sessions", "1"])
     plain = asgi_overhead.Figures("plain", [0.1, 0.1, 0.1, 0.1], [0.2] * 4, 200)
     monitored = asgi_overhead.Figures("monitored", [0.11, 0.1, 0.12, 0.1], [0.2] * 4, 200)
     extra = {"in_process_added_us": 12.5}
@@ -63,8 +63,33 @@ def test_summary_has_the_ratio_first_and_the_round_spread() -> None:
     assert result["overhead_ratio"] == pytest.approx(1.075)
     assert result["round_ratio_median"] == pytest.approx(1.05)
     assert result["round_ratio_q1"] <= result["round_ratio_median"] <= result["round_ratio_q3"]
+    low, high = result["round_ratio_ci95"]  # resampled rounds: 1.0 (round 2) to 1.2 (round 3)
+    assert 1.0 <= low < result["overhead_ratio"] < high <= 1.2
     assert result["in_process_added_us"] == 12.5
     assert result["cpu_us_per_request_plain"] == pytest.approx(2000.0)
+    assert "control_round_ratio_median" not in result and "session_ratios" not in result
+
+
+def test_summary_has_the_controls_round_spread_and_the_session_ratios() -> None:
+    args = asgi_overhead.parse_args(["--rounds", "4", "--requests", "50", "--sessions", "2"])
+    plain = asgi_overhead.Figures("plain", [0.1, 0.1, 0.1, 0.1], [0.2] * 4, 200)
+    control = asgi_overhead.Figures("control", [0.09, 0.1, 0.1, 0.12], [0.2] * 4, 200)
+    sessions = {"control": [0.95, 1.1]}
+    result = asgi_overhead.summary([plain, control], args, {}, sessions)
+    assert result["control_ratio"] == pytest.approx(1.025)
+    assert result["control_round_ratio_median"] == pytest.approx(1.0)
+    assert result["control_round_ratio_q1"] < 1.0 < result["control_round_ratio_q3"]
+    assert result["session_ratios"] == sessions
+    assert (result["sessions"], result["rounds"]) == (2, 4)
+
+
+def test_every_variant_is_started_first_once_over_the_default_sessions() -> None:
+    variants = ["plain", "monitored", "control"]
+    orders = [asgi_overhead.start_order(variants, k) for k in range(len(variants))]
+    assert [order[0] for order in orders] == variants
+    assert all(sorted(order) == sorted(variants) for order in orders)
+    args = asgi_overhead.parse_args(["--variants", "plain,monitored,control", "--rounds", "10"])
+    assert (args.sessions, args.rounds_per_session, args.rounds) == (3, 3, 9)
 
 
 @pytest.mark.parametrize(
@@ -76,6 +101,8 @@ def test_summary_has_the_ratio_first_and_the_round_spread() -> None:
         ["--in-process-blocks", "101"],
         ["--in-process-pairs", "99"],
         ["--variants", "monitored"],
+        ["--sessions", "0"],
+        ["--sessions", "4", "--rounds", "7"],
     ],
 )
 def test_out_of_bounds_arguments_are_refused(argv: list[str]) -> None:
@@ -87,3 +114,4 @@ def test_the_defaults_alternate_many_short_rounds() -> None:
     args = asgi_overhead.parse_args([])
     assert (args.rounds, args.requests, args.in_process_blocks) == (60, 100, 8)
     assert args.variants == ["plain", "monitored", "cached", "control"]
+    assert (args.sessions, args.rounds_per_session) == (4, 15)

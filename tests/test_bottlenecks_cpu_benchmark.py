@@ -14,3 +14,4 @@ def test_every_trace_is_analysed_in_a_timed_tick() -> None:
     assert result["tick_us_per_span"] > 0 and result["consume_spans_us_per_span"] > 0
     total = result["consume_spans_us_per_span"] + result["tick_us_per_span"]
     assert abs(result["bottlenecks_us_per_span"] - total) < 0.01
+    assert result["python_tree_us_per_span"] > 0 and result["speedup_vs_python_tree"] > 0

@@ -20,11 +20,12 @@ from otlp_builders import BASE_NS, kv, trace_request
 from scenarios import INJECTIONS, requests
 
 from benchmarks._common import build_pool
-from otel_perf.columns import SpanColumns, from_records, parent_rows
+from otel_perf.columns import NONE, OTHER, SpanColumns, from_records, parent_rows
 from otel_perf.decode import DecodeError, Decoder, Limits, parse_protobuf
 from otel_perf.decode.columnar import NATIVE, decode_native
 from otel_perf.model import SpanBatch
 
+OTHER_MARK = {OTHER: "<not a string>", NONE: None}
 LIMITS = Limits(max_attribute_value_bytes=64, clock=lambda: BASE_NS + 10**12)
 
 
@@ -44,8 +45,8 @@ def same_records(a: SpanBatch, b: SpanBatch) -> None:
 def as_values(columns: SpanColumns) -> dict[str, Any]:
     """Every column with string ids replaced by the strings (ids differ between paths)."""
 
-    def texts(column: np.ndarray) -> list[str | None]:
-        return [columns.text(column, i) for i in range(len(column))]
+    def texts(column: np.ndarray) -> list[str | None]:  # OTHER: a value that is not a string
+        return [OTHER_MARK.get(int(i), None) if i < 0 else columns.strings[i] for i in column]
 
     out: dict[str, Any] = {
         name: getattr(columns, name).tolist()
@@ -124,7 +125,7 @@ def rich_request() -> ExportTraceServiceRequest:
     spans[5].attributes.extend([kv("http.route", ""), kv("url.template", "/t/{id}")])
     spans[5].attributes.extend([kv("server.address", "db"), kv("http.route", "/again")])
     spans[5].links.add(trace_id=b"\1" * 16, span_id=b"\2" * 8, trace_state="a=b")
-    # a string, then a number for the same key: the number wins, and no column holds it
+    # a string, then a number for the same key: the number wins, marked OTHER in the column
     spans[5].attributes.extend([kv("http.method", "GET"), kv("http.method", 7)])
     return request
 
@@ -139,6 +140,9 @@ def test_every_field_kind_decodes_the_same() -> None:
     assert columns.text(columns.route, 3) == "/again"
     assert columns.text(columns.peer, 3) == "db"
     assert columns.text(columns.db_statement, 0) == "SELECT " + "x" * 57
+    assert columns.attributes["http.method"][3] == OTHER  # 7, after "GET"
+    assert columns.attributes["cache.hit"][0] == OTHER
+    assert columns.attributes["cache.hit"][1] == NONE
 
 
 @pytest.mark.parametrize(

@@ -1,126 +1,126 @@
-"""One contract suite over every component type this build registers (river's check_*,
-the Collector's generated lifecycle tests): create, shutdown without start, start-consume-
-shutdown, shutdown twice, input not mutated, same input same output."""
+"""One contract suite over every built-in component type (river's check_*, the
+Collector's generated lifecycle tests), through ``otel_perf.componenttest``: each type's
+``testdata/config.yaml``; create, shutdown without start, start-consume-shutdown,
+shutdown twice, input not mutated, same input same output; state through a restart on
+the store; and every golden case (``testdata/<case>/input.jsonl`` -> its answer).
+
+``OTEL_PERF_UPDATE_GOLDEN=1`` rewrites the golden answers (review the diff)."""
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
 
 import pytest
 from otlp_builders import logs_request, metrics_request, trace_request
 
-from otel_perf.component import Context, exporter_types, processor_types
+from otel_perf.component import Factory, exporter_types, processor_types
+from otel_perf.componenttest import (
+    check_exporter_lifecycle,
+    check_golden,
+    check_processor_lifecycle,
+    check_state_round_trip,
+    golden_cases,
+    load_config,
+    testdata_dir,
+)
 from otel_perf.decode import Decoder
-from otel_perf.findings import Finding, Kind, Severity
-from otel_perf.store import Store
 
-# a minimal valid config per type; a new component type must add one here
-SAMPLES: dict[str, dict[str, Any]] = {
-    "recording": {"emit_every_tick": True},
-    "broken": {},
-    "spanmetrics": {"interval": "10s", "late_grace": "0s"},
-    "anomaly": {"warm_up": 0},
-    "slo": {"min_events": 0, "evaluation_interval": "1s"},
-    "bottlenecks": {"trace_quiet_time": "0s", "evaluation_interval": "1s", "min_traces": 1},
-    "regression": {"min_samples": 2, "version_window": 2, "baseline_intervals": 1},
-    "capacity": {"min_history": "0s", "forecast_window": "1d"},
-    "cache": {"min_events": 1, "evaluation_interval": "1s", "candidate_min_repeats": 2},
-    "alertmanager": {"endpoint": "http://127.0.0.1:9", "timeout": "1s", "max_retries": 0},
-    "jsonl": {"path": "{tmp}/findings.jsonl"},
-    "otlp": {"endpoint": "http://127.0.0.1:9", "insecure": True, "timeout": "1s"},
-    "prometheus": {"endpoint": "127.0.0.1:0"},
-    "aggregates": {"expected_instances": 2, "grace": "0s"},
-    "instrumentation": {"window": "1s", "min_self_time": "0s", "min_server_spans": 1},
-    "incidents": {"overlap": "5m", "max_open": 10},
-    "otlp_aggregates": {"endpoint": "127.0.0.1:9", "instance": "t1", "max_attempts": 1},
+ROOT = Path(__file__).parents[1]
+
+
+def builtin(types: Any) -> dict[str, Factory[Any, Any]]:
+    """The built-in types (tests/support.py's test-only types are fixtures, not products)."""
+    prefixes = ("otel_perf.processors.", "otel_perf.exporters.")
+    return {k: f for k, f in types.items() if f.config_model.__module__.startswith(prefixes)}
+
+
+PROCESSORS = builtin(processor_types())
+EXPORTERS = builtin(exporter_types())
+ALL = {**PROCESSORS, **EXPORTERS}
+CASES = [(kind, case.name) for kind, f in ALL.items() for case in golden_cases(testdata_dir(f))]
+#: snapshot keys kept in memory only, by design: progress counters, and span metrics'
+#: recent closed intervals for the API (their rows are in the store; not reloaded)
+IN_MEMORY: dict[str, tuple[str, ...]] = {
+    "capacity": ("history.pending_rows",),
+    "incidents": ("evaluations",),
+    "spanmetrics": ("series", "spans"),
 }
-RAISES_BY_DESIGN = {"broken"}
+#: processors whose state does not survive a restart through the store today, and how;
+#: reported, not fixed here (strict: the test fails once one is fixed, to be removed)
+NOT_RESTORED: dict[str, str] = {
+    "aggregates": "open intervals, watermarks and bottlenecks windows are not persisted: "
+    "after a restart closed_until_ns is 0 and the points merged so far are gone",
+    "bottlenecks": "the current window (ranking, slow queries, patterns) is memory only: "
+    "after a restart the open bottleneck, slow-query and recommendation episodes resolve "
+    "and a new one opens, where without a restart nothing new is said",
+    "cache": "a restart re-announces the open recommendation (resolved + open) where "
+    "without one it is updated",
+    "instrumentation": "the window being filled is memory only: the verdict's server_spans "
+    "counts 15 after a restart where it counts 20 without",
+}
+
+
+def test_every_component_folder_has_a_config_and_a_golden_case() -> None:
+    folders = {testdata_dir(f).parent for f in ALL.values()}
+    on_disk = {p for kind in ("processors", "exporters") for p in (ROOT / kind).iterdir()}
+    assert {p for p in on_disk if p.is_dir() and (p / "__init__.py").is_file()} == folders
+    for kind, factory in ALL.items():
+        testdata = testdata_dir(factory)
+        assert (testdata / "config.yaml").is_file(), f"{kind}: add {testdata}/config.yaml"
+        assert golden_cases(testdata), f"{kind}: add a golden case under {testdata}"
+
+
+@pytest.mark.parametrize("kind", sorted(ALL))
+def test_config(kind: str, tmp_path: Path) -> None:
+    factory = ALL[kind]
+    values = {"tmp": str(tmp_path), "capture": "http://127.0.0.1:9", "port": "9"}
+    assert isinstance(load_config(factory, testdata_dir(factory), values), factory.config_model)
+
+
+@pytest.mark.parametrize("kind", sorted(PROCESSORS))
+def test_processor_lifecycle(kind: str) -> None:
+    check_processor_lifecycle(PROCESSORS[kind], testdata_dir(PROCESSORS[kind]))
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        pytest.param(k, marks=pytest.mark.xfail(reason=NOT_RESTORED[k])) if k in NOT_RESTORED else k
+        for k in sorted(PROCESSORS)
+    ],
+)
+def test_processor_state_round_trip(kind: str, tmp_path: Path) -> None:
+    factory = PROCESSORS[kind]
+    check_state_round_trip(factory, testdata_dir(factory), tmp_path, IN_MEMORY.get(kind, ()))
+
+
+@pytest.mark.parametrize("kind", sorted(EXPORTERS))
+def test_exporter_lifecycle(kind: str, tmp_path: Path) -> None:
+    check_exporter_lifecycle(EXPORTERS[kind], testdata_dir(EXPORTERS[kind]), tmp_path)
+
+
+@pytest.mark.parametrize(("kind", "case"), CASES)
+def test_golden(kind: str, case: str, tmp_path: Path) -> None:
+    answer = check_golden(ALL[kind], testdata_dir(ALL[kind]) / case, tmp_path)
+    assert any(answer.values()), f"{kind}/{case}: the case produces nothing to compare"
+
+
+# -- shared with tests/test_store_faults.py ---------------------------------------------
 
 
 def settings(kind: str, model: Any, tmp_path: Path) -> Any:
-    assert kind in SAMPLES, f"add a sample config for component type {kind!r} to SAMPLES"
-    body = {
-        k: v.format(tmp=tmp_path) if isinstance(v, str) else v for k, v in SAMPLES[kind].items()
-    }
-    return model.model_validate(body)
+    """A type's ``testdata/config.yaml`` (test-only types: their defaults)."""
+    if kind not in ALL:
+        return model.model_validate({})
+    return load_config(ALL[kind], testdata_dir(ALL[kind]), {"tmp": str(tmp_path)})
 
 
 def batches() -> list[Any]:
+    """A small span, metric and log batch."""
     decoder = Decoder()
     return [
         decoder.spans(trace_request(spans=5))[0],
         decoder.metrics(metrics_request(points=3))[0],
         decoder.logs(logs_request(records=2))[0],
     ]
-
-
-def frozen(items: list[Any]) -> list[Any]:
-    """A deep copy of every record's fields, to compare before and after."""
-    return [
-        [copy.deepcopy([getattr(r, name) for name in type(r).__slots__]) for r in batch]
-        for batch in items
-    ]
-
-
-def feed(processor: Any, items: list[Any]) -> list[Finding]:
-    spans, points, logs = items
-    processor.consume_spans(spans)
-    processor.consume_metrics(points)
-    processor.consume_logs(logs)
-    return list(processor.tick(1_700_000_010_000_000_000))
-
-
-@pytest.mark.parametrize("kind", sorted(processor_types()))
-def test_processor_contract(kind: str, tmp_path: Path) -> None:
-    factory = processor_types()[kind]
-    store = Store(tmp_path / "s.db")
-
-    def create() -> Any:
-        return factory.create(
-            Context(f"{kind}/c", store), settings(kind, factory.config_model, tmp_path)
-        )
-
-    create().shutdown()  # shutdown without start
-    if kind in RAISES_BY_DESIGN:
-        return
-    first, second = create(), create()
-    items = batches()
-    before = frozen(items)
-    for processor in (first, second):
-        processor.start()
-    found_a, found_b = feed(first, items), feed(second, batches())
-    assert [f.model_dump() for f in found_a] == [
-        f.model_dump() for f in found_b
-    ]  # same in, same out
-    assert frozen(items) == before  # input not mutated
-    assert isinstance(first.snapshot(), dict)
-    first.flush(1_700_000_010_000_000_000)
-    for processor in (first, second):
-        processor.shutdown()
-        processor.shutdown()  # twice is fine
-    store.close()
-
-
-@pytest.mark.parametrize("kind", sorted(exporter_types()))
-def test_exporter_contract(kind: str, tmp_path: Path) -> None:
-    factory = exporter_types()[kind]
-    store = Store(":memory:")
-    config = settings(kind, factory.config_model, tmp_path)
-    factory.create(Context(kind, store), config).shutdown()  # without start
-    exporter = factory.create(Context(kind, store), config)
-    exporter.start()
-    finding = Finding(
-        kind=Kind.RECOMMENDATION,
-        severity=Severity.INFO,
-        service="s",
-        subject="x",
-        time_ns=1,
-        summary="try this",
-    )
-    exporter.export([finding])
-    exporter.flush()
-    exporter.shutdown()
-    exporter.shutdown()
-    assert finding.summary == "try this"

@@ -185,6 +185,7 @@ def test_the_context_builds_a_wheel_with_the_embedded_default_config(
     assert "otel_perf/processors/spanmetrics/__init__.py" in names
     assert "otel_perf/exporters/otlp/__init__.py" in names
     assert [n for n in names if n.startswith("otel_perf/decode/_columnar.")], "native decoder"
+    assert [n for n in names if n.startswith("otel_perf/processors/bottlenecks/_tree.")], "trees"
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "otel-perf = otel_perf.cli:main" in context_wheel.read(entry_points).decode()
     default = context_wheel.read("otel_perf/config/default.yaml").decode()

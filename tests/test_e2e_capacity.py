@@ -123,8 +123,8 @@ def test_sdk_usage_and_request_rate_are_recorded_exported_and_kept(tmp_path: Pat
 
     store = Store(sidecar.store)
     again = CapacityProcessor(Context("capacity", store), CapacityConfig())
-    assert again.resources() == [MEMORY, "shop/request.rate", CPU]
-    _, values, interval = again.usage(CPU)
+    assert again.views.resources() == [MEMORY, "shop/request.rate", CPU]
+    _, values, interval = again.views.usage(CPU)
     assert interval == 300.0 and values[-1] == pytest.approx(0.3)
     # 1 s span-metrics intervals: the per-second rates add up to every span sent
     fine = again.history.series("shop/request.rate", 300)
@@ -174,7 +174,7 @@ def test_host_cpu_usage_follows_a_cpu_burning_child(tmp_path: Path) -> None:
         deadline = time.monotonic() + 60
         samples: list[float] = []
         while time.monotonic() < deadline:
-            with processor._lock:
+            with processor.lock:
                 series = processor.history.series(resource, RAW, since_ns=start_ns)
             # windows wholly inside the burn: the first sample after start closes a window
             # that began before it
@@ -185,7 +185,7 @@ def test_host_cpu_usage_follows_a_cpu_burning_child(tmp_path: Path) -> None:
         assert len(samples) >= 3, f"only {len(samples)} host CPU samples reached capacity"
         cpus = psutil.cpu_count() or 1
         assert min(samples) >= 0.8 / cpus, samples
-        assert resource in processor.resources()
+        assert resource in processor.views.resources()
     finally:
         child.kill()
         child.wait()

@@ -408,6 +408,7 @@ def test_record_many_equals_repeated_record(data: Floats, max_size: int, chunks:
     for chunk in np.array_split(data, chunks):
         batched.record_many(chunk)
     assert_same_data(batched, one_by_one)
+    assert batched.sum == one_by_one.sum  # added in the same order, to the last bit
 
 
 def test_record_with_a_count() -> None:

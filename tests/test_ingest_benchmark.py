@@ -150,3 +150,32 @@ def test_over_grpc_the_pipeline_analyses_every_trace_sent(pipeline: object) -> N
     for m in rounds:
         assert m.spans == 3 * SPANS_PER_REQUEST
         assert m.traces_analysed == 3 * TRACES_PER_REQUEST
+
+
+def test_receiver_cpu_is_split_by_thread_name() -> None:
+    import os
+    import threading
+
+    from benchmarks.ingest import thread_cpu_s, thread_cpu_spent
+    from otel_perf.threadnames import name_native_thread
+
+    done, read = threading.Event(), threading.Event()
+
+    def spin() -> None:
+        name_native_thread()
+        deadline = time.thread_time() + 0.05  # CPU time, not wall time: no race
+        while time.thread_time() < deadline:
+            pass
+        done.set()
+        read.wait()  # alive (listed in /proc) until read
+
+    before = thread_cpu_s(os.getpid())
+    worker = threading.Thread(target=spin, name="otlp-grpc_7")
+    worker.start()
+    done.wait()
+    after = thread_cpu_s(os.getpid())
+    read.set()
+    worker.join()
+    spent = thread_cpu_spent(before, after)
+    assert spent["otlp-grpc"] >= 0.03  # numbered threads of a pool under one name
+    assert thread_cpu_spent(after, after) == dict.fromkeys(spent, 0.0)

@@ -81,6 +81,10 @@ def test_telemetry_benchmark_prints_figures_then_json(capsys: pytest.CaptureFixt
         assert figures["faults"] == len(anomaly_telemetry.FAULTS)
         assert 0.0 <= figures["detection_rate"] <= 1.0
         assert figures["false_alarms_per_series_day"] >= 0.0
+        # the false alarms by series add up to the total
+        by_signal = figures["false_alarms_by_signal"]
+        assert set(by_signal) == set(anomaly_telemetry.SERIES_NAMES)
+        assert sum(by_signal.values()) == figures["false_alarms"]
     # a more sensitive setting never raises fewer alarms on the same series
     assert (
         summary["low"]["false_alarms"]

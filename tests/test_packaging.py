@@ -38,6 +38,13 @@ def test_nothing_named_processors_or_exporters_at_the_top(wheel: zipfile.ZipFile
     assert "otel_perf/config/default.yaml" in wheel.namelist()
 
 
+def test_component_testdata_is_not_installed(wheel: zipfile.ZipFile) -> None:
+    """Golden cases and contract configs (``processors/*/testdata``) are the repo's tests."""
+    assert list((ROOT / "processors" / "slo" / "testdata").glob("*/input.jsonl"))
+    assert [n for n in wheel.namelist() if "/testdata/" in n] == []
+    assert "otel_perf/componenttest/__init__.py" in wheel.namelist()  # the kit itself ships
+
+
 def test_wheel_holds_the_dashboard_files(wheel: zipfile.ZipFile) -> None:
     static = ROOT / "otel_perf" / "dashboard" / "static"
     expected = {f"otel_perf/dashboard/static/{p.name}" for p in static.iterdir()}

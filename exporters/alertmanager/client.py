@@ -1,7 +1,7 @@
 """One ``POST /api/v2/alerts``, and the retry policy around it.
 
-httpx posts it; the backoff is the components' shared one; the retry loop waits on an
-event so that shutdown cuts it short.
+httpx posts it; the backoff and the retry loop are the components' shared ones
+(``otel_perf.component.sender``), waiting on an event so that shutdown cuts them short.
 """
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import httpx
 
-from otel_perf.component.sender import Backoff
+from otel_perf.component.sender import Backoff, Retryable, send_with_retries
 
 #: statuses worth another try; any other 4xx means the alerts themselves were refused
 RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -53,6 +53,26 @@ def backoff_s(attempt: int, initial_s: float, max_s: float) -> float:
     return Backoff(initial_s, max(initial_s, max_s)).delay_s(attempt)
 
 
+class _Again(Retryable):
+    """A retryable :class:`PostError`, carried through the shared retry loop."""
+
+    def __init__(self, error: PostError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _raising_retryable(send: Callable[[], None]) -> Callable[[], None]:
+    def attempt() -> None:
+        try:
+            send()
+        except PostError as exc:
+            if exc.retryable:
+                raise _Again(exc) from None
+            raise
+
+    return attempt
+
+
 def with_retries(
     send: Callable[[], None],
     max_retries: int,
@@ -61,20 +81,20 @@ def with_retries(
     stop: threading.Event,
     on_retry: Callable[[PostError], None],
 ) -> None:
-    """Call ``send`` until it succeeds, fails for good or ``stop`` is set.
+    """Call ``send`` until it succeeds, fails for good or ``stop`` is set (the components'
+    :func:`~otel_perf.component.sender.send_with_retries`, waiting on ``stop``).
 
     Raises:
         PostError: the last error, when it was not retryable or retries ran out.
     """
-    attempt = 0
-    while True:
-        try:
-            send()
-            return
-        except PostError as exc:
-            attempt += 1
-            if not exc.retryable or attempt > max_retries or stop.is_set():
-                raise
-            on_retry(exc)
-            if stop.wait(backoff_s(attempt, initial_s, max_s)):
-                raise
+    try:
+        send_with_retries(
+            _raising_retryable(send),
+            max_retries + 1,
+            Backoff(initial_s, max(initial_s, max_s)),
+            stop.wait,
+            stop.is_set,
+            lambda again: on_retry(cast(_Again, again).error),
+        )
+    except _Again as again:
+        raise again.error from None

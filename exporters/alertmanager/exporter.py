@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from otel_perf.component import Context, Exporter, Factory, component_type
+from otel_perf.component.exporterhelper import LifecycleExporter
 from otel_perf.exporters.alertmanager.book import AlertBook, HeldAlert
 from otel_perf.exporters.alertmanager.client import PostError, post_alerts, with_retries
 from otel_perf.exporters.alertmanager.config import AlertmanagerConfig
@@ -45,7 +46,7 @@ class AlertmanagerStats:
     last_error: str = ""
 
 
-class AlertmanagerExporter(Exporter):
+class AlertmanagerExporter(LifecycleExporter[threading.Thread]):
     """Posts firing and resolved alerts to Alertmanager from a worker thread.
 
     Args:
@@ -65,35 +66,26 @@ class AlertmanagerExporter(Exporter):
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._stats = AlertmanagerStats()
-        self._telemetry: Any = None
-        self._worker: threading.Thread | None = None
         self._requested = 0  # flush generations asked for / completed
         self._completed = 0
         self._next_resend_s = 0.0
         self._unsaved = False  # the last save failed: retry it on the next pass
 
     # -- the contract ---------------------------------------------------------
-    def bind_telemetry(self, telemetry: Any) -> None:
-        """Count failed posts and dropped findings in the pipeline's ``export_errors``."""
-        self._telemetry = telemetry
-
     def bind_sources(self, sources: frozenset[str]) -> None:
         """Group by incident when an ``incidents`` processor feeds this exporter."""
         incidents = any(component_type(source) == "incidents" for source in sources)
         with self._cond:
             self._book.grouping = self.config.group_by_incident and incidents
 
-    def start(self) -> None:
-        """Load held alerts from the store and start the worker thread."""
+    def _build(self) -> threading.Thread:
+        """Load held alerts from the store and start the worker thread (``start()``)."""
         with self._cond:
-            if self._worker is not None or self._stop.is_set():
-                return
             self._book.restore(self._load())
             self._next_resend_s = self.clock() if len(self._book) else self._resend_after()
-            self._worker = threading.Thread(
-                target=self._run, name=f"otel-perf-{self.id}", daemon=True
-            )
-            self._worker.start()
+        worker = threading.Thread(target=self._run, name=f"otel-perf-{self.id}", daemon=True)
+        worker.start()
+        return worker
 
     def export(self, findings: list[Finding]) -> None:
         """Queue findings of the configured kinds; never waits on the network."""
@@ -115,32 +107,30 @@ class AlertmanagerExporter(Exporter):
             self._stats.dropped_queue += dropped
             self._cond.notify_all()
         if dropped:
-            self._count_error(dropped)
+            self.count_error(dropped)
             log.warning("exporter %s: queue full, dropped %d finding(s)", self.id, dropped)
 
     def flush(self) -> None:
         """Wait (at most ``timeout``) until what is queued now has been posted or given up on;
         an alert due for re-sending is re-sent."""
         with self._cond:
-            if self._worker is None or not self._worker.is_alive():
+            worker = self._running
+            if worker is None or not worker.is_alive():
                 return
             self._requested += 1
             wanted = self._requested
             self._cond.notify_all()
             self._cond.wait_for(lambda: self._completed >= wanted, self.config.timeout)
 
-    def shutdown(self) -> None:
+    def _close(self, worker: threading.Thread) -> None:
         """Post what is queued (one attempt, no retries), save held alerts, stop the thread.
 
         Firing alerts are not resolved: Alertmanager resolves them at their ``endsAt``
-        unless a restarted exporter re-sends them first. Safe twice and without start().
+        unless a restarted exporter re-sends them first.
         """
         with self._cond:
             self._stop.set()
-            worker = self._worker
             self._cond.notify_all()
-        if worker is None:
-            return
         worker.join(self.config.timeout + 1.0)
         if worker.is_alive():
             log.warning("exporter %s: shutdown timed out, unsent alerts dropped", self.id)
@@ -197,7 +187,7 @@ class AlertmanagerExporter(Exporter):
         if dropped:
             with self._cond:
                 self._stats.dropped_active += dropped
-            self._count_error(dropped)
+            self.count_error(dropped)
             log.warning("exporter %s: max_active_alerts reached, dropped %d", self.id, dropped)
         if now_s >= self._next_resend_s:
             self._next_resend_s = now_s + self.config.resend_interval
@@ -225,7 +215,7 @@ class AlertmanagerExporter(Exporter):
             self._failed_attempt(exc)
             with self._cond:
                 self._stats.posts_failed += 1
-            self._count_error(1)
+            self.count_error(1)
             log.error("exporter %s: alerts not delivered: %s", self.id, exc)
             return
         self._book.delivered(unique)
@@ -265,11 +255,6 @@ class AlertmanagerExporter(Exporter):
             self._unsaved = True
         else:
             self._unsaved = False
-
-    def _count_error(self, n: int) -> None:
-        telemetry = self._telemetry
-        if telemetry is not None:
-            telemetry.count(telemetry.export_errors, self.id, n)
 
 
 def create(context: Context, config: AlertmanagerConfig) -> AlertmanagerExporter:

@@ -12,7 +12,6 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from opentelemetry._logs import Logger, SeverityNumber
 from opentelemetry.metrics import Counter
@@ -23,6 +22,7 @@ from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from otel_perf.component import Context, Exporter, Factory
+from otel_perf.component.exporterhelper import LifecycleExporter
 from otel_perf.exporters import instruments
 from otel_perf.exporters.instruments import SCOPE, build_resource
 from otel_perf.exporters.open_findings import SEED_LIMIT, OpenFindings
@@ -30,7 +30,6 @@ from otel_perf.exporters.otlp import transport
 from otel_perf.exporters.otlp.config import OTLPExporterConfig
 from otel_perf.exporters.otlp.spanmetrics import SpanMetricsSender
 from otel_perf.findings import Finding
-from otel_perf.telemetry import Telemetry
 
 log = logging.getLogger("otel_perf.exporters.otlp")
 
@@ -85,28 +84,13 @@ class _Running:
             exporter.abort()
 
 
-class OTLPExporter(Exporter):
+class OTLPExporter(LifecycleExporter[_Running]):
     """Publishes findings as OTel events and the pipeline's telemetry as metrics."""
 
     def __init__(self, context: Context, config: OTLPExporterConfig) -> None:
         super().__init__(context)
         self.config = config
-        self._telemetry: Telemetry | None = None
-        self._lock = threading.Lock()
-        self._running: _Running | None = None
-        self._stopped = False
         self.open_findings = OpenFindings(config.max_open_findings)
-
-    def bind_telemetry(self, telemetry: Any) -> None:
-        """Read the pipeline's Telemetry for the observable metrics and count errors in it."""
-        self._telemetry = telemetry
-
-    def start(self) -> None:
-        """Create the providers, their SDK exporters and worker threads."""
-        with self._lock:
-            if self._running is not None or self._stopped:
-                return
-            self._running = self._build()
 
     def export(self, findings: list[Finding]) -> None:
         """Queue findings as log records, count openings and keep the open-finding gauges;
@@ -127,13 +111,7 @@ class OTLPExporter(Exporter):
         if running is not None:
             running.flush(self.config.timeout)
 
-    def shutdown(self) -> None:
-        """Flush and close within ``timeout``; safe to call twice and without start()."""
-        with self._lock:
-            running, self._running = self._running, None
-            self._stopped = True
-        if running is None:
-            return
+    def _close(self, running: _Running) -> None:
         # the SDK's own shutdown waits up to 30s per signal against a dead endpoint;
         # run it aside and abort the exporters when our budget is spent
         closer = threading.Thread(
@@ -152,7 +130,7 @@ class OTLPExporter(Exporter):
         resource = build_resource(self.config.resource)
         running = _Running()
         if self.config.events:
-            exporter = transport.log_exporter(self.config, self._count_error)
+            exporter = transport.log_exporter(self.config, self.count_error)
             provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
             provider.add_log_record_processor(
                 BatchLogRecordProcessor(exporter, max_queue_size=MAX_QUEUE_SIZE)
@@ -161,7 +139,7 @@ class OTLPExporter(Exporter):
             running.logger_provider = provider
             running.logger = provider.get_logger(SCOPE, instruments.scope_version())
         if self.config.metrics:
-            metric_exporter = transport.metric_exporter(self.config, self._count_error)
+            metric_exporter = transport.metric_exporter(self.config, self.count_error)
             reader = PeriodicExportingMetricReader(
                 metric_exporter,
                 export_interval_millis=self.config.metrics_interval * 1000,
@@ -176,18 +154,13 @@ class OTLPExporter(Exporter):
                 meter, lambda: self._telemetry, self.open_findings
             )
         if self.config.metrics and self.config.span_metrics:
-            sdk_exporter = transport.metric_exporter(self.config, self._count_error)
+            sdk_exporter = transport.metric_exporter(self.config, self.count_error)
             running.exporters.append(sdk_exporter)
             scope = InstrumentationScope(SCOPE, instruments.scope_version())
-            sender = SpanMetricsSender(sdk_exporter, scope, self._count_error)
+            sender = SpanMetricsSender(sdk_exporter, scope, self.count_error)
             running.span_metrics = sender
             running.unsubscribe = self.context.series.subscribe(sender.offer)
         return running
-
-    def _count_error(self) -> None:
-        telemetry = self._telemetry
-        if telemetry is not None:
-            telemetry.count(telemetry.export_errors, self.id)
 
 
 def _emit(logger: Logger, finding: Finding) -> None:

@@ -14,7 +14,6 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 from wsgiref.simple_server import WSGIServer
 
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
@@ -25,6 +24,7 @@ from prometheus_client import start_http_server
 from prometheus_client.core import CollectorRegistry
 
 from otel_perf.component import Context, Exporter, Factory
+from otel_perf.component.exporterhelper import LifecycleExporter
 from otel_perf.config.types import split_endpoint
 from otel_perf.exporters import instruments
 from otel_perf.exporters.open_findings import SEED_LIMIT, OpenFindings
@@ -56,21 +56,13 @@ class _Running:
         self.meter_provider.shutdown()
 
 
-class PrometheusExporter(Exporter):
+class PrometheusExporter(LifecycleExporter[_Running]):
     """Serves the pipeline's metrics, processor gauges and span metrics for scraping."""
 
     def __init__(self, context: Context, config: PrometheusExporterConfig) -> None:
         super().__init__(context)
         self.config = config
-        self._telemetry: Any = None
-        self._lock = threading.Lock()
-        self._running: _Running | None = None
-        self._stopped = False
         self.open_findings = OpenFindings(config.max_open_findings)
-
-    def bind_telemetry(self, telemetry: Any) -> None:
-        """Read the pipeline's Telemetry (and processors' gauges) at each scrape."""
-        self._telemetry = telemetry
 
     @property
     def address(self) -> tuple[str, int] | None:
@@ -80,18 +72,6 @@ class PrometheusExporter(Exporter):
             return None
         host, port = running.server.server_address[:2]
         return str(host), int(port)
-
-    def start(self) -> None:
-        """Build the meter provider and registries and start listening.
-
-        Raises:
-            OSError: if the endpoint cannot be bound (in use, no such address),
-                with the exporter id and endpoint in the message.
-        """
-        with self._lock:
-            if self._running is not None or self._stopped:
-                return
-            self._running = self._build()
 
     def export(self, findings: list[Finding]) -> None:
         """Count openings in ``otel_perf_findings_total``; keep ``otel_perf_finding_open``
@@ -106,15 +86,17 @@ class PrometheusExporter(Exporter):
     def flush(self) -> None:
         """Nothing to send: Prometheus pulls."""
 
-    def shutdown(self) -> None:
-        """Stop listening and release the providers; safe twice and without start()."""
-        with self._lock:
-            running, self._running = self._running, None
-            self._stopped = True
-        if running is not None:
-            running.close()
+    def _close(self, running: _Running) -> None:
+        """Stop listening and release the providers."""
+        running.close()
 
     def _build(self) -> _Running:
+        """Build the meter provider and registries and start listening (``start()``).
+
+        Raises:
+            OSError: if the endpoint cannot be bound (in use, no such address),
+                with the exporter id and endpoint in the message.
+        """
         config = self.config
         resource = instruments.build_resource(config.resource)
         source = CollectorRegistry(auto_describe=False)

@@ -23,7 +23,12 @@ log = logging.getLogger("otel_perf.component.sender")
 
 
 class Retryable(Exception):
-    """An attempt failed in a way worth trying again (unavailable, 429, 5xx, no connection)."""
+    """An attempt failed in a way worth trying again (unavailable, 429, 5xx, no connection).
+
+    ``attempts`` is set to how many were made when :func:`send_with_retries` gives up.
+    """
+
+    attempts: int = 0
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,36 @@ class Backoff:
         if self.jitter:
             delay *= 1.0 - self.jitter * (rng or random).random()
         return delay
+
+
+def send_with_retries(
+    send: Callable[[], None],
+    max_attempts: int,
+    backoff: Backoff,
+    sleep: Callable[[float], object],
+    stopped: Callable[[], bool],
+    on_retry: Callable[[Retryable], None] | None = None,
+    rng: random.Random | None = None,
+) -> int:
+    """Call ``send`` until it succeeds (returns the attempts it took); after a
+    :class:`Retryable` failure wait ``backoff.delay_s(attempt)`` (``sleep``, which a stop may
+    cut short) and try again. Other exceptions are not retried; the last ``Retryable`` is
+    raised (``attempts`` set) when attempts ran out or ``stopped()``."""
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            send()
+            return attempt
+        except Retryable as exc:
+            exc.attempts = attempt
+            if attempt >= max_attempts or stopped():
+                raise
+            if on_retry is not None:
+                on_retry(exc)
+            sleep(backoff.delay_s(attempt, rng))
+            if stopped():
+                raise
 
 
 @dataclass(frozen=True)
@@ -166,20 +201,25 @@ class QueueSender(Generic[T]):
                     self._cond.notify_all()
 
     def _deliver(self, item: T) -> None:
-        for attempt in range(1, self.settings.max_attempts + 1):
-            try:
-                self._send(item)
-                self.sent += 1
-                return
-            except Retryable as exc:
-                if attempt == self.settings.max_attempts or self._stop.is_set():
-                    log.warning(
-                        "%s: not delivered after %d attempts: %s", self.settings.name, attempt, exc
-                    )
-                    break
-                self.retries += 1
-                self._sleep(self.settings.backoff.delay_s(attempt, self._rng))
-            except Exception as exc:  # not retryable: refused, or a bug in send
-                log.warning("%s: not delivered: %s", self.settings.name, exc)
-                break
+        try:
+            send_with_retries(
+                lambda: self._send(item),
+                self.settings.max_attempts,
+                self.settings.backoff,
+                self._sleep,
+                self._stop.is_set,
+                self._count_retry,
+                self._rng,
+            )
+            self.sent += 1
+            return
+        except Retryable as exc:
+            log.warning(
+                "%s: not delivered after %d attempts: %s", self.settings.name, exc.attempts, exc
+            )
+        except Exception as exc:  # not retryable: refused, or a bug in send
+            log.warning("%s: not delivered: %s", self.settings.name, exc)
         self.failed += 1
+
+    def _count_retry(self, _exc: Retryable) -> None:
+        self.retries += 1

@@ -17,10 +17,11 @@
  *            parent_span_id (8 B, zeros when absent), start_ns, end_ns (int64), kind,
  *            status (int8), parent (int32 row of the parent in this batch, or -1);
  *            service, scope, name (int32 ids into strings); attributes (int32, one id
- *            per kept key: key_index maps each kept key to its column); facts (int32,
+ *            per kept key: key_index maps each kept key to its column; -1 absent, -2 a
+ *            value that is not a string); facts (int32,
  *            one id per entry of ``facts``: the first of its key columns holding a
  *            non-empty string); present (one byte per kept key: 1 when some span
- *            holds a string for it)
+ *            holds a value for it)
  *   strings  list of str: every distinct string of the request, decoded once
  *
  * Records are SpanRecord instances whose __slots__ are filled directly (their __init__
@@ -63,7 +64,7 @@ typedef struct {
     int32_t facts[8][4]; /* per fact: its key columns, -1 terminated */
     Py_ssize_t n_facts;
     int32_t *row;        /* the current span's attribute ids, one per kept key */
-    uint8_t *present;    /* per kept key: whether any span holds a string for it */
+    uint8_t *present;    /* per kept key: whether any span holds a value for it */
     Py_ssize_t limit;    /* max attribute value length */
     uint64_t latest_ns;  /* spans ending later are rejected */
     PyObject *resource_type, *record_type;
@@ -605,6 +606,7 @@ static int span_attribute(Ctx *c, Slice s, PyObject *dict, int ri, int si, int p
     if (key->column < 0 || !dict) return any_value(c, value, 1, NULL, &str_id);
     PyObject *converted;
     TRY(any_value(c, value, 1, &converted, &str_id));
+    int32_t cell = str_id >= 0 ? str_id : -2; /* -2: a value that is not a string (or None) */
     int clipped = 0;
     if (PyUnicode_Check(converted) && PyUnicode_GET_LENGTH(converted) > c->limit) {
         PyObject *cut = PyUnicode_Substring(converted, 0, c->limit);
@@ -612,7 +614,7 @@ static int span_attribute(Ctx *c, Slice s, PyObject *dict, int ri, int si, int p
         if (!cut) return FAIL;
         converted = cut;
         clipped = 1;
-        str_id = (int32_t)PyList_GET_SIZE(c->strings);
+        cell = str_id = (int32_t)PyList_GET_SIZE(c->strings);
         if (PyList_Append(c->strings, cut) < 0) {
             Py_DECREF(cut);
             return FAIL;
@@ -629,7 +631,7 @@ static int span_attribute(Ctx *c, Slice s, PyObject *dict, int ri, int si, int p
     if (rc < 0) return FAIL;
     if (clipped)
         TRY(note(c, Py_BuildValue("(siiiO)", "clip", ri, si, pi, string_of(c, key->id))));
-    c->row[key->column] = str_id; /* a later value of the same key wins, as in the dict */
+    c->row[key->column] = cell; /* a later value of the same key wins, as in the dict */
     return OK;
 }
 
@@ -787,7 +789,7 @@ static int put_facts(Ctx *c) {
         TRY(put_i32(&c->fact_ids, chosen));
     }
     for (Py_ssize_t k = 0; k < c->n_keys; k++)
-        if (c->row[k] >= 0) c->present[k] = 1;
+        if (c->row[k] != -1) c->present[k] = 1;
     return buf_put(&c->attrs, c->row, sizeof(int32_t) * (size_t)c->n_keys);
 }
 

@@ -158,7 +158,7 @@ class ExponentialHistogram:
     def record_many(self, values: npt.ArrayLike) -> None:
         """Record every value of an array at once (the hot path: one numpy pass per step).
 
-        Buckets and scale come out exactly as from ``record`` called on each value in turn.
+        Buckets, scale and sum come out exactly as from ``record`` called on each value in turn.
 
         Raises:
             ValueError: If any value is not finite; nothing is recorded then.
@@ -173,7 +173,8 @@ class ExponentialHistogram:
         self._record_magnitudes(positive, negative)
         self._zero_count += data.size - positive.size - negative.size
         self._count += data.size
-        self._sum += float(data.sum())
+        # added in turn, as ``record`` adds them (a pairwise sum could differ in the last bit)
+        self._sum = float(np.add.accumulate(np.concatenate(([self._sum], data)))[-1])
         self._min, self._max = min(self._min, low), max(self._max, high)
 
     def _record_magnitudes(self, positive: Float64Array, negative: Float64Array) -> None:

@@ -36,6 +36,7 @@ from otel_perf.receiver._ingest import (
     queue_full_status,
     retry_info,
 )
+from otel_perf.threadnames import name_native_thread
 
 SERVICES: dict[str, str] = {
     "traces": "opentelemetry.proto.collector.trace.v1.TraceService",
@@ -94,7 +95,11 @@ class GrpcReceiver:
         """Bind, start serving and report SERVING; returns the bound port."""
         max_bytes = self.settings.max_recv_msg_size_mib * MiB
         self._server = grpc.server(
-            ThreadPoolExecutor(max_workers=self.settings.workers, thread_name_prefix="otlp-grpc"),
+            ThreadPoolExecutor(
+                max_workers=self.settings.workers,
+                thread_name_prefix="otlp-grpc",
+                initializer=name_native_thread,
+            ),
             options=[
                 ("grpc.max_receive_message_length", max_bytes),
                 ("grpc.max_send_message_length", max_bytes),

@@ -30,6 +30,7 @@ from otel_perf.config.models import HostMetricsReceiverConfig
 from otel_perf.model import AttrValue, MetricBatch, MetricPoint, MetricType, Resource
 from otel_perf.receiver import Sink
 from otel_perf.receiver._cgroup import CgroupError, CgroupReader, CgroupStats
+from otel_perf.threadnames import name_native_thread
 
 log = logging.getLogger("otel_perf.receiver.hostmetrics")
 
@@ -109,6 +110,7 @@ class HostMetricsReceiver:
             self._thread.join(grace)
 
     def _run(self) -> None:
+        name_native_thread()
         while not self._stop.wait(self.config.collection_interval):
             self._collect()
 

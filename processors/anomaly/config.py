@@ -14,6 +14,9 @@ Direction = Literal["up", "down", "both"]
 #: metric name parts of I/O series, judged with the ``robust`` settings by default
 IO_SERIES = ("disk", "network", "blockio")
 
+#: metric name parts of CPU series, judged with the ``robust`` settings by default too
+CPU_SERIES = ("cpu",)
+
 #: score thresholds for the named sensitivities (higher sensitivity, lower threshold)
 SENSITIVITY_SHIFT = {"low": 0.5, "medium": 0.0, "high": -0.5}
 
@@ -47,7 +50,8 @@ class AnomalyConfig(ComponentConfig):
             snapshot and the dashboard; memory is bounded by ``max_series × history_points``.
         robust: judge series as bursty telemetry (``detector.robust``): spikes a series shows
             often are no news, bursts do not drag the forecasts. Off by default (it costs 16
-            NAB points on real series); the default rules turn it on for I/O series only.
+            NAB points on real series); the default rules turn it on for I/O and CPU series
+            only.
     """
 
     include: list[str] = ["*"]
@@ -64,6 +68,8 @@ class AnomalyConfig(ComponentConfig):
         SeriesRule(match="span.error_ratio*", direction="up"),
         # disk and network I/O burst by nature (hostmetrics, container and k8s stats)
         *(SeriesRule(match=f"metric:*.{io}.*", robust=True) for io in IO_SERIES),
+        # CPU runs recurring batch jobs and cron: the daily profile knows them, the EWMA not
+        *(SeriesRule(match=f"metric:*.{cpu}.*", robust=True) for cpu in CPU_SERIES),
     ]
     warm_up: int = Field(default=1440, ge=0)
     resolve_after: int = Field(default=3, ge=1)

@@ -4,8 +4,9 @@ The period (a day, a week) is cut into ``n_buckets`` equal phase buckets; bucket
 ``m_b ← m_b + α (x − m_b)`` over the points whose timestamp falls in it (the first point sets it).
 ``predict(t_s)`` is the bucket's mean once the bucket has been seen ``min_visits`` times, so a
 profile predicts only after it has watched each phase at least that often. State is
-``n_buckets`` doubles and ``n_buckets`` 32-bit counts in flat arrays (12 bytes a bucket),
-whatever the history length.
+``n_buckets`` doubles and ``n_buckets`` one-byte counts in flat arrays (9 bytes a bucket),
+whatever the history length: a count only says whether a bucket has reached ``min_visits``,
+so it stops at 255.
 
 >>> p = SeasonalProfile(period_s=4.0, n_buckets=4, alpha=0.5, min_visits=1)
 >>> for t in range(8):
@@ -20,7 +21,7 @@ import math
 from array import array
 from typing import Any
 
-VISITS_CAP = 2**32 - 1
+VISITS_CAP = 255  # visits only gate prediction (min_visits ≤ 255): one byte a bucket
 
 
 class SeasonalProfile:
@@ -36,7 +37,9 @@ class SeasonalProfile:
         self.alpha = alpha
         self.min_visits = min_visits
         self.means = array("d", bytes(8 * n_buckets))
-        self.visits = array("I", bytes(4 * n_buckets))
+        if not 0 <= min_visits <= VISITS_CAP:
+            raise ValueError(f"min_visits: must be 0 … {VISITS_CAP}, got {min_visits}")
+        self.visits = array("B", bytes(n_buckets))
 
     def bucket(self, t_s: float) -> int:
         """Phase bucket of a timestamp (epoch seconds, UTC)."""
@@ -78,5 +81,5 @@ class SeasonalProfile:
             int(state["min_visits"]),
         )
         profile.means = array("d", [float(v) for v in state["means"]])
-        profile.visits = array("I", [min(int(v), VISITS_CAP) for v in state["visits"]])
+        profile.visits = array("B", [min(int(v), VISITS_CAP) for v in state["visits"]])
         return profile

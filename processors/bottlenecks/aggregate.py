@@ -11,6 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import numpy as np
+from numpy.typing import NDArray
+
 from otel_perf.histogram import ExponentialHistogram
 
 NS = 1_000_000_000
@@ -114,6 +117,12 @@ class MemoryStats:
     growth_bytes: ExponentialHistogram = field(default_factory=ExponentialHistogram)
 
 
+MAX_DEFERRED = 4096
+"""Values a window holds back per histogram before recording them (``Window.defer``)."""
+
+MAX_ENTRY_SHARES = 200
+"""Contributors kept per entry operation."""
+
 MAX_ROUTES_PER_ITEM = 20
 """Entries remembered per query or pattern (the routes that run it)."""
 
@@ -155,6 +164,7 @@ class Window:
     critical_total_ns: int = 0
 
     def __post_init__(self) -> None:
+        self._deferred: dict[int, tuple[ExponentialHistogram, list[NDArray[np.float64]]]] = {}
         self.ops: Bounded[OpKey, OpStats] = Bounded(self.max_operations)
         self.entries: Bounded[OpKey, EntryStats] = Bounded(self.max_routes)
         self.queries: Bounded[tuple[str, str], QueryStats] = Bounded(self.max_fingerprints)
@@ -169,6 +179,24 @@ class Window:
 
     def exemplar_set(self) -> Exemplars:
         return Exemplars(self.exemplars)
+
+    def defer(self, histogram: ExponentialHistogram, values: NDArray[np.float64]) -> None:
+        """Record ``values`` into ``histogram`` by :meth:`settle` (at most
+        ``MAX_DEFERRED`` values wait per histogram): one ``record_many`` per window
+        instead of one per tick, with the same buckets and sum (the order is kept)."""
+        entry = self._deferred.get(id(histogram))
+        if entry is None:
+            entry = self._deferred[id(histogram)] = (histogram, [])
+        entry[1].append(values)
+        if sum(map(len, entry[1])) >= MAX_DEFERRED:
+            histogram.record_many(np.concatenate(entry[1]))
+            del self._deferred[id(histogram)]
+
+    def settle(self) -> None:
+        """Record what :meth:`defer` holds; every reader of the histograms calls it first."""
+        for histogram, parts in self._deferred.values():
+            histogram.record_many(np.concatenate(parts))
+        self._deferred.clear()
 
     @property
     def overflowed(self) -> int:

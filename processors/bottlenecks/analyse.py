@@ -3,11 +3,14 @@ repeated calls, slow requests, checkpoint phases and memory."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 from otel_perf.histogram import ExponentialHistogram
 from otel_perf.model import SpanKind, SpanRecord
+from otel_perf.processors.bottlenecks import fast
 from otel_perf.processors.bottlenecks.aggregate import (
+    MAX_ENTRY_SHARES,
     NS,
     EntryStats,
     MemoryStats,
@@ -26,6 +29,7 @@ from otel_perf.processors.bottlenecks.critical_path import (
     critical_path,
     path_shares,
     self_times,
+    summarise,
 )
 from otel_perf.processors.bottlenecks.fingerprint import (
     db_operation,
@@ -42,8 +46,6 @@ from otel_perf.processors.bottlenecks.patterns import (
 )
 from otel_perf.processors.bottlenecks.tracetree import TraceTree, build_tree
 
-MAX_ENTRY_SHARES = 200  # contributors kept per entry operation
-
 
 @lru_cache(maxsize=8192)
 def _fingerprint(statement: str) -> tuple[str, str]:
@@ -57,6 +59,15 @@ class Analyser:
 
     def __init__(self, config: BottlenecksConfig) -> None:
         self.config = config
+
+    def add_traces(self, window: Window, traces: Sequence[list[SpanRecord]]) -> None:
+        """``add_trace`` for each trace in turn, on columns and in C when it is built
+        (``fast.py``: the same figures, for a fraction of the cost)."""
+        if fast.NATIVE:
+            fast.add_traces(self, window, traces)
+        else:
+            for spans in traces:
+                self.add_trace(window, spans)
 
     def add_trace(self, window: Window, spans: list[SpanRecord]) -> None:
         tree = build_tree(spans)
@@ -123,21 +134,44 @@ class Analyser:
 
     def _spans(self, window: Window, tree: TraceTree, entry: OpKey, trace: str) -> None:
         operations = tree.operations
+
+        def path(span_id: bytes) -> list[Segment]:
+            return critical_path(tree, span_id)
+
         for span_id, span in tree.spans.items():
             kind = span.kind
             if kind == SpanKind.CLIENT:
                 attrs = span.attributes
                 if "db.query.text" in attrs or "db.statement" in attrs:  # else no statement
-                    self._query(window, tree, span, entry, trace)
+                    duration = tree.duration_ns(span_id)
+                    self.query(window, span, operations[span_id], duration, entry, trace)
             elif kind == SpanKind.SERVER:
-                route = (span.service_name, operations[span_id])
-                self._slow(window, tree, span, route, trace)
-                self._phases(window, span, route)
-                self._memory(window, span, route)
+                self.server(window, span, operations[span_id], trace, path)
 
-    def _query(
-        self, window: Window, tree: TraceTree, span: SpanRecord, entry: OpKey, trace: str
+    def server(
+        self,
+        window: Window,
+        span: SpanRecord,
+        operation: str,
+        trace: str,
+        path: Callable[[bytes], list[Segment]],
     ) -> None:
+        """A SERVER span: its route's requests, slow ones, phases and memory growth."""
+        route = (span.resource.service_name, operation)
+        self._slow(window, span, route, trace, path)
+        self._phases(window, span, route)
+        self._memory(window, span, route)
+
+    def query(
+        self,
+        window: Window,
+        span: SpanRecord,
+        operation: str,
+        duration: int,
+        entry: OpKey,
+        trace: str,
+    ) -> None:
+        """A DB CLIENT span: its statement's fingerprint, latency and the entries running it."""
         statement = db_statement(span.attributes)
         if not statement:
             return
@@ -150,11 +184,10 @@ class Analyser:
                 db_system(span.attributes) or "",
                 db_operation(span.attributes) or "",
                 window.exemplar_set(),
-                call_operation=tree.operations[span.span_id],
+                call_operation=operation,
             ),
         )
         if stats is not None:
-            duration = tree.duration_ns(span.span_id)
             stats.latency_s.record(duration / NS)
             stats.exemplars.offer(duration, trace)
             count_route(stats.routes, entry)
@@ -162,10 +195,10 @@ class Analyser:
     def _slow(
         self,
         window: Window,
-        tree: TraceTree,
         span: SpanRecord,
         route: OpKey,
         trace: str,
+        path: Callable[[bytes], list[Segment]],
     ) -> None:
         seconds = self.config.slow_request_thresholds.get(
             route[0], self.config.slow_request_threshold
@@ -185,7 +218,7 @@ class Analyser:
             stats.worst_ns = duration
             # this request's own path: for a server span below the root, the root's path
             # would describe the caller's request instead
-            stats.worst_path = _summarise(critical_path(tree, span.span_id))
+            stats.worst_path = summarise(path(span.span_id))
 
     def _phases(self, window: Window, span: SpanRecord, route: OpKey) -> None:
         if not span.events:
@@ -231,22 +264,3 @@ class Analyser:
         stats.total_ns += pattern.total_ns
         stats.saveable_ns += pattern.saveable_ns
         stats.exemplars.offer(pattern.saveable_ns, trace)
-
-
-def _shares(path: list[Segment]) -> dict[OpKey, int]:
-    shares: dict[OpKey, int] = {}
-    for segment in path:
-        key = (segment.service, segment.operation)
-        shares[key] = shares.get(key, 0) + segment.duration_ns
-    return shares
-
-
-def _summarise(path: list[Segment], top: int = 5) -> list[dict[str, object]]:
-    """The critical path's largest contributors, for a person reading a finding."""
-    shares = _shares(path)
-    total = sum(shares.values()) or 1
-    ranked = sorted(shares.items(), key=lambda kv: -kv[1])[:top]
-    return [
-        {"service": s, "operation": o, "ms": round(ns / 1e6, 3), "share": round(ns / total, 4)}
-        for (s, o), ns in ranked
-    ]

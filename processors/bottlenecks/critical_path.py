@@ -202,3 +202,22 @@ def _covered_ns(kids: Iterable[bytes], windows: Mapping[bytes, Window], low: int
         total += max(end - begin, 0)
         reach = end if reach is None else max(reach, end)
     return total
+
+
+def _shares(path: list[Segment]) -> dict[tuple[str, str], int]:
+    shares: dict[tuple[str, str], int] = {}
+    for segment in path:
+        key = (segment.service, segment.operation)
+        shares[key] = shares.get(key, 0) + segment.duration_ns
+    return shares
+
+
+def summarise(path: list[Segment], top: int = 5) -> list[dict[str, object]]:
+    """The critical path's largest contributors, for a person reading a finding."""
+    shares = _shares(path)
+    total = sum(shares.values()) or 1
+    ranked = sorted(shares.items(), key=lambda kv: -kv[1])[:top]
+    return [
+        {"service": s, "operation": o, "ms": round(ns / 1e6, 3), "share": round(ns / total, 4)}
+        for (s, o), ns in ranked
+    ]

@@ -72,15 +72,14 @@ class BottlenecksProcessor(Processor):
         spans = batch.spans
         if self.threshold is not None:
             spans = [s for s in spans if int.from_bytes(s.trace_id[8:], "big") < self.threshold]
-        for trace in self.assembler.add(spans):
-            self._analyse(trace)
+        self._analyse(self.assembler.add(spans))
 
     def tick(self, now_ns: int) -> list[Finding]:
-        for trace in self.assembler.complete(now_ns):
-            self._analyse(trace, now_ns)
+        self._analyse(self.assembler.complete(now_ns), now_ns)
         window = self.window
         if window is None or now_ns < window.start_ns + self.interval_ns:
             return []
+        window.settle()
         found = evaluate(self._judge(window), now_ns, self.id)
         self.baselines.learn_window(window)
         self.previous, self.window = window, None
@@ -116,19 +115,20 @@ class BottlenecksProcessor(Processor):
 
     def finish(self, now_ns: int) -> list[Finding]:
         """Analyse every trace still held and evaluate the window now (end of a replay)."""
-        for trace in self.assembler.drain():
-            self._analyse(trace, now_ns)
+        self._analyse(self.assembler.drain(), now_ns)
         if self.window is None:
             return []
         self.window.start_ns = min(self.window.start_ns, now_ns - self.interval_ns)
         return self.tick(now_ns)
 
-    def _analyse(self, spans: list[SpanRecord], now_ns: int | None = None) -> None:
+    def _analyse(self, traces: list[list[SpanRecord]], now_ns: int | None = None) -> None:
+        if not traces:
+            return
         if self.window is None:
-            at = now_ns if now_ns is not None else max(s.end_ns for s in spans)
+            at = now_ns if now_ns is not None else max(s.end_ns for s in traces[0])
             self.window = self._new_window(at - at % self.interval_ns)
-        self.analyser.add_trace(self.window, spans)
-        self.traces_analysed += 1
+        self.analyser.add_traces(self.window, traces)
+        self.traces_analysed += len(traces)
 
     def _new_window(self, start_ns: int) -> Window:
         c = self.config
@@ -136,7 +136,10 @@ class BottlenecksProcessor(Processor):
 
     def windows(self) -> list[Window]:
         """The last closed window and the one filling now (what the API reports)."""
-        return [w for w in (self.previous, self.window) if w is not None]
+        windows = [w for w in (self.previous, self.window) if w is not None]
+        for window in windows:
+            window.settle()
+        return windows
 
     def snapshot(self) -> dict[str, Any]:
         windows = self.windows()
@@ -166,8 +169,7 @@ class BottlenecksProcessor(Processor):
 
     def shutdown(self) -> None:
         """Incomplete traces are analysed so the last snapshot includes them."""
-        for trace in self.assembler.drain():
-            self._analyse(trace)
+        self._analyse(self.assembler.drain())
 
 
 FACTORY: Factory[BottlenecksConfig, Processor] = Factory(

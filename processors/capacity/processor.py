@@ -4,7 +4,8 @@ Usage comes from received metrics (CPU and memory of hosts, processes, container
 any configured metric), from span metrics (requests per second per service) and from
 :meth:`CapacityProcessor.record_usage`. History lives in the store (raw, 5 min, 1 h). Each
 resource is forecast at most once per ``forecast_interval`` of event time; the latest
-analysis is cached and read by the API from another thread (one lock guards the state).
+analysis is cached; :class:`~.reads.CapacityViews` (``processor.views``) reads it for the API
+from another thread (one lock guards the state).
 """
 
 from __future__ import annotations
@@ -20,21 +21,15 @@ from otel_perf.component import Context, Factory, Processor
 from otel_perf.component.state import PersistedState
 from otel_perf.findings import Finding
 from otel_perf.model import MetricBatch, SpanKind
-from otel_perf.processors.capacity.analysis import NS, Analysis, Inputs, analyse, iso
-from otel_perf.processors.capacity.autoscaling import ScalingRequest
+from otel_perf.processors.capacity.analysis import NS, Analysis, Inputs, analyse
 from otel_perf.processors.capacity.config import CapacityConfig
 from otel_perf.processors.capacity.findings import findings_of
 from otel_perf.processors.capacity.history import COARSE, FINE, RAW, Series, UsageHistory
-from otel_perf.processors.capacity.scaling import autoscaling_view
+from otel_perf.processors.capacity.reads import CapacityViews
 from otel_perf.processors.capacity.settings import inputs_for, resource_for
 from otel_perf.processors.capacity.state import STATE, Resource, Resources
 from otel_perf.processors.capacity.usage import ResourceInfo, UsageExtractor
-from otel_perf.processors.capacity.views import (
-    dashboard_entry,
-    forecast_points,
-    gauge_rows,
-    services_view,
-)
+from otel_perf.processors.capacity.views import gauge_rows
 from otel_perf.series import SeriesInterval
 from otel_perf.store import StoreWriteError
 
@@ -67,7 +62,7 @@ class CapacityProcessor(Processor):
     def __init__(self, context: Context, config: CapacityConfig) -> None:
         super().__init__(context)
         self.config = config
-        self._lock = threading.RLock()  # the API reads from another thread
+        self.lock = threading.RLock()  # the views read from the API thread
         retention = {
             RAW: config.raw_retention,
             FINE: config.fine_retention,
@@ -90,6 +85,7 @@ class CapacityProcessor(Processor):
         self.state = PersistedState(context.store, self.id, STATE, Resources, 0.0)
         self._load()
         self._unsubscribe = context.series.subscribe(self._interval)
+        self.views = CapacityViews(self)
 
     # -- intake -------------------------------------------------------------
     def record_usage(
@@ -114,11 +110,11 @@ class CapacityProcessor(Processor):
         ):
             raise ValueError(f"usage of {resource!r} must be a finite number, got {value!r}")
         info = resource_for(self.config, resource, service, kind, unit)
-        with self._lock:
+        with self.lock:
             return self._record(info, time.time_ns() if time_ns is None else time_ns, value)
 
     def consume_metrics(self, batch: MetricBatch) -> None:
-        with self._lock:
+        with self.lock:
             for sample in self.extractor.samples(batch.points):
                 self._record(sample.resource, sample.time_ns, sample.value)
 
@@ -129,7 +125,7 @@ class CapacityProcessor(Processor):
         for key, red in interval.values.items():
             if key.span_kind in ENTRY_KINDS:  # requests served, not every call made inside
                 calls[key.service] = calls.get(key.service, 0) + red.calls
-        with self._lock:
+        with self.lock:
             for service, count in calls.items():
                 info = ResourceInfo(f"{service}/request.rate", service, "calls", "requests", "1/s")
                 self._record(info, interval.end_ns, count / interval.resolution_s)
@@ -150,7 +146,7 @@ class CapacityProcessor(Processor):
 
     # -- evaluation ---------------------------------------------------------
     def tick(self, now_ns: int) -> list[Finding]:
-        with self._lock:
+        with self.lock:
             due = sorted(
                 (self.due_ns.get(name, 0), name)
                 for name in self.known
@@ -165,7 +161,7 @@ class CapacityProcessor(Processor):
 
     def _analyse(self, name: str, now_ns: int) -> Analysis:
         info = self.known[name]
-        analysis = analyse(self._series(name, now_ns), now_ns, self._inputs(info))
+        analysis = analyse(self.series(name, now_ns), now_ns, self.inputs(info))
         self.analyses[name] = analysis
         for key in [k for k, f in self.current.items() if f.attributes.get("resource") == name]:
             del self.current[key]
@@ -175,11 +171,11 @@ class CapacityProcessor(Processor):
             self.magnitudes[finding.key] = magnitude
         return analysis
 
-    def _inputs(self, info: ResourceInfo) -> Inputs:
+    def inputs(self, info: ResourceInfo) -> Inputs:
         observed = self.extractor.limits.get((info.service, info.kind))
         return inputs_for(self.config, info, observed)
 
-    def _series(self, name: str, now_ns: int) -> Series:
+    def series(self, name: str, now_ns: int) -> Series:
         """1 h buckets once two days are recorded, else 5-minute buckets."""
         end_ns = max(now_ns, self.latest_ns.get(name, now_ns))
         first = self.first_ns.get(name, end_ns)
@@ -189,7 +185,7 @@ class CapacityProcessor(Processor):
         return self.history.series(name, FINE, end_ns - int(self.config.fine_retention * NS))
 
     def flush(self, now_ns: int) -> None:
-        with self._lock:
+        with self.lock:
             self.history.flush(now_ns)
             self.announcer.save(self.context.store, self.id, now_ns)
             try:
@@ -222,13 +218,8 @@ class CapacityProcessor(Processor):
         self._unsubscribe()
         self._unsubscribe = lambda: None
 
-    # -- reads (API thread) -------------------------------------------------
-    def resources(self) -> list[str]:
-        """Names of the resources recorded, sorted."""
-        with self._lock:
-            return sorted(self.known)
-
-    def _latest(self, resource: str) -> Analysis:
+    # -- what the views read (under ``lock``) ---------------------------------
+    def latest(self, resource: str) -> Analysis:
         """The cached analysis, made now when there is none yet; KeyError when unknown."""
         if resource not in self.known:
             raise KeyError(resource)
@@ -237,89 +228,17 @@ class CapacityProcessor(Processor):
             analysis = self._analyse(resource, self.latest_ns.get(resource, 0))
         return analysis
 
-    def dashboard(self) -> dict[str, Any]:
-        """Per resource: current, p90, trend, seasons, peaks, forecast, thresholds, sizing, cost."""
-        with self._lock:
-            entries = {
-                name: dashboard_entry(info, self._latest(name), self.config, self._inputs(info))
-                for name, info in sorted(self.known.items())
-            }
-            return {
-                "resources": entries,
-                "services": services_view(self.config),
-                **self._counters(),
-            }
-
-    def forecast_view(self, resource: str, horizon_s: float | None = None) -> dict[str, Any]:
-        """Forecast points (time, mean, lower, upper) up to ``horizon_s`` (default: the window).
-
-        Raises:
-            KeyError: unknown resource.
-        """
-        with self._lock:
-            info = self.known.get(resource)
-            if info is None:
-                raise KeyError(resource)
-            analysis = self._latest(resource)
-            points = forecast_points(analysis, horizon_s)
-            series = self._series(resource, self.latest_ns.get(resource, 0))
-            recent = max(len(points), 24)  # as much past as future, at least a day of hours
-            history = [
-                {"time": iso(start), "t": start / NS, "mean": bucket.mean, "max": bucket.max}
-                for start, bucket in zip(
-                    series.starts_ns[-recent:], series.buckets[-recent:], strict=True
-                )
-            ]
-            return {
-                **dashboard_entry(info, analysis, self.config, self._inputs(info)),
-                "points": points,
-                "history": history,
-            }
-
-    def usage(self, resource: str) -> tuple[list[float], list[float], float]:
-        """(epoch seconds, bucket means, interval_s) at the resolution forecasts use.
-
-        Raises:
-            KeyError: unknown resource.
-        """
-        with self._lock:
-            if resource not in self.known:
-                raise KeyError(resource)
-            series = self._series(resource, self.latest_ns.get(resource, 0))
-            times = [s / NS for s in series.starts_ns]
-            return times, series.means(), float(series.resolution_s)
-
-    def service_of(self, resource: str) -> str | None:
-        """The service a recorded resource belongs to, or None when unknown or unnamed."""
-        with self._lock:
-            info = self.known.get(resource)
-            return info.service or None if info is not None else None
-
-    def autoscaling(self, request: ScalingRequest) -> dict[str, Any]:
-        """HPA/KEDA configs and a replica schedule from ``request.resource``'s history.
-
-        Raises:
-            KeyError: unknown resource.
-            ScalingInputError: the history or configuration cannot support a plan.
-        """
-        with self._lock:
-            info = self.known.get(request.resource)
-            if info is None:
-                raise KeyError(request.resource)
-            times, values, _ = self.usage(request.resource)
-            return autoscaling_view(self.config, info, times, values, request)
-
     def snapshot(self) -> dict[str, Any]:
-        with self._lock:
+        with self.lock:
             open_findings = sorted(self.current.values(), key=lambda f: (f.kind, f.subject))
             return {
                 "resources": len(self.known),
                 "forecasts": len(self.analyses),
                 "current_findings": [f.model_dump(mode="json") for f in open_findings],
-                **self._counters(),
+                **self.counters(),
             }
 
-    def _counters(self) -> dict[str, Any]:
+    def counters(self) -> dict[str, Any]:
         return {
             "dropped_resources": self.dropped_resources,
             "rejected_points": self.extractor.rejected,
@@ -328,7 +247,7 @@ class CapacityProcessor(Processor):
         }
 
     def gauges(self) -> list[tuple[str, float, dict[str, str]]]:
-        with self._lock:
+        with self.lock:
             rows: list[tuple[str, float, dict[str, str]]] = []
             for name, analysis in self.analyses.items():
                 rows.extend(gauge_rows(self.known[name], analysis))

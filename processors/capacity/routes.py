@@ -41,7 +41,7 @@ class CapacityRoutes:
         self.pipeline = pipeline
 
     async def dashboard(self, request: Request, processor: CapacityProcessor) -> Response:
-        return JSONResponse(await run_in_threadpool(processor.dashboard))
+        return JSONResponse(await run_in_threadpool(processor.views.dashboard))
 
     async def forecast(self, request: Request, processor: CapacityProcessor) -> Response:
         resource = request.path_params["resource"]
@@ -55,9 +55,9 @@ class CapacityRoutes:
             if horizon_s <= 0:
                 return error(400, f"horizon: must be positive, got {raw!r}")
         try:
-            view = await run_in_threadpool(processor.forecast_view, resource, horizon_s)
+            view = await run_in_threadpool(processor.views.forecast_view, resource, horizon_s)
         except KeyError:
-            known = ", ".join(processor.resources()[:20]) or "none yet"
+            known = ", ".join(processor.views.resources()[:20]) or "none yet"
             return error(404, f'no usage recorded for resource "{resource}" (known: {known})')
         except ValueError as exc:
             return error(409, str(exc))
@@ -73,7 +73,7 @@ class CapacityRoutes:
             return error(400, f"request body is not JSON: {exc}")
         if isinstance(data, dict) and not data.get("workload") and not data.get("service"):
             # the resource's own service names the workload unless the body says otherwise
-            service = processor.service_of(str(data.get("resource", "")))
+            service = processor.views.service_of(str(data.get("resource", "")))
             if service:
                 data["service"] = service
         try:
@@ -81,7 +81,7 @@ class CapacityRoutes:
         except ValidationError as exc:
             return error(400, validation_message(exc))
         try:
-            result = await run_in_threadpool(processor.autoscaling, body)
+            result = await run_in_threadpool(processor.views.autoscaling, body)
         except KeyError:
             return error(404, f'no usage recorded for resource "{body.resource}"')
         except ScalingInputError as exc:

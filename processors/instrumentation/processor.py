@@ -19,7 +19,8 @@ from typing import Any
 from otel_perf.announce import Announcer
 from otel_perf.component import Context, Factory, Processor
 from otel_perf.findings import Finding, Kind, Severity
-from otel_perf.model import LogBatch, MetricBatch, SpanBatch, SpanKind
+from otel_perf.model import LogBatch, MetricBatch, SpanBatch
+from otel_perf.processors.instrumentation.categories import server_durations, span_categories
 from otel_perf.processors.instrumentation.config import InstrumentationConfig
 from otel_perf.processors.instrumentation.coverage import (
     CATEGORIES,
@@ -28,7 +29,6 @@ from otel_perf.processors.instrumentation.coverage import (
     Coverage,
     Seen,
     Verdict,
-    category,
     judge,
 )
 from otel_perf.store import StoreWriteError
@@ -64,26 +64,19 @@ class InstrumentationProcessor(Processor):
         return coverage
 
     def consume_spans(self, batch: SpanBatch) -> None:
-        groups: dict[tuple[str, str], list[int]] = {}  # (service, category) -> end times
-        server: dict[str, list[tuple[int, float]]] = {}
-        for span in batch.spans:
-            service, kind, end_ns = span.resource.service_name, span.kind, span.end_ns
-            name = category(kind, span.attributes)
-            ends = groups.get((service, name))
-            if ends is None:
-                ends = groups[(service, name)] = []
-            ends.append(end_ns)
-            if kind == SpanKind.SERVER:
-                duration_s = (end_ns - span.start_ns) / NS
-                server.setdefault(service, []).append((end_ns, duration_s))
+        """Spans counted per (service, category) and SERVER durations per service, on the
+        batch's columns (``categories.py``)."""
+        columns = batch.columns()
+        by_category = span_categories(columns)
+        servers = server_durations(columns)
         with self._lock:
-            for (service, name), ends in groups.items():
-                coverage = self._coverage(service, "traces", len(ends))
+            for service, name, count, first_ns, last_ns in by_category:
+                coverage = self._coverage(service, "traces", count)
                 if coverage is None:
                     continue
-                coverage.saw("traces", len(ends), min(ends), max(ends))
-                coverage.saw_spans(name, len(ends), min(ends), max(ends))
-            for service, spans in server.items():
+                coverage.saw("traces", count, first_ns, last_ns)
+                coverage.saw_spans(name, count, first_ns, last_ns)
+            for service, spans in servers:
                 known = self.services.get(service)
                 if known is None:
                     continue  # past max_services: counted above

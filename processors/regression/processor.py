@@ -40,7 +40,8 @@ from otel_perf.processors.regression.findings import (
     run_finding,
     version_finding,
 )
-from otel_perf.processors.regression.keys import STATEMENT_PREFIX, is_entry_series, operation_key
+from otel_perf.processors.regression.intake import row_keys
+from otel_perf.processors.regression.keys import STATEMENT_PREFIX, is_entry_series
 from otel_perf.processors.regression.release import judge_release
 from otel_perf.processors.regression.runs import RunHistory, finite, finite_dict, run_record
 from otel_perf.processors.regression.sequential import msprt
@@ -189,10 +190,10 @@ class RegressionProcessor(Processor):
 
     # -- intake -------------------------------------------------------------
     def consume_spans(self, batch: SpanBatch) -> None:
+        keys = row_keys(batch.columns(), batch.spans)  # operation_key once per combination
         with self.lock:
-            for span in batch.spans:
-                key = operation_key(span)  # entry operations and statements only
-                if key is None:
+            for span, key in zip(batch.spans, keys, strict=True):
+                if key is None:  # entry operations and statements only
                     continue
                 service, value_ms = span.service_name, span.duration_ns / 1e6
                 self.last_ns = max(self.last_ns, span.end_ns)

@@ -26,12 +26,14 @@ Add = Callable[[str, int, float, float], None]  # objective name, minute, good, 
 ObjectivesOf = Callable[[str, int], list[Objective]]  # service, its requests in the group
 
 
-def matches_operation(objective: Objective, span: SpanRecord) -> bool:
+def matches_operation(objective: Objective, span: SpanRecord, operation: str | None = None) -> bool:
+    """Whether a request span counts for ``objective``: its name, its operation (``route_of``;
+    pass the batch's operation column value when known) or its ``http.route``."""
     op = objective.operation
     return (
         op is None
         or op == span.name
-        or op == route_of(span.attributes, span.name)
+        or op == (operation if operation is not None else route_of(span.attributes, span.name))
         or (op == span.attributes.get("http.route"))
     )
 
@@ -70,7 +72,12 @@ def span_events(batch: SpanBatch, objectives_of: ObjectivesOf, add: Add) -> None
             if objective.latency_metric or objective.kind == SLIKind.RATIO:
                 continue
             if objective.operation is not None:
-                chosen = [spans[r] for r in members if matches_operation(objective, spans[r])]
+                ops = columns.operations(spans)  # an entry span's operation is route_of
+                chosen = [
+                    spans[r]
+                    for r in members.tolist()
+                    if matches_operation(objective, spans[r], ops.names[ops.ids[r]])
+                ]
                 if chosen:
                     good = sum(_good(objective, span) for span in chosen)
                     add(objective.name, minute, good, len(chosen))

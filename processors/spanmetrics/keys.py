@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping
 
 from otel_perf.model import AttrValue, SpanRecord
 from otel_perf.semconv import ALIASES, attribute, http_status, is_entry, is_error, operation
@@ -67,23 +68,66 @@ class Keyer:
         name = operation(span)
         if name is None:
             return None
+        raw = self.raw(span, name)
+        return self.take(raw, span.resource.service_name, span.kind, priority(span), 1)[0][0]
+
+    def raw(self, span: SpanRecord, name: str) -> tuple[object, ...]:
+        """What tells ``span``'s series apart: service, operation ``name``, kind, dimensions."""
         attrs = span.attributes
-        service = span.resource.service_name
         # attribute(attrs, d) for every dimension, with the fallbacks looked at only when needed
         values = tuple(map(attrs.get, self.dimensions))
         for i, _ in self._fallbacks:
             if values[i] is None:
                 values = self._fall_back(attrs, values)
                 break
-        raw = (service, name, span.kind) + values
+        raw = (span.resource.service_name, name, span.kind) + values
         if self.resource_dimensions:
             resource = span.resource.attributes
             raw += tuple(resource.get(d) for d in self.resource_dimensions)
+        try:
+            hash(raw)
+        except TypeError:  # a list or map value: keyed by its text, as its dimension shows it
+            raw = tuple(str(v) if isinstance(v, list | dict) else v for v in raw)
+        return raw
+
+    def admits(self, raws: Iterable[tuple[tuple[object, ...], str]]) -> bool:
+        """Whether every (raw, service) not yet a series would become one, whatever the order.
+
+        Then counting them group by group gives what counting span by span gives; past
+        a limit, who is admitted or evicted depends on the order of the spans.
+        """
+        new = {raw: service for raw, service in raws if raw not in self._keys}
+        if not new:
+            return True
+        if len(self._keys) + len(new) > self.max_total:
+            return False
+        per_service = Counter(new.values())
+        services = len(self._per_service) + sum(s not in self._per_service for s in per_service)
+        return services <= self.max_services and all(
+            len(self._per_service.get(s, ())) + n <= self.max_series for s, n in per_service.items()
+        )
+
+    def take(
+        self, raw: tuple[object, ...], service: str, kind: int, priority: int, count: int
+    ) -> list[tuple[SeriesKey, int]]:
+        """The series of ``count`` spans alike (``raw``), as runs of (series, spans) in order.
+
+        Exactly as ``count`` calls of :meth:`key` in a row: a series already admitted
+        takes them all at once; otherwise each sighting is judged in turn (the first ones
+        may go to overflow until the key earns its place).
+        """
         found = self._keys.get(raw)
         if found is not None:
-            self._uses[raw][0] += 1
-            return found
-        return self._new_key(raw, service, span)
+            self._uses[raw][0] += count
+            return [(found, count)]
+        runs: list[tuple[SeriesKey, int]] = []
+        for seen in range(count):
+            found = self._keys.get(raw)
+            if found is not None:  # admitted at an earlier sighting of these
+                self._uses[raw][0] += count - seen
+                return _extend(runs, found, count - seen)
+            runs = _extend(runs, self._new_key(raw, service, kind, priority), 1)
+        return runs
 
     def decay(self) -> None:
         """Halve every use count, so rarity is judged on recent traffic."""
@@ -108,14 +152,15 @@ class Keyer:
                         break
         return tuple(filled)
 
-    def _new_key(self, raw: tuple[object, ...], service: str, span: SpanRecord) -> SeriesKey:
+    def _new_key(
+        self, raw: tuple[object, ...], service: str, kind: int, priority: int
+    ) -> SeriesKey:
         admitted = self._per_service.get(service)
         if admitted is None:
             if len(self._per_service) >= self.max_services:
                 self.overflowed_spans += 1
                 return self._overflow_key(OVERFLOW)
             admitted = self._per_service[service] = set()
-        priority = _priority(span)
         if len(admitted) >= self.max_series:
             if not self._make_room(raw, service, priority):  # a swap: the total stays
                 self.overflowed_spans += 1
@@ -128,7 +173,7 @@ class Keyer:
             for name, value in zip(self._names, raw[3:], strict=True)
             if value is not None
         )
-        key = SeriesKey(service, str(raw[1]), int(span.kind), dims)
+        key = SeriesKey(service, str(raw[1]), int(kind), dims)
         self._keys[raw] = key
         self._uses[raw] = [1 + self._pending.get(service, {}).pop(raw, 0), priority]
         admitted.add(raw)
@@ -163,7 +208,17 @@ class Keyer:
         return len(self._keys)
 
 
-def _priority(span: SpanRecord) -> int:
+def _extend(
+    runs: list[tuple[SeriesKey, int]], key: SeriesKey, count: int
+) -> list[tuple[SeriesKey, int]]:
+    if runs and runs[-1][0] is key:
+        runs[-1] = (key, runs[-1][1] + count)
+    else:
+        runs.append((key, count))
+    return runs
+
+
+def priority(span: SpanRecord) -> int:
     """1 for an entry span with a declared route (what a person asked to see), else 0."""
     if not is_entry(span.kind):
         return 0

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Sequence
 from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
 
 from otel_perf.component import Context, Factory, Processor
 from otel_perf.findings import Finding
-from otel_perf.model import SpanBatch
+from otel_perf.model import SpanBatch, SpanRecord
 from otel_perf.processors.spanmetrics.config import SpanMetricsConfig
-from otel_perf.processors.spanmetrics.keys import ALIASES, Keyer
+from otel_perf.processors.spanmetrics.grouping import SeriesGroups, series_groups
+from otel_perf.processors.spanmetrics.keys import ALIASES, Keyer, priority
 from otel_perf.processors.spanmetrics.windows import NS, Rollup, Windows, merge_intervals
 from otel_perf.series import RED, SeriesInterval, SeriesKey
 
@@ -45,32 +50,61 @@ class SpanMetricsProcessor(Processor):
 
     # -- intake -------------------------------------------------------------
     def consume_spans(self, batch: SpanBatch) -> None:
-        groups: dict[tuple[int, SeriesKey], tuple[list[int], list[int]]] = {}
-        key_of, windows = self.keyer.key, self.windows
-        # Windows.slot written out (the watermark does not move while a batch is added)
-        interval_ns, watermark_ns, late = windows.interval_ns, windows.watermark_ns, 0
-        # the batch's error column: computed once, shared with the slo processor
-        errors_of = batch.columns().errors(batch.spans).tolist()
-        for span, error in zip(batch.spans, errors_of, strict=True):
-            end_ns = span.end_ns
-            start_ns = end_ns - end_ns % interval_ns
-            if start_ns < watermark_ns:
-                late += 1
-                start_ns = watermark_ns
-            key = key_of(span)
-            if key is None:  # framework-internal: its time is its parent's, no series
-                continue
-            group_key = (start_ns, key)
-            group = groups.get(group_key)
-            if group is None:
-                group = groups[group_key] = ([], [0])
-            group[0].append(end_ns - span.start_ns)
-            if error:
-                group[1][0] += 1
-        windows.late_spans += late
-        for (start, key), (durations, errors) in groups.items():
-            windows.add(start, key, durations, errors[0])
+        """Group the batch's spans by series on its columns; one key and one add per group.
+
+        When the batch would take a series past a limit, the keyer judges its spans one
+        by one in batch order instead, as admission and eviction depend on that order.
+        """
+        spans, columns, keyer, windows = batch.spans, batch.columns(), self.keyer, self.windows
+        operations = columns.operations(spans)  # computed once per batch, shared
+        groups = series_groups(
+            columns,
+            spans,
+            operations,
+            windows.interval_ns,
+            windows.watermark_ns,
+            keyer.dimensions,
+            bool(keyer.resource_dimensions),
+        )
+        windows.late_spans += groups.late
         self.spans += len(batch)
+        names, ids = operations.names, operations.ids
+        raws = [keyer.raw(spans[row], str(names[ids[row]])) for row in groups.first]
+        services = [spans[row].resource.service_name for row in groups.first]
+        durations = columns.duration_ns[groups.rows]
+        errors = columns.errors(spans)[groups.rows]  # once per batch, shared with slo
+        if not keyer.admits(zip(raws, services, strict=True)):
+            self._span_by_span(groups, raws, services, spans, durations, errors)
+            return
+        bounds, starts = groups.bounds, groups.start_ns
+        before = np.concatenate(([0], np.cumsum(errors))).tolist()  # errors before a position
+        for g, row in enumerate(groups.first):
+            low, high = bounds[g], bounds[g + 1]
+            span = spans[row]
+            ((key, _),) = keyer.take(raws[g], services[g], span.kind, priority(span), high - low)
+            windows.add(starts[g], key, durations[low:high], before[high] - before[low])
+
+    def _span_by_span(
+        self,
+        groups: SeriesGroups,
+        raws: list[tuple[object, ...]],
+        services: list[str],
+        spans: Sequence[SpanRecord],
+        durations: NDArray[np.int64],
+        errors: NDArray[np.bool_],
+    ) -> None:
+        """The keyer asked per span, in batch order; adds still grouped per series."""
+        group_of = np.repeat(np.arange(len(raws)), np.diff(groups.bounds))
+        at = np.argsort(groups.rows, kind="stable")  # positions in batch order
+        added: dict[tuple[int, SeriesKey], list[int]] = {}
+        for position, g in zip(at.tolist(), group_of[at].tolist(), strict=True):
+            span = spans[groups.first[g]]
+            ((key, _),) = self.keyer.take(raws[g], services[g], span.kind, priority(span), 1)
+            added.setdefault((groups.start_ns[g], key), []).append(position)
+        for (start, key), positions in added.items():
+            self.windows.add(
+                start, key, durations[positions], int(np.count_nonzero(errors[positions]))
+            )
 
     # -- evaluation ---------------------------------------------------------
     def tick(self, now_ns: int) -> list[Finding]:

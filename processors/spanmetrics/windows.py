@@ -13,6 +13,7 @@ from array import array
 from collections.abc import Iterable
 
 import numpy as np
+from numpy.typing import NDArray
 
 from otel_perf.series import RED, SeriesInterval, SeriesKey
 
@@ -89,7 +90,13 @@ class Windows:
             return self.watermark_ns
         return start
 
-    def add(self, start_ns: int, key: SeriesKey, durations_ns: list[int], errors: int) -> None:
+    def add(
+        self,
+        start_ns: int,
+        key: SeriesKey,
+        durations_ns: list[int] | NDArray[np.int64],
+        errors: int,
+    ) -> None:
         window = self.open.setdefault(start_ns, {})
         red = window.get(key)
         if red is None:
@@ -100,7 +107,10 @@ class Windows:
         values = waiting.get(key)
         if values is None:
             values = waiting[key] = array("q")
-        values.extend(durations_ns)
+        if isinstance(durations_ns, np.ndarray):  # int64 in a row: copied as they are
+            values.frombytes(durations_ns.astype(np.int64, copy=False).tobytes())
+        else:
+            values.extend(durations_ns)
         if len(values) >= PENDING_LIMIT:
             _record(red, waiting.pop(key), self.thresholds_s)
 

@@ -13,7 +13,13 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
 )
 
-from otel_perf.component.sender import Backoff, QueueSender, Retryable, SenderSettings
+from otel_perf.component.sender import (
+    Backoff,
+    QueueSender,
+    Retryable,
+    SenderSettings,
+    send_with_retries,
+)
 from otel_perf.exporters.aggregates.config import AggregatesExporterConfig
 from otel_perf.exporters.aggregates.sender import Sender
 
@@ -179,3 +185,20 @@ def test_the_aggregates_sender_counts_a_refused_request_without_retrying(
     assert sender.flush(timeout_s=60)
     sender.close(timeout_s=60)
     assert (sender.sent, sender.retries, sender.failed) == (0, 0, 1)
+
+
+def test_send_with_retries_gives_up_without_another_attempt_once_stopped() -> None:
+    stop = threading.Event()
+    attempts: list[float] = []
+
+    def send() -> None:
+        attempts.append(1)
+        raise Retryable("503")
+
+    def sleep(delay_s: float) -> None:
+        stop.set()  # a shutdown arrives during the wait
+
+    with pytest.raises(Retryable) as raised:
+        send_with_retries(send, 5, Backoff(1.0, 1.0), sleep, stop.is_set)
+    assert len(attempts) == 1 and raised.value.attempts == 1
+    assert send_with_retries(lambda: None, 5, Backoff(1.0, 1.0), sleep, stop.is_set) == 1

@@ -129,13 +129,15 @@ def test_the_error_ratio_is_judged_with_the_calls_it_is_over(tmp_path: Path) -> 
     assert 0.0 <= attributes["expected_low"] < 0.004 < attributes["expected_high"] < 0.1
 
 
-def test_robust_settings_judge_io_series_by_default_and_a_rule_can_turn_them_on() -> None:
+def test_robust_settings_judge_io_and_cpu_series_by_default_and_a_rule_can_turn_them_on() -> None:
     default = AnomalyConfig()
     ruled = AnomalyConfig.model_validate({"rules": [{"match": "metric:orders*", "robust": True}]})
     cases = (
         (default, "metric:system.disk.io{node}", True),
         (default, "metric:k8s.pod.network.io{pod}", True),
-        (default, "metric:system.cpu.utilization{node}", False),
+        (default, "metric:system.cpu.utilization{node}", True),
+        (default, "metric:container.cpu.usage{pod}", True),
+        (default, "metric:system.memory.usage{node}", False),
         (default, "span.p95_ms{shop GET /cart}", False),
         (ruled, "metric:orders{shop}", True),
         (ruled, "metric:system.disk.io{node}", False),  # rules given replace the defaults

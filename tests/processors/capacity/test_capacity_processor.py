@@ -70,7 +70,7 @@ def test_threshold_date_is_found_within_a_day_and_a_half() -> None:
     processor = make(thresholds={"cpu": [0.8]})
     end = feed(processor, T0, 28)
     found = processor.tick(end * NS)
-    view = processor.forecast_view(CPU)
+    view = processor.views.forecast_view(CPU)
     crossing = view["thresholds"][0]
     truth = first_crossing(usage, end, 0.8)  # 14.4 days: the weekday peaks reach 0.8
     assert crossing["crosses"] and crossing["label"] == "80%"
@@ -92,7 +92,7 @@ def test_prediction_interval_covers_near_the_nominal_level() -> None:
     processor = make(level=0.9)
     end = feed(processor, T0, 28)
     processor.tick(end * NS)
-    points = processor.forecast_view(CPU, horizon_s=7 * DAY)["points"]
+    points = processor.views.forecast_view(CPU, horizon_s=7 * DAY)["points"]
     assert len(points) == 7 * 24
     rng = np.random.default_rng(99)
     inside, widths = 0, []
@@ -115,7 +115,7 @@ def test_flat_noise_gives_no_trend_and_no_crossing() -> None:
     processor = make()
     end = feed(processor, T0, 14, fn=lambda t: 0.3, noise=0.03, seed=3)
     assert processor.tick(end * NS) == []
-    view = processor.forecast_view(CPU)
+    view = processor.views.forecast_view(CPU)
     assert view["trend"] == "flat" and abs(view["trend_per_day"]) < 0.002
     assert view["thresholds"] == [
         {
@@ -135,14 +135,14 @@ def test_short_history_uses_five_minute_buckets_and_waits_for_min_history() -> N
     processor = make(min_history="6h")
     end = feed(processor, T0, 0.2)
     processor.tick(end * NS)
-    view = processor.forecast_view(CPU)
+    view = processor.views.forecast_view(CPU)
     assert view["interval_s"] == 300.0 and view["forecast"] is None
     assert view["reason"].startswith("history 4.8h")
     end = feed(processor, end, 1.0)
     processor.tick(end * NS)
-    view = processor.forecast_view(CPU)
+    view = processor.views.forecast_view(CPU)
     assert view["interval_s"] == 300.0 and view["forecast"]["steps"] == 30 * 288
-    times, values, interval = processor.usage(CPU)
+    times, values, interval = processor.views.usage(CPU)
     assert interval == 300.0 and len(times) == len(values) == (end - 300) // 300 - T0 // 300 + 1
 
 
@@ -150,11 +150,11 @@ def test_forecasts_are_cached_for_forecast_interval_of_event_time() -> None:
     processor = make(forecast_interval="5m")
     end = feed(processor, T0, 3)
     processor.tick(end * NS)
-    made = processor.forecast_view(CPU)["analysed_at"]
+    made = processor.views.forecast_view(CPU)["analysed_at"]
     processor.tick((end + 299) * NS)
-    assert processor.forecast_view(CPU)["analysed_at"] == made
+    assert processor.views.forecast_view(CPU)["analysed_at"] == made
     processor.tick((end + 300) * NS)
-    assert processor.forecast_view(CPU)["analysed_at"] != made
+    assert processor.views.forecast_view(CPU)["analysed_at"] != made
 
 
 def test_crossing_is_announced_once_and_resolved_when_no_longer_forecast() -> None:
@@ -197,7 +197,7 @@ def test_rollups_are_stored_and_history_survives_a_restart(tmp_path: Path) -> No
     processor = make(store, raw_min_interval="10m")
     end = feed(processor, T0, 3)
     processor.flush(end * NS)
-    before = processor.usage(CPU)
+    before = processor.views.usage(CPU)
     raw = store.usage("capacity", CPU, 0)
     fine = store.usage("capacity", CPU, 300)
     coarse = store.usage("capacity", CPU, 3600)
@@ -210,8 +210,8 @@ def test_rollups_are_stored_and_history_survives_a_restart(tmp_path: Path) -> No
 
     store = Store(tmp_path / "s.db")
     again = make(store, raw_min_interval="10m")
-    assert again.resources() == [CPU]
-    assert again.usage(CPU) == before
+    assert again.views.resources() == [CPU]
+    assert again.views.usage(CPU) == before
     # a bucket filled across the restart adds up rather than being replaced
     again.record_usage(CPU, 1.0, (end - 1) * NS)
     again.flush(end * NS)
@@ -235,7 +235,7 @@ def test_resources_beyond_max_resources_are_dropped_and_counted() -> None:
     assert processor.record_usage("b/cpu", 0.1, T0 * NS)
     assert not processor.record_usage("c/cpu", 0.1, T0 * NS)
     assert processor.record_usage("a/cpu", 0.2, (T0 + 60) * NS)
-    assert processor.resources() == ["a/cpu", "b/cpu"]
+    assert processor.views.resources() == ["a/cpu", "b/cpu"]
     assert processor.snapshot()["dropped_resources"] == 1
 
 
@@ -244,9 +244,9 @@ def test_bad_usage_and_unknown_resources_are_rejected_clearly() -> None:
     with pytest.raises(ValueError, match=r"usage of 'x' must be a finite number, got nan"):
         processor.record_usage("x", float("nan"))
     with pytest.raises(KeyError):
-        processor.forecast_view("nope")
+        processor.views.forecast_view("nope")
     with pytest.raises(KeyError):
-        processor.usage("nope")
+        processor.views.usage("nope")
 
 
 def point(name: str, value: float, t: int, service: str = "web", **attrs: Any) -> MetricPoint:
@@ -287,19 +287,19 @@ def test_received_metrics_become_usage_per_service() -> None:
         point("unrelated.metric", 1.0, t),
     ]
     processor.consume_metrics(MetricBatch(points))
-    assert processor.resources() == [
+    assert processor.views.resources() == [
         "api/process.memory.usage",
         "db_cpu",
         "queue",
         "web/system.cpu.utilization",
         "web/system.memory.usage",
     ]
-    latest = {name: processor.usage(name)[1][-1] for name in processor.resources()}
+    latest = {name: processor.views.usage(name)[1][-1] for name in processor.views.resources()}
     assert latest["web/system.cpu.utilization"] == pytest.approx(0.4)
     assert latest["web/system.memory.usage"] == 3e9
     assert latest["api/process.memory.usage"] == 2e8
     assert latest["queue"] == 9 and latest["db_cpu"] == pytest.approx(0.4)
-    info = processor.dashboard()["resources"]
+    info = processor.views.dashboard()["resources"]
     assert info["web/system.memory.usage"]["kind"] == "memory"
     assert info["web/system.memory.usage"]["unit"] == "By"
     assert info["queue"]["thresholds"] == []  # no forecast yet: too little history
@@ -339,12 +339,12 @@ def test_request_rate_per_service_comes_from_span_metrics() -> None:
     }
     hub.publish(SeriesInterval(T0 * NS, (T0 + 10) * NS, 10, values))
     hub.publish(SeriesInterval(T0 * NS, (T0 + 60) * NS, 60, values, rollup=True))  # ignored
-    assert processor.resources() == ["checkout/request.rate", "search/request.rate"]
-    assert processor.usage("checkout/request.rate")[1] == [4.0]
-    assert processor.usage("search/request.rate")[1] == [0.5]
+    assert processor.views.resources() == ["checkout/request.rate", "search/request.rate"]
+    assert processor.views.usage("checkout/request.rate")[1] == [4.0]
+    assert processor.views.usage("search/request.rate")[1] == [0.5]
     processor.shutdown()
     hub.publish(SeriesInterval((T0 + 10) * NS, (T0 + 20) * NS, 10, values))
-    assert processor.usage("search/request.rate")[1] == [0.5]  # unsubscribed
+    assert processor.views.usage("search/request.rate")[1] == [0.5]  # unsubscribed
 
 
 def test_request_rate_threshold_is_a_fraction_of_replica_capacity() -> None:
@@ -360,7 +360,7 @@ def test_request_rate_threshold_is_a_fraction_of_replica_capacity() -> None:
         resource="web/request.rate",
     )
     processor.tick(end * NS)
-    (crossing,) = processor.forecast_view("web/request.rate")["thresholds"]
+    (crossing,) = processor.views.forecast_view("web/request.rate")["thresholds"]
     assert crossing["threshold"] == 80.0 and crossing["label"] == "80%"
     assert (
         abs(crossing["days_until"] - first_crossing(lambda t: 40 + 10 * (t - T0) / DAY, end, 80))
@@ -379,7 +379,7 @@ def test_right_sizing_and_cost_flag_an_over_provisioned_request() -> None:
     found = processor.tick(end * NS)
     (rec,) = [f for f in found if f.kind == Kind.RECOMMENDATION]
     assert rec.severity == Severity.INFO and rec.attributes["status"] == "over"
-    entry = processor.dashboard()["resources"][CPU]
+    entry = processor.views.dashboard()["resources"][CPU]
     # a utilization series is sized as a utilization; the capacity gives cores beside it
     share = entry["rightsizing"]
     assert share["unit"] == "1" and share["quantity"] == "utilization"
@@ -396,7 +396,7 @@ def test_right_sizing_and_cost_flag_an_over_provisioned_request() -> None:
     saving = 3 * (2 - sizing["target"]) * 0.04 * window_h
     assert cost["rightsizing_saving"] == pytest.approx(saving)
     assert rec.attributes["saving"] == pytest.approx(saving)
-    service = processor.dashboard()["services"]["web"]
+    service = processor.views.dashboard()["services"]["web"]
     each = 2 * 0.04 + 0.5 * 0.005
     assert service["replica_hourly"] == pytest.approx(each)
     assert service["schedule_saving"] == pytest.approx(8 * 2 * each * 30)
@@ -412,7 +412,7 @@ def test_gauges_are_registered_and_cover_the_horizons() -> None:
     horizons = sorted(a["horizon"] for n, _, a in rows if n == "otel_perf.capacity.forecast")
     assert horizons == ["1d", "1h", "30d", "7d"]
     (days,) = [v for n, v, a in rows if n == "otel_perf.capacity.time_to_threshold"]
-    view = processor.forecast_view(CPU)
+    view = processor.views.forecast_view(CPU)
     assert days == view["thresholds"][0]["days_until"]
     lower = {a["horizon"]: v for n, v, a in rows if n == "otel_perf.capacity.forecast.lower"}
     upper = {a["horizon"]: v for n, v, a in rows if n == "otel_perf.capacity.forecast.upper"}
@@ -428,7 +428,7 @@ def test_reads_from_another_thread_while_usage_arrives() -> None:
     def read() -> None:
         try:
             while not stop.is_set():
-                processor.dashboard()
+                processor.views.dashboard()
                 processor.snapshot()
                 processor.gauges()
         except BaseException as exc:  # noqa: BLE001 - surfaced by the assertion below
@@ -452,7 +452,7 @@ def test_autoscaling_plans_from_the_recorded_history() -> None:
     processor = make(replicas={"web": {"count": 4, "capacity_rps": 50}})
     rate = "web/request.rate"
     end = feed(processor, T0, 7, fn=lambda t: 100 + 60 * usage(t), noise=1, resource=rate)
-    answer = processor.autoscaling(ScalingRequest(resource=rate, service="web", days=1))
+    answer = processor.views.autoscaling(ScalingRequest(resource=rate, service="web", days=1))
     plan = answer["plan"]
     assert plan["kind"] == "requests" and plan["per_replica_capacity"] == 50.0
     assert plan["capacity_source"] == "configured" and plan["current_replicas"] == 4
@@ -461,11 +461,11 @@ def test_autoscaling_plans_from_the_recorded_history() -> None:
     assert len(answer["schedule"]) == 24
     assert answer["schedule"][0]["start_s"] >= end - 3600
     with pytest.raises(KeyError):
-        processor.autoscaling(ScalingRequest(resource="nope", service="web", kind="cpu"))
+        processor.views.autoscaling(ScalingRequest(resource="nope", service="web", kind="cpu"))
     # per-pod utilization with no replica count configured cannot be turned into demand
     feed(processor, T0, 1, resource="api/cpu.utilization")
     with pytest.raises(ScalingInputError, match="replicas"):
-        processor.autoscaling(ScalingRequest(resource="api/cpu.utilization", service="api"))
+        processor.views.autoscaling(ScalingRequest(resource="api/cpu.utilization", service="api"))
 
 
 def test_config_reads_quantities_and_names_what_is_wrong() -> None:
@@ -525,7 +525,7 @@ def test_host_reported_capacity_turns_utilization_into_cores_and_bytes() -> None
                 )
             )
         processor.consume_metrics(MetricBatch(batch))
-    resources = processor.dashboard()["resources"]
+    resources = processor.views.dashboard()["resources"]
     cpu = resources["web/system.cpu.utilization"]["rightsizing"]
     memory = resources["web/system.memory.utilization"]["rightsizing"]
     # sized as utilizations (never bytes under a utilization's name), cores/bytes beside
@@ -570,5 +570,5 @@ def test_the_resources_document_keeps_its_shape_across_a_restart(
     # a document that no longer fits is left behind with a warning, not a crash
     store.save_state("capacity", "resources", {"db/disk": {"name": "db/disk"}}, 4)
     with caplog.at_level("WARNING", logger="otel_perf.component.state"):
-        assert make(store).resources() == []
+        assert make(store).views.resources() == []
     assert "does not match Resources" in caplog.text

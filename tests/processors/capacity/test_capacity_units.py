@@ -90,7 +90,7 @@ def fed(**settings: object) -> CapacityProcessor:
 
 
 def test_each_kind_of_series_is_sized_in_its_own_unit() -> None:
-    resources = fed().dashboard()["resources"]
+    resources = fed().views.dashboard()["resources"]
     share = resources[UTILIZATION]["rightsizing"]
     assert (share["unit"], share["quantity"]) == ("1", "utilization")
     assert 0.6 * 1.15 < share["target"] < 0.75 and 0 <= share["lower"] <= share["upper"] <= 1
@@ -120,7 +120,7 @@ def test_a_known_capacity_gives_cores_and_bytes_beside_the_utilization() -> None
         capacity={"api": {"memory": "1Gi"}},
         requests={"api": {"memory": "2Gi", "cpu": "2"}},
     )
-    resources = processor.dashboard()["resources"]
+    resources = processor.views.dashboard()["resources"]
     share = resources[UTILIZATION]["rightsizing"]
     assert share["unit"] == "1" and share["target"] < 1  # still a utilization
     assert share["request"] == 2.0  # the request as a share of the capacity
@@ -150,7 +150,7 @@ def processor_snapshots(processor: CapacityProcessor) -> dict[str, dict[str, dic
 
 def test_the_cli_table_prints_units() -> None:
     out = io.StringIO()
-    data = fed(capacity={"api": {"memory": "1Gi"}}).dashboard()
+    data = fed(capacity={"api": {"memory": "1Gi"}}).views.dashboard()
     print_dashboard(Console(file=out, width=250, color_system=None), data)
     rows = {line.split("│")[1].strip(): line for line in out.getvalue().splitlines() if "│" in line}
     assert " %" in rows[UTILIZATION] and "MiB" in rows[UTILIZATION]  # 60 % (≈ 700 MiB)

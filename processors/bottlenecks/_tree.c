@@ -1,0 +1,495 @@
+/* Self time and critical path of many traces at once, on columns.
+ *
+ * gather(spans, start, end, kind, resource, sid, pid, flags) reads the columns below
+ * from a list of SpanRecords: times and kind (int64), the resource's identity (int64),
+ * span and parent ids as big-endian uint64, and per span flags (uint8): 1 it has a parent
+ * id, 2 its span id is not 8 bytes, 4 its parent id is neither empty nor 8 bytes, 8 a
+ * time or kind that is not an int64 (the caller hands such traces to the Python tree).
+ *
+ * analyse(offsets, parent, start, end, sid, orphan, self_ns, cp_ns, cp_last, root, ok)
+ *
+ * The spans of trace t are rows offsets[t] .. offsets[t+1]-1 of the columns; every
+ * argument is a C-contiguous buffer (numpy arrays):
+ *
+ *   offsets  int64[T+1]
+ *   parent   int32[n]  the parent's row (a row of the same trace), or -1 for a root
+ *   start    int64[n]  the span's window, end >= start (no clock correction here: the
+ *   end      int64[n]  caller sends traces that need none)
+ *   sid      uint64[n] the span id read big-endian: orders like the id's bytes
+ *   orphan   uint8[n]  a root whose parent never arrived
+ *
+ * and it fills
+ *
+ *   self_ns  int64[n]  duration minus the union of the children clipped to the span
+ *   cp_ns    int64[n]  time the span's own work lies on the critical path of the root
+ *   cp_last  int32[n]  index of the span's last stretch in the backward walk, -1: none
+ *   root     int32[T]  the main root's row
+ *   ok       uint8[T]  0 when a parent cycle leaves spans unreachable from the roots
+ *                      (the caller then analyses the trace in Python)
+ *
+ * The pure-Python functions of tracetree.py and critical_path.py are the specification:
+ * children in (start, span id) order, the main root (a true root before an orphan, then
+ * the longest, the earliest, the smallest id), the backward walk with pending children
+ * ordered by (-end, start, span id). tests/processors/bottlenecks/test_bottlenecks_fast.py
+ * compares the two on seeded random traces.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    int64_t end; /* sort keys of a pending child: end descending, start, id ascending */
+    int64_t start;
+    uint64_t sid;
+    int32_t row;
+} Pending;
+
+typedef struct {
+    int32_t row;
+    int64_t low, cursor;
+    int32_t first, count, index; /* the frame's pending children in the scratch buffer */
+} Frame;
+
+typedef struct {
+    const int64_t *start, *end;
+    const uint64_t *sid;
+} Cols;
+
+/* -- ordering ------------------------------------------------------------------- */
+
+typedef int (*Before)(const Pending *, const Pending *);
+
+static int start_before(const Pending *a, const Pending *b) {
+    if (a->start != b->start) return a->start < b->start;
+    return a->sid < b->sid;
+}
+
+static int pending_before(const Pending *a, const Pending *b) {
+    if (a->end != b->end) return a->end > b->end;
+    if (a->start != b->start) return a->start < b->start;
+    return a->sid < b->sid;
+}
+
+/* Merge sort (insertion sort for short runs): O(n log n) for a parent with thousands of
+ * children, linear for the usual short list already in order. tmp holds n/2 items. */
+static void sort_run(Pending *p, int32_t n, Pending *tmp, Before before) {
+    if (n <= 16) {
+        for (int32_t i = 1; i < n; i++) {
+            Pending v = p[i];
+            int32_t j = i - 1;
+            while (j >= 0 && before(&v, &p[j])) {
+                p[j + 1] = p[j];
+                j--;
+            }
+            p[j + 1] = v;
+        }
+        return;
+    }
+    int32_t h = n / 2;
+    sort_run(p, h, tmp, before);
+    sort_run(p + h, n - h, tmp, before);
+    if (!before(&p[h], &p[h - 1])) return; /* the halves are already in order */
+    memcpy(tmp, p, (size_t)h * sizeof(Pending));
+    int32_t i = 0, j = h, k = 0;
+    while (i < h && j < n) p[k++] = before(&p[j], &tmp[i]) ? p[j++] : tmp[i++];
+    while (i < h) p[k++] = tmp[i++];
+}
+
+/* -- one trace ---------------------------------------------------------------------- */
+
+typedef struct {
+    int32_t *kid_start, *kid_count, *kids, *fill, *roots, *stack;
+    Pending *pending, *order, *tmp;
+    Frame *frames;
+    uint8_t *seen;
+    size_t cap;
+} Scratch;
+
+static void scratch_free(Scratch *s) {
+    free(s->kid_start);
+    free(s->kid_count);
+    free(s->kids);
+    free(s->fill);
+    free(s->roots);
+    free(s->stack);
+    free(s->pending);
+    free(s->order);
+    free(s->tmp);
+    free(s->frames);
+    free(s->seen);
+    memset(s, 0, sizeof(*s));
+}
+
+/* Room for a trace of m spans (buffers grow, never shrink, within one call). */
+static int scratch_fit(Scratch *s, size_t m) {
+    if (m <= s->cap) return 0;
+    scratch_free(s);
+    s->kid_start = malloc(m * sizeof(int32_t));
+    s->kid_count = malloc(m * sizeof(int32_t));
+    s->kids = malloc(m * sizeof(int32_t));
+    s->fill = malloc(m * sizeof(int32_t));
+    s->roots = malloc(m * sizeof(int32_t));
+    s->stack = malloc(m * sizeof(int32_t));
+    s->pending = malloc(m * sizeof(Pending));
+    s->order = malloc(m * sizeof(Pending));
+    s->tmp = malloc(m * sizeof(Pending));
+    s->frames = malloc(m * sizeof(Frame));
+    s->seen = malloc(m);
+    if (!s->kid_start || !s->kid_count || !s->kids || !s->fill || !s->roots || !s->stack ||
+        !s->pending || !s->order || !s->tmp || !s->frames || !s->seen) {
+        return -1;
+    }
+    s->cap = m;
+    return 0;
+}
+
+/* Children of local span i clipped to [low, high], appended to the pending buffer. */
+static int32_t push_pending(const Cols *c, Scratch *s, int32_t base, int32_t i, int64_t low,
+                            int64_t high, int32_t *used) {
+    int32_t first = *used, n = s->kid_count[i];
+    for (int32_t k = 0; k < n; k++) {
+        int32_t row = base + s->kids[s->kid_start[i] + k];
+        int64_t st = c->start[row], en = c->end[row];
+        st = st > low ? st : low;
+        st = st < high ? st : high;
+        en = en > st ? en : st;
+        en = en < high ? en : high;
+        Pending *p = &s->pending[first + k];
+        p->end = en;
+        p->start = st;
+        p->sid = c->sid[row];
+        p->row = row;
+    }
+    sort_run(&s->pending[first], n, s->tmp, pending_before);
+    *used = first + n;
+    return first;
+}
+
+static void emit(int64_t *cp_ns, int32_t *cp_last, int32_t *stretch, int32_t row, int64_t a,
+                 int64_t b) {
+    cp_ns[row] += b - a;
+    cp_last[row] = (*stretch)++;
+}
+
+static void walk_back(const Cols *c, Scratch *s, int32_t base, int32_t root, int64_t *cp_ns,
+                      int32_t *cp_last) {
+    int32_t used = 0, depth = 0, stretch = 0;
+    int32_t local = root - base;
+    int64_t low = c->start[root], high = c->end[root];
+    Frame *f = &s->frames[depth++];
+    f->row = root;
+    f->low = low;
+    f->cursor = high;
+    f->count = s->kid_count[local];
+    f->first = push_pending(c, s, base, local, low, high, &used);
+    f->index = 0;
+    while (depth > 0) {
+        f = &s->frames[depth - 1];
+        int32_t i = f->index, found = -1;
+        for (; i < f->count; i++) {
+            if (s->pending[f->first + i].end <= f->cursor) {
+                found = i;
+                break;
+            }
+        }
+        if (found < 0) {
+            if (f->cursor > f->low) emit(cp_ns, cp_last, &stretch, f->row, f->low, f->cursor);
+            depth--;
+            continue;
+        }
+        Pending child = s->pending[f->first + found];
+        if (f->cursor > child.end) emit(cp_ns, cp_last, &stretch, f->row, child.end, f->cursor);
+        f->cursor = child.start;
+        f->index = found + 1;
+        int32_t clocal = child.row - base;
+        if (s->kid_count[clocal] > 0) {
+            Frame *g = &s->frames[depth++];
+            g->row = child.row;
+            g->low = child.start;
+            g->cursor = child.end;
+            g->count = s->kid_count[clocal];
+            g->first = push_pending(c, s, base, clocal, child.start, child.end, &used);
+            g->index = 0;
+        } else if (child.end > child.start) {
+            emit(cp_ns, cp_last, &stretch, child.row, child.start, child.end);
+        }
+    }
+}
+
+static int64_t covered(const Cols *c, Scratch *s, int32_t base, int32_t i, int64_t low,
+                       int64_t high) {
+    int64_t total = 0, reach = 0;
+    int have = 0;
+    for (int32_t k = 0; k < s->kid_count[i]; k++) {
+        int32_t row = base + s->kids[s->kid_start[i] + k];
+        int64_t st = c->start[row], en = c->end[row];
+        st = st > low ? st : low;
+        st = st < high ? st : high;
+        en = en > st ? en : st;
+        en = en < high ? en : high;
+        int64_t begin = (have && reach > st) ? reach : st;
+        if (en > begin) total += en - begin;
+        reach = (have && reach > en) ? reach : en;
+        have = 1;
+    }
+    return total;
+}
+
+static int root_before(const Cols *c, const uint8_t *orphan, int32_t a, int32_t b) {
+    if (orphan[a] != orphan[b]) return orphan[a] < orphan[b];
+    int64_t da = c->end[a] - c->start[a], db = c->end[b] - c->start[b];
+    if (da != db) return da > db;
+    if (c->start[a] != c->start[b]) return c->start[a] < c->start[b];
+    return c->sid[a] < c->sid[b];
+}
+
+/* Returns 1 when every span is reachable from a root, 0 for a cycle, -1 out of memory. */
+static int one_trace(const Cols *c, const int32_t *parent, const uint8_t *orphan, Scratch *s,
+                     int32_t base, int32_t m, int64_t *self_ns, int64_t *cp_ns,
+                     int32_t *cp_last, int32_t *root_out) {
+    if (scratch_fit(s, (size_t)m) < 0) return -1;
+    int32_t n_roots = 0;
+    memset(s->kid_count, 0, (size_t)m * sizeof(int32_t));
+    for (int32_t i = 0; i < m; i++) {
+        int32_t p = parent[base + i];
+        if (p < 0) s->roots[n_roots++] = i;
+        else s->kid_count[p - base]++;
+    }
+    int32_t acc = 0;
+    for (int32_t i = 0; i < m; i++) {
+        s->kid_start[i] = acc;
+        s->fill[i] = acc;
+        acc += s->kid_count[i];
+    }
+    for (int32_t i = 0; i < m; i++) {
+        int32_t p = parent[base + i];
+        if (p >= 0) s->kids[s->fill[p - base]++] = i;
+    }
+    /* reachability: a parent cycle hides spans from every root */
+    memset(s->seen, 0, (size_t)m);
+    int32_t top = 0, reached = 0;
+    for (int32_t r = 0; r < n_roots; r++) s->stack[top++] = s->roots[r];
+    while (top > 0) {
+        int32_t i = s->stack[--top];
+        s->seen[i] = 1;
+        reached++;
+        for (int32_t k = 0; k < s->kid_count[i]; k++) s->stack[top++] = s->kids[s->kid_start[i] + k];
+    }
+    if (reached < m || n_roots == 0) return 0;
+    for (int32_t i = 0; i < m; i++) {
+        /* children in (start, span id) order */
+        int32_t n = s->kid_count[i];
+        int32_t *ids = &s->kids[s->kid_start[i]];
+        if (n > 1) {
+            for (int32_t k = 0; k < n; k++) {
+                int32_t row = base + ids[k];
+                Pending key = {0, c->start[row], c->sid[row], ids[k]};
+                s->order[k] = key;
+            }
+            sort_run(s->order, n, s->tmp, start_before);
+            for (int32_t k = 0; k < n; k++) ids[k] = s->order[k].row;
+        }
+        int32_t row = base + i;
+        int64_t low = c->start[row], high = c->end[row];
+        self_ns[row] = high - low - (n ? covered(c, s, base, i, low, high) : 0);
+    }
+    int32_t best = base + s->roots[0];
+    for (int32_t r = 1; r < n_roots; r++) {
+        int32_t row = base + s->roots[r];
+        if (root_before(c, orphan, row, best)) best = row;
+    }
+    *root_out = best;
+    walk_back(c, s, base, best, cp_ns, cp_last);
+    return 1;
+}
+
+/* -- the Python entry point ---------------------------------------------------------- */
+
+static int get(PyObject *obj, Py_buffer *view, Py_ssize_t item, int writable, const char *what) {
+    if (PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS | (writable ? PyBUF_WRITABLE : 0)) < 0)
+        return -1;
+    if (view->itemsize != item || view->len % item != 0) {
+        PyErr_Format(PyExc_ValueError, "%s: expected items of %zd bytes", what, item);
+        PyBuffer_Release(view);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *analyse(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *o[11];
+    if (!PyArg_UnpackTuple(args, "analyse", 11, 11, &o[0], &o[1], &o[2], &o[3], &o[4], &o[5],
+                           &o[6], &o[7], &o[8], &o[9], &o[10]))
+        return NULL;
+    static const char *names[11] = {"offsets", "parent", "start", "end",  "sid", "orphan",
+                                    "self_ns", "cp_ns",  "cp_last", "root", "ok"};
+    static const Py_ssize_t sizes[11] = {8, 4, 8, 8, 8, 1, 8, 8, 4, 4, 1};
+    Py_buffer v[11];
+    int got = 0;
+    PyObject *result = NULL;
+    for (; got < 11; got++) {
+        if (get(o[got], &v[got], sizes[got], got >= 6, names[got]) < 0) goto done;
+    }
+    Py_ssize_t n = v[1].len / 4, traces = v[9].len / 4;
+    if (v[0].len / 8 != traces + 1 || v[2].len / 8 != n || v[3].len / 8 != n ||
+        v[4].len / 8 != n || v[5].len != n || v[6].len / 8 != n || v[7].len / 8 != n ||
+        v[8].len / 4 != n || v[10].len != traces) {
+        PyErr_SetString(PyExc_ValueError, "analyse: column lengths disagree");
+        goto done;
+    }
+    const int64_t *offsets = v[0].buf;
+    const int32_t *parent = v[1].buf;
+    Cols c = {v[2].buf, v[3].buf, v[4].buf};
+    const uint8_t *orphan = v[5].buf;
+    int64_t *self_ns = v[6].buf, *cp_ns = v[7].buf;
+    int32_t *cp_last = v[8].buf, *root = v[9].buf;
+    uint8_t *ok = v[10].buf;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int32_t p = parent[i];
+        cp_ns[i] = 0;
+        cp_last[i] = -1;
+        self_ns[i] = 0;
+        if (p >= n || p < -1) {
+            PyErr_Format(PyExc_ValueError, "analyse: parent row %d of row %zd is out of range", p, i);
+            goto done;
+        }
+    }
+    Scratch s;
+    memset(&s, 0, sizeof(s));
+    for (Py_ssize_t t = 0; t < traces; t++) {
+        int64_t lo = offsets[t], hi = offsets[t + 1];
+        if (lo < 0 || hi < lo || hi > n || hi - lo > INT32_MAX) {
+            PyErr_Format(PyExc_ValueError, "analyse: bad offsets of trace %zd", t);
+            scratch_free(&s);
+            goto done;
+        }
+        for (int64_t i = lo; i < hi; i++) {
+            if (parent[i] >= 0 && (parent[i] < lo || parent[i] >= hi)) {
+                PyErr_Format(PyExc_ValueError, "analyse: row %lld has a parent in another trace",
+                             (long long)i);
+                scratch_free(&s);
+                goto done;
+            }
+        }
+        root[t] = -1;
+        int r = hi > lo ? one_trace(&c, parent, orphan, &s, (int32_t)lo, (int32_t)(hi - lo),
+                                    self_ns, cp_ns, cp_last, &root[t])
+                        : 0;
+        if (r < 0) {
+            PyErr_NoMemory();
+            scratch_free(&s);
+            goto done;
+        }
+        ok[t] = (uint8_t)r;
+    }
+    scratch_free(&s);
+    result = Py_NewRef(Py_None);
+done:
+    for (int i = 0; i < got; i++) PyBuffer_Release(&v[i]);
+    return result;
+}
+
+
+/* -- gather: the columns of SpanRecord objects ---------------------------------------- */
+
+enum { HAS_PARENT = 1, ODD_ID = 2, ODD_PARENT = 4, ODD_TIME = 8 };
+
+static PyObject *s_start, *s_end, *s_kind, *s_resource, *s_span_id, *s_parent;
+
+static int64_t long_of(PyObject *span, PyObject *name, uint8_t *flags) {
+    PyObject *value = PyObject_GetAttr(span, name);
+    if (value == NULL) return -1;
+    int overflow = 0;
+    long long got = PyLong_Check(value) ? PyLong_AsLongLongAndOverflow(value, &overflow) : 0;
+    if (!PyLong_Check(value) || overflow) *flags |= ODD_TIME; /* the Python tree decides */
+    Py_DECREF(value);
+    return (int64_t)got;
+}
+
+/* An 8-byte id as a big-endian integer; 0 and a flag for any other length. */
+static uint64_t id_of(PyObject *span, PyObject *name, uint8_t *flags, uint8_t odd, int parent) {
+    PyObject *value = PyObject_GetAttr(span, name);
+    if (value == NULL) return 0;
+    uint64_t out = 0;
+    Py_ssize_t size = PyBytes_Check(value) ? PyBytes_GET_SIZE(value) : -1;
+    if (size == 8) {
+        const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(value);
+        for (int i = 0; i < 8; i++) out = (out << 8) | p[i];
+    } else if (!(parent && size == 0)) {
+        *flags |= odd;
+    }
+    if (parent && size != 0) *flags |= HAS_PARENT;
+    Py_DECREF(value);
+    return out;
+}
+
+static PyObject *gather(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *spans, *o[7];
+    if (!PyArg_ParseTuple(args, "O!OOOOOOO", &PyList_Type, &spans, &o[0], &o[1], &o[2], &o[3],
+                          &o[4], &o[5], &o[6]))
+        return NULL;
+    static const char *names[7] = {"start", "end", "kind", "resource", "sid", "pid", "flags"};
+    static const Py_ssize_t sizes[7] = {8, 8, 8, 8, 8, 8, 1};
+    Py_buffer v[7];
+    int got = 0;
+    PyObject *result = NULL;
+    for (; got < 7; got++) {
+        if (get(o[got], &v[got], sizes[got], 1, names[got]) < 0) goto done;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(spans);
+    for (int i = 0; i < 7; i++) {
+        if (v[i].len / sizes[i] != n) {
+            PyErr_SetString(PyExc_ValueError, "gather: column lengths disagree");
+            goto done;
+        }
+    }
+    int64_t *start = v[0].buf, *end = v[1].buf, *kind = v[2].buf, *resource = v[3].buf;
+    uint64_t *sid = v[4].buf, *pid = v[5].buf;
+    uint8_t *flags = v[6].buf;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *span = PyList_GET_ITEM(spans, i);
+        uint8_t f = 0;
+        start[i] = long_of(span, s_start, &f);
+        end[i] = long_of(span, s_end, &f);
+        kind[i] = long_of(span, s_kind, &f);
+        PyObject *res = PyObject_GetAttr(span, s_resource);
+        if (res != NULL) {
+            resource[i] = (int64_t)(intptr_t)res; /* identity: the span holds it */
+            Py_DECREF(res);
+        }
+        sid[i] = id_of(span, s_span_id, &f, ODD_ID, 0);
+        pid[i] = id_of(span, s_parent, &f, ODD_PARENT, 1);
+        if (PyErr_Occurred()) goto done;
+        flags[i] = f;
+    }
+    result = Py_NewRef(Py_None);
+done:
+    for (int i = 0; i < got; i++) PyBuffer_Release(&v[i]);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"analyse", analyse, METH_VARARGS,
+     "Self time and critical path of many traces (see the module's source for the columns)."},
+    {"gather", gather, METH_VARARGS,
+     "gather(spans, start, end, kind, resource, sid, pid, flags): the SpanRecords' columns."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_tree", NULL, -1, methods, NULL, NULL, NULL, NULL};
+
+PyMODINIT_FUNC PyInit__tree(void) {
+    s_start = PyUnicode_InternFromString("start_ns");
+    s_end = PyUnicode_InternFromString("end_ns");
+    s_kind = PyUnicode_InternFromString("kind");
+    s_resource = PyUnicode_InternFromString("resource");
+    s_span_id = PyUnicode_InternFromString("span_id");
+    s_parent = PyUnicode_InternFromString("parent_span_id");
+    if (!s_start || !s_end || !s_kind || !s_resource || !s_span_id || !s_parent) return NULL;
+    return PyModule_Create(&module);
+}

@@ -1,0 +1,105 @@
+"""Grouped updates of a window's bounded maps, equal to one update per row in order."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+from otel_perf.processors.bottlenecks.aggregate import Bounded, Exemplars, OpKey
+
+I64 = NDArray[np.int64]
+V = TypeVar("V")
+LOWEST = -(2**63)  # below every int64 weight
+
+
+def first_order(ids: I64) -> tuple[list[int], list[int]]:
+    """The distinct ids in order of first appearance, with how often each appears."""
+    unique, first, counts = np.unique(ids, return_index=True, return_counts=True)
+    order = np.argsort(first, kind="stable")
+    return unique[order].tolist(), counts[order].tolist()
+
+
+def admit(
+    bounded: Bounded[OpKey, V], names: list[OpKey], ids: I64, make: Callable[[OpKey], V]
+) -> dict[int, V]:
+    """The slots ``bounded.slot`` gives when called for each id in turn: new keys are
+    taken in order of first appearance while there is room, and every call for a key
+    turned away is counted in ``overflowed``, as ``slot`` counts it. ``make(key)``
+    makes the value of a new key."""
+    got: dict[int, V] = {}
+    ordered, counts = first_order(ids)
+    for kid, count in zip(ordered, counts, strict=True):
+        key = names[kid]
+        value = bounded.slot(key, lambda: make(key))  # noqa: B023 - called at once
+        if value is None:
+            bounded.overflowed += count - 1
+        else:
+            got[kid] = value
+    return got
+
+
+def groups(ids: I64, wanted: dict[int, Any]) -> dict[int, I64]:
+    """The rows of each wanted id, in order."""
+    order = np.argsort(ids, kind="stable")
+    sorted_ids = ids[order]
+    bounds = np.flatnonzero(np.diff(sorted_ids)) + 1
+    out: dict[int, I64] = {}
+    for rows in np.split(order, bounds):
+        if rows.size and int(ids[rows[0]]) in wanted:
+            out[int(ids[rows[0]])] = rows
+    return out
+
+
+def sums(ids: I64, values: I64) -> dict[int, int]:
+    """Sum of ``values`` per id (exact int64 sums)."""
+    if not len(ids):
+        return {}
+    unique, inverse = np.unique(ids, return_inverse=True)
+    totals = np.zeros(len(unique), np.int64)
+    np.add.at(totals, inverse, values)
+    return dict(zip(unique.tolist(), totals.tolist(), strict=True))
+
+
+def offer(
+    heaps: dict[int, Exemplars],
+    groups: I64,
+    weights: I64,
+    size: int,
+    label: Callable[[int], str],
+) -> None:
+    """``heaps[group].offer(weight, label(row))`` for every row in order, leaving out
+    the offers that cannot change a heap (see :func:`top`); groups without a heap are
+    skipped."""
+    floors = {g: h.heap[0][0] for g, h in heaps.items() if len(h.heap) >= h.size}
+    for i in top(groups, weights, size, floors):
+        heap = heaps.get(int(groups[i]))
+        if heap is not None:
+            heap.offer(int(weights[i]), label(i))
+
+
+def top(groups: I64, weights: I64, k: int, floors: dict[int, int] | None = None) -> list[int]:
+    """The rows worth offering to each group's ``k``-exemplar heap, in order.
+
+    An :class:`~otel_perf.processors.bottlenecks.aggregate.Exemplars` heap ends up
+    holding only offers at least as heavy as the ``k``-th heaviest of them, and the
+    offers below that never change which of those it keeps (each replaces the lightest
+    member, which is one of them, before any heavier offer could be turned away).
+    A heap already full turns away every offer not heavier than its lightest member
+    (``floors``: group -> that weight), now and later (that weight only grows).
+    """
+    if not len(groups):
+        return []
+    order = np.lexsort((-weights, groups))
+    g, w = groups[order], weights[order]
+    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+    sizes = np.diff(np.r_[starts, len(g)])
+    bar = w[starts + np.minimum(k, sizes) - 1]
+    keep = w >= np.repeat(bar, sizes)
+    if floors:
+        floor = np.array([floors.get(x, LOWEST) for x in g[starts].tolist()], np.int64)
+        keep &= w > np.repeat(floor, sizes)
+    rows: list[int] = np.sort(order[keep]).tolist()
+    return rows

@@ -1,0 +1,263 @@
+"""The spans of many complete traces as columns, and what each trace gives its window.
+
+:class:`TraceColumns` holds the spans of the traces a tick completes as numpy columns
+(times, kinds, ids as integers, the parent's row) and marks the traces whose tree
+(``tracetree.build_tree``) would *change* what it was given: a span id of an unusual
+length or seen twice in the trace, a framework-internal span to fold, a child on another
+resource lying outside its parent (clock skew the tree corrects), a parent cycle. For
+every other trace the tree's windows are the spans' own, and ``_tree.analyse`` (C) gives
+each span's self time and critical-path time from the columns.
+
+:class:`Contributions` turns that into rows in trace order: per span (key, self ns), per
+operation on the critical path (key, ns, in path order) and per trace (the entry's key,
+its duration); the irregular traces' rows come from their Python tree, the specification.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from otel_perf.model import SpanKind, SpanRecord
+from otel_perf.processors.bottlenecks.aggregate import OpKey
+from otel_perf.processors.bottlenecks.critical_path import path_shares, self_times
+from otel_perf.processors.bottlenecks.tracetree import TraceTree, build_tree
+from otel_perf.semconv import is_framework_internal, kept_operation
+
+try:
+    from otel_perf.processors.bottlenecks import _tree  # type: ignore[attr-defined]
+except ImportError:  # built without a C compiler: every trace takes the Python tree
+    _tree = None
+
+BUILT = _tree is not None
+HAS_PARENT = 1  # _tree.gather's flags: a parent id; the others mark an odd id or number
+"""Whether the C helper was compiled at install."""
+
+I64 = NDArray[np.int64]
+_INTERNAL, _PRODUCER, _CONSUMER = (
+    int(SpanKind.INTERNAL),
+    int(SpanKind.PRODUCER),
+    int(SpanKind.CONSUMER),
+)
+
+
+class TraceColumns:
+    """The spans of many traces as columns; row ``i`` is ``spans[i]``."""
+
+    def __init__(self, traces: Sequence[list[SpanRecord]]) -> None:
+        spans = [s for trace in traces for s in trace]
+        self.spans = spans
+        n = len(spans)
+        lengths = np.fromiter(map(len, traces), np.int64, len(traces))
+        self.offsets = np.zeros(len(traces) + 1, np.int64)
+        np.cumsum(lengths, out=self.offsets[1:])
+        self.trace = np.repeat(np.arange(len(traces), dtype=np.int64), lengths)
+        self.start, raw_end = np.empty(n, np.int64), np.empty(n, np.int64)
+        self.kind, self.resource = np.empty(n, np.int64), np.empty(n, np.int64)
+        self.sid, self.pid = np.empty(n, np.uint64), np.empty(n, np.uint64)
+        flags = np.empty(n, np.uint8)
+        assert _tree is not None
+        _tree.gather(
+            spans, self.start, raw_end, self.kind, self.resource, self.sid, self.pid, flags
+        )
+        self.end = np.maximum(raw_end, self.start)  # ends before its start: zero-length
+        self.has_parent = (flags & HAS_PARENT) != 0
+        # the tree changes what it is given in these traces: they take the Python path
+        self.irregular = np.zeros(len(traces), bool)
+        self.irregular[self.trace[(flags & ~np.uint8(HAS_PARENT)) != 0]] = True
+        self.parent = self._parents()
+        self._mark_folding()
+        self._mark_skew()
+
+    def _parents(self) -> NDArray[np.int32]:
+        """Each span's parent row within its trace, -1 for a root (parent absent)."""
+        order = np.argsort(self.sid, kind="stable")
+        ids = self.sid[order]
+        repeated = ids[1:] == ids[:-1]
+        if repeated.any():  # an id in two rows (tests, retries): look up by trace too
+            return self._parents_by_trace()
+        pos = np.searchsorted(ids, self.pid)
+        pos[pos == len(ids)] = 0
+        found = order[pos] if len(ids) else pos
+        hit = (ids[pos] == self.pid) & self.has_parent & (self.trace[found] == self.trace)
+        return np.where(hit, found, -1).astype(np.int32)
+
+    def _parents_by_trace(self) -> NDArray[np.int32]:
+        first: dict[tuple[int, int], int] = {}
+        for row, key in enumerate(zip(self.trace.tolist(), self.sid.tolist(), strict=True)):
+            if first.setdefault(key, row) != row:  # the tree keeps the first: irregular
+                self.irregular[key[0]] = True
+        wanted = zip(self.trace.tolist(), self.pid.tolist(), self.has_parent.tolist(), strict=True)
+        rows = [first.get((t, p), -1) if has else -1 for t, p, has in wanted]
+        return np.array(rows, np.int32)
+
+    def _mark_folding(self) -> None:
+        rows = np.flatnonzero(self.kind == _INTERNAL)
+        spans = self.spans
+        folded = [r for r in rows.tolist() if is_framework_internal(spans[r])]
+        if folded:
+            self.irregular[self.trace[folded]] = True
+
+    def _mark_skew(self) -> None:
+        """A child on another resource outside its parent's window may be corrected."""
+        child = np.flatnonzero(self.parent >= 0)
+        parent = self.parent[child]
+        other = self.resource[child] != self.resource[parent]
+        sync = (self.kind[parent] != _PRODUCER) & (self.kind[child] != _CONSUMER)
+        outside = (
+            (self.start[child] < self.start[parent])
+            | (self.start[child] > self.end[parent])
+            | (self.end[child] > self.end[parent])
+        )
+        skewed = child[other & sync & outside]
+        if skewed.size:
+            self.irregular[self.trace[skewed]] = True
+
+
+class Contributions:
+    """What each trace gives the window's operations and entries, in trace order.
+
+    ``self_*``: one row per span (trace, key, self ns), spans in record order;
+    ``share_*``: one row per operation on the critical path (trace, key, ns), in path
+    order; ``entry_*``: one row per trace with a root (trace, the root's key, duration).
+    Keys are ids into ``names``.
+    """
+
+    def __init__(self, columns: TraceColumns, traces: Sequence[list[SpanRecord]]) -> None:
+        self.batch = columns
+        spans = columns.spans
+        operations = [kept_operation(s) for s in spans]
+        self.table, self.key = _keys(columns, operations)
+        self.operations = operations
+        self.trees: dict[int, TraceTree] = {}
+        self.roots: dict[int, bytes] = {}  # the main root of each irregular trace with one
+        self._native(traces)
+
+    def _native(self, traces: Sequence[list[SpanRecord]]) -> None:
+        b = self.batch
+        n, count = len(b.spans), len(traces)
+        self_ns, cp_ns = np.empty(n, np.int64), np.empty(n, np.int64)
+        cp_last, root = np.empty(n, np.int32), np.empty(count, np.int32)
+        ok = np.empty(count, np.uint8)
+        orphan = ((b.parent < 0) & b.has_parent).astype(np.uint8)
+        assert _tree is not None
+        _tree.analyse(
+            b.offsets, b.parent, b.start, b.end, b.sid, orphan, self_ns, cp_ns, cp_last, root, ok
+        )
+        self.irregular = b.irregular | (ok == 0)
+        regular = ~self.irregular[b.trace]
+        self.root = root.astype(np.int64)
+        for t in np.flatnonzero(self.irregular).tolist():
+            tree = self.trees[t] = build_tree(traces[t])
+            main = tree.main_root()
+            if main is not None:
+                self.roots[t] = main
+        self._self_rows(regular, self_ns)
+        self._share_rows(regular, cp_ns, cp_last)
+        self._entry_rows()
+
+    def intern(self, key: OpKey) -> int:
+        return self.table.setdefault(key, len(self.table))
+
+    def _self_rows(self, regular: NDArray[np.bool_], self_ns: I64) -> None:
+        b = self.batch
+        parts = [(b.trace[regular], self.key[regular], self_ns[regular])]
+        for t, tree in self.trees.items():
+            if t in self.roots:
+                times = self_times(tree)
+                keys = [self._tree_key(tree, s) for s in times]
+                parts.append(_part(t, keys, list(times.values())))
+        self.self_t, self.self_key, self.self_ns = _merge(parts)
+
+    def _share_rows(
+        self, regular: NDArray[np.bool_], cp_ns: I64, cp_last: NDArray[np.int32]
+    ) -> None:
+        b = self.batch
+        rows = np.flatnonzero(regular & (cp_last >= 0))
+        size = max(len(self.table), 1)
+        combo = b.trace[rows] * size + self.key[rows]
+        groups, inverse = np.unique(combo, return_inverse=True)
+        sums = np.zeros(len(groups), np.int64)
+        np.add.at(sums, inverse, cp_ns[rows])
+        last = np.full(len(groups), -1, np.int64)
+        np.maximum.at(last, inverse, cp_last[rows])
+        trace, key = groups // size, groups % size
+        order = np.lexsort((-last, trace))  # path order: the earliest stretch first
+        parts = [(trace[order], key[order], sums[order])]
+        # a zero-length root has no stretch: its one share is the root's, of 0 ns
+        bare = np.flatnonzero(~self.irregular)
+        bare = bare[~np.isin(bare, trace)]
+        parts.append((bare, self.key[self.root[bare]], np.zeros(len(bare), np.int64)))
+        for t, tree in self.trees.items():
+            if t in self.roots:
+                shares = path_shares(tree, self.roots[t])
+                keys = [self.intern(k) for k in shares]
+                parts.append(_part(t, keys, list(shares.values())))
+        self.share_t, self.share_key, self.share_ns = _merge(parts)
+
+    def _entry_rows(self) -> None:
+        b = self.batch
+        regular = np.flatnonzero(~self.irregular)
+        rows = self.root[regular]
+        parts = [(regular, self.key[rows], b.end[rows] - b.start[rows])]
+        for t, main in self.roots.items():
+            tree = self.trees[t]
+            parts.append(_part(t, [self._tree_key(tree, main)], [tree.duration_ns(main)]))
+        self.entry_t, self.entry_key, self.entry_ns = _merge(parts)
+
+    def _tree_key(self, tree: TraceTree, span_id: bytes) -> int:
+        return self.intern((tree.spans[span_id].resource.service_name, tree.operations[span_id]))
+
+    def names(self) -> list[OpKey]:
+        return list(self.table)
+
+
+def _keys(columns: TraceColumns, operations: list[str]) -> tuple[dict[OpKey, int], I64]:
+    """Each span's (service, operation) as an id, and the ids' table.
+
+    Services are read once per resource and operations interned once per distinct name,
+    so the pairs are numbered with integer work only.
+    """
+    spans, n = columns.spans, len(operations)
+    _, first, by_resource = np.unique(columns.resource, return_index=True, return_inverse=True)
+    service_of = [spans[r].resource.service_name for r in first.tolist()]
+    services = dict.fromkeys(service_of)
+    for i, name in enumerate(services):
+        services[name] = i
+    resource_service = np.fromiter(map(services.__getitem__, service_of), np.int64, len(first))
+    names = dict.fromkeys(operations)
+    for i, name in enumerate(names):
+        names[name] = i
+    op = np.fromiter(map(names.__getitem__, operations), np.int64, n)
+    size = max(len(names), 1)
+    pairs, key = np.unique(
+        resource_service[by_resource.reshape(-1)] * size + op, return_inverse=True
+    )
+    service_names, op_names = list(services), list(names)
+    table = {
+        (service_names[p // size], op_names[p % size]): i for i, p in enumerate(pairs.tolist())
+    }
+    return table, key.reshape(-1).astype(np.int64)
+
+
+def _part(t: int, keys: list[int], values: list[int]) -> tuple[I64, I64, I64]:
+    size = len(keys)
+    return (
+        np.full(size, t, np.int64),
+        np.array(keys, np.int64).reshape(size),
+        np.array(values, np.int64).reshape(size),
+    )
+
+
+def _merge(parts: list[tuple[Any, Any, Any]]) -> tuple[I64, I64, I64]:
+    """The parts' rows in trace order (stable: each trace's rows keep their order)."""
+    trace = np.concatenate([p[0] for p in parts]).astype(np.int64)
+    key = np.concatenate([p[1] for p in parts]).astype(np.int64)
+    value = np.concatenate([p[2] for p in parts]).astype(np.int64)
+    if len(parts) > 1:
+        order = np.argsort(trace, kind="stable")
+        trace, key, value = trace[order], key[order], value[order]
+    return trace, key, value

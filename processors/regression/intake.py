@@ -1,0 +1,36 @@
+"""The regression processor's keys on the batch's columns: the rule once per combination.
+
+:func:`keys.operation_key` reads a span's kind, its name (entry spans only) and a few
+attributes; it runs once per distinct combination of those in the batch
+(:mod:`otel_perf.facts`) and its answer is spread to every row. (Adding the samples group
+by group was measured too: with ~16 spans per group on the ingest benchmark's traffic the
+grouping cost more than it saved, so samples are still added span by span.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+from otel_perf.columns import NONE, SpanColumns
+from otel_perf.facts import by_rule, group_rows, value_codes
+from otel_perf.model import SpanKind, SpanRecord
+from otel_perf.processors.regression.keys import operation_key
+
+ENTRY_KEYS = ("http.route", "http.request.method", "http.method")
+STATEMENT_KEYS = ("db.query.text", "db.statement", "db.system.name", "db.system")
+
+
+def row_keys(columns: SpanColumns, spans: Sequence[SpanRecord]) -> list[str | None]:
+    """Every row's :func:`keys.operation_key` (None: no regression series)."""
+    kind = columns.kind
+    entry = (kind == SpanKind.SERVER) | (kind == SpanKind.CONSUMER)
+    client = kind == SpanKind.CLIENT
+    parts: list[NDArray[np.integer]] = [kind, np.where(entry, columns.name, NONE)]
+    parts += [value_codes(columns, spans, k, entry) for k in ENTRY_KEYS]
+    parts += [value_codes(columns, spans, k, client) for k in STATEMENT_KEYS]
+    first, combination = group_rows([p for p in parts if p is kind or (p != NONE).any()])
+    names, ids = by_rule(operation_key, spans, first, combination)
+    return [names[i] for i in ids.tolist()]

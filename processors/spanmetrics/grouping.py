@@ -1,0 +1,100 @@
+"""A batch's spans grouped by series on the columns, so series keys are made per group.
+
+Rows that share the interval they land in, the service, the operation (the batch's
+operation column), the kind, the priority and every dimension's value can only go to
+one series: the keyer is asked once per group (:meth:`Keyer.take`), not once per span.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from otel_perf.columns import NONE, SpanColumns
+from otel_perf.facts import Operations, group_rows, value_codes
+from otel_perf.model import SpanRecord
+from otel_perf.processors.spanmetrics.keys import ALIASES, priority
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesGroups:
+    """The groups of one batch, in order of first appearance.
+
+    Attributes:
+        first: per group, its first row (the span its key is made from).
+        rows: the batch's rows with a series, group after group, each in batch order.
+        bounds: group ``g`` is ``rows[bounds[g]:bounds[g + 1]]``.
+        start_ns: per group, the start of the interval its spans land in.
+        late: spans whose interval had closed (counted, moved to the oldest open one).
+    """
+
+    first: list[int]
+    rows: NDArray[np.intp]
+    bounds: list[int]
+    start_ns: list[int]
+    late: int
+
+
+def series_groups(
+    columns: SpanColumns,
+    spans: Sequence[SpanRecord],
+    operations: Operations,
+    interval_ns: int,
+    watermark_ns: int,
+    dimensions: Sequence[str],
+    by_resource: bool,
+) -> SeriesGroups:
+    """Group rows by series (module docstring); framework-internal spans are left out.
+
+    ``by_resource`` keeps spans of different resources apart (when resource attributes
+    are dimensions too).
+    """
+    end_ns = columns.end_ns
+    start_ns = end_ns - end_ns % interval_ns
+    late = start_ns < watermark_ns
+    start_ns = np.where(late, watermark_ns, start_ns)
+    internal = np.array([name is None for name in operations.names], bool)[operations.ids]
+    rows = np.flatnonzero(~internal)
+    if not rows.size:
+        return SeriesGroups([], rows, [0], [], int(np.count_nonzero(late)))
+    by_combination = [priority(spans[r]) for r in operations.first.tolist()]
+    parts = [
+        (start_ns - start_ns.min()) // interval_ns,
+        columns.service,
+        operations.ids,
+        columns.kind,
+        np.array(by_combination, np.int8)[operations.combination],
+        *_dimension_codes(columns, spans, dimensions),
+    ]
+    if by_resource:
+        parts.append(np.fromiter((id(s.resource) for s in spans), np.int64, len(spans)))
+    first, group = group_rows([part[rows] for part in parts])
+    order = np.argsort(group, kind="stable")
+    bounds = np.concatenate(([0], np.cumsum(np.bincount(group)))).tolist()
+    first_rows = rows[first]
+    return SeriesGroups(
+        first_rows.tolist(),
+        rows[order],
+        bounds,
+        start_ns[first_rows].tolist(),
+        int(np.count_nonzero(late)),
+    )
+
+
+def _dimension_codes(
+    columns: SpanColumns, spans: Sequence[SpanRecord], dimensions: Sequence[str]
+) -> list[NDArray[np.int32]]:
+    """Per dimension, each row's value as a code; an absent value falls back to the aliases."""
+    book: dict[tuple[type, str], int] = {}
+    out = []
+    for name in dimensions:
+        codes = value_codes(columns, spans, name, book=book)
+        for alias in ALIASES.get(name, ()):
+            missing = codes == NONE
+            if missing.any() and alias in columns.attributes:
+                codes = np.where(missing, value_codes(columns, spans, alias, book=book), codes)
+        out.append(codes)
+    return out
