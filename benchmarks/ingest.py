@@ -64,6 +64,8 @@ from benchmarks._common import (
 )
 from benchmarks._common import START_TIMEOUT_S as CLIENT_START_TIMEOUT_S
 from benchmarks._fresh_ids import FreshIds, fresh_bodies, run_fresh_client
+from benchmarks._memory_breakdown import measure as memory_breakdown
+from benchmarks._memory_breakdown import report as report_memory
 
 REPO = Path(__file__).resolve().parent.parent
 AIM_SPANS_PER_CPU_S = 200_000
@@ -317,9 +319,13 @@ def _wait_healthy(api: str, process: subprocess.Popen[bytes], log: Path) -> Any:
     raise BenchmarkError(f"otel-perf API {api} did not answer in {START_TIMEOUT_S}s")
 
 
+API_TIMEOUT_S = 30.0
+"""One API read; a snapshot of 20,000 series on a loaded machine can take seconds."""
+
+
 def get_json(api: str, path: str) -> Any:
     """GET ``api + path`` and parse the JSON body."""
-    with urllib.request.urlopen(api + path, timeout=5) as response:  # noqa: S310 (loopback)
+    with urllib.request.urlopen(api + path, timeout=API_TIMEOUT_S) as response:  # noqa: S310 (loopback)
         return json.load(response)
 
 
@@ -1333,6 +1339,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="instead: feed BATCHES decoded batches straight into Pipeline.process and "
         "print CPU µs per span of decode and of each processor",
     )
+    parser.add_argument(
+        "--memory-breakdown",
+        action="store_true",
+        help="instead: feed the cardinality phase's requests straight into Pipeline.process "
+        "and print resident memory before and after, and the bytes each component retains",
+    )
+    parser.add_argument(
+        "--trace-frames",
+        type=bounded(0, 64),
+        default=0,
+        help="with --memory-breakdown: also trace allocations (tracemalloc, this many frames "
+        "each; slow) and print them by component and by site",
+    )
     return parser.parse_args(argv)
 
 
@@ -1355,6 +1374,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.in_process is not None:
         report_in_process(profile_in_process(args.in_process, args.seed), args.in_process)
+        return 0
+    if args.memory_breakdown:
+        requests = args.cardinality_requests or DEFAULT_CARDINALITY_REQUESTS
+        figures = memory_breakdown(requests, args.cardinality_rate, args.seed, args.trace_frames)
+        report_memory(figures)
+        print(json.dumps(figures))
         return 0
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     payloads = build_pool(args.pool, args.seed)

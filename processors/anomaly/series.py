@@ -1,8 +1,20 @@
-"""One watched series: its detector, expected range, and current episode."""
+"""One watched series: its detector, expected range, and current episode.
+
+A series' first points are held as raw numbers (:data:`DEFERRED_POINTS` at most, 24 bytes
+a point) and its :class:`Detector` (~14 KB once its seasonal profiles start) is built,
+and those points replayed into it, only when the next point arrives, or when its view
+or the detector itself is asked for. Every point deferred so is inside the warm-up,
+where the score is 0 and no episode can open, and replaying them gives the detector,
+band and history that scoring them one by one gives: only the memory differs. At high
+cardinality most series have a handful of points (a 10 s interval gives a series 6 an
+minute), so most never build a detector until they have traffic worth one.
+"""
 
 from __future__ import annotations
 
 import math
+from array import array
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from fnmatch import fnmatchcase
@@ -19,6 +31,7 @@ from otel_perf.processors.anomaly.detector import (
 from otel_perf.processors.anomaly.history import History
 
 NS = 1_000_000_000
+DEFERRED_POINTS = 32  # raw points a series holds before its detector is built
 EWMA_ALPHA = 0.05  # the expected range reported with findings: ~20-point memory
 
 
@@ -70,12 +83,12 @@ class Episode:
     points: int = 1
 
 
-@dataclass
+@dataclass(slots=True)  # tens of thousands at cardinality: no __dict__ each
 class SeriesState:
     name: str
     service: str
     settings: Settings
-    detector: Detector
+    built: Detector | None  # None while the first points wait in ``deferred``
     points: int = 0
     mean: float = 0.0
     var: float = 0.0
@@ -88,19 +101,23 @@ class SeriesState:
     history: History = field(default_factory=lambda: History(1))
     band: tuple[float, float] = (-math.inf, math.inf)  # the last point's expected band
     model: str = "none"  # the model that judged the last point
+    deferred: Deferred | None = None  # the points not yet given to a detector
     relearned: bool = False  # restored under changed settings: the detector starts afresh
 
     @classmethod
     def new(cls, name: str, service: str, settings: Settings) -> SeriesState:
-        detector_settings = DetectorSettings(
-            threshold=settings.threshold,
-            warm_up=settings.warm_up,
-            direction=settings.direction,
-        )
-        if settings.robust:
-            detector_settings = robust(detector_settings)
-        detector = Detector(detector_settings)
-        return cls(name, service, settings, detector, history=History(settings.history_points))
+        deferred = Deferred() if min(DEFERRED_POINTS, settings.warm_up) > 0 else None
+        built = None if deferred is not None else new_detector(settings)
+        history = History(settings.history_points)
+        return cls(name, service, settings, built, history=history, deferred=deferred)
+
+    @property
+    def detector(self) -> Detector:
+        """The series' detector, built (and the deferred points replayed) on first use."""
+        if self.built is None:
+            self._build()
+        assert self.built is not None
+        return self.built
 
     def observe(
         self, t_ns: int, value: float, source: str, count: float | None = None
@@ -111,9 +128,18 @@ class SeriesState:
         """
         if t_ns <= self.last_t_ns:
             return None
+        deferred = self.deferred
+        if deferred is not None and self.points < min(DEFERRED_POINTS, self.settings.warm_up):
+            # inside the warm-up the score is 0: the point waits, raw, for the detector
+            deferred.append(t_ns, value, count)
+            self.last_t_ns, self.last_score, self.last_value = t_ns, 0.0, value
+            self.points += 1
+            self.dirty = True
+            return None
+        detector = self.detector
         fallback = self.expected()
-        score = self.detector.score_one(t_ns / NS, value, count)
-        judgement = self.detector.explain()
+        score = detector.score_one(t_ns / NS, value, count)
+        judgement = detector.explain()
         low, high = judgement.expected_low, judgement.expected_high
         if not (math.isfinite(low) and math.isfinite(high)):
             low, high = fallback  # no model has a band yet: the EWMA's ±3σ
@@ -127,6 +153,17 @@ class SeriesState:
         # warm-up, direction and the refractory period live in the detector, as in NAB
         anomalous = score >= self.settings.threshold
         return self._episode(anomalous, t_ns, value, score, direction, (low, high), source)
+
+    def _build(self) -> None:
+        """Build the detector and score the deferred points into it, as observed live."""
+        deferred, self.deferred = self.deferred, None
+        self.built = new_detector(self.settings)
+        if deferred is None:
+            return
+        dirty, self.points, self.last_t_ns = self.dirty, 0, 0
+        for t_ns, value, count in deferred:
+            self.observe(t_ns, value, "", count)  # warm-up: scores 0, no episode
+        self.dirty = dirty
 
     def _learn(self, value: float) -> None:
         if self.points == 0:
@@ -214,7 +251,18 @@ class SeriesState:
             state=state,
         )
 
+    def _replayed(self) -> SeriesState:
+        """This series as it would be with its detector built (self unchanged)."""
+        if self.deferred is None:
+            return self
+        scratch = SeriesState.new(self.name, self.service, self.settings)
+        scratch.deferred = self.deferred.copy()
+        scratch._build()
+        return scratch
+
     def view(self) -> dict[str, Any]:
+        if self.deferred is not None:
+            return self._replayed().view()
         low, high = self.band if all(map(math.isfinite, self.band)) else self.expected()
         return {
             "series": self.name,
@@ -230,7 +278,12 @@ class SeriesState:
         }
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready state: the detector, the band, the open episode and the history."""
+        """JSON-ready state: the detector, the band, the open episode and the history.
+
+        A series whose detector is not built yet saves its deferred points instead.
+        """
+        if self.deferred is not None:
+            return {"deferred": self.deferred.to_list()}
         return {
             "detector": self.detector.to_dict(),
             "points": self.points,
@@ -254,11 +307,18 @@ class SeriesState:
         against other settings, so the series learns afresh under the current ones — warm-up
         included, so a config change cannot make a restart alarm. ``relearned`` says so.
         """
+        if "deferred" in data:
+            fresh = SeriesState.new(self.name, self.service, self.settings)
+            for t_ns, value, count in data["deferred"]:
+                fresh.observe(int(t_ns), float(value), "", None if count is None else float(count))
+            self._take(fresh)
+            self.dirty = False  # as saved
+            return
+        self.deferred = None
         saved = Detector.from_dict(data["detector"])
-        if saved.config == self.detector.config:
-            self.detector = saved
-        else:
-            self.relearned = True
+        current = new_detector(self.settings)
+        self.relearned = saved.config != current.config
+        self.built = current if self.relearned else saved
         self.points = int(data["points"])
         self.mean, self.var = float(data["mean"]), float(data["var"])
         self.last_t_ns = int(data["last_t_ns"])
@@ -275,6 +335,54 @@ class SeriesState:
             -math.inf if low is None else float(low),
             math.inf if high is None else float(high),
         )
+
+    def _take(self, other: SeriesState) -> None:
+        for name in SeriesState.__dataclass_fields__:
+            setattr(self, name, getattr(other, name))
+
+
+def new_detector(settings: Settings) -> Detector:
+    """A fresh detector for a series of ``settings``."""
+    detector_settings = DetectorSettings(
+        threshold=settings.threshold,
+        warm_up=settings.warm_up,
+        direction=settings.direction,
+    )
+    if settings.robust:
+        detector_settings = robust(detector_settings)
+    return Detector(detector_settings)
+
+
+class Deferred:
+    """Points waiting for a series' detector: times, values and counts in flat arrays."""
+
+    __slots__ = ("times_ns", "numbers")
+
+    def __init__(self) -> None:
+        self.times_ns = array("q")
+        self.numbers = array("d")  # value, count (NaN: none) of point i at 2i, 2i + 1
+
+    def append(self, t_ns: int, value: float, count: float | None) -> None:
+        self.times_ns.append(t_ns)
+        self.numbers.extend((value, math.nan if count is None else count))
+
+    def __len__(self) -> int:
+        return len(self.times_ns)
+
+    def __iter__(self) -> Iterator[tuple[int, float, float | None]]:
+        numbers = self.numbers
+        for i, t_ns in enumerate(self.times_ns):
+            count = numbers[2 * i + 1]
+            yield t_ns, numbers[2 * i], None if math.isnan(count) else count
+
+    def copy(self) -> Deferred:
+        twin = Deferred()
+        twin.times_ns, twin.numbers = array("q", self.times_ns), array("d", self.numbers)
+        return twin
+
+    def to_list(self) -> list[list[float | None]]:
+        """JSON-ready: one ``[t_ns, value, count]`` per point (count null when none)."""
+        return [[t_ns, value, count] for t_ns, value, count in self]
 
 
 def _episode_from(data: dict[str, Any]) -> Episode:
