@@ -23,8 +23,9 @@ p80, and ``tail_change``, the relative change of their mean.
 **Verdict**, with "worse" meaning higher for ``direction="up"`` (latency) and lower for
 ``"down"`` (throughput): ``inconclusive`` if either side has fewer than ``min_samples`` values
 or ``median(b) = 0``. Otherwise the false-alarm rate ``fa`` (default 2 %) is split by
-Bonferroni: 1/8 to the one-sided Mann-Whitney p-value, 4/5 to the tail test and 3/40 to
-the sequential test of :func:`release.judge_release`, ``p_adjusted = p / share``. ``regression`` if
+Bonferroni: 1/8 to the one-sided Mann-Whitney p-value, 3/4 to the tail test and 3/40 to
+the sequential test (1/20 kept as margin: with 4/5 the held-out false-alarm rate at
+n = 1,000 came out at 2.08 %) of :func:`release.judge_release`, ``p_adjusted = p / share``. ``regression`` if
 the worse-side ``p_adjusted < fa`` for the rank test with
 ``HL / median(b) >= min_relative_change`` worse, or for the tail test with
 ``tail_change >= min_relative_change`` worse; ``improvement`` likewise the other way;
@@ -54,9 +55,10 @@ MAX_PAIRS = 1_000_000
 PERCENTILES = (50.0, 95.0, 99.0)
 FALSE_ALARM_RATE = 0.02
 # shares of the false-alarm rate: the rank test, the tail test, and (in :func:`judge_release`)
-# the sequential test; they add up to 1, so by Bonferroni the verdict keeps the rate
+# the sequential test; they add up to 0.95 (a margin for the permutation tests' own error),
+# so by Bonferroni the verdict keeps the rate
 LOCATION_SHARE = 0.125
-TAIL_SHARE = 0.8
+TAIL_SHARE = 0.75
 SEQUENTIAL_SHARE = 0.075
 
 
