@@ -24,6 +24,8 @@ from pydantic import BaseModel
 
 from otel_perf.histogram import ExponentialHistogram
 from otel_perf.processors.bottlenecks.aggregate import (
+    MAX_ENTRY_SHARES,
+    MAX_ROUTES_PER_ITEM,
     Bounded,
     EntryStats,
     Exemplars,
@@ -47,6 +49,10 @@ MAPS: dict[str, type[Any]] = {
     "phases": ExponentialHistogram,
     "memory": MemoryStats,
 }
+#: the most entries a nested field holds in memory (a saved one past it is damaged)
+NESTED = {"routes": MAX_ROUTES_PER_ITEM, "shares": MAX_ENTRY_SHARES, "cells": MAX_ENTRY_SHARES}
+MAX_EXEMPLARS = 20  # the config's bound on ``exemplars``
+MAX_PATH = 5  # contributors in a slow request's ``worst_path`` (``critical_path.summarise``)
 
 
 class SavedState(BaseModel):
@@ -118,14 +124,23 @@ def _decode(kind: Any, value: Any) -> Any:
         return ExponentialHistogram.from_dict(value)
     if kind is Exemplars:
         size, heap = value
+        if not 0 < int(size) <= MAX_EXEMPLARS or len(heap) > int(size):
+            raise ValueError(f"exemplars: {len(heap)} of {size}, at most {MAX_EXEMPLARS}")
         return Exemplars(int(size), [(int(w), str(t)) for w, t in heap])
     if not isinstance(value, dict):
         raise TypeError(f"expected an object for {kind.__name__}, got {type(value).__name__}")
-    return kind(**{f.name: _field(str(f.type), value[f.name]) for f in fields(kind)})
+    return kind(**{f.name: _field(f.name, str(f.type), value[f.name]) for f in fields(kind)})
 
 
-def _field(annotation: str, value: Any) -> Any:
-    """A dataclass field from its saved form, by its annotation (a string here)."""
+def _field(name: str, annotation: str, value: Any) -> Any:
+    """A dataclass field from its saved form, by its annotation (a string here).
+
+    Raises:
+        ValueError: a nested map or list longer than the live one can be.
+    """
+    limit = NESTED.get(name, MAX_PATH)
+    if isinstance(value, list) and len(value) > limit:
+        raise ValueError(f"{name}: {len(value)} items, at most {limit}")
     if annotation == "ExponentialHistogram":
         return ExponentialHistogram.from_dict(value)
     if annotation == "Exemplars":

@@ -155,3 +155,18 @@ def test_a_damaged_or_older_document_starts_empty_logged_once_and_counted(
     assert processor.snapshot()["traces_analysed"] == 0
     first_half(processor)  # and it works as new
     assert processor.window is not None and processor.window.traces == 3
+
+
+def test_a_saved_map_longer_than_memory_holds_is_damaged(caplog: pytest.LogCaptureFixture) -> None:
+    store = Store(":memory:")
+    processor = make(store)
+    first_half(processor)
+    processor.flush(75 * S)
+    document = store.load_state("bottlenecks", WINDOWS)
+    _, op = document["current"]["ops"]["items"][0]
+    op["exemplars"] = [10**6, [[i, f"{i:032x}"] for i in range(10**3)]]
+    store.save_state("bottlenecks", WINDOWS, document, 76 * S)
+    with caplog.at_level(logging.WARNING):
+        again = make(store)
+    assert again.window is None and again.snapshot()["state_discarded"] == 1
+    assert "exemplars" in caplog.records[0].getMessage()
