@@ -51,9 +51,6 @@ IN_MEMORY: dict[str, tuple[str, ...]] = {
 NOT_RESTORED: dict[str, str] = {
     "aggregates": "open intervals, watermarks and bottlenecks windows are not persisted: "
     "after a restart closed_until_ns is 0 and the points merged so far are gone",
-    "bottlenecks": "the current window (ranking, slow queries, patterns) is memory only: "
-    "after a restart the open bottleneck, slow-query and recommendation episodes resolve "
-    "and a new one opens, where without a restart nothing new is said",
     "cache": "a restart re-announces the open recommendation (resolved + open) where "
     "without one it is updated",
     "instrumentation": "the window being filled is memory only: the verdict's server_spans "

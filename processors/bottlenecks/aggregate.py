@@ -192,6 +192,16 @@ class Window:
             histogram.record_many(np.concatenate(entry[1]))
             del self._deferred[id(histogram)]
 
+    def recorded(self, histogram: ExponentialHistogram) -> ExponentialHistogram:
+        """``histogram`` with what :meth:`defer` holds for it: a copy when anything is
+        held, so reading it does not settle the window (the saved state's view)."""
+        entry = self._deferred.get(id(histogram))
+        if entry is None:
+            return histogram
+        copy = histogram.copy()
+        copy.record_many(np.concatenate(entry[1]))
+        return copy
+
     def settle(self) -> None:
         """Record what :meth:`defer` holds; every reader of the histograms calls it first."""
         for histogram, parts in self._deferred.values():

@@ -52,6 +52,11 @@ class TraceAssembler:
         self.late_spans = 0
         self.duplicate_spans = 0
 
+    @property
+    def now_ns(self) -> int:
+        """The latest event time seen."""
+        return self._now_ns
+
     def __len__(self) -> int:
         return len(self._traces)
 
@@ -109,6 +114,23 @@ class TraceAssembler:
             self._remember(tid)
         self._traces.clear()
         return traces
+
+    COUNTERS = ("evicted_early", "dropped_spans", "late_spans", "duplicate_spans")
+
+    def done_ids(self) -> list[str]:
+        """The trace ids analysed recently, oldest first, in hex (for the store)."""
+        return [trace_id.hex() for trace_id in self._done]
+
+    def restore(self, done: list[str], counters: dict[str, int]) -> None:
+        """Take back :meth:`done_ids` and the counters (at most ``max_traces`` ids).
+
+        Raises:
+            ValueError: on an id that is not hex.
+        """
+        values = {name: int(counters.get(name, 0)) for name in self.COUNTERS}
+        self._done = OrderedDict((bytes.fromhex(t), None) for t in done[-self.max_traces :])
+        for name, value in values.items():
+            setattr(self, name, value)
 
     def _remember(self, trace_id: bytes) -> None:
         self._done[trace_id] = None

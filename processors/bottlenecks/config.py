@@ -54,6 +54,8 @@ class BottlenecksConfig(ComponentConfig):
             windows weighted by age, halving every this long (``impact.py``).
         max_operations / max_fingerprints / max_routes: bounds on the aggregate maps.
         exemplars: trace ids kept per item as evidence.
+        save_interval: the windows being filled are written to the store at most this
+            often (event time), and at shutdown (``saved.py``).
     """
 
     sample_ratio: float = Field(default=1.0, gt=0, le=1)
@@ -86,3 +88,4 @@ class BottlenecksConfig(ComponentConfig):
     max_fingerprints: int = Field(default=5_000, gt=0)
     max_routes: int = Field(default=1_000, gt=0)
     exemplars: int = Field(default=3, gt=0, le=20)
+    save_interval: Duration = 10.0

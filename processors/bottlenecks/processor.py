@@ -6,6 +6,7 @@ from typing import Any
 
 from otel_perf.announce import Announcer
 from otel_perf.component import Context, Factory, Processor
+from otel_perf.component.state import PersistedState
 from otel_perf.findings import Finding, Severity
 from otel_perf.model import SpanBatch, SpanRecord
 from otel_perf.processors.bottlenecks.aggregate import NS, Window
@@ -20,10 +21,17 @@ from otel_perf.processors.bottlenecks.judge import Judge
 from otel_perf.processors.bottlenecks.memory import KEYS as MEMORY_KEYS
 from otel_perf.processors.bottlenecks.ranking import ranking
 from otel_perf.processors.bottlenecks.report import report
+from otel_perf.processors.bottlenecks.saved import (
+    SavedState,
+    discarded,
+    window_from_dict,
+    window_to_dict,
+)
 from otel_perf.store import StoreWriteError
 
 BASELINES = "baselines"  # the component-state name the baselines are saved under
 IMPACT = "impact"  # and the findings' smoothed costs
+WINDOWS = "windows"  # and the windows being filled, with the assembly's progress
 
 
 class BottlenecksProcessor(Processor):
@@ -50,6 +58,11 @@ class BottlenecksProcessor(Processor):
         self.window: Window | None = None
         self.previous: Window | None = None
         self.traces_analysed = 0
+        self.state = PersistedState(
+            context.store, self.id, WINDOWS, SavedState, config.save_interval
+        )
+        self.state_discarded = 0  # saved documents that did not fit (another version)
+        self._previous_body: tuple[Window, dict[str, Any]] | None = None  # encoded once
         # trace ids are random (W3C): the low 8 bytes below ratio * 2^64 pick a stable sample
         ratio = config.sample_ratio
         self.threshold = None if ratio >= 1 else int(ratio * 2**64)
@@ -58,6 +71,44 @@ class BottlenecksProcessor(Processor):
         self.announcer.load(self.context.store, self.id)
         self.baselines.restore(self.context.store.load_state(self.id, BASELINES))
         self.impact.restore(self.context.store.load_state(self.id, IMPACT))
+        self._restore()
+
+    def _restore(self) -> None:
+        """The windows and assembly progress saved before a restart (``saved.py``)."""
+        saved = self.state.load()  # logs a document that does not validate
+        if saved is None:
+            if self.context.store.load_state(self.id, WINDOWS) is not None:
+                self.state_discarded += 1
+            return
+        template = self._new_window(0)
+        try:
+            previous = window_from_dict(saved.previous, template) if saved.previous else None
+            window = window_from_dict(saved.current, template) if saved.current else None
+            self.assembler.restore(saved.done, saved.counters)
+        except (KeyError, TypeError, ValueError) as exc:
+            discarded(self.id, exc)
+            self.state_discarded += 1
+            return
+        self.previous, self.window = previous, window
+        self.traces_analysed = saved.counters.get("traces_analysed", 0)
+
+    def _previous_dict(self) -> dict[str, Any] | None:
+        """The closed window's saved form: it no longer changes, so it is encoded once."""
+        if self.previous is None:
+            return None
+        if self._previous_body is None or self._previous_body[0] is not self.previous:
+            self._previous_body = (self.previous, window_to_dict(self.previous))
+        return self._previous_body[1]
+
+    def _document(self) -> SavedState:
+        counters = {name: getattr(self.assembler, name) for name in self.assembler.COUNTERS}
+        return SavedState(
+            version=1,
+            previous=self._previous_dict(),
+            current=None if self.window is None else window_to_dict(self.window),
+            done=self.assembler.done_ids(),
+            counters={**counters, "traces_analysed": self.traces_analysed},
+        )
 
     def flush(self, now_ns: int) -> None:
         self.announcer.save(self.context.store, self.id, now_ns)
@@ -67,11 +118,16 @@ class BottlenecksProcessor(Processor):
                     self.context.store.save_state(self.id, name, state.to_dict(), now_ns)
                 except StoreWriteError:  # counted by the store; kept for the next flush
                     state.dirty = True
+        try:
+            self.state.flush(now_ns, self._document)
+        except StoreWriteError:  # counted by the store; still dirty, so the next flush retries
+            pass
 
     def consume_spans(self, batch: SpanBatch) -> None:
         spans = batch.spans
         if self.threshold is not None:
             spans = [s for s in spans if int.from_bytes(s.trace_id[8:], "big") < self.threshold]
+        self.state.mark_dirty()  # held traces and the counters moved
         self._analyse(self.assembler.add(spans))
 
     def tick(self, now_ns: int) -> list[Finding]:
@@ -83,6 +139,7 @@ class BottlenecksProcessor(Processor):
         found = evaluate(self._judge(window), now_ns, self.id)
         self.baselines.learn_window(window)
         self.previous, self.window = window, None
+        self.state.mark_dirty()
         self.context.series.publish_critical_path(
             critical_path_interval(window, self.interval_ns, self.id)
         )
@@ -129,6 +186,7 @@ class BottlenecksProcessor(Processor):
             self.window = self._new_window(at - at % self.interval_ns)
         self.analyser.add_traces(self.window, traces)
         self.traces_analysed += len(traces)
+        self.state.mark_dirty()
 
     def _new_window(self, start_ns: int) -> Window:
         c = self.config
@@ -151,6 +209,7 @@ class BottlenecksProcessor(Processor):
             "late_spans": self.assembler.late_spans,
             "duplicate_spans": self.assembler.duplicate_spans,
             "suppressed_findings": self.announcer.suppressed,
+            "state_discarded": self.state_discarded,
             "overflowed": sum(w.overflowed for w in windows),
             "ranking": ranking(windows, self.baselines, self.config.hot_route_share),
             "impact": self._open_impact(),
@@ -168,8 +227,13 @@ class BottlenecksProcessor(Processor):
         return out
 
     def shutdown(self) -> None:
-        """Incomplete traces are analysed so the last snapshot includes them."""
+        """Incomplete traces are analysed so the last snapshot includes them, and the
+        windows are saved whatever the save interval (the pipeline flushed before)."""
         self._analyse(self.assembler.drain())
+        try:
+            self.state.close(self.assembler.now_ns, self._document)
+        except StoreWriteError:  # counted by the store; this state is lost
+            pass
 
 
 FACTORY: Factory[BottlenecksConfig, Processor] = Factory(

@@ -340,6 +340,7 @@ def test_snapshot_shape_and_ranking_by_critical_path_time() -> None:
         "late_spans",
         "duplicate_spans",
         "suppressed_findings",
+        "state_discarded",
         "overflowed",
         "ranking",
         "impact",
