@@ -88,4 +88,4 @@ class BottlenecksConfig(ComponentConfig):
     max_fingerprints: int = Field(default=5_000, gt=0)
     max_routes: int = Field(default=1_000, gt=0)
     exemplars: int = Field(default=3, gt=0, le=20)
-    save_interval: Duration = 10.0
+    save_interval: Duration = 60.0
