@@ -25,9 +25,9 @@ p80, and ``tail_change``, the relative change of their mean.
 or ``median(b) = 0``. Otherwise the false-alarm rate ``fa`` (default 2 %) is split by
 Bonferroni: 1/8 to the one-sided Mann-Whitney p-value, 3/4 to the tail test and 3/40 to
 the sequential test (1/20 kept as margin: with 4/5 the held-out false-alarm rate at
-n = 1,000 came out at 2.08 %) of :func:`release.judge_release`, ``p_adjusted = p / share``. ``regression`` if
-the worse-side ``p_adjusted < fa`` for the rank test with
-``HL / median(b) >= min_relative_change`` worse, or for the tail test with
+n = 1,000 came out at 2.08 %) of :func:`release.judge_release`,
+``p_adjusted = p / share``. ``regression`` if the worse-side ``p_adjusted < fa`` for the
+rank test with ``HL / median(b) >= min_relative_change`` worse, or for the tail test with
 ``tail_change >= min_relative_change`` worse; ``improvement`` likewise the other way;
 ``pass`` otherwise. Between two samples of one distribution a regression is therefore called
 at most ``fa`` of the time (``benchmarks.tcpd --synthetic`` measures it). ``certainty`` is
