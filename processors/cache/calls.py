@@ -11,6 +11,11 @@ fingerprint is judged (:meth:`CallRing.calls`), and are the same as before.
 from __future__ import annotations
 
 from array import array
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
 
 from otel_perf.processors.cache.analysis import Call
 
@@ -67,3 +72,89 @@ class CallRing:
             )
             for i in order
         ]
+
+    def to_dict(self) -> dict[str, list[Any]]:
+        """The calls held, oldest first, as columns (for the store)."""
+        order = list(range(self._next, len(self))) + list(range(self._next))
+        return {
+            "times_ns": [self.times_ns[i] for i in order],
+            "identities": [f"{self.identities[i]:016x}" for i in order],
+            "durations_ms": [self.durations_ms[i] for i in order],
+            "trace_ids": [self.trace_ids[i].hex() for i in order],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, list[Any]], capacity: int) -> CallRing:
+        """A ring holding the newest ``capacity`` of the saved calls (raises on a bad one)."""
+        ring = cls(capacity)
+        columns = zip(
+            data["times_ns"],
+            data["identities"],
+            data["durations_ms"],
+            data["trace_ids"],
+            strict=True,
+        )
+        for time_ns, identity, duration_ms, trace_id in list(columns)[-capacity:]:
+            ring.append(int(time_ns), str(identity), float(duration_ms), bytes.fromhex(trace_id))
+        return ring
+
+
+@dataclass
+class Watched:
+    """One (service, query fingerprint) watched for repeats."""
+
+    fingerprint: str
+    db_system: str
+    table: str
+    calls: CallRing
+
+
+class WatchedCalls(BaseModel):
+    """One watched (service, query fingerprint) and its recent calls, as columns."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    service: str
+    fingerprint_id: str
+    fingerprint: str
+    db_system: str
+    table: str
+    calls: dict[str, list[Any]]
+
+
+class CallsState(BaseModel):
+    """The persisted document of the candidate search: the watched fingerprints' calls."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    watched: list[WatchedCalls]
+
+
+def calls_document(watched: OrderedDict[tuple[str, str], Watched]) -> CallsState:
+    """The watched fingerprints and their calls as the store's document."""
+    return CallsState(
+        watched=[
+            WatchedCalls(
+                service=service,
+                fingerprint_id=fid,
+                fingerprint=w.fingerprint,
+                db_system=w.db_system,
+                table=w.table,
+                calls=w.calls.to_dict(),
+            )
+            for (service, fid), w in watched.items()
+        ]
+    )
+
+
+def restore_watched(
+    saved: CallsState, max_fingerprints: int, max_samples: int
+) -> OrderedDict[tuple[str, str], Watched]:
+    """The newest ``max_fingerprints`` saved fingerprints, ``max_samples`` calls each."""
+    out: OrderedDict[tuple[str, str], Watched] = OrderedDict()
+    for body in saved.watched[-max_fingerprints:]:
+        calls = CallRing.from_dict(body.calls, max_samples)
+        out[(body.service, body.fingerprint_id)] = Watched(
+            body.fingerprint, body.db_system, body.table, calls
+        )
+    return out
