@@ -54,8 +54,6 @@ NOT_RESTORED: dict[str, str] = {
     "bottlenecks": "the current window (ranking, slow queries, patterns) is memory only: "
     "after a restart the open bottleneck, slow-query and recommendation episodes resolve "
     "and a new one opens, where without a restart nothing new is said",
-    "instrumentation": "the window being filled is memory only: the verdict's server_spans "
-    "counts 15 after a restart where it counts 20 without",
 }
 
 
