@@ -49,8 +49,6 @@ IN_MEMORY: dict[str, tuple[str, ...]] = {
 #: processors whose state does not survive a restart through the store today, and how;
 #: reported, not fixed here (strict: the test fails once one is fixed, to be removed)
 NOT_RESTORED: dict[str, str] = {
-    "aggregates": "open intervals, watermarks and bottlenecks windows are not persisted: "
-    "after a restart closed_until_ns is 0 and the points merged so far are gone",
     "bottlenecks": "the current window (ranking, slow queries, patterns) is memory only: "
     "after a restart the open bottleneck, slow-query and recommendation episodes resolve "
     "and a new one opens, where without a restart nothing new is said",
