@@ -39,8 +39,8 @@ PROCESSORS = builtin(processor_types())
 EXPORTERS = builtin(exporter_types())
 ALL = {**PROCESSORS, **EXPORTERS}
 CASES = [(kind, case.name) for kind, f in ALL.items() for case in golden_cases(testdata_dir(f))]
-#: snapshot keys kept in memory only, by design: progress counters, and span metrics'
-#: recent closed intervals for the API (their rows are in the store; not reloaded)
+#: snapshot keys kept in memory only, by design: progress counters (span metrics' API view
+#: after a restart is its stored 1 min rollups until a base interval closes: see its README)
 IN_MEMORY: dict[str, tuple[str, ...]] = {
     "capacity": ("history.pending_rows",),
     "incidents": ("evaluations",),
