@@ -124,13 +124,12 @@ class AggregatesProcessor(Processor):
 
     def _publish(self, intervals: list[SeriesInterval]) -> None:
         hub = self.context.series
-        if intervals:
-            self.state.mark_dirty()
         for interval in intervals:
             hub.publish(interval)
             for rollup in self.rollups:
                 rollup.add(interval)
         if intervals:
+            self.state.mark_dirty()
             self._close_rollups(self.merger.closed_ns)
 
     def _close_rollups(self, watermark_ns: int) -> None:

@@ -383,6 +383,23 @@ def test_advice_and_candidates_survive_a_restart_unchanged(tmp_path: Path) -> No
     store.close()
 
 
+def test_counters_saved_before_the_evidence_was_still_load(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db")
+    p = processor(store)
+    p.consume_spans(SpanBatch([get(i, "user:1", hit=i % 2 == 0) for i in range(10)]))
+    p.shutdown()
+    body = store.load_state("cache", "counters")
+    for prefix in body["caches"][0]["prefixes"].values():
+        for name in ("recent_misses", "recent_removals", "recent_ttls"):
+            del prefix[name]  # the shape an older version wrote
+    store.save_state("cache", "counters", body, NS)
+    again = processor(store)
+    again.start()
+    assert prefix_view(again, "users", "user")["misses"] == 5
+    assert again.snapshot()["state_discarded"] == 0
+    store.close()
+
+
 @pytest.mark.parametrize(
     ("name", "body"),
     [
