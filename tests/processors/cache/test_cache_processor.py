@@ -57,6 +57,13 @@ def prefix_view(p: CacheProcessor, cache: str, prefix: str) -> dict[str, Any]:
     return next(x for x in view(p, cache)["prefixes"] if x["prefix"] == prefix)
 
 
+#: one call's columns as ``CallRing.to_dict`` writes them (time 1, identity 2, 3.0 ms)
+COLUMNS = {
+    "times_ns": "AQAAAAAAAAA=",
+    "identities": "AgAAAAAAAAA=",
+    "durations_ms": "AAAAAAAACEA=",
+    "trace_ids": "01",
+}
 WATCHED = {
     "service": "s",
     "fingerprint_id": "f",
@@ -406,7 +413,9 @@ def test_counters_saved_before_the_evidence_was_still_load(tmp_path: Path) -> No
         ("counters", {"caches": [{"service": "shop"}], "cumulative": []}),  # from_dict fails
         ("counters", {"caches": "not a list"}),  # the model fails
         ("calls", {"watched": [{"service": "shop", "fingerprint_id": "x"}]}),
-        ("calls", {"watched": [{**WATCHED, "calls": {"times_ns": [1]}}]}),  # columns missing
+        ("calls", {"watched": [{**WATCHED, "calls": {"times_ns": [1]}}]}),  # not columns
+        ("calls", {"watched": [{**WATCHED, "calls": {**COLUMNS, "times_ns": "AAAA"}}]}),
+        ("calls", {"watched": [{**WATCHED, "calls": {**COLUMNS, "trace_ids": "zz"}}]}),
     ],
 )
 def test_a_damaged_saved_document_starts_empty_and_is_counted(
