@@ -23,6 +23,8 @@ class AggregatesConfig(ComponentConfig):
         bottleneck_windows: closed bottlenecks windows the ranking covers (a single
             instance ranks its last closed window and the one filling: 2).
         max_operations: operations per bottlenecks window.
+        save_interval: event time between writes of the open intervals, watermarks,
+            rollups and windows to the store (and at shutdown).
     """
 
     expected_instances: int = Field(default=1, ge=1)
@@ -32,3 +34,4 @@ class AggregatesConfig(ComponentConfig):
     max_series: int = Field(default=100_000, gt=0)
     bottleneck_windows: int = Field(default=2, ge=1, le=60)
     max_operations: int = Field(default=10_000, gt=0)
+    save_interval: Duration = 10.0

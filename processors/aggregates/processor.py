@@ -5,6 +5,11 @@ Received ``otlp_aggregates`` metrics are merged per interval across trace-tier i
 the same bounds and resolution span metrics would have given — then rolled up to 1 min
 and 1 h like span metrics' own. slo, anomaly, regression and capacity subscribe to the
 hub, so they run unchanged. Bottlenecks windows are summed per window and ranked.
+
+What is open (intervals, watermarks, rollups, windows) and the counters are saved through
+:mod:`.state` at most once per ``save_interval`` and at shutdown; a restart goes on where
+the last save left off. A saved document that is damaged is dropped on start (one
+warning, counted in ``state_discarded``).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import Any
 
 from otel_perf import tiers
 from otel_perf.component import Context, Factory, Processor
+from otel_perf.component.state import PersistedState
 from otel_perf.findings import Finding
 from otel_perf.model import MetricBatch, MetricPoint
 from otel_perf.processors.aggregates.config import AggregatesConfig
@@ -29,6 +35,16 @@ from otel_perf.processors.aggregates.intake import (
 )
 from otel_perf.processors.aggregates.merge import NS, IntervalMerger
 from otel_perf.processors.aggregates.ranking import ranking
+from otel_perf.processors.aggregates.state import (
+    MERGER_COUNTERS,
+    AggregatesState,
+    interval_doc,
+    merger_parts,
+    open_interval,
+    restore_merger,
+    window_doc,
+    window_of,
+)
 from otel_perf.processors.spanmetrics.windows import Rollup
 from otel_perf.series import SeriesInterval
 
@@ -46,23 +62,33 @@ class AggregatesProcessor(Processor):
     def __init__(self, context: Context, config: AggregatesConfig) -> None:
         super().__init__(context)
         self.config = config
-        self.merger = IntervalMerger(
+        self.merger = self._fresh_merger()
+        self.rollups = [Rollup(seconds) for seconds in ROLLUPS_S]
+        self.windows: dict[tuple[int, int], WindowPart] = {}
+        self.points = self.rejected = self.windows_dropped = 0
+        self.last_rejection = ""
+        self.state = PersistedState(
+            context.store, self.id, "open", AggregatesState, config.save_interval
+        )
+        self.state_discarded = 0  # saved documents that could not be restored
+        self.seen_ns = 0  # the latest event time of a tick or flush, for the save at shutdown
+
+    def _fresh_merger(self) -> IntervalMerger:
+        config = self.config
+        return IntervalMerger(
             config.expected_instances,
             int(config.grace * NS),
             config.max_instances,
             config.max_open_intervals,
             config.max_series,
         )
-        self.rollups = [Rollup(seconds) for seconds in ROLLUPS_S]
-        self.windows: dict[tuple[int, int], WindowPart] = {}
-        self.points = self.rejected = self.windows_dropped = 0
-        self.last_rejection = ""
 
     def consume_metrics(self, batch: MetricBatch) -> None:
         for point in batch.points:
             if point.name not in NAMES:
                 continue
             self.points += 1
+            self.state.mark_dirty()
             try:
                 self._take(point)
             except NotAnAggregate as exc:
@@ -86,6 +112,7 @@ class AggregatesProcessor(Processor):
 
     # -- evaluation ---------------------------------------------------------
     def tick(self, now_ns: int) -> list[Finding]:
+        self.seen_ns = max(self.seen_ns, now_ns)
         self._publish(self.merger.close(now_ns, self.id))
         return []
 
@@ -102,12 +129,70 @@ class AggregatesProcessor(Processor):
             for rollup in self.rollups:
                 rollup.add(interval)
         if intervals:
+            self.state.mark_dirty()
             self._close_rollups(self.merger.closed_ns)
 
     def _close_rollups(self, watermark_ns: int) -> None:
         for rollup in self.rollups:
             for interval in rollup.close_until(watermark_ns, self.id):
                 self.context.series.publish(dataclasses.replace(interval, aggregated=True))
+
+    # -- state --------------------------------------------------------------
+    def start(self) -> None:
+        raw = self.context.store.load_state(self.id, self.state.name)
+        if raw is None:
+            return
+        try:
+            self._restore(AggregatesState.model_validate(raw))
+        except (KeyError, TypeError, ValueError) as exc:  # pydantic's ValidationError too
+            self.state_discarded += 1
+            log.warning("%s: saved state 'open' unreadable, starting afresh: %s", self.id, exc)
+            self.merger = self._fresh_merger()
+            self.rollups = [Rollup(seconds) for seconds in ROLLUPS_S]
+            self.windows = {}
+
+    def _restore(self, saved: AggregatesState) -> None:
+        restore_merger(self.merger, saved)
+        for rollup, windows in zip(self.rollups, saved.rollups, strict=False):
+            for doc in windows:
+                rollup.open[doc.start_ns] = open_interval(doc, self.config.max_series).values
+        keep = saved.windows[-(self.config.bottleneck_windows + 1) :]
+        parts = [window_of(doc, self.config.max_operations) for doc in keep]
+        self.windows = {(w.start_ns, w.end_ns): w for w in parts}
+        counters = saved.counters
+        self.points, self.rejected = counters.get("points", 0), counters.get("rejected", 0)
+        self.windows_dropped = counters.get("windows_dropped", 0)
+        self.last_rejection = saved.last_rejection
+
+    def flush(self, now_ns: int) -> None:
+        self.seen_ns = max(self.seen_ns, now_ns)
+        self.state.flush(now_ns, self._document)
+
+    def shutdown(self) -> None:
+        self.state.close(self.seen_ns, self._document)
+
+    def _document(self) -> AggregatesState:
+        merger = self.merger
+        counters = {name: int(getattr(merger, name)) for name in MERGER_COUNTERS}
+        counters |= {
+            "points": self.points,
+            "rejected": self.rejected,
+            "windows_dropped": self.windows_dropped,
+        }
+        rollups = [
+            [
+                interval_doc(start, start + r.resolution_ns, values)
+                for start, values in r.open.items()
+            ]
+            for r in self.rollups
+        ]
+        return AggregatesState(
+            **merger_parts(merger),
+            counters=counters,
+            last_rejection=self.last_rejection,
+            windows=[window_doc(self.windows[b]) for b in sorted(self.windows)],
+            rollups=rollups,
+        )
 
     # -- reading ------------------------------------------------------------
     def bottlenecks(self) -> dict[str, Any]:
@@ -141,7 +226,8 @@ class AggregatesProcessor(Processor):
         }
 
     def snapshot(self) -> dict[str, Any]:
-        return {**self.merge_status(), "bottlenecks": self.bottlenecks()}
+        status = {**self.merge_status(), "state_discarded": self.state_discarded}
+        return {**status, "bottlenecks": self.bottlenecks()}
 
 
 FACTORY: Factory[AggregatesConfig, Processor] = Factory(

@@ -10,7 +10,14 @@ fingerprint is judged (:meth:`CallRing.calls`), and are the same as before.
 
 from __future__ import annotations
 
+import base64
+import sys
 from array import array
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
 
 from otel_perf.processors.cache.analysis import Call
 
@@ -67,3 +74,108 @@ class CallRing:
             )
             for i in order
         ]
+
+    def to_dict(self) -> dict[str, str]:
+        """The calls held, oldest first, as compact columns for the store: the numbers as
+        base64 of little-endian arrays, the trace ids as comma-separated hex (a full ring
+        is ~65 bytes a call, not ~85 as JSON lists, and is written without a loop over
+        the numbers)."""
+        at = self._next
+        return {
+            "times_ns": _packed(self.times_ns[at:] + self.times_ns[:at]),
+            "identities": _packed(self.identities[at:] + self.identities[:at]),
+            "durations_ms": _packed(self.durations_ms[at:] + self.durations_ms[:at]),
+            "trace_ids": ",".join(t.hex() for t in self.trace_ids[at:] + self.trace_ids[:at]),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, str], capacity: int) -> CallRing:
+        """A ring holding the newest ``capacity`` of the saved calls.
+
+        Raises:
+            KeyError, TypeError, ValueError: on columns that are not what ``to_dict`` wrote.
+        """
+        times, identities = _unpacked("q", data["times_ns"]), _unpacked("Q", data["identities"])
+        durations = _unpacked("d", data["durations_ms"])
+        trace_ids = [bytes.fromhex(t) for t in data["trace_ids"].split(",")] if times else []
+        ring = cls(capacity)
+        columns = zip(times, identities, durations, trace_ids, strict=True)
+        for time_ns, identity, duration_ms, trace_id in list(columns)[-capacity:]:
+            ring.append(time_ns, f"{identity:016x}", duration_ms, trace_id)
+        return ring
+
+
+def _packed(values: array[Any]) -> str:
+    if sys.byteorder == "big":
+        values = array(values.typecode, values)
+        values.byteswap()
+    return base64.b64encode(values.tobytes()).decode("ascii")
+
+
+def _unpacked(typecode: str, text: str) -> array[Any]:
+    values = array(typecode)
+    values.frombytes(base64.b64decode(text, validate=True))  # ValueError on a bad length
+    if sys.byteorder == "big":
+        values.byteswap()
+    return values
+
+
+@dataclass
+class Watched:
+    """One (service, query fingerprint) watched for repeats."""
+
+    fingerprint: str
+    db_system: str
+    table: str
+    calls: CallRing
+
+
+class WatchedCalls(BaseModel):
+    """One watched (service, query fingerprint) and its recent calls, as columns."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    service: str
+    fingerprint_id: str
+    fingerprint: str
+    db_system: str
+    table: str
+    calls: dict[str, str]
+
+
+class CallsState(BaseModel):
+    """The persisted document of the candidate search: the watched fingerprints' calls."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    watched: list[WatchedCalls]
+
+
+def calls_document(watched: OrderedDict[tuple[str, str], Watched]) -> CallsState:
+    """The watched fingerprints and their calls as the store's document."""
+    return CallsState(
+        watched=[
+            WatchedCalls(
+                service=service,
+                fingerprint_id=fid,
+                fingerprint=w.fingerprint,
+                db_system=w.db_system,
+                table=w.table,
+                calls=w.calls.to_dict(),
+            )
+            for (service, fid), w in watched.items()
+        ]
+    )
+
+
+def restore_watched(
+    saved: CallsState, max_fingerprints: int, max_samples: int
+) -> OrderedDict[tuple[str, str], Watched]:
+    """The newest ``max_fingerprints`` saved fingerprints, ``max_samples`` calls each."""
+    out: OrderedDict[tuple[str, str], Watched] = OrderedDict()
+    for body in saved.watched[-max_fingerprints:]:
+        calls = CallRing.from_dict(body.calls, max_samples)
+        out[(body.service, body.fingerprint_id)] = Watched(
+            body.fingerprint, body.db_system, body.table, calls
+        )
+    return out

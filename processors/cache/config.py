@@ -84,7 +84,8 @@ class CacheProcessorConfig(ComponentConfig):
             ``db.operation.name``); writes are never cacheable.
         evaluation_interval: how often (event time) advice and candidates are evaluated.
         quiet_period: an unchanged recommendation is announced again after this long.
-        save_interval: how often (event time) the counters are written to the store.
+        save_interval: how often (event time) the counters, TTL evidence and watched calls
+            are written to the store (the calls can be megabytes: once a minute by default).
         apps: the apps whose cache control endpoints the API may forward to.
     """
 
@@ -107,7 +108,7 @@ class CacheProcessorConfig(ComponentConfig):
     candidate_operations: list[str] = Field(default_factory=lambda: ["SELECT", "FIND", "AGGREGATE"])
     evaluation_interval: Duration = 10.0
     quiet_period: Duration = 3600.0
-    save_interval: Duration = 10.0
+    save_interval: Duration = 60.0
     apps: list[AppTarget] = Field(default_factory=list)
 
     @model_validator(mode="after")

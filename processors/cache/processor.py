@@ -7,13 +7,15 @@ advice, and queries worth caching found in traces.
 * TTL too short / too long and cacheable DB queries (:mod:`.analysis`), evaluated every
   ``evaluation_interval`` of event time and announced as ``recommendation`` findings,
   deduplicated.
-* Gauge ``otel_perf.cache.hit_ratio`` per service and cache; counters persisted.
+* Gauge ``otel_perf.cache.hit_ratio`` per service and cache; counters, TTL evidence and
+  the watched queries' recent calls persisted, so a restart changes no advice.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 from otel_perf import gauges
@@ -36,27 +38,29 @@ from otel_perf.processors.cache.analysis import (
     ttl_too_long,
     ttl_too_short,
 )
-from otel_perf.processors.cache.calls import CallRing
+from otel_perf.processors.cache.calls import (
+    CallRing,
+    CallsState,
+    Watched,
+    calls_document,
+    restore_watched,
+)
 from otel_perf.processors.cache.config import CacheProcessorConfig
 from otel_perf.processors.cache.findings import candidate_finding, ttl_finding
-from otel_perf.processors.cache.state import CacheState, CacheStats, Cumulative
+from otel_perf.processors.cache.state import (
+    CacheState,
+    CacheStats,
+    Cumulative,
+)
 
 NS = 1_000_000_000
 STATE = "counters"
+CALLS = "calls"
+log = logging.getLogger("otel_perf.processors.cache")
 
 gauges.register(
     "otel_perf.cache.hit_ratio", "1", "Hit ratio per service and cache (0 to 1), from telemetry."
 )
-
-
-@dataclass
-class Watched:
-    """One (service, query fingerprint) watched for repeats."""
-
-    fingerprint: str
-    db_system: str
-    table: str
-    calls: CallRing
 
 
 class CacheProcessor(Processor):
@@ -86,6 +90,10 @@ class CacheProcessor(Processor):
         self.untracked = {"caches": 0, "fingerprints": 0, "malformed_spans": 0}
         self.evaluated_ns = 0
         self.state = PersistedState(context.store, self.id, STATE, CacheState, config.save_interval)
+        self.calls_state = PersistedState(
+            context.store, self.id, CALLS, CallsState, config.save_interval
+        )
+        self.state_discarded = 0  # saved documents that could not be restored
 
     # -- intake -------------------------------------------------------------
     def consume_spans(self, batch: SpanBatch) -> None:
@@ -146,6 +154,7 @@ class CacheProcessor(Processor):
             watched = self.watched[key] = Watched(text, system, table or "", calls)
         identity = fingerprint_id(statement[:2000])
         watched.calls.append(span.end_ns, identity, max(span.duration_ns, 0) / 1e6, span.trace_id)
+        self.calls_state.mark_dirty()
 
     # -- evaluation ---------------------------------------------------------
     def tick(self, now_ns: int) -> list[Finding]:
@@ -189,6 +198,7 @@ class CacheProcessor(Processor):
             watched = self.watched[key]
             if not watched.calls or watched.calls.newest_ns() < now_ns - horizon_ns:
                 del self.watched[key]  # quiet for a whole horizon: make room
+                self.calls_state.mark_dirty()
                 continue
             candidate = cacheable(
                 watched.calls.calls(),
@@ -222,6 +232,7 @@ class CacheProcessor(Processor):
             "fingerprints_watched": len(self.watched),
             "evaluated_ns": self.evaluated_ns,
             "untracked": {**self.untracked, "metric_streams": self.cumulative.dropped},
+            "state_discarded": self.state_discarded,
         }
 
     def gauges(self) -> list[tuple[str, float, dict[str, str]]]:
@@ -236,21 +247,47 @@ class CacheProcessor(Processor):
     # -- state --------------------------------------------------------------
     def start(self) -> None:
         self.announcer.load(self.context.store, self.id)
-        saved = self.state.load()
-        if saved is None:
+        self._restore(self.state, self._restore_counters)
+        self._restore(self.calls_state, self._restore_calls)
+
+    def _restore(self, state: PersistedState[Any], restore: Callable[[Any], None]) -> None:
+        """Validate and apply one saved document; one that an older version wrote or that
+        is damaged is dropped (logged once, counted in ``state_discarded``): start empty."""
+        raw = self.context.store.load_state(self.id, state.name)
+        if raw is None:
             return
+        try:
+            restore(state.model.model_validate(raw))
+        except (KeyError, TypeError, ValueError) as exc:  # pydantic's ValidationError too
+            self.state_discarded += 1
+            log.warning(
+                "%s: saved state %r unreadable, starting afresh: %s", self.id, state.name, exc
+            )
+            if state is self.state:
+                self.caches.clear()
+                self.cumulative = Cumulative(self.config.max_caches * 16)
+            else:
+                self.watched.clear()
+
+    def _restore_counters(self, saved: CacheState) -> None:
         for body in saved.caches[: self.config.max_caches]:
             cache = CacheStats.from_dict(body, self.config.max_prefixes, self.config.max_samples)
             self.caches[(cache.service, cache.name)] = cache
         self.cumulative.restore(saved.cumulative)
 
+    def _restore_calls(self, saved: CallsState) -> None:
+        limits = self.config.max_fingerprints, self.config.max_samples
+        self.watched = restore_watched(saved, *limits)
+
     def flush(self, now_ns: int) -> None:
         self.announcer.save(self.context.store, self.id, now_ns)
         self.state.flush(now_ns, self._document)
+        self.calls_state.flush(now_ns, self._calls_document)
 
     def save(self, now_ns: int) -> None:
-        """Write the counters to the store now (when anything changed)."""
+        """Write the counters and the watched calls to the store now (when anything changed)."""
         self.state.save(now_ns, self._document)
+        self.calls_state.save(now_ns, self._calls_document)
 
     def _document(self) -> CacheState:
         return CacheState(
@@ -258,9 +295,13 @@ class CacheProcessor(Processor):
             cumulative=self.cumulative.to_dict(),
         )
 
+    def _calls_document(self) -> CallsState:
+        return calls_document(self.watched)
+
     def shutdown(self) -> None:
         # the pipeline flushes before shutdown, but flush waits for save_interval
         self.state.close(self.evaluated_ns, self._document)
+        self.calls_state.close(self.evaluated_ns, self._calls_document)
 
 
 FACTORY: Factory[CacheProcessorConfig, Processor] = Factory(

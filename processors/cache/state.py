@@ -1,15 +1,17 @@
 """What the cache processor counts per service × cache × key prefix, and how it persists.
 
 Counters are totals since the store was created (they survive restarts); the recent
-evidence behind TTL advice (misses, removals, TTLs) lives in bounded deques and is not
-persisted: it only matters within the advice window.
+evidence behind TTL advice (misses, removals, TTLs) lives in bounded deques
+(``max_samples`` each) and is saved with them, so advice open before a restart is judged on
+the same evidence after it. A document saved before the evidence was (no ``recent_*``
+keys) restores with empty deques.
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter, OrderedDict, deque
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -119,6 +121,9 @@ class PrefixStats:
         out: dict[str, Any] = {name: getattr(self, name) for name in self._COUNTERS}
         out["misses_by_reason"] = dict(self.misses_by_reason)
         out["removals"] = dict(self.removals)
+        out["recent_misses"] = [list(astuple(m)) for m in self.recent_misses]
+        out["recent_removals"] = [list(astuple(r)) for r in self.recent_removals]
+        out["recent_ttls"] = list(self.recent_ttls)
         return out
 
     def restore(self, data: dict[str, Any]) -> None:
@@ -128,6 +133,14 @@ class PrefixStats:
         reasons = data["misses_by_reason"].items()
         self.misses_by_reason = Counter({str(k): int(v) for k, v in reasons})
         self.removals = Counter({str(k): int(v) for k, v in data["removals"].items()})
+        for t, reason, ago, trace in data.get("recent_misses", []):
+            ago = None if ago is None else float(ago)
+            self.recent_misses.append(Miss(int(t), str(reason), ago, str(trace)))
+        for t, operation, hits, age, trace in data.get("recent_removals", []):
+            self.recent_removals.append(
+                Removal(int(t), str(operation), int(hits), float(age), str(trace))
+            )
+        self.recent_ttls.extend(float(ttl) for ttl in data.get("recent_ttls", []))
 
 
 @dataclass

@@ -19,6 +19,7 @@ class InstrumentationConfig(ComponentConfig):
         min_server_spans: server spans in the window needed to judge.
         max_services: services tracked; records of further services are counted only.
         quiet_period: an unchanged finding is announced again after this long.
+        save_interval: event time between writes of the state to the store.
     """
 
     window: Duration = 600.0
@@ -26,3 +27,4 @@ class InstrumentationConfig(ComponentConfig):
     min_server_spans: int = Field(default=20, ge=1)
     max_services: int = Field(default=1000, gt=0)
     quiet_period: Duration = 86_400.0
+    save_interval: Duration = 10.0

@@ -23,6 +23,7 @@ NS = 1_000_000_000
 SIGNALS = ("traces", "metrics", "logs")
 CATEGORIES = ("server", "client", "db", "messaging", "internal")
 EXITS = frozenset({"client", "db", "messaging"})
+WINDOW_BUCKETS = 160  # buckets of each server-time window's histogram
 
 
 def category(kind: int, attributes: Mapping[str, Any]) -> str:
@@ -90,14 +91,14 @@ class Coverage:
             if hist is None:
                 if self.windows and start < min(self.windows):
                     continue  # older than both windows kept: too late to count
-                hist = self.windows[start] = ExponentialHistogram(max_size=160)
+                hist = self.windows[start] = ExponentialHistogram(max_size=WINDOW_BUCKETS)
                 for old in sorted(self.windows)[:-2]:
                     del self.windows[old]
             hist.record_many(durations)
 
     def recent_server(self) -> ExponentialHistogram:
         """Server-span durations (s) of the windows kept, merged."""
-        merged = ExponentialHistogram(max_size=160)
+        merged = ExponentialHistogram(max_size=WINDOW_BUCKETS)
         for hist in self.windows.values():
             merged.merge(hist)
         return merged

@@ -5,19 +5,22 @@ messaging span while their p95 is long: the time is all self time, which is what
 uninstrumented DB driver or HTTP client looks like.
 
 Services are bounded by ``max_services``; records of services past the limit are counted
-per signal (``overflowed``). What each service sent is saved at flush; the server-time
-windows are rebuilt from new spans after a restart (until then the verdict is ``unknown``
-and a finding already announced stays open).
+per signal (``overflowed``). What each service sent and its two server-time windows are
+saved (at most once per ``save_interval``, and at shutdown), so a restart judges the same
+window as a run without one. A saved document that is damaged is dropped on start (one
+warning, counted in ``state_discarded``).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import Counter
 from typing import Any
 
 from otel_perf.announce import Announcer
 from otel_perf.component import Context, Factory, Processor
+from otel_perf.component.state import PersistedState
 from otel_perf.findings import Finding, Kind, Severity
 from otel_perf.model import LogBatch, MetricBatch, SpanBatch
 from otel_perf.processors.instrumentation.categories import server_durations, span_categories
@@ -27,13 +30,14 @@ from otel_perf.processors.instrumentation.coverage import (
     NS,
     SIGNALS,
     Coverage,
-    Seen,
     Verdict,
     judge,
 )
+from otel_perf.processors.instrumentation.state import CoverageState, document, restore
 from otel_perf.store import StoreWriteError
 
 STATE = "coverage"
+log = logging.getLogger("otel_perf.processors.instrumentation")
 RECOMMENDATION = "check_instrumentation"
 
 
@@ -50,7 +54,11 @@ class InstrumentationProcessor(Processor):
         self.current: dict[str, tuple[Finding, float]] = {}  # service -> finding, magnitude
         self.announcer = Announcer(int(config.quiet_period * NS), max_keys=config.max_services)
         self._lock = threading.Lock()  # the API reads from another thread
-        self._dirty = False
+        self.state = PersistedState(
+            context.store, self.id, STATE, CoverageState, config.save_interval
+        )
+        self.state_discarded = 0  # saved documents that could not be restored
+        self.saved_ns = 0  # the latest event time seen by flush, for the save at shutdown
 
     # -- intake -------------------------------------------------------------
     def _coverage(self, service: str, signal: str, n: int) -> Coverage | None:
@@ -60,7 +68,7 @@ class InstrumentationProcessor(Processor):
                 self.overflowed[signal] += n
                 return None
             coverage = self.services[service] = Coverage(self.window_ns)
-        self._dirty = True
+        self.state.mark_dirty()
         return coverage
 
     def consume_spans(self, batch: SpanBatch) -> None:
@@ -145,24 +153,34 @@ class InstrumentationProcessor(Processor):
         self.announcer.load(self.context.store, self.id)
         for finding, magnitude in self.announcer.said():
             self.current[finding.service] = (finding, magnitude)
-        saved = self.context.store.load_state(self.id, STATE) or {}
-        for service, body in list(saved.items())[: self.config.max_services]:
-            coverage = self.services[service] = Coverage(self.window_ns)
-            for target, part in ((coverage.signals, "signals"), (coverage.categories, "spans")):
-                for name, seen in (body.get(part) or {}).items():
-                    target[name] = Seen(seen["count"], seen["first_ns"], seen["last_ns"])
+        raw = self.context.store.load_state(self.id, STATE)
+        if raw is None:
+            return
+        try:
+            saved = CoverageState.model_validate(raw)
+            self.services = restore(saved, self.window_ns, self.config.max_services)
+        except (KeyError, TypeError, ValueError) as exc:  # pydantic's ValidationError too
+            self.state_discarded += 1
+            log.warning("%s: saved state %r unreadable, starting afresh: %s", self.id, STATE, exc)
 
     def flush(self, now_ns: int) -> None:
         with self._lock:
             self.announcer.save(self.context.store, self.id, now_ns)
-            if not self._dirty:
-                return
-            body = {service: _seen(coverage) for service, coverage in self.services.items()}
-        try:
-            self.context.store.save_state(self.id, STATE, body, now_ns)
-        except StoreWriteError:
-            return  # counted by the store; saved at the next flush
-        self._dirty = False
+            self.saved_ns = max(self.saved_ns, now_ns)
+            try:
+                self.state.flush(now_ns, self._document)
+            except StoreWriteError:
+                return  # counted by the store; still dirty, saved at the next flush
+
+    def shutdown(self) -> None:
+        with self._lock:
+            try:
+                self.state.close(self.saved_ns, self._document)
+            except StoreWriteError:
+                log.warning("%s: state not saved at shutdown (the store refused it)", self.id)
+
+    def _document(self) -> CoverageState:
+        return document(self.services)
 
     # -- reads (API thread) -------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
@@ -181,6 +199,7 @@ class InstrumentationProcessor(Processor):
                 "limit": self.config.max_services,
                 "overflowed": {s: self.overflowed[s] for s in SIGNALS},
                 "current_findings": [f.model_dump(mode="json") for f, _ in self.current.values()],
+                "state_discarded": self.state_discarded,
             }
 
 

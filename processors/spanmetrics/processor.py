@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import deque
 from collections.abc import Sequence
@@ -21,6 +22,8 @@ from otel_perf.series import RED, SeriesInterval, SeriesKey
 
 ROLLUPS_S = (60, 3600)
 API_LIMIT = 500
+MINUTE_S = 60
+log = logging.getLogger("otel_perf.processors.spanmetrics")
 
 
 class SpanMetricsProcessor(Processor):
@@ -47,6 +50,10 @@ class SpanMetricsProcessor(Processor):
             maxlen=max(1, math.ceil(config.memory_horizon / config.interval))
         )
         self.spans = 0
+        #: the stored 1 min rollups covering ``api_window`` before a restart: the API's view
+        #: until the first base interval closes after it (see :meth:`_load_recent`)
+        self.restored: list[SeriesInterval] = []
+        self.state_discarded = 0  # stored rows that could not be read back
 
     # -- intake -------------------------------------------------------------
     def consume_spans(self, batch: SpanBatch) -> None:
@@ -162,6 +169,32 @@ class SpanMetricsProcessor(Processor):
         self.windows.open = _load(state["open"])
         for rollup, body in zip(self.rollups, state["rollups"], strict=False):
             rollup.open = _load(body)
+        self._load_recent()
+
+    def _load_recent(self) -> None:
+        """The stored 1 min rollups of the last ``api_window`` before the watermark, so the
+        API is not empty after a restart while those rows are in the store. Only when
+        ``api_window`` is whole minutes (the rollups' resolution; 1 min by default): the
+        view then covers exactly the window it divides by."""
+        minutes, rest = divmod(int(self.config.api_window), MINUTE_S)
+        watermark = self.windows.watermark_ns
+        if rest or not minutes or not watermark:
+            return
+        last = watermark - watermark % (MINUTE_S * NS)  # the end of the last whole minute
+        since = last - minutes * MINUTE_S * NS
+        by_start: dict[int, dict[SeriesKey, RED]] = {}
+        try:
+            for start, _, body in self.context.store.series(MINUTE_S, since):
+                if start + MINUTE_S * NS <= last:
+                    by_start.setdefault(start, {})[_key(body["key"])] = RED.from_dict(body)
+        except (AssertionError, KeyError, TypeError, ValueError, AttributeError) as exc:
+            self.state_discarded += 1
+            log.warning("%s: stored 1 min rollups unreadable, not shown: %r", self.id, exc)
+            return
+        self.restored = [
+            SeriesInterval(s, s + MINUTE_S * NS, MINUTE_S, values, self.id, rollup=True)
+            for s, values in sorted(by_start.items())
+        ]
 
     def shutdown(self) -> None:
         """Nothing held beyond memory; flush() has saved the open intervals."""
@@ -170,6 +203,8 @@ class SpanMetricsProcessor(Processor):
     def red(self, window_s: float | None = None) -> dict[SeriesKey, RED]:
         """RED per series over the most recent closed intervals covering ``window_s``."""
         count = max(1, math.ceil((window_s or self.config.api_window) / self.config.interval))
+        if not self.recent and (window_s or self.config.api_window) == self.config.api_window:
+            return merge_intervals(self.restored)  # nothing closed since a restart yet
         return merge_intervals(list(self.recent)[-count:])
 
     def snapshot(self) -> dict[str, Any]:
@@ -183,6 +218,7 @@ class SpanMetricsProcessor(Processor):
             "evicted_series": self.keyer.evicted_series,
             "late_spans": self.windows.late_spans,
             "spans": self.spans,
+            "state_discarded": self.state_discarded,
             "red": [red_row(key, red, window) for key, red in rows],
         }
 
@@ -220,15 +256,12 @@ def _dump(windows: dict[int, dict[SeriesKey, RED]]) -> list[Any]:
 
 
 def _load(body: list[Any]) -> dict[int, dict[SeriesKey, RED]]:
-    return {
-        int(start): {
-            SeriesKey(
-                k["service"], k["operation"], int(k["span_kind"]), tuple(k["dims"].items())
-            ): RED.from_dict(r)
-            for k, r in values
-        }
-        for start, values in body
-    }
+    return {int(start): {_key(k): RED.from_dict(r) for k, r in values} for start, values in body}
+
+
+def _key(k: dict[str, Any]) -> SeriesKey:
+    """A key as ``SeriesKey.to_dict`` wrote it."""
+    return SeriesKey(k["service"], k["operation"], int(k["span_kind"]), tuple(k["dims"].items()))
 
 
 FACTORY: Factory[SpanMetricsConfig, Processor] = Factory(

@@ -35,3 +35,16 @@ def test_an_identity_keeps_its_leading_zeros() -> None:
 def test_a_ring_holds_at_least_one_call() -> None:
     with pytest.raises(ValueError, match="capacity must be at least 1, got 0"):
         CallRing(0)
+
+
+@pytest.mark.parametrize(("count", "capacity"), [(0, 5), (3, 5), (12, 5), (12, 3), (12, 20)])
+def test_the_ring_round_trips_through_its_stored_columns(count: int, capacity: int) -> None:
+    ring = CallRing(5)
+    for i in range(count):
+        ring.append(*_call(i))
+    ring.append(2_000, "0000000000000001", 1.5, b"")  # no trace id: kept as none
+    body = ring.to_dict()
+    assert all(isinstance(column, str) for column in body.values())
+    again = CallRing.from_dict(body, capacity)
+    assert again.calls() == ring.calls()[-capacity:]
+    assert again.calls()[-1].trace_id == ""

@@ -57,6 +57,22 @@ def prefix_view(p: CacheProcessor, cache: str, prefix: str) -> dict[str, Any]:
     return next(x for x in view(p, cache)["prefixes"] if x["prefix"] == prefix)
 
 
+#: one call's columns as ``CallRing.to_dict`` writes them (time 1, identity 2, 3.0 ms)
+COLUMNS = {
+    "times_ns": "AQAAAAAAAAA=",
+    "identities": "AgAAAAAAAAA=",
+    "durations_ms": "AAAAAAAACEA=",
+    "trace_ids": "01",
+}
+WATCHED = {
+    "service": "s",
+    "fingerprint_id": "f",
+    "fingerprint": "q",
+    "db_system": "pg",
+    "table": "",
+}
+
+
 def recommendations(p: CacheProcessor, kind: str) -> list[dict[str, Any]]:
     return [r for r in p.snapshot()["recommendations"] if r["attributes"]["recommendation"] == kind]
 
@@ -346,6 +362,76 @@ def test_span_counters_survive_a_restart(tmp_path: Path) -> None:
     again.start()
     assert prefix_view(again, "users", "user")["hits"] == 6
     assert prefix_view(again, "users", "user")["misses"] == 5
+    store.close()
+
+
+def test_advice_and_candidates_survive_a_restart_unchanged(tmp_path: Path) -> None:
+    def traffic(p: CacheProcessor) -> None:
+        p.consume_spans(SpanBatch(short_ttl_traffic([1.0 + (i % 3) for i in range(30)])))
+        p.consume_spans(SpanBatch(queries(["SELECT * FROM products WHERE id = 7"] * 20, 150.0)))
+
+    reference = processor(quiet_period="0s", evaluation_interval="1s")
+    traffic(reference)
+    reference.tick(50 * NS)
+    expected = reference.tick(56 * NS)
+    assert sorted(f.state for f in expected) == [State.UPDATED, State.UPDATED]
+    store = Store(tmp_path / "s.db")
+    p = processor(store, quiet_period="0s", evaluation_interval="1s")
+    traffic(p)
+    assert sorted(f.state for f in p.tick(50 * NS)) == [State.OPEN, State.OPEN]
+    p.flush(50 * NS)
+    p.shutdown()
+    again = processor(store, quiet_period="0s", evaluation_interval="1s")
+    again.start()
+    # the same evidence is judged again: both pieces of advice updated, none re-opened
+    assert again.tick(56 * NS) == expected
+    assert again.snapshot() == reference.snapshot()
+    assert again.snapshot()["state_discarded"] == 0
+    store.close()
+
+
+def test_counters_saved_before_the_evidence_was_still_load(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db")
+    p = processor(store)
+    p.consume_spans(SpanBatch([get(i, "user:1", hit=i % 2 == 0) for i in range(10)]))
+    p.shutdown()
+    body = store.load_state("cache", "counters")
+    for prefix in body["caches"][0]["prefixes"].values():
+        for name in ("recent_misses", "recent_removals", "recent_ttls"):
+            del prefix[name]  # the shape an older version wrote
+    store.save_state("cache", "counters", body, NS)
+    again = processor(store)
+    again.start()
+    assert prefix_view(again, "users", "user")["misses"] == 5
+    assert again.snapshot()["state_discarded"] == 0
+    store.close()
+
+
+@pytest.mark.parametrize(
+    ("name", "body"),
+    [
+        ("counters", {"caches": [{"service": "shop"}], "cumulative": []}),  # from_dict fails
+        ("counters", {"caches": "not a list"}),  # the model fails
+        ("calls", {"watched": [{"service": "shop", "fingerprint_id": "x"}]}),
+        ("calls", {"watched": [{**WATCHED, "calls": {"times_ns": [1]}}]}),  # not columns
+        ("calls", {"watched": [{**WATCHED, "calls": {**COLUMNS, "times_ns": "AAAA"}}]}),
+        ("calls", {"watched": [{**WATCHED, "calls": {**COLUMNS, "trace_ids": "zz"}}]}),
+    ],
+)
+def test_a_damaged_saved_document_starts_empty_and_is_counted(
+    tmp_path: Path, name: str, body: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    store = Store(tmp_path / "s.db")
+    store.save_state("cache", name, body, NS)
+    p = processor(store)
+    p.start()
+    view = p.snapshot()
+    assert view["caches"] == [] and view["fingerprints_watched"] == 0
+    assert view["state_discarded"] == 1
+    (warning,) = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert f"saved state {name!r} unreadable" in warning.getMessage()
+    p.consume_spans(SpanBatch([get(1, "user:1", hit=True)]))
+    assert prefix_view(p, "users", "user")["hits"] == 1  # and goes on from empty
     store.close()
 
 

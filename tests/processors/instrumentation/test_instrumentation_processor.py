@@ -7,6 +7,8 @@ import doctest
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from otel_perf.component import Context
 from otel_perf.findings import State
 from otel_perf.model import (
@@ -107,16 +109,57 @@ def test_services_are_bounded_and_the_rest_counted() -> None:
 
 
 def test_a_restart_keeps_what_was_seen_and_said(tmp_path: Path) -> None:
+    reference = make()
+    end = traffic(reference, "legacy", 120, exits=False)
+    assert len(reference.tick(end)) == 1
     processor = make(Store(tmp_path / "s.db"))
-    end = traffic(processor, "legacy", 120, exits=False)
+    traffic(processor, "legacy", 120, exits=False)
     assert len(processor.tick(end)) == 1
     processor.flush(end)
+    processor.shutdown()
     processor.context.store.close()
     again = make(Store(tmp_path / "s.db"))
     assert again.snapshot()["services"]["legacy"]["spans"]["server"]["count"] == 120
-    # no server time recorded since the restart: unknown, and the finding stays open
-    assert again.tick(end + NS) == [] and again.verdicts["legacy"].state == "unknown"
-    assert len(again.snapshot()["current_findings"]) == 1
+    # the windows came back: the same verdict on the same spans, the finding stays open
+    assert again.tick(end + NS) == reference.tick(end + NS) == []
+    assert again.verdicts["legacy"] == reference.verdicts["legacy"]
+    assert again.verdicts["legacy"].state == "gap"
+    assert again.snapshot() == reference.snapshot()
+
+
+def test_a_document_saved_before_the_windows_were_still_loads(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db")
+    seen = {"count": 3, "first_ns": T0, "last_ns": T0 + NS}
+    store.save_state(
+        "instrumentation", "coverage", {"api": {"signals": {}, "spans": {"server": seen}}}, T0
+    )
+    processor = make(store)
+    snap = processor.snapshot()
+    assert snap["services"]["api"]["spans"]["server"]["count"] == 3
+    assert snap["state_discarded"] == 0 and processor.services["api"].windows == {}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"api": {"signals": {}, "spans": {"server": {"count": "many"}}}},
+        {"api": {"signals": {}, "spans": {}, "windows": {"0": {"scale": 0}}}},
+        {"api": {"signals": {}, "spans": {}, "windows": {"soon": {}}}},
+        ["not", "a", "map"],
+    ],
+)
+def test_a_damaged_document_starts_empty_and_is_counted(
+    tmp_path: Path, body: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = Store(tmp_path / "s.db")
+    store.save_state("instrumentation", "coverage", body, T0)
+    processor = make(store)
+    snap = processor.snapshot()
+    assert snap["services"] == {} and snap["state_discarded"] == 1
+    (warning,) = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert "saved state 'coverage' unreadable" in warning.getMessage()
+    end = traffic(processor, "legacy", 120, exits=False)
+    assert len(processor.tick(end)) == 1  # and judges from empty
 
 
 def test_the_docstring_examples_hold() -> None:

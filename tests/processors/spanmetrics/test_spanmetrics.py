@@ -183,6 +183,36 @@ def test_open_intervals_survive_a_restart(make: Any) -> None:
     assert minute and minute[-1].values[key()].calls == 3
 
 
+def test_after_a_restart_the_api_shows_the_last_stored_minute(make: Any) -> None:
+    first = make(late_grace="0s")
+    first.consume_spans(SpanBatch([span(s * 10 + 1, 5.0 + s) for s in range(7)]))
+    first.tick(T0 + 65 * S)  # closes the minute [T0, T0 + 60 s): stored
+    (before,) = first.snapshot()["red"]
+    first.flush(T0 + 65 * S)
+    again = make(late_grace="0s")  # same store: nothing closed since the restart
+    (after,) = again.snapshot()["red"]
+    assert after["calls"] == 6 and after["rate_per_s"] == round(6 / 60, 4)
+    assert before["calls"] == 6 and after == before  # the same six base intervals
+    again.consume_spans(SpanBatch([span(75)]))
+    again.tick(T0 + 80 * S)  # one base interval closed: the view is the live one again
+    assert [r["calls"] for r in again.snapshot()["red"]] == [2]  # [60, 70) restored + 75
+    assert again.snapshot()["state_discarded"] == 0
+
+
+def test_unreadable_stored_rollups_are_not_shown_and_counted(
+    make: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    first = make(late_grace="0s")
+    first.consume_spans(SpanBatch([span(1)]))
+    first.tick(T0 + 65 * S)
+    first.flush(T0 + 65 * S)
+    make.store.add_series(60, T0 - 60 * S, [("shop", "k", {"key": {"service": "shop"}})])
+    again = make(late_grace="0s", api_window="2m", memory_horizon="2m")
+    assert again.snapshot()["red"] == [] and again.snapshot()["state_discarded"] == 1
+    (warning,) = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert "stored 1 min rollups unreadable" in warning.getMessage()
+
+
 def red_of(processor: Any, *spans: SpanRecord) -> dict[str, int]:
     """Calls per operation of the first interval after consuming ``spans``."""
     processor.consume_spans(SpanBatch(list(spans)))
