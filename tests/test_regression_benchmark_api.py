@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from otel_perf.api.app import API
-from otel_perf.cli.main import main
+from otel_perf.cli.commands import main
 from otel_perf.config import load_config
 from otel_perf.config.models import APISettings, AuthSettings
 from otel_perf.pipeline import Pipeline

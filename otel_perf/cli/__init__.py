@@ -1,4 +1,4 @@
-"""The ``otel-perf`` command: :mod:`~otel_perf.cli.main` parses and dispatches, ``args`` and
+"""The ``otel-perf`` command: :mod:`~otel_perf.cli.commands` parses and dispatches, ``args`` and
 ``http`` are the helpers every command (the core's and each component's ``cli.py``) is built
 with, ``readers`` prints the API's answers, ``tables`` and ``format`` lay them out.
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 
 try:
-    from otel_perf.cli.main import main as main
+    from otel_perf.cli.commands import main as main
 except ModuleNotFoundError as exc:  # the sidecar's dependencies are not installed
     if (exc.name or "otel_perf").startswith("otel_perf"):
         raise  # our own module missing is a bug, not an install choice

@@ -2,6 +2,6 @@
 
 import sys
 
-from otel_perf.cli.main import main
+from otel_perf.cli.commands import main
 
 sys.exit(main())

@@ -12,7 +12,7 @@ import pytest
 
 from benchmarks._incident_faults import NS, downstream, release_statement
 from otel_perf.api.app import API
-from otel_perf.cli.main import main
+from otel_perf.cli.commands import main
 from otel_perf.config import load_config
 from otel_perf.config.models import APISettings
 from otel_perf.pipeline import Pipeline
