@@ -20,7 +20,7 @@ COPY pyproject.toml setup.py README.md ./
 COPY otel_perf ./otel_perf
 COPY processors ./processors
 COPY exporters ./exporters
-RUN pip wheel --wheel-dir /wheels . \
+RUN pip wheel --wheel-dir /wheels '.[sidecar]' \
  && python -c "import glob, zipfile; (w,) = glob.glob('/wheels/otel_perf-*.whl'); assert 'otel_perf/config/default.yaml' in zipfile.ZipFile(w).namelist()"
 
 FROM ${PYTHON_IMAGE} AS runtime
@@ -28,7 +28,7 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     OTEL_PERF_STORE=/var/lib/otel-perf/otel-perf.db
 RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
-    pip install --no-index --find-links=/wheels otel-perf \
+    pip install --no-index --find-links=/wheels 'otel-perf[sidecar]' \
  && groupadd --system --gid 10001 otelperf \
  && useradd --system --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin otelperf \
  && mkdir -p /var/lib/otel-perf \

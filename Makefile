@@ -24,6 +24,10 @@ UPGRADE ?=
 lock: $(STAMP)
 	$(BIN)/pip-compile --quiet $(UPGRADE) --extra dev --generate-hashes --allow-unsafe \
 		--strip-extras --no-header --no-emit-index-url --no-emit-find-links --output-file $(LOCK) pyproject.toml
+	@# the dev extra names the project itself (otel-perf[sidecar,asgi]); it is installed by -e ., not pinned
+	awk '/^# (WARNING: pip install will require|Consider using a hashable URL)/ {next} \
+		/^otel-perf @ / {skip = 1; next} skip && /^    / {next} {skip = 0; print}' $(LOCK) > $(LOCK).tmp
+	mv $(LOCK).tmp $(LOCK)
 
 run: $(STAMP)
 	$(BIN)/otel-perf run $(ARGS)

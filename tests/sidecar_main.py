@@ -4,7 +4,7 @@ import sys
 
 from support import register_test_components
 
-from otel_perf.cli import main
+from otel_perf.cli.commands import main
 
 if __name__ == "__main__":
     register_test_components()

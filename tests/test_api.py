@@ -11,7 +11,7 @@ import httpx
 import pytest
 from otlp_builders import trace_request
 
-from otel_perf.api import API, openapi_document
+from otel_perf.api.app import API, openapi_document
 from otel_perf.config import load_config
 from otel_perf.config.models import APISettings, AuthSettings
 from otel_perf.decode import Decoder
@@ -163,7 +163,7 @@ def test_metrics_carry_red_per_operation(traced: Pipeline) -> None:
 
 
 def test_bottlenecks_route_and_cli(traced: Pipeline, capsys: pytest.CaptureFixture[str]) -> None:
-    from otel_perf.cli import main
+    from otel_perf.cli.commands import main
 
     with client(traced) as api:
         body = api.get("/performance/bottlenecks").json()
@@ -195,7 +195,7 @@ service:
 def test_slo_route_health_and_cli(capsys: pytest.CaptureFixture[str]) -> None:
     from trace_builder import span
 
-    from otel_perf.cli import main
+    from otel_perf.cli.commands import main
     from otel_perf.model import SpanBatch, SpanKind
 
     pipe = Pipeline(load_config(text=SLO_CONFIG), Store(":memory:"), clock=lambda: 1)

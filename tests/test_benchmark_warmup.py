@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from e2e import DEFAULT, SidecarProcess, start_sidecar
 
-from otel_perf.cli import main
+from otel_perf.cli.commands import main
 from otel_perf.processors.regression.benchmark_runner import default_warmup
 
 pytestmark = pytest.mark.e2e

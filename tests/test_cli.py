@@ -15,7 +15,7 @@ from e2e import DEFAULT, SidecarProcess, poll, send_traces, start_sidecar
 from ports import free_port
 from scenarios import ITEMS_BY_ORDER_FINGERPRINT, generate
 
-from otel_perf.cli import main
+from otel_perf.cli.commands import main
 
 pytestmark = pytest.mark.e2e
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from otel_perf.cli_format import duration_ms, duration_s, local_iso, size_bytes, when
+from otel_perf.cli.format import duration_ms, duration_s, local_iso, size_bytes, when
 
 S = 10**9
 NOW = 1_800_000_000 * S

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from otel_perf.cli import main
+from otel_perf.cli.commands import main
 from otel_perf.config import EMBEDDED, ConfigError, load_config
 from otel_perf.config.models import OTLPReceiverConfig
 from otel_perf.config.types import parse_duration_s

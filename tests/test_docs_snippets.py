@@ -39,7 +39,7 @@ import yaml
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from otel_perf import cli
+from otel_perf.cli import commands as cli
 from otel_perf.config import ConfigError, default_config_text, load_config
 
 ROOT = Path(__file__).resolve().parent.parent

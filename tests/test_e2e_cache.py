@@ -15,7 +15,7 @@ import pytest
 from e2e import RECEIVERS, SidecarProcess, poll, start_instrumented_app, start_sidecar, wait_app
 from ports import free_port
 
-from otel_perf.cli import main
+from otel_perf.cli.commands import main
 
 pytestmark = pytest.mark.e2e
 SERVICE = "shop-cache"

@@ -34,7 +34,7 @@ from otlp_builders import BASE_NS, kv
 from ports import free_port
 from scenarios import generate
 
-from otel_perf.api import API
+from otel_perf.api.app import API
 from otel_perf.config import load_config
 from otel_perf.config.models import APISettings
 from otel_perf.decode import message_to_json
@@ -431,7 +431,7 @@ def test_page_and_assets_are_open_with_a_csp_and_data_stays_behind_the_token(
                 assert r.headers["Content-Security-Policy"].startswith("default-src 'self'")
         html = (ROOT / "otel_perf/dashboard/static/index.html").read_text()
         assert "<script>" not in html and "style=" not in html  # nothing inline for the CSP
-        for path in ("/dashboard/secrets.txt", "/dashboard/../otel_perf/api.py"):
+        for path in ("/dashboard/secrets.txt", "/dashboard/../otel_perf/api/app.py"):
             with pytest.raises(urllib.error.HTTPError) as refused:
                 urllib.request.urlopen(served.base + path, timeout=10)
             assert refused.value.code in (401, 404)

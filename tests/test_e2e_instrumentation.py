@@ -31,7 +31,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import SpanKind, Tracer
 
-from otel_perf.cli import main
+from otel_perf.cli.commands import main
 
 pytestmark = pytest.mark.e2e
 

@@ -58,7 +58,7 @@ def clean() -> Iterator[Pipeline]:
 
 
 def test_ok_when_nothing_is_wrong(clean: Pipeline, capsys: pytest.CaptureFixture[str]) -> None:
-    from otel_perf.cli import main
+    from otel_perf.cli.commands import main
 
     with client(clean) as api:
         response = api.get("/performance/health")
@@ -95,7 +95,7 @@ def test_a_full_queue_is_503_and_refusals_degrade(clean: Pipeline) -> None:
 
 
 def test_the_shop_is_critical_with_every_reason(capsys: pytest.CaptureFixture[str]) -> None:
-    from otel_perf.cli import main
+    from otel_perf.cli.commands import main
 
     pipe, _ = shop_pipeline()
     try:
@@ -287,7 +287,7 @@ def test_openapi_describes_health(clean: Pipeline) -> None:
 def test_cli_table_lists_the_reasons(
     clean: Pipeline, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from otel_perf.cli import main
+    from otel_perf.cli.commands import main
 
     monkeypatch.setenv("COLUMNS", "200")
     clean.telemetry.count(clean.telemetry.component_errors, "spanmetrics", 3)

@@ -4,6 +4,7 @@ component" contract, and every component folder is in the independence contract.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -40,3 +41,31 @@ def test_every_component_is_in_the_independence_contract() -> None:
         if (ROOT / kind / name).is_dir()
     }
     assert components == listed
+
+
+def layered() -> set[str]:
+    """Every module the ``layers`` contract places, siblings (``|``, ``:``) split."""
+    layers = contract("layers")["layers"]
+    return {name.strip() for layer in layers for name in re.split(r"[|:]", layer)}
+
+
+def test_every_cli_module_has_a_layer() -> None:
+    # the component commands import args / http, so each CLI module's place is decided
+    # one by one; a new module would otherwise sit outside every layer unchecked
+    cli = {f"otel_perf.cli.{name}" for name in children(ROOT / "otel_perf" / "cli")}
+    assert cli - {"otel_perf.cli.__main__"} - layered() == set()
+
+
+def test_the_surfaces_sit_above_the_components_above_the_engine() -> None:
+    order = [set(re.split(r"\s*[|:]\s*", layer.strip())) for layer in contract("layers")["layers"]]
+    index = {name: i for i, layer in enumerate(order) for name in layer}
+    assert index["otel_perf.api"] < index["otel_perf.processors"] < index["otel_perf.pipeline"]
+    assert index["otel_perf.cli.commands"] < index["otel_perf.processors"]
+
+
+def test_the_app_library_contract_names_the_heavy_dependencies() -> None:
+    lean = contract("app-library-is-lean")
+    assert set(lean["source_modules"]) == {"otel_perf.asgi", "otel_perf.cache"}
+    assert {"grpc", "numpy", "scipy", "ruptures", "otel_perf.pipeline"} <= set(
+        lean["forbidden_modules"]
+    )

@@ -32,7 +32,8 @@ def declared() -> list[Requirement]:
     names = list(project["dependencies"])
     for extra in project["optional-dependencies"].values():
         names.extend(extra)
-    return [Requirement(name) for name in names]
+    # the project itself, named by its `dev` extra to bring in the others, is not pinned
+    return [r for r in map(Requirement, names) if canonicalize_name(r.name) != "otel-perf"]
 
 
 def test_every_declared_dependency_is_pinned_within_its_range() -> None:

@@ -288,7 +288,7 @@ def test_bad_parameters_are_400_with_a_message(
 def test_cli_json_and_table(
     api: httpx.Client, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from otel_perf.cli import main
+    from otel_perf.cli.commands import main
 
     monkeypatch.setenv("COLUMNS", "300")  # rich wraps cells to the terminal's width
 

@@ -12,8 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from otel_perf.api import API
-from otel_perf.cli import main
+from otel_perf.api.app import API
+from otel_perf.cli.commands import main
 from otel_perf.config import load_config
 from otel_perf.config.models import APISettings, AuthSettings
 from otel_perf.pipeline import Pipeline

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from otlp_builders import BASE_NS, logs_request, metrics_request, trace_request
 
-from otel_perf.cli import main
+from otel_perf.cli.commands import main
 from otel_perf.decode import message_to_json
 
 CONFIG = """

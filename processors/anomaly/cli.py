@@ -7,8 +7,8 @@ from typing import Any
 
 from rich.console import Console
 
-from otel_perf.cli_args import add_command
-from otel_perf.cli_http import CLIError
+from otel_perf.cli.args import add_command
+from otel_perf.cli.http import CLIError
 
 
 def add_parsers(sub: Any) -> None:

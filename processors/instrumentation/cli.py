@@ -7,8 +7,8 @@ from typing import Any
 
 from rich.console import Console
 
-from otel_perf.cli_args import add_command
-from otel_perf.cli_http import api_arguments, api_get, api_query, show
+from otel_perf.cli.args import add_command
+from otel_perf.cli.http import api_arguments, api_get, api_query, show
 
 
 def add_parsers(sub: Any) -> None:

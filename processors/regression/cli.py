@@ -9,8 +9,8 @@ from typing import Any
 
 from rich.console import Console
 
-from otel_perf.cli_args import add_command
-from otel_perf.cli_http import CLIError, api_arguments, api_get, api_post, show
+from otel_perf.cli.args import add_command
+from otel_perf.cli.http import CLIError, api_arguments, api_get, api_post, show
 from otel_perf.processors.regression.benchmark_runner import MIN_WARMUP, default_warmup
 
 

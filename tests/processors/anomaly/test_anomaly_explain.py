@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from otel_perf.cli import main
+from otel_perf.cli.commands import main
 from otel_perf.component import Context
 from otel_perf.model import MetricBatch, MetricPoint, MetricType, Resource
 from otel_perf.processors.anomaly.config import AnomalyConfig

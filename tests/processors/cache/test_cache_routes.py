@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 from trace_builder import db, span
 
-from otel_perf.api import API
+from otel_perf.api.app import API
 from otel_perf.cache import Cache, configure_cache
 from otel_perf.cache.control import cache_control_app
 from otel_perf.config import load_config

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import yaml
 
-from otel_perf.api import API
-from otel_perf.cli import main
+from otel_perf.api.app import API
+from otel_perf.cli.commands import main
 from otel_perf.config import load_config
 from otel_perf.config.models import APISettings
 from otel_perf.pipeline import Pipeline

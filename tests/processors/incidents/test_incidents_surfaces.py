@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from benchmarks._incident_faults import NS, downstream, release_statement
-from otel_perf.api import API
-from otel_perf.cli import main
+from otel_perf.api.app import API
+from otel_perf.cli.commands import main
 from otel_perf.config import load_config
 from otel_perf.config.models import APISettings
 from otel_perf.pipeline import Pipeline

@@ -1,5 +1,5 @@
 """The API readers: ``metrics``, ``health``, ``findings``, ``bottlenecks``, ``slo`` and
-``recommendations`` and their options; the tables are in ``cli_tables``."""
+``recommendations`` and their options; the tables are in ``otel_perf.cli.tables``."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from typing import Any
 
 from rich.console import Console
 
-from otel_perf import cli_tables
-from otel_perf.cli_args import add_command
-from otel_perf.cli_http import api_arguments, api_get, api_query, show
+from otel_perf.cli import tables
+from otel_perf.cli.args import add_command
+from otel_perf.cli.http import api_arguments, api_get, api_query, show
 from otel_perf.recommendations import CATEGORIES
 
 
@@ -41,38 +41,36 @@ def add_parsers(sub: Any) -> None:
 
 def cmd_metrics(args: argparse.Namespace, console: Console) -> int:
     data = api_get(args, "/performance/metrics" + api_query(args))
-    show(args, console, data, cli_tables.print_metrics)
+    show(args, console, data, tables.print_metrics)
     return 0
 
 
 def cmd_bottlenecks(args: argparse.Namespace, console: Console) -> int:
     data = api_get(args, "/performance/bottlenecks" + api_query(args))
-    show(args, console, data, cli_tables.print_bottlenecks)
+    show(args, console, data, tables.print_bottlenecks)
     return 0
 
 
 def cmd_slo(args: argparse.Namespace, console: Console) -> int:
     data = api_get(args, "/performance/slo" + api_query(args))
-    show(args, console, data, cli_tables.print_slo)
+    show(args, console, data, tables.print_slo)
     return 0
 
 
 def cmd_health(args: argparse.Namespace, console: Console) -> int:
     """Exit 0 when ok, 1 when degraded, 2 when critical (or unknown)."""
     data = api_get(args, "/performance/health")
-    show(args, console, data, lambda c, d: cli_tables.print_health(c, d, args.api))
+    show(args, console, data, lambda c, d: tables.print_health(c, d, args.api))
     return {"ok": 0, "degraded": 1}.get(str(data.get("status")), 2)
 
 
 def cmd_recommendations(args: argparse.Namespace, console: Console) -> int:
     data = api_get(args, "/performance/recommendations" + api_query(args, category=args.category))
-    show(
-        args, console, data, lambda c, d: cli_tables.recommendations_table(c, d["recommendations"])
-    )
+    show(args, console, data, lambda c, d: tables.recommendations_table(c, d["recommendations"]))
     return 0
 
 
 def cmd_findings(args: argparse.Namespace, console: Console) -> int:
     data = api_get(args, "/performance/findings" + api_query(args, kind=args.kind))
-    show(args, console, data, lambda c, d: cli_tables.findings_table(c, d["findings"]))
+    show(args, console, data, lambda c, d: tables.findings_table(c, d["findings"]))
     return 0

@@ -10,7 +10,7 @@ from typing import Any
 
 from rich.console import Console
 
-from otel_perf.cli_format import duration_ms, duration_s, empty, folding_table, size_bytes, when
+from otel_perf.cli.format import duration_ms, duration_s, empty, folding_table, size_bytes, when
 
 
 def print_metrics(console: Console, data: Any) -> None:

@@ -1,7 +1,7 @@
 """The CLI's side of the REST API: the shared options, GET and POST, and output.
 
 Every API-reading command takes ``--api``, ``--token`` and ``--output``; a failure to
-reach or use the API is a ``CLIError`` that ``otel_perf.cli.main`` reports in one line.
+reach or use the API is a ``CLIError`` that ``otel_perf.cli.commands`` reports in one line.
 """
 
 from __future__ import annotations

@@ -15,7 +15,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from otel_perf import __version__, openapi
+from otel_perf import __version__
+from otel_perf.api import openapi
 from otel_perf.component import OpenAPIResponses, RouteContext, component_type, surfaces
 from otel_perf.config.models import APISettings
 from otel_perf.dashboard import DASHBOARD_PATHS, dashboard_routes
@@ -265,7 +266,7 @@ def _error(status: int, message: str) -> JSONResponse:
 
 
 def openapi_document() -> dict[str, Any]:
-    """The OpenAPI 3.1 description of this API (:mod:`otel_perf.openapi`)."""
+    """The OpenAPI 3.1 description of this API (:mod:`otel_perf.api.openapi`)."""
     return openapi.document(__version__, openapi.OPERATIONS, _component_paths())
 
 

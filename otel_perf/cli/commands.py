@@ -1,7 +1,7 @@
 """The ``otel-perf`` command: run, validate, print-config, components and replay here; the
-API readers in ``cli_readers``; each component's own commands come from its factory's
+API readers in ``otel_perf.cli.readers``; each component's own commands come from its factory's
 surface (``processors/<name>/cli.py``). Each command
-is declared with :func:`~otel_perf.cli_args.add_command`, which binds its handler, so adding
+is declared with :func:`~otel_perf.cli.args.add_command`, which binds its handler, so adding
 one is a parser and a function in one module. Only ``main`` exits."""
 
 from __future__ import annotations
@@ -18,15 +18,12 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from otel_perf import (
-    __version__,
-    cli_incidents,
-    cli_readers,
-)
-from otel_perf.cli_args import WIDE, add_command, parse_args
-from otel_perf.cli_http import DEFAULT_API as DEFAULT_API
-from otel_perf.cli_http import CLIError as CLIError
-from otel_perf.cli_tables import findings_table
+from otel_perf import __version__
+from otel_perf.cli import readers
+from otel_perf.cli.args import WIDE, add_command, parse_args
+from otel_perf.cli.http import DEFAULT_API as DEFAULT_API
+from otel_perf.cli.http import CLIError as CLIError
+from otel_perf.cli.tables import findings_table
 from otel_perf.component import exporter_types, processor_types, surfaces
 from otel_perf.config import ConfigError, load_config
 from otel_perf.config.models import EXTENSION_TYPES, RECEIVER_TYPES
@@ -102,11 +99,10 @@ def _parser() -> argparse.ArgumentParser:
         help="table for people (default) or one JSON line",
     )
 
-    cli_readers.add_parsers(sub)
+    readers.add_parsers(sub)
     for surface in surfaces():
         if surface.cli:
             surface.cli(sub)
-    cli_incidents.add_parser(sub)
     return parser
 
 
@@ -212,7 +208,3 @@ def cmd_replay(args: argparse.Namespace, console: Console) -> int:
         )
         findings_table(console, summary["findings"])
     return 1 if report.errors else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
