@@ -41,9 +41,7 @@ NAMES = ["GET /users/7", "GET", "SELECT", "op", "GET /a http send", "GET /a http
 def random_batch(seed: int, count: int = 400) -> SpanBatch:
     rng = random.Random(seed)
     resources = [Resource({"service.name": name}) for name in ("shop", "pay")]
-    return SpanBatch(
-        [random_span(rng, resources, NAMES, VALUES, 10 * S + i) for i in range(count)]
-    )
+    return SpanBatch([random_span(rng, resources, NAMES, VALUES, 10 * S + i) for i in range(count)])
 
 
 def per_span(batch: SpanBatch) -> list[str]:
@@ -122,4 +120,3 @@ def test_a_trace_with_a_span_that_came_unnamed_is_named_at_analysis() -> None:
 
     assembler.add(spans[:3], ["wrong"] * 3)  # late: the trace was analysed
     assert assembler.late_spans == 3
-
