@@ -21,15 +21,32 @@ is never analysed a second time as a fragment with a fake root.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from otel_perf.model import SpanRecord
 
 
+class Trace(list[SpanRecord]):
+    """A trace's spans, with each span's operation when it was named at arrival.
+
+    ``operations[i]`` is ``spans[i]``'s :func:`otel_perf.semconv.kept_operation`, named
+    once per distinct combination of the batch it came in (``SpanColumns.operations``);
+    ``named`` is False when a span arrived without one (then none are trusted).
+    """
+
+    __slots__ = ("named", "operations")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.operations: list[str] = []
+        self.named = True
+
+
 @dataclass(slots=True)
 class TraceBuffer:
     first_seen_ns: int
-    spans: list[SpanRecord] = field(default_factory=list)
+    spans: Trace = field(default_factory=Trace)
     span_ids: set[bytes] = field(default_factory=set)
     last_seen_ns: int = 0
 
@@ -64,10 +81,15 @@ class TraceAssembler:
         """The event time spans arriving from now on are stamped with."""
         self._now_ns = max(self._now_ns, now_ns)
 
-    def add(self, spans: list[SpanRecord]) -> list[list[SpanRecord]]:
+    def add(
+        self, spans: list[SpanRecord], operations: Sequence[str] | None = None
+    ) -> list[list[SpanRecord]]:
+        """Take ``spans`` (with their operations, when named: one per span)."""
         evicted: list[list[SpanRecord]] = []
         traces, now = self._traces, self._now_ns
-        for span in spans:
+        named = operations is not None
+        names: Sequence[str] = operations if operations is not None else ()
+        for i, span in enumerate(spans):
             trace_id = span.trace_id
             buffer = traces.get(trace_id)
             if buffer is None:
@@ -86,7 +108,12 @@ class TraceAssembler:
             if len(buffer.spans) >= self.max_spans:
                 self.dropped_spans += 1
                 continue
-            buffer.spans.append(span)
+            held = buffer.spans
+            held.append(span)
+            if named and held.named:
+                held.operations.append(names[i])
+            else:
+                held.named = False
             buffer.span_ids.add(span.span_id)
             seen = now if now > span.end_ns else span.end_ns
             if seen > buffer.last_seen_ns:
@@ -102,14 +129,14 @@ class TraceAssembler:
             for tid, b in self._traces.items()
             if b.last_seen_ns + quiet <= now_ns or b.first_seen_ns + wait <= now_ns
         ]
-        out = []
+        out: list[list[SpanRecord]] = []
         for tid in done:
             out.append(self._traces.pop(tid).spans)
             self._remember(tid)
         return out
 
     def drain(self) -> list[list[SpanRecord]]:
-        traces = [b.spans for b in self._traces.values()]
+        traces: list[list[SpanRecord]] = [b.spans for b in self._traces.values()]
         for tid in self._traces:
             self._remember(tid)
         self._traces.clear()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import compress
 from typing import Any
 
 from otel_perf.announce import Announcer
@@ -19,6 +20,7 @@ from otel_perf.processors.bottlenecks.evaluate import Found, evaluate
 from otel_perf.processors.bottlenecks.impact import ImpactRates
 from otel_perf.processors.bottlenecks.judge import Judge
 from otel_perf.processors.bottlenecks.memory import KEYS as MEMORY_KEYS
+from otel_perf.processors.bottlenecks.naming import kept_operations
 from otel_perf.processors.bottlenecks.ranking import ranking
 from otel_perf.processors.bottlenecks.report import report
 from otel_perf.processors.bottlenecks.saved import (
@@ -124,11 +126,13 @@ class BottlenecksProcessor(Processor):
             pass
 
     def consume_spans(self, batch: SpanBatch) -> None:
-        spans = batch.spans
+        spans, operations = batch.spans, kept_operations(batch)
         if self.threshold is not None:
-            spans = [s for s in spans if int.from_bytes(s.trace_id[8:], "big") < self.threshold]
+            keep = [int.from_bytes(s.trace_id[8:], "big") < self.threshold for s in spans]
+            spans = list(compress(spans, keep))
+            operations = list(compress(operations, keep))
         self.state.mark_dirty()  # held traces and the counters moved
-        self._analyse(self.assembler.add(spans))
+        self._analyse(self.assembler.add(spans, operations))
 
     def tick(self, now_ns: int) -> list[Finding]:
         self._analyse(self.assembler.complete(now_ns), now_ns)

@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 
 from otel_perf.model import SpanKind, SpanRecord
 from otel_perf.processors.bottlenecks.aggregate import OpKey
+from otel_perf.processors.bottlenecks.assembly import Trace
 from otel_perf.processors.bottlenecks.critical_path import path_shares, self_times
 from otel_perf.processors.bottlenecks.tracetree import TraceTree, build_tree
 from otel_perf.semconv import is_framework_internal, kept_operation
@@ -128,8 +129,7 @@ class Contributions:
 
     def __init__(self, columns: TraceColumns, traces: Sequence[list[SpanRecord]]) -> None:
         self.batch = columns
-        spans = columns.spans
-        operations = [kept_operation(s) for s in spans]
+        operations = _operations(traces)
         self.table, self.key = _keys(columns, operations)
         self.operations = operations
         self.trees: dict[int, TraceTree] = {}
@@ -213,6 +213,17 @@ class Contributions:
 
     def names(self) -> list[OpKey]:
         return list(self.table)
+
+
+def _operations(traces: Sequence[list[SpanRecord]]) -> list[str]:
+    """Each span's operation: named at arrival (:class:`Trace`), else named now."""
+    out: list[str] = []
+    for trace in traces:
+        if isinstance(trace, Trace) and trace.named:
+            out += trace.operations
+        else:
+            out += map(kept_operation, trace)
+    return out
 
 
 def _keys(columns: TraceColumns, operations: list[str]) -> tuple[dict[OpKey, int], I64]:
