@@ -71,7 +71,8 @@ class Buckets:
     """One side's counts for indices ``offset .. end - 1``, sparse while they are few.
 
     Up to :data:`RAW_LIMIT` values whose indices spread wider than their count the side
-    keeps each value's index, sorted (``raw``, int32: every index at every scale fits);
+    keeps each value's index, sorted, as int32 in a ``bytes`` (every index at every scale
+    fits; no array header to pay for, and copies share it);
     past that it turns dense for good: ``counts`` spans exactly the indices in use, so its
     first and last counts are non-zero, and its dtype is at least ``count_dtype(total)``
     wide. Either way ``total`` is the number of values, and every read (``counts``,
@@ -83,13 +84,14 @@ class Buckets:
     def __init__(self, offset: int, counts: CountArray, total: int) -> None:
         self.offset = offset
         self._counts: CountArray | None = counts
-        self._raw: RawArray | None = None
+        self._raw: bytes | None = None  # the sorted int32 indices, while sparse
         self.total = total
 
     @classmethod
     def _of_raw(cls, raw: RawArray) -> Buckets:
         side = cls.__new__(cls)
-        side.offset, side._counts, side._raw, side.total = int(raw[0]), None, raw, raw.size
+        side._counts, side._raw = None, raw.tobytes()
+        side.offset, side.total = int(raw[0]), raw.size
         return side
 
     @classmethod
@@ -117,7 +119,7 @@ class Buckets:
     def _raw_values(self) -> RawArray:
         raw = self._raw
         assert raw is not None
-        return raw
+        return np.frombuffer(raw, _RAW)  # read only: every change makes a new array
 
     @property
     def end(self) -> int:
@@ -132,8 +134,15 @@ class Buckets:
         return self.end - self.offset
 
     def copy(self) -> Buckets:
-        if self._counts is None:
-            return Buckets._of_raw(self._raw_values().copy())
+        if self._counts is None:  # the bytes are immutable: shared
+            twin = Buckets.__new__(Buckets)
+            twin._counts, twin._raw, twin.offset, twin.total = (
+                None,
+                self._raw,
+                self.offset,
+                self.total,
+            )
+            return twin
         return Buckets(self.offset, self._counts.copy(), self.total)
 
     def scale_change(self, low: int, high: int, max_size: int, scale: int) -> int:
@@ -147,7 +156,12 @@ class Buckets:
 
     def _set_raw(self, raw: RawArray) -> None:
         """Take ``raw`` (sorted) as the values; dense if they do not stay sparse."""
-        self._counts, self._raw, self.offset, self.total = None, raw, int(raw[0]), raw.size
+        self._counts, self._raw, self.offset, self.total = (
+            None,
+            raw.tobytes(),
+            int(raw[0]),
+            raw.size,
+        )
         if not _stays_raw(raw.size, int(raw[-1]) - self.offset + 1):
             self._densify()
 
@@ -213,8 +227,8 @@ class Buckets:
         """Merge each run of ``2 ** change`` neighbours: index ``i`` becomes ``i >> change``."""
         if change:
             if self._counts is None:
-                self._raw = self._raw_values() >> change
-                self.offset = int(self._raw[0])
+                raw = self._raw_values() >> change
+                self._raw, self.offset = raw.tobytes(), int(raw[0])
             else:
                 self.offset, self._counts = _downscaled(self.offset, self._counts, change)
 
