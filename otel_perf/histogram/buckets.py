@@ -72,10 +72,11 @@ class Buckets:
 
     Up to :data:`RAW_LIMIT` values whose indices spread wider than their count the side
     keeps each value's index, sorted, as int32 in a ``bytes`` (every index at every scale
-    fits; no array header to pay for, and copies share it);
-    past that it turns dense for good: ``counts`` spans exactly the indices in use, so its
-    first and last counts are non-zero, and its dtype is at least ``count_dtype(total)``
-    wide. Either way ``total`` is the number of values, and every read (``counts``,
+    fits; no array header to pay for, and copies share it). Past that it turns dense for
+    good, as does a side ``record`` started (one value at a time, one dense bucket is the
+    cheaper start): ``counts`` spans exactly the indices in use, so its first and last
+    counts are non-zero, and its dtype is at least ``count_dtype(total)`` wide. Either
+    way ``total`` is the number of values, and every read (``counts``,
     quantiles, export, equality) sees the same dense counts.
     """
 
@@ -99,7 +100,9 @@ class Buckets:
         """One count per entry of a non-empty ``indices`` array."""
         low, high = int(indices.min()), int(indices.max())
         if _stays_raw(indices.size, high - low + 1):
-            return cls._of_raw(np.sort(indices).astype(_RAW, copy=False))
+            raw = indices.astype(_RAW)
+            raw.sort()
+            return cls._of_raw(raw)
         counts = np.bincount(indices - low).astype(count_dtype(indices.size), copy=False)
         return cls(low, counts, indices.size)
 
@@ -109,12 +112,6 @@ class Buckets:
         if self._counts is not None:
             return self._counts
         return _bincount(self._raw_values(), self.offset, self.total)
-
-    def _values(self) -> RawArray:
-        """Every value's index, sorted (built from the counts when dense)."""
-        if self._counts is None:
-            return self._raw_values()
-        return _expanded(self.offset, self._counts)
 
     def _raw_values(self) -> RawArray:
         raw = self._raw
@@ -179,8 +176,8 @@ class Buckets:
         """
         if counts.size == 0:
             return
-        if self.total + added <= RAW_LIMIT:
-            self._set_raw(np.sort(np.concatenate((self._values(), _expanded(low, counts)))))
+        if self._counts is None and self.total + added <= RAW_LIMIT:
+            self._set_raw(np.sort(np.concatenate((self._raw_values(), _expanded(low, counts)))))
             return
         mine = self._densify()
         self.total += added
@@ -206,8 +203,8 @@ class Buckets:
                 counts[at] += count  # the common case: a bucket already spanned
                 self.total = total
                 return
-        if total <= RAW_LIMIT:
-            raw = self._values()
+        if counts is None and total <= RAW_LIMIT:
+            raw = self._raw_values()
             at = int(np.searchsorted(raw, index))
             self._set_raw(np.insert(raw, at, np.full(count, index, _RAW)))
             return
@@ -216,9 +213,10 @@ class Buckets:
     def add_indices(self, indices: Int64Array | RawArray) -> None:
         if indices.size == 0:
             return
-        if self.total + indices.size <= RAW_LIMIT:
-            joined = np.concatenate((self._values(), indices.astype(_RAW, copy=False)))
-            self._set_raw(np.sort(joined))
+        if self._counts is None and self.total + indices.size <= RAW_LIMIT:
+            joined = np.concatenate((self._raw_values(), indices.astype(_RAW, copy=False)))
+            joined.sort()
+            self._set_raw(joined)
             return
         low = int(indices.min())
         self.add_counts(low, np.bincount(indices - low), indices.size)
