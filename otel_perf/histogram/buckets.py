@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import sys
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from typing import Any
 
@@ -123,7 +124,7 @@ class Buckets:
         """One past the highest index held."""
         if self._counts is not None:
             return self.offset + self._counts.size
-        return int(self._raw_values()[-1]) + 1
+        return _ints(self._raw)[-1] + 1
 
     @property
     def size(self) -> int:
@@ -241,13 +242,13 @@ class Buckets:
     def count_below(self, index: int) -> int:
         """The count in buckets with indices below ``index``."""
         if self._counts is None:
-            return int(np.searchsorted(self._raw_values(), index))
+            return bisect_left(_ints(self._raw), index)
         return int(self._counts[: max(0, min(index - self.offset, self._counts.size))].sum())
 
     def count_at(self, index: int) -> int:
         if self._counts is None:
-            raw = self._raw_values()
-            return int(np.searchsorted(raw, index, "right") - np.searchsorted(raw, index))
+            raw = _ints(self._raw)
+            return bisect_right(raw, index) - bisect_left(raw, index)
         return int(self._counts[index - self.offset]) if self.offset <= index < self.end else 0
 
     def count_at_or_below(self, magnitude: float, scale: int) -> float:
@@ -270,6 +271,12 @@ class Buckets:
 
     def same(self, other: Buckets) -> bool:
         return self.offset == other.offset and np.array_equal(self.counts, other.counts)
+
+
+def _ints(raw: bytes | None) -> memoryview:
+    """The sparse indices as a sequence of ints (no numpy call: reads are a few µs cheaper)."""
+    assert raw is not None
+    return memoryview(raw).cast("i")
 
 
 def _stays_raw(values: int, span: int) -> bool:
