@@ -73,12 +73,13 @@ class Buckets:
 
     Up to :data:`RAW_LIMIT` values whose indices spread wider than their count the side
     keeps each value's index, sorted, as int32 in a ``bytes`` (every index at every scale
-    fits; no array header to pay for, and copies share it). Past that it turns dense for
-    good, as does a side ``record`` started (one value at a time, one dense bucket is the
-    cheaper start): ``counts`` spans exactly the indices in use, so its first and last
-    counts are non-zero, and its dtype is at least ``count_dtype(total)`` wide. Either
-    way ``total`` is the number of values, and every read (``counts``,
-    quantiles, export, equality) sees the same dense counts.
+    fits; no array header to pay for, and copies share it). Past that it turns dense; a
+    merge or ``record_many`` that leaves a side with few values over a wide span makes it
+    sparse, while ``record`` (one value at a time) keeps a dense side dense. Dense,
+    ``counts`` spans exactly the indices in use, so its first and last counts are
+    non-zero, and its dtype is at least ``count_dtype(total)`` wide. Either way ``total``
+    is the number of values, and every read (``counts``, quantiles, export, equality)
+    sees the same dense counts.
     """
 
     __slots__ = ("_counts", "_raw", "offset", "total")
@@ -113,6 +114,12 @@ class Buckets:
         if self._counts is not None:
             return self._counts
         return _bincount(self._raw_values(), self.offset, self.total)
+
+    def _values(self) -> RawArray:
+        """Every value's index, sorted (spelled out from the counts when dense)."""
+        if self._counts is None:
+            return self._raw_values()
+        return _expanded(self.offset, self._counts)
 
     def _raw_values(self) -> RawArray:
         raw = self._raw
@@ -177,8 +184,8 @@ class Buckets:
         """
         if counts.size == 0:
             return
-        if self._counts is None and self.total + added <= RAW_LIMIT:
-            self._set_raw(np.sort(np.concatenate((self._raw_values(), _expanded(low, counts)))))
+        if self.total + added <= RAW_LIMIT:
+            self._set_raw(np.sort(np.concatenate((self._values(), _expanded(low, counts)))))
             return
         mine = self._densify()
         self.total += added
@@ -214,8 +221,8 @@ class Buckets:
     def add_indices(self, indices: Int64Array | RawArray) -> None:
         if indices.size == 0:
             return
-        if self._counts is None and self.total + indices.size <= RAW_LIMIT:
-            joined = np.concatenate((self._raw_values(), indices.astype(_RAW, copy=False)))
+        if self.total + indices.size <= RAW_LIMIT:
+            joined = np.concatenate((self._values(), indices.astype(_RAW, copy=False)))
             joined.sort()
             self._set_raw(joined)
             return
