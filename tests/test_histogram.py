@@ -588,3 +588,53 @@ def test_copy_is_independent() -> None:
 def test_doctests(module: ModuleType) -> None:
     result = doctest.testmod(module)
     assert result.attempted > 0 and result.failed == 0
+
+
+# -- sparse sides: a few values keep their indices, reads see the same dense counts ---------
+
+
+def dense_twin(h: ExponentialHistogram) -> ExponentialHistogram:
+    """The same data loaded from its OTLP point: dense counts on both sides."""
+    point = dataclasses.asdict(h.otlp_buckets())
+    return ExponentialHistogram.from_otlp(**point, max_size=h.max_size)
+
+
+@SETTINGS
+@given(signed_samples(max_n=120), signed_samples(max_n=120), st.sampled_from([2048, 16, 4]))
+def test_sparse_sides_read_merge_and_downscale_as_dense_ones(
+    a: Floats, b: Floats, max_size: int
+) -> None:
+    small, other = recorded(a, max_size), recorded(b, max_size)
+    dense = dense_twin(small)
+    assert small == dense and dense == small
+    thresholds = np.concatenate((a, b, a * 1.003, [0.0, -1e-3, 1e-3]))
+    for threshold in thresholds.tolist():
+        assert small.count_at_or_below(threshold) == dense.count_at_or_below(threshold)
+    assert small.quantiles(QS) == dense.quantiles(QS)
+    # merging sparse into dense, dense into sparse and sparse into sparse agree
+    into_dense, into_sparse, both = dense.copy(), small.copy(), small.copy()
+    into_dense.merge(other)
+    into_sparse.merge(dense_twin(other))
+    both.merge(other)
+    assert_same_data(into_dense, into_sparse)
+    assert_same_data(both, into_sparse)
+    assert_same_data(both, recorded(np.concatenate((a, b)), max_size))
+    assert small == dense  # merges left their sources unchanged
+    for value in b[:8].tolist():  # one value at a time onto a sparse side
+        small.record(value, 3)
+        dense.record(value, 3)
+    assert_same_data(small, dense)
+
+
+def test_a_few_values_over_many_buckets_cost_their_indices_only() -> None:
+    values = np.random.default_rng(3).lognormal(np.log(0.024), 1.0, 20)  # ~300 buckets
+    sparse = recorded(values)
+    dense = dense_twin(sparse)
+    span = len(sparse.otlp_buckets().positive_counts)
+    assert span > 200
+    assert sparse.nbytes - dense.nbytes < 20 * 4 - span + 16  # 4-byte indices, not a span
+    merged = sparse.copy()
+    merged.merge(recorded(values[:5] * 1.5))
+    assert merged.nbytes - sparse.nbytes <= 5 * 4 + 8  # still one index per value
+    crowded = recorded(np.random.default_rng(4).lognormal(np.log(0.024), 1.0, 2_000))
+    assert crowded.nbytes < dense_twin(crowded).nbytes + 16  # many values: dense counts

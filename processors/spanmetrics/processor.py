@@ -27,7 +27,10 @@ log = logging.getLogger("otel_perf.processors.spanmetrics")
 
 
 class SpanMetricsProcessor(Processor):
-    """Aggregates spans into RED series per interval and rolls them up to 1 min and 1 h."""
+    """Aggregates spans into RED series per interval and rolls them up to 1 min and 1 h.
+
+    Closed intervals merge into the 1 min rollup; closed 1 min rollups into the 1 h one.
+    """
 
     def __init__(self, context: Context, config: SpanMetricsConfig) -> None:
         super().__init__(context)
@@ -119,18 +122,21 @@ class SpanMetricsProcessor(Processor):
             self._publish(interval)
         watermark = self.windows.watermark_ns
         self.context.series.advance_watermark(self.id, watermark)
-        for rollup in self.rollups:
+        # Each rollup is built from the one below it as those close: the 1 h rollup from
+        # closed 1 min ones, so an open minute is held once, not once more per hour.
+        for rollup, above in zip(self.rollups, [*self.rollups[1:], None], strict=True):
             for interval in rollup.close_until(watermark, self.id):
                 self._persist(interval)
                 self.context.series.publish(interval)
+                if above is not None:
+                    above.add(interval)
         return []
 
     def _publish(self, interval: SeriesInterval) -> None:
         self.keyer.decay()
         self.recent.append(interval)
         self.context.series.publish(interval)
-        for rollup in self.rollups:
-            rollup.add(interval)
+        self.rollups[0].add(interval)
 
     def _persist(self, interval: SeriesInterval) -> None:
         rows = [

@@ -287,3 +287,29 @@ def test_a_rollup_borrows_a_closed_interval_until_a_second_one_merges() -> None:
     assert rollup.open[T0][key] is merged and merged.calls == 6  # owned now: merged in place
     (closed,) = rollup.close_until(T0 + 60 * S, "spanmetrics")
     assert closed.values[key] is merged and rollup.borrowed == {}
+
+
+def test_the_hour_is_built_from_closed_minutes_and_equals_every_interval_merged(
+    make: Any,
+) -> None:
+    processor = make(late_grace="0s")
+    durations = np.random.default_rng(5).lognormal(np.log(20.0), 1.0, 3 * 6 * 4)
+    ends = [s * 2.5 + 1 for s in range(durations.size)]  # three minutes, 4 spans an interval
+    minute, hour = processor.rollups
+    for second in range(0, 181, 10):
+        pairs = zip(ends, durations, strict=True)
+        batch = [span(e, d) for e, d in pairs if second <= e < second + 10]
+        processor.consume_spans(SpanBatch(batch))
+        processor.tick(T0 + (second + 10) * S)
+        if second < 50:  # the first minute is open: held once, by the minute rollup only
+            assert minute.open[T0][key()].calls == 4 * (second // 10 + 1) and not hour.open
+    (held,) = hour.open.values()
+    assert held[key()].calls == durations.size  # three closed minutes merged in
+    processor.tick(T0 + 3600 * S)
+    bases = [i for i in make.published if i.resolution_s == 10]
+    (published_hour,) = [i for i in make.published if i.resolution_s == 3600]
+    expected = bases[0].values[key()].copy()
+    for interval in bases[1:]:
+        expected.merge(interval.values[key()])
+    assert published_hour.values[key()] == expected
+    assert expected.duration_s.count == durations.size
