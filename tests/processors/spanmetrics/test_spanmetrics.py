@@ -313,3 +313,29 @@ def test_the_hour_is_built_from_closed_minutes_and_equals_every_interval_merged(
         expected.merge(interval.values[key()])
     assert published_hour.values[key()] == expected
     assert expected.duration_s.count == durations.size
+
+
+def test_an_older_saved_state_does_not_count_its_open_minute_twice_in_the_hour(
+    make: Any,
+) -> None:
+    first = make(late_grace="0s")
+    first.consume_spans(SpanBatch([span(s * 10 + 1) for s in range(9)]))  # 0-81 s
+    first.tick(T0 + 85 * S)  # the minute [0, 60) closed into the hour; [60, 70) into the minute
+    first.flush(T0 + 85 * S)
+    saved = make.store.load_state("spanmetrics", "open")
+    # as the code before 2 saved it: the 1 h rollup held the open minute's calls as well
+    minute_open, hour_open = saved["rollups"]
+    ((_, ((_, in_minute),)),) = minute_open
+    ((_, ((_, in_hour),)),) = hour_open
+    assert (in_minute["calls"], in_hour["calls"]) == (2, 6)
+    in_hour["calls"] += in_minute["calls"]
+    del saved["rollups_version"]
+    make.store.save_state("spanmetrics", "open", saved, T0 + 85 * S)
+
+    again = make(late_grace="0s")
+    assert not again.rollups[0].open  # the open minute is not carried over
+    again.tick(T0 + 3600 * S)
+    (hour,) = [i for i in make.published if i.resolution_s == 3600]
+    # 6 of the first minute + the open minute's 2, held by the old hour, + the span at 81 s
+    # still in an open base interval: 11 if the restored open minute were added again
+    assert hour.values[key()].calls == 9
