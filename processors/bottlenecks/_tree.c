@@ -145,17 +145,25 @@ static int scratch_fit(Scratch *s, size_t m) {
     return 0;
 }
 
+/* Row's [start, end] clipped to [low, high] (an empty interval at the edge if outside). */
+static inline void clip(const Cols *c, int32_t row, int64_t low, int64_t high, int64_t *st,
+                        int64_t *en) {
+    int64_t a = c->start[row], b = c->end[row];
+    a = a > low ? a : low;
+    a = a < high ? a : high;
+    b = b > a ? b : a;
+    *en = b < high ? b : high;
+    *st = a;
+}
+
 /* Children of local span i clipped to [low, high], appended to the pending buffer. */
 static int32_t push_pending(const Cols *c, Scratch *s, int32_t base, int32_t i, int64_t low,
                             int64_t high, int32_t *used) {
     int32_t first = *used, n = s->kid_count[i];
     for (int32_t k = 0; k < n; k++) {
         int32_t row = base + s->kids[s->kid_start[i] + k];
-        int64_t st = c->start[row], en = c->end[row];
-        st = st > low ? st : low;
-        st = st < high ? st : high;
-        en = en > st ? en : st;
-        en = en < high ? en : high;
+        int64_t st, en;
+        clip(c, row, low, high, &st, &en);
         Pending *p = &s->pending[first + k];
         p->end = en;
         p->start = st;
@@ -224,11 +232,8 @@ static int64_t covered(const Cols *c, Scratch *s, int32_t base, int32_t i, int64
     int have = 0;
     for (int32_t k = 0; k < s->kid_count[i]; k++) {
         int32_t row = base + s->kids[s->kid_start[i] + k];
-        int64_t st = c->start[row], en = c->end[row];
-        st = st > low ? st : low;
-        st = st < high ? st : high;
-        en = en > st ? en : st;
-        en = en < high ? en : high;
+        int64_t st, en;
+        clip(c, row, low, high, &st, &en);
         int64_t begin = (have && reach > st) ? reach : st;
         if (en > begin) total += en - begin;
         reach = (have && reach > en) ? reach : en;
