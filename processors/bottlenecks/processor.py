@@ -64,7 +64,6 @@ class BottlenecksProcessor(Processor):
             context.store, self.id, WINDOWS, SavedState, config.save_interval
         )
         self.state_discarded = 0  # saved documents that did not fit (another version)
-        self._previous_body: tuple[Window, dict[str, Any]] | None = None  # encoded once
         # trace ids are random (W3C): the low 8 bytes below ratio * 2^64 pick a stable sample
         ratio = config.sample_ratio
         self.threshold = None if ratio >= 1 else int(ratio * 2**64)
@@ -94,19 +93,13 @@ class BottlenecksProcessor(Processor):
         self.previous, self.window = previous, window
         self.traces_analysed = saved.counters.get("traces_analysed", 0)
 
-    def _previous_dict(self) -> dict[str, Any] | None:
-        """The closed window's saved form: it no longer changes, so it is encoded once."""
-        if self.previous is None:
-            return None
-        if self._previous_body is None or self._previous_body[0] is not self.previous:
-            self._previous_body = (self.previous, window_to_dict(self.previous))
-        return self._previous_body[1]
-
     def _document(self) -> SavedState:
         counters = {name: getattr(self.assembler, name) for name in self.assembler.COUNTERS}
         return SavedState(
             version=1,
-            previous=self._previous_dict(),
+            # encoded at each save, not kept: at cardinality its encoded form is tens of MB,
+            # and the default save_interval (one evaluation window) encodes it about once
+            previous=None if self.previous is None else window_to_dict(self.previous),
             current=None if self.window is None else window_to_dict(self.window),
             done=self.assembler.done_ids(),
             counters={**counters, "traces_analysed": self.traces_analysed},
