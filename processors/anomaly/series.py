@@ -316,9 +316,8 @@ class SeriesState:
             return
         self.deferred = None
         saved = Detector.from_dict(data["detector"])
-        current = new_detector(self.settings)
-        self.relearned = saved.config != current.config
-        self.built = current if self.relearned else saved
+        self.relearned = saved.config != detector_settings(self.settings)
+        self.built = new_detector(self.settings) if self.relearned else saved
         self.points = int(data["points"])
         self.mean, self.var = float(data["mean"]), float(data["var"])
         self.last_t_ns = int(data["last_t_ns"])
@@ -341,16 +340,19 @@ class SeriesState:
             setattr(self, name, getattr(other, name))
 
 
-def new_detector(settings: Settings) -> Detector:
-    """A fresh detector for a series of ``settings``."""
-    detector_settings = DetectorSettings(
+def detector_settings(settings: Settings) -> DetectorSettings:
+    """What the detector of a series of ``settings`` runs with."""
+    base = DetectorSettings(
         threshold=settings.threshold,
         warm_up=settings.warm_up,
         direction=settings.direction,
     )
-    if settings.robust:
-        detector_settings = robust(detector_settings)
-    return Detector(detector_settings)
+    return robust(base) if settings.robust else base
+
+
+def new_detector(settings: Settings) -> Detector:
+    """A fresh detector for a series of ``settings``."""
+    return Detector(detector_settings(settings))
 
 
 class Deferred:
