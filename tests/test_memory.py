@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import platform
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -86,3 +88,73 @@ def test_trim_returns_freed_pages_below_live_blocks() -> None:
     trimmed, released_mb, kept = done.stdout.split()
     assert trimmed == "True" and int(kept) == 1563
     assert float(released_mb) > 50  # of the ~98 MB freed
+
+
+def test_tune_collector_sets_and_returns_the_thresholds() -> None:
+    before = gc.get_threshold()
+    previous = memory.tune_collector((1234, 5, 6))
+    try:
+        assert previous == before and gc.get_threshold() == (1234, 5, 6)
+    finally:
+        memory.restore_collector(previous)
+    assert gc.get_threshold() == before
+
+
+@pytest.mark.parametrize("thresholds", [(0, 10, 10), (700, -1, 10)])
+def test_tune_collector_rejects_thresholds_that_are_not_positive(
+    thresholds: tuple[int, int, int],
+) -> None:
+    with pytest.raises(ValueError, match=r"thresholds must be positive, got \("):
+        memory.tune_collector(thresholds)
+
+
+# a sidecar started in a fresh interpreter: collections tuned and start-up objects frozen
+# while it runs, a cycle made after start-up still collected, everything undone at stop
+SIDECAR = """
+import gc, sys
+from otel_perf import memory
+from otel_perf.config import load_config
+from otel_perf.sidecar import Sidecar
+CONFIG = '''
+receivers:
+  otlp:
+    protocols:
+      grpc: {endpoint: "127.0.0.1:0"}
+processors:
+  spanmetrics: {}
+service:
+  pipelines:
+    traces: {receivers: [otlp], processors: [spanmetrics]}
+'''
+before = gc.get_threshold()
+sidecar = Sidecar(load_config(text=CONFIG), store_path=sys.argv[1])
+sidecar.start()
+running = gc.get_threshold() == memory.GC_THRESHOLDS
+frozen = gc.get_freeze_count()
+class Node:
+    pass
+node = Node()
+node.me = node
+del node
+collected = gc.collect()
+sidecar.stop()
+print(running, frozen, collected, gc.get_threshold() == before, gc.get_freeze_count())
+"""
+
+
+def test_a_running_sidecar_freezes_start_up_and_still_collects_new_cycles(
+    tmp_path: Path,
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", SIDECAR, str(tmp_path / "store.db")],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        check=True,
+        timeout=120,
+    )
+    running, frozen, collected, restored, frozen_after = done.stdout.split()
+    assert running == "True" and restored == "True"
+    assert int(frozen) > 10_000  # modules, config models, grpc, numpy
+    assert int(collected) >= 1  # the node, made after start-up
+    assert frozen_after == "0"
