@@ -15,6 +15,8 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from otel_perf.component import (
     Context,
     Exporter,
@@ -25,7 +27,7 @@ from otel_perf.component import (
 )
 from otel_perf.config import Config
 from otel_perf.findings import Finding, Kind
-from otel_perf.model import Batch, LogBatch, MetricBatch, SpanBatch, SpanKind
+from otel_perf.model import Batch, LogBatch, MetricBatch, SpanBatch, SpanKind, SpanRecord
 from otel_perf.queue import BoundedQueue
 from otel_perf.semconv import route_of
 from otel_perf.series import SeriesHub
@@ -214,14 +216,7 @@ class Pipeline:
 
     def _observe(self, batch: Batch) -> None:
         if isinstance(batch, SpanBatch):
-            services: Counter[str] = Counter()
-            routes: Counter[str] = Counter()
-            for span in batch.spans:
-                service = span.resource.service_name
-                services[service] += 1
-                if span.kind == SpanKind.SERVER:
-                    routes[f"{service} {route_of(span.attributes, span.name)}"] += 1
-            self.telemetry.observe_spans(services, routes)
+            self.telemetry.observe_spans(*span_counts(batch))
         elif isinstance(batch, LogBatch):
             names = Counter(r.event_name for r in batch.records if r.event_name)
             if names:
@@ -295,3 +290,37 @@ class Pipeline:
             log.exception("component %s failed", who)
             self.telemetry.count(self.telemetry.component_errors, who)
             return None
+
+
+COLUMNS_FROM_SPANS = 32
+"""From this many spans a natively decoded batch is counted on its columns."""
+
+
+def span_counts(batch: SpanBatch) -> tuple[Counter[str], Counter[str]]:
+    """Spans by service, and SERVER spans by ``"<service> <route>"``, in order of first
+    appearance (the order decides which names a bounded counter admits)."""
+    if batch.columnar is None or len(batch) < COLUMNS_FROM_SPANS:
+        return _span_counts_by_record(batch.spans)
+    columns = batch.columnar
+    strings, service = columns.strings, columns.service
+    ids, first, counts = np.unique(service, return_index=True, return_counts=True)
+    order = np.argsort(first, kind="stable").tolist()
+    names, totals = ids.tolist(), counts.tolist()
+    services = Counter({strings[names[i]]: totals[i] for i in order})
+    routes: Counter[str] = Counter()
+    spans = batch.spans
+    for row in np.flatnonzero(columns.kind == SpanKind.SERVER).tolist():
+        span = spans[row]
+        routes[f"{strings[service[row]]} {route_of(span.attributes, span.name)}"] += 1
+    return services, routes
+
+
+def _span_counts_by_record(spans: list[SpanRecord]) -> tuple[Counter[str], Counter[str]]:
+    services: Counter[str] = Counter()
+    routes: Counter[str] = Counter()
+    for span in spans:
+        service = span.resource.service_name
+        services[service] += 1
+        if span.kind == SpanKind.SERVER:
+            routes[f"{service} {route_of(span.attributes, span.name)}"] += 1
+    return services, routes
