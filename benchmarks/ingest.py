@@ -323,9 +323,9 @@ API_TIMEOUT_S = 30.0
 """One API read; a snapshot of 20,000 series on a loaded machine can take seconds."""
 
 
-def get_json(api: str, path: str) -> Any:
+def get_json(api: str, path: str, timeout_s: float = API_TIMEOUT_S) -> Any:
     """GET ``api + path`` and parse the JSON body."""
-    with urllib.request.urlopen(api + path, timeout=API_TIMEOUT_S) as response:  # noqa: S310 (loopback)
+    with urllib.request.urlopen(api + path, timeout=timeout_s) as response:  # noqa: S310 (loopback)
         return json.load(response)
 
 
@@ -391,10 +391,16 @@ def poll(
 ) -> T:
     """Call ``probe`` until it reports done; returns its last value.
 
-    Each API answer costs the receiver CPU, and with 20,000 series a few hundred
+    Each API answer costs the receiver CPU (counted as the receiver's: a snapshot
+    of span metrics, a bottleneck ranking), and with 20,000 series a few hundred
     ms of it, so after the first call ``probe`` runs only once the receiver has
     been nearly idle for :data:`IDLE_WINDOW_S` (the work waited for is over, or
-    has not started), or :data:`MAX_PROBE_GAP_S` after the previous call.
+    has not started) and the gap since the previous call has passed, or
+    :data:`MAX_PROBE_GAP_S` after the previous call. The gap starts at
+    :data:`IDLE_WINDOW_S` and doubles after each answer that is not done: the
+    bottleneck analysis waits ``trace_quiet_time`` (10 s) after the last span,
+    and probing it five times a second through that wait cost the receiver more
+    CPU than its gRPC threads.
 
     A probe the busy API does not answer in time (a socket timeout, or any
     other ``OSError``) counts as not done yet and is asked again later.
@@ -404,15 +410,17 @@ def poll(
     """
     deadline = time.monotonic() + timeout_s
     answer = _attempt(probe)
-    last = time.monotonic()
+    last, gap = time.monotonic(), IDLE_WINDOW_S
     while answer is None or not answer[0]:
         if time.monotonic() > deadline:
             if answer is None:
                 raise BenchmarkError(f"{receiver.name}: the API did not answer in {timeout_s}s")
             raise BenchmarkError(describe(answer[1]))
-        if _idle(receiver.process.pid) or time.monotonic() - last >= MAX_PROBE_GAP_S:
+        idle = _idle(receiver.process.pid)
+        since = time.monotonic() - last
+        if (idle and since >= gap) or since >= MAX_PROBE_GAP_S:
             answer = _attempt(probe) or answer
-            last = time.monotonic()
+            last, gap = time.monotonic(), min(2 * gap, MAX_PROBE_GAP_S)
     return answer[1]
 
 
@@ -873,7 +881,7 @@ def measure_cardinality(receiver: Receiver, args: argparse.Namespace) -> Cardina
     finally:
         stop_clients(processes)
     check_counts(counts, (accepted0, processed0, rejected0), spans)
-    series, overflowed = spanmetrics_series(receiver)
+    series, overflowed = spanmetrics_series(receiver, args.timeout)
     measurement = Measurement(
         name=receiver.name,
         spans=spans,
@@ -896,11 +904,18 @@ def measure_cardinality(receiver: Receiver, args: argparse.Namespace) -> Cardina
     )
 
 
-def spanmetrics_series(receiver: Receiver) -> tuple[int | None, int | None]:
-    """(series, overflowed spans) summed over the span-metrics processors, if exposed."""
+def spanmetrics_series(
+    receiver: Receiver, timeout_s: float = API_TIMEOUT_S
+) -> tuple[int | None, int | None]:
+    """(series, overflowed spans) summed over the span-metrics processors, if exposed.
+
+    One read of 20,000 series' snapshot, given ``timeout_s`` (on a loaded machine it
+    took longer than :data:`API_TIMEOUT_S`).
+    """
     if receiver.api is None:
         return None, None
-    processors = get_json(receiver.api, "/performance/metrics?limit=1").get("spanmetrics")
+    answer = get_json(receiver.api, "/performance/metrics?limit=1", timeout_s)
+    processors = answer.get("spanmetrics")
     if not isinstance(processors, dict) or not processors:
         return None, None
     snapshots = [s for s in processors.values() if isinstance(s, dict) and "series" in s]
