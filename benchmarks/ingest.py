@@ -250,12 +250,17 @@ def _read_ready_port(process: subprocess.Popen[bytes], log: Path) -> int:
 
 
 def pipeline_config(
-    grpc_port: int, http_port: int, api_port: int, grpc_workers: int | None = None
+    grpc_port: int,
+    http_port: int,
+    api_port: int,
+    grpc_workers: int | None = None,
+    queue_items: int | None = None,
 ) -> str:
     """The embedded default config with every endpoint moved to the given loopback ports.
 
     A Prometheus exporter's scrape endpoint moves to a free loopback port as well.
-    ``grpc_workers`` replaces the gRPC receiver's thread count when given.
+    ``grpc_workers`` replaces the gRPC receiver's thread count when given, and
+    ``queue_items`` the queue's ``max_items``.
     """
     text = resources.files("otel_perf.config").joinpath("default.yaml").read_text()
     config = yaml.safe_load(text)
@@ -265,6 +270,8 @@ def pipeline_config(
         protocols["grpc"]["workers"] = grpc_workers
     protocols["http"]["endpoint"] = f"127.0.0.1:{http_port}"
     config["extensions"]["api"]["endpoint"] = f"127.0.0.1:{api_port}"
+    if queue_items is not None:
+        config["service"].setdefault("queue", {})["max_items"] = queue_items
     # exporters that listen (Prometheus' scrape endpoint) move too: two pipelines run at once
     for exporter_id, settings in (config.get("exporters") or {}).items():
         if exporter_id.split("/")[0] == "prometheus":
@@ -278,6 +285,7 @@ def pipeline_receiver(
     name: str = "pipeline",
     grpc_workers: int | None = None,
     env: dict[str, str] | None = None,
+    queue_items: int | None = None,
 ) -> Iterator[Receiver]:
     """``otel-perf run`` on free ports, ready once /performance/health answers.
 
@@ -286,7 +294,7 @@ def pipeline_receiver(
     """
     grpc_port, http_port, api_port = free_ports(3)
     config = tmp / f"{name}.yaml"
-    config.write_text(pipeline_config(grpc_port, http_port, api_port, grpc_workers))
+    config.write_text(pipeline_config(grpc_port, http_port, api_port, grpc_workers, queue_items))
     log = tmp / f"{name}.log"
     argv = [sys.executable, "-m", "otel_perf.cli", "run", "--config", str(config)]
     argv += ["--store", str(tmp / f"{name}.db")]
@@ -298,9 +306,9 @@ def pipeline_receiver(
 
 
 @contextmanager
-def cardinality_receiver(tmp: Path) -> Iterator[Receiver]:
+def cardinality_receiver(tmp: Path, queue_items: int | None = None) -> Iterator[Receiver]:
     """A fresh ``otel-perf run`` (same config) for the cardinality phase."""
-    with pipeline_receiver(tmp, "cardinality") as receiver:
+    with pipeline_receiver(tmp, "cardinality", queue_items=queue_items) as receiver:
         yield receiver
 
 
@@ -665,14 +673,18 @@ def run_rounds(tmp: Path, payloads: list[bytes], args: argparse.Namespace) -> Th
     """Start the three receivers, measure them in alternating rounds, stop them."""
     with ExitStack() as stack:
         receivers = [stack.enter_context(baseline_receiver(tmp, mode)) for mode in BASELINES]
-        pipeline = stack.enter_context(pipeline_receiver(tmp, grpc_workers=args.grpc_workers))
+        pipeline = stack.enter_context(
+            pipeline_receiver(tmp, grpc_workers=args.grpc_workers, queue_items=args.queue_items)
+        )
         receivers.append(pipeline)
         if args.protobuf_pipeline:
             # the same pipeline with its native decoder off: the decode's share, A/B
             off = {"OTEL_PERF_NATIVE_DECODE": "0"}
             receivers.append(
                 stack.enter_context(
-                    pipeline_receiver(tmp, PROTOBUF_PIPELINE, args.grpc_workers, off)
+                    pipeline_receiver(
+                        tmp, PROTOBUF_PIPELINE, args.grpc_workers, off, args.queue_items
+                    )
                 )
             )
         idle_rss = idle_rss_mb(pipeline, args.timeout)
@@ -934,7 +946,7 @@ def run_cardinality(tmp: Path, args: argparse.Namespace) -> Cardinality:
         file=sys.stderr,
         flush=True,
     )
-    with cardinality_receiver(tmp) as receiver:
+    with cardinality_receiver(tmp, args.queue_items) as receiver:
         try:
             return measure_cardinality(receiver, args)
         except BenchmarkError as exc:
@@ -1340,6 +1352,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=bounded(1, 64),
         default=None,
         help="the pipeline's gRPC receiver threads (default: the embedded config's)",
+    )
+    parser.add_argument(
+        "--queue-items",
+        type=bounded(1000, 10_000_000),
+        default=None,
+        help="the pipeline's service.queue.max_items (default: the embedded config's); "
+        "queued spans are resident (~1 KB each, records and columns)",
     )
     parser.add_argument(
         "--protobuf-pipeline",
