@@ -1,4 +1,5 @@
-"""The pipeline's span counts by service and route: on the columns as on the records."""
+"""The pipeline worker's chores: span counts by service and route (on the columns as on the
+records), and the schedule of ticks and flushes."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from scenarios import INJECTIONS, requests
 from benchmarks._common import build_pool
 from otel_perf.decode import Decoder
 from otel_perf.decode.columnar import NATIVE
-from otel_perf.pipeline import COLUMNS_FROM_SPANS, _span_counts_by_record, span_counts
+from otel_perf.pipeline import COLUMNS_FROM_SPANS, Every, _span_counts_by_record, span_counts
 
 native = pytest.mark.skipif(not NATIVE, reason="the native decoder is not built")
 
@@ -67,3 +68,11 @@ def test_columns_count_the_ingest_benchmark_requests_as_records_do() -> None:
         on_columns, on_records = _counts(body)
         assert on_columns == on_records
         assert sum(n for _, n in on_columns[0]) == len(Decoder().spans_from_bytes(body)[0])
+
+
+def test_a_chore_slower_than_its_interval_leaves_an_interval_for_batches() -> None:
+    ticks = Every(1.0, now_s=100.0)
+    assert not ticks.due(100.9) and ticks.due(101.0)
+    ticks.ran(104.0)  # the tick started at 101 s and took 3 s
+    assert not ticks.due(104.0) and not ticks.due(104.99)
+    assert ticks.due(105.0) and ticks.next_s == 105.0
