@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from otel_perf.facts import group_rows
 from otel_perf.model import SpanBatch, SpanKind
 from otel_perf.semconv import route_of
 
@@ -44,11 +45,12 @@ class CallGraph:
             return
         cols = batch.columns()
         server = cols.kind == SpanKind.SERVER
-        for sid in np.unique(cols.service[server]):
-            name = cols.strings[int(sid)]
+        newest = int(cols.end_ns.max())
+        for sid in np.unique(cols.service[server]).tolist():
+            name = cols.strings[sid]
             if name in self.services or len(self.services) < self.max_calls:
                 self.version += name not in self.services
-                self.services[name] = max(int(cols.end_ns.max()), self.services.get(name, 0))
+                self.services[name] = max(newest, self.services.get(name, 0))
             else:
                 self.overflowed += 1
         client = np.flatnonzero((cols.kind == SpanKind.CLIENT) & (cols.peer >= 0))
@@ -60,16 +62,21 @@ class CallGraph:
             if not (up >= 0).any():
                 break
             top = np.where(up >= 0, up, top)
-        entry = np.where(cols.kind[top] == SpanKind.SERVER, top, -1).tolist()
+        entry = np.where(cols.kind[top] == SpanKind.SERVER, top, -1)
         # one representative row per (service, peer, entry name and route): few per batch
-        firsts: dict[tuple[int, int, int, int], int] = {}
-        names, routes = cols.name.tolist(), cols.route.tolist()
-        callers, peers = cols.service[client].tolist(), cols.peer[client].tolist()
-        for caller, peer, row in zip(callers, peers, entry, strict=True):
-            key = (caller, peer, -1, -1) if row < 0 else (caller, peer, names[row], routes[row])
-            firsts.setdefault(key, row)
+        entered = entry >= 0
+        first, _ = group_rows(
+            [
+                cols.service[client],
+                cols.peer[client],
+                np.where(entered, cols.name[entry], -1),
+                np.where(entered, cols.route[entry], -1),
+            ]
+        )
         end = int(cols.end_ns[client].max())
-        for (caller, peer, _, _), row in firsts.items():
+        callers = cols.service[client[first]].tolist()
+        peers = cols.peer[client[first]].tolist()
+        for caller, peer, row in zip(callers, peers, entry[first].tolist(), strict=True):
             route = "" if row < 0 else _route(batch, row)
             self.add(cols.strings[caller], route, cols.strings[peer], end)
 

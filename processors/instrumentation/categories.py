@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -37,35 +39,44 @@ def span_categories(columns: SpanColumns) -> list[tuple[str, str, int, int, int]
         4,
     )
     first, group = group_rows([columns.service, code])
-    end_ns = columns.end_ns
-    low = np.full(len(first), np.iinfo(np.int64).max, np.int64)
-    high = np.full(len(first), np.iinfo(np.int64).min, np.int64)
-    np.minimum.at(low, group, end_ns)
-    np.maximum.at(high, group, end_ns)
-    counts = np.bincount(group).tolist()
+    order = np.argsort(group, kind="stable")
+    counts = np.bincount(group)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    end_ns = columns.end_ns[order]
+    low = np.minimum.reduceat(end_ns, starts).tolist()
+    high = np.maximum.reduceat(end_ns, starts).tolist()
     services = columns.service[first].tolist()
     codes = code[first].tolist()
+    strings = columns.strings
     return [
-        (columns.strings[s], CODES[c], n, lo, hi)
-        for s, c, n, lo, hi in zip(
-            services, codes, counts, low.tolist(), high.tolist(), strict=True
-        )
+        (strings[s], CODES[c], n, lo, hi)
+        for s, c, n, lo, hi in zip(services, codes, counts.tolist(), low, high, strict=True)
     ]
 
 
-def server_durations(columns: SpanColumns) -> list[tuple[str, list[tuple[int, float]]]]:
-    """Per service with SERVER spans: (end ns, duration s) of each, in batch order."""
+ServerWindows = list[tuple[str, list[tuple[int, NDArray[np.float64]]]]]
+
+
+def server_windows(columns: SpanColumns, window_ns: int) -> ServerWindows:
+    """Per service with SERVER spans (in order of first appearance): per tumbling window
+    of ``window_ns`` its spans fall in (by end time, oldest first), their durations in
+    seconds, in batch order."""
     rows = np.flatnonzero(columns.kind == SpanKind.SERVER)
     if not rows.size:
         return []
     first, group = group_rows([columns.service[rows]])
-    order = np.argsort(group, kind="stable")
-    bounds = np.concatenate(([0], np.cumsum(np.bincount(group)))).tolist()
-    ends = columns.end_ns[rows][order].tolist()
-    seconds = (columns.duration_ns[rows][order] / 1_000_000_000).tolist()
-    pairs = list(zip(ends, seconds, strict=True))
+    end_ns = columns.end_ns[rows]
+    start = end_ns - end_ns % window_ns
+    order = np.lexsort((start, group))  # stable: batch order inside a window
+    group, start = group[order], start[order]
+    seconds = columns.duration_ns[rows][order] / 1_000_000_000
+    cut = np.flatnonzero((group[1:] != group[:-1]) | (start[1:] != start[:-1])) + 1
+    bounds = [0, *cut.tolist(), len(order)]
     services = columns.service[rows[first]].tolist()
-    return [(columns.strings[s], pairs[bounds[g] : bounds[g + 1]]) for g, s in enumerate(services)]
+    out: ServerWindows = [(columns.strings[s], []) for s in services]
+    for low, high in itertools.pairwise(bounds):
+        out[int(group[low])][1].append((int(start[low]), seconds[low:high]))
+    return out
 
 
 def _carries(columns: SpanColumns, key: str) -> NDArray[np.bool_]:

@@ -23,7 +23,7 @@ from otel_perf.component import Context, Factory, Processor
 from otel_perf.component.state import PersistedState
 from otel_perf.findings import Finding, Kind, Severity
 from otel_perf.model import LogBatch, MetricBatch, SpanBatch
-from otel_perf.processors.instrumentation.categories import server_durations, span_categories
+from otel_perf.processors.instrumentation.categories import server_windows, span_categories
 from otel_perf.processors.instrumentation.config import InstrumentationConfig
 from otel_perf.processors.instrumentation.coverage import (
     CATEGORIES,
@@ -76,7 +76,7 @@ class InstrumentationProcessor(Processor):
         batch's columns (``categories.py``)."""
         columns = batch.columns()
         by_category = span_categories(columns)
-        servers = server_durations(columns)
+        servers = server_windows(columns, self.window_ns)
         with self._lock:
             for service, name, count, first_ns, last_ns in by_category:
                 coverage = self._coverage(service, "traces", count)
@@ -84,11 +84,11 @@ class InstrumentationProcessor(Processor):
                     continue
                 coverage.saw("traces", count, first_ns, last_ns)
                 coverage.saw_spans(name, count, first_ns, last_ns)
-            for service, spans in servers:
+            for service, windows in servers:
                 known = self.services.get(service)
                 if known is None:
                     continue  # past max_services: counted above
-                known.server_times(spans)
+                known.server_times(windows)
 
     def consume_metrics(self, batch: MetricBatch) -> None:
         self._signal("metrics", [(p.service_name, p.time_ns) for p in batch.points])
