@@ -1,4 +1,4 @@
-"""Event-time intervals and their rollups.
+"""Event-time base intervals (their 1 min and 1 h rollups: :mod:`otel_perf.rollups`).
 
 Spans land in the base interval their end time falls in. A base interval
 closes once ``now`` passes its end plus the grace for late spans; a span for an
@@ -15,52 +15,12 @@ from collections.abc import Iterable
 import numpy as np
 from numpy.typing import NDArray
 
+from otel_perf.rollups import NS, Rollup, merge_intervals
 from otel_perf.series import RED, SeriesInterval, SeriesKey
 
-NS = 1_000_000_000
+__all__ = ["NS", "PENDING_LIMIT", "Rollup", "Windows", "merge_intervals"]
+
 PENDING_LIMIT = 4096  # durations waiting per series before they are recorded
-
-
-class Rollup:
-    """Merges closed intervals into windows of ``resolution_s`` (aligned to the epoch).
-
-    Copy on write: a window's first RED for a key is the closed interval's own (closed
-    intervals are read-only everywhere), copied only when a second interval merges into it.
-    A series seen once in a window — most of them at high cardinality — costs no copy.
-    """
-
-    def __init__(self, resolution_s: int) -> None:
-        self.resolution_s = resolution_s
-        self.resolution_ns = resolution_s * NS
-        self.open: dict[int, dict[SeriesKey, RED]] = {}
-        self.borrowed: dict[int, set[SeriesKey]] = {}  # per window: REDs still shared
-
-    def add(self, interval: SeriesInterval) -> None:
-        start = interval.start_ns - interval.start_ns % self.resolution_ns
-        window = self.open.setdefault(start, {})
-        borrowed = self.borrowed.setdefault(start, set())
-        for key, red in interval.values.items():
-            current = window.get(key)
-            if current is None:
-                window[key] = red
-                borrowed.add(key)
-                continue
-            if key in borrowed:
-                current = window[key] = current.copy()
-                borrowed.discard(key)
-            current.merge(red)
-
-    def close_until(self, watermark_ns: int, source: str) -> list[SeriesInterval]:
-        """Windows wholly before ``watermark_ns`` (all their base intervals closed)."""
-        done = sorted(s for s in self.open if s + self.resolution_ns <= watermark_ns)
-        for start in done:
-            self.borrowed.pop(start, None)
-        return [
-            SeriesInterval(
-                s, s + self.resolution_ns, self.resolution_s, self.open.pop(s), source, rollup=True
-            )
-            for s in done
-        ]
 
 
 class Windows:
@@ -146,16 +106,3 @@ def _record(red: RED, values: array[int], thresholds_s: tuple[float, ...] = ()) 
     for threshold in thresholds_s:  # the comparison the slo processor makes per span
         within = int(np.count_nonzero(durations_ns <= threshold * 1e9))
         red.within[threshold] = red.within.get(threshold, 0) + within
-
-
-def merge_intervals(intervals: Iterable[SeriesInterval]) -> dict[SeriesKey, RED]:
-    """One RED per key over several intervals."""
-    merged: dict[SeriesKey, RED] = {}
-    for interval in intervals:
-        for key, red in interval.values.items():
-            current = merged.get(key)
-            if current is None:
-                merged[key] = red.copy()
-            else:
-                current.merge(red)
-    return merged
