@@ -8,7 +8,7 @@ one series: the keyer is asked once per group (:meth:`Keyer.take`), not once per
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 from otel_perf.columns import NONE, SpanColumns
 from otel_perf.facts import Operations, group_rows, value_codes
 from otel_perf.model import SpanRecord
-from otel_perf.processors.spanmetrics.keys import ALIASES, priority
+from otel_perf.processors.spanmetrics.keys import ALIASES, Keyer, priority
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +29,10 @@ class SeriesGroups:
         bounds: group ``g`` is ``rows[bounds[g]:bounds[g + 1]]``.
         start_ns: per group, the start of the interval its spans land in.
         late: spans whose interval had closed (counted, moved to the oldest open one).
+        priority: per group, :func:`keys.priority` of its spans.
+        dims: per dimension, per group, the value's id in the batch's string table
+            (aliases filled in), -1 when absent, -2 and below for a value that is not a
+            string (read from the record then).
     """
 
     first: list[int]
@@ -36,6 +40,8 @@ class SeriesGroups:
     bounds: list[int]
     start_ns: list[int]
     late: int
+    priority: list[int] = field(default_factory=list)
+    dims: list[list[int]] = field(default_factory=list)
 
 
 def series_groups(
@@ -60,14 +66,17 @@ def series_groups(
     rows = np.flatnonzero(~internal)
     if not rows.size:
         return SeriesGroups([], rows, [0], [], int(np.count_nonzero(late)))
-    by_combination = [priority(spans[r]) for r in operations.first.tolist()]
+    by_combination = np.array([priority(spans[r]) for r in operations.first.tolist()], np.int8)[
+        operations.combination
+    ]
+    dims = _dimension_codes(columns, spans, dimensions)
     parts = [
         (start_ns - start_ns.min()) // interval_ns,
         columns.service,
         operations.ids,
         columns.kind,
-        np.array(by_combination, np.int8)[operations.combination],
-        *_dimension_codes(columns, spans, dimensions),
+        by_combination,
+        *dims,
     ]
     if by_resource:
         parts.append(np.fromiter((id(s.resource) for s in spans), np.int64, len(spans)))
@@ -81,6 +90,8 @@ def series_groups(
         bounds,
         start_ns[first_rows].tolist(),
         int(np.count_nonzero(late)),
+        by_combination[first_rows].tolist(),
+        [codes[first_rows].tolist() for codes in dims],
     )
 
 
@@ -98,3 +109,34 @@ def _dimension_codes(
                 codes = np.where(missing, value_codes(columns, spans, alias, book=book), codes)
         out.append(codes)
     return out
+
+
+def group_raws(
+    keyer: Keyer,
+    groups: SeriesGroups,
+    columns: SpanColumns,
+    spans: Sequence[SpanRecord],
+    operations: Operations,
+) -> tuple[list[tuple[object, ...]], list[str]]:
+    """Per group, what :meth:`Keyer.raw` makes of its first span, and its service.
+
+    Read from the string table when every dimension holds a string or nothing (the
+    common case); from the span itself when one does not, or when resource attributes
+    are dimensions too.
+    """
+    first = groups.first
+    services = [spans[row].resource.service_name for row in first]
+    names = operations.names
+    ops = [names[i] for i in operations.ids[first].tolist()]
+    if keyer.resource_dimensions:
+        return [keyer.raw(spans[r], str(op)) for r, op in zip(first, ops, strict=True)], services
+    kinds = columns.kind[first].tolist()
+    table = [*columns.strings, None]  # id -1 (absent) reads None
+    read = table.__getitem__
+    raws: list[tuple[object, ...]] = []
+    for g, codes in enumerate(zip(*groups.dims, strict=True) if groups.dims else [()] * len(first)):
+        if codes and min(codes) < NONE:  # a value that is not a string: as the span holds it
+            raws.append(keyer.raw(spans[first[g]], str(ops[g])))
+        else:
+            raws.append((services[g], ops[g], kinds[g], *map(read, codes)))
+    return raws, services

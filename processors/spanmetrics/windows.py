@@ -9,8 +9,8 @@ which close when every base interval inside them has.
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
@@ -20,16 +20,17 @@ from otel_perf.series import RED, SeriesInterval, SeriesKey
 
 __all__ = ["NS", "PENDING_LIMIT", "Rollup", "Windows", "merge_intervals"]
 
-PENDING_LIMIT = 4096  # durations waiting per series before they are recorded
+PENDING_LIMIT = 1 << 18  # durations waiting (all series) before they are recorded
 
 
 class Windows:
     """Open base intervals keyed by start; closes them on ``advance(now)``.
 
-    Durations wait in a compact array per series and reach the histogram in one
-    vectorised call when the interval closes (or the array fills): a batch spreads
-    over many series, and one numpy call per handful of values would cost more
-    than the values themselves.
+    A batch's groups wait as they came (:meth:`add_groups`: one chunk of arrays per
+    batch) and reach their series in one grouped pass when an interval closes (or
+    :data:`PENDING_LIMIT` durations wait): calls and errors summed with ``bincount``,
+    each series' durations recorded into its histogram in one vectorised call. Python
+    touches a series once per batch (to name it) and once per interval (to record it).
     """
 
     def __init__(
@@ -39,7 +40,9 @@ class Windows:
         self.interval_ns = int(interval_s * NS)
         self.grace_ns = int(grace_s * NS)
         self.open: dict[int, dict[SeriesKey, RED]] = {}
-        self.pending: dict[int, dict[SeriesKey, array[int]]] = {}
+        self.pending: list[_Chunk] = []
+        self.pending_starts: set[int] = set()
+        self.pending_values = 0
         self.watermark_ns = 0  # every interval ending at or before this is closed
         self.late_spans = 0
 
@@ -57,35 +60,87 @@ class Windows:
         durations_ns: list[int] | NDArray[np.int64],
         errors: int,
     ) -> None:
-        window = self.open.setdefault(start_ns, {})
-        red = window.get(key)
-        if red is None:
-            red = window[key] = RED()
-        red.calls += len(durations_ns)
-        red.errors += errors
-        waiting = self.pending.setdefault(start_ns, {})
-        values = waiting.get(key)
-        if values is None:
-            values = waiting[key] = array("q")
-        if isinstance(durations_ns, np.ndarray):  # int64 in a row: copied as they are
-            values.frombytes(durations_ns.astype(np.int64, copy=False).tobytes())
-        else:
-            values.extend(durations_ns)
-        if len(values) >= PENDING_LIMIT:
-            _record(red, waiting.pop(key), self.thresholds_s)
+        """``durations_ns`` of one series, ``errors`` of them errors, in the interval at
+        ``start_ns``."""
+        durations = np.asarray(durations_ns, dtype=np.int64)
+        self.add_groups([start_ns], [key], [len(durations)], np.array([errors]), durations)
+
+    def add_groups(
+        self,
+        starts_ns: list[int],
+        keys: list[SeriesKey],
+        counts: list[int],
+        errors: NDArray[np.integer],
+        durations_ns: NDArray[np.int64],
+    ) -> None:
+        """Groups of spans: group ``g`` is ``counts[g]`` durations of ``keys[g]`` in the
+        interval at ``starts_ns[g]`` (``durations_ns`` holds them group after group),
+        ``errors[g]`` of them errors. The arrays are kept as they are: not to be changed."""
+        if not keys:
+            return
+        self.pending.append(_Chunk(starts_ns, keys, counts, errors, durations_ns))
+        self.pending_starts.update(starts_ns)
+        self.pending_values += len(durations_ns)
+        if self.pending_values >= PENDING_LIMIT:
+            self.settle()
 
     def settle(self) -> None:
-        """Move every waiting duration into its histogram."""
-        for start, waiting in self.pending.items():
-            window = self.open[start]
-            for key, values in waiting.items():
-                _record(window[key], values, self.thresholds_s)
-        self.pending.clear()
+        """Move every waiting group into its series: one grouped pass over the chunks."""
+        chunks, self.pending = self.pending, []
+        self.pending_starts.clear()
+        self.pending_values = 0
+        if not chunks:
+            return
+        index: dict[tuple[int, SeriesKey], int] = {}
+        slots = np.array(
+            [
+                index.setdefault(series, len(index))
+                for chunk in chunks
+                for series in zip(chunk.starts_ns, chunk.keys, strict=True)
+            ],
+            np.intp,
+        )
+        counts = np.array([n for chunk in chunks for n in chunk.counts], np.intp)
+        errors = np.concatenate([chunk.errors for chunk in chunks])
+        durations = np.concatenate([chunk.durations_ns for chunk in chunks])
+        calls = np.bincount(slots, counts, len(index)).astype(np.int64).tolist()
+        wrong = np.bincount(slots, errors, len(index)).astype(np.int64).tolist()
+        by_slot = np.argsort(np.repeat(slots, counts), kind="stable")  # arrival order kept
+        seconds = durations[by_slot] / NS
+        bounds = np.concatenate(([0], np.cumsum(calls))).tolist()
+        for (start, key), slot in index.items():
+            window = self.open.get(start)
+            if window is None:
+                window = self.open[start] = {}
+            red = window.get(key)
+            if red is None:
+                red = window[key] = RED()
+            red.calls += calls[slot]
+            red.errors += wrong[slot]
+            red.duration_s.record_many(seconds[bounds[slot] : bounds[slot + 1]])
+        if self.thresholds_s:
+            self._count_within(index, durations[by_slot], bounds)
+
+    def _count_within(
+        self,
+        index: dict[tuple[int, SeriesKey], int],
+        durations_ns: NDArray[np.int64],
+        bounds: list[int],
+    ) -> None:
+        """Per series, its calls at or under each latency threshold (the comparison the
+        slo processor makes per span), exact."""
+        low, high = np.array(bounds[:-1], np.intp), np.array(bounds[1:], np.intp)
+        for threshold in self.thresholds_s:
+            running = np.concatenate(([0], np.cumsum(durations_ns <= threshold * 1e9)))
+            per_slot = (running[high] - running[low]).tolist()
+            for (start, key), slot in index.items():
+                red = self.open[start][key]
+                red.within[threshold] = red.within.get(threshold, 0) + per_slot[slot]
 
     def advance(self, now_ns: int, source: str) -> list[SeriesInterval]:
         """Close every interval whose end plus grace is at or before ``now_ns``."""
         closed = []
-        if any(s + self.interval_ns + self.grace_ns <= now_ns for s in self.open):
+        if any(s + self.interval_ns + self.grace_ns <= now_ns for s in self.pending_starts):
             self.settle()
         for start in sorted(self.open):
             end = start + self.interval_ns
@@ -100,9 +155,12 @@ class Windows:
         return closed
 
 
-def _record(red: RED, values: array[int], thresholds_s: tuple[float, ...] = ()) -> None:
-    durations_ns = np.frombuffer(values, dtype=np.int64)
-    red.duration_s.record_many(durations_ns / NS)
-    for threshold in thresholds_s:  # the comparison the slo processor makes per span
-        within = int(np.count_nonzero(durations_ns <= threshold * 1e9))
-        red.within[threshold] = red.within.get(threshold, 0) + within
+@dataclass(frozen=True, slots=True)
+class _Chunk:
+    """One batch's groups, waiting (see :meth:`Windows.add_groups`)."""
+
+    starts_ns: list[int]
+    keys: list[SeriesKey]
+    counts: list[int]
+    errors: NDArray[np.integer]
+    durations_ns: NDArray[np.int64]
