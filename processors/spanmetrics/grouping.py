@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from otel_perf.columns import NONE, SpanColumns
-from otel_perf.facts import Operations, group_rows, value_codes
-from otel_perf.model import SpanRecord
+from otel_perf.columns import NONE, OTHER, SpanColumns
+from otel_perf.facts import Operations, group_rows, nonempty, value_codes
+from otel_perf.model import SpanKind, SpanRecord
 from otel_perf.processors.spanmetrics.keys import ALIASES, Keyer, priority
 
 
@@ -66,9 +66,7 @@ def series_groups(
     rows = np.flatnonzero(~internal)
     if not rows.size:
         return SeriesGroups([], rows, [0], [], int(np.count_nonzero(late)))
-    by_combination = np.array([priority(spans[r]) for r in operations.first.tolist()], np.int8)[
-        operations.combination
-    ]
+    by_combination = _priorities(columns, spans, operations)[operations.combination]
     dims = _dimension_codes(columns, spans, dimensions)
     parts = [
         (start_ns - start_ns.min()) // interval_ns,
@@ -93,6 +91,28 @@ def series_groups(
         by_combination[first_rows].tolist(),
         [codes[first_rows].tolist() for codes in dims],
     )
+
+
+def _priorities(
+    columns: SpanColumns, spans: Sequence[SpanRecord], operations: Operations
+) -> NDArray[np.int8]:
+    """:func:`keys.priority` of each combination's first span: an entry span with a
+    non-empty ``http.route`` or ``rpc.method`` string; a value of another type is judged
+    on the record, as the rule reads it."""
+    first = operations.first
+    kind = columns.kind[first]
+    entry = (kind == SpanKind.SERVER) | (kind == SpanKind.CONSUMER)
+    routed = np.zeros(len(first), bool)
+    other = np.zeros(len(first), bool)
+    for key in ("http.route", "rpc.method"):
+        column = columns.attributes.get(key)
+        if column is not None:
+            routed |= nonempty(columns, key)[first]
+            other |= column[first] == OTHER
+    out: NDArray[np.int8] = (entry & routed).astype(np.int8)
+    for i in np.flatnonzero(entry & other & ~routed).tolist():
+        out[i] = priority(spans[int(first[i])])
+    return out
 
 
 def _dimension_codes(
@@ -131,12 +151,11 @@ def group_raws(
     if keyer.resource_dimensions:
         return [keyer.raw(spans[r], str(op)) for r, op in zip(first, ops, strict=True)], services
     kinds = columns.kind[first].tolist()
-    table = [*columns.strings, None]  # id -1 (absent) reads None
-    read = table.__getitem__
-    raws: list[tuple[object, ...]] = []
-    for g, codes in enumerate(zip(*groups.dims, strict=True) if groups.dims else [()] * len(first)):
-        if codes and min(codes) < NONE:  # a value that is not a string: as the span holds it
-            raws.append(keyer.raw(spans[first[g]], str(ops[g])))
-        else:
-            raws.append((services[g], ops[g], kinds[g], *map(read, codes)))
+    strings = columns.strings
+    values = [[strings[c] if c >= 0 else None for c in codes] for codes in groups.dims]
+    raws: list[tuple[object, ...]] = list(zip(services, ops, kinds, *values, strict=True))
+    for codes in groups.dims:
+        for g in [g for g, c in enumerate(codes) if c < NONE]:
+            # a value that is not a string: read as the span holds it
+            raws[g] = keyer.raw(spans[first[g]], str(ops[g]))
     return raws, services
