@@ -18,7 +18,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
+from otel_perf.columns import NONE
 from otel_perf.facts import group_rows
 from otel_perf.model import SpanBatch, SpanKind
 from otel_perf.semconv import route_of
@@ -63,21 +65,24 @@ class CallGraph:
                 break
             top = np.where(up >= 0, up, top)
         entry = np.where(cols.kind[top] == SpanKind.SERVER, top, -1)
-        # one representative row per (service, peer, entry name and route): few per batch
         entered = entry >= 0
-        first, _ = group_rows(
+        # one representative row per (service, peer, entry name and route): few per batch
+        first = _firsts(
             [
                 cols.service[client],
                 cols.peer[client],
-                np.where(entered, cols.name[entry], -1),
-                np.where(entered, cols.route[entry], -1),
-            ]
+                np.where(entered, cols.name[entry], NONE),
+                np.where(entered, cols.route[entry], NONE),
+            ],
+            len(cols.strings),
         )
         end = int(cols.end_ns[client].max())
         callers = cols.service[client[first]].tolist()
         peers = cols.peer[client[first]].tolist()
+        operations = cols.operations(batch.spans)  # shared: an entry span's is its route
+        names, ids = operations.names, operations.ids
         for caller, peer, row in zip(callers, peers, entry[first].tolist(), strict=True):
-            route = "" if row < 0 else _route(batch, row)
+            route = "" if row < 0 else names[ids[row]] or _route(batch, row)
             self.add(cols.strings[caller], route, cols.strings[peer], end)
 
     def add(self, caller: str, route: str, peer: str, seen_ns: int) -> None:
@@ -149,3 +154,17 @@ class CallGraph:
 def _route(batch: SpanBatch, row: int) -> str:
     span = batch.spans[row]
     return route_of(span.attributes, span.name)
+
+
+def _firsts(parts: list[NDArray[np.int32]], strings: int) -> NDArray[np.intp]:
+    """The first row of each distinct combination of ``parts`` (string ids, or -1), in
+    batch order: the ids packed into one int64 when they fit, else :func:`group_rows`."""
+    size = strings + 1
+    if size ** len(parts) >= 1 << 62:
+        return group_rows(parts)[0].astype(np.intp)
+    key = np.zeros(len(parts[0]), np.int64)
+    for part in parts:
+        key = key * size + (part + 1)
+    _, first = np.unique(key, return_index=True)
+    first.sort()
+    return first

@@ -18,6 +18,10 @@ from otel_perf.model import SpanKind
 
 #: :data:`coverage.CATEGORIES` names by code, in the order :func:`category` tests them
 CODES = ("db", "messaging", "server", "client", "internal")
+_BY_KIND = np.full(256, CODES.index("internal"), np.int8)  # by kind (as uint8): the code
+_BY_KIND[[SpanKind.PRODUCER, SpanKind.CONSUMER]] = CODES.index("messaging")
+_BY_KIND[SpanKind.SERVER] = CODES.index("server")
+_BY_KIND[SpanKind.CLIENT] = CODES.index("client")
 
 
 def span_categories(columns: SpanColumns) -> list[tuple[str, str, int, int, int]]:
@@ -25,32 +29,34 @@ def span_categories(columns: SpanColumns) -> list[tuple[str, str, int, int, int]
     appearance."""
     if not len(columns):
         return []
-    kind = columns.kind
-    code = np.select(
-        [
-            _carries(columns, "db.system.name") | _carries(columns, "db.system"),
-            (kind == SpanKind.PRODUCER)
-            | (kind == SpanKind.CONSUMER)
-            | _carries(columns, "messaging.system"),
-            kind == SpanKind.SERVER,
-            kind == SpanKind.CLIENT,
-        ],
-        [0, 1, 2, 3],
-        4,
-    )
-    first, group = group_rows([columns.service, code])
-    order = np.argsort(group, kind="stable")
-    counts = np.bincount(group)
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    code = _BY_KIND[columns.kind.astype(np.uint8)]
+    for key, category in (("messaging.system", 1), ("db.system", 0), ("db.system.name", 0)):
+        column = columns.attributes.get(key)
+        if column is not None:
+            code = np.where(column != NONE, np.minimum(code, category), code)
+    packed = (columns.service.astype(np.int64) + 1) * len(CODES) + code
+    order = np.argsort(packed, kind="stable")  # each group's rows in batch order
+    by_group = packed[order]
+    starts = np.flatnonzero(np.concatenate(([True], by_group[1:] != by_group[:-1])))
+    counts = np.diff(np.append(starts, len(order)))
     end_ns = columns.end_ns[order]
-    low = np.minimum.reduceat(end_ns, starts).tolist()
-    high = np.maximum.reduceat(end_ns, starts).tolist()
+    low, high = np.minimum.reduceat(end_ns, starts), np.maximum.reduceat(end_ns, starts)
+    first = order[starts]
+    seen = np.argsort(first)  # groups in order of first appearance
+    first = first[seen]
     services = columns.service[first].tolist()
     codes = code[first].tolist()
     strings = columns.strings
     return [
         (strings[s], CODES[c], n, lo, hi)
-        for s, c, n, lo, hi in zip(services, codes, counts.tolist(), low, high, strict=True)
+        for s, c, n, lo, hi in zip(
+            services,
+            codes,
+            counts[seen].tolist(),
+            low[seen].tolist(),
+            high[seen].tolist(),
+            strict=True,
+        )
     ]
 
 
@@ -77,8 +83,3 @@ def server_windows(columns: SpanColumns, window_ns: int) -> ServerWindows:
     for low, high in itertools.pairwise(bounds):
         out[int(group[low])][1].append((int(start[low]), seconds[low:high]))
     return out
-
-
-def _carries(columns: SpanColumns, key: str) -> NDArray[np.bool_]:
-    column = columns.attributes.get(key)
-    return np.zeros(len(columns), bool) if column is None else column != NONE
