@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from otel_perf.histogram.grouped import record_groups
 from otel_perf.rollups import NS, Rollup, merge_intervals
 from otel_perf.series import RED, SeriesInterval, SeriesKey
 
@@ -108,6 +109,7 @@ class Windows:
         by_slot = np.argsort(np.repeat(slots, counts), kind="stable")  # arrival order kept
         seconds = durations[by_slot] / NS
         bounds = np.concatenate(([0], np.cumsum(calls))).tolist()
+        histograms = []
         for (start, key), slot in index.items():
             window = self.open.get(start)
             if window is None:
@@ -117,7 +119,8 @@ class Windows:
                 red = window[key] = RED()
             red.calls += calls[slot]
             red.errors += wrong[slot]
-            red.duration_s.record_many(seconds[bounds[slot] : bounds[slot + 1]])
+            histograms.append(red.duration_s)
+        record_groups(histograms, seconds, bounds)  # slots are numbered in this order
         if self.thresholds_s:
             self._count_within(index, durations[by_slot], bounds)
 
