@@ -9,8 +9,9 @@ by the pipeline and run on the pipeline thread, is the only path between them.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from otel_perf.histogram import ExponentialHistogram
 
@@ -54,6 +55,10 @@ class SeriesKey:
         }
 
 
+NO_WITHIN: Mapping[float, int] = MappingProxyType({})
+"""The ``within`` of a RED without latency thresholds: one shared empty map, not a dict each."""
+
+
 @dataclass(slots=True)
 class RED:
     """Rate, errors, duration of one series over one interval (durations in seconds)."""
@@ -61,18 +66,20 @@ class RED:
     calls: int = 0
     errors: int = 0
     duration_s: ExponentialHistogram = field(default_factory=ExponentialHistogram)
-    #: calls with duration <= threshold (s), exact, for spanmetrics' ``latency_thresholds``
-    within: dict[float, int] = field(default_factory=dict)
+    #: calls with duration <= threshold (s), exact, for spanmetrics' ``latency_thresholds``;
+    #: replaced when it changes, never changed in place (the empty one is shared)
+    within: Mapping[float, int] = field(default_factory=lambda: NO_WITHIN)
 
     def merge(self, other: RED) -> None:
         self.calls += other.calls
         self.errors += other.errors
         self.duration_s.merge(other.duration_s)
-        for threshold, count in other.within.items():
-            self.within[threshold] = self.within.get(threshold, 0) + count
+        if other.within:
+            self.within = add_within(self.within, other.within)
 
     def copy(self) -> RED:
-        return RED(self.calls, self.errors, self.duration_s.copy(), dict(self.within))
+        within = dict(self.within) if self.within else NO_WITHIN
+        return RED(self.calls, self.errors, self.duration_s.copy(), within)
 
     def to_dict(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -94,8 +101,16 @@ class RED:
             int(str(data["calls"])),
             int(str(data["errors"])),
             ExponentialHistogram.from_dict(hist),
-            {float(t): int(c) for t, c in within},
+            {float(t): int(c) for t, c in within} or NO_WITHIN,
         )
+
+
+def add_within(within: Mapping[float, int], more: Mapping[float, int]) -> dict[float, int]:
+    """``within`` with ``more``'s counts added, as a new dict."""
+    out = dict(within)
+    for threshold, count in more.items():
+        out[threshold] = out.get(threshold, 0) + count
+    return out
 
 
 @dataclass(frozen=True, slots=True)

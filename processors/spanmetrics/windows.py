@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 
 from otel_perf.histogram.grouped import record_groups
 from otel_perf.rollups import NS, Rollup, merge_intervals
-from otel_perf.series import RED, SeriesInterval, SeriesKey
+from otel_perf.series import RED, SeriesInterval, SeriesKey, add_within
 
 __all__ = ["NS", "PENDING_LIMIT", "Rollup", "Windows", "merge_intervals"]
 
@@ -138,7 +138,7 @@ class Windows:
             per_slot = (running[high] - running[low]).tolist()
             for (start, key), slot in index.items():
                 red = self.open[start][key]
-                red.within[threshold] = red.within.get(threshold, 0) + per_slot[slot]
+                red.within = add_within(red.within, {threshold: per_slot[slot]})
 
     def advance(self, now_ns: int, source: str) -> list[SeriesInterval]:
         """Close every interval whose end plus grace is at or before ``now_ns``."""
