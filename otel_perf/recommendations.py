@@ -46,7 +46,10 @@ Each item carries the ranking's reasons as data (``ranking``): the score, the ru
 turned the impact into points, the severity used as the tie-break and any notes.
 
 The functions here are pure: they read snapshots and findings and never the clock. The
-rules that turn each kind of finding into an action are in ``recommendation_rules``.
+rules that turn each kind of finding into an action come from the components, each through
+its factory's surface (``Surface.recommendations``, finding kind → rule; the built-in ones
+in ``processors/<name>/recommend.py``); what a rule is and the builders rules share are in
+``recommendation_rules``.
 """
 
 from __future__ import annotations
@@ -59,7 +62,7 @@ from typing import Any
 
 from otel_perf.component import surfaces
 from otel_perf.findings import Finding, Kind, Severity, State
-from otel_perf.recommendation_rules import RULES, Item, Rule
+from otel_perf.recommendation_rules import Item, Rule
 from otel_perf.recommendation_rules import Snapshots as Snapshots
 
 log = logging.getLogger("otel_perf.recommendations")
@@ -293,10 +296,8 @@ def _open_anomalies(snapshots: Snapshots) -> set[tuple[str, str]] | None:
 
 
 def _rules(kind: Kind) -> list[Rule]:
-    """The core's rule for ``kind``, then those the components' surfaces contribute."""
-    core = RULES.get(kind)
-    added = [rule for s in surfaces() for k, rule in s.recommendations if k == kind]
-    return [core, *added] if core else added
+    """The rules the components' surfaces contribute for ``kind``, in the factories' order."""
+    return [s.recommendations[kind] for s in surfaces() if kind in s.recommendations]
 
 
 def _items(f: Finding, inputs: Inputs) -> list[Item]:

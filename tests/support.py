@@ -111,6 +111,6 @@ def register_test_components() -> None:
             config_model=RecordingConfig,
             create=RecordingProcessor,
             description="test-only: records batches",
-            surface=Surface(recommendations=((Kind.RECOMMENDATION, advice_rule),)),
+            surface=Surface(recommendations={Kind.RECOMMENDATION: advice_rule}),
         )
     )

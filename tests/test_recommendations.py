@@ -431,7 +431,7 @@ def test_a_component_contributes_rules_through_its_surface() -> None:
     )
     items = recommend(Inputs({}, [advice, cache]))
     assert [(i["subject"], i["action"]) for i in items] == [
-        ("ttl", "Lower the TTL of cache c prefix p in svc to 60 s"),  # the core's rule, 1e3
+        ("ttl", "Lower the TTL of cache c prefix p in svc to 60 s"),  # the cache's rule, 1e3
         ("advice", "Follow the test advice for svc"),  # the component's, 50 points
     ]
     assert items[1]["impact"]["value"] == 50

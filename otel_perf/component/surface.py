@@ -1,15 +1,16 @@
-"""What a component contributes to the API and the CLI, declared beside its factory.
+"""What a component contributes to the API, the CLI, health and recommendations, declared
+beside its factory.
 
-The API and the CLI loop over the registered factories and mount what each
-one's :class:`Surface` offers, so the core imports no component. A component's
-routes see the running pipeline only through :class:`PipelineView` (its
-processors and their snapshots), never the ``Pipeline`` class itself.
+The API, the CLI, health and recommendations loop over the registered factories and use
+what each one's :class:`Surface` offers, so the core imports no component. A component's
+routes see the running pipeline only through :class:`PipelineView` (its processors and
+their snapshots), never the ``Pipeline`` class itself.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from starlette.routing import Route
@@ -62,16 +63,17 @@ class Surface:
         paths: the OpenAPI paths of those routes.
         cli: adds the component's commands to the ``otel-perf`` subparsers.
         health: checks :func:`otel_perf.health.evaluate` runs after the core's own.
-        recommendations: (finding kind, rule) pairs :mod:`otel_perf.recommendations` tries
-            after the core's rule for the kind (``recommendation_rules.RULES``) gives no
-            item: a rule turns one finding into an ``Item`` or None.
+        recommendations: a table, finding kind → rule, that :mod:`otel_perf.recommendations`
+            reads: a rule turns one finding into an ``Item`` or None (the rules of several
+            components for one kind are tried in the factories' order until one gives an
+            item).
     """
 
     routes: Callable[[RouteContext], list[Route]] | None = None
     paths: Callable[[OpenAPIResponses], Paths] | None = None
     cli: Callable[[Any], None] | None = None
     health: tuple[Check, ...] = ()
-    recommendations: tuple[tuple[Kind, Rule], ...] = ()
+    recommendations: Mapping[Kind, Rule] = field(default_factory=dict)
 
 
 NO_SURFACE = Surface()
