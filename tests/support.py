@@ -16,8 +16,8 @@ from otel_perf.component import (
 )
 from otel_perf.findings import Finding, Kind, Severity
 from otel_perf.model import LogBatch, MetricBatch, SpanBatch
-from otel_perf.recommendation_rules import Context as RuleContext
-from otel_perf.recommendation_rules import Item
+from otel_perf.recommend.rules import Context as RuleContext
+from otel_perf.recommend.rules import Item
 
 
 class RecordingConfig(ComponentConfig):

@@ -23,8 +23,8 @@ from otel_perf.decode import SPAN_ATTRIBUTE_KEYS, Decoder, Limits, message_to_js
 from otel_perf.findings import Finding, Kind, Severity, State
 from otel_perf.model import SpanBatch, SpanKind, SpanRecord, StatusCode
 from otel_perf.pipeline import Pipeline
-from otel_perf.recommendations import INFO_WEIGHT, POINTS, Inputs, recommend
-from otel_perf.replay import replay
+from otel_perf.recommend.ranking import INFO_WEIGHT, POINTS, Inputs, recommend
+from otel_perf.sidecar.replay import replay
 from otel_perf.store import Store
 
 S = 1_000_000_000
@@ -116,7 +116,8 @@ def shop_pipeline(config: str = CONFIG, replay_dir: Path | None = None) -> tuple
     """A pipeline holding findings of every source; returns it and the last tick time.
 
     With ``replay_dir`` the shop's traffic is written there as OTLP JSON lines (what the
-    Collector's file exporter writes) and replayed (``otel_perf.replay``); else decoded here.
+    Collector's file exporter writes) and replayed (``otel_perf.sidecar.replay``); else
+    decoded here.
     """
     pipe = Pipeline(load_config(text=config), Store(":memory:"), clock=lambda: 1)
     pipe.start(worker=False)

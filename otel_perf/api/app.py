@@ -21,12 +21,12 @@ from otel_perf.component import OpenAPIResponses, RouteContext, component_type, 
 from otel_perf.config.models import APISettings
 from otel_perf.dashboard import DASHBOARD_PATHS, dashboard_routes
 from otel_perf.findings import Finding, Kind
-from otel_perf.health import HealthInputs, IngestBaseline, ingest_counters
-from otel_perf.health import evaluate as evaluate_health
 from otel_perf.pipeline import Pipeline
-from otel_perf.recommendations import DEFAULT_LIMIT as DEFAULT_RECOMMENDATIONS
-from otel_perf.recommendations import Inputs as RecommendationInputs
-from otel_perf.recommendations import check_query, recommend
+from otel_perf.recommend.health import HealthInputs, IngestBaseline, ingest_counters
+from otel_perf.recommend.health import evaluate as evaluate_health
+from otel_perf.recommend.ranking import DEFAULT_LIMIT as DEFAULT_RECOMMENDATIONS
+from otel_perf.recommend.ranking import Inputs as RecommendationInputs
+from otel_perf.recommend.ranking import check_query, recommend
 
 OPEN_PATHS = frozenset(
     {"/health", "/performance/health", "/performance/openapi.json", *DASHBOARD_PATHS}
@@ -71,7 +71,7 @@ class API:
 
     async def health(self, request: Request) -> Response:
         """One verdict (ok, degraded, critical) with its reasons, from every source
-        (``otel_perf.health``); 503 only while the ingest queue is full."""
+        (``otel_perf.recommend.health``); 503 only while the ingest queue is full."""
         telemetry = self.pipeline.telemetry.snapshot()
         counters = ingest_counters(telemetry)
         store_status = self.pipeline.store.status()
@@ -96,7 +96,7 @@ class API:
         return JSONResponse(body, status_code=503 if verdict.queue_full else 200)
 
     async def recommendations(self, request: Request) -> Response:
-        """One ranked list of actions from every processor (``otel_perf.recommendations``)."""
+        """One ranked list of actions from every processor (``otel_perf.recommend``)."""
         query = request.query_params
         try:
             limit = int(query.get("limit", str(DEFAULT_RECOMMENDATIONS)))

@@ -18,8 +18,8 @@ from starlette.routing import Route
 if TYPE_CHECKING:  # the contract imports this module for Factory.surface
     from otel_perf.component.contract import Processor
     from otel_perf.findings import Kind
-    from otel_perf.health import Check
-    from otel_perf.recommendation_rules import Rule
+    from otel_perf.recommend.health import Check
+    from otel_perf.recommend.rules import Rule
 #: an OpenAPI paths object, ``{"/performance/...": {"get": {...}}}``
 Paths = dict[str, Any]
 
@@ -62,8 +62,8 @@ class Surface:
         routes: the Starlette routes, built once per API over a :class:`RouteContext`.
         paths: the OpenAPI paths of those routes.
         cli: adds the component's commands to the ``otel-perf`` subparsers.
-        health: checks :func:`otel_perf.health.evaluate` runs after the core's own.
-        recommendations: a table, finding kind → rule, that :mod:`otel_perf.recommendations`
+        health: checks :func:`otel_perf.recommend.health.evaluate` runs after the core's own.
+        recommendations: a table, finding kind → rule, that :mod:`otel_perf.recommend.ranking`
             reads: a rule turns one finding into an ``Item`` or None (the rules of several
             components for one kind are tried in the factories' order until one gives an
             item).

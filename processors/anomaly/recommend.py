@@ -4,7 +4,7 @@ an open anomaly, ranked by its score."""
 from __future__ import annotations
 
 from otel_perf.findings import Finding, Kind
-from otel_perf.recommendation_rules import Context, Item, Rule, figures_of
+from otel_perf.recommend.rules import Context, Item, Rule, figures_of
 
 
 def anomaly(f: Finding, inputs: Context) -> Item:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from otel_perf.findings import Finding, Kind
-from otel_perf.recommendation_rules import Context, Item, Rule, figures_of, first_rule, per_min
+from otel_perf.recommend.rules import Context, Item, Rule, figures_of, first_rule, per_min
 
 
 def _call_group(service: str, entry_operation: Any, operation: Any) -> str:

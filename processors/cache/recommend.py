@@ -4,7 +4,7 @@ query or raise a TTL (time saved), lower a TTL (memory freed)."""
 from __future__ import annotations
 
 from otel_perf.findings import Finding, Kind
-from otel_perf.recommendation_rules import Context, Item, Rule, figures_of, first_rule
+from otel_perf.recommend.rules import Context, Item, Rule, figures_of, first_rule
 
 
 def _ttl_action(f: Finding, verb: str) -> str:

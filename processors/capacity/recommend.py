@@ -5,7 +5,7 @@ before a forecast crossing (days to the threshold)."""
 from __future__ import annotations
 
 from otel_perf.findings import Finding, Kind
-from otel_perf.recommendation_rules import Context, Item, Rule, figures_of, first_rule
+from otel_perf.recommend.rules import Context, Item, Rule, figures_of, first_rule
 from otel_perf.units import format_quantity
 
 MONTH_S = 30 * 86400.0

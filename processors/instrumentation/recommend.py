@@ -4,7 +4,7 @@ check the instrumentation of a service whose traces have no exit spans."""
 from __future__ import annotations
 
 from otel_perf.findings import Finding, Kind
-from otel_perf.recommendation_rules import Context, Item, Rule, figures_of, first_rule
+from otel_perf.recommend.rules import Context, Item, Rule, figures_of, first_rule
 
 
 def check_instrumentation(f: Finding, inputs: Context) -> Item:

@@ -15,7 +15,7 @@ from otel_perf.processors.regression.traffic import (
     route_traffic,
     statement_traffic,
 )
-from otel_perf.recommendation_rules import Context, Item, Rule, figures_of
+from otel_perf.recommend.rules import Context, Item, Rule, figures_of
 
 #: a version comparison's and a benchmark verdict's figures
 _SHIFT_FIGURES: tuple[str, ...] = ("hl_shift", "baseline_p95", "current_p95", "p_value")

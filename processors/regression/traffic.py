@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from otel_perf.recommendation_rules import Snapshots
+from otel_perf.recommend.rules import Snapshots
 from otel_perf.semconv import exit_operation
 
 #: span kinds as span metrics label them: entry operations (SERVER, CONSUMER), calls (CLIENT)

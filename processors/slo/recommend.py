@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from otel_perf.findings import Finding, Kind
-from otel_perf.recommendation_rules import Context, Item, Rule
+from otel_perf.recommend.rules import Context, Item, Rule
 
 
 def _objective(snap: Mapping[str, Any], name: str) -> Mapping[str, Any] | None:

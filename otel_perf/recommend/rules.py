@@ -5,7 +5,7 @@ component contributes its rules through its factory's surface (``Surface.recomme
 a table: finding kind → rule; see ``processors/<name>/recommend.py``). A rule reads the
 finding's attributes and, for counts and SLO figures, the inputs' periods and processor
 snapshots; it never ranks, filters or reads the clock. Ranking, grouping and the points
-scale live in ``otel_perf.recommendations``, which imports this module (never the other
+scale live in ``otel_perf.recommend.ranking``, which imports this module (never the other
 way round).
 """
 

@@ -49,33 +49,29 @@ The functions here are pure: they read snapshots and findings and never the cloc
 rules that turn each kind of finding into an action come from the components, each through
 its factory's surface (``Surface.recommendations``, finding kind → rule; the built-in ones
 in ``processors/<name>/recommend.py``); what a rule is and the builders rules share are in
-``recommendation_rules``.
+``otel_perf.recommend.rules``; what counts as open in ``otel_perf.recommend.current``.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from otel_perf.component import surfaces
-from otel_perf.findings import Finding, Kind, Severity, State
-from otel_perf.recommendation_rules import Item, Rule
-from otel_perf.recommendation_rules import Snapshots as Snapshots
+from otel_perf.findings import Finding, Kind, Severity
+from otel_perf.recommend.current import current_findings
+from otel_perf.recommend.rules import Item, Rule, Snapshots
 
-log = logging.getLogger("otel_perf.recommendations")
+log = logging.getLogger("otel_perf.recommend")
 
-NS = 1_000_000_000
 CATEGORIES = ("performance", "reliability", "capacity", "cost", "caching")
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
-#: findings older than this (event time, before the newest finding) are no longer actions
-MAX_AGE_NS = 24 * 3600 * NS
 #: the period a finding's counts cover when its source's is unknown
 DEFAULT_PERIOD_S = 60.0
-EPISODES = frozenset({Kind.BURN_RATE_ALERT, Kind.SLO_VIOLATION, Kind.ANOMALY_DETECTED})
 
 POINTS: dict[str, Callable[[float], float]] = {
     "latency_ms_per_min": lambda v: v,
@@ -237,59 +233,6 @@ def _to_dict(item: Item, rank: int) -> dict[str, Any]:
             "summary": f.summary,
         },
     }
-
-
-def latest_by_key(findings: Iterable[Finding]) -> list[Finding]:
-    """The newest finding of each episode (``Finding.key``), newest first."""
-    newest: dict[str, Finding] = {}
-    for finding in findings:
-        seen = newest.get(finding.key)
-        if seen is None or finding.time_ns >= seen.time_ns:
-            newest[finding.key] = finding
-    return sorted(newest.values(), key=lambda f: (-f.time_ns, f.key))
-
-
-def now_of(findings: Iterable[Finding], snapshots: Snapshots) -> int:
-    """Event time "now": the newest finding's or SLO evaluation's time (0 if none)."""
-    times = [f.time_ns for f in findings]
-    for snap in snapshots.get("slo", {}).values():
-        times += [int(o.get("at_ns") or 0) for o in snap.get("objectives", [])]
-    return max(times, default=0)
-
-
-def current_findings(findings: Sequence[Finding], snapshots: Snapshots) -> list[Finding]:
-    """Stored findings plus the capacity and cache processors' current ones, newest per
-    key, without resolved episodes, closed anomalies or anything older than MAX_AGE_NS."""
-    held = [*findings, *_snapshot_findings(snapshots)]
-    now = now_of(held, snapshots)
-    open_series = _open_anomalies(snapshots)
-    out = []
-    for f in latest_by_key(held):
-        if f.state == State.RESOLVED:
-            continue
-        if f.kind == Kind.ANOMALY_DETECTED and open_series is not None:
-            if (f.source, f.subject) not in open_series:
-                continue
-        elif f.kind not in EPISODES and now - f.time_ns > MAX_AGE_NS:
-            continue
-        out.append(f)
-    return out
-
-
-def _snapshot_findings(snapshots: Snapshots) -> list[Finding]:
-    out = []
-    for kind, key in (("capacity", "current_findings"), ("cache", "recommendations")):
-        for snap in snapshots.get(kind, {}).values():
-            out += [Finding.model_validate(body) for body in snap.get(key, [])]
-    return out
-
-
-def _open_anomalies(snapshots: Snapshots) -> set[tuple[str, str]] | None:
-    """(source, series) of open anomaly episodes; None without an anomaly processor."""
-    snaps = snapshots.get("anomaly", {})
-    if not snaps:
-        return None
-    return {(pid, e["series"]) for pid, s in snaps.items() for e in s.get("open_episodes", [])}
 
 
 # -- one finding's recommendations ------------------------------------------------------
