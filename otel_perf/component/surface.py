@@ -17,11 +17,13 @@ from starlette.routing import Route
 
 if TYPE_CHECKING:  # the contract imports this module for Factory.surface
     from otel_perf.component.contract import Processor
-    from otel_perf.findings import Kind
+    from otel_perf.findings import Finding, Kind
     from otel_perf.recommend.health import Check
     from otel_perf.recommend.rules import Rule
 #: an OpenAPI paths object, ``{"/performance/...": {"get": {...}}}``
 Paths = dict[str, Any]
+#: one processor type's snapshots, by component id
+ProcessorSnapshots = Mapping[str, Mapping[str, Any]]
 
 
 class PipelineView(Protocol):
@@ -67,6 +69,15 @@ class Surface:
             reads: a rule turns one finding into an ``Item`` or None (the rules of several
             components for one kind are tried in the factories' order until one gives an
             item).
+        held_findings: the findings its processors' snapshots hold as current (they are not
+            stored while they change), given those snapshots by component id; what is open
+            (:mod:`otel_perf.recommend.current`) adds them to the stored ones.
+        evaluated_ns: the event times its processors' snapshots were evaluated at, which
+            count towards "now" beside the newest finding's.
+        closed_by: given its processors' snapshots, a test of whether a finding's episode is
+            over by them (a stored finding that was not resolved in the store).
+        period_setting: the setting (a duration, in seconds) whose value is the period the
+            counts in its findings cover, for per-minute and per-month figures.
     """
 
     routes: Callable[[RouteContext], list[Route]] | None = None
@@ -74,6 +85,10 @@ class Surface:
     cli: Callable[[Any], None] | None = None
     health: tuple[Check, ...] = ()
     recommendations: Mapping[Kind, Rule] = field(default_factory=dict)
+    held_findings: Callable[[ProcessorSnapshots], list[Finding]] | None = None
+    evaluated_ns: Callable[[ProcessorSnapshots], list[int]] | None = None
+    closed_by: Callable[[ProcessorSnapshots], Callable[[Finding], bool]] | None = None
+    period_setting: str = ""
 
 
 NO_SURFACE = Surface()

@@ -3,13 +3,16 @@ anomalies or anything a day older than the newest finding.
 
 The one notion of "open" that the recommendations list, health, the incidents processor and
 the open-finding gauges share. Pure: snapshots and findings in, findings out; event time
-("now") is the newest finding's or SLO evaluation's, never the clock.
+("now") is the newest finding's or processor evaluation's, never the clock. What a processor's
+snapshot adds — findings it holds, episodes it shows are over, its evaluation times — comes
+through its factory's surface (``held_findings``, ``closed_by``, ``evaluated_ns``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from otel_perf.component import Surface, processor_types
 from otel_perf.findings import Finding, Kind, State
 from otel_perf.recommend.rules import Snapshots
 
@@ -30,43 +33,38 @@ def latest_by_key(findings: Iterable[Finding]) -> list[Finding]:
 
 
 def now_of(findings: Iterable[Finding], snapshots: Snapshots) -> int:
-    """Event time "now": the newest finding's or SLO evaluation's time (0 if none)."""
+    """Event time "now": the newest finding's or processor evaluation's time (0 if none; the
+    evaluations are those the components' surfaces read from snapshots, ``evaluated_ns``)."""
     times = [f.time_ns for f in findings]
-    for snap in snapshots.get("slo", {}).values():
-        times += [int(o.get("at_ns") or 0) for o in snap.get("objectives", [])]
+    for type_name, surface in _surfaces():
+        if surface.evaluated_ns is not None:
+            times += surface.evaluated_ns(snapshots.get(type_name, {}))
     return max(times, default=0)
 
 
 def current_findings(findings: Sequence[Finding], snapshots: Snapshots) -> list[Finding]:
-    """Stored findings plus the capacity and cache processors' current ones, newest per
-    key, without resolved episodes, closed anomalies or anything older than MAX_AGE_NS."""
-    held = [*findings, *_snapshot_findings(snapshots)]
+    """Stored findings plus those processors hold in their snapshots (``held_findings``),
+    newest per key, without resolved episodes, episodes a processor's snapshot says are
+    over (``closed_by``) or anything older than MAX_AGE_NS that is not an episode."""
+    held = [*findings]
+    closed = []
+    for type_name, surface in _surfaces():
+        snaps = snapshots.get(type_name, {})
+        if surface.held_findings is not None:
+            held += surface.held_findings(snaps)
+        if surface.closed_by is not None:
+            closed.append(surface.closed_by(snaps))
     now = now_of(held, snapshots)
-    open_series = _open_anomalies(snapshots)
     out = []
     for f in latest_by_key(held):
-        if f.state == State.RESOLVED:
+        if f.state == State.RESOLVED or any(over(f) for over in closed):
             continue
-        if f.kind == Kind.ANOMALY_DETECTED and open_series is not None:
-            if (f.source, f.subject) not in open_series:
-                continue
-        elif f.kind not in EPISODES and now - f.time_ns > MAX_AGE_NS:
+        if f.kind not in EPISODES and now - f.time_ns > MAX_AGE_NS:
             continue
         out.append(f)
     return out
 
 
-def _snapshot_findings(snapshots: Snapshots) -> list[Finding]:
-    out = []
-    for kind, key in (("capacity", "current_findings"), ("cache", "recommendations")):
-        for snap in snapshots.get(kind, {}).values():
-            out += [Finding.model_validate(body) for body in snap.get(key, [])]
-    return out
-
-
-def _open_anomalies(snapshots: Snapshots) -> set[tuple[str, str]] | None:
-    """(source, series) of open anomaly episodes; None without an anomaly processor."""
-    snaps = snapshots.get("anomaly", {})
-    if not snaps:
-        return None
-    return {(pid, e["series"]) for pid, s in snaps.items() for e in s.get("open_episodes", [])}
+def _surfaces() -> list[tuple[str, Surface]]:
+    """Each processor type's name and surface, in type order."""
+    return [(name, factory.surface) for name, factory in processor_types().items()]

@@ -60,7 +60,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from otel_perf.component import surfaces
+from otel_perf.component import component_type, processor_types, surfaces
 from otel_perf.findings import Finding, Kind, Severity
 from otel_perf.recommend.current import current_findings
 from otel_perf.recommend.rules import Item, Rule, Snapshots
@@ -118,6 +118,20 @@ class Inputs:
 
     def period_s(self, source: str) -> float:
         return self.periods_s.get(source, DEFAULT_PERIOD_S)
+
+
+def periods_of(configs: Mapping[str, Any]) -> dict[str, float]:
+    """Per processor id, the period its findings' counts cover: the value of the setting its
+    type's surface names (``Surface.period_setting``), for ``Inputs.periods_s``."""
+    types = processor_types()
+    out: dict[str, float] = {}
+    for pid, config in configs.items():
+        factory = types.get(component_type(pid))
+        setting = factory.surface.period_setting if factory is not None else ""
+        period = getattr(config, setting, None) if setting else None
+        if isinstance(period, int | float):
+            out[pid] = float(period)
+    return out
 
 
 def check_query(service: str | None, category: str | None, limit: int) -> None:

@@ -19,6 +19,8 @@ from otel_perf.findings import Finding, Severity
 
 Snapshots = Mapping[str, Mapping[str, Mapping[str, Any]]]
 """Processor snapshots by processor type, then component id (``Pipeline.snapshot``)."""
+ProcessorSnapshots = Mapping[str, Mapping[str, Any]]
+"""One processor type's snapshots, by component id."""
 
 
 class Context(Protocol):
@@ -81,3 +83,18 @@ def first_rule(
         return next((rule(f, inputs) for test, rule in tests if test(a)), None)
 
     return rule
+
+
+def held_in(key: str) -> Callable[[ProcessorSnapshots], list[Finding]]:
+    """For ``Surface.held_findings``: the findings each snapshot lists under ``key`` (a
+    processor that keeps its current findings in its snapshot rather than storing each
+    change)."""
+
+    def held(snapshots: ProcessorSnapshots) -> list[Finding]:
+        return [
+            Finding.model_validate(body)
+            for snapshot in snapshots.values()
+            for body in snapshot.get(key, [])
+        ]
+
+    return held

@@ -3,8 +3,10 @@ an open anomaly, ranked by its score."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from otel_perf.findings import Finding, Kind
-from otel_perf.recommend.rules import Context, Item, Rule, figures_of
+from otel_perf.recommend.rules import Context, Item, ProcessorSnapshots, Rule, figures_of
 
 
 def anomaly(f: Finding, inputs: Context) -> Item:
@@ -23,3 +25,16 @@ def anomaly(f: Finding, inputs: Context) -> Item:
 
 
 RULES: dict[Kind, Rule] = {Kind.ANOMALY_DETECTED: anomaly}
+
+
+def closed_by(snapshots: ProcessorSnapshots) -> Callable[[Finding], bool]:
+    """An anomaly whose series has no open episode in the running processor's snapshot is
+    over, whatever the store holds (without an anomaly processor: nothing to say)."""
+    open_series = {
+        (pid, episode["series"])
+        for pid, snapshot in snapshots.items()
+        for episode in snapshot.get("open_episodes", [])
+    }
+    if not snapshots:
+        return lambda f: False
+    return lambda f: f.kind == Kind.ANOMALY_DETECTED and (f.source, f.subject) not in open_series

@@ -4,7 +4,7 @@ query or raise a TTL (time saved), lower a TTL (memory freed)."""
 from __future__ import annotations
 
 from otel_perf.findings import Finding, Kind
-from otel_perf.recommend.rules import Context, Item, Rule, figures_of, first_rule
+from otel_perf.recommend.rules import Context, Item, Rule, figures_of, first_rule, held_in
 
 
 def _ttl_action(f: Finding, verb: str) -> str:
@@ -61,3 +61,6 @@ RULES: dict[Kind, Rule] = {
     ),
 }
 """The processor's ``recommendation`` findings, by the advice they carry."""
+
+#: the processor keeps its current findings in its snapshot (``recommendations``)
+HELD = held_in("recommendations")

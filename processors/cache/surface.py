@@ -3,7 +3,7 @@ paths, commands, its rules."""
 
 from otel_perf.component import Surface
 from otel_perf.processors.cache.cli import add_parsers
-from otel_perf.processors.cache.recommend import RULES
+from otel_perf.processors.cache.recommend import HELD, RULES
 from otel_perf.processors.cache.routes import cache_paths, cache_routes
 
 SURFACE = Surface(
@@ -11,4 +11,5 @@ SURFACE = Surface(
     paths=lambda responses: cache_paths(responses.ok, responses.unauthorized),
     cli=add_parsers,
     recommendations=RULES,
+    held_findings=HELD,
 )

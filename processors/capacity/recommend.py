@@ -5,7 +5,7 @@ before a forecast crossing (days to the threshold)."""
 from __future__ import annotations
 
 from otel_perf.findings import Finding, Kind
-from otel_perf.recommend.rules import Context, Item, Rule, figures_of, first_rule
+from otel_perf.recommend.rules import Context, Item, Rule, figures_of, first_rule, held_in
 from otel_perf.units import format_quantity
 
 MONTH_S = 30 * 86400.0
@@ -71,3 +71,6 @@ RULES: dict[Kind, Rule] = {
     ),
 }
 """Forecast crossings, and the right-sizing ``recommendation`` findings."""
+
+#: the processor keeps its current findings in its snapshot (``current_findings``)
+HELD = held_in("current_findings")

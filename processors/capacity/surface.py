@@ -4,7 +4,7 @@ commands, its health check and recommendation rule(s)."""
 from otel_perf.component import Surface
 from otel_perf.processors.capacity.cli import add_parsers
 from otel_perf.processors.capacity.health import capacity_health
-from otel_perf.processors.capacity.recommend import RULES
+from otel_perf.processors.capacity.recommend import HELD, RULES
 from otel_perf.processors.capacity.routes import capacity_paths, capacity_routes
 
 SURFACE = Surface(
@@ -13,4 +13,6 @@ SURFACE = Surface(
     cli=add_parsers,
     health=(capacity_health,),
     recommendations=RULES,
+    held_findings=HELD,
+    period_setting="forecast_window",  # a right-sizing saving is over one window
 )

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from otel_perf.findings import Finding, Kind
-from otel_perf.recommend.rules import Context, Item, Rule
+from otel_perf.recommend.rules import Context, Item, ProcessorSnapshots, Rule
 
 
 def _objective(snap: Mapping[str, Any], name: str) -> Mapping[str, Any] | None:
@@ -108,3 +108,12 @@ RULES: dict[Kind, Rule] = {
     Kind.BURN_RATE_ALERT: objective_rule,
     Kind.SLO_VIOLATION: objective_rule,
 }
+
+
+def evaluated_ns(snapshots: ProcessorSnapshots) -> list[int]:
+    """When each objective was last evaluated (event time): "now" for what is open."""
+    return [
+        int(view.get("at_ns") or 0)
+        for snapshot in snapshots.values()
+        for view in snapshot.get("objectives", [])
+    ]

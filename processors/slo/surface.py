@@ -3,6 +3,6 @@ check, its rule."""
 
 from otel_perf.component import Surface
 from otel_perf.processors.slo.health import slo_health
-from otel_perf.processors.slo.recommend import RULES
+from otel_perf.processors.slo.recommend import RULES, evaluated_ns
 
-SURFACE = Surface(health=(slo_health,), recommendations=RULES)
+SURFACE = Surface(health=(slo_health,), recommendations=RULES, evaluated_ns=evaluated_ns)
