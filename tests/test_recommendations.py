@@ -440,6 +440,27 @@ def test_a_component_contributes_rules_through_its_surface() -> None:
     assert recommend(Inputs({}, [unknown])) == []  # no rule gives an item: no action
 
 
+def test_a_component_says_through_its_surface_what_its_snapshot_holds_open() -> None:
+    # the "recording" processor's surface: findings held in its snapshot, subjects it closed,
+    # the time it evaluated at (tests/support.py)
+    def advice(subject: str, time_s: float, ms: float) -> Finding:
+        attrs = {"source": "recording", "recommendation": "test_advice"}
+        return finding(Kind.RECOMMENDATION, subject, time_s, **attrs, saving_ms_per_min=ms)
+
+    stored = [advice("stored", 10, 30), advice("over", 10, 40)]
+    held = advice("held", 10, 20).model_dump(mode="json")
+    snap = {"held_findings": [held], "closed": ["over"], "evaluated_ns": 10 * S}
+    items = recommend(Inputs({"recording": {"recording": snap}}, stored))
+    assert [(i["subject"], i["score"]) for i in items] == [("stored", 30), ("held", 20)]
+    # a day after the snapshot's evaluation the stored advice is stale; the held one is not
+    # (the processor holds it now), the closed one stays closed
+    later = {**snap, "evaluated_ns": (10 + 86_400 + 1) * S}
+    held_now = advice("held", 10 + 86_400, 20).model_dump(mode="json")
+    later["held_findings"] = [held_now]
+    items = recommend(Inputs({"recording": {"recording": later}}, stored))
+    assert [i["subject"] for i in items] == ["held"]
+
+
 def test_a_burn_rate_finding_with_malformed_rules_is_skipped() -> None:
     odd = finding(
         Kind.BURN_RATE_ALERT, "shop page", 1, source="slo", objective="shop", burn_rates=["x"]
