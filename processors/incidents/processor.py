@@ -4,7 +4,7 @@ incidents, each with a probable cause, impact and one action (see ``correlate``)
 How it sees other processors' findings: through the store. The pipeline writes every
 tick's findings to the store; at each tick this processor reads the recent ones
 (``lookback``, at most ``max_findings``), keeps what is open now (the recommendations
-list's notion: newest per key, not resolved, see ``otel_perf.recommendations``) and
+list's notion: newest per key, not resolved, see ``otel_perf.recommend``) and
 correlates them. So it runs one tick behind the findings it groups, needs nothing from
 the core but the store every processor already has, and calls no processor. A tick with
 no new stored finding and no new call regroups nothing (one row read), until ``refresh``.
@@ -34,7 +34,7 @@ from otel_perf.processors.incidents.config import IncidentsConfig
 from otel_perf.processors.incidents.correlate import Group, correlate, with_calls
 from otel_perf.processors.incidents.facts import Facts, facts_of
 from otel_perf.processors.incidents.story import incident_finding, incident_id, tell
-from otel_perf.recommendations import current_findings
+from otel_perf.recommend.current import current_findings
 from otel_perf.store import StoreWriteError
 
 NS = 1_000_000_000
