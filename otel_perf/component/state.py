@@ -1,25 +1,31 @@
-"""A component's state document in the store: typed, throttled, dirty-tracked.
+"""A component's state document in the store: typed, versioned, throttled, dirty-tracked.
 
 Every stateful processor had the same chore written out: a ``dirty`` flag set on
 intake, a ``saved_ns`` that throttles ``flush`` to one write per save interval, a
 save on shutdown when anything changed, and a dict shape checked by hand on load.
-:class:`PersistedState` owns it; the component says what its document is (a
-pydantic model) and when it changed.
+:class:`PersistedState` owns it; the component says what its document is (a dataclass
+or a pydantic model, serialised by :mod:`otel_perf.codec`) and when it changed.
+
+With a ``version``, the document is written as ``{"version": N, "state": ...}``; one of
+an older version goes through the component's ``migrations`` (version 0 is a document
+written before versions: the bare state), and one of a newer version, or one that does
+not fit the type, is discarded: the component starts empty, the load logs one warning
+naming the path that did not fit, and ``discarded`` counts it.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import Generic, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ValidationError
-
+from otel_perf.codec import StateError, decode, encode
 from otel_perf.store import Store
 
-M = TypeVar("M", bound=BaseModel)
+M = TypeVar("M")
 NS = 1_000_000_000
 log = logging.getLogger("otel_perf.component.state")
+Migration = Callable[[Any], Any]
 
 
 class PersistedState(Generic[M]):
@@ -35,37 +41,77 @@ class PersistedState(Generic[M]):
         store: the shared store.
         component_id: the component's id (the document's owner).
         name: the document's name within the component.
-        model: the pydantic model of the document, validated on load.
+        model: the document's type (a dataclass or a pydantic model), checked on load.
         interval_s: the least time between two throttled writes (event time).
+        version: the document's version, written beside it; None writes the bare state.
+        migrations: for each older version ``v``, the step from its state to ``v + 1``'s.
     """
 
     def __init__(
-        self, store: Store, component_id: str, name: str, model: type[M], interval_s: float
+        self,
+        store: Store,
+        component_id: str,
+        name: str,
+        model: type[M],
+        interval_s: float,
+        *,
+        version: int | None = None,
+        migrations: Mapping[int, Migration] | None = None,
     ) -> None:
         self.store = store
         self.component_id = component_id
         self.name = name
         self.model = model
         self.interval_ns = int(interval_s * NS)
+        self.version = version
+        self.migrations = dict(migrations or {})
         self.saved_ns = 0
         self.dirty = False
+        self.discarded = 0  # saved documents that could not be read (counted once each)
 
     def load(self) -> M | None:
-        """The saved document, or None when there is none or it no longer validates."""
+        """The saved document; None when there is none or it cannot be read (discarded)."""
         raw = self.store.load_state(self.component_id, self.name)
         if raw is None:
             return None
         try:
-            return self.model.model_validate(raw)
-        except ValidationError as exc:
+            return self.read(raw)
+        except StateError as exc:
+            self.discarded += 1
             log.warning(
-                "%s: saved state %r does not match %s, starting afresh: %s",
+                "%s: saved state %r unreadable, does not match %s, starting afresh: %s",
                 self.component_id,
                 self.name,
-                self.model.__name__,
+                getattr(self.model, "__name__", self.model),
                 exc,
             )
             return None
+
+    def read(self, raw: Any) -> M:
+        """``raw`` (as the store holds it) as the document, migrated to the current version.
+
+        Raises:
+            StateError: on another version with no migration, or a document that does not fit.
+        """
+        body = raw if self.version is None else self._migrated(raw)
+        return decode(self.model, body)
+
+    def document(self, value: M) -> Any:
+        """``value`` as the store holds it (with its version, when it has one)."""
+        body = encode(self.model, value)
+        return body if self.version is None else {"version": self.version, "state": body}
+
+    def _migrated(self, raw: Any) -> Any:
+        assert self.version is not None
+        versioned = isinstance(raw, dict) and raw.keys() == {"version", "state"}
+        found, body = (raw["version"], raw["state"]) if versioned else (0, raw)
+        if not isinstance(found, int) or isinstance(found, bool) or found > self.version:
+            raise StateError("$.version", f"{found!r} is not a version this build reads")
+        for step in range(found, self.version):
+            if step not in self.migrations:
+                raise StateError("$.version", f"no migration from version {step}")
+            body = self.migrations[step](body)
+        return body
 
     def mark_dirty(self) -> None:
         """Something in the document changed since the last write."""
@@ -82,8 +128,7 @@ class PersistedState(Generic[M]):
         self.saved_ns = now_ns
         if not self.dirty:
             return False
-        body = build().model_dump(mode="json")
-        self.store.save_state(self.component_id, self.name, body, now_ns)
+        self.store.save_state(self.component_id, self.name, self.document(build()), now_ns)
         self.dirty = False
         return True
 
