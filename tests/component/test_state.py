@@ -137,4 +137,4 @@ def test_without_a_migration_an_older_version_is_discarded(store: Store) -> None
     store.save_state("demo/a", "tally", {"hits": 1}, 1)
     doc = PersistedState(store, "demo/a", "tally", Tally, 60, version=1)
     assert doc.load() is None and doc.discarded == 1
-    assert doc.read({"version": 1, "state": {"hits": 1}}) == Tally(1)
+    assert doc.kind.read({"version": 1, "state": {"hits": 1}}) == Tally(1)
