@@ -172,25 +172,16 @@ class PersistedStates(Generic[M]):
     Args:
         store: the shared store.
         component_id: the component's id (the documents' owner).
-        model: the documents' type, checked on load.
+        kind: the documents' type, version and migrations.
         interval_s: the least time between two throttled flushes (event time).
-        version: the documents' version; None writes the bare state.
-        migrations: for each older version ``v``, the step from its state to ``v + 1``'s.
     """
 
     def __init__(
-        self,
-        store: Store,
-        component_id: str,
-        model: type[M],
-        interval_s: float,
-        *,
-        version: int | None = None,
-        migrations: Mapping[int, Migration] | None = None,
+        self, store: Store, component_id: str, kind: Document[M], interval_s: float
     ) -> None:
         self.store = store
         self.component_id = component_id
-        self.kind = Document(model, version, migrations)
+        self.kind = kind
         self.throttle = Throttle(interval_s)
         self.discarded = 0
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from otel_perf import gauges
 from otel_perf.component import Context, Factory, Processor
-from otel_perf.component.state import PersistedStates
+from otel_perf.component.state import Document, PersistedStates
 from otel_perf.findings import Finding
 from otel_perf.metricmath import MetricStreams, point_value
 from otel_perf.model import MetricBatch, MetricPoint, MetricType
@@ -42,7 +42,9 @@ class AnomalyProcessor(Processor):
         self.streams = MetricStreams(config.max_series)
         self.pending: list[Finding] = []
         # one document per series, written when it changed, at most once per save_interval
-        self.state = PersistedStates(context.store, self.id, dict[str, Any], config.save_interval)
+        self.state = PersistedStates(
+            context.store, self.id, Document(dict[str, Any]), config.save_interval
+        )
         self._unsubscribe = context.series.subscribe(self._interval)
 
     # -- intake -------------------------------------------------------------
