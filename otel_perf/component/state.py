@@ -103,7 +103,8 @@ class PersistedState(Generic[M]):
         store: the shared store.
         component_id: the component's id (the document's owner).
         name: the document's name within the component.
-        model: the document's type (a dataclass or a pydantic model), checked on load.
+        model: the document's type (a dataclass or a pydantic model), checked on load, or
+            a :class:`Document` (its type, version and migrations, as one value).
         interval_s: the least time between two throttled writes (event time).
         version: the document's version, written beside it; None writes the bare state.
         migrations: for each older version ``v``, the step from its state to ``v + 1``'s.
@@ -114,7 +115,7 @@ class PersistedState(Generic[M]):
         store: Store,
         component_id: str,
         name: str,
-        model: type[M],
+        model: type[M] | Document[M],
         interval_s: float,
         *,
         version: int | None = None,
@@ -123,7 +124,8 @@ class PersistedState(Generic[M]):
         self.store = store
         self.component_id = component_id
         self.name = name
-        self.kind = Document(model, version, migrations)
+        kind = model if isinstance(model, Document) else Document(model, version, migrations)
+        self.kind: Document[M] = kind
         self.throttle = Throttle(interval_s)
         self.dirty = False
         self.discarded = 0  # saved documents that could not be read (counted once each)
