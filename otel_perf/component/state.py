@@ -79,6 +79,12 @@ class Document(Generic[M]):
         return body
 
 
+def unchanged(body: Any) -> Any:
+    """Migration 0 of a component whose version 1 is the bare state it wrote before versions:
+    ``migrations={0: unchanged}``."""
+    return body
+
+
 class Throttle:
     """At most one write per ``interval_s`` of event time (the first is always due)."""
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from otel_perf.component.state import Document
+from otel_perf.component.state import Document, unchanged
 from otel_perf.histogram import ExponentialHistogram
 from otel_perf.processors.instrumentation.coverage import WINDOW_BUCKETS, Coverage, Seen
 
@@ -26,11 +26,7 @@ class SavedService:
     windows: dict[int, ExponentialHistogram] = field(default_factory=dict)
 
 
-def _unversioned(body: Any) -> Any:
-    return body
-
-
-COVERAGE = Document(dict[str, SavedService], version=1, migrations={0: _unversioned})
+COVERAGE = Document(dict[str, SavedService], version=1, migrations={0: unchanged})
 
 
 def document(services: dict[str, Coverage]) -> dict[str, SavedService]:

@@ -6,14 +6,14 @@ import json
 from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import pytest
 from numpy.typing import NDArray
 from pydantic import BaseModel
 
-from otel_perf.codec import TRANSIENT, StateError, decode, encode
+from otel_perf.codec import ROW, TRANSIENT, StateError, decode, encode
 from otel_perf.histogram import ExponentialHistogram
 
 
@@ -125,3 +125,17 @@ def test_a_damaged_document_names_the_field_and_its_path(
 def test_a_type_without_an_encoding_is_refused_when_the_plan_is_made() -> None:
     with pytest.raises(TypeError, match="only X | None unions"):
         encode(int | str, 1)
+
+
+@dataclass
+class Rows:
+    recent: deque[Annotated[Leaf, ROW]]
+
+
+def test_a_row_record_is_saved_as_the_list_of_its_fields() -> None:
+    rows = Rows(deque([Leaf(1, 0.5, Colour.BLUE), Leaf(2)]))
+    assert encode(Rows, rows) == {"recent": [[1, 0.5, "blue"], [2, None, "red"]]}
+    assert decode(Rows, encode(Rows, rows)) == rows
+    with pytest.raises(StateError) as raised:
+        decode(Rows, {"recent": [[1, 0.5, "blue"], [2, "x", "red"]]})
+    assert raised.value.path == "$.recent[1][1]"
