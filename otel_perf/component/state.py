@@ -16,6 +16,7 @@ naming the path that did not fit, and ``discarded`` counts it.
 from __future__ import annotations
 
 import logging
+import typing
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Generic, TypeVar
 
@@ -221,6 +222,13 @@ def _warn(component_id: str, name: str, kind: Document[Any], problem: object) ->
         "%s: saved state %r unreadable, does not match %s, starting afresh: %s",
         component_id,
         name,
-        getattr(kind.model, "__name__", kind.model),
+        _type_name(kind.model),
         problem,
     )
+
+
+def _type_name(tp: Any) -> str:
+    """``dict[str, Resource]`` for a generic alias, the class name otherwise."""
+    args = typing.get_args(tp)
+    name = getattr(typing.get_origin(tp) or tp, "__name__", repr(tp))
+    return f"{name}[{', '.join(map(_type_name, args))}]" if args else str(name)
