@@ -71,14 +71,21 @@ def encode(tp: type[T] | Any, value: T) -> Any:
     return _plan(typing.cast(Any, tp))[0](value)
 
 
-def decode(tp: type[T], data: Any, path: str = "$") -> T:
+@typing.overload
+def decode(tp: type[T], data: Any, path: str = "$") -> T: ...
+
+
+@typing.overload
+def decode(tp: Any, data: Any, path: str = "$") -> Any: ...
+
+
+def decode(tp: Any, data: Any, path: str = "$") -> Any:
     """The ``tp`` that :func:`encode` wrote as ``data``.
 
     Raises:
         StateError: when ``data`` does not fit ``tp``; names the path and the problem.
     """
-    value: T = _plan(typing.cast(Any, tp))[1](data, path)
-    return value
+    return _plan(tp)[1](data, path)
 
 
 @functools.cache
