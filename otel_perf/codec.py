@@ -10,7 +10,7 @@ One serialisation for every component's saved state, in place of hand-written
   metadata holds ``TRANSIENT`` is not saved and restores to its default;
 * ``list``, ``tuple[X, ...]``, ``tuple[X, Y]``, ``deque``, ``set``/``frozenset`` as lists;
   ``dict``, ``OrderedDict``, ``Counter`` as objects when the keys are ``str``, ``int``,
-  ``float`` or an enum, else as ``[key, value]`` pairs;
+  or an enum, else (``float`` keys too: exact numbers, not text) as ``[key, value]`` pairs;
 * numpy arrays (``NDArray[np.float64]``) as nested lists of their dtype;
 * a dataclass as ``Annotated[X, ROW]``: the list of its fields' values, in order (compact,
   for records kept by the thousand);
@@ -42,6 +42,7 @@ T = TypeVar("T")
 Encoder = Callable[[Any], Any]
 Decoder = Callable[[Any, str], Any]
 TRANSIENT = "otel_perf.codec.transient"  # field(metadata={TRANSIENT: True}): not saved
+OMIT_EMPTY = "otel_perf.codec.omit_empty"  # field(metadata={OMIT_EMPTY: True})
 ROW = "otel_perf.codec.row"  # Annotated[SomeDataclass, ROW]: saved as a list of its fields
 
 _SEQUENCES: dict[Any, Callable[[list[Any]], Any]] = {
@@ -184,12 +185,12 @@ def _sequence(build: Callable[[list[Any]], Any], item: Any) -> tuple[Encoder, De
 
 def _mapping(build: Callable[[Any], Any], key: Any, value: Any) -> tuple[Encoder, Decoder]:
     enc_value, dec_value = _plan(value)
-    as_object = key in (str, int, float) or (isinstance(key, type) and issubclass(key, enum.Enum))
+    as_object = key in (str, int) or (isinstance(key, type) and issubclass(key, enum.Enum))
     if not as_object:
         pairs = _sequence(list, tuple[key, value])
         return (lambda v: pairs[0](v.items())), lambda d, p: build(pairs[1](d, p))
-    enc_key: Encoder = (lambda k: k.value) if key not in (str, int, float) else (lambda k: k)
-    dec_key: Decoder = _number_key(key) if key in (int, float) else _plan(key)[1]
+    enc_key: Encoder = (lambda k: k.value) if key not in (str, int) else (lambda k: k)
+    dec_key: Decoder = _number_key(key) if key is int else _plan(key)[1]
 
     def decode_mapping(data: Any, path: str) -> Any:
         if not isinstance(data, dict):
@@ -229,9 +230,15 @@ def _dataclass(cls: type) -> tuple[Encoder, Decoder]:
     saved = [f for f in dataclasses.fields(cls) if f.init and not f.metadata.get(TRANSIENT)]
     plans = {f.name: _plan(hints[f.name]) for f in saved}
     required = {f.name for f in saved if _no_default(f)}
+    omitted = {f.name for f in saved if f.metadata.get(OMIT_EMPTY)}
 
     def encode_fields(value: Any) -> dict[str, Any]:
-        return {name: enc(getattr(value, name)) for name, (enc, _) in plans.items()}
+        out = {}
+        for name, (enc, _) in plans.items():
+            field_value = getattr(value, name)
+            if name not in omitted or field_value:
+                out[name] = enc(field_value)
+        return out
 
     def decode_fields(data: Any, path: str) -> Any:
         if not isinstance(data, dict):

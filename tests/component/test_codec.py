@@ -13,8 +13,9 @@ import pytest
 from numpy.typing import NDArray
 from pydantic import BaseModel
 
-from otel_perf.codec import ROW, TRANSIENT, StateError, decode, encode
+from otel_perf.codec import OMIT_EMPTY, ROW, TRANSIENT, StateError, decode, encode
 from otel_perf.histogram import ExponentialHistogram
+from otel_perf.series import RED
 
 
 class Colour(Enum):
@@ -139,3 +140,28 @@ def test_a_row_record_is_saved_as_the_list_of_its_fields() -> None:
     with pytest.raises(StateError) as raised:
         decode(Rows, {"recent": [[1, 0.5, "blue"], [2, "x", "red"]]})
     assert raised.value.path == "$.recent[1][1]"
+
+
+@dataclass
+class Thresholds:
+    calls: int
+    within: dict[float, int] = field(default_factory=dict, metadata={OMIT_EMPTY: True})
+
+
+def test_an_empty_omitted_field_is_left_out_and_float_keys_stay_numbers() -> None:
+    assert encode(Thresholds, Thresholds(1)) == {"calls": 1}
+    assert encode(Thresholds, Thresholds(1, {0.25: 3})) == {"calls": 1, "within": [[0.25, 3]]}
+    assert decode(Thresholds, {"calls": 1, "within": [[0.1, 2]]}) == Thresholds(1, {0.1: 2})
+    assert decode(Thresholds, {"calls": 1}) == Thresholds(1)
+
+
+def test_red_keeps_the_document_it_always_wrote() -> None:
+    histogram = ExponentialHistogram()
+    histogram.record_many(np.array([0.01, 0.2]))
+    red = RED(5, 1, histogram, {0.25: 3})
+    body = {"calls": 5, "errors": 1, "duration_s": histogram.to_dict(), "within": [[0.25, 3]]}
+    assert red.to_dict() == body
+    again = RED.from_dict({"key": {"service": "shop"}, **body})  # as a series row holds it
+    assert (again.calls, again.errors, again.within) == (5, 1, {0.25: 3})
+    with pytest.raises(StateError, match=r"\$.calls: expected int"):
+        RED.from_dict({**body, "calls": "5"})
