@@ -40,7 +40,7 @@ from pydantic import BaseModel, ValidationError
 
 T = TypeVar("T")
 Encoder = Callable[[Any], Any]
-Decoder = Callable[[Any, str], Any]
+Decoder = Callable[[Any], Any]
 TRANSIENT = "otel_perf.codec.transient"  # field(metadata={TRANSIENT: True}): not saved
 OMIT_EMPTY = "otel_perf.codec.omit_empty"  # field(metadata={OMIT_EMPTY: True})
 ROW = "otel_perf.codec.row"  # Annotated[SomeDataclass, ROW]: saved as a list of its fields
@@ -66,6 +66,10 @@ class StateError(ValueError):
         self.path = path
         self.problem = problem
 
+    def under(self, prefix: str) -> StateError:
+        """The same problem, its path inside ``prefix``."""
+        return StateError(prefix + self.path, self.problem)
+
 
 def encode(tp: type[T] | Any, value: T) -> Any:
     """``value`` (of type ``tp``) as JSON-able data."""
@@ -86,7 +90,10 @@ def decode(tp: Any, data: Any, path: str = "$") -> Any:
     Raises:
         StateError: when ``data`` does not fit ``tp``; names the path and the problem.
     """
-    return _plan(tp)[1](data, path)
+    try:
+        return _plan(tp)[1](data)
+    except StateError as exc:
+        raise exc.under(path) from None
 
 
 @functools.cache
@@ -95,7 +102,7 @@ def _plan(tp: Any) -> tuple[Encoder, Decoder]:
     if origin is typing.Annotated:
         return _row(args[0]) if ROW in tp.__metadata__ else _plan(args[0])
     if tp is Any:
-        return (lambda v: v), (lambda d, p: d)
+        return (lambda v: v), (lambda d: d)
     if tp in (int, float, str, bool):
         return (lambda v: v), _scalar(tp)
     if tp is type(None):
@@ -126,10 +133,12 @@ def _scalar(tp: type) -> Decoder:
     name = "null" if tp is type(None) else tp.__name__
     accepted: tuple[type, ...] = (int, float) if tp is float else (tp,)
 
-    def decode_scalar(data: Any, path: str) -> Any:
+    def decode_scalar(data: Any) -> Any:
+        if type(data) is tp:  # the common case, checked first
+            return data
         if isinstance(data, accepted) and (tp is bool or not isinstance(data, bool)):
             return float(typing.cast(float, data)) if tp is float else data
-        raise StateError(path, f"expected {name}, got {_shown(data)}")
+        raise StateError("", f"expected {name}, got {_shown(data)}")
 
     return decode_scalar
 
@@ -139,35 +148,39 @@ def _union(args: tuple[Any, ...]) -> tuple[Encoder, Decoder]:
         raise TypeError(f"only X | None unions have a state encoding, not {args!r}")
     (inner,) = [a for a in args if a is not type(None)]
     enc, dec = _plan(inner)
-    return (lambda v: None if v is None else enc(v)), (
-        lambda d, p: None if d is None else dec(d, p)
-    )
+    return (lambda v: None if v is None else enc(v)), (lambda d: None if d is None else dec(d))
 
 
 def _enum(cls: type[enum.Enum]) -> tuple[Encoder, Decoder]:
-    def decode_enum(data: Any, path: str) -> Any:
+    def decode_enum(data: Any) -> Any:
         try:
             return cls(data)
         except ValueError:
             allowed = ", ".join(repr(m.value) for m in cls)
-            raise StateError(path, f"expected one of {allowed}, got {_shown(data)}") from None
+            raise StateError("", f"expected one of {allowed}, got {_shown(data)}") from None
 
     return (lambda v: v.value), decode_enum
 
 
-def _tuple(args: tuple[Any, ...]) -> tuple[Encoder, Decoder]:
+def _tuple(
+    args: tuple[Any, ...], build: Callable[[list[Any]], Any] = tuple
+) -> tuple[Encoder, Decoder]:
     if len(args) == 2 and args[1] is Ellipsis:
         enc, dec = _sequence(list, args[0])
-        return enc, lambda d, p: tuple(dec(d, p))
+        return enc, lambda d: tuple(dec(d))
     plans = [_plan(a) for a in args]
 
-    def decode_tuple(data: Any, path: str) -> tuple[Any, ...]:
+    decoders = [dec for _, dec in plans]
+
+    def decode_tuple(data: Any) -> Any:
         if not isinstance(data, list) or len(data) != len(plans):
-            raise StateError(path, f"expected a list of {len(plans)}, got {_shown(data)}")
-        return tuple(
-            dec(item, f"{path}[{i}]")
-            for i, ((_, dec), item) in enumerate(zip(plans, data, strict=True))
-        )
+            raise StateError("", f"expected a list of {len(plans)}, got {_shown(data)}")
+        try:
+            return build([dec(item) for dec, item in zip(decoders, data, strict=True)])
+        except StateError as exc:
+            pairs = enumerate(zip(decoders, data, strict=True))
+            places = [(f"[{i}]", dec, item) for i, (dec, item) in pairs]
+            raise _located(exc, places) from None
 
     return (lambda v: [enc(item) for (enc, _), item in zip(plans, v, strict=True)]), decode_tuple
 
@@ -175,10 +188,13 @@ def _tuple(args: tuple[Any, ...]) -> tuple[Encoder, Decoder]:
 def _sequence(build: Callable[[list[Any]], Any], item: Any) -> tuple[Encoder, Decoder]:
     enc, dec = _plan(item)
 
-    def decode_sequence(data: Any, path: str) -> Any:
+    def decode_sequence(data: Any) -> Any:
         if not isinstance(data, list):
-            raise StateError(path, f"expected a list, got {_shown(data)}")
-        return build([dec(x, f"{path}[{i}]") for i, x in enumerate(data)])
+            raise StateError("", f"expected a list, got {_shown(data)}")
+        try:
+            return build([dec(x) for x in data])
+        except StateError as exc:
+            raise _located(exc, [(f"[{i}]", dec, x) for i, x in enumerate(data)]) from None
 
     return (lambda v: [enc(x) for x in v]), decode_sequence
 
@@ -188,17 +204,19 @@ def _mapping(build: Callable[[Any], Any], key: Any, value: Any) -> tuple[Encoder
     as_object = key in (str, int) or (isinstance(key, type) and issubclass(key, enum.Enum))
     if not as_object:
         pairs = _sequence(list, tuple[key, value])
-        return (lambda v: pairs[0](v.items())), lambda d, p: build(pairs[1](d, p))
+        return (lambda v: pairs[0](v.items())), lambda d: build(pairs[1](d))
     enc_key: Encoder = (lambda k: k.value) if key not in (str, int) else (lambda k: k)
     dec_key: Decoder = _number_key(key) if key is int else _plan(key)[1]
 
-    def decode_mapping(data: Any, path: str) -> Any:
+    def decode_mapping(data: Any) -> Any:
         if not isinstance(data, dict):
-            raise StateError(path, f"expected an object, got {_shown(data)}")
-        return build(
-            (dec_key(k, f"{path} key {k!r}"), dec_value(v, f"{path}[{k!r}]"))
-            for k, v in data.items()
-        )
+            raise StateError("", f"expected an object, got {_shown(data)}")
+        try:
+            return build([(dec_key(k), dec_value(v)) for k, v in data.items()])
+        except StateError as exc:
+            keys = [(f" key {k!r}", dec_key, k) for k in data]
+            values = [(f"[{k!r}]", dec_value, v) for k, v in data.items()]
+            raise _located(exc, keys + values) from None
 
     if key is str:
         return (lambda v: {k: enc_value(x) for k, x in v.items()}), decode_mapping
@@ -206,21 +224,21 @@ def _mapping(build: Callable[[Any], Any], key: Any, value: Any) -> tuple[Encoder
 
 
 def _number_key(tp: type) -> Decoder:
-    def decode_key(data: Any, path: str) -> Any:
+    def decode_key(data: Any) -> Any:
         try:
             return tp(data)
         except ValueError:
-            raise StateError(path, f"expected a {tp.__name__} key") from None
+            raise StateError("", f"expected a {tp.__name__} key") from None
 
     return decode_key
 
 
 def _ndarray(dtype: Any) -> tuple[Encoder, Decoder]:
-    def decode_array(data: Any, path: str) -> Any:
+    def decode_array(data: Any) -> Any:
         try:
             return np.asarray(data, dtype=dtype)
         except (TypeError, ValueError) as exc:
-            raise StateError(path, f"expected an array of {np.dtype(dtype)}: {exc}") from None
+            raise StateError("", f"expected an array of {np.dtype(dtype)}: {exc}") from None
 
     return (lambda v: v.tolist()), decode_array
 
@@ -240,15 +258,17 @@ def _dataclass(cls: type) -> tuple[Encoder, Decoder]:
                 out[name] = enc(field_value)
         return out
 
-    def decode_fields(data: Any, path: str) -> Any:
+    def decode_fields(data: Any) -> Any:
         if not isinstance(data, dict):
-            raise StateError(path, f"expected an object for {cls.__name__}, got {_shown(data)}")
+            raise StateError("", f"expected an object for {cls.__name__}, got {_shown(data)}")
         for name in data.keys() - plans.keys():
-            raise StateError(f"{path}.{name}", f"not a field of {cls.__name__}")
+            raise StateError(f".{name}", f"not a field of {cls.__name__}")
         for name in required - data.keys():
-            raise StateError(f"{path}.{name}", f"missing (a field of {cls.__name__})")
-        kwargs = {k: plans[k][1](v, f"{path}.{k}") for k, v in data.items()}
-        return cls(**kwargs)
+            raise StateError(f".{name}", f"missing (a field of {cls.__name__})")
+        try:
+            return cls(**{k: plans[k][1](v) for k, v in data.items()})
+        except StateError as exc:
+            raise _located(exc, [(f".{k}", plans[k][1], v) for k, v in data.items()]) from None
 
     return encode_fields, decode_fields
 
@@ -258,8 +278,8 @@ def _row(cls: Any) -> tuple[Encoder, Decoder]:
     thousand, where the field names would be most of the bytes."""
     hints = typing.get_type_hints(cls, include_extras=True)
     names = [f.name for f in dataclasses.fields(cls)]
-    enc, dec = _tuple(tuple(hints[name] for name in names))
-    return (lambda v: enc([getattr(v, name) for name in names])), (lambda d, p: cls(*dec(d, p)))
+    enc, dec = _tuple(tuple(hints[name] for name in names), lambda values: cls(*values))
+    return (lambda v: enc([getattr(v, name) for name in names])), dec
 
 
 def _no_default(f: dataclasses.Field[Any]) -> bool:
@@ -267,25 +287,38 @@ def _no_default(f: dataclasses.Field[Any]) -> bool:
 
 
 def _model(cls: type[BaseModel]) -> tuple[Encoder, Decoder]:
-    def decode_model(data: Any, path: str) -> Any:
+    def decode_model(data: Any) -> Any:
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
             first = exc.errors()[0]
             where = "".join(f"[{p!r}]" if isinstance(p, int) else f".{p}" for p in first["loc"])
-            raise StateError(f"{path}{where}", f"{first['msg']} ({cls.__name__})") from None
+            raise StateError(where, f"{first['msg']} ({cls.__name__})") from None
 
     return (lambda v: v.model_dump(mode="json")), decode_model
 
 
 def _compact(cls: Any) -> tuple[Encoder, Decoder]:
-    def decode_compact(data: Any, path: str) -> Any:
+    def decode_compact(data: Any) -> Any:
         try:
             return cls.from_dict(data)
+        except StateError:
+            raise
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise StateError(path, f"not a saved {cls.__name__}: {exc!r}") from None
+            raise StateError("", f"not a saved {cls.__name__}: {exc!r}") from None
 
     return (lambda v: v.to_dict()), decode_compact
+
+
+def _located(error: StateError, places: list[tuple[str, Decoder, Any]]) -> StateError:
+    """``error`` under the first place whose value does not decode (found again only once
+    decoding failed: the paths cost nothing while documents fit)."""
+    for where, dec, value in places:
+        try:
+            dec(value)
+        except StateError as exc:
+            return exc.under(where)
+    return error
 
 
 def _shown(data: Any) -> str:
