@@ -9,7 +9,6 @@ service sent is kept, and its windows refill from new spans.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from otel_perf.component.state import Document, unchanged
 from otel_perf.histogram import ExponentialHistogram
