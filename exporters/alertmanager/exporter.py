@@ -202,7 +202,7 @@ class AlertmanagerExporter(LifecycleExporter[QueueSender[Finding]]):
     def _save(self) -> None:
         try:
             self.context.store.save_state(
-                self.id, STATE_NAME, self._book.to_dict(), int(self.clock() * 1e9)
+                self.id, STATE_NAME, self._book.document(), int(self.clock() * 1e9)
             )
         except Exception:
             if not self._unsaved:

@@ -15,7 +15,7 @@ many known services; edges past it are counted in ``overflowed``; an edge not se
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -129,26 +129,31 @@ class CallGraph:
                 del self.calls[caller]
 
     # -- state ----------------------------------------------------------------
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "calls": [
-                [caller, route, peer, seen]
+    def saved(self) -> SavedCalls:
+        """The graph as its state record: one ``(caller, route, peer, last seen)`` per edge."""
+        return SavedCalls(
+            [
+                (caller, route, peer, seen)
                 for caller, calls in self.calls.items()
                 for (route, peer), seen in calls.items()
             ],
-            "services": dict(self.services),
-        }
+            dict(self.services),
+        )
 
-    def restore(self, data: Any) -> None:
-        """Load what ``to_dict`` saved; anything malformed is skipped."""
-        if not isinstance(data, dict):
-            return
-        for row in data.get("calls") or []:
-            if isinstance(row, list) and len(row) == 4:
-                self.add(str(row[0]), str(row[1]), str(row[2]), int(row[3]))
-        services = data.get("services") or {}
-        for name, seen in list(services.items())[: self.max_calls]:
-            self.services[str(name)] = int(seen)
+    def restore(self, saved: SavedCalls) -> None:
+        """Take back what :meth:`saved` held, within this graph's bounds."""
+        for caller, route, peer, seen in saved.calls:
+            self.add(caller, route, peer, seen)
+        for name, seen in list(saved.services.items())[: self.max_calls]:
+            self.services[name] = seen
+
+
+@dataclass
+class SavedCalls:
+    """The call graph as saved: its edges as rows, and each service's last serving time."""
+
+    calls: list[tuple[str, str, str, int]] = field(default_factory=list)
+    services: dict[str, int] = field(default_factory=dict)
 
 
 def _route(batch: SpanBatch, row: int) -> str:

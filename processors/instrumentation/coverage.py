@@ -60,9 +60,6 @@ class Seen:
         self.last_ns = max(self.last_ns, last_ns)
         self.count += n
 
-    def to_dict(self) -> dict[str, int]:
-        return {"count": self.count, "first_ns": self.first_ns, "last_ns": self.last_ns}
-
 
 @dataclass
 class Coverage:
