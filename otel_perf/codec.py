@@ -9,8 +9,9 @@ One serialisation for every component's saved state, in place of hand-written
   it (a document saved before the field existed), an unknown one is refused; a field whose
   metadata holds ``TRANSIENT`` is not saved and restores to its default;
 * ``list``, ``tuple[X, ...]``, ``tuple[X, Y]``, ``deque``, ``set``/``frozenset`` as lists;
-  ``dict`` (and ``Mapping``, read back as a ``dict``), ``OrderedDict``, ``Counter`` as objects when the keys are ``str``, ``int``,
-  or an enum, else (``float`` keys too: exact numbers, not text) as ``[key, value]`` pairs;
+  ``dict`` (and ``Mapping``, read back as a ``dict``), ``OrderedDict``, ``Counter`` as
+  objects when the keys are ``str``, ``int``, or an enum, else (``float`` keys too: exact
+  numbers, not text) as ``[key, value]`` pairs;
 * numpy arrays (``NDArray[np.float64]``) as nested lists of their dtype;
 * a dataclass as ``Annotated[X, ROW]``: the list of its fields' values, in order (compact,
   for records kept by the thousand);
