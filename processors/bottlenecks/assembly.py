@@ -154,12 +154,19 @@ class TraceAssembler:
         high, low = ids[:, 0], ids[:, 1]
         order = np.lexsort((low, high))  # stable: each trace's rows stay in order
         h, lo = high[order], low[order]
-        starts = np.flatnonzero(np.r_[True, (h[1:] != h[:-1]) | (lo[1:] != lo[:-1])])
+        new = np.empty(n, bool)
+        new[0] = True
+        np.not_equal(h[1:], h[:-1], out=new[1:])
+        new[1:] |= lo[1:] != lo[:-1]
+        starts = np.flatnonzero(new)
         ends = np.maximum.reduceat(columns.end_ns[order], starts)
         by_first = np.argsort(order[starts], kind="stable")
-        bounds = np.r_[starts, n][np.c_[by_first, by_first + 1]].tolist()
+        stops = np.append(starts[1:], n)
         sorted_rows = order.tolist()
-        rows = [sorted_rows[a:b] for a, b in bounds]
+        rows = [
+            sorted_rows[a:b]
+            for a, b in zip(starts[by_first].tolist(), stops[by_first].tolist(), strict=True)
+        ]
         firsts = [trace_key(spans[at[0]].trace_id) for at in rows]
         return firsts, rows, ends[by_first].tolist()
 
