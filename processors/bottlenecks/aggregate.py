@@ -7,6 +7,7 @@ is counted in ``overflowed``. Times are ns, latency sketches hold seconds.
 from __future__ import annotations
 
 import heapq
+import sys
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,9 +27,9 @@ V = TypeVar("V")
 class Exemplars:
     """The ``size`` trace ids with the largest weight seen (a min-heap).
 
-    A closed window's heaps no longer change, so :meth:`pack` folds each into one tuple
-    (the weights packed as int64, then the ids): ~130 bytes where the list of
-    ``(weight, id)`` pairs took ~350. ``heap`` and :meth:`offer` unpack it when asked.
+    Most heaps stop changing once full of heavy offers, so :meth:`pack` folds one into a
+    tuple (the weights packed as int64, then the ids): ~130 bytes where the list of
+    ``(weight, id)`` pairs took ~350. :meth:`offer` unpacks it when an offer is taken.
     """
 
     __slots__ = ("_heap", "_packed", "size")
@@ -56,6 +57,16 @@ class Exemplars:
         except OverflowError:  # a weight past int64 (hand-made spans): left as it is
             return
         self._packed, self._heap = (weights, *(t for _, t in heap)), None
+
+    def floor(self) -> int | None:
+        """The lightest weight held once the heap is full (an offer must beat it)."""
+        heap = self._heap
+        if heap is not None:
+            return heap[0][0] if len(heap) >= self.size else None
+        packed = self._packed
+        if packed is None or len(packed) - 1 < self.size:
+            return None
+        return int.from_bytes(packed[0][:8], sys.byteorder, signed=True)  # heap[0] first
 
     def offer(self, weight: int, trace_id: str) -> None:
         heap = self._heap
@@ -243,7 +254,8 @@ class Window:
         return copy
 
     def pack(self) -> None:
-        """Fold every exemplar heap (:meth:`Exemplars.pack`): the window is closed."""
+        """Fold every exemplar heap (:meth:`Exemplars.pack`): when the window closes,
+        and at each flush while it fills (a heap offered to later is unpacked)."""
         maps: tuple[Bounded[Any, Any], ...] = (self.ops, self.queries, self.patterns, self.slow)
         for bounded in maps:
             for stats in bounded.values():

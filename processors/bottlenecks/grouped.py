@@ -75,7 +75,7 @@ def offer(
     the offers that cannot change a heap (see :func:`top`); groups without a heap are
     skipped. ``traces`` holds each row's trace, ``label`` names a trace (asked only for
     offers a heap takes)."""
-    floors = {g: h.heap[0][0] for g, h in heaps.items() if len(h.heap) >= h.size}
+    floors = {g: f for g, h in heaps.items() if (f := h.floor()) is not None}
     rows = top(groups, weights, size, floors)
     if not rows:
         return
@@ -85,8 +85,8 @@ def offer(
     ):
         heap = get(g)
         if heap is not None:
-            held = heap.heap
-            if len(held) < heap.size or w > held[0][0]:
+            floor = heap.floor()
+            if floor is None or w > floor:
                 heap.offer(w, label(t))
 
 

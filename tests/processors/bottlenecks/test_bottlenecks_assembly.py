@@ -4,13 +4,20 @@ spans one by one gives: the same traces, in the same order, with the same counte
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import pytest
+from recorded import scenario_batches
+from scenarios import INJECTIONS
 
+from otel_perf.component import Context
 from otel_perf.model import Resource, SpanBatch, SpanRecord
 from otel_perf.processors.bottlenecks.aggregate import Exemplars
 from otel_perf.processors.bottlenecks.assembly import Trace, TraceAssembler
+from otel_perf.processors.bottlenecks.config import BottlenecksConfig
+from otel_perf.processors.bottlenecks.processor import BottlenecksProcessor
 from otel_perf.processors.bottlenecks.recent import RecentIds
+from otel_perf.store import Store
 
 S = 1_000_000_000
 RESOURCE = Resource({"service.name": "checkout"})
@@ -105,7 +112,31 @@ def test_packed_exemplars_read_and_take_offers_as_before() -> None:
         if i % 4 == 0:
             packed.pack()
             assert packed.ids() == plain.ids() and sorted(packed.heap) == sorted(plain.heap)
+            assert packed.floor() == plain.floor()
     assert packed == plain
     huge = Exemplars(1, [(2**70, "x")])
     huge.pack()  # past int64: left unpacked
     assert huge.heap == [(2**70, "x")]
+
+
+def run(batches: list[SpanBatch], flush_every: int | None) -> list[Any]:
+    """Findings of every tick and the last snapshot, flushing (so packing the window
+    being filled) every ``flush_every`` batches."""
+    config = BottlenecksConfig(trace_quiet_time=1, min_traces=2)
+    processor = BottlenecksProcessor(Context("bottlenecks", Store(":memory:")), config)
+    processor.start()
+    out: list[Any] = []
+    now = batches[0].spans[0].end_ns
+    for i, batch in enumerate(batches):
+        processor.consume_spans(batch)
+        now += 20 * S
+        out += [f.model_dump() for f in processor.tick(now)]
+        if flush_every and i % flush_every == 0:
+            processor.flush(now)
+    return [*out, processor.snapshot()]
+
+
+@pytest.mark.parametrize("inject", [i for i in INJECTIONS if i])
+def test_packing_at_each_flush_changes_no_finding(inject: str) -> None:
+    batches = scenario_batches(inject, traces=60)
+    assert run(batches, 1) == run(batches, None)
