@@ -92,7 +92,7 @@ class _Run:
         window.critical_total_ns += int(rows.entry_ns.sum())
         self.entry_of = np.full(len(traces), -1, np.int64)
         self.entry_of[rows.entry_t] = rows.entry_key
-        self.names = rows.names()
+        self.names = analyser.shared(rows.names())
 
     def trace_id(self, t: int) -> str:
         """A trace's id in hex, made when first asked for (exemplars need few)."""
