@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import gc
 import random
+import sqlite3
 import sys
 import tempfile
 import time
@@ -124,6 +125,7 @@ def measure(requests: int, rate_spans_per_s: int, seed: int, frames: int = 0) ->
         tracemalloc.stop()
         held = _held(pipeline)
         pipeline.shutdown()
+        saved = saved_state_bytes(Path(tmp) / "store.db")
     figures: dict[str, Any] = {
         "requests": requests,
         "rss_mb": {"idle": round(idle_rss / 1e6, 1), "cardinality": round(rss / 1e6, 1)},
@@ -136,7 +138,21 @@ def measure(requests: int, rate_spans_per_s: int, seed: int, frames: int = 0) ->
     if snapshot is not None and baseline is not None:
         figures.update(_traced(snapshot, baseline))
     figures["held"] = held
+    figures["saved_state_bytes_by_component"] = saved
     return figures
+
+
+def saved_state_bytes(path: Path) -> dict[str, int]:
+    """The bytes of the state documents each component left in the store at shutdown."""
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        rows = db.execute(
+            "SELECT component, SUM(LENGTH(body)) FROM component_state"
+            " GROUP BY component ORDER BY 2 DESC"
+        ).fetchall()
+    finally:
+        db.close()
+    return {str(component): int(size) for component, size in rows}
 
 
 _SHARED = (
@@ -249,3 +265,5 @@ def report(figures: dict[str, Any]) -> None:
         for site, size in figures["top_sites_mib"].items():
             print(f"  {site:<56} {size:>8.2f} MiB")
     print("held: " + ", ".join(f"{k} {v:,}" for k, v in figures["held"].items()))
+    saved = figures["saved_state_bytes_by_component"]
+    print("saved state at shutdown: " + ", ".join(f"{k} {v:,} B" for k, v in saved.items()))

@@ -35,8 +35,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -44,6 +42,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 import psutil
 import yaml
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -322,7 +321,7 @@ def _wait_healthy(api: str, process: subprocess.Popen[bytes], log: Path) -> Any:
             )
         try:
             return get_json(api, "/performance/health")
-        except (OSError, ValueError):
+        except (OSError, ValueError, httpx.HTTPError):
             time.sleep(0.1)
     raise BenchmarkError(f"otel-perf API {api} did not answer in {START_TIMEOUT_S}s")
 
@@ -333,8 +332,9 @@ API_TIMEOUT_S = 30.0
 
 def get_json(api: str, path: str, timeout_s: float = API_TIMEOUT_S) -> Any:
     """GET ``api + path`` and parse the JSON body."""
-    with urllib.request.urlopen(api + path, timeout=timeout_s) as response:  # noqa: S310 (loopback)
-        return json.load(response)
+    response = httpx.get(api + path, timeout=timeout_s)
+    response.raise_for_status()  # a 503 while the queue is full is not an answer yet
+    return response.json()
 
 
 def span_counts(api: str) -> tuple[int, int, int]:
@@ -436,7 +436,7 @@ def _attempt(probe: Callable[[], tuple[bool, T]]) -> tuple[bool, T] | None:
     """``probe()``, or None when the API did not answer (it is busy: ask again later)."""
     try:
         return probe()
-    except OSError:
+    except (OSError, httpx.HTTPError):
         return None
 
 

@@ -30,10 +30,10 @@ import random
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psutil
 import yaml
 
@@ -200,7 +200,7 @@ class Sidecar:
                 send(export, probe_request())  # accepting, not just listening
                 channel.close()
                 return time.monotonic() - began
-            except (OSError, ValueError):
+            except (OSError, ValueError, httpx.HTTPError):
                 time.sleep(0.05)
         raise BenchmarkError(f"otel-perf not healthy in {START_TIMEOUT_S}s:\n{log_tail(self.log)}")
 
@@ -208,12 +208,9 @@ class Sidecar:
         return get_json(self.api, path)
 
     def post(self, path: str, body: Any) -> Any:
-        request = urllib.request.Request(
-            self.api + path, data=json.dumps(body).encode(), method="POST",
-            headers={"Content-Type": "application/json"},
-        )  # fmt: skip
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (loopback)
-            return json.load(response)
+        response = httpx.post(self.api + path, json=body, timeout=10)
+        response.raise_for_status()
+        return response.json()
 
     def spans(self, counter: str) -> int:
         body = self.get("/performance/metrics")
@@ -351,7 +348,7 @@ def state(sidecar: Sidecar) -> dict[str, Any]:
     baselines = sorted(b["name"] for b in analysis.get("baselines", []))
     try:
         capacity = sidecar.get("/performance/capacity/dashboard")
-    except OSError:
+    except (OSError, httpx.HTTPError):
         capacity = {}
     return {"slo": slo, "baselines": baselines, "usage": usage_points(capacity)}
 

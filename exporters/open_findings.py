@@ -2,7 +2,7 @@
 
 Both metrics exporters publish, for each open finding, one series of
 ``otel_perf.finding.open`` (value 1) and one of ``otel_perf.finding.impact`` (its
-recommendation's score on the ranking's points scale, see ``otel_perf.recommendations``,
+recommendation's score on the ranking's points scale, see ``otel_perf.recommend``,
 with counts read per 60 s — the bottlenecks processor's default ``evaluation_interval``;
 findings that recommend no action have none), with the same labels: ``kind``,
 ``service``, ``subject``, ``severity``, ``source``, ``finding_key`` and, when the finding
@@ -25,7 +25,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from otel_perf.findings import Finding, State
-from otel_perf.recommendations import Inputs, current_findings, impact_of
+from otel_perf.recommend.current import current_findings
+from otel_perf.recommend.ranking import Inputs, impact_of
 
 OPEN = "otel_perf.finding.open"
 IMPACT = "otel_perf.finding.impact"

@@ -7,12 +7,15 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from otel_perf.codec import StateError, decode, encode
 from otel_perf.component.episodes import Episodes
 from otel_perf.findings import Finding, State
 from otel_perf.store import Store, StoreWriteError
 
 #: the component-state name under which a processor's announcer is saved
 STATE_NAME = "announced"
+#: one saved entry: the finding key, severity and magnitude bucket said, when, and the finding
+SaidRow = tuple[str, str, int, int, Finding]
 
 
 @dataclass(slots=True)
@@ -40,7 +43,7 @@ class Announcer:
         self.steps = steps
         self._said: Episodes[_Said] = Episodes(max_keys)
         self.suppressed = 0
-        self.dirty = False  # changed since the last to_dict()
+        self.dirty = False  # changed since the last document()
 
     def evaluate(
         self, findings: list[Finding], magnitude: dict[str, float], now_ns: int
@@ -52,15 +55,11 @@ class Announcer:
         self.dirty = self.dirty or bool(out)
         return out
 
-    def to_dict(self) -> dict[str, Any]:
+    def document(self) -> dict[str, Any]:
         """What was said, oldest first, for the store (so a restart does not say it again)."""
         self.dirty = False
-        return {
-            "said": [
-                [key, s.severity, s.bucket, s.time_ns, s.finding.model_dump(mode="json")]
-                for key, s in self._said.items()
-            ]
-        }
+        rows = [(key, s.severity, s.bucket, s.time_ns, s.finding) for key, s in self._said.items()]
+        return {"said": encode(list[SaidRow], rows)}
 
     def said(self) -> list[tuple[Finding, float]]:
         """The findings last announced and not resolved since, oldest first, each with a
@@ -79,21 +78,20 @@ class Announcer:
         if not self.dirty:
             return
         try:
-            store.save_state(component, STATE_NAME, self.to_dict(), now_ns)
+            store.save_state(component, STATE_NAME, self.document(), now_ns)
         except StoreWriteError:  # counted by the store
             self.dirty = True
 
     def restore(self, data: Any) -> None:
-        """Take back what :meth:`to_dict` saved; entries that do not parse are skipped."""
-        if not isinstance(data, dict):
-            return
-        for entry in data.get("said", [])[-self.max_keys :]:
+        """Take back what :meth:`document` saved; entries that do not parse are skipped."""
+        rows = data.get("said") if isinstance(data, dict) else None
+        for entry in rows[-self.max_keys :] if isinstance(rows, list) else ():
             try:
-                key, severity, bucket, time_ns, body = entry
-                said = _Said(str(severity), int(bucket), int(time_ns), Finding.model_validate(body))
-            except (TypeError, ValueError):  # saved by another version: forget it
+                row: SaidRow = decode(SaidRow, entry)
+            except StateError:  # saved by another version: forget it
                 continue
-            self._said.put(str(key), said)
+            key, severity, bucket, time_ns, finding = row
+            self._said.put(key, _Said(severity, bucket, time_ns, finding))
 
     def _one(self, finding: Finding, magnitude: float) -> Finding | None:
         key, bucket = finding.key, _bucket(magnitude, self.steps)

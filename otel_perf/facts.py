@@ -151,7 +151,7 @@ def operations(columns: SpanColumns, spans: Sequence[SpanRecord]) -> Operations:
     kind = columns.kind
     entry = (kind == SpanKind.SERVER) | (kind == SpanKind.CONSUMER)
     exits = (kind == SpanKind.CLIENT) | (kind == SpanKind.PRODUCER)
-    routed = entry & (_nonempty(columns, "http.route") | _nonempty(columns, "rpc.method"))
+    routed = entry & (nonempty(columns, "http.route") | nonempty(columns, "rpc.method"))
     read = [(k, entry, True) for k in ENTRY_KEYS]
     read += [(k, entry & ~routed, True) for k in STATUS_KEYS]
     read += [(k, keep, k == PORT_KEY) for k, keep in _exit_reads(columns, exits).items()]
@@ -179,18 +179,18 @@ def _exit_reads(columns: SpanColumns, exits: NDArray[np.bool_]) -> dict[str, NDA
     keep = dict.fromkeys(EXIT_OPERATION_KEYS, exits)
     keep["url.path"] = keep["http.target"] = exits & ~routed
     keep["url.full"] = keep["http.url"] = exits & ~(routed & hosted)
-    keep[PORT_KEY] = exits & _nonempty(columns, "server.address")
+    keep[PORT_KEY] = exits & nonempty(columns, "server.address")
     return keep
 
 
 def _any_nonempty(columns: SpanColumns, *keys: str) -> NDArray[np.bool_]:
     found = np.zeros(len(columns), bool)
     for key in keys:
-        found |= _nonempty(columns, key)
+        found |= nonempty(columns, key)
     return found
 
 
-def _nonempty(columns: SpanColumns, key: str) -> NDArray[np.bool_]:
+def nonempty(columns: SpanColumns, key: str) -> NDArray[np.bool_]:
     """Per row: does ``key`` hold a non-empty string?"""
     column = columns.attributes.get(key)
     if column is None:

@@ -9,9 +9,12 @@ by the pipeline and run on the pipeline thread, is the only path between them.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, fields
+from types import MappingProxyType
+from typing import Any
 
+from otel_perf.codec import OMIT_EMPTY, decode, encode
 from otel_perf.histogram import ExponentialHistogram
 
 log = logging.getLogger("otel_perf.series")
@@ -54,6 +57,10 @@ class SeriesKey:
         }
 
 
+NO_WITHIN: Mapping[float, int] = MappingProxyType({})
+"""The ``within`` of a RED without latency thresholds: one shared empty map, not a dict each."""
+
+
 @dataclass(slots=True)
 class RED:
     """Rate, errors, duration of one series over one interval (durations in seconds)."""
@@ -61,41 +68,48 @@ class RED:
     calls: int = 0
     errors: int = 0
     duration_s: ExponentialHistogram = field(default_factory=ExponentialHistogram)
-    #: calls with duration <= threshold (s), exact, for spanmetrics' ``latency_thresholds``
-    within: dict[float, int] = field(default_factory=dict)
+    #: calls with duration <= threshold (s), exact, for spanmetrics' ``latency_thresholds``;
+    #: replaced when it changes, never changed in place (the empty one is shared, and left
+    #: out of the saved document)
+    within: Mapping[float, int] = field(
+        default_factory=lambda: NO_WITHIN, metadata={OMIT_EMPTY: True}
+    )
 
     def merge(self, other: RED) -> None:
         self.calls += other.calls
         self.errors += other.errors
         self.duration_s.merge(other.duration_s)
-        for threshold, count in other.within.items():
-            self.within[threshold] = self.within.get(threshold, 0) + count
+        if other.within:
+            self.within = add_within(self.within, other.within)
 
     def copy(self) -> RED:
-        return RED(self.calls, self.errors, self.duration_s.copy(), dict(self.within))
+        within = dict(self.within) if self.within else NO_WITHIN
+        return RED(self.calls, self.errors, self.duration_s.copy(), within)
 
-    def to_dict(self) -> dict[str, object]:
-        out: dict[str, object] = {
-            "calls": self.calls,
-            "errors": self.errors,
-            "duration_s": self.duration_s.to_dict(),
-        }
-        if self.within:
-            out["within"] = [[t, c] for t, c in self.within.items()]
-        return out
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, through :mod:`otel_perf.codec` (``within`` left out while empty)."""
+        return encode(RED, self)  # type: ignore[no-any-return]
 
     @classmethod
-    def from_dict(cls, data: dict[str, object]) -> RED:
-        hist = data["duration_s"]
-        assert isinstance(hist, dict)
-        within = data.get("within") or []
-        assert isinstance(within, list)
-        return cls(
-            int(str(data["calls"])),
-            int(str(data["errors"])),
-            ExponentialHistogram.from_dict(hist),
-            {float(t): int(c) for t, c in within},
-        )
+    def from_dict(cls, data: Mapping[str, Any]) -> RED:
+        """What :meth:`to_dict` wrote; other keys beside it (a series row's ``key``) are not
+        read.
+
+        Raises:
+            StateError: naming the path that does not fit.
+        """
+        return decode(RED, {name: data[name] for name in _RED_FIELDS if name in data})
+
+
+_RED_FIELDS = tuple(f.name for f in fields(RED))
+
+
+def add_within(within: Mapping[float, int], more: Mapping[float, int]) -> dict[float, int]:
+    """``within`` with ``more``'s counts added, as a new dict."""
+    out = dict(within)
+    for threshold, count in more.items():
+        out[threshold] = out.get(threshold, 0) + count
+    return out
 
 
 @dataclass(frozen=True, slots=True)

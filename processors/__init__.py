@@ -2,9 +2,9 @@
 
 Each package holds ``config.py`` (its settings model), ``processor.py`` (the
 stateful shell), pure modules for the math, and a README.md. A processor with
-its own API routes, CLI commands or health checks declares them in ``surface.py`` (a
-:class:`~otel_perf.component.Surface`), attached to its factory here. Built-in
-types register themselves through :func:`register_builtins`.
+its own API routes, CLI commands, health checks or recommendation rules declares
+them in ``surface.py`` (a :class:`~otel_perf.component.Surface`), attached to its
+factory here. Built-in types register themselves through :func:`register_builtins`.
 """
 
 
@@ -16,6 +16,7 @@ def register_builtins() -> None:
     from otel_perf.processors.aggregates.processor import FACTORY as AGGREGATES
     from otel_perf.processors.anomaly import surface as anomaly_surface
     from otel_perf.processors.anomaly.processor import FACTORY as ANOMALY
+    from otel_perf.processors.bottlenecks import surface as bottlenecks_surface
     from otel_perf.processors.bottlenecks.processor import FACTORY as BOTTLENECKS
     from otel_perf.processors.cache import surface as cache_surface
     from otel_perf.processors.cache.processor import FACTORY as CACHE
@@ -33,7 +34,7 @@ def register_builtins() -> None:
 
     builtins = (
         SPANMETRICS,
-        BOTTLENECKS,
+        replace(BOTTLENECKS, surface=bottlenecks_surface.SURFACE),
         replace(SLO, surface=slo_surface.SURFACE),
         replace(ANOMALY, surface=anomaly_surface.SURFACE),
         replace(REGRESSION, surface=regression_surface.SURFACE),

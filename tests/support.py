@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from otel_perf.component import (
@@ -16,8 +17,8 @@ from otel_perf.component import (
 )
 from otel_perf.findings import Finding, Kind, Severity
 from otel_perf.model import LogBatch, MetricBatch, SpanBatch
-from otel_perf.recommendation_rules import Context as RuleContext
-from otel_perf.recommendation_rules import Item
+from otel_perf.recommend.rules import Context as RuleContext
+from otel_perf.recommend.rules import Item, ProcessorSnapshots, held_in
 
 
 class RecordingConfig(ComponentConfig):
@@ -101,6 +102,16 @@ def advice_rule(f: Finding, inputs: RuleContext) -> Item | None:
     )
 
 
+def closed_subjects(snapshots: ProcessorSnapshots) -> Callable[[Finding], bool]:
+    """The recording processor's snapshot may list subjects whose episodes are over."""
+    closed = {subject for snap in snapshots.values() for subject in snap.get("closed", [])}
+    return lambda f: f.source == "recording" and f.subject in closed
+
+
+def evaluated_ns(snapshots: ProcessorSnapshots) -> list[int]:
+    return [int(snap["evaluated_ns"]) for snap in snapshots.values() if "evaluated_ns" in snap]
+
+
 def register_test_components() -> None:
     register_processor(
         Factory("broken", EmptyConfig, lambda context, config: BrokenProcessor(context))
@@ -111,6 +122,11 @@ def register_test_components() -> None:
             config_model=RecordingConfig,
             create=RecordingProcessor,
             description="test-only: records batches",
-            surface=Surface(recommendations=((Kind.RECOMMENDATION, advice_rule),)),
+            surface=Surface(
+                recommendations={Kind.RECOMMENDATION: advice_rule},
+                held_findings=held_in("held_findings"),
+                closed_by=closed_subjects,
+                evaluated_ns=evaluated_ns,
+            ),
         )
     )

@@ -47,7 +47,7 @@ def test_entries_saved_by_another_version_are_forgotten() -> None:
     announcer = Announcer(quiet_ns=S, max_keys=2)
     good = Announcer(quiet_ns=S)
     good.evaluate([finding("a", 1)], {}, S)
-    body = good.to_dict()
+    body = good.document()
     announcer.restore({"said": [["x", "warning"], *body["said"], "junk"]})
     assert [f.subject for f, _ in announcer.said()] == ["a"]
     announcer.restore(None)  # nothing saved: nothing restored

@@ -32,7 +32,7 @@ from otel_perf.decode import message_to_json
 from otel_perf.exporters.alertmanager import AlertmanagerExporter
 from otel_perf.findings import Finding
 from otel_perf.pipeline import Pipeline
-from otel_perf.replay import replay
+from otel_perf.sidecar.replay import replay
 from otel_perf.store import Store
 
 pytestmark = pytest.mark.e2e

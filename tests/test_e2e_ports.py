@@ -22,9 +22,9 @@ from ports import free_port
 
 from otel_perf.config import load_config
 from otel_perf.config.models import OTLPReceiverConfig
-from otel_perf.listeners import PortClash
 from otel_perf.receiver.grpc import GrpcReceiver
 from otel_perf.sidecar import Sidecar
+from otel_perf.sidecar.listeners import PortClash
 
 pytestmark = pytest.mark.e2e
 

@@ -34,7 +34,7 @@ from ports import free_port
 from otel_perf.config import load_config
 from otel_perf.decode import message_to_json
 from otel_perf.pipeline import Pipeline
-from otel_perf.replay import replay
+from otel_perf.sidecar.replay import replay
 from otel_perf.store import Store
 
 pytestmark = pytest.mark.e2e

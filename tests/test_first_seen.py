@@ -8,8 +8,8 @@ import pytest
 from otlp_builders import logs_request, trace_request
 
 from otel_perf.decode import Decoder
-from otel_perf.first_seen import FirstSeen
 from otel_perf.model import Batch
+from otel_perf.sidecar.first_seen import FirstSeen
 from otel_perf.telemetry import Telemetry
 
 

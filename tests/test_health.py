@@ -1,6 +1,6 @@
 """One health verdict: ok when nothing is wrong, and each source (ingest, store, SLOs,
-anomalies, regressions, capacity) moves it as documented in ``otel_perf.health``; served by
-``GET /performance/health`` and ``otel-perf health``."""
+anomalies, regressions, capacity) moves it as documented in ``otel_perf.recommend.health``;
+served by ``GET /performance/health`` and ``otel-perf health``."""
 
 from __future__ import annotations
 
@@ -17,14 +17,14 @@ from test_recommendations import shop_pipeline
 from otel_perf.config import load_config
 from otel_perf.decode import Decoder
 from otel_perf.findings import Finding, Kind, Severity, State
-from otel_perf.health import (
+from otel_perf.pipeline import Pipeline
+from otel_perf.processors.regression.health import REGRESSION_WINDOW_NS
+from otel_perf.recommend.health import (
     HealthInputs,
     IngestBaseline,
     evaluate,
     ingest_counters,
 )
-from otel_perf.pipeline import Pipeline
-from otel_perf.processors.regression.health import REGRESSION_WINDOW_NS
 from otel_perf.store import Store
 from otel_perf.telemetry import Telemetry
 

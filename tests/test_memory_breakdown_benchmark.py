@@ -46,6 +46,8 @@ def test_the_breakdown_feeds_the_cardinality_traffic() -> None:
     retained = figures["retained_mib_by_component"]
     assert retained["spanmetrics"] > 0 and retained["anomaly"] > 0
     assert figures["rss_mb"]["cardinality"] > 0
+    saved = figures["saved_state_bytes_by_component"]  # what each left in the store
+    assert saved["instrumentation"] > 0 and saved["anomaly"] > 0
 
 
 def test_the_option_parses() -> None:

@@ -18,7 +18,7 @@ from otel_perf.model import SpanBatch, SpanKind, SpanRecord
 from otel_perf.pipeline import Pipeline
 from otel_perf.processors.regression.findings import change_finding
 from otel_perf.processors.regression.keys import operation_key
-from otel_perf.recommendations import Inputs, recommend
+from otel_perf.recommend.ranking import Inputs, recommend
 from otel_perf.store import Store
 
 S = 1_000_000_000

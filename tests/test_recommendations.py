@@ -23,8 +23,8 @@ from otel_perf.decode import SPAN_ATTRIBUTE_KEYS, Decoder, Limits, message_to_js
 from otel_perf.findings import Finding, Kind, Severity, State
 from otel_perf.model import SpanBatch, SpanKind, SpanRecord, StatusCode
 from otel_perf.pipeline import Pipeline
-from otel_perf.recommendations import INFO_WEIGHT, POINTS, Inputs, recommend
-from otel_perf.replay import replay
+from otel_perf.recommend.ranking import INFO_WEIGHT, POINTS, Inputs, recommend
+from otel_perf.sidecar.replay import replay
 from otel_perf.store import Store
 
 S = 1_000_000_000
@@ -116,7 +116,8 @@ def shop_pipeline(config: str = CONFIG, replay_dir: Path | None = None) -> tuple
     """A pipeline holding findings of every source; returns it and the last tick time.
 
     With ``replay_dir`` the shop's traffic is written there as OTLP JSON lines (what the
-    Collector's file exporter writes) and replayed (``otel_perf.replay``); else decoded here.
+    Collector's file exporter writes) and replayed (``otel_perf.sidecar.replay``); else
+    decoded here.
     """
     pipe = Pipeline(load_config(text=config), Store(":memory:"), clock=lambda: 1)
     pipe.start(worker=False)
@@ -431,12 +432,33 @@ def test_a_component_contributes_rules_through_its_surface() -> None:
     )
     items = recommend(Inputs({}, [advice, cache]))
     assert [(i["subject"], i["action"]) for i in items] == [
-        ("ttl", "Lower the TTL of cache c prefix p in svc to 60 s"),  # the core's rule, 1e3
+        ("ttl", "Lower the TTL of cache c prefix p in svc to 60 s"),  # the cache's rule, 1e3
         ("advice", "Follow the test advice for svc"),  # the component's, 50 points
     ]
     assert items[1]["impact"]["value"] == 50
     unknown = finding(Kind.RECOMMENDATION, "odd", 1, recommendation="something_else")
     assert recommend(Inputs({}, [unknown])) == []  # no rule gives an item: no action
+
+
+def test_a_component_says_through_its_surface_what_its_snapshot_holds_open() -> None:
+    # the "recording" processor's surface: findings held in its snapshot, subjects it closed,
+    # the time it evaluated at (tests/support.py)
+    def advice(subject: str, time_s: float, ms: float) -> Finding:
+        attrs = {"source": "recording", "recommendation": "test_advice"}
+        return finding(Kind.RECOMMENDATION, subject, time_s, **attrs, saving_ms_per_min=ms)
+
+    stored = [advice("stored", 10, 30), advice("over", 10, 40)]
+    held = advice("held", 10, 20).model_dump(mode="json")
+    snap = {"held_findings": [held], "closed": ["over"], "evaluated_ns": 10 * S}
+    items = recommend(Inputs({"recording": {"recording": snap}}, stored))
+    assert [(i["subject"], i["score"]) for i in items] == [("stored", 30), ("held", 20)]
+    # a day after the snapshot's evaluation the stored advice is stale; the held one is not
+    # (the processor holds it now), the closed one stays closed
+    later = {**snap, "evaluated_ns": (10 + 86_400 + 1) * S}
+    held_now = advice("held", 10 + 86_400, 20).model_dump(mode="json")
+    later["held_findings"] = [held_now]
+    items = recommend(Inputs({"recording": {"recording": later}}, stored))
+    assert [i["subject"] for i in items] == ["held"]
 
 
 def test_a_burn_rate_finding_with_malformed_rules_is_skipped() -> None:

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+import logging
+from dataclasses import dataclass, field
 from typing import Any
 
+from otel_perf.codec import StateError, decode, encode
 from otel_perf.exporters.alertmanager import alerts
 from otel_perf.exporters.alertmanager.config import AlertmanagerConfig
 from otel_perf.findings import Finding, Kind, Severity, State
@@ -25,6 +27,7 @@ from otel_perf.findings import Finding, Kind, Severity, State
 ENDS_AT_RESENDS = 4
 #: member findings an incident can fold in
 MAX_MEMBERS = 500
+log = logging.getLogger("otel_perf.exporters.alertmanager")
 
 
 @dataclass
@@ -211,29 +214,35 @@ class AlertBook:
                     self._resolve(held, now_s, now_s)
 
     # -- persistence --------------------------------------------------------
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "firing": {key: asdict(held) for key, held in self.firing.items()},
-            "resolving": [asdict(held) for held in self.resolving.values()],
-            "incidents": dict(self.members_of),
-        }
+    def document(self) -> Any:
+        """What the book holds, for the store (:class:`SavedBook` through the codec)."""
+        saved = SavedBook(self.firing, list(self.resolving.values()), self.members_of)
+        return encode(SavedBook, saved)
 
     def restore(self, data: Any) -> None:
-        """Load what ``to_dict`` saved; a malformed body is ignored (returns to empty)."""
-        if not isinstance(data, dict):
+        """Load what :meth:`document` saved; a malformed body is ignored (stays empty)."""
+        if data is None:
             return
         try:
-            firing = {key: HeldAlert(**body) for key, body in data.get("firing", {}).items()}
-            resolving = [HeldAlert(**body) for body in data.get("resolving", [])]
-        except (TypeError, AttributeError):
+            saved = decode(SavedBook, data)
+        except StateError as exc:
+            log.warning("saved alerts unreadable, starting empty: %s", exc)
             return
-        self.firing = dict(list(firing.items())[: self.config.max_active_alerts])
-        self.resolving = {held.fingerprint: held for held in resolving}
-        incidents = data.get("incidents") or {}
-        for incident, keys in list(incidents.items())[: self.config.max_active_alerts]:
-            members = [k for k in keys if isinstance(k, str)][:MAX_MEMBERS]
+        self.firing = dict(list(saved.firing.items())[: self.config.max_active_alerts])
+        self.resolving = {held.fingerprint: held for held in saved.resolving}
+        for incident, keys in list(saved.incidents.items())[: self.config.max_active_alerts]:
+            members = keys[:MAX_MEMBERS]
             self.members_of[incident] = members
             self.incident_of.update((k, incident) for k in members)
+
+
+@dataclass
+class SavedBook:
+    """The alerts an exporter holds across a restart, and each incident's members."""
+
+    firing: dict[str, HeldAlert] = field(default_factory=dict)
+    resolving: list[HeldAlert] = field(default_factory=list)
+    incidents: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _kind_and_severity(member: Any) -> tuple[Kind | None, Severity | None]:

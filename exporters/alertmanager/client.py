@@ -1,19 +1,17 @@
-"""One ``POST /api/v2/alerts``, and the retry policy around it.
+"""One ``POST /api/v2/alerts``.
 
-httpx posts it; the backoff and the retry loop are the components' shared ones
-(``otel_perf.component.sender``), waiting on an event so that shutdown cuts them short.
+httpx posts it; a failure worth another try is :class:`Retryable`, so the exporter's
+:class:`~otel_perf.component.sender.QueueSender` retries it with its backoff.
 """
 
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
 import httpx
 
-from otel_perf.component.sender import Backoff, Retryable, send_with_retries
+from otel_perf.component.sender import Retryable
 
 #: statuses worth another try; any other 4xx means the alerts themselves were refused
 RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -23,9 +21,20 @@ MAX_ERROR_BODY = 500
 class PostError(Exception):
     """A post Alertmanager did not accept; ``retryable`` when trying again may help."""
 
-    def __init__(self, message: str, retryable: bool) -> None:
+    def __init__(self, message: str, retryable: bool = False) -> None:
         super().__init__(message)
         self.retryable = retryable
+
+
+class RetryablePostError(PostError, Retryable):
+    """A post worth trying again: no connection, a timeout, 408, 425, 429 or 5xx."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=True)
+
+
+def post_error(message: str, retryable: bool) -> PostError:
+    return RetryablePostError(message) if retryable else PostError(message)
 
 
 def post_alerts(
@@ -41,60 +50,8 @@ def post_alerts(
     try:
         response = httpx.post(url, content=body, headers=headers, timeout=timeout_s)
     except (httpx.TransportError, OSError) as exc:
-        raise PostError(f"{url}: {str(exc) or type(exc).__name__}", retryable=True) from None
+        raise RetryablePostError(f"{url}: {str(exc) or type(exc).__name__}") from None
     if not response.is_success:
         detail = response.content[:MAX_ERROR_BODY].decode("utf-8", "replace").strip()
         status = response.status_code
-        raise PostError(f"{url}: HTTP {status} {detail}", status in RETRYABLE_STATUSES)
-
-
-def backoff_s(attempt: int, initial_s: float, max_s: float) -> float:
-    """Wait before retry ``attempt`` (1-based): ``initial · 2^(attempt−1)``, capped at ``max_s``."""
-    return Backoff(initial_s, max(initial_s, max_s)).delay_s(attempt)
-
-
-class _Again(Retryable):
-    """A retryable :class:`PostError`, carried through the shared retry loop."""
-
-    def __init__(self, error: PostError) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
-def _raising_retryable(send: Callable[[], None]) -> Callable[[], None]:
-    def attempt() -> None:
-        try:
-            send()
-        except PostError as exc:
-            if exc.retryable:
-                raise _Again(exc) from None
-            raise
-
-    return attempt
-
-
-def with_retries(
-    send: Callable[[], None],
-    max_retries: int,
-    initial_s: float,
-    max_s: float,
-    stop: threading.Event,
-    on_retry: Callable[[PostError], None],
-) -> None:
-    """Call ``send`` until it succeeds, fails for good or ``stop`` is set (the components'
-    :func:`~otel_perf.component.sender.send_with_retries`, waiting on ``stop``).
-
-    Raises:
-        PostError: the last error, when it was not retryable or retries ran out.
-    """
-    try:
-        send_with_retries(
-            _raising_retryable(send),
-            max_retries + 1,
-            Backoff(initial_s, max(initial_s, max_s)),
-            stop.wait,
-            stop.is_set,
-            lambda again: on_retry(cast(_Again, again).error),
-        )
-    except _Again as again:
-        raise again.error from None
+        raise post_error(f"{url}: HTTP {status} {detail}", status in RETRYABLE_STATUSES)

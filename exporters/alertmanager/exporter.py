@@ -1,10 +1,12 @@
 """The ``alertmanager`` exporter: findings as alerts on Alertmanager's v2 API.
 
-``export()`` only appends to a bounded queue. One worker thread applies the
-findings to the alert book, posts what changed (with retries and exponential
-backoff) and re-sends every firing alert each ``resend_interval``, as Prometheus
-does, so Alertmanager keeps them active; an alert no longer re-sent resolves at
-its ``endsAt``. Firing alerts are kept in the store so a restart resumes them.
+``export()`` only offers findings to a :class:`~otel_perf.component.sender.QueueSender`
+(bounded, the oldest dropped). Its worker applies each to the alert book and, once the
+queue is empty, ticks: posts what changed (with the sender's retries and exponential
+backoff), releases alerts whose ``group_wait`` is over and re-sends every firing alert each
+``resend_interval``, as Prometheus does, so Alertmanager keeps them active; an alert no
+longer re-sent resolves at its ``endsAt``. Firing alerts are kept in the store so a
+restart resumes them.
 """
 
 from __future__ import annotations
@@ -12,15 +14,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from otel_perf.component import Context, Exporter, Factory, component_type
 from otel_perf.component.exporterhelper import LifecycleExporter
+from otel_perf.component.sender import Backoff, QueueSender, Retryable, SenderSettings
 from otel_perf.exporters.alertmanager.book import AlertBook, HeldAlert
-from otel_perf.exporters.alertmanager.client import PostError, post_alerts, with_retries
+from otel_perf.exporters.alertmanager.client import PostError, post_alerts
 from otel_perf.exporters.alertmanager.config import AlertmanagerConfig
 from otel_perf.findings import Finding, Kind
 
@@ -41,13 +43,12 @@ class AlertmanagerStats:
     alerts_sent: int = 0
     attempts_failed: int = 0
     posts_failed: int = 0
-    dropped_queue: int = 0
     dropped_active: int = 0
     last_error: str = ""
 
 
-class AlertmanagerExporter(LifecycleExporter[threading.Thread]):
-    """Posts firing and resolved alerts to Alertmanager from a worker thread.
+class AlertmanagerExporter(LifecycleExporter[QueueSender[Finding]]):
+    """Posts firing and resolved alerts to Alertmanager from its sender's worker thread.
 
     Args:
         context: the component's id and the store (firing alerts are saved there).
@@ -62,50 +63,45 @@ class AlertmanagerExporter(LifecycleExporter[threading.Thread]):
         self.config = config
         self.clock = clock
         self._book = AlertBook(config)
-        self._queue: deque[Finding] = deque()
-        self._cond = threading.Condition()
-        self._stop = threading.Event()
+        self._guard = threading.Lock()  # the stats and the grouping switch
         self._stats = AlertmanagerStats()
-        self._requested = 0  # flush generations asked for / completed
-        self._completed = 0
+        self._changed: list[HeldAlert] = []  # applied, not yet posted (the worker's)
         self._next_resend_s = 0.0
-        self._unsaved = False  # the last save failed: retry it on the next pass
+        self._unsaved = False  # the last save failed: retry it on the next tick
+        self._sender: QueueSender[Finding] = QueueSender(
+            SenderSettings(
+                name=f"otel-perf-{self.id}",
+                max_queue=config.max_queue,
+                drop="oldest",  # newer state supersedes what waited
+                max_attempts=config.max_retries + 1,
+                backoff=Backoff(config.initial_backoff, config.max_backoff),
+            ),
+            send=self._apply,
+            tick=self._tick,
+        )
 
     # -- the contract ---------------------------------------------------------
     def bind_sources(self, sources: frozenset[str]) -> None:
         """Group by incident when an ``incidents`` processor feeds this exporter."""
         incidents = any(component_type(source) == "incidents" for source in sources)
-        with self._cond:
+        with self._guard:
             self._book.grouping = self.config.group_by_incident and incidents
 
-    def _build(self) -> threading.Thread:
-        """Load held alerts from the store and start the worker thread (``start()``)."""
-        with self._cond:
-            self._book.restore(self._load())
-            self._next_resend_s = self.clock() if len(self._book) else self._resend_after()
-        worker = threading.Thread(target=self._run, name=f"otel-perf-{self.id}", daemon=True)
-        worker.start()
-        return worker
+    def _build(self) -> QueueSender[Finding]:
+        """Load held alerts from the store and start the sender's worker (``start()``)."""
+        self._book.restore(self._load())
+        self._next_resend_s = self.clock() if len(self._book) else self._resend_after()
+        self._sender.start()
+        return self._sender
 
     def export(self, findings: list[Finding]) -> None:
         """Queue findings of the configured kinds; never waits on the network."""
         grouping = self._book.grouping
-        wanted = [
-            f
-            for f in findings
-            if f.kind in self.config.kinds or (grouping and f.kind == Kind.INCIDENT)
-        ]
-        if not wanted:
-            return
-        dropped = 0
-        with self._cond:
-            for finding in wanted:
-                if len(self._queue) >= self.config.max_queue:
-                    self._queue.popleft()  # the oldest go first: newer state supersedes them
-                    dropped += 1
-                self._queue.append(finding)
-            self._stats.dropped_queue += dropped
-            self._cond.notify_all()
+        dropped_before = self._sender.dropped
+        for finding in findings:
+            if finding.kind in self.config.kinds or (grouping and finding.kind == Kind.INCIDENT):
+                self._sender.offer(finding)  # past max_queue the oldest queued is dropped
+        dropped = self._sender.dropped - dropped_before
         if dropped:
             self.count_error(dropped)
             log.warning("exporter %s: queue full, dropped %d finding(s)", self.id, dropped)
@@ -113,113 +109,72 @@ class AlertmanagerExporter(LifecycleExporter[threading.Thread]):
     def flush(self) -> None:
         """Wait (at most ``timeout``) until what is queued now has been posted or given up on;
         an alert due for re-sending is re-sent."""
-        with self._cond:
-            worker = self._running
-            if worker is None or not worker.is_alive():
-                return
-            self._requested += 1
-            wanted = self._requested
-            self._cond.notify_all()
-            self._cond.wait_for(lambda: self._completed >= wanted, self.config.timeout)
+        if self._running is not None:
+            self._sender.flush(self.config.timeout)
 
-    def _close(self, worker: threading.Thread) -> None:
-        """Post what is queued (one attempt, no retries), save held alerts, stop the thread.
+    def _close(self, sender: QueueSender[Finding]) -> None:
+        """Post what is queued within ``timeout``, then stop the worker, which posts what is
+        left with one attempt and saves held alerts.
 
         Firing alerts are not resolved: Alertmanager resolves them at their ``endsAt``
         unless a restarted exporter re-sends them first.
         """
-        with self._cond:
-            self._stop.set()
-            self._cond.notify_all()
-        worker.join(self.config.timeout + 1.0)
-        if worker.is_alive():
-            log.warning("exporter %s: shutdown timed out, unsent alerts dropped", self.id)
+        sender.close(self.config.timeout)
 
     def stats(self) -> dict[str, Any]:
         """Counters and the number of alerts held (JSON-ready)."""
-        with self._cond:
+        with self._guard:
             return {
                 **asdict(self._stats),
-                "queued": len(self._queue),
+                "dropped_queue": self._sender.dropped,
+                "queued": len(self._sender),
                 "firing": len(self._book.firing),
                 "resolving": len(self._book.resolving),
             }
 
-    # -- the worker -------------------------------------------------------------
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                self._cond.wait_for(self._has_work, self._idle_s())
-                findings = list(self._queue)
-                self._queue.clear()
-                generation = self._requested
-                stopping = self._stop.is_set()
-            try:
-                self._pass(findings)
-            except Exception:  # the thread must survive anything a finding can cause
-                log.exception("exporter %s: unexpected error", self.id)
-            with self._cond:
-                self._completed = generation
-                self._cond.notify_all()
-            if stopping:
-                return
-
-    def _has_work(self) -> bool:
-        return (
-            bool(self._queue)
-            or self._stop.is_set()
-            or self._requested > self._completed
-            or self.clock() >= min(self._next_resend_s, self._book.next_release_s())
-        )
-
-    def _idle_s(self) -> float:
-        due = min(self._next_resend_s, self._book.next_release_s())
-        return min(MAX_IDLE_S, max(0.0, due - self.clock()))
-
-    def _pass(self, findings: list[Finding]) -> None:
-        now_s = self.clock()
-        changed: list[HeldAlert] = []
+    # -- the worker (the sender's thread) -----------------------------------------
+    def _apply(self, finding: Finding) -> None:
+        """One queued finding into the book; what it changed is posted by the next tick."""
         dropped_before = self._book.dropped
-        for finding in findings:
-            changed += self._book.apply(finding, now_s)
+        self._changed += self._book.apply(finding, self.clock())
+        if self._book.dropped > dropped_before:
+            with self._guard:
+                self._stats.dropped_active += 1
+            self.count_error(1)
+            log.warning("exporter %s: max_active_alerts reached, dropped 1", self.id)
+
+    def _tick(self) -> float:
+        """Post what changed, what ``group_wait`` released and, when due, every firing
+        alert; returns the seconds until the next release or re-send."""
+        now_s = self.clock()
+        changed, self._changed = self._changed, []
         changed += self._book.release(now_s)  # waited group_wait for an incident: alone
-        dropped = self._book.dropped - dropped_before
-        if dropped:
-            with self._cond:
-                self._stats.dropped_active += dropped
-            self.count_error(dropped)
-            log.warning("exporter %s: max_active_alerts reached, dropped %d", self.id, dropped)
         if now_s >= self._next_resend_s:
             self._next_resend_s = now_s + self.config.resend_interval
             changed = self._book.due(now_s)  # includes everything just changed
         if changed:
             self._post(changed, now_s)
-        if changed or self._unsaved:  # a save that failed (store fault) is retried each pass
+        if changed or self._unsaved:  # a save that failed (store fault) is retried each tick
             self._save()
+        due = min(self._next_resend_s, self._book.next_release_s())
+        return min(MAX_IDLE_S, max(0.0, due - self.clock()))
 
     def _post(self, held: list[HeldAlert], now_s: float) -> None:
-        # one entry per label set: when a finding changes an alert twice in one pass, the
+        # one entry per label set: when findings change an alert twice before a tick, the
         # latest state is what Alertmanager should see
         unique = list({alert.fingerprint: alert for alert in held}.values())
         body = [alert.postable(now_s, self.config.resend_interval) for alert in unique]
         try:
-            with_retries(
-                lambda: self._send(body),
-                self.config.max_retries,
-                self.config.initial_backoff,
-                self.config.max_backoff,
-                self._stop,
-                self._failed_attempt,
-            )
+            self._sender.retry(lambda: self._send(body), self._failed_attempt)
         except PostError as exc:
             self._failed_attempt(exc)
-            with self._cond:
+            with self._guard:
                 self._stats.posts_failed += 1
             self.count_error(1)
             log.error("exporter %s: alerts not delivered: %s", self.id, exc)
             return
         self._book.delivered(unique)
-        with self._cond:
+        with self._guard:
             self._stats.posts += 1
             self._stats.alerts_sent += len(body)
 
@@ -228,8 +183,8 @@ class AlertmanagerExporter(LifecycleExporter[threading.Thread]):
             self.config.alerts_url, body, self.config.request_headers(), self.config.timeout
         )
 
-    def _failed_attempt(self, exc: PostError) -> None:
-        with self._cond:
+    def _failed_attempt(self, exc: Retryable | PostError) -> None:
+        with self._guard:
             self._stats.attempts_failed += 1
             self._stats.last_error = str(exc)
 
@@ -247,7 +202,7 @@ class AlertmanagerExporter(LifecycleExporter[threading.Thread]):
     def _save(self) -> None:
         try:
             self.context.store.save_state(
-                self.id, STATE_NAME, self._book.to_dict(), int(self.clock() * 1e9)
+                self.id, STATE_NAME, self._book.document(), int(self.clock() * 1e9)
             )
         except Exception:
             if not self._unsaved:

@@ -21,12 +21,12 @@ from otel_perf.component import OpenAPIResponses, RouteContext, component_type, 
 from otel_perf.config.models import APISettings
 from otel_perf.dashboard import DASHBOARD_PATHS, dashboard_routes
 from otel_perf.findings import Finding, Kind
-from otel_perf.health import HealthInputs, IngestBaseline, ingest_counters
-from otel_perf.health import evaluate as evaluate_health
 from otel_perf.pipeline import Pipeline
-from otel_perf.recommendations import DEFAULT_LIMIT as DEFAULT_RECOMMENDATIONS
-from otel_perf.recommendations import Inputs as RecommendationInputs
-from otel_perf.recommendations import check_query, recommend
+from otel_perf.recommend.health import HealthInputs, IngestBaseline, ingest_counters
+from otel_perf.recommend.health import evaluate as evaluate_health
+from otel_perf.recommend.ranking import DEFAULT_LIMIT as DEFAULT_RECOMMENDATIONS
+from otel_perf.recommend.ranking import Inputs as RecommendationInputs
+from otel_perf.recommend.ranking import check_query, periods_of, recommend
 
 OPEN_PATHS = frozenset(
     {"/health", "/performance/health", "/performance/openapi.json", *DASHBOARD_PATHS}
@@ -34,8 +34,6 @@ OPEN_PATHS = frozenset(
 MAX_LIMIT = 1000
 #: newest stored findings read for health and recommendations
 RECENT_FINDINGS = 5000
-#: the setting holding the period a processor's finding counts cover
-PERIOD_SETTINGS = {"bottlenecks": "evaluation_interval", "capacity": "forecast_window"}
 
 
 class API:
@@ -71,7 +69,7 @@ class API:
 
     async def health(self, request: Request) -> Response:
         """One verdict (ok, degraded, critical) with its reasons, from every source
-        (``otel_perf.health``); 503 only while the ingest queue is full."""
+        (``otel_perf.recommend.health``); 503 only while the ingest queue is full."""
         telemetry = self.pipeline.telemetry.snapshot()
         counters = ingest_counters(telemetry)
         store_status = self.pipeline.store.status()
@@ -96,7 +94,7 @@ class API:
         return JSONResponse(body, status_code=503 if verdict.queue_full else 200)
 
     async def recommendations(self, request: Request) -> Response:
-        """One ranked list of actions from every processor (``otel_perf.recommendations``)."""
+        """One ranked list of actions from every processor (``otel_perf.recommend``)."""
         query = request.query_params
         try:
             limit = int(query.get("limit", str(DEFAULT_RECOMMENDATIONS)))
@@ -107,7 +105,9 @@ class API:
             check_query(service, category, limit)
         except ValueError as exc:
             return _error(400, f"query parameter {exc}")
-        inputs = RecommendationInputs(self._snapshots(), self._recent_findings(), self._periods())
+        inputs = RecommendationInputs(
+            self._snapshots(), self._recent_findings(), periods_of(self.pipeline.config.processors)
+        )
         items = recommend(inputs, service=service, category=category, limit=limit)
         return JSONResponse({"recommendations": items})
 
@@ -120,15 +120,6 @@ class API:
 
     def _recent_findings(self) -> list[Finding]:
         return self.pipeline.store.findings(limit=RECENT_FINDINGS)
-
-    def _periods(self) -> dict[str, float]:
-        """Per processor, the period its findings' counts cover (see recommendations)."""
-        out: dict[str, float] = {}
-        for pid, config in self.pipeline.config.processors.items():
-            period = getattr(config, PERIOD_SETTINGS.get(component_type(pid), ""), None)
-            if isinstance(period, int | float):
-                out[pid] = float(period)
-        return out
 
     async def metrics(self, request: Request) -> Response:
         """Ingest counters, plus RED per service and operation when span metrics run."""

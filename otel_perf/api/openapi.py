@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from otel_perf.findings import Finding, Kind
-from otel_perf.recommendations import CATEGORIES
+from otel_perf.recommend.ranking import CATEGORIES
 
 OK: dict[str, Any] = {
     "description": "OK",

@@ -177,7 +177,7 @@ def plain_summary(doc: str | None) -> str:
 
 def cmd_replay(args: argparse.Namespace, console: Console) -> int:
     from otel_perf.pipeline import Pipeline
-    from otel_perf.replay import replay
+    from otel_perf.sidecar.replay import replay
     from otel_perf.store import Store
 
     config = load_config(args.config)

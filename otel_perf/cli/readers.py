@@ -11,7 +11,7 @@ from rich.console import Console
 from otel_perf.cli import tables
 from otel_perf.cli.args import add_command
 from otel_perf.cli.http import api_arguments, api_get, api_query, show
-from otel_perf.recommendations import CATEGORIES
+from otel_perf.recommend.ranking import CATEGORIES
 
 
 def add_parsers(sub: Any) -> None:

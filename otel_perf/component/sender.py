@@ -4,7 +4,9 @@ Like the Collector's ``exporterhelper`` (its sending queue and retry sender): an
 exporter offers items without blocking; one worker thread sends them in order;
 a retryable failure is tried again after an exponential backoff (with optional
 jitter); the queue is bounded (past it an item is dropped and counted); and
-shutdown waits for what is queued only until its deadline.
+shutdown waits for what is queued only until its deadline. A sender whose work is
+also timed (re-sending what is still open, releasing what waited) gives it a
+``tick`` that the same worker runs whenever the queue is empty.
 """
 
 from __future__ import annotations
@@ -112,12 +114,22 @@ class SenderSettings:
     backoff: Backoff = Backoff(0.0, 0.0)
 
 
+#: what a tick returns: the seconds until it wants to run again
+Tick = Callable[[], float]
+
+
 class QueueSender(Generic[T]):
     """Sends offered items on its own thread, in order; ``offer`` never blocks.
 
     ``send(item)`` raises :class:`Retryable` for a failure worth retrying; any other
     exception fails the item for good. Counters: ``sent``, ``failed``, ``dropped``,
     ``retries``.
+
+    With a ``tick``, the worker also runs it each time the queue is empty: after what was
+    queued is sent, when a :meth:`flush` asks, once the seconds the last tick returned have
+    passed, and a last time on close (its :meth:`retry` sends then get one attempt). What
+    the items carry can so be sent in one go (the tick posts what they changed), on the
+    worker's thread, with the sender's backoff.
     """
 
     def __init__(
@@ -127,10 +139,12 @@ class QueueSender(Generic[T]):
         on_drop: Callable[[], None] | None = None,
         sleep: Callable[[float], object] | None = None,
         rng: random.Random | None = None,
+        tick: Tick | None = None,
     ) -> None:
         self.settings = settings
         self._send = send
         self._on_drop = on_drop
+        self._tick = tick
         self._stop = threading.Event()
         self._sleep = sleep or self._stop.wait  # a close cuts a backoff short
         self._rng = rng
@@ -138,7 +152,15 @@ class QueueSender(Generic[T]):
         self._cond = threading.Condition()
         self._busy = False
         self._thread: threading.Thread | None = None
+        self._idle_s: float | None = 0.0 if tick else None  # until the next tick (None: never)
+        self._sent_since_tick = False  # items went out: tick once the queue is empty
+        self._requested = self._ticked = 0  # flush generations asked for / ticked
         self.sent = self.failed = self.dropped = self.retries = 0
+
+    def __len__(self) -> int:
+        """Items queued, not yet taken by the worker."""
+        with self._cond:
+            return len(self._queue)
 
     def start(self) -> None:
         """Start the worker (once)."""
@@ -163,21 +185,42 @@ class QueueSender(Generic[T]):
         return kept
 
     def flush(self, timeout_s: float) -> bool:
-        """Wait until everything queued is sent (or given up); False on timeout."""
+        """Wait until everything queued is sent (or given up) and, with a tick, a tick has
+        run since; False on timeout."""
         deadline = time.monotonic() + timeout_s
         with self._cond:
-            while self._pending() and self._thread is not None and not self._stop.is_set():
+            self._requested += 1
+            wanted = self._requested
+            self._cond.notify_all()
+            while self._pending(wanted) and self._thread is not None and not self._stop.is_set():
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
                 self._cond.wait(left)
-            return not self._pending()
+            return not self._pending(wanted)
 
-    def _pending(self) -> bool:
-        return bool(self._queue) or self._busy
+    def _pending(self, wanted: int = 0) -> bool:
+        ticking = self._tick is not None and self._ticked < wanted
+        return bool(self._queue) or self._busy or ticking
+
+    def retry(self, send: Callable[[], None], on_retry: Callable[[Retryable], None]) -> None:
+        """``send`` with the sender's attempts and backoff (for a tick's own sends); a close
+        cuts the backoff short. Raises the last :class:`Retryable` when it gives up."""
+        send_with_retries(
+            send,
+            self.settings.max_attempts,
+            self.settings.backoff,
+            self._sleep,
+            self._stop.is_set,
+            on_retry,
+            self._rng,
+        )
 
     def close(self, timeout_s: float) -> None:
-        """Send what is queued within ``timeout_s``, then stop the worker; safe to call twice."""
+        """Send what is queued within ``timeout_s``, then stop the worker; safe to call twice.
+
+        A ticking sender's worker then gives what is still queued one attempt each and ticks
+        a last time before it ends (waited for up to ``timeout_s`` more)."""
         self.flush(timeout_s)
         self._stop.set()
         with self._cond:
@@ -188,17 +231,43 @@ class QueueSender(Generic[T]):
     def _run(self) -> None:
         while True:
             with self._cond:
-                while not self._queue and not self._stop.is_set():
-                    self._cond.wait()
-                if self._stop.is_set():
+                self._cond.wait_for(self._has_work, self._idle_s)
+                stopping = self._stop.is_set()
+                if stopping and self._tick is None:
                     return
-                item, self._busy = self._queue.popleft(), True
+                if self._queue and (not stopping or self._tick is not None):
+                    item, self._busy = self._queue.popleft(), True  # a ticking sender drains
+                else:
+                    item, self._busy = None, True
+                    generation, self._sent_since_tick = self._requested, False
             try:
-                self._deliver(item)
+                if item is not None:
+                    self._deliver(item)
+                else:
+                    self._run_tick()
             finally:
                 with self._cond:
                     self._busy = False
+                    if item is None:
+                        self._ticked = generation
+                    else:
+                        self._sent_since_tick = True
                     self._cond.notify_all()
+            if stopping and item is None:
+                return
+
+    def _has_work(self) -> bool:
+        if self._queue or self._stop.is_set():
+            return True
+        return self._tick is not None and (self._sent_since_tick or self._requested > self._ticked)
+
+    def _run_tick(self) -> None:
+        if self._tick is None:
+            return
+        try:
+            self._idle_s = max(0.0, self._tick())
+        except Exception:  # the worker must survive anything its tick meets
+            log.exception("%s: tick failed", self.settings.name)
 
     def _deliver(self, item: T) -> None:
         try:

@@ -1,25 +1,100 @@
-"""A component's state document in the store: typed, throttled, dirty-tracked.
+"""A component's state document in the store: typed, versioned, throttled, dirty-tracked.
 
 Every stateful processor had the same chore written out: a ``dirty`` flag set on
 intake, a ``saved_ns`` that throttles ``flush`` to one write per save interval, a
 save on shutdown when anything changed, and a dict shape checked by hand on load.
-:class:`PersistedState` owns it; the component says what its document is (a
-pydantic model) and when it changed.
+:class:`PersistedState` owns it; the component says what its document is (a dataclass
+or a pydantic model, serialised by :mod:`otel_perf.codec`) and when it changed.
+
+With a ``version``, the document is written as ``{"version": N, "state": ...}``; one of
+an older version goes through the component's ``migrations`` (version 0 is a document
+written before versions: the bare state), and one of a newer version, or one that does
+not fit the type, is discarded: the component starts empty, the load logs one warning
+naming the path that did not fit, and ``discarded`` counts it.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import Generic, TypeVar
+import typing
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ValidationError
-
+from otel_perf.codec import StateError, decode, encode
 from otel_perf.store import Store
 
-M = TypeVar("M", bound=BaseModel)
+M = TypeVar("M")
 NS = 1_000_000_000
 log = logging.getLogger("otel_perf.component.state")
+Migration = Callable[[Any], Any]
+
+
+class Document(Generic[M]):
+    """How one kind of document is written and read: its type, version and migrations."""
+
+    def __init__(
+        self,
+        model: type[M],
+        version: int | None = None,
+        migrations: Mapping[int, Migration] | None = None,
+    ) -> None:
+        self.model = model
+        self.version = version
+        self.migrations = dict(migrations or {})
+
+    def read(self, raw: Any) -> M:
+        """``raw`` (as the store holds it) as the document, migrated to the current version.
+
+        Raises:
+            StateError: on another version with no migration, or a document that does not fit.
+        """
+        body = raw if self.version is None else self._migrated(raw)
+        return decode(self.model, body)
+
+    def write(self, value: M) -> Any:
+        """``value`` as the store holds it (with its version, when it has one)."""
+        body = encode(self.model, value)
+        return body if self.version is None else {"version": self.version, "state": body}
+
+    def load(self, store: Store, component_id: str, name: str) -> tuple[M | None, int]:
+        """The saved document (None when there is none) and 1 when one was discarded."""
+        raw = store.load_state(component_id, name)
+        if raw is None:
+            return None, 0
+        try:
+            return self.read(raw), 0
+        except StateError as exc:
+            _warn(component_id, name, self, exc)
+            return None, 1
+
+    def _migrated(self, raw: Any) -> Any:
+        assert self.version is not None
+        versioned = isinstance(raw, dict) and raw.keys() == {"version", "state"}
+        found, body = (raw["version"], raw["state"]) if versioned else (0, raw)
+        if not isinstance(found, int) or isinstance(found, bool) or found > self.version:
+            raise StateError("$.version", f"{found!r} is not a version this build reads")
+        for step in range(found, self.version):
+            if step not in self.migrations:
+                raise StateError("$.version", f"no migration from version {step}")
+            body = self.migrations[step](body)
+        return body
+
+
+def unchanged(body: Any) -> Any:
+    """Migration 0 of a component whose version 1 is the bare state it wrote before versions:
+    ``migrations={0: unchanged}``."""
+    return body
+
+
+class Throttle:
+    """At most one write per ``interval_s`` of event time (the first is always due)."""
+
+    def __init__(self, interval_s: float) -> None:
+        self.interval_ns = int(interval_s * NS)
+        self.saved_ns = 0
+
+    def due(self, now_ns: int) -> bool:
+        return not self.saved_ns or now_ns - self.saved_ns >= self.interval_ns
 
 
 class PersistedState(Generic[M]):
@@ -35,37 +110,42 @@ class PersistedState(Generic[M]):
         store: the shared store.
         component_id: the component's id (the document's owner).
         name: the document's name within the component.
-        model: the pydantic model of the document, validated on load.
+        model: the document's type (a dataclass or a pydantic model), checked on load, or
+            a :class:`Document` (its type, version and migrations, as one value).
         interval_s: the least time between two throttled writes (event time).
+        version: the document's version, written beside it; None writes the bare state.
+        migrations: for each older version ``v``, the step from its state to ``v + 1``'s.
     """
 
     def __init__(
-        self, store: Store, component_id: str, name: str, model: type[M], interval_s: float
+        self,
+        store: Store,
+        component_id: str,
+        name: str,
+        model: type[M] | Document[M],
+        interval_s: float,
+        *,
+        version: int | None = None,
+        migrations: Mapping[int, Migration] | None = None,
     ) -> None:
         self.store = store
         self.component_id = component_id
         self.name = name
-        self.model = model
-        self.interval_ns = int(interval_s * NS)
-        self.saved_ns = 0
+        kind = model if isinstance(model, Document) else Document(model, version, migrations)
+        self.kind: Document[M] = kind
+        self.throttle = Throttle(interval_s)
         self.dirty = False
+        self.discarded = 0  # saved documents that could not be read (counted once each)
+
+    @property
+    def model(self) -> type[M]:
+        return self.kind.model
 
     def load(self) -> M | None:
-        """The saved document, or None when there is none or it no longer validates."""
-        raw = self.store.load_state(self.component_id, self.name)
-        if raw is None:
-            return None
-        try:
-            return self.model.model_validate(raw)
-        except ValidationError as exc:
-            log.warning(
-                "%s: saved state %r does not match %s, starting afresh: %s",
-                self.component_id,
-                self.name,
-                self.model.__name__,
-                exc,
-            )
-            return None
+        """The saved document; None when there is none or it cannot be read (discarded)."""
+        value, discarded = self.kind.load(self.store, self.component_id, self.name)
+        self.discarded += discarded
+        return value
 
     def mark_dirty(self) -> None:
         """Something in the document changed since the last write."""
@@ -73,21 +153,82 @@ class PersistedState(Generic[M]):
 
     def flush(self, now_ns: int, build: Callable[[], M]) -> bool:
         """Write ``build()`` if ``interval_s`` has passed since the last write; True if written."""
-        if self.saved_ns and now_ns - self.saved_ns < self.interval_ns:
-            return False
-        return self.save(now_ns, build)
+        return self.throttle.due(now_ns) and self.save(now_ns, build)
 
     def save(self, now_ns: int, build: Callable[[], M]) -> bool:
         """Write ``build()`` now when anything changed; True if written."""
-        self.saved_ns = now_ns
+        self.throttle.saved_ns = now_ns
         if not self.dirty:
             return False
-        body = build().model_dump(mode="json")
-        self.store.save_state(self.component_id, self.name, body, now_ns)
+        self.store.save_state(self.component_id, self.name, self.kind.write(build()), now_ns)
         self.dirty = False
         return True
 
     def close(self, now_ns: int, build: Callable[[], M]) -> None:
         """At shutdown: write what is unsaved, whatever the interval."""
         if self.dirty:
-            self.save(max(self.saved_ns, now_ns), build)
+            self.save(max(self.throttle.saved_ns, now_ns), build)
+
+
+class PersistedStates(Generic[M]):
+    """Many state documents of one component, one per key (a series), under one throttle.
+
+    ``flush(now_ns, changed)`` writes, at most once per ``interval_s``, each ``(name,
+    build)`` that ``changed`` yields — the component yields only what changed since its
+    last write, and a generator that marks a document clean after its ``yield`` keeps it
+    dirty when the write failed (``StoreWriteError`` stops the flush there).
+
+    Args:
+        store: the shared store.
+        component_id: the component's id (the documents' owner).
+        kind: the documents' type, version and migrations.
+        interval_s: the least time between two throttled flushes (event time).
+    """
+
+    def __init__(
+        self, store: Store, component_id: str, kind: Document[M], interval_s: float
+    ) -> None:
+        self.store = store
+        self.component_id = component_id
+        self.kind = kind
+        self.throttle = Throttle(interval_s)
+        self.discarded = 0
+
+    def load(self, name: str) -> M | None:
+        """Document ``name``; None when there is none or it cannot be read (discarded)."""
+        value, discarded = self.kind.load(self.store, self.component_id, name)
+        self.discarded += discarded
+        return value
+
+    def discard(self, name: str, problem: object) -> None:
+        """Document ``name`` was read but the component could not continue from it."""
+        self.discarded += 1
+        _warn(self.component_id, name, self.kind, problem)
+
+    def flush(self, now_ns: int, changed: Iterable[tuple[str, Callable[[], M]]]) -> int:
+        """Write what ``changed`` yields if ``interval_s`` has passed; how many written."""
+        if not self.throttle.due(now_ns):
+            return 0
+        self.throttle.saved_ns = now_ns
+        written = 0
+        for name, build in changed:
+            self.store.save_state(self.component_id, name, self.kind.write(build()), now_ns)
+            written += 1
+        return written
+
+
+def _warn(component_id: str, name: str, kind: Document[Any], problem: object) -> None:
+    log.warning(
+        "%s: saved state %r unreadable, does not match %s, starting afresh: %s",
+        component_id,
+        name,
+        _type_name(kind.model),
+        problem,
+    )
+
+
+def _type_name(tp: Any) -> str:
+    """``dict[str, Resource]`` for a generic alias, the class name otherwise."""
+    args = typing.get_args(tp)
+    name = getattr(typing.get_origin(tp) or tp, "__name__", repr(tp))
+    return f"{name}[{', '.join(map(_type_name, args))}]" if args else str(name)

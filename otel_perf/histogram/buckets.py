@@ -108,6 +108,14 @@ class Buckets:
         counts = np.bincount(indices - low).astype(count_dtype(indices.size), copy=False)
         return cls(low, counts, indices.size)
 
+    @classmethod
+    def from_sorted(cls, indices: RawArray, low: int, high: int) -> Buckets:
+        """:meth:`from_indices` for indices already sorted (int32), ``low`` to ``high``."""
+        if _stays_raw(indices.size, high - low + 1):
+            return cls._of_raw(indices)
+        counts = np.bincount(indices - low).astype(count_dtype(indices.size), copy=False)
+        return cls(low, counts, indices.size)
+
     @property
     def counts(self) -> CountArray:
         """The dense counts for ``offset .. end - 1`` (built afresh while sparse: read only)."""

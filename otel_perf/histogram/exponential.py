@@ -177,6 +177,11 @@ class ExponentialHistogram:
         self._sum = float(np.add.accumulate(np.concatenate(([self._sum], data)))[-1])
         self._min, self._max = min(self._min, low), max(self._max, high)
 
+    def _fill(self, positive: Buckets, total: float, low: float, high: float) -> None:
+        """Take ``positive`` (and its values' sum, min and max) as an empty histogram's data."""
+        self._positive, self._count = positive, positive.total
+        self._sum, self._min, self._max = total, low, high
+
     def _record_magnitudes(self, positive: Float64Array, negative: Float64Array) -> None:
         pos_index = _indices(positive, self._scale)
         neg_index = _indices(negative, self._scale)

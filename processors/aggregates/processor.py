@@ -45,7 +45,7 @@ from otel_perf.processors.aggregates.state import (
     window_doc,
     window_of,
 )
-from otel_perf.processors.spanmetrics.windows import Rollup
+from otel_perf.rollups import Rollup
 from otel_perf.series import SeriesInterval
 
 log = logging.getLogger("otel_perf.processors.aggregates")

@@ -4,7 +4,7 @@ an open anomaly episode of severity critical → degraded."""
 from __future__ import annotations
 
 from otel_perf.findings import Kind, Severity
-from otel_perf.health import HealthInputs, Reason, open_findings
+from otel_perf.recommend.health import HealthInputs, Reason, open_findings
 
 
 def anomaly_health(inputs: HealthInputs) -> list[Reason]:

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from otel_perf import gauges
 from otel_perf.component import Context, Factory, Processor
+from otel_perf.component.state import Document, PersistedStates
 from otel_perf.findings import Finding
 from otel_perf.metricmath import MetricStreams, point_value
 from otel_perf.model import MetricBatch, MetricPoint, MetricType
@@ -39,7 +41,10 @@ class AnomalyProcessor(Processor):
         self.relearned = 0  # series restored under changed settings, learning afresh
         self.streams = MetricStreams(config.max_series)
         self.pending: list[Finding] = []
-        self.saved_ns = 0
+        # one document per series, written when it changed, at most once per save_interval
+        self.state = PersistedStates(
+            context.store, self.id, Document(dict[str, Any]), config.save_interval
+        )
         self._unsubscribe = context.series.subscribe(self._interval)
 
     # -- intake -------------------------------------------------------------
@@ -102,9 +107,13 @@ class AnomalyProcessor(Processor):
             self.untracked += 1
             return None
         state = SeriesState.new(name, service, settings)
-        saved = self.context.store.load_state(self.id, name)
+        saved = self.state.load(name)
         if saved:
-            state.restore(saved)
+            try:
+                state.restore(saved)
+            except (KeyError, TypeError, ValueError) as exc:  # damaged: learn afresh
+                self.state.discard(name, exc)
+                state = SeriesState.new(name, service, settings)
             self.relearned += state.relearned
         self.series[name] = state
         return state
@@ -115,13 +124,13 @@ class AnomalyProcessor(Processor):
         return found
 
     def flush(self, now_ns: int) -> None:
-        if self.saved_ns and now_ns - self.saved_ns < self.config.save_interval * NS:
-            return
-        self.saved_ns = now_ns
+        self.state.flush(now_ns, self._changed())
+
+    def _changed(self) -> Iterator[tuple[str, Callable[[], dict[str, Any]]]]:
         for name, state in self.series.items():
             if state.dirty:
-                self.context.store.save_state(self.id, name, state.to_dict(), now_ns)
-                state.dirty = False
+                yield name, state.to_dict
+                state.dirty = False  # resumed only once the write succeeded
 
     def shutdown(self) -> None:
         self._unsubscribe()
@@ -133,6 +142,7 @@ class AnomalyProcessor(Processor):
             "series": len(self.series),
             "untracked": self.untracked,
             "relearned": self.relearned,
+            "state_discarded": self.state.discarded,
             "open_episodes": [s.view() for s in ranked if s.episode is not None],
             "top_scores": [s.view() for s in ranked[:50]],
         }

@@ -7,6 +7,8 @@ is counted in ``overflowed``. Times are ns, latency sketches hold seconds.
 from __future__ import annotations
 
 import heapq
+import sys
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -22,21 +24,70 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 
-@dataclass(slots=True)
 class Exemplars:
-    """The ``size`` trace ids with the largest weight seen (a min-heap)."""
+    """The ``size`` trace ids with the largest weight seen (a min-heap).
 
-    size: int
-    heap: list[tuple[int, str]] = field(default_factory=list)
+    Most heaps stop changing once full of heavy offers, so :meth:`pack` folds one into a
+    tuple (the weights packed as int64, then the ids): ~130 bytes where the list of
+    ``(weight, id)`` pairs took ~350. :meth:`offer` unpacks it when an offer is taken.
+    """
+
+    __slots__ = ("_heap", "_packed", "size")
+
+    def __init__(self, size: int, heap: list[tuple[int, str]] | None = None) -> None:
+        self.size = size
+        self._heap: list[tuple[int, str]] | None = [] if heap is None else heap
+        self._packed: tuple[Any, ...] | None = None
+
+    @property
+    def heap(self) -> list[tuple[int, str]]:
+        """The ``(weight, id)`` min-heap (a copy while packed: reading keeps it packed)."""
+        if self._heap is not None:
+            return self._heap
+        packed = self._packed or (b"",)
+        return list(zip(array("q", packed[0]).tolist(), packed[1:], strict=True))
+
+    def pack(self) -> None:
+        """Hold the heap compactly until it is offered to again."""
+        heap = self._heap
+        if heap is None:
+            return
+        try:
+            weights = array("q", [w for w, _ in heap]).tobytes()
+        except OverflowError:  # a weight past int64 (hand-made spans): left as it is
+            return
+        self._packed, self._heap = (weights, *(t for _, t in heap)), None
+
+    def floor(self) -> int | None:
+        """The lightest weight held once the heap is full (an offer must beat it)."""
+        heap = self._heap
+        if heap is not None:
+            return heap[0][0] if len(heap) >= self.size else None
+        packed = self._packed
+        if packed is None or len(packed) - 1 < self.size:
+            return None
+        return int.from_bytes(packed[0][:8], sys.byteorder, signed=True)  # heap[0] first
 
     def offer(self, weight: int, trace_id: str) -> None:
-        if len(self.heap) < self.size:
-            heapq.heappush(self.heap, (weight, trace_id))
-        elif weight > self.heap[0][0]:
-            heapq.heapreplace(self.heap, (weight, trace_id))
+        heap = self._heap
+        if heap is None:
+            heap = self._heap = self.heap
+            self._packed = None
+        if len(heap) < self.size:
+            heapq.heappush(heap, (weight, trace_id))
+        elif weight > heap[0][0]:
+            heapq.heapreplace(heap, (weight, trace_id))
 
     def ids(self) -> list[str]:
         return [trace for _, trace in sorted(self.heap, reverse=True)]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Exemplars):
+            return NotImplemented
+        return self.size == other.size and self.heap == other.heap
+
+    def __repr__(self) -> str:
+        return f"Exemplars(size={self.size}, heap={self.heap!r})"
 
 
 @dataclass(slots=True)
@@ -201,6 +252,18 @@ class Window:
         copy = histogram.copy()
         copy.record_many(np.concatenate(entry[1]))
         return copy
+
+    def pack(self) -> None:
+        """Fold every exemplar heap (:meth:`Exemplars.pack`): when the window closes,
+        and at each flush while it fills (a heap offered to later is unpacked)."""
+        maps: tuple[Bounded[Any, Any], ...] = (self.ops, self.queries, self.patterns, self.slow)
+        for bounded in maps:
+            for stats in bounded.values():
+                stats.exemplars.pack()
+        for entry in self.entries.values():
+            entry.exemplars.pack()
+            for cell in entry.cells.values():
+                cell.pack()
 
     def settle(self) -> None:
         """Record what :meth:`defer` holds; every reader of the histograms calls it first."""

@@ -3,6 +3,7 @@ repeated calls, slow requests, checkpoint phases and memory."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 
@@ -59,6 +60,18 @@ class Analyser:
 
     def __init__(self, config: BottlenecksConfig) -> None:
         self.config = config
+        # one (service, operation) tuple per key across windows and ticks: the windows'
+        # maps and each entry's contributors then share it and its strings
+        self._keys: dict[OpKey, OpKey] = {}
+        self._max_keys = 4 * (config.max_operations + config.max_routes)
+
+    def shared(self, keys: list[OpKey]) -> list[OpKey]:
+        """``keys`` with each replaced by the equal tuple seen first (a bounded table,
+        started over when full)."""
+        table = self._keys
+        if len(table) + len(keys) > self._max_keys:
+            table.clear()
+        return [table.setdefault(key, key) for key in keys]
 
     def add_traces(self, window: Window, traces: Sequence[list[SpanRecord]]) -> None:
         """``add_trace`` for each trace in turn, on columns and in C when it is built
@@ -181,8 +194,8 @@ class Analyser:
             key,
             lambda: QueryStats(
                 text,
-                db_system(span.attributes) or "",
-                db_operation(span.attributes) or "",
+                sys.intern(str(db_system(span.attributes) or "")),
+                sys.intern(str(db_operation(span.attributes) or "")),
                 window.exemplar_set(),
                 call_operation=operation,
             ),

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
@@ -92,10 +92,7 @@ class _Run:
         window.critical_total_ns += int(rows.entry_ns.sum())
         self.entry_of = np.full(len(traces), -1, np.int64)
         self.entry_of[rows.entry_t] = rows.entry_key
-        self.names = rows.names()
-
-    def label(self, t: Any) -> str:
-        return self.trace_id(int(t))
+        self.names = analyser.shared(rows.names())
 
     def trace_id(self, t: int) -> str:
         """A trace's id in hex, made when first asked for (exemplars need few)."""
@@ -123,7 +120,7 @@ class _Run:
             window.defer(stats.latency_s, durations[at] / NS)
         heaps = {kid: stats.exemplars for kid, stats in got.items()}
         trace = rows.entry_t
-        grouped.offer(heaps, keys, durations, window.exemplars, lambda i: self.label(trace[i]))
+        grouped.offer(heaps, keys, durations, window.exemplars, trace, self.trace_id)
         self._shares(got)
 
     def _shares(self, got: dict[int, EntryStats]) -> None:
@@ -143,7 +140,7 @@ class _Run:
                     cell = stats.cells[op] = self.window.exemplar_set()
                 cells[p] = cell
         trace = rows.share_t[at]
-        grouped.offer(cells, pair, ns, self.window.exemplars, lambda i: self.label(trace[i]))
+        grouped.offer(cells, pair, ns, self.window.exemplars, trace, self.trace_id)
 
     def operations(self) -> None:
         window, rows = self.window, self.rows
@@ -158,9 +155,7 @@ class _Run:
             stats.traces += counts.get(kid, 0)
         heaps = {kid: stats.exemplars for kid, stats in got.items()}
         trace = rows.share_t
-        grouped.offer(
-            heaps, rows.share_key, rows.share_ns, window.exemplars, lambda i: self.label(trace[i])
-        )
+        grouped.offer(heaps, rows.share_key, rows.share_ns, window.exemplars, trace, self.trace_id)
 
     def spans(self, kind: int, wanted: Callable[[SpanRecord], bool] | None = None) -> list[Item]:
         """The spans of one kind the analysis reads (in trees: those the tree keeps), in

@@ -68,16 +68,26 @@ def offer(
     groups: I64,
     weights: I64,
     size: int,
+    traces: I64,
     label: Callable[[int], str],
 ) -> None:
-    """``heaps[group].offer(weight, label(row))`` for every row in order, leaving out
+    """``heaps[group].offer(weight, label(trace))`` for every row in order, leaving out
     the offers that cannot change a heap (see :func:`top`); groups without a heap are
-    skipped."""
-    floors = {g: h.heap[0][0] for g, h in heaps.items() if len(h.heap) >= h.size}
-    for i in top(groups, weights, size, floors):
-        heap = heaps.get(int(groups[i]))
+    skipped. ``traces`` holds each row's trace, ``label`` names a trace (asked only for
+    offers a heap takes)."""
+    floors = {g: f for g, h in heaps.items() if (f := h.floor()) is not None}
+    rows = top(groups, weights, size, floors)
+    if not rows:
+        return
+    get = heaps.get
+    for g, w, t in zip(
+        groups[rows].tolist(), weights[rows].tolist(), traces[rows].tolist(), strict=True
+    ):
+        heap = get(g)
         if heap is not None:
-            heap.offer(int(weights[i]), label(i))
+            floor = heap.floor()
+            if floor is None or w > floor:
+                heap.offer(w, label(t))
 
 
 def top(groups: I64, weights: I64, k: int, floors: dict[int, int] | None = None) -> list[int]:

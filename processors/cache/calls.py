@@ -17,8 +17,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
+from otel_perf.component.state import Document, unchanged
 from otel_perf.processors.cache.analysis import Call
 
 
@@ -89,8 +88,8 @@ class CallRing:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, str], capacity: int) -> CallRing:
-        """A ring holding the newest ``capacity`` of the saved calls.
+    def from_dict(cls, data: dict[str, str], capacity: int | None = None) -> CallRing:
+        """A ring holding the newest ``capacity`` of the saved calls (all of them: None).
 
         Raises:
             KeyError, TypeError, ValueError: on columns that are not what ``to_dict`` wrote.
@@ -98,9 +97,9 @@ class CallRing:
         times, identities = _unpacked("q", data["times_ns"]), _unpacked("Q", data["identities"])
         durations = _unpacked("d", data["durations_ms"])
         trace_ids = [bytes.fromhex(t) for t in data["trace_ids"].split(",")] if times else []
-        ring = cls(capacity)
+        ring = cls(capacity or max(len(times), 1))
         columns = zip(times, identities, durations, trace_ids, strict=True)
-        for time_ns, identity, duration_ms, trace_id in list(columns)[-capacity:]:
+        for time_ns, identity, duration_ms, trace_id in list(columns)[-ring.capacity :]:
             ring.append(time_ns, f"{identity:016x}", duration_ms, trace_id)
         return ring
 
@@ -130,39 +129,33 @@ class Watched:
     calls: CallRing
 
 
-class WatchedCalls(BaseModel):
-    """One watched (service, query fingerprint) and its recent calls, as columns."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
+@dataclass(frozen=True)
+class WatchedCalls:
+    """One watched (service, query fingerprint) and its recent calls, as saved."""
 
     service: str
     fingerprint_id: str
     fingerprint: str
     db_system: str
     table: str
-    calls: dict[str, str]
+    calls: CallRing  # saved as its compact columns (:meth:`CallRing.to_dict`)
 
 
-class CallsState(BaseModel):
+@dataclass(frozen=True)
+class CallsState:
     """The persisted document of the candidate search: the watched fingerprints' calls."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
     watched: list[WatchedCalls]
+
+
+CALLS = Document(CallsState, version=1, migrations={0: unchanged})
 
 
 def calls_document(watched: OrderedDict[tuple[str, str], Watched]) -> CallsState:
     """The watched fingerprints and their calls as the store's document."""
     return CallsState(
         watched=[
-            WatchedCalls(
-                service=service,
-                fingerprint_id=fid,
-                fingerprint=w.fingerprint,
-                db_system=w.db_system,
-                table=w.table,
-                calls=w.calls.to_dict(),
-            )
+            WatchedCalls(service, fid, w.fingerprint, w.db_system, w.table, w.calls)
             for (service, fid), w in watched.items()
         ]
     )
@@ -174,7 +167,9 @@ def restore_watched(
     """The newest ``max_fingerprints`` saved fingerprints, ``max_samples`` calls each."""
     out: OrderedDict[tuple[str, str], Watched] = OrderedDict()
     for body in saved.watched[-max_fingerprints:]:
-        calls = CallRing.from_dict(body.calls, max_samples)
+        calls = body.calls
+        if calls.capacity != max_samples:  # re-ring under this config's bound
+            calls = CallRing.from_dict(calls.to_dict(), max_samples)
         out[(body.service, body.fingerprint_id)] = Watched(
             body.fingerprint, body.db_system, body.table, calls
         )

@@ -13,9 +13,7 @@ advice, and queries worth caching found in traces.
 
 from __future__ import annotations
 
-import logging
 from collections import OrderedDict
-from collections.abc import Callable
 from typing import Any
 
 from otel_perf import gauges
@@ -39,6 +37,7 @@ from otel_perf.processors.cache.analysis import (
     ttl_too_short,
 )
 from otel_perf.processors.cache.calls import (
+    CALLS,
     CallRing,
     CallsState,
     Watched,
@@ -47,16 +46,11 @@ from otel_perf.processors.cache.calls import (
 )
 from otel_perf.processors.cache.config import CacheProcessorConfig
 from otel_perf.processors.cache.findings import candidate_finding, ttl_finding
-from otel_perf.processors.cache.state import (
-    CacheState,
-    CacheStats,
-    Cumulative,
-)
+from otel_perf.processors.cache.state import COUNTERS, CacheState, CacheStats, Cumulative
 
 NS = 1_000_000_000
 STATE = "counters"
-CALLS = "calls"
-log = logging.getLogger("otel_perf.processors.cache")
+CALLS_STATE = "calls"
 
 gauges.register(
     "otel_perf.cache.hit_ratio", "1", "Hit ratio per service and cache (0 to 1), from telemetry."
@@ -89,11 +83,10 @@ class CacheProcessor(Processor):
         self.recommendations: list[Finding] = []
         self.untracked = {"caches": 0, "fingerprints": 0, "malformed_spans": 0}
         self.evaluated_ns = 0
-        self.state = PersistedState(context.store, self.id, STATE, CacheState, config.save_interval)
+        self.state = PersistedState(context.store, self.id, STATE, COUNTERS, config.save_interval)
         self.calls_state = PersistedState(
-            context.store, self.id, CALLS, CallsState, config.save_interval
+            context.store, self.id, CALLS_STATE, CALLS, config.save_interval
         )
-        self.state_discarded = 0  # saved documents that could not be restored
 
     # -- intake -------------------------------------------------------------
     def consume_spans(self, batch: SpanBatch) -> None:
@@ -232,7 +225,7 @@ class CacheProcessor(Processor):
             "fingerprints_watched": len(self.watched),
             "evaluated_ns": self.evaluated_ns,
             "untracked": {**self.untracked, "metric_streams": self.cumulative.dropped},
-            "state_discarded": self.state_discarded,
+            "state_discarded": self.state.discarded + self.calls_state.discarded,
         }
 
     def gauges(self) -> list[tuple[str, float, dict[str, str]]]:
@@ -247,37 +240,23 @@ class CacheProcessor(Processor):
     # -- state --------------------------------------------------------------
     def start(self) -> None:
         self.announcer.load(self.context.store, self.id)
-        self._restore(self.state, self._restore_counters)
-        self._restore(self.calls_state, self._restore_calls)
+        self._restore_counters()
+        self._restore_calls()
 
-    def _restore(self, state: PersistedState[Any], restore: Callable[[Any], None]) -> None:
-        """Validate and apply one saved document; one that an older version wrote or that
-        is damaged is dropped (logged once, counted in ``state_discarded``): start empty."""
-        raw = self.context.store.load_state(self.id, state.name)
-        if raw is None:
+    def _restore_counters(self) -> None:
+        saved = self.state.load()  # None, counted and logged when it cannot be read
+        if saved is None:
             return
-        try:
-            restore(state.model.model_validate(raw))
-        except (KeyError, TypeError, ValueError) as exc:  # pydantic's ValidationError too
-            self.state_discarded += 1
-            log.warning(
-                "%s: saved state %r unreadable, starting afresh: %s", self.id, state.name, exc
-            )
-            if state is self.state:
-                self.caches.clear()
-                self.cumulative = Cumulative(self.config.max_caches * 16)
-            else:
-                self.watched.clear()
-
-    def _restore_counters(self, saved: CacheState) -> None:
-        for body in saved.caches[: self.config.max_caches]:
-            cache = CacheStats.from_dict(body, self.config.max_prefixes, self.config.max_samples)
-            self.caches[(cache.service, cache.name)] = cache
+        limits = self.config.max_prefixes, self.config.max_samples
+        for cache in saved.caches[: self.config.max_caches]:
+            self.caches[(cache.service, cache.name)] = cache.bounded(*limits)
         self.cumulative.restore(saved.cumulative)
 
-    def _restore_calls(self, saved: CallsState) -> None:
-        limits = self.config.max_fingerprints, self.config.max_samples
-        self.watched = restore_watched(saved, *limits)
+    def _restore_calls(self) -> None:
+        saved = self.calls_state.load()
+        if saved is not None:
+            limits = self.config.max_fingerprints, self.config.max_samples
+            self.watched = restore_watched(saved, *limits)
 
     def flush(self, now_ns: int) -> None:
         self.announcer.save(self.context.store, self.id, now_ns)
@@ -290,10 +269,7 @@ class CacheProcessor(Processor):
         self.calls_state.save(now_ns, self._calls_document)
 
     def _document(self) -> CacheState:
-        return CacheState(
-            caches=[cache.to_dict() for cache in self.caches.values()],
-            cumulative=self.cumulative.to_dict(),
-        )
+        return CacheState(list(self.caches.values()), self.cumulative.rows())
 
     def _calls_document(self) -> CallsState:
         return calls_document(self.watched)

@@ -4,33 +4,26 @@ Counters are totals since the store was created (they survive restarts); the rec
 evidence behind TTL advice (misses, removals, TTLs) lives in bounded deques
 (``max_samples`` each) and is saved with them, so advice open before a restart is judged on
 the same evidence after it. A document saved before the evidence was (no ``recent_*``
-keys) restores with empty deques.
+keys) restores with empty deques. The document is these records through
+:mod:`otel_perf.codec` (version 1; the bare document a build before versions wrote is
+version 1's state, so it migrates as it is).
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter, OrderedDict, deque
-from dataclasses import astuple, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
-
+from otel_perf.codec import ROW, TRANSIENT
+from otel_perf.component.state import Document, unchanged
 from otel_perf.processors.cache.analysis import Miss, Removal, quantile
 
 MISS_REASONS = ("absent", "expired", "evicted", "invalidated")
 OPERATIONS = ("delete", "tag", "pattern", "expire")
 OTHER = "other"
 OVERFLOW_PREFIX = "(other)"
-
-
-class CacheState(BaseModel):
-    """The persisted document: each cache's counters and the cumulative streams' last values."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    caches: list[dict[str, Any]]
-    cumulative: list[list[Any]]
 
 
 def known(value: object, allowed: tuple[str, ...]) -> str:
@@ -54,8 +47,8 @@ class PrefixStats:
     misses_by_reason: Counter[str] = field(default_factory=Counter)
     removals: Counter[str] = field(default_factory=Counter)
     removed_unread: int = 0
-    recent_misses: deque[Miss] = field(default_factory=deque)
-    recent_removals: deque[Removal] = field(default_factory=deque)
+    recent_misses: deque[Annotated[Miss, ROW]] = field(default_factory=deque)
+    recent_removals: deque[Annotated[Removal, ROW]] = field(default_factory=deque)
     recent_ttls: deque[float] = field(default_factory=deque)
 
     @classmethod
@@ -65,6 +58,12 @@ class PrefixStats:
             recent_removals=deque(maxlen=max_samples),
             recent_ttls=deque(maxlen=max_samples),
         )
+
+    def bounded(self, max_samples: int) -> None:
+        """Hold at most the newest ``max_samples`` of each recent evidence (as restored)."""
+        self.recent_misses = deque(self.recent_misses, maxlen=max_samples)
+        self.recent_removals = deque(self.recent_removals, maxlen=max_samples)
+        self.recent_ttls = deque(self.recent_ttls, maxlen=max_samples)
 
     @property
     def hit_ratio(self) -> float | None:
@@ -104,44 +103,6 @@ class PrefixStats:
             "removed_unread": self.removed_unread,
         }
 
-    _COUNTERS = (
-        "hits",
-        "misses",
-        "l2_hits",
-        "saved_ms",
-        "loads",
-        "load_ms",
-        "puts",
-        "put_bytes",
-        "compressed_puts",
-        "removed_unread",
-    )
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {name: getattr(self, name) for name in self._COUNTERS}
-        out["misses_by_reason"] = dict(self.misses_by_reason)
-        out["removals"] = dict(self.removals)
-        out["recent_misses"] = [list(astuple(m)) for m in self.recent_misses]
-        out["recent_removals"] = [list(astuple(r)) for r in self.recent_removals]
-        out["recent_ttls"] = list(self.recent_ttls)
-        return out
-
-    def restore(self, data: dict[str, Any]) -> None:
-        for name in self._COUNTERS:
-            current = getattr(self, name)
-            setattr(self, name, type(current)(data.get(name, current)))
-        reasons = data["misses_by_reason"].items()
-        self.misses_by_reason = Counter({str(k): int(v) for k, v in reasons})
-        self.removals = Counter({str(k): int(v) for k, v in data["removals"].items()})
-        for t, reason, ago, trace in data.get("recent_misses", []):
-            ago = None if ago is None else float(ago)
-            self.recent_misses.append(Miss(int(t), str(reason), ago, str(trace)))
-        for t, operation, hits, age, trace in data.get("recent_removals", []):
-            self.recent_removals.append(
-                Removal(int(t), str(operation), int(hits), float(age), str(trace))
-            )
-        self.recent_ttls.extend(float(ttl) for ttl in data.get("recent_ttls", []))
-
 
 @dataclass
 class CacheStats:
@@ -149,8 +110,8 @@ class CacheStats:
 
     service: str
     name: str
-    max_prefixes: int
-    max_samples: int
+    max_prefixes: int = field(default=0, metadata={TRANSIENT: True})  # the config's
+    max_samples: int = field(default=0, metadata={TRANSIENT: True})
     prefixes: OrderedDict[str, PrefixStats] = field(default_factory=OrderedDict)
     overflowed: int = 0  # events that went to the (other) prefix because the map was full
     metric_hits: float = 0.0
@@ -161,8 +122,9 @@ class CacheStats:
     metric_loads: float = 0.0
     metric_load_ms: float = 0.0
     metrics_seen: bool = False
-    entries: dict[str, float] = field(default_factory=dict)
-    size_bytes: dict[str, float] = field(default_factory=dict)
+    # the SDK's gauges: the next metrics export says them again
+    entries: dict[str, float] = field(default_factory=dict, metadata={TRANSIENT: True})
+    size_bytes: dict[str, float] = field(default_factory=dict, metadata={TRANSIENT: True})
 
     def prefix(self, prefix: str) -> PrefixStats:
         """The stats of ``prefix``; past ``max_prefixes`` the shared ``(other)`` bucket."""
@@ -228,40 +190,13 @@ class CacheStats:
             ],
         }
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "service": self.service,
-            "name": self.name,
-            "overflowed": self.overflowed,
-            "metric_hits": self.metric_hits,
-            "metric_misses": self.metric_misses,
-            "metric_invalidations": self.metric_invalidations,
-            "metric_evictions": dict(self.metric_evictions),
-            "metric_loads": self.metric_loads,
-            "metric_load_ms": self.metric_load_ms,
-            "metrics_seen": self.metrics_seen,
-            "keyless_removals": dict(self.keyless_removals),
-            "prefixes": {name: p.to_dict() for name, p in self.prefixes.items()},
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], max_prefixes: int, max_samples: int) -> CacheStats:
-        stats = cls(str(data["service"]), str(data["name"]), max_prefixes, max_samples)
-        stats.overflowed = int(data["overflowed"])
-        for name in ("metric_hits", "metric_misses", "metric_invalidations"):
-            setattr(stats, name, float(data[name]))
-        stats.metric_loads = float(data["metric_loads"])
-        stats.metric_load_ms = float(data["metric_load_ms"])
-        stats.metrics_seen = bool(data["metrics_seen"])
-        stats.metric_evictions = {str(k): float(v) for k, v in data["metric_evictions"].items()}
-        stats.keyless_removals = Counter(
-            {str(k): int(v) for k, v in data["keyless_removals"].items()}
-        )
-        for name, body in list(data["prefixes"].items())[:max_prefixes]:
-            prefix = PrefixStats.new(max_samples)
-            prefix.restore(body)
-            stats.prefixes[name] = prefix
-        return stats
+    def bounded(self, max_prefixes: int, max_samples: int) -> CacheStats:
+        """This cache as restored under the config's limits: the first ``max_prefixes``."""
+        self.max_prefixes, self.max_samples = max_prefixes, max_samples
+        self.prefixes = OrderedDict(list(self.prefixes.items())[:max_prefixes])
+        for prefix in self.prefixes.values():
+            prefix.bounded(max_samples)
+        return self
 
 
 class Cumulative:
@@ -296,9 +231,24 @@ class Cumulative:
             return values  # a reset: everything since it is new
         return tuple(v - p for v, p in zip(values, previous[1], strict=True))
 
-    def to_dict(self) -> list[Any]:
-        return [[key, start, list(values)] for key, (start, values) in self._last.items()]
+    def rows(self) -> list[LastValue]:
+        """The last value of each stream, least recent first."""
+        return [(key, start, values) for key, (start, values) in self._last.items()]
 
-    def restore(self, data: list[Any]) -> None:
-        for key, start, values in data[-self.limit :]:
-            self._last[str(key)] = (int(start), tuple(float(v) for v in values))
+    def restore(self, rows: list[LastValue]) -> None:
+        for key, start, values in rows[-self.limit :]:
+            self._last[key] = (start, values)
+
+
+LastValue = tuple[str, int, tuple[float, ...]]  # a stream's key, start time, last values
+
+
+@dataclass
+class CacheState:
+    """The persisted document: each cache's counters and the cumulative streams' last values."""
+
+    caches: list[CacheStats]
+    cumulative: list[LastValue]
+
+
+COUNTERS = Document(CacheState, version=1, migrations={0: unchanged})

@@ -5,7 +5,7 @@ critical capacity forecast open (a threshold crossing within the processor's
 from __future__ import annotations
 
 from otel_perf.findings import Kind, Severity
-from otel_perf.health import HealthInputs, Reason, open_findings
+from otel_perf.recommend.health import HealthInputs, Reason, open_findings
 
 
 def capacity_health(inputs: HealthInputs) -> list[Reason]:

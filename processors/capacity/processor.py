@@ -194,9 +194,9 @@ class CapacityProcessor(Processor):
                 return  # counted by the store; still dirty, saved at the next flush
 
     def _document(self) -> Resources:
-        return Resources(
-            {name: Resource.of(info, self.first_ns.get(name)) for name, info in self.known.items()}
-        )
+        return {
+            name: Resource.of(info, self.first_ns.get(name)) for name, info in self.known.items()
+        }
 
     def _load(self) -> None:
         self.announcer.load(self.context.store, self.id)
@@ -205,7 +205,7 @@ class CapacityProcessor(Processor):
             self.current[finding.key] = finding
             self.magnitudes[finding.key] = magnitude
         saved = self.state.load()
-        for name, body in (saved.root if saved else {}).items():
+        for name, body in (saved or {}).items():
             self.known[name] = body.info()
             coarse = self.history.series(name, COARSE)
             if body.first_ns is not None:

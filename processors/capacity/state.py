@@ -2,20 +2,22 @@
 
 Usage history has its own tables (``history.py``); this document only keeps what a
 resource *is* across a restart, so a resource seen before keeps its kind, unit and
-thresholds and its first sample time. Written through
+thresholds and its first sample time. The bare map, unversioned (its shape is what
+every build wrote). Written through
 :class:`otel_perf.component.state.PersistedState` on every flush that follows a change.
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel, RootModel
+from dataclasses import asdict, dataclass
 
 from otel_perf.processors.capacity.usage import ResourceInfo
 
 STATE = "resources"
 
 
-class Resource(BaseModel):
+@dataclass(frozen=True)
+class Resource:
     """One known resource (``ResourceInfo``'s fields) and its first sample's time."""
 
     name: str
@@ -23,18 +25,17 @@ class Resource(BaseModel):
     metric: str
     kind: str
     unit: str
-    thresholds: list[float] = []
+    thresholds: tuple[float, ...] = ()
     first_ns: int | None = None
 
     @classmethod
     def of(cls, info: ResourceInfo, first_ns: int | None) -> Resource:
-        return cls(**info.to_dict(), first_ns=first_ns)
+        return cls(**asdict(info), first_ns=first_ns)
 
     def info(self) -> ResourceInfo:
         return ResourceInfo(
-            self.name, self.service, self.metric, self.kind, self.unit, tuple(self.thresholds)
+            self.name, self.service, self.metric, self.kind, self.unit, self.thresholds
         )
 
 
-class Resources(RootModel[dict[str, Resource]]):
-    """The state document: resource name → resource."""
+Resources = dict[str, Resource]  # the state document: resource name -> resource

@@ -15,10 +15,13 @@ many known services; edges past it are counted in ``overflowed``; an edge not se
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import NDArray
 
+from otel_perf.columns import NONE
+from otel_perf.facts import group_rows
 from otel_perf.model import SpanBatch, SpanKind
 from otel_perf.semconv import route_of
 
@@ -44,11 +47,12 @@ class CallGraph:
             return
         cols = batch.columns()
         server = cols.kind == SpanKind.SERVER
-        for sid in np.unique(cols.service[server]):
-            name = cols.strings[int(sid)]
+        newest = int(cols.end_ns.max())
+        for sid in np.unique(cols.service[server]).tolist():
+            name = cols.strings[sid]
             if name in self.services or len(self.services) < self.max_calls:
                 self.version += name not in self.services
-                self.services[name] = max(int(cols.end_ns.max()), self.services.get(name, 0))
+                self.services[name] = max(newest, self.services.get(name, 0))
             else:
                 self.overflowed += 1
         client = np.flatnonzero((cols.kind == SpanKind.CLIENT) & (cols.peer >= 0))
@@ -60,17 +64,25 @@ class CallGraph:
             if not (up >= 0).any():
                 break
             top = np.where(up >= 0, up, top)
-        entry = np.where(cols.kind[top] == SpanKind.SERVER, top, -1).tolist()
+        entry = np.where(cols.kind[top] == SpanKind.SERVER, top, -1)
+        entered = entry >= 0
         # one representative row per (service, peer, entry name and route): few per batch
-        firsts: dict[tuple[int, int, int, int], int] = {}
-        names, routes = cols.name.tolist(), cols.route.tolist()
-        callers, peers = cols.service[client].tolist(), cols.peer[client].tolist()
-        for caller, peer, row in zip(callers, peers, entry, strict=True):
-            key = (caller, peer, -1, -1) if row < 0 else (caller, peer, names[row], routes[row])
-            firsts.setdefault(key, row)
+        first = _firsts(
+            [
+                cols.service[client],
+                cols.peer[client],
+                np.where(entered, cols.name[entry], NONE),
+                np.where(entered, cols.route[entry], NONE),
+            ],
+            len(cols.strings),
+        )
         end = int(cols.end_ns[client].max())
-        for (caller, peer, _, _), row in firsts.items():
-            route = "" if row < 0 else _route(batch, row)
+        callers = cols.service[client[first]].tolist()
+        peers = cols.peer[client[first]].tolist()
+        operations = cols.operations(batch.spans)  # shared: an entry span's is its route
+        names, ids = operations.names, operations.ids
+        for caller, peer, row in zip(callers, peers, entry[first].tolist(), strict=True):
+            route = "" if row < 0 else names[ids[row]] or _route(batch, row)
             self.add(cols.strings[caller], route, cols.strings[peer], end)
 
     def add(self, caller: str, route: str, peer: str, seen_ns: int) -> None:
@@ -117,28 +129,47 @@ class CallGraph:
                 del self.calls[caller]
 
     # -- state ----------------------------------------------------------------
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "calls": [
-                [caller, route, peer, seen]
+    def saved(self) -> SavedCalls:
+        """The graph as its state record: one ``(caller, route, peer, last seen)`` per edge."""
+        return SavedCalls(
+            [
+                (caller, route, peer, seen)
                 for caller, calls in self.calls.items()
                 for (route, peer), seen in calls.items()
             ],
-            "services": dict(self.services),
-        }
+            dict(self.services),
+        )
 
-    def restore(self, data: Any) -> None:
-        """Load what ``to_dict`` saved; anything malformed is skipped."""
-        if not isinstance(data, dict):
-            return
-        for row in data.get("calls") or []:
-            if isinstance(row, list) and len(row) == 4:
-                self.add(str(row[0]), str(row[1]), str(row[2]), int(row[3]))
-        services = data.get("services") or {}
-        for name, seen in list(services.items())[: self.max_calls]:
-            self.services[str(name)] = int(seen)
+    def restore(self, saved: SavedCalls) -> None:
+        """Take back what :meth:`saved` held, within this graph's bounds."""
+        for caller, route, peer, seen in saved.calls:
+            self.add(caller, route, peer, seen)
+        for name, seen in list(saved.services.items())[: self.max_calls]:
+            self.services[name] = seen
+
+
+@dataclass
+class SavedCalls:
+    """The call graph as saved: its edges as rows, and each service's last serving time."""
+
+    calls: list[tuple[str, str, str, int]] = field(default_factory=list)
+    services: dict[str, int] = field(default_factory=dict)
 
 
 def _route(batch: SpanBatch, row: int) -> str:
     span = batch.spans[row]
     return route_of(span.attributes, span.name)
+
+
+def _firsts(parts: list[NDArray[np.int32]], strings: int) -> NDArray[np.intp]:
+    """The first row of each distinct combination of ``parts`` (string ids, or -1), in
+    batch order: the ids packed into one int64 when they fit, else :func:`group_rows`."""
+    size = strings + 1
+    if size ** len(parts) >= 1 << 62:
+        return group_rows(parts)[0].astype(np.intp)
+    key = np.zeros(len(parts[0]), np.int64)
+    for part in parts:
+        key = key * size + (part + 1)
+    _, first = np.unique(key, return_index=True)
+    first.sort()
+    return first

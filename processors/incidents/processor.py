@@ -4,7 +4,7 @@ incidents, each with a probable cause, impact and one action (see ``correlate``)
 How it sees other processors' findings: through the store. The pipeline writes every
 tick's findings to the store; at each tick this processor reads the recent ones
 (``lookback``, at most ``max_findings``), keeps what is open now (the recommendations
-list's notion: newest per key, not resolved, see ``otel_perf.recommendations``) and
+list's notion: newest per key, not resolved, see ``otel_perf.recommend``) and
 correlates them. So it runs one tick behind the findings it groups, needs nothing from
 the core but the store every processor already has, and calls no processor. A tick with
 no new stored finding and no new call regroups nothing (one row read), until ``refresh``.
@@ -27,18 +27,19 @@ from typing import Any
 
 from otel_perf import gauges
 from otel_perf.component import Context, Factory, Processor
+from otel_perf.component.state import PersistedState
 from otel_perf.findings import Finding, State
 from otel_perf.model import SpanBatch
 from otel_perf.processors.incidents.calls import CallGraph
 from otel_perf.processors.incidents.config import IncidentsConfig
 from otel_perf.processors.incidents.correlate import Group, correlate, with_calls
 from otel_perf.processors.incidents.facts import Facts, facts_of
+from otel_perf.processors.incidents.state import STATE, SavedIncidents
 from otel_perf.processors.incidents.story import incident_finding, incident_id, tell
-from otel_perf.recommendations import current_findings
+from otel_perf.recommend.current import current_findings
 from otel_perf.store import StoreWriteError
 
 NS = 1_000_000_000
-STATE = "incidents"
 OPEN_GAUGE = "otel_perf.incident.open"
 gauges.register(OPEN_GAUGE, "1", "1 per open incident (labels: incident, service, severity).")
 
@@ -55,7 +56,7 @@ class IncidentsProcessor(Processor):
         self.evaluations = self.skipped = 0  # full regroupings, and ticks that needed none
         self._seen: tuple[object, int, int] = (None, -1, 0)  # newest row, calls version, when
         self._lock = threading.Lock()
-        self._dirty = False
+        self.state = PersistedState(context.store, self.id, STATE, SavedIncidents, 0.0)
 
     # -- input ------------------------------------------------------------------
     def consume_spans(self, batch: SpanBatch) -> None:
@@ -63,7 +64,8 @@ class IncidentsProcessor(Processor):
         with self._lock:
             version = self.calls.version
             self.calls.learn(batch)
-            self._dirty = self._dirty or self.calls.version != version
+            if self.calls.version != version:
+                self.state.mark_dirty()
 
     # -- evaluation -----------------------------------------------------------
     def tick(self, now_ns: int) -> list[Finding]:
@@ -112,7 +114,8 @@ class IncidentsProcessor(Processor):
             for incident, body in self.open.items():
                 if incident not in opened:
                     self.recent.appendleft({**body, "state": "resolved", "resolved_ns": now_ns})
-            self._dirty = self._dirty or _ids(opened) != _ids(self.open) or bool(opened)
+            if _ids(opened) != _ids(self.open) or opened:
+                self.state.mark_dirty()
             self.open = opened
         out = []
         for incident, body in opened.items():
@@ -150,6 +153,7 @@ class IncidentsProcessor(Processor):
                 },
                 "evaluations": self.evaluations,
                 "skipped_ticks": self.skipped,
+                "state_discarded": self.state.discarded,
             }
 
     def gauges(self) -> list[tuple[str, float, dict[str, str]]]:
@@ -169,31 +173,24 @@ class IncidentsProcessor(Processor):
 
     # -- state ----------------------------------------------------------------
     def start(self) -> None:
-        saved = self.context.store.load_state(self.id, STATE) or {}
+        saved = self.state.load() or SavedIncidents()  # a damaged one: logged, counted
         with self._lock:
-            self.open = dict(list((saved.get("open") or {}).items())[: self.config.max_open])
-            self.recent.extend(saved.get("recent") or [])
-            first = saved.get("first_seen") or {}
-            self.first_seen = {
-                k: int(v) for k, v in list(first.items())[: self.config.max_findings]
-            }
-            self.calls.restore(saved.get("calls"))
+            self.open = dict(list(saved.open.items())[: self.config.max_open])
+            self.recent.extend(saved.recent)
+            self.first_seen = dict(list(saved.first_seen.items())[: self.config.max_findings])
+            self.calls.restore(saved.calls)
 
     def flush(self, now_ns: int) -> None:
         with self._lock:
-            if not self._dirty:
+            if not self.state.dirty:
                 return
-            body = {
-                "open": self.open,
-                "recent": list(self.recent),
-                "first_seen": self.first_seen,
-                "calls": self.calls.to_dict(),
-            }
+            saved = SavedIncidents(
+                self.open, list(self.recent), self.first_seen, self.calls.saved()
+            )
         try:
-            self.context.store.save_state(self.id, STATE, body, now_ns)
+            self.state.save(now_ns, lambda: saved)
         except StoreWriteError:
-            return  # counted by the store; saved at the next flush
-        self._dirty = False
+            return  # counted by the store; still dirty, saved at the next flush
 
 
 def _ids(incidents: dict[str, dict[str, Any]]) -> set[str]:

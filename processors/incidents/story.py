@@ -9,7 +9,7 @@ from typing import Any
 from otel_perf.findings import Finding, Kind, Severity, State
 from otel_perf.processors.incidents.correlate import Group, reach_of
 from otel_perf.processors.incidents.facts import ROUTE, SERVICE, STATEMENT, Facts
-from otel_perf.recommendations import Inputs, impact_of, recommend
+from otel_perf.recommend.ranking import Inputs, impact_of, recommend
 
 #: members listed (kind, severity, service, subject) in an incident finding's attributes
 MAX_LISTED = 50
@@ -128,7 +128,7 @@ def _cause(group: Group, cause: Facts) -> dict[str, Any]:
 
 def impact(group: Group) -> dict[str, Any]:
     """Requests seen slow, the least error budget left, the worst burn, and the points of
-    the members' recommendations (``otel_perf.recommendations``' scale)."""
+    the members' recommendations (``otel_perf.recommend``' scale)."""
     slow = budget = None
     points = 0.0
     for m in group.members:

@@ -12,9 +12,11 @@ driver or HTTP client left uninstrumented) looks like.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy.typing as npt
 
 from otel_perf.histogram import ExponentialHistogram
 from otel_perf.model import SpanKind
@@ -58,9 +60,6 @@ class Seen:
         self.last_ns = max(self.last_ns, last_ns)
         self.count += n
 
-    def to_dict(self) -> dict[str, int]:
-        return {"count": self.count, "first_ns": self.first_ns, "last_ns": self.last_ns}
-
 
 @dataclass
 class Coverage:
@@ -81,12 +80,10 @@ class Coverage:
     def saw_spans(self, name: str, n: int, first_ns: int, last_ns: int) -> None:
         self.categories.setdefault(name, Seen()).add(n, first_ns, last_ns)
 
-    def server_times(self, spans: list[tuple[int, float]]) -> None:
-        """Record (end_ns, duration_s) of server spans, each in its tumbling window."""
-        per_window: dict[int, list[float]] = {}
-        for end_ns, duration_s in spans:
-            per_window.setdefault(end_ns - end_ns % self.window_ns, []).append(duration_s)
-        for start, durations in sorted(per_window.items()):
+    def server_times(self, windows: Sequence[tuple[int, npt.ArrayLike]]) -> None:
+        """Record server-span durations (s) per tumbling window: (window start, durations),
+        oldest window first."""
+        for start, durations in windows:
             hist = self.windows.get(start)
             if hist is None:
                 if self.windows and start < min(self.windows):

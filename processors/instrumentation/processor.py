@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
+from dataclasses import asdict
 from typing import Any
 
 from otel_perf.announce import Announcer
@@ -23,7 +24,7 @@ from otel_perf.component import Context, Factory, Processor
 from otel_perf.component.state import PersistedState
 from otel_perf.findings import Finding, Kind, Severity
 from otel_perf.model import LogBatch, MetricBatch, SpanBatch
-from otel_perf.processors.instrumentation.categories import server_durations, span_categories
+from otel_perf.processors.instrumentation.categories import server_windows, span_categories
 from otel_perf.processors.instrumentation.config import InstrumentationConfig
 from otel_perf.processors.instrumentation.coverage import (
     CATEGORIES,
@@ -33,7 +34,7 @@ from otel_perf.processors.instrumentation.coverage import (
     Verdict,
     judge,
 )
-from otel_perf.processors.instrumentation.state import CoverageState, document, restore
+from otel_perf.processors.instrumentation.state import COVERAGE, SavedService, document, restore
 from otel_perf.store import StoreWriteError
 
 STATE = "coverage"
@@ -54,10 +55,7 @@ class InstrumentationProcessor(Processor):
         self.current: dict[str, tuple[Finding, float]] = {}  # service -> finding, magnitude
         self.announcer = Announcer(int(config.quiet_period * NS), max_keys=config.max_services)
         self._lock = threading.Lock()  # the API reads from another thread
-        self.state = PersistedState(
-            context.store, self.id, STATE, CoverageState, config.save_interval
-        )
-        self.state_discarded = 0  # saved documents that could not be restored
+        self.state = PersistedState(context.store, self.id, STATE, COVERAGE, config.save_interval)
         self.saved_ns = 0  # the latest event time seen by flush, for the save at shutdown
 
     # -- intake -------------------------------------------------------------
@@ -76,7 +74,7 @@ class InstrumentationProcessor(Processor):
         batch's columns (``categories.py``)."""
         columns = batch.columns()
         by_category = span_categories(columns)
-        servers = server_durations(columns)
+        servers = server_windows(columns, self.window_ns)
         with self._lock:
             for service, name, count, first_ns, last_ns in by_category:
                 coverage = self._coverage(service, "traces", count)
@@ -84,11 +82,11 @@ class InstrumentationProcessor(Processor):
                     continue
                 coverage.saw("traces", count, first_ns, last_ns)
                 coverage.saw_spans(name, count, first_ns, last_ns)
-            for service, spans in servers:
+            for service, windows in servers:
                 known = self.services.get(service)
                 if known is None:
                     continue  # past max_services: counted above
-                known.server_times(spans)
+                known.server_times(windows)
 
     def consume_metrics(self, batch: MetricBatch) -> None:
         self._signal("metrics", [(p.service_name, p.time_ns) for p in batch.points])
@@ -153,15 +151,9 @@ class InstrumentationProcessor(Processor):
         self.announcer.load(self.context.store, self.id)
         for finding, magnitude in self.announcer.said():
             self.current[finding.service] = (finding, magnitude)
-        raw = self.context.store.load_state(self.id, STATE)
-        if raw is None:
-            return
-        try:
-            saved = CoverageState.model_validate(raw)
+        saved = self.state.load()  # None, counted and logged when it cannot be read
+        if saved is not None:
             self.services = restore(saved, self.window_ns, self.config.max_services)
-        except (KeyError, TypeError, ValueError) as exc:  # pydantic's ValidationError too
-            self.state_discarded += 1
-            log.warning("%s: saved state %r unreadable, starting afresh: %s", self.id, STATE, exc)
 
     def flush(self, now_ns: int) -> None:
         with self._lock:
@@ -179,7 +171,7 @@ class InstrumentationProcessor(Processor):
             except StoreWriteError:
                 log.warning("%s: state not saved at shutdown (the store refused it)", self.id)
 
-    def _document(self) -> CoverageState:
+    def _document(self) -> dict[str, SavedService]:
         return document(self.services)
 
     # -- reads (API thread) -------------------------------------------------
@@ -199,14 +191,14 @@ class InstrumentationProcessor(Processor):
                 "limit": self.config.max_services,
                 "overflowed": {s: self.overflowed[s] for s in SIGNALS},
                 "current_findings": [f.model_dump(mode="json") for f, _ in self.current.values()],
-                "state_discarded": self.state_discarded,
+                "state_discarded": self.state.discarded,
             }
 
 
 def _seen(coverage: Coverage) -> dict[str, Any]:
     return {
-        "signals": {name: seen.to_dict() for name, seen in sorted(coverage.signals.items())},
-        "spans": {name: seen.to_dict() for name, seen in sorted(coverage.categories.items())},
+        "signals": {name: asdict(seen) for name, seen in sorted(coverage.signals.items())},
+        "spans": {name: asdict(seen) for name, seen in sorted(coverage.categories.items())},
     }
 
 

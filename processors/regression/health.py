@@ -5,8 +5,8 @@ finding → degraded."""
 from __future__ import annotations
 
 from otel_perf.findings import Kind
-from otel_perf.health import HealthInputs, Reason, open_findings
-from otel_perf.recommendations import now_of
+from otel_perf.recommend.current import now_of
+from otel_perf.recommend.health import HealthInputs, Reason, open_findings
 
 NS = 1_000_000_000
 REGRESSION_WINDOW_NS = 24 * 3600 * NS

@@ -8,7 +8,7 @@ not change health (a default that does not fit is not an incident).
 
 from __future__ import annotations
 
-from otel_perf.health import HealthInputs, Reason
+from otel_perf.recommend.health import HealthInputs, Reason
 
 
 def slo_health(inputs: HealthInputs) -> list[Reason]:

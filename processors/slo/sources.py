@@ -17,8 +17,7 @@ import numpy as np
 from otel_perf.metricmath import MetricStreams, explicit_at_or_below, exponential, unit_scale
 from otel_perf.model import MetricPoint, MetricType, SpanBatch, SpanKind, SpanRecord
 from otel_perf.processors.slo.objective import Objective, SLIKind
-from otel_perf.processors.spanmetrics.keys import is_error
-from otel_perf.semconv import route_of
+from otel_perf.semconv import is_error, route_of
 
 MINUTE_NS = 60_000_000_000
 REQUEST_KINDS = frozenset({SpanKind.SERVER, SpanKind.CONSUMER})

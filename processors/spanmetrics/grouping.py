@@ -8,15 +8,15 @@ one series: the keyer is asked once per group (:meth:`Keyer.take`), not once per
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
 
-from otel_perf.columns import NONE, SpanColumns
-from otel_perf.facts import Operations, group_rows, value_codes
-from otel_perf.model import SpanRecord
-from otel_perf.processors.spanmetrics.keys import ALIASES, priority
+from otel_perf.columns import NONE, OTHER, SpanColumns
+from otel_perf.facts import Operations, group_rows, nonempty, value_codes
+from otel_perf.model import SpanKind, SpanRecord
+from otel_perf.processors.spanmetrics.keys import ALIASES, Keyer, priority
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +29,10 @@ class SeriesGroups:
         bounds: group ``g`` is ``rows[bounds[g]:bounds[g + 1]]``.
         start_ns: per group, the start of the interval its spans land in.
         late: spans whose interval had closed (counted, moved to the oldest open one).
+        priority: per group, :func:`keys.priority` of its spans.
+        dims: per dimension, per group, the value's id in the batch's string table
+            (aliases filled in), -1 when absent, -2 and below for a value that is not a
+            string (read from the record then).
     """
 
     first: list[int]
@@ -36,6 +40,8 @@ class SeriesGroups:
     bounds: list[int]
     start_ns: list[int]
     late: int
+    priority: list[int] = field(default_factory=list)
+    dims: list[list[int]] = field(default_factory=list)
 
 
 def series_groups(
@@ -60,14 +66,15 @@ def series_groups(
     rows = np.flatnonzero(~internal)
     if not rows.size:
         return SeriesGroups([], rows, [0], [], int(np.count_nonzero(late)))
-    by_combination = [priority(spans[r]) for r in operations.first.tolist()]
+    by_combination = _priorities(columns, spans, operations)[operations.combination]
+    dims = _dimension_codes(columns, spans, dimensions)
     parts = [
         (start_ns - start_ns.min()) // interval_ns,
         columns.service,
         operations.ids,
         columns.kind,
-        np.array(by_combination, np.int8)[operations.combination],
-        *_dimension_codes(columns, spans, dimensions),
+        by_combination,
+        *dims,
     ]
     if by_resource:
         parts.append(np.fromiter((id(s.resource) for s in spans), np.int64, len(spans)))
@@ -81,7 +88,31 @@ def series_groups(
         bounds,
         start_ns[first_rows].tolist(),
         int(np.count_nonzero(late)),
+        by_combination[first_rows].tolist(),
+        [codes[first_rows].tolist() for codes in dims],
     )
+
+
+def _priorities(
+    columns: SpanColumns, spans: Sequence[SpanRecord], operations: Operations
+) -> NDArray[np.int8]:
+    """:func:`keys.priority` of each combination's first span: an entry span with a
+    non-empty ``http.route`` or ``rpc.method`` string; a value of another type is judged
+    on the record, as the rule reads it."""
+    first = operations.first
+    kind = columns.kind[first]
+    entry = (kind == SpanKind.SERVER) | (kind == SpanKind.CONSUMER)
+    routed = np.zeros(len(first), bool)
+    other = np.zeros(len(first), bool)
+    for key in ("http.route", "rpc.method"):
+        column = columns.attributes.get(key)
+        if column is not None:
+            routed |= nonempty(columns, key)[first]
+            other |= column[first] == OTHER
+    out: NDArray[np.int8] = (entry & routed).astype(np.int8)
+    for i in np.flatnonzero(entry & other & ~routed).tolist():
+        out[i] = priority(spans[int(first[i])])
+    return out
 
 
 def _dimension_codes(
@@ -98,3 +129,33 @@ def _dimension_codes(
                 codes = np.where(missing, value_codes(columns, spans, alias, book=book), codes)
         out.append(codes)
     return out
+
+
+def group_raws(
+    keyer: Keyer,
+    groups: SeriesGroups,
+    columns: SpanColumns,
+    spans: Sequence[SpanRecord],
+    operations: Operations,
+) -> tuple[list[tuple[object, ...]], list[str]]:
+    """Per group, what :meth:`Keyer.raw` makes of its first span, and its service.
+
+    Read from the string table when every dimension holds a string or nothing (the
+    common case); from the span itself when one does not, or when resource attributes
+    are dimensions too.
+    """
+    first = groups.first
+    services = [spans[row].resource.service_name for row in first]
+    names = operations.names
+    ops = [names[i] for i in operations.ids[first].tolist()]
+    if keyer.resource_dimensions:
+        return [keyer.raw(spans[r], str(op)) for r, op in zip(first, ops, strict=True)], services
+    kinds = columns.kind[first].tolist()
+    strings = columns.strings
+    values = [[strings[c] if c >= 0 else None for c in codes] for codes in groups.dims]
+    raws: list[tuple[object, ...]] = list(zip(services, ops, kinds, *values, strict=True))
+    for codes in groups.dims:
+        for g in [g for g, c in enumerate(codes) if c < NONE]:
+            # a value that is not a string: read as the span holds it
+            raws[g] = keyer.raw(spans[first[g]], str(ops[g]))
+    return raws, services

@@ -11,6 +11,8 @@ from otel_perf.semconv import ALIASES, attribute, http_status, is_entry, is_erro
 from otel_perf.series import OVERFLOW_ATTRIBUTE, SeriesKey
 
 OVERFLOW = "otel.metric.overflow"
+RANK_SHIFT = 62  # a series' priority sits above its uses, which stay below 2 ** 62
+USES = (1 << RANK_SHIFT) - 1
 _OVERFLOW_DIMS = ((OVERFLOW_ATTRIBUTE, "true"),)
 __all__ = ["ALIASES", "OVERFLOW", "Keyer", "attribute", "http_status", "is_error"]
 
@@ -54,7 +56,8 @@ class Keyer:
         self.max_services = max_services
         self.max_total = max_series if max_series is not None else math.inf
         self._keys: dict[tuple[object, ...], SeriesKey] = {}
-        self._uses: dict[tuple[object, ...], list[int]] = {}  # raw -> [uses, priority]
+        # raw -> priority << RANK_SHIFT | uses: one int a series (ordered as (priority, uses))
+        self._uses: dict[tuple[object, ...], int] = {}
         self._per_service: dict[str, set[tuple[object, ...]]] = {}
         # keys turned away per service, with how often (bounded like the series)
         self._pending: dict[str, dict[tuple[object, ...], int]] = {}
@@ -118,21 +121,43 @@ class Keyer:
         """
         found = self._keys.get(raw)
         if found is not None:
-            self._uses[raw][0] += count
+            self._uses[raw] += count
             return [(found, count)]
         runs: list[tuple[SeriesKey, int]] = []
         for seen in range(count):
             found = self._keys.get(raw)
             if found is not None:  # admitted at an earlier sighting of these
-                self._uses[raw][0] += count - seen
+                self._uses[raw] += count - seen
                 return _extend(runs, found, count - seen)
             runs = _extend(runs, self._new_key(raw, service, kind, priority), 1)
         return runs
 
+    def take_groups(
+        self,
+        raws: list[tuple[object, ...]],
+        services: list[str],
+        kinds: list[int],
+        priorities: list[int],
+        counts: list[int],
+    ) -> list[SeriesKey]:
+        """The series of each group of spans alike, when :meth:`admits` said every new
+        one becomes a series: :meth:`take` per group, the known ones without a call."""
+        keys, uses = self._keys, self._uses
+        out = []
+        for g, raw in enumerate(raws):
+            key = keys.get(raw)
+            if key is None:
+                ((key, _),) = self.take(raw, services[g], kinds[g], priorities[g], counts[g])
+            else:
+                uses[raw] += counts[g]
+            out.append(key)
+        return out
+
     def decay(self) -> None:
         """Halve every use count, so rarity is judged on recent traffic."""
-        for uses in self._uses.values():
-            uses[0] //= 2
+        uses = self._uses
+        for raw, packed in uses.items():  # values replaced, no key added: iteration holds
+            uses[raw] = (packed & ~USES) | ((packed & USES) >> 1)
         for pending in self._pending.values():
             for raw in [r for r, n in pending.items() if n < 2]:
                 del pending[raw]
@@ -175,7 +200,7 @@ class Keyer:
         )
         key = SeriesKey(service, str(raw[1]), int(kind), dims)
         self._keys[raw] = key
-        self._uses[raw] = [1 + self._pending.get(service, {}).pop(raw, 0), priority]
+        self._uses[raw] = priority << RANK_SHIFT | (1 + self._pending.get(service, {}).pop(raw, 0))
         admitted.add(raw)
         return key
 
@@ -188,8 +213,9 @@ class Keyer:
         if not priority and seen & (seen - 1):
             return False  # look for a victim at 1, 2, 4, 8, ... sightings: O(log n) scans
         admitted = self._per_service[service]
-        victim = min(admitted, key=lambda r: (self._uses[r][1], self._uses[r][0]))
-        uses, rank = self._uses[victim]
+        victim = min(admitted, key=self._uses.__getitem__)  # by (priority, uses)
+        packed = self._uses[victim]
+        uses, rank = packed & USES, packed >> RANK_SHIFT
         if (rank, uses) >= (priority, seen):
             return False
         admitted.discard(victim)

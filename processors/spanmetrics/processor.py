@@ -15,7 +15,7 @@ from otel_perf.component import Context, Factory, Processor
 from otel_perf.findings import Finding
 from otel_perf.model import SpanBatch, SpanRecord
 from otel_perf.processors.spanmetrics.config import SpanMetricsConfig
-from otel_perf.processors.spanmetrics.grouping import SeriesGroups, series_groups
+from otel_perf.processors.spanmetrics.grouping import SeriesGroups, group_raws, series_groups
 from otel_perf.processors.spanmetrics.keys import ALIASES, Keyer, priority
 from otel_perf.processors.spanmetrics.windows import NS, Rollup, Windows, merge_intervals
 from otel_perf.series import RED, SeriesInterval, SeriesKey
@@ -78,21 +78,20 @@ class SpanMetricsProcessor(Processor):
         )
         windows.late_spans += groups.late
         self.spans += len(batch)
-        names, ids = operations.names, operations.ids
-        raws = [keyer.raw(spans[row], str(names[ids[row]])) for row in groups.first]
-        services = [spans[row].resource.service_name for row in groups.first]
+        if not groups.first:
+            return
+        raws, services = group_raws(keyer, groups, columns, spans, operations)
         durations = columns.duration_ns[groups.rows]
         errors = columns.errors(spans)[groups.rows]  # once per batch, shared with slo
         if not keyer.admits(zip(raws, services, strict=True)):
             self._span_by_span(groups, raws, services, spans, durations, errors)
             return
-        bounds, starts = groups.bounds, groups.start_ns
-        before = np.concatenate(([0], np.cumsum(errors))).tolist()  # errors before a position
-        for g, row in enumerate(groups.first):
-            low, high = bounds[g], bounds[g + 1]
-            span = spans[row]
-            ((key, _),) = keyer.take(raws[g], services[g], span.kind, priority(span), high - low)
-            windows.add(starts[g], key, durations[low:high], before[high] - before[low])
+        bounds = groups.bounds
+        counts = np.diff(bounds).tolist()
+        kinds = columns.kind[groups.first].tolist()
+        keys = keyer.take_groups(raws, services, kinds, groups.priority, counts)
+        per_group = np.add.reduceat(errors, bounds[:-1], dtype=np.int64)
+        windows.add_groups(groups.start_ns, keys, counts, per_group, durations)
 
     def _span_by_span(
         self,

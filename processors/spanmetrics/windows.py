@@ -1,4 +1,4 @@
-"""Event-time intervals and their rollups.
+"""Event-time base intervals (their 1 min and 1 h rollups: :mod:`otel_perf.rollups`).
 
 Spans land in the base interval their end time falls in. A base interval
 closes once ``now`` passes its end plus the grace for late spans; a span for an
@@ -9,67 +9,29 @@ which close when every base interval inside them has.
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
-from otel_perf.series import RED, SeriesInterval, SeriesKey
+from otel_perf.histogram.grouped import record_groups
+from otel_perf.rollups import NS, Rollup, merge_intervals
+from otel_perf.series import RED, SeriesInterval, SeriesKey, add_within
 
-NS = 1_000_000_000
-PENDING_LIMIT = 4096  # durations waiting per series before they are recorded
+__all__ = ["NS", "PENDING_LIMIT", "Rollup", "Windows", "merge_intervals"]
 
-
-class Rollup:
-    """Merges closed intervals into windows of ``resolution_s`` (aligned to the epoch).
-
-    Copy on write: a window's first RED for a key is the closed interval's own (closed
-    intervals are read-only everywhere), copied only when a second interval merges into it.
-    A series seen once in a window — most of them at high cardinality — costs no copy.
-    """
-
-    def __init__(self, resolution_s: int) -> None:
-        self.resolution_s = resolution_s
-        self.resolution_ns = resolution_s * NS
-        self.open: dict[int, dict[SeriesKey, RED]] = {}
-        self.borrowed: dict[int, set[SeriesKey]] = {}  # per window: REDs still shared
-
-    def add(self, interval: SeriesInterval) -> None:
-        start = interval.start_ns - interval.start_ns % self.resolution_ns
-        window = self.open.setdefault(start, {})
-        borrowed = self.borrowed.setdefault(start, set())
-        for key, red in interval.values.items():
-            current = window.get(key)
-            if current is None:
-                window[key] = red
-                borrowed.add(key)
-                continue
-            if key in borrowed:
-                current = window[key] = current.copy()
-                borrowed.discard(key)
-            current.merge(red)
-
-    def close_until(self, watermark_ns: int, source: str) -> list[SeriesInterval]:
-        """Windows wholly before ``watermark_ns`` (all their base intervals closed)."""
-        done = sorted(s for s in self.open if s + self.resolution_ns <= watermark_ns)
-        for start in done:
-            self.borrowed.pop(start, None)
-        return [
-            SeriesInterval(
-                s, s + self.resolution_ns, self.resolution_s, self.open.pop(s), source, rollup=True
-            )
-            for s in done
-        ]
+PENDING_LIMIT = 1 << 18  # durations waiting (all series) before they are recorded
 
 
 class Windows:
     """Open base intervals keyed by start; closes them on ``advance(now)``.
 
-    Durations wait in a compact array per series and reach the histogram in one
-    vectorised call when the interval closes (or the array fills): a batch spreads
-    over many series, and one numpy call per handful of values would cost more
-    than the values themselves.
+    A batch's groups wait as they came (:meth:`add_groups`: one chunk of arrays per
+    batch) and reach their series in one grouped pass when an interval closes (or
+    :data:`PENDING_LIMIT` durations wait): calls and errors summed with ``bincount``,
+    each series' durations recorded into its histogram in one vectorised call. Python
+    touches a series once per batch (to name it) and once per interval (to record it).
     """
 
     def __init__(
@@ -79,7 +41,9 @@ class Windows:
         self.interval_ns = int(interval_s * NS)
         self.grace_ns = int(grace_s * NS)
         self.open: dict[int, dict[SeriesKey, RED]] = {}
-        self.pending: dict[int, dict[SeriesKey, array[int]]] = {}
+        self.pending: list[_Chunk] = []
+        self.pending_starts: set[int] = set()
+        self.pending_values = 0
         self.watermark_ns = 0  # every interval ending at or before this is closed
         self.late_spans = 0
 
@@ -97,35 +61,89 @@ class Windows:
         durations_ns: list[int] | NDArray[np.int64],
         errors: int,
     ) -> None:
-        window = self.open.setdefault(start_ns, {})
-        red = window.get(key)
-        if red is None:
-            red = window[key] = RED()
-        red.calls += len(durations_ns)
-        red.errors += errors
-        waiting = self.pending.setdefault(start_ns, {})
-        values = waiting.get(key)
-        if values is None:
-            values = waiting[key] = array("q")
-        if isinstance(durations_ns, np.ndarray):  # int64 in a row: copied as they are
-            values.frombytes(durations_ns.astype(np.int64, copy=False).tobytes())
-        else:
-            values.extend(durations_ns)
-        if len(values) >= PENDING_LIMIT:
-            _record(red, waiting.pop(key), self.thresholds_s)
+        """``durations_ns`` of one series, ``errors`` of them errors, in the interval at
+        ``start_ns``."""
+        durations = np.asarray(durations_ns, dtype=np.int64)
+        self.add_groups([start_ns], [key], [len(durations)], np.array([errors]), durations)
+
+    def add_groups(
+        self,
+        starts_ns: list[int],
+        keys: list[SeriesKey],
+        counts: list[int],
+        errors: NDArray[np.integer],
+        durations_ns: NDArray[np.int64],
+    ) -> None:
+        """Groups of spans: group ``g`` is ``counts[g]`` durations of ``keys[g]`` in the
+        interval at ``starts_ns[g]`` (``durations_ns`` holds them group after group),
+        ``errors[g]`` of them errors. The arrays are kept as they are: not to be changed."""
+        if not keys:
+            return
+        self.pending.append(_Chunk(starts_ns, keys, counts, errors, durations_ns))
+        self.pending_starts.update(starts_ns)
+        self.pending_values += len(durations_ns)
+        if self.pending_values >= PENDING_LIMIT:
+            self.settle()
 
     def settle(self) -> None:
-        """Move every waiting duration into its histogram."""
-        for start, waiting in self.pending.items():
-            window = self.open[start]
-            for key, values in waiting.items():
-                _record(window[key], values, self.thresholds_s)
-        self.pending.clear()
+        """Move every waiting group into its series: one grouped pass over the chunks."""
+        chunks, self.pending = self.pending, []
+        self.pending_starts.clear()
+        self.pending_values = 0
+        if not chunks:
+            return
+        index: dict[tuple[int, SeriesKey], int] = {}
+        slots = np.array(
+            [
+                index.setdefault(series, len(index))
+                for chunk in chunks
+                for series in zip(chunk.starts_ns, chunk.keys, strict=True)
+            ],
+            np.intp,
+        )
+        counts = np.array([n for chunk in chunks for n in chunk.counts], np.intp)
+        errors = np.concatenate([chunk.errors for chunk in chunks])
+        durations = np.concatenate([chunk.durations_ns for chunk in chunks])
+        calls = np.bincount(slots, counts, len(index)).astype(np.int64).tolist()
+        wrong = np.bincount(slots, errors, len(index)).astype(np.int64).tolist()
+        by_slot = np.argsort(np.repeat(slots, counts), kind="stable")  # arrival order kept
+        seconds = durations[by_slot] / NS
+        bounds = np.concatenate(([0], np.cumsum(calls))).tolist()
+        histograms = []
+        for (start, key), slot in index.items():
+            window = self.open.get(start)
+            if window is None:
+                window = self.open[start] = {}
+            red = window.get(key)
+            if red is None:
+                red = window[key] = RED()
+            red.calls += calls[slot]
+            red.errors += wrong[slot]
+            histograms.append(red.duration_s)
+        record_groups(histograms, seconds, bounds)  # slots are numbered in this order
+        if self.thresholds_s:
+            self._count_within(index, durations[by_slot], bounds)
+
+    def _count_within(
+        self,
+        index: dict[tuple[int, SeriesKey], int],
+        durations_ns: NDArray[np.int64],
+        bounds: list[int],
+    ) -> None:
+        """Per series, its calls at or under each latency threshold (the comparison the
+        slo processor makes per span), exact."""
+        low, high = np.array(bounds[:-1], np.intp), np.array(bounds[1:], np.intp)
+        for threshold in self.thresholds_s:
+            running = np.concatenate(([0], np.cumsum(durations_ns <= threshold * 1e9)))
+            per_slot = (running[high] - running[low]).tolist()
+            for (start, key), slot in index.items():
+                red = self.open[start][key]
+                red.within = add_within(red.within, {threshold: per_slot[slot]})
 
     def advance(self, now_ns: int, source: str) -> list[SeriesInterval]:
         """Close every interval whose end plus grace is at or before ``now_ns``."""
         closed = []
-        if any(s + self.interval_ns + self.grace_ns <= now_ns for s in self.open):
+        if any(s + self.interval_ns + self.grace_ns <= now_ns for s in self.pending_starts):
             self.settle()
         for start in sorted(self.open):
             end = start + self.interval_ns
@@ -140,22 +158,12 @@ class Windows:
         return closed
 
 
-def _record(red: RED, values: array[int], thresholds_s: tuple[float, ...] = ()) -> None:
-    durations_ns = np.frombuffer(values, dtype=np.int64)
-    red.duration_s.record_many(durations_ns / NS)
-    for threshold in thresholds_s:  # the comparison the slo processor makes per span
-        within = int(np.count_nonzero(durations_ns <= threshold * 1e9))
-        red.within[threshold] = red.within.get(threshold, 0) + within
+@dataclass(frozen=True, slots=True)
+class _Chunk:
+    """One batch's groups, waiting (see :meth:`Windows.add_groups`)."""
 
-
-def merge_intervals(intervals: Iterable[SeriesInterval]) -> dict[SeriesKey, RED]:
-    """One RED per key over several intervals."""
-    merged: dict[SeriesKey, RED] = {}
-    for interval in intervals:
-        for key, red in interval.values.items():
-            current = merged.get(key)
-            if current is None:
-                merged[key] = red.copy()
-            else:
-                current.merge(red)
-    return merged
+    starts_ns: list[int]
+    keys: list[SeriesKey]
+    counts: list[int]
+    errors: NDArray[np.integer]
+    durations_ns: NDArray[np.int64]

@@ -115,6 +115,46 @@ def test_close_waits_for_the_queue_only_until_its_deadline() -> None:
     assert sender.sent == 1
 
 
+def test_a_ticking_sender_ticks_once_the_queue_is_empty_when_flushed_and_on_close() -> None:
+    """The tick sees what every queued item left (one batch); a flush waits for a tick; on
+    close what the tick sends gets one attempt, the backoff before another cut short."""
+    pending: list[int] = []
+    batches: list[list[int]] = []
+    down = threading.Event()
+    attempts: list[list[int]] = []
+
+    def post() -> None:
+        attempts.append(list(pending))
+        if down.is_set():
+            raise Retryable("down")
+
+    def tick() -> float:
+        try:
+            sender.retry(post, lambda exc: None)
+        except Retryable:
+            return 3600.0  # kept for the next tick
+        batches.append(list(pending))
+        pending.clear()
+        return 3600.0  # not by time here: only when items went out or a flush asks
+
+    settings = SenderSettings("tick", 8, max_attempts=5, backoff=Backoff(3600.0, 3600.0))
+    sender = QueueSender[int](settings, pending.append, tick=tick)
+    for item in (1, 2, 3):
+        sender.offer(item)  # queued before the worker starts: all three before the tick
+    sender.start()
+    assert sender.flush(timeout_s=60)
+    assert [b for b in batches if b] == [[1, 2, 3]]
+    ticks = len(batches)
+    assert sender.flush(timeout_s=60) and len(batches) == ticks + 1  # a flush ticks
+    down.set()
+    sender.offer(4)
+    assert sender.flush(timeout_s=0.05) is False  # the tick is backing off for an hour
+    sender.close(timeout_s=0.05)  # the deadline passes: the backoff is cut short
+    sender.close(timeout_s=60)  # twice is safe; waits for the worker's last tick
+    assert [a for a in attempts if a == [4]] == [[4], [4]]  # one in the flush, one on close
+    assert [b for b in batches if b] == [[1, 2, 3]] and pending == [4]
+
+
 class _Collector(BaseHTTPRequestHandler):
     """An OTLP/HTTP metrics endpoint that answers the statuses it is given, in turn."""
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 from pydantic import BaseModel
@@ -59,7 +61,8 @@ def test_a_document_that_no_longer_validates_is_left_behind_with_a_warning(
     store.save_state("demo/a", "counts", {"hits": "many"}, 1)
     with caplog.at_level(logging.WARNING, logger="otel_perf.component.state"):
         assert state(store).load() is None
-    assert "demo/a: saved state 'counts' does not match Counts" in caplog.text
+    assert "demo/a: saved state 'counts' unreadable, does not match Counts" in caplog.text
+    assert "$.hits: Input should be a valid integer" in caplog.text
     assert PersistedState(store, "demo/b", "counts", Counts, 60).load() is None  # none saved
 
 
@@ -74,3 +77,64 @@ def test_a_failed_write_keeps_the_document_dirty(store: Store) -> None:
         doc.save(1 * NS, broken)
     assert doc.dirty
     assert doc.save(2 * NS, lambda: Counts(hits=1, names=[])) and not doc.dirty
+
+
+@dataclass
+class Tally:
+    hits: int
+    by_route: dict[str, int] = field(default_factory=dict)
+
+
+def versioned(store: Store, version: int = 2) -> PersistedState[Tally]:
+    def v0_to_v1(body: dict[str, Any]) -> dict[str, Any]:
+        return {"hits": body["count"]}
+
+    def v1_to_v2(body: dict[str, Any]) -> dict[str, Any]:
+        return {**body, "by_route": {}}
+
+    steps = {0: v0_to_v1, 1: v1_to_v2}
+    return PersistedState(store, "demo/a", "tally", Tally, 60, version=version, migrations=steps)
+
+
+def test_a_versioned_dataclass_document_round_trips_with_its_version(store: Store) -> None:
+    doc = versioned(store)
+    doc.mark_dirty()
+    doc.save(NS, lambda: Tally(3, {"/a": 3}))
+    saved = store.load_state("demo/a", "tally")
+    assert saved == {"version": 2, "state": {"hits": 3, "by_route": {"/a": 3}}}
+    assert versioned(store).load() == Tally(3, {"/a": 3})
+
+
+def test_older_versions_migrate_step_by_step(store: Store) -> None:
+    store.save_state("demo/a", "tally", {"count": 5}, 1)  # bare: before versions (0)
+    assert versioned(store).load() == Tally(5, {})
+    store.save_state("demo/a", "tally", {"version": 1, "state": {"hits": 6}}, 1)
+    assert versioned(store).load() == Tally(6, {})
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        ({"version": 3, "state": {"hits": 1}}, "$.version: 3 is not a version this build reads"),
+        ({"version": "2", "state": {}}, "$.version: '2' is not a version"),
+        ({"version": 2, "state": {"hits": 1, "by_route": {"/a": "x"}}}, "$.by_route['/a']"),
+        ({"version": 2, "state": {"by_route": {}}}, "$.hits: missing"),
+    ],
+)
+def test_another_version_or_a_damaged_document_is_discarded_once_with_its_path(
+    store: Store, caplog: pytest.LogCaptureFixture, body: Any, said: str
+) -> None:
+    store.save_state("demo/a", "tally", body, 1)
+    doc = versioned(store)
+    with caplog.at_level(logging.WARNING, logger="otel_perf.component.state"):
+        assert doc.load() is None
+    (warning,) = caplog.records
+    assert "demo/a: saved state 'tally' unreadable" in warning.getMessage()
+    assert said in warning.getMessage() and doc.discarded == 1
+
+
+def test_without_a_migration_an_older_version_is_discarded(store: Store) -> None:
+    store.save_state("demo/a", "tally", {"hits": 1}, 1)
+    doc = PersistedState(store, "demo/a", "tally", Tally, 60, version=1)
+    assert doc.load() is None and doc.discarded == 1
+    assert doc.kind.read({"version": 1, "state": {"hits": 1}}) == Tally(1)

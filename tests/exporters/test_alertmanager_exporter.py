@@ -16,11 +16,12 @@ from pydantic import ValidationError
 from test_e2e_alertmanager import Alertmanager, start_alertmanager, wait_for
 
 from otel_perf.component import Context
+from otel_perf.component.sender import Backoff, QueueSender, Retryable, SenderSettings
 from otel_perf.config import ConfigError, load_config
 from otel_perf.exporters.alertmanager import AlertmanagerConfig, AlertmanagerExporter
 from otel_perf.exporters.alertmanager.alerts import alertname, labels_of, rfc3339
 from otel_perf.exporters.alertmanager.book import AlertBook
-from otel_perf.exporters.alertmanager.client import PostError, backoff_s, with_retries
+from otel_perf.exporters.alertmanager.client import PostError, RetryablePostError
 from otel_perf.findings import Finding, Kind, Severity, State
 from otel_perf.store import Store
 from otel_perf.telemetry import Telemetry
@@ -475,24 +476,38 @@ def test_max_active_alerts_and_expire_after() -> None:
 
 
 def test_retry_policy() -> None:
-    assert [backoff_s(n, 1.0, 30.0) for n in range(1, 8)] == [1, 2, 4, 8, 16, 30, 30]
+    """The posts go through the sender's retries: the configured backoff, a retryable error
+    tried again, a refusal not, and once stopped one attempt without waiting."""
+    exporter = AlertmanagerExporter(
+        Context("alertmanager", Store(":memory:")),
+        settings("http://x", initial_backoff="1s", max_backoff="30s", max_retries=5),
+    )
+    sender = exporter._sender
+    backoff = sender.settings.backoff
+    assert [backoff.delay_s(n) for n in range(1, 8)] == [1, 2, 4, 8, 16, 30, 30]
+    assert sender.settings.max_attempts == 6
+    assert isinstance(RetryablePostError("down"), Retryable)
+    assert not isinstance(PostError("refused"), Retryable)
     calls: list[int] = []
 
     def flaky() -> None:
         calls.append(1)
         if len(calls) < 3:
-            raise PostError("down", retryable=True)
+            raise RetryablePostError("down")
 
-    with_retries(flaky, 5, 0.001, 0.001, threading.Event(), lambda exc: None)
+    quick = QueueSender(
+        SenderSettings("test", 1, max_attempts=6, backoff=Backoff(0.001, 0.001)),
+        lambda item: None,
+    )
+    quick.retry(flaky, lambda exc: None)
     assert len(calls) == 3
-    stop = threading.Event()
-    stop.set()
-    with pytest.raises(PostError):  # shutdown: one attempt, no waiting
-        with_retries(lambda: flaky_forever(), 5, 10.0, 10.0, stop, lambda exc: None)
+    sender.close(0.0)  # stopped: one attempt, no waiting on the 1 s backoff
+    with pytest.raises(PostError):
+        sender.retry(flaky_forever, lambda exc: None)
 
 
 def flaky_forever() -> None:
-    raise PostError("down", retryable=True)
+    raise RetryablePostError("down")
 
 
 def test_a_failed_save_is_retried_once_the_store_recovers(

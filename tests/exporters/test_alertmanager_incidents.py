@@ -128,9 +128,26 @@ def test_grouping_survives_a_restart() -> None:
         alerts.apply(f, 100.0)
     alerts.apply(incident_of(members, Store(":memory:")), 101.0)
     again = book()
-    again.restore(alerts.to_dict())
+    again.restore(alerts.document())
     assert again.release(1000.0) == []  # still folded into the incident
     assert again.incident_of == alerts.incident_of
+
+
+def test_a_damaged_saved_book_is_left_behind_with_its_path(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    members = release_statement("search", T0, random.Random(5)).findings
+    alerts = book()
+    for f in members:
+        alerts.apply(f, 100.0)
+    alerts.apply(incident_of(members, Store(":memory:")), 101.0)
+    saved = alerts.document()
+    (incident,) = saved["incidents"]
+    saved["incidents"][incident].append(7)  # not a finding key
+    again = book()
+    again.restore(saved)
+    assert again.firing == {} and again.incident_of == {}
+    assert f"$.incidents[{incident!r}][" in caplog.text and "expected str, got 7" in caplog.text
 
 
 # -- through the real processors into the real Alertmanager --------------------------

@@ -15,7 +15,7 @@ from otel_perf.findings import Finding, Severity
 from otel_perf.processors.bottlenecks.config import BottlenecksConfig
 from otel_perf.processors.bottlenecks.impact import ImpactRates
 from otel_perf.processors.bottlenecks.processor import BottlenecksProcessor
-from otel_perf.recommendations import Inputs, recommend
+from otel_perf.recommend.ranking import Inputs, recommend
 from otel_perf.store import Store
 
 

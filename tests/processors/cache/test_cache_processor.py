@@ -356,7 +356,8 @@ def test_span_counters_survive_a_restart(tmp_path: Path) -> None:
     p.flush(10 * NS)
     p.consume_spans(SpanBatch([get(20, "user:1", hit=True)]))
     p.flush(20 * NS)  # within save_interval: not written yet
-    assert store.load_state("cache", "counters")["caches"][0]["prefixes"]["user"]["hits"] == 5
+    saved = store.load_state("cache", "counters")
+    assert saved["version"] == 1 and saved["state"]["caches"][0]["prefixes"]["user"]["hits"] == 5
     p.shutdown()  # writes what is still unsaved
     again = processor(store)
     again.start()
@@ -395,7 +396,7 @@ def test_counters_saved_before_the_evidence_was_still_load(tmp_path: Path) -> No
     p = processor(store)
     p.consume_spans(SpanBatch([get(i, "user:1", hit=i % 2 == 0) for i in range(10)]))
     p.shutdown()
-    body = store.load_state("cache", "counters")
+    body = store.load_state("cache", "counters")["state"]  # bare: before versions
     for prefix in body["caches"][0]["prefixes"].values():
         for name in ("recent_misses", "recent_removals", "recent_ttls"):
             del prefix[name]  # the shape an older version wrote

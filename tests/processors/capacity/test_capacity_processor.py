@@ -571,4 +571,4 @@ def test_the_resources_document_keeps_its_shape_across_a_restart(
     store.save_state("capacity", "resources", {"db/disk": {"name": "db/disk"}}, 4)
     with caplog.at_level("WARNING", logger="otel_perf.component.state"):
         assert make(store).views.resources() == []
-    assert "does not match Resources" in caplog.text
+    assert "does not match dict[str, Resource]" in caplog.text

@@ -18,7 +18,7 @@ from otel_perf.model import MetricBatch, MetricPoint, MetricType, Resource
 from otel_perf.processors.capacity.config import CapacityConfig
 from otel_perf.processors.capacity.processor import CapacityProcessor
 from otel_perf.processors.capacity.report import print_dashboard
-from otel_perf.recommendations import Inputs, recommend
+from otel_perf.recommend.ranking import Inputs, recommend
 from otel_perf.store import Store
 
 NS = 1_000_000_000

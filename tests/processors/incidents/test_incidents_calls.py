@@ -4,6 +4,7 @@ nothing. And a tick with nothing new costs one row read."""
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,10 +15,11 @@ import scenarios
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from benchmarks._incident_faults import NS, Fault, downstream, release_statement, traffic
+from otel_perf.codec import decode, encode
 from otel_perf.component import Context
 from otel_perf.decode import Decoder
 from otel_perf.findings import Finding, Kind, State
-from otel_perf.processors.incidents.calls import CallGraph
+from otel_perf.processors.incidents.calls import CallGraph, SavedCalls
 from otel_perf.processors.incidents.config import IncidentsConfig
 from otel_perf.processors.incidents.processor import IncidentsProcessor
 from otel_perf.store import Store
@@ -65,7 +67,7 @@ def test_calls_are_bounded_saved_and_forgotten_when_old() -> None:
     assert graph.edges == 2 and graph.overflowed > 0
     full = shop_calls()
     again = CallGraph(100)
-    again.restore(full.to_dict())
+    again.restore(decode(SavedCalls, json.loads(json.dumps(encode(SavedCalls, full.saved())))))
     assert again.calls == full.calls and again.services == full.services
     newest = max(full.services.values())
     again.expire(newest + 1)
@@ -149,3 +151,20 @@ def test_a_new_member_updates_the_incident(store: Store) -> None:
         "service": late.service,
         "subject": late.subject,
     } in listed
+
+
+def test_a_damaged_saved_document_starts_empty_and_is_counted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = Store(":memory:")
+    edges = {"calls": [["shop", "GET /", "payments", 1]], "services": {"payments": 1}}
+    store.save_state("incidents", "incidents", {"first_seen": {"k": "soon"}, "calls": edges}, 1)
+    processor = IncidentsProcessor(Context("incidents", store), IncidentsConfig())
+    processor.start()
+    view = processor.snapshot()
+    assert view["state_discarded"] == 1 and view["calls"]["edges"] == 0
+    assert "$.first_seen['k']: expected int" in caplog.text
+    store.save_state("incidents", "incidents", {"calls": edges}, 2)  # saved before the rest
+    again = IncidentsProcessor(Context("incidents", store), IncidentsConfig())
+    again.start()
+    assert again.snapshot()["calls"]["edges"] == 1 and again.snapshot()["state_discarded"] == 0

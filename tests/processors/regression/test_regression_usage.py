@@ -27,7 +27,7 @@ from otel_perf.processors.regression.usage import (
     call_change,
     usage_around,
 )
-from otel_perf.recommendations import Inputs, recommend
+from otel_perf.recommend.ranking import Inputs, recommend
 
 LINES = "SELECT * FROM order_lines WHERE order_id = {}"
 STATEMENT = "db sqlite: SELECT * FROM order_lines WHERE order_id = ?"

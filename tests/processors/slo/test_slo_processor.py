@@ -11,8 +11,6 @@ import pytest
 
 from otel_perf.component import Context
 from otel_perf.findings import Finding
-from otel_perf.health import HealthInputs
-from otel_perf.health import evaluate as evaluate_health
 from otel_perf.model import (
     ExponentialBuckets,
     MetricBatch,
@@ -26,6 +24,8 @@ from otel_perf.model import (
 )
 from otel_perf.processors.slo.config import SLOConfig
 from otel_perf.processors.slo.processor import SLOProcessor
+from otel_perf.recommend.health import HealthInputs
+from otel_perf.recommend.health import evaluate as evaluate_health
 from otel_perf.store import Store
 
 S = 1_000_000_000

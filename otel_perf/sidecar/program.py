@@ -20,8 +20,6 @@ from otel_perf.api.app import API
 from otel_perf.config import Config
 from otel_perf.config.models import APISettings, HostMetricsReceiverConfig, OTLPReceiverConfig
 from otel_perf.config.types import split_endpoint
-from otel_perf.first_seen import FirstSeen
-from otel_perf.listeners import PortClash, check_free, urls
 from otel_perf.memory import (
     TRIM_INTERVAL_S,
     cap_arenas,
@@ -32,6 +30,8 @@ from otel_perf.memory import (
 )
 from otel_perf.pipeline import Clock, Pipeline
 from otel_perf.serving import ServerThread
+from otel_perf.sidecar.first_seen import FirstSeen
+from otel_perf.sidecar.listeners import PortClash, check_free, urls
 from otel_perf.store import Store
 
 log = logging.getLogger("otel_perf")

@@ -1,16 +1,12 @@
 """How much traffic a route or a statement sees, from the span metrics' snapshot: what turns
-a change in milliseconds into users' time per minute (``recommendation_rules``)."""
+a regression's change in milliseconds into users' time per minute (``recommend``)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
+from otel_perf.recommend.rules import Snapshots
 from otel_perf.semconv import exit_operation
-
-Snapshots = Mapping[str, Mapping[str, Mapping[str, Any]]]
-"""Processor snapshots by processor type, then component id (``Pipeline.snapshot``)."""
 
 #: span kinds as span metrics label them: entry operations (SERVER, CONSUMER), calls (CLIENT)
 ENTRY_KINDS = frozenset({2, 5, "SERVER", "CONSUMER", "SPAN_KIND_SERVER", "SPAN_KIND_CONSUMER"})

@@ -26,7 +26,8 @@ from typing import Any
 
 from otel_perf.component import surfaces
 from otel_perf.findings import Finding
-from otel_perf.recommendations import Snapshots, current_findings
+from otel_perf.recommend.current import current_findings
+from otel_perf.recommend.rules import Snapshots
 
 NS = 1_000_000_000
 STATUSES = ("ok", "degraded", "critical")

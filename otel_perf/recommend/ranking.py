@@ -46,33 +46,32 @@ Each item carries the ranking's reasons as data (``ranking``): the score, the ru
 turned the impact into points, the severity used as the tie-break and any notes.
 
 The functions here are pure: they read snapshots and findings and never the clock. The
-rules that turn each kind of finding into an action are in ``recommendation_rules``.
+rules that turn each kind of finding into an action come from the components, each through
+its factory's surface (``Surface.recommendations``, finding kind → rule; the built-in ones
+in ``processors/<name>/recommend.py``); what a rule is and the builders rules share are in
+``otel_perf.recommend.rules``; what counts as open in ``otel_perf.recommend.current``.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from otel_perf.component import surfaces
-from otel_perf.findings import Finding, Kind, Severity, State
-from otel_perf.recommendation_rules import RULES, Item, Rule
-from otel_perf.recommendation_rules import Snapshots as Snapshots
+from otel_perf.component import component_type, processor_types, surfaces
+from otel_perf.findings import Finding, Kind, Severity
+from otel_perf.recommend.current import current_findings
+from otel_perf.recommend.rules import Item, Rule, Snapshots
 
-log = logging.getLogger("otel_perf.recommendations")
+log = logging.getLogger("otel_perf.recommend")
 
-NS = 1_000_000_000
 CATEGORIES = ("performance", "reliability", "capacity", "cost", "caching")
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
-#: findings older than this (event time, before the newest finding) are no longer actions
-MAX_AGE_NS = 24 * 3600 * NS
 #: the period a finding's counts cover when its source's is unknown
 DEFAULT_PERIOD_S = 60.0
-EPISODES = frozenset({Kind.BURN_RATE_ALERT, Kind.SLO_VIOLATION, Kind.ANOMALY_DETECTED})
 
 POINTS: dict[str, Callable[[float], float]] = {
     "latency_ms_per_min": lambda v: v,
@@ -119,6 +118,20 @@ class Inputs:
 
     def period_s(self, source: str) -> float:
         return self.periods_s.get(source, DEFAULT_PERIOD_S)
+
+
+def periods_of(configs: Mapping[str, Any]) -> dict[str, float]:
+    """Per processor id, the period its findings' counts cover: the value of the setting its
+    type's surface names (``Surface.period_setting``), for ``Inputs.periods_s``."""
+    types = processor_types()
+    out: dict[str, float] = {}
+    for pid, config in configs.items():
+        factory = types.get(component_type(pid))
+        setting = factory.surface.period_setting if factory is not None else ""
+        period = getattr(config, setting, None) if setting else None
+        if isinstance(period, int | float):
+            out[pid] = float(period)
+    return out
 
 
 def check_query(service: str | None, category: str | None, limit: int) -> None:
@@ -236,67 +249,12 @@ def _to_dict(item: Item, rank: int) -> dict[str, Any]:
     }
 
 
-def latest_by_key(findings: Iterable[Finding]) -> list[Finding]:
-    """The newest finding of each episode (``Finding.key``), newest first."""
-    newest: dict[str, Finding] = {}
-    for finding in findings:
-        seen = newest.get(finding.key)
-        if seen is None or finding.time_ns >= seen.time_ns:
-            newest[finding.key] = finding
-    return sorted(newest.values(), key=lambda f: (-f.time_ns, f.key))
-
-
-def now_of(findings: Iterable[Finding], snapshots: Snapshots) -> int:
-    """Event time "now": the newest finding's or SLO evaluation's time (0 if none)."""
-    times = [f.time_ns for f in findings]
-    for snap in snapshots.get("slo", {}).values():
-        times += [int(o.get("at_ns") or 0) for o in snap.get("objectives", [])]
-    return max(times, default=0)
-
-
-def current_findings(findings: Sequence[Finding], snapshots: Snapshots) -> list[Finding]:
-    """Stored findings plus the capacity and cache processors' current ones, newest per
-    key, without resolved episodes, closed anomalies or anything older than MAX_AGE_NS."""
-    held = [*findings, *_snapshot_findings(snapshots)]
-    now = now_of(held, snapshots)
-    open_series = _open_anomalies(snapshots)
-    out = []
-    for f in latest_by_key(held):
-        if f.state == State.RESOLVED:
-            continue
-        if f.kind == Kind.ANOMALY_DETECTED and open_series is not None:
-            if (f.source, f.subject) not in open_series:
-                continue
-        elif f.kind not in EPISODES and now - f.time_ns > MAX_AGE_NS:
-            continue
-        out.append(f)
-    return out
-
-
-def _snapshot_findings(snapshots: Snapshots) -> list[Finding]:
-    out = []
-    for kind, key in (("capacity", "current_findings"), ("cache", "recommendations")):
-        for snap in snapshots.get(kind, {}).values():
-            out += [Finding.model_validate(body) for body in snap.get(key, [])]
-    return out
-
-
-def _open_anomalies(snapshots: Snapshots) -> set[tuple[str, str]] | None:
-    """(source, series) of open anomaly episodes; None without an anomaly processor."""
-    snaps = snapshots.get("anomaly", {})
-    if not snaps:
-        return None
-    return {(pid, e["series"]) for pid, s in snaps.items() for e in s.get("open_episodes", [])}
-
-
 # -- one finding's recommendations ------------------------------------------------------
 
 
 def _rules(kind: Kind) -> list[Rule]:
-    """The core's rule for ``kind``, then those the components' surfaces contribute."""
-    core = RULES.get(kind)
-    added = [rule for s in surfaces() for k, rule in s.recommendations if k == kind]
-    return [core, *added] if core else added
+    """The rules the components' surfaces contribute for ``kind``, in the factories' order."""
+    return [s.recommendations[kind] for s in surfaces() if kind in s.recommendations]
 
 
 def _items(f: Finding, inputs: Inputs) -> list[Item]:

@@ -1,0 +1,85 @@
+"""The anomaly processor's series documents: throttled, written when changed, a failed
+write retried, a damaged document discarded (the series learns afresh)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from otel_perf.component import Context
+from otel_perf.model import MetricBatch, MetricPoint, MetricType, Resource
+from otel_perf.processors.anomaly.config import AnomalyConfig
+from otel_perf.processors.anomaly.processor import AnomalyProcessor
+from otel_perf.series import SeriesHub
+from otel_perf.store import Store, StoreWriteError
+
+S = 1_000_000_000
+T0 = 1_700_000_000 * S
+WORKER = Resource({"service.name": "worker"})
+DEPTH, LAG = "metric:queue.depth{worker}", "metric:queue.lag{worker}"
+
+
+def make(store: Store) -> AnomalyProcessor:
+    config = AnomalyConfig.model_validate({"warm_up": 30, "save_interval": 60})
+    processor = AnomalyProcessor(Context("anomaly", store, SeriesHub()), config)
+    processor.start()
+    return processor
+
+
+def point(processor: AnomalyProcessor, i: int, name: str, value: float = 1.0) -> None:
+    batch = MetricBatch(
+        [MetricPoint(WORKER, name, "", MetricType.GAUGE, {}, T0 + i * S, value=value)]
+    )
+    processor.consume_metrics(batch)
+
+
+def points_saved(store: Store, series: str) -> int | None:
+    body = store.load_state("anomaly", series)
+    return None if body is None else len(body["deferred"])
+
+
+def test_each_changed_series_is_written_at_most_once_per_save_interval(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db")
+    processor = make(store)
+    point(processor, 1, "queue.depth")
+    point(processor, 1, "queue.lag")
+    processor.flush(T0 + 1 * S)
+    assert (points_saved(store, DEPTH), points_saved(store, LAG)) == (1, 1)
+    point(processor, 2, "queue.depth")
+    processor.flush(T0 + 30 * S)  # within 60 s of the last write
+    assert points_saved(store, DEPTH) == 1
+    processor.flush(T0 + 61 * S)
+    assert (points_saved(store, DEPTH), points_saved(store, LAG)) == (2, 1)
+    store.close()
+
+
+def test_a_failed_write_keeps_the_series_to_write_on_the_next_flush(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db")
+    processor = make(store)
+    point(processor, 1, "queue.depth")
+    store._db.execute("PRAGMA query_only = ON")  # a real SQLITE_READONLY
+    with pytest.raises(StoreWriteError):
+        processor.flush(T0 + 1 * S)
+    store._db.execute("PRAGMA query_only = OFF")
+    processor.flush(T0 + 61 * S)
+    assert points_saved(store, DEPTH) == 1
+    store.close()
+
+
+@pytest.mark.parametrize("body", [{"points": 3}, {"deferred": [["x", 1.0, None]]}, [1, 2]])
+def test_a_damaged_series_document_is_discarded_once_and_the_series_learns_afresh(
+    tmp_path: Path, body: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = Store(tmp_path / "s.db")
+    store.save_state("anomaly", DEPTH, body, 1)
+    processor = make(store)
+    with caplog.at_level(logging.WARNING, logger="otel_perf.component.state"):
+        point(processor, 1, "queue.depth")
+        point(processor, 2, "queue.depth")
+    (series,) = processor.series.values()
+    assert series.points == 2 and processor.snapshot()["state_discarded"] == 1
+    (warning,) = caplog.records
+    assert f"anomaly: saved state {DEPTH!r} unreadable" in warning.getMessage()
+    store.close()

@@ -1,0 +1,142 @@
+"""The assembler taking a batch grouped by its trace-id column gives what taking its
+spans one by one gives: the same traces, in the same order, with the same counters."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+from recorded import scenario_batches
+from scenarios import INJECTIONS
+
+from otel_perf.component import Context
+from otel_perf.model import Resource, SpanBatch, SpanRecord
+from otel_perf.processors.bottlenecks.aggregate import Exemplars
+from otel_perf.processors.bottlenecks.assembly import Trace, TraceAssembler
+from otel_perf.processors.bottlenecks.config import BottlenecksConfig
+from otel_perf.processors.bottlenecks.processor import BottlenecksProcessor
+from otel_perf.processors.bottlenecks.recent import RecentIds
+from otel_perf.store import Store
+
+S = 1_000_000_000
+RESOURCE = Resource({"service.name": "checkout"})
+
+
+def batches(seed: int) -> list[SpanBatch]:
+    """Spans of a few dozen traces spread over batches, with retried span ids, traces
+    longer than the span bound and, now and then, hand-made ids of other lengths."""
+    rng = random.Random(seed)
+    trace_ids = [rng.randbytes(16) for _ in range(40)] + [b"t1", b"t1" + bytes(14)]
+    out, span_ids = [], [rng.randbytes(8) for _ in range(60)]
+    for b in range(12):
+        spans = []
+        for _ in range(rng.randrange(0, 50)):
+            end = (b + 1) * S + rng.randrange(S)
+            span_id = rng.choice(span_ids) if rng.random() < 0.1 else rng.randbytes(8)
+            trace = rng.choice(trace_ids[:40] if rng.random() < 0.95 else trace_ids)
+            spans.append(
+                SpanRecord(
+                    trace,
+                    span_id,
+                    b"",
+                    RESOURCE,
+                    "s",
+                    f"op{rng.randrange(5)}",
+                    rng.randrange(6),
+                    end - rng.randrange(S),
+                    end,
+                    0,
+                    "",
+                    {},
+                )  # fmt: skip
+            )
+        out.append(SpanBatch(spans))
+    return out
+
+
+def outcome(traces: list[list[SpanRecord]]) -> list[tuple[list[bytes], list[str], bool]]:
+    return [
+        ([s.span_id for s in t], t.operations, t.named) if isinstance(t, Trace) else ([], [], False)
+        for t in traces
+    ]
+
+
+@pytest.mark.parametrize("seed", range(40))
+@pytest.mark.parametrize("bounds", [(50_000, 10_000), (8, 6), (30, 3)])
+def test_grouped_batches_are_assembled_as_span_by_span(seed: int, bounds: tuple[int, int]) -> None:
+    grouped, each = (TraceAssembler(2 * S, *bounds, 5 * S) for _ in range(2))
+    rng = random.Random(seed)
+    for i, batch in enumerate(batches(seed)):
+        names = [s.name for s in batch.spans]
+        named = rng.random() < 0.8
+        got = grouped.add(batch.spans, names if named else None, batch.columns())
+        want = each.add(batch.spans, names if named else None)
+        assert outcome(got) == outcome(want)
+        now = (i + 1) * S
+        grouped.observe(now)
+        each.observe(now)
+        if i % 3 == 2:
+            assert outcome(grouped.complete(now)) == outcome(each.complete(now))
+        assert len(grouped) == len(each)
+    assert outcome(grouped.drain()) == outcome(each.drain())
+    assert grouped.done_ids() == each.done_ids()
+    for name in TraceAssembler.COUNTERS:
+        assert getattr(grouped, name) == getattr(each, name), name
+
+
+def test_recent_ids_forget_the_oldest_and_round_trip_through_hex() -> None:
+    assembler = TraceAssembler(S, 3, 10)
+    ids = [bytes([i]) * 16 for i in range(5)] + [b"", b"\x00", b"ab"]
+    for trace_id in ids:
+        assembler.add(
+            [SpanRecord(trace_id, b"s" * 8, b"", RESOURCE, "s", "op", 2, 0, 1, 0, "", {})]
+        )
+        assembler.drain()
+    assert assembler.done_ids() == ["", "00", "6162"]
+    restored = TraceAssembler(S, 2, 10)
+    restored.restore(assembler.done_ids(), {})
+    assert restored.done_ids() == ["00", "6162"]
+    recent = RecentIds(2)
+    recent.extend([1, 2, 1, 3])
+    assert list(recent) == [2, 3] and 1 not in recent and len(recent) == 2
+
+
+def test_packed_exemplars_read_and_take_offers_as_before() -> None:
+    rng = random.Random(7)
+    plain, packed = Exemplars(3), Exemplars(3)
+    for i in range(40):
+        weight, trace = rng.randrange(10**12), f"{i:032x}"
+        plain.offer(weight, trace)
+        packed.offer(weight, trace)
+        if i % 4 == 0:
+            packed.pack()
+            assert packed.ids() == plain.ids() and sorted(packed.heap) == sorted(plain.heap)
+            assert packed.floor() == plain.floor()
+    assert packed == plain
+    huge = Exemplars(1, [(2**70, "x")])
+    huge.pack()  # past int64: left unpacked
+    assert huge.heap == [(2**70, "x")]
+
+
+def run(batches: list[SpanBatch], flush_every: int | None) -> list[Any]:
+    """Findings of every tick and the last snapshot, flushing (so packing the window
+    being filled) every ``flush_every`` batches."""
+    config = BottlenecksConfig(trace_quiet_time=1, min_traces=2)
+    processor = BottlenecksProcessor(Context("bottlenecks", Store(":memory:")), config)
+    processor.start()
+    out: list[Any] = []
+    now = batches[0].spans[0].end_ns
+    for i, batch in enumerate(batches):
+        processor.consume_spans(batch)
+        now += 20 * S
+        out += [f.model_dump() for f in processor.tick(now)]
+        if flush_every and i % flush_every == 0:
+            processor.flush(now)
+    return [*out, processor.snapshot()]
+
+
+@pytest.mark.parametrize("inject", [i for i in INJECTIONS if i])
+def test_packing_at_each_flush_changes_no_finding(inject: str) -> None:
+    batches = scenario_batches(inject, traces=60)
+    assert run(batches, 1) == run(batches, None)
