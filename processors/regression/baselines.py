@@ -12,6 +12,7 @@ reservoirs now 3.1 MiB).
 from __future__ import annotations
 
 import statistics
+from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,7 +44,7 @@ class Reservoir:
     def __init__(self, size: int, seed: int = 0) -> None:
         self.size = size
         self.seen = 0
-        self.values: list[float] = []
+        self.values = array("d")  # 8 bytes a value, not a float object and a list slot
         self._key = splitmix64(seed & _MASK64)
 
     def add(self, value: float) -> None:
@@ -108,7 +109,7 @@ class Baseline:
             histogram.record(value)
         reservoir = Reservoir(size, seed=len(samples))
         reservoir.extend(samples)
-        return cls(name, created_ns, source, histogram, reservoir.values, len(samples))
+        return cls(name, created_ns, source, histogram, reservoir.values.tolist(), len(samples))
 
     @property
     def summary(self) -> dict[str, float]:

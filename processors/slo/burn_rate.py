@@ -142,7 +142,7 @@ class Transition:
         return self.at_ns - self.since_ns
 
 
-@dataclass
+@dataclass(slots=True)
 class AlertState:
     """The alert of one (objective, severity): fires when any rule of that severity fires,
     resolves when none does."""

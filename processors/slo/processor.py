@@ -44,6 +44,7 @@ class SLOProcessor(Processor):
         super().__init__(context)
         self.config = config
         self.states: dict[str, ObjectiveState] = {}
+        self._parts: dict[Any, Any] = {}  # windows and rule tuples, one of each kind
         self.by_service: dict[str, list[ObjectiveState]] = {}
         for objective in self._configured():
             self._track(objective)
@@ -103,6 +104,7 @@ class SLOProcessor(Processor):
         return objectives
 
     def _track(self, objective: Objective) -> ObjectiveState:
+        objective = self._shared_parts(objective)
         state = ObjectiveState.new(objective, int(self.config.observation_gap * 1e9))
         saved = self.context.store.load_state(self.id, objective.name)
         if saved:
@@ -110,6 +112,20 @@ class SLOProcessor(Processor):
         self.states[objective.name] = state
         self.by_service.setdefault(objective.service, []).append(state)
         return state
+
+    def _shared_parts(self, objective: Objective) -> Objective:
+        """``objective`` holding the window, the rules and the set of given field names
+        that equal objectives already hold: the suggested objectives of thousands of
+        services share them (~900 B each, most of it pydantic's set of the fields given;
+        the objective is frozen, so nothing changes them)."""
+        given = frozenset(objective.model_fields_set)
+        parts = {
+            "window": self._parts.setdefault(objective.window, objective.window),
+            "rules": self._parts.setdefault(objective.rules, objective.rules),
+        }
+        fields_set = self._parts.setdefault(given, set(given))
+        values = {**dict(objective), **parts}  # validated already: constructed as it is
+        return Objective.model_construct(_fields_set=fields_set, **values)
 
     def objectives_of(self, service: str) -> list[Objective]:
         """The service's objectives; the defaults on first sight when it has none."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,7 +38,7 @@ SUGGESTED_NOTE = "; suggested objective: warns, never pages"
 DEFAULT_MAX_GAP_NS = 120 * 1_000_000_000
 
 
-@dataclass
+@dataclass(slots=True)
 class ObjectiveState:
     """Counts and alert state of one objective."""
 
@@ -47,10 +48,12 @@ class ObjectiveState:
     alerts: dict[AlertSeverity, AlertState] = field(default_factory=dict)
     breached: bool = False
     dirty: bool = False
-    #: the last evaluation's inputs — rule states, window good/total, at_ns, observed_s —
-    #: kept compact; :attr:`last` spells them out when read (10,000 objectives held ~2 KB
-    #: of JSON-ready dicts each, rebuilt every tick)
-    evaluation: tuple[tuple[RuleState, ...], float, float, int, float] | None = None
+    #: the last evaluation's inputs — each rule's long and short window good/total (one
+    #: typed array; its rule states rebuilt from them when read), the SLO window's
+    #: good/total, at_ns, observed_s — kept compact; :attr:`last` spells them out when
+    #: read (10,000 objectives held ~2 KB of JSON-ready dicts each, rebuilt every tick;
+    #: the rule states themselves ~600 B)
+    evaluation: tuple[array[int], float, float, int, float] | None = None
     observation: Observation = field(default_factory=lambda: Observation(DEFAULT_MAX_GAP_NS))
 
     @classmethod
@@ -69,13 +72,23 @@ class ObjectiveState:
         """The last evaluation with the arithmetic (budget, rules), JSON-ready; {} before one."""
         if self.evaluation is None:
             return {}
-        states, good, total, at_ns, observed_s = self.evaluation
+        sums, good, total, at_ns, observed_s = self.evaluation
+        states = self._rule_states(sums, observed_s)
         return {
             "budget": explain(good, total, self.objective.target, self.objective.budgeting),
             "rules": [_rule(s) for s in states],
             "at_ns": at_ns,
             "observed_s": round(observed_s, 3),
         }
+
+    def _rule_states(self, sums: array[int], observed_s: float) -> list[RuleState]:
+        """The rule states an evaluation found, from each rule's window sums."""
+        by_window = {}
+        for i, rule in enumerate(self.rules):
+            by_window[rule.long_window_s] = (sums[4 * i], sums[4 * i + 1])
+            by_window[rule.short_window_s] = (sums[4 * i + 2], sums[4 * i + 3])
+        o = self.objective
+        return evaluate(self.rules, by_window.__getitem__, o.target, o.min_events, observed_s)
 
     @property
     def uses_timeslices(self) -> bool:
@@ -108,7 +121,8 @@ class ObjectiveState:
         first, last = window_range(self.objective.window, minute)
         good, total = self._window(first, last)
         budget = explain(good, total, target, self.objective.budgeting)
-        self.evaluation = (tuple(states), good, total, now_ns, observed_s)
+        sums = array("q", [n for s in states for w in (s.long, s.short) for n in (w.good, w.total)])
+        self.evaluation = (sums, good, total, now_ns, observed_s)
         # an alert whose rules' windows were not all watched yet holds its state: after a
         # restart a firing page neither resolves nor fires again on a few seconds of data
         observed = {AlertSeverity(s.rule.severity) for s in states if s.observed}

@@ -55,8 +55,8 @@ DAY_MINUTES = 1440
 MINUTE_HORIZON = 7 * 60
 RATIO_SCALE = 1_000_000  # RatioTimeslices: a minute's good/total in millionths
 SPAN_MINUTES = 35 * DAY_MINUTES
-FIRST_HOUR_SLOTS = 16  # the hour ring's size when new: covers the minute ring's 8 hours
-FIRST_MINUTE_SLOTS = 16  # the minute ring's size when new (it doubles up to the horizon)
+FIRST_HOUR_SLOTS = 2  # the hour ring's size when new (it doubles up to the span)
+FIRST_MINUTE_SLOTS = 4  # the minute ring's size when new (it doubles up to the horizon)
 FORMAT_VERSION = 1
 COUNTERS = ("late_adds", "dropped_adds", "dropped_events", "invalid_adds")
 
@@ -96,6 +96,20 @@ class MinuteCounts:
         span_minutes: minutes kept at all (hour resolution beyond the horizon).
         rule: the timeslice rule applied when a minute closes.
     """
+
+    __slots__ = (
+        "rule",
+        "ratio",
+        "head_minute",
+        "_minute_horizon",
+        "minutes",
+        "flags",
+        "first_minute",
+        "hour_slots",
+        "hours",
+        "first_hour",
+        *COUNTERS,
+    )
 
     def __init__(
         self,
