@@ -38,7 +38,7 @@ from otel_perf.processors.regression.baselines import Baseline, Reservoir
 from otel_perf.processors.regression.config import RegressionConfig
 from otel_perf.processors.regression.findings import change_finding, version_finding
 from otel_perf.processors.regression.holdings import Holdings
-from otel_perf.processors.regression.intake import row_keys
+from otel_perf.processors.regression.intake import keyed_rows
 from otel_perf.processors.regression.keys import STATEMENT_PREFIX, is_entry_series
 from otel_perf.processors.regression.runs import finite
 from otel_perf.processors.regression.sequential import msprt
@@ -69,24 +69,30 @@ class RegressionProcessor(Processor):
 
     # -- intake -------------------------------------------------------------
     def consume_spans(self, batch: SpanBatch) -> None:
-        keys = row_keys(batch.columns(), batch.spans)  # operation_key once per combination
-        with self.held.lock:
-            for span, key in zip(batch.spans, keys, strict=True):
-                if key is None:  # entry operations and statements only
-                    continue
-                service, value_ms = span.service_name, span.duration_ns / 1e6
-                self.held.last_ns = max(self.held.last_ns, span.end_ns)
-                version = span.resource.service_version
+        keyed = keyed_rows(batch.columns(), batch.spans)  # operation_key once per combination
+        held = self.held
+        versions, usage, statements = held.versions, held.version_usage, held.statements
+        collected: dict[tuple[str, str], str] = {}  # (service, span name) -> baseline name
+        with held.lock:
+            for span, key, value_ms, end_ns in keyed:  # entry operations and statements only
+                resource = span.resource
+                service, version = resource.service_name, resource.service_version
+                if end_ns > held.last_ns:
+                    held.last_ns = end_ns
+                statement = key.startswith(STATEMENT_PREFIX)
                 if version is not None:
-                    self.held.versions.add(service, version, key, value_ms, span.end_ns)
-                    if key.startswith(STATEMENT_PREFIX):
-                        self.held.version_usage.execution(service, version, key, value_ms)
+                    versions.add(service, version, key, value_ms, end_ns)
+                    if statement:
+                        usage.execution(service, version, key, value_ms)
                     else:
-                        self.held.version_usage.request(service, version)
-                if key.startswith(STATEMENT_PREFIX):
-                    self.held.statements.add(service, key, span.end_ns, value_ms, span.trace_id)
+                        usage.request(service, version)
+                if statement:
+                    statements.add(service, key, end_ns, value_ms, span.trace_id)
                 elif span.kind == SpanKind.SERVER:
-                    self._collect(f"auto:{service} {span.name}", value_ms)
+                    name = collected.get((service, span.name))
+                    if name is None:
+                        name = collected[(service, span.name)] = f"auto:{service} {span.name}"
+                    self._collect(name, value_ms)
 
     def _collect(self, name: str, value_ms: float) -> None:
         if not self.config.baseline_intervals or name in self.held.baselines:
