@@ -24,6 +24,7 @@ from otel_perf.processors.slo.objective import (
     Objective,
 )
 from otel_perf.processors.slo.observation import Observation
+from otel_perf.processors.slo.saved import SavedCounts, SavedObjective, SavedObservation
 from otel_perf.processors.slo.windows import (
     RATIO_SCALE,
     MinuteCounts,
@@ -254,22 +255,34 @@ class ObjectiveState:
         target = self.objective.target
         return budget_history(self.counts, first, minute, target, self.uses_timeslices)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "counts": self.counts.to_dict(),
-            "alerts": [a.to_dict() for a in self.alerts.values()],
-            "breached": self.breached,
-            "observation": self.observation.to_dict(),
-        }
+    def saved(self) -> SavedObjective:
+        """The saved document (``saved.py``)."""
+        return SavedObjective(
+            counts=SavedCounts.model_validate(self.counts.to_dict()),
+            alerts=list(self.alerts.values()),
+            breached=self.breached,
+            observation=SavedObservation(
+                since_ns=self.observation.since_ns, last_ns=self.observation.last_ns
+            ),
+        )
 
-    def restore(self, data: dict[str, Any]) -> None:
-        self.counts = MinuteCounts.from_dict(data["counts"], timeslice_rule(self.objective))
-        for body in data.get("alerts", []):
-            alert = AlertState.from_dict(body)
+    def restore_saved(self, saved: SavedObjective) -> None:
+        """Take a saved document back. Raises ValueError when its rings do not fit."""
+        counts = saved.counts.model_dump()
+        self.counts = MinuteCounts.from_dict(counts, timeslice_rule(self.objective))
+        for alert in saved.alerts:
             if alert.severity in self.alerts:
                 self.alerts[alert.severity] = alert
-        self.breached = bool(data.get("breached", False))
-        self.observation.restore(data.get("observation"))
+        self.breached = saved.breached
+        self.observation.restore(saved.observation and saved.observation.model_dump())
+
+    def to_dict(self) -> dict[str, Any]:
+        """:meth:`saved` as JSON."""
+        return self.saved().model_dump(mode="json")
+
+    def restore(self, data: dict[str, Any]) -> None:
+        """:meth:`restore_saved` of a JSON document. Raises ValueError when it does not fit."""
+        self.restore_saved(SavedObjective.model_validate(data))
 
 
 def _alert_severity(firing: bool, pages: bool) -> Severity:
