@@ -11,6 +11,7 @@ reservoirs now 3.1 MiB).
 
 from __future__ import annotations
 
+import math
 import statistics
 from array import array
 from collections.abc import Iterable, Sequence
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from otel_perf.histogram import ExponentialHistogram
+from otel_perf.processors.regression.saved import SavedBaseline
 
 QUANTILES = (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
 _MASK64 = (1 << 64) - 1
@@ -131,24 +133,22 @@ class Baseline:
             "reservoir": len(self.samples),
         }
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "created_ns": self.created_ns,
-            "source": self.source,
-            "histogram": self.histogram.to_dict(),
-            "samples": self.samples,
-            "count": self.count,
-            "summary": self.summary,
-        }
+    def saved(self) -> SavedBaseline:
+        """The saved document (``saved.py``)."""
+        return SavedBaseline(
+            name=self.name,
+            created_ns=self.created_ns,
+            source=self.source,
+            histogram=self.histogram.to_dict(),
+            samples=self.samples,
+            count=self.count,
+            summary={k: v if math.isfinite(v) else None for k, v in self.summary.items()},
+        )
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Baseline:
+    def from_saved(cls, saved: SavedBaseline) -> Baseline:
+        """Raises ValueError or KeyError when the histogram does not fit."""
+        histogram = ExponentialHistogram.from_dict(saved.histogram)
         return cls(
-            str(data["name"]),
-            int(data["created_ns"]),
-            str(data["source"]),
-            ExponentialHistogram.from_dict(data["histogram"]),
-            [float(v) for v in data["samples"]],
-            int(data["count"]),
+            saved.name, saved.created_ns, saved.source, histogram, saved.samples, saved.count
         )

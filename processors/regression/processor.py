@@ -34,12 +34,13 @@ from otel_perf.processors.regression.analysis import (
     RegressionService,
     compare,
 )
-from otel_perf.processors.regression.baselines import Baseline, Reservoir
+from otel_perf.processors.regression.baselines import Reservoir
 from otel_perf.processors.regression.config import RegressionConfig
 from otel_perf.processors.regression.findings import change_finding, version_finding
 from otel_perf.processors.regression.holdings import Holdings
 from otel_perf.processors.regression.intake import keyed_rows
 from otel_perf.processors.regression.keys import STATEMENT_PREFIX, is_entry_series
+from otel_perf.processors.regression.persistence import VERSIONS_DIRTY, RegressionState
 from otel_perf.processors.regression.runs import finite
 from otel_perf.processors.regression.sequential import msprt
 from otel_perf.processors.regression.stats import SEQUENTIAL_SHARE
@@ -60,7 +61,7 @@ class RegressionProcessor(Processor):
         self.config = config
         self.held = Holdings.new(config)
         self.service = RegressionService(config, self.held, self.id)
-        self.saved_ns = 0
+        self.saved = RegressionState(context.store, self.id, config.save_interval)
         # (service, old, new) -> each route's log shift, and the routes with both versions;
         # rebuilt on every evaluation (drift.py)
         self._shifts: dict[tuple[str, str, str], dict[str, float]] = {}
@@ -73,6 +74,7 @@ class RegressionProcessor(Processor):
         held = self.held
         versions, usage, statements = held.versions, held.version_usage, held.statements
         collected: dict[tuple[str, str], str] = {}  # (service, span name) -> baseline name
+        versioned = False
         with held.lock:
             for span, key, value_ms, end_ns in keyed:  # entry operations and statements only
                 resource = span.resource
@@ -81,6 +83,7 @@ class RegressionProcessor(Processor):
                     held.last_ns = end_ns
                 statement = key.startswith(STATEMENT_PREFIX)
                 if version is not None:
+                    versioned = True
                     versions.add(service, version, key, value_ms, end_ns)
                     if statement:
                         usage.execution(service, version, key, value_ms)
@@ -93,6 +96,8 @@ class RegressionProcessor(Processor):
                     if name is None:
                         name = collected[(service, span.name)] = f"auto:{service} {span.name}"
                     self._collect(name, value_ms)
+            if versioned:
+                held.dirty.add(VERSIONS_DIRTY)
 
     def _collect(self, name: str, value_ms: float) -> None:
         if not self.config.baseline_intervals or name in self.held.baselines:
@@ -151,6 +156,7 @@ class RegressionProcessor(Processor):
                 self.held.pending.append(finding)
 
     def _aggregated_samples(self, interval: SeriesInterval) -> None:
+        self.held.dirty.add(VERSIONS_DIRTY)
         self.held.last_ns = max(self.held.last_ns, interval.end_ns)
         limit = self.config.version_window
         for key, red in interval.values.items():
@@ -194,6 +200,8 @@ class RegressionProcessor(Processor):
 
     def _evaluate(self, now_ns: int, final: bool) -> list[Finding]:
         with self.held.lock:
+            if self.held.versions.pending:  # ready() takes comparisons out of it
+                self.held.dirty.add(VERSIONS_DIRTY)
             self._shifts.clear()  # the control routes' shifts, as of this tick
             self._waiting.clear()
             for comparison in self.held.versions.ready(final, early=self._called_early):
@@ -269,7 +277,7 @@ class RegressionProcessor(Processor):
                 }
             )
         )
-        self.held.dirty.add("versions")
+        self.held.dirty.add(VERSIONS_DIRTY)
         kept = ("basis", "environment_drift", *USAGE_KEYS)
         attributes = {k: context[k] for k in kept if k in context}
         finding = version_finding(c, verdict, now_ns, self.id, attributes)
@@ -278,58 +286,24 @@ class RegressionProcessor(Processor):
 
     # -- reading (the service's views) --------------------------------------
     def snapshot(self) -> dict[str, Any]:
-        return self.service.analysis()
+        return {**self.service.analysis(), "state_discarded": self.saved.discarded}
 
     def gauges(self) -> list[Gauge]:
         return self.service.gauges()
 
-    # -- state --------------------------------------------------------------
+    # -- state (persistence.py) ----------------------------------------------
     def start(self) -> None:
-        store = self.context.store
         with self.held.lock:
-            index = store.load_state(self.id, "index") or {}
-            for name in index.get("baselines", []):
-                saved = store.load_state(self.id, f"baseline/{name}")
-                if saved:
-                    self.held.baselines[name] = Baseline.from_dict(saved)
-            for name in index.get("runs", []):
-                self.held.runs.restore(name, store.load_state(self.id, f"runs/{name}") or [])
-            versions = store.load_state(self.id, "versions")
-            if versions:
-                self.held.versions.restore(versions["tracker"])
-                self.held.version_usage.restore(versions.get("usage", {}))
-                self.held.comparisons.extend(versions["comparisons"])
+            self.saved.restore(self.held)
 
     def flush(self, now_ns: int) -> None:
-        if self.saved_ns and now_ns - self.saved_ns < self.config.save_interval * NS:
-            return
-        self.saved_ns = now_ns
-        self.save(now_ns)
+        with self.held.lock:
+            self.saved.flush(now_ns, self.held)
 
     def save(self, now_ns: int) -> None:
         """Write what changed to the store now."""
-        store = self.context.store
         with self.held.lock:
-            for name in self.held.dirty - {"versions"}:
-                if name in self.held.baselines:
-                    store.save_state(
-                        self.id, f"baseline/{name}", self.held.baselines[name].to_dict(), now_ns
-                    )
-            for name in self.held.runs.dirty:
-                store.save_state(self.id, f"runs/{name}", self.held.runs.of(name), now_ns)
-            versions = {
-                "tracker": self.held.versions.to_dict(),
-                "usage": self.held.version_usage.to_dict(),
-                "comparisons": list(self.held.comparisons),
-            }
-            store.save_state(self.id, "versions", versions, now_ns)
-            index = {
-                "baselines": sorted(self.held.baselines),
-                "runs": sorted(self.held.runs.by_name),
-            }
-            store.save_state(self.id, "index", index, now_ns)
-            self.held.dirty.clear()
-            self.held.runs.dirty.clear()
+            self.saved.save(now_ns, self.held)
 
     def shutdown(self) -> None:
         self._unsubscribe()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 
 import numpy as np
@@ -169,6 +170,29 @@ def test_state_round_trips_through_the_store() -> None:
     again = make(store)
     assert again.held.baselines["b"].samples == p.held.baselines["b"].samples
     assert again.held.runs.of("b") == p.held.runs.of("b")
+
+
+def test_damaged_or_older_saved_documents_start_empty_and_are_counted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A baseline whose histogram does not fit and a versions document of another shape
+    start empty, counted in ``state_discarded``; the other baseline and the runs load."""
+    store = Store(":memory:")
+    p = make(store)
+    for name in ("a", "b"):
+        p.service.establish_baseline(name, latencies(100, 10, 1))
+    p.service.run_regression_test("b", latencies(100, 10, 2))
+    p.flush(10 * NS)
+    saved = store.load_state("regression", "baseline/a")
+    assert saved is not None and store.load_state("regression", "versions") is None
+    store.save_state("regression", "baseline/a", {**saved, "histogram": {"scale": 99}}, 11)
+    store.save_state("regression", "versions", {"tracker": [1, 2]}, 11)
+    with caplog.at_level(logging.WARNING):
+        again = make(store)
+    assert again.snapshot()["state_discarded"] == 2
+    assert sorted(again.held.baselines) == ["b"]
+    assert again.held.runs.of("b") == p.held.runs.of("b")
+    assert len([r for r in caplog.records if "state_discarded" in r.getMessage()]) == 1
 
 
 def test_reservoir_is_bounded_and_seeded() -> None:
