@@ -179,16 +179,25 @@ class MinuteCounts:
             return False
         if self.head_minute is None or minute > self.head_minute:
             self.advance(minute)
+        head = self._head()
         if minute < self.oldest_minute:
             self.dropped_adds += 1
             self.dropped_events += total
             return False
-        self._cover(minute // 60, self._head() // 60)
-        self.hours[(minute // 60) % len(self.hours), :2] += (good, total)
-        if minute >= self.horizon_minute:
-            self._cover_minutes(self._head(), minute)
-            self._add_minute(minute, good, total)
-        if minute < self._head():
+        hour = minute // 60
+        # the rings were sized for this head when it moved (advance); only a minute or an
+        # hour older than any held so far can make them grow
+        if self.first_hour is None or hour < self.first_hour:
+            self._cover(hour, head // 60)
+        hours = self.hours
+        row = hour % len(hours)
+        hours[row, 0] += good  # scalar updates: a tuple made a small array every add
+        hours[row, 1] += total
+        if minute >= head - self._minute_horizon + 1:  # within the minute horizon
+            if self.first_minute is None or minute < self.first_minute:
+                self._cover_minutes(head, minute)
+            self._add_minute(minute, good, total, head)
+        if minute < head:
             self.late_adds += 1
         return True
 
@@ -334,12 +343,14 @@ class MinuteCounts:
             raise ValueError("no minute seen yet")
         return self.head_minute
 
-    def _add_minute(self, minute: int, good: int, total: int) -> None:
-        slot = minute % len(self.minutes)
-        was_good, was_seen = (int(v) for v in self.flags[slot])
-        self.minutes[slot] += (good, total)
-        self.flags[slot, 1] = 1
-        if minute < self._head():  # closed already: decide it again with the late events
+    def _add_minute(self, minute: int, good: int, total: int, head: int) -> None:
+        minutes, flags = self.minutes, self.flags
+        slot = minute % len(minutes)
+        was_good, was_seen = int(flags[slot, 0]), int(flags[slot, 1])
+        minutes[slot, 0] += good
+        minutes[slot, 1] += total
+        flags[slot, 1] = 1
+        if minute < head:  # closed already: decide it again with the late events
             self._decide(minute, was_seen, was_good)
 
     def _decide(self, minute: int, was_seen: int, was_good: int) -> None:
