@@ -11,12 +11,15 @@ reservoirs now 3.1 MiB).
 
 from __future__ import annotations
 
+import math
 import statistics
+from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from otel_perf.histogram import ExponentialHistogram
+from otel_perf.processors.regression.saved import SavedBaseline
 
 QUANTILES = (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
 _MASK64 = (1 << 64) - 1
@@ -43,7 +46,7 @@ class Reservoir:
     def __init__(self, size: int, seed: int = 0) -> None:
         self.size = size
         self.seen = 0
-        self.values: list[float] = []
+        self.values = array("d")  # 8 bytes a value, not a float object and a list slot
         self._key = splitmix64(seed & _MASK64)
 
     def add(self, value: float) -> None:
@@ -108,7 +111,7 @@ class Baseline:
             histogram.record(value)
         reservoir = Reservoir(size, seed=len(samples))
         reservoir.extend(samples)
-        return cls(name, created_ns, source, histogram, reservoir.values, len(samples))
+        return cls(name, created_ns, source, histogram, reservoir.values.tolist(), len(samples))
 
     @property
     def summary(self) -> dict[str, float]:
@@ -130,24 +133,22 @@ class Baseline:
             "reservoir": len(self.samples),
         }
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "created_ns": self.created_ns,
-            "source": self.source,
-            "histogram": self.histogram.to_dict(),
-            "samples": self.samples,
-            "count": self.count,
-            "summary": self.summary,
-        }
+    def saved(self) -> SavedBaseline:
+        """The saved document (``saved.py``)."""
+        return SavedBaseline(
+            name=self.name,
+            created_ns=self.created_ns,
+            source=self.source,
+            histogram=self.histogram.to_dict(),
+            samples=self.samples,
+            count=self.count,
+            summary={k: v if math.isfinite(v) else None for k, v in self.summary.items()},
+        )
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Baseline:
+    def from_saved(cls, saved: SavedBaseline) -> Baseline:
+        """Raises ValueError or KeyError when the histogram does not fit."""
+        histogram = ExponentialHistogram.from_dict(saved.histogram)
         return cls(
-            str(data["name"]),
-            int(data["created_ns"]),
-            str(data["source"]),
-            ExponentialHistogram.from_dict(data["histogram"]),
-            [float(v) for v in data["samples"]],
-            int(data["count"]),
+            saved.name, saved.created_ns, saved.source, histogram, saved.samples, saved.count
         )

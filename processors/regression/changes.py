@@ -12,7 +12,7 @@ statements) around a change's interval, to judge whether the change was the envi
 
 from __future__ import annotations
 
-from collections import deque
+from array import array
 from typing import Any
 
 from otel_perf.processors.regression.changepoint import EVERY, ChangePointDetector
@@ -25,15 +25,66 @@ NS = 1_000_000_000
 
 
 class _Series:
+    """One series' detector and its last ``window`` points and usages, row after row in
+    typed arrays (a deque alone cost ~600 B, a point as a tuple ~140 B; most series hold a
+    few points)."""
+
+    __slots__ = (
+        "service",
+        "statement",
+        "window",
+        "detector",
+        "_points",
+        "_usage",
+        "seen",
+        "last_change",
+    )
+
     def __init__(
         self, service: str, statement: bool, window: int, every: int, min_size: int
     ) -> None:
-        self.service, self.statement = service, statement
+        self.service, self.statement, self.window = service, statement, window
         self.detector = ChangePointDetector(window=window, every=every, min_size=min_size)
-        self.points: deque[tuple[int, float, float]] = deque(maxlen=window)  # (index, t_s, v)
-        self.usage: deque[tuple[int, Usage]] = deque(maxlen=window)  # (index, usage)
+        self._points = array("d")  # index, t_s, value: the last window
+        self._usage = array("d")  # index, executions, traces, total_ms, length_s
         self.seen = 0
         self.last_change = 0  # index where the current segment starts
+
+    def add(self, t_s: float, value: float, usage: Usage | None) -> None:
+        _push(self._points, (self.seen, t_s, value), self.window)
+        if usage is not None:
+            row = (usage.executions, usage.traces, usage.total_ms, usage.length_s)
+            _push(self._usage, (self.seen, *row), self.window)
+        self.seen += 1
+
+    @property
+    def points(self) -> list[tuple[int, float, float]]:
+        """(index, t_s, value) of the last ``window`` points, oldest first."""
+        p = self._points
+        return [(int(p[i]), p[i + 1], p[i + 2]) for i in range(0, len(p), POINT)]
+
+    @property
+    def has_usage(self) -> bool:
+        return bool(self._usage)
+
+    @property
+    def usage(self) -> list[tuple[int, Usage]]:
+        """(index, usage) of the last ``window`` intervals that had one, oldest first."""
+        u = self._usage
+        return [
+            (int(u[i]), Usage(int(u[i + 1]), int(u[i + 2]), u[i + 3], u[i + 4]))
+            for i in range(0, len(u), USAGE)
+        ]
+
+
+POINT, USAGE = 3, 5  # numbers a row of _Series' arrays
+
+
+def _push(rows: array[float], row: tuple[float, ...], window: int) -> None:
+    """Append ``row``; drop the oldest row past ``window`` rows."""
+    rows.extend(row)
+    if len(rows) > window * len(row):
+        del rows[: len(row)]
 
 
 class ChangeTracker:
@@ -59,15 +110,12 @@ class ChangeTracker:
             statement = operation.startswith(STATEMENT_PREFIX)
             state = _Series(service, statement, self.window, self.every, self.min_size)
             self.series[name] = state
-        state.points.append((state.seen, t_ns / NS, p95_ms))
-        if usage is not None:
-            state.usage.append((state.seen, usage))
-        state.seen += 1
+        state.add(t_ns / NS, p95_ms, usage)
         described = []
         for index in state.detector.update(p95_ms):
-            point = describe_change(list(state.points), state.last_change, index, state.seen)
+            point = describe_change(state.points, state.last_change, index, state.seen)
             point["series"] = name
-            if state.usage:
+            if state.has_usage:
                 point.update(_usage_of(state, index))
             described.append(point)
             state.last_change = index
@@ -97,15 +145,17 @@ class ChangeTracker:
 
 def _around(state: _Series, low_s: float, high_s: float) -> Pair:
     """p95 points before ``low_s`` (the last ``BEFORE_POINTS``) and from ``high_s`` on."""
-    before = [v for _, t, v in state.points if t < low_s][-BEFORE_POINTS:]
-    return before, [v for _, t, v in state.points if t >= high_s]
+    points = state.points
+    before = [v for _, t, v in points if t < low_s][-BEFORE_POINTS:]
+    return before, [v for _, t, v in points if t >= high_s]
 
 
 def _usage_of(state: _Series, index: int) -> dict[str, Any]:
     """Usage figures of the segment before ``index`` (since the last change) and after it,
     and ``call_change``: why it is a change of how the series is called (or absent)."""
-    before = [u for i, u in state.usage if state.last_change <= i < index]
-    after = [u for i, u in state.usage if i >= index]
+    usage = state.usage
+    before = [u for i, u in usage if state.last_change <= i < index]
+    after = [u for i, u in usage if i >= index]
     figures: dict[str, Any] = usage_around(before, after)
     reason = call_change(figures)
     if reason is not None:

@@ -14,58 +14,43 @@
   service's other series over the same interval (``environment.py``): a change they all
   share is the environment's (load), not the operation's, and raises no finding.
 
-API calls arrive on server threads, so every entry point takes the processor's lock.
+What the API and the CLI read and do (named baselines, runs, trends, the analysis) is the
+processor's :class:`analysis.RegressionService` (``processor.service``); both work on the
+same :class:`holdings.Holdings` under its one lock.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import threading
-import time
-from collections import deque
-from collections.abc import Sequence
 from typing import Any
 
-from otel_perf import gauges
 from otel_perf.component import Context, Factory, Processor
 from otel_perf.findings import Finding
 from otel_perf.model import SpanBatch, SpanKind
 from otel_perf.processors.regression import drift
 from otel_perf.processors.regression.aggregated import ordered_versions, samples_ms
-from otel_perf.processors.regression.baselines import Baseline, Reservoir
-from otel_perf.processors.regression.changes import ChangeTracker
-from otel_perf.processors.regression.config import RegressionConfig
-from otel_perf.processors.regression.findings import (
-    change_finding,
-    run_finding,
-    version_finding,
+from otel_perf.processors.regression.analysis import (
+    Gauge,
+    RegressionService,
+    compare,
 )
-from otel_perf.processors.regression.intake import row_keys
+from otel_perf.processors.regression.baselines import Reservoir
+from otel_perf.processors.regression.config import RegressionConfig
+from otel_perf.processors.regression.findings import change_finding, version_finding
+from otel_perf.processors.regression.holdings import Holdings
+from otel_perf.processors.regression.intake import keyed_rows
 from otel_perf.processors.regression.keys import STATEMENT_PREFIX, is_entry_series
-from otel_perf.processors.regression.release import judge_release
-from otel_perf.processors.regression.runs import RunHistory, finite, finite_dict, run_record
+from otel_perf.processors.regression.persistence import VERSIONS_DIRTY, RegressionState
+from otel_perf.processors.regression.runs import finite
 from otel_perf.processors.regression.sequential import msprt
-from otel_perf.processors.regression.statements import StatementIntervals
-from otel_perf.processors.regression.stats import SEQUENTIAL_SHARE, Verdict
-from otel_perf.processors.regression.trend import trend
+from otel_perf.processors.regression.stats import SEQUENTIAL_SHARE
 from otel_perf.processors.regression.usage import VERSION_USAGE_KEYS as USAGE_KEYS
-from otel_perf.processors.regression.usage import Usage, VersionUsage
-from otel_perf.processors.regression.versions import Comparison, VersionTracker
+from otel_perf.processors.regression.usage import Usage
+from otel_perf.processors.regression.versions import Comparison
 from otel_perf.series import SeriesInterval
 
 NS = 1_000_000_000
-KEPT_EVENTS = 200
 RELEASE_SLACK_S = 30.0  # a release this close to a change's interval coincides with it
-
-gauges.register("otel_perf.regression.baseline_p95", "ms", "p95 of a regression baseline.")
-gauges.register("otel_perf.regression.current_p95", "ms", "p95 of the latest run or interval.")
-gauges.register(
-    "otel_perf.regression.relative_change", "1", "Latest p95 against its baseline's, minus 1."
-)
-
-
-class UnknownBaseline(KeyError):
-    """A regression test named a baseline that does not exist."""
 
 
 class RegressionProcessor(Processor):
@@ -74,155 +59,60 @@ class RegressionProcessor(Processor):
     def __init__(self, context: Context, config: RegressionConfig) -> None:
         super().__init__(context)
         self.config = config
-        self.lock = threading.RLock()
-        self.baselines: dict[str, Baseline] = {}
-        self.runs = RunHistory(config.max_runs)
-        self.versions = VersionTracker(config.version_window, config.max_series)
-        self.changes = ChangeTracker(
-            config.changepoint_window, config.changepoint_min_size, config.max_series
-        )
-        self.statements = StatementIntervals(config.max_series, config.reservoir_size)
-        self.version_usage = VersionUsage(config.max_series)
-        self.collecting: dict[str, tuple[Reservoir, int]] = {}  # auto baselines being built
-        self.comparisons: deque[dict[str, Any]] = deque(maxlen=KEPT_EVENTS)
-        self.change_points: deque[dict[str, Any]] = deque(maxlen=KEPT_EVENTS)
-        self.current_p95: dict[str, float] = {}
-        self.pending: list[Finding] = []
-        self.dirty: set[str] = set()
-        self.untracked = 0  # automatic baselines not made because max_series were full
-        self.last_ns = 0
-        self.saved_ns = 0
+        self.held = Holdings.new(config)
+        self.service = RegressionService(config, self.held, self.id)
+        self.saved = RegressionState(context.store, self.id, config.save_interval)
         # (service, old, new) -> each route's log shift, and the routes with both versions;
         # rebuilt on every evaluation (drift.py)
         self._shifts: dict[tuple[str, str, str], dict[str, float]] = {}
         self._waiting: dict[tuple[str, str, str], set[str]] = {}
         self._unsubscribe = context.series.subscribe(self._interval)
 
-    # -- named baselines and runs ------------------------------------------
-    def establish_baseline(
-        self, name: str, samples: Sequence[float], *, source: str = "api", now_ns: int | None = None
-    ) -> Baseline:
-        """Make (or replace) baseline ``name`` from ``samples`` (milliseconds).
-
-        Raises:
-            ValueError: a new name when ``max_series`` baselines exist already.
-        """
-        with self.lock:
-            if name not in self.baselines and len(self.baselines) >= self.config.max_series:
-                raise ValueError(
-                    f"{len(self.baselines)} baselines exist (max_series); replace one instead"
-                )
-            baseline = Baseline.build(
-                name, list(samples), self._now(now_ns), source, self.config.reservoir_size
-            )
-            self.baselines[name] = baseline
-            self.dirty.add(name)
-            return baseline
-
-    def run_regression_test(
-        self,
-        name: str,
-        current_samples: Sequence[float],
-        *,
-        source: str = "api",
-        now_ns: int | None = None,
-        extra: dict[str, Any] | None = None,
-    ) -> Verdict:
-        """Judge ``current_samples`` against baseline ``name``; the run is stored.
-
-        Raises:
-            UnknownBaseline: there is no baseline of that name.
-        """
-        with self.lock:
-            baseline = self.baselines.get(name)
-            if baseline is None:
-                raise UnknownBaseline(name)
-            samples, now = list(current_samples), self._now(now_ns)
-            verdict = self._compare(baseline.samples, samples)
-            self.runs.add(run_record(name, now, source, samples, verdict, baseline, extra))
-            self.current_p95[name] = verdict.current_p95
-            finding = run_finding(name, verdict, now, self.id)
-            if finding is not None:
-                self.pending.append(finding)
-            return verdict
-
-    def record_run(
-        self, name: str, samples: Sequence[float], *, source: str, extra: dict[str, Any]
-    ) -> dict[str, Any]:
-        """A benchmark's samples: the first run of a name becomes its baseline, later ones
-        are tested against it. Returns the stored run (or the new baseline's view)."""
-        with self.lock:
-            if name not in self.baselines:
-                baseline = self.establish_baseline(name, samples, source=source)
-                return {"baseline_established": True, "baseline": finite(baseline.view())}
-            self.run_regression_test(name, samples, source=source, extra=extra)
-            return {"baseline_established": False, "run": self.runs.last(name)}
-
-    def _compare(
-        self, baseline: Sequence[float], current: Sequence[float], tolerate_ms: bool = False
-    ) -> Verdict:
-        c = self.config
-        verdict = judge_release(
-            baseline,
-            current,
-            confidence=c.confidence,
-            min_relative_change=c.min_relative_change,
-            min_samples=c.min_samples,
-            direction=c.direction,
-            false_alarm_rate=c.false_alarm_rate,
-        )
-        # Kayenta-style tolerance: a significant shift smaller than this (in ms) is no
-        # regression a user would notice — sub-millisecond noise between two processes
-        if (
-            tolerate_ms
-            and verdict.outcome in ("regression", "improvement")
-            and abs(verdict.hl_shift) < c.min_absolute_change_ms
-        ):
-            reason = (
-                f"{verdict.reason}; but the shift {verdict.hl_shift:.3g} ms is under "
-                f"min_absolute_change_ms {c.min_absolute_change_ms:g}"
-            )
-            return dataclasses.replace(verdict, outcome="pass", reason=reason)
-        return verdict
-
-    def _now(self, now_ns: int | None) -> int:
-        return now_ns if now_ns is not None else (self.last_ns or time.time_ns())
-
     # -- intake -------------------------------------------------------------
     def consume_spans(self, batch: SpanBatch) -> None:
-        keys = row_keys(batch.columns(), batch.spans)  # operation_key once per combination
-        with self.lock:
-            for span, key in zip(batch.spans, keys, strict=True):
-                if key is None:  # entry operations and statements only
-                    continue
-                service, value_ms = span.service_name, span.duration_ns / 1e6
-                self.last_ns = max(self.last_ns, span.end_ns)
-                version = span.resource.service_version
+        keyed = keyed_rows(batch.columns(), batch.spans)  # operation_key once per combination
+        held = self.held
+        versions, usage, statements = held.versions, held.version_usage, held.statements
+        collected: dict[tuple[str, str], str] = {}  # (service, span name) -> baseline name
+        versioned = False
+        with held.lock:
+            for span, key, value_ms, end_ns in keyed:  # entry operations and statements only
+                resource = span.resource
+                service, version = resource.service_name, resource.service_version
+                if end_ns > held.last_ns:
+                    held.last_ns = end_ns
+                statement = key.startswith(STATEMENT_PREFIX)
                 if version is not None:
-                    self.versions.add(service, version, key, value_ms, span.end_ns)
-                    if key.startswith(STATEMENT_PREFIX):
-                        self.version_usage.execution(service, version, key, value_ms)
+                    versioned = True
+                    versions.add(service, version, key, value_ms, end_ns)
+                    if statement:
+                        usage.execution(service, version, key, value_ms)
                     else:
-                        self.version_usage.request(service, version)
-                if key.startswith(STATEMENT_PREFIX):
-                    self.statements.add(service, key, span.end_ns, value_ms, span.trace_id)
+                        usage.request(service, version)
+                if statement:
+                    statements.add(service, key, end_ns, value_ms, span.trace_id)
                 elif span.kind == SpanKind.SERVER:
-                    self._collect(f"auto:{service} {span.name}", value_ms)
+                    name = collected.get((service, span.name))
+                    if name is None:
+                        name = collected[(service, span.name)] = f"auto:{service} {span.name}"
+                    self._collect(name, value_ms)
+            if versioned:
+                held.dirty.add(VERSIONS_DIRTY)
 
     def _collect(self, name: str, value_ms: float) -> None:
-        if not self.config.baseline_intervals or name in self.baselines:
+        if not self.config.baseline_intervals or name in self.held.baselines:
             return
-        entry = self.collecting.get(name)
+        entry = self.held.collecting.get(name)
         if entry is None:
-            if len(self.collecting) >= self.config.max_series:
+            if len(self.held.collecting) >= self.config.max_series:
                 return
-            entry = self.collecting[name] = (Reservoir(self.config.reservoir_size), 0)
+            entry = self.held.collecting[name] = (Reservoir(self.config.reservoir_size), 0)
         entry[0].add(value_ms)
 
     def _interval(self, interval: SeriesInterval) -> None:
         if interval.rollup:
             return
-        with self.lock:
+        with self.held.lock:
             if interval.aggregated:  # the analysis tier: no spans, per-version histograms
                 self._aggregated_samples(interval)
             for key, red in interval.values.items():
@@ -230,13 +120,13 @@ class RegressionProcessor(Processor):
                     continue
                 p95_ms = red.duration_s.quantile(0.95) * 1000
                 name = f"auto:{key.service} {key.operation}"
-                self.current_p95[name] = p95_ms
+                self.held.current_p95[name] = p95_ms
                 self._count_interval(name, interval.end_ns)
                 if is_entry_series(key.span_kind, key.operation):
                     length_s = (interval.end_ns - interval.start_ns) / 1e9
                     usage = Usage(red.calls, 0, red.duration_s.sum * 1000, length_s)
                     self._observe(key.service, key.operation, interval.end_ns, p95_ms, usage)
-            closed = self.statements.close(interval.start_ns, interval.end_ns)
+            closed = self.held.statements.close(interval.start_ns, interval.end_ns)
             for service, statement, p95_ms, usage in closed:
                 self._observe(service, statement, interval.end_ns, p95_ms, usage)
 
@@ -247,24 +137,27 @@ class RegressionProcessor(Processor):
         if low is None or high is None:
             return None
         step = RELEASE_SLACK_S
-        return self.versions.release_near(service, int((low - step) * NS), int((high + step) * NS))
+        return self.held.versions.release_near(
+            service, int((low - step) * NS), int((high + step) * NS)
+        )
 
     def _observe(
         self, service: str, operation: str, end_ns: int, p95_ms: float, usage: Usage | None = None
     ) -> None:
-        for point in self.changes.observe(service, operation, end_ns, p95_ms, usage):
+        for point in self.held.changes.observe(service, operation, end_ns, p95_ms, usage):
             point["release"] = self._release_near(service, point)
             if point.get("kind") == "level" and not point.get("call_change"):
-                environment = self.changes.environment(point["series"], point)
+                environment = self.held.changes.environment(point["series"], point)
                 if environment is not None:  # judged against the service's other series
                     point.update(environment.to_dict(), environment_note=environment.note())
-            self.change_points.append(point)
+            self.held.change_points.append(point)
             finding = change_finding(service, operation, point, end_ns, self.id)
             if finding is not None:
-                self.pending.append(finding)
+                self.held.pending.append(finding)
 
     def _aggregated_samples(self, interval: SeriesInterval) -> None:
-        self.last_ns = max(self.last_ns, interval.end_ns)
+        self.held.dirty.add(VERSIONS_DIRTY)
+        self.held.last_ns = max(self.held.last_ns, interval.end_ns)
         limit = self.config.version_window
         for key, red in interval.values.items():
             if key.span_kind == SpanKind.SERVER and not key.is_overflow:  # auto baselines
@@ -274,27 +167,29 @@ class RegressionProcessor(Processor):
         for key, versions in interval.versions.items():
             if not is_entry_series(key.span_kind, key.operation) or key.is_overflow:
                 continue
-            current = self.versions.current.get(key.service)
+            current = self.held.versions.current.get(key.service)
             for version in ordered_versions(dict(versions), current):
                 seed = f"{key.label()} {version} {interval.start_ns}"
                 for value_ms in samples_ms(versions[version].duration_s, limit, seed):
-                    self.versions.add(
+                    self.held.versions.add(
                         key.service, version, key.operation, value_ms, interval.end_ns
                     )
 
     def _count_interval(self, name: str, end_ns: int) -> None:
-        entry = self.collecting.get(name)
+        entry = self.held.collecting.get(name)
         if entry is None:
             return
         reservoir, intervals = entry[0], entry[1] + 1
-        self.collecting[name] = (reservoir, intervals)
+        self.held.collecting[name] = (reservoir, intervals)
         if intervals >= self.config.baseline_intervals:
-            del self.collecting[name]
+            del self.held.collecting[name]
             source = f"auto: first {intervals} intervals of span metrics"
             try:
-                self.establish_baseline(name, reservoir.values, source=source, now_ns=end_ns)
+                self.service.establish_baseline(
+                    name, reservoir.values, source=source, now_ns=end_ns
+                )
             except ValueError:  # the baselines are full: counted, like any other overflow
-                self.untracked += 1
+                self.held.untracked += 1
 
     # -- evaluation ---------------------------------------------------------
     def tick(self, now_ns: int) -> list[Finding]:
@@ -304,12 +199,14 @@ class RegressionProcessor(Processor):
         return self._evaluate(now_ns, final=True)
 
     def _evaluate(self, now_ns: int, final: bool) -> list[Finding]:
-        with self.lock:
+        with self.held.lock:
+            if self.held.versions.pending:  # ready() takes comparisons out of it
+                self.held.dirty.add(VERSIONS_DIRTY)
             self._shifts.clear()  # the control routes' shifts, as of this tick
             self._waiting.clear()
-            for comparison in self.versions.ready(final, early=self._called_early):
+            for comparison in self.held.versions.ready(final, early=self._called_early):
                 self._judge_versions(comparison, now_ns)
-            found, self.pending = self.pending, []
+            found, self.held.pending = self.held.pending, []
             return found
 
     def _called_early(self, comparison: Comparison) -> bool:
@@ -339,7 +236,7 @@ class RegressionProcessor(Processor):
         if shifts is None:  # once per service and tick, however many routes are pending
             pairs = {  # routes only: a statement's shift follows how it is called (usage.py)
                 op: samples
-                for op, samples in self.versions.pairs(*pair).items()
+                for op, samples in self.held.versions.pairs(*pair).items()
                 if not op.startswith(STATEMENT_PREFIX)
             }
             self._shifts[pair] = shifts = drift.route_shifts(pairs, self.config.min_samples)
@@ -354,19 +251,19 @@ class RegressionProcessor(Processor):
     def _judge_versions(self, c: Comparison, now_ns: int) -> None:
         basis = self._basis(c, early=False)
         assert basis is not None  # only an early look waits for a control
-        verdict = self._compare(basis.old, basis.new, tolerate_ms=True)
+        verdict = compare(self.config, basis.old, basis.new, tolerate_ms=True)
         verdict = dataclasses.replace(verdict, reason=f"{verdict.reason}; {basis.note()}")
         context: dict[str, Any] = {"basis": basis.kind, "environment_drift": basis.drift}
         if c.operation.startswith(STATEMENT_PREFIX):
-            usage = self.version_usage.call_change(
+            usage = self.held.version_usage.call_change(
                 c.service, c.operation, c.old_version, c.new_version
             )
             context.update(usage)
         if basis.kind == "control":
-            raw = self._compare(c.old_samples, c.new_samples, tolerate_ms=True)
+            raw = compare(self.config, c.old_samples, c.new_samples, tolerate_ms=True)
             context["unadjusted_outcome"] = raw.outcome
             verdict = drift.clear_only(verdict, raw)
-        self.comparisons.append(
+        self.held.comparisons.append(
             finite(
                 {
                     "service": c.service,
@@ -380,125 +277,33 @@ class RegressionProcessor(Processor):
                 }
             )
         )
-        self.dirty.add("versions")
+        self.held.dirty.add(VERSIONS_DIRTY)
         kept = ("basis", "environment_drift", *USAGE_KEYS)
         attributes = {k: context[k] for k in kept if k in context}
         finding = version_finding(c, verdict, now_ns, self.id, attributes)
         if finding is not None:
-            self.pending.append(finding)
+            self.held.pending.append(finding)
 
-    # -- reading ------------------------------------------------------------
-    def trend_of(self, name: str) -> dict[str, Any] | None:
-        """The trend of a test's run p95s, or of an operation's p95 per interval
-        (``auto:service operation`` or ``service operation``); None if unknown."""
-        with self.lock:
-            runs = self.runs.of(name)
-            if runs:
-                points = [(r["time_ns"] / NS, r["verdict"]["current_p95"]) for r in runs]
-                source = "runs"
-            else:
-                points = self.changes.history(name.removeprefix("auto:"))
-                source = "series p95 per interval"
-            if not points:
-                return None
-            fit = trend([t for t, _ in points], [v for _, v in points])
-            return finite_dict(
-                {
-                    "name": name,
-                    "source": source,
-                    "points": [{"time_s": t, "p95_ms": v} for t, v in points],
-                    "trend": fit.to_dict(),
-                }
-            )
-
-    def analysis(self) -> dict[str, Any]:
-        """Every baseline with its last verdict, recent change points and version comparisons."""
-        with self.lock:
-            baselines = []
-            for name, baseline in sorted(self.baselines.items()):
-                last = self.runs.last(name)
-                view = baseline.view()
-                view["last_run"] = (
-                    None
-                    if last is None
-                    else {k: last[k] for k in ("time_ns", "source", "outcome", "verdict")}
-                )
-                view["runs"] = len(self.runs.of(name))
-                baselines.append(view)
-            return finite_dict(
-                {
-                    "baselines": baselines,
-                    "collecting_baselines": sorted(self.collecting),
-                    "untracked_baselines": self.untracked,
-                    "change_points": list(self.change_points),
-                    "version_comparisons": list(self.comparisons),
-                    "versions": self.versions.view(),
-                }
-            )
-
+    # -- reading (the service's views) --------------------------------------
     def snapshot(self) -> dict[str, Any]:
-        return self.analysis()
+        return {**self.service.analysis(), "state_discarded": self.saved.discarded}
 
-    def gauges(self) -> list[tuple[str, float, dict[str, str]]]:
-        with self.lock:
-            out: list[tuple[str, float, dict[str, str]]] = []
-            for name, baseline in self.baselines.items():
-                base = baseline.summary.get("p95", float("nan"))
-                current = self.current_p95.get(name)
-                attrs = {"test": name}
-                out.append(("otel_perf.regression.baseline_p95", base, attrs))
-                if current is not None and current == current:
-                    out.append(("otel_perf.regression.current_p95", current, attrs))
-                    if base:
-                        out.append(
-                            ("otel_perf.regression.relative_change", current / base - 1, attrs)
-                        )
-            return out
+    def gauges(self) -> list[Gauge]:
+        return self.service.gauges()
 
-    # -- state --------------------------------------------------------------
+    # -- state (persistence.py) ----------------------------------------------
     def start(self) -> None:
-        store = self.context.store
-        with self.lock:
-            index = store.load_state(self.id, "index") or {}
-            for name in index.get("baselines", []):
-                saved = store.load_state(self.id, f"baseline/{name}")
-                if saved:
-                    self.baselines[name] = Baseline.from_dict(saved)
-            for name in index.get("runs", []):
-                self.runs.restore(name, store.load_state(self.id, f"runs/{name}") or [])
-            versions = store.load_state(self.id, "versions")
-            if versions:
-                self.versions.restore(versions["tracker"])
-                self.version_usage.restore(versions.get("usage", {}))
-                self.comparisons.extend(versions["comparisons"])
+        with self.held.lock:
+            self.saved.restore(self.held)
 
     def flush(self, now_ns: int) -> None:
-        if self.saved_ns and now_ns - self.saved_ns < self.config.save_interval * NS:
-            return
-        self.saved_ns = now_ns
-        self.save(now_ns)
+        with self.held.lock:
+            self.saved.flush(now_ns, self.held)
 
     def save(self, now_ns: int) -> None:
         """Write what changed to the store now."""
-        store = self.context.store
-        with self.lock:
-            for name in self.dirty - {"versions"}:
-                if name in self.baselines:
-                    store.save_state(
-                        self.id, f"baseline/{name}", self.baselines[name].to_dict(), now_ns
-                    )
-            for name in self.runs.dirty:
-                store.save_state(self.id, f"runs/{name}", self.runs.of(name), now_ns)
-            versions = {
-                "tracker": self.versions.to_dict(),
-                "usage": self.version_usage.to_dict(),
-                "comparisons": list(self.comparisons),
-            }
-            store.save_state(self.id, "versions", versions, now_ns)
-            index = {"baselines": sorted(self.baselines), "runs": sorted(self.runs.by_name)}
-            store.save_state(self.id, "index", index, now_ns)
-            self.dirty.clear()
-            self.runs.dirty.clear()
+        with self.held.lock:
+            self.saved.save(now_ns, self.held)
 
     def shutdown(self) -> None:
         self._unsubscribe()

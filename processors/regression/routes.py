@@ -25,7 +25,8 @@ from starlette.routing import Route
 
 from otel_perf.component import PipelineView
 from otel_perf.component.routes import needs_processor
-from otel_perf.processors.regression.processor import RegressionProcessor, UnknownBaseline
+from otel_perf.processors.regression.analysis import RegressionService, UnknownBaseline
+from otel_perf.processors.regression.processor import RegressionProcessor
 from otel_perf.processors.regression.runs import finite
 from otel_perf.processors.regression.service import (
     BenchmarkRequest,
@@ -37,11 +38,11 @@ from otel_perf.processors.regression.service import (
 from otel_perf.webbody import MAX_BODY_BYTES, error, json_body
 
 M = TypeVar("M", bound=BaseModel)
-Handler = Callable[[Request, RegressionProcessor], Awaitable[Response]]
+Handler = Callable[[Request, RegressionService], Awaitable[Response]]
 
 
 class RegressionRoutes:
-    """Handlers over the pipeline's first ``regression`` processor."""
+    """Handlers over the service of the pipeline's first ``regression`` processor."""
 
     def __init__(self, pipeline: PipelineView) -> None:
         self.pipeline = pipeline
@@ -49,50 +50,50 @@ class RegressionRoutes:
     async def _body(self, request: Request, model: type[M]) -> M | Response:
         return await json_body(request, model, MAX_BODY_BYTES)
 
-    async def analysis(self, request: Request, processor: RegressionProcessor) -> Response:
-        return JSONResponse({"processor": processor.id, **processor.analysis()})
+    async def analysis(self, request: Request, service: RegressionService) -> Response:
+        return JSONResponse({"processor": service.source, **service.analysis()})
 
-    async def trends(self, request: Request, processor: RegressionProcessor) -> Response:
+    async def trends(self, request: Request, service: RegressionService) -> Response:
         name = request.path_params["name"]
-        found = await run_in_threadpool(processor.trend_of, name)
+        found = await run_in_threadpool(service.trend_of, name)
         if found is None:
             return error(404, f'no runs and no series named "{name}"')
         return JSONResponse(found)
 
-    async def baselines(self, request: Request, processor: RegressionProcessor) -> Response:
+    async def baselines(self, request: Request, service: RegressionService) -> Response:
         body = await self._body(request, SamplesRequest)
         if isinstance(body, Response):
             return body
         try:
-            baseline = processor.establish_baseline(body.name, body.samples_ms, source="api")
+            baseline = service.establish_baseline(body.name, body.samples_ms, source="api")
         except ValueError as exc:
             return error(409, str(exc))
         return JSONResponse(finite(baseline.view()), status_code=201)
 
-    async def tests(self, request: Request, processor: RegressionProcessor) -> Response:
+    async def tests(self, request: Request, service: RegressionService) -> Response:
         body = await self._body(request, SamplesRequest)
         if isinstance(body, Response):
             return body
         try:
             verdict = await run_in_threadpool(
-                processor.run_regression_test, body.name, body.samples_ms
+                service.run_regression_test, body.name, body.samples_ms
             )
         except UnknownBaseline:
             return error(404, f'no baseline named "{body.name}"; POST one to /baselines')
         return JSONResponse(finite(verdict.to_dict()))
 
-    async def benchmark(self, request: Request, processor: RegressionProcessor) -> Response:
+    async def benchmark(self, request: Request, service: RegressionService) -> Response:
         body = await self._body(request, BenchmarkRequest)
         if isinstance(body, Response):
             return body
         try:
-            call = plan(body, processor.config.benchmark)  # refuses before contacting anything
+            call = plan(body, service.config.benchmark)  # refuses before contacting anything
         except TargetRefused as exc:
             return error(403, str(exc))
         except ValueError as exc:
             return error(400, str(exc))
         try:
-            result = await run_in_threadpool(execute, processor, body, call)
+            result = await run_in_threadpool(execute, service, body, call)
         except ValueError as exc:  # e.g. a new baseline past max_series
             return error(409, str(exc))
         return JSONResponse(result)
@@ -102,7 +103,10 @@ def regression_routes(pipeline: PipelineView) -> list[Route]:
     handlers = RegressionRoutes(pipeline)
 
     def route(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-        return needs_processor(pipeline, "regression", RegressionProcessor, handler)
+        async def on_service(request: Request, processor: RegressionProcessor) -> Response:
+            return await handler(request, processor.service)
+
+        return needs_processor(pipeline, "regression", RegressionProcessor, on_service)
 
     return [
         Route("/performance/regression/analysis", route(handlers.analysis)),

@@ -12,9 +12,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from otel_perf.processors.regression import benchmark_runner
+from otel_perf.processors.regression.analysis import RegressionService
 from otel_perf.processors.regression.benchmark_runner import Call, TargetRefused
 from otel_perf.processors.regression.config import BenchmarkSettings
-from otel_perf.processors.regression.processor import RegressionProcessor
 from otel_perf.processors.regression.runs import finite_dict
 
 ITERATIONS = 100  # timed calls of a benchmark request that does not say
@@ -89,7 +89,7 @@ def plan(request: BenchmarkRequest, settings: BenchmarkSettings) -> Call | None:
 
 
 def execute(
-    processor: RegressionProcessor, request: BenchmarkRequest, call: Call | None
+    service: RegressionService, request: BenchmarkRequest, call: Call | None
 ) -> dict[str, Any]:
     """Run (or take the client's samples), describe, and record against the baseline."""
     target = request.url or request.callable or request.target or "client"
@@ -98,7 +98,7 @@ def execute(
     else:
         result = benchmark_runner.run(call, request.iterations, request.warmup, request.concurrency)
         samples, errors, first_error = result.samples_ms, result.errors, result.first_error
-    description = benchmark_runner.describe(samples, processor.config.confidence)
+    description = benchmark_runner.describe(samples, service.config.confidence)
     extra = {"benchmark": {"target": target, "errors": errors, "statistics": description}}
     body: dict[str, Any] = {"name": request.name, "target": target, "errors": errors}
     body["first_error"] = first_error or None
@@ -107,7 +107,7 @@ def execute(
         body["recorded"] = False
         return finite_dict(body)
     body["recorded"] = True
-    body.update(processor.record_run(request.name, samples, source="benchmark", extra=extra))
+    body.update(service.record_run(request.name, samples, source="benchmark", extra=extra))
     return finite_dict(body)
 
 

@@ -8,8 +8,9 @@ the first ``window`` of the new one. A comparison is ready once the new version 
 
 from __future__ import annotations
 
+from array import array
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,41 +22,73 @@ KEPT_VERSIONS = 2
 KEPT_RELEASES = 16  # version changes remembered per service, to name the one a change follows
 
 
-@dataclass
 class VersionSamples:
     """The first and the last ``window`` samples (ms) of one version of one operation, with
     the times (ns) they ended at, so versions that ran at once can be compared on their
-    overlap (``drift.py``)."""
+    overlap (``drift.py``).
 
-    window: int
-    head: list[float] = field(default_factory=list)
-    tail: deque[float] = field(default_factory=deque)
-    head_ns: list[int] = field(default_factory=list)
-    tail_ns: deque[int] = field(default_factory=deque)
+    Held in typed arrays (8 bytes a value, not a float object and a list slot; a deque
+    alone cost ~600 B), and until more than ``window`` samples came the last ones *are*
+    the first ones: the tail is kept apart only from then on.
+    """
+
+    __slots__ = ("window", "head", "head_ns", "_tail", "_tail_ns")
+
+    def __init__(
+        self,
+        window: int,
+        head: Iterable[float] = (),
+        tail: Iterable[float] | None = None,
+        head_ns: Iterable[int] = (),
+        tail_ns: Iterable[int] | None = None,
+    ) -> None:
+        self.window = window
+        self.head = array("d", head)
+        self.head_ns = array("q", head_ns)
+        self._tail: array[float] | None = None
+        self._tail_ns: array[int] | None = None
+        if tail is not None:
+            kept, kept_ns = array("d", tail), array("q", tail_ns if tail_ns is not None else ())
+            if kept != self.head or kept_ns != self.head_ns:
+                self._tail, self._tail_ns = kept, kept_ns
+
+    @property
+    def tail(self) -> array[float]:
+        """The last ``window`` samples (ms), oldest first."""
+        return self.head if self._tail is None else self._tail
+
+    @property
+    def tail_ns(self) -> array[int]:
+        """The times (ns) of :attr:`tail`."""
+        return self.head_ns if self._tail_ns is None else self._tail_ns
 
     def add(self, value_ms: float, t_ns: int = 0) -> None:
         if len(self.head) < self.window:
             self.head.append(value_ms)
             self.head_ns.append(t_ns)
-        self.tail.append(value_ms)
-        self.tail_ns.append(t_ns)
-        if len(self.tail) > self.window:
-            self.tail.popleft()
-            self.tail_ns.popleft()
+            if self._tail is None:
+                return
+        if self._tail is None or self._tail_ns is None:  # the first sample past the head
+            self._tail, self._tail_ns = array("d", self.head), array("q", self.head_ns)
+        self._tail.append(value_ms)
+        self._tail_ns.append(t_ns)
+        if len(self._tail) > self.window:
+            del self._tail[0]
+            del self._tail_ns[0]
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "head": self.head,
-            "tail": list(self.tail),
-            "head_ns": self.head_ns,
-            "tail_ns": list(self.tail_ns),
+            "head": self.head.tolist(),
+            "tail": self.tail.tolist(),
+            "head_ns": self.head_ns.tolist(),
+            "tail_ns": self.tail_ns.tolist(),
         }
 
     @classmethod
     def from_dict(cls, window: int, data: dict[str, Any]) -> VersionSamples:
-        head, tail = list(data["head"]), deque(data["tail"])
-        head_ns = list(data.get("head_ns", [0] * len(head)))  # saved before times were kept
-        tail_ns = deque(data.get("tail_ns", [0] * len(tail)))
+        head, tail = list(data["head"]), list(data["tail"])
+        head_ns = data.get("head_ns", [0] * len(head))  # saved before times were kept
+        tail_ns = data.get("tail_ns", [0] * len(tail))
         return cls(window, head, tail, head_ns, tail_ns)
 
 
@@ -166,10 +199,10 @@ class VersionTracker:
             *key,
             old,
             new,
-            list(old_samples.tail),
-            list(fresh.head) if fresh else [],
-            list(old_samples.tail_ns),
-            list(fresh.head_ns) if fresh else [],
+            old_samples.tail.tolist(),
+            fresh.head.tolist() if fresh else [],
+            old_samples.tail_ns.tolist(),
+            fresh.head_ns.tolist() if fresh else [],
         )
 
     def pairs(

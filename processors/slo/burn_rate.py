@@ -142,7 +142,7 @@ class Transition:
         return self.at_ns - self.since_ns
 
 
-@dataclass
+@dataclass(slots=True)
 class AlertState:
     """The alert of one (objective, severity): fires when any rule of that severity fires,
     resolves when none does."""
@@ -162,21 +162,3 @@ class AlertState:
             self.firing, self.since_ns = False, None
             return Transition(self.objective, self.severity, "resolved", now_ns, since)
         return None
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "objective": self.objective,
-            "severity": self.severity.value,
-            "firing": self.firing,
-            "since_ns": self.since_ns,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, object]) -> AlertState:
-        since = data.get("since_ns")
-        return cls(
-            objective=str(data["objective"]),
-            severity=AlertSeverity(str(data["severity"])),
-            firing=data.get("firing") is True,
-            since_ns=since if isinstance(since, int) else None,
-        )

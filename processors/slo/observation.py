@@ -31,7 +31,7 @@ from typing import Any
 NS = 1_000_000_000
 
 
-@dataclass
+@dataclass(slots=True)
 class Observation:
     """The current gap-free stretch of event time one objective has been watched."""
 

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
 
 from otel_perf.component import Context, Factory, Processor
+from otel_perf.component.documents import PersistedDocuments
+from otel_perf.component.state import PersistedState
 from otel_perf.findings import Finding
 from otel_perf.model import MetricBatch, MetricPoint, MetricType, SpanBatch
 from otel_perf.processors.slo.aggregates import interval_events
@@ -19,6 +23,13 @@ from otel_perf.processors.slo.config import (
 )
 from otel_perf.processors.slo.gauges import objective_gauges
 from otel_perf.processors.slo.objective import Objective, SLIKind
+from otel_perf.processors.slo.saved import (
+    DEFAULT_SERVICES,
+    ROUTE_BASELINES,
+    DefaultServices,
+    LearnedRoutes,
+    SavedObjective,
+)
 from otel_perf.processors.slo.sources import (
     MINUTE_NS,
     REQUEST_KINDS,
@@ -31,10 +42,7 @@ from otel_perf.processors.slo.state import ObjectiveState
 from otel_perf.series import SeriesInterval
 
 HISTOGRAMS = (MetricType.HISTOGRAM, MetricType.EXPONENTIAL_HISTOGRAM)
-#: the component-state names of the services that have suggested (default) objectives
-#: and of the routes' learned latency baselines
-DEFAULT_SERVICES_STATE = "#default-services"
-ROUTE_BASELINES_STATE = "#route-baselines"
+M = TypeVar("M", bound=BaseModel)
 
 
 class SLOProcessor(Processor):
@@ -43,36 +51,57 @@ class SLOProcessor(Processor):
     def __init__(self, context: Context, config: SLOConfig) -> None:
         super().__init__(context)
         self.config = config
+        interval = config.save_interval
+        self.objective_state = PersistedDocuments(
+            context.store, self.id, "", SavedObjective, interval
+        )  # one document per objective, named by it
+        self.default_state = PersistedState(
+            context.store, self.id, DEFAULT_SERVICES, DefaultServices, interval
+        )
+        self.routes_state = PersistedState(
+            context.store, self.id, ROUTE_BASELINES, LearnedRoutes, interval
+        )
         self.states: dict[str, ObjectiveState] = {}
+        self._parts: dict[Any, Any] = {}  # windows and rule tuples, one of each kind
         self.by_service: dict[str, list[ObjectiveState]] = {}
         for objective in self._configured():
             self._track(objective)
         self.explicit_services = frozenset(self.by_service)
         self.default_services: set[str] = set()
         self.untracked_services = 0
-        self.default_services_dirty = False
         self.streams = MetricStreams(config.max_streams)
         self.ratio_pending: dict[tuple[str, int], list[float]] = {}
         self.evaluated_ns = 0
-        self.saved_ns = 0
         # the analysis tier has no spans: it counts the intervals merged from the trace tier
         self._unsubscribe = context.series.subscribe(self._interval)
         self.baselines = self._baselines()
-        self.baselines_dirty = False
         self._restore_defaults()
 
     def _restore_defaults(self) -> None:
         """Track again the services that had suggested objectives before a restart, so
         health, ``slo`` and recommendations see the same objectives from the first tick."""
-        saved = self.context.store.load_state(self.id, DEFAULT_SERVICES_STATE)
-        for service in saved if isinstance(saved, list) else []:
-            if isinstance(service, str) and service and service not in self.by_service:
+        saved = self._load(self.default_state, DefaultServices)
+        for service in [] if saved is None else saved.root:
+            if service and service not in self.by_service:
                 self._defaults(service)
-        self.default_services_dirty = False
-        if self.baselines is not None:
-            saved_baselines = self.context.store.load_state(self.id, ROUTE_BASELINES_STATE)
-            for (service, route), baseline in list(self.baselines.restore(saved_baselines)):
+        self.default_state.dirty = False
+        learned = self._load(self.routes_state, LearnedRoutes)
+        if self.baselines is not None and learned is not None:
+            entries = [[service, route, p] for service, route, p in learned.root]
+            for (service, route), baseline in list(self.baselines.restore(entries)):
                 self._track_route(service, route, baseline)
+
+    def _load(self, state: PersistedState[M], model: type[M]) -> M | None:
+        """A saved document; None when there is none or it does not fit (dropped: counted
+        in ``state_discarded``, logged)."""
+        raw = self.context.store.load_state(self.id, state.name)
+        if raw is None:
+            return None
+        try:
+            return model.model_validate(raw)
+        except ValueError as exc:  # pydantic's ValidationError too
+            self.objective_state.discard(state.name, exc)
+            return None
 
     def _baselines(self) -> RouteBaselines | None:
         routes = self.config.defaults.routes
@@ -103,13 +132,32 @@ class SLOProcessor(Processor):
         return objectives
 
     def _track(self, objective: Objective) -> ObjectiveState:
+        objective = self._shared_parts(objective)
         state = ObjectiveState.new(objective, int(self.config.observation_gap * 1e9))
-        saved = self.context.store.load_state(self.id, objective.name)
-        if saved:
-            state.restore(saved)
+        saved = self.objective_state.load(objective.name)
+        if saved is not None:
+            try:
+                state.restore_saved(saved)
+            except ValueError as exc:  # the rings do not fit: this objective starts empty
+                state = ObjectiveState.new(objective, int(self.config.observation_gap * 1e9))
+                self.objective_state.discard(objective.name, exc)
         self.states[objective.name] = state
         self.by_service.setdefault(objective.service, []).append(state)
         return state
+
+    def _shared_parts(self, objective: Objective) -> Objective:
+        """``objective`` holding the window, the rules and the set of given field names
+        that equal objectives already hold: the suggested objectives of thousands of
+        services share them (~900 B each, most of it pydantic's set of the fields given;
+        the objective is frozen, so nothing changes them)."""
+        given = frozenset(objective.model_fields_set)
+        parts = {
+            "window": self._parts.setdefault(objective.window, objective.window),
+            "rules": self._parts.setdefault(objective.rules, objective.rules),
+        }
+        fields_set = self._parts.setdefault(given, set(given))
+        values = {**dict(objective), **parts}  # validated already: constructed as it is
+        return Objective.model_construct(_fields_set=fields_set, **values)
 
     def objectives_of(self, service: str) -> list[Objective]:
         """The service's objectives; the defaults on first sight when it has none."""
@@ -125,7 +173,7 @@ class SLOProcessor(Processor):
             self.untracked_services += 1
             return []
         self.default_services.add(service)
-        self.default_services_dirty = True
+        self.default_state.mark_dirty()
         return [self._track(o) for o in defaults_for(service, self.config)]
 
     # -- intake -------------------------------------------------------------
@@ -158,7 +206,7 @@ class SLOProcessor(Processor):
             learned = baselines.offer(route, red.duration_s, interval.start_ns, interval.end_ns)
             if learned is not None:
                 self._track_route(key.service, key.operation, learned)
-                self.baselines_dirty = True
+                self.routes_state.mark_dirty()
 
     def _add(self, name: str, minute: int, good: float, total: float) -> None:
         self.states[name].add(minute, good, total)
@@ -216,21 +264,22 @@ class SLOProcessor(Processor):
     # -- state --------------------------------------------------------------
     def flush(self, now_ns: int) -> None:
         """Save objectives that changed (at most once per ``save_interval`` of event time)."""
-        if self.saved_ns and now_ns - self.saved_ns < self.config.save_interval * 1e9:
+        documents = self.objective_state
+        if not documents.due(now_ns):
             return
-        self.saved_ns = now_ns
-        if self.default_services_dirty:
-            services = sorted(self.default_services)
-            self.context.store.save_state(self.id, DEFAULT_SERVICES_STATE, services, now_ns)
-            self.default_services_dirty = False
-        if self.baselines is not None and self.baselines_dirty:
-            learned = self.baselines.to_dict()
-            self.context.store.save_state(self.id, ROUTE_BASELINES_STATE, learned, now_ns)
-            self.baselines_dirty = False
         for name, state in self.states.items():
             if state.dirty:
-                self.context.store.save_state(self.id, name, state.to_dict(), now_ns)
+                documents.mark_dirty(name)
                 state.dirty = False
+        self.default_state.flush(now_ns, lambda: DefaultServices(sorted(self.default_services)))
+        if self.baselines is not None:
+            learned = self.baselines.to_dict()
+            self.routes_state.flush(now_ns, lambda: LearnedRoutes.model_validate(learned))
+        documents.flush(now_ns, self._saved)
+
+    def _saved(self, name: str) -> SavedObjective | None:
+        state = self.states.get(name)
+        return None if state is None else state.saved()
 
     def shutdown(self) -> None:
         """State is saved by flush(), which the pipeline calls before shutdown."""
@@ -243,6 +292,7 @@ class SLOProcessor(Processor):
             "untracked_services": self.untracked_services,
             "untracked_routes": 0 if self.baselines is None else self.baselines.dropped,
             "metric_streams_dropped": self.streams.dropped,
+            "state_discarded": self.objective_state.discarded,
         }
 
     def gauges(self) -> list[tuple[str, float, dict[str, str]]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,7 @@ from otel_perf.processors.slo.objective import (
     Objective,
 )
 from otel_perf.processors.slo.observation import Observation
+from otel_perf.processors.slo.saved import SavedCounts, SavedObjective, SavedObservation
 from otel_perf.processors.slo.windows import (
     RATIO_SCALE,
     MinuteCounts,
@@ -37,7 +39,7 @@ SUGGESTED_NOTE = "; suggested objective: warns, never pages"
 DEFAULT_MAX_GAP_NS = 120 * 1_000_000_000
 
 
-@dataclass
+@dataclass(slots=True)
 class ObjectiveState:
     """Counts and alert state of one objective."""
 
@@ -47,10 +49,12 @@ class ObjectiveState:
     alerts: dict[AlertSeverity, AlertState] = field(default_factory=dict)
     breached: bool = False
     dirty: bool = False
-    #: the last evaluation's inputs — rule states, window good/total, at_ns, observed_s —
-    #: kept compact; :attr:`last` spells them out when read (10,000 objectives held ~2 KB
-    #: of JSON-ready dicts each, rebuilt every tick)
-    evaluation: tuple[tuple[RuleState, ...], float, float, int, float] | None = None
+    #: the last evaluation's inputs — each rule's long and short window good/total (one
+    #: typed array; its rule states rebuilt from them when read), the SLO window's
+    #: good/total, at_ns, observed_s — kept compact; :attr:`last` spells them out when
+    #: read (10,000 objectives held ~2 KB of JSON-ready dicts each, rebuilt every tick;
+    #: the rule states themselves ~600 B)
+    evaluation: tuple[array[int], float, float, int, float] | None = None
     observation: Observation = field(default_factory=lambda: Observation(DEFAULT_MAX_GAP_NS))
 
     @classmethod
@@ -69,13 +73,23 @@ class ObjectiveState:
         """The last evaluation with the arithmetic (budget, rules), JSON-ready; {} before one."""
         if self.evaluation is None:
             return {}
-        states, good, total, at_ns, observed_s = self.evaluation
+        sums, good, total, at_ns, observed_s = self.evaluation
+        states = self._rule_states(sums, observed_s)
         return {
             "budget": explain(good, total, self.objective.target, self.objective.budgeting),
             "rules": [_rule(s) for s in states],
             "at_ns": at_ns,
             "observed_s": round(observed_s, 3),
         }
+
+    def _rule_states(self, sums: array[int], observed_s: float) -> list[RuleState]:
+        """The rule states an evaluation found, from each rule's window sums."""
+        by_window = {}
+        for i, rule in enumerate(self.rules):
+            by_window[rule.long_window_s] = (sums[4 * i], sums[4 * i + 1])
+            by_window[rule.short_window_s] = (sums[4 * i + 2], sums[4 * i + 3])
+        o = self.objective
+        return evaluate(self.rules, by_window.__getitem__, o.target, o.min_events, observed_s)
 
     @property
     def uses_timeslices(self) -> bool:
@@ -108,7 +122,8 @@ class ObjectiveState:
         first, last = window_range(self.objective.window, minute)
         good, total = self._window(first, last)
         budget = explain(good, total, target, self.objective.budgeting)
-        self.evaluation = (tuple(states), good, total, now_ns, observed_s)
+        sums = array("q", [n for s in states for w in (s.long, s.short) for n in (w.good, w.total)])
+        self.evaluation = (sums, good, total, now_ns, observed_s)
         # an alert whose rules' windows were not all watched yet holds its state: after a
         # restart a firing page neither resolves nor fires again on a few seconds of data
         observed = {AlertSeverity(s.rule.severity) for s in states if s.observed}
@@ -240,22 +255,34 @@ class ObjectiveState:
         target = self.objective.target
         return budget_history(self.counts, first, minute, target, self.uses_timeslices)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "counts": self.counts.to_dict(),
-            "alerts": [a.to_dict() for a in self.alerts.values()],
-            "breached": self.breached,
-            "observation": self.observation.to_dict(),
-        }
+    def saved(self) -> SavedObjective:
+        """The saved document (``saved.py``)."""
+        return SavedObjective(
+            counts=SavedCounts.model_validate(self.counts.to_dict()),
+            alerts=list(self.alerts.values()),
+            breached=self.breached,
+            observation=SavedObservation(
+                since_ns=self.observation.since_ns, last_ns=self.observation.last_ns
+            ),
+        )
 
-    def restore(self, data: dict[str, Any]) -> None:
-        self.counts = MinuteCounts.from_dict(data["counts"], timeslice_rule(self.objective))
-        for body in data.get("alerts", []):
-            alert = AlertState.from_dict(body)
+    def restore_saved(self, saved: SavedObjective) -> None:
+        """Take a saved document back. Raises ValueError when its rings do not fit."""
+        counts = saved.counts.model_dump()
+        self.counts = MinuteCounts.from_dict(counts, timeslice_rule(self.objective))
+        for alert in saved.alerts:
             if alert.severity in self.alerts:
                 self.alerts[alert.severity] = alert
-        self.breached = bool(data.get("breached", False))
-        self.observation.restore(data.get("observation"))
+        self.breached = saved.breached
+        self.observation.restore(saved.observation and saved.observation.model_dump())
+
+    def to_dict(self) -> dict[str, Any]:
+        """:meth:`saved` as JSON."""
+        return self.saved().model_dump(mode="json")
+
+    def restore(self, data: dict[str, Any]) -> None:
+        """:meth:`restore_saved` of a JSON document. Raises ValueError when it does not fit."""
+        self.restore_saved(SavedObjective.model_validate(data))
 
 
 def _alert_severity(firing: bool, pages: bool) -> Severity:

@@ -55,8 +55,8 @@ DAY_MINUTES = 1440
 MINUTE_HORIZON = 7 * 60
 RATIO_SCALE = 1_000_000  # RatioTimeslices: a minute's good/total in millionths
 SPAN_MINUTES = 35 * DAY_MINUTES
-FIRST_HOUR_SLOTS = 16  # the hour ring's size when new: covers the minute ring's 8 hours
-FIRST_MINUTE_SLOTS = 16  # the minute ring's size when new (it doubles up to the horizon)
+FIRST_HOUR_SLOTS = 2  # the hour ring's size when new (it doubles up to the span)
+FIRST_MINUTE_SLOTS = 4  # the minute ring's size when new (it doubles up to the horizon)
 FORMAT_VERSION = 1
 COUNTERS = ("late_adds", "dropped_adds", "dropped_events", "invalid_adds")
 
@@ -96,6 +96,20 @@ class MinuteCounts:
         span_minutes: minutes kept at all (hour resolution beyond the horizon).
         rule: the timeslice rule applied when a minute closes.
     """
+
+    __slots__ = (
+        "rule",
+        "ratio",
+        "head_minute",
+        "_minute_horizon",
+        "minutes",
+        "flags",
+        "first_minute",
+        "hour_slots",
+        "hours",
+        "first_hour",
+        *COUNTERS,
+    )
 
     def __init__(
         self,
@@ -165,16 +179,25 @@ class MinuteCounts:
             return False
         if self.head_minute is None or minute > self.head_minute:
             self.advance(minute)
+        head = self._head()
         if minute < self.oldest_minute:
             self.dropped_adds += 1
             self.dropped_events += total
             return False
-        self._cover(minute // 60, self._head() // 60)
-        self.hours[(minute // 60) % len(self.hours), :2] += (good, total)
-        if minute >= self.horizon_minute:
-            self._cover_minutes(self._head(), minute)
-            self._add_minute(minute, good, total)
-        if minute < self._head():
+        hour = minute // 60
+        # the rings were sized for this head when it moved (advance); only a minute or an
+        # hour older than any held so far can make them grow
+        if self.first_hour is None or hour < self.first_hour:
+            self._cover(hour, head // 60)
+        hours = self.hours
+        row = hour % len(hours)
+        hours[row, 0] += good  # scalar updates: a tuple made a small array every add
+        hours[row, 1] += total
+        if minute >= head - self._minute_horizon + 1:  # within the minute horizon
+            if self.first_minute is None or minute < self.first_minute:
+                self._cover_minutes(head, minute)
+            self._add_minute(minute, good, total, head)
+        if minute < head:
             self.late_adds += 1
         return True
 
@@ -320,12 +343,14 @@ class MinuteCounts:
             raise ValueError("no minute seen yet")
         return self.head_minute
 
-    def _add_minute(self, minute: int, good: int, total: int) -> None:
-        slot = minute % len(self.minutes)
-        was_good, was_seen = (int(v) for v in self.flags[slot])
-        self.minutes[slot] += (good, total)
-        self.flags[slot, 1] = 1
-        if minute < self._head():  # closed already: decide it again with the late events
+    def _add_minute(self, minute: int, good: int, total: int, head: int) -> None:
+        minutes, flags = self.minutes, self.flags
+        slot = minute % len(minutes)
+        was_good, was_seen = int(flags[slot, 0]), int(flags[slot, 1])
+        minutes[slot, 0] += good
+        minutes[slot, 1] += total
+        flags[slot, 1] = 1
+        if minute < head:  # closed already: decide it again with the late events
             self._decide(minute, was_seen, was_good)
 
     def _decide(self, minute: int, was_seen: int, was_good: int) -> None:

@@ -69,7 +69,7 @@ def test_a_global_slowdown_between_versions_blames_only_the_route_that_moved_mor
             batches.append(batch)
     found = judge_all(p, batches)
     assert found == [f"{Kind.REGRESSION_DETECTED.value} GET /search"]
-    comparisons = {c["operation"]: c for c in p.analysis()["version_comparisons"]}
+    comparisons = {c["operation"]: c for c in p.service.analysis()["version_comparisons"]}
     assert set(comparisons) == set(ROUTES)
     for route in ROUTES.keys() - {"GET /search"}:
         c = comparisons[route]
@@ -95,9 +95,9 @@ def test_versions_that_ran_at_once_are_compared_on_their_overlap() -> None:
         i += 1
     found = judge_all(p, batches)
     assert found == []
-    (c,) = p.analysis()["version_comparisons"]
+    (c,) = p.service.analysis()["version_comparisons"]
     assert c["basis"] == "canary" and c["outcome"] == "pass", c
-    samples = p.versions.samples[("shop", "GET /")]
+    samples = p.held.versions.samples[("shop", "GET /")]
     before_after = judge_release(list(samples["1.0"].tail), samples["2.0"].head)
     assert before_after.outcome == "regression"  # the load, not the release
 
@@ -141,7 +141,8 @@ def test_a_service_of_two_routes_still_gets_an_early_call() -> None:
                 called_at = n + 1
     assert called_at is not None and called_at <= 50
     outcomes = {
-        c["operation"]: (c["outcome"], c["basis"]) for c in p.analysis()["version_comparisons"]
+        c["operation"]: (c["outcome"], c["basis"])
+        for c in p.service.analysis()["version_comparisons"]
     }
     assert outcomes["GET /a"] == ("regression", "before_after")
 
@@ -168,7 +169,7 @@ def test_the_control_clears_verdicts_but_never_makes_one() -> None:
             batches.append(batch)
     found = judge_all(p, batches)
     assert sorted(found) == sorted(f"{Kind.IMPROVEMENT_DETECTED.value} {r}" for r in faster)
-    comparisons = {c["operation"]: c for c in p.analysis()["version_comparisons"]}
+    comparisons = {c["operation"]: c for c in p.service.analysis()["version_comparisons"]}
     for route in routes.keys() - faster:
         c = comparisons[route]
         assert c["basis"] == "control" and c["environment_drift"] < -0.15, c

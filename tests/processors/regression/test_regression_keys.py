@@ -78,7 +78,7 @@ def test_a_shift_in_the_mix_under_one_span_name_is_not_a_regression_of_a_query()
     p.consume_spans(SpanBatch(spans))
     found = p.tick(2 * NS) + p.finish(3 * NS)
     assert [f for f in found if f.kind == Kind.REGRESSION_DETECTED] == []
-    outcomes = {c["operation"]: c["outcome"] for c in p.analysis()["version_comparisons"]}
+    outcomes = {c["operation"]: c["outcome"] for c in p.service.analysis()["version_comparisons"]}
     search = "db sqlite: SELECT * FROM products WHERE name LIKE ?"
     assert outcomes[search] == "pass"
     assert all(DB not in key for key in outcomes)  # never the mixture

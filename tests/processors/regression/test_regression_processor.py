@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 
 import numpy as np
@@ -37,26 +38,26 @@ def make(
 
 def test_baseline_then_run_stores_the_verdict() -> None:
     p = make()
-    baseline = p.establish_baseline("checkout", latencies(300, 100, 1), now_ns=1)
+    baseline = p.service.establish_baseline("checkout", latencies(300, 100, 1), now_ns=1)
     assert baseline.count == 300 and 90 < baseline.summary["p50"] < 110
-    verdict = p.run_regression_test("checkout", latencies(300, 130, 2), now_ns=2)
+    verdict = p.service.run_regression_test("checkout", latencies(300, 130, 2), now_ns=2)
     assert verdict.outcome == "regression"
     assert 0.2 < verdict.relative_shift < 0.4 and verdict.hl_low > 0
-    run = p.runs.last("checkout")
+    run = p.held.runs.last("checkout")
     assert run is not None and run["outcome"] == "regression" and run["time_ns"] == 2
     found = p.tick(3)
     assert [f.kind for f in found] == [Kind.REGRESSION_DETECTED]
-    assert p.run_regression_test("checkout", latencies(300, 100, 3)).outcome == "pass"
-    assert p.run_regression_test("checkout", latencies(300, 70, 4)).outcome == "improvement"
-    analysis = p.analysis()
+    assert p.service.run_regression_test("checkout", latencies(300, 100, 3)).outcome == "pass"
+    assert p.service.run_regression_test("checkout", latencies(300, 70, 4)).outcome == "improvement"
+    analysis = p.service.analysis()
     assert analysis["baselines"][0]["last_run"]["outcome"] == "improvement"
     assert analysis["baselines"][0]["runs"] == 3
 
 
 def test_too_few_samples_is_inconclusive() -> None:
     p = make()
-    p.establish_baseline("small", latencies(10, 100, 1))
-    verdict = p.run_regression_test("small", latencies(10, 300, 2))
+    p.service.establish_baseline("small", latencies(10, 100, 1))
+    verdict = p.service.run_regression_test("small", latencies(10, 300, 2))
     assert verdict.outcome == "inconclusive" and "need 30" in verdict.reason
     assert p.tick(1) == []
 
@@ -91,7 +92,7 @@ def test_slower_endpoint_in_new_version_is_one_regression_naming_the_pair() -> N
     assert (finding.attributes["old_version"], finding.attributes["new_version"]) == ("1.0", "2.0")
     assert "1.0" in finding.summary and "2.0" in finding.summary
     assert finding.attributes["hl_low"] > 0
-    outcomes = {c["operation"]: c["outcome"] for c in p.analysis()["version_comparisons"]}
+    outcomes = {c["operation"]: c["outcome"] for c in p.service.analysis()["version_comparisons"]}
     assert outcomes == {"GET /cart": "regression", "GET /items": "pass"}
     assert p.tick(3 * NS) == []  # each pair is judged once
 
@@ -102,7 +103,7 @@ def test_version_change_with_few_samples_waits_then_is_inconclusive_at_finish() 
     p.consume_spans(SpanBatch(version_spans("2", "GET /", latencies(5, 10.5, 2), 1e6)))
     assert p.tick(1) == []
     assert p.finish(2) == []
-    assert p.analysis()["version_comparisons"][0]["outcome"] == "inconclusive"
+    assert p.service.analysis()["version_comparisons"][0]["outcome"] == "inconclusive"
 
 
 def test_a_large_regression_is_called_by_the_sequential_test_before_the_window_fills() -> None:
@@ -141,9 +142,9 @@ def test_level_shift_of_p95_is_a_change_point_with_levels() -> None:
         hub.publish(interval(10 * (i + 1), 100.0 if i < 20 else 200.0, i))
     found = p.tick(1)
     assert [f.kind for f in found] == [Kind.REGRESSION_DETECTED]
-    point = p.analysis()["change_points"][0]
+    point = p.service.analysis()["change_points"][0]
     assert point["before_ms"] < 150 < point["after_ms"]
-    trend = p.trend_of("shop GET /cart")
+    trend = p.service.trend_of("shop GET /cart")
     assert trend is not None and trend["trend"]["direction"] == "increasing"
 
 
@@ -152,9 +153,9 @@ def test_automatic_baseline_after_the_first_intervals() -> None:
     p = make(hub=hub, baseline_intervals=3)
     p.consume_spans(SpanBatch(version_spans("1", "GET /cart", latencies(60, 100, 1), 0)))
     for i in range(3):
-        assert "auto:shop GET /cart" not in p.baselines
+        assert "auto:shop GET /cart" not in p.held.baselines
         hub.publish(interval(10 * (i + 1), 100.0, i))
-    baseline = p.baselines["auto:shop GET /cart"]
+    baseline = p.held.baselines["auto:shop GET /cart"]
     assert baseline.count == 60 and baseline.source.startswith("auto")
     names = {(n, a["test"]) for n, _, a in p.gauges()}
     assert ("otel_perf.regression.relative_change", "auto:shop GET /cart") in names
@@ -163,12 +164,35 @@ def test_automatic_baseline_after_the_first_intervals() -> None:
 def test_state_round_trips_through_the_store() -> None:
     store = Store(":memory:")
     p = make(store)
-    p.establish_baseline("b", latencies(100, 10, 1))
-    p.run_regression_test("b", latencies(100, 10, 2))
+    p.service.establish_baseline("b", latencies(100, 10, 1))
+    p.service.run_regression_test("b", latencies(100, 10, 2))
     p.flush(10 * NS)
     again = make(store)
-    assert again.baselines["b"].samples == p.baselines["b"].samples
-    assert again.runs.of("b") == p.runs.of("b")
+    assert again.held.baselines["b"].samples == p.held.baselines["b"].samples
+    assert again.held.runs.of("b") == p.held.runs.of("b")
+
+
+def test_damaged_or_older_saved_documents_start_empty_and_are_counted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A baseline whose histogram does not fit and a versions document of another shape
+    start empty, counted in ``state_discarded``; the other baseline and the runs load."""
+    store = Store(":memory:")
+    p = make(store)
+    for name in ("a", "b"):
+        p.service.establish_baseline(name, latencies(100, 10, 1))
+    p.service.run_regression_test("b", latencies(100, 10, 2))
+    p.flush(10 * NS)
+    saved = store.load_state("regression", "baseline/a")
+    assert saved is not None and store.load_state("regression", "versions") is None
+    store.save_state("regression", "baseline/a", {**saved, "histogram": {"scale": 99}}, 11)
+    store.save_state("regression", "versions", {"tracker": [1, 2]}, 11)
+    with caplog.at_level(logging.WARNING):
+        again = make(store)
+    assert again.snapshot()["state_discarded"] == 2
+    assert sorted(again.held.baselines) == ["b"]
+    assert again.held.runs.of("b") == p.held.runs.of("b")
+    assert len([r for r in caplog.records if "state_discarded" in r.getMessage()]) == 1
 
 
 def test_reservoir_is_bounded_and_seeded() -> None:
@@ -208,8 +232,8 @@ def test_baselines_by_name_are_bounded() -> None:
     processor = RegressionProcessor(
         Context("regression", Store(":memory:")), RegressionConfig(max_series=2)
     )
-    processor.establish_baseline("a", [1.0] * 40)
-    processor.establish_baseline("b", [1.0] * 40)
-    processor.establish_baseline("a", [2.0] * 40)  # replacing one is fine
+    processor.service.establish_baseline("a", [1.0] * 40)
+    processor.service.establish_baseline("b", [1.0] * 40)
+    processor.service.establish_baseline("a", [2.0] * 40)  # replacing one is fine
     with pytest.raises(ValueError, match="max_series"):
-        processor.establish_baseline("c", [1.0] * 40)
+        processor.service.establish_baseline("c", [1.0] * 40)

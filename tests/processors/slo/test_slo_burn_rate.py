@@ -14,6 +14,7 @@ from otel_perf.processors.slo.burn_rate import (
     scaled_rules,
 )
 from otel_perf.processors.slo.objective import DEFAULT_RULES, AlertSeverity, BurnRateRule
+from otel_perf.processors.slo.saved import ALERT
 from otel_perf.processors.slo.windows import MinuteCounts
 
 NS = 1_000_000_000
@@ -200,7 +201,7 @@ def test_alert_state_transitions_only_on_change() -> None:
     assert alert.since_ns == 2
     assert alert.update(False, 5) == Transition("checkout", TICKET, "resolved", 5, 2)
     assert alert.update(False, 6) is None
-    assert alert.to_dict() == {
+    assert ALERT.dump_python(alert, mode="json") == {
         "objective": "checkout",
         "severity": "ticket",
         "firing": False,
@@ -211,7 +212,7 @@ def test_alert_state_transitions_only_on_change() -> None:
 def test_alert_state_round_trips() -> None:
     alert = AlertState("checkout", PAGE)
     alert.update(True, 42)
-    again = AlertState.from_dict(alert.to_dict())
+    again = ALERT.validate_python(ALERT.dump_python(alert, mode="json"))
     assert again == alert
     assert again.update(False, 50) == Transition("checkout", PAGE, "resolved", 50, 42)
 

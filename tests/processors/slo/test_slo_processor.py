@@ -257,6 +257,37 @@ def test_restart_keeps_the_budget(tmp_path: Path) -> None:
     assert after == pytest.approx(before)
 
 
+def test_damaged_or_older_saved_documents_start_empty_and_are_counted(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An objective whose saved rings do not fit, one saved by another format version and
+    a damaged list of default services: each starts empty, counted; one warning."""
+    store = Store(tmp_path / "s.db")
+    slo = processor(store)
+    run = Run(slo)
+    run.minutes(3, per_minute=100, errors=0)
+    slo.flush(run.now)
+    saved = store.load_state("slo", "shop")
+    assert saved is not None and saved["counts"]["version"] == 1
+    store.save_state("slo", "shop", {**saved, "counts": {**saved["counts"], "hours": "x"}}, 1)
+    store.save_state("slo", "#default-services", {"not": "a list"}, 1)
+    store.close()
+    again = processor(Store(tmp_path / "s.db"), defaults={"enabled": True})
+    assert again.snapshot()["state_discarded"] == 2
+    again.tick(run.now)
+    (view,) = again.snapshot()["objectives"]
+    assert view["budget"]["total"] == 0  # started empty
+    warnings = [r for r in caplog.records if "state_discarded" in r.getMessage()]
+    assert len(warnings) == 1
+
+    store = Store(tmp_path / "s.db")
+    store.save_state("slo", "shop", {**saved, "counts": {**saved["counts"], "version": 2}}, 2)
+    store.save_state("slo", "#default-services", [], 2)
+    store.close()
+    older = processor(Store(tmp_path / "s.db"))
+    assert older.snapshot()["state_discarded"] == 1
+
+
 def test_zero_config_services_get_default_objectives(tmp_path: Path) -> None:
     slo = processor(Store(tmp_path / "s.db"), objectives=[], defaults={"enabled": True})
     slo.consume_spans(SpanBatch([request(T0 + S)]))

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from otel_perf.processors.slo.objective import BudgetingMethod, Objective, SLIKind, TimeWindow
 from otel_perf.processors.slo.windows import (
+    FIRST_MINUTE_SLOTS,
     MINUTE_HORIZON,
     MinuteCounts,
     calendar_start,
@@ -229,8 +230,8 @@ def test_memory_depends_on_the_time_seen_not_on_traffic() -> None:
     new.add(BASE, 10**6, 10**6)
     assert quiet.nbytes == busy.nbytes < 128 * 1024
     # a new objective holds a few minutes and hours, not the horizon's and the window's:
-    # 16 minutes of 2 counts and 2 flags, 16 hours of 4 counts
-    assert new.nbytes == 16 * (2 * 8 + 2) + 16 * 4 * 8 < 1024
+    # 4 minutes of 2 counts and 2 flags, 2 hours of 4 counts
+    assert new.nbytes == 4 * (2 * 8 + 2) + 2 * 4 * 8 < 1024
 
 
 def test_the_minute_ring_grows_to_the_horizon_and_no_further() -> None:
@@ -251,7 +252,7 @@ def test_a_quiet_minute_ring_does_not_grow() -> None:
     counts.advance(BASE)
     counts.advance(BASE + 1000)  # time passes without data
     counts.add(BASE + 1000, 1, 1)
-    assert len(counts.minutes) == 16
+    assert len(counts.minutes) == FIRST_MINUTE_SLOTS
     assert counts.sum(BASE + 1000 - MINUTE_HORIZON, BASE + 1001) == (1, 1)
 
 
