@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks import _nab_cv as cv
+from benchmarks import _nab_diagnose as diagnosis
 from benchmarks import _nab_scoring as nab
 from otel_perf.processors.anomaly.detector import (
     DEFAULT_THRESHOLD,
@@ -199,6 +200,12 @@ def main(argv: list[str] | None = None) -> None:
         "--no-cv", action="store_true", help="skip the leave-one-category-out selection (~1 min)"
     )
     parser.add_argument(
+        "--diagnose",
+        action="store_true",
+        help="print every window (found where, by which model, or missed) and false alarm "
+        "of each held-out fold",
+    )
+    parser.add_argument(
         "--robust",
         action="store_true",
         help="the anomaly processor's settings for bursty telemetry (detector.robust)",
@@ -259,7 +266,7 @@ def main(argv: list[str] | None = None) -> None:
     summary["state_json_bytes_per_series"] = json_size
     print(f"{size} bytes of detector state per series at most ({json_size} as JSON; {name})")
     if not args.no_cv:
-        summary["loco"] = cross_validated(args.data, windows, profiles, base)
+        summary["loco"] = cross_validated(args.data, windows, profiles, base, args.diagnose)
     print(json.dumps(summary))
 
 
@@ -268,8 +275,14 @@ def cross_validated(
     windows: dict[str, list[tuple[float, float]]],
     profiles: dict[str, nab.CostMatrix],
     base: DetectorSettings | None = None,
+    details: bool = False,
 ) -> dict[str, Any]:
-    """Leave-one-category-out standard score over :func:`_nab_cv.default_grid`."""
+    """Leave-one-category-out standard score over :func:`_nab_cv.default_grid`.
+
+    Each fold also says where its held-out files lost their points (missed windows, late
+    detections, false-alarm rows: ``benchmarks/_nab_diagnose.py``); ``details`` prints every
+    window and false alarm.
+    """
     series = cv.load_series(data, sorted(windows))
     table = cv.Table(series, windows, profiles["standard"])
     base = base or DetectorSettings()
@@ -279,6 +292,8 @@ def cross_validated(
     result = cv.cross_validate(table, candidates)
     print(f"leave-one-category-out (standard), {len(candidates)} candidates:")
     folds: dict[str, Any] = {}
+    categories = np.array([s.category for s in series])
+    pooled = diagnosis.Diagnosis(table.cost)
     for category, fold in result.folds.items():
         held_out = fold["held_out"]
         shown = "no windows" if held_out is None else f"{held_out:6.2f}"
@@ -286,22 +301,47 @@ def cross_validated(
             f"  held out {category:<22} train {fold['train']:6.2f}  held-out {shown}"
             f"  raw {fold['held_out_raw']:+.3f}  chose {cv.describe(fold['choice'], base)}"
         )
+        found = diagnosis.diagnose(table, fold["choice"], categories == category)
+        pooled.windows += found.windows
+        pooled.false_alarms += found.false_alarms
+        print(f"    {_losses(found)}")
+        if details:
+            for line in diagnosis.render(found, indent="      "):
+                print(line)
         folds[category] = {
             "held_out": held_out,
             "held_out_raw": fold["held_out_raw"],
             "choice": cv.describe(fold["choice"], base),
+            "diagnosis": found.summary(),
         }
+    print(f"  pooled: {_losses(pooled)}")
+    table.add(cv.shipped(base).settings)
+    in_sample = diagnosis.diagnose(table, cv.shipped(base), np.ones(len(series), dtype=np.bool_))
+    print(f"  in-sample, shipped defaults: {_losses(in_sample)}")
     shipped = cv.describe(result.in_sample, base) == cv.describe(cv.shipped(base), base)
     print(
         f"  pooled held-out {result.pooled:.2f}; mean of folds with windows "
         f"{result.fold_mean:.2f}; chosen on all files = shipped defaults: {shipped}"
     )
     return {
+        "diagnosis_pooled": pooled.summary(),
+        "diagnosis_in_sample": in_sample.summary(),
         "standard_pooled": round(result.pooled, 2),
         "standard_fold_mean": round(result.fold_mean, 2),
         "folds": folds,
         "in_sample_choice_is_default": shipped,
     }
+
+
+def _losses(found: diagnosis.Diagnosis) -> str:
+    summary = found.summary()
+    lost = found.losses()
+    return (
+        f"windows found {summary['found']}/{summary['windows']}, "
+        f"false-alarm rows {summary['false_alarm_rows']}; points lost to missed windows "
+        f"{lost['missed']:.2f}, late detections {lost['late']:.2f}, "
+        f"false alarms {lost['false_alarms']:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -101,7 +101,7 @@ class DetectorSettings:
     range_weight: float = 1.0
     repeat_alpha: float = 0.002
     run_decay: float = 0.999
-    refractory: int = 50
+    refractory: int = 100
     refractory_factor: float = 0.0
     recurrence: bool = True
     recurrence_alpha: float = 3e-4

@@ -160,11 +160,18 @@ class Recurrence:
     of the levels ``L_j = 2^(j/2)``, ``j = 0 … 12`` (points where the surprise rises through
     one), exponentially weighted at rate ``α``: ``u_j ← (1 − α) u_j + [s_t-1 < L_j ≤ s_t]``,
     beside the weighted number of points ``w ← (1 − α) w + 1``. With ``j`` the highest level
-    ``≤ s``, ``ρ = (u_j − free) / w`` is how often the series has risen this far, beyond the
+    ``≤ s``, ``ρ_j = (u_j − free) / w`` is how often the series has risen this far, beyond the
     first ``free`` times (the first events of a kind are news). A level reached at least once
-    every ``1 / min_rate`` points is the series' normal, and the surprise is capped at it:
+    every ``1 / min_rate`` points is the series' normal. The surprise is capped at the rate of
+    the level *below* its own, how often the series has come within a factor √2 of it:
 
-        ``s' = min(s, −log10 ρ)``  when ``ρ ≥ min_rate``, else ``s``.
+        ``s' = min(s, −log10 ρ_j−1)``  when ``ρ_j−1 ≥ min_rate``, else ``s``.
+
+    The one level of slack is for bursts the series has every day at surprises spread over
+    two or three levels (five-minute counts with a daily burst, a spiky CPU): each level alone
+    is reached too seldom to be capped, though every burst is like the others. It was chosen
+    by NAB's leave-one-category-out figure (68.30 → 69.00 pooled; in-sample 70.46 → 69.00,
+    no slack against one level; two levels: 56.43 held out), not in-sample.
 
     The cap only lowers a surprise, and only on series that are often this surprised: rare
     events (NAB's anomalies, a fault) keep the likelihood's judgement. Counts decay lazily
@@ -216,15 +223,17 @@ class Recurrence:
 
     def rate(self, surprise: float) -> float:
         """``ρ``: how often the series has risen to ``surprise``'s level (0 below ``min_rate``)."""
-        j = self.level(surprise)
+        return self._rate_at(self.level(surprise))
+
+    def _rate_at(self, j: int) -> float:
         if j < 0:
             return 0.0
         rate = (self._count(j) - self.free) / max(self.weight, 1.0)
         return rate if rate >= self.min_rate else 0.0
 
     def cap(self, surprise: float) -> float:
-        """``s'``: ``surprise`` capped at the recurrence rate of its level."""
-        rate = self.rate(surprise)
+        """``s'``: ``surprise`` capped at the recurrence rate of the level below its own."""
+        rate = self._rate_at(self.level(surprise) - 1)
         return surprise if rate <= 0.0 else min(surprise, -math.log10(rate))
 
     def calibrate(self, z: float, rate: float | None = None) -> float:

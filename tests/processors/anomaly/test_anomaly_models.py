@@ -212,3 +212,14 @@ def test_same_seed_same_scores_and_input_not_mutated() -> None:
     a = [Detector(seed=1).score_one(t, x) for t, x in points]
     b = [Detector(seed=1).score_one(t, x) for t, x in points]
     assert a == b and points == frozen
+
+
+def test_the_cap_takes_a_surprise_within_a_level_of_a_frequent_one() -> None:
+    # a burst to a surprise of 6 every 100 points: level 5 (5.66) is this series' normal
+    r = Recurrence(alpha=1e-3, free=1, min_rate=2e-3)
+    for i in range(2000):
+        r.learn_one(6.0 if i % 100 == 0 else 0.5)
+    assert r.rate(9.0) == 0.0  # level 6 (8) itself never reached ...
+    assert r.cap(9.0) < 2.5  # ... but within √2 of level 5: no news
+    assert r.cap(12.0) == 12.0  # two levels above anything seen keeps its surprise
+    assert r.cap(6.5) == pytest.approx(r.cap(9.0))  # both judged by level 5's rate
