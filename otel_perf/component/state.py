@@ -11,14 +11,18 @@ an older version goes through the component's ``migrations`` (version 0 is a doc
 written before versions: the bare state), and one of a newer version, or one that does
 not fit the type, is discarded: the component starts empty, the load logs one warning
 naming the path that did not fit, and ``discarded`` counts it.
+
+:class:`PersistedStates` is the same for many documents of one kind, one per key (a
+series, an objective, a baseline), under one throttle: only the changed keys are
+written, and a discard is logged once per component, however many documents it drops.
 """
 
 from __future__ import annotations
 
 import logging
 import typing
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, Generic, Protocol, TypeVar
 
 from otel_perf.codec import StateError, decode, encode
 from otel_perf.store import Store
@@ -171,50 +175,111 @@ class PersistedState(Generic[M]):
 
 
 class PersistedStates(Generic[M]):
-    """Many state documents of one component, one per key (a series), under one throttle.
+    """Documents ``<prefix><key>`` of one component, one per key, under one throttle.
 
-    ``flush(now_ns, changed)`` writes, at most once per ``interval_s``, each ``(name,
-    build)`` that ``changed`` yields — the component yields only what changed since its
-    last write, and a generator that marks a document clean after its ``yield`` keeps it
-    dirty when the write failed (``StoreWriteError`` stops the flush there).
+    A component that keeps a document per series, objective or baseline (thousands of
+    them) writes only those that changed: ``mark_dirty(key)`` on a change (or pass the
+    changed keys to ``flush`` as ``changed``, consumed only when a write is due);
+    ``flush(now_ns, build)`` writes ``build(key)`` for each dirty key once ``interval_s``
+    has passed since the last write (``build`` returning None writes nothing for that
+    key); ``save`` writes them now. A failed write (the store raises ``StoreWriteError``)
+    leaves the keys not yet written dirty, so the next flush tries again. A saved
+    document that cannot be read is dropped (that key starts empty), counted in
+    :attr:`discarded` and logged once per helper, however many there are.
 
     Args:
         store: the shared store.
         component_id: the component's id (the documents' owner).
-        kind: the documents' type, version and migrations.
-        interval_s: the least time between two throttled flushes (event time).
+        kind: the documents' type, version and migrations (the type a dataclass, a
+            pydantic model or a list or dict of them).
+        interval_s: the least time between two throttled writes (event time).
+        prefix: put before each key to name its document.
     """
 
     def __init__(
-        self, store: Store, component_id: str, kind: Document[M], interval_s: float
+        self,
+        store: Store,
+        component_id: str,
+        kind: Document[M],
+        interval_s: float,
+        *,
+        prefix: str = "",
     ) -> None:
         self.store = store
         self.component_id = component_id
         self.kind = kind
+        self.prefix = prefix
         self.throttle = Throttle(interval_s)
-        self.discarded = 0
+        self.dirty: set[str] = set()
+        self.discarded = 0  # saved documents that could not be read, dropped on load
 
-    def load(self, name: str) -> M | None:
-        """Document ``name``; None when there is none or it cannot be read (discarded)."""
-        value, discarded = self.kind.load(self.store, self.component_id, name)
-        self.discarded += discarded
-        return value
+    def load(self, key: str) -> M | None:
+        """The saved document of ``key``; None when there is none or it cannot be read."""
+        raw = self.store.load_state(self.component_id, self.prefix + key)
+        if raw is None:
+            return None
+        try:
+            return self.kind.read(raw)
+        except (ValueError, TypeError) as exc:  # StateError is a ValueError
+            self.discard(key, f"does not match {_type_name(self.kind.model)}: {exc}")
+            return None
 
-    def discard(self, name: str, problem: object) -> None:
-        """Document ``name`` was read but the component could not continue from it."""
+    def discard(self, key: str, problem: object) -> None:
+        """Count a saved document of ``key`` that could not be used (the first is logged)."""
         self.discarded += 1
-        _warn(self.component_id, name, self.kind, problem)
+        if self.discarded == 1:
+            log.warning(
+                "%s: saved state %r unreadable, starting it afresh (and any other such "
+                "document, counted in state_discarded): %s",
+                self.component_id,
+                self.prefix + key,
+                problem,
+            )
 
-    def flush(self, now_ns: int, changed: Iterable[tuple[str, Callable[[], M]]]) -> int:
-        """Write what ``changed`` yields if ``interval_s`` has passed; how many written."""
-        if not self.throttle.due(now_ns):
+    def mark_dirty(self, key: str) -> None:
+        """The document of ``key`` changed since its last write."""
+        self.dirty.add(key)
+
+    def due(self, now_ns: int) -> bool:
+        """Whether ``interval_s`` has passed since the last write (or none happened yet)."""
+        return self.throttle.due(now_ns)
+
+    def flush(
+        self, now_ns: int, build: Callable[[str], M | None], changed: Iterable[str] = ()
+    ) -> int:
+        """Write the changed documents if ``interval_s`` has passed; how many were written."""
+        if not self.due(now_ns):
             return 0
+        self.dirty.update(changed)
+        return self.save(now_ns, build)
+
+    def save(self, now_ns: int, build: Callable[[str], M | None]) -> int:
+        """Write every changed document now; how many were written."""
         self.throttle.saved_ns = now_ns
         written = 0
-        for name, build in changed:
-            self.store.save_state(self.component_id, name, self.kind.write(build()), now_ns)
-            written += 1
+        for key in sorted(self.dirty):
+            document = build(key)
+            if document is not None:
+                body = self.kind.write(document)
+                self.store.save_state(self.component_id, self.prefix + key, body, now_ns)
+                written += 1
+            self.dirty.discard(key)
         return written
+
+
+class Flagged(Protocol):
+    """Something that says whether it changed since it was last written."""
+
+    dirty: bool
+
+
+def changed_keys(held: Mapping[str, Flagged]) -> Iterator[str]:
+    """The keys of ``held`` whose value is ``dirty``, each marked clean as it is yielded:
+    ``PersistedStates.flush(now_ns, build, changed_keys(series))``."""
+    for key, value in held.items():
+        if value.dirty:
+            value.dirty = False
+            yield key
 
 
 def _warn(component_id: str, name: str, kind: Document[Any], problem: object) -> None:

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
 from typing import Any
 
 from otel_perf import gauges
 from otel_perf.component import Context, Factory, Processor
-from otel_perf.component.state import Document, PersistedStates
+from otel_perf.component.state import Document, PersistedStates, changed_keys
 from otel_perf.findings import Finding
 from otel_perf.metricmath import MetricStreams, point_value
 from otel_perf.model import MetricBatch, MetricPoint, MetricType
@@ -124,13 +123,11 @@ class AnomalyProcessor(Processor):
         return found
 
     def flush(self, now_ns: int) -> None:
-        self.state.flush(now_ns, self._changed())
+        self.state.flush(now_ns, self._document, changed_keys(self.series))
 
-    def _changed(self) -> Iterator[tuple[str, Callable[[], dict[str, Any]]]]:
-        for name, state in self.series.items():
-            if state.dirty:
-                yield name, state.to_dict
-                state.dirty = False  # resumed only once the write succeeded
+    def _document(self, name: str) -> dict[str, Any] | None:
+        state = self.series.get(name)
+        return None if state is None else state.to_dict()
 
     def shutdown(self) -> None:
         self._unsubscribe()

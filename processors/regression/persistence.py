@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from otel_perf.component.documents import PersistedDocuments
-from otel_perf.component.state import PersistedState
+from otel_perf.component.state import Document, PersistedState, PersistedStates
 from otel_perf.processors.regression.baselines import Baseline
 from otel_perf.processors.regression.holdings import Holdings
 from otel_perf.processors.regression.saved import (
@@ -37,10 +36,12 @@ class RegressionState:
     def __init__(self, store: Store, component_id: str, interval_s: float) -> None:
         self.index = PersistedState(store, component_id, INDEX, SavedIndex, interval_s)
         self.versions = PersistedState(store, component_id, VERSIONS, SavedVersions, interval_s)
-        self.baselines = PersistedDocuments(
-            store, component_id, BASELINE_PREFIX, SavedBaseline, interval_s
+        self.baselines = PersistedStates(
+            store, component_id, Document(SavedBaseline), interval_s, prefix=BASELINE_PREFIX
         )
-        self.runs = PersistedDocuments(store, component_id, RUNS_PREFIX, RunRecords, interval_s)
+        self.runs = PersistedStates(
+            store, component_id, Document(RunRecords), interval_s, prefix=RUNS_PREFIX
+        )
         self.store, self.component_id = store, component_id
 
     @property

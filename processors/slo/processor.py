@@ -8,8 +8,12 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from otel_perf.component import Context, Factory, Processor
-from otel_perf.component.documents import PersistedDocuments
-from otel_perf.component.state import PersistedState
+from otel_perf.component.state import (
+    Document,
+    PersistedState,
+    PersistedStates,
+    changed_keys,
+)
 from otel_perf.findings import Finding
 from otel_perf.model import MetricBatch, MetricPoint, MetricType, SpanBatch
 from otel_perf.processors.slo.aggregates import interval_events
@@ -52,8 +56,8 @@ class SLOProcessor(Processor):
         super().__init__(context)
         self.config = config
         interval = config.save_interval
-        self.objective_state = PersistedDocuments(
-            context.store, self.id, "", SavedObjective, interval
+        self.objective_state = PersistedStates(
+            context.store, self.id, Document(SavedObjective), interval
         )  # one document per objective, named by it
         self.default_state = PersistedState(
             context.store, self.id, DEFAULT_SERVICES, DefaultServices, interval
@@ -267,15 +271,11 @@ class SLOProcessor(Processor):
         documents = self.objective_state
         if not documents.due(now_ns):
             return
-        for name, state in self.states.items():
-            if state.dirty:
-                documents.mark_dirty(name)
-                state.dirty = False
         self.default_state.flush(now_ns, lambda: DefaultServices(sorted(self.default_services)))
         if self.baselines is not None:
             learned = self.baselines.to_dict()
             self.routes_state.flush(now_ns, lambda: LearnedRoutes.model_validate(learned))
-        documents.flush(now_ns, self._saved)
+        documents.flush(now_ns, self._saved, changed_keys(self.states))
 
     def _saved(self, name: str) -> SavedObjective | None:
         state = self.states.get(name)

@@ -1,4 +1,5 @@
-"""The state persistence helper over a real store: typed, throttled, dirty-tracked."""
+"""The state persistence helpers over a real store: typed, throttled, dirty-tracked; one
+document, or one per key with only the changed ones written."""
 
 from __future__ import annotations
 
@@ -10,8 +11,13 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from otel_perf.component.state import PersistedState
-from otel_perf.store import Store
+from otel_perf.component.state import (
+    Document,
+    PersistedState,
+    PersistedStates,
+    changed_keys,
+)
+from otel_perf.store import Store, StoreWriteError
 
 NS = 1_000_000_000
 
@@ -138,3 +144,64 @@ def test_without_a_migration_an_older_version_is_discarded(store: Store) -> None
     doc = PersistedState(store, "demo/a", "tally", Tally, 60, version=1)
     assert doc.load() is None and doc.discarded == 1
     assert doc.kind.read({"version": 1, "state": {"hits": 1}}) == Tally(1)
+
+
+def keyed(store: Store) -> PersistedStates[Tally]:
+    return PersistedStates(store, "demo/a", Document(Tally), 60.0, prefix="tally/")
+
+
+def test_only_changed_documents_are_written_at_most_once_per_interval(store: Store) -> None:
+    docs = keyed(store)
+    tallies = {"x": Tally(1, {"/a": 1}), "y": Tally(2)}
+    docs.mark_dirty("x")
+    assert docs.flush(10 * NS, tallies.get) == 1
+    assert store.load_state("demo/a", "tally/x") == {"hits": 1, "by_route": {"/a": 1}}
+    assert store.load_state("demo/a", "tally/y") is None
+    docs.mark_dirty("y")
+    assert docs.flush(30 * NS, tallies.get) == 0  # within the interval: still dirty
+    assert docs.flush(70 * NS, tallies.get) == 1
+    assert keyed(store).load("y") == Tally(2, {})
+    docs.mark_dirty("gone")  # build answers None: nothing written, no longer dirty
+    assert docs.save(80 * NS, tallies.get) == 0 and not docs.dirty
+
+
+@dataclass
+class Series:
+    points: int
+    dirty: bool = False
+
+
+def test_changed_keys_are_taken_only_when_due_and_a_failed_write_leaves_them_dirty(
+    store: Store,
+) -> None:
+    docs = PersistedStates(store, "demo/a", Document(dict[str, int]), 60.0)
+    series = {"a": Series(1, dirty=True), "b": Series(2), "c": Series(3, dirty=True)}
+
+    def build(key: str) -> dict[str, int]:
+        return {"points": series[key].points}
+
+    store._db.execute("PRAGMA query_only = ON")  # a real SQLITE_READONLY
+    with pytest.raises(StoreWriteError):
+        docs.flush(10 * NS, build, changed_keys(series))
+    store._db.execute("PRAGMA query_only = OFF")
+    assert docs.dirty == {"a", "c"} and not any(s.dirty for s in series.values())
+    series["b"].dirty = True
+    assert docs.flush(20 * NS, build, changed_keys(series)) == 0  # not due: b not taken
+    assert series["b"].dirty and docs.dirty == {"a", "c"}
+    assert docs.flush(70 * NS, build, changed_keys(series)) == 3
+    assert store.load_state("demo/a", "c") == {"points": 3} and not docs.dirty
+
+
+def test_a_document_that_does_not_fit_is_dropped_counted_and_logged_once(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    store.save_state("demo/a", "tally/x", {"hits": "many"}, 1)
+    store.save_state("demo/a", "tally/y", [1, 2], 1)
+    docs = keyed(store)
+    with caplog.at_level(logging.WARNING, logger="otel_perf.component.state"):
+        assert docs.load("x") is None and docs.load("y") is None and docs.load("z") is None
+    assert docs.discarded == 2
+    (warning,) = caplog.records
+    said = warning.getMessage()
+    assert "demo/a: saved state 'tally/x' unreadable" in said and "state_discarded" in said
+    assert "does not match Tally: $.hits: expected int" in said
