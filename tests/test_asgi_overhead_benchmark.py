@@ -42,6 +42,8 @@ def test_in_process_measures_both_apps() -> None:
         "in_process_added_us",
         "in_process_added_us_q1",
         "in_process_added_us_q3",
+        "in_process_added_us_ci95",
+        "in_process_added_us_blocks",
         "in_process_blocks",
         "in_process_pairs",
     }
@@ -51,6 +53,9 @@ def test_in_process_measures_both_apps() -> None:
         result["in_process_us_monitored"] / result["in_process_us_plain"], rel=0.5
     )
     assert (result["in_process_blocks"], result["in_process_pairs"]) == (2, 100)
+    low, high = result["in_process_added_us_ci95"]
+    assert low <= result["in_process_added_us"] <= high
+    assert len(result["in_process_added_us_blocks"]) == 2
 
 
 def test_summary_has_the_ratio_first_and_the_round_spread() -> None:
@@ -68,6 +73,17 @@ def test_summary_has_the_ratio_first_and_the_round_spread() -> None:
     assert result["in_process_added_us"] == 12.5
     assert result["cpu_us_per_request_plain"] == pytest.approx(2000.0)
     assert "control_round_ratio_median" not in result and "session_ratios" not in result
+
+
+def test_summary_puts_the_in_process_added_us_against_the_servers_plain_cpu() -> None:
+    args = asgi_overhead.parse_args(["--rounds", "4", "--requests", "50", "--sessions", "1"])
+    plain = asgi_overhead.Figures("plain", [0.1] * 4, [0.2] * 4, 200)  # 2000 µs a request
+    monitored = asgi_overhead.Figures("monitored", [0.1] * 4, [0.2] * 4, 200)
+    extra = {"in_process_added_us": 10.0, "in_process_added_us_ci95": [6.0, 14.0]}
+    result = asgi_overhead.summary([plain, monitored], args, extra)
+    assert result["in_process_overhead_ratio"] == pytest.approx(1.005)
+    assert result["in_process_overhead_ratio_ci95"] == pytest.approx([1.003, 1.007])
+    assert "in_process_overhead_ratio" not in asgi_overhead.summary([plain, monitored], args, {})
 
 
 def test_summary_has_the_controls_round_spread_and_the_session_ratios() -> None:
