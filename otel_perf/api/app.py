@@ -136,17 +136,6 @@ class API:
             body["instrumentation"] = instrumentation_view(snap, service, limit)
         return JSONResponse(body)
 
-    async def slo(self, request: Request) -> Response:
-        """Every objective: target, SLI, error budget with its arithmetic, burn rates, alerts."""
-        service = request.query_params.get("service")
-        objectives = [
-            view
-            for snap in self.pipeline.snapshot("slo").values()
-            for view in snap.get("objectives", [])
-            if not service or view["service"] == service
-        ]
-        return JSONResponse({"objectives": objectives})
-
     async def anomalies(self, request: Request) -> Response:
         """Series watched, open episodes and the highest current scores."""
         snaps = self.pipeline.snapshot("anomaly")

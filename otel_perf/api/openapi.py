@@ -105,13 +105,6 @@ OPERATIONS = (
         },
     ),
     Operation(
-        "/performance/slo",
-        "slo",
-        "Each objective: target, SLI over its window, error budget consumed and remaining "
-        "with the formulas and figures, burn rate per alert window, alert state",
-        (SERVICE,),
-    ),
-    Operation(
         "/performance/anomalies",
         "anomalies",
         "Anomaly detection: series watched, open episodes (value, expected range, score, "
