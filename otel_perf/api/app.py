@@ -136,11 +136,6 @@ class API:
             body["instrumentation"] = instrumentation_view(snap, service, limit)
         return JSONResponse(body)
 
-    async def anomalies(self, request: Request) -> Response:
-        """Series watched, open episodes and the highest current scores."""
-        snaps = self.pipeline.snapshot("anomaly")
-        return JSONResponse({"processors": snaps})
-
     async def bottlenecks(self, request: Request) -> Response:
         """The critical-path ranking with evidence, slow queries, repeated calls, slow
         requests, checkpoint phases and memory growth."""

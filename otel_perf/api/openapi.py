@@ -105,12 +105,6 @@ OPERATIONS = (
         },
     ),
     Operation(
-        "/performance/anomalies",
-        "anomalies",
-        "Anomaly detection: series watched, open episodes (value, expected range, score, "
-        "direction, start) and the top current scores",
-    ),
-    Operation(
         "/performance/findings",
         "findings",
         "Stored findings, newest first",
