@@ -69,6 +69,25 @@ def test_findings_filters_and_validation(pipeline: Pipeline) -> None:
         assert api.get("/performance/findings", params={"limit": "0"}).status_code == 400
 
 
+def test_component_routes_answer_without_their_processor(pipeline: Pipeline) -> None:
+    """The slo, anomaly and bottlenecks routes come from their surfaces, mounted whatever the
+    config: empty views, or a 404 naming what is missing."""
+    with client(pipeline) as api:
+        assert api.get("/performance/slo").json() == {"objectives": []}
+        assert api.get("/performance/anomalies").json() == {"processors": {}}
+        missing = api.get("/performance/bottlenecks")
+        assert missing.status_code == 404
+        assert missing.json() == {
+            "error": "no bottlenecks (or aggregates) processor in this pipeline's config"
+        }
+        for raw, message in (
+            ("x", "query parameter limit must be an integer"),
+            ("0", "query parameter limit: must be between 1 and 1000"),
+        ):
+            bad = api.get("/performance/bottlenecks", params={"limit": raw})
+            assert (bad.status_code, bad.json()) == (400, {"error": message})
+
+
 def test_bearer_token(pipeline: Pipeline) -> None:
     with client(pipeline, token="s3cret") as api:
         assert api.get("/performance/metrics").status_code == 401

@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute, Route
 from otel_perf import __version__
 from otel_perf.api import openapi
 from otel_perf.component import OpenAPIResponses, RouteContext, component_type, surfaces
+from otel_perf.component.routes import MAX_LIMIT, query_limit
 from otel_perf.config.models import APISettings
 from otel_perf.dashboard import DASHBOARD_PATHS, dashboard_routes
 from otel_perf.findings import Finding, Kind
@@ -31,7 +32,6 @@ from otel_perf.recommend.ranking import check_query, periods_of, recommend
 OPEN_PATHS = frozenset(
     {"/health", "/performance/health", "/performance/openapi.json", *DASHBOARD_PATHS}
 )  # the dashboard's page and assets hold no data; the page sends the token on its fetches
-MAX_LIMIT = 1000
 #: newest stored findings read for health and recommendations
 RECENT_FINDINGS = 5000
 
@@ -123,7 +123,7 @@ class API:
 
     async def metrics(self, request: Request) -> Response:
         """Ingest counters, plus RED per service and operation when span metrics run."""
-        limit = _limit(request)
+        limit = query_limit(request)
         if isinstance(limit, Response):
             return limit
         body: dict[str, Any] = self.pipeline.telemetry.snapshot()
@@ -134,27 +134,6 @@ class API:
             body.setdefault("spanmetrics", {})[pid] = {k: v for k, v in snap.items() if k != "red"}
         for snap in self.pipeline.snapshot("instrumentation").values():
             body["instrumentation"] = instrumentation_view(snap, service, limit)
-        return JSONResponse(body)
-
-    async def bottlenecks(self, request: Request) -> Response:
-        """The critical-path ranking with evidence, slow queries, repeated calls, slow
-        requests, checkpoint phases and memory growth."""
-        limit = _limit(request)
-        if isinstance(limit, Response):
-            return limit
-        service = request.query_params.get("service")
-        snaps = self.pipeline.snapshot("bottlenecks")
-        if not snaps:  # the analysis tier: the ranking summed from trace-tier aggregates
-            tier = self.pipeline.snapshot("aggregates")
-            snaps = {pid: snap["bottlenecks"] for pid, snap in tier.items() if snap}
-        if not snaps:
-            return _error(404, "no bottlenecks (or aggregates) processor in this pipeline's config")
-        pid, snap = next(iter(snaps.items()))
-        body: dict[str, Any] = {"processor": pid}
-        for key, value in snap.items():
-            if isinstance(value, list):
-                value = [r for r in value if not service or r.get("service") == service][:limit]
-            body[key] = value
         return JSONResponse(body)
 
     async def findings(self, request: Request) -> Response:
@@ -207,16 +186,6 @@ def instrumentation_view(snap: dict[str, Any], service: str | None, limit: int) 
         if not service or name == service
     }
     return {**snap, "services": dict(list(services.items())[:limit])}
-
-
-def _limit(request: Request, default: int = 100) -> int | Response:
-    try:
-        limit = int(request.query_params.get("limit", str(default)))
-    except ValueError:
-        return _error(400, "query parameter limit must be an integer")
-    if not 1 <= limit <= MAX_LIMIT:
-        return _error(400, f"query parameter limit: must be between 1 and {MAX_LIMIT}")
-    return limit
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

@@ -91,20 +91,6 @@ OPERATIONS = (
         {"200": json_ok({"$ref": "#/components/schemas/Metrics"}), "401": UNAUTHORIZED},
     ),
     Operation(
-        "/performance/bottlenecks",
-        "bottlenecks",
-        "Operations ranked by their share of critical-path time, with exemplar trace ids; "
-        "slow queries by fingerprint; N+1 and repeated-call patterns; slow requests with their "
-        "critical path; checkpoint phases; memory growth per route",
-        (SERVICE, LIMIT),
-        {
-            "200": OK,
-            "400": BAD_QUERY,
-            "401": UNAUTHORIZED,
-            "404": {"description": "no bottlenecks processor configured"},
-        },
-    ),
-    Operation(
         "/performance/findings",
         "findings",
         "Stored findings, newest first",

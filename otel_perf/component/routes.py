@@ -38,3 +38,18 @@ def needs_processor(
         return await handler(request, processor)
 
     return route
+
+
+#: the most rows a ``?limit=`` may ask for
+MAX_LIMIT = 1000
+
+
+def query_limit(request: Request, default: int = 100) -> int | Response:
+    """The ``?limit=`` query parameter (``default`` without one), or the 400 that says why not."""
+    try:
+        limit = int(request.query_params.get("limit", str(default)))
+    except ValueError:
+        return error(400, "query parameter limit must be an integer")
+    if not 1 <= limit <= MAX_LIMIT:
+        return error(400, f"query parameter limit: must be between 1 and {MAX_LIMIT}")
+    return limit
