@@ -30,10 +30,11 @@ def register_builtins() -> None:
     from otel_perf.processors.regression.processor import FACTORY as REGRESSION
     from otel_perf.processors.slo import surface as slo_surface
     from otel_perf.processors.slo.processor import FACTORY as SLO
+    from otel_perf.processors.spanmetrics import surface as spanmetrics_surface
     from otel_perf.processors.spanmetrics.processor import FACTORY as SPANMETRICS
 
     builtins = (
-        SPANMETRICS,
+        replace(SPANMETRICS, surface=spanmetrics_surface.SURFACE),
         replace(BOTTLENECKS, surface=bottlenecks_surface.SURFACE),
         replace(SLO, surface=slo_surface.SURFACE),
         replace(ANOMALY, surface=anomaly_surface.SURFACE),

@@ -70,11 +70,14 @@ def test_findings_filters_and_validation(pipeline: Pipeline) -> None:
 
 
 def test_component_routes_answer_without_their_processor(pipeline: Pipeline) -> None:
-    """The slo, anomaly and bottlenecks routes come from their surfaces, mounted whatever the
-    config: empty views, or a 404 naming what is missing."""
+    """The slo, anomaly and bottlenecks routes (and span metrics' part of the metrics) come
+    from their surfaces, mounted whatever the config: empty views, or a 404 naming what is
+    missing."""
     with client(pipeline) as api:
         assert api.get("/performance/slo").json() == {"objectives": []}
         assert api.get("/performance/anomalies").json() == {"processors": {}}
+        metrics = api.get("/performance/metrics").json()
+        assert "red" not in metrics and "spanmetrics" not in metrics
         missing = api.get("/performance/bottlenecks")
         assert missing.status_code == 404
         assert missing.json() == {
@@ -175,6 +178,9 @@ def traced() -> Iterator[Pipeline]:
 def test_metrics_carry_red_per_operation(traced: Pipeline) -> None:
     with client(traced) as api:
         body = api.get("/performance/metrics", params={"service": "app"}).json()
+        one = api.get("/performance/metrics", params={"service": "app", "limit": "1"}).json()
+        other = api.get("/performance/metrics", params={"service": "nobody"}).json()
+    assert len(body["red"]) >= 2 and len(one["red"]) == 1 and other["red"] == []
     rows = {r["operation"]: r for r in body["red"]}
     assert rows["GET /orders"]["calls"] == 1
     assert rows["GET /orders"]["p50_ms"] == pytest.approx(100, rel=0.01)

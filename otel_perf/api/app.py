@@ -122,16 +122,16 @@ class API:
         return self.pipeline.store.findings(limit=RECENT_FINDINGS)
 
     async def metrics(self, request: Request) -> Response:
-        """Ingest counters, plus RED per service and operation when span metrics run."""
+        """Ingest counters, plus what components add (span metrics: RED per service and
+        operation)."""
         limit = query_limit(request)
         if isinstance(limit, Response):
             return limit
         body: dict[str, Any] = self.pipeline.telemetry.snapshot()
         service = request.query_params.get("service")
-        for pid, snap in self.pipeline.snapshot("spanmetrics").items():
-            rows = [r for r in snap.get("red", []) if not service or r["service"] == service]
-            body.setdefault("red", []).extend(rows[:limit])
-            body.setdefault("spanmetrics", {})[pid] = {k: v for k, v in snap.items() if k != "red"}
+        for surface in surfaces():
+            if surface.metrics:
+                body.update(surface.metrics(self.pipeline, service, limit))
         for snap in self.pipeline.snapshot("instrumentation").values():
             body["instrumentation"] = instrumentation_view(snap, service, limit)
         return JSONResponse(body)

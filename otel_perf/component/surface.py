@@ -78,6 +78,8 @@ class Surface:
             over by them (a stored finding that was not resolved in the store).
         period_setting: the setting (a duration, in seconds) whose value is the period the
             counts in its findings cover, for per-minute and per-month figures.
+        metrics: the keys it adds to ``/performance/metrics``, given the pipeline, the
+            ``?service=`` asked for (or None) and the ``?limit=`` on rows.
     """
 
     routes: Callable[[RouteContext], list[Route]] | None = None
@@ -89,6 +91,7 @@ class Surface:
     evaluated_ns: Callable[[ProcessorSnapshots], list[int]] | None = None
     closed_by: Callable[[ProcessorSnapshots], Callable[[Finding], bool]] | None = None
     period_setting: str = ""
+    metrics: Callable[[PipelineView, str | None, int], dict[str, Any]] | None = None
 
 
 NO_SURFACE = Surface()
