@@ -16,6 +16,8 @@ from typing import Any
 import httpx
 from rich.console import Console
 
+from otel_perf.cli.args import Handler, add_command
+
 DEFAULT_API = "http://127.0.0.1:8080"
 
 
@@ -60,6 +62,20 @@ def api_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--wide", action="store_true", help="never wrap: one line per row, however long"
     )
+
+
+def add_reader(
+    sub: Any, name: str, handler: Handler, help: str, rows: bool = True
+) -> argparse.ArgumentParser:
+    """Add API-reading command ``name`` to ``sub``: ``--api``, ``--token``, ``--output``,
+    ``--wide`` and, with ``rows``, ``--service`` and ``--limit``. Components' surfaces add
+    their readers with it too."""
+    reader = add_command(sub, name, handler, help)
+    api_arguments(reader)
+    if rows:
+        reader.add_argument("--service", help="only this service")
+        reader.add_argument("--limit", type=int, default=50, help="at most this many rows")
+    return reader
 
 
 def api_get(args: argparse.Namespace, path: str) -> Any:

@@ -1,5 +1,7 @@
 """The API readers: ``metrics``, ``health``, ``findings``, ``bottlenecks``, ``slo`` and
-``recommendations`` and their options; the tables are in ``otel_perf.cli.tables``."""
+``recommendations`` and their options; the tables are in ``otel_perf.cli.tables``.
+Components add their own readers through their surfaces, with
+:func:`otel_perf.cli.http.add_reader`."""
 
 from __future__ import annotations
 
@@ -9,34 +11,40 @@ from typing import Any
 from rich.console import Console
 
 from otel_perf.cli import tables
-from otel_perf.cli.args import add_command
-from otel_perf.cli.http import api_arguments, api_get, api_query, show
+from otel_perf.cli.http import add_reader, api_get, api_query, show
 from otel_perf.recommend.ranking import CATEGORIES
 
 
 def add_parsers(sub: Any) -> None:
     """Add the reader commands to the ``otel-perf`` subcommands ``sub``."""
-    for name, handler, text in (
-        (
-            "metrics",
-            cmd_metrics,
-            "what arrives: ingest counts, spans per service, RED per operation",
-        ),
-        ("health", cmd_health, "the sidecar's health: ok, degraded or critical, and why"),
-        ("findings", cmd_findings, "what otel-perf found, newest first, with its state"),
-        ("bottlenecks", cmd_bottlenecks, "where the time goes: critical path, slow queries, N+1"),
-        ("slo", cmd_slo, "objectives: SLI, error budget, burn rates, alerts"),
-        ("recommendations", cmd_recommendations, "one ranked list of actions from every processor"),
-    ):
-        reader = add_command(sub, name, handler, text)
-        api_arguments(reader)
-        if name in ("findings", "bottlenecks", "metrics", "slo", "recommendations"):
-            reader.add_argument("--service", help="only this service")
-            reader.add_argument("--limit", type=int, default=50, help="at most this many rows")
-        if name == "findings":
-            reader.add_argument("--kind", help="only this kind (bottleneck, slo_burn, ...)")
-        if name == "recommendations":
-            reader.add_argument("--category", choices=CATEGORIES)
+    add_reader(
+        sub,
+        "metrics",
+        cmd_metrics,
+        "what arrives: ingest counts, spans per service, RED per operation",
+    )
+    add_reader(
+        sub,
+        "health",
+        cmd_health,
+        "the sidecar's health: ok, degraded or critical, and why",
+        rows=False,
+    )
+    findings = add_reader(
+        sub, "findings", cmd_findings, "what otel-perf found, newest first, with its state"
+    )
+    findings.add_argument("--kind", help="only this kind (bottleneck, slo_burn, ...)")
+    add_reader(
+        sub, "bottlenecks", cmd_bottlenecks, "where the time goes: critical path, slow queries, N+1"
+    )
+    add_reader(sub, "slo", cmd_slo, "objectives: SLI, error budget, burn rates, alerts")
+    recommendations = add_reader(
+        sub,
+        "recommendations",
+        cmd_recommendations,
+        "one ranked list of actions from every processor",
+    )
+    recommendations.add_argument("--category", choices=CATEGORIES)
 
 
 def cmd_metrics(args: argparse.Namespace, console: Console) -> int:
