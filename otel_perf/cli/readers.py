@@ -1,6 +1,6 @@
-"""The API readers: ``metrics``, ``health``, ``findings``, ``bottlenecks``, ``slo`` and
+"""The API readers: ``metrics``, ``health``, ``findings``, ``bottlenecks`` and
 ``recommendations`` and their options; the tables are in ``otel_perf.cli.tables``.
-Components add their own readers through their surfaces, with
+Components add their own readers (``otel-perf slo``, ...) through their surfaces, with
 :func:`otel_perf.cli.http.add_reader`."""
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ def add_parsers(sub: Any) -> None:
     add_reader(
         sub, "bottlenecks", cmd_bottlenecks, "where the time goes: critical path, slow queries, N+1"
     )
-    add_reader(sub, "slo", cmd_slo, "objectives: SLI, error budget, burn rates, alerts")
     recommendations = add_reader(
         sub,
         "recommendations",
@@ -56,12 +55,6 @@ def cmd_metrics(args: argparse.Namespace, console: Console) -> int:
 def cmd_bottlenecks(args: argparse.Namespace, console: Console) -> int:
     data = api_get(args, "/performance/bottlenecks" + api_query(args))
     show(args, console, data, tables.print_bottlenecks)
-    return 0
-
-
-def cmd_slo(args: argparse.Namespace, console: Console) -> int:
-    data = api_get(args, "/performance/slo" + api_query(args))
-    show(args, console, data, tables.print_slo)
     return 0
 
 

@@ -170,43 +170,6 @@ def _print_patterns(console: Console, rows: list[dict[str, Any]]) -> None:
     console.print(patterns)
 
 
-def print_slo(console: Console, data: Any) -> None:
-    if not data["objectives"]:
-        empty(
-            console,
-            "SLOs",
-            "Objectives appear per service once its SERVER spans arrive "
-            "(suggested ones), or as declared under processors.slo.objectives.",
-        )
-        return
-    table = folding_table(
-        "objective", "service", "target", "SLI", "budget left", "burn 1h", "alerts", title="SLOs"
-    )
-    for o in data["objectives"]:
-        budget = o.get("budget") or {}
-        burn = next((r["long"]["burn_rate"] for r in o.get("rules", [])), None)
-        firing = [name for name, a in o["alerts"].items() if a["firing"]]
-        table.add_row(
-            o["name"],
-            o["service"],
-            f"{o['target']:.3%}",
-            _pct(budget.get("sli")),
-            _pct(budget.get("error_budget_remaining")),
-            "-" if burn is None else f"{burn:.3g}x",
-            ", ".join(firing) or "-",
-        )
-    console.print(table)
-    for o in data["objectives"]:
-        if o.get("budget") and o["budget"]["total"]:
-            console.print(
-                f"[bold]{o['name']}[/bold]: " + o["budget"]["formulas"]["error_budget_remaining"]
-            )
-
-
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3%}"
-
-
 def print_health(console: Console, data: Any, api: str) -> None:
     console.print(f"otel-perf at {api}: [bold]{data.get('status')}[/bold]")
     reasons = folding_table("status", "source", "reason", title="reasons")
