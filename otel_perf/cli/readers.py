@@ -1,6 +1,6 @@
-"""The API readers: ``metrics``, ``health``, ``findings``, ``bottlenecks`` and
-``recommendations`` and their options; the tables are in ``otel_perf.cli.tables``.
-Components add their own readers (``otel-perf slo``, ...) through their surfaces, with
+"""The API readers: ``metrics``, ``health``, ``findings`` and ``recommendations`` and their
+options; the tables are in ``otel_perf.cli.tables``. Components add their own readers
+(``otel-perf slo``, ``bottlenecks``, ...) through their surfaces, with
 :func:`otel_perf.cli.http.add_reader`."""
 
 from __future__ import annotations
@@ -34,9 +34,6 @@ def add_parsers(sub: Any) -> None:
         sub, "findings", cmd_findings, "what otel-perf found, newest first, with its state"
     )
     findings.add_argument("--kind", help="only this kind (bottleneck, slo_burn, ...)")
-    add_reader(
-        sub, "bottlenecks", cmd_bottlenecks, "where the time goes: critical path, slow queries, N+1"
-    )
     recommendations = add_reader(
         sub,
         "recommendations",
@@ -49,12 +46,6 @@ def add_parsers(sub: Any) -> None:
 def cmd_metrics(args: argparse.Namespace, console: Console) -> int:
     data = api_get(args, "/performance/metrics" + api_query(args))
     show(args, console, data, tables.print_metrics)
-    return 0
-
-
-def cmd_bottlenecks(args: argparse.Namespace, console: Console) -> int:
-    data = api_get(args, "/performance/bottlenecks" + api_query(args))
-    show(args, console, data, tables.print_bottlenecks)
     return 0
 
 
