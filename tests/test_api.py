@@ -128,10 +128,13 @@ def test_every_mounted_route_is_documented_and_every_documented_path_is_mounted(
     document = openapi_document()
     documented = {(path, method) for path, item in document["paths"].items() for method in item}
     assert mounted == documented
-    # the core's, and the four processors' that contribute routes through their factory
+    # the core's, and those the processors contribute through their factory
     assert {"/performance/health", "/performance/incidents/{id}"} <= {p for p, _ in mounted}
     assert {"/performance/cache/warmup", "/performance/benchmark/run"} <= {p for p, _ in mounted}
     assert ("/performance/capacity/autoscaling-config", "post") in mounted
+    assert {"/performance/slo", "/performance/anomalies", "/performance/bottlenecks"} <= {
+        p for p, _ in mounted
+    }
 
 
 TRACE_CONFIG = """
