@@ -13,7 +13,8 @@ from scenarios import INJECTIONS, requests
 from benchmarks._common import build_pool
 from otel_perf.decode import Decoder
 from otel_perf.decode.columnar import NATIVE
-from otel_perf.pipeline import COLUMNS_FROM_SPANS, Every, _span_counts_by_record, span_counts
+from otel_perf.pipeline.observe import COLUMNS_FROM_SPANS, _span_counts_by_record, span_counts
+from otel_perf.pipeline.worker import Every
 
 native = pytest.mark.skipif(not NATIVE, reason="the native decoder is not built")
 
