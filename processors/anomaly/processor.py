@@ -13,11 +13,10 @@ import math
 from collections import OrderedDict
 from typing import Any
 
-from otel_perf import gauges
-from otel_perf.component import Context, Factory, Processor
+from otel_perf.component import Context, Factory, Processor, gauges
+from otel_perf.component.metricmath import MetricStreams, point_value
 from otel_perf.component.state import Document, PersistedStates, changed_keys
 from otel_perf.findings import Finding
-from otel_perf.metricmath import MetricStreams, point_value
 from otel_perf.model import MetricBatch, MetricPoint, MetricType
 from otel_perf.processors.anomaly.config import AnomalyConfig
 from otel_perf.processors.anomaly.series import SeriesState, Settings, settings_for

@@ -25,8 +25,7 @@ import threading
 from collections import Counter, deque
 from typing import Any
 
-from otel_perf import gauges
-from otel_perf.component import Context, Factory, Processor
+from otel_perf.component import Context, Factory, Processor, gauges
 from otel_perf.component.state import PersistedState
 from otel_perf.findings import Finding, State
 from otel_perf.model import SpanBatch

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from otel_perf.component import Context
+from otel_perf.component.gauges import registered
 from otel_perf.findings import Kind, Severity, State
-from otel_perf.gauges import registered
 from otel_perf.model import MetricBatch, MetricPoint, MetricType, Resource, SpanKind
 from otel_perf.processors.capacity.autoscaling import ScalingInputError, ScalingRequest
 from otel_perf.processors.capacity.config import CapacityConfig
