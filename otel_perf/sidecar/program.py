@@ -29,7 +29,7 @@ from otel_perf.memory import (
     tune_collector,
 )
 from otel_perf.pipeline import Clock, Pipeline
-from otel_perf.serving import ServerThread
+from otel_perf.runtime.serving import ServerThread
 from otel_perf.sidecar.first_seen import FirstSeen
 from otel_perf.sidecar.listeners import PortClash, check_free, urls
 from otel_perf.store import Store

@@ -11,7 +11,7 @@ from typing import Any
 
 import uvicorn
 
-from otel_perf.threadnames import name_native_thread
+from otel_perf.runtime.threadnames import name_native_thread
 
 
 class ServerThread:
