@@ -33,7 +33,7 @@ from otel_perf.processors.incidents.calls import CallGraph
 from otel_perf.processors.incidents.config import IncidentsConfig
 from otel_perf.processors.incidents.correlate import Group, correlate, with_calls
 from otel_perf.processors.incidents.facts import Facts, facts_of
-from otel_perf.processors.incidents.state import STATE, SavedIncidents
+from otel_perf.processors.incidents.state import SAVED, STATE, SavedIncidents
 from otel_perf.processors.incidents.story import incident_finding, incident_id, tell
 from otel_perf.recommend.current import current_findings
 from otel_perf.store import StoreWriteError
@@ -55,7 +55,7 @@ class IncidentsProcessor(Processor):
         self.evaluations = self.skipped = 0  # full regroupings, and ticks that needed none
         self._seen: tuple[object, int, int] = (None, -1, 0)  # newest row, calls version, when
         self._lock = threading.Lock()
-        self.state = PersistedState(context.store, self.id, STATE, SavedIncidents, 0.0)
+        self.state = PersistedState(context.store, self.id, STATE, SAVED, 0.0)
 
     # -- input ------------------------------------------------------------------
     def consume_spans(self, batch: SpanBatch) -> None:
