@@ -274,15 +274,8 @@ class ObjectiveState:
             if alert.severity in self.alerts:
                 self.alerts[alert.severity] = alert
         self.breached = saved.breached
-        self.observation.restore(saved.observation and saved.observation.model_dump())
-
-    def to_dict(self) -> dict[str, Any]:
-        """:meth:`saved` as JSON."""
-        return self.saved().model_dump(mode="json")
-
-    def restore(self, data: dict[str, Any]) -> None:
-        """:meth:`restore_saved` of a JSON document. Raises ValueError when it does not fit."""
-        self.restore_saved(SavedObjective.model_validate(data))
+        if saved.observation is not None:
+            self.observation.resume(saved.observation.since_ns, saved.observation.last_ns)
 
 
 def _alert_severity(firing: bool, pages: bool) -> Severity:
