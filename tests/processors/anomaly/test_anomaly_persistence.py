@@ -37,7 +37,7 @@ def point(processor: AnomalyProcessor, i: int, name: str, value: float = 1.0) ->
 
 def points_saved(store: Store, series: str) -> int | None:
     body = store.load_state("anomaly", series)
-    return None if body is None else len(body["deferred"])
+    return None if body is None else len(body["state"]["deferred"])
 
 
 def test_each_changed_series_is_written_at_most_once_per_save_interval(tmp_path: Path) -> None:
@@ -82,4 +82,20 @@ def test_a_damaged_series_document_is_discarded_once_and_the_series_learns_afres
     assert series.points == 2 and processor.snapshot()["state_discarded"] == 1
     (warning,) = caplog.records
     assert f"anomaly: saved state {DEPTH!r} unreadable" in warning.getMessage()
+    store.close()
+
+
+def test_series_documents_are_versioned_and_an_unversioned_one_still_loads(
+    tmp_path: Path,
+) -> None:
+    store = Store(tmp_path / "s.db")
+    bare = {"deferred": [[T0 + 1 * S, 1.0, None], [T0 + 2 * S, 1.0, None]]}
+    store.save_state("anomaly", DEPTH, bare, 1)  # as a build before versions wrote it
+    processor = make(store)
+    point(processor, 3, "queue.depth")
+    (series,) = processor.series.values()
+    assert series.points == 3 and processor.snapshot()["state_discarded"] == 0
+    processor.flush(T0 + 3 * S)
+    written = store.load_state("anomaly", DEPTH)
+    assert written["version"] == 1 and written["state"]["deferred"][:2] == bare["deferred"]
     store.close()
