@@ -97,25 +97,37 @@ class IncidentsProcessor(Processor):
         groups = correlate(facts, int(self.config.overlap * NS))
         with self._lock:
             self.first_seen = {f.key: self.first_seen[f.key] for f in facts}
-            opened: dict[str, dict[str, Any]] = {}
-            owner = {m["key"]: i for i, body in self.open.items() for m in body["members"]}
-            for group in groups:
-                if len(opened) >= self.config.max_open:
-                    self.overflowed += 1
-                    continue
-                incident = self._match(group, opened, owner)
-                known = self.open.get(incident)
-                if known is not None and _same_story(known, group):
-                    opened[incident] = known  # nothing it is told from changed
-                    continue
-                opened[incident] = tell(group, incident)
-                opened[incident]["opened_ns"] = (known or {}).get("opened_ns", now_ns)
+            opened = self._carried_over(groups, now_ns)
             for incident, body in self.open.items():
                 if incident not in opened:
                     self.recent.appendleft({**body, "state": "resolved", "resolved_ns": now_ns})
             if _ids(opened) != _ids(self.open) or opened:
                 self.state.mark_dirty()
             self.open = opened
+        return self._announced(before, opened, now_ns)
+
+    def _carried_over(self, groups: list[Group], now_ns: int) -> dict[str, dict[str, Any]]:
+        """Each group as an incident (the open one it continues, or a new one), at most
+        ``max_open`` of them; an incident whose story did not change is kept as it was."""
+        opened: dict[str, dict[str, Any]] = {}
+        owner = {m["key"]: i for i, body in self.open.items() for m in body["members"]}
+        for group in groups:
+            if len(opened) >= self.config.max_open:
+                self.overflowed += 1
+                continue
+            incident = self._match(group, opened, owner)
+            known = self.open.get(incident)
+            if known is not None and _same_story(known, group):
+                opened[incident] = known  # nothing it is told from changed
+                continue
+            opened[incident] = tell(group, incident)
+            opened[incident]["opened_ns"] = (known or {}).get("opened_ns", now_ns)
+        return opened
+
+    def _announced(
+        self, before: dict[str, dict[str, Any]], opened: dict[str, dict[str, Any]], now_ns: int
+    ) -> list[Finding]:
+        """The ``incident`` findings of what opened, changed or resolved since ``before``."""
         out = []
         for incident, body in opened.items():
             if incident not in before:
