@@ -470,7 +470,7 @@ def thread_cpu_s(pid: int) -> dict[int, tuple[str, float]]:
     """Per thread of ``pid``: its name and user + system CPU seconds so far (Linux /proc).
 
     otel-perf names its receiver and pipeline threads for the system
-    (``otel_perf.threadnames``); other Python threads show as ``python``.
+    (``otel_perf.runtime.threadnames``); other Python threads show as ``python``.
     """
     tick = os.sysconf("SC_CLK_TCK")
     out: dict[int, tuple[str, float]] = {}
