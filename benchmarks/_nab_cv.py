@@ -42,6 +42,11 @@ class Decision:
     refractory: int
     shift_weight: float
     range_weight: float = 1.0
+    coarse_weight: float = 1.0
+
+    def weights(self) -> FloatArray:
+        """The weight of each model's score, in ``MODELS`` order."""
+        return np.array([1.0, self.shift_weight, 1.0, self.range_weight, self.coarse_weight])
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,7 @@ class Candidate:
             refractory=d.refractory,
             shift_weight=d.shift_weight,
             range_weight=d.range_weight,
+            coarse_weight=d.coarse_weight,
         )
 
 
@@ -90,7 +96,14 @@ def load_series(data: Path, names: Iterable[str]) -> list[Series]:
 def model_scores(series: Series, settings: DetectorSettings) -> FloatArray:
     """``(n, models)`` scores of every point, before warm-up, refractory and weights."""
     detector = Detector(
-        replace(settings, warm_up=0, refractory=0, shift_weight=1.0, range_weight=1.0)
+        replace(
+            settings,
+            warm_up=0,
+            refractory=0,
+            shift_weight=1.0,
+            range_weight=1.0,
+            coarse_weight=1.0,
+        )
     )
     out = np.empty((len(series.values), len(MODELS)))
     for i, (t, x) in enumerate(zip(series.timestamps_s, series.values, strict=True)):
@@ -101,8 +114,7 @@ def model_scores(series: Series, settings: DetectorSettings) -> FloatArray:
 
 def detections(scores: FloatArray, decision: Decision, warm_up: int) -> BoolArray:
     """Which points the detector alerts on under ``decision`` (exactly as it would run)."""
-    weights = np.array([1.0, decision.shift_weight, 1.0, decision.range_weight])
-    combined = (scores * weights).max(axis=1)
+    combined = (scores * decision.weights()).max(axis=1)
     combined[:warm_up] = 0.0
     hits = np.flatnonzero(combined >= decision.threshold)
     mask = np.zeros(len(combined), dtype=np.bool_)
