@@ -228,6 +228,10 @@ def default_grid(base: DetectorSettings | None = None) -> list[Candidate]:
     series with a weekly cycle raised a false alarm (``tests/processors/anomaly``), though NAB
     in-sample scored 2 points higher.
 
+    With :attr:`DetectorSettings.coarse_blocks` set (``benchmarks.nab --coarse 24``), every
+    candidate is there twice, with the block-means model's score weighted 1 and 0: each fold
+    chooses whether it runs (48 candidates). Round 6 measured it so and left it off.
+
     Not candidates, because the product cannot ship without them: the recurrence cap
     (:class:`~otel_perf.processors.anomaly.likelihood.Recurrence`, what holds the telemetry
     suite's false alarms down) and the shift model (the leaks and level shifts the telemetry
@@ -241,7 +245,13 @@ def default_grid(base: DetectorSettings | None = None) -> list[Candidate]:
         for span in (1, 5)
         for fast, slow in ((0.1, 0.005), (0.05, 0.002))
     ]
-    return grid(settings, (0.45, 0.5, 0.55), (50, 100), (1.0,))
+    candidates = grid(settings, (0.45, 0.5, 0.55), (50, 100), (1.0,))
+    if not base.coarse_blocks:
+        return candidates
+    # the block-means model (off by default): each fold chooses whether it runs (48)
+    return candidates + [
+        Candidate(c.settings, replace(c.decision, coarse_weight=0.0)) for c in candidates
+    ]
 
 
 def describe(candidate: Candidate, base: DetectorSettings | None = None) -> str:
@@ -251,7 +261,7 @@ def describe(candidate: Candidate, base: DetectorSettings | None = None) -> str:
     changed = [
         f"{name}={getattr(full, name)!r}"
         for name in ("threshold", "refractory", "shift_weight", "shift_span")
-        + ("fast_alpha", "slow_alpha", "recurrence")
+        + ("fast_alpha", "slow_alpha", "recurrence", "coarse_weight")
         if getattr(full, name) != getattr(base, name) or name in ("threshold", "refractory")
     ]
     return " ".join(changed)

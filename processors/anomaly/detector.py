@@ -24,7 +24,10 @@ scored by all of them first, then learned (no look-ahead):
    error ratio and its calls): the one-step and shift slots are the binomial tails of the
    point's and the last ~20 points' errors at the learned baseline rate — calibrated whatever
    the number of calls, so 1 error in 3 night-time calls is no news and 30 in 300 is.
-8. **Score** ``max_m −log10(q_m) / 10`` clipped to ``[0, 1]`` (0.5 ⇔ q = 10⁻⁵), zero during the
+8. **Block means** (:class:`~.coarse.BlockMeans`), off by default (``coarse_blocks``): the
+   means of blocks of ``B`` points judged by their own predictors, a slow bump being a spike
+   of them; measured on NAB and left off (``processors/anomaly/README.md``, round 6).
+9. **Score** ``max_m −log10(q_m) / 10`` clipped to ``[0, 1]`` (0.5 ⇔ q = 10⁻⁵), zero during the
    warm-up; after a score at or above the threshold, scores are damped for ``refractory``
    points, since only the first alert of an episode is news (NAB rewards the earliest
    detection of a window and charges every later one outside it).
@@ -64,7 +67,8 @@ DEFAULT_THRESHOLD = 0.5
 DAY_S = 86400.0
 WEEK_S = 7 * DAY_S
 MODELS = ("predictors", "shift", "flat_line", "range", "coarse")
-RECURRENT = ("predictors", "shift", "range", "coarse")  # the models whose surprises Recurrence caps
+# the models whose surprises Recurrence caps (the coarse one only when it runs)
+RECURRENT = ("predictors", "shift", "range", "coarse")
 
 __all__ = [
     "DEFAULT_THRESHOLD",
@@ -117,7 +121,7 @@ class DetectorSettings:
     spike_alpha: float = 3e-4
     spike_free: int = 2
     spike_min_rate: float = 2e-3
-    coarse_blocks: tuple[int, ...] = (24,)
+    coarse_blocks: tuple[int, ...] = ()
     coarse_span: int = 1
     coarse_weight: float = 1.0
 
@@ -218,7 +222,7 @@ class Detector:
         self.shift_likelihood = Likelihood(cfg.shift_span, cfg.long_alpha)
         self.recurrences = [
             Recurrence(cfg.recurrence_alpha, cfg.recurrence_free, cfg.recurrence_min_rate)
-            for _ in RECURRENT
+            for _ in RECURRENT[: len(RECURRENT) - (not self.coarse)]
         ]
         self.spikes = (
             Recurrence(cfg.spike_alpha, cfg.spike_free, cfg.spike_min_rate) if cfg.spikes else None
@@ -269,7 +273,8 @@ class Detector:
         )
         self._raw = raw
         if cfg.recurrence:
-            raw = tuple(r.cap(s) for r, s in zip(self.recurrences, raw, strict=True))
+            capped = [r.cap(s) for r, s in zip(self.recurrences, raw, strict=False)]
+            raw = (*capped, *raw[len(capped) :])  # an idle coarse slot (0) has no cap
         flat = -self.flat.score_one(t_s, x)
         if counted is not None:
             # a ratio is judged by its counts: binomial tails, calibrated whatever the calls
@@ -374,7 +379,7 @@ class Detector:
         for model in self.coarse:
             model.learn_one(t_s, x)
         self.flat.learn_one(t_s, x, reported=self.flat_reported(self._judged[4][2]))
-        for recurrence, surprise in zip(self.recurrences, self._raw, strict=True):
+        for recurrence, surprise in zip(self.recurrences, self._raw, strict=False):
             recurrence.learn_one(surprise)
         if self.ratio is not None and self._count is not None:
             self.ratio.learn_one(t_s, *self._count)
@@ -441,7 +446,7 @@ class Detector:
             saved = [Recurrence.from_dict(r) for r in state["recurrences"]]
             raw = [float(s) for s in state["raw"]]
             # saved before the coarse model: its cap starts counting now
-            detector.recurrences[: len(saved)] = saved[: len(RECURRENT)]
+            detector.recurrences[: len(saved)] = saved[: len(detector.recurrences)]
             detector._raw = (*raw[: len(RECURRENT)], *(0.0,) * (len(RECURRENT) - len(raw)))
         detector.cooldown = int(state["cooldown"])
         if state.get("spikes") is not None:  # before version 4: counted from now on

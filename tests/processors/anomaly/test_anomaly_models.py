@@ -35,6 +35,7 @@ if str(ROOT) not in sys.path:
 from benchmarks.nab import state_bytes  # noqa: E402
 
 STEP_S = 300.0
+COARSE = DetectorSettings(coarse_blocks=(24,))  # the block-means model, off by default
 T0_S = 1_700_000_000.0
 
 
@@ -117,6 +118,12 @@ SPECS = [
     ),
     Spec("detector", Detector, lambda m, t, x: m.score_one(t, x), Detector.from_dict),
     Spec("detector_with_counts", Detector, _counted_detector_step, Detector.from_dict),
+    Spec(
+        "detector_with_block_means",
+        lambda: Detector(COARSE),
+        lambda m, t, x: m.score_one(t, x),
+        Detector.from_dict,
+    ),
     Spec(
         "robust_detector",
         lambda: Detector(robust(DetectorSettings())),
@@ -205,7 +212,7 @@ def test_cost_per_point_does_not_grow(spec: Spec) -> None:
     assert late <= early * 1.1 + 10
 
 
-@pytest.mark.parametrize("settings", [DetectorSettings(), robust(DetectorSettings())])
+@pytest.mark.parametrize("settings", [DetectorSettings(), robust(DetectorSettings()), COARSE])
 def test_detector_state_stays_under_16_kib_per_series(settings: DetectorSettings) -> None:
     d = Detector(settings)
     for t, x in series(2016 * 2):  # two weeks of 5-minute points: every bucket of both profiles
@@ -264,7 +271,11 @@ def test_block_means_need_a_block_of_two_points() -> None:
 
 def test_detector_names_the_block_model_and_its_band() -> None:
     # the shift model would judge a bump this long first: weighted out here
-    d = Detector(DetectorSettings(warm_up=0, refractory=0, shift_weight=0.0, range_weight=0.0))
+    d = Detector(
+        DetectorSettings(
+            warm_up=0, refractory=0, shift_weight=0.0, range_weight=0.0, coarse_blocks=(24,)
+        )
+    )
     points = _bump_series(1200, range(1000, 1048), 2.0)
     judged = []
     for t, x in points:
@@ -280,11 +291,14 @@ def test_detector_state_saved_before_the_block_model_continues() -> None:
     for t, x in series(600):
         d.score_one(t, x)
     state = json.loads(json.dumps(d.to_dict()))
-    del state["coarse"]
-    state["recurrences"] = state["recurrences"][:3]  # as version 4 saved them
-    state["raw"] = state["raw"][:3]
-    old = Detector.from_dict(state)
-    assert old.n == 600 and old.coarse[0].bank.n == 0  # the block model learns afresh
+    del state["coarse"]  # as version 4 saved it: no block model, no setting
+    del state["config"]["coarse_blocks"]
+    same = Detector.from_dict(state)
+    assert same.to_dict() == d.to_dict()
+    state["config"]["coarse_blocks"] = [24]  # the block model turned on since
+    turned_on = Detector.from_dict(state)
+    assert turned_on.n == 600 and turned_on.coarse[0].bank.n == 0  # it learns afresh
+    assert len(turned_on.recurrences) == 4  # and its cap counts from now
     for t, x in series(1200)[600:]:
-        old.score_one(t, x)  # and the detector runs on
-    assert old.coarse[0].bank.n == 600 // 24
+        turned_on.score_one(t, x)
+    assert turned_on.coarse[0].bank.n == 600 // 24
