@@ -1,10 +1,13 @@
 /* Self time and critical path of many traces at once, on columns.
  *
- * gather(spans, start, end, kind, resource, sid, pid, flags) reads the columns below
- * from a list of SpanRecords: times and kind (int64), the resource's identity (int64),
- * span and parent ids as big-endian uint64, and per span flags (uint8): 1 it has a parent
- * id, 2 its span id is not 8 bytes, 4 its parent id is neither empty nor 8 bytes, 8 a
- * time or kind that is not an int64 (the caller hands such traces to the Python tree).
+ * gather(spans, statement_keys, memory_keys, start, end, kind, resource, sid, pid, tid,
+ * flags) reads the columns below from a list of SpanRecords when a batch arrives (its
+ * records are still in the cache then): times and kind (int64), the resource's identity
+ * (int64), span and parent ids as big-endian uint64, the trace id as two (uint64[n, 2]),
+ * and per span flags (uint8): 1 it has a parent id, 2 its span id is not 8 bytes, 4 its
+ * parent id is neither empty nor 8 bytes, 8 a time or kind that is not an int64 (the
+ * caller hands such traces to the Python tree), 16 its trace id is not 16 bytes, 32 it
+ * has events, 64 its attributes hold one of memory_keys, 128 one of statement_keys.
  *
  * analyse(offsets, parent, start, end, sid, orphan, self_ns, cp_ns, cp_last, root, ok)
  *
@@ -400,9 +403,19 @@ done:
 
 /* -- gather: the columns of SpanRecord objects ---------------------------------------- */
 
-enum { HAS_PARENT = 1, ODD_ID = 2, ODD_PARENT = 4, ODD_TIME = 8 };
+enum {
+    HAS_PARENT = 1,
+    ODD_ID = 2,
+    ODD_PARENT = 4,
+    ODD_TIME = 8,
+    ODD_TRACE = 16,
+    EVENTS = 32,
+    MEMORY = 64,
+    STATEMENT = 128
+};
 
-static PyObject *s_start, *s_end, *s_kind, *s_resource, *s_span_id, *s_parent;
+static PyObject *s_start, *s_end, *s_kind, *s_resource, *s_span_id, *s_parent, *s_trace_id,
+    *s_events, *s_attributes;
 
 static int64_t long_of(PyObject *span, PyObject *name, uint8_t *flags) {
     PyObject *value = PyObject_GetAttr(span, name);
@@ -414,6 +427,12 @@ static int64_t long_of(PyObject *span, PyObject *name, uint8_t *flags) {
     return (int64_t)got;
 }
 
+static uint64_t big_endian(const unsigned char *p) {
+    uint64_t out = 0;
+    for (int i = 0; i < 8; i++) out = (out << 8) | p[i];
+    return out;
+}
+
 /* An 8-byte id as a big-endian integer; 0 and a flag for any other length. */
 static uint64_t id_of(PyObject *span, PyObject *name, uint8_t *flags, uint8_t odd, int parent) {
     PyObject *value = PyObject_GetAttr(span, name);
@@ -421,8 +440,7 @@ static uint64_t id_of(PyObject *span, PyObject *name, uint8_t *flags, uint8_t od
     uint64_t out = 0;
     Py_ssize_t size = PyBytes_Check(value) ? PyBytes_GET_SIZE(value) : -1;
     if (size == 8) {
-        const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(value);
-        for (int i = 0; i < 8; i++) out = (out << 8) | p[i];
+        out = big_endian((const unsigned char *)PyBytes_AS_STRING(value));
     } else if (!(parent && size == 0)) {
         *flags |= odd;
     }
@@ -431,30 +449,89 @@ static uint64_t id_of(PyObject *span, PyObject *name, uint8_t *flags, uint8_t od
     return out;
 }
 
+/* A 16-byte trace id as two big-endian integers; zeros and ODD_TRACE for another. */
+static void trace_of(PyObject *span, uint64_t *out, uint8_t *flags) {
+    PyObject *value = PyObject_GetAttr(span, s_trace_id);
+    if (value == NULL) return;
+    if (PyBytes_Check(value) && PyBytes_GET_SIZE(value) == 16) {
+        const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(value);
+        out[0] = big_endian(p);
+        out[1] = big_endian(p + 8);
+    } else {
+        out[0] = out[1] = 0;
+        *flags |= ODD_TRACE;
+    }
+    Py_DECREF(value);
+}
+
+/* Whether the dict holds any of the keys (a tuple of str); -1 on error. */
+static int holds_any(PyObject *attrs, PyObject *keys) {
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(keys); k++) {
+        int found = PyDict_Contains(attrs, PyTuple_GET_ITEM(keys, k));
+        if (found != 0) return found;
+    }
+    return 0;
+}
+
+/* EVENTS (a non-empty events sequence), STATEMENT, MEMORY (a key of each tuple). */
+static int carried(PyObject *span, PyObject *statement, PyObject *memory, uint8_t *flags) {
+    PyObject *events = PyObject_GetAttr(span, s_events);
+    if (events == NULL) return -1;
+    int truth = PyObject_IsTrue(events);
+    Py_DECREF(events);
+    if (truth < 0) return -1;
+    if (truth) *flags |= EVENTS;
+    PyObject *attrs = PyObject_GetAttr(span, s_attributes);
+    if (attrs == NULL) return -1;
+    int rc = 0;
+    if (PyDict_Check(attrs)) {
+        int a = holds_any(attrs, statement), b = a < 0 ? -1 : holds_any(attrs, memory);
+        if (a < 0 || b < 0) rc = -1;
+        if (a > 0) *flags |= STATEMENT;
+        if (b > 0) *flags |= MEMORY;
+    } else {
+        *flags |= STATEMENT | MEMORY; /* not a dict: the caller looks for itself */
+    }
+    Py_DECREF(attrs);
+    return rc;
+}
+
 static PyObject *gather(PyObject *self, PyObject *args) {
     (void)self;
-    PyObject *spans, *o[7];
-    if (!PyArg_ParseTuple(args, "O!OOOOOOO", &PyList_Type, &spans, &o[0], &o[1], &o[2], &o[3],
-                          &o[4], &o[5], &o[6]))
+    PyObject *spans, *statement, *memory, *o[8];
+    if (!PyArg_ParseTuple(args, "O!O!O!OOOOOOOO", &PyList_Type, &spans, &PyTuple_Type,
+                          &statement, &PyTuple_Type, &memory, &o[0], &o[1], &o[2], &o[3],
+                          &o[4], &o[5], &o[6], &o[7]))
         return NULL;
-    static const char *names[7] = {"start", "end", "kind", "resource", "sid", "pid", "flags"};
-    static const Py_ssize_t sizes[7] = {8, 8, 8, 8, 8, 8, 1};
-    Py_buffer v[7];
+    static const char *names[8] = {"start", "end", "kind", "resource",
+                                   "sid",   "pid", "tid",  "flags"};
+    static const Py_ssize_t sizes[8] = {8, 8, 8, 8, 8, 8, 8, 1};
+    static const Py_ssize_t per_row[8] = {1, 1, 1, 1, 1, 1, 2, 1};
+    Py_buffer v[8];
     int got = 0;
     PyObject *result = NULL;
-    for (; got < 7; got++) {
+    for (; got < 8; got++) {
         if (get(o[got], &v[got], sizes[got], 1, names[got]) < 0) goto done;
     }
     Py_ssize_t n = PyList_GET_SIZE(spans);
-    for (int i = 0; i < 7; i++) {
-        if (v[i].len / sizes[i] != n) {
+    for (int i = 0; i < 8; i++) {
+        if (v[i].len / sizes[i] != n * per_row[i]) {
             PyErr_SetString(PyExc_ValueError, "gather: column lengths disagree");
             goto done;
         }
     }
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(statement) + PyTuple_GET_SIZE(memory); k++) {
+        PyObject *key = k < PyTuple_GET_SIZE(statement)
+                            ? PyTuple_GET_ITEM(statement, k)
+                            : PyTuple_GET_ITEM(memory, k - PyTuple_GET_SIZE(statement));
+        if (!PyUnicode_Check(key)) {
+            PyErr_SetString(PyExc_TypeError, "gather: attribute keys must be str");
+            goto done;
+        }
+    }
     int64_t *start = v[0].buf, *end = v[1].buf, *kind = v[2].buf, *resource = v[3].buf;
-    uint64_t *sid = v[4].buf, *pid = v[5].buf;
-    uint8_t *flags = v[6].buf;
+    uint64_t *sid = v[4].buf, *pid = v[5].buf, *tid = v[6].buf;
+    uint8_t *flags = v[7].buf;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *span = PyList_GET_ITEM(spans, i);
         uint8_t f = 0;
@@ -468,7 +545,8 @@ static PyObject *gather(PyObject *self, PyObject *args) {
         }
         sid[i] = id_of(span, s_span_id, &f, ODD_ID, 0);
         pid[i] = id_of(span, s_parent, &f, ODD_PARENT, 1);
-        if (PyErr_Occurred()) goto done;
+        trace_of(span, &tid[2 * i], &f);
+        if (PyErr_Occurred() || carried(span, statement, memory, &f) < 0) goto done;
         flags[i] = f;
     }
     result = Py_NewRef(Py_None);
@@ -481,7 +559,8 @@ static PyMethodDef methods[] = {
     {"analyse", analyse, METH_VARARGS,
      "Self time and critical path of many traces (see the module's source for the columns)."},
     {"gather", gather, METH_VARARGS,
-     "gather(spans, start, end, kind, resource, sid, pid, flags): the SpanRecords' columns."},
+     "gather(spans, statement_keys, memory_keys, start, end, kind, resource, sid, pid, tid, "
+     "flags): the SpanRecords' columns."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -495,6 +574,11 @@ PyMODINIT_FUNC PyInit__tree(void) {
     s_resource = PyUnicode_InternFromString("resource");
     s_span_id = PyUnicode_InternFromString("span_id");
     s_parent = PyUnicode_InternFromString("parent_span_id");
-    if (!s_start || !s_end || !s_kind || !s_resource || !s_span_id || !s_parent) return NULL;
+    s_trace_id = PyUnicode_InternFromString("trace_id");
+    s_events = PyUnicode_InternFromString("events");
+    s_attributes = PyUnicode_InternFromString("attributes");
+    if (!s_start || !s_end || !s_kind || !s_resource || !s_span_id || !s_parent || !s_trace_id ||
+        !s_events || !s_attributes)
+        return NULL;
     return PyModule_Create(&module);
 }

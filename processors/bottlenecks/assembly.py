@@ -21,13 +21,26 @@ is never analysed a second time as a fragment with a fake root.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
-from otel_perf.columns import SpanColumns
 from otel_perf.model import SpanRecord
+from otel_perf.processors.bottlenecks.held import (
+    ODD_ID,
+    ODD_TIME,
+    ODD_TRACE,
+    Chunk,
+    Completed,
+    Named,
+    Parts,
+    chunk_of,
+    named_per_span,
+    read,
+)
 from otel_perf.processors.bottlenecks.recent import RecentIds
 
 
@@ -36,34 +49,19 @@ def trace_key(trace_id: bytes) -> int:
     return int.from_bytes(b"\x01" + trace_id, "big")
 
 
-class Trace(list[SpanRecord]):
-    """A trace's spans, with each span's operation when it was named at arrival.
-
-    ``operations[i]`` is ``spans[i]``'s :func:`otel_perf.semconv.kept_operation`, named
-    once per distinct combination of the batch it came in (``SpanColumns.operations``);
-    ``named`` is False when a span arrived without one (then none are trusted).
-    """
-
-    __slots__ = ("named", "operations")
-
-    def __init__(self, spans: Iterable[SpanRecord] = ()) -> None:
-        super().__init__(spans)
-        self.operations: list[str] = []
-        self.named = True
-
-
 @dataclass(slots=True)
 class TraceBuffer:
     """A held trace; ``span_ids`` is made when a second batch brings spans to it."""
 
     first_seen_ns: int
-    spans: Trace = field(default_factory=Trace)
+    parts: Parts = field(default_factory=Parts)
     span_ids: set[bytes] | None = None
     last_seen_ns: int = 0
+    count: int = 0
 
     def ids(self) -> set[bytes]:
         if self.span_ids is None:
-            self.span_ids = {s.span_id for s in self.spans}
+            self.span_ids = {s.span_id for s in self.parts.spans()}
         return self.span_ids
 
 
@@ -98,60 +96,57 @@ class TraceAssembler:
         self._now_ns = max(self._now_ns, now_ns)
 
     def add(
-        self,
-        spans: list[SpanRecord],
-        operations: Sequence[str] | None = None,
-        columns: SpanColumns | None = None,
-    ) -> list[list[SpanRecord]]:
-        """Take ``spans`` (with their operations, when named: one per span, and their
-        columns when they are a whole batch's).
+        self, spans: list[SpanRecord], operations: Named | Sequence[str] | None = None
+    ) -> Completed:
+        """Take ``spans`` with their operations (named per span when not given).
 
-        The spans are grouped by trace id once (numpy), and a trace new to the assembler
-        is taken whole; spans of a trace already held go through :meth:`_add_one`, and
-        so does every span of a batch where grouping could change the outcome (the
-        bound would push traces out, an id of an unusual length, a span id twice).
+        The spans are read into columns once (``held.read``) and grouped by trace id, a
+        trace new to the assembler taken whole as one range of the batch's chunk; spans
+        of a trace already held go through :meth:`_add_each`, and so does every span of
+        a batch where grouping could change the outcome (the bound would push traces
+        out, an id of an unusual length, a span id twice).
         """
-        grouped = self._groups(spans, columns)
-        if grouped is None or len(self._traces) + len(grouped[0]) > self.max_traces:
-            return self._add_each(spans, operations, range(len(spans)))
-        firsts, rows, ends = grouped
+        if not spans:
+            return Completed.of([])
+        named = operations if isinstance(operations, Named) else named_per_span(spans, operations)
+        columns, tid = read(spans, named)
+        grouped = self._groups(columns, tid)
+        if grouped is None or len(self._traces) + len(grouped[1]) > self.max_traces:
+            chunk = chunk_of(spans, named.names, columns, None)
+            return Completed.of(self._add_each(chunk, range(len(spans))))
+        order, starts, stops, ends = grouped
+        chunk = chunk_of(spans, named.names, columns, order)
+        held = chunk.spans
         traces, now, done = self._traces, self._now_ns, self._done
-        for g, key in enumerate(firsts):
-            at = rows[g]
-            if key in traces:
-                self._add_each(spans, operations, at)
+        for a, b, last in zip(starts, stops, ends, strict=True):
+            key = trace_key(held[a].trace_id)
+            if key in traces or b - a > self.max_spans:
+                self._add_each(chunk, range(a, b))  # within the bound: evicts nothing
             elif key in done:
-                self.late_spans += len(at)
-            elif len(at) > self.max_spans:
-                self._add_each(spans, operations, at)
+                self.late_spans += b - a
             else:
-                held = Trace(map(spans.__getitem__, at))
-                if operations is not None:
-                    held.operations = list(map(operations.__getitem__, at))
-                else:
-                    held.named = False
-                first, last = spans[at[0]].end_ns, ends[g]
+                first = held[a].end_ns
+                parts = Parts([(chunk, a, b)])
                 traces[key] = TraceBuffer(
-                    now if now > first else first, held, None, now if now > last else last
+                    now if now > first else first, parts, None, now if now > last else last, b - a
                 )
-        return []
+        return Completed.of([])
 
+    @staticmethod
     def _groups(
-        self, spans: list[SpanRecord], columns: SpanColumns | None
-    ) -> tuple[list[int], list[list[int]], list[int]] | None:
-        """The batch's traces in order of first appearance: their keys, rows and
-        latest span end; None when a span id may repeat, or a trace id is not 16 bytes
-        long (hand-made records: their id columns are cut or padded)."""
-        n = len(spans)
-        if n == 0:
-            return [], [], []
-        if columns is None or len(b"".join([s.trace_id for s in spans])) != 16 * n:
+        columns: list[NDArray[Any]], tid: NDArray[np.uint64]
+    ) -> tuple[NDArray[np.int64], list[int], list[int], list[int]] | None:
+        """The rows in trace order (stable) and each trace's range of it with its latest
+        span end, traces in order of first appearance; None when a span id may repeat
+        or a trace or span id is not of the usual length."""
+        flags, sid = columns[6], columns[4]
+        n = len(flags)
+        if (flags & np.uint8(ODD_TRACE | ODD_ID | ODD_TIME)).any():
             return None
-        span_ids = np.sort(columns.span_id.view(np.uint64).reshape(n))
-        if (span_ids[1:] == span_ids[:-1]).any():  # equal ids stay equal in the column
+        ids = np.sort(sid)
+        if (ids[1:] == ids[:-1]).any():
             return None
-        ids = columns.trace_id.view(np.uint64)
-        high, low = ids[:, 0], ids[:, 1]
+        high, low = tid[:, 0], tid[:, 1]
         order = np.lexsort((low, high))  # stable: each trace's rows stay in order
         h, lo = high[order], low[order]
         new = np.empty(n, bool)
@@ -159,25 +154,20 @@ class TraceAssembler:
         np.not_equal(h[1:], h[:-1], out=new[1:])
         new[1:] |= lo[1:] != lo[:-1]
         starts = np.flatnonzero(new)
-        ends = np.maximum.reduceat(columns.end_ns[order], starts)
+        ends = np.maximum.reduceat(columns[1][order], starts)
         by_first = np.argsort(order[starts], kind="stable")
         stops = np.append(starts[1:], n)
-        sorted_rows = order.tolist()
-        rows = [
-            sorted_rows[a:b]
-            for a, b in zip(starts[by_first].tolist(), stops[by_first].tolist(), strict=True)
-        ]
-        firsts = [trace_key(spans[at[0]].trace_id) for at in rows]
-        return firsts, rows, ends[by_first].tolist()
+        return (
+            order,
+            starts[by_first].tolist(),
+            stops[by_first].tolist(),
+            ends[by_first].tolist(),
+        )
 
-    def _add_each(
-        self, spans: list[SpanRecord], operations: Sequence[str] | None, rows: Sequence[int]
-    ) -> list[list[SpanRecord]]:
-        """Take the spans at ``rows`` one by one, in order."""
-        evicted: list[list[SpanRecord]] = []
-        traces, now = self._traces, self._now_ns
-        named = operations is not None
-        names: Sequence[str] = operations if operations is not None else ()
+    def _add_each(self, chunk: Chunk, rows: Sequence[int]) -> list[Parts]:
+        """Take the spans at ``rows`` of ``chunk`` one by one, in order."""
+        evicted: list[Parts] = []
+        traces, now, spans = self._traces, self._now_ns, chunk.spans
         for i in rows:
             span = spans[i]
             key = trace_key(span.trace_id)
@@ -189,29 +179,25 @@ class TraceAssembler:
                 if len(traces) >= self.max_traces:
                     old_id, old = traces.popitem(last=False)
                     self._done.add(old_id)
-                    evicted.append(old.spans)
+                    evicted.append(old.parts)
                     self.evicted_early += 1
                 buffer = traces[key] = TraceBuffer(max(now, span.end_ns), span_ids=set())
             span_ids = buffer.ids()
             if span.span_id in span_ids:
                 self.duplicate_spans += 1
                 continue
-            if len(buffer.spans) >= self.max_spans:
+            if buffer.count >= self.max_spans:
                 self.dropped_spans += 1
                 continue
-            held = buffer.spans
-            held.append(span)
-            if named and held.named:
-                held.operations.append(names[i])
-            else:
-                held.named = False
+            buffer.parts.extend_row(chunk, i)
+            buffer.count += 1
             span_ids.add(span.span_id)
             seen = now if now > span.end_ns else span.end_ns
             if seen > buffer.last_seen_ns:
                 buffer.last_seen_ns = seen
         return evicted
 
-    def complete(self, now_ns: int) -> list[list[SpanRecord]]:
+    def complete(self, now_ns: int) -> Completed:
         """Traces without a new span for ``quiet_ns`` of event time, or waiting too long."""
         self.observe(now_ns)
         quiet, wait = self.quiet_ns, self.max_wait_ns
@@ -221,17 +207,17 @@ class TraceAssembler:
             if b.last_seen_ns + quiet <= now_ns or b.first_seen_ns + wait <= now_ns
         ]
         pop = self._traces.pop
-        out: list[list[SpanRecord]] = [pop(tid).spans for tid in done]
+        out = [pop(tid).parts for tid in done]
         self._done.extend(done)
         if len(self._traces) < len(done):  # a dict keeps its largest table: copy it down
             self._traces = OrderedDict(self._traces)
-        return out
+        return Completed.of(out)
 
-    def drain(self) -> list[list[SpanRecord]]:
-        traces: list[list[SpanRecord]] = [b.spans for b in self._traces.values()]
+    def drain(self) -> Completed:
+        held = [b.parts for b in self._traces.values()]
         self._done.extend(self._traces)
         self._traces = OrderedDict()
-        return traces
+        return Completed.of(held)
 
     COUNTERS = ("evicted_early", "dropped_spans", "late_spans", "duplicate_spans")
 

@@ -23,55 +23,49 @@ from numpy.typing import NDArray
 
 from otel_perf.model import SpanKind, SpanRecord
 from otel_perf.processors.bottlenecks.aggregate import OpKey
-from otel_perf.processors.bottlenecks.assembly import Trace
 from otel_perf.processors.bottlenecks.critical_path import path_shares, self_times
+from otel_perf.processors.bottlenecks.held import (
+    BUILT,
+    HAS_PARENT,
+    IRREGULAR,
+    Completed,
+    _tree,
+)
 from otel_perf.processors.bottlenecks.tracetree import TraceTree, build_tree
-from otel_perf.semconv import is_framework_internal, kept_operation
 
-try:
-    from otel_perf.processors.bottlenecks import _tree  # type: ignore[attr-defined]
-except ImportError:  # built without a C compiler: every trace takes the Python tree
-    _tree = None
-
-BUILT = _tree is not None
-HAS_PARENT = 1  # _tree.gather's flags: a parent id; the others mark an odd id or number
-"""Whether the C helper was compiled at install."""
+__all__ = ["BUILT", "I64", "Contributions", "TraceColumns"]
 
 I64 = NDArray[np.int64]
-_INTERNAL, _PRODUCER, _CONSUMER = (
-    int(SpanKind.INTERNAL),
-    int(SpanKind.PRODUCER),
-    int(SpanKind.CONSUMER),
-)
+_PRODUCER, _CONSUMER = int(SpanKind.PRODUCER), int(SpanKind.CONSUMER)
 
 
 class TraceColumns:
-    """The spans of many traces as columns; row ``i`` is ``spans[i]``."""
+    """The spans of many traces as columns; row ``i`` is ``spans[i]``.
 
-    def __init__(self, traces: Sequence[list[SpanRecord]]) -> None:
-        spans = [s for trace in traces for s in trace]
-        self.spans = spans
-        n = len(spans)
-        lengths = np.fromiter(map(len, traces), np.int64, len(traces))
-        self.offsets = np.zeros(len(traces) + 1, np.int64)
-        np.cumsum(lengths, out=self.offsets[1:])
-        self.trace = np.repeat(np.arange(len(traces), dtype=np.int64), lengths)
-        self.start, raw_end = np.empty(n, np.int64), np.empty(n, np.int64)
-        self.kind, self.resource = np.empty(n, np.int64), np.empty(n, np.int64)
-        self.sid, self.pid = np.empty(n, np.uint64), np.empty(n, np.uint64)
-        flags = np.empty(n, np.uint8)
-        assert _tree is not None
-        _tree.gather(
-            spans, self.start, raw_end, self.kind, self.resource, self.sid, self.pid, flags
-        )
-        self.end = np.maximum(raw_end, self.start)  # ends before its start: zero-length
-        self.has_parent = (flags & HAS_PARENT) != 0
+    ``end`` is the span's end, not before its start (a reversed span has no length);
+    ``raw_end`` the end it came with.
+    """
+
+    def __init__(self, traces: Completed | Sequence[list[SpanRecord]]) -> None:
+        got = traces if isinstance(traces, Completed) else Completed.from_traces(traces)
+        self.completed = got
+        self.spans = got.spans
+        self.offsets = got.offsets
+        count = len(got)
+        self.trace = np.repeat(np.arange(count, dtype=np.int64), np.diff(got.offsets))
+        self.start, self.raw_end, self.kind = got.start, got.end, got.kind
+        self.resource, self.sid, self.pid = got.resource, got.sid, got.pid
+        self.flags = got.flags
+        self.end = np.maximum(got.end, got.start)  # ends before its start: zero-length
+        self.has_parent = (got.flags & np.uint8(HAS_PARENT)) != 0
         # the tree changes what it is given in these traces: they take the Python path
-        self.irregular = np.zeros(len(traces), bool)
-        self.irregular[self.trace[(flags & ~np.uint8(HAS_PARENT)) != 0]] = True
+        self.irregular = np.zeros(count, bool)
+        self.irregular[self.trace[(got.flags & np.uint8(IRREGULAR)) != 0]] = True
         self.parent = self._parents()
-        self._mark_folding()
         self._mark_skew()
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
 
     def _parents(self) -> NDArray[np.int32]:
         """Each span's parent row within its trace, -1 for a root (parent absent)."""
@@ -94,13 +88,6 @@ class TraceColumns:
         wanted = zip(self.trace.tolist(), self.pid.tolist(), self.has_parent.tolist(), strict=True)
         rows = [first.get((t, p), -1) if has else -1 for t, p, has in wanted]
         return np.array(rows, np.int32)
-
-    def _mark_folding(self) -> None:
-        rows = np.flatnonzero(self.kind == _INTERNAL)
-        spans = self.spans
-        folded = [r for r in rows.tolist() if is_framework_internal(spans[r])]
-        if folded:
-            self.irregular[self.trace[folded]] = True
 
     def _mark_skew(self) -> None:
         """A child on another resource outside its parent's window may be corrected."""
@@ -127,18 +114,16 @@ class Contributions:
     Keys are ids into ``names``.
     """
 
-    def __init__(self, columns: TraceColumns, traces: Sequence[list[SpanRecord]]) -> None:
+    def __init__(self, columns: TraceColumns) -> None:
         self.batch = columns
-        operations = _operations(traces)
-        self.table, self.key = _keys(columns, operations)
-        self.operations = operations
+        self.table, self.key = _keys(columns)
         self.trees: dict[int, TraceTree] = {}
         self.roots: dict[int, bytes] = {}  # the main root of each irregular trace with one
-        self._native(traces)
+        self._native()
 
-    def _native(self, traces: Sequence[list[SpanRecord]]) -> None:
+    def _native(self) -> None:
         b = self.batch
-        n, count = len(b.spans), len(traces)
+        n, count = len(b.spans), len(b)
         self_ns, cp_ns = np.empty(n, np.int64), np.empty(n, np.int64)
         cp_last, root = np.empty(n, np.int32), np.empty(count, np.int32)
         ok = np.empty(count, np.uint8)
@@ -151,7 +136,7 @@ class Contributions:
         regular = ~self.irregular[b.trace]
         self.root = root.astype(np.int64)
         for t in np.flatnonzero(self.irregular).tolist():
-            tree = self.trees[t] = build_tree(traces[t])
+            tree = self.trees[t] = build_tree(b.spans[b.offsets[t] : b.offsets[t + 1]])
             main = tree.main_root()
             if main is not None:
                 self.roots[t] = main
@@ -215,39 +200,24 @@ class Contributions:
         return list(self.table)
 
 
-def _operations(traces: Sequence[list[SpanRecord]]) -> list[str]:
-    """Each span's operation: named at arrival (:class:`Trace`), else named now."""
-    out: list[str] = []
-    for trace in traces:
-        if isinstance(trace, Trace) and trace.named:
-            out += trace.operations
-        else:
-            out += map(kept_operation, trace)
-    return out
-
-
-def _keys(columns: TraceColumns, operations: list[str]) -> tuple[dict[OpKey, int], I64]:
+def _keys(columns: TraceColumns) -> tuple[dict[OpKey, int], I64]:
     """Each span's (service, operation) as an id, and the ids' table.
 
-    Services are read once per resource and operations interned once per distinct name,
-    so the pairs are numbered with integer work only.
+    Services are read once per resource and operations come as ids into one table of
+    names, so the pairs are numbered with integer work only.
     """
-    spans, n = columns.spans, len(operations)
+    spans, got = columns.spans, columns.completed
     _, first, by_resource = np.unique(columns.resource, return_index=True, return_inverse=True)
     service_of = [spans[r].resource.service_name for r in first.tolist()]
     services = dict.fromkeys(service_of)
     for i, name in enumerate(services):
         services[name] = i
     resource_service = np.fromiter(map(services.__getitem__, service_of), np.int64, len(first))
-    names = dict.fromkeys(operations)
-    for i, name in enumerate(names):
-        names[name] = i
-    op = np.fromiter(map(names.__getitem__, operations), np.int64, n)
-    size = max(len(names), 1)
+    size = max(len(got.names), 1)
     pairs, key = np.unique(
-        resource_service[by_resource.reshape(-1)] * size + op, return_inverse=True
+        resource_service[by_resource.reshape(-1)] * size + got.op, return_inverse=True
     )
-    service_names, op_names = list(services), list(names)
+    service_names, op_names = list(services), got.names
     table = {
         (service_names[p // size], op_names[p % size]): i for i, p in enumerate(pairs.tolist())
     }
