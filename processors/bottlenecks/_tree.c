@@ -2,10 +2,10 @@
  *
  * gather(spans, statement_keys, memory_keys, start, end, kind, resource, sid, pid, tid,
  * flags) reads the columns below from a list of SpanRecords when a batch arrives (its
- * records are still in the cache then): times and kind (int64), the resource's identity
- * (int64), span and parent ids as big-endian uint64, the trace id as two (uint64[n, 2]),
+ * records are still in the cache then) and returns the distinct resources in order of
+ * first appearance: times and kind (int64), the resource (int64, an index into that list), span and parent ids as big-endian uint64, the trace id as two (uint64[n, 2]),
  * and per span flags (uint8): 1 it has a parent id, 2 its span id is not 8 bytes, 4 its
- * parent id is neither empty nor 8 bytes, 8 a time or kind that is not an int64 (the
+ * parent id is neither empty nor 8 bytes (or zeros, or the span's own id), 8 a time or kind that is not an int64 (the
  * caller hands such traces to the Python tree), 16 its trace id is not 16 bytes, 32 it
  * has events, 64 its attributes hold one of memory_keys, 128 one of statement_keys.
  *
@@ -401,6 +401,86 @@ done:
 }
 
 
+/* -- parents: each span's parent row within its trace ---------------------------------- */
+
+typedef struct {
+    uint64_t sid;
+    int32_t row;
+} Keyed;
+
+static int keyed_before(const void *a, const void *b) {
+    const Keyed *x = a, *y = b;
+    if (x->sid != y->sid) return x->sid < y->sid ? -1 : 1;
+    return x->row < y->row ? -1 : x->row > y->row;
+}
+
+/* parents(offsets, sid, pid, has_parent, parent, repeated): parent[i] is the row of the
+ * first span of i's trace whose id is i's parent id (-1 without a parent id or when none
+ * has it); repeated[t] is 1 when a span id appears twice in trace t (the tree keeps the
+ * first record: the caller hands such traces to the Python tree). */
+static PyObject *parents(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *o[6];
+    if (!PyArg_UnpackTuple(args, "parents", 6, 6, &o[0], &o[1], &o[2], &o[3], &o[4], &o[5]))
+        return NULL;
+    static const char *names[6] = {"offsets", "sid", "pid", "has_parent", "parent", "repeated"};
+    static const Py_ssize_t sizes[6] = {8, 8, 8, 1, 4, 1};
+    Py_buffer v[6];
+    int got = 0;
+    PyObject *result = NULL;
+    Keyed *keyed = NULL;
+    for (; got < 6; got++) {
+        if (get(o[got], &v[got], sizes[got], got >= 4, names[got]) < 0) goto done;
+    }
+    Py_ssize_t n = v[1].len / 8, traces = v[5].len;
+    if (v[0].len / 8 != traces + 1 || v[2].len / 8 != n || v[3].len != n || v[4].len / 4 != n) {
+        PyErr_SetString(PyExc_ValueError, "parents: column lengths disagree");
+        goto done;
+    }
+    const int64_t *offsets = v[0].buf;
+    const uint64_t *sid = v[1].buf, *pid = v[2].buf;
+    const uint8_t *has = v[3].buf;
+    int32_t *parent = v[4].buf;
+    uint8_t *repeated = v[5].buf;
+    keyed = malloc((size_t)(n > 0 ? n : 1) * sizeof(Keyed));
+    if (keyed == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t t = 0; t < traces; t++) {
+        int64_t lo = offsets[t], hi = offsets[t + 1];
+        if (lo < 0 || hi < lo || hi > n || hi - lo > INT32_MAX) {
+            PyErr_Format(PyExc_ValueError, "parents: bad offsets of trace %zd", t);
+            goto done;
+        }
+        int32_t m = (int32_t)(hi - lo);
+        for (int32_t k = 0; k < m; k++) {
+            keyed[k].sid = sid[lo + k];
+            keyed[k].row = (int32_t)(lo + k);
+        }
+        qsort(keyed, (size_t)m, sizeof(Keyed), keyed_before);
+        repeated[t] = 0;
+        for (int32_t k = 1; k < m; k++)
+            if (keyed[k].sid == keyed[k - 1].sid) repeated[t] = 1;
+        for (int64_t i = lo; i < hi; i++) {
+            parent[i] = -1;
+            if (!has[i]) continue;
+            int32_t a = 0, b = m; /* the first of the ids equal to pid[i] */
+            while (a < b) {
+                int32_t mid = a + (b - a) / 2;
+                if (keyed[mid].sid < pid[i]) a = mid + 1;
+                else b = mid;
+            }
+            if (a < m && keyed[a].sid == pid[i]) parent[i] = keyed[a].row;
+        }
+    }
+    result = Py_NewRef(Py_None);
+done:
+    free(keyed);
+    for (int i = 0; i < got; i++) PyBuffer_Release(&v[i]);
+    return result;
+}
+
 /* -- gather: the columns of SpanRecord objects ---------------------------------------- */
 
 enum {
@@ -498,7 +578,7 @@ static int carried(PyObject *span, PyObject *statement, PyObject *memory, uint8_
 
 static PyObject *gather(PyObject *self, PyObject *args) {
     (void)self;
-    PyObject *spans, *statement, *memory, *o[8];
+    PyObject *spans, *statement, *memory, *o[8], *seen = NULL;
     if (!PyArg_ParseTuple(args, "O!O!O!OOOOOOOO", &PyList_Type, &spans, &PyTuple_Type,
                           &statement, &PyTuple_Type, &memory, &o[0], &o[1], &o[2], &o[3],
                           &o[4], &o[5], &o[6], &o[7]))
@@ -532,6 +612,8 @@ static PyObject *gather(PyObject *self, PyObject *args) {
     int64_t *start = v[0].buf, *end = v[1].buf, *kind = v[2].buf, *resource = v[3].buf;
     uint64_t *sid = v[4].buf, *pid = v[5].buf, *tid = v[6].buf;
     uint8_t *flags = v[7].buf;
+    seen = PyList_New(0);
+    if (seen == NULL) goto done;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *span = PyList_GET_ITEM(spans, i);
         uint8_t f = 0;
@@ -539,23 +621,37 @@ static PyObject *gather(PyObject *self, PyObject *args) {
         end[i] = long_of(span, s_end, &f);
         kind[i] = long_of(span, s_kind, &f);
         PyObject *res = PyObject_GetAttr(span, s_resource);
-        if (res != NULL) {
-            resource[i] = (int64_t)(intptr_t)res; /* identity: the span holds it */
-            Py_DECREF(res);
+        if (res == NULL) goto done;
+        /* the resource's identity, numbered in order of first appearance */
+        Py_ssize_t r = PyList_GET_SIZE(seen) - 1;
+        if (r < 0 || PyList_GET_ITEM(seen, r) != res) {
+            for (r = 0; r < PyList_GET_SIZE(seen); r++)
+                if (PyList_GET_ITEM(seen, r) == res) break;
+            if (r == PyList_GET_SIZE(seen) && PyList_Append(seen, res) < 0) {
+                Py_DECREF(res);
+                goto done;
+            }
         }
+        Py_DECREF(res);
+        resource[i] = (int64_t)r;
         sid[i] = id_of(span, s_span_id, &f, ODD_ID, 0);
         pid[i] = id_of(span, s_parent, &f, ODD_PARENT, 1);
+        if ((f & HAS_PARENT) && !(f & (ODD_ID | ODD_PARENT)) && (pid[i] == 0 || pid[i] == sid[i]))
+            f |= ODD_PARENT; /* a zero parent id or its own: the Python tree decides */
         trace_of(span, &tid[2 * i], &f);
         if (PyErr_Occurred() || carried(span, statement, memory, &f) < 0) goto done;
         flags[i] = f;
     }
-    result = Py_NewRef(Py_None);
+    result = Py_NewRef(seen);
 done:
+    Py_XDECREF(seen);
     for (int i = 0; i < got; i++) PyBuffer_Release(&v[i]);
     return result;
 }
 
 static PyMethodDef methods[] = {
+    {"parents", parents, METH_VARARGS,
+     "parents(offsets, sid, pid, has_parent, parent, repeated): parent rows within traces."},
     {"analyse", analyse, METH_VARARGS,
      "Self time and critical path of many traces (see the module's source for the columns)."},
     {"gather", gather, METH_VARARGS,

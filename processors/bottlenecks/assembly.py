@@ -23,6 +23,8 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -30,18 +32,21 @@ from numpy.typing import NDArray
 
 from otel_perf.model import SpanRecord
 from otel_perf.processors.bottlenecks.held import (
+    FOLD,
     ODD_ID,
     ODD_TIME,
     ODD_TRACE,
     Chunk,
     Completed,
     Named,
-    Parts,
+    chunk_from_records,
     chunk_of,
     named_per_span,
     read,
 )
 from otel_perf.processors.bottlenecks.recent import RecentIds
+
+I64 = NDArray[np.int64]
 
 
 def trace_key(trace_id: bytes) -> int:
@@ -51,22 +56,35 @@ def trace_key(trace_id: bytes) -> int:
 
 @dataclass(slots=True)
 class TraceBuffer:
-    """A held trace; ``span_ids`` is made when a second batch brings spans to it."""
+    """A trace held span by span (its spans came in more than one batch, or one by one);
+    ``span_ids`` is made when a span is offered to it."""
 
     first_seen_ns: int
-    parts: Parts = field(default_factory=Parts)
+    seq: int
+    spans: list[SpanRecord] = field(default_factory=list)
+    operations: list[str] = field(default_factory=list)
+    fold: list[bool] = field(default_factory=list)
     span_ids: set[bytes] | None = None
     last_seen_ns: int = 0
-    count: int = 0
 
     def ids(self) -> set[bytes]:
         if self.span_ids is None:
-            self.span_ids = {s.span_id for s in self.parts.spans()}
+            self.span_ids = {s.span_id for s in self.spans}
         return self.span_ids
 
 
+Held = tuple[Chunk, int] | TraceBuffer
+"""A held trace: trace ``j`` of a chunk, or a buffer of its spans."""
+
+
 class TraceAssembler:
-    """Holds incomplete traces; ``add`` returns traces pushed out early by the bound."""
+    """Holds incomplete traces; ``add`` returns traces pushed out early by the bound.
+
+    A batch's traces are held in its :class:`~otel_perf.processors.bottlenecks.held.Chunk`
+    (row ranges, with their arrival times as arrays): completing them is column
+    arithmetic. A trace whose spans come in more than one batch, and the spans of a
+    batch taken one by one, are held in a :class:`TraceBuffer` instead.
+    """
 
     def __init__(
         self, quiet_ns: int, max_traces: int, max_spans: int, max_wait_ns: int | None = None
@@ -75,7 +93,10 @@ class TraceAssembler:
         self.max_traces = max_traces
         self.max_spans = max_spans
         self.max_wait_ns = max_wait_ns if max_wait_ns is not None else 30 * quiet_ns
-        self._traces: OrderedDict[int, TraceBuffer] = OrderedDict()  # by trace_key
+        self._traces: OrderedDict[int, Held] = OrderedDict()  # by trace_key, in seq order
+        self._chunks: list[Chunk] = []  # chunks holding traces, in arrival order
+        self._buffers: dict[int, TraceBuffer] = {}
+        self._seq = 0  # traces taken so far: their order
         self._done = RecentIds(max_traces)  # recently analysed trace ids
         self._now_ns = 0
         self.evicted_early = 0
@@ -100,45 +121,69 @@ class TraceAssembler:
     ) -> Completed:
         """Take ``spans`` with their operations (named per span when not given).
 
-        The spans are read into columns once (``held.read``) and grouped by trace id, a
-        trace new to the assembler taken whole as one range of the batch's chunk; spans
-        of a trace already held go through :meth:`_add_each`, and so does every span of
-        a batch where grouping could change the outcome (the bound would push traces
-        out, an id of an unusual length, a span id twice).
+        The spans are read into columns once (``held.read``) and grouped by trace id; a
+        trace new to the assembler is held in the batch's chunk as one range of rows.
+        Spans of a trace already held go through :meth:`_add_each`, and so does every
+        span of a batch where grouping could change the outcome (the bound would push
+        traces out, an id of an unusual length, a span id twice).
         """
         if not spans:
-            return Completed.of([])
+            return Completed.empty()
         named = operations if isinstance(operations, Named) else named_per_span(spans, operations)
-        columns, tid = read(spans, named)
-        grouped = self._groups(columns, tid)
+        got = read(spans, named)
+        grouped = self._groups(got.columns, got.tid)
         if grouped is None or len(self._traces) + len(grouped[1]) > self.max_traces:
-            chunk = chunk_of(spans, named.names, columns, None)
-            return Completed.of(self._add_each(chunk, range(len(spans))))
-        order, starts, stops, ends = grouped
-        chunk = chunk_of(spans, named.names, columns, order)
-        held = chunk.spans
-        traces, now, done = self._traces, self._now_ns, self._done
-        for a, b, last in zip(starts, stops, ends, strict=True):
-            key = trace_key(held[a].trace_id)
+            chunk = chunk_of(spans, named.names, got, None)
+            return self._completed(self._add_each(chunk, range(len(spans))))
+        order, lo, hi, last_end = grouped
+        chunk = chunk_of(spans, named.names, got, order)
+        held, now = chunk.spans, self._now_ns
+        keys = [trace_key(held[a].trace_id) for a in lo.tolist()]
+        first = np.maximum(chunk.end[lo], now)
+        last = np.maximum(last_end, now)
+        deadline = np.minimum(last + self.quiet_ns, first + self.max_wait_ns)
+        chunk.hold(keys, lo, hi, first, last, deadline)
+        traces, count = self._traces, len(keys)
+        if (
+            self._done.isdisjoint(keys)
+            and traces.keys().isdisjoint(keys)
+            and int((hi - lo).max()) <= self.max_spans
+        ):
+            chunk.take(slice(None), np.arange(self._seq, self._seq + count))
+            self._seq += count
+            traces.update(
+                zip(keys, zip(repeat(chunk, count), range(count), strict=True), strict=True)
+            )
+        else:
+            self._add_some(chunk, keys)
+        chunk.settle()
+        if chunk.live:
+            self._chunks.append(chunk)
+        return Completed.empty()
+
+    def _add_some(self, chunk: Chunk, keys: list[int]) -> None:
+        """The chunk's traces one at a time: those already held (or too long) span by
+        span, the analysed ones late, the others held in the chunk."""
+        traces, done = self._traces, self._done
+        for j, (key, a, b) in enumerate(
+            zip(keys, chunk.lo.tolist(), chunk.hi.tolist(), strict=True)
+        ):
             if key in traces or b - a > self.max_spans:
                 self._add_each(chunk, range(a, b))  # within the bound: evicts nothing
             elif key in done:
                 self.late_spans += b - a
             else:
-                first = held[a].end_ns
-                parts = Parts([(chunk, a, b)])
-                traces[key] = TraceBuffer(
-                    now if now > first else first, parts, None, now if now > last else last, b - a
-                )
-        return Completed.of([])
+                chunk.take(j, self._seq)
+                self._seq += 1
+                traces[key] = (chunk, j)
 
     @staticmethod
     def _groups(
         columns: list[NDArray[Any]], tid: NDArray[np.uint64]
-    ) -> tuple[NDArray[np.int64], list[int], list[int], list[int]] | None:
+    ) -> tuple[I64, I64, I64, I64] | None:
         """The rows in trace order (stable) and each trace's range of it with its latest
-        span end, traces in order of first appearance; None when a span id may repeat
-        or a trace or span id is not of the usual length."""
+        span end, traces in order of first appearance; None when a span id may repeat,
+        a trace or span id is not of the usual length or a time not an int64."""
         flags, sid = columns[6], columns[4]
         n = len(flags)
         if (flags & np.uint8(ODD_TRACE | ODD_ID | ODD_TIME)).any():
@@ -157,67 +202,148 @@ class TraceAssembler:
         ends = np.maximum.reduceat(columns[1][order], starts)
         by_first = np.argsort(order[starts], kind="stable")
         stops = np.append(starts[1:], n)
-        return (
-            order,
-            starts[by_first].tolist(),
-            stops[by_first].tolist(),
-            ends[by_first].tolist(),
-        )
+        return order, starts[by_first], stops[by_first], ends[by_first]
 
-    def _add_each(self, chunk: Chunk, rows: Sequence[int]) -> list[Parts]:
-        """Take the spans at ``rows`` of ``chunk`` one by one, in order."""
-        evicted: list[Parts] = []
+    def _add_each(self, chunk: Chunk, rows: Sequence[int]) -> list[tuple[int, Held]]:
+        """Take the spans at ``rows`` of ``chunk`` one by one, in order; returns the
+        traces the bound pushed out."""
+        evicted: list[tuple[int, Held]] = []
         traces, now, spans = self._traces, self._now_ns, chunk.spans
+        names, op = chunk.names, chunk.op
+        fold = chunk.flags & np.uint8(FOLD)
         for i in rows:
             span = spans[i]
             key = trace_key(span.trace_id)
-            buffer = traces.get(key)
-            if buffer is None:
+            held = traces.get(key)
+            if held is None:
                 if key in self._done:
                     self.late_spans += 1
                     continue
                 if len(traces) >= self.max_traces:
                     old_id, old = traces.popitem(last=False)
                     self._done.add(old_id)
-                    evicted.append(old.parts)
+                    evicted.append((old_id, self._release(old_id, old)))
                     self.evicted_early += 1
-                buffer = traces[key] = TraceBuffer(max(now, span.end_ns), span_ids=set())
+                buffer = TraceBuffer(max(now, span.end_ns), self._seq, span_ids=set())
+                self._seq += 1
+                traces[key] = self._buffers[key] = buffer
+            elif isinstance(held, TraceBuffer):
+                buffer = held
+            else:
+                buffer = self._unpack(key, *held)
             span_ids = buffer.ids()
             if span.span_id in span_ids:
                 self.duplicate_spans += 1
                 continue
-            if buffer.count >= self.max_spans:
+            if len(buffer.spans) >= self.max_spans:
                 self.dropped_spans += 1
                 continue
-            buffer.parts.extend_row(chunk, i)
-            buffer.count += 1
+            buffer.spans.append(span)
+            buffer.operations.append(names[op[i]])
+            buffer.fold.append(bool(fold[i]))
             span_ids.add(span.span_id)
             seen = now if now > span.end_ns else span.end_ns
             if seen > buffer.last_seen_ns:
                 buffer.last_seen_ns = seen
         return evicted
 
+    def _unpack(self, key: int, chunk: Chunk, j: int) -> TraceBuffer:
+        """A trace held in a chunk, moved to a buffer (more spans came for it)."""
+        chunk.release(j)
+        buffer = TraceBuffer(
+            int(chunk.first_seen[j]),
+            int(chunk.seq[j]),
+            chunk.records(j),
+            chunk.operations(j),
+            chunk.folded(j),
+            None,
+            int(chunk.last_seen[j]),
+        )
+        self._traces[key] = self._buffers[key] = buffer
+        return buffer
+
+    def _release(self, key: int, held: Held) -> Held:
+        """A trace pushed out: no longer held by its chunk or among the buffers."""
+        if isinstance(held, TraceBuffer):
+            del self._buffers[key]
+        else:
+            held[0].release(held[1])
+        return held
+
     def complete(self, now_ns: int) -> Completed:
         """Traces without a new span for ``quiet_ns`` of event time, or waiting too long."""
         self.observe(now_ns)
+        chunks, index, lo, hi, seqs = [], [], [], [], []
+        keys: list[int] = []
+        for chunk in self._chunks:
+            found = chunk.due(now_ns)
+            if len(found):
+                keys += (
+                    itemgetter(*found.tolist())(chunk.keys)
+                    if len(found) > 1
+                    else [chunk.keys[int(found[0])]]
+                )
+                index.append(np.full(len(found), len(chunks), np.int64))
+                lo.append(chunk.lo[found])
+                hi.append(chunk.hi[found])
+                seqs.append(chunk.seq[found])
+                chunks.append(chunk)
+        self._chunks = [c for c in self._chunks if c.live]
         quiet, wait = self.quiet_ns, self.max_wait_ns
-        done = [
-            tid
-            for tid, b in self._traces.items()
+        buffers = [
+            (key, b)
+            for key, b in self._buffers.items()
             if b.last_seen_ns + quiet <= now_ns or b.first_seen_ns + wait <= now_ns
         ]
+        order = None
+        if buffers:
+            for key, _ in buffers:
+                del self._buffers[key]
+            keys += [key for key, _ in buffers]
+            seqs.append(np.array([b.seq for _, b in buffers], np.int64))
+            order = np.argsort(np.concatenate(seqs), kind="stable")
+            keys = [keys[i] for i in order.tolist()]
         pop = self._traces.pop
-        out = [pop(tid).parts for tid in done]
-        self._done.extend(done)
-        if len(self._traces) < len(done):  # a dict keeps its largest table: copy it down
+        for key in keys:
+            pop(key)
+        self._done.extend(keys)
+        if len(self._traces) < len(keys):  # a dict keeps its largest table: copy it down
             self._traces = OrderedDict(self._traces)
-        return Completed.of(out)
+            self._buffers = dict(self._buffers)
+        return _collect(chunks, index, lo, hi, [b for _, b in buffers], order)
+
+    def _completed(self, held: list[tuple[int, Held]]) -> Completed:
+        """Traces pushed out (or drained), in that order."""
+        chunks: dict[int, int] = {}
+        listed: list[Chunk] = []
+        index, lo, hi, ranks = [], [], [], []
+        buffers: list[TraceBuffer] = []
+        for _, value in held:
+            if isinstance(value, TraceBuffer):
+                buffers.append(value)
+                ranks.append(-len(buffers))
+            else:
+                chunk, j = value
+                at = chunks.get(id(chunk))
+                if at is None:
+                    at = chunks[id(chunk)] = len(listed)
+                    listed.append(chunk)
+                index.append(at)
+                lo.append(int(chunk.lo[j]))
+                hi.append(int(chunk.hi[j]))
+                ranks.append(len(index) - 1)
+        count = len(index)
+        order = np.array([r if r >= 0 else count - 1 - r for r in ranks], np.int64)
+        arrays = [np.array(x, np.int64) for x in (index, lo, hi)]
+        return _collect(listed, *([a] for a in arrays), buffers, order)
 
     def drain(self) -> Completed:
-        held = [b.parts for b in self._traces.values()]
+        """Every trace held, in the order they were taken."""
+        held = list(self._traces.items())
         self._done.extend(self._traces)
         self._traces = OrderedDict()
-        return Completed.of(held)
+        self._chunks, self._buffers = [], {}
+        return self._completed(held)
 
     COUNTERS = ("evicted_early", "dropped_spans", "late_spans", "duplicate_spans")
 
@@ -237,3 +363,30 @@ class TraceAssembler:
         self._done = recent
         for name, value in values.items():
             setattr(self, name, value)
+
+
+def _collect(
+    chunks: list[Chunk],
+    index: list[I64],
+    lo: list[I64],
+    hi: list[I64],
+    buffers: list[TraceBuffer],
+    order: I64 | None,
+) -> Completed:
+    """Traces ``lo[k]``..``hi[k]`` of ``chunks[index[k]]`` (arrays, one per chunk or
+    one for all), then the buffers' traces, put in ``order`` (as they are when None)."""
+    if buffers:
+        spans = [s for b in buffers for s in b.spans]
+        names = [n for b in buffers for n in b.operations]
+        fold = [f for b in buffers for f in b.fold]
+        sizes = np.array([len(b.spans) for b in buffers], np.int64)
+        stop = np.cumsum(sizes)
+        index = [*index, np.full(len(buffers), len(chunks), np.int64)]
+        lo, hi = [*lo, stop - sizes], [*hi, stop]
+        chunks = [*chunks, chunk_from_records(spans, names, fold)]
+    if not chunks:
+        return Completed.empty()
+    which, first, past = (np.concatenate(x) for x in (index, lo, hi))
+    if order is not None:
+        which, first, past = which[order], first[order], past[order]
+    return Completed(chunks, which, first, past)

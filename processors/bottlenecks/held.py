@@ -15,15 +15,15 @@ order its spans arrived: what the analysis (``fast.py``) reads.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 
-from otel_perf.model import SpanKind, SpanRecord
+from otel_perf.model import Resource, SpanKind, SpanRecord
 from otel_perf.processors.bottlenecks.memory import DELTA, RSS_END
 from otel_perf.semconv import is_framework_internal, kept_operation
 
@@ -76,12 +76,39 @@ def named_per_span(spans: Sequence[SpanRecord], operations: Sequence[str] | None
 
 
 class Chunk:
-    """Columns of some of a batch's spans (``spans[i]`` is row ``i``), in trace order."""
+    """Columns of some of a batch's spans (``spans[i]`` is row ``i``), in trace order.
 
-    __slots__ = ("names", "spans", *COLUMNS)
+    When its traces are held here (:meth:`hold`), trace ``j`` is rows ``lo[j]`` to
+    ``hi[j] - 1``, with its key, when it was first and last seen, when it completes
+    (``deadline``), its place in the order traces were taken (``seq``) and whether the
+    chunk still holds it (``alive``).
+    """
 
-    def __init__(self, spans: list[SpanRecord], names: list[str], columns: Sequence[Any]) -> None:
-        self.spans, self.names = spans, names
+    __slots__ = (
+        "names",
+        "resources",
+        "spans",
+        *COLUMNS,
+        "keys",
+        "lo",
+        "hi",
+        "first_seen",
+        "last_seen",
+        "deadline",
+        "seq",
+        "alive",
+        "live",
+        "soonest",
+    )
+
+    def __init__(
+        self,
+        spans: list[SpanRecord],
+        names: list[str],
+        columns: Sequence[Any],
+        resources: list[Resource],
+    ) -> None:
+        self.spans, self.names, self.resources = spans, names, resources
         for name, column in zip(COLUMNS, columns, strict=True):
             setattr(self, name, column)
 
@@ -89,29 +116,84 @@ class Chunk:
         found: NDArray[Any] = getattr(self, name)
         return found
 
+    def hold(
+        self, keys: list[int], lo: I64, hi: I64, first_seen: I64, last_seen: I64, deadline: I64
+    ) -> None:
+        """The chunk's traces (none of them held yet: see :meth:`take`)."""
+        self.keys, self.lo, self.hi = keys, lo, hi
+        self.first_seen, self.last_seen, self.deadline = first_seen, last_seen, deadline
+        self.seq = np.zeros(len(keys), np.int64)
+        self.alive = np.zeros(len(keys), bool)
+        self.live = 0
+        self.soonest = 0
 
-def read(spans: list[SpanRecord], named: Named) -> tuple[list[NDArray[Any]], NDArray[np.uint64]]:
-    """The columns of ``spans`` in their order (as :data:`COLUMNS`) and their trace ids
-    as ``(n, 2)`` big-endian halves."""
+    def take(self, j: int | slice, seq: int | I64) -> None:
+        """Hold trace(s) ``j``, taken as ``seq`` (then :meth:`settle`)."""
+        self.alive[j], self.seq[j] = True, seq
+
+    def settle(self) -> None:
+        """Count the traces held and find the soonest deadline among them."""
+        self.live = int(self.alive.sum())
+        self.soonest = int(self.deadline[self.alive].min()) if self.live else 0
+
+    def release(self, j: int) -> None:
+        """Trace ``j`` is no longer held here (evicted, or more spans came for it)."""
+        self.alive[j] = False
+        self.live -= 1
+
+    def due(self, now_ns: int) -> I64:
+        """The held traces complete at ``now_ns`` (released), in order."""
+        if self.soonest > now_ns or not self.live:
+            return np.zeros(0, np.int64)
+        found = np.flatnonzero(self.alive & (self.deadline <= now_ns))
+        self.alive[found] = False
+        self.live -= len(found)
+        self.soonest = int(self.deadline[self.alive].min()) if self.live else 0
+        return found
+
+    def records(self, j: int) -> list[SpanRecord]:
+        return self.spans[int(self.lo[j]) : int(self.hi[j])]
+
+    def operations(self, j: int) -> list[str]:
+        names = self.names
+        return [names[i] for i in self.op[int(self.lo[j]) : int(self.hi[j])].tolist()]
+
+    def folded(self, j: int) -> list[bool]:
+        flags = self.flags[int(self.lo[j]) : int(self.hi[j])]
+        return ((flags & np.uint8(FOLD)) != 0).tolist()
+
+
+class Read(NamedTuple):
+    """What :func:`read` reads of some spans."""
+
+    columns: list[NDArray[Any]]  # as COLUMNS; ``resource`` indexes ``resources``
+    tid: NDArray[np.uint64]  # trace ids as (n, 2) big-endian halves
+    resources: list[Resource]  # in order of first appearance
+
+
+def read(spans: list[SpanRecord], named: Named) -> Read:
+    """The columns of ``spans`` in their order."""
     n = len(spans)
     out = [np.empty(n, dtype) for dtype in DTYPES[:-2]]
     flags = np.empty(n, np.uint8)
     tid = np.empty((n, 2), np.uint64)
     if _tree is not None:
-        _tree.gather(spans, STATEMENT_KEYS, MEMORY_KEYS, *out, tid, flags)
+        resources = _tree.gather(spans, STATEMENT_KEYS, MEMORY_KEYS, *out, tid, flags)
     else:
-        _read_python(spans, out, tid, flags)
+        resources = _read_python(spans, out, tid, flags)
     fold = named.fold
     if fold.any():
         flags[fold] |= np.uint8(FOLD)
-    return [*out, flags, named.ids], tid
+    return Read([*out, flags, named.ids], tid, resources)
 
 
 def _read_python(
     spans: list[SpanRecord], out: list[NDArray[Any]], tid: NDArray[np.uint64], flags: NDArray[Any]
-) -> None:
+) -> list[Resource]:
     """What ``_tree.gather`` reads, in Python (without the C helper)."""
     start, end, kind, resource, sid, pid = out
+    seen: dict[int, int] = {}
+    resources: list[Resource] = []
     for i, span in enumerate(spans):
         f = 0
         values = (span.start_ns, span.end_ns, span.kind)
@@ -119,12 +201,16 @@ def _read_python(
             f |= ODD_TIME
             values = tuple(v if type(v) is int and -(2**63) <= v < 2**63 else 0 for v in values)
         start[i], end[i], kind[i] = values
-        resource[i] = id(span.resource)
+        resource[i] = seen.setdefault(id(span.resource), len(seen))
+        if resource[i] == len(resources):
+            resources.append(span.resource)
         sid[i], odd = _id(span.span_id)
         f |= ODD_ID if odd else 0
         parent = span.parent_span_id
-        pid[i], odd = _id(parent)
-        f |= (ODD_PARENT if odd and parent else 0) | (HAS_PARENT if parent else 0)
+        pid[i], odd_parent = _id(parent)
+        f |= (ODD_PARENT if odd_parent and parent else 0) | (HAS_PARENT if parent else 0)
+        if parent and not odd and not odd_parent and pid[i] in (0, sid[i]):
+            f |= ODD_PARENT
         trace_id = span.trace_id
         if len(trace_id) == 16:
             tid[i] = (int.from_bytes(trace_id[:8], "big"), int.from_bytes(trace_id[8:], "big"))
@@ -135,42 +221,28 @@ def _read_python(
         f |= STATEMENT if any(k in attrs for k in STATEMENT_KEYS) else 0
         f |= MEMORY if any(k in attrs for k in MEMORY_KEYS) else 0
         flags[i] = f
+    return resources
 
 
 def _id(value: bytes) -> tuple[int, bool]:
     return (int.from_bytes(value, "big"), False) if len(value) == 8 else (0, True)
 
 
-def chunk_of(
-    spans: list[SpanRecord], names: list[str], columns: list[NDArray[Any]], order: I64 | None
-) -> Chunk:
-    """The rows of ``columns`` in ``order`` (all of them as they are when None)."""
+def chunk_of(spans: list[SpanRecord], names: list[str], got: Read, order: I64 | None) -> Chunk:
+    """The rows read in ``order`` (all of them as they are when None)."""
     if order is None:
-        return Chunk(spans, names, columns)
+        return Chunk(spans, names, got.columns, got.resources)
     picked = list(itemgetter(*order.tolist())(spans)) if len(order) > 1 else [spans[order[0]]]
-    return Chunk(picked, names, [c[order] for c in columns])
+    return Chunk(picked, names, [c[order] for c in got.columns], got.resources)
 
 
-class Parts(list[tuple[Chunk, int, int]]):
-    """A held trace's spans: ``(chunk, first row, past the last row)`` ranges, in the
-    order they arrived."""
-
-    __slots__ = ()
-
-    def extend_row(self, chunk: Chunk, row: int) -> None:
-        """Add one row: it lengthens the last range when it follows it."""
-        if self:
-            last, a, b = self[-1]
-            if last is chunk and b == row:
-                self[-1] = (chunk, a, b + 1)
-                return
-        self.append((chunk, row, row + 1))
-
-    def spans(self) -> list[SpanRecord]:
-        out: list[SpanRecord] = []
-        for chunk, a, b in self:
-            out += chunk.spans[a:b]
-        return out
+def chunk_from_records(spans: list[SpanRecord], names: list[str], fold: list[bool]) -> Chunk:
+    """A chunk of records held one by one, each with its operation (and whether it is
+    framework-internal)."""
+    table: dict[str, int] = {}
+    ids = np.fromiter((table.setdefault(n, len(table)) for n in names), np.int32, len(names))
+    named = Named(list(table), ids, np.array(fold, bool).reshape(len(fold)))
+    return chunk_of(spans, named.names, read(spans, named), None)
 
 
 class Trace(list[SpanRecord]):
@@ -183,6 +255,55 @@ class Trace(list[SpanRecord]):
         self.operations: list[str] = operations or []
 
 
+class Records(Sequence[SpanRecord]):
+    """The records of a :class:`Completed`'s rows, read from their chunks when asked."""
+
+    def __init__(self, chunks: list[Chunk], chunk: I64, row: I64) -> None:
+        self._spans = [c.spans for c in chunks]
+        self._chunk, self._row = chunk, row
+
+    def __len__(self) -> int:
+        return len(self._row)
+
+    def __getitem__(self, i: Any) -> Any:
+        spans = self._spans
+        if isinstance(i, slice):
+            pairs = zip(self._chunk[i].tolist(), self._row[i].tolist(), strict=True)
+            return [spans[c][r] for c, r in pairs]
+        return spans[int(self._chunk[i])][int(self._row[i])]
+
+
+def _renumber(
+    local: NDArray[Any],
+    chunk: I64,
+    tables: list[list[Any]],
+    out: list[Any],
+    key: Callable[[Any], Any],
+) -> I64:
+    """Ids into each chunk's table as ids into one table (``out``, filled here) of the
+    distinct items by ``key``."""
+    index: dict[Any, int] = {}
+    remap = []
+    for table in tables:
+        ids = []
+        for item in table:
+            found = index.get(key(item))
+            if found is None:
+                found = index[key(item)] = len(out)
+                out.append(item)
+            ids.append(found)
+        remap.append(np.array(ids, np.int64))
+    if not len(local):
+        return np.zeros(0, np.int64)
+    first = np.zeros(len(tables) + 1, np.int64)
+    np.cumsum([len(t) for t in tables], out=first[1:])
+    found_ids: I64 = np.concatenate(remap)[first[chunk] + local]
+    return found_ids
+
+
+_EMPTY: Completed | None = None
+
+
 class Completed:
     """Traces that completed together: their rows' columns concatenated trace by trace.
 
@@ -190,61 +311,66 @@ class Completed:
     ``op`` indexes ``names``. Columns are as :data:`COLUMNS` (``end`` is the span's own).
     """
 
-    def __init__(
-        self,
-        spans: list[SpanRecord],
-        offsets: I64,
-        columns: dict[str, NDArray[Any]],
-        names: list[str],
-    ) -> None:
-        self.spans, self.offsets, self.names = spans, offsets, names
+    def __init__(self, chunks: list[Chunk], which: I64, lo: I64, hi: I64) -> None:
+        """Trace ``t`` is rows ``lo[t]`` to ``hi[t] - 1`` of ``chunks[which[t]]``."""
+        sizes = hi - lo
+        self.offsets = np.zeros(len(sizes) + 1, np.int64)
+        np.cumsum(sizes, out=self.offsets[1:])
+        total = int(self.offsets[-1])
+        step = np.repeat(self.offsets[:-1] - lo, sizes)
+        row = np.arange(total, dtype=np.int64) - step
+        chunk = np.repeat(which, sizes)
+        self.spans: Sequence[SpanRecord] = Records(chunks, chunk, row)
+        base = np.zeros(len(chunks) + 1, np.int64)
+        np.cumsum([len(c.spans) for c in chunks], out=base[1:])
+        at = base[chunk] + row
+        columns = {
+            name: np.concatenate([c.column(name) for c in chunks])[at]
+            if chunks
+            else np.zeros(0, dtype)
+            for name, dtype in zip(COLUMNS, DTYPES, strict=True)
+        }
         self.start: I64 = columns["start"]
         self.end: I64 = columns["end"]
         self.kind: I64 = columns["kind"]
-        self.resource: I64 = columns["resource"]
         self.sid: NDArray[np.uint64] = columns["sid"]
         self.pid: NDArray[np.uint64] = columns["pid"]
         self.flags: NDArray[np.uint8] = columns["flags"]
-        self.op: I64 = columns["op"]
+        self.names: list[str] = []
+        self.resources: list[Resource] = []
+        #: ``names`` index per row; ``resources`` index per row (the resource's identity)
+        self.op = _renumber(columns["op"], chunk, [c.names for c in chunks], self.names, str)
+        self.resource = _renumber(
+            columns["resource"], chunk, [c.resources for c in chunks], self.resources, id
+        )
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
 
     @classmethod
-    def of(cls, held: Sequence[Parts]) -> Completed:
-        """The traces ``held`` in order (each one's ranges in order)."""
-        spans: list[SpanRecord] = []
-        lengths: list[int] = []
-        by_chunk: dict[int, tuple[Chunk, list[int], list[int], list[int]]] = {}
-        at = 0
-        for parts in held:
-            size = 0
-            for chunk, a, b in parts:
-                spans += chunk.spans[a:b]
-                entry = by_chunk.get(id(chunk))
-                if entry is None:
-                    entry = by_chunk[id(chunk)] = (chunk, [], [], [])
-                entry[1].append(a)
-                entry[2].append(b - a)
-                entry[3].append(at + size)
-                size += b - a
-            lengths.append(size)
-            at += size
-        offsets = np.zeros(len(held) + 1, np.int64)
-        np.cumsum(lengths, out=offsets[1:])
-        return cls(spans, offsets, *_concatenate(by_chunk.values(), at))
+    def empty(cls) -> Completed:
+        """No trace (one shared instance: nothing in it changes)."""
+        global _EMPTY
+        if _EMPTY is None:
+            nothing = np.zeros(0, np.int64)
+            _EMPTY = cls([], nothing, nothing, nothing)
+        return _EMPTY
 
     @classmethod
     def from_traces(cls, traces: Sequence[list[SpanRecord]]) -> Completed:
         """Traces given as records (each span named now, unless it is a :class:`Trace`)."""
-        held = []
+        spans: list[SpanRecord] = []
+        names: list[str] = []
+        sizes = []
         for trace in traces:
             given = trace.operations if isinstance(trace, Trace) and trace.operations else None
-            spans = list(trace)
-            named = named_per_span(spans, given)
-            columns, _ = read(spans, named)
-            held.append(Parts([(Chunk(spans, named.names, columns), 0, len(spans))]))
-        return cls.of(held)
+            spans += trace
+            names += given if given is not None else [kept_operation(s) for s in trace]
+            sizes.append(len(trace))
+        fold = [s.kind == _INTERNAL and is_framework_internal(s) for s in spans]
+        chunk = chunk_from_records(spans, names, fold)
+        hi = np.cumsum(np.array(sizes, np.int64))
+        return cls([chunk], np.zeros(len(sizes), np.int64), hi - sizes, hi)
 
     def traces(self) -> list[Trace]:
         """Each trace's records with their operations (the Python tree's input)."""
@@ -259,27 +385,3 @@ class Completed:
         """Each row's operation."""
         names = self.names
         return [names[i] for i in self.op.tolist()]
-
-
-def _concatenate(
-    chunks: Iterable[tuple[Chunk, list[int], list[int], list[int]]], rows: int
-) -> tuple[dict[str, NDArray[Any]], list[str]]:
-    """Each chunk's ranges (first row, length, position) copied into columns of ``rows``;
-    the operation ids renumbered into one table of names."""
-    out = {name: np.empty(rows, dtype) for name, dtype in zip(COLUMNS, DTYPES, strict=True)}
-    out["op"] = np.empty(rows, np.int64)
-    table: dict[str, int] = {}
-    for chunk, first, length, position in chunks:
-        sizes = np.array(length, np.int64)
-        total = int(sizes.sum())
-        step = np.repeat(np.cumsum(sizes) - sizes, sizes)
-        within = np.arange(total, dtype=np.int64) - step
-        source = np.repeat(np.array(first, np.int64), sizes) + within
-        target = np.repeat(np.array(position, np.int64), sizes) + within
-        for name in COLUMNS[:-1]:
-            out[name][target] = chunk.column(name)[source]
-        renumber = np.fromiter(
-            (table.setdefault(n, len(table)) for n in chunk.names), np.int64, len(chunk.names)
-        )
-        out["op"][target] = renumber[chunk.op[source]]
-    return out, list(table)

@@ -68,26 +68,16 @@ class TraceColumns:
         return len(self.offsets) - 1
 
     def _parents(self) -> NDArray[np.int32]:
-        """Each span's parent row within its trace, -1 for a root (parent absent)."""
-        order = np.argsort(self.sid, kind="stable")
-        ids = self.sid[order]
-        repeated = ids[1:] == ids[:-1]
-        if repeated.any():  # an id in two rows (tests, retries): look up by trace too
-            return self._parents_by_trace()
-        pos = np.searchsorted(ids, self.pid)
-        pos[pos == len(ids)] = 0
-        found = order[pos] if len(ids) else pos
-        hit = (ids[pos] == self.pid) & self.has_parent & (self.trace[found] == self.trace)
-        return np.where(hit, found, -1).astype(np.int32)
-
-    def _parents_by_trace(self) -> NDArray[np.int32]:
-        first: dict[tuple[int, int], int] = {}
-        for row, key in enumerate(zip(self.trace.tolist(), self.sid.tolist(), strict=True)):
-            if first.setdefault(key, row) != row:  # the tree keeps the first: irregular
-                self.irregular[key[0]] = True
-        wanted = zip(self.trace.tolist(), self.pid.tolist(), self.has_parent.tolist(), strict=True)
-        rows = [first.get((t, p), -1) if has else -1 for t, p, has in wanted]
-        return np.array(rows, np.int32)
+        """Each span's parent row within its trace, -1 for a root (parent absent); a
+        trace holding a span id twice is irregular (the tree keeps the first record)."""
+        n, count = len(self.sid), len(self)
+        parent, repeated = np.empty(n, np.int32), np.empty(count, np.uint8)
+        assert _tree is not None
+        _tree.parents(
+            self.offsets, self.sid, self.pid, self.has_parent.view(np.uint8), parent, repeated
+        )
+        self.irregular |= repeated != 0
+        return parent
 
     def _mark_skew(self) -> None:
         """A child on another resource outside its parent's window may be corrected."""
@@ -201,27 +191,40 @@ class Contributions:
 
 
 def _keys(columns: TraceColumns) -> tuple[dict[OpKey, int], I64]:
-    """Each span's (service, operation) as an id, and the ids' table.
+    """Each span's (service, operation) as an id, and the ids' table (ids in order of
+    first appearance).
 
     Services are read once per resource and operations come as ids into one table of
     names, so the pairs are numbered with integer work only.
     """
-    spans, got = columns.spans, columns.completed
-    _, first, by_resource = np.unique(columns.resource, return_index=True, return_inverse=True)
-    service_of = [spans[r].resource.service_name for r in first.tolist()]
-    services = dict.fromkeys(service_of)
-    for i, name in enumerate(services):
-        services[name] = i
-    resource_service = np.fromiter(map(services.__getitem__, service_of), np.int64, len(first))
-    size = max(len(got.names), 1)
-    pairs, key = np.unique(
-        resource_service[by_resource.reshape(-1)] * size + got.op, return_inverse=True
+    got = columns.completed
+    services: dict[str, int] = {}
+    resource_service = np.fromiter(
+        (services.setdefault(r.service_name, len(services)) for r in got.resources),
+        np.int64,
+        len(got.resources),
     )
+    size = max(len(got.names), 1)
+    code = resource_service[got.resource] * size + got.op
+    pairs, key = first_seen(code)
     service_names, op_names = list(services), got.names
-    table = {
-        (service_names[p // size], op_names[p % size]): i for i, p in enumerate(pairs.tolist())
-    }
-    return table, key.reshape(-1).astype(np.int64)
+    table = {(service_names[p // size], op_names[p % size]): i for i, p in enumerate(pairs)}
+    return table, key
+
+
+def first_seen(code: I64) -> tuple[list[int], I64]:
+    """The distinct codes (>= 0) in order of first appearance, and each row's index in
+    that list, without sorting (a table as long as the largest code)."""
+    n = len(code)
+    if not n:
+        return [], np.zeros(0, np.int64)
+    first_of = np.empty(int(code.max()) + 1, np.int64)
+    rows = np.arange(n, dtype=np.int64)
+    first_of[code[::-1]] = rows[::-1]  # the last assignment, the earliest row, stays
+    first = first_of[code]
+    starts = first == rows
+    rank = np.cumsum(starts) - 1
+    return code[starts].tolist(), rank[first]
 
 
 def _part(t: int, keys: list[int], values: list[int]) -> tuple[I64, I64, I64]:
