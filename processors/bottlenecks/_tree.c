@@ -38,6 +38,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -649,7 +650,324 @@ done:
     return result;
 }
 
+/* -- take: a batch read and grouped by trace in one pass ------------------------------- */
+
+/* Where a SpanRecord keeps each field read here: slot offsets of its type (looked up once
+ * per call; a record of another type is read with getattr). */
+enum { F_START, F_END, F_KIND, F_RESOURCE, F_SPAN, F_PARENT, F_TRACE, F_EVENTS, F_ATTRS, F_N };
+
+typedef struct {
+    PyTypeObject *type;
+    Py_ssize_t offset[F_N];
+} Slots;
+
+static PyObject **field_names[F_N] = {&s_start, &s_end, &s_kind, &s_resource, &s_span_id,
+                                      &s_parent, &s_trace_id, &s_events, &s_attributes};
+
+static void find_slots(Slots *slots, PyTypeObject *type) {
+    slots->type = NULL;
+    for (int k = 0; k < F_N; k++) {
+        PyObject *d = _PyType_Lookup(type, *field_names[k]);
+        if (d == NULL || !Py_IS_TYPE(d, &PyMemberDescr_Type)) return;
+        PyMemberDef *m = ((PyMemberDescrObject *)d)->d_member;
+        if (m->type != T_OBJECT_EX) return;
+        slots->offset[k] = m->offset;
+    }
+    slots->type = type;
+}
+
+/* A new reference to a field of span (NULL with an exception when it is missing). */
+static PyObject *field(const Slots *slots, PyObject *span, int k) {
+    if (Py_TYPE(span) == slots->type) {
+        PyObject *value = *(PyObject **)((char *)span + slots->offset[k]);
+        if (value != NULL) return Py_NewRef(value);
+    }
+    return PyObject_GetAttr(span, *field_names[k]);
+}
+
+static int64_t long_field(const Slots *slots, PyObject *span, int k, uint8_t *flags) {
+    PyObject *value = field(slots, span, k);
+    if (value == NULL) return -1;
+    int overflow = 0;
+    long long got = PyLong_Check(value) ? PyLong_AsLongLongAndOverflow(value, &overflow) : 0;
+    if (!PyLong_Check(value) || overflow) *flags |= ODD_TIME;
+    Py_DECREF(value);
+    return (int64_t)got;
+}
+
+static uint64_t id_field(const Slots *slots, PyObject *span, int k, uint8_t *flags, uint8_t odd,
+                         int parent) {
+    PyObject *value = field(slots, span, k);
+    if (value == NULL) return 0;
+    uint64_t out = 0;
+    Py_ssize_t size = PyBytes_Check(value) ? PyBytes_GET_SIZE(value) : -1;
+    if (size == 8) out = big_endian((const unsigned char *)PyBytes_AS_STRING(value));
+    else if (!(parent && size == 0)) *flags |= odd;
+    if (parent && size != 0) *flags |= HAS_PARENT;
+    Py_DECREF(value);
+    return out;
+}
+
+typedef struct {
+    int64_t start, end, kind, resource;
+    uint64_t sid, pid, tid[2];
+    uint8_t flags;
+} Row;
+
+/* One span into a Row; -1 with an exception on error. */
+static int read_row(const Slots *slots, PyObject *span, PyObject *statement, PyObject *memory,
+                    PyObject *seen, Row *row) {
+    uint8_t f = 0;
+    row->start = long_field(slots, span, F_START, &f);
+    row->end = long_field(slots, span, F_END, &f);
+    row->kind = long_field(slots, span, F_KIND, &f);
+    PyObject *res = field(slots, span, F_RESOURCE);
+    if (res == NULL) return -1;
+    Py_ssize_t r = PyList_GET_SIZE(seen) - 1;
+    if (r < 0 || PyList_GET_ITEM(seen, r) != res) {
+        for (r = 0; r < PyList_GET_SIZE(seen); r++)
+            if (PyList_GET_ITEM(seen, r) == res) break;
+        if (r == PyList_GET_SIZE(seen) && PyList_Append(seen, res) < 0) {
+            Py_DECREF(res);
+            return -1;
+        }
+    }
+    Py_DECREF(res);
+    row->resource = (int64_t)r;
+    row->sid = id_field(slots, span, F_SPAN, &f, ODD_ID, 0);
+    row->pid = id_field(slots, span, F_PARENT, &f, ODD_PARENT, 1);
+    if ((f & HAS_PARENT) && !(f & (ODD_ID | ODD_PARENT)) && (row->pid == 0 || row->pid == row->sid))
+        f |= ODD_PARENT;
+    PyObject *trace = field(slots, span, F_TRACE);
+    if (trace == NULL) return -1;
+    if (PyBytes_Check(trace) && PyBytes_GET_SIZE(trace) == 16) {
+        const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(trace);
+        row->tid[0] = big_endian(p);
+        row->tid[1] = big_endian(p + 8);
+    } else {
+        row->tid[0] = row->tid[1] = 0;
+        f |= ODD_TRACE;
+    }
+    Py_DECREF(trace);
+    if (PyErr_Occurred()) return -1;
+    PyObject *events = field(slots, span, F_EVENTS);
+    if (events == NULL) return -1;
+    int truth = PyObject_IsTrue(events);
+    Py_DECREF(events);
+    if (truth < 0) return -1;
+    if (truth) f |= EVENTS;
+    PyObject *attrs = field(slots, span, F_ATTRS);
+    if (attrs == NULL) return -1;
+    int rc = 0;
+    if (PyDict_Check(attrs)) {
+        int a = holds_any(attrs, statement), b = a < 0 ? -1 : holds_any(attrs, memory);
+        if (a < 0 || b < 0) rc = -1;
+        if (a > 0) f |= STATEMENT;
+        if (b > 0) f |= MEMORY;
+    } else {
+        f |= STATEMENT | MEMORY;
+    }
+    Py_DECREF(attrs);
+    row->flags = f;
+    return rc;
+}
+
+static int u64_before(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Traces in order of first appearance: group[i] per row; returns how many, -1 no memory. */
+static Py_ssize_t group_traces(const Row *rows, Py_ssize_t n, int32_t *group, Py_ssize_t *first) {
+    size_t cap = 16;
+    while (cap < 2 * (size_t)n) cap <<= 1;
+    int32_t *table = malloc(cap * sizeof(int32_t));
+    if (table == NULL) return -1;
+    memset(table, 0xff, cap * sizeof(int32_t));
+    Py_ssize_t groups = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uint64_t h = rows[i].tid[0] * 0x9E3779B97F4A7C15ULL ^ rows[i].tid[1];
+        h ^= h >> 29;
+        size_t at = (size_t)(h * 0xBF58476D1CE4E5B9ULL) & (cap - 1);
+        for (;;) {
+            int32_t g = table[at];
+            if (g < 0) {
+                table[at] = (int32_t)groups;
+                first[groups] = i;
+                group[i] = (int32_t)groups++;
+                break;
+            }
+            const Row *o = &rows[first[g]];
+            if (o->tid[0] == rows[i].tid[0] && o->tid[1] == rows[i].tid[1]) {
+                group[i] = g;
+                break;
+            }
+            at = (at + 1) & (cap - 1);
+        }
+    }
+    free(table);
+    return groups;
+}
+
+/* 1 when the batch can be grouped by trace: every id of the usual length, times int64,
+ * no span id twice; 0 when not; -1 out of memory. */
+static int groupable(const Row *rows, Py_ssize_t n) {
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (rows[i].flags & (ODD_TRACE | ODD_ID | ODD_TIME)) return 0;
+    uint64_t *ids = malloc((size_t)(n > 0 ? n : 1) * sizeof(uint64_t));
+    if (ids == NULL) return -1;
+    for (Py_ssize_t i = 0; i < n; i++) ids[i] = rows[i].sid;
+    qsort(ids, (size_t)n, sizeof(uint64_t), u64_before);
+    int ok = 1;
+    for (Py_ssize_t i = 1; i < n && ok; i++)
+        if (ids[i] == ids[i - 1]) ok = 0;
+    free(ids);
+    return ok;
+}
+
+static PyObject *trace_key_of(const uint64_t tid[2]) {
+    unsigned char bytes[17];
+    bytes[0] = 1;
+    for (int k = 0; k < 8; k++) {
+        bytes[1 + k] = (unsigned char)(tid[0] >> (56 - 8 * k));
+        bytes[9 + k] = (unsigned char)(tid[1] >> (56 - 8 * k));
+    }
+    return _PyLong_FromByteArray(bytes, 17, 0, 0);
+}
+
+/* take(spans, statement_keys, memory_keys, start, end, kind, resource, sid, pid, flags,
+ * order, lo, hi, last) reads every span as gather does and groups the rows by trace:
+ * the columns are written in trace order (traces in order of first appearance, each
+ * one's rows in order), order[k] the row of spans at k, and trace g is rows lo[g] to
+ * hi[g] - 1 with its latest end last[g]. Returns (resources, spans in trace order, the
+ * traces' keys: int.from_bytes(b"\x01" + trace_id)); when the batch cannot be grouped
+ * (see groupable) the columns stay in the spans' order and it returns (resources, None,
+ * None). */
+static PyObject *take(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *spans, *statement, *memory, *o[11];
+    if (!PyArg_ParseTuple(args, "O!O!O!OOOOOOOOOOO", &PyList_Type, &spans, &PyTuple_Type,
+                          &statement, &PyTuple_Type, &memory, &o[0], &o[1], &o[2], &o[3],
+                          &o[4], &o[5], &o[6], &o[7], &o[8], &o[9], &o[10]))
+        return NULL;
+    static const char *names[11] = {"start", "end", "kind", "resource", "sid", "pid",
+                                    "flags", "order", "lo",   "hi",       "last"};
+    static const Py_ssize_t sizes[11] = {8, 8, 8, 8, 8, 8, 1, 8, 8, 8, 8};
+    Py_buffer v[11];
+    int got = 0;
+    PyObject *result = NULL, *seen = NULL, *ordered = NULL, *keys = NULL;
+    Row *rows = NULL;
+    int32_t *group = NULL;
+    Py_ssize_t *first = NULL, *fill = NULL;
+    for (; got < 11; got++) {
+        if (get(o[got], &v[got], sizes[got], 1, names[got]) < 0) goto done;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(spans);
+    for (int i = 0; i < 11; i++) {
+        if (v[i].len / sizes[i] != n) {
+            PyErr_SetString(PyExc_ValueError, "take: column lengths disagree");
+            goto done;
+        }
+    }
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(statement); k++)
+        if (!PyUnicode_Check(PyTuple_GET_ITEM(statement, k))) goto bad_key;
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(memory); k++)
+        if (!PyUnicode_Check(PyTuple_GET_ITEM(memory, k))) goto bad_key;
+    size_t m = (size_t)(n > 0 ? n : 1);
+    rows = malloc(m * sizeof(Row));
+    group = malloc(m * sizeof(int32_t));
+    first = malloc(m * sizeof(Py_ssize_t));
+    fill = malloc(m * sizeof(Py_ssize_t));
+    seen = PyList_New(0);
+    if (!rows || !group || !first || !fill) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (seen == NULL) goto done;
+    Slots slots = {NULL, {0}};
+    if (n > 0) find_slots(&slots, Py_TYPE(PyList_GET_ITEM(spans, 0)));
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (read_row(&slots, PyList_GET_ITEM(spans, i), statement, memory, seen, &rows[i]) < 0)
+            goto done;
+    }
+    int64_t *start = v[0].buf, *end = v[1].buf, *kind = v[2].buf, *resource = v[3].buf;
+    uint64_t *sid = v[4].buf, *pid = v[5].buf;
+    uint8_t *flags = v[6].buf;
+    int64_t *order = v[7].buf, *lo = v[8].buf, *hi = v[9].buf, *last = v[10].buf;
+    int ok = groupable(rows, n);
+    if (ok < 0) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_ssize_t groups = 0;
+    if (ok) {
+        groups = group_traces(rows, n, group, first);
+        if (groups < 0) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        Py_ssize_t at = 0;
+        for (Py_ssize_t g = 0; g < groups; g++) fill[g] = 0;
+        for (Py_ssize_t i = 0; i < n; i++) fill[group[i]]++;
+        for (Py_ssize_t g = 0; g < groups; g++) {
+            lo[g] = at;
+            hi[g] = at + fill[g];
+            last[g] = INT64_MIN;
+            at += fill[g];
+            fill[g] = lo[g];
+        }
+        ordered = PyList_New(n);
+        keys = PyList_New(groups);
+        if (ordered == NULL || keys == NULL) goto done;
+        for (Py_ssize_t g = 0; g < groups; g++) {
+            PyObject *key = trace_key_of(rows[first[g]].tid);
+            if (key == NULL) goto done;
+            PyList_SET_ITEM(keys, g, key);
+        }
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_ssize_t k = i;
+        if (ok) {
+            int32_t g = group[i];
+            k = fill[g]++;
+            if (rows[i].end > last[g]) last[g] = rows[i].end;
+            PyObject *span = PyList_GET_ITEM(spans, i);
+            PyList_SET_ITEM(ordered, k, Py_NewRef(span));
+        }
+        const Row *r = &rows[i];
+        start[k] = r->start;
+        end[k] = r->end;
+        kind[k] = r->kind;
+        resource[k] = r->resource;
+        sid[k] = r->sid;
+        pid[k] = r->pid;
+        flags[k] = r->flags;
+        order[k] = i;
+    }
+    if (ok) {
+        result = Py_BuildValue("(OOOn)", seen, ordered, keys, groups);
+    } else {
+        result = Py_BuildValue("(OOOn)", seen, Py_None, Py_None, (Py_ssize_t)-1);
+    }
+    goto done;
+bad_key:
+    PyErr_SetString(PyExc_TypeError, "take: attribute keys must be str");
+done:
+    Py_XDECREF(seen);
+    Py_XDECREF(ordered);
+    Py_XDECREF(keys);
+    free(rows);
+    free(group);
+    free(first);
+    free(fill);
+    for (int i = 0; i < got; i++) PyBuffer_Release(&v[i]);
+    return result;
+}
+
 static PyMethodDef methods[] = {
+    {"take", take, METH_VARARGS,
+     "take(spans, statement_keys, memory_keys, start, end, kind, resource, sid, pid, flags, "
+     "order, lo, hi, last): a batch's columns grouped by trace (see the source)."},
     {"parents", parents, METH_VARARGS,
      "parents(offsets, sid, pid, has_parent, parent, repeated): parent rows within traces."},
     {"analyse", analyse, METH_VARARGS,

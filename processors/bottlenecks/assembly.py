@@ -25,7 +25,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 from operator import itemgetter
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -33,16 +32,12 @@ from numpy.typing import NDArray
 from otel_perf.model import SpanRecord
 from otel_perf.processors.bottlenecks.held import (
     FOLD,
-    ODD_ID,
-    ODD_TIME,
-    ODD_TRACE,
     Chunk,
     Completed,
     Named,
     chunk_from_records,
-    chunk_of,
     named_per_span,
-    read,
+    take,
 )
 from otel_perf.processors.bottlenecks.recent import RecentIds
 
@@ -130,15 +125,17 @@ class TraceAssembler:
         if not spans:
             return Completed.empty()
         named = operations if isinstance(operations, Named) else named_per_span(spans, operations)
-        got = read(spans, named)
-        grouped = self._groups(got.columns, got.tid)
-        if grouped is None or len(self._traces) + len(grouped[1]) > self.max_traces:
-            chunk = chunk_of(spans, named.names, got, None)
-            return self._completed(self._add_each(chunk, range(len(spans))))
-        order, lo, hi, last_end = grouped
-        chunk = chunk_of(spans, named.names, got, order)
-        held, now = chunk.spans, self._now_ns
-        keys = [trace_key(held[a].trace_id) for a in lo.tolist()]
+        taken = take(spans, named)
+        chunk, lo, hi, last_end, keys = taken[:5]
+        if (
+            lo is None
+            or hi is None
+            or last_end is None
+            or keys is None
+            or len(self._traces) + len(keys) > self.max_traces
+        ):
+            return self._completed(self._add_each(chunk, taken.arrival()))
+        now = self._now_ns
         first = np.maximum(chunk.end[lo], now)
         last = np.maximum(last_end, now)
         deadline = np.minimum(last + self.quiet_ns, first + self.max_wait_ns)
@@ -176,33 +173,6 @@ class TraceAssembler:
                 chunk.take(j, self._seq)
                 self._seq += 1
                 traces[key] = (chunk, j)
-
-    @staticmethod
-    def _groups(
-        columns: list[NDArray[Any]], tid: NDArray[np.uint64]
-    ) -> tuple[I64, I64, I64, I64] | None:
-        """The rows in trace order (stable) and each trace's range of it with its latest
-        span end, traces in order of first appearance; None when a span id may repeat,
-        a trace or span id is not of the usual length or a time not an int64."""
-        flags, sid = columns[6], columns[4]
-        n = len(flags)
-        if (flags & np.uint8(ODD_TRACE | ODD_ID | ODD_TIME)).any():
-            return None
-        ids = np.sort(sid)
-        if (ids[1:] == ids[:-1]).any():
-            return None
-        high, low = tid[:, 0], tid[:, 1]
-        order = np.lexsort((low, high))  # stable: each trace's rows stay in order
-        h, lo = high[order], low[order]
-        new = np.empty(n, bool)
-        new[0] = True
-        np.not_equal(h[1:], h[:-1], out=new[1:])
-        new[1:] |= lo[1:] != lo[:-1]
-        starts = np.flatnonzero(new)
-        ends = np.maximum.reduceat(columns[1][order], starts)
-        by_first = np.argsort(order[starts], kind="stable")
-        stops = np.append(starts[1:], n)
-        return order, starts[by_first], stops[by_first], ends[by_first]
 
     def _add_each(self, chunk: Chunk, rows: Sequence[int]) -> list[tuple[int, Held]]:
         """Take the spans at ``rows`` of ``chunk`` one by one, in order; returns the

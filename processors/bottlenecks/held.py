@@ -228,6 +228,53 @@ def _id(value: bytes) -> tuple[int, bool]:
     return (int.from_bytes(value, "big"), False) if len(value) == 8 else (0, True)
 
 
+class Taken(NamedTuple):
+    """A batch read by :func:`take`: its chunk and, when it could be grouped by trace,
+    the traces' row ranges (in order of first appearance), latest ends and keys."""
+
+    chunk: Chunk
+    lo: I64 | None
+    hi: I64 | None
+    last: I64 | None
+    keys: list[int] | None
+    order: I64 | None  # the spans' row of each of the chunk's (None: the same)
+
+    def arrival(self) -> Sequence[int]:
+        """The chunk's rows in the order their spans came."""
+        if self.order is None:
+            return range(len(self.chunk.spans))
+        rows = np.empty(len(self.order), np.int64)
+        rows[self.order] = np.arange(len(self.order), dtype=np.int64)
+        found: list[int] = rows.tolist()
+        return found
+
+
+def take(spans: list[SpanRecord], named: Named) -> Taken:
+    """``spans`` read into a chunk, in trace order when the batch can be grouped by
+    trace id (ids of the usual length, times int64, no span id twice)."""
+    if _tree is None:
+        got = read(spans, named)
+        chunk = chunk_of(spans, named.names, got, None)
+        return Taken(chunk, None, None, None, None, None)
+    n = len(spans)
+    out = [np.empty(n, dtype) for dtype in DTYPES[:-2]]
+    flags = np.empty(n, np.uint8)
+    order, lo, hi, last = (np.empty(n, np.int64) for _ in range(4))
+    resources, ordered, keys, count = _tree.take(
+        spans, STATEMENT_KEYS, MEMORY_KEYS, *out, flags, order, lo, hi, last
+    )
+    fold = named.fold
+    if ordered is None:
+        if fold.any():
+            flags[fold] |= np.uint8(FOLD)
+        chunk = Chunk(spans, named.names, [*out, flags, named.ids], resources)
+        return Taken(chunk, None, None, None, None, None)
+    if fold.any():
+        flags[fold[order]] |= np.uint8(FOLD)
+    chunk = Chunk(ordered, named.names, [*out, flags, named.ids[order]], resources)
+    return Taken(chunk, lo[:count], hi[:count], last[:count], keys, order)
+
+
 def chunk_of(spans: list[SpanRecord], names: list[str], got: Read, order: I64 | None) -> Chunk:
     """The rows read in ``order`` (all of them as they are when None)."""
     if order is None:
