@@ -402,6 +402,100 @@ done:
 }
 
 
+/* -- shares: what each operation gives the critical path of its trace --------------- */
+
+typedef struct {
+    int64_t key, ns;
+    int32_t last;
+} Share;
+
+static int share_before(const void *a, const void *b) {
+    const Share *x = a, *y = b;
+    return x->last > y->last ? -1 : x->last < y->last; /* the earliest stretch first */
+}
+
+/* shares(offsets, key, cp_ns, cp_last, root, skip, share_t, share_key, share_ns): per
+ * trace not skipped, one row per key of the spans on its critical path (cp_last >= 0)
+ * with their cp_ns summed, in path order (by their last stretch, latest index first);
+ * a trace whose path has no stretch (a zero-length root) gives its root's key with 0 ns.
+ * Returns how many rows it wrote (at most n + traces). */
+static PyObject *shares(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *o[9];
+    if (!PyArg_UnpackTuple(args, "shares", 9, 9, &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6],
+                           &o[7], &o[8]))
+        return NULL;
+    static const char *names[9] = {"offsets", "key", "cp_ns", "cp_last", "root", "skip",
+                                   "share_t", "share_key", "share_ns"};
+    static const Py_ssize_t sizes[9] = {8, 8, 8, 4, 4, 1, 8, 8, 8};
+    Py_buffer v[9];
+    int got = 0;
+    PyObject *result = NULL;
+    Share *found = NULL;
+    for (; got < 9; got++) {
+        if (get(o[got], &v[got], sizes[got], got >= 6, names[got]) < 0) goto done;
+    }
+    Py_ssize_t n = v[1].len / 8, traces = v[4].len / 4, cap = v[6].len / 8;
+    if (v[0].len / 8 != traces + 1 || v[2].len / 8 != n || v[3].len / 4 != n ||
+        v[5].len != traces || cap < n + traces || v[7].len / 8 != cap || v[8].len / 8 != cap) {
+        PyErr_SetString(PyExc_ValueError, "shares: column lengths disagree");
+        goto done;
+    }
+    const int64_t *offsets = v[0].buf, *key = v[1].buf, *cp_ns = v[2].buf;
+    const int32_t *cp_last = v[3].buf, *root = v[4].buf;
+    const uint8_t *skip = v[5].buf;
+    int64_t *out_t = v[6].buf, *out_key = v[7].buf, *out_ns = v[8].buf;
+    found = malloc((size_t)(n > 0 ? n : 1) * sizeof(Share));
+    if (found == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_ssize_t count = 0;
+    for (Py_ssize_t t = 0; t < traces; t++) {
+        int64_t lo = offsets[t], hi = offsets[t + 1];
+        if (lo < 0 || hi < lo || hi > n) {
+            PyErr_Format(PyExc_ValueError, "shares: bad offsets of trace %zd", t);
+            goto done;
+        }
+        if (skip[t]) continue;
+        Py_ssize_t m = 0;
+        for (int64_t i = lo; i < hi; i++) {
+            if (cp_last[i] < 0) continue;
+            Py_ssize_t k = 0;
+            while (k < m && found[k].key != key[i]) k++;
+            if (k == m) {
+                found[m].key = key[i];
+                found[m].ns = 0;
+                found[m].last = -1;
+                m++;
+            }
+            found[k].ns += cp_ns[i];
+            if (cp_last[i] > found[k].last) found[k].last = cp_last[i];
+        }
+        if (m == 0) {
+            if (root[t] < lo || root[t] >= hi) {
+                PyErr_Format(PyExc_ValueError, "shares: bad root of trace %zd", t);
+                goto done;
+            }
+            out_t[count] = t;
+            out_key[count] = key[root[t]];
+            out_ns[count++] = 0;
+            continue;
+        }
+        qsort(found, (size_t)m, sizeof(Share), share_before);
+        for (Py_ssize_t k = 0; k < m; k++) {
+            out_t[count] = t;
+            out_key[count] = found[k].key;
+            out_ns[count++] = found[k].ns;
+        }
+    }
+    result = PyLong_FromSsize_t(count);
+done:
+    free(found);
+    for (int i = 0; i < got; i++) PyBuffer_Release(&v[i]);
+    return result;
+}
+
 /* -- parents: each span's parent row within its trace ---------------------------------- */
 
 typedef struct {
@@ -965,6 +1059,9 @@ done:
 }
 
 static PyMethodDef methods[] = {
+    {"shares", shares, METH_VARARGS,
+     "shares(offsets, key, cp_ns, cp_last, root, skip, share_t, share_key, share_ns): "
+     "each trace's critical path by operation, in path order."},
     {"take", take, METH_VARARGS,
      "take(spans, statement_keys, memory_keys, start, end, kind, resource, sid, pid, flags, "
      "order, lo, hi, last): a batch's columns grouped by trace (see the source)."},

@@ -125,13 +125,14 @@ class Contributions:
         self.irregular = b.irregular | (ok == 0)
         regular = ~self.irregular[b.trace]
         self.root = root.astype(np.int64)
+        self.root32 = root
         for t in np.flatnonzero(self.irregular).tolist():
             tree = self.trees[t] = build_tree(b.spans[b.offsets[t] : b.offsets[t + 1]])
             main = tree.main_root()
             if main is not None:
                 self.roots[t] = main
         self._self_rows(regular, self_ns)
-        self._share_rows(regular, cp_ns, cp_last)
+        self._share_rows(cp_ns, cp_last)
         self._entry_rows()
 
     def intern(self, key: OpKey) -> int:
@@ -147,30 +148,19 @@ class Contributions:
                 parts.append(_part(t, keys, list(times.values())))
         self.self_t, self.self_key, self.self_ns = _merge(parts)
 
-    def _share_rows(
-        self, regular: NDArray[np.bool_], cp_ns: I64, cp_last: NDArray[np.int32]
-    ) -> None:
+    def _share_rows(self, cp_ns: I64, cp_last: NDArray[np.int32]) -> None:
         b = self.batch
-        rows = np.flatnonzero(regular & (cp_last >= 0))
-        size = max(len(self.table), 1)
-        combo = b.trace[rows] * size + self.key[rows]
-        groups, inverse = np.unique(combo, return_inverse=True)
-        sums = np.zeros(len(groups), np.int64)
-        np.add.at(sums, inverse, cp_ns[rows])
-        last = np.full(len(groups), -1, np.int64)
-        np.maximum.at(last, inverse, cp_last[rows])
-        trace, key = groups // size, groups % size
-        order = np.lexsort((-last, trace))  # path order: the earliest stretch first
-        parts = [(trace[order], key[order], sums[order])]
-        # a zero-length root has no stretch: its one share is the root's, of 0 ns
-        bare = np.flatnonzero(~self.irregular)
-        bare = bare[~np.isin(bare, trace)]
-        parts.append((bare, self.key[self.root[bare]], np.zeros(len(bare), np.int64)))
-        for t, tree in self.trees.items():
-            if t in self.roots:
-                shares = path_shares(tree, self.roots[t])
+        n, count = len(b.spans), len(b)
+        t, key, ns = (np.empty(n + count, np.int64) for _ in range(3))
+        assert _tree is not None
+        skip = self.irregular.view(np.uint8)
+        rows = _tree.shares(b.offsets, self.key, cp_ns, cp_last, self.root32, skip, t, key, ns)
+        parts = [(t[:rows], key[:rows], ns[:rows])]
+        for tree_t, tree in self.trees.items():
+            if tree_t in self.roots:
+                shares = path_shares(tree, self.roots[tree_t])
                 keys = [self.intern(k) for k in shares]
-                parts.append(_part(t, keys, list(shares.values())))
+                parts.append(_part(tree_t, keys, list(shares.values())))
         self.share_t, self.share_key, self.share_ns = _merge(parts)
 
     def _entry_rows(self) -> None:
