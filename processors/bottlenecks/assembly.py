@@ -243,7 +243,11 @@ class TraceAssembler:
     def complete(self, now_ns: int) -> Completed:
         """Traces without a new span for ``quiet_ns`` of event time, or waiting too long."""
         self.observe(now_ns)
-        chunks, index, lo, hi, seqs = [], [], [], [], []
+        chunks: list[Chunk] = []
+        index: list[I64] = []
+        lo: list[I64] = []
+        hi: list[I64] = []
+        seqs: list[I64] = []
         keys: list[int] = []
         for chunk in self._chunks:
             found = chunk.due(now_ns)
@@ -304,8 +308,8 @@ class TraceAssembler:
                 ranks.append(len(index) - 1)
         count = len(index)
         order = np.array([r if r >= 0 else count - 1 - r for r in ranks], np.int64)
-        arrays = [np.array(x, np.int64) for x in (index, lo, hi)]
-        return _collect(listed, *([a] for a in arrays), buffers, order)
+        which, first, past = (np.array(x, np.int64) for x in (index, lo, hi))
+        return _collect(listed, [which], [first], [past], buffers, order)
 
     def drain(self) -> Completed:
         """Every trace held, in the order they were taken."""

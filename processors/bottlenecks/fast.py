@@ -76,7 +76,7 @@ class Items:
         duration: I64,
         ref: I64,
         records: list[SpanRecord],
-        spans: list[SpanRecord],
+        spans: Sequence[SpanRecord],
     ) -> None:
         self.trace, self.key, self.duration = trace, key, duration
         self._ref, self._records, self._spans = ref, records, spans

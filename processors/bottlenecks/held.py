@@ -109,8 +109,15 @@ class Chunk:
         resources: list[Resource],
     ) -> None:
         self.spans, self.names, self.resources = spans, names, resources
-        for name, column in zip(COLUMNS, columns, strict=True):
-            setattr(self, name, column)
+        start, end, kind, resource, sid, pid, flags, op = columns
+        self.start: I64 = start
+        self.end: I64 = end
+        self.kind: I64 = kind
+        self.resource: I64 = resource
+        self.sid: NDArray[np.uint64] = sid
+        self.pid: NDArray[np.uint64] = pid
+        self.flags: NDArray[np.uint8] = flags
+        self.op: NDArray[np.int32] = op
 
     def column(self, name: str) -> NDArray[Any]:
         found: NDArray[Any] = getattr(self, name)
@@ -160,7 +167,8 @@ class Chunk:
 
     def folded(self, j: int) -> list[bool]:
         flags = self.flags[int(self.lo[j]) : int(self.hi[j])]
-        return ((flags & np.uint8(FOLD)) != 0).tolist()
+        found: list[bool] = ((flags & np.uint8(FOLD)) != 0).tolist()
+        return found
 
 
 class Read(NamedTuple):
@@ -196,10 +204,10 @@ def _read_python(
     resources: list[Resource] = []
     for i, span in enumerate(spans):
         f = 0
-        values = (span.start_ns, span.end_ns, span.kind)
-        if not all(type(v) is int and -(2**63) <= v < 2**63 for v in values):
+        values = [span.start_ns, span.end_ns, span.kind]
+        if not all(isinstance(v, int) and -(2**63) <= v < 2**63 for v in values):
             f |= ODD_TIME
-            values = tuple(v if type(v) is int and -(2**63) <= v < 2**63 else 0 for v in values)
+            values = [v if isinstance(v, int) and -(2**63) <= v < 2**63 else 0 for v in values]
         start[i], end[i], kind[i] = values
         resource[i] = seen.setdefault(id(span.resource), len(seen))
         if resource[i] == len(resources):

@@ -24,14 +24,13 @@ from numpy.typing import NDArray
 from otel_perf.model import SpanKind, SpanRecord
 from otel_perf.processors.bottlenecks.aggregate import OpKey
 from otel_perf.processors.bottlenecks.critical_path import path_shares, self_times
-from otel_perf.processors.bottlenecks.held import (
-    BUILT,
-    HAS_PARENT,
-    IRREGULAR,
-    Completed,
-    _tree,
-)
+from otel_perf.processors.bottlenecks.held import BUILT, HAS_PARENT, IRREGULAR, Completed
 from otel_perf.processors.bottlenecks.tracetree import TraceTree, build_tree
+
+try:
+    from otel_perf.processors.bottlenecks import _tree  # type: ignore[attr-defined]
+except ImportError:  # built without a C compiler: every trace takes the Python tree
+    _tree = None
 
 __all__ = ["BUILT", "I64", "Contributions", "TraceColumns"]
 
