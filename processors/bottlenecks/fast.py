@@ -161,7 +161,9 @@ class _Run:
     def _shares(self, got: dict[int, EntryStats]) -> None:
         """Each entry's operations on its critical paths (at most ``MAX_ENTRY_SHARES``)."""
         rows, size = self.rows, len(self.names)
-        at = np.flatnonzero(np.isin(self.entry_of[rows.share_t], list(got)))
+        admitted = np.zeros(size + 1, bool)  # the last: traces without an entry (-1)
+        admitted[list(got)] = True
+        at = np.flatnonzero(admitted[self.entry_of[rows.share_t]])
         pair = self.entry_of[rows.share_t[at]] * size + rows.share_key[at]
         ns = rows.share_ns[at]
         sums = grouped.sums(pair, ns)
