@@ -197,3 +197,24 @@ def run(batches: list[SpanBatch], flush_every: int | None) -> list[Any]:
 def test_packing_at_each_flush_changes_no_finding(inject: str) -> None:
     batches = scenario_batches(inject, traces=60)
     assert run(batches, 1) == run(batches, None)
+
+
+def test_a_trace_still_receiving_spans_does_not_hold_its_first_batch() -> None:
+    """The batch's chunk is let go once its other traces complete: the trace that got
+    more spans later took its own records to a buffer."""
+
+    def span(trace: int, number: int, end: int) -> SpanRecord:
+        return SpanRecord(
+            bytes([trace + 1]) * 16, bytes([trace + 1, number + 1]) * 4, b"", RESOURCE, "s",
+            "op", 2, end - S // 10, end, 0, "", {},
+        )  # fmt: skip
+
+    assembler = TraceAssembler(2 * S, 100, 100, 60 * S)
+    assembler.add([span(t, n, S) for t in range(10) for n in range(4)])
+    assert len(assembler) == 10 and len(assembler._chunks) == 1
+    assembler.observe(S)
+    assembler.add([span(0, 9, 3 * S)])  # trace 0 goes on: last seen at 3 s
+    done = assembler.complete(4 * S)
+    assert len(done) == 9 and not assembler._chunks and len(assembler) == 1
+    (rest,) = assembler.complete(6 * S).traces()
+    assert [s.span_id[1] for s in rest] == [1, 2, 3, 4, 10]
