@@ -24,6 +24,7 @@ from otel_perf.processors.bottlenecks.aggregate import (
     count_route,
 )
 from otel_perf.processors.bottlenecks.checkpoints import phases
+from otel_perf.processors.bottlenecks.completed import Completed
 from otel_perf.processors.bottlenecks.config import BottlenecksConfig
 from otel_perf.processors.bottlenecks.critical_path import (
     Segment,
@@ -39,7 +40,6 @@ from otel_perf.processors.bottlenecks.fingerprint import (
     fingerprint,
     fingerprint_id,
 )
-from otel_perf.processors.bottlenecks.held import Completed
 from otel_perf.processors.bottlenecks.memory import memory_delta
 from otel_perf.processors.bottlenecks.patterns import (
     Pattern,

@@ -30,10 +30,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from otel_perf.model import SpanRecord
+from otel_perf.processors.bottlenecks.completed import Completed
 from otel_perf.processors.bottlenecks.held import (
     FOLD,
     Chunk,
-    Completed,
     Named,
     chunk_from_records,
     named_per_span,

@@ -44,8 +44,9 @@ from otel_perf.processors.bottlenecks.aggregate import (
     SlowStats,
     Window,
 )
+from otel_perf.processors.bottlenecks.completed import Completed
 from otel_perf.processors.bottlenecks.critical_path import critical_path, summarise
-from otel_perf.processors.bottlenecks.held import EVENTS, MEMORY, STATEMENT, Completed
+from otel_perf.processors.bottlenecks.held import EVENTS, MEMORY, STATEMENT
 from otel_perf.processors.bottlenecks.memory import DELTA, RSS_END
 from otel_perf.processors.bottlenecks.trace_columns import (
     BUILT,

@@ -16,10 +16,10 @@ from otel_perf.processors.bottlenecks.aggregate import NS, Window
 from otel_perf.processors.bottlenecks.analyse import Analyser
 from otel_perf.processors.bottlenecks.assembly import TraceAssembler
 from otel_perf.processors.bottlenecks.baseline import Baselines
+from otel_perf.processors.bottlenecks.completed import Completed
 from otel_perf.processors.bottlenecks.config import BottlenecksConfig
 from otel_perf.processors.bottlenecks.emit import critical_path_interval
 from otel_perf.processors.bottlenecks.evaluate import Found, evaluate
-from otel_perf.processors.bottlenecks.held import Completed
 from otel_perf.processors.bottlenecks.impact import ImpactRates
 from otel_perf.processors.bottlenecks.judge import Judge
 from otel_perf.processors.bottlenecks.memory import KEYS as MEMORY_KEYS

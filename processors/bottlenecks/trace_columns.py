@@ -23,8 +23,9 @@ from numpy.typing import NDArray
 
 from otel_perf.model import SpanKind, SpanRecord
 from otel_perf.processors.bottlenecks.aggregate import OpKey
+from otel_perf.processors.bottlenecks.completed import Completed
 from otel_perf.processors.bottlenecks.critical_path import path_shares, self_times
-from otel_perf.processors.bottlenecks.held import BUILT, HAS_PARENT, IRREGULAR, Completed
+from otel_perf.processors.bottlenecks.held import BUILT, HAS_PARENT, IRREGULAR
 from otel_perf.processors.bottlenecks.tracetree import TraceTree, build_tree
 
 try:

@@ -16,8 +16,8 @@ from otel_perf.component import Context
 from otel_perf.model import Resource, SpanBatch, SpanRecord
 from otel_perf.processors.bottlenecks.aggregate import Exemplars
 from otel_perf.processors.bottlenecks.assembly import TraceAssembler, trace_key
+from otel_perf.processors.bottlenecks.completed import Completed
 from otel_perf.processors.bottlenecks.config import BottlenecksConfig
-from otel_perf.processors.bottlenecks.held import Completed
 from otel_perf.processors.bottlenecks.processor import BottlenecksProcessor
 from otel_perf.processors.bottlenecks.recent import RecentIds
 from otel_perf.store import Store
