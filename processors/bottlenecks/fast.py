@@ -5,9 +5,10 @@ is the specification: it builds a :class:`TraceTree` per trace and walks it in P
 :func:`add_traces` gives the window what calling it on each trace in turn gives, for a
 fraction of the cost:
 
-1. The spans become columns and a column-level pre-pass (``trace_columns.py``) sends
-   the few traces whose tree would differ from their raw spans to the Python tree; the
-   others get self time and critical-path time per span from C.
+1. The traces' columns, read when their spans arrived (``held.py``, ``completed.py``),
+   go through a column-level pre-pass (``trace_columns.py``) that sends the few traces
+   whose tree would differ from their raw spans to the Python tree; the others get
+   self time, critical-path time per span and per operation from C.
 2. The window's per-operation and per-entry figures are updated with grouped numpy
    sums, one update per operation rather than per span (``grouped.py``): each bounded
    map takes new keys in the order the traces would have brought them, and an exemplar

@@ -1,12 +1,13 @@
-"""Spans held until their trace completes, as columns, and a tick's completed traces.
+"""Spans held until their trace completes, as columns.
 
 A batch's spans are read into columns once, when the batch arrives and its records are
-still in the processor's cache (``_tree.gather``, C): times, kind, the resource's
-identity, span, parent and trace ids as integers, the operation each span was named at
+still in the processor's cache (:func:`take`: ``_tree.take``, C): times, kind, the
+resource, span, parent and trace ids as integers, the operation each span was named at
 arrival, and flags for what the analysis looks at one by one (events, memory figures, a
 DB statement) or what sends a trace to the Python tree (odd ids or times, a
-framework-internal span to fold). The columns are kept in trace order (a :class:`Chunk`),
-so a held trace is a few row ranges of chunks (:class:`Parts`), not a list of records.
+framework-internal span to fold). The rows are grouped by trace id in the same pass and
+kept in trace order (a :class:`Chunk`), so a held trace is one range of a chunk's rows
+(``assembly.py``), not a list of records.
 
 When traces complete, ``completed.py`` concatenates their rows' columns once.
 """
