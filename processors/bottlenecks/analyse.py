@@ -24,6 +24,7 @@ from otel_perf.processors.bottlenecks.aggregate import (
     count_route,
 )
 from otel_perf.processors.bottlenecks.checkpoints import phases
+from otel_perf.processors.bottlenecks.completed import Completed
 from otel_perf.processors.bottlenecks.config import BottlenecksConfig
 from otel_perf.processors.bottlenecks.critical_path import (
     Segment,
@@ -73,13 +74,14 @@ class Analyser:
             table.clear()
         return [table.setdefault(key, key) for key in keys]
 
-    def add_traces(self, window: Window, traces: Sequence[list[SpanRecord]]) -> None:
+    def add_traces(self, window: Window, traces: Completed | Sequence[list[SpanRecord]]) -> None:
         """``add_trace`` for each trace in turn, on columns and in C when it is built
         (``fast.py``: the same figures, for a fraction of the cost)."""
         if fast.NATIVE:
             fast.add_traces(self, window, traces)
         else:
-            for spans in traces:
+            each = traces.traces() if isinstance(traces, Completed) else traces
+            for spans in each:
                 self.add_trace(window, spans)
 
     def add_trace(self, window: Window, spans: list[SpanRecord]) -> None:

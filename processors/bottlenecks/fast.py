@@ -5,9 +5,10 @@ is the specification: it builds a :class:`TraceTree` per trace and walks it in P
 :func:`add_traces` gives the window what calling it on each trace in turn gives, for a
 fraction of the cost:
 
-1. The spans become columns and a column-level pre-pass (``trace_columns.py``) sends
-   the few traces whose tree would differ from their raw spans to the Python tree; the
-   others get self time and critical-path time per span from C.
+1. The traces' columns, read when their spans arrived (``held.py``, ``completed.py``),
+   go through a column-level pre-pass (``trace_columns.py``) that sends the few traces
+   whose tree would differ from their raw spans to the Python tree; the others get
+   self time, critical-path time per span and per operation from C.
 2. The window's per-operation and per-entry figures are updated with grouped numpy
    sums, one update per operation rather than per span (``grouped.py``): each bounded
    map takes new keys in the order the traces would have brought them, and an exemplar
@@ -44,7 +45,9 @@ from otel_perf.processors.bottlenecks.aggregate import (
     SlowStats,
     Window,
 )
+from otel_perf.processors.bottlenecks.completed import Completed
 from otel_perf.processors.bottlenecks.critical_path import critical_path, summarise
+from otel_perf.processors.bottlenecks.held import EVENTS, MEMORY, STATEMENT
 from otel_perf.processors.bottlenecks.memory import DELTA, RSS_END
 from otel_perf.processors.bottlenecks.trace_columns import (
     BUILT,
@@ -61,20 +64,52 @@ NATIVE = BUILT and os.environ.get("OTEL_PERF_NATIVE_TREE", "1") != "0"
 """Whether :func:`add_traces` is used (set ``OTEL_PERF_NATIVE_TREE=0`` to turn it off)."""
 
 _SERVER, _CLIENT = int(SpanKind.SERVER), int(SpanKind.CLIENT)
-Item = tuple[int, int, SpanRecord, int]  # (trace, order in it, span, key)
 
 
-def add_traces(analyser: Analyser, window: Window, traces: Sequence[list[SpanRecord]]) -> None:
+class Items:
+    """Spans of one kind in trace order: trace, key and duration per span as arrays;
+    ``span(i)`` reads the i-th one's record, ``marked`` lists those carrying something
+    to read one by one."""
+
+    def __init__(
+        self,
+        trace: I64,
+        key: I64,
+        duration: I64,
+        ref: I64,
+        records: list[SpanRecord],
+        spans: Sequence[SpanRecord],
+    ) -> None:
+        self.trace, self.key, self.duration = trace, key, duration
+        self._ref, self._records, self._spans = ref, records, spans
+        self.marked: list[int] = []
+
+    def __len__(self) -> int:
+        return len(self.trace)
+
+    def span(self, i: int) -> SpanRecord:
+        """A row's record (``ref`` >= 0), or one read from a tree (-1 - index)."""
+        ref = int(self._ref[i])
+        return self._spans[ref] if ref >= 0 else self._records[-1 - ref]
+
+    def row(self, i: int) -> int:
+        """The span's row in the columns, -1 for a span read from a tree."""
+        return int(self._ref[i])
+
+
+def add_traces(
+    analyser: Analyser, window: Window, traces: Completed | Sequence[list[SpanRecord]]
+) -> None:
     """What ``analyser.add_trace(window, trace)`` for each trace in turn gives, at once."""
-    if not traces:
+    if not len(traces):
         return
     run = _Run(analyser, window, traces)
     run.entries()
     run.operations()
-    servers = run.spans(_SERVER)
+    servers = run.spans(_SERVER, EVENTS | MEMORY, _server_carries)
     run.slow(servers)
     run.phases_and_memory(servers)
-    run.queries(run.spans(_CLIENT, _has_statement))
+    run.queries(run.spans(_CLIENT, STATEMENT, _has_statement, only=True))
     run.patterns()
 
 
@@ -82,10 +117,10 @@ class _Run:
     """One call of :func:`add_traces`."""
 
     def __init__(
-        self, analyser: Analyser, window: Window, traces: Sequence[list[SpanRecord]]
+        self, analyser: Analyser, window: Window, traces: Completed | Sequence[list[SpanRecord]]
     ) -> None:
-        self.analyser, self.window, self.traces = analyser, window, traces
-        self.rows = Contributions(TraceColumns(traces), traces)
+        self.analyser, self.window = analyser, window
+        self.rows = Contributions(TraceColumns(traces))
         self.hexes: dict[int, str] = {}
         rows = self.rows
         window.traces += len(rows.entry_t)
@@ -98,14 +133,16 @@ class _Run:
         """A trace's id in hex, made when first asked for (exemplars need few)."""
         found = self.hexes.get(t)
         if found is None:
-            found = self.hexes[t] = self.traces[t][0].trace_id.hex()
+            b = self.rows.batch
+            found = self.hexes[t] = b.spans[int(b.offsets[t])].trace_id.hex()
         return found
 
     def entry(self, t: int) -> OpKey:
         return self.names[int(self.entry_of[t])]
 
     def tree(self, t: int) -> TraceTree:
-        return self.rows.trees.get(t) or build_tree(self.traces[t])
+        b = self.rows.batch
+        return self.rows.trees.get(t) or build_tree(b.spans[b.offsets[t] : b.offsets[t + 1]])
 
     def entries(self) -> None:
         window, rows = self.window, self.rows
@@ -126,7 +163,9 @@ class _Run:
     def _shares(self, got: dict[int, EntryStats]) -> None:
         """Each entry's operations on its critical paths (at most ``MAX_ENTRY_SHARES``)."""
         rows, size = self.rows, len(self.names)
-        at = np.flatnonzero(np.isin(self.entry_of[rows.share_t], list(got)))
+        admitted = np.zeros(size + 1, bool)  # the last: traces without an entry (-1)
+        admitted[list(got)] = True
+        at = np.flatnonzero(admitted[self.entry_of[rows.share_t]])
         pair = self.entry_of[rows.share_t[at]] * size + rows.share_key[at]
         ns = rows.share_ns[at]
         sums = grouped.sums(pair, ns)
@@ -157,34 +196,53 @@ class _Run:
         trace = rows.share_t
         grouped.offer(heaps, rows.share_key, rows.share_ns, window.exemplars, trace, self.trace_id)
 
-    def spans(self, kind: int, wanted: Callable[[SpanRecord], bool] | None = None) -> list[Item]:
+    def spans(
+        self,
+        kind: int,
+        flags: int,
+        carries: Callable[[SpanRecord], bool],
+        only: bool = False,
+    ) -> Items:
         """The spans of one kind the analysis reads (in trees: those the tree keeps), in
-        trace order, with their keys; only the ``wanted`` ones when that is given."""
+        trace order. ``flags`` (``held.py``) mark the rows carrying something read one by
+        one, as ``carries`` says of a tree's span: their indexes are ``Items.marked``;
+        with ``only`` the others are left out."""
         rows = self.rows
         columns = rows.batch
-        regular = ~rows.irregular[columns.trace]
-        found = np.flatnonzero(regular & (columns.kind == kind)).tolist()
-        spans, keys, trace = columns.spans, rows.key, columns.trace
-        if wanted is not None:
-            found = [r for r in found if wanted(spans[r])]
-        items = [(int(trace[r]), r, spans[r], int(keys[r])) for r in found]
+        wanted = ~rows.irregular[columns.trace] & (columns.kind == kind)
+        marked = (columns.flags & np.uint8(flags)) != 0
+        found = np.flatnonzero(wanted & marked if only else wanted)
+        parts = [
+            columns.trace[found],
+            rows.key[found],
+            columns.raw_end[found] - columns.start[found],
+            found.astype(np.int64),
+            marked[found].astype(np.int64),
+        ]
+        records: list[SpanRecord] = []
+        extra: list[tuple[int, int, int, int, int]] = []
         for t in rows.roots:
             tree = rows.trees[t]
-            for i, (span_id, span) in enumerate(tree.spans.items()):
-                if span.kind == kind and (wanted is None or wanted(span)):
-                    key = rows.intern((span.resource.service_name, tree.operations[span_id]))
-                    items.append((t, i, span, key))
-        if rows.roots:
-            items.sort(key=lambda item: item[:2])
+            for span_id, span in tree.spans.items():
+                if span.kind == kind and (not only or carries(span)):
+                    k = rows.intern((span.resource.service_name, tree.operations[span_id]))
+                    records.append(span)
+                    duration = span.end_ns - span.start_ns
+                    extra.append((t, k, duration, -len(records), int(carries(span))))
+        if extra:
+            more = np.array(extra, np.int64).reshape(-1, 5)
+            whole = [np.concatenate([part, more[:, j]]) for j, part in enumerate(parts)]
+            order = np.argsort(whole[0], kind="stable")
+            parts = [part[order] for part in whole]
+        trace, key, duration, ref, carried = parts
+        items = Items(trace, key, duration, ref, records, columns.spans)
+        items.marked = np.flatnonzero(carried).tolist()
         return items
 
-    def slow(self, servers: list[Item]) -> None:
+    def slow(self, servers: Items) -> None:
         """Requests per route; the slow ones, their exemplars and the slowest one's path."""
         config, window = self.analyser.config, self.window
-        keys = np.fromiter((item[3] for item in servers), np.int64, len(servers))
-        durations = np.fromiter(
-            (s.end_ns - s.start_ns for _, _, s, _ in servers), np.int64, len(servers)
-        )
+        keys, durations = servers.key, servers.duration
 
         def make(route: OpKey) -> SlowStats:
             seconds = config.slow_request_thresholds.get(route[0], config.slow_request_threshold)
@@ -199,32 +257,38 @@ class _Run:
             window.defer(stats.latency_s, durations[at] / NS)
             threshold[kid], counted[kid] = stats.threshold_ns, True
         for i in np.flatnonzero(counted[keys] & (durations >= threshold[keys])).tolist():
-            t, _, span, key = servers[i]
+            t, key = int(servers.trace[i]), int(keys[i])
             stats, duration = got[key], int(durations[i])
             stats.slow += 1
             stats.exemplars.offer(duration, self.trace_id(t))
             if duration > stats.worst_ns:
                 stats.worst_ns = duration
+                span = servers.span(i)
                 stats.worst_path = summarise(critical_path(self.tree(t), span.span_id))
 
-    def phases_and_memory(self, servers: list[Item]) -> None:
+    def phases_and_memory(self, servers: Items) -> None:
+        """Checkpoint phases and memory growth of the server spans that carry them."""
         analyser, window, names = self.analyser, self.window, self.names
-        for _, _, span, key in servers:
+        for i in servers.marked:
+            span, key = servers.span(i), names[int(servers.key[i])]
             if span.events:
-                analyser._phases(window, span, names[key])
+                analyser._phases(window, span, key)
             attrs = span.attributes
             if DELTA in attrs or RSS_END in attrs:
-                analyser._memory(window, span, names[key])
+                analyser._memory(window, span, key)
 
-    def queries(self, clients: list[Item]) -> None:
+    def queries(self, clients: Items) -> None:
         columns, trees = self.rows.batch, self.rows.trees
-        for t, i, span, key in clients:
-            tree = trees.get(t)
-            if tree is None:
-                duration = int(columns.end[i] - columns.start[i])
+        for i in range(len(clients)):
+            t, span = int(clients.trace[i]), clients.span(i)
+            if not _has_statement(span):  # marked when its attributes are not a dict
+                continue
+            row = clients.row(i)
+            if row >= 0:
+                duration = int(columns.end[row] - columns.start[row])
             else:
-                duration = tree.duration_ns(span.span_id)
-            operation = self.names[key][1]
+                duration = trees[t].duration_ns(span.span_id)
+            operation = self.names[int(clients.key[i])][1]
             self.analyser.query(
                 self.window, span, operation, duration, self.entry(t), self.trace_id(t)
             )
@@ -266,3 +330,8 @@ __all__ = ["NATIVE", "I64", "add_traces"]
 def _has_statement(span: SpanRecord) -> bool:
     attrs = span.attributes
     return "db.query.text" in attrs or "db.statement" in attrs  # else not a query
+
+
+def _server_carries(span: SpanRecord) -> bool:
+    attrs = span.attributes
+    return bool(span.events) or DELTA in attrs or RSS_END in attrs

@@ -15,11 +15,25 @@ V = TypeVar("V")
 LOWEST = -(2**63)  # below every int64 weight
 
 
+DENSE = 8
+"""Ids up to this many times the rows are grouped through a table, not by sorting."""
+
+
 def first_order(ids: I64) -> tuple[list[int], list[int]]:
-    """The distinct ids in order of first appearance, with how often each appears."""
-    unique, first, counts = np.unique(ids, return_index=True, return_counts=True)
-    order = np.argsort(first, kind="stable")
-    return unique[order].tolist(), counts[order].tolist()
+    """The distinct ids (>= 0) in order of first appearance, with how often each appears."""
+    n = len(ids)
+    if not n:
+        return [], []
+    size = int(ids.max()) + 1
+    if size > DENSE * n + 1024:
+        unique, first, counts = np.unique(ids, return_index=True, return_counts=True)
+        order = np.argsort(first, kind="stable")
+        return unique[order].tolist(), counts[order].tolist()
+    first_of = np.empty(size, np.int64)
+    rows = np.arange(n, dtype=np.int64)
+    first_of[ids[::-1]] = rows[::-1]  # the last assignment, the earliest row, stays
+    found = ids[first_of[ids] == rows]
+    return found.tolist(), np.bincount(ids, minlength=size)[found].tolist()
 
 
 def admit(
@@ -57,10 +71,16 @@ def sums(ids: I64, values: I64) -> dict[int, int]:
     """Sum of ``values`` per id (exact int64 sums)."""
     if not len(ids):
         return {}
-    unique, inverse = np.unique(ids, return_inverse=True)
-    totals = np.zeros(len(unique), np.int64)
-    np.add.at(totals, inverse, values)
-    return dict(zip(unique.tolist(), totals.tolist(), strict=True))
+    size = int(ids.max()) + 1
+    if size > DENSE * len(ids) + 1024:
+        unique, inverse = np.unique(ids, return_inverse=True)
+        totals = np.zeros(len(unique), np.int64)
+        np.add.at(totals, inverse, values)
+        return dict(zip(unique.tolist(), totals.tolist(), strict=True))
+    totals = np.zeros(size, np.int64)
+    np.add.at(totals, ids, values)
+    present = np.flatnonzero(np.bincount(ids, minlength=size))
+    return dict(zip(present.tolist(), totals[present].tolist(), strict=True))
 
 
 def offer(
@@ -102,14 +122,20 @@ def top(groups: I64, weights: I64, k: int, floors: dict[int, int] | None = None)
     """
     if not len(groups):
         return []
+    candidates = None
+    if floors:  # turned away by a full heap now: left out before sorting (same bar, see above)
+        size = max(int(groups.max()), max(floors)) + 1
+        floor = np.full(size, LOWEST, np.int64)
+        floor[list(floors)] = list(floors.values())
+        candidates = np.flatnonzero(weights > floor[groups])
+        groups, weights = groups[candidates], weights[candidates]
+        if not len(groups):
+            return []
     order = np.lexsort((-weights, groups))
     g, w = groups[order], weights[order]
     starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
     sizes = np.diff(np.r_[starts, len(g)])
     bar = w[starts + np.minimum(k, sizes) - 1]
-    keep = w >= np.repeat(bar, sizes)
-    if floors:
-        floor = np.array([floors.get(x, LOWEST) for x in g[starts].tolist()], np.int64)
-        keep &= w > np.repeat(floor, sizes)
-    rows: list[int] = np.sort(order[keep]).tolist()
+    kept = np.sort(order[w >= np.repeat(bar, sizes)])
+    rows: list[int] = (kept if candidates is None else candidates[kept]).tolist()
     return rows

@@ -11,23 +11,36 @@ directly, on its first span.
 
 from __future__ import annotations
 
+import numpy as np
+
 from otel_perf.model import SpanBatch
+from otel_perf.processors.bottlenecks.held import Named
 from otel_perf.semconv import kept_operation
 
 
-def kept_operations(batch: SpanBatch) -> list[str]:
-    """``kept_operation(span)`` for every span of ``batch``, in order.
+def named_rows(batch: SpanBatch) -> Named:
+    """Every span's ``kept_operation(span)`` as an id per row into a table of names, and
+    whether it is framework-internal (the tree folds those away).
 
     Framework-internal is a matter of kind and name, which every combination fixes, so
     a combination without an operation is named once, on its first span.
     """
     spans = batch.spans
     if not spans:
-        return []
+        return Named([], np.zeros(0, np.int32), np.zeros(0, bool))
     found = batch.columns().operations(spans)
     names, ids = found.names, found.ids
     table: list[str] = []
-    for row in found.first.tolist():
+    fold = np.zeros(len(found.first), bool)
+    for c, row in enumerate(found.first.tolist()):
         name = names[ids[row]]
+        fold[c] = name is None
         table.append(kept_operation(spans[row]) if name is None else name)
-    return [table[c] for c in found.combination.tolist()]
+    combination = found.combination
+    return Named(table, combination, fold[combination])
+
+
+def kept_operations(batch: SpanBatch) -> list[str]:
+    """``kept_operation(span)`` for every span of ``batch``, in order."""
+    named = named_rows(batch)
+    return [named.names[c] for c in named.ids.tolist()]

@@ -5,22 +5,25 @@ from __future__ import annotations
 from itertools import compress
 from typing import Any
 
+import numpy as np
+
 from otel_perf.component import Context, Factory, Processor
 from otel_perf.component.announce import Announcer
 from otel_perf.component.state import PersistedState
 from otel_perf.findings import Finding, Severity
-from otel_perf.model import SpanBatch, SpanRecord
+from otel_perf.model import SpanBatch
 from otel_perf.processors.bottlenecks.aggregate import NS, Window
 from otel_perf.processors.bottlenecks.analyse import Analyser
 from otel_perf.processors.bottlenecks.assembly import TraceAssembler
 from otel_perf.processors.bottlenecks.baseline import Baselines
+from otel_perf.processors.bottlenecks.completed import Completed
 from otel_perf.processors.bottlenecks.config import BottlenecksConfig
 from otel_perf.processors.bottlenecks.emit import critical_path_interval
 from otel_perf.processors.bottlenecks.evaluate import Found, evaluate
 from otel_perf.processors.bottlenecks.impact import ImpactRates
 from otel_perf.processors.bottlenecks.judge import Judge
 from otel_perf.processors.bottlenecks.memory import KEYS as MEMORY_KEYS
-from otel_perf.processors.bottlenecks.naming import kept_operations
+from otel_perf.processors.bottlenecks.naming import named_rows
 from otel_perf.processors.bottlenecks.ranking import ranking
 from otel_perf.processors.bottlenecks.report import report
 from otel_perf.processors.bottlenecks.saved import (
@@ -123,15 +126,13 @@ class BottlenecksProcessor(Processor):
             pass
 
     def consume_spans(self, batch: SpanBatch) -> None:
-        spans, operations = batch.spans, kept_operations(batch)
-        columns = batch.columns() if spans else None
+        spans, named = batch.spans, named_rows(batch)
         if self.threshold is not None:
             keep = [int.from_bytes(s.trace_id[8:], "big") < self.threshold for s in spans]
             spans = list(compress(spans, keep))
-            operations = list(compress(operations, keep))
-            columns = None
+            named = named.take(np.flatnonzero(keep))
         self.state.mark_dirty()  # held traces and the counters moved
-        self._analyse(self.assembler.add(spans, operations, columns))
+        self._analyse(self.assembler.add(spans, named))
 
     def tick(self, now_ns: int) -> list[Finding]:
         self._analyse(self.assembler.complete(now_ns), now_ns)
@@ -182,11 +183,12 @@ class BottlenecksProcessor(Processor):
         self.window.start_ns = min(self.window.start_ns, now_ns - self.interval_ns)
         return self.tick(now_ns)
 
-    def _analyse(self, traces: list[list[SpanRecord]], now_ns: int | None = None) -> None:
-        if not traces:
+    def _analyse(self, traces: Completed, now_ns: int | None = None) -> None:
+        if not len(traces):
             return
         if self.window is None:
-            at = now_ns if now_ns is not None else max(s.end_ns for s in traces[0])
+            first = traces.spans[: int(traces.offsets[1])]
+            at = now_ns if now_ns is not None else max(s.end_ns for s in first)
             self.window = self._new_window(at - at % self.interval_ns)
         self.analyser.add_traces(self.window, traces)
         self.traces_analysed += len(traces)

@@ -36,8 +36,21 @@ class RecentIds:
             self._ids.discard(self._order.popleft())
 
     def extend(self, trace_ids: Iterable[int]) -> None:
-        for trace_id in trace_ids:
-            self.add(trace_id)
+        ids = trace_ids if isinstance(trace_ids, list) else list(trace_ids)
+        known = self._ids
+        if len(set(ids)) != len(ids) or not known.isdisjoint(ids):
+            for trace_id in ids:
+                self.add(trace_id)
+            return
+        known.update(ids)  # none known, none twice: as adding each in turn
+        order = self._order
+        order.extend(ids)
+        for _ in range(len(order) - self.limit):
+            known.discard(order.popleft())
+
+    def isdisjoint(self, trace_ids: Iterable[int]) -> bool:
+        """Whether none of ``trace_ids`` is held."""
+        return self._ids.isdisjoint(trace_ids)
 
     def __iter__(self) -> Iterator[int]:
         """The ids, oldest first."""

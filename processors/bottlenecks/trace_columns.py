@@ -23,84 +23,61 @@ from numpy.typing import NDArray
 
 from otel_perf.model import SpanKind, SpanRecord
 from otel_perf.processors.bottlenecks.aggregate import OpKey
-from otel_perf.processors.bottlenecks.assembly import Trace
+from otel_perf.processors.bottlenecks.completed import Completed
 from otel_perf.processors.bottlenecks.critical_path import path_shares, self_times
+from otel_perf.processors.bottlenecks.held import BUILT, HAS_PARENT, IRREGULAR
 from otel_perf.processors.bottlenecks.tracetree import TraceTree, build_tree
-from otel_perf.semconv import is_framework_internal, kept_operation
 
 try:
     from otel_perf.processors.bottlenecks import _tree  # type: ignore[attr-defined]
 except ImportError:  # built without a C compiler: every trace takes the Python tree
     _tree = None
 
-BUILT = _tree is not None
-HAS_PARENT = 1  # _tree.gather's flags: a parent id; the others mark an odd id or number
-"""Whether the C helper was compiled at install."""
+__all__ = ["BUILT", "I64", "Contributions", "TraceColumns"]
 
 I64 = NDArray[np.int64]
-_INTERNAL, _PRODUCER, _CONSUMER = (
-    int(SpanKind.INTERNAL),
-    int(SpanKind.PRODUCER),
-    int(SpanKind.CONSUMER),
-)
+_PRODUCER, _CONSUMER = int(SpanKind.PRODUCER), int(SpanKind.CONSUMER)
 
 
 class TraceColumns:
-    """The spans of many traces as columns; row ``i`` is ``spans[i]``."""
+    """The spans of many traces as columns; row ``i`` is ``spans[i]``.
 
-    def __init__(self, traces: Sequence[list[SpanRecord]]) -> None:
-        spans = [s for trace in traces for s in trace]
-        self.spans = spans
-        n = len(spans)
-        lengths = np.fromiter(map(len, traces), np.int64, len(traces))
-        self.offsets = np.zeros(len(traces) + 1, np.int64)
-        np.cumsum(lengths, out=self.offsets[1:])
-        self.trace = np.repeat(np.arange(len(traces), dtype=np.int64), lengths)
-        self.start, raw_end = np.empty(n, np.int64), np.empty(n, np.int64)
-        self.kind, self.resource = np.empty(n, np.int64), np.empty(n, np.int64)
-        self.sid, self.pid = np.empty(n, np.uint64), np.empty(n, np.uint64)
-        flags = np.empty(n, np.uint8)
-        assert _tree is not None
-        _tree.gather(
-            spans, self.start, raw_end, self.kind, self.resource, self.sid, self.pid, flags
-        )
-        self.end = np.maximum(raw_end, self.start)  # ends before its start: zero-length
-        self.has_parent = (flags & HAS_PARENT) != 0
+    ``end`` is the span's end, not before its start (a reversed span has no length);
+    ``raw_end`` the end it came with.
+    """
+
+    def __init__(self, traces: Completed | Sequence[list[SpanRecord]]) -> None:
+        got = traces if isinstance(traces, Completed) else Completed.from_traces(traces)
+        self.completed = got
+        self.spans = got.spans
+        self.offsets = got.offsets
+        count = len(got)
+        self.trace = np.repeat(np.arange(count, dtype=np.int64), np.diff(got.offsets))
+        self.start, self.raw_end, self.kind = got.start, got.end, got.kind
+        self.resource, self.sid, self.pid = got.resource, got.sid, got.pid
+        self.flags = got.flags
+        self.end = np.maximum(got.end, got.start)  # ends before its start: zero-length
+        self.has_parent = (got.flags & np.uint8(HAS_PARENT)) != 0
         # the tree changes what it is given in these traces: they take the Python path
-        self.irregular = np.zeros(len(traces), bool)
-        self.irregular[self.trace[(flags & ~np.uint8(HAS_PARENT)) != 0]] = True
+        self.irregular = np.zeros(count, bool)
+        self.irregular[self.trace[(got.flags & np.uint8(IRREGULAR)) != 0]] = True
         self.parent = self._parents()
-        self._mark_folding()
         self._mark_skew()
 
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
     def _parents(self) -> NDArray[np.int32]:
-        """Each span's parent row within its trace, -1 for a root (parent absent)."""
-        order = np.argsort(self.sid, kind="stable")
-        ids = self.sid[order]
-        repeated = ids[1:] == ids[:-1]
-        if repeated.any():  # an id in two rows (tests, retries): look up by trace too
-            return self._parents_by_trace()
-        pos = np.searchsorted(ids, self.pid)
-        pos[pos == len(ids)] = 0
-        found = order[pos] if len(ids) else pos
-        hit = (ids[pos] == self.pid) & self.has_parent & (self.trace[found] == self.trace)
-        return np.where(hit, found, -1).astype(np.int32)
-
-    def _parents_by_trace(self) -> NDArray[np.int32]:
-        first: dict[tuple[int, int], int] = {}
-        for row, key in enumerate(zip(self.trace.tolist(), self.sid.tolist(), strict=True)):
-            if first.setdefault(key, row) != row:  # the tree keeps the first: irregular
-                self.irregular[key[0]] = True
-        wanted = zip(self.trace.tolist(), self.pid.tolist(), self.has_parent.tolist(), strict=True)
-        rows = [first.get((t, p), -1) if has else -1 for t, p, has in wanted]
-        return np.array(rows, np.int32)
-
-    def _mark_folding(self) -> None:
-        rows = np.flatnonzero(self.kind == _INTERNAL)
-        spans = self.spans
-        folded = [r for r in rows.tolist() if is_framework_internal(spans[r])]
-        if folded:
-            self.irregular[self.trace[folded]] = True
+        """Each span's parent row within its trace, -1 for a root (parent absent); a
+        trace holding a span id twice is irregular (the tree keeps the first record)."""
+        n, count = len(self.sid), len(self)
+        parent, repeated = np.empty(n, np.int32), np.empty(count, np.uint8)
+        assert _tree is not None
+        _tree.parents(
+            self.offsets, self.sid, self.pid, self.has_parent.view(np.uint8), parent, repeated
+        )
+        self.irregular |= repeated != 0
+        return parent
 
     def _mark_skew(self) -> None:
         """A child on another resource outside its parent's window may be corrected."""
@@ -127,18 +104,16 @@ class Contributions:
     Keys are ids into ``names``.
     """
 
-    def __init__(self, columns: TraceColumns, traces: Sequence[list[SpanRecord]]) -> None:
+    def __init__(self, columns: TraceColumns) -> None:
         self.batch = columns
-        operations = _operations(traces)
-        self.table, self.key = _keys(columns, operations)
-        self.operations = operations
+        self.table, self.key = _keys(columns)
         self.trees: dict[int, TraceTree] = {}
         self.roots: dict[int, bytes] = {}  # the main root of each irregular trace with one
-        self._native(traces)
+        self._native()
 
-    def _native(self, traces: Sequence[list[SpanRecord]]) -> None:
+    def _native(self) -> None:
         b = self.batch
-        n, count = len(b.spans), len(traces)
+        n, count = len(b.spans), len(b)
         self_ns, cp_ns = np.empty(n, np.int64), np.empty(n, np.int64)
         cp_last, root = np.empty(n, np.int32), np.empty(count, np.int32)
         ok = np.empty(count, np.uint8)
@@ -150,13 +125,14 @@ class Contributions:
         self.irregular = b.irregular | (ok == 0)
         regular = ~self.irregular[b.trace]
         self.root = root.astype(np.int64)
+        self.root32 = root
         for t in np.flatnonzero(self.irregular).tolist():
-            tree = self.trees[t] = build_tree(traces[t])
+            tree = self.trees[t] = build_tree(b.spans[b.offsets[t] : b.offsets[t + 1]])
             main = tree.main_root()
             if main is not None:
                 self.roots[t] = main
         self._self_rows(regular, self_ns)
-        self._share_rows(regular, cp_ns, cp_last)
+        self._share_rows(cp_ns, cp_last)
         self._entry_rows()
 
     def intern(self, key: OpKey) -> int:
@@ -172,30 +148,19 @@ class Contributions:
                 parts.append(_part(t, keys, list(times.values())))
         self.self_t, self.self_key, self.self_ns = _merge(parts)
 
-    def _share_rows(
-        self, regular: NDArray[np.bool_], cp_ns: I64, cp_last: NDArray[np.int32]
-    ) -> None:
+    def _share_rows(self, cp_ns: I64, cp_last: NDArray[np.int32]) -> None:
         b = self.batch
-        rows = np.flatnonzero(regular & (cp_last >= 0))
-        size = max(len(self.table), 1)
-        combo = b.trace[rows] * size + self.key[rows]
-        groups, inverse = np.unique(combo, return_inverse=True)
-        sums = np.zeros(len(groups), np.int64)
-        np.add.at(sums, inverse, cp_ns[rows])
-        last = np.full(len(groups), -1, np.int64)
-        np.maximum.at(last, inverse, cp_last[rows])
-        trace, key = groups // size, groups % size
-        order = np.lexsort((-last, trace))  # path order: the earliest stretch first
-        parts = [(trace[order], key[order], sums[order])]
-        # a zero-length root has no stretch: its one share is the root's, of 0 ns
-        bare = np.flatnonzero(~self.irregular)
-        bare = bare[~np.isin(bare, trace)]
-        parts.append((bare, self.key[self.root[bare]], np.zeros(len(bare), np.int64)))
-        for t, tree in self.trees.items():
-            if t in self.roots:
-                shares = path_shares(tree, self.roots[t])
+        n, count = len(b.spans), len(b)
+        t, key, ns = (np.empty(n + count, np.int64) for _ in range(3))
+        assert _tree is not None
+        skip = self.irregular.view(np.uint8)
+        rows = _tree.shares(b.offsets, self.key, cp_ns, cp_last, self.root32, skip, t, key, ns)
+        parts = [(t[:rows], key[:rows], ns[:rows])]
+        for tree_t, tree in self.trees.items():
+            if tree_t in self.roots:
+                shares = path_shares(tree, self.roots[tree_t])
                 keys = [self.intern(k) for k in shares]
-                parts.append(_part(t, keys, list(shares.values())))
+                parts.append(_part(tree_t, keys, list(shares.values())))
         self.share_t, self.share_key, self.share_ns = _merge(parts)
 
     def _entry_rows(self) -> None:
@@ -215,43 +180,41 @@ class Contributions:
         return list(self.table)
 
 
-def _operations(traces: Sequence[list[SpanRecord]]) -> list[str]:
-    """Each span's operation: named at arrival (:class:`Trace`), else named now."""
-    out: list[str] = []
-    for trace in traces:
-        if isinstance(trace, Trace) and trace.named:
-            out += trace.operations
-        else:
-            out += map(kept_operation, trace)
-    return out
+def _keys(columns: TraceColumns) -> tuple[dict[OpKey, int], I64]:
+    """Each span's (service, operation) as an id, and the ids' table (ids in order of
+    first appearance).
 
-
-def _keys(columns: TraceColumns, operations: list[str]) -> tuple[dict[OpKey, int], I64]:
-    """Each span's (service, operation) as an id, and the ids' table.
-
-    Services are read once per resource and operations interned once per distinct name,
-    so the pairs are numbered with integer work only.
+    Services are read once per resource and operations come as ids into one table of
+    names, so the pairs are numbered with integer work only.
     """
-    spans, n = columns.spans, len(operations)
-    _, first, by_resource = np.unique(columns.resource, return_index=True, return_inverse=True)
-    service_of = [spans[r].resource.service_name for r in first.tolist()]
-    services = dict.fromkeys(service_of)
-    for i, name in enumerate(services):
-        services[name] = i
-    resource_service = np.fromiter(map(services.__getitem__, service_of), np.int64, len(first))
-    names = dict.fromkeys(operations)
-    for i, name in enumerate(names):
-        names[name] = i
-    op = np.fromiter(map(names.__getitem__, operations), np.int64, n)
-    size = max(len(names), 1)
-    pairs, key = np.unique(
-        resource_service[by_resource.reshape(-1)] * size + op, return_inverse=True
+    got = columns.completed
+    services: dict[str, int] = {}
+    resource_service = np.fromiter(
+        (services.setdefault(r.service_name, len(services)) for r in got.resources),
+        np.int64,
+        len(got.resources),
     )
-    service_names, op_names = list(services), list(names)
-    table = {
-        (service_names[p // size], op_names[p % size]): i for i, p in enumerate(pairs.tolist())
-    }
-    return table, key.reshape(-1).astype(np.int64)
+    size = max(len(got.names), 1)
+    code = resource_service[got.resource] * size + got.op
+    pairs, key = first_seen(code)
+    service_names, op_names = list(services), got.names
+    table = {(service_names[p // size], op_names[p % size]): i for i, p in enumerate(pairs)}
+    return table, key
+
+
+def first_seen(code: I64) -> tuple[list[int], I64]:
+    """The distinct codes (>= 0) in order of first appearance, and each row's index in
+    that list, without sorting (a table as long as the largest code)."""
+    n = len(code)
+    if not n:
+        return [], np.zeros(0, np.int64)
+    first_of = np.empty(int(code.max()) + 1, np.int64)
+    rows = np.arange(n, dtype=np.int64)
+    first_of[code[::-1]] = rows[::-1]  # the last assignment, the earliest row, stays
+    first = first_of[code]
+    starts = first == rows
+    rank = np.cumsum(starts) - 1
+    return code[starts].tolist(), rank[first]
 
 
 def _part(t: int, keys: list[int], values: list[int]) -> tuple[I64, I64, I64]:

@@ -269,3 +269,23 @@ def test_deferred_latencies_are_recorded_as_they_came() -> None:
     assert deferred.count == MAX_DEFERRED + 3  # the first two parts went in at the bound
     window.settle()
     assert deferred == direct and deferred.sum == direct.sum
+
+
+def test_records_are_read_alike_without_the_c_helper() -> None:
+    """``held.read`` in Python (an install without a compiler) gives the C reader's columns."""
+    from otel_perf.processors.bottlenecks import held
+
+    maker = TraceMaker(11)
+    spans = [s for _ in range(60) for s in maker.trace()]
+    named = held.named_per_span(spans, None)
+    native = held.read(spans, named)
+    n = len(spans)
+    out = [np.empty(n, dtype) for dtype in held.DTYPES[:-2]]
+    tid, flags = np.empty((n, 2), np.uint64), np.empty(n, np.uint8)
+    resources = held._read_python(spans, out, tid, flags)
+    flags[named.fold] |= np.uint8(held.FOLD)
+    assert resources == native.resources and len(resources) == 4
+    for got, want in zip([*out, flags], native.columns, strict=False):
+        assert got.tolist() == want.tolist()
+    assert tid.tolist() == native.tid.tolist()
+    assert (flags & held.IRREGULAR).any() and (flags & held.EVENTS).any()

@@ -12,10 +12,10 @@ from scenarios import INJECTIONS
 
 from otel_perf.component import Context
 from otel_perf.model import AttrValue, Resource, SpanBatch, SpanRecord
-from otel_perf.processors.bottlenecks import trace_columns
-from otel_perf.processors.bottlenecks.assembly import Trace, TraceAssembler
+from otel_perf.processors.bottlenecks import held
+from otel_perf.processors.bottlenecks.assembly import TraceAssembler
 from otel_perf.processors.bottlenecks.config import BottlenecksConfig
-from otel_perf.processors.bottlenecks.naming import kept_operations
+from otel_perf.processors.bottlenecks.naming import kept_operations, named_rows
 from otel_perf.processors.bottlenecks.processor import BottlenecksProcessor
 from otel_perf.semconv import kept_operation
 from otel_perf.store import Store
@@ -98,7 +98,7 @@ def test_the_analysis_reads_the_names_given_at_arrival(
     def refuse(span: SpanRecord) -> str:
         raise AssertionError(f"named span by span: {span.name}")
 
-    monkeypatch.setattr(trace_columns, "kept_operation", refuse)
+    monkeypatch.setattr(held, "kept_operation", refuse)
     named = make()
     for batch in batches:
         named.consume_spans(batch)
@@ -106,17 +106,16 @@ def test_the_analysis_reads_the_names_given_at_arrival(
     assert expected["traces_analysed"] == 30
 
 
-def test_a_trace_with_a_span_that_came_unnamed_is_named_at_analysis() -> None:
+def test_a_span_that_came_unnamed_is_named_on_arrival() -> None:
     batch = random_batch(2, count=6)
     spans = batch.spans
     for span in spans:
         span.trace_id = b"t" * 16
     assembler = TraceAssembler(S, 10, 100)
-    assembler.add(spans[:3], kept_operations(SpanBatch(spans[:3])))
+    assembler.add(spans[:3], named_rows(SpanBatch(spans[:3])))
     assembler.add(spans[3:])
-    (trace,) = assembler.drain()
-    assert isinstance(trace, Trace) and not trace.named
-    assert trace_columns._operations([trace]) == per_span(SpanBatch(spans))
+    (trace,) = assembler.drain().traces()
+    assert trace.operations == per_span(SpanBatch(spans))
 
     assembler.add(spans[:3], ["wrong"] * 3)  # late: the trace was analysed
     assert assembler.late_spans == 3
