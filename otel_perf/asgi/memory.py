@@ -30,7 +30,8 @@ _page = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 _psutil_process: object | None = None
 
 
-#: time.perf_counter() when the latest reading was taken
+#: time.perf_counter() when the latest reading was taken (the middleware compares it
+#: inline, as ``due_rss`` does, to spare a call on every request)
 _read_at = -math.inf
 
 

@@ -98,7 +98,6 @@ class RequestMonitor:
         "business",
         "start",
         "rss_start",
-        "status",
         "finished",
     )
 
@@ -114,8 +113,20 @@ class RequestMonitor:
         self.business = business
         self.start = start
         self.rss_start: int | None = None
-        self.status: int | None = None
         self.finished = False
+
+    @property
+    def status(self) -> int | None:
+        """The response's status code, as ``OpenTelemetryMiddleware`` recorded it on the
+        server span (``http.response.status_code``, or ``http.status_code`` with the old
+        semantic conventions); None before the response started or without a recording
+        SDK span. Read from the span rather than noted per request: most requests never
+        ask."""
+        attributes = getattr(self.span, "attributes", None)
+        if not attributes:
+            return None
+        status = attributes.get("http.response.status_code", attributes.get("http.status_code"))
+        return status if type(status) is int else None
 
     def checkpoint(self, name: str, **attributes: Any) -> bool:
         """Add a span event ``name`` to this request's server span; True if recorded."""

@@ -333,12 +333,34 @@ def test_a_failure_in_monitoring_does_not_break_the_response(
     def broken() -> int:
         raise OSError("no procfs today")
 
+    class BrokenRoute:
+        @property
+        def path(self) -> str:
+            raise RuntimeError("no path today")
+
+    class SetsBrokenRoute:
+        def __init__(self, app: Any) -> None:
+            self.app = app
+
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            async def send_with_broken_route(message: Any) -> None:
+                scope["route"] = BrokenRoute()  # what the router matched, unreadable
+                await send(message)
+
+            await self.app(scope, receive, send_with_broken_route)
+
     monkeypatch.setattr(asgi_memory, "read_rss", broken)
-    monkeypatch.setattr(middleware_module, "_name_after_route", lambda *a: 1 / 0)
-    response = get(wrap(sdk), "/orders/3")
+    app = performance_monitoring(
+        SetsBrokenRoute(starlette_app()),
+        tracer_provider=sdk.tracer_provider,
+        meter_provider=sdk.meter_provider,
+    )
+    response = get(app, "/orders/3")
     assert response.status_code == 200 and response.json() == {"id": 3}
     span = sdk.server_span()
     assert [e.name for e in span.events] == ["validated", "priced", "stored"]
+    attrs = dict(span.attributes or {})
+    assert "http.route" not in attrs and asgi_memory.RSS_START not in attrs
 
 
 def test_a_failure_at_request_start_still_serves_the_request(
@@ -373,6 +395,27 @@ def test_the_apps_exception_is_a_500_with_an_error_span(sdk: SDK) -> None:
     assert asgi_memory.RSS_END in attrs  # recorded before the span ended
 
 
+def test_the_monitor_reports_the_status_the_server_span_carries(sdk: SDK) -> None:
+    monitors: list[Any] = []
+    seen_during: list[int | None] = []
+
+    async def teapot(request: Request) -> PlainTextResponse:
+        monitor = request.state.otel_perf
+        monitors.append(monitor)
+        seen_during.append(monitor.status)  # the response has not started yet
+        return PlainTextResponse("short and stout", status_code=418)
+
+    app = performance_monitoring(
+        Starlette(routes=[Route("/tea", teapot)]),
+        tracer_provider=sdk.tracer_provider,
+        meter_provider=sdk.meter_provider,
+    )
+    assert get(app, "/tea").status_code == 418
+    assert seen_during == [None]
+    assert monitors[0].status == 418
+    assert sdk.server_span().attributes["http.status_code"] == 418  # type: ignore[index]
+
+
 def test_an_unsampled_request_is_served_with_a_monitor_and_no_span_work() -> None:
     from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 
@@ -394,6 +437,7 @@ def test_an_unsampled_request_is_served_with_a_monitor_and_no_span_work() -> Non
     assert exporter.get_finished_spans() == ()
     (monitor,) = monitors
     assert monitor.span is None and monitor.finished  # closed when the app returned
+    assert monitor.status is None  # no span to read it from
     assert monitor.checkpoint("later") is False
 
 
