@@ -18,6 +18,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
+
 from otel_perf.histogram import ExponentialHistogram
 from otel_perf.processors.regression.saved import SavedBaseline
 
@@ -32,6 +35,14 @@ def splitmix64(x: int) -> int:
     x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
     x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK64
     return x ^ (x >> 31)
+
+
+def splitmix64_array(x: NDArray[np.uint64]) -> NDArray[np.uint64]:
+    """:func:`splitmix64` of every value (uint64 arithmetic wraps as the masks do)."""
+    x = x + np.uint64(0x9E3779B97F4A7C15)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
 
 
 class Reservoir:
@@ -61,6 +72,28 @@ class Reservoir:
     def extend(self, values: Iterable[float]) -> None:
         for value in values:
             self.add(value)
+
+    def add_many(self, values: NDArray[np.float64]) -> None:
+        """:meth:`add` of each value in turn, on the whole array at once."""
+        room = max(self.size - len(self.values), 0)
+        if room:
+            self.values.frombytes(np.ascontiguousarray(values[:room], np.float64).tobytes())
+            self.seen += min(room, len(values))
+            values = values[room:]
+        if not len(values):
+            return
+        k = np.arange(self.seen + 1, self.seen + 1 + len(values), dtype=np.uint64)
+        self.seen += len(values)
+        slot = splitmix64_array(np.uint64(self._key) ^ k) % k
+        hit = np.flatnonzero(slot < self.size)
+        if not hit.size:
+            return
+        # a later value taking the same slot replaces an earlier one: keep each slot's last
+        _, last = np.unique(slot[hit][::-1], return_index=True)
+        chosen = hit[::-1][last]
+        kept = np.frombuffer(self.values, np.float64)  # a view: writes go to the array
+        kept[slot[chosen].astype(np.intp)] = values[chosen]
+        del kept  # release the buffer, so the array may grow again
 
 
 def quantile(values: Sequence[float], q: float) -> float:

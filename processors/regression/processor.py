@@ -22,8 +22,13 @@ same :class:`holdings.Holdings` under its one lock.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
+
+from otel_perf.columns import SpanColumns
 from otel_perf.component import Context, Factory, Processor
 from otel_perf.findings import Finding
 from otel_perf.model import SpanBatch, SpanKind
@@ -38,7 +43,7 @@ from otel_perf.processors.regression.baselines import Reservoir
 from otel_perf.processors.regression.config import RegressionConfig
 from otel_perf.processors.regression.findings import change_finding, version_finding
 from otel_perf.processors.regression.holdings import Holdings
-from otel_perf.processors.regression.intake import keyed_rows
+from otel_perf.processors.regression.intake import Keyed, groups_of, keyed_rows
 from otel_perf.processors.regression.keys import STATEMENT_PREFIX, is_entry_series
 from otel_perf.processors.regression.persistence import VERSIONS_DIRTY, RegressionState
 from otel_perf.processors.regression.runs import finite
@@ -70,44 +75,107 @@ class RegressionProcessor(Processor):
 
     # -- intake -------------------------------------------------------------
     def consume_spans(self, batch: SpanBatch) -> None:
-        keyed = keyed_rows(batch.columns(), batch.spans)  # operation_key once per combination
-        held = self.held
-        versions, usage, statements = held.versions, held.version_usage, held.statements
-        collected: dict[tuple[str, str], str] = {}  # (service, span name) -> baseline name
-        versioned = False
-        with held.lock:
-            for span, key, value_ms, end_ns in keyed:  # entry operations and statements only
-                resource = span.resource
-                service, version = resource.service_name, resource.service_version
-                if end_ns > held.last_ns:
-                    held.last_ns = end_ns
-                statement = key.startswith(STATEMENT_PREFIX)
-                if version is not None:
-                    versioned = True
-                    versions.add(service, version, key, value_ms, end_ns)
-                    if statement:
-                        usage.execution(service, version, key, value_ms)
-                    else:
-                        usage.request(service, version)
-                if statement:
-                    statements.add(service, key, end_ns, value_ms, span.trace_id)
-                elif span.kind == SpanKind.SERVER:
-                    name = collected.get((service, span.name))
-                    if name is None:
-                        name = collected[(service, span.name)] = f"auto:{service} {span.name}"
-                    self._collect(name, value_ms)
+        columns = batch.columns()
+        keyed = keyed_rows(columns, batch.spans)  # entry operations and statements only
+        if keyed is None:
+            return
+        with self.held.lock:
+            self.held.last_ns = max(self.held.last_ns, int(keyed.end_ns.max()))
+            if keyed.one_version_per_service():
+                versioned = self._add_grouped(keyed, columns)
+            else:  # a service changes version inside the batch: the order matters
+                versioned = self._add_each(keyed, columns)
             if versioned:
-                held.dirty.add(VERSIONS_DIRTY)
+                self.held.dirty.add(VERSIONS_DIRTY)
 
-    def _collect(self, name: str, value_ms: float) -> None:
-        if not self.config.baseline_intervals or name in self.held.baselines:
+    def _add_grouped(self, keyed: Keyed, columns: SpanColumns) -> bool:
+        """Each (service, version, key)'s samples at once; True when some had a version."""
+        held, versioned = self.held, False
+        groups, values_ms, end_ns = keyed.groups, keyed.value_ms, keyed.end_ns
+        for g, (low, high) in enumerate(itertools.pairwise(groups.bounds)):
+            service, version = keyed.sources[keyed.source[g]]
+            key = keyed.keys[keyed.key[g]]
+            statement = key.startswith(STATEMENT_PREFIX)
+            if version is not None:
+                versioned = True
+                held.versions.add_many(service, version, key, values_ms[low:high], end_ns[low:high])
+                if statement:
+                    held.version_usage.executions(service, version, key, values_ms[low:high])
+                else:
+                    held.version_usage.request(service, version, high - low)
+            if statement:
+                traces = columns.trace_id[groups.rows[low:high]]
+                held.statements.add_many(
+                    service, key, end_ns[low:high], values_ms[low:high], traces
+                )
+        if self.config.baseline_intervals:  # else nothing is collected
+            self._collect_servers(keyed, columns)
+        return versioned
+
+    def _collect_servers(self, keyed: Keyed, columns: SpanColumns) -> None:
+        """The SERVER rows' samples, per automatic baseline (service, span name), each in
+        batch order."""
+        groups, bounds = keyed.groups, keyed.groups.bounds
+        starts, counts = bounds[:-1], np.diff(bounds)
+        statement = [keyed.keys[k].startswith(STATEMENT_PREFIX) for k in keyed.key]
+        take = (columns.kind[groups.rows] == SpanKind.SERVER) & ~np.repeat(statement, counts)
+        some = np.logical_or.reduceat(take, starts)
+        if not some.any():
+            return
+        names = columns.name[groups.rows]
+        whole = np.logical_and.reduceat(take & (names == np.repeat(names[starts], counts)), starts)
+        chosen = np.flatnonzero(some).tolist()
+        named = [(keyed.source[g], int(names[bounds[g]])) for g in chosen]
+        if whole[chosen].all() and len(set(named)) == len(named):  # a baseline, a group
+            for g, (origin, name) in zip(chosen, named, strict=True):
+                label = f"auto:{keyed.sources[origin][0]} {columns.strings[name]}"
+                self._collect(label, keyed.value_ms[bounds[g] : bounds[g + 1]])
+            return
+        at = np.flatnonzero(take).astype(np.int32)
+        at = at[np.argsort(groups.rows[at], kind="stable")]  # batch order
+        source = np.repeat(keyed.source, counts)  # per position
+        by_name = groups_of(at, source[at] * (len(columns.strings) + 1) + names[at] + 1)
+        for low, high in itertools.pairwise(by_name.bounds):
+            i = int(by_name.rows[low])
+            label = f"auto:{keyed.sources[int(source[i])][0]} {columns.strings[names[i]]}"
+            self._collect(label, keyed.value_ms[by_name.rows[low:high]])
+
+    def _add_each(self, keyed: Keyed, columns: SpanColumns) -> bool:
+        """Span by span, in batch order; True when some had a version."""
+        held, versioned = self.held, False
+        versions, usage, statements = held.versions, held.version_usage, held.statements
+        groups = keyed.groups
+        group = np.repeat(np.arange(len(groups)), np.diff(groups.bounds))
+        for at in np.argsort(groups.rows, kind="stable").tolist():
+            row, g = int(groups.rows[at]), int(group[at])
+            service, version = keyed.sources[keyed.source[g]]
+            key = keyed.keys[keyed.key[g]]
+            value_ms, end_ns = float(keyed.value_ms[at]), int(keyed.end_ns[at])
+            statement = key.startswith(STATEMENT_PREFIX)
+            if version is not None:
+                versioned = True
+                versions.add(service, version, key, value_ms, end_ns)
+                if statement:
+                    usage.execution(service, version, key, value_ms)
+                else:
+                    usage.request(service, version)
+            if statement:
+                trace_id = columns.trace_id[row].tobytes()
+                statements.add(service, key, end_ns, value_ms, trace_id)
+            elif columns.kind[row] == SpanKind.SERVER:
+                name = columns.strings[columns.name[row]]
+                self._collect(f"auto:{service} {name}", keyed.value_ms[at : at + 1])
+        return versioned
+
+    def _collect(self, name: str, values_ms: NDArray[np.float64]) -> None:
+        if not (self.config.baseline_intervals and values_ms.size) or name in self.held.baselines:
             return
         entry = self.held.collecting.get(name)
         if entry is None:
             if len(self.held.collecting) >= self.config.max_series:
                 return
             entry = self.held.collecting[name] = (Reservoir(self.config.reservoir_size), 0)
-        entry[0].add(value_ms)
+        entry[0].add_many(values_ms)
 
     def _interval(self, interval: SeriesInterval) -> None:
         if interval.rollup:
@@ -162,8 +230,8 @@ class RegressionProcessor(Processor):
         for key, red in interval.values.items():
             if key.span_kind == SpanKind.SERVER and not key.is_overflow:  # auto baselines
                 seed = f"{key.label()} {interval.start_ns}"
-                for value_ms in samples_ms(red.duration_s, self.config.reservoir_size, seed):
-                    self._collect(f"auto:{key.service} {key.operation}", value_ms)
+                values_ms = samples_ms(red.duration_s, self.config.reservoir_size, seed)
+                self._collect(f"auto:{key.service} {key.operation}", np.array(values_ms))
         for key, versions in interval.versions.items():
             if not is_entry_series(key.span_kind, key.operation) or key.is_overflow:
                 continue
