@@ -26,6 +26,7 @@ from otel_perf.processors.regression.saved import SavedBaseline
 
 QUANTILES = (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
 _MASK64 = (1 << 64) - 1
+VECTOR_MIN = 64  # past a full reservoir, fewer values than this are added one by one
 
 
 def splitmix64(x: int) -> int:
@@ -80,7 +81,9 @@ class Reservoir:
             self.values.frombytes(np.ascontiguousarray(values[:room], np.float64).tobytes())
             self.seen += min(room, len(values))
             values = values[room:]
-        if not len(values):
+        if len(values) < VECTOR_MIN:  # a few values: a loop costs less than the arrays
+            for value in values.tolist():
+                self.add(value)
             return
         k = np.arange(self.seen + 1, self.seen + 1 + len(values), dtype=np.uint64)
         self.seen += len(values)

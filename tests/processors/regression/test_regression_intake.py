@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
+import numpy as np
 import pytest
 from recorded import benchmark_batches, random_span, scenario_batches
 from scenarios import INJECTIONS
@@ -166,3 +167,16 @@ def test_benchmark_traffic_state() -> None:
         grouped.consume_spans(batch)
         per_span(each, batch)
     assert state(grouped) == state(each) and state(grouped)["collecting"]
+
+
+@pytest.mark.parametrize("size", [10, 50, 1000])
+def test_reservoir_add_many_keeps_what_add_keeps(size: int) -> None:
+    rng = np.random.default_rng(size)
+    for seed in range(10):
+        one, many = Reservoir(size, seed=seed), Reservoir(size, seed=seed)
+        for _ in range(30):  # chunks below and above the vectorised path's minimum
+            values = rng.random(int(rng.integers(0, 300)))
+            for value in values.tolist():
+                one.add(value)
+            many.add_many(values)
+            assert many.values == one.values and many.seen == one.seen
