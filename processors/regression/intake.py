@@ -18,13 +18,18 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from otel_perf.columns import NONE, SpanColumns
+from otel_perf.columns import SpanColumns
 from otel_perf.facts import I32, by_rule, group_rows
 from otel_perf.model import SpanKind, SpanRecord
 from otel_perf.processors.regression.keys import operation_key
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
+DENSE_LIMIT = 1 << 16  # codes grouped through a table up to this range
+_ENTRY = np.zeros(256, bool)  # by kind (as uint8): an entry span (SERVER, CONSUMER)
+_ENTRY[[SpanKind.SERVER, SpanKind.CONSUMER]] = True
+_CLIENT = np.zeros(256, bool)
+_CLIENT[SpanKind.CLIENT] = True
 
 
 def key_ids(
@@ -33,17 +38,31 @@ def key_ids(
     """The rows that can have a key (entry spans, client spans with a statement), the distinct
     :func:`keys.operation_key` answers among them, and each such row's id into those
     answers (None: no regression series)."""
-    kind = columns.kind
-    entry = (kind == SpanKind.SERVER) | (kind == SpanKind.CONSUMER)
+    kind = columns.kind.view(np.uint8)
+    entry = _ENTRY[kind]
     # a client span is keyed by its statement only (db.query.text, else db.statement)
-    statement = (kind == SpanKind.CLIENT) & (columns.db_statement != NONE)
-    rows = np.flatnonzero(entry | statement).astype(np.int32)
-    combination = columns.operations(spans).combination
+    rows = np.flatnonzero(entry | (_CLIENT[kind] & (columns.db_statement >= 0)))
+    combination = columns.operations(spans).combination[rows]
     # the operation column drops a routed entry span's name; the key reads its suffix
-    named = np.where(entry, columns.name, NONE)
-    first, group = group_rows([combination[rows], named[rows]])
-    names, ids = by_rule(operation_key, spans, rows[first], group)
-    return names, rows, ids
+    named = np.where(entry[rows], columns.name[rows] + 1, 0)
+    first, group = dense_groups(combination.astype(np.intp) * (len(columns.strings) + 1) + named)
+    names, ids = by_rule(operation_key, spans, rows[first].astype(np.int32), group)
+    return names, rows.astype(np.int32), ids
+
+
+def dense_groups(code: NDArray[np.intp]) -> tuple[I32, I32]:
+    """:func:`otel_perf.facts.group_rows` of one non-negative code, through a table as long
+    as the codes' range when that is small (no renumbering)."""
+    size = int(code.max()) + 1 if len(code) else 0
+    if size > DENSE_LIMIT:
+        return group_rows([code])
+    rows = np.arange(len(code))
+    first_of = np.full(size, len(code), np.intp)
+    np.minimum.at(first_of, code, rows)
+    firsts = first_of[code]  # each row's group, named by its first row
+    starts = firsts == rows
+    rank = np.cumsum(starts, dtype=np.int32) - 1
+    return np.flatnonzero(starts).astype(np.int32), rank[firsts]
 
 
 def row_keys(columns: SpanColumns, spans: Sequence[SpanRecord]) -> list[str | None]:
@@ -68,9 +87,9 @@ class Groups:
         return len(self.first)
 
 
-def groups_of(rows: I32, code: NDArray[np.integer]) -> Groups:
-    """``rows`` grouped by ``code`` (one value per row)."""
-    first, group = group_rows([code])
+def groups_of(rows: I32, code: NDArray[np.intp]) -> Groups:
+    """``rows`` grouped by ``code`` (one non-negative value per row)."""
+    first, group = dense_groups(code)
     order = np.argsort(group, kind="stable")
     bounds = np.zeros(len(first) + 1, np.intp)
     np.cumsum(np.bincount(group, minlength=len(first)), out=bounds[1:])
@@ -106,17 +125,19 @@ class Keyed:
 def keyed_rows(columns: SpanColumns, spans: Sequence[SpanRecord]) -> Keyed | None:
     """The batch's keyed rows (None when it has none); durations and times from the
     columns, service and version read once per resource."""
-    names, candidates, ids = key_ids(columns, spans)
+    names, rows, key = key_ids(columns, spans)
     kept = [i for i, name in enumerate(names) if name is not None]
     if not kept:
         return None
-    renumber = np.full(len(names), -1, np.int32)
-    renumber[kept] = np.arange(len(kept), dtype=np.int32)
-    key = renumber[ids]
-    keyed = key >= 0
-    rows, key = candidates[keyed], key[keyed]
+    if len(kept) < len(names):  # some rows have no key: leave them out
+        renumber = np.full(len(names), -1, np.int32)
+        renumber[kept] = np.arange(len(kept), dtype=np.int32)
+        key = renumber[key]
+        keyed = key >= 0
+        rows, key = rows[keyed], key[keyed]
     sources, source = _sources(spans, rows)
-    groups = groups_of(rows, source * len(kept) + key)
+    code = key.astype(np.intp) if len(sources) == 1 else source * len(kept) + key
+    groups = groups_of(rows, code)
     return Keyed(
         keys=tuple(name for name in names if name is not None),
         sources=sources,

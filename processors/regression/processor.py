@@ -134,7 +134,8 @@ class RegressionProcessor(Processor):
         at = np.flatnonzero(take).astype(np.int32)
         at = at[np.argsort(groups.rows[at], kind="stable")]  # batch order
         source = np.repeat(keyed.source, counts)  # per position
-        by_name = groups_of(at, source[at] * (len(columns.strings) + 1) + names[at] + 1)
+        code = source[at] * (len(columns.strings) + 1) + names[at].astype(np.intp) + 1
+        by_name = groups_of(at, code)
         for low, high in itertools.pairwise(by_name.bounds):
             i = int(by_name.rows[low])
             label = f"auto:{keyed.sources[int(source[i])][0]} {columns.strings[names[i]]}"
