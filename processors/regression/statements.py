@@ -12,7 +12,6 @@ durations per key, held as array chunks (32 bytes a span).
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Iterator
 
 import numpy as np
@@ -23,34 +22,19 @@ from otel_perf.processors.regression.usage import Usage
 TRACE_ID_BYTES = 16
 
 
-class Waiting:
-    """One key's pending spans: their ends (ns), durations (ms) and trace ids, in typed
-    arrays (32 bytes a span, not a tuple of objects)."""
+#: one pending span, packed: 32 bytes in its key's one bytearray (no object per span, and
+#: one object per key: ~60 B for a key with one span, not ~330 B of arrays and a holder)
+PENDING = np.dtype([("end_ns", "<i8"), ("value_ms", "<f8"), ("trace", f"V{TRACE_ID_BYTES}")])
 
-    __slots__ = ("end_ns", "values_ms", "traces")
 
-    def __init__(self) -> None:
-        self.end_ns = array("q")
-        self.values_ms = array("d")
-        self.traces = bytearray()
-
-    def __len__(self) -> int:
-        return len(self.end_ns)
-
-    def add(
-        self, end_ns: NDArray[np.int64], values_ms: NDArray[np.float64], traces: NDArray[np.uint8]
-    ) -> None:
-        self.end_ns.frombytes(np.ascontiguousarray(end_ns, np.int64).tobytes())
-        self.values_ms.frombytes(np.ascontiguousarray(values_ms, np.float64).tobytes())
-        self.traces += np.ascontiguousarray(traces, np.uint8).tobytes()
-
-    def arrays(self) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.uint8]]:
-        """Copies of what waits: ends, durations, ``(n, 16)`` trace ids."""
-        return (
-            np.array(self.end_ns, np.int64),
-            np.array(self.values_ms, np.float64),
-            np.frombuffer(bytes(self.traces), np.uint8).reshape(-1, TRACE_ID_BYTES),
-        )
+def packed(
+    end_ns: NDArray[np.int64], values_ms: NDArray[np.float64], traces: NDArray[np.uint8]
+) -> bytes:
+    """Spans as :data:`PENDING` records."""
+    out = np.empty(len(end_ns), PENDING)
+    out["end_ns"], out["value_ms"] = end_ns, values_ms
+    out["trace"] = np.ascontiguousarray(traces, np.uint8).view(f"V{TRACE_ID_BYTES}").ravel()
+    return out.tobytes()
 
 
 class StatementIntervals:
@@ -58,7 +42,7 @@ class StatementIntervals:
 
     def __init__(self, max_series: int, per_series: int) -> None:
         self.max_series, self.per_series = max_series, per_series
-        self.pending: dict[tuple[str, str], Waiting] = {}
+        self.pending: dict[tuple[str, str], bytearray] = {}  # PENDING records
         self.untracked = 0  # spans of keys beyond max_series, or beyond per_series pending
         self.late = 0  # spans that ended before the interval being closed
 
@@ -83,30 +67,29 @@ class StatementIntervals:
             if len(self.pending) >= self.max_series:
                 self.untracked += len(end_ns)
                 return
-            waiting = self.pending[(service, key)] = Waiting()
-        room = max(self.per_series - len(waiting), 0)
+            waiting = self.pending[(service, key)] = bytearray()
+        room = max(self.per_series - len(waiting) // PENDING.itemsize, 0)
         self.untracked += max(len(end_ns) - room, 0)
         if room and len(end_ns):
-            waiting.add(end_ns[:room], values_ms[:room], traces[:room])
+            waiting += packed(end_ns[:room], values_ms[:room], traces[:room])
 
     def close(self, start_ns: int, end_ns: int) -> Iterator[tuple[str, str, float, Usage]]:
         """``(service, key, p95_ms, usage)`` of every key with spans ending in
         ``[start_ns, end_ns)``."""
         length_s = (end_ns - start_ns) / 1e9
         for (service, key), waiting in list(self.pending.items()):
-            ends, values, traces = waiting.arrays()
+            spans = np.frombuffer(bytes(waiting), PENDING)
+            ends = spans["end_ns"]
             inside = (start_ns <= ends) & (ends < end_ns)
             self.late += int(np.count_nonzero(ends < start_ns))
             later = ends >= end_ns
             if later.any():
-                kept = Waiting()
-                kept.add(ends[later], values[later], traces[later])
-                self.pending[(service, key)] = kept
+                self.pending[(service, key)] = bytearray(spans[later].tobytes())
             else:
                 del self.pending[(service, key)]
             if inside.any():
-                ms = values[inside]
-                distinct = np.unique(traces[inside], axis=0)
+                ms = spans["value_ms"][inside]
+                distinct = np.unique(spans["trace"][inside])
                 summed = float(np.add.accumulate(ms)[-1])  # in arrival order, as added
                 usage = Usage(len(ms), len(distinct), summed, length_s)
                 yield service, key, float(np.percentile(ms, 95)), usage

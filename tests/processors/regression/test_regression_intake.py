@@ -95,10 +95,7 @@ def per_span(processor: RegressionProcessor, batch: SpanBatch) -> None:
 
 def state(processor: RegressionProcessor) -> dict[str, Any]:
     held = processor.held
-    statements = {
-        key: [a.tolist() for a in waiting.arrays()]
-        for key, waiting in held.statements.pending.items()
-    }
+    statements = {key: bytes(waiting) for key, waiting in held.statements.pending.items()}
     return {
         "versions": held.versions.to_dict(),
         "versions_untracked": held.versions.untracked,
