@@ -61,6 +61,11 @@ class Reservoir:
         self.values = array("d")  # 8 bytes a value, not a float object and a list slot
         self._key = splitmix64(seed & _MASK64)
 
+    @property
+    def key(self) -> int:
+        """The hash of the seed the slots are drawn with."""
+        return self._key
+
     def add(self, value: float) -> None:
         self.seen += 1
         if len(self.values) < self.size:
@@ -97,6 +102,37 @@ class Reservoir:
         kept = np.frombuffer(self.values, np.float64)  # a view: writes go to the array
         kept[slot[chosen].astype(np.intp)] = values[chosen]
         del kept  # release the buffer, so the array may grow again
+
+
+def add_to_reservoirs(pairs: Sequence[tuple[Reservoir, NDArray[np.float64]]]) -> None:
+    """:meth:`Reservoir.add_many` of each pair (each reservoir once), the slots of the values
+    past full reservoirs drawn in one pass over all of them: a batch adds a few values to
+    each of many, where one hash each in Python, or arrays per reservoir, cost more."""
+    past: list[tuple[Reservoir, NDArray[np.float64]]] = []
+    for reservoir, values in pairs:
+        room = max(reservoir.size - len(reservoir.values), 0)
+        if room:
+            reservoir.add_many(values[:room])
+            values = values[room:]
+        if len(values):
+            past.append((reservoir, values))
+    if not past:
+        return
+    counts = np.array([len(v) for _, v in past])
+    starts = np.cumsum(counts) - counts
+    seen = np.array([r.seen for r, _ in past], np.uint64)
+    keys = np.array([r.key for r, _ in past], np.uint64)
+    which = np.repeat(np.arange(len(past)), counts)
+    k = seen[which] + (np.arange(counts.sum()) - starts[which]).astype(np.uint64) + np.uint64(1)
+    slot = splitmix64_array(keys[which] ^ k) % k
+    sizes = np.array([r.size for r, _ in past], np.uint64)
+    hits = np.flatnonzero(slot < sizes[which]).tolist()
+    for reservoir, values in past:
+        reservoir.seen += len(values)
+    slots = slot.tolist()
+    for at in hits:  # in order: a later value taking a slot replaces an earlier one
+        reservoir, values = past[int(which[at])]
+        reservoir.values[slots[at]] = float(values[at - int(starts[which[at]])])
 
 
 def quantile(values: Sequence[float], q: float) -> float:

@@ -12,8 +12,10 @@ slice (``processor.py``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -25,6 +27,7 @@ from otel_perf.processors.regression.keys import operation_key
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
+Positions = NDArray[Any] | slice  # rows of a group: a slice when they lie together
 DENSE_LIMIT = 1 << 16  # codes grouped through a table up to this range
 _ENTRY = np.zeros(256, bool)  # by kind (as uint8): an entry span (SERVER, CONSUMER)
 _ENTRY[[SpanKind.SERVER, SpanKind.CONSUMER]] = True
@@ -98,13 +101,16 @@ def groups_of(rows: I32, code: NDArray[np.intp]) -> Groups:
 
 @dataclass(frozen=True, slots=True)
 class Keyed:
-    """The rows of a batch that have a key, grouped by (service, version, key).
+    """The rows of a batch that have a key, grouped by (service, version, key) and, for
+    SERVER spans, their name (what an automatic baseline is named by).
 
     Attributes:
         keys: the distinct keys.
         sources: the distinct (service, version) of the rows' resources.
-        groups: the rows by (source, key).
+        groups: the rows by (source, key, SERVER span name).
         key, source: per group, its key and its source (indexes into those).
+        server_name: per group, the string id of its SERVER spans' name; -1 for groups of
+            other kinds.
         value_ms, end_ns: per row of ``groups.rows``, its duration (ms) and end.
     """
 
@@ -113,6 +119,7 @@ class Keyed:
     groups: Groups
     key: list[int]
     source: list[int]
+    server_name: list[int]
     value_ms: F64
     end_ns: I64
 
@@ -120,6 +127,23 @@ class Keyed:
         """Whether each service comes with one version (or none) only: then adding the
         samples group by group leaves the state as adding them span by span does."""
         return len({service for service, _ in self.sources}) == len(self.sources)
+
+    def by_key(self) -> Iterator[tuple[int, int, Positions]]:
+        """(source, key, positions) of each (source, key) in order of first appearance,
+        positions into ``groups.rows`` in batch order: a group's slice when no two groups
+        share a key (SERVER spans of one key under several names are merged)."""
+        pairs = list(zip(self.source, self.key, strict=True))
+        bounds = self.groups.bounds
+        if len(set(pairs)) == len(pairs):
+            for g, (source, key) in enumerate(pairs):
+                yield source, key, slice(bounds[g], bounds[g + 1])
+            return
+        at = np.argsort(self.groups.rows, kind="stable")  # positions in batch order
+        per_group = np.array([s * len(self.keys) + k for s, k in pairs], np.intp)
+        merged = groups_of(at.astype(np.int32), np.repeat(per_group, np.diff(bounds))[at])
+        for low, high in itertools.pairwise(merged.bounds):
+            g = int(np.searchsorted(bounds, merged.rows[low], side="right")) - 1
+            yield self.source[g], self.key[g], merged.rows[low:high]
 
 
 def keyed_rows(columns: SpanColumns, spans: Sequence[SpanRecord]) -> Keyed | None:
@@ -137,13 +161,15 @@ def keyed_rows(columns: SpanColumns, spans: Sequence[SpanRecord]) -> Keyed | Non
         rows, key = rows[keyed], key[keyed]
     sources, source = _sources(spans, rows)
     code = key.astype(np.intp) if len(sources) == 1 else source * len(kept) + key
-    groups = groups_of(rows, code)
+    server_name = np.where(columns.kind[rows] == SpanKind.SERVER, columns.name[rows], -1)
+    groups = groups_of(rows, code * (len(columns.strings) + 1) + server_name + 1)
     return Keyed(
         keys=tuple(name for name in names if name is not None),
         sources=sources,
         groups=groups,
         key=key[groups.first].tolist(),
         source=source[groups.first].tolist(),
+        server_name=server_name[groups.first].tolist(),
         value_ms=columns.duration_ns[groups.rows] / 1e6,
         end_ns=columns.end_ns[groups.rows],
     )

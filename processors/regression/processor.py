@@ -39,11 +39,11 @@ from otel_perf.processors.regression.analysis import (
     RegressionService,
     compare,
 )
-from otel_perf.processors.regression.baselines import Reservoir
+from otel_perf.processors.regression.baselines import Reservoir, add_to_reservoirs
 from otel_perf.processors.regression.config import RegressionConfig
 from otel_perf.processors.regression.findings import change_finding, version_finding
 from otel_perf.processors.regression.holdings import Holdings
-from otel_perf.processors.regression.intake import Keyed, groups_of, keyed_rows
+from otel_perf.processors.regression.intake import Keyed, Positions, groups_of, keyed_rows
 from otel_perf.processors.regression.keys import STATEMENT_PREFIX, is_entry_series
 from otel_perf.processors.regression.persistence import VERSIONS_DIRTY, RegressionState
 from otel_perf.processors.regression.runs import finite
@@ -91,23 +91,21 @@ class RegressionProcessor(Processor):
     def _add_grouped(self, keyed: Keyed, columns: SpanColumns) -> bool:
         """Each (service, version, key)'s samples at once; True when some had a version."""
         held, versioned = self.held, False
-        groups, values_ms, end_ns = keyed.groups, keyed.value_ms, keyed.end_ns
-        for g, (low, high) in enumerate(itertools.pairwise(groups.bounds)):
-            service, version = keyed.sources[keyed.source[g]]
-            key = keyed.keys[keyed.key[g]]
+        values_ms, end_ns = keyed.value_ms, keyed.end_ns
+        for source, k, at in keyed.by_key():
+            service, version = keyed.sources[source]
+            key = keyed.keys[k]
             statement = key.startswith(STATEMENT_PREFIX)
             if version is not None:
                 versioned = True
-                held.versions.add_many(service, version, key, values_ms[low:high], end_ns[low:high])
+                held.versions.add_many(service, version, key, values_ms[at], end_ns[at])
                 if statement:
-                    held.version_usage.executions(service, version, key, values_ms[low:high])
+                    held.version_usage.executions(service, version, key, values_ms[at])
                 else:
-                    held.version_usage.request(service, version, high - low)
+                    held.version_usage.request(service, version, len(values_ms[at]))
             if statement:
-                traces = columns.trace_id[groups.rows[low:high]]
-                held.statements.add_many(
-                    service, key, end_ns[low:high], values_ms[low:high], traces
-                )
+                traces = columns.trace_id[keyed.groups.rows[at]]
+                held.statements.add_many(service, key, end_ns[at], values_ms[at], traces)
         if self.config.baseline_intervals:  # else nothing is collected
             self._collect_servers(keyed, columns)
         return versioned
@@ -115,31 +113,45 @@ class RegressionProcessor(Processor):
     def _collect_servers(self, keyed: Keyed, columns: SpanColumns) -> None:
         """The SERVER rows' samples, per automatic baseline (service, span name), each in
         batch order."""
-        groups, bounds = keyed.groups, keyed.groups.bounds
-        starts, counts = bounds[:-1], np.diff(bounds)
-        statement = [keyed.keys[k].startswith(STATEMENT_PREFIX) for k in keyed.key]
-        take = (columns.kind[groups.rows] == SpanKind.SERVER) & ~np.repeat(statement, counts)
-        some = np.logical_or.reduceat(take, starts)
-        if not some.any():
-            return
-        names = columns.name[groups.rows]
-        whole = np.logical_and.reduceat(take & (names == np.repeat(names[starts], counts)), starts)
-        chosen = np.flatnonzero(some).tolist()
-        named = [(keyed.source[g], int(names[bounds[g]])) for g in chosen]
-        if whole[chosen].all() and len(set(named)) == len(named):  # a baseline, a group
-            for g, (origin, name) in zip(chosen, named, strict=True):
-                label = f"auto:{keyed.sources[origin][0]} {columns.strings[name]}"
-                self._collect(label, keyed.value_ms[bounds[g] : bounds[g + 1]])
-            return
-        at = np.flatnonzero(take).astype(np.int32)
-        at = at[np.argsort(groups.rows[at], kind="stable")]  # batch order
-        source = np.repeat(keyed.source, counts)  # per position
-        code = source[at] * (len(columns.strings) + 1) + names[at].astype(np.intp) + 1
-        by_name = groups_of(at, code)
-        for low, high in itertools.pairwise(by_name.bounds):
-            i = int(by_name.rows[low])
-            label = f"auto:{keyed.sources[int(source[i])][0]} {columns.strings[names[i]]}"
-            self._collect(label, keyed.value_ms[by_name.rows[low:high]])
+        bounds = keyed.groups.bounds
+        chosen = [
+            g
+            for g, name in enumerate(keyed.server_name)
+            if name >= 0 and not keyed.keys[keyed.key[g]].startswith(STATEMENT_PREFIX)
+        ]
+        named = [(keyed.source[g], keyed.server_name[g]) for g in chosen]
+        at: list[Positions]
+        if len(set(named)) < len(named):  # a baseline in several groups: merged, in order
+            chosen, at = self._merged_servers(keyed, chosen)
+        else:
+            at = [slice(bounds[g], bounds[g + 1]) for g in chosen]
+        self._collect_each(
+            [
+                (
+                    f"auto:{keyed.sources[keyed.source[g]][0]} "
+                    f"{columns.strings[keyed.server_name[g]]}",
+                    keyed.value_ms[positions],
+                )
+                for g, positions in zip(chosen, at, strict=True)
+            ]
+        )
+
+    @staticmethod
+    def _merged_servers(keyed: Keyed, chosen: list[int]) -> tuple[list[int], list[Positions]]:
+        """One group of each (source, name) among ``chosen`` and the positions of all of
+        their rows, in batch order."""
+        bounds = keyed.groups.bounds
+        at = np.concatenate([np.arange(bounds[g], bounds[g + 1]) for g in chosen])
+        at = at[np.argsort(keyed.groups.rows[at], kind="stable")]  # batch order
+        group = np.searchsorted(bounds, at, side="right") - 1
+        source = np.array(keyed.source)[group]
+        name = np.array(keyed.server_name)[group]
+        by_name = groups_of(at.astype(np.int32), source * (max(keyed.server_name) + 2) + name + 1)
+        firsts = [int(group[i]) for i in by_name.first]
+        parts: list[Positions] = [
+            by_name.rows[lo:hi] for lo, hi in itertools.pairwise(by_name.bounds)
+        ]
+        return firsts, parts
 
     def _add_each(self, keyed: Keyed, columns: SpanColumns) -> bool:
         """Span by span, in batch order; True when some had a version."""
@@ -168,15 +180,34 @@ class RegressionProcessor(Processor):
                 self._collect(f"auto:{service} {name}", keyed.value_ms[at : at + 1])
         return versioned
 
-    def _collect(self, name: str, values_ms: NDArray[np.float64]) -> None:
-        if not (self.config.baseline_intervals and values_ms.size) or name in self.held.baselines:
-            return
+    def _collect_each(self, named: list[tuple[str, NDArray[np.float64]]]) -> None:
+        """:meth:`_collect` of each (distinct) name's values, the reservoirs' slots drawn
+        together."""
+        pairs = []
+        for name, values_ms in named:
+            reservoir = self._reservoir(name)
+            if reservoir is not None:
+                pairs.append((reservoir, values_ms))
+        add_to_reservoirs(pairs)
+
+    def _reservoir(self, name: str) -> Reservoir | None:
+        """Where ``name``'s samples are collected; None when it is not (any more, or the
+        reservoirs are full)."""
+        if name in self.held.baselines:
+            return None
         entry = self.held.collecting.get(name)
         if entry is None:
             if len(self.held.collecting) >= self.config.max_series:
-                return
+                return None
             entry = self.held.collecting[name] = (Reservoir(self.config.reservoir_size), 0)
-        entry[0].add_many(values_ms)
+        return entry[0]
+
+    def _collect(self, name: str, values_ms: NDArray[np.float64]) -> None:
+        if not (self.config.baseline_intervals and values_ms.size):
+            return
+        reservoir = self._reservoir(name)
+        if reservoir is not None:
+            reservoir.add_many(values_ms)
 
     def _interval(self, interval: SeriesInterval) -> None:
         if interval.rollup:

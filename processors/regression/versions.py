@@ -80,18 +80,20 @@ class VersionSamples:
             del self._tail_ns[0]
 
     def extend(self, values_ms: NDArray[np.float64], t_ns: NDArray[np.int64]) -> None:
-        """:meth:`add` of each value (and its time) in turn, as array slices."""
+        """:meth:`add` of each value (and its time) in turn, as array slices (float64 and
+        int64 arrays)."""
         room = max(self.window - len(self.head), 0)
-        self.head.frombytes(_bytes(values_ms[:room], np.float64))
-        self.head_ns.frombytes(_bytes(t_ns[:room], np.int64))
+        if room:
+            self.head.frombytes(values_ms[:room].tobytes())
+            self.head_ns.frombytes(t_ns[:room].tobytes())
         if self._tail is None or self._tail_ns is None:
             if len(values_ms) <= room:
                 return
             # the first sample past the head: the tail starts as the head
             self._tail, self._tail_ns = array("d", self.head), array("q", self.head_ns)
             values_ms, t_ns = values_ms[room:], t_ns[room:]
-        self._tail.frombytes(_bytes(values_ms, np.float64))
-        self._tail_ns.frombytes(_bytes(t_ns, np.int64))
+        self._tail.frombytes(values_ms.tobytes())
+        self._tail_ns.frombytes(t_ns.tobytes())
         extra = len(self._tail) - self.window
         if extra > 0:
             del self._tail[:extra]
@@ -111,10 +113,6 @@ class VersionSamples:
         head_ns = data.get("head_ns", [0] * len(head))  # saved before times were kept
         tail_ns = data.get("tail_ns", [0] * len(tail))
         return cls(window, head, tail, head_ns, tail_ns)
-
-
-def _bytes(values: NDArray[Any], dtype: type[np.generic]) -> bytes:
-    return np.ascontiguousarray(values, dtype).tobytes()
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from scenarios import INJECTIONS
 
 from otel_perf.component import Context
 from otel_perf.model import Resource, SpanBatch, SpanKind
-from otel_perf.processors.regression.baselines import Reservoir
+from otel_perf.processors.regression.baselines import Reservoir, add_to_reservoirs
 from otel_perf.processors.regression.config import RegressionConfig
 from otel_perf.processors.regression.intake import row_keys
 from otel_perf.processors.regression.keys import STATEMENT_PREFIX, operation_key
@@ -177,3 +177,18 @@ def test_reservoir_add_many_keeps_what_add_keeps(size: int) -> None:
                 one.add(value)
             many.add_many(values)
             assert many.values == one.values and many.seen == one.seen
+
+
+def test_reservoirs_filled_together_keep_what_each_keeps() -> None:
+    rng = np.random.default_rng(7)
+    sizes = [10, 10, 50, 1000, 10]
+    alone = [Reservoir(size, seed=i) for i, size in enumerate(sizes)]
+    together = [Reservoir(size, seed=i) for i, size in enumerate(sizes)]
+    for _ in range(40):
+        chunks = [rng.random(int(rng.integers(0, 40))) for _ in sizes]
+        for reservoir, values in zip(alone, chunks, strict=True):
+            for value in values.tolist():
+                reservoir.add(value)
+        add_to_reservoirs(list(zip(together, chunks, strict=True)))
+        for a, b in zip(alone, together, strict=True):
+            assert a.values == b.values and a.seen == b.seen
