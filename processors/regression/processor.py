@@ -220,8 +220,9 @@ class RegressionProcessor(Processor):
                     continue
                 p95_ms = red.duration_s.quantile(0.95) * 1000
                 name = f"auto:{key.service} {key.operation}"
-                self.held.current_p95[name] = p95_ms
                 self._count_interval(name, interval.end_ns)
+                if name in self.held.baselines:  # the gauges read it beside its baseline
+                    self.held.current_p95[name] = p95_ms  # (not one per span-metrics series)
                 if is_entry_series(key.span_kind, key.operation):
                     length_s = (interval.end_ns - interval.start_ns) / 1e9
                     usage = Usage(red.calls, 0, red.duration_s.sum * 1000, length_s)
