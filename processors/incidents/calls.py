@@ -58,12 +58,7 @@ class CallGraph:
         client = np.flatnonzero((cols.kind == SpanKind.CLIENT) & (cols.peer >= 0))
         if not len(client):
             return
-        top = client.copy()
-        for _ in range(MAX_DEPTH):
-            up = cols.parent[top]
-            if not (up >= 0).any():
-                break
-            top = np.where(up >= 0, up, top)
+        top = top_rows(cols.parent)[client]
         entry = np.where(cols.kind[top] == SpanKind.SERVER, top, -1)
         entered = entry >= 0
         # one representative row per (service, peer, entry name and route): few per batch
@@ -77,13 +72,24 @@ class CallGraph:
             len(cols.strings),
         )
         end = int(cols.end_ns[client].max())
-        callers = cols.service[client[first]].tolist()
-        peers = cols.peer[client[first]].tolist()
+        chosen = client[first]
+        rows = entry[first]
         operations = cols.operations(batch.spans)  # shared: an entry span's is its route
-        names, ids = operations.names, operations.ids
-        for caller, peer, row in zip(callers, peers, entry[first].tolist(), strict=True):
-            route = "" if row < 0 else names[ids[row]] or _route(batch, row)
-            self.add(cols.strings[caller], route, cols.strings[peer], end)
+        names, strings = operations.names, cols.strings
+        routes = np.where(rows >= 0, operations.ids[rows], -1).tolist()
+        for caller, peer, row, route_id in zip(
+            cols.service[chosen].tolist(),
+            cols.peer[chosen].tolist(),
+            rows.tolist(),
+            routes,
+            strict=True,
+        ):
+            route = "" if row < 0 else names[route_id] or _route(batch, row)
+            known, call = self.calls.get(strings[caller]), (route, strings[peer])
+            if known is not None and call in known:  # most calls are known: seen again
+                known[call] = max(end, known[call])
+            else:
+                self.add(strings[caller], *call, end)
 
     def add(self, caller: str, route: str, peer: str, seen_ns: int) -> None:
         """One call from ``caller``'s ``route`` to ``peer`` seen at ``seen_ns``."""
@@ -159,6 +165,20 @@ class SavedCalls:
 def _route(batch: SpanBatch, row: int) -> str:
     span = batch.spans[row]
     return route_of(span.attributes, span.name)
+
+
+def top_rows(parent: NDArray[np.int32]) -> NDArray[np.intp]:
+    """Each row's top ancestor in the batch: its parent's parent and so on, at most
+    ``MAX_DEPTH`` steps up (rows without a parent in the batch are their own top). The
+    steps double each round: six rounds of ``up[up]`` make 64."""
+    rows = np.arange(len(parent))
+    up = np.where(parent >= 0, parent, rows)
+    for _ in range(MAX_DEPTH.bit_length() - 1):
+        further = up[up]
+        if (further == up).all():
+            break
+        up = further
+    return up
 
 
 def _firsts(parts: list[NDArray[np.int32]], strings: int) -> NDArray[np.intp]:

@@ -27,34 +27,34 @@ _BY_KIND[SpanKind.CLIENT] = CODES.index("client")
 def span_categories(columns: SpanColumns) -> list[tuple[str, str, int, int, int]]:
     """(service, category, spans, first end ns, last end ns) per pair, in order of first
     appearance."""
-    if not len(columns):
+    rows = len(columns)
+    if not rows:
         return []
-    code = _BY_KIND[columns.kind.astype(np.uint8)]
+    code = _BY_KIND[columns.kind.view(np.uint8)]
     for key, category in (("messaging.system", 1), ("db.system", 0), ("db.system.name", 0)):
         column = columns.attributes.get(key)
         if column is not None:
             code = np.where(column != NONE, np.minimum(code, category), code)
-    packed = (columns.service.astype(np.int64) + 1) * len(CODES) + code
-    order = np.argsort(packed, kind="stable")  # each group's rows in batch order
-    by_group = packed[order]
-    starts = np.flatnonzero(np.concatenate(([True], by_group[1:] != by_group[:-1])))
-    counts = np.diff(np.append(starts, len(order)))
-    end_ns = columns.end_ns[order]
-    low, high = np.minimum.reduceat(end_ns, starts), np.maximum.reduceat(end_ns, starts)
-    first = order[starts]
-    seen = np.argsort(first)  # groups in order of first appearance
-    first = first[seen]
-    services = columns.service[first].tolist()
-    codes = code[first].tolist()
+    # one small int per (service, category): counted, and its times reduced, without sorting
+    packed = (columns.service.astype(np.intp) + 1) * len(CODES) + code
+    size = int(packed.max()) + 1
+    counts = np.bincount(packed, minlength=size)
+    first = np.full(size, rows, np.intp)
+    np.minimum.at(first, packed, np.arange(rows))
+    low = np.full(size, np.iinfo(np.int64).max, np.int64)
+    np.minimum.at(low, packed, columns.end_ns)
+    high = np.full(size, np.iinfo(np.int64).min, np.int64)
+    np.maximum.at(high, packed, columns.end_ns)
+    groups = np.flatnonzero(counts)
+    groups = groups[np.argsort(first[groups])]  # in order of first appearance
     strings = columns.strings
     return [
-        (strings[s], CODES[c], n, lo, hi)
-        for s, c, n, lo, hi in zip(
-            services,
-            codes,
-            counts[seen].tolist(),
-            low[seen].tolist(),
-            high[seen].tolist(),
+        (strings[g // len(CODES) - 1], CODES[g % len(CODES)], n, lo, hi)
+        for g, n, lo, hi in zip(
+            groups.tolist(),
+            counts[groups].tolist(),
+            low[groups].tolist(),
+            high[groups].tolist(),
             strict=True,
         )
     ]
@@ -70,16 +70,18 @@ def server_windows(columns: SpanColumns, window_ns: int) -> ServerWindows:
     rows = np.flatnonzero(columns.kind == SpanKind.SERVER)
     if not rows.size:
         return []
-    first, group = group_rows([columns.service[rows]])
-    end_ns = columns.end_ns[rows]
+    end_ns, services = columns.end_ns[rows], columns.service[rows]
     start = end_ns - end_ns % window_ns
+    seconds = columns.duration_ns[rows] / 1_000_000_000
+    if services.min() == services.max() and start.min() == start.max():  # the usual batch
+        return [(columns.strings[int(services[0])], [(int(start[0]), seconds)])]
+    first, group = group_rows([services])
     order = np.lexsort((start, group))  # stable: batch order inside a window
     group, start = group[order], start[order]
-    seconds = columns.duration_ns[rows][order] / 1_000_000_000
+    seconds = seconds[order]
     cut = np.flatnonzero((group[1:] != group[:-1]) | (start[1:] != start[:-1])) + 1
     bounds = [0, *cut.tolist(), len(order)]
-    services = columns.service[rows[first]].tolist()
-    out: ServerWindows = [(columns.strings[s], []) for s in services]
+    out: ServerWindows = [(columns.strings[s], []) for s in services[first].tolist()]
     for low, high in itertools.pairwise(bounds):
         out[int(group[low])][1].append((int(start[low]), seconds[low:high]))
     return out

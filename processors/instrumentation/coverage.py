@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import numpy.typing as npt
 
 from otel_perf.histogram import ExponentialHistogram
@@ -26,6 +27,7 @@ SIGNALS = ("traces", "metrics", "logs")
 CATEGORIES = ("server", "client", "db", "messaging", "internal")
 EXITS = frozenset({"client", "db", "messaging"})
 WINDOW_BUCKETS = 160  # buckets of each server-time window's histogram
+MAX_WAITING = 256  # chunks of server durations a service holds before recording them
 
 
 def category(kind: int, attributes: Mapping[str, Any]) -> str:
@@ -66,13 +68,27 @@ class Coverage:
     """One service: its signals, span categories and the server time of its recent windows.
 
     Server-span durations go to the histogram of their tumbling window (``window_ns`` long);
-    the current and the previous window are kept.
+    the current and the previous window are kept. Durations wait as the chunks batches
+    gave until the windows are read (or ``MAX_WAITING`` chunks wait): a run of chunks of
+    one window is then recorded in one pass, which leaves the histograms as recording
+    each chunk in turn does.
     """
 
     window_ns: int
     signals: dict[str, Seen] = field(default_factory=dict)
     categories: dict[str, Seen] = field(default_factory=dict)
-    windows: dict[int, ExponentialHistogram] = field(default_factory=dict)
+    held: dict[int, ExponentialHistogram] = field(default_factory=dict)
+    waiting: list[tuple[int, list[npt.NDArray[np.float64]]]] = field(
+        default_factory=list, repr=False
+    )
+    waiting_chunks: int = 0
+
+    @property
+    def windows(self) -> dict[int, ExponentialHistogram]:
+        """Each kept window's histogram, with every duration given so far recorded."""
+        if self.waiting:
+            self._record()
+        return self.held
 
     def saw(self, signal: str, n: int, first_ns: int, last_ns: int) -> None:
         self.signals.setdefault(signal, Seen()).add(n, first_ns, last_ns)
@@ -80,18 +96,29 @@ class Coverage:
     def saw_spans(self, name: str, n: int, first_ns: int, last_ns: int) -> None:
         self.categories.setdefault(name, Seen()).add(n, first_ns, last_ns)
 
-    def server_times(self, windows: Sequence[tuple[int, npt.ArrayLike]]) -> None:
-        """Record server-span durations (s) per tumbling window: (window start, durations),
+    def server_times(self, windows: Sequence[tuple[int, npt.NDArray[np.float64]]]) -> None:
+        """Take server-span durations (s) per tumbling window: (window start, durations),
         oldest window first."""
         for start, durations in windows:
-            hist = self.windows.get(start)
+            if self.waiting and self.waiting[-1][0] == start:
+                self.waiting[-1][1].append(durations)
+            else:
+                self.waiting.append((start, [durations]))
+            self.waiting_chunks += 1
+        if self.waiting_chunks >= MAX_WAITING:
+            self._record()
+
+    def _record(self) -> None:
+        waiting, self.waiting, self.waiting_chunks = self.waiting, [], 0
+        for start, chunks in waiting:
+            hist = self.held.get(start)
             if hist is None:
-                if self.windows and start < min(self.windows):
+                if self.held and start < min(self.held):
                     continue  # older than both windows kept: too late to count
-                hist = self.windows[start] = ExponentialHistogram(max_size=WINDOW_BUCKETS)
-                for old in sorted(self.windows)[:-2]:
-                    del self.windows[old]
-            hist.record_many(durations)
+                hist = self.held[start] = ExponentialHistogram(max_size=WINDOW_BUCKETS)
+                for old in sorted(self.held)[:-2]:
+                    del self.held[old]
+            hist.record_many(chunks[0] if len(chunks) == 1 else np.concatenate(chunks))
 
     def recent_server(self) -> ExponentialHistogram:
         """Server-span durations (s) of the windows kept, merged."""

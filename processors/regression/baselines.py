@@ -18,11 +18,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
+
 from otel_perf.histogram import ExponentialHistogram
 from otel_perf.processors.regression.saved import SavedBaseline
 
 QUANTILES = (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
 _MASK64 = (1 << 64) - 1
+VECTOR_MIN = 64  # past a full reservoir, fewer values than this are added one by one
 
 
 def splitmix64(x: int) -> int:
@@ -32,6 +36,14 @@ def splitmix64(x: int) -> int:
     x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
     x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK64
     return x ^ (x >> 31)
+
+
+def splitmix64_array(x: NDArray[np.uint64]) -> NDArray[np.uint64]:
+    """:func:`splitmix64` of every value (uint64 arithmetic wraps as the masks do)."""
+    x = x + np.uint64(0x9E3779B97F4A7C15)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
 
 
 class Reservoir:
@@ -49,6 +61,11 @@ class Reservoir:
         self.values = array("d")  # 8 bytes a value, not a float object and a list slot
         self._key = splitmix64(seed & _MASK64)
 
+    @property
+    def key(self) -> int:
+        """The hash of the seed the slots are drawn with."""
+        return self._key
+
     def add(self, value: float) -> None:
         self.seen += 1
         if len(self.values) < self.size:
@@ -61,6 +78,61 @@ class Reservoir:
     def extend(self, values: Iterable[float]) -> None:
         for value in values:
             self.add(value)
+
+    def add_many(self, values: NDArray[np.float64]) -> None:
+        """:meth:`add` of each value in turn, on the whole array at once."""
+        room = max(self.size - len(self.values), 0)
+        if room:
+            self.values.frombytes(np.ascontiguousarray(values[:room], np.float64).tobytes())
+            self.seen += min(room, len(values))
+            values = values[room:]
+        if len(values) < VECTOR_MIN:  # a few values: a loop costs less than the arrays
+            for value in values.tolist():
+                self.add(value)
+            return
+        k = np.arange(self.seen + 1, self.seen + 1 + len(values), dtype=np.uint64)
+        self.seen += len(values)
+        slot = splitmix64_array(np.uint64(self._key) ^ k) % k
+        hit = np.flatnonzero(slot < self.size)
+        if not hit.size:
+            return
+        # a later value taking the same slot replaces an earlier one: keep each slot's last
+        _, last = np.unique(slot[hit][::-1], return_index=True)
+        chosen = hit[::-1][last]
+        kept = np.frombuffer(self.values, np.float64)  # a view: writes go to the array
+        kept[slot[chosen].astype(np.intp)] = values[chosen]
+        del kept  # release the buffer, so the array may grow again
+
+
+def add_to_reservoirs(pairs: Sequence[tuple[Reservoir, NDArray[np.float64]]]) -> None:
+    """:meth:`Reservoir.add_many` of each pair (each reservoir once), the slots of the values
+    past full reservoirs drawn in one pass over all of them: a batch adds a few values to
+    each of many, where one hash each in Python, or arrays per reservoir, cost more."""
+    past: list[tuple[Reservoir, NDArray[np.float64]]] = []
+    for reservoir, values in pairs:
+        room = max(reservoir.size - len(reservoir.values), 0)
+        if room:
+            reservoir.add_many(values[:room])
+            values = values[room:]
+        if len(values):
+            past.append((reservoir, values))
+    if not past:
+        return
+    counts = np.array([len(v) for _, v in past])
+    starts = np.cumsum(counts) - counts
+    seen = np.array([r.seen for r, _ in past], np.uint64)
+    keys = np.array([r.key for r, _ in past], np.uint64)
+    which = np.repeat(np.arange(len(past)), counts)
+    k = seen[which] + (np.arange(counts.sum()) - starts[which]).astype(np.uint64) + np.uint64(1)
+    slot = splitmix64_array(keys[which] ^ k) % k
+    sizes = np.array([r.size for r, _ in past], np.uint64)
+    hits = np.flatnonzero(slot < sizes[which]).tolist()
+    for reservoir, values in past:
+        reservoir.seen += len(values)
+    slots = slot.tolist()
+    for at in hits:  # in order: a later value taking a slot replaces an earlier one
+        reservoir, values = past[int(which[at])]
+        reservoir.values[slots[at]] = float(values[at - int(starts[which[at]])])
 
 
 def quantile(values: Sequence[float], q: float) -> float:

@@ -22,8 +22,13 @@ same :class:`holdings.Holdings` under its one lock.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
+
+from otel_perf.columns import SpanColumns
 from otel_perf.component import Context, Factory, Processor
 from otel_perf.findings import Finding
 from otel_perf.model import SpanBatch, SpanKind
@@ -34,11 +39,11 @@ from otel_perf.processors.regression.analysis import (
     RegressionService,
     compare,
 )
-from otel_perf.processors.regression.baselines import Reservoir
+from otel_perf.processors.regression.baselines import Reservoir, add_to_reservoirs
 from otel_perf.processors.regression.config import RegressionConfig
 from otel_perf.processors.regression.findings import change_finding, version_finding
 from otel_perf.processors.regression.holdings import Holdings
-from otel_perf.processors.regression.intake import keyed_rows
+from otel_perf.processors.regression.intake import Keyed, Positions, groups_of, keyed_rows
 from otel_perf.processors.regression.keys import STATEMENT_PREFIX, is_entry_series
 from otel_perf.processors.regression.persistence import VERSIONS_DIRTY, RegressionState
 from otel_perf.processors.regression.runs import finite
@@ -70,44 +75,139 @@ class RegressionProcessor(Processor):
 
     # -- intake -------------------------------------------------------------
     def consume_spans(self, batch: SpanBatch) -> None:
-        keyed = keyed_rows(batch.columns(), batch.spans)  # operation_key once per combination
-        held = self.held
-        versions, usage, statements = held.versions, held.version_usage, held.statements
-        collected: dict[tuple[str, str], str] = {}  # (service, span name) -> baseline name
-        versioned = False
-        with held.lock:
-            for span, key, value_ms, end_ns in keyed:  # entry operations and statements only
-                resource = span.resource
-                service, version = resource.service_name, resource.service_version
-                if end_ns > held.last_ns:
-                    held.last_ns = end_ns
-                statement = key.startswith(STATEMENT_PREFIX)
-                if version is not None:
-                    versioned = True
-                    versions.add(service, version, key, value_ms, end_ns)
-                    if statement:
-                        usage.execution(service, version, key, value_ms)
-                    else:
-                        usage.request(service, version)
-                if statement:
-                    statements.add(service, key, end_ns, value_ms, span.trace_id)
-                elif span.kind == SpanKind.SERVER:
-                    name = collected.get((service, span.name))
-                    if name is None:
-                        name = collected[(service, span.name)] = f"auto:{service} {span.name}"
-                    self._collect(name, value_ms)
-            if versioned:
-                held.dirty.add(VERSIONS_DIRTY)
-
-    def _collect(self, name: str, value_ms: float) -> None:
-        if not self.config.baseline_intervals or name in self.held.baselines:
+        columns = batch.columns()
+        keyed = keyed_rows(columns, batch.spans)  # entry operations and statements only
+        if keyed is None:
             return
+        with self.held.lock:
+            self.held.last_ns = max(self.held.last_ns, int(keyed.end_ns.max()))
+            if keyed.one_version_per_service():
+                versioned = self._add_grouped(keyed, columns)
+            else:  # a service changes version inside the batch: the order matters
+                versioned = self._add_each(keyed, columns)
+            if versioned:
+                self.held.dirty.add(VERSIONS_DIRTY)
+
+    def _add_grouped(self, keyed: Keyed, columns: SpanColumns) -> bool:
+        """Each (service, version, key)'s samples at once; True when some had a version."""
+        held, versioned = self.held, False
+        values_ms, end_ns = keyed.value_ms, keyed.end_ns
+        for source, k, at in keyed.by_key():
+            service, version = keyed.sources[source]
+            key = keyed.keys[k]
+            statement = key.startswith(STATEMENT_PREFIX)
+            if version is not None:
+                versioned = True
+                held.versions.add_many(service, version, key, values_ms[at], end_ns[at])
+                if statement:
+                    held.version_usage.executions(service, version, key, values_ms[at])
+                else:
+                    held.version_usage.request(service, version, len(values_ms[at]))
+            if statement:
+                traces = columns.trace_id[keyed.groups.rows[at]]
+                held.statements.add_many(service, key, end_ns[at], values_ms[at], traces)
+        if self.config.baseline_intervals:  # else nothing is collected
+            self._collect_servers(keyed, columns)
+        return versioned
+
+    def _collect_servers(self, keyed: Keyed, columns: SpanColumns) -> None:
+        """The SERVER rows' samples, per automatic baseline (service, span name), each in
+        batch order."""
+        bounds = keyed.groups.bounds
+        chosen = [
+            g
+            for g, name in enumerate(keyed.server_name)
+            if name >= 0 and not keyed.keys[keyed.key[g]].startswith(STATEMENT_PREFIX)
+        ]
+        named = [(keyed.source[g], keyed.server_name[g]) for g in chosen]
+        at: list[Positions]
+        if len(set(named)) < len(named):  # a baseline in several groups: merged, in order
+            chosen, at = self._merged_servers(keyed, chosen)
+        else:
+            at = [slice(bounds[g], bounds[g + 1]) for g in chosen]
+        self._collect_each(
+            [
+                (
+                    f"auto:{keyed.sources[keyed.source[g]][0]} "
+                    f"{columns.strings[keyed.server_name[g]]}",
+                    keyed.value_ms[positions],
+                )
+                for g, positions in zip(chosen, at, strict=True)
+            ]
+        )
+
+    @staticmethod
+    def _merged_servers(keyed: Keyed, chosen: list[int]) -> tuple[list[int], list[Positions]]:
+        """One group of each (source, name) among ``chosen`` and the positions of all of
+        their rows, in batch order."""
+        bounds = keyed.groups.bounds
+        at = np.concatenate([np.arange(bounds[g], bounds[g + 1]) for g in chosen])
+        at = at[np.argsort(keyed.groups.rows[at], kind="stable")]  # batch order
+        group = np.searchsorted(bounds, at, side="right") - 1
+        source = np.array(keyed.source)[group]
+        name = np.array(keyed.server_name)[group]
+        by_name = groups_of(at.astype(np.int32), source * (max(keyed.server_name) + 2) + name + 1)
+        firsts = [int(group[i]) for i in by_name.first]
+        parts: list[Positions] = [
+            by_name.rows[lo:hi] for lo, hi in itertools.pairwise(by_name.bounds)
+        ]
+        return firsts, parts
+
+    def _add_each(self, keyed: Keyed, columns: SpanColumns) -> bool:
+        """Span by span, in batch order; True when some had a version."""
+        held, versioned = self.held, False
+        versions, usage, statements = held.versions, held.version_usage, held.statements
+        groups = keyed.groups
+        group = np.repeat(np.arange(len(groups)), np.diff(groups.bounds))
+        for at in np.argsort(groups.rows, kind="stable").tolist():
+            row, g = int(groups.rows[at]), int(group[at])
+            service, version = keyed.sources[keyed.source[g]]
+            key = keyed.keys[keyed.key[g]]
+            value_ms, end_ns = float(keyed.value_ms[at]), int(keyed.end_ns[at])
+            statement = key.startswith(STATEMENT_PREFIX)
+            if version is not None:
+                versioned = True
+                versions.add(service, version, key, value_ms, end_ns)
+                if statement:
+                    usage.execution(service, version, key, value_ms)
+                else:
+                    usage.request(service, version)
+            if statement:
+                trace_id = columns.trace_id[row].tobytes()
+                statements.add(service, key, end_ns, value_ms, trace_id)
+            elif columns.kind[row] == SpanKind.SERVER:
+                name = columns.strings[columns.name[row]]
+                self._collect(f"auto:{service} {name}", keyed.value_ms[at : at + 1])
+        return versioned
+
+    def _collect_each(self, named: list[tuple[str, NDArray[np.float64]]]) -> None:
+        """:meth:`_collect` of each (distinct) name's values, the reservoirs' slots drawn
+        together."""
+        pairs = []
+        for name, values_ms in named:
+            reservoir = self._reservoir(name)
+            if reservoir is not None:
+                pairs.append((reservoir, values_ms))
+        add_to_reservoirs(pairs)
+
+    def _reservoir(self, name: str) -> Reservoir | None:
+        """Where ``name``'s samples are collected; None when it is not (any more, or the
+        reservoirs are full)."""
+        if name in self.held.baselines:
+            return None
         entry = self.held.collecting.get(name)
         if entry is None:
             if len(self.held.collecting) >= self.config.max_series:
-                return
+                return None
             entry = self.held.collecting[name] = (Reservoir(self.config.reservoir_size), 0)
-        entry[0].add(value_ms)
+        return entry[0]
+
+    def _collect(self, name: str, values_ms: NDArray[np.float64]) -> None:
+        if not (self.config.baseline_intervals and values_ms.size):
+            return
+        reservoir = self._reservoir(name)
+        if reservoir is not None:
+            reservoir.add_many(values_ms)
 
     def _interval(self, interval: SeriesInterval) -> None:
         if interval.rollup:
@@ -120,8 +220,9 @@ class RegressionProcessor(Processor):
                     continue
                 p95_ms = red.duration_s.quantile(0.95) * 1000
                 name = f"auto:{key.service} {key.operation}"
-                self.held.current_p95[name] = p95_ms
                 self._count_interval(name, interval.end_ns)
+                if name in self.held.baselines:  # the gauges read it beside its baseline
+                    self.held.current_p95[name] = p95_ms  # (not one per span-metrics series)
                 if is_entry_series(key.span_kind, key.operation):
                     length_s = (interval.end_ns - interval.start_ns) / 1e9
                     usage = Usage(red.calls, 0, red.duration_s.sum * 1000, length_s)
@@ -162,8 +263,8 @@ class RegressionProcessor(Processor):
         for key, red in interval.values.items():
             if key.span_kind == SpanKind.SERVER and not key.is_overflow:  # auto baselines
                 seed = f"{key.label()} {interval.start_ns}"
-                for value_ms in samples_ms(red.duration_s, self.config.reservoir_size, seed):
-                    self._collect(f"auto:{key.service} {key.operation}", value_ms)
+                values_ms = samples_ms(red.duration_s, self.config.reservoir_size, seed)
+                self._collect(f"auto:{key.service} {key.operation}", np.array(values_ms))
         for key, versions in interval.versions.items():
             if not is_entry_series(key.span_kind, key.operation) or key.is_overflow:
                 continue

@@ -34,6 +34,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
+
 from otel_perf.processors.regression.saved import SavedUsage
 
 #: what a statement's version comparison adds to its finding
@@ -121,13 +124,13 @@ class VersionUsage:
         self.statements: dict[tuple[str, str, str], tuple[int, float]] = {}
         self.untracked = 0
 
-    def request(self, service: str, version: str) -> None:
-        """One entry span of ``service`` at ``version``."""
+    def request(self, service: str, version: str, n: int = 1) -> None:
+        """``n`` entry spans of ``service`` at ``version``."""
         key = (service, version)
         if key in self.requests or len(self.requests) < self.max_series:
-            self.requests[key] = self.requests.get(key, 0) + 1
+            self.requests[key] = self.requests.get(key, 0) + n
         else:
-            self.untracked += 1
+            self.untracked += n
 
     def execution(self, service: str, version: str, statement: str, value_ms: float) -> None:
         """One execution of ``statement`` by ``service`` at ``version``."""
@@ -137,6 +140,18 @@ class VersionUsage:
             self.statements[key] = (count + 1, total + value_ms)
         else:
             self.untracked += 1
+
+    def executions(
+        self, service: str, version: str, statement: str, values_ms: NDArray[np.float64]
+    ) -> None:
+        """:meth:`execution` of each value in turn (summed in that order)."""
+        key = (service, version, statement)
+        count, total = self.statements.get(key, (0, 0.0))
+        if count or len(self.statements) < self.max_series:
+            summed = np.add.accumulate(np.concatenate(([total], values_ms)))[-1]
+            self.statements[key] = (count + len(values_ms), float(summed))
+        else:
+            self.untracked += len(values_ms)
 
     def saved(self) -> SavedUsage:
         """The counts as saved (``resume`` reads them back)."""

@@ -14,6 +14,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
+
 from otel_perf.processors.regression.saved import SavedSamples, SavedTracker
 
 Early = Callable[["Comparison"], bool]
@@ -78,6 +81,26 @@ class VersionSamples:
             del self._tail[0]
             del self._tail_ns[0]
 
+    def extend(self, values_ms: NDArray[np.float64], t_ns: NDArray[np.int64]) -> None:
+        """:meth:`add` of each value (and its time) in turn, as array slices (float64 and
+        int64 arrays)."""
+        room = max(self.window - len(self.head), 0)
+        if room:
+            self.head.frombytes(values_ms[:room].tobytes())
+            self.head_ns.frombytes(t_ns[:room].tobytes())
+        if self._tail is None or self._tail_ns is None:
+            if len(values_ms) <= room:
+                return
+            # the first sample past the head: the tail starts as the head
+            self._tail, self._tail_ns = array("d", self.head), array("q", self.head_ns)
+            values_ms, t_ns = values_ms[room:], t_ns[room:]
+        self._tail.frombytes(values_ms.tobytes())
+        self._tail_ns.frombytes(t_ns.tobytes())
+        extra = len(self._tail) - self.window
+        if extra > 0:
+            del self._tail[:extra]
+            del self._tail_ns[:extra]
+
     def saved(self) -> SavedSamples:
         return SavedSamples(
             head=self.head.tolist(),
@@ -126,11 +149,33 @@ class VersionTracker:
     def add(
         self, service: str, version: str, operation: str, value_ms: float, t_ns: int = 0
     ) -> None:
+        samples = self._samples(service, version, operation, t_ns, 1)
+        if samples is not None:
+            samples.add(value_ms, t_ns)
+
+    def add_many(
+        self,
+        service: str,
+        version: str,
+        operation: str,
+        values_ms: NDArray[np.float64],
+        t_ns: NDArray[np.int64],
+    ) -> None:
+        """:meth:`add` of each value in turn, when they are all of one version and nothing
+        else comes between them."""
+        samples = self._samples(service, version, operation, int(t_ns[0]), len(values_ms))
+        if samples is not None:
+            samples.extend(values_ms, t_ns)
+
+    def _samples(
+        self, service: str, version: str, operation: str, t_ns: int, n: int
+    ) -> VersionSamples | None:
+        """Where ``n`` samples of ``version`` go, the first at ``t_ns`` (None: untracked)."""
         seen = self.seen.get(service)
         if seen is None:
             if len(self.seen) >= self.max_series:  # services are wire data: bounded too
-                self.untracked += 1
-                return
+                self.untracked += n
+                return None
             seen = self.seen[service] = {}
         if version not in seen:  # stragglers of an older version do not switch back
             if seen:
@@ -143,15 +188,15 @@ class VersionTracker:
         versions = self.samples.get((service, operation))
         if versions is None:
             if len(self.samples) >= self.max_series:
-                self.untracked += 1
-                return
+                self.untracked += n
+                return None
             versions = self.samples[(service, operation)] = {}
             self.operations.setdefault(service, []).append(operation)
         if version not in versions:
             versions[version] = VersionSamples(self.window)
             while len(versions) > KEPT_VERSIONS:
                 del versions[next(iter(versions))]  # oldest first: dicts keep insertion order
-        versions[version].add(value_ms, t_ns)
+        return versions[version]
 
     def _record_release(self, service: str, old: str, new: str, t_ns: int) -> None:
         kept = self.releases.setdefault(service, deque(maxlen=KEPT_RELEASES))

@@ -49,6 +49,10 @@ HISTOGRAMS = (MetricType.HISTOGRAM, MetricType.EXPONENTIAL_HISTOGRAM)
 M = TypeVar("M", bound=BaseModel)
 
 
+class _Fields:
+    """A plain object whose ``__dict__`` shares its keys with every other one's."""
+
+
 class SLOProcessor(Processor):
     """Keeps every objective's minute counts and evaluates them on event time."""
 
@@ -160,7 +164,14 @@ class SLOProcessor(Processor):
         }
         fields_set = self._parts.setdefault(given, set(given))
         values = {**dict(objective), **parts}  # validated already: constructed as it is
-        return Objective.model_construct(_fields_set=fields_set, **values)
+        shared = Objective.model_construct(_fields_set=fields_set, **values)
+        # its fields in a key-sharing dict (PEP 412: one key table for every objective,
+        # ~230 B less each): the dict of a plain instance given the same attributes
+        holder = _Fields()
+        for name, value in shared.__dict__.items():
+            setattr(holder, name, value)
+        object.__setattr__(shared, "__dict__", holder.__dict__)
+        return shared
 
     def objectives_of(self, service: str) -> list[Objective]:
         """The service's objectives; the defaults on first sight when it has none."""

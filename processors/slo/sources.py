@@ -10,16 +10,20 @@ explicit ones), cumulative streams are turned into deltas.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Iterator
 
 import numpy as np
+from numpy.typing import NDArray
 
+from otel_perf.columns import SpanColumns
 from otel_perf.component.metricmath import (
     MetricStreams,
     explicit_at_or_below,
     exponential,
     unit_scale,
 )
+from otel_perf.facts import group_rows
 from otel_perf.model import MetricPoint, MetricType, SpanBatch, SpanKind, SpanRecord
 from otel_perf.processors.slo.objective import Objective, SLIKind
 from otel_perf.semconv import is_error, route_of
@@ -59,18 +63,9 @@ def span_events(batch: SpanBatch, objectives_of: ObjectivesOf, add: Add) -> None
     if not rows.size:
         return
     spans = batch.spans
-    services = columns.service[rows].astype(np.int64) + 1  # -1 (absent) -> 0
-    minutes = columns.end_ns[rows] // MINUTE_NS
-    # one int64 per (service, minute): minutes from the batch's first, times the table size
-    groups = (minutes - minutes.min()) * (len(columns.strings) + 1) + services
-    _, first, inverse = np.unique(groups, return_index=True, return_inverse=True)
-    order = np.argsort(inverse, kind="stable")  # rows of each group, in span order
-    bounds = np.concatenate(([0], np.cumsum(np.bincount(inverse))))
     durations = columns.duration_ns
-    for group in np.argsort(first, kind="stable"):  # groups in order of first appearance
-        members = rows[order[bounds[group] : bounds[group + 1]]]
-        service = spans[int(rows[first[group]])].resource.service_name
-        minute = int(minutes[first[group]])
+    for members, minute in _groups(columns, rows):
+        service = spans[int(members[0])].resource.service_name
         errors: int | None = None
         for objective in objectives_of(service, members.size):
             if objective.latency_metric or objective.kind == SLIKind.RATIO:
@@ -97,6 +92,24 @@ def span_events(batch: SpanBatch, objectives_of: ObjectivesOf, add: Add) -> None
             else:  # throughput: every request counts; the minute is judged when it closes
                 good = members.size
             add(objective.name, minute, good, members.size)
+
+
+def _groups(columns: SpanColumns, rows: NDArray[np.intp]) -> Iterator[tuple[NDArray[np.intp], int]]:
+    """``rows`` by (service, minute of their end): groups in order of first appearance, each
+    group's rows in batch order, with its minute. A batch is mostly one group: then no
+    grouping at all."""
+    services = columns.service[rows]
+    minutes = columns.end_ns[rows] // MINUTE_NS
+    low = int(minutes.min())
+    if low == int(minutes.max()) and services.min() == services.max():
+        yield rows, low
+        return
+    first, group = group_rows([services, minutes - low])
+    order = np.argsort(group, kind="stable")
+    bounds = np.zeros(len(first) + 1, np.intp)
+    np.cumsum(np.bincount(group, minlength=len(first)), out=bounds[1:])
+    for g, (start, stop) in enumerate(itertools.pairwise(bounds.tolist())):
+        yield rows[order[start:stop]], int(minutes[first[g]])
 
 
 def _good(objective: Objective, span: SpanRecord) -> bool:

@@ -46,7 +46,8 @@ class ObjectiveState:
     objective: Objective
     counts: MinuteCounts
     rules: tuple[BurnRateRule, ...]
-    alerts: dict[AlertSeverity, AlertState] = field(default_factory=dict)
+    #: one per severity of the rules, in their order (a tuple: ~170 B less than a dict)
+    alerts: tuple[AlertState, ...] = ()
     breached: bool = False
     dirty: bool = False
     #: the last evaluation's inputs — each rule's long and short window good/total (one
@@ -62,10 +63,8 @@ class ObjectiveState:
         ratio = objective.budgeting == BudgetingMethod.RATIO_TIMESLICES
         counts = MinuteCounts.for_window(objective.window, timeslice_rule(objective), ratio)
         rules = scaled_rules(objective.rules, nominal_window_s(objective.window))
-        alerts = {
-            AlertSeverity(r.severity): AlertState(objective.name, AlertSeverity(r.severity))
-            for r in rules
-        }
+        severities = dict.fromkeys(AlertSeverity(r.severity) for r in rules)
+        alerts = tuple(AlertState(objective.name, s) for s in severities)
         return cls(objective, counts, rules, alerts, observation=Observation(max_gap_ns))
 
     @property
@@ -90,6 +89,10 @@ class ObjectiveState:
             by_window[rule.short_window_s] = (sums[4 * i + 2], sums[4 * i + 3])
         o = self.objective
         return evaluate(self.rules, by_window.__getitem__, o.target, o.min_events, observed_s)
+
+    def alert(self, severity: AlertSeverity) -> AlertState:
+        """The alert of ``severity`` (one of the rules' severities)."""
+        return next(a for a in self.alerts if a.severity == severity)
 
     @property
     def uses_timeslices(self) -> bool:
@@ -144,7 +147,7 @@ class ObjectiveState:
             self._alert(t, states, source)
             for severity, firing in firing_by_severity(states).items()
             if severity in observed
-            and (t := self.alerts[severity].update(firing, now_ns)) is not None
+            and (t := self.alert(severity).update(firing, now_ns)) is not None
         ]
 
     def _window(self, first: int, last: int) -> tuple[float, float]:
@@ -233,8 +236,7 @@ class ObjectiveState:
             "suggested": o.suggested,
             "breached": self.breached,
             "alerts": {
-                s.value: {"firing": a.firing, "since_ns": a.since_ns}
-                for s, a in self.alerts.items()
+                a.severity.value: {"firing": a.firing, "since_ns": a.since_ns} for a in self.alerts
             },
             **self.last,
             "budget_history": self.budget_history(),
@@ -254,7 +256,7 @@ class ObjectiveState:
         """The saved document (``saved.py``)."""
         return SavedObjective(
             counts=SavedCounts.model_validate(self.counts.to_dict()),
-            alerts=list(self.alerts.values()),
+            alerts=list(self.alerts),
             breached=self.breached,
             observation=SavedObservation(
                 since_ns=self.observation.since_ns, last_ns=self.observation.last_ns
@@ -265,9 +267,8 @@ class ObjectiveState:
         """Take a saved document back. Raises ValueError when its rings do not fit."""
         counts = saved.counts.model_dump()
         self.counts = MinuteCounts.from_dict(counts, timeslice_rule(self.objective))
-        for alert in saved.alerts:
-            if alert.severity in self.alerts:
-                self.alerts[alert.severity] = alert
+        restored = {alert.severity: alert for alert in saved.alerts}  # the last one wins
+        self.alerts = tuple(restored.get(a.severity, a) for a in self.alerts)
         self.breached = saved.breached
         if saved.observation is not None:
             self.observation.resume(saved.observation.since_ns, saved.observation.last_ns)

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import scenarios
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -19,7 +20,7 @@ from otel_perf.codec import decode, encode
 from otel_perf.component import Context
 from otel_perf.decode import Decoder
 from otel_perf.findings import Finding, Kind, State
-from otel_perf.processors.incidents.calls import CallGraph, SavedCalls
+from otel_perf.processors.incidents.calls import MAX_DEPTH, CallGraph, SavedCalls, top_rows
 from otel_perf.processors.incidents.config import IncidentsConfig
 from otel_perf.processors.incidents.processor import IncidentsProcessor
 from otel_perf.store import Store
@@ -187,3 +188,26 @@ def test_the_document_is_written_versioned_and_an_unversioned_one_still_loads() 
     again.start()
     assert again.snapshot()["calls"]["edges"] == processor.snapshot()["calls"]["edges"] > 1
     assert again.snapshot()["state_discarded"] == 0
+
+
+def stepwise_tops(parent: Any, rows: Any) -> Any:
+    """The top ancestors as found before: one step up at a time, at most MAX_DEPTH steps."""
+    top = rows.copy()
+    for _ in range(MAX_DEPTH):
+        up = parent[top]
+        if not (up >= 0).any():
+            break
+        top = np.where(up >= 0, up, top)
+    return top
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_top_ancestors_by_doubling_match_one_step_at_a_time(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 300))
+    # parents anywhere in the batch: chains, forests, self-parents and cycles (bad data)
+    parent = np.where(rng.random(n) < 0.3, -1, rng.integers(0, n, n)).astype(np.int32)
+    if seed % 2:  # long chains: deeper than MAX_DEPTH
+        parent = np.arange(-1, n - 1, dtype=np.int32)
+    rows = np.arange(n)
+    assert (top_rows(parent) == stepwise_tops(parent, rows)).all()

@@ -9,13 +9,20 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
 from recorded import benchmark_batches, random_span, scenario_batches
 from scenarios import INJECTIONS
 
+from otel_perf.histogram import ExponentialHistogram
 from otel_perf.model import Resource, SpanBatch, SpanKind
 from otel_perf.processors.instrumentation.categories import server_windows, span_categories
-from otel_perf.processors.instrumentation.coverage import NS, category
+from otel_perf.processors.instrumentation.coverage import (
+    NS,
+    WINDOW_BUCKETS,
+    Coverage,
+    category,
+)
 
 WINDOW_NS = NS // 4  # several windows a batch, so their order and bounds are checked
 
@@ -61,3 +68,38 @@ def test_random_spans(seed: int) -> None:
         for _ in range(300)
     ]
     same(SpanBatch(spans))
+
+
+def recorded_at_once(
+    chunks: list[tuple[int, list[float]]],
+) -> dict[int, ExponentialHistogram]:
+    """The two newest windows as recording each chunk when it arrives keeps them."""
+    windows: dict[int, ExponentialHistogram] = {}
+    for start, durations in chunks:
+        hist = windows.get(start)
+        if hist is None:
+            if windows and start < min(windows):
+                continue
+            hist = windows[start] = ExponentialHistogram(max_size=WINDOW_BUCKETS)
+            for old in sorted(windows)[:-2]:
+                del windows[old]
+        for value in durations:
+            hist.record(value)
+    return windows
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_durations_recorded_when_read_match_recording_them_on_arrival(seed: int) -> None:
+    rng = random.Random(seed)
+    coverage, chunks = Coverage(WINDOW_NS), []
+    start = 100 * WINDOW_NS
+    for step in range(600):  # past MAX_WAITING: some are recorded before a read
+        start += WINDOW_NS * rng.choice([0, 0, 0, 1, -1, -3])  # late windows too
+        durations = [rng.lognormvariate(-3, 2) for _ in range(rng.randrange(0, 20))]
+        chunks.append((start, durations))
+        coverage.server_times([(start, np.array(durations, np.float64))])
+        if step % 97 == 0 or step == 599:
+            expected = recorded_at_once(chunks)
+            got = coverage.windows
+            assert sorted(got) == sorted(expected)
+            assert all(got[k].to_dict() == expected[k].to_dict() for k in got)
