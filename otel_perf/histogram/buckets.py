@@ -116,6 +116,26 @@ class Buckets:
         counts = np.bincount(indices - low).astype(count_dtype(indices.size), copy=False)
         return cls(low, counts, indices.size)
 
+    @classmethod
+    def from_sparse(cls, index: RawArray, counts: CountArray) -> Buckets:
+        """The counts ``counts`` (all > 0) at the ascending indices ``index`` (non-empty)."""
+        total = int(counts.sum())
+        low, high = int(index[0]), int(index[-1])
+        if _stays_raw(total, high - low + 1):
+            return cls._of_raw(np.repeat(index.astype(_RAW), counts))
+        dense = np.zeros(high - low + 1, count_dtype(total))
+        dense[index - low] = counts
+        return cls(low, dense, total)
+
+    def entries(self) -> tuple[Int64Array, Int64Array]:
+        """The indices holding values, ascending, and their counts (what
+        :meth:`from_sparse` reads back)."""
+        if self._counts is None:
+            index, counts = np.unique(self._raw_values(), return_counts=True)
+            return index.astype(np.int64), counts.astype(np.int64)
+        used = np.flatnonzero(self._counts)
+        return used + self.offset, self._counts[used].astype(np.int64)
+
     @property
     def counts(self) -> CountArray:
         """The dense counts for ``offset .. end - 1`` (built afresh while sparse: read only)."""

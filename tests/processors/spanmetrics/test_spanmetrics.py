@@ -14,6 +14,7 @@ from otel_perf.processors.spanmetrics.config import SpanMetricsConfig
 from otel_perf.processors.spanmetrics.keys import OVERFLOW
 from otel_perf.processors.spanmetrics.processor import SpanMetricsProcessor
 from otel_perf.processors.spanmetrics.windows import Rollup
+from otel_perf.rollups import REDBlock
 from otel_perf.series import RED, SeriesHub, SeriesInterval, SeriesKey
 from otel_perf.store import Store
 
@@ -270,23 +271,25 @@ def test_noise_that_came_first_cannot_push_a_real_route_into_overflow(make: Any)
     assert processor.keyer.evicted_series == 2
 
 
-def test_a_rollup_borrows_a_closed_interval_until_a_second_one_merges() -> None:
+def test_a_rollup_window_is_a_block_of_the_intervals_merged() -> None:
     key = SeriesKey("shop", "GET /items/{id}", SpanKind.SERVER)
+    other = SeriesKey("shop", "GET /cart", SpanKind.SERVER)
     first, second = RED(calls=2, errors=1), RED(calls=3)
     first.duration_s.record_many(np.array([0.01, 0.02]))
     second.duration_s.record_many(np.array([0.03, 0.04, 0.05]))
     rollup = Rollup(60)
     rollup.add(SeriesInterval(T0, T0 + 10 * S, 10, {key: first}))
-    assert rollup.open[T0][key] is first  # one interval: shared, not copied
-    rollup.add(SeriesInterval(T0 + 10 * S, T0 + 20 * S, 10, {key: second}))
-    merged = rollup.open[T0][key]
-    assert merged is not first
+    window = rollup.open[T0]
+    assert isinstance(window, REDBlock) and window[key] == first
+    rollup.add(SeriesInterval(T0 + 10 * S, T0 + 20 * S, 10, {other: RED(calls=1), key: second}))
+    expected = first.copy()
+    expected.merge(second)
     assert (first.calls, first.errors, first.duration_s.count) == (2, 1, 2)  # untouched
-    assert (merged.calls, merged.errors, merged.duration_s.count) == (5, 1, 5)
-    rollup.add(SeriesInterval(T0 + 20 * S, T0 + 30 * S, 10, {key: RED(calls=1)}))
-    assert rollup.open[T0][key] is merged and merged.calls == 6  # owned now: merged in place
+    assert dict(rollup.open[T0].items()) == {key: expected, other: RED(calls=1)}
+    assert list(rollup.open[T0]) == [key, other]  # in order of arrival, as a dict's keys
+    assert rollup.open[T0][key] is not rollup.open[T0][key]  # each read is a RED of its own
     (closed,) = rollup.close_until(T0 + 60 * S, "spanmetrics")
-    assert closed.values[key] is merged and rollup.borrowed == {}
+    assert closed.values[key] == expected and closed.rollup and not rollup.open
 
 
 def test_the_hour_is_built_from_closed_minutes_and_equals_every_interval_merged(
