@@ -127,15 +127,6 @@ class Buckets:
         dense[index - low] = counts
         return cls(low, dense, total)
 
-    def entries(self) -> tuple[Int64Array, Int64Array]:
-        """The indices holding values, ascending, and their counts (what
-        :meth:`from_sparse` reads back)."""
-        if self._counts is None:
-            index, counts = np.unique(self._raw_values(), return_counts=True)
-            return index.astype(np.int64), counts.astype(np.int64)
-        used = np.flatnonzero(self._counts)
-        return used + self.offset, self._counts[used].astype(np.int64)
-
     @property
     def counts(self) -> CountArray:
         """The dense counts for ``offset .. end - 1`` (built afresh while sparse: read only)."""
