@@ -47,15 +47,20 @@ class SparseSides:
         """Entries in any order, repeats of a (row, index) summed, zero counts dropped."""
         keep = counts > 0
         rows, index, counts = rows[keep], index[keep], counts[keep]
-        order = np.lexsort((index, rows))
-        rows, index, counts = rows[order], index[order], counts[order]
         if rows.size:
-            new = np.empty(rows.size, bool)
+            # one int64 key per entry: the row above, the index (from the lowest) below
+            low = int(index.min())
+            key = (rows << 32) | (index - low)
+            if not (key[1:] >= key[:-1]).all():  # already in order when built row by row
+                order = np.argsort(key, kind="stable")
+                key, counts = key[order], counts[order]
+            new = np.empty(key.size, bool)
             new[0] = True
-            new[1:] = (rows[1:] != rows[:-1]) | (index[1:] != index[:-1])
+            np.not_equal(key[1:], key[:-1], out=new[1:])
             at = np.flatnonzero(new)
-            rows, index = rows[at], index[at]
+            key = key[at]
             counts = np.add.reduceat(counts, at)
+            rows, index = key >> 32, (key & 0xFFFFFFFF) + low
         starts = np.zeros(n + 1, np.int64)
         np.cumsum(np.bincount(rows, minlength=n), out=starts[1:])
         top = int(counts.max()) if counts.size else 0
@@ -238,38 +243,33 @@ class HistogramBlock:
 
 
 def _sides_of(sides: Sequence[Buckets | None], n: int) -> SparseSides:
-    """One side of every row from the histograms' own buckets, in a few numpy calls: the
-    sparse sides' sorted indices joined as they are, the dense sides' counts in one array."""
-    raw_rows, raw_parts, raw_sizes = [], [], []
-    dense_rows, dense_parts, dense_offsets = [], [], []
+    """One side of every row from the histograms' own buckets, row after row (so the
+    entries arrive sorted): a sparse side's sorted indices as they are, a dense side's
+    non-empty buckets."""
+    rows: list[int] = []
+    indices: list[NDArray[np.integer[Any]]] = []
+    counts: list[NDArray[np.integer[Any]]] = []
     for row, side in enumerate(sides):
         if side is None:
             continue
         if side._raw is not None:
-            raw_rows.append(row)
-            raw_parts.append(side._raw)
-            raw_sizes.append(side.total)
-        elif side._counts is not None:
-            dense_rows.append(row)
-            dense_parts.append(side._counts)
-            dense_offsets.append(side.offset)
-    owners, indices, counts = [], [], []
-    if raw_rows:
-        index = np.frombuffer(b"".join(raw_parts), np.int32).astype(np.int64)
-        owners.append(np.repeat(np.array(raw_rows, np.int64), raw_sizes))
-        indices.append(index)
-        counts.append(np.ones(index.size, np.int64))
-    if dense_rows:
-        sizes = np.array([part.size for part in dense_parts], np.int64)
-        starts = np.repeat(np.cumsum(sizes) - sizes, sizes)
-        owners.append(np.repeat(np.array(dense_rows, np.int64), sizes))
-        at = np.arange(int(sizes.sum()), dtype=np.int64) - starts
-        indices.append(np.repeat(np.array(dense_offsets, np.int64), sizes) + at)
-        counts.append(np.concatenate(dense_parts).astype(np.int64))
-    if not owners:
+            index = np.frombuffer(side._raw, np.int32)
+            rows.append(row)
+            indices.append(index)
+            counts.append(np.ones(index.size, np.int64))
+        elif side._counts is not None:  # its non-empty buckets only: often a few in many
+            used = np.flatnonzero(side._counts)
+            rows.append(row)
+            indices.append(used + side.offset)
+            counts.append(side._counts[used])
+    if not rows:
         return SparseSides.of_entries(*(np.zeros(0, np.int64),) * 3, n)
+    sizes = [index.size for index in indices]
     return SparseSides.of_entries(
-        np.concatenate(owners), np.concatenate(indices), np.concatenate(counts), n
+        np.repeat(np.array(rows, np.int64), sizes),
+        np.concatenate(indices).astype(np.int64),
+        np.concatenate(counts).astype(np.int64),
+        n,
     )
 
 
