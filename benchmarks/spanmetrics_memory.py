@@ -2,6 +2,10 @@
 
 ``python -m benchmarks.spanmetrics_memory [--series N] [--values N] [--seed N]``
 
+Two figures: the open interval (RED objects, what settles while an interval is open) and
+the same interval once closed (a :class:`~otel_perf.rollups.REDBlock` of columns: what
+the recent intervals and the rollups hold), the open one freed.
+
 ``--series`` series (services of 20 operations each: 1,000 services at the default 20,000)
 each get ``--values`` seeded log-normal durations (median ~24 ms, sigma 1) in one base
 interval of the span-metrics processor's :class:`Windows`, which are then settled into
@@ -26,6 +30,7 @@ import numpy as np
 
 from benchmarks._args import bounded
 from otel_perf.processors.spanmetrics.windows import Windows
+from otel_perf.rollups import REDBlock
 from otel_perf.series import SeriesKey
 
 OPERATIONS_PER_SERVICE = 20
@@ -77,15 +82,19 @@ def measure(series: int, values: int, seed: int) -> dict[str, object]:
         windows.settle()
         gc.collect()
         snapshot = tracemalloc.take_snapshot()
+        held = sum(len(reds) for reds in windows.open.values())
+        closed = REDBlock.of(windows.open.pop(0))
+        gc.collect()
+        closed_snapshot = tracemalloc.take_snapshot()
     finally:
         tracemalloc.stop()
     by_part: Counter[str] = Counter()
     for diff in snapshot.compare_to(baseline, "filename"):
         by_part[part_of(diff.traceback[0].filename)] += diff.size_diff
-    held = sum(len(reds) for reds in windows.open.values())
-    if held != series:
+    if held != series or len(closed) != series:
         raise RuntimeError(f"expected {series} series in the window, found {held}")
     total = sum(by_part.values())
+    closed_total = sum(d.size_diff for d in closed_snapshot.compare_to(baseline, "filename"))
     return {
         "series": series,
         "values_per_series": values,
@@ -94,6 +103,8 @@ def measure(series: int, values: int, seed: int) -> dict[str, object]:
         "bytes_per_series_by_part": {
             part: round(size / series) for part, size in sorted(by_part.items())
         },
+        "closed_mib": round(closed_total / 2**20, 2),
+        "closed_bytes_per_series": round(closed_total / series),
     }
 
 
@@ -107,6 +118,10 @@ def report(figures: dict[str, object]) -> None:
     assert isinstance(parts, dict)
     for part, size in sorted(parts.items(), key=lambda item: -item[1]):
         print(f"  {part:<14} {size:>6} B a series")
+    print(
+        f"closed (a block of columns, as the recent intervals and rollups hold it): "
+        f"{figures['closed_mib']} MiB traced, {figures['closed_bytes_per_series']} B a series"
+    )
     print(json.dumps(figures))
 
 

@@ -119,7 +119,7 @@ class SeriesInterval:
     start_ns: int
     end_ns: int
     resolution_s: int
-    values: dict[SeriesKey, RED]
+    values: Mapping[SeriesKey, RED]
     source: str = ""
     rollup: bool = False  # a merge of base intervals already published
     #: merged from trace-tier aggregates (``processors/aggregates``), not counted from spans

@@ -53,3 +53,10 @@ def test_the_last_line_is_the_figures_as_json(capsys: pytest.CaptureFixture[str]
 def test_counts_are_bounded() -> None:
     with pytest.raises(SystemExit):
         spanmetrics_memory.parse_args(["--series", "300000"])
+
+
+def test_a_closed_interval_holds_less_than_half_the_open_one() -> None:
+    figures = spanmetrics_memory.measure(series=2_000, values=20, seed=7)
+    closed, held = figures["closed_bytes_per_series"], figures["bytes_per_series"]
+    assert isinstance(closed, int) and isinstance(held, int)
+    assert 0 < closed < held / 2

@@ -116,6 +116,17 @@ class Buckets:
         counts = np.bincount(indices - low).astype(count_dtype(indices.size), copy=False)
         return cls(low, counts, indices.size)
 
+    @classmethod
+    def from_sparse(cls, index: RawArray, counts: CountArray) -> Buckets:
+        """The counts ``counts`` (all > 0) at the ascending indices ``index`` (non-empty)."""
+        total = int(counts.sum())
+        low, high = int(index[0]), int(index[-1])
+        if _stays_raw(total, high - low + 1):
+            return cls._of_raw(np.repeat(index.astype(_RAW), counts))
+        dense = np.zeros(high - low + 1, count_dtype(total))
+        dense[index - low] = counts
+        return cls(low, dense, total)
+
     @property
     def counts(self) -> CountArray:
         """The dense counts for ``offset .. end - 1`` (built afresh while sparse: read only)."""

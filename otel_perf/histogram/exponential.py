@@ -249,6 +249,45 @@ class ExponentialHistogram:
         twin._positive, twin._negative = _copied(self._positive), _copied(self._negative)
         return twin
 
+    def _parts(
+        self,
+    ) -> tuple[int, int, int, int, int, float, float, float, Buckets | None, Buckets | None]:
+        """Everything held, for :class:`~otel_perf.histogram.block.HistogramBlock` (the
+        sides are this histogram's own: read only)."""
+        return (
+            self._scale,
+            self._max_scale,
+            self._max_size,
+            self._zero_count,
+            self._count,
+            self._sum,
+            self._min,
+            self._max,
+            self._positive,
+            self._negative,
+        )
+
+    @classmethod
+    def _assemble(
+        cls,
+        max_size: int,
+        max_scale: int,
+        scale: int,
+        zero_count: int,
+        count: int,
+        total: float,
+        low: float,
+        high: float,
+        positive: Buckets | None,
+        negative: Buckets | None,
+    ) -> ExponentialHistogram:
+        """A histogram of :meth:`_parts` (the sides are taken over)."""
+        histogram = cls(max_size, max_scale)
+        histogram._scale, histogram._zero_count, histogram._count = scale, zero_count, count
+        histogram._sum, histogram._min, histogram._max = total, low, high
+        histogram._positive, histogram._negative = positive, negative
+        return histogram
+
     # -- reading -----------------------------------------------------------------------
 
     def quantile(self, q: float) -> float:

@@ -42,10 +42,8 @@ def record_groups(
     if smallest <= 0:  # zeros or negatives: each histogram on its own
         _one_by_one(histograms, values, bounds, range(len(histograms)))
         return
-    group = np.repeat(np.arange(len(sizes)), sizes)
     indices = map_to_indices(values, scale)
-    order = np.lexsort((indices, group))  # each group's indices, sorted
-    ordered = indices[order].astype(np.int32)
+    ordered = _sorted_per_group(indices, sizes)
     filled = sizes > 0
     at = starts[filled]
     lows = ordered[at].tolist()
@@ -62,6 +60,19 @@ def record_groups(
         side = Buckets.from_sorted(ordered[bounds[g] : bounds[g + 1]], low, high)
         histogram._fill(side, sums[i], mins[i], maxs[i])
     _one_by_one(histograms, values, bounds, rest)
+
+
+def _sorted_per_group(indices: NDArray[np.int64], sizes: NDArray[np.intp]) -> NDArray[np.int32]:
+    """Each group's indices sorted, groups kept in order: one sort of int64 keys (group in
+    the high 32 bits, index above the lowest in the low ones), several times faster than
+    ``lexsort``; indices at any scale span far less than 2 ** 32."""
+    low = int(indices.min())
+    keys = np.repeat(np.arange(len(sizes), dtype=np.int64) << 32, sizes)
+    keys |= indices - low
+    keys.sort()
+    keys &= 0xFFFFFFFF
+    keys += low
+    return keys.astype(np.int32)
 
 
 def _one_by_one(

@@ -7,6 +7,7 @@ counters the API shows. Typed here, so a damaged document fails validation on lo
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -96,7 +97,7 @@ def key_of(doc: KeyDoc) -> SeriesKey:
 def interval_doc(
     start_ns: int,
     end_ns: int,
-    values: dict[SeriesKey, RED],
+    values: Mapping[SeriesKey, RED],
     versions: dict[SeriesKey, dict[str, RED]] | None = None,
 ) -> IntervalDoc:
     per_version = versions or {}

@@ -58,37 +58,42 @@ def series_groups(
     ``by_resource`` keeps spans of different resources apart (when resource attributes
     are dimensions too).
     """
-    end_ns = columns.end_ns
-    start_ns = end_ns - end_ns % interval_ns
-    late = start_ns < watermark_ns
-    start_ns = np.where(late, watermark_ns, start_ns)
-    internal = np.array([name is None for name in operations.names], bool)[operations.ids]
-    rows = np.flatnonzero(~internal)
-    if not rows.size:
-        return SeriesGroups([], rows, [0], [], int(np.count_nonzero(late)))
-    by_combination = _priorities(columns, spans, operations)[operations.combination]
+    slot = columns.end_ns // interval_ns  # the interval each span lands in, by its end
+    floor = watermark_ns // interval_ns  # the watermark is a multiple of the interval
+    late = int(np.count_nonzero(slot < floor))
+    if late:
+        slot = np.maximum(slot, floor)
+    names = operations.names
+    rows: NDArray[np.intp] | None = None  # None: every row
+    if None in names:
+        internal = np.array([name is None for name in names], bool)[operations.ids]
+        rows = np.flatnonzero(~internal)
+        if not rows.size:
+            return SeriesGroups([], rows, [0], [], late)
+    priorities = _priorities(columns, spans, operations)
     dims = _dimension_codes(columns, spans, dimensions)
-    parts = [
-        (start_ns - start_ns.min()) // interval_ns,
+    # the operation, kind and priority are the combination's: one code for the three
+    first = operations.first
+    series = (operations.ids[first].astype(np.int64) * 8 + columns.kind[first]) * 2 + priorities
+    parts: list[NDArray[np.integer]] = [
+        slot,
         columns.service,
-        operations.ids,
-        columns.kind,
-        by_combination,
+        series[operations.combination],
         *dims,
     ]
     if by_resource:
         parts.append(np.fromiter((id(s.resource) for s in spans), np.int64, len(spans)))
-    first, group = group_rows([part[rows] for part in parts])
+    firsts, group = group_rows(parts if rows is None else [part[rows] for part in parts])
     order = np.argsort(group, kind="stable")
     bounds = np.concatenate(([0], np.cumsum(np.bincount(group)))).tolist()
-    first_rows = rows[first]
+    first_rows = firsts if rows is None else rows[firsts]
     return SeriesGroups(
         first_rows.tolist(),
-        rows[order],
+        order if rows is None else rows[order],
         bounds,
-        start_ns[first_rows].tolist(),
-        int(np.count_nonzero(late)),
-        by_combination[first_rows].tolist(),
+        (slot[first_rows] * interval_ns).tolist(),
+        late,
+        priorities[operations.combination[first_rows]].tolist(),
         [codes[first_rows].tolist() for codes in dims],
     )
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,7 @@ from otel_perf.processors.spanmetrics.config import SpanMetricsConfig
 from otel_perf.processors.spanmetrics.grouping import SeriesGroups, group_raws, series_groups
 from otel_perf.processors.spanmetrics.keys import ALIASES, Keyer, priority
 from otel_perf.processors.spanmetrics.windows import NS, Rollup, Windows, merge_intervals
+from otel_perf.rollups import REDBlock, merged_block
 from otel_perf.series import RED, SeriesInterval, SeriesKey
 
 ROLLUPS_S = (60, 3600)
@@ -132,10 +134,13 @@ class SpanMetricsProcessor(Processor):
         return []
 
     def _publish(self, interval: SeriesInterval) -> None:
+        """Subscribers read the interval's RED objects; what stays (the recent intervals,
+        the 1 min rollup) holds its series as one block of columns."""
         self.keyer.decay()
-        self.recent.append(interval)
         self.context.series.publish(interval)
-        self.rollups[0].add(interval)
+        kept = dataclasses.replace(interval, values=REDBlock.of(interval.values))
+        self.recent.append(kept)
+        self.rollups[0].add(kept)
 
     def _persist(self, interval: SeriesInterval) -> None:
         rows = [
@@ -175,7 +180,7 @@ class SpanMetricsProcessor(Processor):
         self.windows.watermark_ns = int(state["watermark_ns"])
         self.windows.open = _load(state["open"])
         for rollup, body in zip(self.rollups, state["rollups"], strict=False):
-            rollup.open = _load(body)
+            rollup.open = dict(_load(body))
         if state.get("rollups_version") != 2 and self.rollups[0].open:
             # saved before the 1 h rollup was built from closed minutes: it already holds the
             # open minute, which would be added again when that minute closes
@@ -214,15 +219,20 @@ class SpanMetricsProcessor(Processor):
     # -- reading ------------------------------------------------------------
     def red(self, window_s: float | None = None) -> dict[SeriesKey, RED]:
         """RED per series over the most recent closed intervals covering ``window_s``."""
+        return merge_intervals(self._window(window_s))
+
+    def _window(self, window_s: float | None) -> list[SeriesInterval]:
+        """The closed intervals covering ``window_s`` (the restored view after a restart)."""
         count = max(1, math.ceil((window_s or self.config.api_window) / self.config.interval))
         if not self.recent and (window_s or self.config.api_window) == self.config.api_window:
-            return merge_intervals(self.restored)  # nothing closed since a restart yet
-        return merge_intervals(list(self.recent)[-count:])
+            return self.restored  # nothing closed since a restart yet
+        return list(self.recent)[-count:]
 
     def snapshot(self) -> dict[str, Any]:
         window = self.config.api_window
-        merged = self.red(window)
-        rows = sorted(merged.items(), key=lambda kv: -kv[1].calls)[:API_LIMIT]
+        merged = merged_block(self._window(window))
+        top = [] if merged is None else merged.top(API_LIMIT)
+        rows = [] if merged is None else [(merged.series[r], merged.red(r)) for r in top]
         return {
             "window_s": window,
             "series": self.keyer.series,
@@ -260,7 +270,7 @@ def key_id(key: SeriesKey) -> str:
     return f"{key.service}\x1f{key.operation}\x1f{key.span_kind}\x1f{dims}"
 
 
-def _dump(windows: dict[int, dict[SeriesKey, RED]]) -> list[Any]:
+def _dump(windows: Mapping[int, Mapping[SeriesKey, RED]]) -> list[Any]:
     return [
         [start, [[key.to_dict(), red.to_dict()] for key, red in values.items()]]
         for start, values in windows.items()

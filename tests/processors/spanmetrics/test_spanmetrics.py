@@ -12,8 +12,9 @@ from otel_perf.component import Context
 from otel_perf.model import Resource, SpanBatch, SpanKind, SpanRecord
 from otel_perf.processors.spanmetrics.config import SpanMetricsConfig
 from otel_perf.processors.spanmetrics.keys import OVERFLOW
-from otel_perf.processors.spanmetrics.processor import SpanMetricsProcessor
+from otel_perf.processors.spanmetrics.processor import SpanMetricsProcessor, red_row
 from otel_perf.processors.spanmetrics.windows import Rollup
+from otel_perf.rollups import REDBlock
 from otel_perf.series import RED, SeriesHub, SeriesInterval, SeriesKey
 from otel_perf.store import Store
 
@@ -270,23 +271,25 @@ def test_noise_that_came_first_cannot_push_a_real_route_into_overflow(make: Any)
     assert processor.keyer.evicted_series == 2
 
 
-def test_a_rollup_borrows_a_closed_interval_until_a_second_one_merges() -> None:
+def test_a_rollup_window_is_a_block_of_the_intervals_merged() -> None:
     key = SeriesKey("shop", "GET /items/{id}", SpanKind.SERVER)
+    other = SeriesKey("shop", "GET /cart", SpanKind.SERVER)
     first, second = RED(calls=2, errors=1), RED(calls=3)
     first.duration_s.record_many(np.array([0.01, 0.02]))
     second.duration_s.record_many(np.array([0.03, 0.04, 0.05]))
     rollup = Rollup(60)
     rollup.add(SeriesInterval(T0, T0 + 10 * S, 10, {key: first}))
-    assert rollup.open[T0][key] is first  # one interval: shared, not copied
-    rollup.add(SeriesInterval(T0 + 10 * S, T0 + 20 * S, 10, {key: second}))
-    merged = rollup.open[T0][key]
-    assert merged is not first
+    window = rollup.open[T0]
+    assert isinstance(window, REDBlock) and window[key] == first
+    rollup.add(SeriesInterval(T0 + 10 * S, T0 + 20 * S, 10, {other: RED(calls=1), key: second}))
+    expected = first.copy()
+    expected.merge(second)
     assert (first.calls, first.errors, first.duration_s.count) == (2, 1, 2)  # untouched
-    assert (merged.calls, merged.errors, merged.duration_s.count) == (5, 1, 5)
-    rollup.add(SeriesInterval(T0 + 20 * S, T0 + 30 * S, 10, {key: RED(calls=1)}))
-    assert rollup.open[T0][key] is merged and merged.calls == 6  # owned now: merged in place
+    assert dict(rollup.open[T0].items()) == {key: expected, other: RED(calls=1)}
+    assert list(rollup.open[T0]) == [key, other]  # in order of arrival, as a dict's keys
+    assert rollup.open[T0][key] is not rollup.open[T0][key]  # each read is a RED of its own
     (closed,) = rollup.close_until(T0 + 60 * S, "spanmetrics")
-    assert closed.values[key] is merged and rollup.borrowed == {}
+    assert closed.values[key] == expected and closed.rollup and not rollup.open
 
 
 def test_the_hour_is_built_from_closed_minutes_and_equals_every_interval_merged(
@@ -339,3 +342,52 @@ def test_an_older_saved_state_does_not_count_its_open_minute_twice_in_the_hour(
     # 6 of the first minute + the open minute's 2, held by the old hour, + the span at 81 s
     # still in an open base interval: 11 if the restored open minute were added again
     assert hour.values[key()].calls == 9
+
+
+def _merged(intervals: list[SeriesInterval]) -> dict[SeriesKey, RED]:
+    """``RED.merge`` object by object: what the blocks must equal."""
+    out: dict[SeriesKey, RED] = {}
+    for interval in intervals:
+        for k, red in interval.values.items():
+            if k in out:
+                out[k].merge(red)
+            else:
+                out[k] = red.copy()
+    return out
+
+
+def test_what_stays_after_close_reads_as_the_red_objects_merged(make: Any) -> None:
+    """Recent intervals and rollups are blocks of columns; every reader sees the REDs the
+    objects would give: many series, latency thresholds, and durations from 1 µs to
+    hours, so some histograms downscale when intervals merge."""
+    processor = make(late_grace="0s", latency_thresholds=["5ms", "1s"], api_window="60s")
+    rng = np.random.default_rng(11)
+    for second in range(0, 130, 10):
+        batch = [
+            span(
+                second + float(rng.uniform(0, 9.9)),
+                float(rng.lognormal(np.log(20.0), 3.0)) if i % 5 else 1e-3 * (1 + i % 3),
+                service=f"svc-{i % 7}",
+                name=f"GET /r{i % 11}",
+                status=2 if i % 13 == 0 else 0,
+                **{"http.route": f"/r{i % 11}"},
+            )
+            for i in range(60)
+        ]
+        batch.append(span(second + 5, 3.6e6 * 3, service="svc-0", **{"http.route": "/r0"}))
+        processor.consume_spans(SpanBatch(batch))
+        processor.tick(T0 + (second + 10) * S)
+    bases = [i for i in make.published if i.resolution_s == 10]
+    assert all(isinstance(i.values, REDBlock) for i in processor.recent)
+    assert processor.red() == _merged(bases[-6:])
+    downscaled = [red for red in processor.red().values() if red.duration_s.scale < 6]
+    assert downscaled and all(red.within for red in processor.red().values())
+    snapshot = processor.snapshot()
+    expected = sorted(_merged(bases[-6:]).items(), key=lambda kv: -kv[1].calls)
+    assert snapshot["red"] == [red_row(k, red, 60.0) for k, red in expected]
+    processor.tick(T0 + 3600 * S)
+    (minute_0, minute_1) = [i for i in make.published if i.resolution_s == 60][:2]
+    assert dict(minute_0.values.items()) == _merged(bases[:6])
+    assert dict(minute_1.values.items()) == _merged(bases[6:12])
+    (hour,) = [i for i in make.published if i.resolution_s == 3600]
+    assert dict(hour.values.items()) == _merged([minute_0, minute_1, *bases[12:]])
