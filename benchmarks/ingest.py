@@ -160,6 +160,8 @@ class Cardinality:
     overflowed_spans: int | None
     rate_spans_per_s: int
     sent_spans_per_s: float
+    probe: dict[str, Any] | None = None
+    """``--probe``: :mod:`benchmarks._memory_probe`'s figures once the traffic is processed."""
 
 
 @dataclass
@@ -285,18 +287,24 @@ def pipeline_receiver(
     grpc_workers: int | None = None,
     env: dict[str, str] | None = None,
     queue_items: int | None = None,
+    probe: Path | None = None,
+    trace_frames: int = 0,
 ) -> Iterator[Receiver]:
     """``otel-perf run`` on free ports, ready once /performance/health answers.
 
     The processors it runs are read from the health answer, so the report shows
-    what was measured.
+    what was measured. With ``probe``, it runs under :mod:`benchmarks._memory_probe`,
+    which appends its memory figures to that file on SIGUSR1.
     """
     grpc_port, http_port, api_port = free_ports(3)
     config = tmp / f"{name}.yaml"
     config.write_text(pipeline_config(grpc_port, http_port, api_port, grpc_workers, queue_items))
     log = tmp / f"{name}.log"
-    argv = [sys.executable, "-m", "otel_perf.cli", "run", "--config", str(config)]
-    argv += ["--store", str(tmp / f"{name}.db")]
+    argv = [sys.executable, "-m", "otel_perf.cli", "run"]
+    if probe is not None:
+        argv = [sys.executable, "-m", "benchmarks._memory_probe", str(probe)]
+        argv += ["--trace-frames", str(trace_frames), "--"]
+    argv += ["--config", str(config), "--store", str(tmp / f"{name}.db")]
     with _spawned(argv, log, pipe_stdout=False, env=env) as process:
         api = f"http://127.0.0.1:{api_port}"
         health = _wait_healthy(api, process, log)
@@ -305,10 +313,28 @@ def pipeline_receiver(
 
 
 @contextmanager
-def cardinality_receiver(tmp: Path, queue_items: int | None = None) -> Iterator[Receiver]:
+def cardinality_receiver(
+    tmp: Path, queue_items: int | None = None, probe: Path | None = None, trace_frames: int = 0
+) -> Iterator[Receiver]:
     """A fresh ``otel-perf run`` (same config) for the cardinality phase."""
-    with pipeline_receiver(tmp, "cardinality", queue_items=queue_items) as receiver:
+    with pipeline_receiver(
+        tmp, "cardinality", queue_items=queue_items, probe=probe, trace_frames=trace_frames
+    ) as receiver:
         yield receiver
+
+
+def read_probe(receiver: Receiver, path: Path, timeout_s: float) -> dict[str, Any]:
+    """Signal the probed receiver and return the figures it appends to ``path``."""
+    lines = len(path.read_text().splitlines()) if path.exists() else 0
+    receiver.process.send_signal(signal.SIGUSR1)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        text = path.read_text() if path.exists() else ""
+        if len(text.splitlines()) > lines and text.endswith("\n"):
+            found: dict[str, Any] = json.loads(text.splitlines()[-1])
+            return found
+        time.sleep(0.2)
+    raise BenchmarkError(f"{receiver.name}: the memory probe did not answer in {timeout_s}s")
 
 
 def _wait_healthy(api: str, process: subprocess.Popen[bytes], log: Path) -> Any:
@@ -880,6 +906,7 @@ def measure_cardinality(receiver: Receiver, args: argparse.Namespace) -> Cardina
         await_ready(results, len(work), args.timeout)
         accepted0, processed0, rejected0 = settle(receiver, args.timeout)
         start_rss = rss_mb(pid)
+        before = None if args.probe is None else read_probe(receiver, args.probe, args.timeout)
         cpu0, wall0 = cpu_seconds(pid), time.perf_counter()
         start.set()
         outcomes = collect(results, len(work), args.timeout + planned_s)
@@ -890,6 +917,7 @@ def measure_cardinality(receiver: Receiver, args: argparse.Namespace) -> Cardina
         wait_analysed(receiver, args.timeout)
         cpu1, wall1 = cpu_seconds(pid), time.perf_counter()
         rss, hwm = rss_mb(pid), peak_rss_mb(pid)
+        after = None if args.probe is None else read_probe(receiver, args.probe, args.timeout)
     finally:
         stop_clients(processes)
     check_counts(counts, (accepted0, processed0, rejected0), spans)
@@ -913,6 +941,7 @@ def measure_cardinality(receiver: Receiver, args: argparse.Namespace) -> Cardina
         overflowed,
         rate_spans_per_s=args.cardinality_rate,
         sent_spans_per_s=spans / sent_s,
+        probe=None if after is None else {"before": before, "after": after},
     )
 
 
@@ -946,7 +975,7 @@ def run_cardinality(tmp: Path, args: argparse.Namespace) -> Cardinality:
         file=sys.stderr,
         flush=True,
     )
-    with cardinality_receiver(tmp, args.queue_items) as receiver:
+    with cardinality_receiver(tmp, args.queue_items, args.probe, args.trace_frames) as receiver:
         try:
             return measure_cardinality(receiver, args)
         except BenchmarkError as exc:
@@ -1065,6 +1094,8 @@ def cardinality_summary(cardinality: Cardinality) -> dict[str, Any]:
     )
     if cardinality.overflowed_spans is not None:
         body["overflowed_spans"] = cardinality.overflowed_spans
+    if cardinality.probe is not None:
+        body["probe"] = cardinality.probe
     return body
 
 
@@ -1361,6 +1392,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "queued spans are resident (~1 KB each, records and columns)",
     )
     parser.add_argument(
+        "--probe",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="run the cardinality phase's otel-perf under benchmarks._memory_probe and add "
+        "its figures (pymalloc arenas, glibc heap, smaps, queue peak) after the traffic; "
+        "they are appended to FILE as well",
+    )
+    parser.add_argument(
         "--protobuf-pipeline",
         action="store_true",
         help=f"also measure the pipeline with OTEL_PERF_NATIVE_DECODE=0 ({PROTOBUF_PIPELINE})",
@@ -1384,7 +1424,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=bounded(0, 64),
         default=0,
         help="with --memory-breakdown: also trace allocations (tracemalloc, this many frames "
-        "each; slow) and print them by component and by site",
+        "each; slow) and print them by component and by site; with --probe: trace the "
+        "cardinality phase's otel-perf from its start",
     )
     return parser.parse_args(argv)
 
