@@ -158,3 +158,34 @@ def test_a_running_sidecar_freezes_start_up_and_still_collects_new_cycles(
     assert int(frozen) > 10_000  # modules, config models, grpc, numpy
     assert int(collected) >= 1  # the node, made after start-up
     assert frozen_after == "0"
+
+
+def test_trim_schedule_trims_once_a_burst_settles_and_on_the_interval() -> None:
+    schedule = memory.TrimSchedule(0.0, interval_s=30.0, settle_s=2.0)
+    assert not schedule.due(0.5, 0)  # first reading: nothing has moved yet
+    assert not schedule.due(1.0, 100)  # traffic
+    assert not schedule.due(2.5, 200)
+    assert not schedule.due(4.0, 200)  # settled for 1.5 s
+    assert schedule.due(4.5, 200)  # settled for 2 s
+    schedule.ran(4.5)
+    assert not schedule.due(20.0, 200)  # once per burst
+    assert schedule.due(34.5, 200)  # the interval
+    schedule.ran(34.5)
+    assert not schedule.due(35.0, 300)
+    assert not schedule.due(36.0, 400)  # still moving
+    assert schedule.due(38.0, 400)
+
+
+def test_trim_schedule_trims_on_the_interval_during_steady_traffic() -> None:
+    schedule = memory.TrimSchedule(0.0, interval_s=30.0, settle_s=2.0)
+    trims = []
+    for second in range(1, 70):
+        if schedule.due(float(second), second):
+            schedule.ran(float(second))
+            trims.append(second)
+    assert trims == [30, 60]
+
+
+def test_trim_schedule_rejects_intervals_that_are_not_positive() -> None:
+    with pytest.raises(ValueError, match="intervals must be positive, got 0.0 and 2.0"):
+        memory.TrimSchedule(0.0, interval_s=0.0)

@@ -34,7 +34,7 @@ from otel_perf.pipeline.worker import Every, Worker
 from otel_perf.queue import BoundedQueue
 from otel_perf.series import SeriesHub
 from otel_perf.store import Store
-from otel_perf.telemetry import Telemetry
+from otel_perf.telemetry import SIGNALS, Telemetry
 
 __all__ = [
     "ALL",
@@ -64,8 +64,9 @@ class Pipeline:
             store if store is not None else Store(service.store.path, service.store.max_findings)
         )
         self.series = SeriesHub()
-        self.queue = BoundedQueue(service.queue.max_items)
+        self.queue = BoundedQueue(service.queue.max_items, service.queue.max_size_mib * 2**20)
         self.telemetry.queue_capacity = service.queue.max_items
+        self.telemetry.queue_source = self.queue.stats
         self._guard = Guard(self.telemetry)
         self._observation = SelfObservation(self.telemetry)
         self._graph = Graph(config, self.store, self.series)
@@ -111,6 +112,11 @@ class Pipeline:
         accepted = self.queue.offer(batch)
         self._observation.submitted(batch, accepted, self.queue.depth)
         return accepted
+
+    def work_done(self) -> int:
+        """Items (spans, points, records) processed so far: it moves while traffic flows."""
+        processed = self.telemetry.processed
+        return sum(processed[signal] for signal in SIGNALS)  # no insertion, no iteration
 
     def shutdown(self, timeout: float = 30.0) -> None:
         """Stop taking batches, drain the queue, tick once more, flush and close."""

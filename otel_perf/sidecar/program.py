@@ -21,7 +21,7 @@ from otel_perf.config import Config
 from otel_perf.config.models import APISettings, HostMetricsReceiverConfig, OTLPReceiverConfig
 from otel_perf.config.types import split_endpoint
 from otel_perf.memory import (
-    TRIM_INTERVAL_S,
+    TrimSchedule,
     cap_arenas,
     freeze_startup,
     restore_collector,
@@ -182,9 +182,9 @@ class Sidecar:
 
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
-        trimmed = time.monotonic()
+        schedule = TrimSchedule(time.monotonic())
         while not requested.wait(0.5):
-            if time.monotonic() - trimmed >= TRIM_INTERVAL_S:
+            if schedule.due(time.monotonic(), self.pipeline.work_done()):
                 trim()  # off the pipeline thread; freed pages go back to the system
-                trimmed = time.monotonic()
+                schedule.ran(time.monotonic())
         self.stop()
