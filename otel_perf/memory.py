@@ -47,7 +47,9 @@ ARENA_MAX = 2
 M_ARENA_MAX = -8  # glibc's malloc.h
 TRIM_INTERVAL_S = 30.0
 SETTLE_S = 2.0
-"""A burst has settled once the pipeline's work count has not moved for this long."""
+"""A burst has settled once the process has not been busy for this long."""
+BUSY_SHARE = 0.25
+"""The process is busy while it uses more than this share of one core."""
 GC_THRESHOLDS = (50_000, 20, 20)
 """A young collection every 50,000 net container allocations (CPython's default: 700);
 the older generations as often as before relative to it."""
@@ -86,36 +88,45 @@ def trim() -> bool:
 class TrimSchedule:
     """When to :func:`trim`: every ``interval_s``, and once after each burst of work.
 
-    ``due(now_s, work)`` takes a count that moves while work goes on (items processed);
-    a trim is due ``settle_s`` after it last moved, once per burst, or ``interval_s``
-    after the last trim, whichever comes first. Trimming while a burst goes on would hand
-    back pages the next batches fault in again.
+    ``due(now_s, cpu_s)`` takes the process's CPU time: a poll in which the process
+    used more than ``busy_share`` of a core counts as busy (ingest, a tick over many
+    series, an API read of a large snapshot); a trim is due ``settle_s`` after the last
+    busy poll, once per burst, or ``interval_s`` after the last trim, whichever comes
+    first. Trimming during a burst would hand back pages its next allocations fault in
+    again; waiting for the timer leaves a burst's garbage resident for up to 30 s.
     """
 
     def __init__(
-        self, now_s: float, interval_s: float = TRIM_INTERVAL_S, settle_s: float = SETTLE_S
+        self,
+        now_s: float,
+        cpu_s: float,
+        interval_s: float = TRIM_INTERVAL_S,
+        settle_s: float = SETTLE_S,
+        busy_share: float = BUSY_SHARE,
     ) -> None:
         if interval_s <= 0 or settle_s <= 0:
             raise ValueError(f"intervals must be positive, got {interval_s} and {settle_s}")
         self.interval_s = interval_s
         self.settle_s = settle_s
+        self.busy_share = busy_share
         self.trimmed_s = now_s
-        self._work: int | None = None
-        self._moved_s: float | None = None  # when work last moved since the last trim
+        self._last = (now_s, cpu_s)
+        self._busy_s: float | None = None  # the last busy poll since the last trim
 
-    def due(self, now_s: float, work: int) -> bool:
+    def due(self, now_s: float, cpu_s: float) -> bool:
         """Whether to trim now; call :meth:`ran` after trimming."""
-        if self._work is not None and work != self._work:
-            self._moved_s = now_s
-        self._work = work
+        last_s, last_cpu_s = self._last
+        if cpu_s - last_cpu_s > self.busy_share * (now_s - last_s):
+            self._busy_s = now_s
+        self._last = (now_s, cpu_s)
         if now_s - self.trimmed_s >= self.interval_s:
             return True
-        return self._moved_s is not None and now_s - self._moved_s >= self.settle_s
+        return self._busy_s is not None and now_s - self._busy_s >= self.settle_s
 
     def ran(self, now_s: float) -> None:
         """A trim just ran at ``now_s``."""
         self.trimmed_s = now_s
-        self._moved_s = None
+        self._busy_s = None
 
 
 def tune_collector(thresholds: tuple[int, int, int] = GC_THRESHOLDS) -> tuple[int, int, int]:

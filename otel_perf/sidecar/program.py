@@ -182,9 +182,9 @@ class Sidecar:
 
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
-        schedule = TrimSchedule(time.monotonic())
+        schedule = TrimSchedule(time.monotonic(), time.process_time())
         while not requested.wait(0.5):
-            if schedule.due(time.monotonic(), self.pipeline.work_done()):
+            if schedule.due(time.monotonic(), time.process_time()):
                 trim()  # off the pipeline thread; freed pages go back to the system
                 schedule.ran(time.monotonic())
         self.stop()
