@@ -81,6 +81,8 @@ IDLE_WINDOW_S = 0.2
 IDLE_CPU_SHARE = 0.25
 """The receiver counts as idle below this share of one core over IDLE_WINDOW_S."""
 MAX_PROBE_GAP_S = 5.0
+SETTLED_S = 4.0
+"""Idle this long, otel-perf has trimmed (its settle time plus two of its 0.5 s polls)."""
 
 # -- the cardinality phase: every request is one service, with all its operations
 CARDINALITY_SERVICES = 1000
@@ -156,6 +158,8 @@ class Cardinality:
     start_rss_mb: float
     rss_mb: float
     hwm_mb: float
+    settled_rss_mb: float
+    """Once the receiver has been idle for :data:`SETTLED_S` after the last API read."""
     series: int | None
     overflowed_spans: int | None
     rate_spans_per_s: int
@@ -471,6 +475,23 @@ def _idle(pid: int) -> bool:
     cpu0, wall0 = cpu_seconds(pid), time.monotonic()
     time.sleep(IDLE_WINDOW_S)
     return cpu_seconds(pid) - cpu0 < IDLE_CPU_SHARE * (time.monotonic() - wall0)
+
+
+def settled_rss_mb(pid: int, timeout_s: float) -> float:
+    """``pid``'s resident memory once it has been idle for :data:`SETTLED_S` in a row.
+
+    otel-perf hands freed pages back :data:`otel_perf.memory.SETTLE_S` after a burst
+    (its own ingest, ticks, or the API reads this benchmark makes); this is the memory
+    it then holds. Raises BenchmarkError when it is not idle that long in ``timeout_s``.
+    """
+    deadline = time.monotonic() + timeout_s
+    quiet_since = time.monotonic()
+    while time.monotonic() < deadline:
+        if not _idle(pid):
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since >= SETTLED_S:
+            return rss_mb(pid)
+    raise BenchmarkError(f"otel-perf was not idle for {SETTLED_S}s in {timeout_s}s")
 
 
 def settle(receiver: Receiver, timeout_s: float) -> tuple[int, int, int]:
@@ -917,11 +938,12 @@ def measure_cardinality(receiver: Receiver, args: argparse.Namespace) -> Cardina
         wait_analysed(receiver, args.timeout)
         cpu1, wall1 = cpu_seconds(pid), time.perf_counter()
         rss, hwm = rss_mb(pid), peak_rss_mb(pid)
-        after = None if args.probe is None else read_probe(receiver, args.probe, args.timeout)
     finally:
         stop_clients(processes)
     check_counts(counts, (accepted0, processed0, rejected0), spans)
     series, overflowed = spanmetrics_series(receiver, args.timeout)
+    settled = settled_rss_mb(pid, args.timeout)
+    after = None if args.probe is None else read_probe(receiver, args.probe, args.timeout)
     measurement = Measurement(
         name=receiver.name,
         spans=spans,
@@ -937,6 +959,7 @@ def measure_cardinality(receiver: Receiver, args: argparse.Namespace) -> Cardina
         start_rss,
         rss,
         hwm,
+        settled,
         series,
         overflowed,
         rate_spans_per_s=args.cardinality_rate,
@@ -1076,6 +1099,7 @@ def cardinality_summary(cardinality: Cardinality) -> dict[str, Any]:
         "operations": CARDINALITY_OPERATIONS,
         "rss_mb": round(cardinality.rss_mb, 1),
         "hwm_mb": round(cardinality.hwm_mb, 1),
+        "settled_rss_mb": round(cardinality.settled_rss_mb, 1),
     }
     if cardinality.series is not None:
         body["series"] = cardinality.series
@@ -1145,7 +1169,8 @@ def report(
             f"{c['sent_spans_per_s']:,}/s (asked {c['rate_spans_per_s']:,}/s): "
             f"RSS {c['rss_mb']:.1f} MB after the traffic (aim <= {AIM_CARDINALITY_RSS_MB:.0f}: "
             f"{_met(aims['cardinality_rss'])}), peak {c['hwm_mb']:.1f} MB, "
-            f"{c['start_rss_mb']:.1f} MB before"
+            f"{c['start_rss_mb']:.1f} MB before, {c['settled_rss_mb']:.1f} MB once idle for "
+            f"{SETTLED_S:g} s"
         )
     print(json.dumps(result), flush=True)
 
