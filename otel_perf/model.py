@@ -208,7 +208,7 @@ class SpanBatch:
     spans: list[SpanRecord] = field(default_factory=list)
     columnar: SpanColumns | None = field(default=None, repr=False, compare=False)
     wire_bytes: int = field(default=0, repr=False, compare=False)
-    """The size of the request it came from, as sent (0 when not from a receiver)."""
+    """The request it came from in bytes of protobuf, uncompressed (0: not from a receiver)."""
 
     def columns(self) -> SpanColumns:
         """The spans as :class:`~otel_perf.columns.SpanColumns`, row i being ``spans[i]``."""
@@ -234,7 +234,7 @@ class MetricBatch:
 
     points: list[MetricPoint] = field(default_factory=list)
     wire_bytes: int = field(default=0, repr=False, compare=False)
-    """The size of the request it came from, as sent (0 when not from a receiver)."""
+    """The request it came from in bytes of protobuf, uncompressed (0: not from a receiver)."""
 
     def __len__(self) -> int:
         return len(self.points)
@@ -252,7 +252,7 @@ class LogBatch:
 
     records: list[LogRecordData] = field(default_factory=list)
     wire_bytes: int = field(default=0, repr=False, compare=False)
-    """The size of the request it came from, as sent (0 when not from a receiver)."""
+    """The request it came from in bytes of protobuf, uncompressed (0: not from a receiver)."""
 
     def __len__(self) -> int:
         return len(self.records)

@@ -120,8 +120,8 @@ class PipelineSettings(ComponentConfig):
 class QueueSettings(ComponentConfig):
     """The bounded queue between receivers and processors, counted in items and bytes.
 
-    ``max_size_mib`` counts the requests' bytes as they were sent; a queued span is
-    resident at ~2-4x that (``otel_perf.queue``).
+    ``max_size_mib`` counts the requests' protobuf bytes, uncompressed; a queued span is
+    resident at ~1.5-3x that (``otel_perf.queue``).
     """
 
     max_items: int = Field(default=200_000, gt=0)
