@@ -12,7 +12,7 @@ traces' quiet time, the span-metrics interval and its grace, so every trace is a
 and every interval closed.
 
 Resident memory (``psutil``) is read before the traffic and after it, with the
-allocator's free pages handed back (:func:`otel_perf.memory.trim`) as the sidecar does.
+allocator's free pages handed back (:func:`otel_perf.runtime.memory.trim`) as the sidecar does.
 Then :func:`retained_bytes` walks each component's objects (a deep ``getsizeof``): what
 that walk does not reach (the interpreter, modules imported on first use, SQLite's page
 cache, freed memory the allocator keeps) is the rest of the growth.
@@ -76,8 +76,8 @@ def measure(requests: int, rate_spans_per_s: int, seed: int, frames: int = 0) ->
     )
     from otel_perf.config import load_config
     from otel_perf.decode import SPAN_ATTRIBUTE_KEYS, Decoder, Limits
-    from otel_perf.memory import cap_arenas, trim
     from otel_perf.pipeline import Pipeline
+    from otel_perf.runtime.memory import cap_arenas, trim
     from otel_perf.store import Store
 
     cap_arenas()

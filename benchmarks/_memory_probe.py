@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     def on_signal(signum: int, frame: FrameType | None) -> None:
         import gc
 
-        from otel_perf.memory import trim
+        from otel_perf.runtime.memory import trim
 
         stages = {"as_is": probe(args.trace_frames)}
         trim()

@@ -100,7 +100,7 @@ class Diagnosis:
 def diagnose(table: cv.Table, candidate: cv.Candidate, files: np.ndarray) -> Diagnosis:
     """Outcomes of ``candidate`` on the files of ``table`` where ``files`` is True."""
     d = candidate.decision
-    weights = np.array([1.0, d.shift_weight, 1.0, d.range_weight])
+    weights = d.weights()
     out = Diagnosis(table.cost)
     per_model = table.scores[candidate.settings]
     for k in np.flatnonzero(files).tolist():

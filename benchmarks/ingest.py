@@ -480,7 +480,7 @@ def _idle(pid: int) -> bool:
 def settled_rss_mb(pid: int, timeout_s: float) -> float:
     """``pid``'s resident memory once it has been idle for :data:`SETTLED_S` in a row.
 
-    otel-perf hands freed pages back :data:`otel_perf.memory.SETTLE_S` after a burst
+    otel-perf hands freed pages back :data:`otel_perf.runtime.memory.SETTLE_S` after a burst
     (its own ingest, ticks, or the API reads this benchmark makes); this is the memory
     it then holds. Raises BenchmarkError when it is not idle that long in ``timeout_s``.
     """
@@ -517,7 +517,7 @@ def thread_cpu_s(pid: int) -> dict[int, tuple[str, float]]:
     """Per thread of ``pid``: its name and user + system CPU seconds so far (Linux /proc).
 
     otel-perf names its receiver and pipeline threads for the system
-    (``otel_perf.threadnames``); other Python threads show as ``python``.
+    (``otel_perf.runtime.threadnames``); other Python threads show as ``python``.
     """
     tick = os.sysconf("SC_CLK_TCK")
     out: dict[int, tuple[str, float]] = {}

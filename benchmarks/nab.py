@@ -27,6 +27,7 @@ import numpy as np
 from benchmarks import _nab_cv as cv
 from benchmarks import _nab_diagnose as diagnosis
 from benchmarks import _nab_scoring as nab
+from benchmarks._args import bounded
 from otel_perf.processors.anomaly.detector import (
     DEFAULT_THRESHOLD,
     Detector,
@@ -210,8 +211,18 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="the anomaly processor's settings for bursty telemetry (detector.robust)",
     )
+    parser.add_argument(
+        "--coarse",
+        type=bounded(3, 1000),
+        default=None,
+        metavar="BLOCK",
+        help="also run the block-means model over BLOCK-point blocks (off by default); each "
+        "fold of the cross-validation chooses whether it runs",
+    )
     args = parser.parse_args(argv)
     base = robust(DetectorSettings()) if args.robust else DetectorSettings()
+    if args.coarse is not None:
+        base = replace(base, coarse_blocks=(args.coarse,))
 
     windows = nab.load_windows(args.labels)
     profiles = nab.load_profiles(args.profiles)
@@ -228,6 +239,7 @@ def main(argv: list[str] | None = None) -> None:
 
     summary: dict[str, Any] = {
         "settings": "robust" if args.robust else "generic",
+        "coarse_blocks": list(base.coarse_blocks),
         "default_threshold": DEFAULT_THRESHOLD,
         "scores": {},
         "optimized": {},

@@ -175,7 +175,7 @@ class Sidecar:
         processors = config["processors"]
         processors["slo"] = {"evaluation_interval": "1s", "save_interval": flush}
         for name in ("regression", "cache", "anomaly"):
-            processors[name] = {"save_interval": flush_interval_s}
+            processors[name] = {"save_interval": flush}
         self.config = tmp / "soak.yaml"
         self.config.write_text(yaml.safe_dump(config, sort_keys=False))
         self.store = tmp / "soak.db"

@@ -3,7 +3,7 @@
 One definition shared by the ``otlp`` and ``prometheus`` exporters: a counter of
 finding openings, gauges of the findings open now (``open_findings``), observable
 views of the pipeline's Telemetry and one observable gauge per name processors
-registered in :mod:`otel_perf.gauges`. Observable instruments read
+registered in :mod:`otel_perf.component.gauges`. Observable instruments read
 ``Telemetry.snapshot()`` when the SDK collects (on the metric reader's thread), so
 ingest never touches them.
 """
@@ -17,7 +17,7 @@ from typing import Any
 from opentelemetry.metrics import CallbackOptions, Counter, Meter, Observation
 from opentelemetry.sdk.resources import OTELResourceDetector, Resource
 
-from otel_perf import gauges
+from otel_perf.component import gauges
 from otel_perf.exporters.open_findings import IMPACT, OPEN, OPEN_DROPPED, OpenFindings
 from otel_perf.findings import Finding
 from otel_perf.series import SeriesKey

@@ -17,8 +17,7 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from otel_perf import gauges
-from otel_perf.component import Context, processor_types
+from otel_perf.component import Context, gauges, processor_types
 from otel_perf.exporters.prometheus import PrometheusExporter, PrometheusExporterConfig
 from otel_perf.findings import Finding, Kind, Severity
 from otel_perf.series import RED, SeriesInterval, SeriesKey

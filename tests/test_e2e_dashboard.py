@@ -39,7 +39,7 @@ from otel_perf.config import load_config
 from otel_perf.config.models import APISettings
 from otel_perf.decode import message_to_json
 from otel_perf.pipeline import Pipeline
-from otel_perf.serving import ServerThread
+from otel_perf.runtime.serving import ServerThread
 from otel_perf.sidecar.replay import ReplayReport, replay
 from otel_perf.store import Store
 

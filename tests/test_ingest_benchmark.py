@@ -157,7 +157,7 @@ def test_receiver_cpu_is_split_by_thread_name() -> None:
     import threading
 
     from benchmarks.ingest import thread_cpu_s, thread_cpu_spent
-    from otel_perf.threadnames import name_native_thread
+    from otel_perf.runtime.threadnames import name_native_thread
 
     done, read = threading.Event(), threading.Event()
 

@@ -31,12 +31,19 @@ def _series() -> cv.Series:
 
 
 @pytest.mark.parametrize(
-    "decision",
-    [cv.Decision(0.5, 50, 1.0), cv.Decision(0.45, 100, 0.0), cv.Decision(0.55, 50, 1.0, 0.0)],
+    ("decision", "settings"),
+    [
+        (cv.Decision(0.5, 50, 1.0), DetectorSettings()),
+        (cv.Decision(0.45, 100, 0.0), DetectorSettings()),
+        (cv.Decision(0.55, 50, 1.0, 0.0), DetectorSettings()),
+        (cv.Decision(0.5, 100, 1.0), DetectorSettings(coarse_blocks=(24,))),
+        (cv.Decision(0.5, 100, 1.0, 1.0, 0.0), DetectorSettings(coarse_blocks=(24,))),
+    ],
 )
-def test_detections_after_the_fact_are_what_the_detector_does(decision: cv.Decision) -> None:
+def test_detections_after_the_fact_are_what_the_detector_does(
+    decision: cv.Decision, settings: DetectorSettings
+) -> None:
     series = _series()
-    settings = DetectorSettings()
     warm_up = math.ceil(nab.probationary_length(len(series.values)))
     scores = cv.model_scores(series, settings)
     predicted = cv.detections(scores, decision, warm_up)
@@ -132,3 +139,11 @@ def test_error_bursts_are_found_and_the_clean_ratio_stays_quiet() -> None:
         else:
             assert any(case.onset <= i < case.end for i in outcome.opened)
             assert all(i >= case.onset for i in outcome.opened)
+
+
+def test_with_the_block_model_each_candidate_is_there_on_and_off() -> None:
+    plain = cv.default_grid()
+    both = cv.default_grid(DetectorSettings(coarse_blocks=(24,)))
+    assert len(plain) == 24 and len(both) == 48
+    assert sorted(c.decision.coarse_weight for c in both) == [0.0] * 24 + [1.0] * 24
+    assert "coarse_weight=0.0" in cv.describe(both[-1], DetectorSettings(coarse_blocks=(24,)))

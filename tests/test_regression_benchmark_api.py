@@ -18,7 +18,7 @@ from otel_perf.config import load_config
 from otel_perf.config.models import APISettings, AuthSettings
 from otel_perf.pipeline import Pipeline
 from otel_perf.processors.regression import benchmark_runner
-from otel_perf.serving import ServerThread
+from otel_perf.runtime.serving import ServerThread
 from otel_perf.store import Store
 
 CONFIG = """

@@ -122,8 +122,8 @@ class API:
         return self.pipeline.store.findings(limit=RECENT_FINDINGS)
 
     async def metrics(self, request: Request) -> Response:
-        """Ingest counters, plus what components add (span metrics: RED per service and
-        operation)."""
+        """Ingest counters, plus what components add through their surfaces (span metrics:
+        RED per service and operation; instrumentation: its per-service view)."""
         limit = query_limit(request)
         if isinstance(limit, Response):
             return limit
@@ -132,8 +132,6 @@ class API:
         for surface in surfaces():
             if surface.metrics:
                 body.update(surface.metrics(self.pipeline, service, limit))
-        for snap in self.pipeline.snapshot("instrumentation").values():
-            body["instrumentation"] = instrumentation_view(snap, service, limit)
         return JSONResponse(body)
 
     async def findings(self, request: Request) -> Response:
@@ -177,17 +175,6 @@ class _AuthMiddleware:
         await self.app(scope, receive, send)
 
 
-def instrumentation_view(snap: dict[str, Any], service: str | None, limit: int) -> dict[str, Any]:
-    """The instrumentation processor's per-service view, of one service or the first
-    ``limit`` services."""
-    services = {
-        name: row
-        for name, row in snap.get("services", {}).items()
-        if not service or name == service
-    }
-    return {**snap, "services": dict(list(services.items())[:limit])}
-
-
 async def _http_error(request: Request, exc: Exception) -> Response:
     """Unknown paths and methods answer JSON like every other error."""
     status = getattr(exc, "status_code", 500)
@@ -211,7 +198,8 @@ def _error(status: int, message: str) -> JSONResponse:
 
 def openapi_document() -> dict[str, Any]:
     """The OpenAPI 3.1 description of this API (:mod:`otel_perf.api.openapi`)."""
-    return openapi.document(__version__, openapi.OPERATIONS, _component_paths())
+    metrics = {key: item for s in surfaces() for key, item in s.metrics_schema.items()}
+    return openapi.document(__version__, openapi.OPERATIONS, _component_paths(), metrics)
 
 
 def _component_paths() -> dict[str, Any]:

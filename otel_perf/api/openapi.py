@@ -142,24 +142,25 @@ METRICS_SCHEMA: dict[str, Any] = {
             "and the most it held (peak items, peak_bytes)"
         ),
         "processed": _counts("items processed per signal"),
-        "instrumentation": {
-            "type": "object",
-            "description": "with the instrumentation processor: window_s; services: per "
-            "service signals and spans ({count, first_ns, last_ns} per signal and span kind), "
-            "missing span kinds, verdict {state: ok|gap|unknown, text, ...}; limit; overflowed "
-            "per signal",
-        },
     },
 }
 
 
 def document(
-    version: str, operations: Iterable[Operation], component_paths: Mapping[str, Any]
+    version: str,
+    operations: Iterable[Operation],
+    component_paths: Mapping[str, Any],
+    component_metrics: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """The whole document: the core ``operations``, the components' paths and the schemas."""
+    """The whole document: the core ``operations``, the components' paths and the schemas
+    (``component_metrics``: the properties components add to ``Metrics``)."""
     finding_schema = Finding.model_json_schema(ref_template="#/components/schemas/{model}")
     defs = finding_schema.pop("$defs", {})
     paths = dict(component_paths)
+    metrics = {
+        **METRICS_SCHEMA,
+        "properties": {**METRICS_SCHEMA["properties"], **component_metrics},
+    }
     for operation in operations:
         paths[operation.path] = operation.path_item()
     return {
@@ -167,7 +168,7 @@ def document(
         "info": {"title": "otel-perf", "version": version},
         "paths": paths,
         "components": {
-            "schemas": {**defs, "Finding": finding_schema, "Metrics": METRICS_SCHEMA},
+            "schemas": {**defs, "Finding": finding_schema, "Metrics": metrics},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }

@@ -12,7 +12,7 @@ import logging
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from rich.console import Console
@@ -28,6 +28,9 @@ from otel_perf.component import exporter_types, processor_types, surfaces
 from otel_perf.config import ConfigError, load_config
 from otel_perf.config.models import EXTENSION_TYPES, RECEIVER_TYPES
 from otel_perf.store import StoreError
+
+if TYPE_CHECKING:  # replay loads the pipeline: imported when the command runs
+    from otel_perf.sidecar.replay import ReplayReport
 
 DESCRIPTION = """\
 otel-perf turns OpenTelemetry traces, metrics and logs into performance findings:
@@ -60,7 +63,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"otel-perf {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_run(sub)
+    _add_config_commands(sub)
+    _add_replay(sub)
+    readers.add_parsers(sub)
+    for surface in surfaces():
+        if surface.cli:
+            surface.cli(sub)
+    return parser
 
+
+def _add_run(sub: Any) -> None:
     run = add_command(sub, "run", cmd_run, "start the sidecar (the built-in config without -c)")
     run.add_argument("--config", "-c", help="YAML config file")
     run.add_argument("--store", help="SQLite store path (overrides service.store.path)")
@@ -71,6 +84,8 @@ def _parser() -> argparse.ArgumentParser:
         help="how much to log (default: info)",
     )
 
+
+def _add_config_commands(sub: Any) -> None:
     validate = add_command(
         sub, "validate", cmd_validate, "check a config file and list every problem"
     )
@@ -83,6 +98,8 @@ def _parser() -> argparse.ArgumentParser:
 
     add_command(sub, "components", cmd_components, "list the component types this build has")
 
+
+def _add_replay(sub: Any) -> None:
     replay = add_command(
         sub, "replay", cmd_replay, "feed recorded OTLP JSON lines through the pipeline"
     )
@@ -98,12 +115,6 @@ def _parser() -> argparse.ArgumentParser:
         default="table",
         help="table for people (default) or one JSON line",
     )
-
-    readers.add_parsers(sub)
-    for surface in surfaces():
-        if surface.cli:
-            surface.cli(sub)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -192,6 +203,11 @@ def cmd_replay(args: argparse.Namespace, console: Console) -> int:
         pipeline.shutdown()
     for error in report.errors:
         print(f"warning: {error}", file=sys.stderr)
+    _print_replay(args, console, report)
+    return 1 if report.errors else 0
+
+
+def _print_replay(args: argparse.Namespace, console: Console, report: ReplayReport) -> None:
     summary: dict[str, Any] = {
         "lines": report.lines,
         "items": report.items,
@@ -207,4 +223,3 @@ def cmd_replay(args: argparse.Namespace, console: Console) -> int:
             f"{len(report.findings)} findings"
         )
         findings_table(console, summary["findings"])
-    return 1 if report.errors else 0

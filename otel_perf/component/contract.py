@@ -83,7 +83,7 @@ class Processor(Component):
     def gauges(self) -> list[tuple[str, float, dict[str, str]]]:
         """Current values (name, value, attributes) for exporters to publish as gauges.
 
-        Names must be registered with :func:`otel_perf.gauges.register`.
+        Names must be registered with :func:`otel_perf.component.gauges.register`.
         """
         return []
 

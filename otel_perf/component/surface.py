@@ -80,6 +80,8 @@ class Surface:
             counts in its findings cover, for per-minute and per-month figures.
         metrics: the keys it adds to ``/performance/metrics``, given the pipeline, the
             ``?service=`` asked for (or None) and the ``?limit=`` on rows.
+        metrics_schema: the OpenAPI properties of those keys, added to the ``Metrics``
+            schema after the core's own.
     """
 
     routes: Callable[[RouteContext], list[Route]] | None = None
@@ -92,6 +94,7 @@ class Surface:
     closed_by: Callable[[ProcessorSnapshots], Callable[[Finding], bool]] | None = None
     period_setting: str = ""
     metrics: Callable[[PipelineView, str | None, int], dict[str, Any]] | None = None
+    metrics_schema: Mapping[str, Any] = field(default_factory=dict)
 
 
 NO_SURFACE = Surface()

@@ -93,12 +93,7 @@ def check_state_round_trip(
     expected, expected_view = _second_half(reference, steps, split)
 
     path = tmp_path / "round-trip.db"
-    before = Harness(factory, config, Store(path), upstream)
-    before.start()
-    before.run(steps[:split])
-    before.flush(last_time_ns(steps[:split]))
-    before.shutdown()
-    before.store.close()
+    _first_half(Harness(factory, config, Store(path), upstream), steps, split)
     after = Harness(factory, config, Store(path), upstream)
     found, view = _second_half(after, steps, split, restarted=True)
     problems = _findings_differ(found, expected)
@@ -108,6 +103,15 @@ def check_state_round_trip(
         problems.append(f"snapshot() differs in {differ}")
     lost = "; ".join(problems)
     assert not problems, f"{factory.type}: a restart through the store lost state: {lost}"
+
+
+def _first_half(harness: Harness, steps: Sequence[Step], split: int) -> None:
+    """Run ``steps[:split]``, flush, shut down and close the store: the run a restart ends."""
+    harness.start()
+    harness.run(steps[:split])
+    harness.flush(last_time_ns(steps[:split]))
+    harness.shutdown()
+    harness.store.close()
 
 
 def _second_half(

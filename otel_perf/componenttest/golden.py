@@ -141,7 +141,13 @@ def run_exporter_case(
         if after is not None:
             after(harness, steps)
         requests = capture.requests
-    volatile = Volatile(event_ns=event_window(steps))
+    return _exporter_output(requests, files, gets, Volatile(event_ns=event_window(steps)))
+
+
+def _exporter_output(
+    requests: list[Request], files: Path, gets: list[list[str]], volatile: Volatile
+) -> dict[str, Any]:
+    """What the golden file holds: the captured requests, the files written, the GETs."""
     out: dict[str, Any] = {}
     if requests:
         ordered = sorted(requests, key=lambda r: r.path)  # one path's requests stay in order

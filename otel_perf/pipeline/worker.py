@@ -10,7 +10,7 @@ from typing import Protocol
 
 from otel_perf.model import Batch
 from otel_perf.queue import BoundedQueue
-from otel_perf.threadnames import name_native_thread
+from otel_perf.runtime.threadnames import name_native_thread
 
 
 class Every:

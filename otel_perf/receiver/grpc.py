@@ -36,7 +36,7 @@ from otel_perf.receiver._ingest import (
     queue_full_status,
     retry_info,
 )
-from otel_perf.threadnames import name_native_thread
+from otel_perf.runtime.threadnames import name_native_thread
 
 SERVICES: dict[str, str] = {
     "traces": "opentelemetry.proto.collector.trace.v1.TraceService",

@@ -30,7 +30,7 @@ from otel_perf.config.models import HostMetricsReceiverConfig
 from otel_perf.model import AttrValue, MetricBatch, MetricPoint, MetricType, Resource
 from otel_perf.receiver import Sink
 from otel_perf.receiver._cgroup import CgroupError, CgroupReader, CgroupStats
-from otel_perf.threadnames import name_native_thread
+from otel_perf.runtime.threadnames import name_native_thread
 
 log = logging.getLogger("otel_perf.receiver.hostmetrics")
 

@@ -27,7 +27,7 @@ from otel_perf.config.types import split_endpoint
 from otel_perf.decode import DecodeError, message_to_json, parse_json
 from otel_perf.receiver import Sink
 from otel_perf.receiver._ingest import UNAUTHENTICATED, Ingest, MiB, queue_full_status
-from otel_perf.serving import ServerThread
+from otel_perf.runtime.serving import ServerThread
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"

@@ -20,7 +20,8 @@ from otel_perf.api.app import API
 from otel_perf.config import Config
 from otel_perf.config.models import APISettings, HostMetricsReceiverConfig, OTLPReceiverConfig
 from otel_perf.config.types import split_endpoint
-from otel_perf.memory import (
+from otel_perf.pipeline import Clock, Pipeline
+from otel_perf.runtime.memory import (
     TrimSchedule,
     cap_arenas,
     freeze_startup,
@@ -28,8 +29,7 @@ from otel_perf.memory import (
     trim,
     tune_collector,
 )
-from otel_perf.pipeline import Clock, Pipeline
-from otel_perf.serving import ServerThread
+from otel_perf.runtime.serving import ServerThread
 from otel_perf.sidecar.first_seen import FirstSeen
 from otel_perf.sidecar.listeners import PortClash, check_free, urls
 from otel_perf.store import Store
@@ -109,7 +109,7 @@ class Sidecar:
         return self.ports
 
     def _tune_collector(self) -> None:
-        """Fewer garbage collections, none walking what start-up built (otel_perf.memory)."""
+        """Fewer garbage collections, none walking what start-up built (runtime.memory)."""
         self._collector = tune_collector()
         frozen = freeze_startup()
         log.debug("garbage collector tuned; %d start-up objects frozen", frozen)

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from otel_perf import tiers
+from otel_perf.component.metricmath import exponential
 from otel_perf.histogram import ExponentialHistogram
-from otel_perf.metricmath import exponential
 from otel_perf.model import AttrValue, MetricPoint, MetricType
 from otel_perf.series import RED, SeriesKey
 

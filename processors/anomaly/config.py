@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from otel_perf.component import ComponentConfig
+from otel_perf.config.types import Duration
 
 Sensitivity = Literal["low", "medium", "high"]
 Direction = Literal["up", "down", "both"]
@@ -74,7 +75,7 @@ class AnomalyConfig(ComponentConfig):
     warm_up: int = Field(default=1440, ge=0)
     resolve_after: int = Field(default=3, ge=1)
     max_series: int = Field(default=10_000, gt=0)
-    save_interval: float = Field(default=300.0, gt=0)
+    save_interval: Duration = Field(default=300.0, gt=0)
     history_points: int = Field(default=120, gt=0, le=10_000)
     robust: bool = False
 

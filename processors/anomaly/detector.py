@@ -24,7 +24,10 @@ scored by all of them first, then learned (no look-ahead):
    error ratio and its calls): the one-step and shift slots are the binomial tails of the
    point's and the last ~20 points' errors at the learned baseline rate — calibrated whatever
    the number of calls, so 1 error in 3 night-time calls is no news and 30 in 300 is.
-8. **Score** ``max_m −log10(q_m) / 10`` clipped to ``[0, 1]`` (0.5 ⇔ q = 10⁻⁵), zero during the
+8. **Block means** (:class:`~.coarse.BlockMeans`), off by default (``coarse_blocks``): the
+   means of blocks of ``B`` points judged by their own predictors, a slow bump being a spike
+   of them; measured on NAB and left off (``processors/anomaly/README.md``, round 6).
+9. **Score** ``max_m −log10(q_m) / 10`` clipped to ``[0, 1]`` (0.5 ⇔ q = 10⁻⁵), zero during the
    warm-up; after a score at or above the threshold, scores are damped for ``refractory``
    points, since only the first alert of an episode is news (NAB rewards the earliest
    detection of a window and charges every later one outside it).
@@ -44,6 +47,7 @@ import math
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from otel_perf.processors.anomaly.coarse import BlockMeans
 from otel_perf.processors.anomaly.likelihood import (
     LOG_SCALE,
     Likelihood,
@@ -62,8 +66,9 @@ from otel_perf.processors.anomaly.ratio import CountRatio
 DEFAULT_THRESHOLD = 0.5
 DAY_S = 86400.0
 WEEK_S = 7 * DAY_S
-MODELS = ("predictors", "shift", "flat_line", "range")
-RECURRENT = ("predictors", "shift", "range")  # the models whose surprises Recurrence caps
+MODELS = ("predictors", "shift", "flat_line", "range", "coarse")
+# the models whose surprises Recurrence caps (the coarse one only when it runs)
+RECURRENT = ("predictors", "shift", "range", "coarse")
 
 __all__ = [
     "DEFAULT_THRESHOLD",
@@ -116,6 +121,9 @@ class DetectorSettings:
     spike_alpha: float = 3e-4
     spike_free: int = 2
     spike_min_rate: float = 2e-3
+    coarse_blocks: tuple[int, ...] = ()
+    coarse_span: int = 1
+    coarse_weight: float = 1.0
 
 
 #: what :func:`robust` changes: chosen on the telemetry suite's seeds 0–2 (checked on others)
@@ -125,6 +133,7 @@ ROBUST: dict[str, Any] = {
     "clip_run": 2,
     "shift_clip": 4.0,
     "judge_ratio": 1.5,
+    "coarse_blocks": (),
 }
 
 
@@ -174,12 +183,14 @@ class Detector:
         "shift",
         "flat",
         "range",
+        "coarse",
         "predictor_likelihood",
         "shift_likelihood",
         "recurrences",
         "spikes",
         "ratio",
         "cooldown",
+        "_coarse_judge",
         "_count",
         "_raw",
         "_judged",
@@ -203,11 +214,15 @@ class Detector:
         self.shift = MultiScaleZ(cfg.fast_alpha, cfg.slow_alpha, cfg.direction, cfg.shift_clip)
         self.flat = FlatLine(cfg.repeat_alpha, cfg.run_decay)
         self.range = RangeNovelty(cfg.range_tolerance, cfg.direction, cfg.slow_min_points)
+        self.coarse = [
+            BlockMeans(block, cfg.seasonality_s, cfg.direction, cfg.coarse_span)
+            for block in cfg.coarse_blocks
+        ]
         self.predictor_likelihood = Likelihood(cfg.short_span, cfg.long_alpha)
         self.shift_likelihood = Likelihood(cfg.shift_span, cfg.long_alpha)
         self.recurrences = [
             Recurrence(cfg.recurrence_alpha, cfg.recurrence_free, cfg.recurrence_min_rate)
-            for _ in RECURRENT
+            for _ in RECURRENT[: len(RECURRENT) - (not self.coarse)]
         ]
         self.spikes = (
             Recurrence(cfg.spike_alpha, cfg.spike_free, cfg.spike_min_rate) if cfg.spikes else None
@@ -215,6 +230,7 @@ class Detector:
         self.ratio: CountRatio | None = None  # for a ratio with its denominator: from the first
         self._count: tuple[float, float] | None = None  # (k, n) of the point being scored
         self.cooldown = 0
+        self._coarse_judge = -1  # the block model that judged the last point
         self._raw: tuple[float, ...] = (0.0,) * len(RECURRENT)
         self._judged: tuple[int, int, float, float, tuple[float, ...], tuple[float, ...]] = (
             0,
@@ -253,17 +269,25 @@ class Detector:
             -self.predictor_likelihood.log_tail(z_predictors) if self.n > 0 else 0.0,
             -self.shift_likelihood.log_tail(z_shift) if self.n >= cfg.slow_min_points else 0.0,
             -self.range.log10_tail(x) if z_gate >= cfg.range_gate_z else 0.0,
+            self._coarse_surprise(t_s, x),
         )
         self._raw = raw
         if cfg.recurrence:
-            raw = tuple(r.cap(s) for r, s in zip(self.recurrences, raw, strict=True))
+            capped = [r.cap(s) for r, s in zip(self.recurrences, raw, strict=False)]
+            raw = (*capped, *raw[len(capped) :])  # an idle coarse slot (0) has no cap
         flat = -self.flat.score_one(t_s, x)
         if counted is not None:
             # a ratio is judged by its counts: binomial tails, calibrated whatever the calls
             point = -log10_gaussian_tail(counted[0])
-            raw = (point, -log10_gaussian_tail(counted[1]), min(raw[2], point))
+            raw = (point, -log10_gaussian_tail(counted[1]), min(raw[2], point), 0.0)
             flat = 0.0  # a ratio that repeats over few calls (0 errors) is no frozen series
-        surprises = (raw[0], cfg.shift_weight * raw[1], flat, cfg.range_weight * raw[2])
+        surprises = (
+            raw[0],
+            cfg.shift_weight * raw[1],
+            flat,
+            cfg.range_weight * raw[2],
+            cfg.coarse_weight * raw[3],
+        )
         scores = tuple(min(1.0, max(0.0, s / LOG_SCALE)) for s in surprises)
         top = max(scores)
         best = scores.index(top)
@@ -277,6 +301,15 @@ class Detector:
             self.spikes.learn_one(z_seen)
         return score
 
+    def _coarse_surprise(self, t_s: float, x: float) -> float:
+        """``−log10 q`` of the most surprising block mean ``x`` completes (0 if none)."""
+        surprise, self._coarse_judge = 0.0, -1
+        for k, model in enumerate(self.coarse):
+            s = -model.score_one(t_s, x)
+            if s > surprise:
+                surprise, self._coarse_judge = s, k
+        return surprise
+
     def _band(self, best: int, counted: bool) -> tuple[float, float]:
         if counted and best < 2 and self.ratio is not None and self._count is not None:
             return self.ratio.band(self._count[1])
@@ -284,6 +317,8 @@ class Detector:
             return self.shift.band()
         if best == 3:
             return self.range.band()
+        if best == 4 and self._coarse_judge >= 0:
+            return self.coarse[self._coarse_judge].band()
         return self.predictors.band()
 
     def _counted(self, t_s: float, x: float, count: float) -> tuple[float, float] | None:
@@ -312,6 +347,8 @@ class Detector:
         elif best == 0:
             name = "none" if predictor < 0 else self.predictors.name(predictor)
             model = f"predictors:{name}"
+        elif best == 4 and self._coarse_judge >= 0:
+            model = f"coarse:{self.coarse[self._coarse_judge].block}"
         else:
             model = MODELS[best]
         return Judgement(model, low, high, scores, surprises)
@@ -339,8 +376,10 @@ class Detector:
         self.predictors.learn_one(t_s, x)
         self.shift.learn_one(t_s, x)
         self.range.learn_one(t_s, x)
+        for model in self.coarse:
+            model.learn_one(t_s, x)
         self.flat.learn_one(t_s, x, reported=self.flat_reported(self._judged[4][2]))
-        for recurrence, surprise in zip(self.recurrences, self._raw, strict=True):
+        for recurrence, surprise in zip(self.recurrences, self._raw, strict=False):
             recurrence.learn_one(surprise)
         if self.ratio is not None and self._count is not None:
             self.ratio.learn_one(t_s, *self._count)
@@ -350,6 +389,7 @@ class Detector:
         """JSON-ready state (settings included)."""
         settings = asdict(self.config)
         settings["seasonality_s"] = list(self.config.seasonality_s)
+        settings["coarse_blocks"] = list(self.config.coarse_blocks)
         for name in ("clip", "shift_clip"):
             value = getattr(self.config, name)
             settings[name] = None if math.isinf(value) else value
@@ -362,6 +402,7 @@ class Detector:
             "shift": self.shift.to_dict(),
             "flat": self.flat.to_dict(),
             "range": self.range.to_dict(),
+            "coarse": [m.to_dict() for m in self.coarse],
             "predictor_likelihood": self.predictor_likelihood.to_dict(),
             "shift_likelihood": self.shift_likelihood.to_dict(),
             "recurrences": [r.to_dict() for r in self.recurrences],
@@ -383,6 +424,8 @@ class Detector:
         fields = DetectorSettings.__dataclass_fields__
         settings = {k: v for k, v in state["config"].items() if k in fields}
         settings["seasonality_s"] = tuple(float(p) for p in settings["seasonality_s"])
+        if "coarse_blocks" in settings:
+            settings["coarse_blocks"] = tuple(int(b) for b in settings["coarse_blocks"])
         for name in ("clip", "shift_clip"):
             if name in settings and settings[name] is None:
                 settings[name] = math.inf
@@ -394,11 +437,17 @@ class Detector:
         detector.shift = MultiScaleZ.from_dict(state["shift"])
         detector.flat = FlatLine.from_dict(state["flat"])
         detector.range = RangeNovelty.from_dict(state["range"])
+        coarse = state.get("coarse")  # saved without it: learnt afresh from now
+        if coarse is not None and len(coarse) == len(detector.coarse):
+            detector.coarse = [BlockMeans.from_dict(m) for m in coarse]
         detector.predictor_likelihood = Likelihood.from_dict(state["predictor_likelihood"])
         detector.shift_likelihood = Likelihood.from_dict(state["shift_likelihood"])
         if "recurrences" in state:  # version 2 had none: they start counting now
-            detector.recurrences = [Recurrence.from_dict(r) for r in state["recurrences"]]
-            detector._raw = tuple(float(s) for s in state["raw"])
+            saved = [Recurrence.from_dict(r) for r in state["recurrences"]]
+            raw = [float(s) for s in state["raw"]]
+            # saved before the coarse model: its cap starts counting now
+            detector.recurrences[: len(saved)] = saved[: len(detector.recurrences)]
+            detector._raw = (*raw[: len(RECURRENT)], *(0.0,) * (len(RECURRENT) - len(raw)))
         detector.cooldown = int(state["cooldown"])
         if state.get("spikes") is not None:  # before version 4: counted from now on
             detector.spikes = Recurrence.from_dict(state["spikes"])

@@ -13,11 +13,10 @@ import math
 from collections import OrderedDict
 from typing import Any
 
-from otel_perf import gauges
-from otel_perf.component import Context, Factory, Processor
-from otel_perf.component.state import Document, PersistedStates, changed_keys
+from otel_perf.component import Context, Factory, Processor, gauges
+from otel_perf.component.metricmath import MetricStreams, point_value
+from otel_perf.component.state import Document, PersistedStates, changed_keys, unchanged
 from otel_perf.findings import Finding
-from otel_perf.metricmath import MetricStreams, point_value
 from otel_perf.model import MetricBatch, MetricPoint, MetricType
 from otel_perf.processors.anomaly.config import AnomalyConfig
 from otel_perf.processors.anomaly.series import SeriesState, Settings, settings_for
@@ -27,6 +26,10 @@ NS = 1_000_000_000
 QUANTILES = {"p50_ms": 0.5, "p95_ms": 0.95, "p99_ms": 0.99}
 
 gauges.register("otel_perf.anomaly.score", "1", "Latest anomaly score per series (0 to 1).")
+
+#: a series' document (``SeriesState.to_dict``), version 1; a build before versions wrote
+#: the same document bare (version 0), so it migrates as it is
+SERIES = Document(dict[str, Any], version=1, migrations={0: unchanged})
 
 
 class AnomalyProcessor(Processor):
@@ -41,9 +44,7 @@ class AnomalyProcessor(Processor):
         self.streams = MetricStreams(config.max_series)
         self.pending: list[Finding] = []
         # one document per series, written when it changed, at most once per save_interval
-        self.state = PersistedStates(
-            context.store, self.id, Document(dict[str, Any]), config.save_interval
-        )
+        self.state = PersistedStates(context.store, self.id, SERIES, config.save_interval)
         self._unsubscribe = context.series.subscribe(self._interval)
 
     # -- intake -------------------------------------------------------------

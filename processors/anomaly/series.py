@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 from typing import Any
 
+from otel_perf.codec import decode, encode
 from otel_perf.findings import Finding, Kind, Severity, State
 from otel_perf.processors.anomaly.config import AnomalyConfig, Direction
 from otel_perf.processors.anomaly.detector import (
@@ -28,7 +29,7 @@ from otel_perf.processors.anomaly.detector import (
     DetectorSettings,
     robust,
 )
-from otel_perf.processors.anomaly.history import History
+from otel_perf.processors.anomaly.history import Entry, History
 
 NS = 1_000_000_000
 DEFERRED_POINTS = 32  # raw points a series holds before its detector is built
@@ -81,6 +82,34 @@ class Episode:
     max_score: float
     direction: str
     points: int = 1
+
+
+@dataclass
+class SavedSeries:
+    """A series' saved document (:meth:`SeriesState.to_dict`, through :mod:`otel_perf.codec`):
+    the detector (its own compact form), the band's running figures, the open episode and
+    the history. A document saved before a field existed takes its default."""
+
+    detector: Detector
+    points: int
+    mean: float
+    var: float
+    last_t_ns: int
+    last_score: float
+    last_value: float | None = None  # None: not a finite number
+    normal_streak: int = 0
+    episode: Episode | None = None
+    history: list[Entry] = field(default_factory=list)
+    model: str = "none"
+    band: tuple[float | None, float | None] | None = None  # None: unbounded on that side
+
+
+@dataclass
+class SavedPoints:
+    """The saved document of a series whose detector is not built yet: its deferred
+    ``[t_ns, value, count]`` points (count null when none)."""
+
+    deferred: list[tuple[int, float, float | None]]
 
 
 @dataclass(slots=True)  # tens of thousands at cardinality: no __dict__ each
@@ -278,26 +307,27 @@ class SeriesState:
         }
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready state: the detector, the band, the open episode and the history.
-
-        A series whose detector is not built yet saves its deferred points instead.
-        """
+        """JSON-ready state (:class:`SavedSeries`): the detector, the band, the open episode
+        and the history. A series whose detector is not built yet saves its deferred points
+        instead (:class:`SavedPoints`)."""
         if self.deferred is not None:
-            return {"deferred": self.deferred.to_list()}
-        return {
-            "detector": self.detector.to_dict(),
-            "points": self.points,
-            "mean": self.mean,
-            "var": self.var,
-            "last_t_ns": self.last_t_ns,
-            "last_score": self.last_score,
-            "last_value": self.last_value if math.isfinite(self.last_value) else None,
-            "normal_streak": self.normal_streak,
-            "episode": None if self.episode is None else asdict(self.episode),
-            "history": self.history.to_list(),
-            "model": self.model,
-            "band": [v if math.isfinite(v) else None for v in self.band],
-        }
+            return dict(encode(SavedPoints, SavedPoints(list(self.deferred))))
+        low, high = (v if math.isfinite(v) else None for v in self.band)
+        saved = SavedSeries(
+            self.detector,
+            self.points,
+            self.mean,
+            self.var,
+            self.last_t_ns,
+            self.last_score,
+            self.last_value if math.isfinite(self.last_value) else None,
+            self.normal_streak,
+            self.episode,
+            [e for e in self.history if all(map(math.isfinite, e[1:]))],
+            self.model,
+            (low, high),
+        )
+        return dict(encode(SavedSeries, saved))
 
     def restore(self, data: dict[str, Any]) -> None:
         """Continue from :meth:`to_dict` (state saved before episodes were kept restores too).
@@ -307,33 +337,27 @@ class SeriesState:
         against other settings, so the series learns afresh under the current ones — warm-up
         included, so a config change cannot make a restart alarm. ``relearned`` says so.
         """
-        if "deferred" in data:
+        if isinstance(data, dict) and "deferred" in data:
             fresh = SeriesState.new(self.name, self.service, self.settings)
-            for t_ns, value, count in data["deferred"]:
-                fresh.observe(int(t_ns), float(value), "", None if count is None else float(count))
+            for t_ns, value, count in decode(SavedPoints, data).deferred:
+                fresh.observe(t_ns, value, "", count)
             self._take(fresh)
             self.dirty = False  # as saved
             return
+        self._resume(decode(SavedSeries, data))
+
+    def _resume(self, saved: SavedSeries) -> None:
         self.deferred = None
-        saved = Detector.from_dict(data["detector"])
-        self.relearned = saved.config != detector_settings(self.settings)
-        self.built = new_detector(self.settings) if self.relearned else saved
-        self.points = int(data["points"])
-        self.mean, self.var = float(data["mean"]), float(data["var"])
-        self.last_t_ns = int(data["last_t_ns"])
-        self.last_score = float(data["last_score"])
-        last_value = data.get("last_value")
-        self.last_value = math.nan if last_value is None else float(last_value)
-        self.normal_streak = int(data.get("normal_streak", 0))
-        episode = data.get("episode")
-        self.episode = None if episode is None else _episode_from(episode)
-        self.history.restore(data.get("history", []))
-        self.model = str(data.get("model", "none"))
-        low, high = data.get("band") or [None, None]
-        self.band = (
-            -math.inf if low is None else float(low),
-            math.inf if high is None else float(high),
-        )
+        self.relearned = saved.detector.config != detector_settings(self.settings)
+        self.built = new_detector(self.settings) if self.relearned else saved.detector
+        self.points, self.mean, self.var = saved.points, saved.mean, saved.var
+        self.last_t_ns, self.last_score = saved.last_t_ns, saved.last_score
+        self.last_value = math.nan if saved.last_value is None else saved.last_value
+        self.normal_streak, self.episode = saved.normal_streak, saved.episode
+        self.history.restore(saved.history)
+        self.model = saved.model
+        low, high = saved.band or (None, None)
+        self.band = (-math.inf if low is None else low, math.inf if high is None else high)
 
     def _take(self, other: SeriesState) -> None:
         for name in SeriesState.__dataclass_fields__:
@@ -381,16 +405,3 @@ class Deferred:
         twin = Deferred()
         twin.times_ns, twin.numbers = array("q", self.times_ns), array("d", self.numbers)
         return twin
-
-    def to_list(self) -> list[list[float | None]]:
-        """JSON-ready: one ``[t_ns, value, count]`` per point (count null when none)."""
-        return [[t_ns, value, count] for t_ns, value, count in self]
-
-
-def _episode_from(data: dict[str, Any]) -> Episode:
-    return Episode(
-        start_ns=int(data["start_ns"]),
-        max_score=float(data["max_score"]),
-        direction=str(data["direction"]),
-        points=int(data["points"]),
-    )

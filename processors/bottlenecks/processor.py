@@ -5,8 +5,8 @@ from __future__ import annotations
 from itertools import compress
 from typing import Any
 
-from otel_perf.announce import Announcer
 from otel_perf.component import Context, Factory, Processor
+from otel_perf.component.announce import Announcer
 from otel_perf.component.state import PersistedState
 from otel_perf.findings import Finding, Severity
 from otel_perf.model import SpanBatch, SpanRecord

@@ -16,9 +16,8 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any
 
-from otel_perf import gauges
-from otel_perf.announce import Announcer
-from otel_perf.component import Context, Factory, Processor
+from otel_perf.component import Context, Factory, Processor, gauges
+from otel_perf.component.announce import Announcer
 from otel_perf.component.state import PersistedState
 from otel_perf.findings import Finding
 from otel_perf.fingerprint import (

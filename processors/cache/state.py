@@ -202,8 +202,8 @@ class CacheStats:
 class Cumulative:
     """Deltas of cumulative metric streams, for totals (bounded, least recent dropped).
 
-    Unlike :class:`otel_perf.metricmath.MetricStreams` (made for rates), the first point of
-    a stream counts in full: a cumulative counter holds everything since its start time,
+    Unlike :class:`otel_perf.component.metricmath.MetricStreams` (made for rates), the first
+    point of a stream counts in full: a cumulative counter holds everything since its start time,
     and a total that skipped it would miss the app's first export interval. A value lower
     than the last one is a reset and counts in full too. The last values are persisted, so
     a restart of the sidecar does not count them twice.

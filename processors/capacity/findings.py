@@ -10,8 +10,8 @@ from otel_perf.processors.capacity.config import CapacityConfig
 from otel_perf.processors.capacity.cost import Prices, rightsizing_saving
 from otel_perf.processors.capacity.rightsizing import Recommendation
 from otel_perf.processors.capacity.settings import ABSOLUTE_UNITS
+from otel_perf.processors.capacity.units import format_quantity
 from otel_perf.processors.capacity.usage import ResourceInfo
-from otel_perf.units import format_quantity
 
 ALL_SERVICES = "*"
 

@@ -15,9 +15,8 @@ import threading
 import time
 from typing import Any
 
-from otel_perf import gauges
-from otel_perf.announce import Announcer
-from otel_perf.component import Context, Factory, Processor
+from otel_perf.component import Context, Factory, Processor, gauges
+from otel_perf.component.announce import Announcer
 from otel_perf.component.state import PersistedState
 from otel_perf.findings import Finding
 from otel_perf.model import MetricBatch, SpanKind
@@ -27,7 +26,7 @@ from otel_perf.processors.capacity.findings import findings_of
 from otel_perf.processors.capacity.history import COARSE, FINE, RAW, Series, UsageHistory
 from otel_perf.processors.capacity.reads import CapacityViews
 from otel_perf.processors.capacity.settings import inputs_for, resource_for
-from otel_perf.processors.capacity.state import STATE, Resource, Resources
+from otel_perf.processors.capacity.state import RESOURCES, STATE, Resource, Resources
 from otel_perf.processors.capacity.usage import ResourceInfo, UsageExtractor
 from otel_perf.processors.capacity.views import gauge_rows
 from otel_perf.series import SeriesInterval
@@ -82,7 +81,7 @@ class CapacityProcessor(Processor):
         self.magnitudes: dict[str, float] = {}
         self.announcer = Announcer(int(config.quiet_period * NS), max_keys=4 * config.max_resources)
         # saved on every flush after a change, unthrottled: it changes only on a new resource
-        self.state = PersistedState(context.store, self.id, STATE, Resources, 0.0)
+        self.state = PersistedState(context.store, self.id, STATE, RESOURCES, 0.0)
         self._load()
         self._unsubscribe = context.series.subscribe(self._interval)
         self.views = CapacityViews(self)

@@ -5,8 +5,8 @@ before a forecast crossing (days to the threshold)."""
 from __future__ import annotations
 
 from otel_perf.findings import Finding, Kind
+from otel_perf.processors.capacity.units import format_quantity
 from otel_perf.recommend.rules import Context, Item, Rule, figures_of, first_rule, held_in
-from otel_perf.units import format_quantity
 
 MONTH_S = 30 * 86400.0
 

@@ -7,7 +7,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from otel_perf.units import format_quantity
+from otel_perf.processors.capacity.units import format_quantity
 
 
 def _num(value: Any, digits: int = 3) -> str:

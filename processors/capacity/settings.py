@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from otel_perf.processors.capacity.analysis import Inputs, Threshold
 from otel_perf.processors.capacity.config import CapacityConfig
+from otel_perf.processors.capacity.units import BYTES, CORES, UTILIZATION
 from otel_perf.processors.capacity.usage import ResourceInfo, guess_kind, rule_info
-from otel_perf.units import BYTES, CORES, UTILIZATION
 
 ABSOLUTE_UNITS = {"cpu": CORES, "memory": BYTES}
 

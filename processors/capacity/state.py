@@ -2,15 +2,17 @@
 
 Usage history has its own tables (``history.py``); this document only keeps what a
 resource *is* across a restart, so a resource seen before keeps its kind, unit and
-thresholds and its first sample time. The bare map, unversioned (its shape is what
-every build wrote). Written through
-:class:`otel_perf.component.state.PersistedState` on every flush that follows a change.
+thresholds and its first sample time. Version 1 is the map of resources by name; a build
+before versions wrote that same map bare (version 0), so it migrates as it is. Written
+through :class:`otel_perf.component.state.PersistedState` on every flush that follows a
+change.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from otel_perf.component.state import Document, unchanged
 from otel_perf.processors.capacity.usage import ResourceInfo
 
 STATE = "resources"
@@ -39,3 +41,4 @@ class Resource:
 
 
 Resources = dict[str, Resource]  # the state document: resource name -> resource
+RESOURCES = Document(Resources, version=1, migrations={0: unchanged})

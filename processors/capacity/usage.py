@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from otel_perf.metricmath import MetricStreams, point_value
+from otel_perf.component.metricmath import MetricStreams, point_value
 from otel_perf.model import MetricPoint, MetricType
 from otel_perf.processors.capacity.config import CapacityConfig, ResourceRule
 

@@ -19,8 +19,8 @@ from otel_perf.processors.capacity.cost import (
 )
 from otel_perf.processors.capacity.rightsizing import Recommendation
 from otel_perf.processors.capacity.settings import ABSOLUTE_UNITS
+from otel_perf.processors.capacity.units import QUANTITY_OF_UNIT, UTILIZATION, format_quantity
 from otel_perf.processors.capacity.usage import ResourceInfo
-from otel_perf.units import QUANTITY_OF_UNIT, UTILIZATION, format_quantity
 
 HORIZONS = (("1h", 3600.0), ("1d", 86_400.0), ("7d", 7 * 86_400.0), ("30d", 30 * 86_400.0))
 FLAT = 0.05  # a change over the window under 5 % of the level is no trend

@@ -25,8 +25,7 @@ import threading
 from collections import Counter, deque
 from typing import Any
 
-from otel_perf import gauges
-from otel_perf.component import Context, Factory, Processor
+from otel_perf.component import Context, Factory, Processor, gauges
 from otel_perf.component.state import PersistedState
 from otel_perf.findings import Finding, State
 from otel_perf.model import SpanBatch
@@ -34,7 +33,7 @@ from otel_perf.processors.incidents.calls import CallGraph
 from otel_perf.processors.incidents.config import IncidentsConfig
 from otel_perf.processors.incidents.correlate import Group, correlate, with_calls
 from otel_perf.processors.incidents.facts import Facts, facts_of
-from otel_perf.processors.incidents.state import STATE, SavedIncidents
+from otel_perf.processors.incidents.state import SAVED, STATE, SavedIncidents
 from otel_perf.processors.incidents.story import incident_finding, incident_id, tell
 from otel_perf.recommend.current import current_findings
 from otel_perf.store import StoreWriteError
@@ -56,7 +55,7 @@ class IncidentsProcessor(Processor):
         self.evaluations = self.skipped = 0  # full regroupings, and ticks that needed none
         self._seen: tuple[object, int, int] = (None, -1, 0)  # newest row, calls version, when
         self._lock = threading.Lock()
-        self.state = PersistedState(context.store, self.id, STATE, SavedIncidents, 0.0)
+        self.state = PersistedState(context.store, self.id, STATE, SAVED, 0.0)
 
     # -- input ------------------------------------------------------------------
     def consume_spans(self, batch: SpanBatch) -> None:
@@ -98,25 +97,37 @@ class IncidentsProcessor(Processor):
         groups = correlate(facts, int(self.config.overlap * NS))
         with self._lock:
             self.first_seen = {f.key: self.first_seen[f.key] for f in facts}
-            opened: dict[str, dict[str, Any]] = {}
-            owner = {m["key"]: i for i, body in self.open.items() for m in body["members"]}
-            for group in groups:
-                if len(opened) >= self.config.max_open:
-                    self.overflowed += 1
-                    continue
-                incident = self._match(group, opened, owner)
-                known = self.open.get(incident)
-                if known is not None and _same_story(known, group):
-                    opened[incident] = known  # nothing it is told from changed
-                    continue
-                opened[incident] = tell(group, incident)
-                opened[incident]["opened_ns"] = (known or {}).get("opened_ns", now_ns)
+            opened = self._carried_over(groups, now_ns)
             for incident, body in self.open.items():
                 if incident not in opened:
                     self.recent.appendleft({**body, "state": "resolved", "resolved_ns": now_ns})
             if _ids(opened) != _ids(self.open) or opened:
                 self.state.mark_dirty()
             self.open = opened
+        return self._announced(before, opened, now_ns)
+
+    def _carried_over(self, groups: list[Group], now_ns: int) -> dict[str, dict[str, Any]]:
+        """Each group as an incident (the open one it continues, or a new one), at most
+        ``max_open`` of them; an incident whose story did not change is kept as it was."""
+        opened: dict[str, dict[str, Any]] = {}
+        owner = {m["key"]: i for i, body in self.open.items() for m in body["members"]}
+        for group in groups:
+            if len(opened) >= self.config.max_open:
+                self.overflowed += 1
+                continue
+            incident = self._match(group, opened, owner)
+            known = self.open.get(incident)
+            if known is not None and _same_story(known, group):
+                opened[incident] = known  # nothing it is told from changed
+                continue
+            opened[incident] = tell(group, incident)
+            opened[incident]["opened_ns"] = (known or {}).get("opened_ns", now_ns)
+        return opened
+
+    def _announced(
+        self, before: dict[str, dict[str, Any]], opened: dict[str, dict[str, Any]], now_ns: int
+    ) -> list[Finding]:
+        """The ``incident`` findings of what opened, changed or resolved since ``before``."""
         out = []
         for incident, body in opened.items():
             if incident not in before:

@@ -1,8 +1,9 @@
 """The incidents processor's document in the store: the open incidents, the recently
 resolved, when each finding was first seen open, and the call graph.
 
-The bare record, unversioned (its shape is what every build wrote); a document saved
-before a key existed takes that key's default.
+Version 1 is the record below; a build before versions wrote that same record bare
+(version 0), so it migrates as it is. A document saved before a key existed takes that
+key's default.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from otel_perf.component.state import Document, unchanged
 from otel_perf.processors.incidents.calls import SavedCalls
 
 STATE = "incidents"
@@ -23,3 +25,6 @@ class SavedIncidents:
     recent: list[dict[str, Any]] = field(default_factory=list)  # newest first
     first_seen: dict[str, int] = field(default_factory=dict)  # finding key -> first open
     calls: SavedCalls = field(default_factory=SavedCalls)
+
+
+SAVED = Document(SavedIncidents, version=1, migrations={0: unchanged})

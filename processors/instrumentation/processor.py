@@ -19,8 +19,8 @@ from collections import Counter
 from dataclasses import asdict
 from typing import Any
 
-from otel_perf.announce import Announcer
 from otel_perf.component import Context, Factory, Processor
+from otel_perf.component.announce import Announcer
 from otel_perf.component.state import PersistedState
 from otel_perf.findings import Finding, Kind, Severity
 from otel_perf.model import LogBatch, MetricBatch, SpanBatch

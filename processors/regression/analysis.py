@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from otel_perf import gauges
+from otel_perf.component import gauges
 from otel_perf.processors.regression.baselines import Baseline
 from otel_perf.processors.regression.config import RegressionConfig
 from otel_perf.processors.regression.findings import run_finding

@@ -63,12 +63,8 @@ class RegressionState:
             held.runs.restore(name, self.runs.load(name) or [])
         versions = self._load(self.versions.name, SavedVersions)
         if versions is not None:
-            try:
-                held.versions.restore(versions.tracker.model_dump(exclude_none=True))
-            except (KeyError, TypeError, ValueError) as exc:
-                self.baselines.discard(self.versions.name, exc)
-                return
-            held.version_usage.restore(versions.usage.model_dump())
+            held.versions.resume(versions.tracker)
+            held.version_usage.resume(versions.usage)
             held.comparisons.extend(versions.comparisons)
 
     def _load(self, name: str, model: type[SavedIndex] | type[SavedVersions]) -> Any:
@@ -111,12 +107,10 @@ def _baseline(held: Holdings, name: str) -> SavedBaseline | None:
 
 
 def _versions(held: Holdings) -> SavedVersions:
-    return SavedVersions.model_validate(
-        {
-            "tracker": held.versions.to_dict(),
-            "usage": held.version_usage.to_dict(),
-            "comparisons": list(held.comparisons),
-        }
+    return SavedVersions(
+        tracker=held.versions.saved(),
+        usage=held.version_usage.saved(),
+        comparisons=list(held.comparisons),
     )
 
 

@@ -34,6 +34,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from otel_perf.processors.regression.saved import SavedUsage
+
 #: what a statement's version comparison adds to its finding
 VERSION_USAGE_KEYS = (
     "executions_per_request_before",
@@ -136,21 +138,19 @@ class VersionUsage:
         else:
             self.untracked += 1
 
-    def to_dict(self) -> dict[str, Any]:
-        """The counts as JSON (``restore`` reads them back)."""
-        return {
-            "requests": [[*key, count] for key, count in self.requests.items()],
-            "statements": [[*key, *counts] for key, counts in self.statements.items()],
-        }
+    def saved(self) -> SavedUsage:
+        """The counts as saved (``resume`` reads them back)."""
+        return SavedUsage(
+            requests=[(*key, count) for key, count in self.requests.items()],
+            statements=[(*key, *counts) for key, counts in self.statements.items()],
+        )
 
-    def restore(self, data: dict[str, Any]) -> None:
-        """Counts saved by ``to_dict`` (up to ``max_series`` of each)."""
-        for service, version, count in data.get("requests", [])[: self.max_series]:
-            self.requests[(service, version)] = int(count)
-        for service, version, statement, count, total in data.get("statements", [])[
-            : self.max_series
-        ]:
-            self.statements[(service, version, statement)] = (int(count), float(total))
+    def resume(self, saved: SavedUsage) -> None:
+        """Counts :meth:`saved` wrote (up to ``max_series`` of each)."""
+        for service, version, count in saved.requests[: self.max_series]:
+            self.requests[(service, version)] = count
+        for service, version, statement, count, total in saved.statements[: self.max_series]:
+            self.statements[(service, version, statement)] = (count, total)
 
     def call_change(self, service: str, statement: str, old: str, new: str) -> dict[str, Any]:
         """Executions and ms per request of each version; ``call_change`` when they say the

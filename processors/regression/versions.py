@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from otel_perf.processors.regression.saved import SavedSamples, SavedTracker
+
 Early = Callable[["Comparison"], bool]
 
 #: versions kept per (service, operation): the current one and the one before
@@ -76,20 +78,19 @@ class VersionSamples:
             del self._tail[0]
             del self._tail_ns[0]
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "head": self.head.tolist(),
-            "tail": self.tail.tolist(),
-            "head_ns": self.head_ns.tolist(),
-            "tail_ns": self.tail_ns.tolist(),
-        }
+    def saved(self) -> SavedSamples:
+        return SavedSamples(
+            head=self.head.tolist(),
+            tail=self.tail.tolist(),
+            head_ns=self.head_ns.tolist(),
+            tail_ns=self.tail_ns.tolist(),
+        )
 
     @classmethod
-    def from_dict(cls, window: int, data: dict[str, Any]) -> VersionSamples:
-        head, tail = list(data["head"]), list(data["tail"])
-        head_ns = data.get("head_ns", [0] * len(head))  # saved before times were kept
-        tail_ns = data.get("tail_ns", [0] * len(tail))
-        return cls(window, head, tail, head_ns, tail_ns)
+    def resumed(cls, window: int, saved: SavedSamples) -> VersionSamples:
+        head_ns = saved.head_ns or [0] * len(saved.head)  # saved before times were kept
+        tail_ns = saved.tail_ns or [0] * len(saved.tail)
+        return cls(window, saved.head, saved.tail, head_ns, tail_ns)
 
 
 @dataclass(frozen=True)
@@ -242,25 +243,25 @@ class VersionTracker:
             ],
         }
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "current": self.current,
-            "seen": {s: list(vs) for s, vs in self.seen.items()},
-            "samples": [
-                [s, o, {v: vs.to_dict() for v, vs in versions.items()}]
+    def saved(self) -> SavedTracker:
+        return SavedTracker(
+            current=self.current,
+            seen={s: list(vs) for s, vs in self.seen.items()},
+            samples=[
+                (s, o, {v: vs.saved() for v, vs in versions.items()})
                 for (s, o), versions in self.samples.items()
             ],
-            "pending": [[s, o, a, b] for (s, o), (a, b) in self.pending.items()],
-        }
+            pending=[(s, o, a, b) for (s, o), (a, b) in self.pending.items()],
+        )
 
-    def restore(self, data: dict[str, Any]) -> None:
-        self.current = dict(data["current"])
-        self.seen = {s: dict.fromkeys(vs) for s, vs in data["seen"].items()}
+    def resume(self, saved: SavedTracker) -> None:
+        self.current = dict(saved.current)
+        self.seen = {s: dict.fromkeys(vs) for s, vs in saved.seen.items()}
         self.samples = {
-            (s, o): {v: VersionSamples.from_dict(self.window, d) for v, d in versions.items()}
-            for s, o, versions in data["samples"]
+            (s, o): {v: VersionSamples.resumed(self.window, d) for v, d in versions.items()}
+            for s, o, versions in saved.samples
         }
         self.operations = {}
         for s, o in self.samples:
             self.operations.setdefault(s, []).append(o)
-        self.pending = {(s, o): (a, b) for s, o, a, b in data["pending"]}
+        self.pending = {(s, o): (a, b) for s, o, a, b in saved.pending}

@@ -20,9 +20,9 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from otel_perf.histogram import ExponentialHistogram
+from otel_perf.processors.slo.saved import LearnedRoutes
 
 NICE_STEPS = (1.0, 2.0, 2.5, 5.0, 10.0)
 
@@ -94,19 +94,14 @@ class RouteBaselines:
         self.learned[route] = dict(zip(labels, values, strict=True))
         return self.learned[route]
 
-    def to_dict(self) -> list[list[Any]]:
-        """The learned baselines (learning restarts after a restart)."""
-        return [[service, route, p] for (service, route), p in self.learned.items()]
+    def saved(self) -> LearnedRoutes:
+        """The learned baselines, as saved (learning restarts after a restart)."""
+        return LearnedRoutes([(service, route, p) for (service, route), p in self.learned.items()])
 
-    def restore(self, data: Any) -> Iterable[tuple[tuple[str, str], dict[str, float]]]:
-        """Take :meth:`to_dict` output back (what does not parse is skipped); yields each."""
-        for entry in data if isinstance(data, list) else []:
+    def resume(self, saved: LearnedRoutes) -> Iterable[tuple[tuple[str, str], dict[str, float]]]:
+        """Take :meth:`saved` back (up to ``max_routes``); yields each baseline taken."""
+        for service, route, values in saved.root:
             if len(self.learned) >= self.max_routes:
                 return
-            try:
-                service, route, percentiles = entry
-                values = {str(k): float(v) for k, v in percentiles.items()}
-            except (AttributeError, TypeError, ValueError):
-                continue
-            self.learned[(str(service), str(route))] = values
-            yield (str(service), str(route)), values
+            self.learned[(service, route)] = values
+            yield (service, route), values

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from otel_perf import gauges
+from otel_perf.component import gauges
 from otel_perf.processors.slo.state import ObjectiveState
 
 Row = tuple[str, float, dict[str, str]]

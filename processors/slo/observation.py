@@ -26,7 +26,6 @@ event's minute ended) extends it backwards; one further back is ignored.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 NS = 1_000_000_000
 
@@ -54,13 +53,8 @@ class Observation:
             return 0.0
         return max(0.0, (now_ns - self.since_ns) / NS)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"since_ns": self.since_ns, "last_ns": self.last_ns}
-
-    def restore(self, data: Any) -> None:
-        """Take ``to_dict`` output; anything else (an older state) leaves it unobserved."""
-        if not isinstance(data, dict):
-            return
-        since, last = data.get("since_ns"), data.get("last_ns")
-        if isinstance(since, int) and isinstance(last, int) and since <= last:
-            self.since_ns, self.last_ns = since, last
+    def resume(self, since_ns: int | None, last_ns: int | None) -> None:
+        """Take a saved stretch back; an incomplete or reversed one (an older state) leaves
+        it unobserved."""
+        if since_ns is not None and last_ns is not None and since_ns <= last_ns:
+            self.since_ns, self.last_ns = since_ns, last_ns

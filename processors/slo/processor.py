@@ -91,8 +91,7 @@ class SLOProcessor(Processor):
         self.default_state.dirty = False
         learned = self._load(self.routes_state, LearnedRoutes)
         if self.baselines is not None and learned is not None:
-            entries = [[service, route, p] for service, route, p in learned.root]
-            for (service, route), baseline in list(self.baselines.restore(entries)):
+            for (service, route), baseline in list(self.baselines.resume(learned)):
                 self._track_route(service, route, baseline)
 
     def _load(self, state: PersistedState[M], model: type[M]) -> M | None:
@@ -273,8 +272,7 @@ class SLOProcessor(Processor):
             return
         self.default_state.flush(now_ns, lambda: DefaultServices(sorted(self.default_services)))
         if self.baselines is not None:
-            learned = self.baselines.to_dict()
-            self.routes_state.flush(now_ns, lambda: LearnedRoutes.model_validate(learned))
+            self.routes_state.flush(now_ns, self.baselines.saved)
         documents.flush(now_ns, self._saved, changed_keys(self.states))
 
     def _saved(self, name: str) -> SavedObjective | None:

@@ -14,7 +14,12 @@ from collections.abc import Callable
 
 import numpy as np
 
-from otel_perf.metricmath import MetricStreams, explicit_at_or_below, exponential, unit_scale
+from otel_perf.component.metricmath import (
+    MetricStreams,
+    explicit_at_or_below,
+    exponential,
+    unit_scale,
+)
 from otel_perf.model import MetricPoint, MetricType, SpanBatch, SpanKind, SpanRecord
 from otel_perf.processors.slo.objective import Objective, SLIKind
 from otel_perf.semconv import is_error, route_of

@@ -124,15 +124,7 @@ class ObjectiveState:
         budget = explain(good, total, target, self.objective.budgeting)
         sums = array("q", [n for s in states for w in (s.long, s.short) for n in (w.good, w.total)])
         self.evaluation = (sums, good, total, now_ns, observed_s)
-        # an alert whose rules' windows were not all watched yet holds its state: after a
-        # restart a firing page neither resolves nor fires again on a few seconds of data
-        observed = {AlertSeverity(s.rule.severity) for s in states if s.observed}
-        found = [
-            self._alert(t, states, source)
-            for severity, firing in firing_by_severity(states).items()
-            if severity in observed
-            and (t := self.alerts[severity].update(firing, now_ns)) is not None
-        ]
+        found = self._transitions(states, now_ns, source)
         # judged like the alerts: on at least min_events, once the shortest window was
         # watched (until then the last verdict holds)
         breached = total >= max(1, self.objective.min_events) and float(str(budget["sli"])) < target
@@ -142,6 +134,18 @@ class ObjectiveState:
         if found:
             self.dirty = True
         return found
+
+    def _transitions(self, states: list[RuleState], now_ns: int, source: str) -> list[Finding]:
+        """A finding for each alert that fired or resolved at ``now_ns``."""
+        # an alert whose rules' windows were not all watched yet holds its state: after a
+        # restart a firing page neither resolves nor fires again on a few seconds of data
+        observed = {AlertSeverity(s.rule.severity) for s in states if s.observed}
+        return [
+            self._alert(t, states, source)
+            for severity, firing in firing_by_severity(states).items()
+            if severity in observed
+            and (t := self.alerts[severity].update(firing, now_ns)) is not None
+        ]
 
     def _window(self, first: int, last: int) -> tuple[float, float]:
         """(good, total) over the SLO window: events, good minutes, or summed minute ratios."""
@@ -158,22 +162,13 @@ class ObjectiveState:
         mine = [s for s in states if s.rule.severity == transition.severity]
         worst = max(mine, key=lambda s: s.long.burn_rate)
         firing = transition.status == "firing"
-        summary = (
-            f"{o.name}: error budget burning {worst.long.burn_rate:g}× "
-            f"over {_window(worst.long.window_s)} and {worst.short.burn_rate:g}× over "
-            f"{_window(worst.short.window_s)} ({transition.severity.value}"
-            f"{SUGGESTED_NOTE if o.suggested else ''})"
-            if firing
-            else f"{o.name}: burn-rate {transition.severity.value} resolved after "
-            f"{transition.duration_ns / 1e9:.0f} s"
-        )
         return Finding(
             kind=Kind.BURN_RATE_ALERT,
             severity=_alert_severity(firing, pages),
             service=o.service,
             subject=f"{o.name} {transition.severity.value}",
             time_ns=transition.at_ns,
-            summary=summary,
+            summary=_alert_summary(o, transition, worst),
             attributes={
                 "objective": o.name,
                 "alert": transition.severity.value,
@@ -274,15 +269,22 @@ class ObjectiveState:
             if alert.severity in self.alerts:
                 self.alerts[alert.severity] = alert
         self.breached = saved.breached
-        self.observation.restore(saved.observation and saved.observation.model_dump())
+        if saved.observation is not None:
+            self.observation.resume(saved.observation.since_ns, saved.observation.last_ns)
 
-    def to_dict(self) -> dict[str, Any]:
-        """:meth:`saved` as JSON."""
-        return self.saved().model_dump(mode="json")
 
-    def restore(self, data: dict[str, Any]) -> None:
-        """:meth:`restore_saved` of a JSON document. Raises ValueError when it does not fit."""
-        self.restore_saved(SavedObjective.model_validate(data))
+def _alert_summary(o: Objective, transition: Transition, worst: RuleState) -> str:
+    if transition.status != "firing":
+        return (
+            f"{o.name}: burn-rate {transition.severity.value} resolved after "
+            f"{transition.duration_ns / 1e9:.0f} s"
+        )
+    return (
+        f"{o.name}: error budget burning {worst.long.burn_rate:g}× "
+        f"over {_window(worst.long.window_s)} and {worst.short.burn_rate:g}× over "
+        f"{_window(worst.short.window_s)} ({transition.severity.value}"
+        f"{SUGGESTED_NOTE if o.suggested else ''})"
+    )
 
 
 def _alert_severity(firing: bool, pages: bool) -> Severity:

@@ -20,7 +20,8 @@ from typing import Any
 
 import pytest
 
-from otel_perf.processors.anomaly import detector, likelihood, models, ratio, seasonal
+from otel_perf.processors.anomaly import coarse, detector, likelihood, models, ratio, seasonal
+from otel_perf.processors.anomaly.coarse import BlockMeans
 from otel_perf.processors.anomaly.detector import Detector, DetectorSettings, robust
 from otel_perf.processors.anomaly.likelihood import Likelihood, Recurrence
 from otel_perf.processors.anomaly.models import FlatLine, MultiScaleZ, PredictorBank, RangeNovelty
@@ -34,6 +35,7 @@ if str(ROOT) not in sys.path:
 from benchmarks.nab import state_bytes  # noqa: E402
 
 STEP_S = 300.0
+COARSE = DetectorSettings(coarse_blocks=(24,))  # the block-means model, off by default
 T0_S = 1_700_000_000.0
 
 
@@ -108,8 +110,20 @@ SPECS = [
         SeasonalProfile.from_dict,
     ),
     Spec("count_ratio", CountRatio, _ratio_step, CountRatio.from_dict),
+    Spec(
+        "block_means",
+        lambda: BlockMeans(24, seasonality_s=(86400.0, 604800.0)),
+        _score_then_learn,
+        BlockMeans.from_dict,
+    ),
     Spec("detector", Detector, lambda m, t, x: m.score_one(t, x), Detector.from_dict),
     Spec("detector_with_counts", Detector, _counted_detector_step, Detector.from_dict),
+    Spec(
+        "detector_with_block_means",
+        lambda: Detector(COARSE),
+        lambda m, t, x: m.score_one(t, x),
+        Detector.from_dict,
+    ),
     Spec(
         "robust_detector",
         lambda: Detector(robust(DetectorSettings())),
@@ -134,7 +148,7 @@ def series(n: int, seed: int = 0) -> list[tuple[float, float]]:
 
 
 @pytest.mark.parametrize(
-    "module", [models, likelihood, ratio, seasonal, detector], ids=lambda m: m.__name__
+    "module", [models, likelihood, ratio, seasonal, coarse, detector], ids=lambda m: m.__name__
 )
 def test_docstring_examples(module: ModuleType) -> None:
     result = doctest.testmod(module, verbose=False)
@@ -198,7 +212,7 @@ def test_cost_per_point_does_not_grow(spec: Spec) -> None:
     assert late <= early * 1.1 + 10
 
 
-@pytest.mark.parametrize("settings", [DetectorSettings(), robust(DetectorSettings())])
+@pytest.mark.parametrize("settings", [DetectorSettings(), robust(DetectorSettings()), COARSE])
 def test_detector_state_stays_under_16_kib_per_series(settings: DetectorSettings) -> None:
     d = Detector(settings)
     for t, x in series(2016 * 2):  # two weeks of 5-minute points: every bucket of both profiles
@@ -223,3 +237,68 @@ def test_the_cap_takes_a_surprise_within_a_level_of_a_frequent_one() -> None:
     assert r.cap(9.0) < 2.5  # ... but within √2 of level 5: no news
     assert r.cap(12.0) == 12.0  # two levels above anything seen keeps its surprise
     assert r.cap(6.5) == pytest.approx(r.cap(9.0))  # both judged by level 5's rate
+
+
+def _bump_series(n: int, bump: range, height: float, seed: int = 0) -> list[tuple[float, float]]:
+    """Hourly noise (σ 1) with a slow bump ``height`` σ high over ``bump``."""
+    rng = random.Random(seed)
+    return [
+        (T0_S + 3600.0 * i, 100.0 + rng.gauss(0.0, 1.0) + (height if i in bump else 0.0))
+        for i in range(n)
+    ]
+
+
+def test_block_means_see_a_slow_bump_the_one_step_predictors_follow() -> None:
+    # a bump of 2 noise widths for two days: a spike of the 24-point block means
+    points = _bump_series(1200, range(1000, 1048), 2.0)
+    model, bank = BlockMeans(24), PredictorBank()
+    block_tails, point_z = [], []
+    for t, x in points:
+        block_tails.append(model.score_one(t, x))
+        point_z.append(bank.score_one(t, x))
+        model.learn_one(t, x)
+        bank.learn_one(t, x)
+    assert min(block_tails[1000:1072]) < -5.0 < -1.0 < min(block_tails[:1000])
+    # one step at a time the bump is no more surprising than the noise before it
+    assert max(point_z[1000:1048]) < 1.05 * max(point_z[200:1000])
+    assert all(q == 0.0 for i, q in enumerate(block_tails) if (i + 1) % 24)  # block ends only
+
+
+def test_block_means_need_a_block_of_two_points() -> None:
+    with pytest.raises(ValueError, match="block: must be at least 2 points, got 1"):
+        BlockMeans(1)
+
+
+def test_detector_names_the_block_model_and_its_band() -> None:
+    # the shift model would judge a bump this long first: weighted out here
+    d = Detector(
+        DetectorSettings(
+            warm_up=0, refractory=0, shift_weight=0.0, range_weight=0.0, coarse_blocks=(24,)
+        )
+    )
+    points = _bump_series(1200, range(1000, 1048), 2.0)
+    judged = []
+    for t, x in points:
+        if d.score_one(t, x) >= d.config.threshold:
+            judged.append((d.explain().model, d.explain().expected_high))
+    assert "coarse:24" in [m for m, _ in judged], judged
+    high = next(h for m, h in judged if m == "coarse:24")
+    assert 100.0 < high < 102.0  # the band of a block mean: well inside one noise width
+
+
+def test_detector_state_saved_before_the_block_model_continues() -> None:
+    d = Detector()
+    for t, x in series(600):
+        d.score_one(t, x)
+    state = json.loads(json.dumps(d.to_dict()))
+    del state["coarse"]  # as version 4 saved it: no block model, no setting
+    del state["config"]["coarse_blocks"]
+    same = Detector.from_dict(state)
+    assert same.to_dict() == d.to_dict()
+    state["config"]["coarse_blocks"] = [24]  # the block model turned on since
+    turned_on = Detector.from_dict(state)
+    assert turned_on.n == 600 and turned_on.coarse[0].bank.n == 0  # it learns afresh
+    assert len(turned_on.recurrences) == 4  # and its cap counts from now
+    for t, x in series(1200)[600:]:
+        turned_on.score_one(t, x)
+    assert turned_on.coarse[0].bank.n == 600 // 24

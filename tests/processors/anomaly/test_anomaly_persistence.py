@@ -4,6 +4,7 @@ write retried, a damaged document discarded (the series learns afresh)."""
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from otel_perf.component import Context
 from otel_perf.model import MetricBatch, MetricPoint, MetricType, Resource
 from otel_perf.processors.anomaly.config import AnomalyConfig
 from otel_perf.processors.anomaly.processor import AnomalyProcessor
+from otel_perf.processors.anomaly.series import SeriesState, settings_for
 from otel_perf.series import SeriesHub
 from otel_perf.store import Store, StoreWriteError
 
@@ -37,7 +39,7 @@ def point(processor: AnomalyProcessor, i: int, name: str, value: float = 1.0) ->
 
 def points_saved(store: Store, series: str) -> int | None:
     body = store.load_state("anomaly", series)
-    return None if body is None else len(body["deferred"])
+    return None if body is None else len(body["state"]["deferred"])
 
 
 def test_each_changed_series_is_written_at_most_once_per_save_interval(tmp_path: Path) -> None:
@@ -83,3 +85,36 @@ def test_a_damaged_series_document_is_discarded_once_and_the_series_learns_afres
     (warning,) = caplog.records
     assert f"anomaly: saved state {DEPTH!r} unreadable" in warning.getMessage()
     store.close()
+
+
+def test_series_documents_are_versioned_and_an_unversioned_one_still_loads(
+    tmp_path: Path,
+) -> None:
+    store = Store(tmp_path / "s.db")
+    bare = {"deferred": [[T0 + 1 * S, 1.0, None], [T0 + 2 * S, 1.0, None]]}
+    store.save_state("anomaly", DEPTH, bare, 1)  # as a build before versions wrote it
+    processor = make(store)
+    point(processor, 3, "queue.depth")
+    (series,) = processor.series.values()
+    assert series.points == 3 and processor.snapshot()["state_discarded"] == 0
+    processor.flush(T0 + 3 * S)
+    written = store.load_state("anomaly", DEPTH)
+    assert written["version"] == 1 and written["state"]["deferred"][:2] == bare["deferred"]
+    store.close()
+
+
+def test_a_document_saved_before_the_band_model_and_episode_were_kept_still_loads() -> None:
+    config = AnomalyConfig.model_validate({"warm_up": 30})
+    settings = settings_for(DEPTH, config)
+    assert settings is not None
+    state = SeriesState.new(DEPTH, "worker", settings)
+    for i in range(40):
+        state.observe(T0 + i * S, 1.0 + (i % 3), "anomaly")
+    body = state.to_dict()
+    older = {k: v for k, v in body.items() if k not in {"normal_streak", "episode", "model"}}
+    again = SeriesState.new(DEPTH, "worker", settings)
+    again.restore({**older, "band": None})
+    assert (again.points, again.model, again.band) == (40, "none", (-math.inf, math.inf))
+    assert again.detector.to_dict() == state.detector.to_dict()
+    with pytest.raises(ValueError, match=r"\$\.colour: not a field of SavedSeries"):
+        again.restore({**body, "colour": "red"})

@@ -26,7 +26,7 @@ from otel_perf.config.models import APISettings, AuthSettings
 from otel_perf.model import SpanBatch
 from otel_perf.pipeline import Pipeline
 from otel_perf.processors.cache.report import print_report
-from otel_perf.serving import ServerThread
+from otel_perf.runtime.serving import ServerThread
 from otel_perf.store import Store
 
 API_TOKEN = "api-secret"

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from otel_perf.component import Context
+from otel_perf.component.gauges import registered
 from otel_perf.findings import Kind, Severity, State
-from otel_perf.gauges import registered
 from otel_perf.model import MetricBatch, MetricPoint, MetricType, Resource, SpanKind
 from otel_perf.processors.capacity.autoscaling import ScalingInputError, ScalingRequest
 from otel_perf.processors.capacity.config import CapacityConfig
@@ -539,7 +539,7 @@ def test_host_reported_capacity_turns_utilization_into_cores_and_bytes() -> None
     assert cpu["status"] == "unknown"  # no request configured to compare with
 
 
-def test_the_resources_document_keeps_its_shape_across_a_restart(
+def test_the_resources_document_is_versioned_and_an_unversioned_one_still_loads(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     store = Store(":memory:")
@@ -552,7 +552,7 @@ def test_the_resources_document_keeps_its_shape_across_a_restart(
         "thresholds": [9e11],
         "first_ns": 5 * NS,
     }
-    # as the processor wrote it before PersistedState: one entry per resource
+    # as a build before versions wrote it: the bare map, one entry per resource
     store.save_state("capacity", "resources", {"db/disk": disk}, 1)
     processor = make(store)
     info = processor.known["db/disk"]
@@ -563,9 +563,12 @@ def test_the_resources_document_keeps_its_shape_across_a_restart(
 
     processor.record_usage(CPU, 0.5, T0 * NS, service="web")
     processor.flush(3 * NS)
-    saved = store.load_state("capacity", "resources")
+    written = store.load_state("capacity", "resources")
+    assert written["version"] == 1
+    saved = written["state"]
     assert saved["db/disk"] == disk and list(saved) == ["db/disk", CPU]
     assert saved[CPU]["kind"] == "cpu" and saved[CPU]["first_ns"] == T0 * NS
+    assert make(store).first_ns == {"db/disk": 5 * NS, CPU: T0 * NS}  # the versioned one loads
 
     # a document that no longer fits is left behind with a warning, not a crash
     store.save_state("capacity", "resources", {"db/disk": {"name": "db/disk"}}, 4)

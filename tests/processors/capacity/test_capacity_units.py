@@ -159,7 +159,7 @@ def test_the_cli_table_prints_units() -> None:
 
 
 def test_the_unit_formats_hold() -> None:
-    from otel_perf import units
+    from otel_perf.processors.capacity import units
 
     failed, tried = doctest.testmod(units)
     assert tried > 0 and failed == 0

@@ -168,3 +168,22 @@ def test_a_damaged_saved_document_starts_empty_and_is_counted(
     again = IncidentsProcessor(Context("incidents", store), IncidentsConfig())
     again.start()
     assert again.snapshot()["calls"]["edges"] == 1 and again.snapshot()["state_discarded"] == 0
+
+
+def test_the_document_is_written_versioned_and_an_unversioned_one_still_loads() -> None:
+    store = Store(":memory:")
+    edges = {"calls": [["shop", "GET /", "payments", 1]], "services": {"payments": 1}}
+    store.save_state("incidents", "incidents", {"first_seen": {"k": 5}, "calls": edges}, 1)
+    processor = IncidentsProcessor(Context("incidents", store), IncidentsConfig())
+    processor.start()  # as a build before versions wrote it: the bare record
+    assert processor.snapshot()["calls"]["edges"] == 1 and processor.first_seen == {"k": 5}
+    decoder = Decoder()
+    for body in scenarios.generate(None, traces=20).requests:
+        processor.consume_spans(decoder.spans(ExportTraceServiceRequest.FromString(body))[0])
+    processor.flush(2)
+    written = store.load_state("incidents", "incidents")
+    assert written["version"] == 1 and written["state"]["first_seen"] == {"k": 5}
+    again = IncidentsProcessor(Context("incidents", store), IncidentsConfig())
+    again.start()
+    assert again.snapshot()["calls"]["edges"] == processor.snapshot()["calls"]["edges"] > 1
+    assert again.snapshot()["state_discarded"] == 0

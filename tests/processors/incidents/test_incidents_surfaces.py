@@ -17,7 +17,7 @@ from otel_perf.config import load_config
 from otel_perf.config.models import APISettings
 from otel_perf.pipeline import Pipeline
 from otel_perf.processors.incidents.processor import OPEN_GAUGE
-from otel_perf.serving import ServerThread
+from otel_perf.runtime.serving import ServerThread
 from otel_perf.store import Store
 
 CONFIG = """

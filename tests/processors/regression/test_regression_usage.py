@@ -21,6 +21,7 @@ from trace_builder import db, span
 
 from otel_perf.findings import Finding, Kind, Severity
 from otel_perf.model import SpanKind, SpanRecord
+from otel_perf.processors.regression.saved import SavedUsage
 from otel_perf.processors.regression.usage import (
     Usage,
     VersionUsage,
@@ -190,7 +191,7 @@ def test_version_usage_is_bounded_and_round_trips() -> None:
     usage.execution("shop", "2.0", "db sqlite: SELECT 1", 1.0)  # over max_series
     assert usage.untracked == 2
     again = VersionUsage(max_series=2)
-    again.restore(json.loads(json.dumps(usage.to_dict())))
+    again.resume(SavedUsage.model_validate(json.loads(usage.saved().model_dump_json())))
     figures = again.call_change("shop", STATEMENT, "1.0", "2.0")
     assert figures == {
         "executions_per_request_before": 25.0,

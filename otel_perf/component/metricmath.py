@@ -73,35 +73,47 @@ def _difference(point: MetricPoint, previous: MetricPoint) -> MetricPoint | None
         value = (point.value or 0.0) - (previous.value or 0.0)
         return None if value < 0 else _replace(point, value=value)
     if point.type == MetricType.HISTOGRAM and point.bounds == previous.bounds:
-        counts = tuple(
-            a - b for a, b in zip(point.bucket_counts, previous.bucket_counts, strict=False)
-        )
-        if min(counts, default=0) < 0:
-            return None  # a reset: skip one point rather than invent counts
-        return _replace(
-            point,
-            count=point.count - previous.count,
-            bucket_counts=counts,
-            sum=None if point.sum is None or previous.sum is None else point.sum - previous.sum,
-            min=None,
-            max=None,
-        )
+        return _histogram_difference(point, previous)
     if point.type == MetricType.EXPONENTIAL_HISTOGRAM and point.scale == previous.scale:
-        positive = _bucket_difference(point.positive, previous.positive)
-        negative = _bucket_difference(point.negative, previous.negative)
-        if positive is None or negative is None or point.zero_count < previous.zero_count:
-            return None
-        return _replace(
-            point,
-            count=point.count - previous.count,
-            positive=positive,
-            negative=negative,
-            zero_count=point.zero_count - previous.zero_count,
-            sum=None if point.sum is None or previous.sum is None else point.sum - previous.sum,
-            min=None,
-            max=None,
-        )
+        return _exponential_difference(point, previous)
     return None  # a changed scale or layout: skip one point rather than guess
+
+
+def _histogram_difference(point: MetricPoint, previous: MetricPoint) -> MetricPoint | None:
+    """Explicit buckets on the same bounds, bucket by bucket; None on a reset."""
+    counts = tuple(a - b for a, b in zip(point.bucket_counts, previous.bucket_counts, strict=False))
+    if min(counts, default=0) < 0:
+        return None  # a reset: skip one point rather than invent counts
+    return _replace(
+        point,
+        count=point.count - previous.count,
+        bucket_counts=counts,
+        sum=_sum_difference(point, previous),
+        min=None,
+        max=None,
+    )
+
+
+def _exponential_difference(point: MetricPoint, previous: MetricPoint) -> MetricPoint | None:
+    """Exponential buckets on the same scale, aligned by offset; None on a reset."""
+    positive = _bucket_difference(point.positive, previous.positive)
+    negative = _bucket_difference(point.negative, previous.negative)
+    if positive is None or negative is None or point.zero_count < previous.zero_count:
+        return None
+    return _replace(
+        point,
+        count=point.count - previous.count,
+        positive=positive,
+        negative=negative,
+        zero_count=point.zero_count - previous.zero_count,
+        sum=_sum_difference(point, previous),
+        min=None,
+        max=None,
+    )
+
+
+def _sum_difference(point: MetricPoint, previous: MetricPoint) -> float | None:
+    return None if point.sum is None or previous.sum is None else point.sum - previous.sum
 
 
 def _bucket_difference(

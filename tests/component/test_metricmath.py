@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from otel_perf.metricmath import MetricStreams
+from otel_perf.component.metricmath import MetricStreams
 from otel_perf.model import MetricPoint, MetricType, Resource
 
 RESOURCE = Resource({"service.name": "api"})

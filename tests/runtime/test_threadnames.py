@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from otel_perf.threadnames import name_native_thread
+from otel_perf.runtime.threadnames import name_native_thread
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="names through /proc")

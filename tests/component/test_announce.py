@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from otel_perf.announce import Announcer
+from otel_perf.component.announce import Announcer
 from otel_perf.findings import Finding, Kind, Severity, State
 from otel_perf.store import Store
 

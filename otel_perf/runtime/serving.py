@@ -11,7 +11,34 @@ from typing import Any
 
 import uvicorn
 
-from otel_perf.threadnames import name_native_thread
+from otel_perf.runtime.threadnames import name_native_thread
+
+
+def _tls_options(
+    certfile: str | None, keyfile: str | None, client_ca_file: str | None
+) -> dict[str, Any]:
+    """uvicorn's TLS settings: a certificate, and client certificates required with a CA."""
+    options: dict[str, Any] = {}
+    if certfile:
+        options.update(ssl_certfile=certfile, ssl_keyfile=keyfile)
+    if client_ca_file:
+        options.update(ssl_ca_certs=client_ca_file, ssl_cert_reqs=ssl.CERT_REQUIRED)
+    return options
+
+
+def _config(app: Any, host: str, port: int, tls: dict[str, Any]) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        loop="asyncio",
+        lifespan="off",
+        log_level="warning",
+        log_config=None,  # leave the host process's logging setup alone
+        access_log=False,
+        timeout_graceful_shutdown=5,
+        **tls,
+    )
 
 
 class ServerThread:
@@ -34,24 +61,8 @@ class ServerThread:
         keyfile: str | None = None,
         client_ca_file: str | None = None,
     ) -> None:
-        options: dict[str, Any] = {}
-        if certfile:
-            options.update(ssl_certfile=certfile, ssl_keyfile=keyfile)
-        if client_ca_file:
-            options.update(ssl_ca_certs=client_ca_file, ssl_cert_reqs=ssl.CERT_REQUIRED)
-        config = uvicorn.Config(
-            app,
-            host=host,
-            port=port,
-            loop="asyncio",
-            lifespan="off",
-            log_level="warning",
-            log_config=None,  # leave the host process's logging setup alone
-            access_log=False,
-            timeout_graceful_shutdown=5,
-            **options,
-        )
-        self.server = uvicorn.Server(config)
+        tls = _tls_options(certfile, keyfile, client_ca_file)
+        self.server = uvicorn.Server(_config(app, host, port, tls))
         self.name = name
         self.endpoint = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)

@@ -1,4 +1,4 @@
-"""glibc arena cap and trim (otel_perf.memory), each checked in a fresh interpreter."""
+"""glibc arena cap and trim (otel_perf.runtime.memory), each checked in a fresh interpreter."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from otel_perf import memory
+from otel_perf.runtime import memory
 
 glibc = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc malloc only")
 
@@ -19,7 +19,7 @@ glibc = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc mall
 # 512 bytes): glibc gives each its own arena unless capped; malloc_stats lists them
 ARENAS = """
 import ctypes, sys, threading
-from otel_perf import memory
+from otel_perf.runtime import memory
 capped = memory.cap_arenas() if sys.argv[1] == "cap" else None
 barrier = threading.Barrier(8)
 held = []
@@ -66,7 +66,7 @@ def test_cap_arenas_rejects_fewer_than_one() -> None:
 # 100 MB in 1-KB blocks, every 64th kept so the heap cannot shrink from the top: the
 # freed pages stay resident until malloc_trim hands them back
 TRIM = """
-from otel_perf import memory
+from otel_perf.runtime import memory
 def rss_mb():
     for line in open("/proc/self/status"):
         if line.startswith("VmRSS"):
@@ -112,7 +112,7 @@ def test_tune_collector_rejects_thresholds_that_are_not_positive(
 # while it runs, a cycle made after start-up still collected, everything undone at stop
 SIDECAR = """
 import gc, sys
-from otel_perf import memory
+from otel_perf.runtime import memory
 from otel_perf.config import load_config
 from otel_perf.sidecar import Sidecar
 CONFIG = '''
