@@ -125,7 +125,7 @@ class QueueSettings(ComponentConfig):
     """
 
     max_items: int = Field(default=200_000, gt=0)
-    max_size_mib: int = Field(default=32, gt=0, le=4096)
+    max_size_mib: int = Field(default=64, gt=0, le=4096)
 
 
 class StoreSettings(ComponentConfig):
