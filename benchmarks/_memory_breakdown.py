@@ -180,16 +180,22 @@ def retained_bytes(pipeline: Any) -> dict[str, int]:
     seen = {id(o) for o in stops}
     out: dict[str, int] = {}
     for cid, component in components.items():
-        total, stack = sys.getsizeof(component), list(gc.get_referents(component))
-        while stack:
-            obj = stack.pop()
-            if id(obj) in seen or isinstance(obj, _SHARED):
-                continue
-            seen.add(id(obj))
-            total += sys.getsizeof(obj)
-            stack.extend(gc.get_referents(obj))
-        out[cid] = total
+        out[cid] = sys.getsizeof(component) + deep_size(gc.get_referents(component), seen)
     return out
+
+
+def deep_size(roots: list[Any], seen: set[int]) -> int:
+    """``sys.getsizeof`` summed over everything reachable from ``roots`` and not in
+    ``seen`` (which it fills), stopping at code (types, modules, functions)."""
+    total, stack = 0, list(roots)
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen or isinstance(obj, _SHARED):
+            continue
+        seen.add(id(obj))
+        total += sys.getsizeof(obj)
+        stack.extend(gc.get_referents(obj))
+    return total
 
 
 def _drain_ns(pipeline: Any) -> int:

@@ -81,6 +81,8 @@ IDLE_WINDOW_S = 0.2
 IDLE_CPU_SHARE = 0.25
 """The receiver counts as idle below this share of one core over IDLE_WINDOW_S."""
 MAX_PROBE_GAP_S = 5.0
+SETTLED_S = 4.0
+"""Idle this long, otel-perf has trimmed (its settle time plus two of its 0.5 s polls)."""
 
 # -- the cardinality phase: every request is one service, with all its operations
 CARDINALITY_SERVICES = 1000
@@ -156,10 +158,14 @@ class Cardinality:
     start_rss_mb: float
     rss_mb: float
     hwm_mb: float
+    settled_rss_mb: float
+    """Once the receiver has been idle for :data:`SETTLED_S` after the last API read."""
     series: int | None
     overflowed_spans: int | None
     rate_spans_per_s: int
     sent_spans_per_s: float
+    probe: dict[str, Any] | None = None
+    """``--probe``: :mod:`benchmarks._memory_probe`'s figures once the traffic is processed."""
 
 
 @dataclass
@@ -285,18 +291,24 @@ def pipeline_receiver(
     grpc_workers: int | None = None,
     env: dict[str, str] | None = None,
     queue_items: int | None = None,
+    probe: Path | None = None,
+    trace_frames: int = 0,
 ) -> Iterator[Receiver]:
     """``otel-perf run`` on free ports, ready once /performance/health answers.
 
     The processors it runs are read from the health answer, so the report shows
-    what was measured.
+    what was measured. With ``probe``, it runs under :mod:`benchmarks._memory_probe`,
+    which appends its memory figures to that file on SIGUSR1.
     """
     grpc_port, http_port, api_port = free_ports(3)
     config = tmp / f"{name}.yaml"
     config.write_text(pipeline_config(grpc_port, http_port, api_port, grpc_workers, queue_items))
     log = tmp / f"{name}.log"
-    argv = [sys.executable, "-m", "otel_perf.cli", "run", "--config", str(config)]
-    argv += ["--store", str(tmp / f"{name}.db")]
+    argv = [sys.executable, "-m", "otel_perf.cli", "run"]
+    if probe is not None:
+        argv = [sys.executable, "-m", "benchmarks._memory_probe", str(probe)]
+        argv += ["--trace-frames", str(trace_frames), "--"]
+    argv += ["--config", str(config), "--store", str(tmp / f"{name}.db")]
     with _spawned(argv, log, pipe_stdout=False, env=env) as process:
         api = f"http://127.0.0.1:{api_port}"
         health = _wait_healthy(api, process, log)
@@ -305,10 +317,28 @@ def pipeline_receiver(
 
 
 @contextmanager
-def cardinality_receiver(tmp: Path, queue_items: int | None = None) -> Iterator[Receiver]:
+def cardinality_receiver(
+    tmp: Path, queue_items: int | None = None, probe: Path | None = None, trace_frames: int = 0
+) -> Iterator[Receiver]:
     """A fresh ``otel-perf run`` (same config) for the cardinality phase."""
-    with pipeline_receiver(tmp, "cardinality", queue_items=queue_items) as receiver:
+    with pipeline_receiver(
+        tmp, "cardinality", queue_items=queue_items, probe=probe, trace_frames=trace_frames
+    ) as receiver:
         yield receiver
+
+
+def read_probe(receiver: Receiver, path: Path, timeout_s: float) -> dict[str, Any]:
+    """Signal the probed receiver and return the figures it appends to ``path``."""
+    lines = len(path.read_text().splitlines()) if path.exists() else 0
+    receiver.process.send_signal(signal.SIGUSR1)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        text = path.read_text() if path.exists() else ""
+        if len(text.splitlines()) > lines and text.endswith("\n"):
+            found: dict[str, Any] = json.loads(text.splitlines()[-1])
+            return found
+        time.sleep(0.2)
+    raise BenchmarkError(f"{receiver.name}: the memory probe did not answer in {timeout_s}s")
 
 
 def _wait_healthy(api: str, process: subprocess.Popen[bytes], log: Path) -> Any:
@@ -445,6 +475,23 @@ def _idle(pid: int) -> bool:
     cpu0, wall0 = cpu_seconds(pid), time.monotonic()
     time.sleep(IDLE_WINDOW_S)
     return cpu_seconds(pid) - cpu0 < IDLE_CPU_SHARE * (time.monotonic() - wall0)
+
+
+def settled_rss_mb(pid: int, timeout_s: float) -> float:
+    """``pid``'s resident memory once it has been idle for :data:`SETTLED_S` in a row.
+
+    otel-perf hands freed pages back :data:`otel_perf.runtime.memory.SETTLE_S` after a burst
+    (its own ingest, ticks, or the API reads this benchmark makes); this is the memory
+    it then holds. Raises BenchmarkError when it is not idle that long in ``timeout_s``.
+    """
+    deadline = time.monotonic() + timeout_s
+    quiet_since = time.monotonic()
+    while time.monotonic() < deadline:
+        if not _idle(pid):
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since >= SETTLED_S:
+            return rss_mb(pid)
+    raise BenchmarkError(f"otel-perf was not idle for {SETTLED_S}s in {timeout_s}s")
 
 
 def settle(receiver: Receiver, timeout_s: float) -> tuple[int, int, int]:
@@ -880,6 +927,7 @@ def measure_cardinality(receiver: Receiver, args: argparse.Namespace) -> Cardina
         await_ready(results, len(work), args.timeout)
         accepted0, processed0, rejected0 = settle(receiver, args.timeout)
         start_rss = rss_mb(pid)
+        before = None if args.probe is None else read_probe(receiver, args.probe, args.timeout)
         cpu0, wall0 = cpu_seconds(pid), time.perf_counter()
         start.set()
         outcomes = collect(results, len(work), args.timeout + planned_s)
@@ -894,6 +942,8 @@ def measure_cardinality(receiver: Receiver, args: argparse.Namespace) -> Cardina
         stop_clients(processes)
     check_counts(counts, (accepted0, processed0, rejected0), spans)
     series, overflowed = spanmetrics_series(receiver, args.timeout)
+    settled = settled_rss_mb(pid, args.timeout)
+    after = None if args.probe is None else read_probe(receiver, args.probe, args.timeout)
     measurement = Measurement(
         name=receiver.name,
         spans=spans,
@@ -909,10 +959,12 @@ def measure_cardinality(receiver: Receiver, args: argparse.Namespace) -> Cardina
         start_rss,
         rss,
         hwm,
+        settled,
         series,
         overflowed,
         rate_spans_per_s=args.cardinality_rate,
         sent_spans_per_s=spans / sent_s,
+        probe=None if after is None else {"before": before, "after": after},
     )
 
 
@@ -946,7 +998,7 @@ def run_cardinality(tmp: Path, args: argparse.Namespace) -> Cardinality:
         file=sys.stderr,
         flush=True,
     )
-    with cardinality_receiver(tmp, args.queue_items) as receiver:
+    with cardinality_receiver(tmp, args.queue_items, args.probe, args.trace_frames) as receiver:
         try:
             return measure_cardinality(receiver, args)
         except BenchmarkError as exc:
@@ -1047,6 +1099,7 @@ def cardinality_summary(cardinality: Cardinality) -> dict[str, Any]:
         "operations": CARDINALITY_OPERATIONS,
         "rss_mb": round(cardinality.rss_mb, 1),
         "hwm_mb": round(cardinality.hwm_mb, 1),
+        "settled_rss_mb": round(cardinality.settled_rss_mb, 1),
     }
     if cardinality.series is not None:
         body["series"] = cardinality.series
@@ -1065,6 +1118,8 @@ def cardinality_summary(cardinality: Cardinality) -> dict[str, Any]:
     )
     if cardinality.overflowed_spans is not None:
         body["overflowed_spans"] = cardinality.overflowed_spans
+    if cardinality.probe is not None:
+        body["probe"] = cardinality.probe
     return body
 
 
@@ -1114,7 +1169,8 @@ def report(
             f"{c['sent_spans_per_s']:,}/s (asked {c['rate_spans_per_s']:,}/s): "
             f"RSS {c['rss_mb']:.1f} MB after the traffic (aim <= {AIM_CARDINALITY_RSS_MB:.0f}: "
             f"{_met(aims['cardinality_rss'])}), peak {c['hwm_mb']:.1f} MB, "
-            f"{c['start_rss_mb']:.1f} MB before"
+            f"{c['start_rss_mb']:.1f} MB before, {c['settled_rss_mb']:.1f} MB once idle for "
+            f"{SETTLED_S:g} s"
         )
     print(json.dumps(result), flush=True)
 
@@ -1361,6 +1417,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "queued spans are resident (~1 KB each, records and columns)",
     )
     parser.add_argument(
+        "--probe",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="run the cardinality phase's otel-perf under benchmarks._memory_probe and add "
+        "its figures (pymalloc arenas, glibc heap, smaps, queue peak) after the traffic; "
+        "they are appended to FILE as well",
+    )
+    parser.add_argument(
         "--protobuf-pipeline",
         action="store_true",
         help=f"also measure the pipeline with OTEL_PERF_NATIVE_DECODE=0 ({PROTOBUF_PIPELINE})",
@@ -1384,7 +1449,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=bounded(0, 64),
         default=0,
         help="with --memory-breakdown: also trace allocations (tracemalloc, this many frames "
-        "each; slow) and print them by component and by site",
+        "each; slow) and print them by component and by site; with --probe: trace the "
+        "cardinality phase's otel-perf from its start",
     )
     return parser.parse_args(argv)
 

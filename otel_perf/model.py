@@ -207,6 +207,8 @@ class SpanBatch:
 
     spans: list[SpanRecord] = field(default_factory=list)
     columnar: SpanColumns | None = field(default=None, repr=False, compare=False)
+    wire_bytes: int = field(default=0, repr=False, compare=False)
+    """The request it came from in bytes of protobuf, uncompressed (0: not from a receiver)."""
 
     def columns(self) -> SpanColumns:
         """The spans as :class:`~otel_perf.columns.SpanColumns`, row i being ``spans[i]``."""
@@ -231,6 +233,8 @@ class MetricBatch:
     """Metric points decoded from one request."""
 
     points: list[MetricPoint] = field(default_factory=list)
+    wire_bytes: int = field(default=0, repr=False, compare=False)
+    """The request it came from in bytes of protobuf, uncompressed (0: not from a receiver)."""
 
     def __len__(self) -> int:
         return len(self.points)
@@ -247,6 +251,8 @@ class LogBatch:
     """Log records decoded from one request."""
 
     records: list[LogRecordData] = field(default_factory=list)
+    wire_bytes: int = field(default=0, repr=False, compare=False)
+    """The request it came from in bytes of protobuf, uncompressed (0: not from a receiver)."""
 
     def __len__(self) -> int:
         return len(self.records)

@@ -57,6 +57,8 @@ class Telemetry:
         self.store_source: Callable[[], dict[str, Any]] | None = None
         self.queue_depth = 0
         self.queue_capacity = 0
+        # set by the pipeline: the queue's bytes, byte capacity and peaks
+        self.queue_source: Callable[[], dict[str, int]] | None = None
         self.max_batch_latency_ns = 0
 
     def count(self, counter: Counter[str], key: str, n: int = 1) -> None:
@@ -82,6 +84,7 @@ class Telemetry:
 
     def snapshot(self) -> dict[str, Any]:
         store = self.store_source() if self.store_source is not None else {}
+        queue = self.queue_source() if self.queue_source is not None else {}
         with self._lock:
             return {
                 "store": store,
@@ -91,7 +94,7 @@ class Telemetry:
                     "rejected": {s: self.rejected[s] for s in SIGNALS},
                     "requests": dict(sorted(self.requests.items())),
                 },
-                "queue": {"depth": self.queue_depth, "capacity": self.queue_capacity},
+                "queue": {"depth": self.queue_depth, "capacity": self.queue_capacity, **queue},
                 "processed": {s: self.processed[s] for s in SIGNALS},
                 "processing": {
                     name: {

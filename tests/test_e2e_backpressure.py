@@ -32,15 +32,20 @@ receivers:
 processors:
   recording: {{block: true}}
 service:
-  queue: {{max_items: 10}}
+  queue: {queue}
   pipelines:
     traces: {{receivers: [otlp], processors: [recording]}}
 """
 
 
+ITEMS = "{max_items: 10}"
+BYTES = "{max_items: 100000, max_size_mib: 1}"
+
+
 @pytest.fixture
-def sidecar(tmp_path: Path) -> Iterator[Sidecar]:
-    text = CONFIG.format(grpc=free_port(), http=free_port())
+def sidecar(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Sidecar]:
+    queue = getattr(request, "param", ITEMS)
+    text = CONFIG.format(grpc=free_port(), http=free_port(), queue=queue)
     running = Sidecar(load_config(text=text), store_path=str(tmp_path / "s.db"))
     running.start()
     yield running
@@ -49,7 +54,7 @@ def sidecar(tmp_path: Path) -> Iterator[Sidecar]:
     running.stop()
 
 
-def finished_spans(n: int, name: str) -> list[Any]:
+def finished_spans(n: int, name: str, padding_bytes: int = 0) -> list[Any]:
     """Real SDK spans (ReadableSpan) to hand straight to an exporter."""
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -59,8 +64,9 @@ def finished_spans(n: int, name: str) -> list[Any]:
     provider.add_span_processor(SimpleSpanProcessor(memory))
     tracer = provider.get_tracer("bp")
     for _ in range(n):
-        with tracer.start_as_current_span(name):
-            pass
+        with tracer.start_as_current_span(name) as span:
+            if padding_bytes:
+                span.set_attribute("padding", "x" * padding_bytes)
     provider.shutdown()
     return list(memory.get_finished_spans())
 
@@ -82,14 +88,20 @@ def wait_until(predicate: Any, timeout: float = 20.0) -> None:
         time.sleep(0.01)
 
 
+@pytest.mark.parametrize(
+    ("sidecar", "padding_bytes"), [(ITEMS, 0), (BYTES, 80_000)], indirect=["sidecar"]
+)
 @pytest.mark.parametrize("protocol", ["grpc", "http"])
-def test_refused_sends_are_retried_and_nothing_is_lost(sidecar: Sidecar, protocol: str) -> None:
+def test_refused_sends_are_retried_and_nothing_is_lost(
+    sidecar: Sidecar, protocol: str, padding_bytes: int
+) -> None:
     telemetry = sidecar.pipeline.telemetry
     processor = RecordingProcessor.instances[0]
     exporter = span_exporter(protocol, sidecar)
-    batches = [finished_spans(8, f"op-{i}") for i in range(3)]
+    batches = [finished_spans(8, f"op-{i}", padding_bytes) for i in range(3)]
     # 1st batch: taken by the worker, which then blocks in the slow processor;
-    # 2nd: waits in the queue (8 of 10 items); 3rd: would overflow -> refused.
+    # 2nd: waits in the queue (8 of 10 items, or ~640 KB of 1 MiB); 3rd: would
+    # overflow -> refused.
     assert exporter.export(batches[0]) == SpanExportResult.SUCCESS
     wait_until(lambda: sidecar.pipeline.queue.depth == 0)
     assert exporter.export(batches[1]) == SpanExportResult.SUCCESS
@@ -104,3 +116,4 @@ def test_refused_sends_are_retried_and_nothing_is_lost(sidecar: Sidecar, protoco
     wait_until(lambda: len(processor.spans) == 24)
     assert telemetry.accepted["spans"] == 24  # every span sent was received exactly once
     assert sorted({s.name for s in processor.spans}) == ["op-0", "op-1", "op-2"]
+    assert sidecar.pipeline.queue.peak_items == 8  # the 3rd waited for the 2nd to leave

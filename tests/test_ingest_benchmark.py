@@ -179,3 +179,31 @@ def test_receiver_cpu_is_split_by_thread_name() -> None:
     spent = thread_cpu_spent(before, after)
     assert spent["otlp-grpc"] >= 0.03  # numbered threads of a pool under one name
     assert thread_cpu_spent(after, after) == dict.fromkeys(spent, 0.0)
+
+
+@pytest.mark.e2e
+def test_the_memory_probe_reads_a_running_sidecar(tmp_path: Path) -> None:
+    """``--probe``: the receiver runs under benchmarks._memory_probe and answers SIGUSR1
+    with its allocators' figures, the queue's peak counting the spans it was sent."""
+    from benchmarks._common import open_channel, send
+    from benchmarks.ingest import read_probe
+
+    out = tmp_path / "probe.jsonl"
+    with pipeline_receiver(tmp_path, probe=out) as receiver:
+        channel, export = open_channel(receiver.address)
+        try:
+            body = build_cardinality_request(random.Random(3), 7, time.time_ns())
+            assert send(export, body.SerializeToString()) == 0
+        finally:
+            channel.close()
+        stages = read_probe(receiver, out, timeout_s=60)
+    assert set(stages) == {"as_is", "trimmed", "collected"}
+    figures = stages["as_is"]
+    assert figures["rss"] > figures["smaps"]["Anonymous"] > 0
+    pymalloc = figures["pymalloc"]
+    assert pymalloc["arena_bytes"] == pymalloc["arenas_allocated_current"] * 2**20
+    assert 0 < pymalloc["bytes_in_allocated_blocks"] < pymalloc["arena_bytes"]
+    assert figures["glibc"]["system_current_bytes"] > 0
+    queue = figures["queue"]
+    assert queue["peak_items"] >= CARDINALITY_SPANS_PER_REQUEST and queue["bytes_per_span"] > 0
+    assert len(out.read_text().splitlines()) == 1

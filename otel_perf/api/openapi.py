@@ -137,7 +137,10 @@ METRICS_SCHEMA: dict[str, Any] = {
                 for name in ("accepted", "refused", "rejected")
             },
         },
-        "queue": _counts("queue depth and capacity in items"),
+        "queue": _counts(
+            "queue depth and capacity in items, bytes (as sent) and capacity_bytes, "
+            "and the most it held (peak items, peak_bytes)"
+        ),
         "processed": _counts("items processed per signal"),
     },
 }

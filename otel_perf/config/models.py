@@ -118,9 +118,14 @@ class PipelineSettings(ComponentConfig):
 
 
 class QueueSettings(ComponentConfig):
-    """The bounded queue between receivers and processors, counted in items."""
+    """The bounded queue between receivers and processors, counted in items and bytes.
+
+    ``max_size_mib`` counts the requests' protobuf bytes, uncompressed; a queued span is
+    resident at ~1.5-3x that (``otel_perf.queue``).
+    """
 
     max_items: int = Field(default=200_000, gt=0)
+    max_size_mib: int = Field(default=64, gt=0, le=4096)
 
 
 class StoreSettings(ComponentConfig):

@@ -64,8 +64,9 @@ class Pipeline:
             store if store is not None else Store(service.store.path, service.store.max_findings)
         )
         self.series = SeriesHub()
-        self.queue = BoundedQueue(service.queue.max_items)
+        self.queue = BoundedQueue(service.queue.max_items, service.queue.max_size_mib * 2**20)
         self.telemetry.queue_capacity = service.queue.max_items
+        self.telemetry.queue_source = self.queue.stats
         self._guard = Guard(self.telemetry)
         self._observation = SelfObservation(self.telemetry)
         self._graph = Graph(config, self.store, self.series)

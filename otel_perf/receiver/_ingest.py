@@ -81,7 +81,9 @@ class Ingest:
             The Export*ServiceResponse (with partial_success when items were
             rejected or truncated), or None when the queue is full.
         """
-        return self.submit(signal, *self.decode(signal, request))
+        batch, problems = self.decode(signal, request)
+        batch.wire_bytes = request.ByteSize()
+        return self.submit(signal, batch, problems)
 
     def export_protobuf(self, signal: str, body: bytes) -> Message | None:
         """Decode and submit one protobuf request body; trace bodies go straight to columns.
@@ -89,9 +91,13 @@ class Ingest:
         Raises:
             DecodeError: the body is not an OTLP ``signal`` request.
         """
+        batch: Batch
         if signal == "traces":
-            return self.submit(signal, *self.decoder.spans_from_bytes(body))
-        return self.export(signal, parse_protobuf(signal, body))
+            batch, problems = self.decoder.spans_from_bytes(body)
+        else:
+            batch, problems = self.decode(signal, parse_protobuf(signal, body))
+        batch.wire_bytes = len(body)
+        return self.submit(signal, batch, problems)
 
     def submit(self, signal: str, batch: Batch, problems: Problems) -> Message | None:
         """Submit a decoded batch; the response as :meth:`export` answers it."""

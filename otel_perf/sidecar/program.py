@@ -22,7 +22,7 @@ from otel_perf.config.models import APISettings, HostMetricsReceiverConfig, OTLP
 from otel_perf.config.types import split_endpoint
 from otel_perf.pipeline import Clock, Pipeline
 from otel_perf.runtime.memory import (
-    TRIM_INTERVAL_S,
+    TrimSchedule,
     cap_arenas,
     freeze_startup,
     restore_collector,
@@ -109,7 +109,7 @@ class Sidecar:
         return self.ports
 
     def _tune_collector(self) -> None:
-        """Fewer garbage collections, none walking what start-up built (otel_perf.memory)."""
+        """Fewer garbage collections, none walking what start-up built (runtime.memory)."""
         self._collector = tune_collector()
         frozen = freeze_startup()
         log.debug("garbage collector tuned; %d start-up objects frozen", frozen)
@@ -182,9 +182,9 @@ class Sidecar:
 
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
-        trimmed = time.monotonic()
+        schedule = TrimSchedule(time.monotonic(), time.process_time())
         while not requested.wait(0.5):
-            if time.monotonic() - trimmed >= TRIM_INTERVAL_S:
+            if schedule.due(time.monotonic(), time.process_time()):
                 trim()  # off the pipeline thread; freed pages go back to the system
-                trimmed = time.monotonic()
+                schedule.ran(time.monotonic())
         self.stop()

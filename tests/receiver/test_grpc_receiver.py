@@ -126,6 +126,13 @@ def test_truncated_protobuf_is_invalid_argument(start: Start) -> None:
     assert sink.batches == [] and sink.telemetry.requests["grpc:invalid"] == 1
 
 
+def test_a_batch_carries_the_size_of_its_request(start: Start) -> None:
+    receiver, sink = start()
+    body = span_request({}, {"attributes": {"http.route": "/x" * 100}}).SerializeToString()
+    call(receiver, "traces", body)
+    assert [b.wire_bytes for b in sink.batches] == [len(body)]
+
+
 def test_empty_request_succeeds_without_a_batch(start: Start) -> None:
     receiver, sink = start()
     response = call(receiver, "traces", b"")

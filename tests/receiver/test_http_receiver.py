@@ -33,7 +33,7 @@ from receiver_support import (
 )
 
 from otel_perf.config.models import AuthSettings, HttpSettings, OTLPReceiverConfig, Protocols
-from otel_perf.decode import DecodeError
+from otel_perf.decode import DecodeError, message_to_json
 from otel_perf.receiver._ingest import MiB
 from otel_perf.receiver.http import HttpReceiver, decompress
 
@@ -265,6 +265,15 @@ def test_gzip_body_is_accepted(start: Start) -> None:
     body = gzip.compress(span_request({}, {}).SerializeToString())
     response = server.post("traces", body, PROTOBUF | {"content-encoding": "gzip"})
     assert response.status_code == 200 and len(server.sink.spans()) == 2
+
+
+def test_a_batch_carries_the_uncompressed_protobuf_size_of_its_request(start: Start) -> None:
+    server = start()
+    request = span_request({}, {"attributes": {"http.route": "/x" * 100}})
+    body = request.SerializeToString()
+    server.post("traces", gzip.compress(body), PROTOBUF | {"content-encoding": "gzip"})
+    server.post("traces", json.dumps(message_to_json(request)).encode(), JSON)
+    assert [b.wire_bytes for b in server.sink.batches] == [len(body), len(body)]
 
 
 def test_gzip_bomb_is_413(start: Start) -> None:

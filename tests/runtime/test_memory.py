@@ -158,3 +158,33 @@ def test_a_running_sidecar_freezes_start_up_and_still_collects_new_cycles(
     assert int(frozen) > 10_000  # modules, config models, grpc, numpy
     assert int(collected) >= 1  # the node, made after start-up
     assert frozen_after == "0"
+
+
+def test_trim_schedule_trims_once_a_burst_settles_and_on_the_interval() -> None:
+    schedule = memory.TrimSchedule(0.0, 0.0, interval_s=30.0, settle_s=2.0, busy_share=0.25)
+    assert not schedule.due(1.0, 0.9)  # busy: 0.9 s of CPU in 1 s
+    assert not schedule.due(2.0, 1.8)
+    assert not schedule.due(3.0, 2.0)  # 0.2 s in 1 s: idle, settled for 1 s
+    assert schedule.due(4.0, 2.1)  # settled for 2 s
+    schedule.ran(4.0)
+    assert not schedule.due(20.0, 2.5)  # once per burst (0.4 s over 16 s is idle)
+    assert schedule.due(34.0, 2.6)  # the interval
+    schedule.ran(34.0)
+    assert not schedule.due(35.0, 3.0)  # an API read: busy
+    assert not schedule.due(36.0, 3.1)
+    assert schedule.due(37.0, 3.2)
+
+
+def test_trim_schedule_trims_on_the_interval_while_the_process_stays_busy() -> None:
+    schedule = memory.TrimSchedule(0.0, 0.0, interval_s=30.0, settle_s=2.0)
+    trims = []
+    for second in range(1, 70):
+        if schedule.due(float(second), second * 0.5):
+            schedule.ran(float(second))
+            trims.append(second)
+    assert trims == [30, 60]
+
+
+def test_trim_schedule_rejects_intervals_that_are_not_positive() -> None:
+    with pytest.raises(ValueError, match="intervals must be positive, got 0.0 and 2.0"):
+        memory.TrimSchedule(0.0, 0.0, interval_s=0.0)
