@@ -97,9 +97,9 @@ def state(processor: RegressionProcessor) -> dict[str, Any]:
     held = processor.held
     statements = {key: bytes(waiting) for key, waiting in held.statements.pending.items()}
     return {
-        "versions": held.versions.to_dict(),
+        "versions": held.versions.saved().model_dump(),
         "versions_untracked": held.versions.untracked,
-        "usage": held.version_usage.to_dict(),
+        "usage": held.version_usage.saved().model_dump(),
         "usage_untracked": held.version_usage.untracked,
         "statements": statements,
         "statements_untracked": held.statements.untracked,
