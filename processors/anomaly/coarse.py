@@ -9,10 +9,11 @@ spike of the block means.
 from __future__ import annotations
 
 import math
-from typing import Any
 
+from otel_perf.codec import StateError
 from otel_perf.processors.anomaly.likelihood import MAE_TO_SD, Likelihood, log10_gaussian_tail
 from otel_perf.processors.anomaly.models import Direction, PredictorBank
+from otel_perf.processors.anomaly.saved import SavedBlocks
 
 LOG10_2 = math.log10(2.0)
 
@@ -101,24 +102,19 @@ class BlockMeans:
         """Where the last judged block mean was expected."""
         return self.bank.band()
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready state."""
-        return {
-            "block": self.block,
-            "bank": self.bank.to_dict(),
-            "likelihood": self.likelihood.to_dict(),
-            "total": self.total,
-            "count": self.count,
-        }
+    def saved(self) -> SavedBlocks:
+        """The state as a document (:mod:`~otel_perf.processors.anomaly.saved`)."""
+        return SavedBlocks(
+            self.block, self.bank.saved(), self.likelihood.saved(), self.total, self.count
+        )
 
     @classmethod
-    def from_dict(cls, state: dict[str, Any]) -> BlockMeans:
-        """Rebuild from :meth:`to_dict`."""
-        m = cls(int(state["block"]))
-        m.bank = PredictorBank.from_dict(state["bank"])
-        m.likelihood = Likelihood.from_dict(state["likelihood"])
-        m.total = float(state["total"])
-        m.count = int(state["count"])
+    def resume(cls, saved: SavedBlocks) -> BlockMeans:
+        """Continue from :meth:`saved`."""
+        m = cls(saved.block)
+        m.bank = PredictorBank.resume(saved.bank)
+        m.likelihood = Likelihood.resume(saved.likelihood)
+        m.total, m.count = saved.total, saved.count
         if not math.isfinite(m.total):
-            raise ValueError("total: must be finite")
+            raise StateError(".total", f"must be finite, got {m.total!r}")
         return m

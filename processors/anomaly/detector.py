@@ -47,6 +47,7 @@ import math
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from otel_perf.codec import StateError, decode, encode
 from otel_perf.processors.anomaly.coarse import BlockMeans
 from otel_perf.processors.anomaly.likelihood import (
     LOG_SCALE,
@@ -62,6 +63,13 @@ from otel_perf.processors.anomaly.models import (
     RangeNovelty,
 )
 from otel_perf.processors.anomaly.ratio import CountRatio
+from otel_perf.processors.anomaly.saved import (
+    CONTINUED,
+    VERSION,
+    SavedDetector,
+    SavedStart,
+    finite_or_none,
+)
 
 DEFAULT_THRESHOLD = 0.5
 DAY_S = 86400.0
@@ -386,71 +394,95 @@ class Detector:
         self.n += 1
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready state (settings included)."""
-        settings = asdict(self.config)
-        settings["seasonality_s"] = list(self.config.seasonality_s)
-        settings["coarse_blocks"] = list(self.config.coarse_blocks)
-        for name in ("clip", "shift_clip"):
-            value = getattr(self.config, name)
-            settings[name] = None if math.isinf(value) else value
-        return {
-            "version": 4,
-            "config": settings,
-            "seed": self.seed,
-            "n": self.n,
-            "predictors": self.predictors.to_dict(),
-            "shift": self.shift.to_dict(),
-            "flat": self.flat.to_dict(),
-            "range": self.range.to_dict(),
-            "coarse": [m.to_dict() for m in self.coarse],
-            "predictor_likelihood": self.predictor_likelihood.to_dict(),
-            "shift_likelihood": self.shift_likelihood.to_dict(),
-            "recurrences": [r.to_dict() for r in self.recurrences],
-            "spikes": None if self.spikes is None else self.spikes.to_dict(),
-            "raw": list(self._raw),
-            "cooldown": self.cooldown,
-            "ratio": None if self.ratio is None else self.ratio.to_dict(),
-        }
+        """JSON-ready state, settings included (:class:`~.saved.SavedDetector`)."""
+        ratio, spikes = self.ratio, self.spikes
+        saved = SavedDetector(
+            VERSION,
+            _config(self.config),
+            self.seed,
+            self.n,
+            self.predictors.saved(),
+            self.shift.saved(),
+            self.flat.saved(),
+            self.range.saved(),
+            self.predictor_likelihood.saved(),
+            self.shift_likelihood.saved(),
+            self.cooldown,
+            [m.saved() for m in self.coarse],
+            [r.saved() for r in self.recurrences],
+            None if spikes is None else spikes.saved(),
+            list(self._raw),
+            None if ratio is None else ratio.saved(),
+        )
+        return dict(encode(SavedDetector, saved))
 
     @classmethod
-    def from_dict(cls, state: dict[str, Any]) -> Detector:
+    def from_dict(cls, state: Any) -> Detector:
         """Rebuild a detector from :meth:`to_dict`; it continues exactly where it stopped.
 
-        State saved by the single-model detector before ``version`` 2 starts afresh (with
-        the saved settings that still exist): its numbers mean something else. State of
-        ``version`` 2 continues with fresh :class:`~.likelihood.Recurrence` counts, and
-        state before ``version`` 4 with a fresh :class:`~.ratio.CountRatio`.
+        The one model whose document keeps a ``to_dict``/``from_dict`` of its own: a series'
+        document holds its detector through it, and a document of the single-model detector
+        (before ``version`` 2, other fields) starts afresh with the saved settings that still
+        exist: its numbers mean something else. State of ``version`` 2 continues with fresh
+        :class:`~.likelihood.Recurrence` counts, and state before ``version`` 4 with a fresh
+        :class:`~.ratio.CountRatio`.
+
+        Raises:
+            StateError: for a document that does not fit, naming where.
         """
-        fields = DetectorSettings.__dataclass_fields__
-        settings = {k: v for k, v in state["config"].items() if k in fields}
-        settings["seasonality_s"] = tuple(float(p) for p in settings["seasonality_s"])
-        if "coarse_blocks" in settings:
-            settings["coarse_blocks"] = tuple(int(b) for b in settings["coarse_blocks"])
-        for name in ("clip", "shift_clip"):
-            if name in settings and settings[name] is None:
-                settings[name] = math.inf
-        detector = cls(DetectorSettings(**settings), seed=int(state["seed"]))
-        if state.get("version") not in (2, 3, 4):
-            return detector
-        detector.n = int(state["n"])
-        detector.predictors = PredictorBank.from_dict(state["predictors"])
-        detector.shift = MultiScaleZ.from_dict(state["shift"])
-        detector.flat = FlatLine.from_dict(state["flat"])
-        detector.range = RangeNovelty.from_dict(state["range"])
-        coarse = state.get("coarse")  # saved without it: learnt afresh from now
-        if coarse is not None and len(coarse) == len(detector.coarse):
-            detector.coarse = [BlockMeans.from_dict(m) for m in coarse]
-        detector.predictor_likelihood = Likelihood.from_dict(state["predictor_likelihood"])
-        detector.shift_likelihood = Likelihood.from_dict(state["shift_likelihood"])
-        if "recurrences" in state:  # version 2 had none: they start counting now
-            saved = [Recurrence.from_dict(r) for r in state["recurrences"]]
-            raw = [float(s) for s in state["raw"]]
-            # saved before the coarse model: its cap starts counting now
-            detector.recurrences[: len(saved)] = saved[: len(detector.recurrences)]
-            detector._raw = (*raw[: len(RECURRENT)], *(0.0,) * (len(RECURRENT) - len(raw)))
-        detector.cooldown = int(state["cooldown"])
-        if state.get("spikes") is not None:  # before version 4: counted from now on
-            detector.spikes = Recurrence.from_dict(state["spikes"])
-        ratio = state.get("ratio")  # before version 4: learnt afresh from the next count
-        detector.ratio = None if ratio is None else CountRatio.from_dict(ratio)
+        if not isinstance(state, dict):
+            raise StateError("", f"expected an object for Detector, got {type(state).__name__}")
+        if state.get("version") not in CONTINUED:
+            start = {"config": state.get("config"), "seed": state.get("seed")}
+            fresh = decode(SavedStart, start, "")
+            return cls(_settings(fresh.config), seed=fresh.seed)
+        saved = decode(SavedDetector, state, "")
+        detector = cls(_settings(saved.config), seed=saved.seed)
+        detector._resume(saved)
         return detector
+
+    def _resume(self, saved: SavedDetector) -> None:
+        self.n = saved.n
+        self.predictors = PredictorBank.resume(saved.predictors)
+        self.shift = MultiScaleZ.resume(saved.shift)
+        self.flat = FlatLine.resume(saved.flat)
+        self.range = RangeNovelty.resume(saved.range)
+        coarse = saved.coarse  # saved without it: learnt afresh from now
+        if coarse is not None and len(coarse) == len(self.coarse):
+            self.coarse = [BlockMeans.resume(m) for m in coarse]
+        self.predictor_likelihood = Likelihood.resume(saved.predictor_likelihood)
+        self.shift_likelihood = Likelihood.resume(saved.shift_likelihood)
+        if saved.recurrences is not None:  # version 2 had none: they start counting now
+            recurrences = [Recurrence.resume(r) for r in saved.recurrences]
+            raw = saved.raw or []
+            # saved before the coarse model: its cap starts counting now
+            self.recurrences[: len(recurrences)] = recurrences[: len(self.recurrences)]
+            self._raw = (*raw[: len(RECURRENT)], *(0.0,) * (len(RECURRENT) - len(raw)))
+        self.cooldown = saved.cooldown
+        if saved.spikes is not None:  # before version 4: counted from now on
+            self.spikes = Recurrence.resume(saved.spikes)
+        # before version 4: learnt afresh from the next count
+        self.ratio = None if saved.ratio is None else CountRatio.resume(saved.ratio)
+
+
+def _config(settings: DetectorSettings) -> dict[str, Any]:
+    """``settings`` as a saved ``config`` (tuples as lists, no clip as None)."""
+    config = asdict(settings)
+    config["seasonality_s"] = list(settings.seasonality_s)
+    config["coarse_blocks"] = list(settings.coarse_blocks)
+    for name in ("clip", "shift_clip"):
+        config[name] = finite_or_none(getattr(settings, name))
+    return config
+
+
+def _settings(config: dict[str, Any]) -> DetectorSettings:
+    """The settings of a saved ``config``; fields since removed are ignored."""
+    fields = DetectorSettings.__dataclass_fields__
+    settings = {k: v for k, v in config.items() if k in fields}
+    settings["seasonality_s"] = tuple(float(p) for p in settings["seasonality_s"])
+    if "coarse_blocks" in settings:
+        settings["coarse_blocks"] = tuple(int(b) for b in settings["coarse_blocks"])
+    for name in ("clip", "shift_clip"):
+        if name in settings and settings[name] is None:
+            settings[name] = math.inf
+    return DetectorSettings(**settings)

@@ -21,7 +21,8 @@ from __future__ import annotations
 import math
 from array import array
 from statistics import NormalDist
-from typing import Any
+
+from otel_perf.processors.anomaly.saved import SavedLikelihood, SavedRecurrence, SavedTail
 
 LOG_SCALE = 10.0  # log_score = 1 at q = 10⁻¹⁰
 SQRT2 = math.sqrt(2.0)
@@ -86,21 +87,15 @@ class GaussianTail:
         self.mean += rate * delta
         self.var = (1.0 - rate) * (self.var + rate * delta * delta)
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready state."""
-        return {
-            "alpha": self.alpha,
-            "min_var": self.min_var,
-            "n": self.n,
-            "mean": self.mean,
-            "var": self.var,
-        }
+    def saved(self) -> SavedTail:
+        """The state as a document (:mod:`~otel_perf.processors.anomaly.saved`)."""
+        return SavedTail(self.alpha, self.min_var, self.n, self.mean, self.var)
 
     @classmethod
-    def from_dict(cls, state: dict[str, Any]) -> GaussianTail:
-        """Rebuild from :meth:`to_dict`."""
-        fit = cls(float(state["alpha"]), float(state["min_var"]))
-        fit.n, fit.mean, fit.var = int(state["n"]), float(state["mean"]), float(state["var"])
+    def resume(cls, saved: SavedTail) -> GaussianTail:
+        """Continue from :meth:`saved`."""
+        fit = cls(saved.alpha, saved.min_var)
+        fit.n, fit.mean, fit.var = saved.n, saved.mean, saved.var
         return fit
 
 
@@ -138,16 +133,16 @@ class Likelihood:
         self.average = self._average(z)
         self.fit.learn_one(self.average)
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready state."""
-        return {"short_span": self.short_span, "average": self.average, "fit": self.fit.to_dict()}
+    def saved(self) -> SavedLikelihood:
+        """The state as a document (:mod:`~otel_perf.processors.anomaly.saved`)."""
+        return SavedLikelihood(self.short_span, self.average, self.fit.saved())
 
     @classmethod
-    def from_dict(cls, state: dict[str, Any]) -> Likelihood:
-        """Rebuild from :meth:`to_dict`."""
-        fit = GaussianTail.from_dict(state["fit"])
-        lik = cls(int(state["short_span"]), fit.alpha, fit.min_var)
-        lik.average, lik.fit = float(state["average"]), fit
+    def resume(cls, saved: SavedLikelihood) -> Likelihood:
+        """Continue from :meth:`saved`."""
+        fit = GaussianTail.resume(saved.fit)
+        lik = cls(saved.short_span, fit.alpha, fit.min_var)
+        lik.average, lik.fit = saved.average, fit
         return lik
 
 
@@ -258,27 +253,27 @@ class Recurrence:
             self.stamps[j] = self.n
         self.last, self.last_level = surprise, level
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready state."""
-        return {
-            "alpha": self.alpha,
-            "free": self.free,
-            "min_rate": self.min_rate,
-            "upcrossings": list(self.upcrossings),
-            "stamps": list(self.stamps),
-            "n": self.n,
-            "last": self.last,
-            "weight": self.weight,
-        }
+    def saved(self) -> SavedRecurrence:
+        """The state as a document (:mod:`~otel_perf.processors.anomaly.saved`)."""
+        return SavedRecurrence(
+            self.alpha,
+            self.free,
+            self.min_rate,
+            list(self.upcrossings),
+            list(self.stamps),
+            self.n,
+            self.last,
+            self.weight,
+        )
 
     @classmethod
-    def from_dict(cls, state: dict[str, Any]) -> Recurrence:
-        """Rebuild from :meth:`to_dict`."""
-        r = cls(float(state["alpha"]), int(state["free"]), float(state["min_rate"]))
-        r.upcrossings = array("d", (float(u) for u in state["upcrossings"]))
-        r.stamps = array("q", (int(k) for k in state["stamps"]))
-        r.n, r.last = int(state["n"]), float(state["last"])
-        weight = state.get("weight")  # saved before it was kept: the closed form
-        r.weight = (1.0 - (1.0 - r.alpha) ** r.n) / r.alpha if weight is None else float(weight)
+    def resume(cls, saved: SavedRecurrence) -> Recurrence:
+        """Continue from :meth:`saved`."""
+        r = cls(saved.alpha, saved.free, saved.min_rate)
+        r.upcrossings = array("d", saved.upcrossings)
+        r.stamps = array("q", saved.stamps)
+        r.n, r.last = saved.n, saved.last
+        weight = saved.weight  # saved before it was kept: the closed form
+        r.weight = (1.0 - (1.0 - r.alpha) ** r.n) / r.alpha if weight is None else weight
         r.last_level = r.level(r.last)
         return r

@@ -2,7 +2,8 @@
 
 Every model has the same small surface, after river's anomaly detectors: ``score_one(t_s, x)``
 judges a point *before* it is learned (no look-ahead), ``learn_one(t_s, x)`` folds it in,
-``to_dict`` / ``from_dict`` round-trip the state through JSON. State is a fixed number of floats
+``saved`` / ``resume`` round-trip the state through a typed document (JSON through
+:mod:`otel_perf.codec`). State is a fixed number of floats
 (plus ``n_buckets`` per seasonal period), whatever the length of the series, and every call costs
 the same whatever has been seen.
 
@@ -15,8 +16,18 @@ turns into a tail probability; :class:`FlatLine` and :class:`RangeNovelty` retur
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Literal
 
+from otel_perf.processors.anomaly.saved import (
+    SavedBank,
+    SavedFlat,
+    SavedRange,
+    SavedShift,
+    direction,
+    finite_or_none,
+    or_inf,
+    or_nan,
+)
 from otel_perf.processors.anomaly.seasonal import SeasonalProfile
 
 Direction = Literal["both", "up", "down"]
@@ -259,54 +270,49 @@ class PredictorBank:
                 self.errors.append(0.0)
                 self.error_counts.append(0)
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready state."""
-        return {
-            "seasonality_s": list(self.seasonality_s),
-            "direction": self.direction,
-            "level_alpha": self.level_alpha,
-            "error_alpha": self.error_alpha,
-            "seasonal_alpha": self.seasonal_alpha,
-            "max_buckets": self.max_buckets,
-            "clip": _json_float(self.clip),
-            "clip_run": self.clip_run,
-            "judge_ratio": self.judge_ratio,
-            "outside": self.outside,
-            "n": self.n,
-            "last_t_s": _json_float(self.last_t_s),
-            "last_x": _json_float(self.last_x),
-            "level": self.level,
-            "magnitude": self.magnitude,
-            "slow_level": self.slow_level,
-            "profiles": [p.to_dict() for p in self.profiles],
-            "errors": list(self.errors),
-            "error_counts": list(self.error_counts),
-        }
+    def saved(self) -> SavedBank:
+        """The state as a document (:mod:`~otel_perf.processors.anomaly.saved`)."""
+        return SavedBank(
+            list(self.seasonality_s),
+            self.direction,
+            self.level_alpha,
+            self.error_alpha,
+            self.seasonal_alpha,
+            self.max_buckets,
+            self.n,
+            finite_or_none(self.last_t_s),
+            finite_or_none(self.last_x),
+            self.level,
+            self.magnitude,
+            self.slow_level,
+            [p.saved() for p in self.profiles],
+            list(self.errors),
+            list(self.error_counts),
+            finite_or_none(self.clip),
+            self.clip_run,
+            self.judge_ratio,
+            self.outside,
+        )
 
     @classmethod
-    def from_dict(cls, state: dict[str, Any]) -> PredictorBank:
-        """Rebuild from :meth:`to_dict`."""
+    def resume(cls, saved: SavedBank) -> PredictorBank:
+        """Continue from :meth:`saved`."""
         m = cls(
-            tuple(float(p) for p in state["seasonality_s"]),
-            state["direction"],
-            float(state["level_alpha"]),
-            float(state["error_alpha"]),
-            float(state["seasonal_alpha"]),
-            int(state["max_buckets"]),
-            _float_or_inf(state.get("clip")),
-            int(state.get("clip_run", 1)),
-            float(state.get("judge_ratio", 1.0)),
+            tuple(saved.seasonality_s),
+            direction(saved.direction),
+            saved.level_alpha,
+            saved.error_alpha,
+            saved.seasonal_alpha,
+            saved.max_buckets,
+            or_inf(saved.clip),
+            saved.clip_run,
+            saved.judge_ratio,
         )
-        m.outside = int(state.get("outside", 0))
-        m.n = int(state["n"])
-        m.last_t_s = _float_or_nan(state["last_t_s"])
-        m.last_x = _float_or_nan(state["last_x"])
-        m.level = float(state["level"])
-        m.magnitude = float(state["magnitude"])
-        m.slow_level = float(state["slow_level"])
-        m.profiles = [SeasonalProfile.from_dict(p) for p in state["profiles"]]
-        m.errors = [float(e) for e in state["errors"]]
-        m.error_counts = [int(c) for c in state["error_counts"]]
+        m.outside, m.n = saved.outside, saved.n
+        m.last_t_s, m.last_x = or_nan(saved.last_t_s), or_nan(saved.last_x)
+        m.level, m.magnitude, m.slow_level = saved.level, saved.magnitude, saved.slow_level
+        m.profiles = [SeasonalProfile.resume(p) for p in saved.profiles]
+        m.errors, m.error_counts = list(saved.errors), list(saved.error_counts)
         return m
 
 
@@ -402,32 +408,26 @@ class MultiScaleZ:
         spread = 3.0 * MAE_TO_SD * self.deviation * self.noise
         return self.slow - spread, self.slow + spread
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready state."""
-        return {
-            "fast_alpha": self.fast_alpha,
-            "slow_alpha": self.slow_alpha,
-            "direction": self.direction,
-            "clip": _json_float(self.clip),
-            "n": self.n,
-            "fast": self.fast,
-            "slow": self.slow,
-            "deviation": self.deviation,
-            "magnitude": self.magnitude,
-        }
+    def saved(self) -> SavedShift:
+        """The state as a document (:mod:`~otel_perf.processors.anomaly.saved`)."""
+        return SavedShift(
+            self.fast_alpha,
+            self.slow_alpha,
+            self.direction,
+            self.n,
+            self.fast,
+            self.slow,
+            self.deviation,
+            self.magnitude,
+            finite_or_none(self.clip),
+        )
 
     @classmethod
-    def from_dict(cls, state: dict[str, Any]) -> MultiScaleZ:
-        """Rebuild from :meth:`to_dict`."""
-        m = cls(
-            float(state["fast_alpha"]),
-            float(state["slow_alpha"]),
-            state["direction"],
-            _float_or_inf(state.get("clip")),
-        )
-        m.n = int(state["n"])
-        m.fast, m.slow = float(state["fast"]), float(state["slow"])
-        m.deviation, m.magnitude = float(state["deviation"]), float(state["magnitude"])
+    def resume(cls, saved: SavedShift) -> MultiScaleZ:
+        """Continue from :meth:`saved`."""
+        m = cls(saved.fast_alpha, saved.slow_alpha, direction(saved.direction), or_inf(saved.clip))
+        m.n, m.fast, m.slow = saved.n, saved.fast, saved.slow
+        m.deviation, m.magnitude = saved.deviation, saved.magnitude
         return m
 
 
@@ -494,29 +494,25 @@ class FlatLine:
             self.run, self.reported = 0, False
         self.last_x = x
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready state."""
-        return {
-            "repeat_alpha": self.repeat_alpha,
-            "run_decay": self.run_decay,
-            "n": self.n,
-            "last_x": _json_float(self.last_x),
-            "repeat_rate": self.repeat_rate,
-            "run": self.run,
-            "longest_run": self.longest_run,
-            "reported": self.reported,
-        }
+    def saved(self) -> SavedFlat:
+        """The state as a document (:mod:`~otel_perf.processors.anomaly.saved`)."""
+        return SavedFlat(
+            self.repeat_alpha,
+            self.run_decay,
+            self.n,
+            finite_or_none(self.last_x),
+            self.repeat_rate,
+            self.run,
+            self.longest_run,
+            self.reported,
+        )
 
     @classmethod
-    def from_dict(cls, state: dict[str, Any]) -> FlatLine:
-        """Rebuild from :meth:`to_dict`."""
-        m = cls(float(state["repeat_alpha"]), float(state["run_decay"]))
-        m.n = int(state["n"])
-        m.last_x = _float_or_nan(state["last_x"])
-        m.repeat_rate = float(state["repeat_rate"])
-        m.run = int(state["run"])
-        m.longest_run = float(state["longest_run"])
-        m.reported = bool(state["reported"])
+    def resume(cls, saved: SavedFlat) -> FlatLine:
+        """Continue from :meth:`saved`."""
+        m = cls(saved.repeat_alpha, saved.run_decay)
+        m.n, m.last_x, m.repeat_rate = saved.n, or_nan(saved.last_x), saved.repeat_rate
+        m.run, m.longest_run, m.reported = saved.run, saved.longest_run, saved.reported
         return m
 
 
@@ -572,35 +568,16 @@ class RangeNovelty:
         """The range seen so far."""
         return self.lo, self.hi
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready state."""
-        return {
-            "tolerance": self.tolerance,
-            "direction": self.direction,
-            "min_points": self.min_points,
-            "n": self.n,
-            "lo": _json_float(self.lo),
-            "hi": _json_float(self.hi),
-        }
+    def saved(self) -> SavedRange:
+        """The state as a document (:mod:`~otel_perf.processors.anomaly.saved`)."""
+        lo, hi = finite_or_none(self.lo), finite_or_none(self.hi)
+        return SavedRange(self.tolerance, self.direction, self.min_points, self.n, lo, hi)
 
     @classmethod
-    def from_dict(cls, state: dict[str, Any]) -> RangeNovelty:
-        """Rebuild from :meth:`to_dict`."""
-        m = cls(float(state["tolerance"]), state["direction"], int(state["min_points"]))
-        m.n = int(state["n"])
-        lo, hi = state["lo"], state["hi"]
-        m.lo = math.inf if lo is None else float(lo)
-        m.hi = -math.inf if hi is None else float(hi)
+    def resume(cls, saved: SavedRange) -> RangeNovelty:
+        """Continue from :meth:`saved`."""
+        m = cls(saved.tolerance, direction(saved.direction), saved.min_points)
+        m.n = saved.n
+        m.lo = math.inf if saved.lo is None else saved.lo
+        m.hi = -math.inf if saved.hi is None else saved.hi
         return m
-
-
-def _json_float(value: float) -> float | None:
-    return value if math.isfinite(value) else None
-
-
-def _float_or_inf(value: float | None) -> float:
-    return math.inf if value is None else float(value)
-
-
-def _float_or_nan(value: float | None) -> float:
-    return math.nan if value is None else float(value)

@@ -10,7 +10,9 @@ its surprise is in the same units (a normal quantile) whatever the number of cal
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Literal
+
+from otel_perf.processors.anomaly.saved import SavedRatio, direction
 
 Direction = Literal["both", "up", "down"]
 
@@ -140,26 +142,26 @@ class CountRatio:
         self.fast_errors = (1.0 - self.fast_alpha) * self.fast_errors + k
         self.fast_calls = (1.0 - self.fast_alpha) * self.fast_calls + n
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready state."""
-        return {
-            "alpha": self.alpha,
-            "fast_alpha": self.fast_alpha,
-            "direction": self.direction,
-            "n": self.n,
-            "errors": self.errors,
-            "calls": self.calls,
-            "fast_errors": self.fast_errors,
-            "fast_calls": self.fast_calls,
-            "dispersion": self.dispersion,
-        }
+    def saved(self) -> SavedRatio:
+        """The state as a document (:mod:`~otel_perf.processors.anomaly.saved`)."""
+        return SavedRatio(
+            self.alpha,
+            self.fast_alpha,
+            self.direction,
+            self.n,
+            self.errors,
+            self.calls,
+            self.fast_errors,
+            self.fast_calls,
+            self.dispersion,
+        )
 
     @classmethod
-    def from_dict(cls, state: dict[str, Any]) -> CountRatio:
-        """Rebuild from :meth:`to_dict`."""
-        m = cls(float(state["alpha"]), float(state["fast_alpha"]), state["direction"])
-        m.n = int(state["n"])
-        m.errors, m.calls = float(state["errors"]), float(state["calls"])
-        m.fast_errors, m.fast_calls = float(state["fast_errors"]), float(state["fast_calls"])
-        m.dispersion = float(state["dispersion"])
+    def resume(cls, saved: SavedRatio) -> CountRatio:
+        """Continue from :meth:`saved`."""
+        m = cls(saved.alpha, saved.fast_alpha, direction(saved.direction))
+        m.n = saved.n
+        m.errors, m.calls = saved.errors, saved.calls
+        m.fast_errors, m.fast_calls = saved.fast_errors, saved.fast_calls
+        m.dispersion = saved.dispersion
         return m

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import math
 from array import array
-from typing import Any
+
+from otel_perf.processors.anomaly.saved import SavedProfile
 
 VISITS_CAP = 255  # visits only gate prediction (min_visits ≤ 255): one byte a bucket
 
@@ -60,26 +61,21 @@ class SeasonalProfile:
             self.means[b] += self.alpha * (x - self.means[b])
         self.visits[b] = min(self.visits[b] + 1, VISITS_CAP)
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready state."""
-        return {
-            "period_s": self.period_s,
-            "n_buckets": self.n_buckets,
-            "alpha": self.alpha,
-            "min_visits": self.min_visits,
-            "means": list(self.means),
-            "visits": list(self.visits),
-        }
+    def saved(self) -> SavedProfile:
+        """The state as a document (:mod:`~otel_perf.processors.anomaly.saved`)."""
+        return SavedProfile(
+            self.period_s,
+            self.n_buckets,
+            self.alpha,
+            self.min_visits,
+            list(self.means),
+            list(self.visits),
+        )
 
     @classmethod
-    def from_dict(cls, state: dict[str, Any]) -> SeasonalProfile:
-        """Rebuild from :meth:`to_dict`."""
-        profile = cls(
-            float(state["period_s"]),
-            int(state["n_buckets"]),
-            float(state["alpha"]),
-            int(state["min_visits"]),
-        )
-        profile.means = array("d", [float(v) for v in state["means"]])
-        profile.visits = array("B", [min(int(v), VISITS_CAP) for v in state["visits"]])
+    def resume(cls, saved: SavedProfile) -> SeasonalProfile:
+        """Continue from :meth:`saved`."""
+        profile = cls(saved.period_s, saved.n_buckets, saved.alpha, saved.min_visits)
+        profile.means = array("d", saved.means)
+        profile.visits = array("B", [min(v, VISITS_CAP) for v in saved.visits])
         return profile

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import math
 import random
+from pathlib import Path
 
 import pytest
 
+from otel_perf.codec import StateError, decode
 from otel_perf.processors.anomaly.detector import (
     DEFAULT_THRESHOLD,
     Detector,
@@ -18,6 +20,7 @@ from otel_perf.processors.anomaly.detector import (
 STEP_S = 60.0
 T0_S = 1_700_000_000.0
 ONSET = 1000  # index at which the synthetic anomaly starts
+TESTDATA = Path(__file__).parent / "testdata"
 
 
 def noisy(n: int, seed: int = 1, sd: float = 1.0) -> list[float]:
@@ -114,6 +117,44 @@ def test_state_saved_before_the_recurrence_cap_continues_with_fresh_counts() -> 
     assert restored.n == original.n
     assert restored.to_dict()["predictors"] == state["predictors"]
     assert restored.to_dict()["recurrences"] == Detector(seed=0).to_dict()["recurrences"]
+
+
+def test_a_document_saved_by_the_hand_written_pairs_continues_identically() -> None:
+    # written by main before the models' state went through typed documents: a detector
+    # after 3,600 points of NAB's ec2_request_latency_system_failure, its next 300 points
+    # and the scores that detector gave them
+    golden = json.loads((TESTDATA / "detector_v4_main.json").read_text())
+    restored = Detector.from_dict(golden["state"])
+    assert restored.to_dict() == golden["state"]
+    assert [restored.score_one(t, x) for t, x in golden["next"]] == golden["scores"]
+
+
+@pytest.mark.parametrize(
+    ("where", "value", "message"),
+    [
+        (
+            ("predictors", "profiles", 0, "means", 3),
+            "x",
+            r"^\$\.predictors\.profiles\[0\]\.means\[3\]: ",
+        ),
+        (("shift", "direction"), "sideways", r"^\$\.shift\.direction: expected 'both'"),
+        (("recurrences", 1, "stamps"), None, r"^\$\.recurrences\[1\]\.stamps: expected a list"),
+        (("flat",), {"n": 1}, r"^\$\.flat\.\w+: missing \(a field of SavedFlat\)"),
+        (("range", "colour"), 1, r"^\$\.range\.colour: not a field of SavedRange"),
+        (("config",), None, r"^\$\.config: expected an object"),
+    ],
+)
+def test_an_invalid_document_is_refused_naming_where(
+    where: tuple[str | int, ...], value: object, message: str
+) -> None:
+    golden = json.loads((TESTDATA / "detector_v4_main.json").read_text())
+    state = golden["state"]
+    parent = state
+    for key in where[:-1]:
+        parent = parent[key]
+    parent[where[-1]] = value
+    with pytest.raises(StateError, match=message):
+        decode(Detector, state)
 
 
 def test_same_seed_same_output() -> None:
