@@ -327,6 +327,22 @@ static int get(PyObject *obj, Py_buffer *view, Py_ssize_t item, int writable, co
     return 0;
 }
 
+/* Acquires the n buffers o[i] into v[i] (items of sizes[i] bytes, writable from index
+ * writable_from on). Returns how many it acquired: n, or fewer with an exception set;
+ * the caller releases that many with release_all. */
+static int get_all(PyObject *const *o, Py_buffer *v, int n, const Py_ssize_t *sizes,
+                   int writable_from, const char *const *names) {
+    int got = 0;
+    for (; got < n; got++) {
+        if (get(o[got], &v[got], sizes[got], got >= writable_from, names[got]) < 0) break;
+    }
+    return got;
+}
+
+static void release_all(Py_buffer *v, int got) {
+    for (int i = 0; i < got; i++) PyBuffer_Release(&v[i]);
+}
+
 static PyObject *analyse(PyObject *self, PyObject *args) {
     (void)self;
     PyObject *o[11];
@@ -339,9 +355,8 @@ static PyObject *analyse(PyObject *self, PyObject *args) {
     Py_buffer v[11];
     int got = 0;
     PyObject *result = NULL;
-    for (; got < 11; got++) {
-        if (get(o[got], &v[got], sizes[got], got >= 6, names[got]) < 0) goto done;
-    }
+    got = get_all(o, v, 11, sizes, 6, names);
+    if (got < 11) goto done;
     Py_ssize_t n = v[1].len / 4, traces = v[9].len / 4;
     if (v[0].len / 8 != traces + 1 || v[2].len / 8 != n || v[3].len / 8 != n ||
         v[4].len / 8 != n || v[5].len != n || v[6].len / 8 != n || v[7].len / 8 != n ||
@@ -397,7 +412,7 @@ static PyObject *analyse(PyObject *self, PyObject *args) {
     scratch_free(&s);
     result = Py_NewRef(Py_None);
 done:
-    for (int i = 0; i < got; i++) PyBuffer_Release(&v[i]);
+    release_all(v, got);
     return result;
 }
 
@@ -432,9 +447,8 @@ static PyObject *shares(PyObject *self, PyObject *args) {
     int got = 0;
     PyObject *result = NULL;
     Share *found = NULL;
-    for (; got < 9; got++) {
-        if (get(o[got], &v[got], sizes[got], got >= 6, names[got]) < 0) goto done;
-    }
+    got = get_all(o, v, 9, sizes, 6, names);
+    if (got < 9) goto done;
     Py_ssize_t n = v[1].len / 8, traces = v[4].len / 4, cap = v[6].len / 8;
     if (v[0].len / 8 != traces + 1 || v[2].len / 8 != n || v[3].len / 4 != n ||
         v[5].len != traces || cap < n + traces || v[7].len / 8 != cap || v[8].len / 8 != cap) {
@@ -492,7 +506,7 @@ static PyObject *shares(PyObject *self, PyObject *args) {
     result = PyLong_FromSsize_t(count);
 done:
     free(found);
-    for (int i = 0; i < got; i++) PyBuffer_Release(&v[i]);
+    release_all(v, got);
     return result;
 }
 
@@ -524,9 +538,8 @@ static PyObject *parents(PyObject *self, PyObject *args) {
     int got = 0;
     PyObject *result = NULL;
     Keyed *keyed = NULL;
-    for (; got < 6; got++) {
-        if (get(o[got], &v[got], sizes[got], got >= 4, names[got]) < 0) goto done;
-    }
+    got = get_all(o, v, 6, sizes, 4, names);
+    if (got < 6) goto done;
     Py_ssize_t n = v[1].len / 8, traces = v[5].len;
     if (v[0].len / 8 != traces + 1 || v[2].len / 8 != n || v[3].len != n || v[4].len / 4 != n) {
         PyErr_SetString(PyExc_ValueError, "parents: column lengths disagree");
@@ -572,7 +585,7 @@ static PyObject *parents(PyObject *self, PyObject *args) {
     result = Py_NewRef(Py_None);
 done:
     free(keyed);
-    for (int i = 0; i < got; i++) PyBuffer_Release(&v[i]);
+    release_all(v, got);
     return result;
 }
 
@@ -685,9 +698,8 @@ static PyObject *gather(PyObject *self, PyObject *args) {
     Py_buffer v[8];
     int got = 0;
     PyObject *result = NULL;
-    for (; got < 8; got++) {
-        if (get(o[got], &v[got], sizes[got], 1, names[got]) < 0) goto done;
-    }
+    got = get_all(o, v, 8, sizes, 0, names);
+    if (got < 8) goto done;
     Py_ssize_t n = PyList_GET_SIZE(spans);
     for (int i = 0; i < 8; i++) {
         if (v[i].len / sizes[i] != n * per_row[i]) {
@@ -740,7 +752,7 @@ static PyObject *gather(PyObject *self, PyObject *args) {
     result = Py_NewRef(seen);
 done:
     Py_XDECREF(seen);
-    for (int i = 0; i < got; i++) PyBuffer_Release(&v[i]);
+    release_all(v, got);
     return result;
 }
 
@@ -953,9 +965,8 @@ static PyObject *take(PyObject *self, PyObject *args) {
     Row *rows = NULL;
     int32_t *group = NULL;
     Py_ssize_t *first = NULL, *fill = NULL;
-    for (; got < 11; got++) {
-        if (get(o[got], &v[got], sizes[got], 1, names[got]) < 0) goto done;
-    }
+    got = get_all(o, v, 11, sizes, 0, names);
+    if (got < 11) goto done;
     Py_ssize_t n = PyList_GET_SIZE(spans);
     for (int i = 0; i < 11; i++) {
         if (v[i].len / sizes[i] != n) {
@@ -1054,7 +1065,7 @@ done:
     free(group);
     free(first);
     free(fill);
-    for (int i = 0; i < got; i++) PyBuffer_Release(&v[i]);
+    release_all(v, got);
     return result;
 }
 

@@ -229,6 +229,24 @@ def test_the_c_helper_rejects_columns_that_disagree() -> None:
         )  # fmt: skip
 
 
+def test_the_c_helper_names_a_column_of_the_wrong_width_and_lets_go_of_the_others() -> None:
+    from otel_perf.processors.bottlenecks import _tree  # type: ignore[attr-defined]
+
+    offsets, sid, pid = np.zeros(2, np.int64), np.zeros(1, np.int64), np.zeros(1, np.int64)
+    has_parent, wrong, repeated = (
+        np.zeros(1, np.uint8),
+        np.zeros(1, np.int64),
+        np.zeros(1, np.uint8),
+    )
+    with pytest.raises(ValueError, match="parent: expected items of 4 bytes"):
+        _tree.parents(offsets, sid, pid, has_parent, wrong, repeated)
+    # a buffer still exported holds a reference: the array could not resize
+    offsets.resize(8)
+    sid.resize(8)
+    pid.resize(8)
+    has_parent.resize(8)
+
+
 def test_a_wide_fan_out_is_ordered_as_the_tree_orders_it() -> None:
     """Hundreds of children under one parent, in random order with tied times: the
     C helper's merge sort orders them (and their pending list) as Python's sort does."""
