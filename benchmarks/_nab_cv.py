@@ -246,7 +246,7 @@ def default_grid(base: DetectorSettings | None = None) -> list[Candidate]:
         for fast, slow in ((0.1, 0.005), (0.05, 0.002))
     ]
     candidates = grid(settings, (0.45, 0.5, 0.55), (50, 100), (1.0,))
-    if not base.coarse_blocks:
+    if not (base.coarse_blocks or base.coarse_duration_s):
         return candidates
     # the block-means model (off by default): each fold chooses whether it runs (48)
     return candidates + [

@@ -219,10 +219,21 @@ def main(argv: list[str] | None = None) -> None:
         help="also run the block-means model over BLOCK-point blocks (off by default); each "
         "fold of the cross-validation chooses whether it runs",
     )
+    parser.add_argument(
+        "--coarse-duration",
+        type=bounded(0, 168),
+        default=None,
+        metavar="HOURS",
+        help="the block-means model's blocks of a duration: HOURS hours (24 by default; their "
+        "points from the series' sampling step), 0 for none; each fold chooses whether it runs",
+    )
     args = parser.parse_args(argv)
     base = robust(DetectorSettings()) if args.robust else DetectorSettings()
     if args.coarse is not None:
         base = replace(base, coarse_blocks=(args.coarse,))
+    if args.coarse_duration is not None:
+        hours = args.coarse_duration
+        base = replace(base, coarse_duration_s=(3600.0 * hours,) if hours else ())
 
     windows = nab.load_windows(args.labels)
     profiles = nab.load_profiles(args.profiles)
@@ -240,6 +251,7 @@ def main(argv: list[str] | None = None) -> None:
     summary: dict[str, Any] = {
         "settings": "robust" if args.robust else "generic",
         "coarse_blocks": list(base.coarse_blocks),
+        "coarse_duration_s": list(base.coarse_duration_s),
         "default_threshold": DEFAULT_THRESHOLD,
         "scores": {},
         "optimized": {},

@@ -38,6 +38,7 @@ def _series() -> cv.Series:
         (cv.Decision(0.55, 50, 1.0, 0.0), DetectorSettings()),
         (cv.Decision(0.5, 100, 1.0), DetectorSettings(coarse_blocks=(24,))),
         (cv.Decision(0.5, 100, 1.0, 1.0, 0.0), DetectorSettings(coarse_blocks=(24,))),
+        (cv.Decision(0.5, 100, 1.0, 1.0, 0.0), DetectorSettings()),
     ],
 )
 def test_detections_after_the_fact_are_what_the_detector_does(
@@ -142,8 +143,9 @@ def test_error_bursts_are_found_and_the_clean_ratio_stays_quiet() -> None:
 
 
 def test_with_the_block_model_each_candidate_is_there_on_and_off() -> None:
-    plain = cv.default_grid()
-    both = cv.default_grid(DetectorSettings(coarse_blocks=(24,)))
+    plain = cv.default_grid(DetectorSettings(coarse_duration_s=()))
+    both = cv.default_grid(DetectorSettings(coarse_blocks=(24,), coarse_duration_s=()))
+    assert len(cv.default_grid()) == 48  # the blocks of a day: on by default, on or off per fold
     assert len(plain) == 24 and len(both) == 48
     assert sorted(c.decision.coarse_weight for c in both) == [0.0] * 24 + [1.0] * 24
     assert "coarse_weight=0.0" in cv.describe(both[-1], DetectorSettings(coarse_blocks=(24,)))

@@ -24,9 +24,12 @@ scored by all of them first, then learned (no look-ahead):
    error ratio and its calls): the one-step and shift slots are the binomial tails of the
    point's and the last ~20 points' errors at the learned baseline rate — calibrated whatever
    the number of calls, so 1 error in 3 night-time calls is no news and 30 in 300 is.
-8. **Block means** (:class:`~.coarse.BlockMeans`), off by default (``coarse_blocks``): the
-   means of blocks of ``B`` points judged by their own predictors, a slow bump being a spike
-   of them; measured on NAB and left off (``processors/anomaly/README.md``, round 6).
+8. **Block means** (:class:`~.coarse.BlockMeans`): the means of blocks judged by their own
+   predictors, a slow bump being a spike of them. By default blocks of a day
+   (``coarse_duration_s``; its points from the series' sampling step, so the same setting on
+   five-minute and hourly series), chosen by leave-one-category-out on NAB in round 7; blocks
+   of ``B`` points (``coarse_blocks``) are off by default (round 6,
+   ``processors/anomaly/README.md``).
 9. **Score** ``max_m −log10(q_m) / 10`` clipped to ``[0, 1]`` (0.5 ⇔ q = 10⁻⁵), zero during the
    warm-up; after a score at or above the threshold, scores are damped for ``refractory``
    points, since only the first alert of an episode is news (NAB rewards the earliest
@@ -130,6 +133,7 @@ class DetectorSettings:
     spike_free: int = 2
     spike_min_rate: float = 2e-3
     coarse_blocks: tuple[int, ...] = ()
+    coarse_duration_s: tuple[float, ...] = (DAY_S,)
     coarse_span: int = 1
     coarse_weight: float = 1.0
 
@@ -142,6 +146,7 @@ ROBUST: dict[str, Any] = {
     "shift_clip": 4.0,
     "judge_ratio": 1.5,
     "coarse_blocks": (),
+    "coarse_duration_s": (),
 }
 
 
@@ -225,6 +230,9 @@ class Detector:
         self.coarse = [
             BlockMeans(block, cfg.seasonality_s, cfg.direction, cfg.coarse_span)
             for block in cfg.coarse_blocks
+        ] + [
+            BlockMeans(0, cfg.seasonality_s, cfg.direction, cfg.coarse_span, duration_s=d)
+            for d in cfg.coarse_duration_s
         ]
         self.predictor_likelihood = Likelihood(cfg.short_span, cfg.long_alpha)
         self.shift_likelihood = Likelihood(cfg.shift_span, cfg.long_alpha)
@@ -356,7 +364,7 @@ class Detector:
             name = "none" if predictor < 0 else self.predictors.name(predictor)
             model = f"predictors:{name}"
         elif best == 4 and self._coarse_judge >= 0:
-            model = f"coarse:{self.coarse[self._coarse_judge].block}"
+            model = f"coarse:{self.coarse[self._coarse_judge].name}"
         else:
             model = MODELS[best]
         return Judgement(model, low, high, scores, surprises)
@@ -470,6 +478,7 @@ def _config(settings: DetectorSettings) -> dict[str, Any]:
     config = asdict(settings)
     config["seasonality_s"] = list(settings.seasonality_s)
     config["coarse_blocks"] = list(settings.coarse_blocks)
+    config["coarse_duration_s"] = list(settings.coarse_duration_s)
     for name in ("clip", "shift_clip"):
         config[name] = finite_or_none(getattr(settings, name))
     return config
@@ -482,6 +491,8 @@ def _settings(config: dict[str, Any]) -> DetectorSettings:
     settings["seasonality_s"] = tuple(float(p) for p in settings["seasonality_s"])
     if "coarse_blocks" in settings:
         settings["coarse_blocks"] = tuple(int(b) for b in settings["coarse_blocks"])
+    # saved before blocks of a duration existed: the detector continues as it was, without
+    settings["coarse_duration_s"] = tuple(float(d) for d in config.get("coarse_duration_s", ()))
     for name in ("clip", "shift_clip"):
         if name in settings and settings[name] is None:
             settings[name] = math.inf

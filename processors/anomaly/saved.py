@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from otel_perf.codec import StateError
@@ -176,6 +176,10 @@ class SavedBlocks:
     likelihood: SavedLikelihood
     total: float
     count: int
+    duration_s: float = 0.0  # a block of a duration (0: of ``block`` points)
+    step_s: float = 0.0  # its sampling step, once measured
+    gaps: list[float] = field(default_factory=list)  # while its block is not yet known
+    last_t_s: float | None = None
 
 
 @dataclass(slots=True)

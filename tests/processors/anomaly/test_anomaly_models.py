@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from otel_perf.codec import decode, encode
+from otel_perf.codec import StateError, decode, encode
 from otel_perf.processors.anomaly import coarse, detector, likelihood, models, ratio, seasonal
 from otel_perf.processors.anomaly.coarse import BlockMeans
 from otel_perf.processors.anomaly.detector import Detector, DetectorSettings, robust
@@ -47,7 +47,8 @@ if str(ROOT) not in sys.path:
 from benchmarks.nab import state_bytes  # noqa: E402
 
 STEP_S = 300.0
-COARSE = DetectorSettings(coarse_blocks=(24,))  # the block-means model, off by default
+# the block-means model over blocks of 24 points (off by default) alone, without the day's
+COARSE = DetectorSettings(coarse_blocks=(24,), coarse_duration_s=())
 T0_S = 1_700_000_000.0
 
 
@@ -136,6 +137,12 @@ SPECS = [
     Spec(
         "block_means",
         lambda: BlockMeans(24, seasonality_s=(86400.0, 604800.0)),
+        _score_then_learn,
+        SavedBlocks,
+    ),
+    Spec(
+        "block_means_of_a_duration",  # 2 h: blocks of 24 five-minute points
+        lambda: BlockMeans(0, seasonality_s=(86400.0, 604800.0), duration_s=7200.0),
         _score_then_learn,
         SavedBlocks,
     ),
@@ -290,6 +297,55 @@ def test_block_means_need_a_block_of_two_points() -> None:
         BlockMeans(1)
 
 
+def _day_blocks(points: list[tuple[float, float]]) -> tuple[BlockMeans, list[float]]:
+    model = BlockMeans(0, duration_s=86400.0)
+    tails = []
+    for t, x in points:
+        tails.append(model.score_one(t, x))
+        model.learn_one(t, x)
+    return model, tails
+
+
+def test_a_block_of_a_day_is_a_day_of_points_whatever_the_step() -> None:
+    # the same setting on hourly and five-minute points: 24 and 288 points a block
+    hourly, _ = _day_blocks(_bump_series(100, range(0), 0.0))
+    fine = [(T0_S + 300.0 * i, 1.0) for i in range(100)]
+    five_minutes, _ = _day_blocks(fine)
+    assert (hourly.block, hourly.name, five_minutes.block) == (24, "1d", 288)
+    # a series sampled once a day has no blocks of a day: the model stays idle
+    daily, tails = _day_blocks([(T0_S + 86400.0 * i, float(i % 3)) for i in range(40)])
+    assert daily.block == 1 and daily.bank.n == 0 and set(tails) == {0.0}
+
+
+def test_blocks_of_a_day_end_at_midnight_utc_and_see_a_day_long_bump() -> None:
+    # hourly noise (σ 1) from 00:00 UTC, a bump of 2 σ over day 50: the day's mean is 2 σ
+    # high, 10 standard errors of a day's mean; one hour at a time it is ordinary noise
+    day0 = 86400.0 * math.ceil(T0_S / 86400.0)
+    points = [(day0 + t - T0_S, x) for t, x in _bump_series(24 * 56, range(1200, 1224), 2.0)]
+    model, tails = _day_blocks(points)
+    judged = [i for i, q in enumerate(tails) if q != 0.0]
+    assert judged and all(points[i][0] % 86400.0 == 23 * 3600.0 for i in judged)
+    assert tails[1223] < -5.0 < -2.0 < min(tails[:1200])
+    assert model.bank.n == 56  # every day (the first from its 9th hour: its step measured)
+
+
+def test_a_block_of_a_duration_missing_half_its_points_is_skipped() -> None:
+    day0 = 86400.0 * 20_000
+    points = [(day0 + 3600.0 * i, 5.0) for i in range(24 * 20)]
+    gappy = [p for i, p in enumerate(points) if not (24 * 10 <= i < 24 * 10 + 13)]
+    model, _ = _day_blocks(gappy)
+    assert model.bank.n == 20 - 1  # day 10 lost 13 of its 24 points: not a mean of a day
+    model, _ = _day_blocks([p for i, p in enumerate(points) if i != 24 * 10 + 5])
+    assert model.bank.n == 20  # one point fewer: still the day's mean
+
+
+def test_a_saved_block_of_a_negative_length_is_refused() -> None:
+    saved = BlockMeans(0, duration_s=86400.0).saved()
+    saved.block = -1
+    with pytest.raises(StateError, match="block: must be at least 0, got -1"):
+        BlockMeans.resume(saved)
+
+
 def test_detector_names_the_block_model_and_its_band() -> None:
     # the shift model would judge a bump this long first: weighted out here
     d = Detector(
@@ -307,13 +363,28 @@ def test_detector_names_the_block_model_and_its_band() -> None:
     assert 100.0 < high < 102.0  # the band of a block mean: well inside one noise width
 
 
+def test_the_default_detector_judges_a_day_long_bump_by_the_day_and_says_so() -> None:
+    # the day's mean is 10 standard errors high: the blocks of a day judge it at 23:00 UTC,
+    # against a band of a day's mean (well inside one noise width)
+    d = Detector(DetectorSettings(warm_up=0, refractory=0, shift_weight=0.0, range_weight=0.0))
+    day0 = 86400.0 * math.ceil(T0_S / 86400.0)
+    judged = {}
+    for t, x in _bump_series(24 * 56, range(1200, 1224), 2.0):
+        if d.score_one(day0 + t - T0_S, x) >= d.config.threshold:
+            j = d.explain()
+            judged[round((t - T0_S) / 3600.0)] = (j.model, j.expected_low, j.expected_high)
+    model, low, high = judged[1223]
+    assert model == "coarse:1d" and 99.0 < low < 100.0 < high < 101.0, judged
+    assert [m for m, _, _ in judged.values()].count("coarse:1d") == 1
+
+
 def test_detector_state_saved_before_the_block_model_continues() -> None:
-    d = Detector()
+    d = Detector(DetectorSettings(coarse_duration_s=()))
     for t, x in series(600):
         d.score_one(t, x)
     state = json.loads(json.dumps(d.to_dict()))
     del state["coarse"]  # as version 4 saved it: no block model, no setting
-    del state["config"]["coarse_blocks"]
+    del state["config"]["coarse_blocks"], state["config"]["coarse_duration_s"]
     same = Detector.from_dict(state)
     assert same.to_dict() == d.to_dict()
     state["config"]["coarse_blocks"] = [24]  # the block model turned on since
