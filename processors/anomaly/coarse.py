@@ -80,6 +80,7 @@ class BlockMeans:
         "step_s",
         "gaps",
         "last_t_s",
+        "end_s",
     )
 
     def __init__(
@@ -101,6 +102,8 @@ class BlockMeans:
         self.step_s = 0.0  # the sampling step, once measured (a block of a duration)
         self.gaps: list[float] = []  # the first PROBE_GAPS steps, while the block is unknown
         self.last_t_s = math.nan
+        # when the open block of a duration ends (derived from last_t_s); never for a count
+        self.end_s = math.inf if duration_s <= 0.0 else -math.inf
         self.bank = PredictorBank(seasonality_s, direction, max_buckets=max_buckets)
         self.likelihood = Likelihood(span, long_alpha)
         self.total = 0.0
@@ -116,12 +119,13 @@ class BlockMeans:
 
     def _open(self, t_s: float) -> tuple[float, int]:
         """``(sum, points)`` of the open block that a point at ``t_s`` joins."""
-        if self.duration_s > 0.0 and self._key(t_s) != self._key(self.last_t_s):
+        if t_s >= self.end_s:
             return 0.0, 0  # a block of a duration: t_s begins the next one
         return self.total, self.count
 
-    def _key(self, t_s: float) -> int:
-        return math.floor(t_s / self.duration_s) if math.isfinite(t_s) else -1
+    def _end(self, t_s: float) -> float:
+        """When the block of a duration that holds ``t_s`` ends (the next one begins)."""
+        return (math.floor(t_s / self.duration_s) + 1.0) * self.duration_s
 
     def _completes(self, t_s: float, count: int) -> bool:
         """Whether the point at ``t_s`` ends its block (its ``count + 1``-th point)."""
@@ -130,8 +134,8 @@ class BlockMeans:
         if self.duration_s <= 0.0:
             return count + 1 >= self.block
         # the next point is due in the next block; a block missing half its points is skipped
-        ends = self._key(t_s + self.step_s) > self._key(t_s)
-        return ends and 2 * (count + 1) >= self.block
+        end_s = self.end_s if t_s < self.end_s else self._end(t_s)
+        return t_s + self.step_s >= end_s and 2 * (count + 1) >= self.block
 
     def _measure(self, t_s: float) -> None:
         """Fix a duration's block at ``round(duration / step)`` points, the step the median of
@@ -143,6 +147,7 @@ class BlockMeans:
             self.step_s = statistics.median(self.gaps)
             self.block = max(1, round(self.duration_s / self.step_s))  # 1: idle for good
             self.gaps = []
+            self.end_s = self._end(t_s)
 
     def score_one(self, t_s: float, x: float) -> float:
         """``log10 q`` of the block ``x`` completes (0 for a point inside a block)."""
@@ -165,6 +170,8 @@ class BlockMeans:
         total, count = self._open(t_s)
         if self.duration_s > 0.0:
             self.last_t_s = t_s
+            if t_s >= self.end_s:
+                self.end_s = self._end(t_s)
         if not self._completes(t_s, count):
             self.total, self.count = total + x, count + 1
             return
@@ -202,6 +209,8 @@ class BlockMeans:
         m.block = saved.block
         m.step_s = saved.step_s
         m.gaps, m.last_t_s = list(saved.gaps[:PROBE_GAPS]), or_nan(saved.last_t_s)
+        if m.duration_s > 0.0 and m.block > 0 and math.isfinite(m.last_t_s):
+            m.end_s = m._end(m.last_t_s)
         m.bank = PredictorBank.resume(saved.bank)
         m.likelihood = Likelihood.resume(saved.likelihood)
         m.total, m.count = saved.total, saved.count
