@@ -491,8 +491,8 @@ def _settings(config: dict[str, Any]) -> DetectorSettings:
     settings["seasonality_s"] = tuple(float(p) for p in settings["seasonality_s"])
     if "coarse_blocks" in settings:
         settings["coarse_blocks"] = tuple(int(b) for b in settings["coarse_blocks"])
-    # saved before blocks of a duration existed: the detector continues as it was, without
-    settings["coarse_duration_s"] = tuple(float(d) for d in config.get("coarse_duration_s", ()))
+    if "coarse_duration_s" in settings:  # saved before: today's default, its model afresh
+        settings["coarse_duration_s"] = tuple(float(d) for d in settings["coarse_duration_s"])
     for name in ("clip", "shift_clip"):
         if name in settings and settings[name] is None:
             settings[name] = math.inf

@@ -125,9 +125,15 @@ def test_a_document_saved_by_the_hand_written_pairs_continues_identically() -> N
     # and the scores that detector gave them
     golden = json.loads((TESTDATA / "detector_v4_main.json").read_text())
     restored = Detector.from_dict(golden["state"])
-    # saved before the blocks of a day: it continues without them
-    config = golden["state"]["config"] | {"coarse_duration_s": []}
-    assert restored.to_dict() == golden["state"] | {"config": config}
+    # saved before the blocks of a day: the detector continues, with them learning afresh
+    state, saved = restored.to_dict(), golden["state"]
+    assert state["config"] == saved["config"] | {"coarse_duration_s": [86400.0]}
+    assert state["coarse"] == Detector().to_dict()["coarse"]  # a fresh model
+    assert state["recurrences"][:3] == saved["recurrences"] and len(state["recurrences"]) == 4
+    new = ("config", "coarse", "recurrences", "raw")
+    assert {k: v for k, v in state.items() if k not in new} == {
+        k: v for k, v in saved.items() if k not in new
+    }
     assert [restored.score_one(t, x) for t, x in golden["next"]] == golden["scores"]
 
 

@@ -386,7 +386,10 @@ def test_detector_state_saved_before_the_block_model_continues() -> None:
     del state["coarse"]  # as version 4 saved it: no block model, no setting
     del state["config"]["coarse_blocks"], state["config"]["coarse_duration_s"]
     same = Detector.from_dict(state)
-    assert same.to_dict() == d.to_dict()
+    # today's default: the blocks of a day, learning afresh; the rest continues as it was
+    assert same.config == DetectorSettings() and same.n == 600 and same.coarse[0].block == 0
+    later = series(1200)[600:]
+    assert [same.score_one(t, x) for t, x in later] == [d.score_one(t, x) for t, x in later]
     state["config"]["coarse_blocks"] = [24]  # the block model turned on since
     turned_on = Detector.from_dict(state)
     assert turned_on.n == 600 and turned_on.coarse[0].bank.n == 0  # it learns afresh
