@@ -222,7 +222,7 @@ static uint64_t hash_bytes(const uint8_t *p, size_t n) {
         h ^= h >> 29;
     }
     uint64_t w = 0;
-    if (n > i) memcpy(&w, p + i, n - i); /* the last 1-7 bytes */
+    for (size_t j = 0; i + j < n; j++) w |= (uint64_t)p[i + j] << (8 * j); /* the last 0-7 */
     h = (h ^ w) * m;
     return h ^ (h >> 32);
 }
