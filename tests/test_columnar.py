@@ -177,6 +177,39 @@ def test_a_submessage_sent_twice_is_merged_by_the_protobuf_path() -> None:
     assert (batch.spans[0].status_code, batch.spans[0].status_message) == (2, "x")
 
 
+def _scope_spans_request(scope_body: bytes) -> bytes:
+    """A request of one resource whose one ScopeSpans has exactly ``scope_body``'s bytes."""
+    rs = ExportTraceServiceRequest().resource_spans.add()
+    rs.resource.attributes.append(kv("service.name", "s"))
+    rs_body = rs.SerializeToString() + b"\x12" + _varint(len(scope_body)) + scope_body
+    return b"\x0a" + _varint(len(rs_body)) + rs_body
+
+
+@pytest.mark.parametrize(
+    ("order", "decoded"),
+    [
+        ("scope, spans, schema URL", True),  # the order serializers write: one pass
+        ("spans, scope, schema URL", True),  # the scope last: found by a first pass
+        ("scope, spans, scope", False),  # a scope sent twice is merged: declined
+        ("spans, scope, spans, scope", False),
+        ("scope, spans, bad schema URL", False),  # invalid UTF-8 after the spans
+    ],
+)
+def test_a_scope_is_read_wherever_it_stands_among_its_spans(order: str, decoded: bool) -> None:
+    spans = trace_request(spans=2).resource_spans[0].scope_spans[0].spans
+    field = {
+        "scope": b"\x0a\x05\x0a\x03lib",  # InstrumentationScope{name="lib"}
+        "spans": b"".join(b"\x12" + _varint(s.ByteSize()) + s.SerializeToString() for s in spans),
+        "schema URL": b"\x1a\x03url",
+        "bad schema URL": b"\x1a\x02\xff\xfe",
+    }
+    body = _scope_spans_request(b"".join(field[part] for part in order.split(", ")))
+    assert agree(body) is decoded  # the same answer as the protobuf path, or declined
+    if decoded:
+        batch = protobuf_path(body)[0]
+        assert [s.scope_name for s in batch.spans] == ["lib", "lib"]
+
+
 def _varint(value: int) -> bytes:
     out = bytearray()
     while True:
