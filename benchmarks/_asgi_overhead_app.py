@@ -16,6 +16,11 @@ Every variant gets a ``TracerProvider`` whose ``BatchSpanProcessor`` hands spans
 exporter that drops them, and a ``MeterProvider`` with a reader nobody collects from: the
 SDK does all its recording work, nothing leaves the process.
 
+``python -m benchmarks._asgi_overhead_app designs BLOCKS PAIRS`` compares the same way
+``layered`` (``OpenTelemetryMiddleware(PerformanceMiddleware(app))``, the design before
+issue 18's round 7) with ``monitored`` (the work in OpenTelemetryMiddleware's hooks):
+see :func:`designs`.
+
 ``python -m benchmarks._asgi_overhead_app in-process BLOCKS PAIRS`` calls the ``plain``
 and ``monitored`` apps directly (no server, no sockets), one request to each in turn, and
 prints one JSON line: the CPU µs per request each, and what ``performance_monitoring``
@@ -53,7 +58,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from otel_perf.asgi import performance_monitoring
+from otel_perf.asgi import BusinessMetrics, PerformanceMiddleware, Profiling, performance_monitoring
 
 VARIANTS = ("plain", "monitored", "cached", "control")
 CACHE_NAME = "bench-http"
@@ -108,6 +113,9 @@ def build_app(variant: str, *, batch: bool = True) -> Any:
         return OpenTelemetryMiddleware(app, **providers)
     if variant == "monitored":
         return performance_monitoring(app, **providers)
+    if variant == "layered":  # the design before round 7: a middleware of ours inside
+        monitoring = PerformanceMiddleware(app, Profiling(), BusinessMetrics(meter_provider))
+        return OpenTelemetryMiddleware(monitoring, **providers)
     if variant == "cached":
         from otel_perf.cache import configure_cache
         from otel_perf.cache.middleware import CacheSettings
@@ -115,7 +123,9 @@ def build_app(variant: str, *, batch: bool = True) -> Any:
         configure_cache(CACHE_NAME, max_size=10_000, default_ttl=3600)
         settings = CacheSettings(cache_name=CACHE_NAME, ttl=3600)
         return performance_monitoring(app, caching=settings, **providers)
-    raise SystemExit(f"unknown variant {variant!r}; expected one of {', '.join(VARIANTS)}")
+    raise SystemExit(
+        f"unknown variant {variant!r}; expected one of {', '.join(VARIANTS)} (or layered)"
+    )
 
 
 # -- in process -------------------------------------------------------------------------
@@ -194,18 +204,7 @@ def in_process(blocks: int, pairs: int) -> dict[str, Any]:
     between them, so this figure does not show it (the server figures do; the middleware
     tests check that a request leaves none).
     """
-    apps = {v: build_app(v, batch=False) for v in ("plain", "monitored")}
-    loop = asyncio.new_event_loop()
-    try:
-        loop.run_until_complete(_interleaved(apps, 500))  # warm-up: imports, caches
-        per_block: dict[str, list[float]] = {name: [] for name in apps}
-        for _ in range(blocks):
-            gc.collect()  # each block starts from a similar heap
-            cpu_ns = loop.run_until_complete(_interleaved(apps, pairs))
-            for name, values in cpu_ns.items():
-                per_block[name].append(statistics.quantiles(values, n=4)[0] / 1e3)
-    finally:
-        loop.close()
+    per_block = _block_quartiles(("plain", "monitored"), blocks, pairs)
     plain, monitored = per_block["plain"], per_block["monitored"]
     added = [m - p for m, p in zip(monitored, plain, strict=True)]
     ratios = [m / p for m, p in zip(monitored, plain, strict=True)]
@@ -222,6 +221,46 @@ def in_process(blocks: int, pairs: int) -> dict[str, Any]:
         "in_process_added_us_blocks": [round(a, 2) for a in added],
         "in_process_blocks": blocks,
         "in_process_pairs": pairs,
+    }
+
+
+def _block_quartiles(variants: Sequence[str], blocks: int, pairs: int) -> dict[str, list[float]]:
+    """The two apps called directly, interleaved (:func:`_interleaved`), ``blocks`` blocks
+    of ``pairs`` pairs after a warm-up; per block and app the first quartile of the
+    requests' CPU µs."""
+    apps = {v: build_app(v, batch=False) for v in variants}
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(_interleaved(apps, 500))  # warm-up: imports, caches
+        per_block: dict[str, list[float]] = {name: [] for name in apps}
+        for _ in range(blocks):
+            gc.collect()  # each block starts from a similar heap
+            cpu_ns = loop.run_until_complete(_interleaved(apps, pairs))
+            for name, values in cpu_ns.items():
+                per_block[name].append(statistics.quantiles(values, n=4)[0] / 1e3)
+    finally:
+        loop.close()
+    return per_block
+
+
+def designs(blocks: int, pairs: int) -> dict[str, Any]:
+    """The two ways of monitoring compared directly, as :func:`in_process` compares
+    ``monitored`` with ``plain``: ``layered`` (a middleware of ours inside
+    OpenTelemetryMiddleware, the design before round 7) against ``monitored`` (the work
+    in OpenTelemetryMiddleware's hooks). The µs ``layered`` costs more a request, the
+    median over blocks with a 95 % bootstrap interval."""
+    per_block = _block_quartiles(("layered", "monitored"), blocks, pairs)
+    layered, hooks = per_block["layered"], per_block["monitored"]
+    saved = [a - b for a, b in zip(layered, hooks, strict=True)]
+    low, high = bootstrap_median_ci(saved)
+    return {
+        "designs_us_layered": round(statistics.median(layered), 1),
+        "designs_us_hooks": round(statistics.median(hooks), 1),
+        "designs_saved_us": round(statistics.median(saved), 2),
+        "designs_saved_us_ci95": [round(low, 2), round(high, 2)],
+        "designs_saved_us_blocks": [round(a, 2) for a in saved],
+        "designs_blocks": blocks,
+        "designs_pairs": pairs,
     }
 
 
@@ -262,16 +301,17 @@ def serve(variant: str) -> None:
 def main(argv: list[str]) -> None:
     usage = (
         f"usage: python -m benchmarks._asgi_overhead_app {{{','.join(VARIANTS)}}}\n"
-        "       python -m benchmarks._asgi_overhead_app in-process BLOCKS PAIRS"
+        "       python -m benchmarks._asgi_overhead_app {in-process,designs} BLOCKS PAIRS"
     )
-    if len(argv) == 3 and argv[0] == "in-process":
+    if len(argv) == 3 and argv[0] in ("in-process", "designs"):
         try:
             blocks, pairs = int(argv[1]), int(argv[2])
         except ValueError:
             raise SystemExit(f"{usage}\nBLOCKS and PAIRS must be integers: {argv[1:]}") from None
         if blocks < 2 or pairs < 1:
             raise SystemExit(f"{usage}\nneed BLOCKS >= 2 and PAIRS >= 1, got {argv[1:]}")
-        print(json.dumps(in_process(blocks, pairs)), flush=True)
+        measure = in_process if argv[0] == "in-process" else designs
+        print(json.dumps(measure(blocks, pairs)), flush=True)
         return
     if len(argv) != 1:
         raise SystemExit(usage)

@@ -15,7 +15,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # benchmarks/ is a top-level folder, not installed
 
 from benchmarks import asgi_overhead  # noqa: E402
-from benchmarks._asgi_overhead_app import in_process  # noqa: E402
+from benchmarks._asgi_overhead_app import designs, in_process  # noqa: E402
 
 
 def _burn(seconds: float) -> None:
@@ -56,6 +56,16 @@ def test_in_process_measures_both_apps() -> None:
     low, high = result["in_process_added_us_ci95"]
     assert low <= result["in_process_added_us"] <= high
     assert len(result["in_process_added_us_blocks"]) == 2
+
+
+def test_designs_compares_our_middleware_with_the_hooks() -> None:
+    result = designs(blocks=2, pairs=100)
+    assert 10 < result["designs_us_layered"] < 100_000
+    assert 10 < result["designs_us_hooks"] < 100_000
+    low, high = result["designs_saved_us_ci95"]
+    assert low <= result["designs_saved_us"] <= high
+    assert len(result["designs_saved_us_blocks"]) == 2
+    assert (result["designs_blocks"], result["designs_pairs"]) == (2, 100)
 
 
 def test_summary_has_the_ratio_first_and_the_round_spread() -> None:

@@ -31,11 +31,13 @@ from otel_perf.asgi import (
     PerformanceMiddleware,
     Profiling,
     checkpoint,
+    current_request,
     performance_monitoring,
     read_rss,
     record_business_metric,
 )
 from otel_perf.asgi import memory as asgi_memory
+from otel_perf.asgi.middleware import OpenTelemetryHooks
 from otel_perf.processors.bottlenecks import memory as bottleneck_memory
 
 
@@ -136,10 +138,15 @@ def get(app: Any, path: str, **headers: str) -> httpx.Response:
     return asyncio.run(go())
 
 
-def test_the_returned_app_is_otel_middleware_around_ours(sdk: SDK) -> None:
-    app = wrap(sdk)
+def test_the_work_is_done_in_otel_middlewares_own_call(sdk: SDK) -> None:
+    inner = starlette_app()
+    app = performance_monitoring(inner, tracer_provider=sdk.tracer_provider)
     assert isinstance(app, OpenTelemetryMiddleware)
-    assert isinstance(app.app, PerformanceMiddleware)
+    assert app.app is inner  # no layer of ours between it and the app: its hooks do the work
+    assert isinstance(app.server_request_hook.__self__, OpenTelemetryHooks)
+    assert isinstance(app.client_response_hook.__self__, OpenTelemetryHooks)
+    assert get(app, "/orders/1").status_code == 200
+    assert sdk.server_span().name == "GET /orders/{order_id:int}"
 
 
 def test_checkpoints_are_events_on_the_server_span_in_order(sdk: SDK) -> None:
@@ -452,12 +459,94 @@ def test_an_app_already_wrapped_by_otel_is_not_wrapped_twice(sdk: SDK) -> None:
     already = OpenTelemetryMiddleware(inner, tracer_provider=sdk.tracer_provider)
     app = performance_monitoring(already, meter_provider=sdk.meter_provider)
     assert isinstance(app, OpenTelemetryMiddleware) and app is not already
-    assert isinstance(app.app, PerformanceMiddleware) and app.app.app is already.app
+    assert app.app is already.app  # our hooks on a copy
+    assert already.server_request_hook is None and already.client_response_hook is None
     assert already.app is inner or getattr(already.app, "app", None) is inner  # untouched
     assert get(app, "/orders/5").status_code == 200
     span = sdk.server_span()
     assert [e.name for e in span.events] == ["validated", "priced", "stored"]
     assert asgi_memory.DELTA in (span.attributes or {})
+
+
+def test_the_apps_own_hooks_on_its_otel_middleware_run_before_ours(sdk: SDK) -> None:
+    seen: list[str] = []
+
+    def request_hook(span: Any, scope: Any) -> None:
+        seen.append("request")
+        span.set_attribute("app.tenant", "t1")
+
+    def response_hook(span: Any, scope: Any, message: Any) -> None:
+        seen.append(message["type"])
+
+    already = OpenTelemetryMiddleware(
+        starlette_app(),
+        tracer_provider=sdk.tracer_provider,
+        server_request_hook=request_hook,
+        client_response_hook=response_hook,
+    )
+    app = performance_monitoring(already, meter_provider=sdk.meter_provider)
+    assert get(app, "/orders/7").status_code == 200
+    assert seen == ["request", "http.response.start", "http.response.body"]
+    span = sdk.server_span()
+    assert span.name == "GET /orders/{order_id:int}"
+    assert (span.attributes or {})["app.tenant"] == "t1"
+    assert [e.name for e in span.events] == ["validated", "priced", "stored"]
+
+
+def test_otel_middleware_without_send_spans_gets_our_middleware_inside(sdk: SDK) -> None:
+    # it calls no response hook then: our own middleware wraps send to see the last body
+    already = OpenTelemetryMiddleware(
+        starlette_app(), tracer_provider=sdk.tracer_provider, exclude_spans=["send"]
+    )
+    app = performance_monitoring(
+        already, profiling=Profiling(slow_request_threshold_s=0.0), metrics=False
+    )
+    assert isinstance(app.app, PerformanceMiddleware) and app.app.app is already.app
+    assert get(app, "/orders/8").status_code == 200
+    attrs = dict(sdk.server_span().attributes or {})
+    assert attrs["http.route"] == "/orders/{order_id:int}"
+    assert attrs[middleware_module.SLOW_REQUEST] is True
+    assert asgi_memory.DELTA in attrs
+
+
+def test_the_request_is_current_only_until_its_last_body(sdk: SDK) -> None:
+    # httpx's transport runs the app in the caller's task: the context variable is back
+    # to None there once the last body is sent from the request's own context
+    from starlette.responses import StreamingResponse
+
+    during: list[Any] = []
+
+    async def chunks() -> Any:
+        during.append(current_request())
+        yield b"a"
+        yield b"b"
+
+    async def stream(request: Request) -> StreamingResponse:
+        return StreamingResponse(chunks())
+
+    app = performance_monitoring(
+        Starlette(routes=[Route("/orders/{order_id:int}", order), Route("/stream", stream)]),
+        tracer_provider=sdk.tracer_provider,
+        meter_provider=sdk.meter_provider,
+    )
+
+    async def go() -> list[Any]:
+        transport = httpx.ASGITransport(app=app)
+        after = []
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            assert (await client.get("/orders/9")).status_code == 200
+            after.append(current_request())
+            response = await client.get("/stream")
+            assert response.status_code == 200 and response.text == "ab"
+            # its last body came from a task of the response's own: the caller's context
+            # keeps the finished request (a server's request task ends with the request)
+            stale = current_request()
+            after.append(stale is not None and stale.finished and checkpoint("late") is False)
+        return after
+
+    assert asyncio.run(go()) == [None, True]
+    assert during[0] is not None and during[0].finished
+    assert [s.name for s in sdk.server_spans()] == ["GET /orders/{order_id:int}", "GET /stream"]
 
 
 def test_otel_middleware_deeper_down_is_detected(sdk: SDK) -> None:
@@ -517,13 +606,26 @@ class _ServerCycle:
         self.sent.append(message)
 
 
-def test_a_request_leaves_no_garbage_for_the_cyclic_collector(sdk: SDK) -> None:
-    # the request's monitor sits in scope["state"] and holds the server's send, which
-    # leads back to the scope: if that cycle outlived the request, every request's objects
-    # would wait for the cyclic collector (under uvicorn: +10 % CPU)
-    app = wrap(sdk)
+@pytest.mark.parametrize("exclude_spans", [None, ["send"]], ids=["hooks", "our middleware"])
+def test_a_request_leaves_no_garbage_for_the_cyclic_collector(
+    sdk: SDK, exclude_spans: list[str] | None
+) -> None:
+    # the request's monitor sits in scope["state"]; in our own middleware it holds the
+    # server's send, which leads back to the scope: if that cycle outlived the request,
+    # every request's objects would wait for the cyclic collector (under uvicorn: +10 % CPU)
+    otel = OpenTelemetryMiddleware(
+        starlette_app(),
+        tracer_provider=sdk.tracer_provider,
+        exclude_spans=exclude_spans,  # type: ignore[arg-type]
+    )
+    app = performance_monitoring(otel, meter_provider=sdk.meter_provider)
+    assert isinstance(app.app, PerformanceMiddleware) == bool(exclude_spans)
 
-    async def serve() -> weakref.ref[_ServerCycle]:
+    class Probe:  # in the scope's state: alive as long as the scope is
+        pass
+
+    async def serve() -> tuple[weakref.ref[_ServerCycle], weakref.ref[Probe]]:
+        probe = Probe()
         scope = {
             "type": "http",
             "asgi": {"version": "3.0"},
@@ -537,12 +639,12 @@ def test_a_request_leaves_no_garbage_for_the_cyclic_collector(sdk: SDK) -> None:
             "headers": [(b"host", b"test")],
             "client": ("127.0.0.1", 50000),
             "server": ("127.0.0.1", 8000),
-            "state": {},
+            "state": {"probe": probe},
         }
         cycle = _ServerCycle(scope)
         await app(scope, cycle.receive, cycle.send)
         assert cycle.sent[0]["status"] == 200
-        return weakref.ref(cycle)
+        return weakref.ref(cycle), weakref.ref(probe)
 
     loop = asyncio.new_event_loop()
     try:
@@ -550,8 +652,9 @@ def test_a_request_leaves_no_garbage_for_the_cyclic_collector(sdk: SDK) -> None:
         gc.collect()
         gc.disable()
         try:
-            gone = loop.run_until_complete(serve())
-            assert gone() is None  # freed by reference counting alone
+            cycle_gone, scope_gone = loop.run_until_complete(serve())
+            # freed by reference counting alone
+            assert cycle_gone() is None and scope_gone() is None
         finally:
             gc.enable()
     finally:
