@@ -7,6 +7,7 @@ import logging
 import math
 from collections import deque
 from collections.abc import Mapping, Sequence
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -84,16 +85,15 @@ class SpanMetricsProcessor(Processor):
             return
         raws, services = group_raws(keyer, groups, columns, spans, operations)
         durations = columns.duration_ns[groups.rows]
-        errors = columns.errors(spans)[groups.rows]  # once per batch, shared with slo
         if not keyer.admits(zip(raws, services, strict=True)):
+            errors = columns.errors(spans)[groups.rows]  # once per batch, shared with slo
             self._span_by_span(groups, raws, services, spans, durations, errors)
             return
         bounds = groups.bounds
-        counts = np.diff(bounds).tolist()
+        counts = [high - low for low, high in pairwise(bounds)]
         kinds = columns.kind[groups.first].tolist()
         keys = keyer.take_groups(raws, services, kinds, groups.priority, counts)
-        per_group = np.add.reduceat(errors, bounds[:-1], dtype=np.int64)
-        windows.add_groups(groups.start_ns, keys, counts, per_group, durations)
+        windows.add_groups(groups.start_ns, keys, counts, groups.errors, durations)
 
     def _span_by_span(
         self,
