@@ -111,13 +111,13 @@ def series_groups(
 def group(
     parts: Sequence[NDArray[np.integer]],
     rows: NDArray[np.intp] | None,
-    flags: NDArray[np.bool_],
+    flags: NDArray[np.bool_] | None,
 ) -> tuple[I64, I64, I64, I64]:
     """``rows`` (all rows when None) grouped by their values in every part.
 
     Returns (first row of each group, in order of first appearance; the rows group after
     group, each in batch order; the bounds of each group in those; per group, how many of
-    its rows are ``flags``). One pass in C (``_groups.group``) when the extension is
+    its rows are ``flags``, zeros without). One pass in C (``_groups.group``) when the extension is
     built; else :func:`otel_perf.facts.group_rows` and a stable sort, which it matches.
     """
     return (group_native if NATIVE else group_numpy)(parts, rows, flags)
@@ -126,10 +126,10 @@ def group(
 def group_native(
     parts: Sequence[NDArray[np.integer]],
     rows: NDArray[np.intp] | None,
-    flags: NDArray[np.bool_],
+    flags: NDArray[np.bool_] | None,
 ) -> tuple[I64, I64, I64, I64]:
     """:func:`group` in one pass in C (the extension must be built)."""
-    m = len(flags) if rows is None else len(rows)
+    m = len(parts[0]) if rows is None else len(rows)
     first, order = np.empty(m, np.int64), np.empty(m, np.int64)
     bounds, flagged = np.empty(m + 1, np.int64), np.empty(m, np.int64)
     picked = None if rows is None else rows.astype(np.int64, copy=False)
@@ -140,7 +140,7 @@ def group_native(
 def group_numpy(
     parts: Sequence[NDArray[np.integer]],
     rows: NDArray[np.intp] | None,
-    flags: NDArray[np.bool_],
+    flags: NDArray[np.bool_] | None,
 ) -> tuple[I64, I64, I64, I64]:
     """:func:`group` in numpy: :func:`otel_perf.facts.group_rows`, then a stable sort."""
     firsts, grouped = group_rows(parts if rows is None else [part[rows] for part in parts])
@@ -149,7 +149,8 @@ def group_numpy(
     counts = np.bincount(grouped, minlength=len(firsts))
     bounds = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
     if rows is not None:
-        first, at, flags = rows[firsts], rows[at], flags[rows]
+        first, at = rows[firsts], rows[at]
+        flags = None if flags is None else flags[rows]
     flagged = np.bincount(grouped, flags, len(firsts)).astype(np.int64)
     return first.astype(np.int64), at.astype(np.int64), bounds, flagged
 
