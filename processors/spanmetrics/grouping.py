@@ -209,15 +209,16 @@ def group_raws(
     first = groups.first
     services = [spans[row].resource.service_name for row in first]
     names = operations.names
-    ops = [names[i] for i in operations.ids[first].tolist()]
+    ops = list(map(names.__getitem__, operations.ids[first].tolist()))
     if keyer.resource_dimensions:
         return [keyer.raw(spans[r], str(op)) for r, op in zip(first, ops, strict=True)], services
     kinds = columns.kind[first].tolist()
-    strings = columns.strings
-    values = [[strings[c] if c >= 0 else None for c in codes] for codes in groups.dims]
+    table = [*columns.strings, None]  # an id of -1 (absent) reads the None at the end
+    values = [list(map(table.__getitem__, codes)) for codes in groups.dims]
     raws: list[tuple[object, ...]] = list(zip(services, ops, kinds, *values, strict=True))
     for codes in groups.dims:
-        for g in [g for g, c in enumerate(codes) if c < NONE]:
-            # a value that is not a string: read as the span holds it
-            raws[g] = keyer.raw(spans[first[g]], str(ops[g]))
+        if codes and min(codes) < NONE:
+            for g in [g for g, c in enumerate(codes) if c < NONE]:
+                # a value that is not a string: read as the span holds it
+                raws[g] = keyer.raw(spans[first[g]], str(ops[g]))
     return raws, services
