@@ -116,8 +116,8 @@ class Keyer:
         if len(self._keys) + len(new) > self.max_total:
             return False
         per_service = Counter(new.values())
-        services = len(self._per_service) + sum(s not in self._per_service for s in per_service)
-        return services <= self.max_services and all(
+        tracked = len(self._per_service) + sum(s not in self._per_service for s in per_service)
+        return tracked <= self.max_services and all(
             len(self._per_service.get(s, ())) + n <= self.max_series for s, n in per_service.items()
         )
 
@@ -172,8 +172,8 @@ class Keyer:
     def decay(self) -> None:
         """Halve every use count, so rarity is judged on recent traffic."""
         uses = self._uses
-        for raw, packed in uses.items():  # values replaced, no key added: iteration holds
-            uses[raw] = (packed & ~USES) | ((packed & USES) >> 1)
+        for key, packed in uses.items():  # values replaced, no key added: iteration holds
+            uses[key] = (packed & ~USES) | ((packed & USES) >> 1)
         for pending in self._pending.values():
             for raw in [r for r, n in pending.items() if n < 2]:
                 del pending[raw]
