@@ -40,11 +40,11 @@ tree = Extension(
     optional=True,
 )
 
-# A batch's rows grouped by series in one pass (processors/spanmetrics/grouping.py);
-# optional too: without it the grouping runs in numpy.
+# A batch's rows grouped by the values of several columns in one pass (otel_perf/facts.py:
+# the operation column, span metrics' series); optional too: without it numpy groups them.
 groups = Extension(
-    "otel_perf.processors.spanmetrics._groups",
-    sources=["processors/spanmetrics/_groups.c"],
+    "otel_perf._groups",
+    sources=["otel_perf/_groups.c"],
     extra_compile_args=["-O2", "-std=c11"],
     optional=True,
 )

@@ -7,7 +7,6 @@ one series: the keyer is asked once per group (:meth:`Keyer.take`), not once per
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -15,18 +14,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from otel_perf.columns import NONE, OTHER, SpanColumns
-from otel_perf.facts import Operations, group_rows, nonempty, value_codes
+from otel_perf.facts import Operations, group_by, nonempty, value_codes
 from otel_perf.model import SpanKind, SpanRecord
 from otel_perf.processors.spanmetrics.keys import ALIASES, Keyer, priority
-
-try:
-    from otel_perf.processors.spanmetrics import _groups  # type: ignore[attr-defined]
-except ImportError:  # built without a C compiler: numpy does the grouping
-    _groups = None
-
-I64 = NDArray[np.int64]
-NATIVE = _groups is not None and os.environ.get("OTEL_PERF_NATIVE_GROUPS", "1") != "0"
-"""Whether :func:`group` runs in C (set ``OTEL_PERF_NATIVE_GROUPS=0`` to turn it off)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +85,7 @@ def series_groups(
     ]
     if by_resource:
         parts.append(np.fromiter((id(s.resource) for s in spans), np.int64, len(spans)))
-    firsts, order, bounds, errors = group(parts, rows, columns.errors(spans))
+    firsts, order, bounds, errors = group_by(parts, rows, columns.errors(spans))
     return SeriesGroups(
         firsts.tolist(),
         order,
@@ -106,53 +96,6 @@ def series_groups(
         [codes[firsts].tolist() for codes in dims],
         errors,
     )
-
-
-def group(
-    parts: Sequence[NDArray[np.integer]],
-    rows: NDArray[np.intp] | None,
-    flags: NDArray[np.bool_] | None,
-) -> tuple[I64, I64, I64, I64]:
-    """``rows`` (all rows when None) grouped by their values in every part.
-
-    Returns (first row of each group, in order of first appearance; the rows group after
-    group, each in batch order; the bounds of each group in those; per group, how many of
-    its rows are ``flags``, zeros without). One pass in C (``_groups.group``) when the extension is
-    built; else :func:`otel_perf.facts.group_rows` and a stable sort, which it matches.
-    """
-    return (group_native if NATIVE else group_numpy)(parts, rows, flags)
-
-
-def group_native(
-    parts: Sequence[NDArray[np.integer]],
-    rows: NDArray[np.intp] | None,
-    flags: NDArray[np.bool_] | None,
-) -> tuple[I64, I64, I64, I64]:
-    """:func:`group` in one pass in C (the extension must be built)."""
-    m = len(parts[0]) if rows is None else len(rows)
-    first, order = np.empty(m, np.int64), np.empty(m, np.int64)
-    bounds, flagged = np.empty(m + 1, np.int64), np.empty(m, np.int64)
-    picked = None if rows is None else rows.astype(np.int64, copy=False)
-    count = _groups.group(tuple(parts), picked, flags, first, order, bounds, flagged)
-    return first[:count], order, bounds[: count + 1], flagged[:count]
-
-
-def group_numpy(
-    parts: Sequence[NDArray[np.integer]],
-    rows: NDArray[np.intp] | None,
-    flags: NDArray[np.bool_] | None,
-) -> tuple[I64, I64, I64, I64]:
-    """:func:`group` in numpy: :func:`otel_perf.facts.group_rows`, then a stable sort."""
-    firsts, grouped = group_rows(parts if rows is None else [part[rows] for part in parts])
-    at: NDArray[np.integer] = np.argsort(grouped, kind="stable")
-    first: NDArray[np.integer] = firsts
-    counts = np.bincount(grouped, minlength=len(firsts))
-    bounds = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
-    if rows is not None:
-        first, at = rows[firsts], rows[at]
-        flags = None if flags is None else flags[rows]
-    flagged = np.bincount(grouped, flags, len(firsts)).astype(np.int64)
-    return first.astype(np.int64), at.astype(np.int64), bounds, flagged
 
 
 def _priorities(

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from otel_perf.facts import I64, group_by
 from otel_perf.histogram.grouped import record_groups
-from otel_perf.processors.spanmetrics.grouping import I64, group
 from otel_perf.rollups import NS, Rollup, merge_intervals
 from otel_perf.series import RED, SeriesInterval, SeriesKey, add_within
 
@@ -243,7 +243,7 @@ class _Chunk:
         """The groups by (interval, series): the distinct pairs in order of first
         appearance, the groups pair after pair (each pair's in arrival order) and the
         bounds of each pair in those."""
-        first, runs, bounds, _ = group((self.starts_ns, self.series), None, None)
+        first, runs, bounds, _ = group_by((self.starts_ns, self.series))
         pairs = list(zip(self.starts_ns[first].tolist(), self.series[first].tolist(), strict=True))
         return pairs, runs, bounds
 

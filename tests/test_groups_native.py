@@ -1,14 +1,14 @@
-"""The C grouping of span metrics (``_groups.group``) against the numpy one it replaces."""
+"""Rows grouped in C (``otel_perf._groups``) against the numpy code it replaces."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from otel_perf.processors.spanmetrics import grouping
-from otel_perf.processors.spanmetrics.grouping import group_native, group_numpy
+from otel_perf import facts
+from otel_perf.facts import group_by, group_by_numpy, group_rows, group_rows_numpy
 
-pytestmark = pytest.mark.skipif(grouping._groups is None, reason="extension not built")
+pytestmark = pytest.mark.skipif(not facts.NATIVE_GROUPS, reason="extension not built or off")
 DTYPES = (np.int8, np.int16, np.int32, np.int64)
 
 
@@ -31,16 +31,20 @@ def test_native_grouping_matches_numpy(seed: int) -> None:
     parts = parts_of(rng, n)
     flags = rng.random(n) < 0.3
     rows = None if seed % 2 else np.flatnonzero(rng.random(n) < 0.7)
-    native, reference = group_native(parts, rows, flags), group_numpy(parts, rows, flags)
+    native, reference = group_by(parts, rows, flags), group_by_numpy(parts, rows, flags)
     for got, expected in zip(native, reference, strict=True):
         assert got.dtype == np.int64
+        np.testing.assert_array_equal(got, expected)
+    for got, expected in zip(group_rows(parts), group_rows_numpy(parts), strict=True):
+        assert got.dtype == np.int32
         np.testing.assert_array_equal(got, expected)
 
 
 def test_no_rows() -> None:
     parts = [np.arange(4, dtype=np.int32)]
-    first, order, bounds, flagged = group_native(parts, np.zeros(0, np.intp), np.ones(4, bool))
-    assert (len(first), len(order), bounds.tolist(), len(flagged)) == (0, 0, [0], 0)
+    for grouping in (group_by, group_by_numpy):
+        first, order, bounds, flagged = grouping(parts, np.zeros(0, np.intp), np.ones(4, bool))
+        assert (len(first), len(order), bounds.tolist(), len(flagged)) == (0, 0, [0], 0)
 
 
 @pytest.mark.parametrize(
@@ -54,6 +58,6 @@ def test_no_rows() -> None:
     ],
 )
 def test_bad_arguments_are_named(parts: tuple[np.ndarray, ...], rows: object, message: str) -> None:
-    out = [np.empty(4, np.int64) for _ in range(2)] + [np.empty(5, np.int64), np.empty(4, np.int64)]
+    out = [np.empty(4, np.int64), None, np.empty(5, np.int64), None, np.empty(4, np.int32)]
     with pytest.raises(ValueError, match=message):
-        grouping._groups.group(parts, rows, np.zeros(3, bool), *out)
+        facts._groups.group(parts, rows, np.zeros(3, bool), *out)

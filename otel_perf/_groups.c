@@ -1,6 +1,6 @@
 /* A batch's rows grouped by the values of several integer columns, in one pass.
  *
- * group(parts, rows, flags, first, order, bounds, flagged) -> groups
+ * group(parts, rows, flags, first, order, bounds, flagged, grouped) -> groups
  *
  *   parts    a tuple of 1-D integer buffers (1, 2, 4 or 8 bytes an item, signed, any
  *            stride: a column of a wider array will do), all of one length n
@@ -13,11 +13,13 @@
  *   order    int64[>= m]     the rows, group after group, each group in batch order
  *   bounds   int64[>= m + 1] group g is order[bounds[g]:bounds[g + 1]]
  *   flagged  int64[>= m]     per group, how many of its rows have a nonzero flag
+ *   grouped  int32[>= m]     per row of rows (in that order), its group
  *
- * returning the number of groups. Two rows share a group exactly when every part holds
- * the same value at both; otel_perf.facts.group_rows, followed by a stable sort of the
- * rows by group, is the specification (grouping.py falls back to it without this
- * extension; tests/processors/spanmetrics/test_groups_native.py compares the two).
+ * (each output but first may be None: not filled), returning the number of groups. Two
+ * rows share a group exactly when every part holds the same value at both; the numpy
+ * code of otel_perf/facts.py (group_rows, then a stable sort of the rows by group) is the
+ * specification, used when this extension is not built; tests/test_groups_native.py
+ * compares the two.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -78,17 +80,20 @@ static int get(PyObject *obj, Py_buffer *view, Py_ssize_t item, int writable, co
  * count of groups, or -1 (MemoryError set). */
 static Py_ssize_t group_rows(const Part *parts, int n_parts, const int64_t *rows,
                              Py_ssize_t m, const uint8_t *flags, int64_t *first, int64_t *order,
-                             int64_t *bounds, int64_t *flagged) {
+                             int64_t *bounds, int64_t *flagged, int32_t *grouped) {
     size_t size = 16;
     while (size < 2 * (size_t)m) size <<= 1;
     int32_t *table = malloc(size * sizeof(int32_t));
-    int32_t *group = malloc((m ? m : 1) * sizeof(int32_t));
-    if (!table || !group) {
+    int32_t *group = grouped ? grouped : malloc((m ? m : 1) * sizeof(int32_t));
+    int64_t *sizes = malloc((m + 1) * sizeof(int64_t)); /* bounds, when not asked for */
+    if (!table || !group || !sizes) {
         free(table);
-        free(group);
+        if (group != grouped) free(group);
+        free(sizes);
         PyErr_NoMemory();
         return -1;
     }
+    if (!bounds) bounds = sizes;
     memset(table, 0xff, size * sizeof(int32_t)); /* -1: empty */
     Py_ssize_t groups = 0;
     for (Py_ssize_t i = 0; i < m; i++) {
@@ -101,30 +106,32 @@ static Py_ssize_t group_rows(const Part *parts, int n_parts, const int64_t *rows
             g = table[at] = (int32_t)groups++;
             first[g] = row;
             bounds[g + 1] = 0;
-            flagged[g] = 0;
+            if (flagged) flagged[g] = 0;
         }
         group[i] = g;
         bounds[g + 1]++;
-        if (flags && flags[row]) flagged[g]++;
+        if (flagged && flags && flags[row]) flagged[g]++;
     }
     bounds[0] = 0;
     for (Py_ssize_t g = 0; g < groups; g++) bounds[g + 1] += bounds[g];
+    if (!order) goto freed;
     /* a counting sort: each group's rows land in batch order */
     int64_t *next = (int64_t *)table; /* the table is done with; reused for the cursors */
     if ((size_t)groups * sizeof(int64_t) > size * sizeof(int32_t)) {
         next = malloc((size_t)groups * sizeof(int64_t));
         if (!next) {
-            free(table);
-            free(group);
+            groups = -1;
             PyErr_NoMemory();
-            return -1;
+            goto freed;
         }
     }
     memcpy(next, bounds, (size_t)groups * sizeof(int64_t));
     for (Py_ssize_t i = 0; i < m; i++) order[next[group[i]]++] = rows ? rows[i] : i;
     if (next != (int64_t *)table) free(next);
+freed:
     free(table);
-    free(group);
+    if (group != grouped) free(group);
+    free(sizes);
     return groups;
 }
 
@@ -150,9 +157,9 @@ static int get_part(PyObject *obj, Py_buffer *view, int index, Part *part) {
 }
 
 static PyObject *group(PyObject *self, PyObject *args) {
-    PyObject *parts_obj, *rows_obj, *flags_obj, *out[4];
-    if (!PyArg_ParseTuple(args, "O!OOOOOO", &PyTuple_Type, &parts_obj, &rows_obj, &flags_obj,
-                          &out[0], &out[1], &out[2], &out[3]))
+    PyObject *parts_obj, *rows_obj, *flags_obj, *out[5];
+    if (!PyArg_ParseTuple(args, "O!OOOOOOO", &PyTuple_Type, &parts_obj, &rows_obj, &flags_obj,
+                          &out[0], &out[1], &out[2], &out[3], &out[4]))
         return NULL;
     int n_parts = (int)PyTuple_GET_SIZE(parts_obj);
     if (n_parts < 1 || n_parts > MAX_PARTS) {
@@ -160,7 +167,7 @@ static PyObject *group(PyObject *self, PyObject *args) {
                      n_parts);
         return NULL;
     }
-    Py_buffer views[MAX_PARTS + 6];
+    Py_buffer views[MAX_PARTS + 7];
     Part parts[MAX_PARTS];
     int got = 0; /* views acquired, released at the end */
     PyObject *result = NULL;
@@ -199,11 +206,13 @@ static PyObject *group(PyObject *self, PyObject *args) {
             goto done;
         }
     }
-    static const char *const names[4] = {"first", "order", "bounds", "flagged"};
-    int64_t *outs[4];
-    for (int i = 0; i < 4; i++) {
-        if (get(out[i], &views[got], 8, 1, names[i]) < 0) goto done;
-        Py_ssize_t have = views[got].len / 8, need = m + (i == 2);
+    static const char *const names[5] = {"first", "order", "bounds", "flagged", "grouped"};
+    void *outs[5] = {NULL, NULL, NULL, NULL, NULL};
+    for (int i = 0; i < 5; i++) {
+        if (i && out[i] == Py_None) continue;
+        Py_ssize_t item = i == 4 ? 4 : 8;
+        if (get(out[i], &views[got], item, 1, names[i]) < 0) goto done;
+        Py_ssize_t have = views[got].len / item, need = m + (i == 2);
         outs[i] = views[got++].buf;
         if (have < need) {
             PyErr_Format(PyExc_ValueError, "%s: %zd items, at least %zd needed", names[i], have,
@@ -211,8 +220,8 @@ static PyObject *group(PyObject *self, PyObject *args) {
             goto done;
         }
     }
-    Py_ssize_t groups =
-        group_rows(parts, n_parts, rows, m, flags, outs[0], outs[1], outs[2], outs[3]);
+    Py_ssize_t groups = group_rows(parts, n_parts, rows, m, flags, outs[0], outs[1], outs[2],
+                                   outs[3], outs[4]);
     if (groups >= 0) result = PyLong_FromSsize_t(groups);
 done:
     for (int i = 0; i < got; i++) PyBuffer_Release(&views[i]);
@@ -221,7 +230,7 @@ done:
 
 static PyMethodDef methods[] = {
     {"group", group, METH_VARARGS,
-     "group(parts, rows, flags, first, order, bounds, flagged) -> groups: rows grouped by "
+     "group(parts, rows, flags, first, order, bounds, flagged, grouped) -> groups: rows grouped by "
      "their values in every part, in order of first appearance."},
     {NULL, NULL, 0, NULL}};
 
