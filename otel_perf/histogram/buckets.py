@@ -286,6 +286,25 @@ class Buckets:
         index = math.floor(position)
         return self.count_below(index) + (position - index) * self.count_at(index)
 
+    def counts_at_or_below(self, magnitudes: Sequence[float], scale: int) -> list[float]:
+        """:meth:`count_at_or_below` of each magnitude (the same figures), the running
+        totals of the counts taken once."""
+        at = _positions(magnitudes, scale)
+        if self._counts is None:
+            raw = _ints(self._raw)
+            ends = [(bisect_left(raw, i), bisect_right(raw, i)) for i, _ in at]
+        else:
+            offset, size = self.offset, self._counts.size
+            running = [0, *np.cumsum(self._counts, dtype=np.int64).tolist()]
+            ends = [
+                (running[max(0, min(i - offset, size))], running[max(0, min(i + 1 - offset, size))])
+                for i, _ in at
+            ]
+        return [
+            float(below) if part is None else below + part * (through - below)
+            for (_, part), (below, through) in zip(at, ends, strict=True)
+        ]
+
     def cumulative(self, reverse: bool = False) -> Int64Array:
         """Running totals of the counts (from the highest index down if ``reverse``)."""
         counts = self.counts
@@ -297,6 +316,23 @@ class Buckets:
 
     def same(self, other: Buckets) -> bool:
         return self.offset == other.offset and np.array_equal(self.counts, other.counts)
+
+
+def _positions(magnitudes: Sequence[float], scale: int) -> list[tuple[int, float | None]]:
+    """Per magnitude, as :meth:`Buckets.count_at_or_below` reads it: the nearest boundary's
+    index and None when it lies on one (within float error), else its bucket's index and
+    how far into the bucket it lies."""
+    tolerance = boundary_tolerance(scale)
+    out: list[tuple[int, float | None]] = []
+    for magnitude in magnitudes:
+        position = math.ldexp(math.log2(magnitude), scale)  # bucket i spans (i, i + 1]
+        nearest = round(position)
+        if abs(position - nearest) <= tolerance:
+            out.append((nearest, None))
+        else:
+            index = math.floor(position)
+            out.append((index, position - index))
+    return out
 
 
 def _ints(raw: bytes | None) -> memoryview:

@@ -379,6 +379,34 @@ class ExponentialHistogram:
             return at_or_below_zero
         return at_or_below_zero + positive.count_at_or_below(threshold, self._scale)
 
+    def counts_at_or_below(self, thresholds: Sequence[float]) -> list[float]:
+        """:meth:`count_at_or_below` of each threshold, the same figures, with the
+        buckets' running totals taken once (an exporter's bucket bounds, every interval).
+
+        Raises:
+            ValueError: If a threshold is NaN.
+        """
+        out = [0.0] * len(thresholds)
+        inside = []  # positive thresholds inside the range held: read from the buckets
+        positive = self._positive
+        for i, threshold in enumerate(thresholds):
+            if (
+                positive is not None
+                and self._count
+                and 0 < threshold
+                and self._min <= threshold < self._max
+            ):
+                inside.append(i)
+            else:
+                out[i] = self.count_at_or_below(threshold)
+        if inside and positive is not None:
+            negative = self._negative
+            below = float((0 if negative is None else negative.total) + self._zero_count)
+            found = positive.counts_at_or_below([thresholds[i] for i in inside], self._scale)
+            for i, count in zip(inside, found, strict=True):
+                out[i] = below + count
+        return out
+
     @property
     def scale(self) -> int:
         """The current scale (``max_scale`` until a downscale)."""
