@@ -386,26 +386,23 @@ class ExponentialHistogram:
         Raises:
             ValueError: If a threshold is NaN.
         """
-        out = [0.0] * len(thresholds)
-        inside = []  # positive thresholds inside the range held: read from the buckets
         positive = self._positive
-        for i, threshold in enumerate(thresholds):
-            if (
-                positive is not None
-                and self._count
-                and 0 < threshold
-                and self._min <= threshold < self._max
-            ):
-                inside.append(i)
-            else:
-                out[i] = self.count_at_or_below(threshold)
-        if inside and positive is not None:
-            negative = self._negative
-            below = float((0 if negative is None else negative.total) + self._zero_count)
-            found = positive.counts_at_or_below([thresholds[i] for i in inside], self._scale)
-            for i, count in zip(inside, found, strict=True):
-                out[i] = below + count
-        return out
+        if positive is None or not self._count:
+            return [self.count_at_or_below(t) for t in thresholds]
+        bounds = tuple(thresholds)
+        found = positive.counts_at_or_below(bounds, self._scale)
+        negative, low, high, count = self._negative, self._min, self._max, float(self._count)
+        below = float((0 if negative is None else negative.total) + self._zero_count)
+        return [
+            0.0
+            if t < low
+            else count
+            if t >= high
+            else below + inside
+            if t > 0
+            else self.count_at_or_below(t)  # at or below zero, or NaN (which raises)
+            for t, inside in zip(bounds, found, strict=True)
+        ]
 
     @property
     def scale(self) -> int:
