@@ -40,4 +40,13 @@ tree = Extension(
     optional=True,
 )
 
-setup(packages=packages, package_dir=package_dir, ext_modules=[columnar, tree])
+# A batch's rows grouped by the values of several columns in one pass (otel_perf/facts.py:
+# the operation column, span metrics' series); optional too: without it numpy groups them.
+groups = Extension(
+    "otel_perf._groups",
+    sources=["otel_perf/_groups.c"],
+    extra_compile_args=["-O2", "-std=c11"],
+    optional=True,
+)
+
+setup(packages=packages, package_dir=package_dir, ext_modules=[columnar, tree, groups])

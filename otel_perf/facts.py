@@ -12,6 +12,7 @@ the rule cannot tell them apart.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -23,8 +24,16 @@ from otel_perf.columns import NONE, OTHER, SpanColumns
 from otel_perf.model import SpanKind, SpanRecord
 from otel_perf.semconv import EXIT_OPERATION_KEYS, operation
 
+try:
+    from otel_perf import _groups
+except ImportError:  # built without a C compiler: numpy groups the rows
+    _groups = None  # type: ignore[assignment]
+
 I32 = NDArray[np.int32]
 I64 = NDArray[np.int64]
+NATIVE_GROUPS = _groups is not None and os.environ.get("OTEL_PERF_NATIVE_GROUPS", "1") != "0"
+"""Whether rows are grouped in C (``otel_perf/_groups.c``; ``OTEL_PERF_NATIVE_GROUPS=0``
+turns it off): :func:`group_rows` and :func:`group_by` give the same either way."""
 FIRST_VALUE_CODE = -3
 """Codes of values that are not strings count down from here (-1, -2 are taken)."""
 
@@ -59,12 +68,23 @@ class Operations:
 def group_rows(parts: Sequence[NDArray[np.integer]]) -> tuple[I32, I32]:
     """Rows grouped by their values in every part: (first row of each group, group per row).
 
-    Groups are numbered in order of first appearance. Each row's values become one exact
-    int64 code (mixed radix, renumbered densely whenever the next part would overflow it).
+    Groups are numbered in order of first appearance: in one pass in C when the
+    extension is built (:data:`NATIVE_GROUPS`), else by :func:`group_rows_numpy`.
     """
     rows = len(parts[0]) if parts else 0
     if rows == 0:
         return np.zeros(0, np.int32), np.zeros(0, np.int32)
+    if not NATIVE_GROUPS:
+        return group_rows_numpy(parts)
+    first, grouped = np.empty(rows, np.int64), np.empty(rows, np.int32)
+    count = _groups.group(tuple(parts), None, None, first, None, None, None, grouped)
+    return first[:count].astype(np.int32), grouped
+
+
+def group_rows_numpy(parts: Sequence[NDArray[np.integer]]) -> tuple[I32, I32]:
+    """:func:`group_rows` in numpy: each row's values become one exact int64 code (mixed
+    radix, renumbered densely whenever the next part would overflow it)."""
+    rows = len(parts[0])
     code = np.zeros(rows, np.int64)
     size = 1  # codes are in [0, size)
     for part in parts:
@@ -85,6 +105,49 @@ def group_rows(parts: Sequence[NDArray[np.integer]]) -> tuple[I32, I32]:
     starts = first == order
     rank = np.cumsum(starts, dtype=np.int32) - 1
     return np.flatnonzero(starts).astype(np.int32), rank[first]
+
+
+def group_by(
+    parts: Sequence[NDArray[np.integer]],
+    rows: NDArray[np.intp] | None = None,
+    flags: NDArray[np.bool_] | None = None,
+) -> tuple[I64, I64, I64, I64]:
+    """``rows`` (all rows when None) grouped by their values in every part, sorted.
+
+    Returns (first row of each group, in order of first appearance; the rows group after
+    group, each in batch order; the bounds of each group in those; per group, how many of
+    its rows are ``flags``, zeros without): in one pass in C when the extension is built,
+    else :func:`group_by_numpy`, which it matches.
+    """
+    if not NATIVE_GROUPS:
+        return group_by_numpy(parts, rows, flags)
+    m = len(parts[0]) if rows is None else len(rows)
+    first, order = np.empty(m, np.int64), np.empty(m, np.int64)
+    bounds, flagged = np.empty(m + 1, np.int64), np.empty(m, np.int64)
+    picked = None if rows is None else rows.astype(np.int64, copy=False)
+    count = _groups.group(tuple(parts), picked, flags, first, order, bounds, flagged, None)
+    return first[:count], order, bounds[: count + 1], flagged[:count]
+
+
+def group_by_numpy(
+    parts: Sequence[NDArray[np.integer]],
+    rows: NDArray[np.intp] | None = None,
+    flags: NDArray[np.bool_] | None = None,
+) -> tuple[I64, I64, I64, I64]:
+    """:func:`group_by` in numpy: :func:`group_rows_numpy`, then a stable sort."""
+    if not (len(parts[0]) if rows is None else len(rows)):
+        empty = np.zeros(0, np.int64)
+        return empty, empty, np.zeros(1, np.int64), empty
+    firsts, grouped = group_rows_numpy(parts if rows is None else [part[rows] for part in parts])
+    at: NDArray[np.integer] = np.argsort(grouped, kind="stable")
+    first: NDArray[np.integer] = firsts
+    counts = np.bincount(grouped, minlength=len(firsts))
+    bounds = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+    if rows is not None:
+        first, at = rows[firsts], rows[at]
+        flags = None if flags is None else flags[rows]
+    flagged = np.bincount(grouped, flags, len(firsts)).astype(np.int64)
+    return first.astype(np.int64), at.astype(np.int64), bounds, flagged
 
 
 def _renumber(code: I64) -> tuple[I64, int]:

@@ -45,8 +45,8 @@ class Cumulative:
             self.sum_s += hist.sum
         if not self.at_or_below:
             self.at_or_below = [0] * len(bounds)
-        for i, bound in enumerate(bounds):
-            self.at_or_below[i] += round(hist.count_at_or_below(bound))
+        for i, count in enumerate(hist.counts_at_or_below(bounds)):
+            self.at_or_below[i] += round(count)
 
 
 class SpanMetricsCollector:

@@ -15,6 +15,7 @@ import math
 import sys
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -286,6 +287,26 @@ class Buckets:
         index = math.floor(position)
         return self.count_below(index) + (position - index) * self.count_at(index)
 
+    def counts_at_or_below(self, magnitudes: tuple[float, ...], scale: int) -> list[float]:
+        """:meth:`count_at_or_below` of each positive finite magnitude (the same figures;
+        anything else reads 0), the running totals of the counts taken once."""
+        indices, parts = _positions(magnitudes, scale)
+        if self._counts is None:
+            raw = _ints(self._raw)
+            below = [bisect_left(raw, i) for i in indices.tolist()]
+            through = [bisect_right(raw, i) for i in indices.tolist()]
+        else:
+            size = self._counts.size
+            running = np.zeros(size + 1, np.int64)
+            np.cumsum(self._counts, out=running[1:])
+            at = np.clip(indices - self.offset, 0, size)
+            below = running[at].tolist()
+            through = running[np.minimum(at + (indices >= self.offset), size)].tolist()
+        return [
+            float(low) if part is None else low + part * (high - low)
+            for part, low, high in zip(parts, below, through, strict=True)
+        ]
+
     def cumulative(self, reverse: bool = False) -> Int64Array:
         """Running totals of the counts (from the highest index down if ``reverse``)."""
         counts = self.counts
@@ -297,6 +318,30 @@ class Buckets:
 
     def same(self, other: Buckets) -> bool:
         return self.offset == other.offset and np.array_equal(self.counts, other.counts)
+
+
+@lru_cache(maxsize=256)
+def _positions(
+    magnitudes: tuple[float, ...], scale: int
+) -> tuple[Int64Array, tuple[float | None, ...]]:
+    """Per magnitude, as :meth:`Buckets.count_at_or_below` reads it: the nearest boundary's
+    index and None when it lies on one (within float error), else its bucket's index and
+    how far into the bucket it lies; (0, None) for one that is not positive and finite.
+    An exporter's bounds repeat at every interval: computed once per scale."""
+    tolerance = boundary_tolerance(scale)
+    indices: list[int] = []
+    parts: list[float | None] = []
+    for magnitude in magnitudes:
+        index, part = 0, None
+        if 0 < magnitude < math.inf:
+            position = math.ldexp(math.log2(magnitude), scale)  # bucket i spans (i, i + 1]
+            index = round(position)
+            if abs(position - index) > tolerance:
+                index = math.floor(position)
+                part = position - index
+        indices.append(index)
+        parts.append(part)
+    return np.array(indices, np.int64), tuple(parts)
 
 
 def _ints(raw: bytes | None) -> memoryview:

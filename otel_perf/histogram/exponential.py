@@ -379,6 +379,31 @@ class ExponentialHistogram:
             return at_or_below_zero
         return at_or_below_zero + positive.count_at_or_below(threshold, self._scale)
 
+    def counts_at_or_below(self, thresholds: Sequence[float]) -> list[float]:
+        """:meth:`count_at_or_below` of each threshold, the same figures, with the
+        buckets' running totals taken once (an exporter's bucket bounds, every interval).
+
+        Raises:
+            ValueError: If a threshold is NaN.
+        """
+        positive = self._positive
+        if positive is None or not self._count:
+            return [self.count_at_or_below(t) for t in thresholds]
+        bounds = tuple(thresholds)
+        found = positive.counts_at_or_below(bounds, self._scale)
+        negative, low, high, count = self._negative, self._min, self._max, float(self._count)
+        below = float((0 if negative is None else negative.total) + self._zero_count)
+        return [
+            0.0
+            if t < low
+            else count
+            if t >= high
+            else below + inside
+            if t > 0
+            else self.count_at_or_below(t)  # at or below zero, or NaN (which raises)
+            for t, inside in zip(bounds, found, strict=True)
+        ]
+
     @property
     def scale(self) -> int:
         """The current scale (``max_scale`` until a downscale)."""

@@ -14,7 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from otel_perf.columns import NONE, OTHER, SpanColumns
-from otel_perf.facts import Operations, group_rows, nonempty, value_codes
+from otel_perf.facts import Operations, group_by, nonempty, value_codes
 from otel_perf.model import SpanKind, SpanRecord
 from otel_perf.processors.spanmetrics.keys import ALIASES, Keyer, priority
 
@@ -33,6 +33,7 @@ class SeriesGroups:
         dims: per dimension, per group, the value's id in the batch's string table
             (aliases filled in), -1 when absent, -2 and below for a value that is not a
             string (read from the record then).
+        errors: per group, how many of its spans are errors (``SpanColumns.errors``).
     """
 
     first: list[int]
@@ -42,6 +43,7 @@ class SeriesGroups:
     late: int
     priority: list[int] = field(default_factory=list)
     dims: list[list[int]] = field(default_factory=list)
+    errors: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
 def series_groups(
@@ -83,18 +85,16 @@ def series_groups(
     ]
     if by_resource:
         parts.append(np.fromiter((id(s.resource) for s in spans), np.int64, len(spans)))
-    firsts, group = group_rows(parts if rows is None else [part[rows] for part in parts])
-    order = np.argsort(group, kind="stable")
-    bounds = np.concatenate(([0], np.cumsum(np.bincount(group)))).tolist()
-    first_rows = firsts if rows is None else rows[firsts]
+    firsts, order, bounds, errors = group_by(parts, rows, columns.errors(spans))
     return SeriesGroups(
-        first_rows.tolist(),
-        order if rows is None else rows[order],
-        bounds,
-        (slot[first_rows] * interval_ns).tolist(),
+        firsts.tolist(),
+        order,
+        bounds.tolist(),
+        (slot[firsts] * interval_ns).tolist(),
         late,
-        priorities[operations.combination[first_rows]].tolist(),
-        [codes[first_rows].tolist() for codes in dims],
+        priorities[operations.combination[firsts]].tolist(),
+        [codes[firsts].tolist() for codes in dims],
+        errors,
     )
 
 
@@ -152,15 +152,16 @@ def group_raws(
     first = groups.first
     services = [spans[row].resource.service_name for row in first]
     names = operations.names
-    ops = [names[i] for i in operations.ids[first].tolist()]
+    ops = list(map(names.__getitem__, operations.ids[first].tolist()))
     if keyer.resource_dimensions:
         return [keyer.raw(spans[r], str(op)) for r, op in zip(first, ops, strict=True)], services
     kinds = columns.kind[first].tolist()
-    strings = columns.strings
-    values = [[strings[c] if c >= 0 else None for c in codes] for codes in groups.dims]
+    table = [*columns.strings, None]  # an id of -1 (absent) reads the None at the end
+    values = [list(map(table.__getitem__, codes)) for codes in groups.dims]
     raws: list[tuple[object, ...]] = list(zip(services, ops, kinds, *values, strict=True))
     for codes in groups.dims:
-        for g in [g for g, c in enumerate(codes) if c < NONE]:
-            # a value that is not a string: read as the span holds it
-            raws[g] = keyer.raw(spans[first[g]], str(ops[g]))
+        if codes and min(codes) < NONE:
+            for g in [g for g, c in enumerate(codes) if c < NONE]:
+                # a value that is not a string: read as the span holds it
+                raws[g] = keyer.raw(spans[first[g]], str(ops[g]))
     return raws, services

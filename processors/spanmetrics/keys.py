@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 from otel_perf.model import AttrValue, SpanRecord
 from otel_perf.semconv import ALIASES, attribute, http_status, is_entry, is_error, operation
@@ -56,8 +56,9 @@ class Keyer:
         self.max_services = max_services
         self.max_total = max_series if max_series is not None else math.inf
         self._keys: dict[tuple[object, ...], SeriesKey] = {}
-        # raw -> priority << RANK_SHIFT | uses: one int a series (ordered as (priority, uses))
-        self._uses: dict[tuple[object, ...], int] = {}
+        # series -> priority << RANK_SHIFT | uses: one int a series (ordered as (priority,
+        # uses)); keyed by the SeriesKey, whose hash is kept, not the raw tuple
+        self._uses: dict[SeriesKey, int] = {}
         self._per_service: dict[str, set[tuple[object, ...]]] = {}
         # keys turned away per service, with how often (bounded like the series)
         self._pending: dict[str, dict[tuple[object, ...], int]] = {}
@@ -93,20 +94,30 @@ class Keyer:
             raw = tuple(str(v) if isinstance(v, list | dict) else v for v in raw)
         return raw
 
-    def admits(self, raws: Iterable[tuple[tuple[object, ...], str]]) -> bool:
-        """Whether every (raw, service) not yet a series would become one, whatever the order.
+    def admits(
+        self,
+        raws: list[tuple[object, ...]],
+        services: list[str],
+        found: list[SeriesKey | None],
+    ) -> bool:
+        """Whether every raw not yet a series (``found``: :meth:`found` of ``raws``) would
+        become one, whatever the order.
 
         Then counting them group by group gives what counting span by span gives; past
         a limit, who is admitted or evicted depends on the order of the spans.
         """
-        new = {raw: service for raw, service in raws if raw not in self._keys}
-        if not new:
+        if None not in found:
             return True
+        new = {
+            raw: service
+            for raw, service, key in zip(raws, services, found, strict=True)
+            if key is None
+        }
         if len(self._keys) + len(new) > self.max_total:
             return False
         per_service = Counter(new.values())
-        services = len(self._per_service) + sum(s not in self._per_service for s in per_service)
-        return services <= self.max_services and all(
+        tracked = len(self._per_service) + sum(s not in self._per_service for s in per_service)
+        return tracked <= self.max_services and all(
             len(self._per_service.get(s, ())) + n <= self.max_series for s, n in per_service.items()
         )
 
@@ -121,43 +132,48 @@ class Keyer:
         """
         found = self._keys.get(raw)
         if found is not None:
-            self._uses[raw] += count
+            self._uses[found] += count
             return [(found, count)]
         runs: list[tuple[SeriesKey, int]] = []
         for seen in range(count):
             found = self._keys.get(raw)
             if found is not None:  # admitted at an earlier sighting of these
-                self._uses[raw] += count - seen
+                self._uses[found] += count - seen
                 return _extend(runs, found, count - seen)
             runs = _extend(runs, self._new_key(raw, service, kind, priority), 1)
         return runs
 
+    def found(self, raws: list[tuple[object, ...]]) -> list[SeriesKey | None]:
+        """The series of each raw already admitted, None for the others (uses unchanged)."""
+        return list(map(self._keys.get, raws))
+
     def take_groups(
         self,
         raws: list[tuple[object, ...]],
+        found: list[SeriesKey | None],
         services: list[str],
         kinds: list[int],
         priorities: list[int],
         counts: list[int],
     ) -> list[SeriesKey]:
         """The series of each group of spans alike, when :meth:`admits` said every new
-        one becomes a series: :meth:`take` per group, the known ones without a call."""
-        keys, uses = self._keys, self._uses
+        one becomes a series: :meth:`take` per group (``found``: :meth:`found` of
+        ``raws``), the known ones without a call."""
+        uses = self._uses
         out = []
-        for g, raw in enumerate(raws):
-            key = keys.get(raw)
+        for g, key in enumerate(found):
             if key is None:
-                ((key, _),) = self.take(raw, services[g], kinds[g], priorities[g], counts[g])
+                ((key, _),) = self.take(raws[g], services[g], kinds[g], priorities[g], counts[g])
             else:
-                uses[raw] += counts[g]
+                uses[key] += counts[g]
             out.append(key)
         return out
 
     def decay(self) -> None:
         """Halve every use count, so rarity is judged on recent traffic."""
         uses = self._uses
-        for raw, packed in uses.items():  # values replaced, no key added: iteration holds
-            uses[raw] = (packed & ~USES) | ((packed & USES) >> 1)
+        for key, packed in uses.items():  # values replaced, no key added: iteration holds
+            uses[key] = (packed & ~USES) | ((packed & USES) >> 1)
         for pending in self._pending.values():
             for raw in [r for r, n in pending.items() if n < 2]:
                 del pending[raw]
@@ -200,7 +216,7 @@ class Keyer:
         )
         key = SeriesKey(service, str(raw[1]), int(kind), dims)
         self._keys[raw] = key
-        self._uses[raw] = priority << RANK_SHIFT | (1 + self._pending.get(service, {}).pop(raw, 0))
+        self._uses[key] = priority << RANK_SHIFT | (1 + self._pending.get(service, {}).pop(raw, 0))
         admitted.add(raw)
         return key
 
@@ -213,13 +229,14 @@ class Keyer:
         if not priority and seen & (seen - 1):
             return False  # look for a victim at 1, 2, 4, 8, ... sightings: O(log n) scans
         admitted = self._per_service[service]
-        victim = min(admitted, key=self._uses.__getitem__)  # by (priority, uses)
-        packed = self._uses[victim]
+        keys, packed_uses = self._keys, self._uses
+        victim = min(admitted, key=lambda held: packed_uses[keys[held]])  # (priority, uses)
+        packed = packed_uses[keys[victim]]
         uses, rank = packed & USES, packed >> RANK_SHIFT
         if (rank, uses) >= (priority, seen):
             return False
         admitted.discard(victim)
-        del self._keys[victim], self._uses[victim]
+        del packed_uses[keys[victim]], keys[victim]
         self.evicted_series += 1
         return True
 

@@ -7,6 +7,7 @@ import logging
 import math
 from collections import deque
 from collections.abc import Mapping, Sequence
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -83,17 +84,17 @@ class SpanMetricsProcessor(Processor):
         if not groups.first:
             return
         raws, services = group_raws(keyer, groups, columns, spans, operations)
+        found = keyer.found(raws)
         durations = columns.duration_ns[groups.rows]
-        errors = columns.errors(spans)[groups.rows]  # once per batch, shared with slo
-        if not keyer.admits(zip(raws, services, strict=True)):
+        if not keyer.admits(raws, services, found):
+            errors = columns.errors(spans)[groups.rows]  # once per batch, shared with slo
             self._span_by_span(groups, raws, services, spans, durations, errors)
             return
         bounds = groups.bounds
-        counts = np.diff(bounds).tolist()
+        counts = [high - low for low, high in pairwise(bounds)]
         kinds = columns.kind[groups.first].tolist()
-        keys = keyer.take_groups(raws, services, kinds, groups.priority, counts)
-        per_group = np.add.reduceat(errors, bounds[:-1], dtype=np.int64)
-        windows.add_groups(groups.start_ns, keys, counts, per_group, durations)
+        keys = keyer.take_groups(raws, found, services, kinds, groups.priority, counts)
+        windows.add_groups(groups.start_ns, keys, counts, groups.errors, durations)
 
     def _span_by_span(
         self,

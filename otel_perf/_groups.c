@@ -1,0 +1,240 @@
+/* A batch's rows grouped by the values of several integer columns, in one pass.
+ *
+ * group(parts, rows, flags, first, order, bounds, flagged, grouped) -> groups
+ *
+ *   parts    a tuple of 1-D integer buffers (1, 2, 4 or 8 bytes an item, signed, any
+ *            stride: a column of a wider array will do), all of one length n
+ *   rows     int64[m]: the rows to group (in batch order), or None for all n rows
+ *   flags    uint8[n] (numpy bool), or None
+ *
+ * and it fills, groups numbered in order of first appearance among rows,
+ *
+ *   first    int64[>= m]     per group, its first row
+ *   order    int64[>= m]     the rows, group after group, each group in batch order
+ *   bounds   int64[>= m + 1] group g is order[bounds[g]:bounds[g + 1]]
+ *   flagged  int64[>= m]     per group, how many of its rows have a nonzero flag
+ *   grouped  int32[>= m]     per row of rows (in that order), its group
+ *
+ * (each output but first may be None: not filled), returning the number of groups. Two
+ * rows share a group exactly when every part holds the same value at both; the numpy
+ * code of otel_perf/facts.py (group_rows, then a stable sort of the rows by group) is the
+ * specification, used when this extension is not built; tests/test_groups_native.py
+ * compares the two.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_PARTS 32
+
+typedef struct {
+    const char *data;
+    Py_ssize_t item, stride;
+} Part;
+
+static inline int64_t value_at(const Part *p, Py_ssize_t row) {
+    const char *at = p->data + row * p->stride;
+    switch (p->item) {
+    case 1: return *(const int8_t *)at;
+    case 2: { int16_t v; memcpy(&v, at, 2); return v; }
+    case 4: { int32_t v; memcpy(&v, at, 4); return v; }
+    default: { int64_t v; memcpy(&v, at, 8); return v; }
+    }
+}
+
+static inline uint64_t mix(uint64_t h) { /* splitmix64's finaliser */
+    h ^= h >> 30;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebULL;
+    return h ^ (h >> 31);
+}
+
+static inline uint64_t row_hash(const Part *parts, int n_parts, Py_ssize_t row) {
+    uint64_t h = 0x9e3779b97f4a7c15ULL;
+    for (int p = 0; p < n_parts; p++) h = mix(h ^ (uint64_t)value_at(&parts[p], row));
+    return h;
+}
+
+static inline int same(const Part *parts, int n_parts, Py_ssize_t a, Py_ssize_t b) {
+    for (int p = 0; p < n_parts; p++)
+        if (value_at(&parts[p], a) != value_at(&parts[p], b)) return 0;
+    return 1;
+}
+
+static int get(PyObject *obj, Py_buffer *view, Py_ssize_t item, int writable, const char *what) {
+    if (PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS | (writable ? PyBUF_WRITABLE : 0)) < 0)
+        return -1;
+    if ((item && view->itemsize != item) || view->len % view->itemsize != 0) {
+        PyErr_Format(PyExc_ValueError, "%s: expected items of %zd bytes, got %zd", what, item,
+                     view->itemsize);
+        PyBuffer_Release(view);
+        return -1;
+    }
+    return 0;
+}
+
+/* Groups of rows[0..m) (all n rows when rows is NULL); fills the outputs, returns the
+ * count of groups, or -1 (MemoryError set). */
+static Py_ssize_t group_rows(const Part *parts, int n_parts, const int64_t *rows,
+                             Py_ssize_t m, const uint8_t *flags, int64_t *first, int64_t *order,
+                             int64_t *bounds, int64_t *flagged, int32_t *grouped) {
+    size_t size = 16;
+    while (size < 2 * (size_t)m) size <<= 1;
+    int32_t *table = malloc(size * sizeof(int32_t));
+    int32_t *group = grouped ? grouped : malloc((m ? m : 1) * sizeof(int32_t));
+    int64_t *sizes = malloc((m + 1) * sizeof(int64_t)); /* bounds, when not asked for */
+    if (!table || !group || !sizes) {
+        free(table);
+        if (group != grouped) free(group);
+        free(sizes);
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (!bounds) bounds = sizes;
+    memset(table, 0xff, size * sizeof(int32_t)); /* -1: empty */
+    Py_ssize_t groups = 0;
+    for (Py_ssize_t i = 0; i < m; i++) {
+        Py_ssize_t row = rows ? (Py_ssize_t)rows[i] : i;
+        size_t at = (size_t)row_hash(parts, n_parts, row) & (size - 1);
+        int32_t g;
+        while ((g = table[at]) >= 0 && !same(parts, n_parts, (Py_ssize_t)first[g], row))
+            at = (at + 1) & (size - 1);
+        if (g < 0) {
+            g = table[at] = (int32_t)groups++;
+            first[g] = row;
+            bounds[g + 1] = 0;
+            if (flagged) flagged[g] = 0;
+        }
+        group[i] = g;
+        bounds[g + 1]++;
+        if (flagged && flags && flags[row]) flagged[g]++;
+    }
+    bounds[0] = 0;
+    for (Py_ssize_t g = 0; g < groups; g++) bounds[g + 1] += bounds[g];
+    if (!order) goto freed;
+    /* a counting sort: each group's rows land in batch order */
+    int64_t *next = (int64_t *)table; /* the table is done with; reused for the cursors */
+    if ((size_t)groups * sizeof(int64_t) > size * sizeof(int32_t)) {
+        next = malloc((size_t)groups * sizeof(int64_t));
+        if (!next) {
+            groups = -1;
+            PyErr_NoMemory();
+            goto freed;
+        }
+    }
+    memcpy(next, bounds, (size_t)groups * sizeof(int64_t));
+    for (Py_ssize_t i = 0; i < m; i++) order[next[group[i]]++] = rows ? rows[i] : i;
+    if (next != (int64_t *)table) free(next);
+freed:
+    free(table);
+    if (group != grouped) free(group);
+    free(sizes);
+    return groups;
+}
+
+/* A part's buffer as a Part; on failure the buffer is released and -1 returned. */
+static int get_part(PyObject *obj, Py_buffer *view, int index, Part *part) {
+    if (PyObject_GetBuffer(obj, view, PyBUF_RECORDS_RO) < 0) return -1;
+    const char *format = view->format ? view->format : "B";
+    if (*format == '<' || *format == '=' || *format == '@') format++;
+    Py_ssize_t item = view->itemsize;
+    if (view->ndim != 1 || strlen(format) != 1 || !strchr("bhilq", *format) ||
+        (item != 1 && item != 2 && item != 4 && item != 8)) {
+        PyErr_Format(PyExc_ValueError,
+                     "parts[%d]: expected a 1-D column of signed integers of 1, 2, 4 or 8 "
+                     "bytes, got format %s in %d dimensions",
+                     index, view->format ? view->format : "B", view->ndim);
+        PyBuffer_Release(view);
+        return -1;
+    }
+    part->data = view->buf;
+    part->item = item;
+    part->stride = view->strides[0];
+    return 0;
+}
+
+static PyObject *group(PyObject *self, PyObject *args) {
+    PyObject *parts_obj, *rows_obj, *flags_obj, *out[5];
+    if (!PyArg_ParseTuple(args, "O!OOOOOOO", &PyTuple_Type, &parts_obj, &rows_obj, &flags_obj,
+                          &out[0], &out[1], &out[2], &out[3], &out[4]))
+        return NULL;
+    int n_parts = (int)PyTuple_GET_SIZE(parts_obj);
+    if (n_parts < 1 || n_parts > MAX_PARTS) {
+        PyErr_Format(PyExc_ValueError, "parts: expected 1 to %d columns, got %d", MAX_PARTS,
+                     n_parts);
+        return NULL;
+    }
+    Py_buffer views[MAX_PARTS + 7];
+    Part parts[MAX_PARTS];
+    int got = 0; /* views acquired, released at the end */
+    PyObject *result = NULL;
+    Py_ssize_t n = 0;
+    for (; got < n_parts; got++) {
+        if (get_part(PyTuple_GET_ITEM(parts_obj, got), &views[got], got, &parts[got]) < 0)
+            goto done;
+        Py_ssize_t len = views[got].shape[0];
+        if (got && len != n) {
+            PyErr_Format(PyExc_ValueError, "parts[%d]: %zd rows, expected %zd", got, len, n);
+            got++;
+            goto done;
+        }
+        n = len;
+    }
+    const int64_t *rows = NULL;
+    Py_ssize_t m = n;
+    if (rows_obj != Py_None) {
+        if (get(rows_obj, &views[got], 8, 0, "rows") < 0) goto done;
+        rows = views[got].buf;
+        m = views[got++].len / 8;
+        for (Py_ssize_t i = 0; i < m; i++)
+            if (rows[i] < 0 || rows[i] >= n) {
+                PyErr_Format(PyExc_ValueError, "rows[%zd]: %lld is not a row of %zd", i,
+                             (long long)rows[i], n);
+                goto done;
+            }
+    }
+    const uint8_t *flags = NULL;
+    if (flags_obj != Py_None) {
+        if (get(flags_obj, &views[got], 1, 0, "flags") < 0) goto done;
+        flags = views[got].buf;
+        if (views[got++].len != n) {
+            PyErr_Format(PyExc_ValueError, "flags: %zd rows, expected %zd", views[got - 1].len,
+                         n);
+            goto done;
+        }
+    }
+    static const char *const names[5] = {"first", "order", "bounds", "flagged", "grouped"};
+    void *outs[5] = {NULL, NULL, NULL, NULL, NULL};
+    for (int i = 0; i < 5; i++) {
+        if (i && out[i] == Py_None) continue;
+        Py_ssize_t item = i == 4 ? 4 : 8;
+        if (get(out[i], &views[got], item, 1, names[i]) < 0) goto done;
+        Py_ssize_t have = views[got].len / item, need = m + (i == 2);
+        outs[i] = views[got++].buf;
+        if (have < need) {
+            PyErr_Format(PyExc_ValueError, "%s: %zd items, at least %zd needed", names[i], have,
+                         need);
+            goto done;
+        }
+    }
+    Py_ssize_t groups = group_rows(parts, n_parts, rows, m, flags, outs[0], outs[1], outs[2],
+                                   outs[3], outs[4]);
+    if (groups >= 0) result = PyLong_FromSsize_t(groups);
+done:
+    for (int i = 0; i < got; i++) PyBuffer_Release(&views[i]);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"group", group, METH_VARARGS,
+     "group(parts, rows, flags, first, order, bounds, flagged, grouped) -> groups: rows grouped by "
+     "their values in every part, in order of first appearance."},
+    {NULL, NULL, 0, NULL}};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_groups", NULL, -1, methods, NULL, NULL, NULL, NULL};
+
+PyMODINIT_FUNC PyInit__groups(void) { return PyModule_Create(&module); }

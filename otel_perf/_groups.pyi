@@ -1,0 +1,13 @@
+# The C extension otel_perf/_groups.c (built by setup.py; optional).
+from typing import Any
+
+def group(
+    parts: tuple[Any, ...],
+    rows: Any,
+    flags: Any,
+    first: Any,
+    order: Any,
+    bounds: Any,
+    flagged: Any,
+    grouped: Any,
+) -> int: ...

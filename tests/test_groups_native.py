@@ -1,0 +1,63 @@
+"""Rows grouped in C (``otel_perf._groups``) against the numpy code it replaces."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from otel_perf import facts
+from otel_perf.facts import group_by, group_by_numpy, group_rows, group_rows_numpy
+
+pytestmark = pytest.mark.skipif(not facts.NATIVE_GROUPS, reason="extension not built or off")
+DTYPES = (np.int8, np.int16, np.int32, np.int64)
+
+
+def parts_of(rng: np.random.Generator, n: int) -> list[np.ndarray]:
+    """A few columns of every width, some strided (a column of a wider array)."""
+    parts: list[np.ndarray] = []
+    for i in range(int(rng.integers(1, 6))):
+        dtype = DTYPES[i % len(DTYPES)]
+        values = rng.integers(-3, int(rng.integers(1, 5)), (n, 2)).astype(dtype)
+        parts.append(values[:, 0] if rng.random() < 0.5 else values[:, 0].copy())
+    if rng.random() < 0.3:  # a wide int64 part: codes far apart
+        parts.append(rng.choice([-(2**40), 0, 2**40 + 7], n).astype(np.int64))
+    return parts
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_native_grouping_matches_numpy(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 700))
+    parts = parts_of(rng, n)
+    flags = rng.random(n) < 0.3
+    rows = None if seed % 2 else np.flatnonzero(rng.random(n) < 0.7)
+    native, reference = group_by(parts, rows, flags), group_by_numpy(parts, rows, flags)
+    for got, expected in zip(native, reference, strict=True):
+        assert got.dtype == np.int64
+        np.testing.assert_array_equal(got, expected)
+    for got, expected in zip(group_rows(parts), group_rows_numpy(parts), strict=True):
+        assert got.dtype == np.int32
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_no_rows() -> None:
+    parts = [np.arange(4, dtype=np.int32)]
+    for grouping in (group_by, group_by_numpy):
+        first, order, bounds, flagged = grouping(parts, np.zeros(0, np.intp), np.ones(4, bool))
+        assert (len(first), len(order), bounds.tolist(), len(flagged)) == (0, 0, [0], 0)
+
+
+@pytest.mark.parametrize(
+    ("parts", "rows", "message"),
+    [
+        ((np.zeros(3, np.uint32),), None, r"parts\[0\]: expected a 1-D column of signed"),
+        ((np.zeros((3, 2), np.int32),), None, r"parts\[0\]: expected a 1-D column"),
+        ((np.zeros(3, np.int32), np.zeros(4, np.int8)), None, r"parts\[1\]: 4 rows, expected 3"),
+        ((np.zeros(3, np.int32),), np.array([0, 3]), r"rows\[1\]: 3 is not a row of 3"),
+        ((), None, "parts: expected 1 to 32 columns, got 0"),
+    ],
+)
+def test_bad_arguments_are_named(parts: tuple[np.ndarray, ...], rows: object, message: str) -> None:
+    out = [np.empty(4, np.int64), None, np.empty(5, np.int64), None, np.empty(4, np.int32)]
+    with pytest.raises(ValueError, match=message):
+        facts._groups.group(parts, rows, np.zeros(3, bool), *out)
