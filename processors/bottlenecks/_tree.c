@@ -523,6 +523,32 @@ static int keyed_before(const void *a, const void *b) {
     return x->row < y->row ? -1 : x->row > y->row;
 }
 
+/* Traces up to this many spans are searched pairwise (no sort): the usual trace. */
+#define SMALL_TRACE 24
+
+/* parents() for one small trace of m spans starting at row lo: the first span (in row
+ * order) holding each parent id, found by a scan, as the sorted search finds it. */
+static void small_parents(const uint64_t *sid, const uint64_t *pid, const uint8_t *has,
+                          int32_t m, int32_t lo, int32_t *parent, uint8_t *repeated) {
+    uint8_t twice = 0;
+    for (int32_t i = 0; i < m && !twice; i++)
+        for (int32_t k = i + 1; k < m; k++)
+            if (sid[k] == sid[i]) {
+                twice = 1;
+                break;
+            }
+    *repeated = twice;
+    for (int32_t i = 0; i < m; i++) {
+        parent[i] = -1;
+        if (!has[i]) continue;
+        for (int32_t k = 0; k < m; k++)
+            if (sid[k] == pid[i]) {
+                parent[i] = lo + k;
+                break;
+            }
+    }
+}
+
 /* parents(offsets, sid, pid, has_parent, parent, repeated): parent[i] is the row of the
  * first span of i's trace whose id is i's parent id (-1 without a parent id or when none
  * has it); repeated[t] is 1 when a span id appears twice in trace t (the tree keeps the
@@ -562,6 +588,10 @@ static PyObject *parents(PyObject *self, PyObject *args) {
             goto done;
         }
         int32_t m = (int32_t)(hi - lo);
+        if (m <= SMALL_TRACE) {
+            small_parents(sid + lo, pid + lo, has + lo, m, (int32_t)lo, parent + lo, &repeated[t]);
+            continue;
+        }
         for (int32_t k = 0; k < m; k++) {
             keyed[k].sid = sid[lo + k];
             keyed[k].row = (int32_t)(lo + k);
@@ -878,11 +908,6 @@ static int read_row(const Slots *slots, PyObject *span, PyObject *statement, PyO
     return rc;
 }
 
-static int u64_before(const void *a, const void *b) {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* Traces in order of first appearance: group[i] per row; returns how many, -1 no memory. */
 static Py_ssize_t group_traces(const Row *rows, Py_ssize_t n, int32_t *group, Py_ssize_t *first) {
     size_t cap = 16;
@@ -916,18 +941,34 @@ static Py_ssize_t group_traces(const Row *rows, Py_ssize_t n, int32_t *group, Py
 }
 
 /* 1 when the batch can be grouped by trace: every id of the usual length, times int64,
- * no span id twice; 0 when not; -1 out of memory. */
+ * no span id twice (found through a hash table, not a sort); 0 when not; -1 out of
+ * memory. */
 static int groupable(const Row *rows, Py_ssize_t n) {
     for (Py_ssize_t i = 0; i < n; i++)
         if (rows[i].flags & (ODD_TRACE | ODD_ID | ODD_TIME)) return 0;
-    uint64_t *ids = malloc((size_t)(n > 0 ? n : 1) * sizeof(uint64_t));
-    if (ids == NULL) return -1;
-    for (Py_ssize_t i = 0; i < n; i++) ids[i] = rows[i].sid;
-    qsort(ids, (size_t)n, sizeof(uint64_t), u64_before);
+    size_t cap = 16;
+    while (cap < 2 * (size_t)n) cap <<= 1;
+    int32_t *table = malloc(cap * sizeof(int32_t));
+    if (table == NULL) return -1;
+    memset(table, 0xff, cap * sizeof(int32_t));
     int ok = 1;
-    for (Py_ssize_t i = 1; i < n && ok; i++)
-        if (ids[i] == ids[i - 1]) ok = 0;
-    free(ids);
+    for (Py_ssize_t i = 0; i < n && ok; i++) {
+        uint64_t h = rows[i].sid ^ (rows[i].sid >> 31);
+        size_t at = (size_t)(h * 0xBF58476D1CE4E5B9ULL >> 17) & (cap - 1);
+        for (;;) {
+            int32_t k = table[at];
+            if (k < 0) {
+                table[at] = (int32_t)i;
+                break;
+            }
+            if (rows[k].sid == rows[i].sid) {
+                ok = 0;
+                break;
+            }
+            at = (at + 1) & (cap - 1);
+        }
+    }
+    free(table);
     return ok;
 }
 

@@ -228,10 +228,14 @@ def _part(t: int, keys: list[int], values: list[int]) -> tuple[I64, I64, I64]:
 
 def _merge(parts: list[tuple[Any, Any, Any]]) -> tuple[I64, I64, I64]:
     """The parts' rows in trace order (stable: each trace's rows keep their order)."""
-    trace = np.concatenate([p[0] for p in parts]).astype(np.int64)
-    key = np.concatenate([p[1] for p in parts]).astype(np.int64)
-    value = np.concatenate([p[2] for p in parts]).astype(np.int64)
-    if len(parts) > 1:
-        order = np.argsort(trace, kind="stable")
-        trace, key, value = trace[order], key[order], value[order]
-    return trace, key, value
+    if len(parts) == 1:  # the usual tick: no irregular trace, nothing to interleave
+        trace, key, value = (_int64(x) for x in parts[0])
+        return trace, key, value
+    trace, key, value = (_int64(np.concatenate([p[j] for p in parts])) for j in range(3))
+    order = np.argsort(trace, kind="stable")
+    return trace[order], key[order], value[order]
+
+
+def _int64(values: Any) -> I64:
+    found: I64 = np.asarray(values).astype(np.int64, copy=False)
+    return found
