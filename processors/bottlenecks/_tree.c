@@ -526,6 +526,10 @@ static int keyed_before(const void *a, const void *b) {
 /* Traces up to this many spans are searched pairwise (no sort): the usual trace. */
 #define SMALL_TRACE 24
 
+/* OTLP span kinds (the enum of the protocol) */
+#define KIND_PRODUCER 4
+#define KIND_CONSUMER 5
+
 /* parents() for one small trace of m spans starting at row lo: the first span (in row
  * order) holding each parent id, found by a scan, as the sorted search finds it. */
 static void small_parents(const uint64_t *sid, const uint64_t *pid, const uint8_t *has,
@@ -615,6 +619,56 @@ static PyObject *parents(PyObject *self, PyObject *args) {
     result = Py_NewRef(Py_None);
 done:
     free(keyed);
+    release_all(v, got);
+    return result;
+}
+
+/* skewed(offsets, parent, resource, kind, start, end, mark): mark[t] = 1 when a child
+ * of trace t lies outside its parent's window on another resource, in a synchronous
+ * call (the parent not a PRODUCER, the child not a CONSUMER): clock skew the tree may
+ * correct, so the trace takes the Python tree. Other marks are left as they are. */
+static PyObject *skewed(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *o[7];
+    if (!PyArg_UnpackTuple(args, "skewed", 7, 7, &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6]))
+        return NULL;
+    static const char *names[7] = {"offsets", "parent", "resource", "kind", "start", "end", "mark"};
+    static const Py_ssize_t sizes[7] = {8, 4, 8, 8, 8, 8, 1};
+    Py_buffer v[7];
+    int got = 0;
+    PyObject *result = NULL;
+    got = get_all(o, v, 7, sizes, 6, names);
+    if (got < 7) goto done;
+    Py_ssize_t n = v[1].len / 4, traces = v[6].len;
+    if (v[0].len / 8 != traces + 1 || v[2].len / 8 != n || v[3].len / 8 != n ||
+        v[4].len / 8 != n || v[5].len / 8 != n) {
+        PyErr_SetString(PyExc_ValueError, "skewed: column lengths disagree");
+        goto done;
+    }
+    const int64_t *offsets = v[0].buf, *resource = v[2].buf, *kind = v[3].buf;
+    const int64_t *start = v[4].buf, *end = v[5].buf;
+    const int32_t *parent = v[1].buf;
+    uint8_t *mark = v[6].buf;
+    for (Py_ssize_t t = 0; t < traces; t++) {
+        int64_t lo = offsets[t], hi = offsets[t + 1];
+        if (lo < 0 || hi < lo || hi > n) {
+            PyErr_Format(PyExc_ValueError, "skewed: bad offsets of trace %zd", t);
+            goto done;
+        }
+        for (int64_t i = lo; i < hi && !mark[t]; i++) {
+            int32_t p = parent[i];
+            if (p < 0) continue;
+            if (p >= n) {
+                PyErr_Format(PyExc_ValueError, "skewed: parent row %d out of range", p);
+                goto done;
+            }
+            if (resource[i] == resource[p] || kind[p] == KIND_PRODUCER || kind[i] == KIND_CONSUMER)
+                continue;
+            if (start[i] < start[p] || start[i] > end[p] || end[i] > end[p]) mark[t] = 1;
+        }
+    }
+    result = Py_NewRef(Py_None);
+done:
     release_all(v, got);
     return result;
 }
@@ -1119,6 +1173,9 @@ static PyMethodDef methods[] = {
      "order, lo, hi, last): a batch's columns grouped by trace (see the source)."},
     {"parents", parents, METH_VARARGS,
      "parents(offsets, sid, pid, has_parent, parent, repeated): parent rows within traces."},
+    {"skewed", skewed, METH_VARARGS,
+     "skewed(offsets, parent, resource, kind, start, end, mark): traces with a child the "
+     "tree may move (clock skew) marked."},
     {"analyse", analyse, METH_VARARGS,
      "Self time and critical path of many traces (see the module's source for the columns)."},
     {"gather", gather, METH_VARARGS,
