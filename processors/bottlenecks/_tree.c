@@ -1164,6 +1164,26 @@ done:
     return result;
 }
 
+/* untrack(spans, record_type): every item of the list whose type is exactly record_type
+ * leaves the cyclic garbage collector's lists. A SpanRecord cannot be part of a reference
+ * cycle (it holds ids, numbers, strings, its resource and attribute values), and records
+ * held for the quiet time otherwise reach the oldest generation, which every full
+ * collection of the process then walks. Returns how many were untracked. */
+static PyObject *untrack(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *spans, *type;
+    if (!PyArg_ParseTuple(args, "O!O!", &PyList_Type, &spans, &PyType_Type, &type)) return NULL;
+    Py_ssize_t count = 0;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(spans); i++) {
+        PyObject *span = PyList_GET_ITEM(spans, i);
+        if (Py_TYPE(span) == (PyTypeObject *)type && PyObject_GC_IsTracked(span)) {
+            PyObject_GC_UnTrack(span);
+            count++;
+        }
+    }
+    return PyLong_FromSsize_t(count);
+}
+
 static PyMethodDef methods[] = {
     {"shares", shares, METH_VARARGS,
      "shares(offsets, key, cp_ns, cp_last, root, skip, share_t, share_key, share_ns): "
@@ -1171,6 +1191,8 @@ static PyMethodDef methods[] = {
     {"take", take, METH_VARARGS,
      "take(spans, statement_keys, memory_keys, start, end, kind, resource, sid, pid, flags, "
      "order, lo, hi, last): a batch's columns grouped by trace (see the source)."},
+    {"untrack", untrack, METH_VARARGS,
+     "untrack(spans, record_type): records of exactly that type untracked by the cyclic GC."},
     {"parents", parents, METH_VARARGS,
      "parents(offsets, sid, pid, has_parent, parent, repeated): parent rows within traces."},
     {"skewed", skewed, METH_VARARGS,

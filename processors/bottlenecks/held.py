@@ -10,6 +10,14 @@ kept in trace order (a :class:`Chunk`), so a held trace is one range of a chunk'
 (``assembly.py``), not a list of records.
 
 When traces complete, ``completed.py`` concatenates their rows' columns once.
+
+The records a chunk holds are taken out of the cyclic garbage collector's care
+(``_tree.untrack``; records of exactly :class:`~otel_perf.model.SpanRecord`): a record
+cannot be part of a reference cycle (it holds ids, numbers, strings, its resource and
+attribute values), and thousands of tracked records held for the quiet time reached the
+oldest generation, so every full collection of the process walked them — measured in
+process, that was about 1.3 µs a span of CPU, charged mostly to the decode of the next
+batches (whose allocations trigger the collections).
 """
 
 from __future__ import annotations
@@ -263,6 +271,7 @@ def take(spans: list[SpanRecord], named: Named) -> Taken:
         got = read(spans, named)
         chunk = chunk_of(spans, named.names, got, None)
         return Taken(chunk, None, None, None, None, None)
+    _tree.untrack(spans, SpanRecord)  # held for the quiet time: see the module's docstring
     n = len(spans)
     out = [np.empty(n, dtype) for dtype in DTYPES[:-2]]
     flags = np.empty(n, np.uint8)
