@@ -284,7 +284,7 @@ class TraceAssembler:
         if len(self._traces) < len(keys):  # a dict keeps its largest table: copy it down
             self._traces = OrderedDict(self._traces)
             self._buffers = dict(self._buffers)
-        return _collect(chunks, index, lo, hi, [b for _, b in buffers], order)
+        return _collect(chunks, index, lo, hi, [b for _, b in buffers], order, keys)
 
     def _completed(self, held: list[tuple[int, Held]]) -> Completed:
         """Traces pushed out (or drained), in that order."""
@@ -309,7 +309,8 @@ class TraceAssembler:
         count = len(index)
         order = np.array([r if r >= 0 else count - 1 - r for r in ranks], np.int64)
         which, first, past = (np.array(x, np.int64) for x in (index, lo, hi))
-        return _collect(listed, [which], [first], [past], buffers, order)
+        keys = [key for key, _ in held]
+        return _collect(listed, [which], [first], [past], buffers, order, keys)
 
     def drain(self) -> Completed:
         """Every trace held, in the order they were taken."""
@@ -346,9 +347,11 @@ def _collect(
     hi: list[I64],
     buffers: list[TraceBuffer],
     order: I64 | None,
+    keys: list[int],
 ) -> Completed:
     """Traces ``lo[k]``..``hi[k]`` of ``chunks[index[k]]`` (arrays, one per chunk or
-    one for all), then the buffers' traces, put in ``order`` (as they are when None)."""
+    one for all), then the buffers' traces, put in ``order`` (as they are when None);
+    ``keys`` are the traces' keys in that order."""
     if buffers:
         spans = [s for b in buffers for s in b.spans]
         names = [n for b in buffers for n in b.operations]
@@ -363,4 +366,4 @@ def _collect(
     which, first, past = (np.concatenate(x) for x in (index, lo, hi))
     if order is not None:
         which, first, past = which[order], first[order], past[order]
-    return Completed(chunks, which, first, past)
+    return Completed(chunks, which, first, past, keys)

@@ -109,8 +109,12 @@ class Completed:
     ``op`` indexes ``names``. Columns are as :data:`COLUMNS` (``end`` is the span's own).
     """
 
-    def __init__(self, chunks: list[Chunk], which: I64, lo: I64, hi: I64) -> None:
-        """Trace ``t`` is rows ``lo[t]`` to ``hi[t] - 1`` of ``chunks[which[t]]``."""
+    def __init__(
+        self, chunks: list[Chunk], which: I64, lo: I64, hi: I64, keys: list[int] | None = None
+    ) -> None:
+        """Trace ``t`` is rows ``lo[t]`` to ``hi[t] - 1`` of ``chunks[which[t]]``, its
+        key (``assembly.trace_key``) ``keys[t]`` when given."""
+        self.keys = keys
         sizes = hi - lo
         self.offsets = np.zeros(len(sizes) + 1, np.int64)
         np.cumsum(sizes, out=self.offsets[1:])
@@ -144,6 +148,12 @@ class Completed:
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
+
+    def trace_id(self, t: int) -> str:
+        """Trace ``t``'s id in hex (from its key when known: no record is read)."""
+        if self.keys is not None:
+            return format(self.keys[t], "x")[1:]  # the key is the id after a 0x01 byte
+        return self.spans[int(self.offsets[t])].trace_id.hex()
 
     @classmethod
     def empty(cls) -> Completed:
