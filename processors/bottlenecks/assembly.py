@@ -20,7 +20,7 @@ is never analysed a second time as a fragment with a fake root.
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
@@ -147,13 +147,14 @@ class TraceAssembler:
             and int((hi - lo).max()) <= self.max_spans
         ):
             chunk.take(slice(None), np.arange(self._seq, self._seq + count))
+            chunk.settle(every=True)
             self._seq += count
             traces.update(
                 zip(keys, zip(repeat(chunk, count), range(count), strict=True), strict=True)
             )
         else:
             self._add_some(chunk, keys)
-        chunk.settle()
+            chunk.settle()
         if chunk.live:
             self._chunks.append(chunk)
         return Completed.empty()
@@ -277,9 +278,7 @@ class TraceAssembler:
             seqs.append(np.array([b.seq for _, b in buffers], np.int64))
             order = np.argsort(np.concatenate(seqs), kind="stable")
             keys = [keys[i] for i in order.tolist()]
-        pop = self._traces.pop
-        for key in keys:
-            pop(key)
+        deque(map(self._traces.pop, keys), maxlen=0)  # each one popped, in C
         self._done.extend(keys)
         if len(self._traces) < len(keys):  # a dict keeps its largest table: copy it down
             self._traces = OrderedDict(self._traces)

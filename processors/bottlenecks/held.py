@@ -145,8 +145,13 @@ class Chunk:
         """Hold trace(s) ``j``, taken as ``seq`` (then :meth:`settle`)."""
         self.alive[j], self.seq[j] = True, seq
 
-    def settle(self) -> None:
-        """Count the traces held and find the soonest deadline among them."""
+    def settle(self, every: bool = False) -> None:
+        """Count the traces held and find the soonest deadline among them (``every``:
+        the chunk holds all of its traces)."""
+        if every:
+            self.live = len(self.alive)
+            self.soonest = int(self.deadline.min()) if self.live else 0
+            return
         self.live = int(self.alive.sum())
         self.soonest = int(self.deadline[self.alive].min()) if self.live else 0
 
