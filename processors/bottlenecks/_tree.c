@@ -523,6 +523,36 @@ static int keyed_before(const void *a, const void *b) {
     return x->row < y->row ? -1 : x->row > y->row;
 }
 
+/* Traces up to this many spans are searched pairwise (no sort): the usual trace. */
+#define SMALL_TRACE 24
+
+/* OTLP span kinds (the enum of the protocol) */
+#define KIND_PRODUCER 4
+#define KIND_CONSUMER 5
+
+/* parents() for one small trace of m spans starting at row lo: the first span (in row
+ * order) holding each parent id, found by a scan, as the sorted search finds it. */
+static void small_parents(const uint64_t *sid, const uint64_t *pid, const uint8_t *has,
+                          int32_t m, int32_t lo, int32_t *parent, uint8_t *repeated) {
+    uint8_t twice = 0;
+    for (int32_t i = 0; i < m && !twice; i++)
+        for (int32_t k = i + 1; k < m; k++)
+            if (sid[k] == sid[i]) {
+                twice = 1;
+                break;
+            }
+    *repeated = twice;
+    for (int32_t i = 0; i < m; i++) {
+        parent[i] = -1;
+        if (!has[i]) continue;
+        for (int32_t k = 0; k < m; k++)
+            if (sid[k] == pid[i]) {
+                parent[i] = lo + k;
+                break;
+            }
+    }
+}
+
 /* parents(offsets, sid, pid, has_parent, parent, repeated): parent[i] is the row of the
  * first span of i's trace whose id is i's parent id (-1 without a parent id or when none
  * has it); repeated[t] is 1 when a span id appears twice in trace t (the tree keeps the
@@ -562,6 +592,10 @@ static PyObject *parents(PyObject *self, PyObject *args) {
             goto done;
         }
         int32_t m = (int32_t)(hi - lo);
+        if (m <= SMALL_TRACE) {
+            small_parents(sid + lo, pid + lo, has + lo, m, (int32_t)lo, parent + lo, &repeated[t]);
+            continue;
+        }
         for (int32_t k = 0; k < m; k++) {
             keyed[k].sid = sid[lo + k];
             keyed[k].row = (int32_t)(lo + k);
@@ -585,6 +619,56 @@ static PyObject *parents(PyObject *self, PyObject *args) {
     result = Py_NewRef(Py_None);
 done:
     free(keyed);
+    release_all(v, got);
+    return result;
+}
+
+/* skewed(offsets, parent, resource, kind, start, end, mark): mark[t] = 1 when a child
+ * of trace t lies outside its parent's window on another resource, in a synchronous
+ * call (the parent not a PRODUCER, the child not a CONSUMER): clock skew the tree may
+ * correct, so the trace takes the Python tree. Other marks are left as they are. */
+static PyObject *skewed(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *o[7];
+    if (!PyArg_UnpackTuple(args, "skewed", 7, 7, &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6]))
+        return NULL;
+    static const char *names[7] = {"offsets", "parent", "resource", "kind", "start", "end", "mark"};
+    static const Py_ssize_t sizes[7] = {8, 4, 8, 8, 8, 8, 1};
+    Py_buffer v[7];
+    int got = 0;
+    PyObject *result = NULL;
+    got = get_all(o, v, 7, sizes, 6, names);
+    if (got < 7) goto done;
+    Py_ssize_t n = v[1].len / 4, traces = v[6].len;
+    if (v[0].len / 8 != traces + 1 || v[2].len / 8 != n || v[3].len / 8 != n ||
+        v[4].len / 8 != n || v[5].len / 8 != n) {
+        PyErr_SetString(PyExc_ValueError, "skewed: column lengths disagree");
+        goto done;
+    }
+    const int64_t *offsets = v[0].buf, *resource = v[2].buf, *kind = v[3].buf;
+    const int64_t *start = v[4].buf, *end = v[5].buf;
+    const int32_t *parent = v[1].buf;
+    uint8_t *mark = v[6].buf;
+    for (Py_ssize_t t = 0; t < traces; t++) {
+        int64_t lo = offsets[t], hi = offsets[t + 1];
+        if (lo < 0 || hi < lo || hi > n) {
+            PyErr_Format(PyExc_ValueError, "skewed: bad offsets of trace %zd", t);
+            goto done;
+        }
+        for (int64_t i = lo; i < hi && !mark[t]; i++) {
+            int32_t p = parent[i];
+            if (p < 0) continue;
+            if (p >= n) {
+                PyErr_Format(PyExc_ValueError, "skewed: parent row %d out of range", p);
+                goto done;
+            }
+            if (resource[i] == resource[p] || kind[p] == KIND_PRODUCER || kind[i] == KIND_CONSUMER)
+                continue;
+            if (start[i] < start[p] || start[i] > end[p] || end[i] > end[p]) mark[t] = 1;
+        }
+    }
+    result = Py_NewRef(Py_None);
+done:
     release_all(v, got);
     return result;
 }
@@ -878,11 +962,6 @@ static int read_row(const Slots *slots, PyObject *span, PyObject *statement, PyO
     return rc;
 }
 
-static int u64_before(const void *a, const void *b) {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* Traces in order of first appearance: group[i] per row; returns how many, -1 no memory. */
 static Py_ssize_t group_traces(const Row *rows, Py_ssize_t n, int32_t *group, Py_ssize_t *first) {
     size_t cap = 16;
@@ -916,18 +995,34 @@ static Py_ssize_t group_traces(const Row *rows, Py_ssize_t n, int32_t *group, Py
 }
 
 /* 1 when the batch can be grouped by trace: every id of the usual length, times int64,
- * no span id twice; 0 when not; -1 out of memory. */
+ * no span id twice (found through a hash table, not a sort); 0 when not; -1 out of
+ * memory. */
 static int groupable(const Row *rows, Py_ssize_t n) {
     for (Py_ssize_t i = 0; i < n; i++)
         if (rows[i].flags & (ODD_TRACE | ODD_ID | ODD_TIME)) return 0;
-    uint64_t *ids = malloc((size_t)(n > 0 ? n : 1) * sizeof(uint64_t));
-    if (ids == NULL) return -1;
-    for (Py_ssize_t i = 0; i < n; i++) ids[i] = rows[i].sid;
-    qsort(ids, (size_t)n, sizeof(uint64_t), u64_before);
+    size_t cap = 16;
+    while (cap < 2 * (size_t)n) cap <<= 1;
+    int32_t *table = malloc(cap * sizeof(int32_t));
+    if (table == NULL) return -1;
+    memset(table, 0xff, cap * sizeof(int32_t));
     int ok = 1;
-    for (Py_ssize_t i = 1; i < n && ok; i++)
-        if (ids[i] == ids[i - 1]) ok = 0;
-    free(ids);
+    for (Py_ssize_t i = 0; i < n && ok; i++) {
+        uint64_t h = rows[i].sid ^ (rows[i].sid >> 31);
+        size_t at = (size_t)(h * 0xBF58476D1CE4E5B9ULL >> 17) & (cap - 1);
+        for (;;) {
+            int32_t k = table[at];
+            if (k < 0) {
+                table[at] = (int32_t)i;
+                break;
+            }
+            if (rows[k].sid == rows[i].sid) {
+                ok = 0;
+                break;
+            }
+            at = (at + 1) & (cap - 1);
+        }
+    }
+    free(table);
     return ok;
 }
 
@@ -1069,6 +1164,26 @@ done:
     return result;
 }
 
+/* untrack(spans, record_type): every item of the list whose type is exactly record_type
+ * leaves the cyclic garbage collector's lists. A SpanRecord cannot be part of a reference
+ * cycle (it holds ids, numbers, strings, its resource and attribute values), and records
+ * held for the quiet time otherwise reach the oldest generation, which every full
+ * collection of the process then walks. Returns how many were untracked. */
+static PyObject *untrack(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *spans, *type;
+    if (!PyArg_ParseTuple(args, "O!O!", &PyList_Type, &spans, &PyType_Type, &type)) return NULL;
+    Py_ssize_t count = 0;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(spans); i++) {
+        PyObject *span = PyList_GET_ITEM(spans, i);
+        if (Py_TYPE(span) == (PyTypeObject *)type && PyObject_GC_IsTracked(span)) {
+            PyObject_GC_UnTrack(span);
+            count++;
+        }
+    }
+    return PyLong_FromSsize_t(count);
+}
+
 static PyMethodDef methods[] = {
     {"shares", shares, METH_VARARGS,
      "shares(offsets, key, cp_ns, cp_last, root, skip, share_t, share_key, share_ns): "
@@ -1076,8 +1191,13 @@ static PyMethodDef methods[] = {
     {"take", take, METH_VARARGS,
      "take(spans, statement_keys, memory_keys, start, end, kind, resource, sid, pid, flags, "
      "order, lo, hi, last): a batch's columns grouped by trace (see the source)."},
+    {"untrack", untrack, METH_VARARGS,
+     "untrack(spans, record_type): records of exactly that type untracked by the cyclic GC."},
     {"parents", parents, METH_VARARGS,
      "parents(offsets, sid, pid, has_parent, parent, repeated): parent rows within traces."},
+    {"skewed", skewed, METH_VARARGS,
+     "skewed(offsets, parent, resource, kind, start, end, mark): traces with a child the "
+     "tree may move (clock skew) marked."},
     {"analyse", analyse, METH_VARARGS,
      "Self time and critical path of many traces (see the module's source for the columns)."},
     {"gather", gather, METH_VARARGS,

@@ -20,7 +20,7 @@ is never analysed a second time as a fragment with a fake root.
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
@@ -147,13 +147,14 @@ class TraceAssembler:
             and int((hi - lo).max()) <= self.max_spans
         ):
             chunk.take(slice(None), np.arange(self._seq, self._seq + count))
+            chunk.settle(every=True)
             self._seq += count
             traces.update(
                 zip(keys, zip(repeat(chunk, count), range(count), strict=True), strict=True)
             )
         else:
             self._add_some(chunk, keys)
-        chunk.settle()
+            chunk.settle()
         if chunk.live:
             self._chunks.append(chunk)
         return Completed.empty()
@@ -277,14 +278,12 @@ class TraceAssembler:
             seqs.append(np.array([b.seq for _, b in buffers], np.int64))
             order = np.argsort(np.concatenate(seqs), kind="stable")
             keys = [keys[i] for i in order.tolist()]
-        pop = self._traces.pop
-        for key in keys:
-            pop(key)
+        deque(map(self._traces.pop, keys), maxlen=0)  # each one popped, in C
         self._done.extend(keys)
         if len(self._traces) < len(keys):  # a dict keeps its largest table: copy it down
             self._traces = OrderedDict(self._traces)
             self._buffers = dict(self._buffers)
-        return _collect(chunks, index, lo, hi, [b for _, b in buffers], order)
+        return _collect(chunks, index, lo, hi, [b for _, b in buffers], order, keys)
 
     def _completed(self, held: list[tuple[int, Held]]) -> Completed:
         """Traces pushed out (or drained), in that order."""
@@ -309,7 +308,8 @@ class TraceAssembler:
         count = len(index)
         order = np.array([r if r >= 0 else count - 1 - r for r in ranks], np.int64)
         which, first, past = (np.array(x, np.int64) for x in (index, lo, hi))
-        return _collect(listed, [which], [first], [past], buffers, order)
+        keys = [key for key, _ in held]
+        return _collect(listed, [which], [first], [past], buffers, order, keys)
 
     def drain(self) -> Completed:
         """Every trace held, in the order they were taken."""
@@ -346,9 +346,11 @@ def _collect(
     hi: list[I64],
     buffers: list[TraceBuffer],
     order: I64 | None,
+    keys: list[int],
 ) -> Completed:
     """Traces ``lo[k]``..``hi[k]`` of ``chunks[index[k]]`` (arrays, one per chunk or
-    one for all), then the buffers' traces, put in ``order`` (as they are when None)."""
+    one for all), then the buffers' traces, put in ``order`` (as they are when None);
+    ``keys`` are the traces' keys in that order."""
     if buffers:
         spans = [s for b in buffers for s in b.spans]
         names = [n for b in buffers for n in b.operations]
@@ -363,4 +365,4 @@ def _collect(
     which, first, past = (np.concatenate(x) for x in (index, lo, hi))
     if order is not None:
         which, first, past = which[order], first[order], past[order]
-    return Completed(chunks, which, first, past)
+    return Completed(chunks, which, first, past, keys)

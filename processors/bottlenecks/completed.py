@@ -9,7 +9,8 @@ analysis (``fast.py``) reads. Records are read from their chunks only when asked
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -56,32 +57,46 @@ class Records(Sequence[SpanRecord]):
         return spans[int(self._chunk[i])][int(self._row[i])]
 
 
-def _renumber(
-    local: NDArray[Any],
-    chunk: I64,
-    tables: list[list[Any]],
-    out: list[Any],
-    key: Callable[[Any], Any],
-) -> I64:
+def _renumber(local: NDArray[Any], chunk: I64, tables: list[list[Any]], out: list[Any]) -> I64:
     """Ids into each chunk's table as ids into one table (``out``, filled here) of the
-    distinct items by ``key``."""
+    distinct items (by equality; a table seen twice is read once)."""
     index: dict[Any, int] = {}
-    remap = []
+    remap: dict[int, list[int]] = {}
+    parts = []
     for table in tables:
-        ids = []
-        for item in table:
-            found = index.get(key(item))
-            if found is None:
-                found = index[key(item)] = len(out)
-                out.append(item)
-            ids.append(found)
-        remap.append(np.array(ids, np.int64))
+        ids = remap.get(id(table))
+        if ids is None:
+            ids = remap[id(table)] = [index.setdefault(item, len(index)) for item in table]
+        parts.append(ids)
+    out += index
     if not len(local):
         return np.zeros(0, np.int64)
     first = np.zeros(len(tables) + 1, np.int64)
     np.cumsum([len(t) for t in tables], out=first[1:])
-    found_ids: I64 = np.concatenate(remap)[first[chunk] + local]
+    flat = np.fromiter(chain.from_iterable(parts), np.int64, int(first[-1]))
+    found_ids: I64 = flat[first[chunk] + local]
     return found_ids
+
+
+def _renumber_by_identity(
+    local: NDArray[Any], chunk: I64, tables: list[list[Any]], out: list[Any]
+) -> I64:
+    """:func:`_renumber` for items told apart by identity (resources)."""
+    seen: dict[int, Any] = {}
+    for table in tables:
+        for item in table:
+            seen.setdefault(id(item), item)
+    ids = _renumber(local, chunk, [[id(item) for item in table] for table in tables], [])
+    out += seen.values()
+    return ids
+
+
+def _joined(parts: list[NDArray[Any]], at: I64 | None, dtype: Any) -> NDArray[Any]:
+    """The parts concatenated, then the rows ``at`` of that (all of them when None)."""
+    if not parts:
+        return np.zeros(0, dtype)
+    joined = np.concatenate(parts) if len(parts) > 1 else parts[0]
+    return joined if at is None else joined[at]
 
 
 _EMPTY: Completed | None = None
@@ -94,8 +109,12 @@ class Completed:
     ``op`` indexes ``names``. Columns are as :data:`COLUMNS` (``end`` is the span's own).
     """
 
-    def __init__(self, chunks: list[Chunk], which: I64, lo: I64, hi: I64) -> None:
-        """Trace ``t`` is rows ``lo[t]`` to ``hi[t] - 1`` of ``chunks[which[t]]``."""
+    def __init__(
+        self, chunks: list[Chunk], which: I64, lo: I64, hi: I64, keys: list[int] | None = None
+    ) -> None:
+        """Trace ``t`` is rows ``lo[t]`` to ``hi[t] - 1`` of ``chunks[which[t]]``, its
+        key (``assembly.trace_key``) ``keys[t]`` when given."""
+        self.keys = keys
         sizes = hi - lo
         self.offsets = np.zeros(len(sizes) + 1, np.int64)
         np.cumsum(sizes, out=self.offsets[1:])
@@ -107,10 +126,10 @@ class Completed:
         base = np.zeros(len(chunks) + 1, np.int64)
         np.cumsum([len(c.spans) for c in chunks], out=base[1:])
         at = base[chunk] + row
+        # whole chunks in order (the usual tick): their columns as they are, concatenated
+        whole = total == int(base[-1]) and bool((at == np.arange(total)).all())
         columns = {
-            name: np.concatenate([c.column(name) for c in chunks])[at]
-            if chunks
-            else np.zeros(0, dtype)
+            name: _joined([c.column(name) for c in chunks], None if whole else at, dtype)
             for name, dtype in zip(COLUMNS, DTYPES, strict=True)
         }
         self.start: I64 = columns["start"]
@@ -122,13 +141,19 @@ class Completed:
         self.names: list[str] = []
         self.resources: list[Resource] = []
         #: ``names`` index per row; ``resources`` index per row (the resource's identity)
-        self.op = _renumber(columns["op"], chunk, [c.names for c in chunks], self.names, str)
-        self.resource = _renumber(
-            columns["resource"], chunk, [c.resources for c in chunks], self.resources, id
+        self.op = _renumber(columns["op"], chunk, [c.names for c in chunks], self.names)
+        self.resource = _renumber_by_identity(
+            columns["resource"], chunk, [c.resources for c in chunks], self.resources
         )
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
+
+    def trace_id(self, t: int) -> str:
+        """Trace ``t``'s id in hex (from its key when known: no record is read)."""
+        if self.keys is not None:
+            return format(self.keys[t], "x")[1:]  # the key is the id after a 0x01 byte
+        return self.spans[int(self.offsets[t])].trace_id.hex()
 
     @classmethod
     def empty(cls) -> Completed:

@@ -133,8 +133,7 @@ class _Run:
         """A trace's id in hex, made when first asked for (exemplars need few)."""
         found = self.hexes.get(t)
         if found is None:
-            b = self.rows.batch
-            found = self.hexes[t] = b.spans[int(b.offsets[t])].trace_id.hex()
+            found = self.hexes[t] = self.rows.batch.completed.trace_id(t)
         return found
 
     def entry(self, t: int) -> OpKey:

@@ -131,7 +131,7 @@ def top(groups: I64, weights: I64, k: int, floors: dict[int, int] | None = None)
         groups, weights = groups[candidates], weights[candidates]
         if not len(groups):
             return []
-    order = np.lexsort((-weights, groups))
+    order = _by_group_heaviest_first(groups, weights)
     g, w = groups[order], weights[order]
     starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
     sizes = np.diff(np.r_[starts, len(g)])
@@ -139,3 +139,20 @@ def top(groups: I64, weights: I64, k: int, floors: dict[int, int] | None = None)
     kept = np.sort(order[w >= np.repeat(bar, sizes)])
     rows: list[int] = (kept if candidates is None else candidates[kept]).tolist()
     return rows
+
+
+def _by_group_heaviest_first(groups: I64, weights: I64) -> I64:
+    """Rows ordered by group, then by weight from the heaviest (ties in any order).
+
+    Group and weight fit one int64 key in practice (ids well below 2^20, durations
+    below 2^40 ns), and one sort of that key is several times faster than a lexsort;
+    when they do not fit, the lexsort.
+    """
+    low, high = int(weights.min()), int(weights.max())
+    bits = (high - low).bit_length()
+    if int(groups.min()) >= 0 and int(groups.max()).bit_length() + bits <= 62:
+        key = (groups << bits) | (high - weights)
+        found: I64 = np.argsort(key)
+        return found
+    found = np.lexsort((-weights, groups))
+    return found

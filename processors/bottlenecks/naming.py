@@ -29,14 +29,16 @@ def named_rows(batch: SpanBatch) -> Named:
     if not spans:
         return Named([], np.zeros(0, np.int32), np.zeros(0, bool))
     found = batch.columns().operations(spans)
-    names, ids = found.names, found.ids
-    table: list[str] = []
-    fold = np.zeros(len(found.first), bool)
-    for c, row in enumerate(found.first.tolist()):
-        name = names[ids[row]]
-        fold[c] = name is None
-        table.append(kept_operation(spans[row]) if name is None else name)
+    names, first = found.names, found.first
+    given = [names[i] for i in found.ids[first].tolist()]
+    table = [
+        kept_operation(spans[row]) if name is None else name
+        for name, row in zip(given, first.tolist(), strict=True)
+    ]
     combination = found.combination
+    if None not in given:  # the usual batch: no framework-internal span
+        return Named(table, combination, np.zeros(len(spans), bool))
+    fold = np.array([name is None for name in given], bool)
     return Named(table, combination, fold[combination])
 
 

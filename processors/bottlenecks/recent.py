@@ -45,8 +45,9 @@ class RecentIds:
         known.update(ids)  # none known, none twice: as adding each in turn
         order = self._order
         order.extend(ids)
-        for _ in range(len(order) - self.limit):
-            known.discard(order.popleft())
+        past = len(order) - self.limit
+        if past > 0:  # the oldest forgotten, in one step
+            known.difference_update([order.popleft() for _ in range(past)])
 
     def isdisjoint(self, trace_ids: Iterable[int]) -> bool:
         """Whether none of ``trace_ids`` is held."""

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from otel_perf.model import SpanKind, SpanRecord
+from otel_perf.model import SpanRecord
 from otel_perf.processors.bottlenecks.aggregate import OpKey
 from otel_perf.processors.bottlenecks.completed import Completed
 from otel_perf.processors.bottlenecks.critical_path import path_shares, self_times
@@ -36,7 +36,6 @@ except ImportError:  # built without a C compiler: every trace takes the Python 
 __all__ = ["BUILT", "I64", "Contributions", "TraceColumns"]
 
 I64 = NDArray[np.int64]
-_PRODUCER, _CONSUMER = int(SpanKind.PRODUCER), int(SpanKind.CONSUMER)
 
 
 class TraceColumns:
@@ -80,19 +79,13 @@ class TraceColumns:
         return parent
 
     def _mark_skew(self) -> None:
-        """A child on another resource outside its parent's window may be corrected."""
-        child = np.flatnonzero(self.parent >= 0)
-        parent = self.parent[child]
-        other = self.resource[child] != self.resource[parent]
-        sync = (self.kind[parent] != _PRODUCER) & (self.kind[child] != _CONSUMER)
-        outside = (
-            (self.start[child] < self.start[parent])
-            | (self.start[child] > self.end[parent])
-            | (self.end[child] > self.end[parent])
+        """A child on another resource outside its parent's window may be corrected
+        (``_tree.skewed``: not a PRODUCER's child, not a CONSUMER)."""
+        assert _tree is not None
+        mark = self.irregular.view(np.uint8)
+        _tree.skewed(
+            self.offsets, self.parent, self.resource, self.kind, self.start, self.end, mark
         )
-        skewed = child[other & sync & outside]
-        if skewed.size:
-            self.irregular[self.trace[skewed]] = True
 
 
 class Contributions:
@@ -228,10 +221,14 @@ def _part(t: int, keys: list[int], values: list[int]) -> tuple[I64, I64, I64]:
 
 def _merge(parts: list[tuple[Any, Any, Any]]) -> tuple[I64, I64, I64]:
     """The parts' rows in trace order (stable: each trace's rows keep their order)."""
-    trace = np.concatenate([p[0] for p in parts]).astype(np.int64)
-    key = np.concatenate([p[1] for p in parts]).astype(np.int64)
-    value = np.concatenate([p[2] for p in parts]).astype(np.int64)
-    if len(parts) > 1:
-        order = np.argsort(trace, kind="stable")
-        trace, key, value = trace[order], key[order], value[order]
-    return trace, key, value
+    if len(parts) == 1:  # the usual tick: no irregular trace, nothing to interleave
+        trace, key, value = (_int64(x) for x in parts[0])
+        return trace, key, value
+    trace, key, value = (_int64(np.concatenate([p[j] for p in parts])) for j in range(3))
+    order = np.argsort(trace, kind="stable")
+    return trace[order], key[order], value[order]
+
+
+def _int64(values: Any) -> I64:
+    found: I64 = np.asarray(values).astype(np.int64, copy=False)
+    return found

@@ -111,7 +111,10 @@ class SpanBySpan:
 
 
 def outcome(traces: Completed) -> list[tuple[list[bytes], list[str]]]:
-    return [([s.span_id for s in t], t.operations) for t in traces.traces()]
+    listed = traces.traces()
+    # each trace's id, told from its key, is the one its records carry
+    assert [traces.trace_id(t) for t in range(len(listed))] == [t[0].trace_id.hex() for t in listed]
+    return [([s.span_id for s in t], t.operations) for t in listed]
 
 
 @pytest.mark.parametrize("seed", range(40))

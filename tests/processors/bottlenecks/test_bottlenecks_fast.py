@@ -307,3 +307,99 @@ def test_records_are_read_alike_without_the_c_helper() -> None:
         assert got.tolist() == want.tolist()
     assert tid.tolist() == native.tid.tolist()
     assert (flags & held.IRREGULAR).any() and (flags & held.EVENTS).any()
+
+
+def test_parents_and_skew_are_found_alike_in_small_and_large_traces() -> None:
+    """``_tree.parents`` scans a small trace pairwise and sorts a large one; both give
+    the first row holding each parent id and flag a span id seen twice, as a plain
+    search does; ``_tree.skewed`` marks the traces ``TraceColumns`` used to mark."""
+    from otel_perf.processors.bottlenecks import _tree  # type: ignore[attr-defined]
+
+    rng = random.Random(18)
+    sizes = [rng.randrange(1, 60) for _ in range(300)] + [24, 25, 1, 2]
+    offsets = np.zeros(len(sizes) + 1, np.int64)
+    np.cumsum(sizes, out=offsets[1:])
+    n = int(offsets[-1])
+    sid = np.array([rng.randrange(1, 40) for _ in range(n)], np.uint64)  # repeats happen
+    pid = np.array([rng.randrange(0, 45) for _ in range(n)], np.uint64)
+    has = (pid != 0).astype(np.uint8)
+    parent, repeated = np.empty(n, np.int32), np.empty(len(sizes), np.uint8)
+    _tree.parents(offsets, sid, pid, has, parent, repeated)
+    resource = np.array([rng.randrange(2) for _ in range(n)], np.int64)
+    kind = np.array([rng.choice(KINDS) for _ in range(n)], np.int64)
+    start = np.array([rng.randrange(100) for _ in range(n)], np.int64)
+    end = start + np.array([rng.randrange(50) for _ in range(n)], np.int64)
+    mark = np.zeros(len(sizes), np.uint8)
+    _tree.skewed(offsets, parent, resource, kind, start, end, mark)
+    skews = 0
+    for t, (lo, hi) in enumerate(zip(offsets[:-1].tolist(), offsets[1:].tolist(), strict=True)):
+        ids = sid[lo:hi].tolist()
+        assert repeated[t] == (len(set(ids)) < len(ids))
+        skewed = False
+        for i in range(lo, hi):
+            want = ids.index(pid[i]) + lo if has[i] and pid[i] in ids else -1
+            assert parent[i] == want
+            p = want
+            if p >= 0 and resource[i] != resource[p]:
+                sync = kind[p] != SpanKind.PRODUCER and kind[i] != SpanKind.CONSUMER
+                outside = start[i] < start[p] or start[i] > end[p] or end[i] > end[p]
+                skewed |= bool(sync and outside)
+        assert mark[t] == skewed
+        skews += skewed
+    assert 0 < skews < len(sizes)  # both outcomes were reached
+
+
+@pytest.mark.parametrize("span", [10, 2**40, 2**62])
+def test_offers_worth_making_are_found_whatever_the_weights_span(span: int) -> None:
+    """``grouped.top`` keeps, per group, the rows at least as heavy as its k-th heaviest
+    (ties included), whether group and weight fit one sort key or need the lexsort."""
+    from otel_perf.processors.bottlenecks.grouped import top
+
+    rng = random.Random(span)
+    groups = np.array([rng.randrange(50) for _ in range(2000)], np.int64)
+    weights = np.array([rng.randrange(span) - span // 3 for _ in range(2000)], np.int64)
+    for k in (1, 3, 5):
+        want = []
+        for g in sorted(set(groups.tolist())):
+            rows = np.flatnonzero(groups == g)
+            bar = sorted(weights[rows].tolist(), reverse=True)[min(k, len(rows)) - 1]
+            want += rows[weights[rows] >= bar].tolist()
+        assert top(groups, weights, k) == sorted(want)
+
+
+def test_held_records_leave_the_cyclic_collector_and_are_still_freed() -> None:
+    """The records a batch hands the assembler are untracked by the cyclic GC (they
+    cannot be part of a cycle); a record of another type (a subclass, which could hold
+    anything) stays tracked; analysed and dropped, the records are freed by reference
+    counting as before."""
+    import gc
+    import sys
+    import weakref
+
+    from otel_perf.processors.bottlenecks import _tree  # type: ignore[attr-defined]
+    from otel_perf.processors.bottlenecks.assembly import TraceAssembler
+
+    class Special(SpanRecord):
+        __slots__ = ("__weakref__",)
+
+    maker = TraceMaker(3)
+    spans = [s for _ in range(20) for s in maker.trace()]
+    odd = Special(*(getattr(spans[0], name) for name in SpanRecord.__slots__))
+    tracked = [gc.is_tracked(s) for s in [*spans, odd]]
+    assert all(tracked)
+    before = sys.getrefcount(spans[0])
+    assembler = TraceAssembler(1, 1000, 1000)
+    assembler.add([*spans, odd])
+    tracked = [gc.is_tracked(s) for s in spans]
+    assert not any(tracked)
+    assert gc.is_tracked(odd)
+    assert _tree.untrack([*spans, odd], SpanRecord) == 0  # nothing left to untrack
+    held = sys.getrefcount(spans[0])
+    assert held > before
+    gone = weakref.ref(odd)
+    completed = assembler.complete(10**12)
+    assert len(completed) > 0
+    del completed, odd  # analysed: nothing of the batch is held any more
+    assert gone() is None
+    after = sys.getrefcount(spans[0])
+    assert after == before
