@@ -1,11 +1,15 @@
 """``otel-perf benchmark`` warms up by default, so a second identical run is not an
 "improvement" over a cold first one; a cold run (``--warmup 0``) becomes a baseline only
 when asked (``--cold-baseline``). Against a real sidecar, with a callable whose first calls
-are slow, as a lazily filled cache or a fresh connection pool makes them."""
+are slow, as a lazily filled cache or a fresh connection pool makes them. The calls take
+their time on an injected clock (the runner's ``perf_counter_ns``), not in sleeps a loaded
+machine wakes late."""
 
 from __future__ import annotations
 
+import importlib
 import json
+import types
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +17,7 @@ import pytest
 from e2e import DEFAULT, SidecarProcess, start_sidecar
 
 from otel_perf.cli.commands import main
+from otel_perf.processors.regression import benchmark_runner
 from otel_perf.processors.regression.benchmark_runner import default_warmup
 
 pytestmark = pytest.mark.e2e
@@ -22,23 +27,23 @@ COLD_CALLS = default_warmup(ITERATIONS)  # the default warm-up covers the slow s
 REGRESSION = DEFAULT.replace(
     "service:\n",
     # min_relative_change 50 %: a cold first run (5 of 8 calls at 600 ms) would make a warm one
-    # an 83 % improvement of the median; a loaded machine (load 10 on 2 cores) can wake a 100-ms
-    # sleep tens of ms late, so two warm runs may differ by more than 20 %
+    # an 83 % improvement of the median
     "processors: {{regression: {{min_samples: 8, min_relative_change: 0.5}}}}\nservice:\n",
 ).replace(
     "traces: {{receivers: [otlp]}}", "traces: {{receivers: [otlp], processors: [regression]}}"
 )
 MODULE = f"""
-import time
+NOW_NS = 0
 
 
 def _cold_start():
     calls = 0
 
     def call():
+        global NOW_NS
         nonlocal calls
         calls += 1
-        time.sleep(0.6 if calls <= {COLD_CALLS} else 0.1)
+        NOW_NS += 600_000_000 if calls <= {COLD_CALLS} else 100_000_000
 
     return call
 
@@ -53,6 +58,10 @@ refused = _cold_start()
 def sidecar(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SidecarProcess]:
     (tmp_path / "slow_start.py").write_text(MODULE)
     monkeypatch.syspath_prepend(str(tmp_path))
+    clock = types.SimpleNamespace(
+        perf_counter_ns=lambda: importlib.import_module("slow_start").NOW_NS
+    )
+    monkeypatch.setattr(benchmark_runner, "time", clock)
     process = start_sidecar(tmp_path, REGRESSION)
     try:
         yield process
