@@ -99,7 +99,10 @@ def measure(requests: int, rate_spans_per_s: int, seed: int, frames: int = 0) ->
         per_request_ns = CARDINALITY_SPANS_PER_REQUEST * S // rate_spans_per_s
         tick_ns = int(config.service.tick_interval * S)
         flush_ns = int(config.service.store.flush_interval * S)
-        now = start = (time.time_ns() // S - 3600) * S
+        # an hour ago, on the hour: every window and interval boundary falls at the same
+        # point of the traffic in every run, so runs compare (the state held at the end
+        # depends on where the last window boundary fell)
+        now = start = (time.time_ns() // (3600 * S) - 1) * 3600 * S
         next_tick, next_flush = now + tick_ns, now + flush_ns
 
         def advance(to_ns: int) -> None:
