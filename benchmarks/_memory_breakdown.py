@@ -43,6 +43,8 @@ import psutil
 
 S = 1_000_000_000
 TOP_SITES = 12
+ATTRIBUTE_MIN_BYTES = 2**19
+"""Attributes that retain less than this (0.5 MiB) are left out of the breakdown."""
 
 
 def part_of(frames: Sequence[str]) -> str:
@@ -99,7 +101,10 @@ def measure(requests: int, rate_spans_per_s: int, seed: int, frames: int = 0) ->
         per_request_ns = CARDINALITY_SPANS_PER_REQUEST * S // rate_spans_per_s
         tick_ns = int(config.service.tick_interval * S)
         flush_ns = int(config.service.store.flush_interval * S)
-        now = start = (time.time_ns() // S - 3600) * S
+        # an hour ago, on the hour: every window and interval boundary falls at the same
+        # point of the traffic in every run, so runs compare (the state held at the end
+        # depends on where the last window boundary fell)
+        now = start = (time.time_ns() // (3600 * S) - 1) * 3600 * S
         next_tick, next_flush = now + tick_ns, now + flush_ns
 
         def advance(to_ns: int) -> None:
@@ -120,7 +125,8 @@ def measure(requests: int, rate_spans_per_s: int, seed: int, frames: int = 0) ->
         gc.collect()
         trim()
         rss = process.memory_info().rss
-        retained = retained_bytes(pipeline) if not frames else {}
+        arenas = pymalloc_mb()
+        retained, by_attribute = retained_by_attribute(pipeline) if not frames else ({}, {})
         snapshot = tracemalloc.take_snapshot() if frames else None
         tracemalloc.stop()
         held = _held(pipeline)
@@ -131,10 +137,9 @@ def measure(requests: int, rate_spans_per_s: int, seed: int, frames: int = 0) ->
         "rss_mb": {"idle": round(idle_rss / 1e6, 1), "cardinality": round(rss / 1e6, 1)},
     }
     if retained:
-        figures["retained_mib_by_component"] = {
-            cid: round(size / 2**20, 2)
-            for cid, size in sorted(retained.items(), key=lambda item: -item[1])
-        }
+        figures["retained_mib_by_component"] = _mib(retained, 0)
+        figures["retained_mib_by_attribute"] = _mib(by_attribute, ATTRIBUTE_MIN_BYTES)
+    figures["pymalloc_mb"] = arenas
     if snapshot is not None and baseline is not None:
         figures.update(_traced(snapshot, baseline))
     figures["held"] = held
@@ -174,14 +179,57 @@ def retained_bytes(pipeline: Any) -> dict[str, int]:
     each object is counted once, with the first component that reaches it, in pipeline
     order: processors, then exporters.
     """
+    return retained_by_attribute(pipeline)[0]
+
+
+def retained_by_attribute(pipeline: Any) -> tuple[dict[str, int], dict[str, int]]:
+    """:func:`retained_bytes`, and the same bytes split by the component's attributes
+    (``"<component>.<attribute>"``, each counted with the first attribute that reaches
+    it; what the component holds otherwise goes to ``"<component>.(rest)"``)."""
     components = {**pipeline.processors, **pipeline.exporters}
     stops = [pipeline, pipeline.store, pipeline.series, pipeline.telemetry, pipeline.config]
     stops += [c.context for c in components.values()] + list(components.values())
     seen = {id(o) for o in stops}
     out: dict[str, int] = {}
+    by_attribute: dict[str, int] = {}
     for cid, component in components.items():
-        out[cid] = sys.getsizeof(component) + deep_size(gc.get_referents(component), seen)
-    return out
+        total = 0
+        for name, value in _attributes(component).items():
+            size = by_attribute[f"{cid}.{name}"] = deep_size([value], seen)
+            total += size
+        rest = sys.getsizeof(component) + deep_size(gc.get_referents(component), seen)
+        by_attribute[f"{cid}.(rest)"] = rest
+        out[cid] = total + rest
+    return out, by_attribute
+
+
+def _attributes(obj: Any) -> dict[str, Any]:
+    """An object's attributes: its ``__dict__``, else its slots that are set."""
+    found = getattr(obj, "__dict__", None)
+    if isinstance(found, dict):
+        return dict(found)
+    slots = (s for cls in type(obj).__mro__ for s in getattr(cls, "__slots__", ()))
+    return {s: getattr(obj, s) for s in slots if hasattr(obj, s)}
+
+
+def pymalloc_mb() -> dict[str, float]:
+    """pymalloc's arenas now (``sys._debugmallocstats``), in MB: what they take, the
+    objects alive in them, their free blocks and their unused pools."""
+    from benchmarks._memory_probe import pymalloc
+
+    found = pymalloc()
+    return {
+        "arenas": found.get("arenas_allocated_current", 0),
+        "arena_mb": round(found.get("arena_bytes", 0) / 1e6, 1),
+        "objects_mb": round(found.get("bytes_in_allocated_blocks", 0) / 1e6, 1),
+        "free_blocks_mb": round(found.get("bytes_in_available_blocks", 0) / 1e6, 1),
+        "unused_pools_mb": round(found.get("bytes_in_unused_pools", 0) / 1e6, 1),
+    }
+
+
+def _mib(sizes: dict[str, int], floor: int) -> dict[str, float]:
+    ordered = sorted(sizes.items(), key=lambda item: -item[1])
+    return {key: round(size / 2**20, 2) for key, size in ordered if size >= floor}
 
 
 def deep_size(roots: list[Any], seen: set[int]) -> int:
@@ -261,8 +309,18 @@ def report(figures: dict[str, Any]) -> None:
         f"in process, {figures['requests']:,} cardinality requests: RSS {rss['idle']} MB "
         f"idle -> {rss['cardinality']} MB after"
     )
+    arenas = figures["pymalloc_mb"]
+    print(
+        f"pymalloc: {arenas['arenas']} arenas ({arenas['arena_mb']} MB): objects "
+        f"{arenas['objects_mb']} MB, free blocks {arenas['free_blocks_mb']} MB, unused pools "
+        f"{arenas['unused_pools_mb']} MB"
+    )
     for cid, size in figures.get("retained_mib_by_component", {}).items():
         print(f"  retained by {cid:<28} {size:>8.2f} MiB")
+    if figures.get("retained_mib_by_attribute"):
+        print("largest attributes (0.5 MiB or more):")
+        for name, size in figures["retained_mib_by_attribute"].items():
+            print(f"  {name:<40} {size:>8.2f} MiB")
     if "traced_mib" in figures:
         print(f"traced (a second run under tracemalloc): {figures['traced_mib']} MiB held, by part")
         for part, size in figures["traced_mib_by_part"].items():

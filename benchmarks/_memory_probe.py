@@ -158,7 +158,7 @@ class QueueWatch:
                     watch.bytes_per_span = deep_size([batch], set()) / len(batch)
             return accepted
 
-        BoundedQueue.offer = watched  # type: ignore[method-assign]
+        BoundedQueue.offer = watched  # type: ignore[method-assign,assignment]
 
     def figures(self) -> dict[str, Any]:
         per_span = self.bytes_per_span or 0.0

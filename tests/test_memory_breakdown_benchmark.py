@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks._memory_breakdown import measure, part_of, retained_bytes
+from benchmarks._memory_breakdown import measure, part_of, retained_by_attribute, retained_bytes
 from benchmarks.ingest import CARDINALITY_OPERATIONS, parse_args
 from otel_perf.config import load_config
 from otel_perf.pipeline import Pipeline
@@ -45,6 +45,8 @@ def test_the_breakdown_feeds_the_cardinality_traffic() -> None:
     assert figures["held"]["spanmetrics.series"] == 12 * CARDINALITY_OPERATIONS
     retained = figures["retained_mib_by_component"]
     assert retained["spanmetrics"] > 0 and retained["anomaly"] > 0
+    arenas = figures["pymalloc_mb"]
+    assert arenas["arenas"] > 0 and 0 < arenas["objects_mb"] <= arenas["arena_mb"]
     assert figures["rss_mb"]["cardinality"] > 0
     saved = figures["saved_state_bytes_by_component"]  # what each left in the store
     assert saved["instrumentation"] > 0 and saved["anomaly"] > 0
@@ -53,3 +55,17 @@ def test_the_breakdown_feeds_the_cardinality_traffic() -> None:
 def test_the_option_parses() -> None:
     args = parse_args(["--memory-breakdown", "--trace-frames", "3"])
     assert args.memory_breakdown and args.trace_frames == 3
+
+
+def test_a_component_s_bytes_are_split_by_its_attributes() -> None:
+    pipeline = Pipeline(load_config(None), Store(":memory:", 10))
+    anomaly = pipeline.processors["anomaly"]
+    anomaly.extra = None  # type: ignore[attr-defined]
+    before, _ = retained_by_attribute(pipeline)
+    payload = [bytearray(1_000_000)]
+    anomaly.extra = payload  # type: ignore[attr-defined]
+    after, by_attribute = retained_by_attribute(pipeline)
+    size = sys.getsizeof(payload) + sys.getsizeof(payload[0])
+    assert by_attribute["anomaly.extra"] == size
+    assert after == retained_bytes(pipeline) and after["anomaly"] - before["anomaly"] == size
+    assert sum(v for k, v in by_attribute.items() if k.startswith("anomaly.")) == after["anomaly"]

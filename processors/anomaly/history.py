@@ -23,6 +23,8 @@ Entry = tuple[int, float, float, float, float]
 class History:
     """Ring buffer of the last ``capacity`` scored points of one series."""
 
+    __slots__ = ("capacity", "times_ns", "numbers", "head", "count")  # one a series
+
     def __init__(self, capacity: int) -> None:
         if capacity <= 0:
             raise ValueError(f"history capacity must be > 0, got {capacity}")

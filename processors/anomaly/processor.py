@@ -42,6 +42,9 @@ class AnomalyProcessor(Processor):
         self.untracked = 0
         self.relearned = 0  # series restored under changed settings, learning afresh
         self.streams = MetricStreams(config.max_series)
+        # each distinct resolved settings once, shared by its series (bounded by the
+        # config: the rules a series can match)
+        self._settings: dict[Settings, Settings] = {}
         self.pending: list[Finding] = []
         # one document per series, written when it changed, at most once per save_interval
         self.state = PersistedStates(context.store, self.id, SERIES, config.save_interval)
@@ -106,6 +109,7 @@ class AnomalyProcessor(Processor):
         if len(self.series) >= self.config.max_series:
             self.untracked += 1
             return None
+        settings = self._settings.setdefault(settings, settings)
         state = SeriesState.new(name, service, settings)
         saved = self.state.load(name)
         if saved:

@@ -32,7 +32,9 @@ from __future__ import annotations
 
 import math
 from array import array
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import numpy as np
 import numpy.typing as npt
@@ -143,6 +145,10 @@ class ChangePoint:
         return self.declared_at - self.index
 
 
+_NO_STREAK: Mapping[int, int] = MappingProxyType({})
+"""No candidate found yet (shared: a detector replaces it, never changes it)."""
+
+
 class ChangePointDetector:
     """:func:`detect` on the points since the last declared change, as they arrive.
 
@@ -192,8 +198,9 @@ class ChangePointDetector:
         self._buffer = array("d")
         self._width = 0
         self._seen = 0
-        self._declared: list[ChangePoint] = []
-        self._streak: dict[int, int] = {}  # candidate -> consecutive runs that found it
+        # made when first needed (most series declare nothing: ~120 B each at 5,000 series)
+        self._declared: Sequence[ChangePoint] = ()
+        self._streak: Mapping[int, int] = _NO_STREAK  # candidate -> consecutive runs found it
 
     @property
     def reported(self) -> list[int]:
@@ -246,8 +253,9 @@ class ChangePointDetector:
             near = [k for k in self._streak if abs(k - cp) < self.min_size]
             streak[cp] = 1 + max((self._streak[k] for k in near), default=0)
         new = sorted(cp for cp, runs in streak.items() if final or runs >= self.confirm)
-        self._streak = {cp: runs for cp, runs in streak.items() if cp > max(new, default=-1)}
+        kept = {cp: runs for cp, runs in streak.items() if cp > max(new, default=-1)}
+        self._streak = kept or _NO_STREAK
         if new:
-            self._declared.extend(ChangePoint(cp, self._seen) for cp in new)
+            self._declared = [*self._declared, *(ChangePoint(cp, self._seen) for cp in new)]
             del self._buffer[: (new[-1] - offset) * self._width]  # restart at the latest change
         return new

@@ -12,6 +12,7 @@ statements) around a change's interval, to judge whether the change was the envi
 
 from __future__ import annotations
 
+import sys
 from array import array
 from typing import Any
 
@@ -108,6 +109,7 @@ class ChangeTracker:
                 self.untracked += 1
                 return []
             statement = operation.startswith(STATEMENT_PREFIX)
+            service = sys.intern(service)  # one copy of the text for all its series
             state = _Series(service, statement, self.window, self.every, self.min_size)
             self.series[name] = state
         state.add(t_ns / NS, p95_ms, usage)

@@ -30,6 +30,7 @@ shift with (the last minute of span metrics may still hold the old calling patte
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -147,6 +148,8 @@ class VersionUsage:
         """:meth:`execution` of each value in turn (summed in that order)."""
         key = (service, version, statement)
         count, total = self.statements.get(key, (0, 0.0))
+        if not count:  # a new key, held from now on: its strings shared with other keys
+            key = (sys.intern(service), sys.intern(version), sys.intern(statement))
         if count or len(self.statements) < self.max_series:
             summed = np.add.accumulate(np.concatenate(([total], values_ms)))[-1]
             self.statements[key] = (count + len(values_ms), float(summed))

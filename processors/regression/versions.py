@@ -8,6 +8,7 @@ the first ``window`` of the new one. A comparison is ready once the new version 
 
 from __future__ import annotations
 
+import sys
 from array import array
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
@@ -176,8 +177,10 @@ class VersionTracker:
             if len(self.seen) >= self.max_series:  # services are wire data: bounded too
                 self.untracked += n
                 return None
+            service = sys.intern(service)  # held as long as the service: one copy of its text
             seen = self.seen[service] = {}
-        if version not in seen:  # stragglers of an older version do not switch back
+        if version not in seen:
+            version = sys.intern(version)  # stragglers of an older version do not switch back
             if seen:
                 self._new_version(service, self.current[service], version)
                 self._record_release(service, self.current[service], version, t_ns)
@@ -190,9 +193,11 @@ class VersionTracker:
             if len(self.samples) >= self.max_series:
                 self.untracked += n
                 return None
+            operation = sys.intern(operation)  # the same on many services: one string
             versions = self.samples[(service, operation)] = {}
             self.operations.setdefault(service, []).append(operation)
         if version not in versions:
+            version = sys.intern(version)
             versions[version] = VersionSamples(self.window)
             while len(versions) > KEPT_VERSIONS:
                 del versions[next(iter(versions))]  # oldest first: dicts keep insertion order

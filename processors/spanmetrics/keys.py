@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from collections import Counter
 from collections.abc import Mapping
 
@@ -59,7 +60,12 @@ class Keyer:
         # series -> priority << RANK_SHIFT | uses: one int a series (ordered as (priority,
         # uses)); keyed by the SeriesKey, whose hash is kept, not the raw tuple
         self._uses: dict[SeriesKey, int] = {}
-        self._per_service: dict[str, set[tuple[object, ...]]] = {}
+        # a list, not a set: a set of 20 keys costs ~2 KB, the list ~250 B (removal is
+        # rare: an eviction)
+        self._per_service: dict[str, list[tuple[object, ...]]] = {}
+        # the dimensions of admitted keys, each made once: most series share theirs with
+        # others (the same route on every service); bounded like the series
+        self._dims: dict[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]] = {}
         # keys turned away per service, with how often (bounded like the series)
         self._pending: dict[str, dict[tuple[object, ...], int]] = {}
         # one overflow key per tracked service (and the shared one): bounded by max_services
@@ -201,7 +207,7 @@ class Keyer:
             if len(self._per_service) >= self.max_services:
                 self.overflowed_spans += 1
                 return self._overflow_key(OVERFLOW)
-            admitted = self._per_service[service] = set()
+            admitted = self._per_service[service] = []
         if len(admitted) >= self.max_series:
             if not self._make_room(raw, service, priority):  # a swap: the total stays
                 self.overflowed_spans += 1
@@ -209,16 +215,26 @@ class Keyer:
         elif len(self._keys) >= self.max_total:
             self.overflowed_spans += 1
             return self._overflow_key(service)
+        uses = 1 + self._pending.get(service, {}).pop(raw, 0)
+        raw = _interned(raw)  # held as long as the series: its strings shared with others
+        key = SeriesKey(sys.intern(service), str(raw[1]), int(kind), self._shared_dims(raw))
+        self._keys[raw] = key
+        self._uses[key] = priority << RANK_SHIFT | uses
+        admitted.append(raw)
+        return key
+
+    def _shared_dims(self, raw: tuple[object, ...]) -> tuple[tuple[str, str], ...]:
         dims = tuple(
-            (name, str(value))
+            (name, sys.intern(str(value)))
             for name, value in zip(self._names, raw[3:], strict=True)
             if value is not None
         )
-        key = SeriesKey(service, str(raw[1]), int(kind), dims)
-        self._keys[raw] = key
-        self._uses[key] = priority << RANK_SHIFT | (1 + self._pending.get(service, {}).pop(raw, 0))
-        admitted.add(raw)
-        return key
+        found = self._dims.get(dims)
+        if found is None:
+            if len(self._dims) > len(self._keys):
+                self._dims.clear()  # keys evicted since left theirs here: start again
+            found = self._dims[dims] = dims
+        return found
 
     def _make_room(self, raw: tuple[object, ...], service: str, priority: int) -> bool:
         """Count a turned-away key; evict the least used series when it has become rarer."""
@@ -235,7 +251,7 @@ class Keyer:
         uses, rank = packed & USES, packed >> RANK_SHIFT
         if (rank, uses) >= (priority, seen):
             return False
-        admitted.discard(victim)
+        admitted.remove(victim)
         del packed_uses[keys[victim]], keys[victim]
         self.evicted_series += 1
         return True
@@ -249,6 +265,13 @@ class Keyer:
     @property
     def series(self) -> int:
         return len(self._keys)
+
+
+def _interned(raw: tuple[object, ...]) -> tuple[object, ...]:
+    """``raw`` with every string in it interned: the same operation, route or method on
+    a thousand services is one string, not one per series (an interned string is freed
+    once no one holds it)."""
+    return tuple(sys.intern(v) if type(v) is str else v for v in raw)
 
 
 def _extend(

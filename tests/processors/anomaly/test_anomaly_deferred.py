@@ -121,3 +121,19 @@ def test_a_deferred_series_holds_a_fraction_of_a_built_one() -> None:
             tracemalloc.stop()
     held, built = sizes
     assert held * 5 < built, sizes
+
+
+def test_waiting_series_share_one_empty_history_and_each_built_one_has_its_own() -> None:
+    config = AnomalyConfig(history_points=20)
+    first, second = deferred(NAMES[0], config), deferred(NAMES[0], config)
+    assert first.history is second.history and not first.history.view()
+    with pytest.raises(RuntimeError, match="before its detector"):
+        first.history.append(T0, 1.0, 0.0, 2.0, 0.0)
+    for point in points(DEFERRED_POINTS + 3, seed=4):
+        observe(first, point)
+    assert first.built is not None and first.history is not second.history
+    assert len(first.history) == min(20, DEFERRED_POINTS + 3) and not second.history.view()
+    restored = deferred(NAMES[0], config)
+    restored.restore(json.loads(json.dumps(first.to_dict())))
+    assert restored.history is not second.history
+    assert restored.history.view() == first.history.view()

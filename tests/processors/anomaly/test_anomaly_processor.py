@@ -100,6 +100,19 @@ def test_span_metrics_series_from_the_hub(tmp_path: Path) -> None:
     assert processor.snapshot()["series"] == 3  # rate, error_ratio, p95_ms
 
 
+def test_series_under_the_same_rule_share_one_settings(tmp_path: Path) -> None:
+    processor = make(tmp_path, rules=[{"match": "metric:q*", "direction": "up"}])
+    for name in ("queue.depth", "queue.age", "heap", "threads"):
+        processor.consume_metrics(MetricBatch([gauge(0, 1.0, name)]))
+    series = processor.series
+    assert series["metric:queue.depth{worker}"].settings.direction == "up"
+    assert (
+        series["metric:queue.depth{worker}"].settings is series["metric:queue.age{worker}"].settings
+    )
+    assert series["metric:heap{worker}"].settings is series["metric:threads{worker}"].settings
+    assert series["metric:heap{worker}"].settings != series["metric:queue.age{worker}"].settings
+
+
 def test_the_error_ratio_is_judged_with_the_calls_it_is_over(tmp_path: Path) -> None:
     hub = SeriesHub()
     processor = make(tmp_path, hub=hub, span_signals=["error_ratio"], warm_up=200)

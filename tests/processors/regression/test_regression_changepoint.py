@@ -100,6 +100,19 @@ def test_online_detector_reports_each_change_once() -> None:
     assert detector.flush() == []  # nothing is reported twice
 
 
+def test_detectors_that_found_nothing_hold_nothing_of_their_own_and_stay_apart() -> None:
+    quiet = [ChangePointDetector(window=200) for _ in range(2)]
+    for detector in quiet:
+        stream(detector, steps(6, [5.0], [60]))
+    busy = ChangePointDetector(window=200)
+    found = stream(busy, steps(4, [0, 3, -1], [150, 100, 150])) + busy.flush()
+    assert close(sorted(found), [150, 250]) and busy.reported == found
+    assert [d.reported for d in quiet] == [[], []] and [d.declared for d in quiet] == [[], []]
+    assert quiet[0]._streak is quiet[1]._streak and not quiet[0]._streak  # one shared empty
+    assert stream(quiet[0], steps(7, [5.0, 9.0], [0, 120])) + quiet[0].flush()
+    assert quiet[1].reported == [] and busy.reported == found
+
+
 def test_online_detector_is_bounded() -> None:
     x = steps(5, [0, 4], [1000, 100])
     detector = ChangePointDetector(window=300)

@@ -40,3 +40,16 @@ def test_samples_saved_before_their_times_were_kept_load_with_zero_times() -> No
     samples = tracker.samples[("shop", "GET /")]["1.0"]
     assert samples.head.tolist() == [1.0, 2.0] and samples.head_ns.tolist() == [0, 0]
     assert tracker.saved().samples[0][2]["1.0"].tail_ns == [0, 0]
+
+
+def test_the_same_operation_and_version_on_many_services_are_held_once() -> None:
+    def fresh(text: str) -> str:
+        return "".join(list(text))  # equal, another object: as each batch decodes its own
+
+    tracker = VersionTracker(window=5, max_series=10)
+    for service in ("a", "b", "c"):
+        tracker.add(fresh(service), fresh("2.0"), fresh("GET /items/{id}"), 10.0, 1)
+    first, *others = (tracker.operations[s][0] for s in "abc")
+    assert all(op is first for op in others)
+    versions = [next(iter(tracker.samples[(s, "GET /items/{id}")])) for s in "abc"]
+    assert versions[0] is versions[1] is versions[2] == "2.0"

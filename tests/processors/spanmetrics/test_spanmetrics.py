@@ -11,7 +11,7 @@ import pytest
 from otel_perf.component import Context
 from otel_perf.model import Resource, SpanBatch, SpanKind, SpanRecord
 from otel_perf.processors.spanmetrics.config import SpanMetricsConfig
-from otel_perf.processors.spanmetrics.keys import OVERFLOW
+from otel_perf.processors.spanmetrics.keys import OVERFLOW, Keyer
 from otel_perf.processors.spanmetrics.processor import SpanMetricsProcessor, red_row
 from otel_perf.processors.spanmetrics.windows import Rollup
 from otel_perf.rollups import REDBlock
@@ -391,3 +391,26 @@ def test_what_stays_after_close_reads_as_the_red_objects_merged(make: Any) -> No
     assert dict(minute_1.values.items()) == _merged(bases[6:12])
     (hour,) = [i for i in make.published if i.resolution_s == 3600]
     assert dict(hour.values.items()) == _merged([minute_0, minute_1, *bases[12:]])
+
+
+def test_series_of_the_same_route_on_many_services_share_their_text() -> None:
+    keyer = Keyer(["http.route", "http.request.method"], max_series_per_service=2, max_services=10)
+
+    def fresh(text: str) -> str:
+        return "".join(list(text))  # an equal string that is another object, as each batch has
+
+    keys = [
+        keyer.key(span(1, service=fresh(f"svc-{i}"), name=fresh("GET /items/{id}")))
+        for i in range(3)
+    ]
+    assert keys[0] is not None and keys[1] is not None and keys[2] is not None
+    assert keys[0].operation is keys[1].operation is keys[2].operation
+    assert keys[0].dims is keys[1].dims is keys[2].dims  # one tuple of dimensions for all
+    assert keys[0].dims == (("http.route", "/items/{id}"), ("http.request.method", "GET"))
+    assert keyer.key(span(2, service="svc-1", name="GET /items/{id}")) is keys[1]
+    # the table of dimensions stays within the series held, however many were evicted
+    for n in range(50):
+        route = {"http.route": f"/r{n}"}
+        for _ in range(2):
+            keyer.key(span(3, service="svc-0", name=f"GET /r{n}", **route))
+    assert keyer.evicted_series > 0 and len(keyer._dims) <= keyer.series + 1
