@@ -38,6 +38,8 @@ def _series() -> cv.Series:
         (cv.Decision(0.55, 50, 1.0, 0.0), DetectorSettings()),
         (cv.Decision(0.5, 100, 1.0), DetectorSettings(coarse_blocks=(24,))),
         (cv.Decision(0.5, 100, 1.0, 1.0, 0.0), DetectorSettings(coarse_blocks=(24,))),
+        (cv.Decision(0.55, 100, 1.0, second_weight=0.5), DetectorSettings()),
+        (cv.Decision(0.5, 50, 1.0, second_weight=1.0), DetectorSettings()),
     ],
 )
 def test_detections_after_the_fact_are_what_the_detector_does(
@@ -147,3 +149,20 @@ def test_with_the_block_model_each_candidate_is_there_on_and_off() -> None:
     assert len(plain) == 24 and len(both) == 48
     assert sorted(c.decision.coarse_weight for c in both) == [0.0] * 24 + [1.0] * 24
     assert "coarse_weight=0.0" in cv.describe(both[-1], DetectorSettings(coarse_blocks=(24,)))
+
+
+def test_with_the_second_model_each_candidate_is_there_with_it_and_without() -> None:
+    base = DetectorSettings(second_weight=0.5)
+    both = cv.default_grid(base)
+    assert len(both) == 48
+    assert sorted(c.decision.second_weight for c in both) == [0.0] * 24 + [0.5] * 24
+    assert "second_weight=0.5" in cv.describe(both[-1], base)
+    assert "second_weight=0.0" in cv.describe(both[0], base)
+    # off, the describe line is what it was
+    assert "second_weight" not in cv.describe(cv.default_grid()[0])
+
+
+def test_the_threshold_grid_can_be_widened() -> None:
+    wide = cv.default_grid(thresholds=(0.45, 0.5, 0.55, 0.6))
+    assert len(wide) == 32
+    assert sorted({c.decision.threshold for c in wide}) == [0.45, 0.5, 0.55, 0.6]

@@ -27,7 +27,9 @@ scored by all of them first, then learned (no look-ahead):
 8. **Block means** (:class:`~.coarse.BlockMeans`), off by default (``coarse_blocks``): the
    means of blocks of ``B`` points judged by their own predictors, a slow bump being a spike
    of them; measured on NAB and left off (``processors/anomaly/README.md``, round 6).
-9. **Score** ``max_m −log10(q_m) / 10`` clipped to ``[0, 1]`` (0.5 ⇔ q = 10⁻⁵), zero during the
+9. **Score** ``max_m −log10(q_m) / 10`` clipped to ``[0, 1]`` (0.5 ⇔ q = 10⁻⁵; with
+   ``second_weight`` g > 0, off by default, the second largest model score adds ``g`` times
+   itself: :mod:`~.combine`), zero during the
    warm-up; after a score at or above the threshold, scores are damped for ``refractory``
    points, since only the first alert of an episode is news (NAB rewards the earliest
    detection of a window and charges every later one outside it).
@@ -49,6 +51,7 @@ from typing import Any
 
 from otel_perf.codec import StateError, decode, encode
 from otel_perf.processors.anomaly.coarse import BlockMeans
+from otel_perf.processors.anomaly.combine import combine
 from otel_perf.processors.anomaly.likelihood import (
     LOG_SCALE,
     Likelihood,
@@ -116,6 +119,7 @@ class DetectorSettings:
     run_decay: float = 0.999
     refractory: int = 100
     refractory_factor: float = 0.0
+    second_weight: float = 0.0  # off: the score is the largest model score (combine.py)
     recurrence: bool = True
     recurrence_alpha: float = 3e-4
     recurrence_free: int = 2
@@ -299,6 +303,8 @@ class Detector:
         scores = tuple(min(1.0, max(0.0, s / LOG_SCALE)) for s in surprises)
         top = max(scores)
         best = scores.index(top)
+        if cfg.second_weight > 0.0:  # off by default (combine.py: measured, left off)
+            top = combine(scores, cfg.second_weight)
         low, high = self._band(best, counted is not None)
         # the judgement is assembled only when asked for: most points are never explained
         self._judged = (best, self.predictors.judge, low, high, scores, surprises)
