@@ -1,7 +1,8 @@
 """Alarm rules measured on NAB in round 7 and left off: ``python -m benchmarks.nab --alarm-rules``.
 
-How the models' scores become an alarm, beside the detector's rule (an alert when the largest
-model score reaches the threshold, then ``refractory`` points of silence). Each rule acts on
+How the models' scores become an alarm, beside the rule they were measured against (round 6's:
+an alert when the largest model score reaches the threshold, then ``refractory`` points of
+silence; the second model's weight ``g`` at 0). Each rule acts on
 the per-model scores of the default settings after the fact (``_nab_cv.model_scores``), so one
 run of the detector serves them all, and is cross-validated leave one category out like the
 detector's own grid, with the same 6 decisions (threshold 0.45 / 0.5 / 0.55 × refractory 50 /
@@ -21,7 +22,8 @@ detector's own grid, with the same 6 decisions (threshold 0.45 / 0.5 / 0.55 × r
   outside: negative, its weight the false alarm's cost), the probability it needs chosen on
   the training categories; the held-out category is scored with both.
 
-None beats the detector's rule held out (``processors/anomaly/README.md``, round 7).
+None beats that rule held out (``processors/anomaly/README.md``, round 7); what did, the
+second model's weight (``combine.py``), is in the detector and its grid (``_nab_cv.py``).
 """
 
 from __future__ import annotations
@@ -239,7 +241,7 @@ def report(
     plain = np.stack([table.raw(cv.Candidate(settings, d)) for d in DECISIONS])
     pooled, mean, _ = loco(table, plain)
     print(f"alarm rules (round 7), leave one category out over {len(DECISIONS)} decisions:")
-    print(f"  the detector's rule: pooled {pooled:.2f}, mean of folds {mean:.2f}")
+    print(f"  the largest model score (g = 0): pooled {pooled:.2f}, mean of folds {mean:.2f}")
     out = {"detector": {"pooled": round(pooled, 2), "fold_mean": round(mean, 2)}}
     for name, rule in RULES.items():
         raws = np.stack([_raws(table, per_model, rule, d) for d in DECISIONS])

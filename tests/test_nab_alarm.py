@@ -114,4 +114,4 @@ def test_report_on_two_categories(capsys: pytest.CaptureFixture[str]) -> None:
         "learned combiner with the series' alarm history"
     }
     assert all(-100.0 <= v["pooled"] <= 100.0 for v in out.values())
-    assert "the detector's rule" in capsys.readouterr().out
+    assert "the largest model score (g = 0)" in capsys.readouterr().out

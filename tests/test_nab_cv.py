@@ -144,25 +144,30 @@ def test_error_bursts_are_found_and_the_clean_ratio_stays_quiet() -> None:
 
 
 def test_with_the_block_model_each_candidate_is_there_on_and_off() -> None:
-    plain = cv.default_grid()
-    both = cv.default_grid(DetectorSettings(coarse_blocks=(24,)))
+    plain = cv.default_grid(DetectorSettings(second_weight=0.0))
+    coarse = DetectorSettings(coarse_blocks=(24,), second_weight=0.0)
+    both = cv.default_grid(coarse)
     assert len(plain) == 24 and len(both) == 48
     assert sorted(c.decision.coarse_weight for c in both) == [0.0] * 24 + [1.0] * 24
-    assert "coarse_weight=0.0" in cv.describe(both[-1], DetectorSettings(coarse_blocks=(24,)))
+    assert "coarse_weight=0.0" in cv.describe(both[-1], coarse)
 
 
 def test_with_the_second_model_each_candidate_is_there_with_it_and_without() -> None:
-    base = DetectorSettings(second_weight=0.5)
+    base = DetectorSettings()  # the default weighs the second model's score 0.5
     both = cv.default_grid(base)
-    assert len(both) == 48
+    assert base.second_weight == 0.5 and len(both) == 48
     assert sorted(c.decision.second_weight for c in both) == [0.0] * 24 + [0.5] * 24
     assert "second_weight=0.5" in cv.describe(both[-1], base)
     assert "second_weight=0.0" in cv.describe(both[0], base)
-    # off, the describe line is what it was
-    assert "second_weight" not in cv.describe(cv.default_grid()[0])
+    assert cv.shipped(base).decision == cv.Decision(0.55, 100, 1.0, second_weight=0.5)
+    # without it, the grid and its describe lines are what they were
+    off = DetectorSettings(second_weight=0.0)
+    assert len(cv.default_grid(off)) == 24
+    assert "second_weight" not in cv.describe(cv.default_grid(off)[0], off)
 
 
 def test_the_threshold_grid_can_be_widened() -> None:
-    wide = cv.default_grid(thresholds=(0.45, 0.5, 0.55, 0.6))
-    assert len(wide) == 32
+    off = DetectorSettings(second_weight=0.0)
+    wide = cv.default_grid(off, thresholds=(0.45, 0.5, 0.55, 0.6))
+    assert len(wide) == 32 and len(cv.default_grid(thresholds=(0.45, 0.5, 0.55, 0.6))) == 64
     assert sorted({c.decision.threshold for c in wide}) == [0.45, 0.5, 0.55, 0.6]
