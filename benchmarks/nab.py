@@ -225,9 +225,9 @@ def main(argv: list[str] | None = None) -> None:
         type=_weight,
         default=None,
         metavar="G",
-        help="the detector's score adds G times the second largest model score to the "
-        "largest (off by default, combine.py); each fold of the cross-validation chooses "
-        "whether it does",
+        help="the weight of the second largest model score in the detector's score "
+        "(combine.py; default 0.5, 0 for the largest alone); each fold of the "
+        "cross-validation chooses G or 0",
     )
     parser.add_argument(
         "--thresholds",
@@ -378,10 +378,13 @@ def cross_validated(
 
 
 def _weight(text: str) -> float:
-    """An argparse ``type`` for a weight in ``(0, 2]``."""
-    value = float(text)
-    if not 0.0 < value <= 2.0:
-        raise argparse.ArgumentTypeError(f"must be above 0 and at most 2, got {text}")
+    """An argparse ``type`` for a weight in ``[0, 2]``."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.0 <= value <= 2.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 2, got {text}")
     return value
 
 

@@ -15,6 +15,7 @@ if str(ROOT) not in sys.path:
 from benchmarks import _nab_alarm as alarm  # noqa: E402
 from benchmarks import _nab_cv as cv  # noqa: E402
 from benchmarks import _nab_scoring as nab  # noqa: E402
+from benchmarks import nab as nab_benchmark  # noqa: E402
 from otel_perf.processors.anomaly.detector import MODELS  # noqa: E402
 
 NAB_DIR = ROOT.parent / "shared" / "datasets" / "nab"
@@ -115,3 +116,21 @@ def test_report_on_two_categories(capsys: pytest.CaptureFixture[str]) -> None:
     }
     assert all(-100.0 <= v["pooled"] <= 100.0 for v in out.values())
     assert "the largest model score (g = 0)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--thresholds", "0.5,x"], "expected numbers separated by commas, got '0.5,x'"),
+        (["--thresholds", "0.5,1.5"], "expected 1 to 12 thresholds in (0, 1], got '0.5,1.5'"),
+        (["--second-model", "3"], "must be between 0 and 2, got 3"),
+        (["--second-model", "half"], "expected a number, got 'half'"),
+    ],
+)
+def test_the_nab_flags_name_what_they_cannot_use(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        nab_benchmark.main(argv)
+    err = capsys.readouterr().err
+    assert message in err and argv[0] in err

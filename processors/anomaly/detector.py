@@ -31,19 +31,17 @@ scored by all of them first, then learned (no look-ahead):
    clipped to ``[0, 1]``, the largest plus ``g = second_weight`` (0.5) times the second
    largest (:mod:`~.combine`; at the threshold 0.55 one model alone alerts at q = 10⁻⁵·⁵, two
    models at 10⁻³·⁷ each; a ratio with its calls is judged by its largest count tail alone),
-   zero during the
-   warm-up; after a score at or above the threshold, scores are damped for ``refractory``
-   points, since only the first alert of an episode is news (NAB rewards the earliest
-   detection of a window and charges every later one outside it).
+   zero during the warm-up; after a score at or above the threshold, scores are damped for
+   ``refractory`` points, since only the first alert of an episode is news (NAB rewards the
+   earliest detection of a window and charges every later one outside it).
 
 :meth:`Detector.explain` says which model judged the last point and the band it expected.
 State is a fixed number of floats plus ``n_buckets ≤ max_buckets`` per period: independent of
-the history length, and JSON-ready through :meth:`Detector.to_dict`. The threshold,
-the second model's weight (round 7),
-refractory length, range tolerance, the shift model's time scales and whether it runs were
-selected on the NAB development subset over a small grid, with leave-one-category-out
-cross-validation reported beside (``python -m benchmarks.nab``, ``benchmarks/_nab_cv.py``);
-the other rates are the previous detector's.
+the history length, and JSON-ready through :meth:`Detector.to_dict`. The threshold, the
+second model's weight (round 7), refractory length, range tolerance, the shift model's time
+scales and whether it runs were selected on the NAB development subset over a small grid,
+with leave-one-category-out cross-validation reported beside (``python -m benchmarks.nab``,
+``benchmarks/_nab_cv.py``); the other rates are the previous detector's.
 """
 
 from __future__ import annotations
