@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks import _nab_alarm as alarm
 from benchmarks import _nab_cv as cv
 from benchmarks import _nab_diagnose as diagnosis
 from benchmarks import _nab_scoring as nab
@@ -227,6 +228,28 @@ def main(argv: list[str] | None = None) -> None:
         help="the block-means model's blocks of a duration: HOURS hours (24 by default; their "
         "points from the series' sampling step), 0 for none; each fold chooses whether it runs",
     )
+    parser.add_argument(
+        "--second-model",
+        type=_weight,
+        default=None,
+        metavar="G",
+        help="the weight of the second largest model score in the detector's score "
+        "(combine.py; default 0.5, 0 for the largest alone); each fold of the "
+        "cross-validation chooses G or 0",
+    )
+    parser.add_argument(
+        "--thresholds",
+        type=_thresholds,
+        default=cv.THRESHOLDS,
+        metavar="T,T,...",
+        help="the thresholds the cross-validation chooses among (default 0.45,0.5,0.55)",
+    )
+    parser.add_argument(
+        "--alarm-rules",
+        action="store_true",
+        help="also cross-validate the alarm rules measured in round 7 and left off "
+        "(benchmarks/_nab_alarm.py)",
+    )
     args = parser.parse_args(argv)
     base = robust(DetectorSettings()) if args.robust else DetectorSettings()
     if args.coarse is not None:
@@ -234,6 +257,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.coarse_duration is not None:
         hours = args.coarse_duration
         base = replace(base, coarse_duration_s=(3600.0 * hours,) if hours else ())
+    if args.second_model is not None:
+        base = replace(base, second_weight=args.second_model)
 
     windows = nab.load_windows(args.labels)
     profiles = nab.load_profiles(args.profiles)
@@ -252,6 +277,7 @@ def main(argv: list[str] | None = None) -> None:
         "settings": "robust" if args.robust else "generic",
         "coarse_blocks": list(base.coarse_blocks),
         "coarse_duration_s": list(base.coarse_duration_s),
+        "second_weight": base.second_weight,
         "default_threshold": DEFAULT_THRESHOLD,
         "scores": {},
         "optimized": {},
@@ -290,7 +316,12 @@ def main(argv: list[str] | None = None) -> None:
     summary["state_json_bytes_per_series"] = json_size
     print(f"{size} bytes of detector state per series at most ({json_size} as JSON; {name})")
     if not args.no_cv:
-        summary["loco"] = cross_validated(args.data, windows, profiles, base, args.diagnose)
+        summary["loco"] = cross_validated(
+            args.data, windows, profiles, base, args.diagnose, args.thresholds
+        )
+    if args.alarm_rules:
+        series = cv.load_series(args.data, sorted(windows))
+        summary["alarm_rules"] = alarm.report(series, windows, profiles["standard"])
     print(json.dumps(summary))
 
 
@@ -300,6 +331,7 @@ def cross_validated(
     profiles: dict[str, nab.CostMatrix],
     base: DetectorSettings | None = None,
     details: bool = False,
+    thresholds: tuple[float, ...] = cv.THRESHOLDS,
 ) -> dict[str, Any]:
     """Leave-one-category-out standard score over :func:`_nab_cv.default_grid`.
 
@@ -310,7 +342,7 @@ def cross_validated(
     series = cv.load_series(data, sorted(windows))
     table = cv.Table(series, windows, profiles["standard"])
     base = base or DetectorSettings()
-    candidates = cv.default_grid(base)
+    candidates = cv.default_grid(base, thresholds)
     for settings in dict.fromkeys(c.settings for c in candidates):
         table.add(settings)
     result = cv.cross_validate(table, candidates)
@@ -355,6 +387,30 @@ def cross_validated(
         "folds": folds,
         "in_sample_choice_is_default": shipped,
     }
+
+
+def _weight(text: str) -> float:
+    """An argparse ``type`` for a weight in ``[0, 2]``."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.0 <= value <= 2.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 2, got {text}")
+    return value
+
+
+def _thresholds(text: str) -> tuple[float, ...]:
+    """An argparse ``type`` for a comma-separated list of 1–12 thresholds in ``(0, 1]``."""
+    try:
+        values = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected numbers separated by commas, got {text!r}"
+        ) from None
+    if not 1 <= len(values) <= 12 or not all(0.0 < v <= 1.0 for v in values):
+        raise argparse.ArgumentTypeError(f"expected 1 to 12 thresholds in (0, 1], got {text!r}")
+    return values
 
 
 def _losses(found: diagnosis.Diagnosis) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
@@ -39,6 +40,9 @@ def _series() -> cv.Series:
         (cv.Decision(0.5, 100, 1.0), DetectorSettings(coarse_blocks=(24,))),
         (cv.Decision(0.5, 100, 1.0, 1.0, 0.0), DetectorSettings(coarse_blocks=(24,))),
         (cv.Decision(0.5, 100, 1.0, 1.0, 0.0), DetectorSettings()),
+        (cv.Decision(0.55, 100, 1.0, second_weight=0.5), DetectorSettings()),
+        (cv.Decision(0.5, 50, 1.0, second_weight=1.0), DetectorSettings()),
+        (cv.Decision(0.55, 100, 1.0, 1.0, 0.0, 0.5), DetectorSettings()),
     ],
 )
 def test_detections_after_the_fact_are_what_the_detector_does(
@@ -143,9 +147,41 @@ def test_error_bursts_are_found_and_the_clean_ratio_stays_quiet() -> None:
 
 
 def test_with_the_block_model_each_candidate_is_there_on_and_off() -> None:
-    plain = cv.default_grid(DetectorSettings(coarse_duration_s=()))
-    both = cv.default_grid(DetectorSettings(coarse_blocks=(24,), coarse_duration_s=()))
-    assert len(cv.default_grid()) == 48  # the blocks of a day: on by default, on or off per fold
+    plain = cv.default_grid(DetectorSettings(coarse_duration_s=(), second_weight=0.0))
+    coarse = DetectorSettings(coarse_blocks=(24,), coarse_duration_s=(), second_weight=0.0)
+    both = cv.default_grid(coarse)
     assert len(plain) == 24 and len(both) == 48
     assert sorted(c.decision.coarse_weight for c in both) == [0.0] * 24 + [1.0] * 24
-    assert "coarse_weight=0.0" in cv.describe(both[-1], DetectorSettings(coarse_blocks=(24,)))
+    assert "coarse_weight=0.0" in cv.describe(both[-1], coarse)
+
+
+def test_with_the_second_model_each_candidate_is_there_with_it_and_without() -> None:
+    base = DetectorSettings(coarse_duration_s=())  # the second model's weight 0.5, by default
+    both = cv.default_grid(base)
+    assert base.second_weight == 0.5 and len(both) == 48
+    assert sorted(c.decision.second_weight for c in both) == [0.0] * 24 + [0.5] * 24
+    assert "second_weight=0.5" in cv.describe(both[-1], base)
+    assert "second_weight=0.0" in cv.describe(both[0], base)
+    assert cv.shipped(base).decision == cv.Decision(0.55, 100, 1.0, second_weight=0.5)
+    # without it, the grid and its describe lines are what they were
+    off = DetectorSettings(coarse_duration_s=(), second_weight=0.0)
+    assert len(cv.default_grid(off)) == 24
+    assert "second_weight" not in cv.describe(cv.default_grid(off)[0], off)
+
+
+def test_the_default_grid_offers_both_round_7_changes_on_and_off() -> None:
+    joint = cv.default_grid()  # the blocks of a day and the second model's weight, by default
+    assert len(joint) == 96 and len(set(joint)) == 96
+    pairs = Counter((c.decision.coarse_weight, c.decision.second_weight) for c in joint)
+    assert pairs == {(1.0, 0.0): 24, (1.0, 0.5): 24, (0.0, 0.0): 24, (0.0, 0.5): 24}
+    shipped = cv.shipped()
+    assert shipped in joint
+    assert shipped.decision == cv.Decision(0.55, 100, 1.0, 1.0, 1.0, 0.5)
+    assert cv.describe(shipped) == "threshold=0.55 refractory=100 second_weight=0.5"
+
+
+def test_the_threshold_grid_can_be_widened() -> None:
+    off = DetectorSettings(coarse_duration_s=(), second_weight=0.0)
+    wide = cv.default_grid(off, thresholds=(0.45, 0.5, 0.55, 0.6))
+    assert len(wide) == 32 and len(cv.default_grid(thresholds=(0.45, 0.5, 0.55, 0.6))) == 128
+    assert sorted({c.decision.threshold for c in wide}) == [0.45, 0.5, 0.55, 0.6]

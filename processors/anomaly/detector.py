@@ -30,18 +30,22 @@ scored by all of them first, then learned (no look-ahead):
    five-minute and hourly series), chosen by leave-one-category-out on NAB in round 7; blocks
    of ``B`` points (``coarse_blocks``) are off by default (round 6,
    ``processors/anomaly/README.md``).
-9. **Score** ``max_m −log10(q_m) / 10`` clipped to ``[0, 1]`` (0.5 ⇔ q = 10⁻⁵), zero during the
-   warm-up; after a score at or above the threshold, scores are damped for ``refractory``
-   points, since only the first alert of an episode is news (NAB rewards the earliest
-   detection of a window and charges every later one outside it).
+9. **Score** ``min(1, s_(1) + g · s_(2))`` of the models' scores ``s_m = −log10(q_m) / 10``
+   clipped to ``[0, 1]``, the largest plus ``g = second_weight`` (0.5) times the second
+   largest (:mod:`~.combine`; at the threshold 0.55 one model alone alerts at q = 10⁻⁵·⁵, two
+   models at 10⁻³·⁷ each; a ratio with its calls is judged by its largest count tail alone),
+   zero during the warm-up; after a score at or above the threshold, scores are damped for
+   ``refractory`` points, since only the first alert of an episode is news (NAB rewards the
+   earliest detection of a window and charges every later one outside it).
 
 :meth:`Detector.explain` says which model judged the last point and the band it expected.
 State is a fixed number of floats plus ``n_buckets ≤ max_buckets`` per period: independent of
-the history length, and JSON-ready through :meth:`Detector.to_dict`. The threshold,
-refractory length, range tolerance, the shift model's time scales and whether it runs were
-selected on the NAB development subset over a small grid, with leave-one-category-out
-cross-validation reported beside (``python -m benchmarks.nab``, ``benchmarks/_nab_cv.py``);
-the other rates are the previous detector's.
+the history length, and JSON-ready through :meth:`Detector.to_dict`. The threshold, the
+second model's weight and whether the blocks of a day run (round 7), refractory length, range
+tolerance, the shift model's time scales and whether it runs were selected on the NAB
+development subset over a small grid, with leave-one-category-out cross-validation reported
+beside (``python -m benchmarks.nab``, ``benchmarks/_nab_cv.py``); the other rates are the
+previous detector's.
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ from typing import Any
 
 from otel_perf.codec import StateError, decode, encode
 from otel_perf.processors.anomaly.coarse import BlockMeans
+from otel_perf.processors.anomaly.combine import combine
 from otel_perf.processors.anomaly.likelihood import (
     LOG_SCALE,
     Likelihood,
@@ -74,7 +79,7 @@ from otel_perf.processors.anomaly.saved import (
     finite_or_none,
 )
 
-DEFAULT_THRESHOLD = 0.5
+DEFAULT_THRESHOLD = 0.55
 DAY_S = 86400.0
 WEEK_S = 7 * DAY_S
 MODELS = ("predictors", "shift", "flat_line", "range", "coarse")
@@ -119,6 +124,7 @@ class DetectorSettings:
     run_decay: float = 0.999
     refractory: int = 100
     refractory_factor: float = 0.0
+    second_weight: float = 0.5  # the second largest model score's weight (combine.py); 0: max
     recurrence: bool = True
     recurrence_alpha: float = 3e-4
     recurrence_free: int = 2
@@ -307,6 +313,9 @@ class Detector:
         scores = tuple(min(1.0, max(0.0, s / LOG_SCALE)) for s in surprises)
         top = max(scores)
         best = scores.index(top)
+        if cfg.second_weight > 0.0 and counted is None:
+            # a counted ratio's two slots are two views of the same counts: not two models
+            top = combine(scores, cfg.second_weight)
         low, high = self._band(best, counted is not None)
         # the judgement is assembled only when asked for: most points are never explained
         self._judged = (best, self.predictors.judge, low, high, scores, surprises)
@@ -489,6 +498,7 @@ def _settings(config: dict[str, Any]) -> DetectorSettings:
     fields = DetectorSettings.__dataclass_fields__
     settings = {k: v for k, v in config.items() if k in fields}
     settings["seasonality_s"] = tuple(float(p) for p in settings["seasonality_s"])
+    settings.setdefault("second_weight", 0.0)  # saved before it: the maximum alone
     if "coarse_blocks" in settings:
         settings["coarse_blocks"] = tuple(int(b) for b in settings["coarse_blocks"])
     if "coarse_duration_s" in settings:  # saved before: today's default, its model afresh

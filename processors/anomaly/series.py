@@ -51,8 +51,9 @@ class Settings:
 def threshold_for(sensitivity: str) -> float:
     """The score threshold of a named sensitivity.
 
-    Scores are −log10(tail probability) / 10, so ±0.15 moves the tail probability
-    that alerts by a factor of ~30: low 10⁻⁶·⁵, medium 10⁻⁵, high 10⁻³·⁵.
+    Scores are −log10(tail probability) / 10 (with half the second most surprised model's
+    added, ``combine.py``), so ±0.15 moves the tail probability that alerts by a factor of
+    ~30: one model alone alerts at low 10⁻⁷, medium 10⁻⁵·⁵, high 10⁻⁴.
     """
     return DEFAULT_THRESHOLD + {"low": 0.15, "medium": 0.0, "high": -0.15}[sensitivity]
 

@@ -125,9 +125,11 @@ def test_a_document_saved_by_the_hand_written_pairs_continues_identically() -> N
     # and the scores that detector gave them
     golden = json.loads((TESTDATA / "detector_v4_main.json").read_text())
     restored = Detector.from_dict(golden["state"])
-    # saved before the blocks of a day: the detector continues, with them learning afresh
+    # saved before the blocks of a day: the detector continues, with them learning afresh;
+    # saved before the second model's weight: what it ran with, the largest score alone
     state, saved = restored.to_dict(), golden["state"]
-    assert state["config"] == saved["config"] | {"coarse_duration_s": [86400.0]}
+    added = {"coarse_duration_s": [86400.0], "second_weight": 0.0}
+    assert state["config"] == saved["config"] | added
     assert state["coarse"] == Detector().to_dict()["coarse"]  # a fresh model
     assert state["recurrences"][:3] == saved["recurrences"] and len(state["recurrences"]) == 4
     new = ("config", "coarse", "recurrences", "raw")

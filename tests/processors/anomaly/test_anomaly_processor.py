@@ -15,6 +15,7 @@ from otel_perf.component import Context
 from otel_perf.histogram import ExponentialHistogram
 from otel_perf.model import MetricBatch, MetricPoint, MetricType, Resource
 from otel_perf.processors.anomaly.config import AnomalyConfig
+from otel_perf.processors.anomaly.detector import DEFAULT_THRESHOLD, Detector, DetectorSettings
 from otel_perf.processors.anomaly.processor import AnomalyProcessor
 from otel_perf.processors.anomaly.series import SeriesState, settings_for
 from otel_perf.series import RED, SeriesHub, SeriesInterval, SeriesKey
@@ -195,6 +196,25 @@ def test_a_restart_under_changed_settings_learns_afresh(tmp_path: Path) -> None:
     assert changed.snapshot()["relearned"] == 1
     # learning afresh means warming up afresh: a spike right after the restart is not an alarm
     assert feed_from(changed, 101, [300.0]) == []
+
+
+def test_a_series_saved_before_round_7_learns_afresh_once(tmp_path: Path) -> None:
+    first = make(tmp_path)
+    feed(first, noisy(100))
+    saved = only(first).to_dict()
+    # as round 6 saved it: no blocks of a day, no second model's weight in the settings
+    config = saved["detector"]["config"]
+    del config["coarse_duration_s"], config["second_weight"]
+    as_it_ran = Detector.from_dict(saved["detector"]).config
+    assert as_it_ran.second_weight == 0.0 and as_it_ran.coarse_duration_s == (86400.0,)
+    restored = SeriesState.new("queue.depth", "worker", only(first).settings)
+    restored.restore(json.loads(json.dumps(saved)))
+    # the old document scored with the largest model alone: its numbers are not continued
+    assert restored.relearned and restored.detector.n == 0
+    assert restored.detector.config == DetectorSettings(threshold=DEFAULT_THRESHOLD, warm_up=30)
+    again = SeriesState.new("queue.depth", "worker", only(first).settings)
+    again.restore(restored.to_dict())
+    assert not again.relearned  # once
 
 
 def feed_from(processor: AnomalyProcessor, start: int, values: list[float]) -> list[Any]:
