@@ -9,10 +9,12 @@ from typing import Any
 
 import pytest
 from test_spanmetrics import T0, span
+from test_store_faults import read_only
 
 from otel_perf.model import SpanBatch
 from otel_perf.processors.spanmetrics.processor import SpanMetricsProcessor
 from otel_perf.processors.spanmetrics.saved import legacy_document
+from otel_perf.store import StoreWriteError
 
 S = 1_000_000_000
 MAIN = Path(__file__).parent / "testdata" / "saved_by_main.json"  # written at T0
@@ -86,6 +88,18 @@ def test_nothing_is_written_when_nothing_changed(make: Any) -> None:
     processor.consume_spans(SpanBatch([span(91, 5.0)]))
     processor.flush(T0 + 92 * S)
     assert make.store.load_state("spanmetrics", "open")["version"] == 3
+
+
+def test_a_refused_write_is_tried_again_at_the_next_flush(make: Any) -> None:
+    processor = make(**SETTINGS)
+    traffic(processor)
+    read_only(make.store)
+    with pytest.raises(StoreWriteError):  # the pipeline counts it against the processor
+        processor.flush(T0 + 85 * S)
+    read_only(make.store, on=False)
+    assert make.store.load_state("spanmetrics", "open") is None
+    processor.flush(T0 + 95 * S)  # no spans since: written all the same
+    assert held(make(**SETTINGS)) == held(processor)
 
 
 DAMAGE = [
