@@ -243,9 +243,11 @@ class HistogramBlock:
 
 
 def _sides_of(sides: Sequence[Buckets | None], n: int) -> SparseSides:
-    """One side of every row from the histograms' own buckets, row after row (so the
-    entries arrive sorted): a sparse side's sorted indices as they are, a dense side's
-    non-empty buckets."""
+    """One side of every row from the histograms' own buckets: a sparse side's sorted
+    indices as they are (all of them read as one buffer: most sides are sparse), a dense
+    side's non-empty buckets."""
+    raw_rows: list[int] = []
+    raw: list[bytes] = []
     rows: list[int] = []
     indices: list[NDArray[np.integer[Any]]] = []
     counts: list[NDArray[np.integer[Any]]] = []
@@ -253,22 +255,26 @@ def _sides_of(sides: Sequence[Buckets | None], n: int) -> SparseSides:
         if side is None:
             continue
         if side._raw is not None:
-            index = np.frombuffer(side._raw, np.int32)
-            rows.append(row)
-            indices.append(index)
-            counts.append(np.ones(index.size, np.int64))
+            raw_rows.append(row)
+            raw.append(side._raw)
         elif side._counts is not None:  # its non-empty buckets only: often a few in many
             used = np.flatnonzero(side._counts)
             rows.append(row)
             indices.append(used + side.offset)
             counts.append(side._counts[used])
-    if not rows:
-        return SparseSides.of_entries(*(np.zeros(0, np.int64),) * 3, n)
+    raw_index = np.frombuffer(b"".join(raw), np.int32)
+    raw_sizes = np.fromiter(map(len, raw), np.int64, len(raw)) // 4
     sizes = [index.size for index in indices]
+    # raw rows first, then dense ones: of_entries puts them back in row order
     return SparseSides.of_entries(
-        np.repeat(np.array(rows, np.int64), sizes),
-        np.concatenate(indices).astype(np.int64),
-        np.concatenate(counts).astype(np.int64),
+        np.concatenate(
+            (
+                np.repeat(np.array(raw_rows, np.int64), raw_sizes),
+                np.repeat(np.array(rows, np.int64), sizes),
+            )
+        ),
+        np.concatenate((raw_index, *indices)).astype(np.int64),
+        np.concatenate((np.ones(raw_index.size, np.int64), *counts)).astype(np.int64),
         n,
     )
 

@@ -6,16 +6,18 @@ import dataclasses
 import logging
 import math
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from itertools import pairwise
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from otel_perf.codec import StateError
 from otel_perf.component import Context, Factory, Processor
 from otel_perf.findings import Finding
 from otel_perf.model import SpanBatch, SpanRecord
+from otel_perf.processors.spanmetrics import saved
 from otel_perf.processors.spanmetrics.config import SpanMetricsConfig
 from otel_perf.processors.spanmetrics.grouping import SeriesGroups, group_raws, series_groups
 from otel_perf.processors.spanmetrics.keys import ALIASES, Keyer, priority
@@ -60,6 +62,7 @@ class SpanMetricsProcessor(Processor):
         #: until the first base interval closes after it (see :meth:`_load_recent`)
         self.restored: list[SeriesInterval] = []
         self.state_discarded = 0  # stored rows that could not be read back
+        self.changed = False  # since the open state was last saved
 
     # -- intake -------------------------------------------------------------
     def consume_spans(self, batch: SpanBatch) -> None:
@@ -83,6 +86,7 @@ class SpanMetricsProcessor(Processor):
         self.spans += len(batch)
         if not groups.first:
             return
+        self.changed = True
         raws, services = group_raws(keyer, groups, columns, spans, operations)
         found = keyer.found(raws)
         durations = columns.duration_ns[groups.rows]
@@ -120,14 +124,18 @@ class SpanMetricsProcessor(Processor):
 
     # -- evaluation ---------------------------------------------------------
     def tick(self, now_ns: int) -> list[Finding]:
-        for interval in self.windows.advance(now_ns, self.id):
+        before = self.windows.watermark_ns
+        closed = self.windows.advance(now_ns, self.id)
+        for interval in closed:
             self._publish(interval)
         watermark = self.windows.watermark_ns
+        self.changed |= bool(closed) or watermark != before
         self.context.series.advance_watermark(self.id, watermark)
         # Each rollup is built from the one below it as those close: the 1 h rollup from
         # closed 1 min ones, so an open minute is held once, not once more per hour.
         for rollup, above in zip(self.rollups, [*self.rollups[1:], None], strict=True):
             for interval in rollup.close_until(watermark, self.id):
+                self.changed = True
                 self._persist(interval)
                 self.context.series.publish(interval)
                 if above is not None:
@@ -162,27 +170,39 @@ class SpanMetricsProcessor(Processor):
         return self.tick(far - far % (3600 * NS) + self.windows.grace_ns)
 
     # -- state --------------------------------------------------------------
+    def mark_changed(self) -> None:
+        """What :meth:`flush` saves changed since it last saved."""
+        self.changed = True
+
     def flush(self, now_ns: int) -> None:
-        """Keep what is still open, so a restart (or kill -9) loses at most one flush."""
+        """Keep what is still open, so a restart (or kill -9) loses at most one flush;
+        nothing is written when nothing changed since the last write."""
+        if not self.changed:
+            return
         self.windows.settle()
-        state = {
-            "watermark_ns": self.windows.watermark_ns,
-            "open": _dump(self.windows.open),
-            "rollups": [_dump(r.open) for r in self.rollups],
-            # 2: the 1 h rollup holds closed 1 min rollups only (before, the open minute too)
-            "rollups_version": 2,
-        }
-        self.context.store.save_state(self.id, "open", state, now_ns)
+        rollups = [r.open for r in self.rollups]
+        body = saved.document(self.windows.watermark_ns, self.windows.open, rollups)
+        self.context.store.save_state(self.id, "open", body, now_ns)
+        self.changed = False  # only once written: a failed write is tried again
 
     def start(self) -> None:
         state = self.context.store.load_state(self.id, "open")
         if not state:
             return
-        self.windows.watermark_ns = int(state["watermark_ns"])
-        self.windows.open = _load(state["open"])
-        for rollup, body in zip(self.rollups, state["rollups"], strict=False):
-            rollup.open = dict(_load(body))
-        if state.get("rollups_version") != 2 and self.rollups[0].open:
+        try:
+            restored = saved.restore(state, len(self.rollups))
+        except StateError as exc:
+            self.state_discarded += 1
+            log.warning("%s: saved open intervals unreadable, starting afresh: %s", self.id, exc)
+            return
+        for problem in restored.problems:  # each window on its own: the others are kept
+            self.state_discarded += 1
+            log.warning("%s: a saved window unreadable, left out: %s", self.id, problem)
+        self.windows.watermark_ns = restored.watermark_ns
+        self.windows.open = restored.open
+        for rollup, windows in zip(self.rollups, restored.rollups, strict=True):
+            rollup.open = windows
+        if restored.legacy and restored.rollups_version != 2 and self.rollups[0].open:
             # saved before the 1 h rollup was built from closed minutes: it already holds the
             # open minute, which would be added again when that minute closes
             log.warning("%s: open minute of an older saved state not carried over", self.id)
@@ -269,17 +289,6 @@ def _ms(seconds: float) -> float | None:
 def key_id(key: SeriesKey) -> str:
     dims = ",".join(f"{k}={v}" for k, v in key.dims)
     return f"{key.service}\x1f{key.operation}\x1f{key.span_kind}\x1f{dims}"
-
-
-def _dump(windows: Mapping[int, Mapping[SeriesKey, RED]]) -> list[Any]:
-    return [
-        [start, [[key.to_dict(), red.to_dict()] for key, red in values.items()]]
-        for start, values in windows.items()
-    ]
-
-
-def _load(body: list[Any]) -> dict[int, dict[SeriesKey, RED]]:
-    return {int(start): {_key(k): RED.from_dict(r) for k, r in values} for start, values in body}
 
 
 def _key(k: dict[str, Any]) -> SeriesKey:
