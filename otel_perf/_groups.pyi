@@ -11,3 +11,10 @@ def group(
     flagged: Any,
     grouped: Any,
 ) -> int: ...
+def keys(
+    parts: tuple[Any, ...],
+    tags: tuple[int | None, ...],
+    first: Any,
+    strings: Any,
+    others: Any,
+) -> list[tuple[object, ...]]: ...
