@@ -324,7 +324,105 @@ done:
     return result;
 }
 
+/* reads(kind, name, nonempty, decide, reads, name_out, kept) -> flags
+ *
+ * The masks of otel_perf/facts.py's _read_masks and _rule_reads in one pass (they are its
+ * specification, used when this extension is not built): per row, entry (SERVER 2,
+ * CONSUMER 5) or exit (CLIENT 3, PRODUCER 4) by kind; from decide (six columns or None:
+ * http.route, rpc.method, url.template, server.address, net.peer.name, peer.service; an id
+ * counts when it is a string, nonempty[id]) whether it is routed, routed as a call, hosted,
+ * addressed; name_out gets -1 for a routed entry span, else its name; kept row j (of n
+ * items) gets reads[j]'s column where its mask (0 entry, 1 unrouted entry, 2 exit, 3
+ * unrouted exit, 4 exit not both routed and hosted, 5 addressed exit) holds, else -1.
+ * Returns per read: 1 when some kept id is not -1, plus 2 when one is -2 (OTHER). */
+#define N_DECIDE 6
+#define MAX_READS 32
+
+static PyObject *reads(PyObject *self, PyObject *args) {
+    PyObject *kind_obj, *name_obj, *ne_obj, *decide, *reads_obj, *name_out_obj, *kept_obj;
+    if (!PyArg_ParseTuple(args, "OOOO!O!OO", &kind_obj, &name_obj, &ne_obj, &PyTuple_Type,
+                          &decide, &PyTuple_Type, &reads_obj, &name_out_obj, &kept_obj))
+        return NULL;
+    Py_ssize_t k = PyTuple_GET_SIZE(reads_obj);
+    if (PyTuple_GET_SIZE(decide) != N_DECIDE || k > MAX_READS) {
+        PyErr_Format(PyExc_ValueError, "decide: expected %d columns, got %zd; reads: at most %d",
+                     N_DECIDE, PyTuple_GET_SIZE(decide), MAX_READS);
+        return NULL;
+    }
+    Py_buffer views[N_DECIDE + MAX_READS + 5];
+    Part cols[N_DECIDE + MAX_READS + 2];
+    int has[N_DECIDE], mask_of[MAX_READS], got = 0;
+    PyObject *result = NULL;
+    if (get_part(kind_obj, &views[got], 0, &cols[0]) < 0) goto done;
+    Py_ssize_t n = views[got++].shape[0];
+    if (get_part(name_obj, &views[got], 1, &cols[1]) < 0) goto done;
+    if (views[got++].shape[0] != n) goto rows;
+    for (int d = 0; d < N_DECIDE; d++) {
+        PyObject *column = PyTuple_GET_ITEM(decide, d);
+        if (!(has[d] = column != Py_None)) continue;
+        if (get_part(column, &views[got], 2 + d, &cols[2 + d]) < 0) goto done;
+        if (views[got++].shape[0] != n) goto rows;
+    }
+    for (Py_ssize_t j = 0; j < k; j++) {
+        PyObject *read = PyTuple_GET_ITEM(reads_obj, j);
+        if (!PyTuple_Check(read) || PyTuple_GET_SIZE(read) != 2 ||
+            (mask_of[j] = (int)PyLong_AsLong(PyTuple_GET_ITEM(read, 1))) < 0 || mask_of[j] > 5) {
+            if (!PyErr_Occurred())
+                PyErr_Format(PyExc_ValueError, "reads[%zd]: expected (column, mask 0-5)", j);
+            goto done;
+        }
+        Part *col = &cols[2 + N_DECIDE + j];
+        if (get_part(PyTuple_GET_ITEM(read, 0), &views[got], 2 + N_DECIDE + (int)j, col) < 0)
+            goto done;
+        if (views[got++].shape[0] != n) goto rows;
+    }
+    if (get(ne_obj, &views[got], 1, 0, "nonempty") < 0) goto done;
+    const uint8_t *ne = views[got].buf;
+    Py_ssize_t strings = views[got++].len;
+    if (get(name_out_obj, &views[got], 4, 1, "name_out") < 0) goto done;
+    int32_t *name_out = views[got].buf;
+    if (views[got++].len < 4 * n) goto rows;
+    if (get(kept_obj, &views[got], 4, 1, "kept") < 0) goto done;
+    int32_t *kept = views[got].buf;
+    if (views[got++].len < 4 * n * k) goto rows;
+    int flags[MAX_READS] = {0};
+    for (Py_ssize_t row = 0; row < n; row++) {
+        int64_t kind = value_at(&cols[0], row);
+        int entry = kind == 2 || kind == 5, exits = kind == 3 || kind == 4, filled[N_DECIDE];
+        for (int d = 0; d < N_DECIDE; d++) {
+            int64_t id = has[d] ? value_at(&cols[2 + d], row) : -1;
+            filled[d] = id >= 0 && id < strings && ne[id];
+        }
+        int routed = entry && (filled[0] || filled[1]);
+        int call_routed = exits && (filled[2] || filled[0]);
+        int hosted = filled[3] || filled[4] || filled[5];
+        int mask[6] = {entry, entry && !routed, exits, exits && !call_routed,
+                       exits && !(call_routed && hosted), exits && filled[3]};
+        name_out[row] = routed ? -1 : (int32_t)value_at(&cols[1], row);
+        for (Py_ssize_t j = 0; j < k; j++) {
+            int32_t id = mask[mask_of[j]] ? (int32_t)value_at(&cols[2 + N_DECIDE + j], row) : -1;
+            kept[j * n + row] = id;
+            flags[j] |= (id != -1) | (id == -2) << 1;
+        }
+    }
+    result = PyList_New(k);
+    for (Py_ssize_t j = 0; result && j < k; j++) {
+        PyObject *flag = PyLong_FromLong(flags[j]);
+        if (!flag) Py_CLEAR(result);
+        else PyList_SET_ITEM(result, j, flag);
+    }
+    goto done;
+rows:
+    PyErr_Format(PyExc_ValueError, "reads: every column needs %zd rows", n);
+done:
+    for (int i = 0; i < got; i++) PyBuffer_Release(&views[i]);
+    return result;
+}
+
 static PyMethodDef methods[] = {
+    {"reads", reads, METH_VARARGS,
+     "reads(kind, name, nonempty, decide, reads, name_out, kept) -> flags: the rows where "
+     "the operation rule reads each column, in one pass."},
     {"keys", keys, METH_VARARGS,
      "keys(parts, tags, first, strings, others) -> list: per first row, the values its ids "
      "stand for, tagged, as a tuple."},

@@ -18,3 +18,12 @@ def keys(
     strings: Any,
     others: Any,
 ) -> list[tuple[object, ...]]: ...
+def reads(
+    kind: Any,
+    name: Any,
+    nonempty: Any,
+    decide: tuple[Any, ...],
+    reads: tuple[tuple[Any, int], ...],
+    name_out: Any,
+    kept: Any,
+) -> list[int]: ...

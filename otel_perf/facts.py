@@ -299,24 +299,53 @@ def _rule_reads(
 ) -> tuple[list[NDArray[np.integer]], tuple[int | None, ...], list[tuple[type, str]]]:
     """The id columns the rule reads, each row's ids where it may read them; their tags
     (None for the kind, which is a value itself); and the values that are not strings,
-    by code (-3 is the first). The attribute columns are masked in one 2-D pass."""
-    kind = columns.kind.view(np.uint8)
-    masks, routed = _read_masks(columns, _ENTRY[kind], _EXIT[kind])
-    # a routed entry span is named by its route, not its name (which may hold raw ids)
-    parts: list[NDArray[np.integer]] = [columns.kind, np.where(routed, NONE, columns.name)]
-    tags: list[int | None] = [None, 0]
+    by code (-3 is the first). Masked in one pass in C (:data:`NATIVE_GROUPS`), else
+    by :func:`masked_reads`."""
     attrs = columns.attributes
     reads = [(tag, read) for tag, read in enumerate(READS, 1) if read[0] in attrs]
-    if not reads:
-        return parts, tuple(tags), []
-    ids = np.stack([attrs[key] for _, (key, _, _) in reads])
-    kept = np.where(masks[[mask for _, (_, mask, _) in reads]], ids, NONE)
-    book = _code_others(kept, [read for _, read in reads], spans)
-    for (tag, _), used, codes in zip(reads, (kept != NONE).any(axis=1).tolist(), kept, strict=True):
-        if used:
+    if NATIVE_GROUPS:
+        name, kept, flags = _masked_reads_native(columns, [read for _, read in reads])
+    else:
+        (name, kept), flags = masked_reads(columns, [read for _, read in reads]), None
+    # a routed entry span is named by its route, not its name (which may hold raw ids)
+    parts: list[NDArray[np.integer]] = [columns.kind, name]
+    tags: list[int | None] = [None, 0]
+    book: dict[tuple[type, str], int] = {}
+    if flags is None or any(flag > 1 for flag in flags):  # values that are not strings
+        book = _code_others(kept, [read for _, read in reads], spans)
+        flags = (kept != NONE).any(axis=1).tolist()
+    for (tag, _), used, codes in zip(reads, flags, kept, strict=True):
+        if used & 1:
             parts.append(codes)
             tags.append(tag)
     return parts, tuple(tags), list(book)
+
+
+def masked_reads(columns: SpanColumns, reads: Sequence[tuple[str, int, bool]]) -> tuple[I32, I32]:
+    """The name column, -1 for routed entry spans; per read (a row), its column where its
+    mask of :func:`_read_masks` holds, else -1."""
+    kind = columns.kind.view(np.uint8)
+    masks, routed = _read_masks(columns, _ENTRY[kind], _EXIT[kind])
+    name = np.where(routed, NONE, columns.name).astype(np.int32)
+    if not reads:
+        return name, np.zeros((0, len(columns)), np.int32)
+    ids = np.stack([columns.attributes[key] for key, _, _ in reads])
+    kept = np.where(masks[[mask for _, mask, _ in reads]], ids, NONE).astype(np.int32)
+    return name, kept
+
+
+def _masked_reads_native(
+    columns: SpanColumns, reads: Sequence[tuple[str, int, bool]]
+) -> tuple[I32, I32, list[int]]:
+    """:func:`masked_reads` in C, with per read 1 when it kept an id, plus 2 for OTHER."""
+    attrs, rows = columns.attributes, len(columns)
+    name, kept = np.empty(rows, np.int32), np.empty((len(reads), rows), np.int32)
+    decide = tuple(attrs.get(key) for key in ROUTED_KEYS)
+    picked = tuple((attrs[key], mask) for key, mask, _ in reads)
+    flags = _groups.reads(
+        columns.kind, columns.name, _nonempty_ids(columns), decide, picked, name, kept
+    )
+    return name, kept, flags
 
 
 def _read_masks(

@@ -16,6 +16,7 @@ from recorded import benchmark_batches, scenario_batches
 from scenarios import INJECTIONS
 from trace_builder import span
 
+from otel_perf import facts
 from otel_perf.columns import from_records
 from otel_perf.facts import OperationMemo, group_rows, operations, value_codes
 from otel_perf.model import AttrValue, SpanBatch, SpanKind, SpanRecord
@@ -160,3 +161,19 @@ def test_combination_keys_are_values_not_ids() -> None:
     b = [span(2, None, 0, 1, name="x", kind=SpanKind.INTERNAL, attrs={"n": 1}), *a]
     assert operations(from_records(a), a, memo).names == ("/a",) and len(memo) == 1
     assert operations(from_records(b), b, memo).names == ("x", "/a") and len(memo) == 2
+
+
+@pytest.mark.skipif(not facts.NATIVE_GROUPS, reason="extension not built or off")
+@pytest.mark.parametrize("seed", range(10))
+def test_native_masks_match_numpy(seed: int) -> None:
+    """The rows where the rule reads each column: C's one pass against numpy's masks."""
+    batches = [SpanBatch(random_spans(random.Random(seed), 300)), *benchmark_batches(1, seed)]
+    for batch in batches:
+        columns = batch.columns()
+        reads = [read for read in facts.READS if read[0] in columns.attributes]
+        name, kept, flags = facts._masked_reads_native(columns, reads)
+        expected_name, expected = facts.masked_reads(columns, reads)
+        np.testing.assert_array_equal(name, expected_name)
+        np.testing.assert_array_equal(kept, expected)
+        used, other = (kept != -1).any(axis=1), (kept == -2).any(axis=1)
+        assert flags == (used + 2 * other).tolist()

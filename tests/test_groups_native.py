@@ -105,3 +105,21 @@ def test_bad_keys_arguments_are_named(
     if len(tags) == len(parts) and max(first) < len(parts[0]):
         with pytest.raises(ValueError, match=message):
             combination_keys(parts, tags, np.array(first, np.int32), ["a", "b"], [(int, "1")])
+
+
+@pytest.mark.parametrize(
+    ("decide", "reads", "message"),
+    [
+        ((None,) * 5, (), "decide: expected 6 columns, got 5"),
+        ((None,) * 6, ((np.zeros(3, np.int32), 6),), r"reads\[0\]: expected \(column, mask 0-5\)"),
+        ((None,) * 6, ((np.zeros(2, np.int32), 0),), "reads: every column needs 3 rows"),
+        ((np.zeros(4, np.int32), *(None,) * 5), (), "reads: every column needs 3 rows"),
+    ],
+)
+def test_bad_reads_arguments_are_named(
+    decide: tuple[object, ...], reads: object, message: str
+) -> None:
+    kind, name = np.zeros(3, np.int8), np.zeros(3, np.int32)
+    out = np.empty(3, np.int32), np.empty((len(reads), 3), np.int32)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=message):
+        facts._groups.reads(kind, name, np.ones(2, bool), decide, reads, *out)
