@@ -3,11 +3,12 @@
 A fact such as a span's operation (:func:`otel_perf.semconv.operation`) depends on a few
 of its fields: the kind, the name and some attributes. Spans of a batch repeat the same
 few combinations of those, so the rule runs once per distinct combination (on the first
-span holding it) and its answer is spread back to every row. Combinations are found on
-the id columns (:class:`~otel_perf.columns.SpanColumns`): a string attribute by its id in
-the batch's string table; a value that is not a string (``OTHER`` in its column) by its
-type and ``repr``, read from that span's record, so two rows share a combination only when
-the rule cannot tell them apart.
+span holding it) and its answer is spread back to every row; for the operation, a
+combination's answer is remembered across batches by its values (:class:`OperationMemo`).
+Combinations are found on the id columns (:class:`~otel_perf.columns.SpanColumns`): a
+string attribute by its id in the batch's string table; a value that is not a string
+(``OTHER`` in its column) by its type and ``repr``, read from that span's record, so two
+rows share a combination only when the rule cannot tell them apart.
 """
 
 from __future__ import annotations
@@ -356,10 +357,10 @@ def _read_masks(
     route or without a host named otherwise; the port only beside a server address."""
     filled = _nonempty_of(columns, ROUTED_KEYS)
     route, rpc, template, *hosts = (filled.get(key) for key in ROUTED_KEYS)
-    routed = entry & _any(route, rpc, entry)
-    exit_routed = exits & _any(template, route, exits)
-    hosted = _any(*hosts, exits)
-    addressed = exits & _any(hosts[0], exits)
+    routed = entry & _any([route, rpc], entry)
+    exit_routed = exits & _any([template, route], exits)
+    hosted = _any(hosts, exits)
+    addressed = exits & _any(hosts[:1], exits)
     masks = [entry, entry & ~routed, exits, exits & ~exit_routed]
     masks += [exits & ~(exit_routed & hosted), addressed]
     return np.stack(masks), routed
@@ -421,9 +422,8 @@ def _nonempty_of(columns: SpanColumns, keys: Sequence[str]) -> dict[str, NDArray
     return {key: ids[attrs[key]] for key in keys if key in attrs}
 
 
-def _any(*found_then_like: NDArray[np.bool_] | None) -> NDArray[np.bool_]:
-    """Rows true in any of the arrays given (None: none), all false like the last."""
-    *found, like = found_then_like
+def _any(found: Sequence[NDArray[np.bool_] | None], like: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """Rows true in any of ``found`` (None: in none); all false, shaped ``like``, if none."""
     present = [f for f in found if f is not None]
     if not present:
         return np.zeros_like(like)
