@@ -156,6 +156,24 @@ static int get_part(PyObject *obj, Py_buffer *view, int index, Part *part) {
     return 0;
 }
 
+/* Every part's buffer, all of one length (*n); *got counts the views acquired, which the
+ * caller releases, on failure too (-1 returned, ValueError set). */
+static int get_parts(PyObject *parts_obj, int n_parts, Py_buffer *views, Part *parts, int *got,
+                     Py_ssize_t *n) {
+    for (; *got < n_parts; (*got)++) {
+        int p = *got;
+        if (get_part(PyTuple_GET_ITEM(parts_obj, p), &views[p], p, &parts[p]) < 0) return -1;
+        Py_ssize_t len = views[p].shape[0];
+        if (p && len != *n) {
+            PyErr_Format(PyExc_ValueError, "parts[%d]: %zd rows, expected %zd", p, len, *n);
+            (*got)++;
+            return -1;
+        }
+        *n = len;
+    }
+    return 0;
+}
+
 static PyObject *group(PyObject *self, PyObject *args) {
     PyObject *parts_obj, *rows_obj, *flags_obj, *out[5];
     if (!PyArg_ParseTuple(args, "O!OOOOOOO", &PyTuple_Type, &parts_obj, &rows_obj, &flags_obj,
@@ -172,17 +190,7 @@ static PyObject *group(PyObject *self, PyObject *args) {
     int got = 0; /* views acquired, released at the end */
     PyObject *result = NULL;
     Py_ssize_t n = 0;
-    for (; got < n_parts; got++) {
-        if (get_part(PyTuple_GET_ITEM(parts_obj, got), &views[got], got, &parts[got]) < 0)
-            goto done;
-        Py_ssize_t len = views[got].shape[0];
-        if (got && len != n) {
-            PyErr_Format(PyExc_ValueError, "parts[%d]: %zd rows, expected %zd", got, len, n);
-            got++;
-            goto done;
-        }
-        n = len;
-    }
+    if (get_parts(parts_obj, n_parts, views, parts, &got, &n) < 0) goto done;
     const int64_t *rows = NULL;
     Py_ssize_t m = n;
     if (rows_obj != Py_None) {
@@ -228,7 +236,196 @@ done:
     return result;
 }
 
+/* keys(parts, tags, first, strings, others) -> list of tuples
+ *
+ * The values behind each group's first row, one tuple per row of first (int32): the
+ * value of every part whose tag is None as an int, first; then, for every other part
+ * whose id there is not -1 (absent), its tag and the value the id stands for:
+ * strings[id] for an id >= 0, others[-3 - id] for a code of -3 and down. Ids are
+ * batch-local, these tuples are not: otel_perf/facts.py keys its memo of operation names
+ * by them (combination_keys there is the specification). */
+static PyObject *value_of(PyObject *strings, PyObject *others, int64_t id, int part) {
+    PyObject *table = id >= 0 ? strings : others;
+    int64_t at = id >= 0 ? id : -3 - id;
+    if (at < 0 || at >= PySequence_Fast_GET_SIZE(table)) {
+        PyErr_Format(PyExc_ValueError, "parts[%d]: id %lld names no %s", part, (long long)id,
+                     id >= 0 ? "string" : "value");
+        return NULL;
+    }
+    PyObject *value = PySequence_Fast_GET_ITEM(table, at);
+    Py_INCREF(value);
+    return value;
+}
+
+static PyObject *first_keys(const Part *parts, int n_parts, PyObject *tags, const int32_t *first,
+                            Py_ssize_t m, Py_ssize_t n, PyObject *strings, PyObject *others) {
+    PyObject *out = PyList_New(m), *items[2 * MAX_PARTS];
+    if (!out) return NULL;
+    for (Py_ssize_t i = 0; i < m; i++) {
+        Py_ssize_t row = first[i], used = 0;
+        if (row < 0 || row >= n) {
+            PyErr_Format(PyExc_ValueError, "first[%zd]: %zd is not a row of %zd", i, row, n);
+            goto failed;
+        }
+        for (int p = 0; p < n_parts; p++) {
+            PyObject *tag = PyTuple_GET_ITEM(tags, p);
+            int64_t id = value_at(&parts[p], row);
+            if (tag == Py_None) {
+                if (!(items[used++] = PyLong_FromLongLong(id))) goto unwound;
+                continue;
+            }
+            if (id == -1) continue;
+            Py_INCREF(tag);
+            items[used++] = tag;
+            if (!(items[used++] = value_of(strings, others, id, p))) goto unwound;
+        }
+        PyObject *key = PyTuple_New(used);
+        if (!key) goto unwound;
+        for (Py_ssize_t k = 0; k < used; k++) PyTuple_SET_ITEM(key, k, items[k]);
+        PyList_SET_ITEM(out, i, key);
+        continue;
+    unwound:
+        for (Py_ssize_t k = 0; k < used; k++) Py_XDECREF(items[k]);
+        goto failed;
+    }
+    return out;
+failed:
+    Py_DECREF(out);
+    return NULL;
+}
+
+static PyObject *keys(PyObject *self, PyObject *args) {
+    PyObject *parts_obj, *tags, *first_obj, *strings_obj, *others_obj;
+    if (!PyArg_ParseTuple(args, "O!O!OOO", &PyTuple_Type, &parts_obj, &PyTuple_Type, &tags,
+                          &first_obj, &strings_obj, &others_obj))
+        return NULL;
+    int n_parts = (int)PyTuple_GET_SIZE(parts_obj);
+    if (n_parts < 1 || n_parts > MAX_PARTS || PyTuple_GET_SIZE(tags) != n_parts) {
+        PyErr_Format(PyExc_ValueError, "parts: expected 1 to %d columns and a tag each, got %d "
+                     "and %zd tags", MAX_PARTS, n_parts, PyTuple_GET_SIZE(tags));
+        return NULL;
+    }
+    Py_buffer views[MAX_PARTS + 1];
+    Part parts[MAX_PARTS];
+    int got = 0;
+    PyObject *result = NULL, *strings = NULL, *others = NULL;
+    Py_ssize_t n = 0;
+    if (get_parts(parts_obj, n_parts, views, parts, &got, &n) < 0) goto done;
+    if (get(first_obj, &views[got], 4, 0, "first") < 0) goto done;
+    Py_ssize_t m = views[got++].len / 4;
+    strings = PySequence_Fast(strings_obj, "strings: expected a sequence");
+    others = strings ? PySequence_Fast(others_obj, "others: expected a sequence") : NULL;
+    if (others)
+        result = first_keys(parts, n_parts, tags, views[got - 1].buf, m, n, strings, others);
+done:
+    Py_XDECREF(strings);
+    Py_XDECREF(others);
+    for (int i = 0; i < got; i++) PyBuffer_Release(&views[i]);
+    return result;
+}
+
+/* reads(kind, name, nonempty, decide, reads, name_out, kept) -> flags
+ *
+ * The masks of otel_perf/facts.py's _read_masks and _rule_reads in one pass (they are its
+ * specification, used when this extension is not built): per row, entry (SERVER 2,
+ * CONSUMER 5) or exit (CLIENT 3, PRODUCER 4) by kind; from decide (six columns or None:
+ * http.route, rpc.method, url.template, server.address, net.peer.name, peer.service; an id
+ * counts when it is a string, nonempty[id]) whether it is routed, routed as a call, hosted,
+ * addressed; name_out gets -1 for a routed entry span, else its name; kept row j (of n
+ * items) gets reads[j]'s column where its mask (0 entry, 1 unrouted entry, 2 exit, 3
+ * unrouted exit, 4 exit not both routed and hosted, 5 addressed exit) holds, else -1.
+ * Returns per read: 1 when some kept id is not -1, plus 2 when one is -2 (OTHER). */
+#define N_DECIDE 6
+#define MAX_READS 32
+
+static PyObject *reads(PyObject *self, PyObject *args) {
+    PyObject *kind_obj, *name_obj, *ne_obj, *decide, *reads_obj, *name_out_obj, *kept_obj;
+    if (!PyArg_ParseTuple(args, "OOOO!O!OO", &kind_obj, &name_obj, &ne_obj, &PyTuple_Type,
+                          &decide, &PyTuple_Type, &reads_obj, &name_out_obj, &kept_obj))
+        return NULL;
+    Py_ssize_t k = PyTuple_GET_SIZE(reads_obj);
+    if (PyTuple_GET_SIZE(decide) != N_DECIDE || k > MAX_READS) {
+        PyErr_Format(PyExc_ValueError, "decide: expected %d columns, got %zd; reads: at most %d",
+                     N_DECIDE, PyTuple_GET_SIZE(decide), MAX_READS);
+        return NULL;
+    }
+    Py_buffer views[N_DECIDE + MAX_READS + 5];
+    Part cols[N_DECIDE + MAX_READS + 2];
+    int has[N_DECIDE], mask_of[MAX_READS], got = 0;
+    PyObject *result = NULL;
+    if (get_part(kind_obj, &views[got], 0, &cols[0]) < 0) goto done;
+    Py_ssize_t n = views[got++].shape[0];
+    if (get_part(name_obj, &views[got], 1, &cols[1]) < 0) goto done;
+    if (views[got++].shape[0] != n) goto rows;
+    for (int d = 0; d < N_DECIDE; d++) {
+        PyObject *column = PyTuple_GET_ITEM(decide, d);
+        if (!(has[d] = column != Py_None)) continue;
+        if (get_part(column, &views[got], 2 + d, &cols[2 + d]) < 0) goto done;
+        if (views[got++].shape[0] != n) goto rows;
+    }
+    for (Py_ssize_t j = 0; j < k; j++) {
+        PyObject *read = PyTuple_GET_ITEM(reads_obj, j);
+        if (!PyTuple_Check(read) || PyTuple_GET_SIZE(read) != 2 ||
+            (mask_of[j] = (int)PyLong_AsLong(PyTuple_GET_ITEM(read, 1))) < 0 || mask_of[j] > 5) {
+            if (!PyErr_Occurred())
+                PyErr_Format(PyExc_ValueError, "reads[%zd]: expected (column, mask 0-5)", j);
+            goto done;
+        }
+        Part *col = &cols[2 + N_DECIDE + j];
+        if (get_part(PyTuple_GET_ITEM(read, 0), &views[got], 2 + N_DECIDE + (int)j, col) < 0)
+            goto done;
+        if (views[got++].shape[0] != n) goto rows;
+    }
+    if (get(ne_obj, &views[got], 1, 0, "nonempty") < 0) goto done;
+    const uint8_t *ne = views[got].buf;
+    Py_ssize_t strings = views[got++].len;
+    if (get(name_out_obj, &views[got], 4, 1, "name_out") < 0) goto done;
+    int32_t *name_out = views[got].buf;
+    if (views[got++].len < 4 * n) goto rows;
+    if (get(kept_obj, &views[got], 4, 1, "kept") < 0) goto done;
+    int32_t *kept = views[got].buf;
+    if (views[got++].len < 4 * n * k) goto rows;
+    int flags[MAX_READS] = {0};
+    for (Py_ssize_t row = 0; row < n; row++) {
+        int64_t kind = value_at(&cols[0], row);
+        int entry = kind == 2 || kind == 5, exits = kind == 3 || kind == 4, filled[N_DECIDE];
+        for (int d = 0; d < N_DECIDE; d++) {
+            int64_t id = has[d] ? value_at(&cols[2 + d], row) : -1;
+            filled[d] = id >= 0 && id < strings && ne[id];
+        }
+        int routed = entry && (filled[0] || filled[1]);
+        int call_routed = exits && (filled[2] || filled[0]);
+        int hosted = filled[3] || filled[4] || filled[5];
+        int mask[6] = {entry, entry && !routed, exits, exits && !call_routed,
+                       exits && !(call_routed && hosted), exits && filled[3]};
+        name_out[row] = routed ? -1 : (int32_t)value_at(&cols[1], row);
+        for (Py_ssize_t j = 0; j < k; j++) {
+            int32_t id = mask[mask_of[j]] ? (int32_t)value_at(&cols[2 + N_DECIDE + j], row) : -1;
+            kept[j * n + row] = id;
+            flags[j] |= (id != -1) | (id == -2) << 1;
+        }
+    }
+    result = PyList_New(k);
+    for (Py_ssize_t j = 0; result && j < k; j++) {
+        PyObject *flag = PyLong_FromLong(flags[j]);
+        if (!flag) Py_CLEAR(result);
+        else PyList_SET_ITEM(result, j, flag);
+    }
+    goto done;
+rows:
+    PyErr_Format(PyExc_ValueError, "reads: every column needs %zd rows", n);
+done:
+    for (int i = 0; i < got; i++) PyBuffer_Release(&views[i]);
+    return result;
+}
+
 static PyMethodDef methods[] = {
+    {"reads", reads, METH_VARARGS,
+     "reads(kind, name, nonempty, decide, reads, name_out, kept) -> flags: the rows where "
+     "the operation rule reads each column, in one pass."},
+    {"keys", keys, METH_VARARGS,
+     "keys(parts, tags, first, strings, others) -> list: per first row, the values its ids "
+     "stand for, tagged, as a tuple."},
     {"group", group, METH_VARARGS,
      "group(parts, rows, flags, first, order, bounds, flagged, grouped) -> groups: rows grouped by "
      "their values in every part, in order of first appearance."},

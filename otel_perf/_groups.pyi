@@ -11,3 +11,19 @@ def group(
     flagged: Any,
     grouped: Any,
 ) -> int: ...
+def keys(
+    parts: tuple[Any, ...],
+    tags: tuple[int | None, ...],
+    first: Any,
+    strings: Any,
+    others: Any,
+) -> list[tuple[object, ...]]: ...
+def reads(
+    kind: Any,
+    name: Any,
+    nonempty: Any,
+    decide: tuple[Any, ...],
+    reads: tuple[tuple[Any, int], ...],
+    name_out: Any,
+    kept: Any,
+) -> list[int]: ...

@@ -16,8 +16,9 @@ from recorded import benchmark_batches, scenario_batches
 from scenarios import INJECTIONS
 from trace_builder import span
 
+from otel_perf import facts
 from otel_perf.columns import from_records
-from otel_perf.facts import group_rows, value_codes
+from otel_perf.facts import OperationMemo, group_rows, operations, value_codes
 from otel_perf.model import AttrValue, SpanBatch, SpanKind, SpanRecord
 from otel_perf.semconv import operation
 
@@ -119,3 +120,60 @@ def test_an_entry_spans_operation_is_its_route(seed: int) -> None:
     for record, i in zip(spans, ops.ids.tolist(), strict=True):
         if record.kind in (SpanKind.SERVER, SpanKind.CONSUMER):
             assert ops.names[i] == route_of(record.attributes, record.name)
+
+
+def test_a_warm_memo_names_a_batch_as_the_rule_does() -> None:
+    """Names remembered from other batches (their ids differ) give the rule's answers."""
+    memo = OperationMemo()
+    batches = [SpanBatch(random_spans(random.Random(seed), 300)) for seed in range(6)]
+    for batch in batches * 2:  # the second time round every combination is remembered
+        ops = operations(from_records(batch.spans), batch.spans, memo)
+        assert [ops.names[i] for i in ops.ids.tolist()] == [operation(s) for s in batch.spans]
+    assert memo.cleared == 0 and 0 < len(memo) < 6 * 300
+
+
+def test_a_steady_stream_runs_the_rule_once_per_combination() -> None:
+    memo = OperationMemo()
+    batches = benchmark_batches(4, seed=3)
+    for batch in batches:
+        operations(batch.columns(), batch.spans, memo)
+    learned = len(memo)
+    for batch in benchmark_batches(4, seed=3):  # the same operations, new batches and ids
+        operations(batch.columns(), batch.spans, memo)
+    assert len(memo) == learned and memo.cleared == 0
+
+
+def test_the_memo_is_cleared_at_its_limit_and_counts_it() -> None:
+    memo = OperationMemo(limit=10)
+    spans = random_spans(random.Random(7), 300)
+    ops = operations(from_records(spans), spans, memo)
+    assert len(ops.first) > 30  # more combinations than the memo holds
+    assert [ops.names[i] for i in ops.ids.tolist()] == [operation(s) for s in spans]
+    assert memo.cleared == (len(ops.first) - 1) // 10 and 1 <= len(memo) <= 10
+    with pytest.raises(ValueError, match="limit must be at least 1, got 0"):
+        OperationMemo(limit=0)
+
+
+def test_combination_keys_are_values_not_ids() -> None:
+    """A combination seen before under other ids (another batch's table) is remembered."""
+    memo = OperationMemo()
+    a = [span(1, None, 0, 1, name="GET", kind=SpanKind.SERVER, attrs={"http.route": "/a"})]
+    b = [span(2, None, 0, 1, name="x", kind=SpanKind.INTERNAL, attrs={"n": 1}), *a]
+    assert operations(from_records(a), a, memo).names == ("/a",) and len(memo) == 1
+    assert operations(from_records(b), b, memo).names == ("x", "/a") and len(memo) == 2
+
+
+@pytest.mark.skipif(not facts.NATIVE_GROUPS, reason="extension not built or off")
+@pytest.mark.parametrize("seed", range(10))
+def test_native_masks_match_numpy(seed: int) -> None:
+    """The rows where the rule reads each column: C's one pass against numpy's masks."""
+    batches = [SpanBatch(random_spans(random.Random(seed), 300)), *benchmark_batches(1, seed)]
+    for batch in batches:
+        columns = batch.columns()
+        reads = [read for read in facts.READS if read[0] in columns.attributes]
+        name, kept, flags = facts._masked_reads_native(columns, reads)
+        expected_name, expected = facts.masked_reads(columns, reads)
+        np.testing.assert_array_equal(name, expected_name)
+        np.testing.assert_array_equal(kept, expected)
+        used, other = (kept != -1).any(axis=1), (kept == -2).any(axis=1)
+        assert flags == (used + 2 * other).tolist()

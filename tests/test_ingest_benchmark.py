@@ -6,6 +6,7 @@ timed tick, and the cardinality phase makes 20 span-metrics series per service."
 from __future__ import annotations
 
 import argparse
+import gc
 import random
 import time
 from collections.abc import Iterator
@@ -105,7 +106,11 @@ def test_no_round_reuses_another_rounds_salts() -> None:
 
 
 def test_in_process_analyses_every_trace_inside_a_timed_tick() -> None:
+    thresholds = gc.get_threshold()
     result = profile_in_process(batches=20, seed=3)
+    # timed with the sidecar's collector settings, then the test's own put back
+    assert result["gc_frozen_objects"] > 10_000
+    assert (gc.get_threshold(), gc.get_freeze_count()) == (thresholds, 0)
     assert result["traces_sent"] == 20 * TRACES_PER_REQUEST
     assert result["traces_analysed"] == result["traces_sent"]
     assert result["traces_held"] == 0
