@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 from otel_perf.model import SpanRecord
 
 if TYPE_CHECKING:
-    from otel_perf.facts import Operations
+    from otel_perf.operation_column import Operations
 
 I32 = NDArray[np.int32]
 NONE = -1  # the id of a string that is absent
@@ -101,11 +101,11 @@ class SpanColumns:
         """Per row, the operation the span is counted under (:func:`otel_perf.semconv.operation`).
 
         Computed once per batch and shared by every processor: one call of the rule per
-        distinct combination of the columns it reads (see :mod:`otel_perf.facts`).
+        distinct combination of the columns it reads (see :mod:`otel_perf.operation_column`).
         """
         found: Operations | None = self.derived.get("operations")
         if found is None:
-            from otel_perf.facts import operations
+            from otel_perf.operation_column import operations
 
             found = self.derived["operations"] = operations(self, spans)
         return found

@@ -16,10 +16,11 @@ from recorded import benchmark_batches, scenario_batches
 from scenarios import INJECTIONS
 from trace_builder import span
 
-from otel_perf import facts
+from otel_perf import facts, operation_column
 from otel_perf.columns import from_records
-from otel_perf.facts import OperationMemo, group_rows, operations, value_codes
+from otel_perf.facts import group_rows, value_codes
 from otel_perf.model import AttrValue, SpanBatch, SpanKind, SpanRecord
+from otel_perf.operation_column import OperationMemo, operations
 from otel_perf.semconv import operation
 
 
@@ -170,9 +171,9 @@ def test_native_masks_match_numpy(seed: int) -> None:
     batches = [SpanBatch(random_spans(random.Random(seed), 300)), *benchmark_batches(1, seed)]
     for batch in batches:
         columns = batch.columns()
-        reads = [read for read in facts.READS if read[0] in columns.attributes]
-        name, kept, flags = facts._masked_reads_native(columns, reads)
-        expected_name, expected = facts.masked_reads(columns, reads)
+        reads = [read for read in operation_column.READS if read[0] in columns.attributes]
+        name, kept, flags = operation_column._masked_reads_native(columns, reads)
+        expected_name, expected = operation_column.masked_reads(columns, reads)
         np.testing.assert_array_equal(name, expected_name)
         np.testing.assert_array_equal(kept, expected)
         used, other = (kept != -1).any(axis=1), (kept == -2).any(axis=1)

@@ -7,12 +7,12 @@ import pytest
 
 from otel_perf import facts
 from otel_perf.facts import (
-    combination_keys,
     group_by,
     group_by_numpy,
     group_rows,
     group_rows_numpy,
 )
+from otel_perf.operation_column import combination_keys
 
 pytestmark = pytest.mark.skipif(not facts.NATIVE_GROUPS, reason="extension not built or off")
 DTYPES = (np.int8, np.int16, np.int32, np.int64)

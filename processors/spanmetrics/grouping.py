@@ -14,8 +14,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from otel_perf.columns import NONE, OTHER, SpanColumns
-from otel_perf.facts import Operations, group_by, nonempty, value_codes
+from otel_perf.facts import group_by, nonempty, value_codes
 from otel_perf.model import SpanKind, SpanRecord
+from otel_perf.operation_column import Operations
 from otel_perf.processors.spanmetrics.keys import ALIASES, Keyer, priority
 
 
