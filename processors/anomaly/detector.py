@@ -498,12 +498,29 @@ def _settings(config: dict[str, Any]) -> DetectorSettings:
     fields = DetectorSettings.__dataclass_fields__
     settings = {k: v for k, v in config.items() if k in fields}
     settings["seasonality_s"] = tuple(float(p) for p in settings["seasonality_s"])
-    settings.setdefault("second_weight", 0.0)  # saved before it: the maximum alone
+    # saved before it: the maximum alone
+    settings["second_weight"] = _finite(settings.get("second_weight", 0.0), "second_weight")
     if "coarse_blocks" in settings:
         settings["coarse_blocks"] = tuple(int(b) for b in settings["coarse_blocks"])
     if "coarse_duration_s" in settings:  # saved before: today's default, its model afresh
-        settings["coarse_duration_s"] = tuple(float(d) for d in settings["coarse_duration_s"])
+        durations = settings["coarse_duration_s"]
+        if not isinstance(durations, list):
+            raise StateError(".config.coarse_duration_s", f"expected a list, got {durations!r}")
+        settings["coarse_duration_s"] = tuple(
+            _finite(d, f"coarse_duration_s[{i}]", positive=True) for i, d in enumerate(durations)
+        )
     for name in ("clip", "shift_clip"):
         if name in settings and settings[name] is None:
             settings[name] = math.inf
     return DetectorSettings(**settings)
+
+
+def _finite(value: object, name: str, *, positive: bool = False) -> float:
+    """A saved setting that must be a finite number ≥ 0 (> 0 when ``positive``), or a
+    :class:`StateError` naming it."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise StateError(f".config.{name}", f"expected a number, got {value!r}")
+    if not (0.0 < value if positive else 0.0 <= value) or value == math.inf:
+        least = "above 0" if positive else "at least 0"
+        raise StateError(f".config.{name}", f"must be finite and {least}, got {value!r}")
+    return float(value)

@@ -152,6 +152,14 @@ def test_a_document_saved_by_the_hand_written_pairs_continues_identically() -> N
         (("flat",), {"n": 1}, r"^\$\.flat\.\w+: missing \(a field of SavedFlat\)"),
         (("range", "colour"), 1, r"^\$\.range\.colour: not a field of SavedRange"),
         (("config",), None, r"^\$\.config: expected an object"),
+        (("config", "second_weight"), "x", r"^\$\.config\.second_weight: expected a number"),
+        (("config", "second_weight"), -1.0, r"^\$\.config\.second_weight: must be finite"),
+        (("config", "coarse_duration_s"), [0], r"^\$\.config\.coarse_duration_s\[0\]: .* above 0"),
+        (
+            ("config", "coarse_duration_s"),
+            86400,
+            r"^\$\.config\.coarse_duration_s: expected a list",
+        ),
     ],
 )
 def test_an_invalid_document_is_refused_naming_where(
